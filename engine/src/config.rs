@@ -1,0 +1,145 @@
+//! `TarnConfig`: the settings a session starts from. Defaults come first, `TARN_*` environment
+//! variables override them, and callers (CLI flags, `SET` statements) override those.
+
+use std::path::PathBuf;
+
+use crate::error::{Result, TarnError};
+
+/// Settings for a session's execution resources.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TarnConfig {
+    /// Worker threads and target partitions per query (DuckDB's `threads`).
+    pub threads: usize,
+    /// Bytes that operators may hold before they spill (DuckDB's `memory_limit`); `None` means
+    /// unbounded.
+    pub memory_limit: Option<u64>,
+    /// Where spill files go (DuckDB's `temp_directory`); `None` uses the OS temporary folder.
+    pub temp_directory: Option<PathBuf>,
+}
+
+impl Default for TarnConfig {
+    /// Every core, and like DuckDB 80% of physical memory before spilling.
+    fn default() -> Self {
+        TarnConfig {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_limit: physical_memory().map(|bytes| bytes / 10 * 8),
+            temp_directory: None,
+        }
+    }
+}
+
+impl TarnConfig {
+    /// Defaults overridden by `TARN_THREADS`, `TARN_MEMORY_LIMIT` and `TARN_TEMP_DIRECTORY`.
+    pub fn from_env() -> Result<Self> {
+        let mut config = TarnConfig::default();
+        for (setting, var) in [
+            ("threads", "TARN_THREADS"),
+            ("memory_limit", "TARN_MEMORY_LIMIT"),
+            ("temp_directory", "TARN_TEMP_DIRECTORY"),
+        ] {
+            if let Ok(value) = std::env::var(var) {
+                config.set(setting, &value).map_err(|e| match e {
+                    TarnError::Setting { reason, .. } => TarnError::Setting {
+                        name: var.to_string(),
+                        reason,
+                    },
+                    other => other,
+                })?;
+            }
+        }
+        Ok(config)
+    }
+
+    /// Applies one named setting given as text, as `SET name = value` does. Returns `false` when
+    /// the name is not one of Tarn's own settings (the caller may pass it on to DataFusion).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<bool> {
+        let invalid = |reason: String| TarnError::Setting {
+            name: name.to_string(),
+            reason,
+        };
+        match name.to_ascii_lowercase().as_str() {
+            "threads" | "worker_threads" => {
+                let threads: usize = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid(format!("'{value}' is not a whole number")))?;
+                if threads == 0 {
+                    return Err(invalid("must be at least 1".into()));
+                }
+                self.threads = threads;
+            }
+            "memory_limit" | "max_memory" => {
+                self.memory_limit = parse_size(value).map_err(invalid)?;
+            }
+            "temp_directory" => {
+                let value = value.trim();
+                self.temp_directory = (!value.is_empty()).then(|| PathBuf::from(value));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+/// Parses a DuckDB-style size: `4GB`, `512 MiB`, `1.5GB`, a plain byte count, or `-1`/`none`
+/// for no limit.
+pub fn parse_size(text: &str) -> Result<Option<u64>, String> {
+    let text = text.trim();
+    if text == "-1" || text.eq_ignore_ascii_case("none") || text.is_empty() {
+        return Ok(None);
+    }
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size such as '4GB'"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" | "byte" | "bytes" => 1,
+        "kb" | "k" => 1000,
+        "mb" | "m" => 1000_u64.pow(2),
+        "gb" | "g" => 1000_u64.pow(3),
+        "tb" | "t" => 1000_u64.pow(4),
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        other => return Err(format!("unknown unit '{other}' in '{text}'")),
+    };
+    Ok(Some((number * multiplier as f64) as u64))
+}
+
+/// Physical memory in bytes, read from `/proc/meminfo` where there is one.
+fn physical_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_like_duckdb() {
+        assert_eq!(parse_size("4GB"), Ok(Some(4_000_000_000)));
+        assert_eq!(parse_size("512 MiB"), Ok(Some(512 << 20)));
+        assert_eq!(parse_size("1.5gb"), Ok(Some(1_500_000_000)));
+        assert_eq!(parse_size("-1"), Ok(None));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("4 parsecs").is_err());
+    }
+
+    #[test]
+    fn set_rejects_bad_values_and_passes_unknown_names() {
+        let mut config = TarnConfig::default();
+        assert!(config.set("threads", "3").unwrap());
+        assert_eq!(config.threads, 3);
+        assert!(config.set("threads", "0").is_err());
+        assert!(config.set("memory_limit", "2GB").unwrap());
+        assert_eq!(config.memory_limit, Some(2_000_000_000));
+        assert!(!config.set("datafusion.execution.batch_size", "1024").unwrap());
+    }
+}

@@ -1,0 +1,394 @@
+//! DuckDB's `COPY (query) TO 'path' (FORMAT parquet, PARTITION_BY (cols), COMPRESSION zstd,
+//! ROW_GROUP_SIZE n, OVERWRITE)`.
+//!
+//! Output appears whole or not at all: everything is written under a hidden staging name next
+//! to the target and renamed into place at the end. A non-empty target is refused unless
+//! `OVERWRITE` is given, so a rerun never adds a second set of files.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, RecordBatch, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::sql::sqlparser::dialect::DuckDbDialect;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+
+use super::files::FileFormatKind;
+use super::{SqlSession, batches_stream};
+use crate::error::{Result, TarnError};
+
+/// A parsed `COPY ... TO` statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CopyStatement {
+    /// The query whose rows are written (a table name becomes `SELECT * FROM name`).
+    pub query: String,
+    pub target: String,
+    pub format: FileFormatKind,
+    pub partition_by: Vec<String>,
+    pub compression: Option<String>,
+    pub compression_level: Option<u32>,
+    pub row_group_size: Option<usize>,
+    pub overwrite: bool,
+    pub header: bool,
+    pub delimiter: u8,
+}
+
+/// Runs a `COPY` statement and returns the number of rows written in a `Count` column.
+pub async fn copy(session: &SqlSession, statement: &str) -> Result<SendableRecordBatchStream> {
+    let copy = CopyStatement::parse(statement)?;
+    let frame = session.dataframe(&copy.query).await?;
+    let target = local_path(&copy.target)?;
+    let has_content = match std::fs::metadata(&target) {
+        Ok(meta) if meta.is_dir() => std::fs::read_dir(&target)
+            .map_err(|e| TarnError::io("read", &copy.target, e))?
+            .next()
+            .is_some(),
+        Ok(_) => true,
+        Err(_) => false,
+    };
+    if has_content && !copy.overwrite {
+        return Err(TarnError::TargetExists(copy.target.clone()));
+    }
+    let parent = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    std::fs::create_dir_all(&parent)
+        .map_err(|e| TarnError::io("create folder", parent.display().to_string(), e))?;
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| TarnError::Invalid(format!("'{}' is not a file or folder name", copy.target)))?;
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let staging = parent.join(format!(".{name}.tarn-staging-{token}"));
+
+    let rows = match copy.write(session, frame, &staging).await {
+        Ok(rows) => rows,
+        Err(err) => {
+            remove_path(&staging);
+            return Err(err);
+        }
+    };
+    publish(&staging, &target, &parent.join(format!(".{name}.tarn-old-{token}")))
+        .map_err(|e| TarnError::io("publish", &copy.target, e))?;
+
+    let schema = Arc::new(Schema::new(vec![Field::new("Count", DataType::UInt64, false)]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(UInt64Array::from(vec![rows]))])
+        .map_err(|e| TarnError::DataFusion(e.into()))?;
+    Ok(batches_stream(schema, vec![batch]))
+}
+
+impl CopyStatement {
+    /// Parses DuckDB's COPY syntax.
+    pub fn parse(statement: &str) -> Result<Self> {
+        let tokens: Vec<Token> = Tokenizer::new(&DuckDbDialect {}, statement)
+            .tokenize()
+            .map_err(|e| TarnError::Parse(e.to_string()))?
+            .into_iter()
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .collect();
+        let syntax = |what: &str| TarnError::Parse(format!("COPY: {what}"));
+        let mut pos = 0;
+        if !is_word(tokens.first(), "COPY") {
+            return Err(syntax("expected COPY"));
+        }
+        pos += 1;
+        let query = if tokens.get(pos) == Some(&Token::LParen) {
+            let close = matching_paren(&tokens, pos).ok_or_else(|| syntax("unbalanced parentheses"))?;
+            let query = join_tokens(&tokens[pos + 1..close]);
+            pos = close + 1;
+            query
+        } else {
+            let start = pos;
+            while pos < tokens.len() && !is_word(tokens.get(pos), "TO") {
+                pos += 1;
+            }
+            if start == pos {
+                return Err(syntax("expected a table or a (query) after COPY"));
+            }
+            format!("SELECT * FROM {}", join_tokens(&tokens[start..pos]))
+        };
+        if !is_word(tokens.get(pos), "TO") {
+            return Err(syntax("only COPY ... TO is supported; expected TO"));
+        }
+        pos += 1;
+        let target = match tokens.get(pos) {
+            Some(Token::SingleQuotedString(path)) => path.clone(),
+            _ => return Err(syntax("expected a quoted path after TO")),
+        };
+        pos += 1;
+        if is_word(tokens.get(pos), "WITH") {
+            pos += 1;
+        }
+        let mut options = Vec::new();
+        if tokens.get(pos) == Some(&Token::LParen) {
+            let close = matching_paren(&tokens, pos).ok_or_else(|| syntax("unbalanced option list"))?;
+            options = split_options(&tokens[pos + 1..close]);
+            pos = close + 1;
+        }
+        if pos != tokens.len() {
+            return Err(syntax(&format!("unexpected '{}' after the options", tokens[pos])));
+        }
+
+        let mut copy = CopyStatement {
+            query,
+            format: FileFormatKind::from_path(&target).unwrap_or(FileFormatKind::Csv),
+            target,
+            partition_by: vec![],
+            compression: None,
+            compression_level: None,
+            row_group_size: None,
+            overwrite: false,
+            header: true,
+            delimiter: b',',
+        };
+        for option in options {
+            let Some(Token::Word(name)) = option.first() else {
+                return Err(syntax("each option starts with its name"));
+            };
+            let name = name.value.to_ascii_uppercase();
+            let values = option_values(&option[1..]);
+            let single = || -> Result<String> {
+                match values.as_slice() {
+                    [value] => Ok(value.clone()),
+                    _ => Err(syntax(&format!("option {name} takes one value"))),
+                }
+            };
+            match name.as_str() {
+                "FORMAT" => {
+                    copy.format = match single()?.to_ascii_lowercase().as_str() {
+                        "parquet" => FileFormatKind::Parquet,
+                        "csv" => FileFormatKind::Csv,
+                        "json" | "ndjson" => FileFormatKind::Json,
+                        other => return Err(TarnError::Invalid(format!("COPY: unknown FORMAT '{other}'"))),
+                    }
+                }
+                "PARTITION_BY" => copy.partition_by = values,
+                "COMPRESSION" | "CODEC" => copy.compression = Some(single()?.to_ascii_lowercase()),
+                "COMPRESSION_LEVEL" => {
+                    copy.compression_level = Some(single()?.parse().map_err(|_| syntax("COMPRESSION_LEVEL takes a number"))?)
+                }
+                "ROW_GROUP_SIZE" => {
+                    copy.row_group_size = Some(single()?.parse().map_err(|_| syntax("ROW_GROUP_SIZE takes a number"))?)
+                }
+                "OVERWRITE" | "OVERWRITE_OR_IGNORE" => {
+                    copy.overwrite = values.is_empty() || single()?.eq_ignore_ascii_case("true")
+                }
+                "HEADER" => copy.header = values.is_empty() || single()?.eq_ignore_ascii_case("true"),
+                "DELIMITER" | "DELIM" | "SEP" => {
+                    let value = single()?;
+                    copy.delimiter = match value.as_bytes() {
+                        [byte] => *byte,
+                        _ if value == "\\t" => b'\t',
+                        _ => return Err(syntax("DELIMITER takes one character")),
+                    }
+                }
+                other => return Err(TarnError::Invalid(format!("COPY: unknown option {other}"))),
+            }
+        }
+        if copy.row_group_size == Some(0) {
+            return Err(TarnError::Invalid("COPY: ROW_GROUP_SIZE must be at least 1".into()));
+        }
+        Ok(copy)
+    }
+
+    /// Writes the rows under `staging` and returns how many were written.
+    async fn write(
+        &self,
+        session: &SqlSession,
+        frame: datafusion::prelude::DataFrame,
+        staging: &Path,
+    ) -> Result<u64> {
+        let directory = !self.partition_by.is_empty() || self.target.ends_with('/');
+        let mut path = staging.display().to_string();
+        if directory {
+            path.push('/');
+        }
+        let options = DataFrameWriteOptions::new()
+            .with_single_file_output(!directory)
+            .with_partition_by(self.partition_by.clone());
+        let table_options = session.context().state().default_table_options();
+        let written = match self.format {
+            FileFormatKind::Parquet => {
+                let mut parquet = table_options.parquet.clone();
+                parquet.global.compression = Some(self.parquet_compression()?);
+                if let Some(rows) = self.row_group_size {
+                    parquet.global.max_row_group_size = rows;
+                }
+                frame.write_parquet(&path, options, Some(parquet)).await?
+            }
+            FileFormatKind::Csv => {
+                let mut csv = table_options.csv.clone();
+                csv.has_header = Some(self.header);
+                csv.delimiter = self.delimiter;
+                frame.write_csv(&path, options, Some(csv)).await?
+            }
+            FileFormatKind::Json => frame.write_json(&path, options, None).await?,
+        };
+        Ok(written
+            .iter()
+            .filter_map(|b| b.column(0).as_any().downcast_ref::<UInt64Array>())
+            .flat_map(|a| a.iter().flatten())
+            .sum())
+    }
+
+    /// DuckDB's codec names in DataFusion's spelling; DuckDB's default is snappy.
+    fn parquet_compression(&self) -> Result<String> {
+        let codec = self.compression.as_deref().unwrap_or("snappy");
+        let level = self.compression_level;
+        Ok(match codec {
+            "snappy" => "snappy".into(),
+            "zstd" => format!("zstd({})", level.unwrap_or(3)),
+            "gzip" => format!("gzip({})", level.unwrap_or(6)),
+            "brotli" => format!("brotli({})", level.unwrap_or(1)),
+            "lz4" | "lz4_raw" => "lz4_raw".into(),
+            "uncompressed" | "none" => "uncompressed".into(),
+            other => return Err(TarnError::Invalid(format!("COPY: unknown COMPRESSION '{other}'"))),
+        })
+    }
+}
+
+/// Moves the finished staging output to the target; an old target is moved aside first and
+/// deleted only once the new one is in place (and put back if that move fails).
+fn publish(staging: &Path, target: &Path, aside: &Path) -> std::io::Result<()> {
+    let had_old = target.exists();
+    if had_old {
+        std::fs::rename(target, aside)?;
+    }
+    if let Err(err) = std::fs::rename(staging, target) {
+        if had_old {
+            let _ = std::fs::rename(aside, target);
+        }
+        remove_path(staging);
+        return Err(err);
+    }
+    if had_old {
+        remove_path(aside);
+    }
+    Ok(())
+}
+
+fn remove_path(path: &Path) {
+    let _ = if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+}
+
+/// COPY writes to local paths (plain or `file://`).
+fn local_path(target: &str) -> Result<PathBuf> {
+    if let Some(path) = target.strip_prefix("file://") {
+        return Ok(PathBuf::from(path));
+    }
+    if target.contains("://") {
+        return Err(TarnError::Invalid(format!(
+            "COPY to '{target}': only local paths are supported as COPY targets for now"
+        )));
+    }
+    Ok(PathBuf::from(target))
+}
+
+fn is_word(token: Option<&Token>, keyword: &str) -> bool {
+    matches!(token, Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(keyword))
+}
+
+fn matching_paren(tokens: &[Token], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, token) in tokens.iter().enumerate().skip(open) {
+        match token {
+            Token::LParen => depth += 1,
+            Token::RParen => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn join_tokens(tokens: &[Token]) -> String {
+    tokens.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ")
+}
+
+/// Splits an option list at top-level commas.
+fn split_options(tokens: &[Token]) -> Vec<Vec<Token>> {
+    let mut options = vec![];
+    let mut current = vec![];
+    let mut depth = 0usize;
+    for token in tokens {
+        match token {
+            Token::Comma if depth == 0 => options.push(std::mem::take(&mut current)),
+            Token::LParen => {
+                depth += 1;
+                current.push(token.clone());
+            }
+            Token::RParen => {
+                depth = depth.saturating_sub(1);
+                current.push(token.clone());
+            }
+            _ => current.push(token.clone()),
+        }
+    }
+    if !current.is_empty() {
+        options.push(current);
+    }
+    options
+}
+
+/// An option's values: words, strings and numbers, with parentheses and commas dropped.
+fn option_values(tokens: &[Token]) -> Vec<String> {
+    tokens
+        .iter()
+        .filter_map(|t| match t {
+            Token::Word(w) => Some(w.value.clone()),
+            Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => Some(s.clone()),
+            Token::Number(n, _) => Some(n.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_duckdb_options() {
+        let copy = CopyStatement::parse(
+            "COPY (SELECT a, b FROM t WHERE x = ')') TO 'out' (FORMAT parquet, PARTITION_BY (a, b), COMPRESSION zstd, ROW_GROUP_SIZE 1000, OVERWRITE)",
+        )
+        .unwrap();
+        assert_eq!(copy.query, "SELECT a , b FROM t WHERE x = ')'");
+        assert_eq!(copy.target, "out");
+        assert_eq!(copy.format, FileFormatKind::Parquet);
+        assert_eq!(copy.partition_by, vec!["a", "b"]);
+        assert_eq!(copy.parquet_compression().unwrap(), "zstd(3)");
+        assert_eq!(copy.row_group_size, Some(1000));
+        assert!(copy.overwrite);
+    }
+
+    #[test]
+    fn table_source_and_format_from_extension() {
+        let copy = CopyStatement::parse("COPY t TO 'x.csv' (HEADER false, DELIMITER '|')").unwrap();
+        assert_eq!(copy.query, "SELECT * FROM t");
+        assert_eq!(copy.format, FileFormatKind::Csv);
+        assert!(!copy.header);
+        assert_eq!(copy.delimiter, b'|');
+        assert!(!copy.overwrite);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let err = CopyStatement::parse("COPY t TO 'x' (FORMAT avro)").unwrap_err().to_string();
+        assert!(err.contains("unknown FORMAT 'avro'"), "{err}");
+        let err = CopyStatement::parse("COPY t FROM 'x'").unwrap_err().to_string();
+        assert!(err.contains("expected TO"), "{err}");
+    }
+}

@@ -1,0 +1,193 @@
+//! `DESCRIBE`, `SUMMARIZE` and `SHOW TABLES`, with DuckDB's columns.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::DFSchema;
+use datafusion::execution::SendableRecordBatchStream;
+
+use super::types::{is_numeric, sql_type_name};
+use super::{SqlSession, batches_stream, collect};
+use crate::error::{Result, TarnError};
+
+/// `DESCRIBE t` / `DESCRIBE SELECT ...`: one row per column.
+pub async fn describe(session: &SqlSession, query: &str) -> Result<SendableRecordBatchStream> {
+    let frame = session.dataframe(query).await?;
+    let schema: &DFSchema = frame.schema();
+    let fields = schema.fields();
+    let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
+    let types: Vec<String> = fields.iter().map(|f| sql_type_name(f.data_type())).collect();
+    let nulls: Vec<&str> = fields
+        .iter()
+        .map(|f| if f.is_nullable() { "YES" } else { "NO" })
+        .collect();
+    let none: Vec<Option<&str>> = vec![None; fields.len()];
+    string_table(vec![
+        ("column_name", names.into_iter().map(Some).collect()),
+        ("column_type", types.iter().map(|t| Some(t.as_str())).collect()),
+        ("null", nulls.into_iter().map(Some).collect()),
+        ("key", none.clone()),
+        ("default", none.clone()),
+        ("extra", none),
+    ])
+}
+
+/// `SHOW TABLES`: the tables and views of the default schema, in a `name` column.
+pub async fn show_tables(session: &SqlSession) -> Result<SendableRecordBatchStream> {
+    let names = session.table_names();
+    string_table(vec![("name", names.iter().map(|n| Some(n.as_str())).collect())])
+}
+
+/// `SUMMARIZE t` / `SUMMARIZE SELECT ...`: per column its type, min, max, approximate distinct
+/// count, avg, std, quartiles, count and null percentage, computed in one aggregate pass.
+pub async fn summarize(session: &SqlSession, target: &str) -> Result<SendableRecordBatchStream> {
+    let target = target.trim();
+    if target.is_empty() {
+        return Err(TarnError::Invalid("SUMMARIZE needs a table or a query".into()));
+    }
+    let source = if target.to_ascii_uppercase().starts_with("SELECT")
+        || target.to_ascii_uppercase().starts_with("FROM")
+        || target.to_ascii_uppercase().starts_with("WITH")
+    {
+        format!("({target})")
+    } else {
+        target.to_string()
+    };
+    let probe = session.dataframe(&format!("SELECT * FROM {source} LIMIT 0")).await?;
+    let columns: Vec<(String, DataType)> = probe
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect();
+
+    const STATS: usize = 9;
+    let mut aggregates = vec!["count(*)".to_string()];
+    for (name, data_type) in &columns {
+        let c = format!("\"{}\"", name.replace('"', "\"\""));
+        let orderable = !matches!(
+            data_type,
+            DataType::List(_) | DataType::LargeList(_) | DataType::Struct(_) | DataType::Map(..)
+                | DataType::FixedSizeList(..)
+        );
+        let (min, max) = if orderable {
+            (format!("CAST(min({c}) AS VARCHAR)"), format!("CAST(max({c}) AS VARCHAR)"))
+        } else {
+            ("NULL".into(), "NULL".into())
+        };
+        let distinct = if orderable {
+            format!("CAST(approx_distinct({c}) AS BIGINT)")
+        } else {
+            "NULL".into()
+        };
+        let numeric = |expr: String| if is_numeric(data_type) { expr } else { "NULL".into() };
+        aggregates.extend([
+            min,
+            max,
+            distinct,
+            numeric(format!("CAST(avg({c}) AS DOUBLE)")),
+            numeric(format!("CAST(stddev_samp({c}) AS DOUBLE)")),
+            numeric(format!("CAST(approx_percentile_cont(0.25) WITHIN GROUP (ORDER BY {c}) AS VARCHAR)")),
+            numeric(format!("CAST(approx_percentile_cont(0.5) WITHIN GROUP (ORDER BY {c}) AS VARCHAR)")),
+            numeric(format!("CAST(approx_percentile_cont(0.75) WITHIN GROUP (ORDER BY {c}) AS VARCHAR)")),
+            format!("count({c})"),
+        ]);
+    }
+    let aliased: Vec<String> = aggregates
+        .iter()
+        .enumerate()
+        .map(|(i, expr)| format!("{expr} AS s{i}"))
+        .collect();
+    let sql = format!("SELECT {} FROM {source}", aliased.join(", "));
+    let batches = collect(session.dataframe(&sql).await?.execute_stream().await?).await?;
+    let row = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .ok_or_else(|| TarnError::Invalid("SUMMARIZE produced no result".into()))?;
+    let value = |index: usize| -> Result<ArrayRef> { Ok(cast(row.column(index), &DataType::Utf8).map_err(|e| TarnError::DataFusion(e.into()))?) };
+    let total = row
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .map_or(0, |a| a.value(0));
+
+    let mut out: Vec<Vec<Option<String>>> = vec![Vec::new(); 8];
+    let mut avg = Vec::new();
+    let mut std = Vec::new();
+    let mut count = Vec::new();
+    let mut null_percentage = Vec::new();
+    for (i, (name, data_type)) in columns.iter().enumerate() {
+        let base = 1 + i * STATS;
+        let text = |offset: usize| -> Result<Option<String>> {
+            let array = value(base + offset)?;
+            let strings = array.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+            Ok((!strings.is_null(0)).then(|| strings.value(0).to_string()))
+        };
+        let float = |offset: usize| -> Option<f64> {
+            let array = cast(row.column(base + offset), &DataType::Float64).ok()?;
+            let floats = array.as_any().downcast_ref::<Float64Array>()?;
+            (!floats.is_null(0)).then(|| floats.value(0))
+        };
+        out[0].push(Some(name.clone()));
+        out[1].push(Some(sql_type_name(data_type)));
+        out[2].push(text(0)?);
+        out[3].push(text(1)?);
+        out[4].push(text(2)?);
+        out[5].push(text(5)?);
+        out[6].push(text(6)?);
+        let q75 = text(7)?;
+        avg.push(float(3));
+        std.push(float(4));
+        let non_null = float(8).unwrap_or(0.0) as i64;
+        count.push(total);
+        null_percentage.push(if total == 0 {
+            0.0
+        } else {
+            100.0 * (total - non_null) as f64 / total as f64
+        });
+        out[7].push(q75);
+    }
+    let strings = |values: &Vec<Option<String>>| -> ArrayRef {
+        Arc::new(StringArray::from(values.iter().map(|v| v.as_deref()).collect::<Vec<_>>()))
+    };
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("column_name", strings(&out[0])),
+        ("column_type", strings(&out[1])),
+        ("min", strings(&out[2])),
+        ("max", strings(&out[3])),
+        ("approx_unique", Arc::new(Int64Array::from(
+            out[4].iter().map(|v| v.as_ref().and_then(|s| s.parse().ok())).collect::<Vec<Option<i64>>>(),
+        ))),
+        ("avg", Arc::new(Float64Array::from(avg))),
+        ("std", Arc::new(Float64Array::from(std))),
+        ("q25", strings(&out[5])),
+        ("q50", strings(&out[6])),
+        ("q75", strings(&out[7])),
+        ("count", Arc::new(Int64Array::from(count))),
+        ("null_percentage", Arc::new(Float64Array::from(null_percentage))),
+    ];
+    table(columns)
+}
+
+fn string_table(columns: Vec<(&str, Vec<Option<&str>>)>) -> Result<SendableRecordBatchStream> {
+    table(
+        columns
+            .into_iter()
+            .map(|(name, values)| (name, Arc::new(StringArray::from(values)) as ArrayRef))
+            .collect(),
+    )
+}
+
+fn table(columns: Vec<(&str, ArrayRef)>) -> Result<SendableRecordBatchStream> {
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_new(schema.clone(), columns.into_iter().map(|(_, a)| a).collect())
+        .map_err(|e| TarnError::DataFusion(e.into()))?;
+    Ok(batches_stream(schema, vec![batch]))
+}

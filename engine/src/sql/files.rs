@@ -1,0 +1,414 @@
+//! Files as tables: `FROM 'path'`, `read_parquet(...)`, `read_csv(...)`, `read_json(...)`.
+//!
+//! A [`ScanSpec`] is what a query said about some files (paths or globs, the format, options);
+//! [`ScanSpec::resolve`] lists the files, detects the format and hive partitions, infers the schema
+//! and returns a DataFusion table provider. Resolution is async and happens before planning, so
+//! errors here name the path at fault instead of surfacing from inside the planner.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::datasource::provider_as_source;
+use datafusion::datasource::{ViewTable, file_format::options::ReadOptions};
+use datafusion::execution::SessionState;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::{LogicalPlanBuilder, lit};
+use datafusion::object_store::ObjectMeta;
+use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, col};
+use futures::TryStreamExt;
+
+use crate::error::{Result, TarnError};
+
+/// The file formats a scan can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormatKind {
+    Parquet,
+    Csv,
+    Json,
+}
+
+impl FileFormatKind {
+    /// The format a file name implies, looking through compression suffixes.
+    pub fn from_path(path: &str) -> Option<Self> {
+        let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+        let name = ["gz", "zst", "bz2", "xz"]
+            .iter()
+            .find_map(|c| name.strip_suffix(&format!(".{c}")))
+            .unwrap_or(&name);
+        match name.rsplit('.').next()? {
+            "parquet" | "parq" => Some(Self::Parquet),
+            "csv" | "tsv" | "txt" => Some(Self::Csv),
+            "json" | "jsonl" | "ndjson" => Some(Self::Json),
+            _ => None,
+        }
+    }
+
+    /// The name users see in errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Parquet => "Parquet",
+            Self::Csv => "CSV",
+            Self::Json => "JSON",
+        }
+    }
+}
+
+/// Options of the `read_*` functions, with DuckDB's names and defaults.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScanOptions {
+    /// `None` detects `key=value` folders automatically, as DuckDB does.
+    pub hive_partitioning: Option<bool>,
+    /// Columns are always matched by name across files; the flag is accepted for compatibility.
+    pub union_by_name: bool,
+    /// Adds a `filename` column holding each row's source file.
+    pub filename: bool,
+    /// CSV: whether the first line is a header (default true).
+    pub header: Option<bool>,
+    /// CSV: the field delimiter (default `,`).
+    pub delim: Option<u8>,
+    /// CSV/JSON: explicit column names and SQL types, in order; skips inference.
+    pub columns: Option<Vec<(String, DataType)>>,
+}
+
+/// One scan of files named in a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanSpec {
+    /// Paths, globs or folders; local or URLs of registered object stores.
+    pub paths: Vec<String>,
+    /// `None` detects the format from the file names.
+    pub format: Option<FileFormatKind>,
+    pub options: ScanOptions,
+}
+
+impl ScanSpec {
+    /// Lists the files, works out format, partitions and schema, and builds the table.
+    pub async fn resolve(&self, state: &SessionState) -> Result<Arc<dyn TableProvider>> {
+        let files = list_paths(state, &self.paths).await?;
+        let urls: Vec<ListingTableUrl> = files.iter().map(|(url, _)| url.clone()).collect();
+        let first_file = files[0].1[0].location.to_string();
+        let format = match self.format {
+            Some(format) => format,
+            None => FileFormatKind::from_path(&first_file).ok_or_else(|| {
+                TarnError::Invalid(format!(
+                    "cannot tell the format of '{first_file}' from its name; use read_parquet, read_csv or read_json"
+                ))
+            })?,
+        };
+        let extension = file_extension(&first_file, &self.paths[0]);
+        let partition_cols = match self.options.hive_partitioning {
+            Some(false) => vec![],
+            _ => hive_partitions(&files),
+        };
+        let options = self
+            .listing_options(format, state)?
+            .with_file_extension(extension)
+            .with_table_partition_cols(partition_cols.clone());
+
+        let schema = match &self.options.columns {
+            Some(columns) => Arc::new(Schema::new(
+                columns
+                    .iter()
+                    .map(|(name, ty)| Field::new(name, ty.clone(), true))
+                    .collect::<Vec<_>>(),
+            )),
+            None => self.infer_schema(state, &options, &urls, &files, format).await?,
+        };
+
+        if self.options.filename {
+            return self
+                .with_filename_column(&options, schema, &files)
+                .await;
+        }
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(schema);
+        Ok(Arc::new(ListingTable::try_new(config)?))
+    }
+
+    fn listing_options(
+        &self,
+        format: FileFormatKind,
+        state: &SessionState,
+    ) -> Result<ListingOptions> {
+        let config = state.config();
+        let table_options = state.default_table_options();
+        Ok(match format {
+            FileFormatKind::Parquet => {
+                ParquetReadOptions::default().to_listing_options(config, table_options)
+            }
+            FileFormatKind::Csv => {
+                let mut read = CsvReadOptions::new()
+                    .has_header(self.options.header.unwrap_or(true))
+                    .delimiter(self.options.delim.unwrap_or(b','));
+                read.file_extension = "";
+                read.to_listing_options(config, table_options)
+            }
+            FileFormatKind::Json => {
+                let mut read = JsonReadOptions::default();
+                read.file_extension = "";
+                read.to_listing_options(config, table_options)
+            }
+        })
+    }
+
+    /// Infers and merges the schema of every path; when that fails, finds the file at fault so
+    /// the error can name it.
+    async fn infer_schema(
+        &self,
+        state: &SessionState,
+        options: &ListingOptions,
+        urls: &[ListingTableUrl],
+        files: &[(ListingTableUrl, Vec<ObjectMeta>)],
+        format: FileFormatKind,
+    ) -> Result<SchemaRef> {
+        let mut schemas = Vec::with_capacity(urls.len());
+        for url in urls {
+            match options.infer_schema(state, url).await {
+                Ok(schema) => schemas.push(schema.as_ref().clone()),
+                Err(err) => {
+                    return Err(find_bad_file(state, options, files, format)
+                        .await
+                        .unwrap_or(TarnError::DataFusion(err)));
+                }
+            }
+        }
+        let merged = Schema::try_merge(schemas).map_err(|e| {
+            TarnError::Invalid(format!(
+                "files under '{}' have conflicting column types: {e}",
+                self.paths.join("', '")
+            ))
+        })?;
+        Ok(Arc::new(merged))
+    }
+
+    /// A union of one scan per file, each with its path in a `filename` column.
+    async fn with_filename_column(
+        &self,
+        options: &ListingOptions,
+        schema: SchemaRef,
+        files: &[(ListingTableUrl, Vec<ObjectMeta>)],
+    ) -> Result<Arc<dyn TableProvider>> {
+        let mut union: Option<LogicalPlanBuilder> = None;
+        for (url, listed) in files {
+            for meta in listed {
+                let file_url = ListingTableUrl::parse(format!(
+                    "{}{}",
+                    url.object_store().as_str(),
+                    meta.location
+                ))?;
+                // Partition values come from the folder the user named, not the single file.
+                let table = ListingTable::try_new(
+                    ListingTableConfig::new(file_url)
+                        .with_listing_options(options.clone().with_table_partition_cols(vec![]))
+                        .with_schema(schema.clone()),
+                )?;
+                let mut projection: Vec<_> = schema.fields().iter().map(|f| col(f.name())).collect();
+                projection.extend(partition_literals(url, meta, options));
+                projection.push(lit(display_path(url, meta)).alias("filename"));
+                let scan = LogicalPlanBuilder::scan("file", provider_as_source(Arc::new(table)), None)?
+                    .project(projection)?;
+                union = Some(match union {
+                    None => scan,
+                    Some(acc) => acc.union(scan.build()?)?,
+                });
+            }
+        }
+        let plan = union.expect("at least one file was listed").build()?;
+        Ok(Arc::new(ViewTable::new(plan, None)))
+    }
+}
+
+/// The files each path or glob names, in name order; a path that matches nothing is an error.
+pub(crate) async fn list_paths(
+    state: &SessionState,
+    paths: &[String],
+) -> Result<Vec<(ListingTableUrl, Vec<ObjectMeta>)>> {
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        let url = ListingTableUrl::parse(path)?;
+        let listed = list_files(state, &url).await?;
+        if listed.is_empty() {
+            return Err(TarnError::NoFiles(path.clone()));
+        }
+        files.push((url, listed));
+    }
+    Ok(files)
+}
+
+/// Every file under a listing URL, hidden files (`.name`, `_name`) left out.
+async fn list_files(state: &SessionState, url: &ListingTableUrl) -> Result<Vec<ObjectMeta>> {
+    let store = state.runtime_env().object_store(url)?;
+    let listed: Vec<ObjectMeta> = match url.list_all_files(state, store.as_ref(), "").await {
+        Ok(stream) => match stream.try_collect().await {
+            Ok(files) => files,
+            Err(_) => return Ok(vec![]),
+        },
+        Err(_) => return Ok(vec![]),
+    };
+    let mut files: Vec<_> = listed
+        .into_iter()
+        .filter(|meta| {
+            meta.location
+                .filename()
+                .is_some_and(|name| !name.starts_with('.') && !name.starts_with('_'))
+        })
+        .collect();
+    files.sort_by(|a, b| a.location.cmp(&b.location));
+    Ok(files)
+}
+
+/// The extension every listed file must end with: the single file's own suffix when one file was
+/// named, else the first file's (so `.MANIFEST` and `_SUCCESS` markers are not read as data).
+fn file_extension(first_file: &str, named_path: &str) -> String {
+    let name = first_file.rsplit('/').next().unwrap_or(first_file);
+    if named_path.ends_with(name) {
+        return String::new();
+    }
+    match name.find('.') {
+        Some(dot) => name[dot..].to_string(),
+        None => String::new(),
+    }
+}
+
+/// Detects hive partition columns (`key=value` folders present in every file's path) and the
+/// narrowest type that fits all their values: BIGINT, DOUBLE, DATE, else VARCHAR.
+fn hive_partitions(files: &[(ListingTableUrl, Vec<ObjectMeta>)]) -> Vec<(String, DataType)> {
+    let mut columns: Option<Vec<String>> = None;
+    let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (url, listed) in files {
+        for meta in listed {
+            let pairs = partition_pairs(url, meta);
+            let names: Vec<String> = pairs.iter().map(|(k, _)| k.clone()).collect();
+            match &columns {
+                None => columns = Some(names),
+                Some(existing) if *existing != names => return vec![],
+                Some(_) => {}
+            }
+            for (key, value) in pairs {
+                values.entry(key).or_default().push(value);
+            }
+        }
+    }
+    columns
+        .unwrap_or_default()
+        .into_iter()
+        .map(|name| {
+            let seen = values.get(&name).map(Vec::as_slice).unwrap_or_default();
+            let ty = infer_partition_type(seen);
+            (name, ty)
+        })
+        .collect()
+}
+
+fn infer_partition_type(values: &[String]) -> DataType {
+    let is_date = |v: &str| {
+        v.len() == 10 && v.as_bytes()[4] == b'-' && v.as_bytes()[7] == b'-'
+            && v.chars().filter(|c| c.is_ascii_digit()).count() == 8
+    };
+    if values.iter().all(|v| v.parse::<i64>().is_ok()) {
+        DataType::Int64
+    } else if values.iter().all(|v| v.parse::<f64>().is_ok()) {
+        DataType::Float64
+    } else if values.iter().all(|v| is_date(v)) {
+        DataType::Date32
+    } else {
+        DataType::Utf8
+    }
+}
+
+/// The `key=value` folder segments between a listing URL's prefix and a file.
+fn partition_pairs(url: &ListingTableUrl, meta: &ObjectMeta) -> Vec<(String, String)> {
+    let prefix = url.prefix().as_ref();
+    let location = meta.location.as_ref();
+    let relative = location.strip_prefix(prefix).unwrap_or(location);
+    let mut segments: Vec<&str> = relative.split('/').filter(|s| !s.is_empty()).collect();
+    segments.pop();
+    segments
+        .into_iter()
+        .filter_map(|segment| {
+            let (key, value) = segment.split_once('=')?;
+            Some((key.to_string(), percent_decode(value)))
+        })
+        .collect()
+}
+
+/// Literal partition values for one file, for the per-file scans behind `filename => true`.
+fn partition_literals(
+    url: &ListingTableUrl,
+    meta: &ObjectMeta,
+    options: &ListingOptions,
+) -> Vec<datafusion::prelude::Expr> {
+    let pairs: BTreeMap<_, _> = partition_pairs(url, meta).into_iter().collect();
+    options
+        .table_partition_cols
+        .iter()
+        .map(|(name, ty)| {
+            let value = pairs.get(name).cloned().unwrap_or_default();
+            datafusion::prelude::cast(lit(value), ty.clone()).alias(name)
+        })
+        .collect()
+}
+
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(byte) = u8::from_str_radix(&value[i + 1..i + 3], 16) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The path of a file as users wrote it: relative to the working directory for local files.
+pub(crate) fn display_path(url: &ListingTableUrl, meta: &ObjectMeta) -> String {
+    let store = url.object_store();
+    if store.as_str() == ObjectStoreUrl::local_filesystem().as_str() {
+        let absolute = format!("/{}", meta.location);
+        if let Ok(cwd) = std::env::current_dir() {
+            if let Ok(relative) = std::path::Path::new(&absolute).strip_prefix(&cwd) {
+                return relative.display().to_string();
+            }
+        }
+        return absolute;
+    }
+    format!("{}{}", store.as_str(), meta.location)
+}
+
+/// After a failed schema inference, reads each file alone to name the one that is broken.
+async fn find_bad_file(
+    state: &SessionState,
+    options: &ListingOptions,
+    files: &[(ListingTableUrl, Vec<ObjectMeta>)],
+    format: FileFormatKind,
+) -> Option<TarnError> {
+    for (url, listed) in files {
+        let store = state.runtime_env().object_store(url).ok()?;
+        for meta in listed {
+            if let Err(err) = options
+                .format
+                .infer_schema(state, &store, std::slice::from_ref(meta))
+                .await
+            {
+                return Some(TarnError::BadFile {
+                    path: display_path(url, meta),
+                    format: format.name(),
+                    reason: err.find_root().message().to_string(),
+                });
+            }
+        }
+    }
+    None
+}

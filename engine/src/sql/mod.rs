@@ -1,0 +1,309 @@
+//! The DuckDB-like SQL layer: one [`SqlSession`] runs statements one at a time, rewriting the
+//! DuckDB syntax DataFusion lacks (file paths in FROM, `COPY ... (FORMAT ...)`, `SUMMARIZE`,
+//! `DESCRIBE`, `ATTACH`, settings) and handing the rest to DataFusion with the duckdb dialect.
+
+mod attach;
+mod copy;
+mod describe;
+mod files;
+mod metadata;
+mod rewrite;
+mod samples;
+mod split;
+mod table_functions;
+pub mod types;
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use datafusion::sql::parser::Statement as DFStatement;
+use futures::StreamExt;
+use sqlparser::ast::{DescribeAlias, Expr, Set, Statement, Value};
+use sqlparser::dialect::DuckDbDialect;
+use sqlparser::parser::Parser;
+
+pub use split::{is_complete, split_statements};
+
+use crate::config::TarnConfig;
+use crate::error::{Result, TarnError};
+
+/// The catalog and schema tables are created in, named as DuckDB names them.
+pub const DEFAULT_CATALOG: &str = "memory";
+pub const DEFAULT_SCHEMA: &str = "main";
+
+/// A SQL session: a DataFusion context configured like DuckDB, plus Tarn's settings.
+pub struct SqlSession {
+    ctx: SessionContext,
+    config: TarnConfig,
+}
+
+impl SqlSession {
+    /// A session with the given settings and an empty `memory.main` schema.
+    pub fn new(config: TarnConfig) -> Result<Self> {
+        let mut session_config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema(DEFAULT_CATALOG, DEFAULT_SCHEMA)
+            .with_target_partitions(config.threads);
+        let options = session_config.options_mut();
+        options.set("datafusion.sql_parser.dialect", "duckdb")?;
+        options.set("datafusion.sql_parser.default_null_ordering", "nulls_last")?;
+        options.set("datafusion.explain.format", "tree")?;
+        let state = SessionStateBuilder::new()
+            .with_config(session_config)
+            .with_runtime_env(runtime_env(&config)?)
+            .with_default_features()
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        ctx.catalog(DEFAULT_CATALOG)
+            .expect("the default catalog exists")
+            .register_schema(rewrite::FILES_SCHEMA, Arc::new(MemorySchemaProvider::new()))?;
+        Ok(SqlSession { ctx, config })
+    }
+
+    /// The DataFusion context, for registering tables and functions.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &TarnConfig {
+        &self.config
+    }
+
+    /// Runs every statement in `sql` and returns the last one's rows.
+    pub async fn query(&mut self, sql: &str) -> Result<Vec<RecordBatch>> {
+        let mut last = Vec::new();
+        for statement in split_statements(sql)? {
+            let stream = self.execute(&statement).await?;
+            last = collect(stream).await?;
+        }
+        Ok(last)
+    }
+
+    /// Runs one statement (without its semicolon) and streams its result; statements with no
+    /// result (DDL, settings) give an empty stream with an empty schema.
+    pub async fn execute(&mut self, statement: &str) -> Result<SendableRecordBatchStream> {
+        let (first, rest) = split_first_word(statement);
+        match first.to_ascii_uppercase().as_str() {
+            "SUMMARIZE" => return describe::summarize(self, rest).await,
+            "COPY" => return copy::copy(self, statement).await,
+            "PIVOT" | "UNPIVOT" => {
+                return Err(TarnError::Invalid(format!(
+                    "{} is not supported yet",
+                    first.to_ascii_uppercase()
+                )));
+            }
+            _ => {}
+        }
+        let statement = parse_one(statement)?;
+        match statement {
+            Statement::ExplainTable {
+                describe_alias: DescribeAlias::Describe | DescribeAlias::Desc,
+                table_name,
+                ..
+            } => describe::describe(self, &format!("SELECT * FROM {table_name}")).await,
+            Statement::Explain {
+                describe_alias: DescribeAlias::Describe | DescribeAlias::Desc,
+                statement,
+                ..
+            } => describe::describe(self, &statement.to_string()).await,
+            Statement::ShowTables { .. } => describe::show_tables(self).await,
+            Statement::AttachDuckDBDatabase {
+                database_path,
+                database_alias,
+                ..
+            } => {
+                let alias = database_alias.map(|a| a.value);
+                attach::attach(self, &database_path.value, alias.as_deref()).await
+            }
+            Statement::Set(Set::SingleAssignment {
+                variable, values, ..
+            }) if values.len() == 1 => {
+                let name = variable.to_string();
+                let value = setting_text(&values[0]);
+                if self.config.clone().set(&name, &value)? {
+                    self.apply_setting(&name, &value)?;
+                    Ok(empty_stream())
+                } else {
+                    self.run_statement(Statement::Set(Set::SingleAssignment {
+                        scope: None,
+                        hivevar: false,
+                        variable,
+                        values,
+                    }))
+                    .await
+                }
+            }
+            other => self.run_statement(other).await,
+        }
+    }
+
+    /// Plans a query text as DuckDB would read it and returns it as a DataFusion DataFrame.
+    pub async fn dataframe(&self, query: &str) -> Result<DataFrame> {
+        let plan = self.plan(parse_one(query)?).await?;
+        Ok(self.ctx.execute_logical_plan(plan).await?)
+    }
+
+    /// The names of the tables and views in the default schema, sorted.
+    pub fn table_names(&self) -> Vec<String> {
+        let mut names = self
+            .ctx
+            .catalog(DEFAULT_CATALOG)
+            .and_then(|c| c.schema(DEFAULT_SCHEMA))
+            .map(|s| s.table_names())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    async fn run_statement(&self, statement: Statement) -> Result<SendableRecordBatchStream> {
+        let plan = self.plan(statement).await?;
+        let frame = self.ctx.execute_logical_plan(plan).await?;
+        Ok(frame.execute_stream().await?)
+    }
+
+    /// Rewrites a statement, resolves the files it names and plans it.
+    async fn plan(&self, mut statement: Statement) -> Result<LogicalPlan> {
+        let ctx = &self.ctx;
+        let rewritten = rewrite::rewrite(&mut statement, &|name| {
+            ctx.table_exist(name).unwrap_or(false)
+        })?;
+        let state = ctx.state();
+        let files = files_schema(ctx);
+        let mut registered = Vec::with_capacity(rewritten.files.len());
+        let result = async {
+            for (placeholder, function) in &rewritten.files {
+                let table = function.resolve(&state).await?;
+                files.register_table(placeholder.clone(), table)?;
+                registered.push(placeholder.clone());
+            }
+            Ok::<_, TarnError>(
+                state
+                    .statement_to_plan(DFStatement::Statement(Box::new(statement)))
+                    .await?,
+            )
+        }
+        .await;
+        // The plan holds the tables it scans; the names were only needed while planning.
+        for placeholder in registered {
+            files.deregister_table(&placeholder)?;
+        }
+        result
+    }
+
+    /// Rebuilds the context's resources after `SET threads | memory_limit | temp_directory`.
+    fn apply_setting(&mut self, name: &str, value: &str) -> Result<()> {
+        let mut config = self.config.clone();
+        config.set(name, value)?;
+        let state = self.ctx.state();
+        let session_config = state
+            .config()
+            .clone()
+            .with_target_partitions(config.threads);
+        let state = SessionStateBuilder::new_from_existing(state)
+            .with_config(session_config)
+            .with_runtime_env(runtime_env(&config)?)
+            .build();
+        self.ctx = SessionContext::new_with_state(state);
+        self.config = config;
+        Ok(())
+    }
+}
+
+/// The runtime resources for a configuration: a fair spilling memory pool when there is a
+/// limit (so sorts and aggregates spill instead of failing), and the spill folder.
+fn runtime_env(config: &TarnConfig) -> Result<Arc<RuntimeEnv>> {
+    let mut builder = RuntimeEnvBuilder::new();
+    if let Some(limit) = config.memory_limit {
+        let pool = TrackConsumersPool::new(
+            FairSpillPool::new(limit as usize),
+            NonZeroUsize::new(3).expect("3 is not zero"),
+        );
+        builder = builder.with_memory_pool(Arc::new(pool));
+    }
+    if let Some(dir) = &config.temp_directory {
+        std::fs::create_dir_all(dir).map_err(|e| TarnError::io("create", dir.display().to_string(), e))?;
+        builder = builder.with_temp_file_path(dir);
+    }
+    Ok(builder.build_arc()?)
+}
+
+fn files_schema(ctx: &SessionContext) -> Arc<dyn SchemaProvider> {
+    ctx.catalog(DEFAULT_CATALOG)
+        .and_then(|c| c.schema(rewrite::FILES_SCHEMA))
+        .expect("the files schema is registered at session start")
+}
+
+/// Parses exactly one statement with the DuckDB dialect.
+pub(crate) fn parse_one(sql: &str) -> Result<Statement> {
+    let sql = samples::normalize(sql)?;
+    let mut statements = Parser::parse_sql(&DuckDbDialect {}, &sql)
+        .map_err(|e| TarnError::Parse(parser_message(&e.to_string(), &sql)))?;
+    match statements.len() {
+        1 => Ok(statements.remove(0)),
+        0 => Err(TarnError::Parse("empty statement".into())),
+        n => Err(TarnError::Parse(format!("expected one statement, found {n}"))),
+    }
+}
+
+/// The parser's message, with the position of the end of input when it ran out of text (the
+/// parser gives no position then).
+fn parser_message(message: &str, sql: &str) -> String {
+    let message = message.trim_start_matches("sql parser error: ");
+    if message.contains("Line:") {
+        return message.to_string();
+    }
+    let line = sql.lines().count().max(1);
+    let column = sql.lines().last().map_or(0, |l| l.chars().count()) + 1;
+    format!("{message} at Line: {line}, Column: {column}")
+}
+
+fn split_first_word(statement: &str) -> (&str, &str) {
+    let trimmed = statement.trim_start();
+    let end = trimmed
+        .find(|c: char| c.is_whitespace() || c == '(')
+        .unwrap_or(trimmed.len());
+    (&trimmed[..end], &trimmed[end..])
+}
+
+/// A setting's value as text: strings unquoted, numbers and words as written.
+fn setting_text(value: &Expr) -> String {
+    match value {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// A stream of the given batches.
+pub(crate) fn batches_stream(schema: SchemaRef, batches: Vec<RecordBatch>) -> SendableRecordBatchStream {
+    Box::pin(RecordBatchStreamAdapter::new(
+        schema,
+        futures::stream::iter(batches.into_iter().map(Ok)),
+    ))
+}
+
+fn empty_stream() -> SendableRecordBatchStream {
+    batches_stream(Arc::new(datafusion::arrow::datatypes::Schema::empty()), vec![])
+}
+
+/// Collects a stream into batches.
+pub async fn collect(mut stream: SendableRecordBatchStream) -> Result<Vec<RecordBatch>> {
+    let mut batches = Vec::new();
+    while let Some(batch) = stream.next().await {
+        batches.push(batch?);
+    }
+    Ok(batches)
+}

@@ -1,0 +1,206 @@
+//! Syntax-tree rewrites that give DuckDB's meaning to statements DataFusion would plan
+//! differently: file references become placeholder tables, a bare `FROM t` selects every column,
+//! and sampled tables become sampled subqueries.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    Expr, Ident, ObjectName, Query, Select, SelectFlavor, SelectItem, Statement, TableFactor,
+    TableSample, TableSampleKind, TableSampleUnit, Value, VisitMut, VisitorMut,
+    WildcardAdditionalOptions,
+};
+use sqlparser::dialect::DuckDbDialect;
+use sqlparser::parser::Parser;
+
+use super::table_functions::TableFunction;
+use crate::error::{Result, TarnError};
+
+/// The schema that holds the tables file references resolve to while a statement is planned.
+pub const FILES_SCHEMA: &str = "tarn_files";
+
+/// What a rewrite found: the file tables the statement needs, by placeholder name.
+#[derive(Debug, Default)]
+pub struct Rewritten {
+    pub files: Vec<(String, TableFunction)>,
+}
+
+/// Rewrites `statement` in place. `known_table` says whether a quoted name is an existing table
+/// (then `FROM "name"` keeps its meaning) rather than a path.
+pub fn rewrite(
+    statement: &mut Statement,
+    known_table: &dyn Fn(&str) -> bool,
+) -> Result<Rewritten> {
+    let mut visitor = Rewriter {
+        known_table,
+        found: Rewritten::default(),
+    };
+    match statement.visit(&mut visitor) {
+        ControlFlow::Continue(()) => Ok(visitor.found),
+        ControlFlow::Break(err) => Err(err),
+    }
+}
+
+struct Rewriter<'a> {
+    known_table: &'a dyn Fn(&str) -> bool,
+    found: Rewritten,
+}
+
+impl VisitorMut for Rewriter<'_> {
+    type Break = TarnError;
+
+    fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<TarnError> {
+        if select.projection.is_empty() && select.flavor == SelectFlavor::FromFirstNoSelect {
+            select.projection.push(SelectItem::Wildcard(
+                WildcardAdditionalOptions::default(),
+            ));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<TarnError> {
+        let result = sample_to_subquery(factor).and_then(|()| self.replace_file_reference(factor));
+        match result {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(err) => ControlFlow::Break(err),
+        }
+    }
+}
+
+impl Rewriter<'_> {
+    fn replace_file_reference(&mut self, factor: &mut TableFactor) -> Result<()> {
+        let TableFactor::Table {
+            name, args, alias, ..
+        } = factor
+        else {
+            return Ok(());
+        };
+        let function = match args {
+            Some(call) => {
+                let function_name = name.to_string();
+                match TableFunction::from_call(&function_name, &call.args)? {
+                    Some(function) => function,
+                    None => return Ok(()),
+                }
+            }
+            None => match path_reference(name, self.known_table) {
+                Some(path) => TableFunction::from_path(&path),
+                None => return Ok(()),
+            },
+        };
+        // Without an alias, the table keeps the name users see in DuckDB: the file stem
+        // for a path, the function name for a call.
+        if alias.is_none() {
+            let visible = match args {
+                Some(_) => name.to_string(),
+                None => file_stem(&name.to_string()),
+            };
+            *alias = Some(sqlparser::ast::TableAlias {
+                explicit: true,
+                name: Ident::new(visible),
+                columns: vec![],
+                at: None,
+            });
+        }
+        let placeholder = format!("f{}", self.found.files.len());
+        *name = ObjectName::from(vec![Ident::new(FILES_SCHEMA), Ident::new(&placeholder)]);
+        *args = None;
+        self.found.files.push((placeholder, function));
+        Ok(())
+    }
+}
+
+/// A table name that stands for files: a single-quoted string, or a double-quoted name that is
+/// not a table and looks like a path.
+fn path_reference(name: &ObjectName, known_table: &dyn Fn(&str) -> bool) -> Option<String> {
+    let [part] = name.0.as_slice() else {
+        return None;
+    };
+    let ident = part.as_ident()?;
+    match ident.quote_style {
+        Some('\'') => Some(ident.value.clone()),
+        Some('"') if !known_table(&ident.value) && looks_like_path(&ident.value) => {
+            Some(ident.value.clone())
+        }
+        _ => None,
+    }
+}
+
+fn looks_like_path(text: &str) -> bool {
+    text.contains('/') || text.contains('*') || super::files::FileFormatKind::from_path(text).is_some()
+}
+
+fn file_stem(path: &str) -> String {
+    let name = path.trim_end_matches('/').rsplit('/').next().unwrap_or(path);
+    let stem = name.split('.').next().unwrap_or(name);
+    if stem.is_empty() || stem.contains('*') {
+        "file".to_string()
+    } else {
+        stem.to_string()
+    }
+}
+
+/// `t TABLESAMPLE (10 PERCENT)` becomes `(SELECT * FROM t WHERE random() < 0.1) AS t` (a
+/// Bernoulli sample), and `t TABLESAMPLE (100 ROWS)` becomes a random choice of 100 rows.
+fn sample_to_subquery(factor: &mut TableFactor) -> Result<()> {
+    let TableFactor::Table { sample, name, alias, .. } = factor else {
+        return Ok(());
+    };
+    let Some(kind) = sample.take() else {
+        return Ok(());
+    };
+    let (TableSampleKind::BeforeTableAlias(spec) | TableSampleKind::AfterTableAlias(spec)) = kind;
+    let amount = sample_amount(&spec)?;
+    let visible = alias
+        .take()
+        .map(|a| a.name)
+        .unwrap_or_else(|| name.0.last().and_then(|p| p.as_ident()).cloned().unwrap_or_else(|| Ident::new("sample")));
+    let inner = factor.clone();
+    let clause = match amount {
+        SampleAmount::Percent(p) => format!("WHERE random() < {}", p / 100.0),
+        SampleAmount::Rows(n) => format!("ORDER BY random() LIMIT {n}"),
+    };
+    let query = format!("SELECT * FROM {inner} {clause}");
+    let subquery: Box<Query> = Parser::new(&DuckDbDialect {})
+        .try_with_sql(&query)
+        .and_then(|mut p| p.parse_query())
+        .map_err(|e| TarnError::Parse(e.to_string()))?;
+    *factor = TableFactor::Derived {
+        lateral: false,
+        subquery,
+        alias: Some(sqlparser::ast::TableAlias {
+            explicit: true,
+            name: visible,
+            columns: vec![],
+            at: None,
+        }),
+        sample: None,
+    };
+    Ok(())
+}
+
+enum SampleAmount {
+    Percent(f64),
+    Rows(u64),
+}
+
+fn sample_amount(spec: &TableSample) -> Result<SampleAmount> {
+    let quantity = spec
+        .quantity
+        .as_ref()
+        .ok_or_else(|| TarnError::Invalid("a sample needs a size, such as 10% or 100 ROWS".into()))?;
+    let number = match &quantity.value {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => n.parse::<f64>().ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+    .ok_or_else(|| TarnError::Invalid(format!("sample size '{}' is not a number", quantity.value)))?;
+    match quantity.unit {
+        Some(TableSampleUnit::Rows) => Ok(SampleAmount::Rows(number as u64)),
+        _ if (0.0..=100.0).contains(&number) => Ok(SampleAmount::Percent(number)),
+        _ => Err(TarnError::Invalid(format!(
+            "sample percentage {number} is outside 0-100"
+        ))),
+    }
+}

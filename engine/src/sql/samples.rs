@@ -1,0 +1,208 @@
+//! DuckDB's sample clauses in a form the parser reads: `TABLESAMPLE 10%` and
+//! `t USING SAMPLE 10%` become `t TABLESAMPLE (10 PERCENT)`; `... 100 ROWS` becomes
+//! `TABLESAMPLE (100 ROWS)`. The rewrite step then turns those into sampled subqueries.
+//!
+//! `USING SAMPLE` samples the FROM clause of its SELECT; over a join it is refused rather than
+//! applied to one side.
+
+use datafusion::sql::sqlparser::dialect::DuckDbDialect;
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+
+use crate::error::{Result, TarnError};
+
+/// Rewrites the sample clauses of one statement; text without them comes back unchanged.
+pub fn normalize(sql: &str) -> Result<String> {
+    let upper = sql.to_ascii_uppercase();
+    if !upper.contains("SAMPLE") {
+        return Ok(sql.to_string());
+    }
+    let mut tokens = Tokenizer::new(&DuckDbDialect {}, sql)
+        .tokenize()
+        .map_err(|e| TarnError::Parse(e.to_string()))?;
+    let mut i = 0;
+    while i < tokens.len() {
+        if is_word(&tokens[i], "TABLESAMPLE") {
+            if let Some((clause, end)) = sample_size(&tokens, i + 1)? {
+                tokens.splice(i..end, clause_tokens(&clause));
+            }
+        } else if is_word(&tokens[i], "USING")
+            && next_word(&tokens, i + 1).is_some_and(|j| is_word(&tokens[j], "SAMPLE"))
+        {
+            let sample_at = next_word(&tokens, i + 1).expect("checked above");
+            let Some((clause, end)) = sample_size(&tokens, sample_at + 1)? else {
+                return Err(TarnError::Parse("USING SAMPLE needs a size such as 10% or 100 ROWS".into()));
+            };
+            tokens.drain(i..end);
+            let insert_at = relation_end(&tokens, i)?;
+            tokens.splice(insert_at..insert_at, clause_tokens(&clause));
+        }
+        i += 1;
+    }
+    Ok(tokens.iter().map(|t| t.to_string()).collect())
+}
+
+fn clause_tokens(clause: &str) -> Vec<Token> {
+    Tokenizer::new(&DuckDbDialect {}, &format!(" TABLESAMPLE {clause} "))
+        .tokenize()
+        .expect("the clause is plain tokens")
+}
+
+/// Reads `[method] [(] N (%|PERCENT|ROWS) [)] [(method[, seed])]` from `start`; returns the
+/// normalized `(N PERCENT)`/`(N ROWS)` and the index after the clause.
+fn sample_size(tokens: &[Token], start: usize) -> Result<Option<(String, usize)>> {
+    let mut j = skip_ws(tokens, start);
+    // A method name first: `reservoir(10 ROWS)`, `bernoulli(5%)`.
+    if let Some(Token::Word(w)) = tokens.get(j) {
+        if ["BERNOULLI", "SYSTEM", "RESERVOIR"].contains(&w.value.to_ascii_uppercase().as_str()) {
+            j = skip_ws(tokens, j + 1);
+        }
+    }
+    let parenthesized = tokens.get(j) == Some(&Token::LParen);
+    if parenthesized {
+        j = skip_ws(tokens, j + 1);
+    }
+    let Some(Token::Number(number, _)) = tokens.get(j) else {
+        return Ok(None);
+    };
+    let number = number.clone();
+    j = skip_ws(tokens, j + 1);
+    let unit = match tokens.get(j) {
+        Some(Token::Mod) => "PERCENT",
+        Some(Token::Word(w)) if w.value.eq_ignore_ascii_case("PERCENT") => "PERCENT",
+        Some(Token::Word(w)) if w.value.eq_ignore_ascii_case("ROWS") => "ROWS",
+        _ => {
+            return Err(TarnError::Parse(format!(
+                "sample size {number} needs a unit: % or ROWS"
+            )));
+        }
+    };
+    j = skip_ws(tokens, j + 1);
+    if parenthesized {
+        if tokens.get(j) != Some(&Token::RParen) {
+            return Err(TarnError::Parse("unclosed sample size".into()));
+        }
+        j = skip_ws(tokens, j + 1);
+    }
+    // A trailing `(bernoulli)` or `(system, 42)`: every method is sampled row by row here.
+    if tokens.get(j) == Some(&Token::LParen) {
+        while j < tokens.len() && tokens[j] != Token::RParen {
+            j += 1;
+        }
+        j += 1;
+    }
+    Ok(Some((format!("({number} {unit})"), j.min(tokens.len()))))
+}
+
+/// The index just after the first relation of the FROM clause that owns the clause at `at`:
+/// the FROM at the same parenthesis depth, before `at`.
+fn relation_end(tokens: &[Token], at: usize) -> Result<usize> {
+    let mut depth = 0i32;
+    let mut from = None;
+    for k in (0..at).rev() {
+        match &tokens[k] {
+            Token::RParen => depth += 1,
+            Token::LParen => depth -= 1,
+            t if depth == 0 && is_word(t, "FROM") => {
+                from = Some(k);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let from = from.ok_or_else(|| TarnError::Parse("USING SAMPLE needs a FROM clause".into()))?;
+    let mut j = skip_ws(tokens, from + 1);
+    // The relation: a name (possibly dotted), a string, or a call or subquery in parentheses.
+    loop {
+        match tokens.get(j) {
+            Some(Token::LParen) => {
+                let mut level = 0;
+                while j < tokens.len() {
+                    match tokens[j] {
+                        Token::LParen => level += 1,
+                        Token::RParen => {
+                            level -= 1;
+                            if level == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                j += 1;
+            }
+            Some(Token::Word(_)) | Some(Token::SingleQuotedString(_)) => j += 1,
+            _ => break,
+        }
+        if tokens.get(j) == Some(&Token::Period) {
+            j += 1;
+            continue;
+        }
+        if tokens.get(j) == Some(&Token::LParen) {
+            continue;
+        }
+        break;
+    }
+    // An alias: `AS x` or a bare name that is not a keyword.
+    let after = skip_ws(tokens, j);
+    if tokens.get(after).is_some_and(|t| is_word(t, "AS")) {
+        j = skip_ws(tokens, after + 1) + 1;
+    } else if matches!(tokens.get(after), Some(Token::Word(w)) if w.keyword == Keyword::NoKeyword) {
+        j = after + 1;
+    }
+    // Joins or a second relation after it: sampling one side would be wrong.
+    let mut k = skip_ws(tokens, j);
+    while k < at {
+        match &tokens[k] {
+            Token::Comma => return Err(TarnError::Invalid("USING SAMPLE over several relations is not supported; sample one with TABLESAMPLE".into())),
+            t if is_word(t, "JOIN") => return Err(TarnError::Invalid("USING SAMPLE over a join is not supported; sample one side with TABLESAMPLE".into())),
+            _ => k += 1,
+        }
+    }
+    Ok(j)
+}
+
+fn skip_ws(tokens: &[Token], mut i: usize) -> usize {
+    while matches!(tokens.get(i), Some(Token::Whitespace(_))) {
+        i += 1;
+    }
+    i
+}
+
+fn next_word(tokens: &[Token], i: usize) -> Option<usize> {
+    let j = skip_ws(tokens, i);
+    matches!(tokens.get(j), Some(Token::Word(_))).then_some(j)
+}
+
+fn is_word(token: &Token, keyword: &str) -> bool {
+    matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(keyword))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_duckdb_sample_forms() {
+        assert_eq!(
+            normalize("SELECT * FROM t USING SAMPLE 10%").unwrap().trim(),
+            "SELECT * FROM t TABLESAMPLE (10 PERCENT)"
+        );
+        assert_eq!(
+            normalize("SELECT * FROM 'a.parquet' AS x USING SAMPLE 50 ROWS").unwrap().split_whitespace().collect::<Vec<_>>().join(" "),
+            "SELECT * FROM 'a.parquet' AS x TABLESAMPLE (50 ROWS)"
+        );
+        assert_eq!(
+            normalize("SELECT * FROM t TABLESAMPLE 5%").unwrap().split_whitespace().collect::<Vec<_>>().join(" "),
+            "SELECT * FROM t TABLESAMPLE (5 PERCENT)"
+        );
+        assert_eq!(normalize("SELECT 'sample'").unwrap(), "SELECT 'sample'");
+    }
+
+    #[test]
+    fn refuses_sampling_a_join() {
+        let err = normalize("SELECT * FROM a JOIN b ON a.x = b.x USING SAMPLE 10%").unwrap_err();
+        assert!(err.to_string().contains("over a join"), "{err}");
+    }
+}

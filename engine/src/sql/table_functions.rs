@@ -1,0 +1,360 @@
+//! DuckDB's file table functions, read from the statement's syntax tree: `read_parquet`,
+//! `read_csv`, `read_json` (and their `_auto` spellings), `glob`, `parquet_metadata`,
+//! `parquet_schema`, plus a bare path in `FROM 'path'`.
+//!
+//! Arguments must be constants (as in DuckDB); named arguments use `=>` or `:=`.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::TableProvider;
+use datafusion::execution::SessionState;
+use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, UnaryOperator, Value};
+
+use super::files::{FileFormatKind, ScanOptions, ScanSpec};
+use super::metadata;
+use crate::error::{Result, TarnError};
+
+/// A call of one of the file table functions, with its arguments evaluated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TableFunction {
+    Scan(ScanSpec),
+    Glob(String),
+    ParquetMetadata(Vec<String>),
+    ParquetSchema(Vec<String>),
+}
+
+/// A constant argument value.
+#[derive(Debug, Clone, PartialEq)]
+enum Const {
+    Str(String),
+    Bool(bool),
+    Int(i64),
+    List(Vec<Const>),
+    Struct(Vec<(String, Const)>),
+}
+
+impl TableFunction {
+    /// `FROM 'path'`: the format comes from the file names.
+    pub fn from_path(path: &str) -> Self {
+        TableFunction::Scan(ScanSpec {
+            paths: vec![path.to_string()],
+            format: None,
+            options: ScanOptions::default(),
+        })
+    }
+
+    /// Reads a call such as `read_parquet('x/*.parquet', hive_partitioning => true)`; `None` when
+    /// `name` is not one of these functions.
+    pub fn from_call(name: &str, args: &[FunctionArg]) -> Result<Option<Self>> {
+        let name = name.to_ascii_lowercase();
+        let format = match name.as_str() {
+            "read_parquet" | "parquet_scan" => Some(FileFormatKind::Parquet),
+            "read_csv" | "read_csv_auto" => Some(FileFormatKind::Csv),
+            "read_json" | "read_json_auto" | "read_ndjson" | "read_ndjson_auto" => {
+                Some(FileFormatKind::Json)
+            }
+            "glob" | "parquet_metadata" | "parquet_schema" => None,
+            _ => return Ok(None),
+        };
+        let (positional, named) = evaluate_args(&name, args)?;
+        let Some(first) = positional.first() else {
+            return Err(TarnError::Invalid(format!("{name}() needs a path argument")));
+        };
+        if positional.len() > 1 {
+            return Err(TarnError::Invalid(format!(
+                "{name}() takes one positional argument (a path or a list of paths), got {}",
+                positional.len()
+            )));
+        }
+        let paths = as_paths(&name, first)?;
+        let function = match name.as_str() {
+            "glob" => {
+                reject_named(&name, &named, &[])?;
+                let [pattern] = paths.as_slice() else {
+                    return Err(TarnError::Invalid("glob() takes one pattern".into()));
+                };
+                TableFunction::Glob(pattern.clone())
+            }
+            "parquet_metadata" => {
+                reject_named(&name, &named, &[])?;
+                TableFunction::ParquetMetadata(paths)
+            }
+            "parquet_schema" => {
+                reject_named(&name, &named, &[])?;
+                TableFunction::ParquetSchema(paths)
+            }
+            _ => {
+                let format = format.expect("scan functions have a format");
+                TableFunction::Scan(ScanSpec {
+                    paths,
+                    format: Some(format),
+                    options: scan_options(&name, format, &named)?,
+                })
+            }
+        };
+        Ok(Some(function))
+    }
+
+    /// Builds the table the call stands for.
+    pub async fn resolve(&self, state: &SessionState) -> Result<Arc<dyn TableProvider>> {
+        match self {
+            TableFunction::Scan(spec) => spec.resolve(state).await,
+            TableFunction::Glob(pattern) => metadata::glob_table(state, pattern).await,
+            TableFunction::ParquetMetadata(paths) => {
+                metadata::parquet_metadata_table(state, paths).await
+            }
+            TableFunction::ParquetSchema(paths) => {
+                metadata::parquet_schema_table(state, paths).await
+            }
+        }
+    }
+}
+
+fn scan_options(
+    name: &str,
+    format: FileFormatKind,
+    named: &[(String, Const)],
+) -> Result<ScanOptions> {
+    let allowed: &[&str] = match format {
+        FileFormatKind::Parquet => &["hive_partitioning", "union_by_name", "filename", "binary_as_string"],
+        FileFormatKind::Csv => &[
+            "hive_partitioning", "union_by_name", "filename", "header", "delim", "sep", "columns",
+            "auto_detect",
+        ],
+        FileFormatKind::Json => &[
+            "hive_partitioning", "union_by_name", "filename", "columns", "format", "auto_detect",
+        ],
+    };
+    reject_named(name, named, allowed)?;
+    let mut options = ScanOptions::default();
+    for (key, value) in named {
+        let wrong = |expected: &str| {
+            TarnError::Invalid(format!("{name}(): {key} must be {expected}, got {value:?}"))
+        };
+        let flag = || match value {
+            Const::Bool(b) => Ok(*b),
+            _ => Err(wrong("true or false")),
+        };
+        match key.as_str() {
+            "hive_partitioning" => options.hive_partitioning = Some(flag()?),
+            "union_by_name" => options.union_by_name = flag()?,
+            "filename" => options.filename = flag()?,
+            "header" => options.header = Some(flag()?),
+            "delim" | "sep" => match value {
+                Const::Str(s) if s.len() == 1 => options.delim = Some(s.as_bytes()[0]),
+                Const::Str(s) if s == "\\t" => options.delim = Some(b'\t'),
+                _ => return Err(wrong("a one-character string")),
+            },
+            "columns" => {
+                let Const::Struct(fields) = value else {
+                    return Err(wrong("a struct such as {'a': 'INTEGER'}"));
+                };
+                let columns = fields
+                    .iter()
+                    .map(|(column, ty)| match ty {
+                        Const::Str(ty) => Ok((column.clone(), parse_sql_type(ty)?)),
+                        _ => Err(wrong("a struct of type names")),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                options.columns = Some(columns);
+            }
+            "format" => match value {
+                Const::Str(s) if s.eq_ignore_ascii_case("newline_delimited") || s == "auto" => {}
+                _ => return Err(wrong("'newline_delimited'")),
+            },
+            // Accepted for compatibility: inference is always on and strings stay strings.
+            "auto_detect" | "binary_as_string" => {
+                flag()?;
+            }
+            _ => unreachable!("reject_named filtered unknown options"),
+        }
+    }
+    Ok(options)
+}
+
+/// A SQL type name as an Arrow type, with DuckDB's spellings.
+pub fn parse_sql_type(name: &str) -> Result<DataType> {
+    let upper = name.trim().to_ascii_uppercase();
+    let base = upper.split('(').next().unwrap_or("").trim();
+    let ty = match base {
+        "BOOLEAN" | "BOOL" | "LOGICAL" => DataType::Boolean,
+        "TINYINT" | "INT1" => DataType::Int8,
+        "SMALLINT" | "INT2" | "SHORT" => DataType::Int16,
+        "INTEGER" | "INT" | "INT4" | "SIGNED" => DataType::Int32,
+        "BIGINT" | "INT8" | "LONG" => DataType::Int64,
+        "UTINYINT" => DataType::UInt8,
+        "USMALLINT" => DataType::UInt16,
+        "UINTEGER" => DataType::UInt32,
+        "UBIGINT" => DataType::UInt64,
+        "REAL" | "FLOAT" | "FLOAT4" => DataType::Float32,
+        "DOUBLE" | "FLOAT8" => DataType::Float64,
+        "VARCHAR" | "TEXT" | "STRING" | "CHAR" | "BPCHAR" => DataType::Utf8,
+        "BLOB" | "BYTEA" | "BINARY" | "VARBINARY" => DataType::Binary,
+        "DATE" => DataType::Date32,
+        "TIMESTAMP" | "DATETIME" => {
+            DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None)
+        }
+        "DECIMAL" | "NUMERIC" => {
+            let inner = upper
+                .split_once('(')
+                .and_then(|(_, rest)| rest.strip_suffix(')'))
+                .unwrap_or("18,3");
+            let mut parts = inner.split(',').map(|p| p.trim().parse::<i16>());
+            match (parts.next(), parts.next()) {
+                (Some(Ok(p)), Some(Ok(s))) if (1..=38).contains(&p) && s <= p => {
+                    DataType::Decimal128(p as u8, s as i8)
+                }
+                (Some(Ok(p)), None) if (1..=38).contains(&p) => DataType::Decimal128(p as u8, 0),
+                _ => return Err(TarnError::Invalid(format!("bad DECIMAL type '{name}'"))),
+            }
+        }
+        _ => return Err(TarnError::Invalid(format!("unknown type '{name}'"))),
+    };
+    Ok(ty)
+}
+
+fn reject_named(name: &str, named: &[(String, Const)], allowed: &[&str]) -> Result<()> {
+    match named.iter().find(|(key, _)| !allowed.contains(&key.as_str())) {
+        None => Ok(()),
+        Some((key, _)) => Err(TarnError::Invalid(format!(
+            "{name}() has no parameter '{key}'{}",
+            if allowed.is_empty() {
+                String::new()
+            } else {
+                format!(" (it takes {})", allowed.join(", "))
+            }
+        ))),
+    }
+}
+
+fn as_paths(name: &str, value: &Const) -> Result<Vec<String>> {
+    match value {
+        Const::Str(path) => Ok(vec![path.clone()]),
+        Const::List(items) if !items.is_empty() => items
+            .iter()
+            .map(|item| match item {
+                Const::Str(path) => Ok(path.clone()),
+                other => Err(TarnError::Invalid(format!(
+                    "{name}(): paths must be strings, got {other:?}"
+                ))),
+            })
+            .collect(),
+        other => Err(TarnError::Invalid(format!(
+            "{name}(): the first argument must be a path or a non-empty list of paths, got {other:?}"
+        ))),
+    }
+}
+
+type EvaluatedArgs = (Vec<Const>, Vec<(String, Const)>);
+
+fn evaluate_args(name: &str, args: &[FunctionArg]) -> Result<EvaluatedArgs> {
+    let mut positional = Vec::new();
+    let mut named = Vec::new();
+    for arg in args {
+        match arg {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => {
+                positional.push(constant(name, expr)?)
+            }
+            FunctionArg::Named {
+                name: key,
+                arg: FunctionArgExpr::Expr(expr),
+                ..
+            } => named.push((key.value.to_ascii_lowercase(), constant(name, expr)?)),
+            FunctionArg::ExprNamed {
+                name: Expr::Identifier(key),
+                arg: FunctionArgExpr::Expr(expr),
+                ..
+            } => named.push((key.value.to_ascii_lowercase(), constant(name, expr)?)),
+            other => {
+                return Err(TarnError::Invalid(format!(
+                    "{name}(): unsupported argument '{other}'"
+                )));
+            }
+        }
+    }
+    Ok((positional, named))
+}
+
+fn constant(function: &str, expr: &Expr) -> Result<Const> {
+    let not_constant =
+        || TarnError::Invalid(format!("{function}(): argument '{expr}' must be a constant"));
+    match expr {
+        Expr::Value(value) => match &value.value {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => Ok(Const::Str(s.clone())),
+            Value::Boolean(b) => Ok(Const::Bool(*b)),
+            Value::Number(n, _) => n.parse().map(Const::Int).map_err(|_| not_constant()),
+            _ => Err(not_constant()),
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr: inner,
+        } => match constant(function, inner)? {
+            Const::Int(n) => Ok(Const::Int(-n)),
+            _ => Err(not_constant()),
+        },
+        Expr::Array(array) => Ok(Const::List(
+            array
+                .elem
+                .iter()
+                .map(|e| constant(function, e))
+                .collect::<Result<_>>()?,
+        )),
+        Expr::Dictionary(fields) => Ok(Const::Struct(
+            fields
+                .iter()
+                .map(|f| Ok((f.key.value.clone(), constant(function, &f.value)?)))
+                .collect::<Result<_>>()?,
+        )),
+        _ => Err(not_constant()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlparser::ast::{SetExpr, Statement, TableFactor};
+    use sqlparser::dialect::DuckDbDialect;
+    use sqlparser::parser::Parser;
+
+    fn call(sql: &str) -> Result<Option<TableFunction>> {
+        let statement = Parser::parse_sql(&DuckDbDialect {}, sql).unwrap().remove(0);
+        let Statement::Query(query) = statement else { panic!() };
+        let SetExpr::Select(select) = *query.body else { panic!() };
+        let TableFactor::Table { name, args, .. } = &select.from[0].relation else { panic!() };
+        TableFunction::from_call(&name.to_string(), &args.as_ref().unwrap().args)
+    }
+
+    #[test]
+    fn reads_named_arguments_with_both_operators() {
+        let f = call("SELECT * FROM read_parquet(['a.parquet', 'b/'], hive_partitioning => false, filename := true)")
+            .unwrap()
+            .unwrap();
+        let TableFunction::Scan(spec) = f else { panic!() };
+        assert_eq!(spec.paths, vec!["a.parquet", "b/"]);
+        assert_eq!(spec.options.hive_partitioning, Some(false));
+        assert!(spec.options.filename);
+    }
+
+    #[test]
+    fn csv_columns_become_arrow_types() {
+        let f = call("FROM read_csv('x.csv', header => false, delim => '|', columns => {'id': 'BIGINT', 'price': 'DECIMAL(10,2)'})")
+            .unwrap()
+            .unwrap();
+        let TableFunction::Scan(spec) = f else { panic!() };
+        assert_eq!(spec.options.delim, Some(b'|'));
+        assert_eq!(
+            spec.options.columns.unwrap(),
+            vec![("id".into(), DataType::Int64), ("price".into(), DataType::Decimal128(10, 2))]
+        );
+    }
+
+    #[test]
+    fn bad_arguments_name_the_parameter() {
+        let err = call("FROM read_parquet('x', hive => true)").unwrap_err().to_string();
+        assert!(err.contains("no parameter 'hive'"), "{err}");
+        let err = call("FROM read_csv('x', header => 'yes')").unwrap_err().to_string();
+        assert!(err.contains("header must be true or false"), "{err}");
+        assert!(call("FROM other_fn('x')").unwrap().is_none());
+    }
+}
