@@ -6,6 +6,7 @@ mod attach;
 mod copy;
 mod describe;
 mod files;
+mod functions;
 mod metadata;
 mod rewrite;
 mod samples;
@@ -64,6 +65,7 @@ impl SqlSession {
             .with_default_features()
             .build();
         let ctx = SessionContext::new_with_state(state);
+        functions::register(&ctx);
         ctx.catalog(DEFAULT_CATALOG)
             .expect("the default catalog exists")
             .register_schema(rewrite::FILES_SCHEMA, Arc::new(MemorySchemaProvider::new()))?;

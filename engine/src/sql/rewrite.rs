@@ -5,7 +5,7 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, Ident, ObjectName, Query, Select, SelectFlavor, SelectItem, Statement, TableFactor,
+    Expr, Ident, ObjectName, Query, Select, SelectFlavor, SelectItem, SetExpr, Statement, TableFactor,
     TableSample, TableSampleKind, TableSampleUnit, Value, VisitMut, VisitorMut,
     WildcardAdditionalOptions,
 };
@@ -30,6 +30,15 @@ pub fn rewrite(
     statement: &mut Statement,
     known_table: &dyn Fn(&str) -> bool,
 ) -> Result<Rewritten> {
+    match statement {
+        Statement::Query(query) => name_columns_like_duckdb(query),
+        Statement::CreateTable(create) => {
+            if let Some(query) = &mut create.query {
+                name_columns_like_duckdb(query)
+            }
+        }
+        _ => {}
+    }
     let mut visitor = Rewriter {
         known_table,
         found: Rewritten::default(),
@@ -106,6 +115,41 @@ impl Rewriter<'_> {
         *args = None;
         self.found.files.push((placeholder, function));
         Ok(())
+    }
+}
+
+/// Gives unnamed result columns DuckDB's names: the expression as written (`sum(x)`, not
+/// DataFusion's `sum(t.x)`), a binary operation in parentheses, `count(*)` as `count_star()`.
+/// Only the outermost SELECT's columns are visible, so only those are renamed.
+fn name_columns_like_duckdb(query: &mut Query) {
+    let mut body = query.body.as_mut();
+    loop {
+        match body {
+            SetExpr::Select(select) => break name_select_items(select),
+            SetExpr::SetOperation { left, .. } => body = left.as_mut(),
+            SetExpr::Query(inner) => body = inner.body.as_mut(),
+            _ => break,
+        }
+    }
+}
+
+fn name_select_items(select: &mut Select) {
+    for item in &mut select.projection {
+        let SelectItem::UnnamedExpr(expr) = item else {
+            continue;
+        };
+        let name = match expr {
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => continue,
+            Expr::BinaryOp { .. } => format!("({expr})"),
+            Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("count") && f.args.to_string() == "(*)" => {
+                "count_star()".to_string()
+            }
+            _ => expr.to_string(),
+        };
+        *item = SelectItem::ExprWithAlias {
+            expr: expr.clone(),
+            alias: Ident::with_quote('"', name),
+        };
     }
 }
 

@@ -24,7 +24,11 @@ pub fn normalize(sql: &str) -> Result<String> {
     while i < tokens.len() {
         if is_word(&tokens[i], "TABLESAMPLE") {
             if let Some((clause, end)) = sample_size(&tokens, i + 1)? {
-                tokens.splice(i..end, clause_tokens(&clause));
+                let replacement = clause_tokens(&clause);
+                let inserted = replacement.len();
+                tokens.splice(i..end, replacement);
+                i += inserted;
+                continue;
             }
         } else if is_word(&tokens[i], "USING")
             && next_word(&tokens, i + 1).is_some_and(|j| is_word(&tokens[j], "SAMPLE"))
@@ -35,7 +39,12 @@ pub fn normalize(sql: &str) -> Result<String> {
             };
             tokens.drain(i..end);
             let insert_at = relation_end(&tokens, i)?;
-            tokens.splice(insert_at..insert_at, clause_tokens(&clause));
+            let replacement = clause_tokens(&clause);
+            let inserted = replacement.len();
+            tokens.splice(insert_at..insert_at, replacement);
+            // Continue after what was removed; the inserted clause needs no second look.
+            i += inserted;
+            continue;
         }
         i += 1;
     }
