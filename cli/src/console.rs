@@ -8,7 +8,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use futures::StreamExt;
 use tarn_engine::SqlSession;
-use tarn_engine::sql::{is_complete, split_statements};
+use tarn_engine::sql::{is_blank, is_complete, split_statements};
 
 use crate::dot::{DotCommand, HELP};
 use crate::progress::Progress;
@@ -65,7 +65,7 @@ impl Console {
     pub async fn run_script(&mut self, text: &str) -> bool {
         let mut buffer = String::new();
         for line in text.lines() {
-            if buffer.trim().is_empty() && line.trim_start().starts_with('.') {
+            if is_blank(&buffer) && line.trim_start().starts_with('.') {
                 buffer.clear();
                 let result = self.run_dot(line.trim()).await;
                 if !self.report(result) || self.quit {
@@ -81,7 +81,7 @@ impl Console {
                 }
             }
         }
-        buffer.trim().is_empty() || self.run_statements(&buffer).await
+        is_blank(&buffer) || self.run_statements(&buffer).await
     }
 
     /// Runs the complete statements in `text`; false if one failed and we must stop.

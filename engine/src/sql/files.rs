@@ -183,7 +183,14 @@ impl ScanSpec {
                 self.paths.join("', '")
             ))
         })?;
-        Ok(Arc::new(merged))
+        // A column can be missing from some files (it reads as NULL there), so every column
+        // read from files is nullable, as in DuckDB.
+        let fields: Vec<Field> = merged
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
+        Ok(Arc::new(Schema::new_with_metadata(fields, merged.metadata().clone())))
     }
 
     /// A union of one scan per file, each with its path in a `filename` column.
@@ -230,7 +237,7 @@ pub(crate) async fn list_paths(
 ) -> Result<Vec<(ListingTableUrl, Vec<ObjectMeta>)>> {
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
-        let url = ListingTableUrl::parse(path)?;
+        let url = ListingTableUrl::parse(hive_friendly_glob(path))?;
         let listed = list_files(state, &url).await?;
         if listed.is_empty() {
             return Err(TarnError::NoFiles(path.clone()));
@@ -238,6 +245,24 @@ pub(crate) async fn list_paths(
         files.push((url, listed));
     }
     Ok(files)
+}
+
+/// DataFusion matches a glob against the path with its `key=value` folders removed, so
+/// `hive/*/*/*.parquet` would match nothing in a hive layout; folder levels that are a bare `*`
+/// become one `**`, which matches the same files there.
+fn hive_friendly_glob(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').collect();
+    let Some(first_glob) = segments.iter().position(|s| s.contains(['*', '?', '['])) else {
+        return path.to_string();
+    };
+    let folders = &segments[first_glob..segments.len() - 1];
+    if folders.is_empty() || !folders.iter().all(|s| *s == "*" || *s == "**") {
+        return path.to_string();
+    }
+    let mut rewritten: Vec<&str> = segments[..first_glob].to_vec();
+    rewritten.push("**");
+    rewritten.push(segments[segments.len() - 1]);
+    rewritten.join("/")
 }
 
 /// Every file under a listing URL, hidden files (`.name`, `_name`) left out.

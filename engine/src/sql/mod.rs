@@ -33,7 +33,7 @@ use sqlparser::ast::{DescribeAlias, Expr, Set, Statement, Value};
 use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
 
-pub use split::{is_complete, split_statements};
+pub use split::{is_blank, is_complete, split_statements};
 
 use crate::config::TarnConfig;
 use crate::error::{Result, TarnError};
@@ -53,12 +53,14 @@ impl SqlSession {
     pub fn new(config: TarnConfig) -> Result<Self> {
         let mut session_config = SessionConfig::new()
             .with_information_schema(true)
-            .with_default_catalog_and_schema(DEFAULT_CATALOG, DEFAULT_SCHEMA)
-            .with_target_partitions(config.threads);
+            .with_default_catalog_and_schema(DEFAULT_CATALOG, DEFAULT_SCHEMA);
+        session_config = with_resources(session_config, &config);
         let options = session_config.options_mut();
         options.set("datafusion.sql_parser.dialect", "duckdb")?;
         options.set("datafusion.sql_parser.default_null_ordering", "nulls_last")?;
         options.set("datafusion.explain.format", "tree")?;
+        // A folder means every file under it, hive partition folders included.
+        options.set("datafusion.execution.listing_table_ignore_subdirectory", "false")?;
         let state = SessionStateBuilder::new()
             .with_config(session_config)
             .with_runtime_env(runtime_env(&config)?)
@@ -208,10 +210,9 @@ impl SqlSession {
         let mut config = self.config.clone();
         config.set(name, value)?;
         let state = self.ctx.state();
-        let session_config = state
-            .config()
-            .clone()
-            .with_target_partitions(config.threads);
+        // The catalogs carry over from the old state; a fresh default one would hide them.
+        let session_config = with_resources(state.config().clone(), &config)
+            .with_create_default_catalog_and_schema(false);
         let state = SessionStateBuilder::new_from_existing(state)
             .with_config(session_config)
             .with_runtime_env(runtime_env(&config)?)
@@ -220,6 +221,18 @@ impl SqlSession {
         self.config = config;
         Ok(())
     }
+}
+
+/// Partitions per query follow `threads`; each sort's merge reservation is scaled down under a
+/// small memory limit (DataFusion reserves 10 MB per partition, which alone would exhaust a
+/// 24 MB limit before anything spills).
+fn with_resources(session_config: SessionConfig, config: &TarnConfig) -> SessionConfig {
+    let mut session_config = session_config.with_target_partitions(config.threads);
+    if let Some(limit) = config.memory_limit {
+        let per_partition = (limit as usize / (4 * config.threads)).clamp(1 << 20, 10 << 20);
+        session_config.options_mut().execution.sort_spill_reservation_bytes = per_partition;
+    }
+    session_config
 }
 
 /// The runtime resources for a configuration: a fair spilling memory pool when there is a

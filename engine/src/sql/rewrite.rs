@@ -5,7 +5,7 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, Ident, ObjectName, Query, Select, SelectFlavor, SelectItem, SetExpr, Statement, TableFactor,
+    Expr, Ident, ObjectName, OrderByExpr, OrderByKind, Query, Select, SelectFlavor, SelectItem, SetExpr, Statement, TableFactor,
     TableSample, TableSampleKind, TableSampleUnit, Value, VisitMut, VisitorMut,
     WildcardAdditionalOptions,
 };
@@ -122,6 +122,7 @@ impl Rewriter<'_> {
 /// DataFusion's `sum(t.x)`), a binary operation in parentheses, `count(*)` as `count_star()`.
 /// Only the outermost SELECT's columns are visible, so only those are renamed.
 fn name_columns_like_duckdb(query: &mut Query) {
+    order_by_all_as_positions(query);
     let mut body = query.body.as_mut();
     loop {
         match body {
@@ -131,6 +132,36 @@ fn name_columns_like_duckdb(query: &mut Query) {
             _ => break,
         }
     }
+}
+
+/// `ORDER BY ALL` sorts by every output column in order; DataFusion accepts it only over plain
+/// columns, so an explicit select list becomes `ORDER BY 1, 2, ...` with the same options.
+fn order_by_all_as_positions(query: &mut Query) {
+    let Some(order_by) = &mut query.order_by else {
+        return;
+    };
+    let OrderByKind::All(options) = &order_by.kind else {
+        return;
+    };
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return;
+    };
+    if select
+        .projection
+        .iter()
+        .any(|item| matches!(item, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)))
+    {
+        return;
+    }
+    let options = options.clone();
+    let positions = (1..=select.projection.len())
+        .map(|position| OrderByExpr {
+            expr: Expr::value(Value::Number(position.to_string(), false)),
+            options: options.clone(),
+            with_fill: None,
+        })
+        .collect();
+    order_by.kind = OrderByKind::Expressions(positions);
 }
 
 fn name_select_items(select: &mut Select) {

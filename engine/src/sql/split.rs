@@ -35,13 +35,17 @@ pub fn is_complete(sql: &str) -> bool {
     matches!(meaningful.next_back(), Some(Token::SemiColon))
 }
 
-fn push_statement(statements: &mut Vec<String>, text: &str) {
-    let text = text.trim();
-    let only_comments = Tokenizer::new(&DuckDbDialect {}, text)
+/// True when `sql` holds nothing but whitespace and comments.
+pub fn is_blank(sql: &str) -> bool {
+    Tokenizer::new(&DuckDbDialect {}, sql)
         .tokenize()
         .map(|tokens| tokens.iter().all(|t| matches!(t, Token::Whitespace(_))))
-        .unwrap_or(false);
-    if !text.is_empty() && !only_comments {
+        .unwrap_or(false)
+}
+
+fn push_statement(statements: &mut Vec<String>, text: &str) {
+    let text = text.trim();
+    if !is_blank(text) {
         statements.push(text.to_string());
     }
 }
