@@ -28,9 +28,7 @@ pub struct Console {
 
 impl Console {
     pub fn new(session: SqlSession, mode: OutputMode, keep_going: bool, terminal: bool) -> Self {
-        let width = terminal
-            .then(|| terminal_width())
-            .flatten();
+        let width = terminal.then(terminal_width).flatten();
         Console {
             session,
             render: RenderOptions {
@@ -75,10 +73,8 @@ impl Console {
             }
             buffer.push_str(line);
             buffer.push('\n');
-            if is_complete(&buffer) {
-                if !self.run_statements(&std::mem::take(&mut buffer)).await {
-                    return false;
-                }
+            if is_complete(&buffer) && !self.run_statements(&std::mem::take(&mut buffer)).await {
+                return false;
             }
         }
         is_blank(&buffer) || self.run_statements(&buffer).await
@@ -152,7 +148,10 @@ impl Console {
                     None => self.session.table_names(),
                 };
                 for table in tables {
-                    let frame = self.session.dataframe(&format!("SELECT * FROM {table}")).await?;
+                    let frame = self
+                        .session
+                        .dataframe(&format!("SELECT * FROM {table}"))
+                        .await?;
                     let columns: Vec<String> = frame
                         .schema()
                         .fields()

@@ -29,7 +29,7 @@ pub const HELP: &str = "\
 impl DotCommand {
     /// Parses a line starting with `.`.
     pub fn parse(line: &str) -> Result<Self, String> {
-        let mut words = line.trim().split_whitespace();
+        let mut words = line.split_whitespace();
         let name = words.next().unwrap_or("");
         let argument = words.collect::<Vec<_>>().join(" ");
         let argument = argument.trim_matches(|c| c == '\'' || c == '"').to_string();
@@ -51,7 +51,9 @@ impl DotCommand {
                 _ => return Err(".timer takes on or off".into()),
             },
             ".read" => DotCommand::Read(required("a file name")?),
-            ".output" | ".once" => DotCommand::Output((!argument.is_empty()).then(|| argument.clone())),
+            ".output" | ".once" => {
+                DotCommand::Output((!argument.is_empty()).then(|| argument.clone()))
+            }
             ".maxrows" => DotCommand::MaxRows(
                 required("a number")?
                     .parse()
@@ -69,12 +71,22 @@ mod tests {
 
     #[test]
     fn parses_each_command() {
-        assert_eq!(DotCommand::parse(".mode csv"), Ok(DotCommand::Mode("csv".into())));
+        assert_eq!(
+            DotCommand::parse(".mode csv"),
+            Ok(DotCommand::Mode("csv".into()))
+        );
         assert_eq!(DotCommand::parse(".timer ON"), Ok(DotCommand::Timer(true)));
-        assert_eq!(DotCommand::parse(".schema t"), Ok(DotCommand::Schema(Some("t".into()))));
+        assert_eq!(
+            DotCommand::parse(".schema t"),
+            Ok(DotCommand::Schema(Some("t".into())))
+        );
         assert_eq!(DotCommand::parse(".output"), Ok(DotCommand::Output(None)));
         assert_eq!(DotCommand::parse(".maxrows 7"), Ok(DotCommand::MaxRows(7)));
         assert!(DotCommand::parse(".maxrows x").is_err());
-        assert!(DotCommand::parse(".frobnicate").unwrap_err().contains(".frobnicate"));
+        assert!(
+            DotCommand::parse(".frobnicate")
+                .unwrap_err()
+                .contains(".frobnicate")
+        );
     }
 }

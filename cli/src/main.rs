@@ -17,7 +17,11 @@ use crate::console::Console;
 use crate::render::OutputMode;
 
 #[derive(Parser)]
-#[command(name = "tarn", version, about = "Tarn: SQL and partitioned jobs over training data")]
+#[command(
+    name = "tarn",
+    version,
+    about = "Tarn: SQL and partitioned jobs over training data"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -103,7 +103,10 @@ fn header_names(schema: &SchemaRef) -> Vec<String> {
 }
 
 /// Every row as strings, NULL shown as `NULL`.
-fn rows_as_text(batches: &[RecordBatch], rows: impl Fn(usize) -> bool) -> anyhow::Result<Vec<Vec<String>>> {
+fn rows_as_text(
+    batches: &[RecordBatch],
+    rows: impl Fn(usize) -> bool,
+) -> anyhow::Result<Vec<Vec<String>>> {
     let options = FormatOptions::default().with_null("NULL");
     let mut out = Vec::new();
     let mut index = 0;
@@ -115,7 +118,12 @@ fn rows_as_text(batches: &[RecordBatch], rows: impl Fn(usize) -> bool) -> anyhow
             .collect::<Result<Vec<_>, _>>()?;
         for row in 0..batch.num_rows() {
             if rows(index) {
-                out.push(formatters.iter().map(|f| f.value(row).to_string()).collect());
+                out.push(
+                    formatters
+                        .iter()
+                        .map(|f| f.value(row).to_string())
+                        .collect(),
+                );
             }
             index += 1;
         }
@@ -144,7 +152,11 @@ fn render_box(
         table.set_width(width);
     }
     table.set_header(schema.fields().iter().map(|f| Cell::new(f.name())));
-    let numeric: Vec<bool> = schema.fields().iter().map(|f| f.data_type().is_numeric()).collect();
+    let numeric: Vec<bool> = schema
+        .fields()
+        .iter()
+        .map(|f| f.data_type().is_numeric())
+        .collect();
     table.add_row(
         schema
             .fields()
@@ -154,14 +166,23 @@ fn render_box(
     let add = |table: &mut Table, row: &[String]| {
         table.add_row(row.iter().zip(&numeric).map(|(value, &is_number)| {
             let cell = Cell::new(value);
-            if is_number { cell.set_alignment(CellAlignment::Right) } else { cell }
+            if is_number {
+                cell.set_alignment(CellAlignment::Right)
+            } else {
+                cell
+            }
         }));
     };
     for row in &rows[..head] {
         add(&mut table, row);
     }
     if tail > 0 {
-        table.add_row(schema.fields().iter().map(|_| Cell::new("·").set_alignment(CellAlignment::Center)));
+        table.add_row(
+            schema
+                .fields()
+                .iter()
+                .map(|_| Cell::new("·").set_alignment(CellAlignment::Center)),
+        );
         for row in &rows[head..] {
             add(&mut table, row);
         }
@@ -173,23 +194,52 @@ fn render_box(
     Ok(())
 }
 
-fn render_markdown(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordBatch]) -> anyhow::Result<()> {
+fn render_markdown(
+    out: &mut dyn Write,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> anyhow::Result<()> {
     let escape = |s: &str| s.replace('|', "\\|");
     let names = header_names(schema);
-    writeln!(out, "| {} |", names.iter().map(|n| escape(n)).collect::<Vec<_>>().join(" | "))?;
+    writeln!(
+        out,
+        "| {} |",
+        names
+            .iter()
+            .map(|n| escape(n))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    )?;
     let rule: Vec<&str> = schema
         .fields()
         .iter()
-        .map(|f| if f.data_type().is_numeric() { "---:" } else { "---" })
+        .map(|f| {
+            if f.data_type().is_numeric() {
+                "---:"
+            } else {
+                "---"
+            }
+        })
         .collect();
     writeln!(out, "|{}|", rule.join("|"))?;
     for row in rows_as_text(batches, |_| true)? {
-        writeln!(out, "| {} |", row.iter().map(|v| escape(v)).collect::<Vec<_>>().join(" | "))?;
+        writeln!(
+            out,
+            "| {} |",
+            row.iter()
+                .map(|v| escape(v))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        )?;
     }
     Ok(())
 }
 
-fn render_line(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordBatch]) -> anyhow::Result<()> {
+fn render_line(
+    out: &mut dyn Write,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> anyhow::Result<()> {
     let names = header_names(schema);
     let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
     for (i, row) in rows_as_text(batches, |_| true)?.iter().enumerate() {
@@ -216,10 +266,16 @@ mod tests {
             Field::new("name", DataType::Utf8, true),
         ]));
         let ids: Vec<i64> = (0..n).collect();
-        let names: Vec<Option<String>> = ids.iter().map(|i| (i % 2 == 0).then(|| format!("n|{i}"))).collect();
+        let names: Vec<Option<String>> = ids
+            .iter()
+            .map(|i| (i % 2 == 0).then(|| format!("n|{i}")))
+            .collect();
         let batch = RecordBatch::try_new(
             schema.clone(),
-            vec![Arc::new(Int64Array::from(ids)), Arc::new(StringArray::from(names))],
+            vec![
+                Arc::new(Int64Array::from(ids)),
+                Arc::new(StringArray::from(names)),
+            ],
         )
         .unwrap();
         (schema, vec![batch])
@@ -228,7 +284,17 @@ mod tests {
     fn text(mode: OutputMode, n: i64, max_rows: usize) -> String {
         let (schema, batches) = sample(n);
         let mut out = Vec::new();
-        render(&mut out, &schema, &batches, &RenderOptions { mode, max_rows, width: Some(80) }).unwrap();
+        render(
+            &mut out,
+            &schema,
+            &batches,
+            &RenderOptions {
+                mode,
+                max_rows,
+                width: Some(80),
+            },
+        )
+        .unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -237,19 +303,31 @@ mod tests {
         let out = text(OutputMode::Box, 100, 10);
         assert!(out.contains("bigint") && out.contains("varchar"), "{out}");
         assert!(out.contains("100 rows (10 shown)"), "{out}");
-        assert!(out.contains(" 99 ") && out.contains(" 4 ") && !out.contains(" 50 "), "{out}");
+        assert!(
+            out.contains(" 99 ") && out.contains(" 4 ") && !out.contains(" 50 "),
+            "{out}"
+        );
         assert!(out.contains("NULL"));
     }
 
     #[test]
     fn csv_json_markdown_and_line() {
         assert_eq!(text(OutputMode::Csv, 2, 40), "id,name\n0,n|0\n1,\n");
-        assert_eq!(text(OutputMode::Jsonl, 2, 40), "{\"id\":0,\"name\":\"n|0\"}\n{\"id\":1}\n");
-        assert_eq!(text(OutputMode::Json, 1, 40), "[{\"id\":0,\"name\":\"n|0\"}]\n");
+        assert_eq!(
+            text(OutputMode::Jsonl, 2, 40),
+            "{\"id\":0,\"name\":\"n|0\"}\n{\"id\":1}\n"
+        );
+        assert_eq!(
+            text(OutputMode::Json, 1, 40),
+            "[{\"id\":0,\"name\":\"n|0\"}]\n"
+        );
         assert_eq!(
             text(OutputMode::Markdown, 2, 40),
             "| id | name |\n|---:|---|\n| 0 | n\\|0 |\n| 1 | NULL |\n"
         );
-        assert_eq!(text(OutputMode::Line, 2, 40), "  id = 0\nname = n|0\n\n  id = 1\nname = NULL\n");
+        assert_eq!(
+            text(OutputMode::Line, 2, 40),
+            "  id = 0\nname = n|0\n\n  id = 1\nname = NULL\n"
+        );
     }
 }

@@ -32,7 +32,10 @@ pub fn run(runtime: &tokio::runtime::Runtime, console: &mut Console) -> anyhow::
     if let Some(path) = &history {
         let _ = editor.load_history(path);
     }
-    println!("Tarn {} SQL shell. Enter \".help\" for usage hints.", env!("CARGO_PKG_VERSION"));
+    println!(
+        "Tarn {} SQL shell. Enter \".help\" for usage hints.",
+        env!("CARGO_PKG_VERSION")
+    );
     loop {
         let names = runtime.block_on(completion_names(console));
         if let Some(helper) = editor.helper_mut() {
@@ -79,8 +82,15 @@ async fn completion_names(console: &Console) -> BTreeSet<String> {
     names.extend(state.aggregate_functions().keys().cloned());
     names.extend(state.window_functions().keys().cloned());
     names.extend(
-        ["read_parquet", "read_csv", "read_json", "glob", "parquet_metadata", "parquet_schema"]
-            .map(String::from),
+        [
+            "read_parquet",
+            "read_csv",
+            "read_json",
+            "glob",
+            "parquet_metadata",
+            "parquet_schema",
+        ]
+        .map(String::from),
     );
     names
 }
@@ -105,7 +115,12 @@ impl Validator for SqlHelper {
 impl Completer for SqlHelper {
     type Candidate = Pair;
 
-    fn complete(&self, line: &str, pos: usize, _: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let before = &line[..pos];
         if let Some(quote) = open_quote(before) {
             return Ok(complete_path(before, quote + 1));
@@ -119,9 +134,16 @@ impl Completer for SqlHelper {
         }
         let lower = word.to_ascii_lowercase();
         let upper_case = word.chars().all(|c| !c.is_lowercase());
-        let keywords = ALL_KEYWORDS.iter().filter(|k| k.to_ascii_lowercase().starts_with(&lower)).map(|k| {
-            if upper_case { k.to_string() } else { k.to_ascii_lowercase() }
-        });
+        let keywords = ALL_KEYWORDS
+            .iter()
+            .filter(|k| k.to_ascii_lowercase().starts_with(&lower))
+            .map(|k| {
+                if upper_case {
+                    k.to_string()
+                } else {
+                    k.to_ascii_lowercase()
+                }
+            });
         let names = self
             .names
             .iter()
@@ -133,7 +155,10 @@ impl Completer for SqlHelper {
             start,
             candidates
                 .into_iter()
-                .map(|c| Pair { display: c.clone(), replacement: c })
+                .map(|c| Pair {
+                    display: c.clone(),
+                    replacement: c,
+                })
                 .collect(),
         ))
     }
@@ -193,11 +218,20 @@ impl Highlighter for SqlHelper {
         for token in tokens {
             let text = token.to_string();
             let color = match &token {
-                Token::Word(w) if w.quote_style.is_none() && w.keyword != sqlparser::keywords::Keyword::NoKeyword => Some("1;34"),
+                Token::Word(w)
+                    if w.quote_style.is_none()
+                        && w.keyword != sqlparser::keywords::Keyword::NoKeyword =>
+                {
+                    Some("1;34")
+                }
                 Token::SingleQuotedString(_) => Some("32"),
                 Token::Number(..) => Some("33"),
-                Token::Whitespace(sqlparser::tokenizer::Whitespace::SingleLineComment { .. })
-                | Token::Whitespace(sqlparser::tokenizer::Whitespace::MultiLineComment(_)) => Some("2"),
+                Token::Whitespace(sqlparser::tokenizer::Whitespace::SingleLineComment {
+                    ..
+                })
+                | Token::Whitespace(sqlparser::tokenizer::Whitespace::MultiLineComment(_)) => {
+                    Some("2")
+                }
                 _ => None,
             };
             match color {

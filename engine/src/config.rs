@@ -140,6 +140,10 @@ mod tests {
         assert!(config.set("threads", "0").is_err());
         assert!(config.set("memory_limit", "2GB").unwrap());
         assert_eq!(config.memory_limit, Some(2_000_000_000));
-        assert!(!config.set("datafusion.execution.batch_size", "1024").unwrap());
+        assert!(
+            !config
+                .set("datafusion.execution.batch_size", "1024")
+                .unwrap()
+        );
     }
 }

@@ -27,9 +27,7 @@ pub enum TarnError {
         source: std::io::Error,
     },
     /// `COPY ... TO` aimed at a non-empty target without `OVERWRITE`.
-    #[error(
-        "IO Error: target '{0}' already exists and is not empty (add OVERWRITE to replace it)"
-    )]
+    #[error("IO Error: target '{0}' already exists and is not empty (add OVERWRITE to replace it)")]
     TargetExists(String),
     /// A statement, option or argument the engine understood but cannot accept.
     #[error("Invalid Input Error: {0}")]

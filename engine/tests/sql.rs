@@ -27,7 +27,12 @@ fn rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
             .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
             .collect();
         for row in 0..batch.num_rows() {
-            out.push(formatters.iter().map(|f| f.value(row).to_string()).collect());
+            out.push(
+                formatters
+                    .iter()
+                    .map(|f| f.value(row).to_string())
+                    .collect(),
+            );
         }
     }
     out
@@ -82,11 +87,19 @@ async fn bare_from_and_friendly_select() {
     let batches = s.query("SELECT * EXCLUDE (score) FROM t").await.unwrap();
     assert_eq!(columns(&batches), ["id", "name"]);
     assert_eq!(
-        query(&mut s, "SELECT * REPLACE (upper(name) AS name) FROM t ORDER BY id").await[0],
+        query(
+            &mut s,
+            "SELECT * REPLACE (upper(name) AS name) FROM t ORDER BY id"
+        )
+        .await[0],
         ["1", "A", "10.5"]
     );
     assert_eq!(
-        query(&mut s, "SELECT id, count(*) FROM t GROUP BY ALL ORDER BY ALL").await,
+        query(
+            &mut s,
+            "SELECT id, count(*) FROM t GROUP BY ALL ORDER BY ALL"
+        )
+        .await,
         [["1", "1"], ["2", "2"]]
     );
     assert_eq!(
@@ -94,8 +107,14 @@ async fn bare_from_and_friendly_select() {
         [["a"], ["c"]]
     );
     // DuckDB's default: NULLs last in both directions.
-    assert_eq!(query(&mut s, "SELECT score FROM t ORDER BY score").await[2], ["NULL"]);
-    assert_eq!(query(&mut s, "SELECT score FROM t ORDER BY score DESC").await[2], ["NULL"]);
+    assert_eq!(
+        query(&mut s, "SELECT score FROM t ORDER BY score").await[2],
+        ["NULL"]
+    );
+    assert_eq!(
+        query(&mut s, "SELECT score FROM t ORDER BY score DESC").await[2],
+        ["NULL"]
+    );
 }
 
 #[tokio::test]
@@ -104,39 +123,87 @@ async fn files_in_from_globs_directories_and_hive_partitions() {
     let root = dir.path();
     let mut s = session();
     std::fs::create_dir_all(root.join("flat")).unwrap();
-    write(&mut s, "SELECT 1 AS id, 'x' AS tag", &root.join("flat/a.parquet")).await;
-    write(&mut s, "SELECT 2 AS id, 'y' AS tag", &root.join("flat/b.parquet")).await;
+    write(
+        &mut s,
+        "SELECT 1 AS id, 'x' AS tag",
+        &root.join("flat/a.parquet"),
+    )
+    .await;
+    write(
+        &mut s,
+        "SELECT 2 AS id, 'y' AS tag",
+        &root.join("flat/b.parquet"),
+    )
+    .await;
     std::fs::write(root.join("flat/_SUCCESS"), b"").unwrap();
     std::fs::write(root.join("flat/.MANIFEST"), b"a.parquet\n").unwrap();
 
     let file = root.join("flat/a.parquet");
-    assert_eq!(single(query(&mut s, &format!("SELECT id FROM '{}'", file.display())).await), "1");
-    let glob = format!("{}/flat/*.parquet", root.display());
-    assert_eq!(single(query(&mut s, &format!("SELECT sum(id) FROM '{glob}'")).await), "3");
-    let folder = format!("{}/flat", root.display());
-    assert_eq!(single(query(&mut s, &format!("SELECT count(*) FROM '{folder}'")).await), "2");
     assert_eq!(
-        single(query(&mut s, &format!("SELECT count(*) FROM read_parquet(['{}', '{}'])", file.display(), root.join("flat/b.parquet").display())).await),
+        single(query(&mut s, &format!("SELECT id FROM '{}'", file.display())).await),
+        "1"
+    );
+    let glob = format!("{}/flat/*.parquet", root.display());
+    assert_eq!(
+        single(query(&mut s, &format!("SELECT sum(id) FROM '{glob}'")).await),
+        "3"
+    );
+    let folder = format!("{}/flat", root.display());
+    assert_eq!(
+        single(query(&mut s, &format!("SELECT count(*) FROM '{folder}'")).await),
         "2"
     );
-    let names = query(&mut s, &format!("SELECT filename, id FROM read_parquet('{glob}', filename => true) ORDER BY id")).await;
-    assert!(names[0][0].ends_with("flat/a.parquet") && names[1][0].ends_with("flat/b.parquet"), "{names:?}");
+    assert_eq!(
+        single(
+            query(
+                &mut s,
+                &format!(
+                    "SELECT count(*) FROM read_parquet(['{}', '{}'])",
+                    file.display(),
+                    root.join("flat/b.parquet").display()
+                )
+            )
+            .await
+        ),
+        "2"
+    );
+    let names = query(
+        &mut s,
+        &format!("SELECT filename, id FROM read_parquet('{glob}', filename => true) ORDER BY id"),
+    )
+    .await;
+    assert!(
+        names[0][0].ends_with("flat/a.parquet") && names[1][0].ends_with("flat/b.parquet"),
+        "{names:?}"
+    );
 
     // Hive partitions, typed from their values.
     for (year, month) in [(2023, "jan"), (2024, "jan"), (2024, "feb")] {
         let part = root.join(format!("hive/year={year}/month={month}"));
         std::fs::create_dir_all(&part).unwrap();
-        write(&mut s, &format!("SELECT {year} * 10 AS v"), &part.join("data.parquet")).await;
+        write(
+            &mut s,
+            &format!("SELECT {year} * 10 AS v"),
+            &part.join("data.parquet"),
+        )
+        .await;
     }
     let hive = format!("{}/hive", root.display());
     let batches = s
-        .query(&format!("SELECT year, month, v FROM '{hive}' WHERE year = 2024 ORDER BY month"))
+        .query(&format!(
+            "SELECT year, month, v FROM '{hive}' WHERE year = 2024 ORDER BY month"
+        ))
         .await
         .unwrap();
     assert_eq!(batches[0].schema().field(0).data_type(), &DataType::Int64);
-    assert_eq!(rows(&batches), [["2024", "feb", "20240"], ["2024", "jan", "20240"]]);
+    assert_eq!(
+        rows(&batches),
+        [["2024", "feb", "20240"], ["2024", "jan", "20240"]]
+    );
     let batches = s
-        .query(&format!("FROM read_parquet('{hive}/*/*/*.parquet', hive_partitioning => false)"))
+        .query(&format!(
+            "FROM read_parquet('{hive}/*/*/*.parquet', hive_partitioning => false)"
+        ))
         .await
         .unwrap();
     assert_eq!(columns(&batches), ["v"]);
@@ -146,13 +213,26 @@ async fn files_in_from_globs_directories_and_hive_partitions() {
 async fn union_by_name_fills_missing_columns() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = session();
-    write(&mut s, "SELECT 1 AS a, 'x' AS b", &dir.path().join("one.parquet")).await;
-    write(&mut s, "SELECT 2 AS a, 3.5 AS c", &dir.path().join("two.parquet")).await;
+    write(
+        &mut s,
+        "SELECT 1 AS a, 'x' AS b",
+        &dir.path().join("one.parquet"),
+    )
+    .await;
+    write(
+        &mut s,
+        "SELECT 2 AS a, 3.5 AS c",
+        &dir.path().join("two.parquet"),
+    )
+    .await;
     let sql = format!(
         "SELECT a, b, c FROM read_parquet('{}/*.parquet', union_by_name => true) ORDER BY a",
         dir.path().display()
     );
-    assert_eq!(query(&mut s, &sql).await, [["1", "x", "NULL"], ["2", "NULL", "3.5"]]);
+    assert_eq!(
+        query(&mut s, &sql).await,
+        [["1", "x", "NULL"], ["2", "NULL", "3.5"]]
+    );
 }
 
 #[tokio::test]
@@ -161,7 +241,10 @@ async fn csv_and_json_readers() {
     let csv = dir.path().join("people.csv");
     std::fs::write(&csv, "name|age\nann|31\nbob|42\n").unwrap();
     let mut s = session();
-    let sql = format!("SELECT name, age + 1 FROM read_csv('{}', delim => '|') ORDER BY age", csv.display());
+    let sql = format!(
+        "SELECT name, age + 1 FROM read_csv('{}', delim => '|') ORDER BY age",
+        csv.display()
+    );
     assert_eq!(query(&mut s, &sql).await, [["ann", "32"], ["bob", "43"]]);
     let raw = dir.path().join("raw.csv");
     std::fs::write(&raw, "7,x\n8,y\n").unwrap();
@@ -172,7 +255,11 @@ async fn csv_and_json_readers() {
     assert_eq!(query(&mut s, &sql).await, [["Int64", "15"]]);
 
     let json = dir.path().join("events.jsonl");
-    std::fs::write(&json, "{\"k\": 1, \"s\": \"a\"}\n{\"k\": 2, \"s\": \"b\"}\n").unwrap();
+    std::fs::write(
+        &json,
+        "{\"k\": 1, \"s\": \"a\"}\n{\"k\": 2, \"s\": \"b\"}\n",
+    )
+    .unwrap();
     let sql = format!("SELECT sum(k), max(s) FROM read_json('{}')", json.display());
     assert_eq!(query(&mut s, &sql).await, [["3", "b"]]);
     let sql = format!("SELECT count(*) FROM '{}'", json.display());
@@ -192,7 +279,14 @@ async fn glob_and_parquet_metadata_functions() {
         ),
     )
     .await;
-    let files = query(&mut s, &format!("SELECT file FROM glob('{}/*.parquet')", dir.path().display())).await;
+    let files = query(
+        &mut s,
+        &format!(
+            "SELECT file FROM glob('{}/*.parquet')",
+            dir.path().display()
+        ),
+    )
+    .await;
     assert_eq!(files.len(), 1);
     assert!(files[0][0].ends_with("m.parquet"));
     let meta = query(
@@ -206,7 +300,14 @@ async fn glob_and_parquet_metadata_functions() {
     assert_eq!(meta.len(), 4, "{meta:?}");
     assert_eq!(meta[0], ["0", "300", "n", "1", "300"]);
     assert_eq!(meta[3], ["3", "100", "n", "901", "1000"]);
-    let schema = query(&mut s, &format!("SELECT name, type FROM parquet_schema('{}')", file.display())).await;
+    let schema = query(
+        &mut s,
+        &format!(
+            "SELECT name, type FROM parquet_schema('{}')",
+            file.display()
+        ),
+    )
+    .await;
     assert_eq!(schema[1], ["n", "INT64"]);
 }
 
@@ -221,7 +322,10 @@ async fn bad_input_gets_one_line_naming_the_culprit() {
     let corrupt = dir.path().join("bad.parquet");
     std::fs::write(&corrupt, b"this is not parquet at all, just text").unwrap();
     let err = error(&mut s, &format!("SELECT * FROM '{}'", corrupt.display())).await;
-    assert!(err.contains("bad.parquet") && err.contains("not a valid Parquet file"), "{err}");
+    assert!(
+        err.contains("bad.parquet") && err.contains("not a valid Parquet file"),
+        "{err}"
+    );
 
     let err = error(&mut s, "SELECT 1 +\nFROM WHERE").await;
     assert!(err.contains("Line: 2") && err.contains("Column"), "{err}");
@@ -236,14 +340,34 @@ async fn bad_input_gets_one_line_naming_the_culprit() {
 #[tokio::test]
 async fn sampling_really_samples() {
     let mut s = session();
-    query(&mut s, "CREATE TABLE big AS SELECT n FROM generate_series(1, 20000) AS t(n)").await;
-    let percent: i64 = single(query(&mut s, "SELECT count(*) FROM big USING SAMPLE 10%").await).parse().unwrap();
+    query(
+        &mut s,
+        "CREATE TABLE big AS SELECT n FROM generate_series(1, 20000) AS t(n)",
+    )
+    .await;
+    let percent: i64 = single(query(&mut s, "SELECT count(*) FROM big USING SAMPLE 10%").await)
+        .parse()
+        .unwrap();
     assert!((1500..=2500).contains(&percent), "{percent}");
-    assert_eq!(single(query(&mut s, "SELECT count(*) FROM big USING SAMPLE 50 ROWS").await), "50");
-    let table: i64 = single(query(&mut s, "SELECT count(*) FROM big TABLESAMPLE 25%").await).parse().unwrap();
+    assert_eq!(
+        single(query(&mut s, "SELECT count(*) FROM big USING SAMPLE 50 ROWS").await),
+        "50"
+    );
+    let table: i64 = single(query(&mut s, "SELECT count(*) FROM big TABLESAMPLE 25%").await)
+        .parse()
+        .unwrap();
     assert!((4000..=6000).contains(&table), "{table}");
     // Sampled rows are a subset, not a rewrite of values.
-    assert_eq!(single(query(&mut s, "SELECT count(*) FROM (FROM big USING SAMPLE 30 ROWS) WHERE n BETWEEN 1 AND 20000").await), "30");
+    assert_eq!(
+        single(
+            query(
+                &mut s,
+                "SELECT count(*) FROM (FROM big USING SAMPLE 30 ROWS) WHERE n BETWEEN 1 AND 20000"
+            )
+            .await
+        ),
+        "30"
+    );
 }
 
 #[tokio::test]
@@ -255,50 +379,120 @@ async fn describe_summarize_and_show_tables() {
     let described = query(&mut s, "DESCRIBE t").await;
     assert_eq!(described[0][..3], ["x", "BIGINT", "NO"]);
     assert_eq!(described[1][..3], ["label", "VARCHAR", "YES"]);
-    assert_eq!(query(&mut s, "DESCRIBE SELECT x / 2.0 AS half FROM t").await[0][..2], ["half", "DOUBLE"]);
+    assert_eq!(
+        query(&mut s, "DESCRIBE SELECT x / 2.0 AS half FROM t").await[0][..2],
+        ["half", "DOUBLE"]
+    );
 
     let batches = s.query("SUMMARIZE t").await.unwrap();
     assert_eq!(
         columns(&batches),
-        ["column_name", "column_type", "min", "max", "approx_unique", "avg", "std", "q25", "q50", "q75", "count", "null_percentage"]
+        [
+            "column_name",
+            "column_type",
+            "min",
+            "max",
+            "approx_unique",
+            "avg",
+            "std",
+            "q25",
+            "q50",
+            "q75",
+            "count",
+            "null_percentage"
+        ]
     );
     let summary = rows(&batches);
     assert_eq!(summary[0][..6], ["x", "BIGINT", "1", "7", "4", "4.0"]);
     assert_eq!(summary[0][10], "4");
     assert_eq!(summary[1][..4], ["label", "VARCHAR", "a", "d"]);
     assert_eq!(summary[1][11], "25.0");
-    assert_eq!(query(&mut s, "SUMMARIZE SELECT y FROM w").await[0][..4], ["y", "BIGINT", "2", "14"]);
+    assert_eq!(
+        query(&mut s, "SUMMARIZE SELECT y FROM w").await[0][..4],
+        ["y", "BIGINT", "2", "14"]
+    );
+    let floats = query(
+        &mut s,
+        "SUMMARIZE SELECT x / 2.0 AS h, CAST(x AS DECIMAL(10, 2)) AS d FROM t",
+    )
+    .await;
+    assert_eq!(floats[0][..5], ["h", "DOUBLE", "0.5", "3.5", "4"]);
+    assert_eq!(floats[1][..5], ["d", "DECIMAL(10,2)", "1.00", "7.00", "4"]);
 }
 
 #[tokio::test]
 async fn copy_is_atomic_and_refuses_to_append() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = session();
-    query(&mut s, "CREATE TABLE t AS SELECT n, n % 3 AS bucket FROM generate_series(1, 30) AS g(n)").await;
+    query(
+        &mut s,
+        "CREATE TABLE t AS SELECT n, n % 3 AS bucket FROM generate_series(1, 30) AS g(n)",
+    )
+    .await;
     let out = dir.path().join("parts");
-    let copy = format!("COPY t TO '{}' (FORMAT parquet, PARTITION_BY (bucket), COMPRESSION zstd)", out.display());
+    let copy = format!(
+        "COPY t TO '{}' (FORMAT parquet, PARTITION_BY (bucket), COMPRESSION zstd)",
+        out.display()
+    );
     assert_eq!(single(query(&mut s, &copy).await), "30");
     assert!(out.join("bucket=0").is_dir() && out.join("bucket=2").is_dir());
-    assert_eq!(single(query(&mut s, &format!("SELECT count(*) FROM '{}'", out.display())).await), "30");
+    assert_eq!(
+        single(query(&mut s, &format!("SELECT count(*) FROM '{}'", out.display())).await),
+        "30"
+    );
 
     // A rerun is refused, and leaves the first output as it was.
     let err = error(&mut s, &copy).await;
-    assert!(err.contains("already exists") && err.contains("OVERWRITE"), "{err}");
-    query(&mut s, &format!("{} ", copy.replace("COMPRESSION zstd", "OVERWRITE"))).await;
-    assert_eq!(single(query(&mut s, &format!("SELECT count(*) FROM '{}'", out.display())).await), "30");
+    assert!(
+        err.contains("already exists") && err.contains("OVERWRITE"),
+        "{err}"
+    );
+    query(
+        &mut s,
+        &format!("{} ", copy.replace("COMPRESSION zstd", "OVERWRITE")),
+    )
+    .await;
+    assert_eq!(
+        single(query(&mut s, &format!("SELECT count(*) FROM '{}'", out.display())).await),
+        "30"
+    );
 
     // A failing query leaves nothing behind: no target, no staging folder.
     let failed = dir.path().join("failed.parquet");
-    let err = error(&mut s, &format!("COPY (SELECT CAST('x' || n AS INT) FROM t) TO '{}'  (FORMAT parquet)", failed.display())).await;
+    let err = error(
+        &mut s,
+        &format!(
+            "COPY (SELECT CAST('x' || n AS INT) FROM t) TO '{}'  (FORMAT parquet)",
+            failed.display()
+        ),
+    )
+    .await;
     assert!(!err.is_empty());
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(leftovers, vec![std::ffi::OsString::from("parts")]);
 
     let csv = dir.path().join("t.csv");
-    query(&mut s, &format!("COPY (SELECT n FROM t WHERE n < 3 ORDER BY n) TO '{}' (HEADER true)", csv.display())).await;
+    query(
+        &mut s,
+        &format!(
+            "COPY (SELECT n FROM t WHERE n < 3 ORDER BY n) TO '{}' (HEADER true)",
+            csv.display()
+        ),
+    )
+    .await;
     assert_eq!(std::fs::read_to_string(&csv).unwrap(), "n\n1\n2\n");
     let json = dir.path().join("t.json");
-    query(&mut s, &format!("COPY (SELECT n FROM t WHERE n = 1) TO '{}' (FORMAT json)", json.display())).await;
+    query(
+        &mut s,
+        &format!(
+            "COPY (SELECT n FROM t WHERE n = 1) TO '{}' (FORMAT json)",
+            json.display()
+        ),
+    )
+    .await;
     assert_eq!(std::fs::read_to_string(&json).unwrap().trim(), "{\"n\":1}");
 }
 
@@ -308,11 +502,28 @@ async fn attach_folder_of_parquet() {
     let mut s = session();
     write(&mut s, "SELECT 1 AS a", &dir.path().join("first.parquet")).await;
     std::fs::create_dir_all(dir.path().join("second")).unwrap();
-    write(&mut s, "SELECT 2 AS a", &dir.path().join("second/p0.parquet")).await;
-    write(&mut s, "SELECT 3 AS a", &dir.path().join("second/p1.parquet")).await;
-    query(&mut s, &format!("ATTACH '{}' AS lake", dir.path().display())).await;
+    write(
+        &mut s,
+        "SELECT 2 AS a",
+        &dir.path().join("second/p0.parquet"),
+    )
+    .await;
+    write(
+        &mut s,
+        "SELECT 3 AS a",
+        &dir.path().join("second/p1.parquet"),
+    )
+    .await;
+    query(
+        &mut s,
+        &format!("ATTACH '{}' AS lake", dir.path().display()),
+    )
+    .await;
     assert_eq!(single(query(&mut s, "SELECT a FROM lake.first").await), "1");
-    assert_eq!(single(query(&mut s, "SELECT sum(a) FROM lake.second").await), "5");
+    assert_eq!(
+        single(query(&mut s, "SELECT sum(a) FROM lake.second").await),
+        "5"
+    );
 }
 
 #[tokio::test]
@@ -323,7 +534,14 @@ async fn settings_and_spilling() {
     assert_eq!(s.config().threads, 2);
     let err = error(&mut s, "SET threads = 0").await;
     assert!(err.contains("threads"), "{err}");
-    query(&mut s, &format!("SET temp_directory = '{}'", dir.path().join("spill").display())).await;
+    query(
+        &mut s,
+        &format!(
+            "SET temp_directory = '{}'",
+            dir.path().join("spill").display()
+        ),
+    )
+    .await;
     query(&mut s, "SET memory_limit = '64MB'").await;
     assert_eq!(s.config().memory_limit, Some(64_000_000));
     // Sorting 6M rows (96 MB of data) under a 64 MB limit must spill and still be right.
@@ -333,13 +551,20 @@ async fn settings_and_spilling() {
         sorted.display()
     );
     assert_eq!(single(query(&mut s, &copy).await), "6000000");
-    let first = query(&mut s, &format!("SELECT k FROM '{}' LIMIT 2", sorted.display())).await;
+    let first = query(
+        &mut s,
+        &format!("SELECT k FROM '{}' LIMIT 2", sorted.display()),
+    )
+    .await;
     assert_eq!(first, [["3000016"], ["3000016"]]);
     let counted = s
         .query("SELECT count(*) FROM (SELECT n % 3000000 AS k, count(*), max(n) FROM generate_series(1, 6000000) AS t(n) GROUP BY k)")
         .await
         .unwrap();
-    assert_eq!(counted[0].column(0).as_primitive::<Int64Type>().value(0), 3000000);
+    assert_eq!(
+        counted[0].column(0).as_primitive::<Int64Type>().value(0),
+        3000000
+    );
     // Other names go to DataFusion.
     query(&mut s, "SET datafusion.execution.batch_size = 4096").await;
     let err = error(&mut s, "SET memory_limit = 'lots'").await;

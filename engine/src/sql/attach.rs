@@ -34,7 +34,10 @@ pub async fn attach(
         .collect();
     paths.sort();
     for path in paths {
-        let name = path.file_name().expect("listed entries have names").to_string_lossy();
+        let name = path
+            .file_name()
+            .expect("listed entries have names")
+            .to_string_lossy();
         let (table_name, scan_path) = if path.is_dir() {
             (name.to_string(), format!("{}/", path.display()))
         } else if FileFormatKind::from_path(&name) == Some(FileFormatKind::Parquet) {
@@ -62,7 +65,9 @@ pub async fn attach(
         .catalog(DEFAULT_CATALOG)
         .expect("the default catalog exists");
     if catalog.schema(&alias).is_some() {
-        return Err(TarnError::Invalid(format!("a database named '{alias}' is already attached")));
+        return Err(TarnError::Invalid(format!(
+            "a database named '{alias}' is already attached"
+        )));
     }
     catalog.register_schema(&alias, schema)?;
     Ok(empty_stream())

@@ -61,7 +61,9 @@ pub async fn copy(session: &SqlSession, statement: &str) -> Result<SendableRecor
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| TarnError::Invalid(format!("'{}' is not a file or folder name", copy.target)))?;
+        .ok_or_else(|| {
+            TarnError::Invalid(format!("'{}' is not a file or folder name", copy.target))
+        })?;
     let token = uuid::Uuid::new_v4().simple().to_string();
     let staging = parent.join(format!(".{name}.tarn-staging-{token}"));
 
@@ -72,12 +74,23 @@ pub async fn copy(session: &SqlSession, statement: &str) -> Result<SendableRecor
             return Err(err);
         }
     };
-    publish(&staging, &target, &parent.join(format!(".{name}.tarn-old-{token}")))
-        .map_err(|e| TarnError::io("publish", &copy.target, e))?;
+    publish(
+        &staging,
+        &target,
+        &parent.join(format!(".{name}.tarn-old-{token}")),
+    )
+    .map_err(|e| TarnError::io("publish", &copy.target, e))?;
 
-    let schema = Arc::new(Schema::new(vec![Field::new("Count", DataType::UInt64, false)]));
-    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(UInt64Array::from(vec![rows]))])
-        .map_err(|e| TarnError::DataFusion(e.into()))?;
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "Count",
+        DataType::UInt64,
+        false,
+    )]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(UInt64Array::from(vec![rows]))],
+    )
+    .map_err(|e| TarnError::DataFusion(e.into()))?;
     Ok(batches_stream(schema, vec![batch]))
 }
 
@@ -97,7 +110,8 @@ impl CopyStatement {
         }
         pos += 1;
         let query = if tokens.get(pos) == Some(&Token::LParen) {
-            let close = matching_paren(&tokens, pos).ok_or_else(|| syntax("unbalanced parentheses"))?;
+            let close =
+                matching_paren(&tokens, pos).ok_or_else(|| syntax("unbalanced parentheses"))?;
             let query = join_tokens(&tokens[pos + 1..close]);
             pos = close + 1;
             query
@@ -125,12 +139,16 @@ impl CopyStatement {
         }
         let mut options = Vec::new();
         if tokens.get(pos) == Some(&Token::LParen) {
-            let close = matching_paren(&tokens, pos).ok_or_else(|| syntax("unbalanced option list"))?;
+            let close =
+                matching_paren(&tokens, pos).ok_or_else(|| syntax("unbalanced option list"))?;
             options = split_options(&tokens[pos + 1..close]);
             pos = close + 1;
         }
         if pos != tokens.len() {
-            return Err(syntax(&format!("unexpected '{}' after the options", tokens[pos])));
+            return Err(syntax(&format!(
+                "unexpected '{}' after the options",
+                tokens[pos]
+            )));
         }
 
         let mut copy = CopyStatement {
@@ -163,21 +181,35 @@ impl CopyStatement {
                         "parquet" => FileFormatKind::Parquet,
                         "csv" => FileFormatKind::Csv,
                         "json" | "ndjson" => FileFormatKind::Json,
-                        other => return Err(TarnError::Invalid(format!("COPY: unknown FORMAT '{other}'"))),
+                        other => {
+                            return Err(TarnError::Invalid(format!(
+                                "COPY: unknown FORMAT '{other}'"
+                            )));
+                        }
                     }
                 }
                 "PARTITION_BY" => copy.partition_by = values,
                 "COMPRESSION" | "CODEC" => copy.compression = Some(single()?.to_ascii_lowercase()),
                 "COMPRESSION_LEVEL" => {
-                    copy.compression_level = Some(single()?.parse().map_err(|_| syntax("COMPRESSION_LEVEL takes a number"))?)
+                    copy.compression_level = Some(
+                        single()?
+                            .parse()
+                            .map_err(|_| syntax("COMPRESSION_LEVEL takes a number"))?,
+                    )
                 }
                 "ROW_GROUP_SIZE" => {
-                    copy.row_group_size = Some(single()?.parse().map_err(|_| syntax("ROW_GROUP_SIZE takes a number"))?)
+                    copy.row_group_size = Some(
+                        single()?
+                            .parse()
+                            .map_err(|_| syntax("ROW_GROUP_SIZE takes a number"))?,
+                    )
                 }
                 "OVERWRITE" | "OVERWRITE_OR_IGNORE" => {
                     copy.overwrite = values.is_empty() || single()?.eq_ignore_ascii_case("true")
                 }
-                "HEADER" => copy.header = values.is_empty() || single()?.eq_ignore_ascii_case("true"),
+                "HEADER" => {
+                    copy.header = values.is_empty() || single()?.eq_ignore_ascii_case("true")
+                }
                 "DELIMITER" | "DELIM" | "SEP" => {
                     let value = single()?;
                     copy.delimiter = match value.as_bytes() {
@@ -190,7 +222,9 @@ impl CopyStatement {
             }
         }
         if copy.row_group_size == Some(0) {
-            return Err(TarnError::Invalid("COPY: ROW_GROUP_SIZE must be at least 1".into()));
+            return Err(TarnError::Invalid(
+                "COPY: ROW_GROUP_SIZE must be at least 1".into(),
+            ));
         }
         Ok(copy)
     }
@@ -246,7 +280,11 @@ impl CopyStatement {
             "brotli" => format!("brotli({})", level.unwrap_or(1)),
             "lz4" | "lz4_raw" => "lz4_raw".into(),
             "uncompressed" | "none" => "uncompressed".into(),
-            other => return Err(TarnError::Invalid(format!("COPY: unknown COMPRESSION '{other}'"))),
+            other => {
+                return Err(TarnError::Invalid(format!(
+                    "COPY: unknown COMPRESSION '{other}'"
+                )));
+            }
         })
     }
 }
@@ -314,7 +352,11 @@ fn matching_paren(tokens: &[Token], open: usize) -> Option<usize> {
 }
 
 fn join_tokens(tokens: &[Token]) -> String {
-    tokens.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ")
+    tokens
+        .iter()
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Splits an option list at top-level commas.
@@ -386,9 +428,13 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        let err = CopyStatement::parse("COPY t TO 'x' (FORMAT avro)").unwrap_err().to_string();
+        let err = CopyStatement::parse("COPY t TO 'x' (FORMAT avro)")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown FORMAT 'avro'"), "{err}");
-        let err = CopyStatement::parse("COPY t FROM 'x'").unwrap_err().to_string();
+        let err = CopyStatement::parse("COPY t FROM 'x'")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("expected TO"), "{err}");
     }
 }

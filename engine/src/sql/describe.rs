@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray,
+};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::DFSchema;
@@ -18,7 +20,10 @@ pub async fn describe(session: &SqlSession, query: &str) -> Result<SendableRecor
     let schema: &DFSchema = frame.schema();
     let fields = schema.fields();
     let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
-    let types: Vec<String> = fields.iter().map(|f| sql_type_name(f.data_type())).collect();
+    let types: Vec<String> = fields
+        .iter()
+        .map(|f| sql_type_name(f.data_type()))
+        .collect();
     let nulls: Vec<&str> = fields
         .iter()
         .map(|f| if f.is_nullable() { "YES" } else { "NO" })
@@ -26,7 +31,10 @@ pub async fn describe(session: &SqlSession, query: &str) -> Result<SendableRecor
     let none: Vec<Option<&str>> = vec![None; fields.len()];
     string_table(vec![
         ("column_name", names.into_iter().map(Some).collect()),
-        ("column_type", types.iter().map(|t| Some(t.as_str())).collect()),
+        (
+            "column_type",
+            types.iter().map(|t| Some(t.as_str())).collect(),
+        ),
         ("null", nulls.into_iter().map(Some).collect()),
         ("key", none.clone()),
         ("default", none.clone()),
@@ -37,7 +45,10 @@ pub async fn describe(session: &SqlSession, query: &str) -> Result<SendableRecor
 /// `SHOW TABLES`: the tables and views of the default schema, in a `name` column.
 pub async fn show_tables(session: &SqlSession) -> Result<SendableRecordBatchStream> {
     let names = session.table_names();
-    string_table(vec![("name", names.iter().map(|n| Some(n.as_str())).collect())])
+    string_table(vec![(
+        "name",
+        names.iter().map(|n| Some(n.as_str())).collect(),
+    )])
 }
 
 /// `SUMMARIZE t` / `SUMMARIZE SELECT ...`: per column its type, min, max, approximate distinct
@@ -45,7 +56,9 @@ pub async fn show_tables(session: &SqlSession) -> Result<SendableRecordBatchStre
 pub async fn summarize(session: &SqlSession, target: &str) -> Result<SendableRecordBatchStream> {
     let target = target.trim();
     if target.is_empty() {
-        return Err(TarnError::Invalid("SUMMARIZE needs a table or a query".into()));
+        return Err(TarnError::Invalid(
+            "SUMMARIZE needs a table or a query".into(),
+        ));
     }
     let source = if target.to_ascii_uppercase().starts_with("SELECT")
         || target.to_ascii_uppercase().starts_with("FROM")
@@ -55,7 +68,9 @@ pub async fn summarize(session: &SqlSession, target: &str) -> Result<SendableRec
     } else {
         target.to_string()
     };
-    let probe = session.dataframe(&format!("SELECT * FROM {source} LIMIT 0")).await?;
+    let probe = session
+        .dataframe(&format!("SELECT * FROM {source} LIMIT 0"))
+        .await?;
     let columns: Vec<(String, DataType)> = probe
         .schema()
         .fields()
@@ -69,29 +84,55 @@ pub async fn summarize(session: &SqlSession, target: &str) -> Result<SendableRec
         let c = format!("\"{}\"", name.replace('"', "\"\""));
         let orderable = !matches!(
             data_type,
-            DataType::List(_) | DataType::LargeList(_) | DataType::Struct(_) | DataType::Map(..)
+            DataType::List(_)
+                | DataType::LargeList(_)
+                | DataType::Struct(_)
+                | DataType::Map(..)
                 | DataType::FixedSizeList(..)
         );
         let (min, max) = if orderable {
-            (format!("CAST(min({c}) AS VARCHAR)"), format!("CAST(max({c}) AS VARCHAR)"))
+            (
+                format!("CAST(min({c}) AS VARCHAR)"),
+                format!("CAST(max({c}) AS VARCHAR)"),
+            )
         } else {
             ("NULL".into(), "NULL".into())
         };
-        let distinct = if orderable {
+        // approx_distinct hashes integers, strings and dates; other values are counted by text.
+        let hashable = data_type.is_integer()
+            || matches!(
+                data_type,
+                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Date32
+            );
+        let distinct = if hashable {
             format!("CAST(approx_distinct({c}) AS BIGINT)")
+        } else if orderable {
+            format!("CAST(approx_distinct(CAST({c} AS VARCHAR)) AS BIGINT)")
         } else {
             "NULL".into()
         };
-        let numeric = |expr: String| if is_numeric(data_type) { expr } else { "NULL".into() };
+        let numeric = |expr: String| {
+            if is_numeric(data_type) {
+                expr
+            } else {
+                "NULL".into()
+            }
+        };
         aggregates.extend([
             min,
             max,
             distinct,
             numeric(format!("CAST(avg({c}) AS DOUBLE)")),
             numeric(format!("CAST(stddev_samp({c}) AS DOUBLE)")),
-            numeric(format!("CAST(approx_percentile_cont(0.25) WITHIN GROUP (ORDER BY {c}) AS VARCHAR)")),
-            numeric(format!("CAST(approx_percentile_cont(0.5) WITHIN GROUP (ORDER BY {c}) AS VARCHAR)")),
-            numeric(format!("CAST(approx_percentile_cont(0.75) WITHIN GROUP (ORDER BY {c}) AS VARCHAR)")),
+            numeric(format!(
+                "CAST(approx_percentile_cont(0.25) WITHIN GROUP (ORDER BY {c}) AS VARCHAR)"
+            )),
+            numeric(format!(
+                "CAST(approx_percentile_cont(0.5) WITHIN GROUP (ORDER BY {c}) AS VARCHAR)"
+            )),
+            numeric(format!(
+                "CAST(approx_percentile_cont(0.75) WITHIN GROUP (ORDER BY {c}) AS VARCHAR)"
+            )),
             format!("count({c})"),
         ]);
     }
@@ -106,7 +147,9 @@ pub async fn summarize(session: &SqlSession, target: &str) -> Result<SendableRec
         .iter()
         .find(|b| b.num_rows() > 0)
         .ok_or_else(|| TarnError::Invalid("SUMMARIZE produced no result".into()))?;
-    let value = |index: usize| -> Result<ArrayRef> { Ok(cast(row.column(index), &DataType::Utf8).map_err(|e| TarnError::DataFusion(e.into()))?) };
+    let value = |index: usize| -> Result<ArrayRef> {
+        cast(row.column(index), &DataType::Utf8).map_err(|e| TarnError::DataFusion(e.into()))
+    };
     let total = row
         .column(0)
         .as_any()
@@ -122,7 +165,10 @@ pub async fn summarize(session: &SqlSession, target: &str) -> Result<SendableRec
         let base = 1 + i * STATS;
         let text = |offset: usize| -> Result<Option<String>> {
             let array = value(base + offset)?;
-            let strings = array.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+            let strings = array
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("cast to Utf8");
             Ok((!strings.is_null(0)).then(|| strings.value(0).to_string()))
         };
         let float = |offset: usize| -> Option<f64> {
@@ -150,23 +196,34 @@ pub async fn summarize(session: &SqlSession, target: &str) -> Result<SendableRec
         out[7].push(q75);
     }
     let strings = |values: &Vec<Option<String>>| -> ArrayRef {
-        Arc::new(StringArray::from(values.iter().map(|v| v.as_deref()).collect::<Vec<_>>()))
+        Arc::new(StringArray::from(
+            values.iter().map(|v| v.as_deref()).collect::<Vec<_>>(),
+        ))
     };
     let columns: Vec<(&str, ArrayRef)> = vec![
         ("column_name", strings(&out[0])),
         ("column_type", strings(&out[1])),
         ("min", strings(&out[2])),
         ("max", strings(&out[3])),
-        ("approx_unique", Arc::new(Int64Array::from(
-            out[4].iter().map(|v| v.as_ref().and_then(|s| s.parse().ok())).collect::<Vec<Option<i64>>>(),
-        ))),
+        (
+            "approx_unique",
+            Arc::new(Int64Array::from(
+                out[4]
+                    .iter()
+                    .map(|v| v.as_ref().and_then(|s| s.parse().ok()))
+                    .collect::<Vec<Option<i64>>>(),
+            )),
+        ),
         ("avg", Arc::new(Float64Array::from(avg))),
         ("std", Arc::new(Float64Array::from(std))),
         ("q25", strings(&out[5])),
         ("q50", strings(&out[6])),
         ("q75", strings(&out[7])),
         ("count", Arc::new(Int64Array::from(count))),
-        ("null_percentage", Arc::new(Float64Array::from(null_percentage))),
+        (
+            "null_percentage",
+            Arc::new(Float64Array::from(null_percentage)),
+        ),
     ];
     table(columns)
 }
@@ -187,7 +244,10 @@ fn table(columns: Vec<(&str, ArrayRef)>) -> Result<SendableRecordBatchStream> {
             .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
             .collect::<Vec<_>>(),
     ));
-    let batch = RecordBatch::try_new(schema.clone(), columns.into_iter().map(|(_, a)| a).collect())
-        .map_err(|e| TarnError::DataFusion(e.into()))?;
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .map_err(|e| TarnError::DataFusion(e.into()))?;
     Ok(batches_stream(schema, vec![batch]))
 }

@@ -116,13 +116,14 @@ impl ScanSpec {
                     .map(|(name, ty)| Field::new(name, ty.clone(), true))
                     .collect::<Vec<_>>(),
             )),
-            None => self.infer_schema(state, &options, &urls, &files, format).await?,
+            None => {
+                self.infer_schema(state, &options, &urls, &files, format)
+                    .await?
+            }
         };
 
         if self.options.filename {
-            return self
-                .with_filename_column(&options, schema, &files)
-                .await;
+            return self.with_filename_column(&options, schema, &files).await;
         }
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(options)
@@ -149,8 +150,10 @@ impl ScanSpec {
                 read.to_listing_options(config, table_options)
             }
             FileFormatKind::Json => {
-                let mut read = JsonReadOptions::default();
-                read.file_extension = "";
+                let read = JsonReadOptions {
+                    file_extension: "",
+                    ..Default::default()
+                };
                 read.to_listing_options(config, table_options)
             }
         })
@@ -190,7 +193,10 @@ impl ScanSpec {
             .iter()
             .map(|f| f.as_ref().clone().with_nullable(true))
             .collect();
-        Ok(Arc::new(Schema::new_with_metadata(fields, merged.metadata().clone())))
+        Ok(Arc::new(Schema::new_with_metadata(
+            fields,
+            merged.metadata().clone(),
+        )))
     }
 
     /// A union of one scan per file, each with its path in a `filename` column.
@@ -214,11 +220,13 @@ impl ScanSpec {
                         .with_listing_options(options.clone().with_table_partition_cols(vec![]))
                         .with_schema(schema.clone()),
                 )?;
-                let mut projection: Vec<_> = schema.fields().iter().map(|f| col(f.name())).collect();
+                let mut projection: Vec<_> =
+                    schema.fields().iter().map(|f| col(f.name())).collect();
                 projection.extend(partition_literals(url, meta, options));
                 projection.push(lit(display_path(url, meta)).alias("filename"));
-                let scan = LogicalPlanBuilder::scan("file", provider_as_source(Arc::new(table)), None)?
-                    .project(projection)?;
+                let scan =
+                    LogicalPlanBuilder::scan("file", provider_as_source(Arc::new(table)), None)?
+                        .project(projection)?;
                 union = Some(match union {
                     None => scan,
                     Some(acc) => acc.union(scan.build()?)?,
@@ -332,7 +340,9 @@ fn hive_partitions(files: &[(ListingTableUrl, Vec<ObjectMeta>)]) -> Vec<(String,
 
 fn infer_partition_type(values: &[String]) -> DataType {
     let is_date = |v: &str| {
-        v.len() == 10 && v.as_bytes()[4] == b'-' && v.as_bytes()[7] == b'-'
+        v.len() == 10
+            && v.as_bytes()[4] == b'-'
+            && v.as_bytes()[7] == b'-'
             && v.chars().filter(|c| c.is_ascii_digit()).count() == 8
     };
     if values.iter().all(|v| v.parse::<i64>().is_ok()) {
@@ -384,12 +394,13 @@ fn percent_decode(value: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(byte) = u8::from_str_radix(&value[i + 1..i + 3], 16) {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&value[i + 1..i + 3], 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -402,10 +413,10 @@ pub(crate) fn display_path(url: &ListingTableUrl, meta: &ObjectMeta) -> String {
     let store = url.object_store();
     if store.as_str() == ObjectStoreUrl::local_filesystem().as_str() {
         let absolute = format!("/{}", meta.location);
-        if let Ok(cwd) = std::env::current_dir() {
-            if let Ok(relative) = std::path::Path::new(&absolute).strip_prefix(&cwd) {
-                return relative.display().to_string();
-            }
+        if let Ok(cwd) = std::env::current_dir()
+            && let Ok(relative) = std::path::Path::new(&absolute).strip_prefix(&cwd)
+        {
+            return relative.display().to_string();
         }
         return absolute;
     }

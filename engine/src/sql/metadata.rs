@@ -7,8 +7,8 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::catalog::{MemTable, TableProvider};
-use datafusion::execution::SessionState;
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
+use datafusion::execution::SessionState;
 use datafusion::parquet::file::metadata::ParquetMetaData;
 use datafusion::parquet::file::statistics::Statistics;
 use datafusion::parquet::schema::types::Type as ParquetType;
@@ -91,7 +91,8 @@ pub async fn parquet_metadata_table(
                 let stats = column.statistics();
                 stats_min.append_option(stats.and_then(|s| stat_text(s, true)));
                 stats_max.append_option(stats.and_then(|s| stat_text(s, false)));
-                stats_null_count.append_option(stats.and_then(|s| s.null_count_opt()).map(|n| n as i64));
+                stats_null_count
+                    .append_option(stats.and_then(|s| s.null_count_opt()).map(|n| n as i64));
                 stats_distinct_count
                     .append_option(stats.and_then(|s| s.distinct_count_opt()).map(|n| n as i64));
                 compression.append_value(column.compression().to_string());
@@ -111,7 +112,10 @@ pub async fn parquet_metadata_table(
         ("file_name", Arc::new(file_name.finish()) as ArrayRef),
         ("row_group_id", Arc::new(row_group_id.finish())),
         ("row_group_num_rows", Arc::new(row_group_num_rows.finish())),
-        ("row_group_num_columns", Arc::new(row_group_num_columns.finish())),
+        (
+            "row_group_num_columns",
+            Arc::new(row_group_num_columns.finish()),
+        ),
         ("row_group_bytes", Arc::new(row_group_bytes.finish())),
         ("column_id", Arc::new(column_id.finish())),
         ("file_offset", Arc::new(file_offset.finish())),
@@ -121,11 +125,20 @@ pub async fn parquet_metadata_table(
         ("stats_min", Arc::new(stats_min.finish())),
         ("stats_max", Arc::new(stats_max.finish())),
         ("stats_null_count", Arc::new(stats_null_count.finish())),
-        ("stats_distinct_count", Arc::new(stats_distinct_count.finish())),
+        (
+            "stats_distinct_count",
+            Arc::new(stats_distinct_count.finish()),
+        ),
         ("compression", Arc::new(compression.finish())),
         ("encodings", Arc::new(encodings.finish())),
-        ("total_compressed_size", Arc::new(total_compressed_size.finish())),
-        ("total_uncompressed_size", Arc::new(total_uncompressed_size.finish())),
+        (
+            "total_compressed_size",
+            Arc::new(total_compressed_size.finish()),
+        ),
+        (
+            "total_uncompressed_size",
+            Arc::new(total_uncompressed_size.finish()),
+        ),
     ])
 }
 
@@ -173,10 +186,8 @@ impl SchemaRows {
         let info = node.get_basic_info();
         self.file_name.append_value(file);
         self.name.append_value(node.name());
-        self.repetition.append_option(
-            info.has_repetition()
-                .then(|| info.repetition().to_string()),
-        );
+        self.repetition
+            .append_option(info.has_repetition().then(|| info.repetition().to_string()));
         self.converted_type.append_option(
             (info.converted_type() != datafusion::parquet::basic::ConvertedType::NONE)
                 .then(|| info.converted_type().to_string()),
@@ -197,7 +208,8 @@ impl SchemaRows {
                 self.type_length
                     .append_option((*type_length >= 0).then_some(*type_length as i64));
                 self.num_children.append_null();
-                self.scale.append_option((*scale >= 0).then_some(*scale as i64));
+                self.scale
+                    .append_option((*scale >= 0).then_some(*scale as i64));
                 self.precision
                     .append_option((*precision >= 0).then_some(*precision as i64));
             }
@@ -219,7 +231,11 @@ impl SchemaRows {
 fn stat_text(stats: &Statistics, min: bool) -> Option<String> {
     macro_rules! pick {
         ($s:expr) => {
-            if min { $s.min_opt().map(|v| v.to_string()) } else { $s.max_opt().map(|v| v.to_string()) }
+            if min {
+                $s.min_opt().map(|v| v.to_string())
+            } else {
+                $s.max_opt().map(|v| v.to_string())
+            }
         };
     }
     match stats {
@@ -248,7 +264,10 @@ fn table(columns: Vec<(&str, ArrayRef)>) -> Result<Arc<dyn TableProvider>> {
             .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
             .collect::<Vec<_>>(),
     ));
-    let batch = RecordBatch::try_new(schema.clone(), columns.into_iter().map(|(_, a)| a).collect())
-        .map_err(|e| TarnError::DataFusion(e.into()))?;
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .map_err(|e| TarnError::DataFusion(e.into()))?;
     Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
 }

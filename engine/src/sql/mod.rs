@@ -60,7 +60,10 @@ impl SqlSession {
         options.set("datafusion.sql_parser.default_null_ordering", "nulls_last")?;
         options.set("datafusion.explain.format", "tree")?;
         // A folder means every file under it, hive partition folders included.
-        options.set("datafusion.execution.listing_table_ignore_subdirectory", "false")?;
+        options.set(
+            "datafusion.execution.listing_table_ignore_subdirectory",
+            "false",
+        )?;
         let state = SessionStateBuilder::new()
             .with_config(session_config)
             .with_runtime_env(runtime_env(&config)?)
@@ -230,7 +233,10 @@ fn with_resources(session_config: SessionConfig, config: &TarnConfig) -> Session
     let mut session_config = session_config.with_target_partitions(config.threads);
     if let Some(limit) = config.memory_limit {
         let per_partition = (limit as usize / (4 * config.threads)).clamp(1 << 20, 10 << 20);
-        session_config.options_mut().execution.sort_spill_reservation_bytes = per_partition;
+        session_config
+            .options_mut()
+            .execution
+            .sort_spill_reservation_bytes = per_partition;
     }
     session_config
 }
@@ -247,7 +253,8 @@ fn runtime_env(config: &TarnConfig) -> Result<Arc<RuntimeEnv>> {
         builder = builder.with_memory_pool(Arc::new(pool));
     }
     if let Some(dir) = &config.temp_directory {
-        std::fs::create_dir_all(dir).map_err(|e| TarnError::io("create", dir.display().to_string(), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| TarnError::io("create", dir.display().to_string(), e))?;
         builder = builder.with_temp_file_path(dir);
     }
     Ok(builder.build_arc()?)
@@ -267,7 +274,9 @@ pub(crate) fn parse_one(sql: &str) -> Result<Statement> {
     match statements.len() {
         1 => Ok(statements.remove(0)),
         0 => Err(TarnError::Parse("empty statement".into())),
-        n => Err(TarnError::Parse(format!("expected one statement, found {n}"))),
+        n => Err(TarnError::Parse(format!(
+            "expected one statement, found {n}"
+        ))),
     }
 }
 
@@ -303,7 +312,10 @@ fn setting_text(value: &Expr) -> String {
 }
 
 /// A stream of the given batches.
-pub(crate) fn batches_stream(schema: SchemaRef, batches: Vec<RecordBatch>) -> SendableRecordBatchStream {
+pub(crate) fn batches_stream(
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> SendableRecordBatchStream {
     Box::pin(RecordBatchStreamAdapter::new(
         schema,
         futures::stream::iter(batches.into_iter().map(Ok)),
@@ -311,7 +323,10 @@ pub(crate) fn batches_stream(schema: SchemaRef, batches: Vec<RecordBatch>) -> Se
 }
 
 fn empty_stream() -> SendableRecordBatchStream {
-    batches_stream(Arc::new(datafusion::arrow::datatypes::Schema::empty()), vec![])
+    batches_stream(
+        Arc::new(datafusion::arrow::datatypes::Schema::empty()),
+        vec![],
+    )
 }
 
 /// Collects a stream into batches.

@@ -5,9 +5,9 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, Ident, ObjectName, OrderByExpr, OrderByKind, Query, Select, SelectFlavor, SelectItem, SetExpr, Statement, TableFactor,
-    TableSample, TableSampleKind, TableSampleUnit, Value, VisitMut, VisitorMut,
-    WildcardAdditionalOptions,
+    Expr, Ident, ObjectName, OrderByExpr, OrderByKind, Query, Select, SelectFlavor, SelectItem,
+    SetExpr, Statement, TableFactor, TableSample, TableSampleKind, TableSampleUnit, Value,
+    VisitMut, VisitorMut, WildcardAdditionalOptions,
 };
 use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
@@ -26,10 +26,7 @@ pub struct Rewritten {
 
 /// Rewrites `statement` in place. `known_table` says whether a quoted name is an existing table
 /// (then `FROM "name"` keeps its meaning) rather than a path.
-pub fn rewrite(
-    statement: &mut Statement,
-    known_table: &dyn Fn(&str) -> bool,
-) -> Result<Rewritten> {
+pub fn rewrite(statement: &mut Statement, known_table: &dyn Fn(&str) -> bool) -> Result<Rewritten> {
     match statement {
         Statement::Query(query) => name_columns_like_duckdb(query),
         Statement::CreateTable(create) => {
@@ -59,9 +56,9 @@ impl VisitorMut for Rewriter<'_> {
 
     fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<TarnError> {
         if select.projection.is_empty() && select.flavor == SelectFlavor::FromFirstNoSelect {
-            select.projection.push(SelectItem::Wildcard(
-                WildcardAdditionalOptions::default(),
-            ));
+            select
+                .projection
+                .push(SelectItem::Wildcard(WildcardAdditionalOptions::default()));
         }
         ControlFlow::Continue(())
     }
@@ -146,18 +143,19 @@ fn order_by_all_as_positions(query: &mut Query) {
     let SetExpr::Select(select) = query.body.as_ref() else {
         return;
     };
-    if select
-        .projection
-        .iter()
-        .any(|item| matches!(item, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)))
-    {
+    if select.projection.iter().any(|item| {
+        matches!(
+            item,
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+        )
+    }) {
         return;
     }
-    let options = options.clone();
+    let options = *options;
     let positions = (1..=select.projection.len())
         .map(|position| OrderByExpr {
             expr: Expr::value(Value::Number(position.to_string(), false)),
-            options: options.clone(),
+            options,
             with_fill: None,
         })
         .collect();
@@ -172,7 +170,10 @@ fn name_select_items(select: &mut Select) {
         let name = match expr {
             Expr::Identifier(_) | Expr::CompoundIdentifier(_) => continue,
             Expr::BinaryOp { .. } => format!("({expr})"),
-            Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("count") && f.args.to_string() == "(*)" => {
+            Expr::Function(f)
+                if f.name.to_string().eq_ignore_ascii_case("count")
+                    && f.args.to_string() == "(*)" =>
+            {
                 "count_star()".to_string()
             }
             _ => expr.to_string(),
@@ -201,11 +202,17 @@ fn path_reference(name: &ObjectName, known_table: &dyn Fn(&str) -> bool) -> Opti
 }
 
 fn looks_like_path(text: &str) -> bool {
-    text.contains('/') || text.contains('*') || super::files::FileFormatKind::from_path(text).is_some()
+    text.contains('/')
+        || text.contains('*')
+        || super::files::FileFormatKind::from_path(text).is_some()
 }
 
 fn file_stem(path: &str) -> String {
-    let name = path.trim_end_matches('/').rsplit('/').next().unwrap_or(path);
+    let name = path
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(path);
     let stem = name.split('.').next().unwrap_or(name);
     if stem.is_empty() || stem.contains('*') {
         "file".to_string()
@@ -217,7 +224,13 @@ fn file_stem(path: &str) -> String {
 /// `t TABLESAMPLE (10 PERCENT)` becomes `(SELECT * FROM t WHERE random() < 0.1) AS t` (a
 /// Bernoulli sample), and `t TABLESAMPLE (100 ROWS)` becomes a random choice of 100 rows.
 fn sample_to_subquery(factor: &mut TableFactor) -> Result<()> {
-    let TableFactor::Table { sample, name, alias, .. } = factor else {
+    let TableFactor::Table {
+        sample,
+        name,
+        alias,
+        ..
+    } = factor
+    else {
         return Ok(());
     };
     let Some(kind) = sample.take() else {
@@ -225,10 +238,13 @@ fn sample_to_subquery(factor: &mut TableFactor) -> Result<()> {
     };
     let (TableSampleKind::BeforeTableAlias(spec) | TableSampleKind::AfterTableAlias(spec)) = kind;
     let amount = sample_amount(&spec)?;
-    let visible = alias
-        .take()
-        .map(|a| a.name)
-        .unwrap_or_else(|| name.0.last().and_then(|p| p.as_ident()).cloned().unwrap_or_else(|| Ident::new("sample")));
+    let visible = alias.take().map(|a| a.name).unwrap_or_else(|| {
+        name.0
+            .last()
+            .and_then(|p| p.as_ident())
+            .cloned()
+            .unwrap_or_else(|| Ident::new("sample"))
+    });
     let inner = factor.clone();
     let clause = match amount {
         SampleAmount::Percent(p) => format!("WHERE random() < {}", p / 100.0),
@@ -259,10 +275,9 @@ enum SampleAmount {
 }
 
 fn sample_amount(spec: &TableSample) -> Result<SampleAmount> {
-    let quantity = spec
-        .quantity
-        .as_ref()
-        .ok_or_else(|| TarnError::Invalid("a sample needs a size, such as 10% or 100 ROWS".into()))?;
+    let quantity = spec.quantity.as_ref().ok_or_else(|| {
+        TarnError::Invalid("a sample needs a size, such as 10% or 100 ROWS".into())
+    })?;
     let number = match &quantity.value {
         Expr::Value(v) => match &v.value {
             Value::Number(n, _) => n.parse::<f64>().ok(),
@@ -270,7 +285,9 @@ fn sample_amount(spec: &TableSample) -> Result<SampleAmount> {
         },
         _ => None,
     }
-    .ok_or_else(|| TarnError::Invalid(format!("sample size '{}' is not a number", quantity.value)))?;
+    .ok_or_else(|| {
+        TarnError::Invalid(format!("sample size '{}' is not a number", quantity.value))
+    })?;
     match quantity.unit {
         Some(TableSampleUnit::Rows) => Ok(SampleAmount::Rows(number as u64)),
         _ if (0.0..=100.0).contains(&number) => Ok(SampleAmount::Percent(number)),

@@ -35,7 +35,9 @@ pub fn normalize(sql: &str) -> Result<String> {
         {
             let sample_at = next_word(&tokens, i + 1).expect("checked above");
             let Some((clause, end)) = sample_size(&tokens, sample_at + 1)? else {
-                return Err(TarnError::Parse("USING SAMPLE needs a size such as 10% or 100 ROWS".into()));
+                return Err(TarnError::Parse(
+                    "USING SAMPLE needs a size such as 10% or 100 ROWS".into(),
+                ));
             };
             tokens.drain(i..end);
             let insert_at = relation_end(&tokens, i)?;
@@ -62,10 +64,10 @@ fn clause_tokens(clause: &str) -> Vec<Token> {
 fn sample_size(tokens: &[Token], start: usize) -> Result<Option<(String, usize)>> {
     let mut j = skip_ws(tokens, start);
     // A method name first: `reservoir(10 ROWS)`, `bernoulli(5%)`.
-    if let Some(Token::Word(w)) = tokens.get(j) {
-        if ["BERNOULLI", "SYSTEM", "RESERVOIR"].contains(&w.value.to_ascii_uppercase().as_str()) {
-            j = skip_ws(tokens, j + 1);
-        }
+    if let Some(Token::Word(w)) = tokens.get(j)
+        && ["BERNOULLI", "SYSTEM", "RESERVOIR"].contains(&w.value.to_ascii_uppercase().as_str())
+    {
+        j = skip_ws(tokens, j + 1);
     }
     let parenthesized = tokens.get(j) == Some(&Token::LParen);
     if parenthesized {
@@ -164,8 +166,16 @@ fn relation_end(tokens: &[Token], at: usize) -> Result<usize> {
     let mut k = skip_ws(tokens, j);
     while k < at {
         match &tokens[k] {
-            Token::Comma => return Err(TarnError::Invalid("USING SAMPLE over several relations is not supported; sample one with TABLESAMPLE".into())),
-            t if is_word(t, "JOIN") => return Err(TarnError::Invalid("USING SAMPLE over a join is not supported; sample one side with TABLESAMPLE".into())),
+            Token::Comma => return Err(TarnError::Invalid(
+                "USING SAMPLE over several relations is not supported; sample one with TABLESAMPLE"
+                    .into(),
+            )),
+            t if is_word(t, "JOIN") => {
+                return Err(TarnError::Invalid(
+                    "USING SAMPLE over a join is not supported; sample one side with TABLESAMPLE"
+                        .into(),
+                ));
+            }
             _ => k += 1,
         }
     }
@@ -195,15 +205,25 @@ mod tests {
     #[test]
     fn rewrites_duckdb_sample_forms() {
         assert_eq!(
-            normalize("SELECT * FROM t USING SAMPLE 10%").unwrap().trim(),
+            normalize("SELECT * FROM t USING SAMPLE 10%")
+                .unwrap()
+                .trim(),
             "SELECT * FROM t TABLESAMPLE (10 PERCENT)"
         );
         assert_eq!(
-            normalize("SELECT * FROM 'a.parquet' AS x USING SAMPLE 50 ROWS").unwrap().split_whitespace().collect::<Vec<_>>().join(" "),
+            normalize("SELECT * FROM 'a.parquet' AS x USING SAMPLE 50 ROWS")
+                .unwrap()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
             "SELECT * FROM 'a.parquet' AS x TABLESAMPLE (50 ROWS)"
         );
         assert_eq!(
-            normalize("SELECT * FROM t TABLESAMPLE 5%").unwrap().split_whitespace().collect::<Vec<_>>().join(" "),
+            normalize("SELECT * FROM t TABLESAMPLE 5%")
+                .unwrap()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
             "SELECT * FROM t TABLESAMPLE (5 PERCENT)"
         );
         assert_eq!(normalize("SELECT 'sample'").unwrap(), "SELECT 'sample'");

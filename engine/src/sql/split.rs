@@ -82,7 +82,10 @@ mod tests {
         let sql = "SELECT ';' AS a; -- trailing; comment\nSELECT \"x;y\"\nFROM t;\n\n;  ";
         assert_eq!(
             split_statements(sql).unwrap(),
-            vec!["SELECT ';' AS a", "-- trailing; comment\nSELECT \"x;y\"\nFROM t"]
+            vec![
+                "SELECT ';' AS a",
+                "-- trailing; comment\nSELECT \"x;y\"\nFROM t"
+            ]
         );
     }
 

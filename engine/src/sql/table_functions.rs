@@ -59,7 +59,9 @@ impl TableFunction {
         };
         let (positional, named) = evaluate_args(&name, args)?;
         let Some(first) = positional.first() else {
-            return Err(TarnError::Invalid(format!("{name}() needs a path argument")));
+            return Err(TarnError::Invalid(format!(
+                "{name}() needs a path argument"
+            )));
         };
         if positional.len() > 1 {
             return Err(TarnError::Invalid(format!(
@@ -117,13 +119,29 @@ fn scan_options(
     named: &[(String, Const)],
 ) -> Result<ScanOptions> {
     let allowed: &[&str] = match format {
-        FileFormatKind::Parquet => &["hive_partitioning", "union_by_name", "filename", "binary_as_string"],
+        FileFormatKind::Parquet => &[
+            "hive_partitioning",
+            "union_by_name",
+            "filename",
+            "binary_as_string",
+        ],
         FileFormatKind::Csv => &[
-            "hive_partitioning", "union_by_name", "filename", "header", "delim", "sep", "columns",
+            "hive_partitioning",
+            "union_by_name",
+            "filename",
+            "header",
+            "delim",
+            "sep",
+            "columns",
             "auto_detect",
         ],
         FileFormatKind::Json => &[
-            "hive_partitioning", "union_by_name", "filename", "columns", "format", "auto_detect",
+            "hive_partitioning",
+            "union_by_name",
+            "filename",
+            "columns",
+            "format",
+            "auto_detect",
         ],
     };
     reject_named(name, named, allowed)?;
@@ -215,7 +233,10 @@ pub fn parse_sql_type(name: &str) -> Result<DataType> {
 }
 
 fn reject_named(name: &str, named: &[(String, Const)], allowed: &[&str]) -> Result<()> {
-    match named.iter().find(|(key, _)| !allowed.contains(&key.as_str())) {
+    match named
+        .iter()
+        .find(|(key, _)| !allowed.contains(&key.as_str()))
+    {
         None => Ok(()),
         Some((key, _)) => Err(TarnError::Invalid(format!(
             "{name}() has no parameter '{key}'{}",
@@ -277,11 +298,16 @@ fn evaluate_args(name: &str, args: &[FunctionArg]) -> Result<EvaluatedArgs> {
 }
 
 fn constant(function: &str, expr: &Expr) -> Result<Const> {
-    let not_constant =
-        || TarnError::Invalid(format!("{function}(): argument '{expr}' must be a constant"));
+    let not_constant = || {
+        TarnError::Invalid(format!(
+            "{function}(): argument '{expr}' must be a constant"
+        ))
+    };
     match expr {
         Expr::Value(value) => match &value.value {
-            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => Ok(Const::Str(s.clone())),
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => {
+                Ok(Const::Str(s.clone()))
+            }
             Value::Boolean(b) => Ok(Const::Bool(*b)),
             Value::Number(n, _) => n.parse().map(Const::Int).map_err(|_| not_constant()),
             _ => Err(not_constant()),
@@ -319,9 +345,15 @@ mod tests {
 
     fn call(sql: &str) -> Result<Option<TableFunction>> {
         let statement = Parser::parse_sql(&DuckDbDialect {}, sql).unwrap().remove(0);
-        let Statement::Query(query) = statement else { panic!() };
-        let SetExpr::Select(select) = *query.body else { panic!() };
-        let TableFactor::Table { name, args, .. } = &select.from[0].relation else { panic!() };
+        let Statement::Query(query) = statement else {
+            panic!()
+        };
+        let SetExpr::Select(select) = *query.body else {
+            panic!()
+        };
+        let TableFactor::Table { name, args, .. } = &select.from[0].relation else {
+            panic!()
+        };
         TableFunction::from_call(&name.to_string(), &args.as_ref().unwrap().args)
     }
 
@@ -330,7 +362,9 @@ mod tests {
         let f = call("SELECT * FROM read_parquet(['a.parquet', 'b/'], hive_partitioning => false, filename := true)")
             .unwrap()
             .unwrap();
-        let TableFunction::Scan(spec) = f else { panic!() };
+        let TableFunction::Scan(spec) = f else {
+            panic!()
+        };
         assert_eq!(spec.paths, vec!["a.parquet", "b/"]);
         assert_eq!(spec.options.hive_partitioning, Some(false));
         assert!(spec.options.filename);
@@ -341,19 +375,28 @@ mod tests {
         let f = call("FROM read_csv('x.csv', header => false, delim => '|', columns => {'id': 'BIGINT', 'price': 'DECIMAL(10,2)'})")
             .unwrap()
             .unwrap();
-        let TableFunction::Scan(spec) = f else { panic!() };
+        let TableFunction::Scan(spec) = f else {
+            panic!()
+        };
         assert_eq!(spec.options.delim, Some(b'|'));
         assert_eq!(
             spec.options.columns.unwrap(),
-            vec![("id".into(), DataType::Int64), ("price".into(), DataType::Decimal128(10, 2))]
+            vec![
+                ("id".into(), DataType::Int64),
+                ("price".into(), DataType::Decimal128(10, 2))
+            ]
         );
     }
 
     #[test]
     fn bad_arguments_name_the_parameter() {
-        let err = call("FROM read_parquet('x', hive => true)").unwrap_err().to_string();
+        let err = call("FROM read_parquet('x', hive => true)")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no parameter 'hive'"), "{err}");
-        let err = call("FROM read_csv('x', header => 'yes')").unwrap_err().to_string();
+        let err = call("FROM read_csv('x', header => 'yes')")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("header must be true or false"), "{err}");
         assert!(call("FROM other_fn('x')").unwrap().is_none());
     }

@@ -43,7 +43,10 @@ pub fn sql_type_name(data_type: &DataType) -> String {
         | DataType::Decimal64(p, s)
         | DataType::Decimal128(p, s)
         | DataType::Decimal256(p, s) => format!("DECIMAL({p},{s})"),
-        DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) => {
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::ListView(f)
+        | DataType::LargeListView(f) => {
             format!("{}[]", sql_type_name(f.data_type()))
         }
         DataType::FixedSizeList(f, n) => format!("{}[{n}]", sql_type_name(f.data_type())),
@@ -87,7 +90,8 @@ mod tests {
         assert_eq!(sql_type_name(&DataType::Decimal128(15, 2)), "DECIMAL(15,2)");
         let list = DataType::List(Arc::new(Field::new("item", DataType::Int32, true)));
         assert_eq!(sql_type_name(&list), "INTEGER[]");
-        let emb = DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Float32, true)), 384);
+        let emb =
+            DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Float32, true)), 384);
         assert_eq!(sql_type_name(&emb), "FLOAT[384]");
     }
 }
