@@ -571,3 +571,17 @@ async fn settings_and_spilling() {
     assert!(err.contains("memory_limit"), "{err}");
     assert!(counted[0].column(0).null_count() == 0);
 }
+
+#[tokio::test]
+async fn explain_analyze_is_a_tree_with_rows_per_operator() {
+    let mut s = session();
+    query(&mut s, "CREATE TABLE t AS SELECT n, n % 3 AS k FROM generate_series(1, 1000) AS g(n)").await;
+    let plan = query(&mut s, "EXPLAIN ANALYZE SELECT k, count(*) FROM t WHERE n > 100 GROUP BY k").await;
+    assert!(plan[0][0].starts_with("ProjectionExec"), "{plan:?}");
+    assert_eq!(plan[0][1], "3", "the root produced the three groups: {plan:?}");
+    let filter = plan.iter().find(|row| row[0].contains("FilterExec")).expect("a filter operator");
+    assert!(filter[0].contains("└─ ") || filter[0].contains("├─ "), "{filter:?}");
+    assert_eq!(filter[1], "900");
+    assert!(filter[2].ends_with(" ms"), "{filter:?}");
+    assert!(plan.last().unwrap()[0].starts_with("Total wall time"));
+}

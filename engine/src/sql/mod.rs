@@ -5,6 +5,7 @@
 mod attach;
 mod copy;
 mod describe;
+mod explain;
 mod files;
 mod functions;
 mod metadata;
@@ -124,6 +125,12 @@ impl SqlSession {
                 statement,
                 ..
             } => describe::describe(self, &statement.to_string()).await,
+            Statement::Explain {
+                describe_alias: DescribeAlias::Explain,
+                analyze: true,
+                statement,
+                ..
+            } => explain::explain_analyze(self, &statement.to_string()).await,
             Statement::ShowTables { .. } => describe::show_tables(self).await,
             Statement::AttachDuckDBDatabase {
                 database_path,
