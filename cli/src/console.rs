@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tarn_engine::SqlSession;
 use tarn_engine::sql::{is_blank, is_complete, split_statements};
 
@@ -109,8 +109,19 @@ impl Console {
 
     async fn run_statement(&mut self, statement: &str) -> anyhow::Result<()> {
         let start = Instant::now();
+        // A panic inside the engine is a bug, but it must still end as one error line for this
+        // statement, not a backtrace that takes the shell down.
+        let run = std::panic::AssertUnwindSafe(collect_with_progress(
+            &mut self.session,
+            statement,
+            start,
+        ))
+        .catch_unwind();
         let (schema, batches) = tokio::select! {
-            result = collect_with_progress(&mut self.session, statement, start) => result?,
+            result = run => match result {
+                Ok(result) => result?,
+                Err(panic) => anyhow::bail!("internal error: {}", panic_message(panic.as_ref())),
+            },
             _ = tokio::signal::ctrl_c() => anyhow::bail!("Interrupted"),
         };
         let elapsed = start.elapsed();
@@ -236,6 +247,14 @@ async fn collect_with_progress(
     }
     progress.finish();
     Ok((schema, batches))
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "the engine panicked".to_string())
 }
 
 fn one_line(message: &str) -> String {

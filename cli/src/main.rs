@@ -63,6 +63,11 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Panics are caught per statement and reported as one error line; the default hook would
+    // print a backtrace first. TARN_LOG=debug keeps it for developers.
+    if std::env::var("TARN_LOG").is_err() {
+        std::panic::set_hook(Box::new(|_| {}));
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Sql(args) => match run_sql(args) {

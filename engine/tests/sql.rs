@@ -106,6 +106,17 @@ async fn bare_from_and_friendly_select() {
         query(&mut s, "SELECT name FROM t QUALIFY row_number() OVER (PARTITION BY id ORDER BY name DESC) = 1 ORDER BY name").await,
         [["a"], ["c"]]
     );
+    let batches = s.query("SELECT * RENAME (name AS label) FROM t").await.unwrap();
+    assert_eq!(columns(&batches), ["id", "label", "score"]);
+    let err = error(&mut s, "SELECT * RENAME (nope AS x) FROM t").await;
+    assert!(err.contains("'nope'"), "{err}");
+    let batches = s.query("SELECT COLUMNS('^(id|score)$') FROM t").await.unwrap();
+    assert_eq!(columns(&batches), ["id", "score"]);
+    let batches = s.query("SELECT max(COLUMNS('id|score')) FROM t").await.unwrap();
+    assert_eq!(columns(&batches), ["max(id)", "max(score)"]);
+    assert_eq!(rows(&batches), [["2", "10.5"]]);
+    let err = error(&mut s, "SELECT COLUMNS('zzz') FROM t").await;
+    assert!(err.contains("matches no column"), "{err}");
     // DuckDB's default: NULLs last in both directions.
     assert_eq!(
         query(&mut s, "SELECT score FROM t ORDER BY score").await[2],
@@ -584,4 +595,36 @@ async fn explain_analyze_is_a_tree_with_rows_per_operator() {
     assert_eq!(filter[1], "900");
     assert!(filter[2].ends_with(" ms"), "{filter:?}");
     assert!(plan.last().unwrap()[0].starts_with("Total wall time"));
+}
+
+#[tokio::test]
+async fn pivot_and_unpivot_like_duckdb() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE sales AS SELECT * FROM (VALUES ('nl', 2023, 10), ('nl', 2024, 20), ('nl', 2024, 5), ('de', 2023, 7)) v(country, year, amount)",
+    )
+    .await;
+    let batches = s.query("PIVOT sales ON year USING sum(amount)").await.unwrap();
+    assert_eq!(columns(&batches), ["country", "2023", "2024"]);
+    assert_eq!(rows(&batches), [["de", "7", "NULL"], ["nl", "10", "25"]]);
+
+    let batches = s
+        .query("PIVOT sales ON year IN (2024) USING sum(amount) AS total, count(*) AS n GROUP BY country ORDER BY country DESC")
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["country", "2024_total", "2024_n"]);
+    assert_eq!(rows(&batches), [["nl", "25", "2"], ["de", "NULL", "0"]]);
+
+    query(&mut s, "CREATE TABLE wide AS SELECT * FROM (VALUES ('a', 1, NULL), ('b', 3, 4)) v(k, q1, q2)").await;
+    let batches = s
+        .query("UNPIVOT wide ON q1, q2 INTO NAME quarter VALUE amount")
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["k", "quarter", "amount"]);
+    let mut got = rows(&batches);
+    got.sort();
+    assert_eq!(got, [["a", "q1", "1"], ["b", "q1", "3"], ["b", "q2", "4"]]);
+    let err = error(&mut s, "UNPIVOT wide ON q9 INTO NAME a VALUE b").await;
+    assert!(err.contains("'q9'"), "{err}");
 }

@@ -5,10 +5,12 @@
 mod attach;
 mod copy;
 mod describe;
+mod expand;
 mod explain;
 mod files;
 mod functions;
 mod metadata;
+mod pivot;
 mod rewrite;
 mod samples;
 mod split;
@@ -105,12 +107,8 @@ impl SqlSession {
         match first.to_ascii_uppercase().as_str() {
             "SUMMARIZE" => return describe::summarize(self, rest).await,
             "COPY" => return copy::copy(self, statement).await,
-            "PIVOT" | "UNPIVOT" => {
-                return Err(TarnError::Invalid(format!(
-                    "{} is not supported yet",
-                    first.to_ascii_uppercase()
-                )));
-            }
+            "PIVOT" => return pivot::pivot(self, statement).await,
+            "UNPIVOT" => return pivot::unpivot(self, statement).await,
             _ => {}
         }
         let statement = parse_one(statement)?;
@@ -201,6 +199,8 @@ impl SqlSession {
                 files.register_table(placeholder.clone(), table)?;
                 registered.push(placeholder.clone());
             }
+            expand::expand_select_lists(&mut statement, &state).await?;
+            rewrite::name_columns(&mut statement);
             Ok::<_, TarnError>(
                 state
                     .statement_to_plan(DFStatement::Statement(Box::new(statement)))
@@ -275,7 +275,7 @@ fn files_schema(ctx: &SessionContext) -> Arc<dyn SchemaProvider> {
 
 /// Parses exactly one statement with the DuckDB dialect.
 pub(crate) fn parse_one(sql: &str) -> Result<Statement> {
-    let sql = samples::normalize(sql)?;
+    let sql = expand::mark_renames(&samples::normalize(sql)?)?;
     let mut statements = Parser::parse_sql(&DuckDbDialect {}, &sql)
         .map_err(|e| TarnError::Parse(parser_message(&e.to_string(), &sql)))?;
     match statements.len() {

@@ -27,15 +27,6 @@ pub struct Rewritten {
 /// Rewrites `statement` in place. `known_table` says whether a quoted name is an existing table
 /// (then `FROM "name"` keeps its meaning) rather than a path.
 pub fn rewrite(statement: &mut Statement, known_table: &dyn Fn(&str) -> bool) -> Result<Rewritten> {
-    match statement {
-        Statement::Query(query) => name_columns_like_duckdb(query),
-        Statement::CreateTable(create) => {
-            if let Some(query) = &mut create.query {
-                name_columns_like_duckdb(query)
-            }
-        }
-        _ => {}
-    }
     let mut visitor = Rewriter {
         known_table,
         found: Rewritten::default(),
@@ -112,6 +103,20 @@ impl Rewriter<'_> {
         *args = None;
         self.found.files.push((placeholder, function));
         Ok(())
+    }
+}
+
+/// Names the result columns of a query statement (or CTAS) as DuckDB does; run after
+/// select-list expansion so expanded columns are named too.
+pub fn name_columns(statement: &mut Statement) {
+    match statement {
+        Statement::Query(query) => name_columns_like_duckdb(query),
+        Statement::CreateTable(create) => {
+            if let Some(query) = &mut create.query {
+                name_columns_like_duckdb(query)
+            }
+        }
+        _ => {}
     }
 }
 
