@@ -106,13 +106,22 @@ async fn bare_from_and_friendly_select() {
         query(&mut s, "SELECT name FROM t QUALIFY row_number() OVER (PARTITION BY id ORDER BY name DESC) = 1 ORDER BY name").await,
         [["a"], ["c"]]
     );
-    let batches = s.query("SELECT * RENAME (name AS label) FROM t").await.unwrap();
+    let batches = s
+        .query("SELECT * RENAME (name AS label) FROM t")
+        .await
+        .unwrap();
     assert_eq!(columns(&batches), ["id", "label", "score"]);
     let err = error(&mut s, "SELECT * RENAME (nope AS x) FROM t").await;
     assert!(err.contains("'nope'"), "{err}");
-    let batches = s.query("SELECT COLUMNS('^(id|score)$') FROM t").await.unwrap();
+    let batches = s
+        .query("SELECT COLUMNS('^(id|score)$') FROM t")
+        .await
+        .unwrap();
     assert_eq!(columns(&batches), ["id", "score"]);
-    let batches = s.query("SELECT max(COLUMNS('id|score')) FROM t").await.unwrap();
+    let batches = s
+        .query("SELECT max(COLUMNS('id|score')) FROM t")
+        .await
+        .unwrap();
     assert_eq!(columns(&batches), ["max(id)", "max(score)"]);
     assert_eq!(rows(&batches), [["2", "10.5"]]);
     let err = error(&mut s, "SELECT COLUMNS('zzz') FROM t").await;
@@ -586,12 +595,29 @@ async fn settings_and_spilling() {
 #[tokio::test]
 async fn explain_analyze_is_a_tree_with_rows_per_operator() {
     let mut s = session();
-    query(&mut s, "CREATE TABLE t AS SELECT n, n % 3 AS k FROM generate_series(1, 1000) AS g(n)").await;
-    let plan = query(&mut s, "EXPLAIN ANALYZE SELECT k, count(*) FROM t WHERE n > 100 GROUP BY k").await;
+    query(
+        &mut s,
+        "CREATE TABLE t AS SELECT n, n % 3 AS k FROM generate_series(1, 1000) AS g(n)",
+    )
+    .await;
+    let plan = query(
+        &mut s,
+        "EXPLAIN ANALYZE SELECT k, count(*) FROM t WHERE n > 100 GROUP BY k",
+    )
+    .await;
     assert!(plan[0][0].starts_with("ProjectionExec"), "{plan:?}");
-    assert_eq!(plan[0][1], "3", "the root produced the three groups: {plan:?}");
-    let filter = plan.iter().find(|row| row[0].contains("FilterExec")).expect("a filter operator");
-    assert!(filter[0].contains("└─ ") || filter[0].contains("├─ "), "{filter:?}");
+    assert_eq!(
+        plan[0][1], "3",
+        "the root produced the three groups: {plan:?}"
+    );
+    let filter = plan
+        .iter()
+        .find(|row| row[0].contains("FilterExec"))
+        .expect("a filter operator");
+    assert!(
+        filter[0].contains("└─ ") || filter[0].contains("├─ "),
+        "{filter:?}"
+    );
     assert_eq!(filter[1], "900");
     assert!(filter[2].ends_with(" ms"), "{filter:?}");
     assert!(plan.last().unwrap()[0].starts_with("Total wall time"));
@@ -605,7 +631,10 @@ async fn pivot_and_unpivot_like_duckdb() {
         "CREATE TABLE sales AS SELECT * FROM (VALUES ('nl', 2023, 10), ('nl', 2024, 20), ('nl', 2024, 5), ('de', 2023, 7)) v(country, year, amount)",
     )
     .await;
-    let batches = s.query("PIVOT sales ON year USING sum(amount)").await.unwrap();
+    let batches = s
+        .query("PIVOT sales ON year USING sum(amount)")
+        .await
+        .unwrap();
     assert_eq!(columns(&batches), ["country", "2023", "2024"]);
     assert_eq!(rows(&batches), [["de", "7", "NULL"], ["nl", "10", "25"]]);
 
@@ -616,7 +645,11 @@ async fn pivot_and_unpivot_like_duckdb() {
     assert_eq!(columns(&batches), ["country", "2024_total", "2024_n"]);
     assert_eq!(rows(&batches), [["nl", "25", "2"], ["de", "NULL", "0"]]);
 
-    query(&mut s, "CREATE TABLE wide AS SELECT * FROM (VALUES ('a', 1, NULL), ('b', 3, 4)) v(k, q1, q2)").await;
+    query(
+        &mut s,
+        "CREATE TABLE wide AS SELECT * FROM (VALUES ('a', 1, NULL), ('b', 3, 4)) v(k, q1, q2)",
+    )
+    .await;
     let batches = s
         .query("UNPIVOT wide ON q1, q2 INTO NAME quarter VALUE amount")
         .await

@@ -12,8 +12,8 @@ use datafusion::sql::sqlparser::dialect::DuckDbDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use regex::Regex;
 use sqlparser::ast::{
-    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, Select,
-    SelectItem, SetExpr, Statement, Value,
+    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Select, SelectItem,
+    SetExpr, Statement, Value,
 };
 use sqlparser::parser::Parser;
 
@@ -138,7 +138,9 @@ async fn from_columns(
     state: &SessionState,
 ) -> Result<Vec<Column>> {
     if select.from.is_empty() {
-        return Err(TarnError::Invalid("COLUMNS and * RENAME need a FROM clause".into()));
+        return Err(TarnError::Invalid(
+            "COLUMNS and * RENAME need a FROM clause".into(),
+        ));
     }
     let from: Vec<String> = select.from.iter().map(|t| t.to_string()).collect();
     let with = with.map(|w| format!("{w} ")).unwrap_or_default();
@@ -152,7 +154,12 @@ async fn from_columns(
     Ok(plan
         .schema()
         .iter()
-        .map(|(qualifier, field)| (qualifier.map(|q| q.table().to_string()), field.name().clone()))
+        .map(|(qualifier, field)| {
+            (
+                qualifier.map(|q| q.table().to_string()),
+                field.name().clone(),
+            )
+        })
         .collect())
 }
 
@@ -194,21 +201,33 @@ fn expand_item(item: SelectItem, columns: &[Column]) -> Result<Vec<SelectItem>> 
     let Some(pattern) = columns_pattern(expr) else {
         return Ok(vec![item]);
     };
-    let regex = Regex::new(&pattern)
-        .map_err(|e| TarnError::Invalid(format!("COLUMNS('{pattern}'): bad regular expression: {e}")))?;
-    let matching: Vec<&Column> = columns.iter().filter(|(_, name)| regex.is_match(name)).collect();
+    let regex = Regex::new(&pattern).map_err(|e| {
+        TarnError::Invalid(format!("COLUMNS('{pattern}'): bad regular expression: {e}"))
+    })?;
+    let matching: Vec<&Column> = columns
+        .iter()
+        .filter(|(_, name)| regex.is_match(name))
+        .collect();
     if matching.is_empty() {
-        return Err(TarnError::Invalid(format!("COLUMNS('{pattern}') matches no column")));
+        return Err(TarnError::Invalid(format!(
+            "COLUMNS('{pattern}') matches no column"
+        )));
     }
     Ok(matching
         .into_iter()
         .map(|column| {
             let expanded = replace_columns_call(expr.clone(), &column_ref(column));
             match expanded {
-                Expr::Identifier(_) | Expr::CompoundIdentifier(_) => SelectItem::UnnamedExpr(expanded),
+                Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
+                    SelectItem::UnnamedExpr(expanded)
+                }
                 other => {
                     // Named as written with the column in place, as DuckDB names them.
-                    let name = replace_columns_call(expr.clone(), &Expr::Identifier(Ident::new(&column.1))).to_string();
+                    let name = replace_columns_call(
+                        expr.clone(),
+                        &Expr::Identifier(Ident::new(&column.1)),
+                    )
+                    .to_string();
                     SelectItem::ExprWithAlias {
                         expr: other,
                         alias: Ident::with_quote('"', name),
@@ -307,8 +326,14 @@ mod tests {
     #[test]
     fn rename_becomes_a_marker_call() {
         let sql = mark_renames("SELECT * RENAME (a AS x, \"b c\" AS y) FROM t").unwrap();
-        assert_eq!(sql, "SELECT __tarn_star_rename('a', 'x', 'b c', 'y') FROM t");
-        assert_eq!(mark_renames("SELECT 'rename' FROM t").unwrap(), "SELECT 'rename' FROM t");
+        assert_eq!(
+            sql,
+            "SELECT __tarn_star_rename('a', 'x', 'b c', 'y') FROM t"
+        );
+        assert_eq!(
+            mark_renames("SELECT 'rename' FROM t").unwrap(),
+            "SELECT 'rename' FROM t"
+        );
         assert!(mark_renames("SELECT * RENAME (a x) FROM t").is_err());
     }
 }

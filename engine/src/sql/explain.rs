@@ -16,7 +16,10 @@ use crate::error::{Result, TarnError};
 /// The widest operator description shown; longer ones are cut with `…`.
 const MAX_DETAIL: usize = 90;
 
-pub async fn explain_analyze(session: &SqlSession, query: &str) -> Result<SendableRecordBatchStream> {
+pub async fn explain_analyze(
+    session: &SqlSession,
+    query: &str,
+) -> Result<SendableRecordBatchStream> {
     let frame = session.dataframe(query).await?;
     let plan = frame.create_physical_plan().await?;
     let start = Instant::now();
@@ -32,7 +35,12 @@ pub async fn explain_analyze(session: &SqlSession, query: &str) -> Result<Sendab
     walk(&plan, "", "", &mut |label, node| {
         let metrics = node.metrics().map(|m| m.aggregate_by_name());
         operators.push(label);
-        rows.push(metrics.as_ref().and_then(|m| m.output_rows()).map(|r| r as u64));
+        rows.push(
+            metrics
+                .as_ref()
+                .and_then(|m| m.output_rows())
+                .map(|r| r as u64),
+        );
         times.push(
             metrics
                 .as_ref()
@@ -40,7 +48,10 @@ pub async fn explain_analyze(session: &SqlSession, query: &str) -> Result<Sendab
                 .map(|nanos| format!("{:.3} ms", nanos as f64 / 1e6)),
         );
     });
-    operators.push(format!("Total wall time: {:.3} ms", total.as_secs_f64() * 1e3));
+    operators.push(format!(
+        "Total wall time: {:.3} ms",
+        total.as_secs_f64() * 1e3
+    ));
     rows.push(None);
     times.push(None);
 
@@ -55,8 +66,11 @@ pub async fn explain_analyze(session: &SqlSession, query: &str) -> Result<Sendab
             .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
             .collect::<Vec<_>>(),
     ));
-    let batch = RecordBatch::try_new(schema.clone(), columns.into_iter().map(|(_, a)| a).collect())
-        .map_err(|e| TarnError::DataFusion(e.into()))?;
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .map_err(|e| TarnError::DataFusion(e.into()))?;
     Ok(batches_stream(schema, vec![batch]))
 }
 
@@ -76,7 +90,11 @@ fn walk(
     let children = node.children();
     for (i, child) in children.iter().enumerate() {
         let last = i + 1 == children.len();
-        let (branch, continuation) = if last { ("└─ ", "   ") } else { ("├─ ", "│  ") };
+        let (branch, continuation) = if last {
+            ("└─ ", "   ")
+        } else {
+            ("├─ ", "│  ")
+        };
         walk(
             child,
             &format!("{child_prefix}{branch}"),

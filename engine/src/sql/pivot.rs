@@ -29,19 +29,25 @@ pub async fn pivot(session: &mut SqlSession, statement: &str) -> Result<Sendable
     let source = clauses.source()?;
     let on = clauses.required("ON")?;
     let (on_column, explicit_values) = match on.to_ascii_uppercase().find(" IN ") {
-        Some(at) => (on[..at].trim().to_string(), Some(on[at + 4..].trim().to_string())),
+        Some(at) => (
+            on[..at].trim().to_string(),
+            Some(on[at + 4..].trim().to_string()),
+        ),
         None => (on.clone(), None),
     };
     let aggregates = split_list(clauses.get("USING").unwrap_or("count(*)"));
     let values = match explicit_values {
         Some(list) => split_list(list.trim_start_matches('(').trim_end_matches(')'))
             .into_iter()
-            .map(|v| v.trim_matches('\'').to_string())
+            .map(|v| Some(v.trim_matches('\'').to_string()))
             .collect(),
         None => distinct_values(session, &source, &on_column).await?,
     };
     let group_by = match clauses.get("GROUP") {
-        Some(text) => split_list(text.trim_start_matches(|c: char| c.is_alphabetic()).trim_start()),
+        Some(text) => split_list(
+            text.trim_start_matches(|c: char| c.is_alphabetic())
+                .trim_start(),
+        ),
         None => {
             let used = referenced_names(&aggregates)?;
             let on_name = on_column.trim_matches('"').to_string();
@@ -87,7 +93,10 @@ pub async fn pivot(session: &mut SqlSession, statement: &str) -> Result<Sendable
     Ok(session.dataframe(&sql).await?.execute_stream().await?)
 }
 
-pub async fn unpivot(session: &mut SqlSession, statement: &str) -> Result<SendableRecordBatchStream> {
+pub async fn unpivot(
+    session: &mut SqlSession,
+    statement: &str,
+) -> Result<SendableRecordBatchStream> {
     let clauses = Clauses::parse(statement, "UNPIVOT")?;
     let source = clauses.source()?;
     let on: Vec<String> = split_list(&clauses.required("ON")?)
@@ -97,30 +106,57 @@ pub async fn unpivot(session: &mut SqlSession, statement: &str) -> Result<Sendab
     let into = clauses.required("INTO")?;
     let words: Vec<&str> = into.split_whitespace().collect();
     let (name_column, value_column) = match words.as_slice() {
-        [n, name, v, value] if n.eq_ignore_ascii_case("NAME") && v.eq_ignore_ascii_case("VALUE") => {
-            (name.trim_matches('"').to_string(), value.trim_matches('"').to_string())
+        [n, name, v, value]
+            if n.eq_ignore_ascii_case("NAME") && v.eq_ignore_ascii_case("VALUE") =>
+        {
+            (
+                name.trim_matches('"').to_string(),
+                value.trim_matches('"').to_string(),
+            )
         }
-        _ => return Err(TarnError::Parse("UNPIVOT: expected INTO NAME name VALUE value".into())),
+        _ => {
+            return Err(TarnError::Parse(
+                "UNPIVOT: expected INTO NAME name VALUE value".into(),
+            ));
+        }
     };
     let include_nulls = clauses.get("INCLUDE").is_some();
     let columns = source_columns(session, &source).await?;
     for column in &on {
         if !columns.contains(column) {
-            return Err(TarnError::Invalid(format!("UNPIVOT: column '{column}' is not in {source}")));
+            return Err(TarnError::Invalid(format!(
+                "UNPIVOT: column '{column}' is not in {source}"
+            )));
         }
     }
-    let kept: Vec<String> = columns.iter().filter(|c| !on.contains(c)).map(|c| quote(c)).collect();
+    let kept: Vec<String> = columns
+        .iter()
+        .filter(|c| !on.contains(c))
+        .map(|c| quote(c))
+        .collect();
     let branches: Vec<String> = on
         .iter()
         .map(|column| {
             let mut items = kept.clone();
-            items.push(format!("'{}' AS {}", column.replace('\'', "''"), quote(&name_column)));
+            items.push(format!(
+                "'{}' AS {}",
+                column.replace('\'', "''"),
+                quote(&name_column)
+            ));
             items.push(format!("{} AS {}", quote(column), quote(&value_column)));
-            let filter = if include_nulls { String::new() } else { format!(" WHERE {} IS NOT NULL", quote(column)) };
+            let filter = if include_nulls {
+                String::new()
+            } else {
+                format!(" WHERE {} IS NOT NULL", quote(column))
+            };
             format!("SELECT {} FROM {source}{filter}", items.join(", "))
         })
         .collect();
-    Ok(session.dataframe(&branches.join(" UNION ALL ")).await?.execute_stream().await?)
+    Ok(session
+        .dataframe(&branches.join(" UNION ALL "))
+        .await?
+        .execute_stream()
+        .await?)
 }
 
 /// The statement cut at its top-level clause keywords.
@@ -165,39 +201,66 @@ impl Clauses {
     }
 
     fn get(&self, clause: &str) -> Option<&str> {
-        self.parts.iter().find(|(k, _)| k == clause).map(|(_, v)| v.as_str())
+        self.parts
+            .iter()
+            .find(|(k, _)| k == clause)
+            .map(|(_, v)| v.as_str())
     }
 
     fn required(&self, clause: &str) -> Result<String> {
         self.get(clause)
             .filter(|v| !v.is_empty())
             .map(str::to_string)
-            .ok_or_else(|| TarnError::Parse(format!("{}: missing {clause} clause", self.parts[0].0)))
+            .ok_or_else(|| {
+                TarnError::Parse(format!("{}: missing {clause} clause", self.parts[0].0))
+            })
     }
 
     /// The dataset: a table, a quoted path or a parenthesized query.
     fn source(&self) -> Result<String> {
         let source = self.parts[0].1.trim();
         if source.is_empty() {
-            return Err(TarnError::Parse(format!("{} needs a table, path or (query)", self.parts[0].0)));
+            return Err(TarnError::Parse(format!(
+                "{} needs a table, path or (query)",
+                self.parts[0].0
+            )));
         }
-        Ok(if source.starts_with('(') { format!("{source} AS pivot_source") } else { source.to_string() })
+        Ok(if source.starts_with('(') {
+            format!("{source} AS pivot_source")
+        } else {
+            source.to_string()
+        })
     }
 }
 
 async fn source_columns(session: &SqlSession, source: &str) -> Result<Vec<String>> {
-    let frame = session.dataframe(&format!("SELECT * FROM {source} LIMIT 0")).await?;
-    Ok(frame.schema().fields().iter().map(|f| f.name().clone()).collect())
+    let frame = session
+        .dataframe(&format!("SELECT * FROM {source} LIMIT 0"))
+        .await?;
+    Ok(frame
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect())
 }
 
 /// The distinct values of the ON column as text, sorted, `None` for NULL.
-async fn distinct_values(session: &SqlSession, source: &str, column: &str) -> Result<Vec<Option<String>>> {
+async fn distinct_values(
+    session: &SqlSession,
+    source: &str,
+    column: &str,
+) -> Result<Vec<Option<String>>> {
     let sql = format!("SELECT DISTINCT CAST({column} AS VARCHAR) AS v FROM {source} ORDER BY v");
     let batches = collect(session.dataframe(&sql).await?.execute_stream().await?).await?;
     let mut values = Vec::new();
     for batch in batches {
-        let array = cast(batch.column(0), &DataType::Utf8).map_err(|e| TarnError::DataFusion(e.into()))?;
-        let strings = array.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+        let array =
+            cast(batch.column(0), &DataType::Utf8).map_err(|e| TarnError::DataFusion(e.into()))?;
+        let strings = array
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("cast to Utf8");
         for i in 0..strings.len() {
             values.push((!strings.is_null(i)).then(|| strings.value(i).to_string()));
         }
@@ -228,9 +291,9 @@ fn add_filter(expr: &mut Expr, filter: &Expr) {
             add_filter(left, filter);
             add_filter(right, filter);
         }
-        Expr::Nested(inner) | Expr::UnaryOp { expr: inner, .. } | Expr::Cast { expr: inner, .. } => {
-            add_filter(inner, filter)
-        }
+        Expr::Nested(inner)
+        | Expr::UnaryOp { expr: inner, .. }
+        | Expr::Cast { expr: inner, .. } => add_filter(inner, filter),
         _ => {}
     }
 }
