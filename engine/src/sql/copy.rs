@@ -12,8 +12,7 @@ use datafusion::arrow::array::{Array, RecordBatch, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion::sql::sqlparser::dialect::DuckDbDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::Token;
 
 use super::files::FileFormatKind;
 use super::{SqlSession, batches_stream};
@@ -97,9 +96,7 @@ pub async fn copy(session: &SqlSession, statement: &str) -> Result<SendableRecor
 impl CopyStatement {
     /// Parses DuckDB's COPY syntax.
     pub fn parse(statement: &str) -> Result<Self> {
-        let tokens: Vec<Token> = Tokenizer::new(&DuckDbDialect {}, statement)
-            .tokenize()
-            .map_err(|e| TarnError::Parse(e.to_string()))?
+        let tokens: Vec<Token> = super::tokenize(statement)?
             .into_iter()
             .filter(|t| !matches!(t, Token::Whitespace(_)))
             .collect();

@@ -2,16 +2,14 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray,
-};
+use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::DFSchema;
 use datafusion::execution::SendableRecordBatchStream;
 
 use super::types::{is_numeric, sql_type_name};
-use super::{SqlSession, batches_stream, collect};
+use super::{SqlSession, batch_of, batch_stream, collect};
 use crate::error::{Result, TarnError};
 
 /// `DESCRIBE t` / `DESCRIBE SELECT ...`: one row per column.
@@ -238,16 +236,5 @@ fn string_table(columns: Vec<(&str, Vec<Option<&str>>)>) -> Result<SendableRecor
 }
 
 fn table(columns: Vec<(&str, ArrayRef)>) -> Result<SendableRecordBatchStream> {
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
-            .collect::<Vec<_>>(),
-    ));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        columns.into_iter().map(|(_, a)| a).collect(),
-    )
-    .map_err(|e| TarnError::DataFusion(e.into()))?;
-    Ok(batches_stream(schema, vec![batch]))
+    Ok(batch_stream(batch_of(columns)?))
 }

@@ -9,7 +9,7 @@
 use datafusion::execution::SessionState;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::dialect::DuckDbDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::Token;
 use regex::Regex;
 use sqlparser::ast::{
     Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Select, SelectItem,
@@ -26,9 +26,7 @@ pub fn mark_renames(sql: &str) -> Result<String> {
     if !sql.to_ascii_uppercase().contains("RENAME") {
         return Ok(sql.to_string());
     }
-    let mut tokens = Tokenizer::new(&DuckDbDialect {}, sql)
-        .tokenize()
-        .map_err(|e| TarnError::Parse(e.to_string()))?;
+    let mut tokens = super::tokenize(sql)?;
     let mut i = 0;
     while i < tokens.len() {
         if tokens[i] == Token::Mul {
@@ -46,9 +44,7 @@ pub fn mark_renames(sql: &str) -> Result<String> {
                     .map(|name| format!("'{}'", name.replace('\'', "''")))
                     .collect();
                 let call = format!("{RENAME_MARKER}({})", args.join(", "));
-                let replacement = Tokenizer::new(&DuckDbDialect {}, &call)
-                    .tokenize()
-                    .expect("the marker call tokenizes");
+                let replacement = super::tokenize(&call).expect("the marker call tokenizes");
                 let inserted = replacement.len();
                 tokens.splice(i..=close, replacement);
                 i += inserted;

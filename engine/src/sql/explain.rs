@@ -4,14 +4,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
-use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::arrow::array::{ArrayRef, StringArray, UInt64Array};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::{ExecutionPlan, displayable, execute_stream};
 use futures::StreamExt;
 
-use super::{SqlSession, batches_stream};
-use crate::error::{Result, TarnError};
+use super::{SqlSession, batch_of, batch_stream};
+use crate::error::Result;
 
 /// The widest operator description shown; longer ones are cut with `…`.
 const MAX_DETAIL: usize = 90;
@@ -60,18 +59,7 @@ pub async fn explain_analyze(
         ("rows", Arc::new(UInt64Array::from(rows))),
         ("time", Arc::new(StringArray::from(times))),
     ];
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
-            .collect::<Vec<_>>(),
-    ));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        columns.into_iter().map(|(_, a)| a).collect(),
-    )
-    .map_err(|e| TarnError::DataFusion(e.into()))?;
-    Ok(batches_stream(schema, vec![batch]))
+    Ok(batch_stream(batch_of(columns)?))
 }
 
 /// Visits the plan depth first, giving each node a label drawn with tree connectors.

@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder};
-use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::arrow::array::{ArrayRef, Int64Builder, StringBuilder};
 use datafusion::catalog::{MemTable, TableProvider};
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::execution::SessionState;
@@ -13,6 +12,7 @@ use datafusion::parquet::file::metadata::ParquetMetaData;
 use datafusion::parquet::file::statistics::Statistics;
 use datafusion::parquet::schema::types::Type as ParquetType;
 
+use super::batch_of;
 use super::files::{display_path, list_paths};
 use crate::error::{Result, TarnError};
 
@@ -258,16 +258,9 @@ fn stat_text(stats: &Statistics, min: bool) -> Option<String> {
 
 /// A one-batch in-memory table from named columns.
 fn table(columns: Vec<(&str, ArrayRef)>) -> Result<Arc<dyn TableProvider>> {
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
-            .collect::<Vec<_>>(),
-    ));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        columns.into_iter().map(|(_, a)| a).collect(),
-    )
-    .map_err(|e| TarnError::DataFusion(e.into()))?;
-    Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
+    let batch = batch_of(columns)?;
+    Ok(Arc::new(MemTable::try_new(
+        batch.schema(),
+        vec![vec![batch]],
+    )?))
 }

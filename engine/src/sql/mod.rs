@@ -20,7 +20,7 @@ pub mod types;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
 use datafusion::execution::SendableRecordBatchStream;
@@ -316,6 +316,32 @@ fn setting_text(value: &Expr) -> String {
         },
         other => other.to_string(),
     }
+}
+
+/// One batch from named columns (every column nullable), for results the layer computes itself.
+pub(crate) fn batch_of(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
+    let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(
+        columns
+            .iter()
+            .map(|(name, array)| {
+                datafusion::arrow::datatypes::Field::new(*name, array.data_type().clone(), true)
+            })
+            .collect::<Vec<_>>(),
+    ));
+    RecordBatch::try_new(schema, columns.into_iter().map(|(_, a)| a).collect())
+        .map_err(|e| TarnError::DataFusion(e.into()))
+}
+
+/// A stream of one computed batch.
+pub(crate) fn batch_stream(batch: RecordBatch) -> SendableRecordBatchStream {
+    batches_stream(batch.schema(), vec![batch])
+}
+
+/// Tokenizes with the DuckDB dialect, a tokenizer error being a parse error.
+pub(crate) fn tokenize(sql: &str) -> Result<Vec<datafusion::sql::sqlparser::tokenizer::Token>> {
+    datafusion::sql::sqlparser::tokenizer::Tokenizer::new(&DuckDbDialect {}, sql)
+        .tokenize()
+        .map_err(|e| TarnError::Parse(e.to_string()))
 }
 
 /// A stream of the given batches.

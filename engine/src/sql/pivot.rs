@@ -14,7 +14,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::sql::sqlparser::dialect::DuckDbDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::Token;
 use sqlparser::ast::Expr;
 use sqlparser::parser::Parser;
 
@@ -166,9 +166,7 @@ struct Clauses {
 
 impl Clauses {
     fn parse(statement: &str, keyword: &str) -> Result<Self> {
-        let tokens = Tokenizer::new(&DuckDbDialect {}, statement)
-            .tokenize()
-            .map_err(|e| TarnError::Parse(e.to_string()))?;
+        let tokens = super::tokenize(statement)?;
         let mut parts: Vec<(String, String)> = vec![];
         let mut current = (String::new(), String::new());
         let mut depth = 0i32;

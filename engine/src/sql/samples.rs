@@ -5,9 +5,8 @@
 //! `USING SAMPLE` samples the FROM clause of its SELECT; over a join it is refused rather than
 //! applied to one side.
 
-use datafusion::sql::sqlparser::dialect::DuckDbDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::Token;
 
 use crate::error::{Result, TarnError};
 
@@ -17,9 +16,7 @@ pub fn normalize(sql: &str) -> Result<String> {
     if !upper.contains("SAMPLE") {
         return Ok(sql.to_string());
     }
-    let mut tokens = Tokenizer::new(&DuckDbDialect {}, sql)
-        .tokenize()
-        .map_err(|e| TarnError::Parse(e.to_string()))?;
+    let mut tokens = super::tokenize(sql)?;
     let mut i = 0;
     while i < tokens.len() {
         if is_word(&tokens[i], "TABLESAMPLE") {
@@ -54,9 +51,7 @@ pub fn normalize(sql: &str) -> Result<String> {
 }
 
 fn clause_tokens(clause: &str) -> Vec<Token> {
-    Tokenizer::new(&DuckDbDialect {}, &format!(" TABLESAMPLE {clause} "))
-        .tokenize()
-        .expect("the clause is plain tokens")
+    super::tokenize(&format!(" TABLESAMPLE {clause} ")).expect("the clause is plain tokens")
 }
 
 /// Reads `[method] [(] N (%|PERCENT|ROWS) [)] [(method[, seed])]` from `start`; returns the
