@@ -245,7 +245,6 @@ async fn collect_with_progress(
             _ = ticker.tick() => progress.rows(rows, start.elapsed()),
         }
     }
-    progress.finish();
     Ok((schema, batches))
 }
 

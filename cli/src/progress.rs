@@ -37,8 +37,12 @@ impl Progress {
         }
     }
 
-    pub fn finish(self) {
-        if let Some(bar) = self.bar {
+}
+
+/// The line goes away however the statement ends: finished, failed or cancelled with Ctrl-C.
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
     }
