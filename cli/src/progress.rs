@@ -36,7 +36,6 @@ impl Progress {
             }
         }
     }
-
 }
 
 /// The line goes away however the statement ends: finished, failed or cancelled with Ctrl-C.

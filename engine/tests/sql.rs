@@ -126,6 +126,13 @@ async fn bare_from_and_friendly_select() {
     assert_eq!(rows(&batches), [["2", "10.5"]]);
     let err = error(&mut s, "SELECT COLUMNS('zzz') FROM t").await;
     assert!(err.contains("matches no column"), "{err}");
+    // DuckDB's division: `/` is floating point and NULL on zero, `//` is integer division.
+    let batches = s
+        .query("SELECT 7 / 2, 7 // 2, 1 / 0, id / 4 AS q FROM t WHERE id = 1")
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["(7 / 2)", "(7 // 2)", "(1 / 0)", "q"]);
+    assert_eq!(rows(&batches), [["3.5", "3", "NULL", "0.25"]]);
     // DuckDB's default: NULLs last in both directions.
     assert_eq!(
         query(&mut s, "SELECT score FROM t ORDER BY score").await[2],
@@ -400,7 +407,7 @@ async fn describe_summarize_and_show_tables() {
     assert_eq!(described[0][..3], ["x", "BIGINT", "NO"]);
     assert_eq!(described[1][..3], ["label", "VARCHAR", "YES"]);
     assert_eq!(
-        query(&mut s, "DESCRIBE SELECT x / 2.0 AS half FROM t").await[0][..2],
+        query(&mut s, "DESCRIBE SELECT x / 2 AS half FROM t").await[0][..2],
         ["half", "DOUBLE"]
     );
 

@@ -1,24 +1,110 @@
 //! Built-in functions whose result type DuckDB defines differently from DataFusion.
 //!
-//! `avg` of a DECIMAL is a DOUBLE in DuckDB (DataFusion keeps a DECIMAL with four more digits
-//! of scale, which rounds the answer): [`DuckAvg`] coerces DECIMAL arguments to DOUBLE and
-//! otherwise is DataFusion's own `avg`.
+//! * `avg` of a DECIMAL is a DOUBLE in DuckDB (DataFusion keeps a DECIMAL with four more digits
+//!   of scale, which rounds the answer): [`DuckAvg`] coerces DECIMAL arguments to DOUBLE and
+//!   otherwise is DataFusion's own `avg`.
+//! * `/` is always floating-point division in DuckDB (`7 / 2` is 3.5, `x / 0` is NULL); `//` is
+//!   integer division. The rewrite step turns `a / b` into [`DIVIDE`]`(a, b)`, [`DuckDivide`].
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, FieldRef};
-use datafusion::common::{Result, plan_err};
+use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array};
+use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
+use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::functions_aggregate::average::avg_udaf;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, GroupsAccumulator, ReversedUDAF, Signature,
-    Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Expr, GroupsAccumulator,
+    ReversedUDAF, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::prelude::SessionContext;
+
+/// The name `a / b` is planned as.
+pub const DIVIDE: &str = "duckdb_divide";
 
 /// Registers the DuckDB-typed replacements on a context.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udaf(AggregateUDF::from(DuckAvg::new()));
+    ctx.register_udf(ScalarUDF::from(DuckDivide::new()));
+}
+
+/// DuckDB's `/`: both sides as DOUBLE, NULL when dividing by zero.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct DuckDivide {
+    signature: Signature,
+}
+
+impl DuckDivide {
+    pub fn new() -> Self {
+        DuckDivide {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl Default for DuckDivide {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ScalarUDFImpl for DuckDivide {
+    fn name(&self) -> &str {
+        DIVIDE
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn display_name(&self, args: &[Expr]) -> Result<String> {
+        Ok(format!("{} / {}", args[0], args[1]))
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [a, b] if numeric_or_null(a) && numeric_or_null(b) => {
+                Ok(vec![DataType::Float64, DataType::Float64])
+            }
+            [a, b] => plan_err!("cannot divide {a} by {b}"),
+            _ => plan_err!("division takes two operands"),
+        }
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let numerators = arrays[0].as_primitive::<Float64Type>();
+        let denominators = arrays[1].as_primitive::<Float64Type>();
+        let quotients: Float64Array = numerators
+            .iter()
+            .zip(denominators.iter())
+            .map(|(n, d)| match (n, d) {
+                (Some(n), Some(d)) if d != 0.0 => Some(n / d),
+                _ => None,
+            })
+            .collect();
+        let quotients: ArrayRef = Arc::new(quotients);
+        if all_scalar {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                &quotients, 0,
+            )?));
+        }
+        debug_assert_eq!(quotients.len(), rows);
+        Ok(ColumnarValue::Array(quotients))
+    }
+}
+
+fn numeric_or_null(data_type: &DataType) -> bool {
+    data_type.is_numeric() || *data_type == DataType::Null
 }
 
 /// `avg` with DuckDB's result types: DOUBLE for numbers and decimals, INTERVAL for intervals.

@@ -201,6 +201,7 @@ impl SqlSession {
             }
             expand::expand_select_lists(&mut statement, &state).await?;
             rewrite::name_columns(&mut statement);
+            rewrite::duckdb_division(&mut statement)?;
             Ok::<_, TarnError>(
                 state
                     .statement_to_plan(DFStatement::Statement(Box::new(statement)))

@@ -5,9 +5,10 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, Ident, ObjectName, OrderByExpr, OrderByKind, Query, Select, SelectFlavor, SelectItem,
-    SetExpr, Statement, TableFactor, TableSample, TableSampleKind, TableSampleUnit, Value,
-    VisitMut, VisitorMut, WildcardAdditionalOptions,
+    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    FunctionArguments, Ident, ObjectName, OrderByExpr, OrderByKind, Query, Select, SelectFlavor,
+    SelectItem, SetExpr, Statement, TableFactor, TableSample, TableSampleKind, TableSampleUnit,
+    Value, VisitMut, VisitorMut, WildcardAdditionalOptions,
 };
 use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
@@ -103,6 +104,53 @@ impl Rewriter<'_> {
         *args = None;
         self.found.files.push((placeholder, function));
         Ok(())
+    }
+}
+
+/// Gives `/` DuckDB's meaning. Runs after [`name_columns`], so columns keep the names users
+/// wrote (`(a / b)`).
+pub fn duckdb_division(statement: &mut Statement) -> Result<()> {
+    match statement.visit(&mut DivisionRewriter) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(err) => Err(err),
+    }
+}
+
+struct DivisionRewriter;
+
+impl VisitorMut for DivisionRewriter {
+    type Break = TarnError;
+
+    /// DuckDB's division: `a / b` is floating point (see `functions::DIVIDE`), `a // b` is
+    /// DataFusion's integer `/`.
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<TarnError> {
+        if let Expr::BinaryOp { op, left, right } = expr {
+            match op {
+                BinaryOperator::Divide => {
+                    let operands = [left.as_ref().clone(), right.as_ref().clone()];
+                    *expr = Expr::Function(Function {
+                        name: ObjectName::from(vec![Ident::new(super::functions::DIVIDE)]),
+                        uses_odbc_syntax: false,
+                        parameters: FunctionArguments::None,
+                        args: FunctionArguments::List(FunctionArgumentList {
+                            duplicate_treatment: None,
+                            args: operands
+                                .into_iter()
+                                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
+                                .collect(),
+                            clauses: vec![],
+                        }),
+                        filter: None,
+                        null_treatment: None,
+                        over: None,
+                        within_group: vec![],
+                    });
+                }
+                BinaryOperator::DuckIntegerDivide => *op = BinaryOperator::Divide,
+                _ => {}
+            }
+        }
+        ControlFlow::Continue(())
     }
 }
 
