@@ -109,6 +109,8 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=HERE / "data")
     parser.add_argument("--check", action="store_true", help="compare results with DuckDB's")
     parser.add_argument("--queries", default="1-22", help="e.g. 1-22 or 1,3,18")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for tarn only, e.g. datafusion.execution.parquet.pushdown_filters=true")
     args = parser.parse_args()
 
     import duckdb  # imported late so --help works without it
@@ -123,6 +125,7 @@ def main() -> int:
     con = duckdb.connect()
     con.execute(f"SET threads = {args.threads}")
     con.execute(setup)
+    tarn_setup = "".join(f"SET {setting};\n" for setting in args.set) + setup
 
     print(f"TPC-H SF{args.scale}, {args.threads} threads, DuckDB {duckdb.__version__}")
     print(f"{'query':>5} {'tarn s':>9} {'duckdb s':>9} {'ratio':>7}  result")
@@ -133,7 +136,7 @@ def main() -> int:
         query = HERE / "queries" / f"q{n}.sql"
         duck_s, duck_rows = run_duckdb(con, query)
         try:
-            tarn_s, tarn_rows = run_tarn(args.tarn, setup, query, args.threads)
+            tarn_s, tarn_rows = run_tarn(args.tarn, tarn_setup, query, args.threads)
             problem = compare(tarn_rows, duck_rows) if args.check else None
         except RuntimeError as err:
             tarn_s, problem = float("nan"), f"error: {err}"
