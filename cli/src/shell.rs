@@ -15,7 +15,7 @@ use rustyline::{Context, Editor, Helper, history::FileHistory};
 use sqlparser::dialect::DuckDbDialect;
 use sqlparser::keywords::ALL_KEYWORDS;
 use sqlparser::tokenizer::{Token, Tokenizer};
-use tarn_engine::sql::is_complete;
+use tarn_engine::sql::{TABLE_FUNCTIONS, is_complete};
 
 use crate::console::Console;
 
@@ -81,17 +81,7 @@ async fn completion_names(console: &Console) -> BTreeSet<String> {
     names.extend(state.scalar_functions().keys().cloned());
     names.extend(state.aggregate_functions().keys().cloned());
     names.extend(state.window_functions().keys().cloned());
-    names.extend(
-        [
-            "read_parquet",
-            "read_csv",
-            "read_json",
-            "glob",
-            "parquet_metadata",
-            "parquet_schema",
-        ]
-        .map(String::from),
-    );
+    names.extend(TABLE_FUNCTIONS.iter().map(|f| f.to_string()));
     names
 }
 

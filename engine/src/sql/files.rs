@@ -123,7 +123,7 @@ impl ScanSpec {
         };
 
         if self.options.filename {
-            return self.with_filename_column(&options, schema, &files).await;
+            return self.with_filename_column(&options, schema, &files);
         }
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(options)
@@ -200,7 +200,7 @@ impl ScanSpec {
     }
 
     /// A union of one scan per file, each with its path in a `filename` column.
-    async fn with_filename_column(
+    fn with_filename_column(
         &self,
         options: &ListingOptions,
         schema: SchemaRef,

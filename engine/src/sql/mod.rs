@@ -37,6 +37,7 @@ use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
 
 pub use split::{is_blank, is_complete, split_statements};
+pub use table_functions::TABLE_FUNCTIONS;
 
 use crate::config::TarnConfig;
 use crate::error::{Result, TarnError};

@@ -15,6 +15,16 @@ use super::files::{FileFormatKind, ScanOptions, ScanSpec};
 use super::metadata;
 use crate::error::{Result, TarnError};
 
+/// The table functions this module reads, for completion and documentation.
+pub const TABLE_FUNCTIONS: &[&str] = &[
+    "read_parquet",
+    "read_csv",
+    "read_json",
+    "glob",
+    "parquet_metadata",
+    "parquet_schema",
+];
+
 /// A call of one of the file table functions, with its arguments evaluated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TableFunction {
