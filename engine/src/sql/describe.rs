@@ -154,10 +154,12 @@ pub async fn summarize(session: &SqlSession, target: &str) -> Result<SendableRec
         .downcast_ref::<Int64Array>()
         .map_or(0, |a| a.value(0));
 
-    let mut out: Vec<Vec<Option<String>>> = vec![Vec::new(); 8];
+    // Text columns by position: name, type, min, max, q25, q50, q75.
+    let mut out: Vec<Vec<Option<String>>> = vec![Vec::new(); 7];
     let mut avg = Vec::new();
     let mut std = Vec::new();
     let mut count = Vec::new();
+    let mut approx_unique = Vec::new();
     let mut null_percentage = Vec::new();
     for (i, (name, data_type)) in columns.iter().enumerate() {
         let base = 1 + i * STATS;
@@ -178,20 +180,22 @@ pub async fn summarize(session: &SqlSession, target: &str) -> Result<SendableRec
         out[1].push(Some(sql_type_name(data_type)));
         out[2].push(text(0)?);
         out[3].push(text(1)?);
-        out[4].push(text(2)?);
-        out[5].push(text(5)?);
-        out[6].push(text(6)?);
+        out[4].push(text(5)?);
+        out[5].push(text(6)?);
         let q75 = text(7)?;
         avg.push(float(3));
         std.push(float(4));
         let non_null = float(8).unwrap_or(0.0) as i64;
+        // The estimate can overshoot on small inputs; there are never more distinct values
+        // than non-null ones.
+        approx_unique.push(float(2).map(|n| (n as i64).min(non_null)));
         count.push(total);
         null_percentage.push(if total == 0 {
             0.0
         } else {
             100.0 * (total - non_null) as f64 / total as f64
         });
-        out[7].push(q75);
+        out[6].push(q75);
     }
     let strings = |values: &Vec<Option<String>>| -> ArrayRef {
         Arc::new(StringArray::from(
@@ -203,20 +207,12 @@ pub async fn summarize(session: &SqlSession, target: &str) -> Result<SendableRec
         ("column_type", strings(&out[1])),
         ("min", strings(&out[2])),
         ("max", strings(&out[3])),
-        (
-            "approx_unique",
-            Arc::new(Int64Array::from(
-                out[4]
-                    .iter()
-                    .map(|v| v.as_ref().and_then(|s| s.parse().ok()))
-                    .collect::<Vec<Option<i64>>>(),
-            )),
-        ),
+        ("approx_unique", Arc::new(Int64Array::from(approx_unique))),
         ("avg", Arc::new(Float64Array::from(avg))),
         ("std", Arc::new(Float64Array::from(std))),
-        ("q25", strings(&out[5])),
-        ("q50", strings(&out[6])),
-        ("q75", strings(&out[7])),
+        ("q25", strings(&out[4])),
+        ("q50", strings(&out[5])),
+        ("q75", strings(&out[6])),
         ("count", Arc::new(Int64Array::from(count))),
         (
             "null_percentage",
