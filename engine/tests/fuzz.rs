@@ -4,6 +4,7 @@
 
 use futures::FutureExt;
 use proptest::prelude::*;
+use tarn_engine::sql::TABLE_FUNCTIONS;
 use tarn_engine::{SqlSession, TarnConfig};
 
 const FRAGMENTS: &[&str] = &[
@@ -46,12 +47,6 @@ const FRAGMENTS: &[&str] = &[
     "'t.parquet'",
     "'*.csv'",
     "'/nonexistent/'",
-    "read_parquet",
-    "read_csv",
-    "read_json",
-    "glob",
-    "parquet_metadata",
-    "parquet_schema",
     "t",
     "a",
     "b",
@@ -82,7 +77,8 @@ const FRAGMENTS: &[&str] = &[
 
 fn statement() -> impl Strategy<Value = String> {
     let fragment = prop_oneof![
-        8 => proptest::sample::select(FRAGMENTS).prop_map(str::to_string),
+        6 => proptest::sample::select(FRAGMENTS).prop_map(str::to_string),
+        2 => proptest::sample::select(TABLE_FUNCTIONS).prop_map(str::to_string),
         1 => "[ -~]{0,6}",
     ];
     proptest::collection::vec(fragment, 0..14).prop_map(|parts| parts.join(" "))

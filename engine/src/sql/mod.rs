@@ -144,8 +144,9 @@ impl SqlSession {
             }) if values.len() == 1 => {
                 let name = variable.to_string();
                 let value = setting_text(&values[0]);
-                if self.config.clone().set(&name, &value)? {
-                    self.apply_setting(&name, &value)?;
+                let mut config = self.config.clone();
+                if config.set(&name, &value)? {
+                    self.apply_config(config)?;
                     Ok(empty_stream())
                 } else {
                     self.run_statement(Statement::Set(Set::SingleAssignment {
@@ -217,10 +218,9 @@ impl SqlSession {
         result
     }
 
-    /// Rebuilds the context's resources after `SET threads | memory_limit | temp_directory`.
-    fn apply_setting(&mut self, name: &str, value: &str) -> Result<()> {
-        let mut config = self.config.clone();
-        config.set(name, value)?;
+    /// Rebuilds the context's resources for new settings (`SET threads | memory_limit |
+    /// temp_directory`), keeping its catalogs, tables and functions.
+    fn apply_config(&mut self, config: TarnConfig) -> Result<()> {
         let state = self.ctx.state();
         // The catalogs carry over from the old state; a fresh default one would hide them.
         let session_config = with_resources(state.config().clone(), &config)
