@@ -681,3 +681,60 @@ async fn pivot_and_unpivot_like_duckdb() {
     let err = error(&mut s, "UNPIVOT wide ON q9 INTO NAME a VALUE b").await;
     assert!(err.contains("'q9'"), "{err}");
 }
+
+/// The logical plan of `sql`, one node per line.
+async fn logical_plan(session: &mut SqlSession, sql: &str) -> Vec<String> {
+    query(session, "SET datafusion.explain.logical_plan_only = true").await;
+    query(session, "SET datafusion.explain.format = 'indent'").await;
+    let plan = query(session, &format!("EXPLAIN {sql}")).await;
+    plan[0][1].lines().map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn decorrelated_subqueries_filter_early_and_keep_their_answers() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE customers AS SELECT * FROM (VALUES (1, 'ann'), (2, 'bob')) AS t(cust, name);
+         CREATE TABLE orders AS SELECT * FROM (VALUES (10, 1), (11, 1), (12, 2), (13, NULL)) AS t(okey, cust);
+         CREATE TABLE items AS SELECT * FROM (VALUES (10, 5), (10, 7), (11, 3), (12, 20), (13, 30), (NULL, 50)) AS t(okey, qty);
+         CREATE TABLE parts AS SELECT * FROM (VALUES (1, 'x'), (2, 'y'), (3, 'x')) AS t(part, brand);
+         CREATE TABLE part_items AS SELECT * FROM (VALUES (1, 1), (1, 3), (2, 1), (2, 9), (3, 4), (3, 4), (NULL, 1)) AS t(part, qty)",
+    )
+    .await;
+
+    // TPC-H Q18's shape: the HAVING-selected keys filter `orders` before it meets `items`.
+    let big_orders = "SELECT name, o.okey, sum(qty) FROM customers c, orders o, items i
+        WHERE o.okey IN (SELECT okey FROM items GROUP BY okey HAVING sum(qty) > 10)
+          AND c.cust = o.cust AND o.okey = i.okey
+        GROUP BY ALL ORDER BY ALL";
+    assert_eq!(
+        query(&mut s, big_orders).await,
+        [["ann", "10", "12"], ["bob", "12", "20"]]
+    );
+    let plan = logical_plan(&mut s, big_orders).await;
+    let line = |needle: &str| plan.iter().position(|l| l.contains(needle)).unwrap();
+    assert!(
+        line("LeftSemi Join") > line("Inner Join"),
+        "the semi join runs below the inner joins:\n{}",
+        plan.join("\n")
+    );
+
+    // TPC-H Q17's shape: only the parts of brand 'x' are averaged.
+    let small_quantities = "SELECT sum(pi.qty), count(*) FROM part_items pi, parts p
+        WHERE pi.part = p.part AND p.brand = 'x'
+          AND pi.qty < (SELECT avg(qty) FROM part_items WHERE part = p.part)";
+    assert_eq!(query(&mut s, small_quantities).await, [["1", "1"]]);
+    let plan = logical_plan(&mut s, small_quantities).await;
+    let reduced = plan
+        .iter()
+        .position(|l| l.contains("LeftSemi Join: part_items.part = __tarn_join_keys.part"));
+    assert!(
+        reduced
+            > plan
+                .iter()
+                .position(|l| l.contains("Aggregate: groupBy=[[part_items.part]]")),
+        "the subquery's aggregate reads only the filtered parts:\n{}",
+        plan.join("\n")
+    );
+}

@@ -10,6 +10,7 @@ mod explain;
 mod files;
 mod functions;
 mod metadata;
+mod optimizer;
 mod pivot;
 mod rewrite;
 mod samples;
@@ -68,11 +69,14 @@ impl SqlSession {
             "datafusion.execution.listing_table_ignore_subdirectory",
             "false",
         )?;
-        let state = SessionStateBuilder::new()
+        let mut state = SessionStateBuilder::new()
             .with_config(session_config)
             .with_runtime_env(runtime_env(&config)?)
-            .with_default_features()
-            .build();
+            .with_default_features();
+        for rule in optimizer::rules() {
+            state = state.with_optimizer_rule(rule);
+        }
+        let state = state.build();
         let ctx = SessionContext::new_with_state(state);
         functions::register(&ctx);
         ctx.catalog(DEFAULT_CATALOG)

@@ -164,6 +164,8 @@ pub fn name_columns(statement: &mut Statement) {
                 name_columns_like_duckdb(query)
             }
         }
+        Statement::CreateView(view) => name_columns_like_duckdb(&mut view.query),
+        Statement::Explain { statement, .. } => name_columns(statement),
         _ => {}
     }
 }
