@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::error::{Result, TarnError};
 
-/// Settings for a session's execution resources.
+/// Settings for a session's execution resources and its partitioned jobs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TarnConfig {
     /// Worker threads and target partitions per query (DuckDB's `threads`).
@@ -15,27 +15,46 @@ pub struct TarnConfig {
     pub memory_limit: Option<u64>,
     /// Where spill files go (DuckDB's `temp_directory`); `None` uses the OS temporary folder.
     pub temp_directory: Option<PathBuf>,
+    /// Where partitioned jobs keep their files: `<data_root>/<job_id>/...`.
+    pub data_root: PathBuf,
+    /// The job a session's DataFrames run as; `None` gives each session a new id. Running a
+    /// job again with the same id skips the tasks that finished.
+    pub job_id: Option<String>,
+    /// Tasks a job runs at once.
+    pub concurrency: usize,
+    /// Attempts a task gets when it fails for an I/O reason.
+    pub max_attempts: usize,
 }
 
 impl Default for TarnConfig {
     /// Every core, and like DuckDB 80% of physical memory before spilling.
     fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         TarnConfig {
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: cores,
             memory_limit: physical_memory().map(|bytes| bytes / 10 * 8),
             temp_directory: None,
+            data_root: home().join(".tarn").join("data"),
+            job_id: None,
+            concurrency: cores,
+            max_attempts: 3,
         }
     }
 }
 
 impl TarnConfig {
-    /// Defaults overridden by `TARN_THREADS`, `TARN_MEMORY_LIMIT` and `TARN_TEMP_DIRECTORY`.
+    /// Defaults overridden by `TARN_THREADS`, `TARN_MEMORY_LIMIT`, `TARN_TEMP_DIRECTORY`,
+    /// `TARN_DATA_ROOT`, `TARN_JOB_ID`, `TARN_CONCURRENCY` and `TARN_MAX_ATTEMPTS`.
     pub fn from_env() -> Result<Self> {
         let mut config = TarnConfig::default();
         for (setting, var) in [
             ("threads", "TARN_THREADS"),
             ("memory_limit", "TARN_MEMORY_LIMIT"),
             ("temp_directory", "TARN_TEMP_DIRECTORY"),
+            ("data_root", "TARN_DATA_ROOT"),
+            ("job_id", "TARN_JOB_ID"),
+            ("concurrency", "TARN_CONCURRENCY"),
+            ("max_attempts", "TARN_MAX_ATTEMPTS"),
         ] {
             if let Ok(value) = std::env::var(var) {
                 config.set(setting, &value).map_err(|e| match e {
@@ -57,16 +76,33 @@ impl TarnConfig {
             name: name.to_string(),
             reason,
         };
+        let count = || -> Result<usize> {
+            match value.trim().parse() {
+                Ok(0) => Err(invalid("must be at least 1".into())),
+                Ok(n) => Ok(n),
+                Err(_) => Err(invalid(format!("'{value}' is not a whole number"))),
+            }
+        };
         match name.to_ascii_lowercase().as_str() {
-            "threads" | "worker_threads" => {
-                let threads: usize = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| invalid(format!("'{value}' is not a whole number")))?;
-                if threads == 0 {
-                    return Err(invalid("must be at least 1".into()));
+            "threads" | "worker_threads" => self.threads = count()?,
+            "concurrency" => self.concurrency = count()?,
+            "max_attempts" => self.max_attempts = count()?,
+            "data_root" => {
+                let value = value.trim();
+                if value.is_empty() {
+                    return Err(invalid("must name a folder".into()));
                 }
-                self.threads = threads;
+                self.data_root = PathBuf::from(value);
+            }
+            "job_id" => {
+                let value = value.trim();
+                let safe = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+                if value.is_empty() || value.starts_with('.') || !value.chars().all(safe) {
+                    return Err(invalid(format!(
+                        "'{value}' is not a job id (letters, digits, '-', '_', '.')"
+                    )));
+                }
+                self.job_id = Some(value.to_string());
             }
             "memory_limit" | "max_memory" => {
                 self.memory_limit = parse_size(value).map_err(invalid)?;
@@ -108,6 +144,11 @@ pub fn parse_size(text: &str) -> Result<Option<u64>, String> {
         other => return Err(format!("unknown unit '{other}' in '{text}'")),
     };
     Ok(Some((number * multiplier as f64) as u64))
+}
+
+/// The user's home folder (`$HOME`), or the current folder when there is none.
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from)
 }
 
 /// Physical memory in bytes, read from `/proc/meminfo` where there is one.

@@ -35,6 +35,24 @@ pub enum TarnError {
     /// A setting got a value it cannot take.
     #[error("Invalid Input Error: setting {name}: {reason}")]
     Setting { name: String, reason: String },
+    /// A DataFrame operation that cannot be planned (partition counts, placeholders).
+    #[error("Invalid Input Error: {0}")]
+    Plan(#[from] tarn_planner::PlanError),
+    /// A `map_batches` function returned an error.
+    #[error("Invalid Input Error: map_batches function failed: {0}")]
+    Function(String),
+    /// A `map_batches` function failed with an I/O error, which is worth retrying.
+    #[error("IO Error: map_batches function failed: {0}")]
+    FunctionIo(std::io::Error),
+    /// A task of a partitioned job failed; `cause` says why.
+    #[error("task {task} of stage {stage} (partition {partition}) failed after {attempts} attempt(s): {cause}")]
+    Task {
+        stage: String,
+        task: usize,
+        partition: usize,
+        attempts: usize,
+        cause: Box<TarnError>,
+    },
     /// Planning or execution failed inside DataFusion.
     #[error("{}", one_line(.0))]
     DataFusion(#[from] DataFusionError),
@@ -50,6 +68,27 @@ impl TarnError {
             op,
             path: path.into(),
             source,
+        }
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for TarnError {
+    fn from(err: datafusion::arrow::error::ArrowError) -> Self {
+        TarnError::DataFusion(DataFusionError::ArrowError(Box::new(err), None))
+    }
+}
+
+impl TarnError {
+    /// Whether trying again may succeed: the failure came from storage, not from the query,
+    /// the data or user code.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TarnError::Io { .. } | TarnError::FunctionIo(_) => true,
+            TarnError::DataFusion(err) => matches!(
+                err.find_root(),
+                DataFusionError::IoError(_) | DataFusionError::ObjectStore(_)
+            ),
+            _ => false,
         }
     }
 }

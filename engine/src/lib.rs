@@ -1,12 +1,15 @@
-//! Tarn's engine: sessions and the DuckDB-like SQL layer over DataFusion.
+//! Tarn's engine: the DuckDB-like SQL layer over DataFusion, and partitioned jobs (sessions,
+//! lazy DataFrames, the local executor).
 //!
 //! See `ARCHITECTURE.md` for how this crate sits between the `tarn` binary and the planner,
 //! GPU operators and storage crates.
 
 pub mod config;
 pub mod error;
+pub mod job;
 pub mod sql;
 
 pub use config::TarnConfig;
 pub use error::{Result, TarnError};
+pub use job::{DataFrame, ReadParquet, Session};
 pub use sql::SqlSession;

@@ -75,6 +75,14 @@ pub struct ScanOptions {
     pub columns: Option<Vec<(String, DataType)>>,
 }
 
+/// The files a scan names, grouped by the path that listed them, with how to read them.
+pub struct ResolvedFiles {
+    pub files: Vec<(ListingTableUrl, Vec<ObjectMeta>)>,
+    /// The format and its options, the partition columns and the file extension.
+    pub options: ListingOptions,
+    pub schema: SchemaRef,
+}
+
 /// One scan of files named in a query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScanSpec {
@@ -88,6 +96,23 @@ pub struct ScanSpec {
 impl ScanSpec {
     /// Lists the files, works out format, partitions and schema, and builds the table.
     pub async fn resolve(&self, state: &SessionState) -> Result<Arc<dyn TableProvider>> {
+        let ResolvedFiles {
+            files,
+            options,
+            schema,
+        } = self.resolve_files(state).await?;
+        if self.options.filename {
+            return self.with_filename_column(&options, schema, &files);
+        }
+        let urls = files.iter().map(|(url, _)| url.clone()).collect();
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(schema);
+        Ok(Arc::new(ListingTable::try_new(config)?))
+    }
+
+    /// Lists the files and works out their format, partition columns and schema.
+    pub async fn resolve_files(&self, state: &SessionState) -> Result<ResolvedFiles> {
         let files = list_paths(state, &self.paths).await?;
         let urls: Vec<ListingTableUrl> = files.iter().map(|(url, _)| url.clone()).collect();
         let first_file = files[0].1[0].location.to_string();
@@ -122,13 +147,11 @@ impl ScanSpec {
             }
         };
 
-        if self.options.filename {
-            return self.with_filename_column(&options, schema, &files);
-        }
-        let config = ListingTableConfig::new_with_multi_paths(urls)
-            .with_listing_options(options)
-            .with_schema(schema);
-        Ok(Arc::new(ListingTable::try_new(config)?))
+        Ok(ResolvedFiles {
+            files,
+            options,
+            schema,
+        })
     }
 
     fn listing_options(

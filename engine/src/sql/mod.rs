@@ -7,7 +7,7 @@ mod copy;
 mod describe;
 mod expand;
 mod explain;
-mod files;
+pub(crate) mod files;
 mod functions;
 mod metadata;
 mod optimizer;
@@ -56,6 +56,13 @@ pub struct SqlSession {
 impl SqlSession {
     /// A session with the given settings and an empty `memory.main` schema.
     pub fn new(config: TarnConfig) -> Result<Self> {
+        let runtime = runtime_env(&config)?;
+        Self::with_runtime(config, runtime)
+    }
+
+    /// A session that shares `runtime` (its memory pool, spill folder and object stores) with
+    /// others: each task of a partitioned job gets its own session over the job's runtime.
+    pub fn with_runtime(config: TarnConfig, runtime: Arc<RuntimeEnv>) -> Result<Self> {
         let mut session_config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema(DEFAULT_CATALOG, DEFAULT_SCHEMA);
@@ -71,7 +78,7 @@ impl SqlSession {
         )?;
         let mut state = SessionStateBuilder::new()
             .with_config(session_config)
-            .with_runtime_env(runtime_env(&config)?)
+            .with_runtime_env(runtime)
             .with_default_features();
         for rule in optimizer::rules() {
             state = state.with_optimizer_rule(rule);
@@ -256,7 +263,7 @@ fn with_resources(session_config: SessionConfig, config: &TarnConfig) -> Session
 
 /// The runtime resources for a configuration: a fair spilling memory pool when there is a
 /// limit (so sorts and aggregates spill instead of failing), and the spill folder.
-fn runtime_env(config: &TarnConfig) -> Result<Arc<RuntimeEnv>> {
+pub(crate) fn runtime_env(config: &TarnConfig) -> Result<Arc<RuntimeEnv>> {
     let mut builder = RuntimeEnvBuilder::new();
     if let Some(limit) = config.memory_limit {
         let pool = TrackConsumersPool::new(

@@ -11,7 +11,7 @@ fn session() -> SqlSession {
     SqlSession::new(TarnConfig {
         threads: 2,
         memory_limit: None,
-        temp_directory: None,
+        ..TarnConfig::default()
     })
     .unwrap()
 }

@@ -95,7 +95,7 @@ proptest! {
             .build()
             .unwrap();
         let outcome = runtime.block_on(async {
-            let mut session = SqlSession::new(TarnConfig { threads: 2, memory_limit: None, temp_directory: None }).unwrap();
+            let mut session = SqlSession::new(TarnConfig { threads: 2, memory_limit: None, ..TarnConfig::default() }).unwrap();
             session
                 .query("CREATE TABLE t AS SELECT * FROM (VALUES (1, 'x'), (2, NULL)) v(a, b)")
                 .await

@@ -1,0 +1,427 @@
+//! The lazy `DataFrame`: verbs add nodes to the session's DAG; actions run the job.
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::datasource::MemTable;
+use futures::StreamExt;
+use tarn_planner::{NodeId, Part, Scheme, Splits, substitute};
+
+use super::layout::{io, read_dir, write_atomically};
+use super::report::JobReport;
+use super::session::Session;
+use super::shuffle::with_partition_column;
+use super::task::{BatchFn, Job};
+use crate::error::{Result, TarnError};
+
+/// How [`DataFrame::repartition_range`] finds its split points.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RangeSplits {
+    /// `n - 1` ascending values: numbers or strings.
+    Points(Vec<serde_json::Value>),
+    /// Evenly spaced quantiles of a sample of the column, taken when the job runs, so skewed
+    /// data still gives partitions of similar size.
+    Sampled,
+}
+
+/// A lazy, partitioned table: a node of its session's DAG.
+#[derive(Clone)]
+pub struct DataFrame {
+    session: Session,
+    node: NodeId,
+}
+
+impl DataFrame {
+    pub(super) fn new(session: Session, node: NodeId) -> Self {
+        DataFrame { session, node }
+    }
+
+    pub(super) fn node(&self) -> NodeId {
+        self.node
+    }
+
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub fn partitions(&self) -> usize {
+        self.session.plans().dag.partitions(self.node)
+    }
+
+    /// The columns, when known before running (a `map_batches` result's are not).
+    pub fn schema(&self) -> Option<SchemaRef> {
+        self.session.plans().schemas[self.node].clone()
+    }
+
+    /// `n` partitions dealt evenly by files (or, after a stage, by its partitions), without
+    /// moving data; more partitions than files leaves some empty.
+    pub fn repartition(&self, n: usize) -> Result<DataFrame> {
+        let mut plans = self.session.plans();
+        let node = plans.dag.regroup(self.node, n)?;
+        let schema = plans.schemas[self.node].clone();
+        plans.schemas.push(schema);
+        drop(plans);
+        Ok(DataFrame::new(self.session.clone(), node))
+    }
+
+    /// `n` partitions with rows dealt round robin, so they differ by at most one row per
+    /// producer.
+    pub fn repartition_by_rows(&self, n: usize) -> Result<DataFrame> {
+        self.shuffle(n, Scheme::Rows)
+    }
+
+    /// `n` partitions by a hash of `columns`; the partition is added as `__data_partition__`.
+    pub fn repartition_hash(&self, n: usize, columns: &[&str]) -> Result<DataFrame> {
+        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        if columns.is_empty() {
+            return Err(TarnError::Invalid(
+                "repartition_hash needs at least one column".into(),
+            ));
+        }
+        for column in &columns {
+            self.check_column(column, "hash partition")?;
+        }
+        self.shuffle(n, Scheme::Hash { columns })
+    }
+
+    /// `n` partitions where `column`'s value is the partition; a value outside `0..n` fails the
+    /// job with `partition key X is out of range 0-{n-1}`.
+    pub fn repartition_by(&self, n: usize, column: &str) -> Result<DataFrame> {
+        if let Some(field) = self.check_column(column, "partition")?
+            && !field.is_integer()
+        {
+            return Err(TarnError::Invalid(format!(
+                "partition column '{column}' must be an integer, not {field}"
+            )));
+        }
+        self.shuffle(
+            n,
+            Scheme::Column {
+                column: column.to_string(),
+            },
+        )
+    }
+
+    /// `n` partitions by ranges of `column`: partition `i` holds values from split point `i-1`
+    /// up to (not including) split point `i`; NULLs go to the last.
+    pub fn repartition_range(
+        &self,
+        n: usize,
+        column: &str,
+        splits: RangeSplits,
+    ) -> Result<DataFrame> {
+        self.check_column(column, "range partition")?;
+        let splits = match splits {
+            RangeSplits::Points(points) => Splits::Given(points),
+            RangeSplits::Sampled => Splits::Sampled,
+        };
+        self.shuffle(
+            n,
+            Scheme::Range {
+                column: column.to_string(),
+                splits,
+            },
+        )
+    }
+
+    /// Every row moved to a random partition (keeping the partition count), then each
+    /// partition shuffled.
+    pub async fn random_shuffle(&self) -> Result<DataFrame> {
+        self.shuffle(self.partitions(), Scheme::Random)?
+            .partial_sql("SELECT * FROM {0} ORDER BY random()")
+            .await
+    }
+
+    /// SQL run on each partition, reading it as `{0}`.
+    pub async fn partial_sql(&self, query: &str) -> Result<DataFrame> {
+        DataFrame::sql_node(&self.session, vec![self.node], query.to_string()).await
+    }
+
+    /// The rows for which the SQL condition holds.
+    pub async fn filter(&self, condition: &str) -> Result<DataFrame> {
+        self.partial_sql(&format!("SELECT * FROM {{0}} WHERE {condition}"))
+            .await
+    }
+
+    /// A new select list, as SQL (`'a + b AS c, d'`).
+    pub async fn map(&self, select_list: &str) -> Result<DataFrame> {
+        self.partial_sql(&format!("SELECT {select_list} FROM {{0}}"))
+            .await
+    }
+
+    /// Each partition sorted by `columns` (SQL order terms such as `"x DESC"` are fine).
+    pub async fn partial_sort(&self, columns: &[&str]) -> Result<DataFrame> {
+        self.partial_sql(&format!("SELECT * FROM {{0}} ORDER BY {}", columns.join(", ")))
+            .await
+    }
+
+    /// At most `n` rows, in one partition.
+    pub async fn limit(&self, n: usize) -> Result<DataFrame> {
+        let query = format!("SELECT * FROM {{0}} LIMIT {n}");
+        self.partial_sql(&query)
+            .await?
+            .repartition(1)?
+            .partial_sql(&query)
+            .await
+    }
+
+    /// `function` applied to every batch; an `std::io::Error` it returns makes the task retry,
+    /// any other error (or a panic) fails the job.
+    pub fn map_batches<F>(&self, function: F) -> DataFrame
+    where
+        F: Fn(RecordBatch) -> std::result::Result<RecordBatch, Box<dyn std::error::Error + Send + Sync>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let mut plans = self.session.plans();
+        let function: BatchFn = Arc::new(function);
+        plans.functions.push(function);
+        let id = plans.functions.len() - 1;
+        let node = plans.dag.map_batches(self.node, id);
+        plans.schemas.push(None);
+        drop(plans);
+        DataFrame::new(self.session.clone(), node)
+    }
+
+    /// This DataFrame's partitions followed by `other`'s.
+    pub fn union(&self, other: &DataFrame) -> Result<DataFrame> {
+        let mut plans = self.session.plans();
+        let (mine, theirs) = (&plans.schemas[self.node], &plans.schemas[other.node]);
+        if let (Some(a), Some(b)) = (mine, theirs)
+            && !same_columns(a, b)
+        {
+            return Err(TarnError::Invalid(format!(
+                "union needs the same columns on both sides, got ({}) and ({})",
+                field_list(a),
+                field_list(b)
+            )));
+        }
+        let schema = mine.clone();
+        let node = plans.dag.union(vec![self.node, other.node])?;
+        plans.schemas.push(schema);
+        drop(plans);
+        Ok(DataFrame::new(self.session.clone(), node))
+    }
+
+    /// Runs the job up to this DataFrame.
+    pub async fn compute(&self) -> Result<JobReport> {
+        Ok(self.session.run(self.node).await?.1)
+    }
+
+    /// The number of rows.
+    pub async fn count(&self) -> Result<u64> {
+        let mut rows = 0;
+        for batch in self.to_arrow().await? {
+            rows += batch.num_rows() as u64;
+        }
+        Ok(rows)
+    }
+
+    /// The first `n` rows, partition by partition.
+    pub async fn take(&self, n: usize) -> Result<Vec<RecordBatch>> {
+        self.read(Some(n)).await
+    }
+
+    /// Every row, partition by partition.
+    pub async fn to_arrow(&self) -> Result<Vec<RecordBatch>> {
+        self.read(None).await
+    }
+
+    /// Writes the rows as Parquet files in the folder `path`, which must not exist or be
+    /// empty. The folder appears whole or not at all, with a `.MANIFEST` listing its files.
+    pub async fn write_parquet(&self, path: &str) -> Result<JobReport> {
+        let target = self.materialized().await?;
+        let (job, report) = self.session.run(target.node).await?;
+        publish(&job, Path::new(path))?;
+        Ok(report)
+    }
+
+    /// The logical DAG under this DataFrame and the task graph that computes it.
+    pub fn explain(&self) -> String {
+        let dag = self.session.plans().dag.explain(self.node);
+        let graph = self.session.task_graph(self.node).explain();
+        format!("Logical DAG:\n{dag}\nTask graph:\n{graph}")
+    }
+
+    async fn read(&self, limit: Option<usize>) -> Result<Vec<RecordBatch>> {
+        let (job, _) = self.session.run(self.node).await?;
+        let mut batches = Vec::new();
+        let mut remaining = limit.unwrap_or(usize::MAX);
+        for input in &job.graph.output {
+            if remaining == 0 {
+                break;
+            }
+            let mut stream = job.read(input, job.config.threads).await?;
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                let batch = batch.slice(0, batch.num_rows().min(remaining));
+                remaining -= batch.num_rows();
+                batches.push(batch);
+                if remaining == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(batches)
+    }
+
+    fn shuffle(&self, n: usize, scheme: Scheme) -> Result<DataFrame> {
+        let mut plans = self.session.plans();
+        let schema = match (&scheme, &plans.schemas[self.node]) {
+            (Scheme::Hash { .. }, Some(schema)) => Some(with_partition_column(schema)),
+            (_, schema) => schema.clone(),
+        };
+        let node = plans.dag.shuffle(self.node, n, scheme)?;
+        plans.schemas.push(schema);
+        drop(plans);
+        Ok(DataFrame::new(self.session.clone(), node))
+    }
+
+    /// The type of `column`, checking that it exists when the schema is known.
+    fn check_column(&self, column: &str, purpose: &str) -> Result<Option<DataType>> {
+        let Some(schema) = self.schema() else {
+            return Ok(None);
+        };
+        match schema.field_with_name(column) {
+            Ok(field) => Ok(Some(field.data_type().clone())),
+            Err(_) => Err(TarnError::Invalid(format!(
+                "{purpose} column '{column}' not found; the columns are {}",
+                field_list(&schema)
+            ))),
+        }
+    }
+
+    /// A node running `query` over `inputs`, after checking the query against their schemas.
+    pub(super) async fn sql_node(
+        session: &Session,
+        inputs: Vec<NodeId>,
+        query: String,
+    ) -> Result<DataFrame> {
+        let schemas: Option<Vec<SchemaRef>> = {
+            let plans = session.plans();
+            inputs.iter().map(|&i| plans.schemas[i].clone()).collect()
+        };
+        let schema = match schemas {
+            Some(schemas) => Some(output_schema(session, &query, &schemas).await?),
+            None => None,
+        };
+        let mut plans = session.plans();
+        let node = plans.dag.sql(inputs, query)?;
+        plans.schemas.push(schema);
+        drop(plans);
+        Ok(DataFrame::new(session.clone(), node))
+    }
+
+    /// This DataFrame, or a copy of it that runs tasks (so that it has files to publish).
+    async fn materialized(&self) -> Result<DataFrame> {
+        let runs_tasks = self.session.plans().dag.node(self.node).op.runs_tasks();
+        if runs_tasks {
+            Ok(self.clone())
+        } else {
+            self.partial_sql("SELECT * FROM {0}").await
+        }
+    }
+}
+
+/// Plans `query` over empty tables of the input schemas: bad SQL fails here, with DuckDB's
+/// error text, before any job runs.
+async fn output_schema(session: &Session, query: &str, inputs: &[SchemaRef]) -> Result<SchemaRef> {
+    let sql = session.sql_session()?;
+    let names: Vec<String> = (0..inputs.len()).map(|i| format!("__input_{i}")).collect();
+    for (name, schema) in names.iter().zip(inputs) {
+        let table = MemTable::try_new(Arc::clone(schema), vec![vec![]])?;
+        sql.context().register_table(name.as_str(), Arc::new(table))?;
+    }
+    let frame = sql.dataframe(&substitute(query, &names)?).await?;
+    Ok(Arc::new(frame.schema().as_arrow().clone()))
+}
+
+/// Whether two schemas have the same column names and types, in the same order.
+fn same_columns(a: &SchemaRef, b: &SchemaRef) -> bool {
+    a.fields().len() == b.fields().len()
+        && a
+            .fields()
+            .iter()
+            .zip(b.fields())
+            .all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type())
+}
+
+fn field_list(schema: &SchemaRef) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Links (or copies) the job's output files into a staging folder beside `target` with a
+/// `.MANIFEST`, then renames it into place.
+fn publish(job: &Job, target: &Path) -> Result<()> {
+    if target.exists() {
+        let empty = target.is_dir() && read_dir(target)?.is_empty();
+        if !empty {
+            return Err(TarnError::TargetExists(target.display().to_string()));
+        }
+    }
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(parent).map_err(|e| io("create", parent, e))?;
+    let name = target
+        .file_name()
+        .ok_or_else(|| TarnError::Invalid(format!("'{}' is not a folder name", target.display())))?;
+    let staging = parent.join(format!(
+        ".{}.tarn-{}",
+        name.to_string_lossy(),
+        uuid::Uuid::new_v4()
+    ));
+    let result = stage_files(job, &staging).and_then(|()| {
+        if target.exists() {
+            fs::remove_dir(target).map_err(|e| io("replace", target, e))?;
+        }
+        fs::rename(&staging, target).map_err(|e| io("rename into", target, e))
+    });
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&staging);
+    }
+    result
+}
+
+fn stage_files(job: &Job, staging: &Path) -> Result<()> {
+    fs::create_dir_all(staging).map_err(|e| io("create", staging, e))?;
+    let mut names = Vec::new();
+    for (partition, input) in job.graph.output.iter().enumerate() {
+        for part in &input.parts {
+            let Part::Output { stage, partition: p } = part else {
+                unreachable!("a published DataFrame runs tasks")
+            };
+            let dir = job.dir.partition_dir(&job.graph.stages[*stage].name, *p);
+            if !dir.exists() {
+                continue;
+            }
+            for entry in read_dir(&dir)? {
+                let name = format!("part-{partition:05}-{}.parquet", names.len());
+                let to = staging.join(&name);
+                if fs::hard_link(entry.path(), &to).is_err() {
+                    fs::copy(entry.path(), &to).map_err(|e| io("copy into", &to, e))?;
+                }
+                names.push(name);
+            }
+        }
+    }
+    if names.is_empty() {
+        // No rows at all: one empty file still tells readers the columns.
+        let schema_file = job.dir.schema_file(&job.graph.stages.last().expect("a stage").name);
+        let name = "part-00000-0.parquet".to_string();
+        fs::copy(&schema_file, staging.join(&name)).map_err(|e| io("copy", &schema_file, e))?;
+        names.push(name);
+    }
+    let manifest: String = names.iter().map(|n| format!("{n}\n")).collect();
+    write_atomically(&staging.join(".MANIFEST"), manifest.as_bytes())
+}

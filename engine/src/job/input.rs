@@ -1,0 +1,277 @@
+//! A task's inputs as DataFusion tables: the files (or batches) the planner's [`Input`] names,
+//! cut to the task's byte-range slice.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::Session;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::datasource::{MemTable, TableProvider, TableType, ViewTable, provider_as_source};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::physical_plan::ExecutionPlan;
+use tarn_planner::{Input, Origin, Part, Slice, Stage};
+
+use super::layout::{JobDir, io, read_dir};
+use super::source::Source;
+use crate::error::{Result, TarnError};
+
+/// What a task can read: the session's sources and the stages of its job.
+pub struct Inputs<'a> {
+    pub sources: &'a [Arc<Source>],
+    pub job: &'a JobDir,
+    pub stages: &'a [Stage],
+}
+
+/// One file or batch of an input, with its size for slicing.
+enum Piece {
+    File {
+        /// The source it belongs to; `None` for a stage's Parquet output.
+        source: Option<usize>,
+        file: PartitionedFile,
+        /// Whether the reader can start inside the file (Parquet, by row group).
+        splittable: bool,
+    },
+    Batch(RecordBatch),
+}
+
+impl Piece {
+    fn size(&self) -> u64 {
+        match self {
+            Piece::File { file, .. } => file.object_meta.size,
+            Piece::Batch(batch) => batch.get_array_memory_size() as u64,
+        }
+    }
+}
+
+impl Inputs<'_> {
+    /// The schema of what `origin` produces.
+    pub fn schema(&self, origin: Origin) -> Result<SchemaRef> {
+        match origin {
+            Origin::Source(source) => Ok(self.sources[source].schema()),
+            Origin::Stage(stage) => {
+                let path = self.job.schema_file(&self.stages[stage].name);
+                let file = File::open(&path).map_err(|e| io("open", &path, e))?;
+                let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+                    TarnError::BadFile {
+                        path: path.display().to_string(),
+                        format: "Parquet",
+                        reason: e.to_string(),
+                    }
+                })?;
+                Ok(Arc::clone(reader.schema()))
+            }
+        }
+    }
+
+    /// A table over everything `input` names.
+    pub fn table(&self, input: &Input) -> Result<Arc<dyn TableProvider>> {
+        let schema = self.schema(input.origin)?;
+        let mut pieces = Vec::new();
+        for part in &input.parts {
+            self.collect_pieces(part, &mut pieces)?;
+        }
+        if let Some(slice) = input.slice {
+            pieces = slice_pieces(pieces, slice);
+        }
+        self.build_table(schema, pieces)
+    }
+
+    fn collect_pieces(&self, part: &Part, pieces: &mut Vec<Piece>) -> Result<()> {
+        match part {
+            Part::Scan { source, start, end } => match self.sources[*source].as_ref() {
+                Source::Files(files) => {
+                    let splittable = files.format.get_ext() == "parquet";
+                    pieces.extend(files.files[*start..*end].iter().map(|file| Piece::File {
+                        source: Some(*source),
+                        file: file.clone(),
+                        splittable,
+                    }))
+                }
+                Source::Memory { batches, .. } => {
+                    pieces.extend(batches[*start..*end].iter().cloned().map(Piece::Batch))
+                }
+            },
+            Part::Output { stage, partition } => {
+                let dir = self
+                    .job
+                    .partition_dir(&self.stages[*stage].name, *partition);
+                if !dir.exists() {
+                    return Ok(());
+                }
+                for entry in read_dir(&dir)? {
+                    pieces.push(Piece::File {
+                        source: None,
+                        file: local_file(&entry.path())?,
+                        splittable: true,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One table per kind of piece, under a union when there is more than one kind.
+    fn build_table(&self, schema: SchemaRef, pieces: Vec<Piece>) -> Result<Arc<dyn TableProvider>> {
+        let mut groups: Vec<(Option<usize>, Vec<PartitionedFile>)> = Vec::new();
+        let mut batches = Vec::new();
+        for piece in pieces {
+            match piece {
+                Piece::Batch(batch) => batches.push(batch),
+                Piece::File { source, file, .. } => match groups.iter_mut().find(|g| g.0 == source) {
+                    Some(group) => group.1.push(file),
+                    None => groups.push((source, vec![file])),
+                },
+            }
+        }
+        let mut tables: Vec<Arc<dyn TableProvider>> = Vec::new();
+        for (source, files) in groups {
+            let (store, format): (ObjectStoreUrl, Arc<dyn FileFormat>) = match source {
+                Some(source) => match self.sources[source].as_ref() {
+                    Source::Files(f) => (f.store.clone(), Arc::clone(&f.format)),
+                    Source::Memory { .. } => unreachable!("memory sources give batches"),
+                },
+                None => (
+                    ObjectStoreUrl::local_filesystem(),
+                    Arc::new(ParquetFormat::default()),
+                ),
+            };
+            tables.push(Arc::new(FilesTable {
+                store,
+                format,
+                schema: Arc::clone(&schema),
+                files,
+            }));
+        }
+        if !batches.is_empty() || tables.is_empty() {
+            let batches = batches
+                .into_iter()
+                .map(|b| b.with_schema(Arc::clone(&schema)))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| TarnError::Invalid(format!("in-memory batches: {e}")))?;
+            tables.push(Arc::new(MemTable::try_new(Arc::clone(&schema), vec![batches])?));
+        }
+        if tables.len() == 1 {
+            return Ok(tables.remove(0));
+        }
+        let mut union: Option<LogicalPlanBuilder> = None;
+        for table in tables {
+            let scan = LogicalPlanBuilder::scan("input", provider_as_source(table), None)?;
+            union = Some(match union {
+                None => scan,
+                Some(acc) => acc.union(scan.build()?)?,
+            });
+        }
+        let plan = union.expect("two or more tables").build()?;
+        Ok(Arc::new(ViewTable::new(plan, None)))
+    }
+}
+
+/// A local file as DataFusion addresses it in the local object store.
+pub fn local_file(path: &Path) -> Result<PartitionedFile> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| io("read", path, e))?
+        .len();
+    let absolute = std::path::absolute(path).map_err(|e| io("resolve", path, e))?;
+    let location = absolute.to_string_lossy();
+    Ok(PartitionedFile::new(
+        location.trim_start_matches('/').to_string(),
+        size,
+    ))
+}
+
+/// Slice `index` of `count` equal byte ranges of the pieces laid end to end. A splittable file
+/// is cut at the range bounds (its reader keeps each row group in exactly one range); anything
+/// else goes whole to the range holding its middle byte.
+fn slice_pieces(pieces: Vec<Piece>, slice: Slice) -> Vec<Piece> {
+    let total: u64 = pieces.iter().map(Piece::size).sum();
+    let bound = |k: usize| (total as u128 * k as u128 / slice.count as u128) as u64;
+    let (low, high) = (bound(slice.index), bound(slice.index + 1));
+    let mut kept = Vec::new();
+    let mut offset = 0;
+    for piece in pieces {
+        let size = piece.size();
+        let (start, end) = (offset, offset + size);
+        offset = end;
+        match piece {
+            Piece::File {
+                source,
+                file,
+                splittable: true,
+            } => {
+                let (from, to) = (start.max(low), end.min(high));
+                if from < to {
+                    let file = file.with_range((from - start) as i64, (to - start) as i64);
+                    kept.push(Piece::File {
+                        source,
+                        file,
+                        splittable: true,
+                    });
+                }
+            }
+            other => {
+                let middle = start + size / 2;
+                if (low..high).contains(&middle) || (size == 0 && start == low && low < high) {
+                    kept.push(other);
+                }
+            }
+        }
+    }
+    kept
+}
+
+/// Files of one format read with a fixed schema, each possibly limited to a byte range: what
+/// a listing table cannot express.
+#[derive(Debug)]
+struct FilesTable {
+    store: ObjectStoreUrl,
+    format: Arc<dyn FileFormat>,
+    schema: SchemaRef,
+    files: Vec<PartitionedFile>,
+}
+
+#[async_trait]
+impl TableProvider for FilesTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let width = state
+            .config()
+            .target_partitions()
+            .clamp(1, self.files.len().max(1));
+        let mut groups = vec![Vec::new(); width];
+        for (i, file) in self.files.iter().enumerate() {
+            groups[i % width].push(file.clone());
+        }
+        let source = self
+            .format
+            .file_source(TableSchema::from(Arc::clone(&self.schema)));
+        let config = FileScanConfigBuilder::new(self.store.clone(), source)
+            .with_file_groups(groups.into_iter().map(FileGroup::new).collect())
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        self.format.create_physical_plan(state, config).await
+    }
+}

@@ -1,0 +1,5 @@
+//! End-to-end tests of the engine, in one binary so that DataFusion is linked once.
+
+mod fuzz;
+mod jobs;
+mod sql;
