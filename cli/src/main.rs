@@ -1,9 +1,11 @@
-//! `tarn`: the command-line face of Tarn. `tarn sql` is a DuckDB-like SQL shell and runner.
+//! `tarn`: the command-line face of Tarn. `tarn sql` is a DuckDB-like SQL shell and runner;
+//! `tarn run` runs a partitioned job written as SQL stages.
 
 mod console;
 mod dot;
 mod progress;
 mod render;
+mod run;
 mod shell;
 
 use std::io::{IsTerminal, Read};
@@ -31,6 +33,8 @@ struct Cli {
 enum Command {
     /// Run SQL: an interactive shell, or the statements given with -c, -f or on standard input.
     Sql(SqlArgs),
+    /// Run a partitioned job written as SQL stages (CREATE STAGE ...; COPY ...).
+    Run(run::RunArgs),
 }
 
 #[derive(clap::Args)]
@@ -73,6 +77,13 @@ fn main() -> ExitCode {
         Command::Sql(args) => match run_sql(args) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,
+            Err(err) => {
+                eprintln!("Error: {err}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run(args) => match run::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("Error: {err}");
                 ExitCode::FAILURE

@@ -141,3 +141,143 @@ fn bad_input_is_one_line_and_no_panic() {
         assert!(!err.contains("panicked"), "{sql}: {err}");
     }
 }
+
+/// Writes 200 000 rows with 5 000 distinct urls as `corpus.parquet` in `dir`.
+fn write_corpus(dir: &std::path::Path) {
+    let out = tarn(
+        &[
+            "sql",
+            "-c",
+            "COPY (SELECT i AS id, 'u' || (i % 5000) AS url, repeat('x', i % 90) AS text
+                   FROM range(0, 200000) t(i)) TO 'corpus.parquet' (FORMAT parquet)",
+        ],
+        None,
+        dir,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+const DEDUP_PIPELINE: &str = "
+CREATE STAGE docs AS read_parquet('corpus.parquet');
+CREATE STAGE parts AS repartition(docs, 300, hash_by => 'url');
+CREATE STAGE dedup AS partial_sql('SELECT url, min(id) AS id, max(length(text)) AS len FROM {0} GROUP BY url', parts);
+COPY dedup TO 'OUT' (FORMAT parquet);
+";
+
+/// Every row of a written folder, sorted, as CSV.
+fn contents(dir: &std::path::Path, folder: &str) -> String {
+    let query = format!("SELECT * FROM '{folder}' ORDER BY ALL");
+    let out = tarn(&["sql", "-c", &query], None, dir);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn run_resumes_a_killed_job_without_losing_or_repeating_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    write_corpus(dir.path());
+    std::fs::write(
+        dir.path().join("a.sql"),
+        DEDUP_PIPELINE.replace("OUT", "whole"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.sql"),
+        DEDUP_PIPELINE.replace("OUT", "resumed"),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+
+    let whole = tarn(
+        &["run", "a.sql", "--data-root", data, "--job-id", "whole"],
+        None,
+        dir.path(),
+    );
+    assert!(whole.status.success(), "{}", stderr(&whole));
+
+    // One task at a time, so the job is surely in the middle of its second stage when killed.
+    let args = [
+        "run",
+        "b.sql",
+        "--data-root",
+        data,
+        "--job-id",
+        "killed",
+        "--concurrency",
+        "1",
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tarn"))
+        .args(args)
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let done_dir = dir.path().join("data/killed/tasks/n02-sql");
+    let done = || {
+        std::fs::read_dir(&done_dir)
+            .map(|d| {
+                d.filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .ends_with(".done")
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    };
+    let started = std::time::Instant::now();
+    while done() < 20 {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the job never reached its second stage"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let finished_before_kill = done();
+    assert!(
+        finished_before_kill < 300,
+        "the job ended before it was killed"
+    );
+    assert!(
+        !dir.path().join("resumed").exists(),
+        "no output appears before the job ends"
+    );
+
+    let rerun = tarn(&args, None, dir.path());
+    assert!(rerun.status.success(), "{}", stderr(&rerun));
+    let summary = stdout(&rerun);
+    // The shuffle had finished: its one producer (concurrency 1) is not run again.
+    assert!(summary.contains("1 tasks (1 resumed)"), "{summary}");
+    assert!(
+        summary.contains(&format!("300 tasks ({finished_before_kill} resumed)")),
+        "{summary}"
+    );
+    let expected = contents(dir.path(), "whole");
+    assert_eq!(expected.lines().count(), 5001);
+    assert_eq!(contents(dir.path(), "resumed"), expected);
+}
+
+#[test]
+fn run_reports_pipeline_errors_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write_corpus(dir.path());
+    std::fs::write(
+        dir.path().join("p.sql"),
+        "CREATE STAGE docs AS read_parquet('corpus.parquet');\n\
+         CREATE STAGE parts AS repartition(docs, 4, by => 'id');\n\
+         COPY parts TO 'out' (FORMAT parquet);\n",
+    )
+    .unwrap();
+    let out = tarn(&["run", "p.sql", "--data-root", "data"], None, dir.path());
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("is out of range 0-3"), "{err}");
+    assert!(!dir.path().join("out").exists());
+}

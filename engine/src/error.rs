@@ -45,7 +45,9 @@ pub enum TarnError {
     #[error("IO Error: map_batches function failed: {0}")]
     FunctionIo(std::io::Error),
     /// A task of a partitioned job failed; `cause` says why.
-    #[error("task {task} of stage {stage} (partition {partition}) failed after {attempts} attempt(s): {cause}")]
+    #[error(
+        "task {task} of stage {stage} (partition {partition}) failed after {attempts} attempt(s): {cause}"
+    )]
     Task {
         stage: String,
         task: usize,

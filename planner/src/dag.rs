@@ -354,7 +354,10 @@ mod tests {
             "partial_sql inputs must have the same number of partitions (or one), got 4, 8"
         );
         let err = dag.sql(vec![a4], "SELECT * FROM {1}".into()).unwrap_err();
-        assert_eq!(err.to_string(), "the query refers to {1} but has 1 input(s)");
+        assert_eq!(
+            err.to_string(),
+            "the query refers to {1} but has 1 input(s)"
+        );
     }
 
     #[test]
@@ -388,7 +391,9 @@ mod tests {
         let mut dag = Dag::new();
         let a = dag.scan(0, 1);
         let b = dag.regroup(a, 2).unwrap();
-        let c = dag.sql(vec![b, a], "SELECT * FROM {0}, {1}".into()).unwrap();
+        let c = dag
+            .sql(vec![b, a], "SELECT * FROM {0}, {1}".into())
+            .unwrap();
         assert_eq!(dag.ancestors(c), vec![a, b, c]);
     }
 }

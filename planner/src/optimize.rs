@@ -55,9 +55,15 @@ mod tests {
         let mut dag = Dag::new();
         let scan = dag.scan(0, 1);
         let parts = dag.regroup(scan, 4).unwrap();
-        let a = dag.sql(vec![parts], "SELECT * FROM {0} WHERE x > 1".into()).unwrap();
-        let b = dag.sql(vec![a], "SELECT x + 1 AS y FROM {0}".into()).unwrap();
-        let c = dag.sql(vec![b], "SELECT y FROM {0} ORDER BY y".into()).unwrap();
+        let a = dag
+            .sql(vec![parts], "SELECT * FROM {0} WHERE x > 1".into())
+            .unwrap();
+        let b = dag
+            .sql(vec![a], "SELECT x + 1 AS y FROM {0}".into())
+            .unwrap();
+        let c = dag
+            .sql(vec![b], "SELECT y FROM {0} ORDER BY y".into())
+            .unwrap();
         let fused = fuse_sql(&dag, c);
         let Op::Sql { inputs, queries } = &fused.node(c).op else {
             panic!("still SQL")
@@ -73,7 +79,9 @@ mod tests {
         let scan = dag.scan(0, 1);
         let a = dag.sql(vec![scan], "SELECT * FROM {0}".into()).unwrap();
         let b = dag.sql(vec![a], "SELECT 1 FROM {0}".into()).unwrap();
-        let both = dag.sql(vec![a, b], "SELECT * FROM {0}, {1}".into()).unwrap();
+        let both = dag
+            .sql(vec![a, b], "SELECT * FROM {0}, {1}".into())
+            .unwrap();
         let fused = fuse_sql(&dag, both);
         assert!(fused.ancestors(both).contains(&a));
         // `b` alone reads `a`? No: `both` reads it too, so `a` keeps its own stage.

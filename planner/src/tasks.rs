@@ -133,7 +133,10 @@ impl TaskGraph {
         let mut out = String::new();
         for stage in &self.stages {
             let work = match &stage.work {
-                Work::Sql { queries } => format!("sql ({} fused quer(ies))", queries.len()),
+                Work::Sql { queries } => match queries.len() {
+                    1 => "sql (1 query)".to_string(),
+                    n => format!("sql ({n} fused queries)"),
+                },
                 Work::Shuffle { scheme } => {
                     format!("shuffle {} into {}", scheme_text(scheme), stage.partitions)
                 }
@@ -427,7 +430,12 @@ mod tests {
                 end: 2
             }]
         );
-        assert!(graph.stages[0].tasks.iter().all(|t| t.inputs[0].slice.is_none()));
+        assert!(
+            graph.stages[0]
+                .tasks
+                .iter()
+                .all(|t| t.inputs[0].slice.is_none())
+        );
     }
 
     #[test]
@@ -437,7 +445,10 @@ mod tests {
         let big = dag.regroup(big, 4).unwrap();
         let small = dag.scan(1, 1);
         let joined = dag
-            .sql(vec![big, small], "SELECT * FROM {0} JOIN {1} USING (k)".into())
+            .sql(
+                vec![big, small],
+                "SELECT * FROM {0} JOIN {1} USING (k)".into(),
+            )
             .unwrap();
         let graph = TaskGraph::build(&dag, joined, OPTIONS);
         assert_eq!(graph.stages.len(), 1);

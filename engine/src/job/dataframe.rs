@@ -154,8 +154,11 @@ impl DataFrame {
 
     /// Each partition sorted by `columns` (SQL order terms such as `"x DESC"` are fine).
     pub async fn partial_sort(&self, columns: &[&str]) -> Result<DataFrame> {
-        self.partial_sql(&format!("SELECT * FROM {{0}} ORDER BY {}", columns.join(", ")))
-            .await
+        self.partial_sql(&format!(
+            "SELECT * FROM {{0}} ORDER BY {}",
+            columns.join(", ")
+        ))
+        .await
     }
 
     /// At most `n` rows, in one partition.
@@ -172,7 +175,10 @@ impl DataFrame {
     /// any other error (or a panic) fails the job.
     pub fn map_batches<F>(&self, function: F) -> DataFrame
     where
-        F: Fn(RecordBatch) -> std::result::Result<RecordBatch, Box<dyn std::error::Error + Send + Sync>>
+        F: Fn(
+                RecordBatch,
+            )
+                -> std::result::Result<RecordBatch, Box<dyn std::error::Error + Send + Sync>>
             + Send
             + Sync
             + 'static,
@@ -334,7 +340,8 @@ async fn output_schema(session: &Session, query: &str, inputs: &[SchemaRef]) -> 
     let names: Vec<String> = (0..inputs.len()).map(|i| format!("__input_{i}")).collect();
     for (name, schema) in names.iter().zip(inputs) {
         let table = MemTable::try_new(Arc::clone(schema), vec![vec![]])?;
-        sql.context().register_table(name.as_str(), Arc::new(table))?;
+        sql.context()
+            .register_table(name.as_str(), Arc::new(table))?;
     }
     let frame = sql.dataframe(&substitute(query, &names)?).await?;
     Ok(Arc::new(frame.schema().as_arrow().clone()))
@@ -343,8 +350,7 @@ async fn output_schema(session: &Session, query: &str, inputs: &[SchemaRef]) -> 
 /// Whether two schemas have the same column names and types, in the same order.
 fn same_columns(a: &SchemaRef, b: &SchemaRef) -> bool {
     a.fields().len() == b.fields().len()
-        && a
-            .fields()
+        && a.fields()
             .iter()
             .zip(b.fields())
             .all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type())
@@ -373,9 +379,9 @@ fn publish(job: &Job, target: &Path) -> Result<()> {
         _ => Path::new("."),
     };
     fs::create_dir_all(parent).map_err(|e| io("create", parent, e))?;
-    let name = target
-        .file_name()
-        .ok_or_else(|| TarnError::Invalid(format!("'{}' is not a folder name", target.display())))?;
+    let name = target.file_name().ok_or_else(|| {
+        TarnError::Invalid(format!("'{}' is not a folder name", target.display()))
+    })?;
     let staging = parent.join(format!(
         ".{}.tarn-{}",
         name.to_string_lossy(),
@@ -398,7 +404,11 @@ fn stage_files(job: &Job, staging: &Path) -> Result<()> {
     let mut names = Vec::new();
     for (partition, input) in job.graph.output.iter().enumerate() {
         for part in &input.parts {
-            let Part::Output { stage, partition: p } = part else {
+            let Part::Output {
+                stage,
+                partition: p,
+            } = part
+            else {
                 unreachable!("a published DataFrame runs tasks")
             };
             let dir = job.dir.partition_dir(&job.graph.stages[*stage].name, *p);
@@ -417,7 +427,9 @@ fn stage_files(job: &Job, staging: &Path) -> Result<()> {
     }
     if names.is_empty() {
         // No rows at all: one empty file still tells readers the columns.
-        let schema_file = job.dir.schema_file(&job.graph.stages.last().expect("a stage").name);
+        let schema_file = job
+            .dir
+            .schema_file(&job.graph.stages.last().expect("a stage").name);
         let name = "part-00000-0.parquet".to_string();
         fs::copy(&schema_file, staging.join(&name)).map_err(|e| io("copy", &schema_file, e))?;
         names.push(name);

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::compute::{SortOptions, concat, sort};
-use datafusion::arrow::json::ReaderBuilder;
 use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::arrow::json::ReaderBuilder;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tarn_planner::{Scheme, Splits, StageId, Work};
@@ -57,7 +57,15 @@ pub async fn run(job: Arc<Job>, observer: Arc<dyn JobObserver>) -> Result<JobRep
             }
             observer.stage_started(&stages[stage].name, tasks, progress[stage].finished);
             if progress[stage].finished == tasks {
-                finish_stage(&job, stage, &mut progress, &mut reports, &mut waiting_on, &mut ready, &*observer);
+                finish_stage(
+                    &job,
+                    stage,
+                    &mut progress,
+                    &mut reports,
+                    &mut waiting_on,
+                    &mut ready,
+                    &*observer,
+                );
             }
         }
         while running.len() < job.config.concurrency.max(1) {
@@ -74,15 +82,22 @@ pub async fn run(job: Arc<Job>, observer: Arc<dyn JobObserver>) -> Result<JobRep
         let Some(finished) = running.next().await else {
             break;
         };
-        let (stage, _task, result) = finished.map_err(|e| {
-            TarnError::Invalid(format!("a task stopped unexpectedly: {e}"))
-        })?;
+        let (stage, _task, result) = finished
+            .map_err(|e| TarnError::Invalid(format!("a task stopped unexpectedly: {e}")))?;
         match result {
             Ok(stats) => {
                 progress[stage].add(&stats, false);
                 observer.task_finished(&stages[stage].name, &stats);
                 if progress[stage].finished == stages[stage].tasks.len() {
-                    finish_stage(&job, stage, &mut progress, &mut reports, &mut waiting_on, &mut ready, &*observer);
+                    finish_stage(
+                        &job,
+                        stage,
+                        &mut progress,
+                        &mut reports,
+                        &mut waiting_on,
+                        &mut ready,
+                        &*observer,
+                    );
                 }
             }
             Err(err) => {

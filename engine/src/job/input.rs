@@ -127,7 +127,8 @@ impl Inputs<'_> {
         for piece in pieces {
             match piece {
                 Piece::Batch(batch) => batches.push(batch),
-                Piece::File { source, file, .. } => match groups.iter_mut().find(|g| g.0 == source) {
+                Piece::File { source, file, .. } => match groups.iter_mut().find(|g| g.0 == source)
+                {
                     Some(group) => group.1.push(file),
                     None => groups.push((source, vec![file])),
                 },
@@ -158,7 +159,10 @@ impl Inputs<'_> {
                 .map(|b| b.with_schema(Arc::clone(&schema)))
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|e| TarnError::Invalid(format!("in-memory batches: {e}")))?;
-            tables.push(Arc::new(MemTable::try_new(Arc::clone(&schema), vec![batches])?));
+            tables.push(Arc::new(MemTable::try_new(
+                Arc::clone(&schema),
+                vec![batches],
+            )?));
         }
         if tables.len() == 1 {
             return Ok(tables.remove(0));

@@ -183,7 +183,8 @@ mod tests {
         write(&attempt.join("p=0").join(task_file(3)), "a");
         write(&attempt.join("p=7").join(task_file(3)), "b");
         assert_eq!(job.done_record("n01-shuffle", 3), None);
-        job.commit("n01-shuffle", 3, &attempt, "{\"rows\":2}").unwrap();
+        job.commit("n01-shuffle", 3, &attempt, "{\"rows\":2}")
+            .unwrap();
         assert_eq!(job.done_record("n01-shuffle", 3).unwrap(), "{\"rows\":2}");
         let moved = job.partition_dir("n01-shuffle", 7).join(task_file(3));
         assert_eq!(fs::read_to_string(moved).unwrap(), "b");

@@ -7,6 +7,7 @@ mod dataframe;
 mod executor;
 mod input;
 mod layout;
+mod pipeline;
 mod report;
 mod session;
 mod shuffle;
@@ -14,6 +15,7 @@ mod source;
 mod task;
 
 pub use dataframe::{DataFrame, RangeSplits};
+pub use pipeline::{Pipeline, STAGE_FUNCTIONS};
 pub use report::{JobObserver, JobReport, Quiet, StageReport, TaskStats, human_bytes};
 pub use session::{ReadParquet, Session};
 pub use shuffle::PARTITION_COLUMN;

@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::MemTable;
+use datafusion::datasource::listing::PartitionedFile;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use tarn_planner::{Dag, NodeId, PlanOptions, TaskGraph};
 
@@ -172,9 +172,10 @@ impl Session {
         recursive: bool,
         columns: Option<&[String]>,
     ) -> Result<DataFrame> {
-        let state = SqlSession::with_runtime(self.inner.config.clone(), Arc::clone(&self.inner.runtime))?
-            .context()
-            .state();
+        let state =
+            SqlSession::with_runtime(self.inner.config.clone(), Arc::clone(&self.inner.runtime))?
+                .context()
+                .state();
         let resolved = spec.resolve_files(&state).await?;
         let mut files = Vec::new();
         for (url, listed) in &resolved.files {

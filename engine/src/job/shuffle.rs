@@ -31,9 +31,14 @@ pub struct Partitioner {
 enum Rule {
     Hash(Vec<usize>),
     Column(usize),
-    Range { column: usize, splits: ArrayRef },
+    Range {
+        column: usize,
+        splits: ArrayRef,
+    },
     /// Round robin, starting where the previous batch stopped.
-    Rows { next: usize },
+    Rows {
+        next: usize,
+    },
     Random(StdRng),
 }
 
@@ -116,7 +121,8 @@ impl Partitioner {
             }
             Rule::Range { column, splits } => {
                 let values = batch.column(*column);
-                let compare = make_comparator(values.as_ref(), splits.as_ref(), SortOptions::default())?;
+                let compare =
+                    make_comparator(values.as_ref(), splits.as_ref(), SortOptions::default())?;
                 (0..rows)
                     .map(|i| {
                         if values.is_null(i) {
@@ -157,7 +163,11 @@ fn out_of_range(key: &str, partitions: usize) -> TarnError {
 /// The schema a hash shuffle writes: the input's plus [`PARTITION_COLUMN`].
 pub fn with_partition_column(schema: &Schema) -> SchemaRef {
     let mut fields: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
-    fields.push(Arc::new(Field::new(PARTITION_COLUMN, DataType::UInt32, false)));
+    fields.push(Arc::new(Field::new(
+        PARTITION_COLUMN,
+        DataType::UInt32,
+        false,
+    )));
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
@@ -230,8 +240,7 @@ mod tests {
 
     #[test]
     fn rows_are_dealt_evenly_across_batches() {
-        let mut p =
-            Partitioner::new(&Scheme::Rows, &batch(vec![]).schema(), 3, None, 0).unwrap();
+        let mut p = Partitioner::new(&Scheme::Rows, &batch(vec![]).schema(), 3, None, 0).unwrap();
         let mut counts = [0; 3];
         for size in [4, 1, 5] {
             for part in p.assign(&batch(vec![Some(1); size])).unwrap() {

@@ -30,7 +30,9 @@ use crate::sql::SqlSession;
 /// A function `map_batches` applies to every batch; an `std::io::Error` it returns counts as
 /// transient, so the task is retried.
 pub type BatchFn = Arc<
-    dyn Fn(RecordBatch) -> std::result::Result<RecordBatch, Box<dyn std::error::Error + Send + Sync>>
+    dyn Fn(
+            RecordBatch,
+        ) -> std::result::Result<RecordBatch, Box<dyn std::error::Error + Send + Sync>>
         + Send
         + Sync,
 >;
@@ -314,7 +316,9 @@ impl OutputFile {
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.writer.flush().map_err(|e| parquet_error(&self.path, e))
+        self.writer
+            .flush()
+            .map_err(|e| parquet_error(&self.path, e))
     }
 
     fn finish(self) -> Result<TaskStats> {
@@ -348,10 +352,7 @@ fn parquet_error(path: &Path, err: datafusion::parquet::errors::ParquetError) ->
 
 /// Bytes the plan's operators spilled.
 fn spilled_bytes(plan: &dyn ExecutionPlan) -> u64 {
-    let own = plan
-        .metrics()
-        .and_then(|m| m.spilled_bytes())
-        .unwrap_or(0) as u64;
+    let own = plan.metrics().and_then(|m| m.spilled_bytes()).unwrap_or(0) as u64;
     own + plan
         .children()
         .into_iter()

@@ -2,6 +2,7 @@
 //! DuckDB syntax DataFusion lacks (file paths in FROM, `COPY ... (FORMAT ...)`, `SUMMARIZE`,
 //! `DESCRIBE`, `ATTACH`, settings) and handing the rest to DataFusion with the duckdb dialect.
 
+pub(crate) mod args;
 mod attach;
 mod copy;
 mod describe;

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::TableProvider;
 use datafusion::execution::SessionState;
-use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, UnaryOperator, Value};
+use sqlparser::ast::FunctionArg;
 
+use super::args::{Const, as_paths, evaluate_args, reject_named};
 use super::files::{FileFormatKind, ScanOptions, ScanSpec};
 use super::metadata;
 use crate::error::{Result, TarnError};
@@ -32,16 +33,6 @@ pub enum TableFunction {
     Glob(String),
     ParquetMetadata(Vec<String>),
     ParquetSchema(Vec<String>),
-}
-
-/// A constant argument value.
-#[derive(Debug, Clone, PartialEq)]
-enum Const {
-    Str(String),
-    Bool(bool),
-    Int(i64),
-    List(Vec<Const>),
-    Struct(Vec<(String, Const)>),
 }
 
 impl TableFunction {
@@ -240,110 +231,6 @@ pub fn parse_sql_type(name: &str) -> Result<DataType> {
         _ => return Err(TarnError::Invalid(format!("unknown type '{name}'"))),
     };
     Ok(ty)
-}
-
-fn reject_named(name: &str, named: &[(String, Const)], allowed: &[&str]) -> Result<()> {
-    match named
-        .iter()
-        .find(|(key, _)| !allowed.contains(&key.as_str()))
-    {
-        None => Ok(()),
-        Some((key, _)) => Err(TarnError::Invalid(format!(
-            "{name}() has no parameter '{key}'{}",
-            if allowed.is_empty() {
-                String::new()
-            } else {
-                format!(" (it takes {})", allowed.join(", "))
-            }
-        ))),
-    }
-}
-
-fn as_paths(name: &str, value: &Const) -> Result<Vec<String>> {
-    match value {
-        Const::Str(path) => Ok(vec![path.clone()]),
-        Const::List(items) if !items.is_empty() => items
-            .iter()
-            .map(|item| match item {
-                Const::Str(path) => Ok(path.clone()),
-                other => Err(TarnError::Invalid(format!(
-                    "{name}(): paths must be strings, got {other:?}"
-                ))),
-            })
-            .collect(),
-        other => Err(TarnError::Invalid(format!(
-            "{name}(): the first argument must be a path or a non-empty list of paths, got {other:?}"
-        ))),
-    }
-}
-
-type EvaluatedArgs = (Vec<Const>, Vec<(String, Const)>);
-
-fn evaluate_args(name: &str, args: &[FunctionArg]) -> Result<EvaluatedArgs> {
-    let mut positional = Vec::new();
-    let mut named = Vec::new();
-    for arg in args {
-        match arg {
-            FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => {
-                positional.push(constant(name, expr)?)
-            }
-            FunctionArg::Named {
-                name: key,
-                arg: FunctionArgExpr::Expr(expr),
-                ..
-            } => named.push((key.value.to_ascii_lowercase(), constant(name, expr)?)),
-            FunctionArg::ExprNamed {
-                name: Expr::Identifier(key),
-                arg: FunctionArgExpr::Expr(expr),
-                ..
-            } => named.push((key.value.to_ascii_lowercase(), constant(name, expr)?)),
-            other => {
-                return Err(TarnError::Invalid(format!(
-                    "{name}(): unsupported argument '{other}'"
-                )));
-            }
-        }
-    }
-    Ok((positional, named))
-}
-
-fn constant(function: &str, expr: &Expr) -> Result<Const> {
-    let not_constant = || {
-        TarnError::Invalid(format!(
-            "{function}(): argument '{expr}' must be a constant"
-        ))
-    };
-    match expr {
-        Expr::Value(value) => match &value.value {
-            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => {
-                Ok(Const::Str(s.clone()))
-            }
-            Value::Boolean(b) => Ok(Const::Bool(*b)),
-            Value::Number(n, _) => n.parse().map(Const::Int).map_err(|_| not_constant()),
-            _ => Err(not_constant()),
-        },
-        Expr::UnaryOp {
-            op: UnaryOperator::Minus,
-            expr: inner,
-        } => match constant(function, inner)? {
-            Const::Int(n) => Ok(Const::Int(-n)),
-            _ => Err(not_constant()),
-        },
-        Expr::Array(array) => Ok(Const::List(
-            array
-                .elem
-                .iter()
-                .map(|e| constant(function, e))
-                .collect::<Result<_>>()?,
-        )),
-        Expr::Dictionary(fields) => Ok(Const::Struct(
-            fields
-                .iter()
-                .map(|f| Ok((f.key.value.clone(), constant(function, &f.value)?)))
-                .collect::<Result<_>>()?,
-        )),
-        _ => Err(not_constant()),
-    }
 }
 
 #[cfg(test)]

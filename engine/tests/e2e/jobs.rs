@@ -13,7 +13,11 @@ use tarn_engine::{DataFrame, ReadParquet, Session, SqlSession, TarnConfig};
 /// 1000 rows over 3 Parquet files: `id` 0..999, `url` with 37 distinct values, `bucket` 0..3.
 async fn corpus(dir: &Path) -> String {
     let mut sql = SqlSession::new(config(dir, None)).unwrap();
-    for (file, filter) in [("a", "id < 300"), ("b", "id >= 300 AND id < 650"), ("c", "id >= 650")] {
+    for (file, filter) in [
+        ("a", "id < 300"),
+        ("b", "id >= 300 AND id < 650"),
+        ("c", "id >= 650"),
+    ] {
         let path = dir.join("corpus").join(format!("{file}.parquet"));
         sql.query(&format!(
             "COPY (SELECT id, 'u' || (id % 37) AS url, id % 4 AS bucket, repeat('x', id % 50) AS text
@@ -54,8 +58,11 @@ fn ints(batches: &[RecordBatch], column: &str) -> Vec<i64> {
     batches
         .iter()
         .flat_map(|b| {
-            let array = datafusion::arrow::compute::cast(b.column_by_name(column).unwrap(), &DataType::Int64)
-                .unwrap();
+            let array = datafusion::arrow::compute::cast(
+                b.column_by_name(column).unwrap(),
+                &DataType::Int64,
+            )
+            .unwrap();
             array.as_primitive::<Int64Type>().values().to_vec()
         })
         .collect()
@@ -85,7 +92,11 @@ async fn repartition_by_files_and_by_rows() {
 
     // More partitions than files: the extra ones are empty and keep the schema.
     let wide = df.repartition(5).unwrap();
-    let counts: Vec<i64> = partition_stats(&wide, "id").await.iter().map(|s| s.0).collect();
+    let counts: Vec<i64> = partition_stats(&wide, "id")
+        .await
+        .iter()
+        .map(|s| s.0)
+        .collect();
     assert_eq!(counts.iter().filter(|&&n| n == 0).count(), 2);
     assert_eq!(counts.iter().sum::<i64>(), 1000);
     assert_eq!(wide.to_arrow().await.unwrap()[0].num_columns(), 4);
@@ -144,7 +155,12 @@ async fn partition_by_column_value_and_out_of_range_keys() {
     let stats = partition_stats(&by_bucket, "bucket").await;
     assert_eq!(stats, [(250, 0, 0), (250, 1, 1), (250, 2, 2), (250, 3, 3)]);
 
-    let err = df.repartition_by(3, "bucket").unwrap().compute().await.unwrap_err();
+    let err = df
+        .repartition_by(3, "bucket")
+        .unwrap()
+        .compute()
+        .await
+        .unwrap_err();
     let message = err.to_string();
     // Either producer may meet a 3 first; the message names it, its partition and the cause.
     assert!(message.starts_with("task "), "{message}");
@@ -178,8 +194,13 @@ async fn range_partitions_with_given_and_sampled_split_points() {
     );
 
     // Skewed keys: half the rows share one value, the rest are spread out.
-    let skewed = df.map("CASE WHEN id < 500 THEN 0 ELSE id END AS k").await.unwrap();
-    let sampled = skewed.repartition_range(4, "k", RangeSplits::Sampled).unwrap();
+    let skewed = df
+        .map("CASE WHEN id < 500 THEN 0 ELSE id END AS k")
+        .await
+        .unwrap();
+    let sampled = skewed
+        .repartition_range(4, "k", RangeSplits::Sampled)
+        .unwrap();
     let stats = partition_stats(&sampled, "k").await;
     assert_eq!(stats.iter().map(|s| s.0).sum::<i64>(), 1000);
     // Ranges are ordered and do not overlap.
@@ -228,7 +249,10 @@ async fn sql_verbs_fuse_into_one_stage() {
         .await
         .unwrap();
     let explain = cleaned.explain();
-    assert!(explain.contains("sql (3 fused quer(ies)), 3 task(s)"), "{explain}");
+    assert!(
+        explain.contains("sql (3 fused queries), 3 task(s)"),
+        "{explain}"
+    );
     let rows = cleaned.to_arrow().await.unwrap();
     let lens = ints(&rows, "len");
     assert_eq!(lens.len(), 800);
@@ -251,7 +275,9 @@ async fn partial_sql_joins_aligned_inputs_and_broadcasts_one() {
         ])),
         vec![
             Arc::new(Int64Array::from(vec![0, 1, 2, 3])),
-            Arc::new(datafusion::arrow::array::StringArray::from(vec!["a", "b", "c", "d"])),
+            Arc::new(datafusion::arrow::array::StringArray::from(vec![
+                "a", "b", "c", "d",
+            ])),
         ],
     )
     .unwrap();
@@ -265,7 +291,10 @@ async fn partial_sql_joins_aligned_inputs_and_broadcasts_one() {
         .await
         .unwrap();
     assert_eq!(joined.partitions(), 4);
-    assert_eq!(ints(&joined.to_arrow().await.unwrap(), "n"), [250, 250, 250, 250]);
+    assert_eq!(
+        ints(&joined.to_arrow().await.unwrap(), "n"),
+        [250, 250, 250, 250]
+    );
 
     let other = df.repartition(3).unwrap();
     let err = session
@@ -291,7 +320,12 @@ async fn limit_union_take_and_write_parquet() {
     assert_eq!(both.partitions(), 4);
     assert_eq!(both.count().await.unwrap(), 2000);
     assert_eq!(
-        both.take(5).await.unwrap().iter().map(|b| b.num_rows()).sum::<usize>(),
+        both.take(5)
+            .await
+            .unwrap()
+            .iter()
+            .map(|b| b.num_rows())
+            .sum::<usize>(),
         5
     );
 
@@ -311,7 +345,10 @@ async fn limit_union_take_and_write_parquet() {
     }
     let mut sql = SqlSession::new(session.config().clone()).unwrap();
     let written = sql
-        .query(&format!("SELECT count(*) AS n, count(DISTINCT url) AS u FROM '{}'", out.display()))
+        .query(&format!(
+            "SELECT count(*) AS n, count(DISTINCT url) AS u FROM '{}'",
+            out.display()
+        ))
         .await
         .unwrap();
     assert_eq!(ints(&written, "n"), [37]);
@@ -324,7 +361,10 @@ async fn limit_union_take_and_write_parquet() {
         .collect();
     assert!(siblings.is_empty(), "{siblings:?}");
 
-    let err = deduped.write_parquet(out.to_str().unwrap()).await.unwrap_err();
+    let err = deduped
+        .write_parquet(out.to_str().unwrap())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
 }
 
@@ -349,9 +389,16 @@ async fn map_batches_retries_io_errors_and_fails_fast_on_others() {
         if seen.fetch_add(1, Ordering::SeqCst) == 0 {
             return Err(Box::new(std::io::Error::other("storage hiccup")) as _);
         }
-        let ids = batch.column_by_name("id").unwrap().as_primitive::<Int64Type>();
+        let ids = batch
+            .column_by_name("id")
+            .unwrap()
+            .as_primitive::<Int64Type>();
         let doubled: Int64Array = ids.iter().map(|v| v.map(|v| v * 2)).collect();
-        let schema = Arc::new(Schema::new(vec![Field::new("twice", DataType::Int64, true)]));
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "twice",
+            DataType::Int64,
+            true,
+        )]));
         Ok(RecordBatch::try_new(schema, vec![Arc::new(doubled)])?)
     });
     let values = ints(&doubled.to_arrow().await.unwrap(), "twice");
@@ -360,7 +407,10 @@ async fn map_batches_retries_io_errors_and_fails_fast_on_others() {
     assert_eq!(stats.len(), 1);
     assert_eq!(stats[0].attempts, 2, "the I/O error was retried");
 
-    let failing = df.repartition(2).unwrap().map_batches(|_| Err("bad row".into()));
+    let failing = df
+        .repartition(2)
+        .unwrap()
+        .map_batches(|_| Err("bad row".into()));
     let err = failing.compute().await.unwrap_err().to_string();
     assert!(
         err.starts_with("task ") && err.contains("failed after 1 attempt(s): Invalid Input Error: map_batches function failed: bad row"),
@@ -395,7 +445,10 @@ async fn a_rerun_of_the_same_job_skips_finished_tasks() {
     let first = run("job-1").await;
     assert!(first.stages.iter().all(|s| s.skipped == 0));
     let second = run("job-1").await;
-    assert!(second.stages.iter().all(|s| s.skipped == s.tasks), "{second:?}");
+    assert!(
+        second.stages.iter().all(|s| s.skipped == s.tasks),
+        "{second:?}"
+    );
     assert_eq!(
         first.stages.iter().map(|s| s.rows).collect::<Vec<_>>(),
         second.stages.iter().map(|s| s.rows).collect::<Vec<_>>()
