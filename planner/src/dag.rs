@@ -56,6 +56,9 @@ pub enum Op {
     Sql {
         inputs: Vec<NodeId>,
         queries: Vec<String>,
+        /// The columns the first query reads from each input, when the caller worked them out:
+        /// a shuffle whose every reader says so writes only those columns.
+        reads: Option<Vec<Vec<String>>>,
     },
     /// A function the session registered under `function`, applied to every batch.
     MapBatches { input: NodeId, function: usize },
@@ -152,8 +155,14 @@ impl Dag {
     }
 
     /// `query` run per partition over `inputs`, which must have the same partition count
-    /// unless they have one partition (then every partition reads it whole).
-    pub fn sql(&mut self, inputs: Vec<NodeId>, query: String) -> Result<NodeId, PlanError> {
+    /// unless they have one partition (then every partition reads it whole). `reads` are the
+    /// columns it reads from each input, when known.
+    pub fn sql(
+        &mut self,
+        inputs: Vec<NodeId>,
+        query: String,
+        reads: Option<Vec<Vec<String>>>,
+    ) -> Result<NodeId, PlanError> {
         if inputs.is_empty() {
             return Err(PlanError::NoInputs);
         }
@@ -170,6 +179,7 @@ impl Dag {
             Op::Sql {
                 inputs,
                 queries: vec![query],
+                reads,
             },
             partitions,
         ))
@@ -346,14 +356,20 @@ mod tests {
         let a = dag.scan(0, 1);
         let a4 = dag.regroup(a, 4).unwrap();
         let b8 = dag.regroup(a, 8).unwrap();
-        let joined = dag.sql(vec![a4, a], "SELECT * FROM {0} JOIN {1} USING (k)".into());
+        let joined = dag.sql(
+            vec![a4, a],
+            "SELECT * FROM {0} JOIN {1} USING (k)".into(),
+            None,
+        );
         assert_eq!(dag.partitions(joined.unwrap()), 4);
-        let err = dag.sql(vec![a4, b8], "SELECT * FROM {0}, {1}".into());
+        let err = dag.sql(vec![a4, b8], "SELECT * FROM {0}, {1}".into(), None);
         assert_eq!(
             err.unwrap_err().to_string(),
             "partial_sql inputs must have the same number of partitions (or one), got 4, 8"
         );
-        let err = dag.sql(vec![a4], "SELECT * FROM {1}".into()).unwrap_err();
+        let err = dag
+            .sql(vec![a4], "SELECT * FROM {1}".into(), None)
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "the query refers to {1} but has 1 input(s)"
@@ -392,7 +408,7 @@ mod tests {
         let a = dag.scan(0, 1);
         let b = dag.regroup(a, 2).unwrap();
         let c = dag
-            .sql(vec![b, a], "SELECT * FROM {0}, {1}".into())
+            .sql(vec![b, a], "SELECT * FROM {0}, {1}".into(), None)
             .unwrap();
         assert_eq!(dag.ancestors(c), vec![a, b, c]);
     }

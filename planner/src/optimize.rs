@@ -18,7 +18,10 @@ pub fn fuse_sql(dag: &Dag, target: NodeId) -> Dag {
     }
     let mut fused = dag.clone();
     for &id in &order {
-        let Op::Sql { inputs, queries } = &fused.node(id).op else {
+        let Op::Sql {
+            inputs, queries, ..
+        } = &fused.node(id).op
+        else {
             continue;
         };
         let [input] = inputs.as_slice() else {
@@ -30,6 +33,7 @@ pub fn fuse_sql(dag: &Dag, target: NodeId) -> Dag {
         let Op::Sql {
             inputs: inner_inputs,
             queries: inner_queries,
+            reads,
         } = &fused.node(*input).op
         else {
             continue;
@@ -38,6 +42,7 @@ pub fn fuse_sql(dag: &Dag, target: NodeId) -> Dag {
             op: Op::Sql {
                 inputs: inner_inputs.clone(),
                 queries: inner_queries.iter().chain(queries).cloned().collect(),
+                reads: reads.clone(),
             },
             partitions: fused.partitions(id),
         };
@@ -56,16 +61,19 @@ mod tests {
         let scan = dag.scan(0, 1);
         let parts = dag.regroup(scan, 4).unwrap();
         let a = dag
-            .sql(vec![parts], "SELECT * FROM {0} WHERE x > 1".into())
+            .sql(vec![parts], "SELECT * FROM {0} WHERE x > 1".into(), None)
             .unwrap();
         let b = dag
-            .sql(vec![a], "SELECT x + 1 AS y FROM {0}".into())
+            .sql(vec![a], "SELECT x + 1 AS y FROM {0}".into(), None)
             .unwrap();
         let c = dag
-            .sql(vec![b], "SELECT y FROM {0} ORDER BY y".into())
+            .sql(vec![b], "SELECT y FROM {0} ORDER BY y".into(), None)
             .unwrap();
         let fused = fuse_sql(&dag, c);
-        let Op::Sql { inputs, queries } = &fused.node(c).op else {
+        let Op::Sql {
+            inputs, queries, ..
+        } = &fused.node(c).op
+        else {
             panic!("still SQL")
         };
         assert_eq!(inputs, &vec![parts]);
@@ -77,10 +85,12 @@ mod tests {
     fn a_node_read_twice_is_not_fused_away() {
         let mut dag = Dag::new();
         let scan = dag.scan(0, 1);
-        let a = dag.sql(vec![scan], "SELECT * FROM {0}".into()).unwrap();
-        let b = dag.sql(vec![a], "SELECT 1 FROM {0}".into()).unwrap();
+        let a = dag
+            .sql(vec![scan], "SELECT * FROM {0}".into(), None)
+            .unwrap();
+        let b = dag.sql(vec![a], "SELECT 1 FROM {0}".into(), None).unwrap();
         let both = dag
-            .sql(vec![a, b], "SELECT * FROM {0}, {1}".into())
+            .sql(vec![a, b], "SELECT * FROM {0}, {1}".into(), None)
             .unwrap();
         let fused = fuse_sql(&dag, both);
         assert!(fused.ancestors(both).contains(&a));

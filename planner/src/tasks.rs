@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
@@ -31,7 +32,11 @@ pub enum Work {
     /// later one reads its predecessor's result as `{0}`.
     Sql { queries: Vec<String> },
     /// Writes one file per target partition, choosing each row's partition by `scheme`.
-    Shuffle { scheme: Scheme },
+    Shuffle {
+        scheme: Scheme,
+        /// The only columns its readers use (`None`: all), so only those are written.
+        columns: Option<Vec<String>>,
+    },
     /// Applies the session's function to every batch.
     MapBatches { function: usize },
 }
@@ -103,13 +108,16 @@ impl TaskGraph {
     /// Fuses the DAG under `target` and cuts it into stages.
     pub fn build(dag: &Dag, target: NodeId, options: PlanOptions) -> TaskGraph {
         let dag = fuse_sql(dag, target);
+        let order = dag.ancestors(target);
         let mut builder = Builder {
             dag: &dag,
+            order: &order,
+            target,
             stage_of: HashMap::new(),
             stages: Vec::new(),
             producers: options.producers.max(1),
         };
-        for id in dag.ancestors(target) {
+        for &id in &order {
             if dag.node(id).op.runs_tasks() {
                 builder.add_stage(id);
             }
@@ -137,9 +145,15 @@ impl TaskGraph {
                     1 => "sql (1 query)".to_string(),
                     n => format!("sql ({n} fused queries)"),
                 },
-                Work::Shuffle { scheme } => {
-                    format!("shuffle {} into {}", scheme_text(scheme), stage.partitions)
-                }
+                Work::Shuffle { scheme, columns } => format!(
+                    "shuffle {} into {}{}",
+                    scheme_text(scheme),
+                    stage.partitions,
+                    match columns {
+                        Some(columns) => format!(" keeping {}", columns.join(", ")),
+                        None => String::new(),
+                    }
+                ),
                 Work::MapBatches { function } => format!("map_batches #{function}"),
             };
             let reads: Vec<&str> = stage
@@ -163,8 +177,29 @@ impl TaskGraph {
     }
 }
 
+/// `n07-sql`: the node and its kind. A shuffle that writes only some columns gets a hash of
+/// them too, since the same node read whole (by another action of the session) is other work
+/// with other files. The hash is stable for a given build of Tarn; a new build may name the
+/// stage anew, which only means it runs again.
+fn stage_name(id: NodeId, kind: &str, work: &Work) -> String {
+    match work {
+        Work::Shuffle {
+            columns: Some(columns),
+            ..
+        } => {
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            columns.hash(&mut hasher);
+            format!("n{id:02}-{kind}-{:08x}", hasher.finish() as u32)
+        }
+        _ => format!("n{id:02}-{kind}"),
+    }
+}
+
 struct Builder<'a> {
     dag: &'a Dag,
+    /// The nodes under the target, inputs first.
+    order: &'a [NodeId],
+    target: NodeId,
     stage_of: HashMap<NodeId, StageId>,
     stages: Vec<Stage>,
     producers: usize,
@@ -174,7 +209,9 @@ impl Builder<'_> {
     fn add_stage(&mut self, id: NodeId) {
         let node = self.dag.node(id);
         let (work, tasks, kind) = match &node.op {
-            Op::Sql { inputs, queries } => {
+            Op::Sql {
+                inputs, queries, ..
+            } => {
                 let tasks = (0..node.partitions)
                     .map(|p| Task {
                         inputs: inputs
@@ -206,6 +243,7 @@ impl Builder<'_> {
                 let tasks = self.producers(*input);
                 let work = Work::Shuffle {
                     scheme: scheme.clone(),
+                    columns: self.columns_read(id),
                 };
                 (work, tasks, "shuffle")
             }
@@ -226,13 +264,42 @@ impl Builder<'_> {
         depends_on.dedup();
         self.stage_of.insert(id, self.stages.len());
         self.stages.push(Stage {
-            name: format!("n{id:02}-{kind}"),
+            name: stage_name(id, kind, &work),
             node: id,
             work,
             partitions: node.partitions,
             tasks,
             depends_on,
         });
+    }
+
+    /// The columns the readers of node `id` use, when every reader is SQL that says which; `None`
+    /// when one reads everything or the node is the target (its rows are read whole).
+    fn columns_read(&self, id: NodeId) -> Option<Vec<String>> {
+        if id == self.target {
+            return None;
+        }
+        let mut columns: Vec<String> = Vec::new();
+        for &reader in self.order {
+            let op = &self.dag.node(reader).op;
+            for (k, input) in op.inputs().into_iter().enumerate() {
+                if input != id {
+                    continue;
+                }
+                let Op::Sql {
+                    reads: Some(reads), ..
+                } = op
+                else {
+                    return None;
+                };
+                for column in &reads[k] {
+                    if !columns.contains(column) {
+                        columns.push(column.clone());
+                    }
+                }
+            }
+        }
+        Some(columns)
     }
 
     /// A shuffle's producers: one per input partition; a one-partition input is split between
@@ -448,6 +515,7 @@ mod tests {
             .sql(
                 vec![big, small],
                 "SELECT * FROM {0} JOIN {1} USING (k)".into(),
+                None,
             )
             .unwrap();
         let graph = TaskGraph::build(&dag, joined, OPTIONS);
@@ -469,6 +537,43 @@ mod tests {
                 end: 1
             }]
         );
+    }
+
+    #[test]
+    fn a_shuffle_writes_only_the_columns_its_readers_use() {
+        let mut dag = Dag::new();
+        let scan = dag.scan(0, 4);
+        let hashed = dag
+            .shuffle(
+                scan,
+                4,
+                Scheme::Hash {
+                    columns: vec!["k".into()],
+                },
+            )
+            .unwrap();
+        let reads = Some(vec![vec!["k".to_string(), "v".to_string()]]);
+        let summed = dag
+            .sql(
+                vec![hashed],
+                "SELECT k, sum(v) FROM {0} GROUP BY k".into(),
+                reads,
+            )
+            .unwrap();
+        let graph = TaskGraph::build(&dag, summed, OPTIONS);
+        let Work::Shuffle { columns, .. } = &graph.stages[0].work else {
+            panic!()
+        };
+        assert_eq!(
+            columns.as_deref(),
+            Some(&["k".to_string(), "v".to_string()][..])
+        );
+        // Read whole when it is itself the result.
+        let graph = TaskGraph::build(&dag, hashed, OPTIONS);
+        let Work::Shuffle { columns, .. } = &graph.stages[0].work else {
+            panic!()
+        };
+        assert_eq!(columns, &None);
     }
 
     #[test]
@@ -497,7 +602,7 @@ mod tests {
             )
             .unwrap();
         let dedup = dag
-            .sql(vec![hashed], "SELECT DISTINCT * FROM {0}".into())
+            .sql(vec![hashed], "SELECT DISTINCT * FROM {0}".into(), None)
             .unwrap();
         let graph = TaskGraph::build(&dag, dedup, OPTIONS);
         assert_eq!(graph.task_count(), 4 + 50_000);

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::MemTable;
+use datafusion::logical_expr::LogicalPlan;
 use futures::StreamExt;
 use tarn_planner::{NodeId, Part, Scheme, Splits, substitute};
 
@@ -311,12 +313,15 @@ impl DataFrame {
             let plans = session.plans();
             inputs.iter().map(|&i| plans.schemas[i].clone()).collect()
         };
-        let schema = match schemas {
-            Some(schemas) => Some(output_schema(session, &query, &schemas).await?),
-            None => None,
+        let (schema, reads) = match schemas {
+            Some(schemas) => {
+                let (schema, reads) = check_query(session, &query, &schemas).await?;
+                (Some(schema), Some(reads))
+            }
+            None => (None, None),
         };
         let mut plans = session.plans();
-        let node = plans.dag.sql(inputs, query)?;
+        let node = plans.dag.sql(inputs, query, reads)?;
         plans.schemas.push(schema);
         drop(plans);
         Ok(DataFrame::new(session.clone(), node))
@@ -333,9 +338,14 @@ impl DataFrame {
     }
 }
 
-/// Plans `query` over empty tables of the input schemas: bad SQL fails here, with DuckDB's
-/// error text, before any job runs.
-async fn output_schema(session: &Session, query: &str, inputs: &[SchemaRef]) -> Result<SchemaRef> {
+/// Plans `query` over empty tables of the input schemas, so that bad SQL fails here, with
+/// DuckDB's error text, before any job runs. Returns the result's schema and the columns the
+/// optimized plan reads from each input.
+async fn check_query(
+    session: &Session,
+    query: &str,
+    inputs: &[SchemaRef],
+) -> Result<(SchemaRef, Vec<Vec<String>>)> {
     let sql = session.sql_session()?;
     let names: Vec<String> = (0..inputs.len()).map(|i| format!("__input_{i}")).collect();
     for (name, schema) in names.iter().zip(inputs) {
@@ -344,7 +354,27 @@ async fn output_schema(session: &Session, query: &str, inputs: &[SchemaRef]) -> 
             .register_table(name.as_str(), Arc::new(table))?;
     }
     let frame = sql.dataframe(&substitute(query, &names)?).await?;
-    Ok(Arc::new(frame.schema().as_arrow().clone()))
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    let mut reads: Vec<Vec<String>> = vec![Vec::new(); inputs.len()];
+    frame.into_optimized_plan()?.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node
+            && let Some(i) = names.iter().position(|n| scan.table_name.table() == n)
+        {
+            let schema = scan.source.schema();
+            let used: Vec<usize> = match &scan.projection {
+                Some(indices) => indices.clone(),
+                None => (0..schema.fields().len()).collect(),
+            };
+            for index in used {
+                let name = schema.field(index).name();
+                if !reads[i].contains(name) {
+                    reads[i].push(name.clone());
+                }
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok((schema, reads))
 }
 
 /// Whether two schemas have the same column names and types, in the same order.

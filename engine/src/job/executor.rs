@@ -253,6 +253,7 @@ async fn sampled_splits(job: &Job, stage: StageId) -> Result<Option<ArrayRef>> {
     let stage = &job.graph.stages[stage];
     let Work::Shuffle {
         scheme: Scheme::Range { column, splits },
+        ..
     } = &stage.work
     else {
         return Ok(None);

@@ -21,7 +21,7 @@ use tarn_planner::{Input, Scheme, StageId, TaskGraph, Work, substitute};
 use super::input::Inputs;
 use super::layout::{JobDir, io, task_file};
 use super::report::TaskStats;
-use super::shuffle::{Partitioner, add_partition_column, with_partition_column};
+use super::shuffle::{PARTITION_COLUMN, Partitioner, add_partition_column, with_partition_column};
 use super::source::Source;
 use crate::config::TarnConfig;
 use crate::error::{Result, TarnError};
@@ -71,8 +71,22 @@ impl Job {
 
     /// Streams everything `input` names.
     pub async fn read(&self, input: &Input, threads: usize) -> Result<SendableRecordBatchStream> {
+        self.read_columns(input, None, threads).await
+    }
+
+    /// Streams `columns` (all when `None`) of everything `input` names.
+    async fn read_columns(
+        &self,
+        input: &Input,
+        columns: Option<&[String]>,
+        threads: usize,
+    ) -> Result<SendableRecordBatchStream> {
         let session = self.sql_session(threads)?;
-        let frame = session.context().read_table(self.inputs().table(input)?)?;
+        let mut frame = session.context().read_table(self.inputs().table(input)?)?;
+        if let Some(columns) = columns {
+            let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+            frame = frame.select_columns(&columns)?;
+        }
         Ok(frame.execute_stream().await?)
     }
 }
@@ -125,12 +139,32 @@ pub async fn run_task(
             let stream = job.read(&inputs[0], threads).await?;
             map_batches(stream, &job.functions[*function], out, task).await
         }
-        Work::Shuffle { scheme } => {
-            let stream = job.read(&inputs[0], threads).await?;
+        Work::Shuffle { scheme, columns } => {
+            let needed = columns.as_ref().map(|columns| {
+                let mut needed: Vec<String> = columns
+                    .iter()
+                    .filter(|c| c.as_str() != PARTITION_COLUMN)
+                    .cloned()
+                    .collect();
+                for column in scheme_columns(scheme) {
+                    if !needed.contains(column) {
+                        needed.push(column.clone());
+                    }
+                }
+                needed
+            });
+            let stream = job
+                .read_columns(&inputs[0], needed.as_deref(), threads)
+                .await?;
             let partitioner =
                 Partitioner::new(scheme, &stream.schema(), stage.partitions, splits, task)?;
             let add_column = matches!(scheme, Scheme::Hash { .. });
-            shuffle(stream, partitioner, add_column, stage.partitions, out, task).await
+            let layout = ShuffleLayout {
+                add_column,
+                keep: columns.clone(),
+                partitions: stage.partitions,
+            };
+            shuffle(stream, partitioner, layout, out, task).await
         }
     }
 }
@@ -203,20 +237,49 @@ fn call(function: &BatchFn, batch: RecordBatch) -> Result<RecordBatch> {
     }
 }
 
+/// The columns a scheme assigns partitions by.
+fn scheme_columns(scheme: &Scheme) -> &[String] {
+    match scheme {
+        Scheme::Hash { columns } => columns,
+        Scheme::Column { column } | Scheme::Range { column, .. } => std::slice::from_ref(column),
+        Scheme::Rows | Scheme::Random => &[],
+    }
+}
+
+/// What a shuffle producer writes besides the rows' partitions.
+struct ShuffleLayout {
+    /// Whether to add the partition as [`PARTITION_COLUMN`] (hash shuffles).
+    add_column: bool,
+    /// The only columns to write (`None`: all).
+    keep: Option<Vec<String>>,
+    partitions: usize,
+}
+
 /// Splits every batch by partition and appends each piece to that partition's file, which is
 /// created when its first row arrives.
 async fn shuffle(
     mut stream: SendableRecordBatchStream,
     mut partitioner: Partitioner,
-    add_column: bool,
-    partitions: usize,
+    layout: ShuffleLayout,
     out: &Path,
     task: usize,
 ) -> Result<TaskStats> {
-    let schema = if add_column {
+    let ShuffleLayout {
+        add_column,
+        keep,
+        partitions,
+    } = layout;
+    let full = if add_column {
         with_partition_column(&stream.schema())
     } else {
         stream.schema()
+    };
+    let kept: Option<Vec<usize>> = keep
+        .map(|names| names.iter().map(|n| full.index_of(n)).collect())
+        .transpose()?;
+    let schema = match &kept {
+        Some(indices) => Arc::new(full.project(indices)?),
+        None => Arc::clone(&full),
     };
     write_schema(out, &schema)?;
     let mut files: Vec<Option<OutputFile>> = (0..partitions).map(|_| None).collect();
@@ -224,9 +287,13 @@ async fn shuffle(
         let batch = batch?;
         let assigned = partitioner.assign(&batch)?;
         let batch = if add_column {
-            add_partition_column(&batch, &schema, &assigned)?
+            add_partition_column(&batch, &full, &assigned)?
         } else {
             batch
+        };
+        let batch = match &kept {
+            Some(indices) => batch.project(indices)?,
+            None => batch,
         };
         // Row indices grouped by partition (a counting sort), then one `take` and slices.
         let mut starts = vec![0usize; partitions + 1];
