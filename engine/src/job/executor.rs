@@ -109,12 +109,7 @@ pub async fn run(job: Arc<Job>, observer: Arc<dyn JobObserver>) -> Result<JobRep
         }
     }
     Ok(JobReport {
-        job_id: job
-            .dir
-            .root()
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        job_id: job.dir.id().to_string(),
         stages: reports.into_iter().flatten().collect(),
         elapsed: started.elapsed(),
     })
@@ -233,7 +228,7 @@ fn check_stage_records(job: &Job) -> Result<()> {
             Ok(existing) if existing != record => {
                 return Err(TarnError::Invalid(format!(
                     "job '{}' already ran stage {} with a different plan; use a new job id",
-                    job.dir.root().display(),
+                    job.dir.id(),
                     stage.name
                 )));
             }

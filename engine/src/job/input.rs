@@ -37,7 +37,7 @@ enum Piece {
     File {
         /// The source it belongs to; `None` for a stage's Parquet output.
         source: Option<usize>,
-        file: PartitionedFile,
+        file: Box<PartitionedFile>,
         /// Whether the reader can start inside the file (Parquet, by row group).
         splittable: bool,
     },
@@ -93,7 +93,7 @@ impl Inputs<'_> {
                     let splittable = files.format.get_ext() == "parquet";
                     pieces.extend(files.files[*start..*end].iter().map(|file| Piece::File {
                         source: Some(*source),
-                        file: file.clone(),
+                        file: Box::new(file.clone()),
                         splittable,
                     }))
                 }
@@ -111,7 +111,7 @@ impl Inputs<'_> {
                 for entry in read_dir(&dir)? {
                     pieces.push(Piece::File {
                         source: None,
-                        file: local_file(&entry.path())?,
+                        file: Box::new(local_file(&entry.path())?),
                         splittable: true,
                     });
                 }
@@ -129,8 +129,8 @@ impl Inputs<'_> {
                 Piece::Batch(batch) => batches.push(batch),
                 Piece::File { source, file, .. } => match groups.iter_mut().find(|g| g.0 == source)
                 {
-                    Some(group) => group.1.push(file),
-                    None => groups.push((source, vec![file])),
+                    Some(group) => group.1.push(*file),
+                    None => groups.push((source, vec![*file])),
                 },
             }
         }
@@ -214,7 +214,8 @@ fn slice_pieces(pieces: Vec<Piece>, slice: Slice) -> Vec<Piece> {
             } => {
                 let (from, to) = (start.max(low), end.min(high));
                 if from < to {
-                    let file = file.with_range((from - start) as i64, (to - start) as i64);
+                    let file =
+                        Box::new(file.with_range((from - start) as i64, (to - start) as i64));
                     kept.push(Piece::File {
                         source,
                         file,

@@ -30,14 +30,20 @@ pub fn task_file(task: usize) -> String {
 /// The folders of one job.
 #[derive(Debug, Clone)]
 pub struct JobDir {
+    id: String,
     root: PathBuf,
 }
 
 impl JobDir {
     pub fn new(data_root: &Path, job_id: &str) -> Self {
         JobDir {
+            id: job_id.to_string(),
             root: data_root.join(job_id),
         }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     pub fn root(&self) -> &Path {

@@ -39,7 +39,7 @@ enum Rule {
     Rows {
         next: usize,
     },
-    Random(StdRng),
+    Random(Box<StdRng>),
 }
 
 impl Partitioner {
@@ -87,7 +87,7 @@ impl Partitioner {
             Scheme::Rows => Rule::Rows {
                 next: producer % partitions,
             },
-            Scheme::Random => Rule::Random(StdRng::seed_from_u64(producer as u64)),
+            Scheme::Random => Rule::Random(Box::new(StdRng::seed_from_u64(producer as u64))),
         };
         Ok(Partitioner { rule, partitions })
     }

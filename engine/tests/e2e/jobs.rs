@@ -425,7 +425,7 @@ async fn map_batches_retries_io_errors_and_fails_fast_on_others() {
 async fn a_rerun_of_the_same_job_skips_finished_tasks() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = corpus(dir.path()).await;
-    let run = |job: &'static str| {
+    let run = |job: &'static str, partitions: usize| {
         let corpus = corpus.clone();
         let config = config(dir.path(), Some(job));
         async move {
@@ -434,17 +434,23 @@ async fn a_rerun_of_the_same_job_skips_finished_tasks() {
                 .read_parquet(&[&corpus], ReadParquet::default())
                 .await
                 .unwrap();
-            let parts = df.repartition_hash(4, &["url"]).unwrap();
+            let parts = df.repartition_hash(partitions, &["url"]).unwrap();
             let counted = parts
                 .partial_sql("SELECT url, count(*) AS n FROM {0} GROUP BY url")
                 .await
                 .unwrap();
-            counted.compute().await.unwrap()
+            counted.compute().await
         }
     };
-    let first = run("job-1").await;
+    let first = run("job-1", 4).await.unwrap();
     assert!(first.stages.iter().all(|s| s.skipped == 0));
-    let second = run("job-1").await;
+    let err = run("job-1", 5).await.unwrap_err().to_string();
+    assert!(
+        err.contains("job 'job-1' already ran stage n01-shuffle")
+            && err.ends_with("use a new job id"),
+        "{err}"
+    );
+    let second = run("job-1", 4).await.unwrap();
     assert!(
         second.stages.iter().all(|s| s.skipped == s.tasks),
         "{second:?}"
