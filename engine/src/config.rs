@@ -43,10 +43,16 @@ impl Default for TarnConfig {
 }
 
 impl TarnConfig {
-    /// Defaults overridden by `TARN_THREADS`, `TARN_MEMORY_LIMIT`, `TARN_TEMP_DIRECTORY`,
-    /// `TARN_DATA_ROOT`, `TARN_JOB_ID`, `TARN_CONCURRENCY` and `TARN_MAX_ATTEMPTS`.
+    /// Defaults overridden by the `TARN_*` environment variables (see [`Self::apply_env`]).
     pub fn from_env() -> Result<Self> {
         let mut config = TarnConfig::default();
+        config.apply_env()?;
+        Ok(config)
+    }
+
+    /// Applies `TARN_THREADS`, `TARN_MEMORY_LIMIT`, `TARN_TEMP_DIRECTORY`, `TARN_DATA_ROOT`,
+    /// `TARN_JOB_ID`, `TARN_CONCURRENCY` and `TARN_MAX_ATTEMPTS` where they are set.
+    pub fn apply_env(&mut self) -> Result<()> {
         for (setting, var) in [
             ("threads", "TARN_THREADS"),
             ("memory_limit", "TARN_MEMORY_LIMIT"),
@@ -57,7 +63,7 @@ impl TarnConfig {
             ("max_attempts", "TARN_MAX_ATTEMPTS"),
         ] {
             if let Ok(value) = std::env::var(var) {
-                config.set(setting, &value).map_err(|e| match e {
+                self.set(setting, &value).map_err(|e| match e {
                     TarnError::Setting { reason, .. } => TarnError::Setting {
                         name: var.to_string(),
                         reason,
@@ -66,7 +72,7 @@ impl TarnConfig {
                 })?;
             }
         }
-        Ok(config)
+        Ok(())
     }
 
     /// Applies one named setting given as text, as `SET name = value` does. Returns `false` when

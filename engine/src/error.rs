@@ -38,9 +38,10 @@ pub enum TarnError {
     /// A DataFrame operation that cannot be planned (partition counts, placeholders).
     #[error("Invalid Input Error: {0}")]
     Plan(#[from] tarn_planner::PlanError),
-    /// A `map_batches` function returned an error.
+    /// A `map_batches` function returned an error (kept whole, so that a caller such as the
+    /// Python package can raise it again as it was).
     #[error("Invalid Input Error: map_batches function failed: {0}")]
-    Function(String),
+    Function(Box<dyn std::error::Error + Send + Sync>),
     /// A `map_batches` function failed with an I/O error, which is worth retrying.
     #[error("IO Error: map_batches function failed: {0}")]
     FunctionIo(std::io::Error),

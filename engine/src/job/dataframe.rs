@@ -16,7 +16,7 @@ use super::layout::{io, read_dir, write_atomically};
 use super::report::JobReport;
 use super::session::Session;
 use super::shuffle::with_partition_column;
-use super::task::{BatchFn, Job};
+use super::task::{BatchFn, BatchFunction, Job};
 use crate::error::{Result, TarnError};
 
 /// How [`DataFrame::repartition_range`] finds its split points.
@@ -185,9 +185,17 @@ impl DataFrame {
             + Sync
             + 'static,
     {
+        self.map_batches_sized(Arc::new(function), None)
+    }
+
+    /// `function` applied to batches of `batch_size` rows (the last of a partition may be
+    /// smaller), or to the batches as they are read when `None`.
+    pub fn map_batches_sized(&self, function: BatchFn, batch_size: Option<usize>) -> DataFrame {
         let mut plans = self.session.plans();
-        let function: BatchFn = Arc::new(function);
-        plans.functions.push(function);
+        plans.functions.push(BatchFunction {
+            call: function,
+            batch_size,
+        });
         let id = plans.functions.len() - 1;
         let node = plans.dag.map_batches(self.node, id);
         plans.schemas.push(None);
@@ -220,6 +228,26 @@ impl DataFrame {
         Ok(self.session.run(self.node).await?.1)
     }
 
+    /// Whether every task this DataFrame needs has finished in this job.
+    pub fn is_computed(&self) -> bool {
+        let graph = self.session.task_graph(self.node);
+        let dir = self.session.job_dir();
+        graph.stages.iter().all(|stage| {
+            (0..stage.tasks.len()).all(|task| dir.done_record(&stage.name, task).is_some())
+        })
+    }
+
+    /// Forgets this DataFrame's own finished tasks and their files, so that the next action
+    /// runs them again (the stages it reads are kept).
+    pub fn recompute(&self) -> Result<()> {
+        let graph = self.session.task_graph(self.node);
+        let dir = self.session.job_dir();
+        for stage in graph.stages.iter().filter(|s| s.node == self.node) {
+            dir.forget(&stage.name)?;
+        }
+        Ok(())
+    }
+
     /// The number of rows.
     pub async fn count(&self) -> Result<u64> {
         let mut rows = 0;
@@ -231,12 +259,12 @@ impl DataFrame {
 
     /// The first `n` rows, partition by partition.
     pub async fn take(&self, n: usize) -> Result<Vec<RecordBatch>> {
-        self.read(Some(n)).await
+        Ok(self.collect(Some(n)).await?.1)
     }
 
     /// Every row, partition by partition.
     pub async fn to_arrow(&self) -> Result<Vec<RecordBatch>> {
-        self.read(None).await
+        Ok(self.collect(None).await?.1)
     }
 
     /// Writes the rows as Parquet files in the folder `path`, which must not exist or be
@@ -255,8 +283,11 @@ impl DataFrame {
         format!("Logical DAG:\n{dag}\nTask graph:\n{graph}")
     }
 
-    async fn read(&self, limit: Option<usize>) -> Result<Vec<RecordBatch>> {
+    /// Runs the job and reads up to `limit` rows (all when `None`), partition by partition,
+    /// with their schema (known even when there are no rows).
+    pub async fn collect(&self, limit: Option<usize>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let (job, _) = self.session.run(self.node).await?;
+        let schema = job.inputs().schema(job.graph.output[0].origin)?;
         let mut batches = Vec::new();
         let mut remaining = limit.unwrap_or(usize::MAX);
         for input in &job.graph.output {
@@ -274,7 +305,7 @@ impl DataFrame {
                 }
             }
         }
-        Ok(batches)
+        Ok((schema, batches))
     }
 
     fn shuffle(&self, n: usize, scheme: Scheme) -> Result<DataFrame> {

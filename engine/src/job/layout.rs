@@ -139,6 +139,16 @@ impl JobDir {
         Ok(())
     }
 
+    /// Removes a stage's records and data, so that its tasks run again.
+    pub fn forget(&self, stage: &str) -> Result<()> {
+        for dir in [self.root.join("tasks").join(stage), self.stage_dir(stage)] {
+            if dir.exists() {
+                fs::remove_dir_all(&dir).map_err(|e| io("remove", &dir, e))?;
+            }
+        }
+        Ok(())
+    }
+
     /// The statistics a finished task recorded.
     pub fn done_record(&self, stage: &str, task: usize) -> Option<String> {
         fs::read_to_string(self.task_record(stage, task, "done")).ok()

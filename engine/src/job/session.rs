@@ -14,7 +14,7 @@ use super::executor;
 use super::layout::JobDir;
 use super::report::{JobObserver, JobReport, Quiet};
 use super::source::{FileSource, Source, project};
-use super::task::{BatchFn, Job};
+use super::task::{BatchFunction, Job};
 use crate::config::TarnConfig;
 use crate::error::{Result, TarnError};
 use crate::sql::files::{FileFormatKind, ScanOptions, ScanSpec};
@@ -54,7 +54,7 @@ pub(super) struct Plans {
     /// function's is not).
     pub schemas: Vec<Option<SchemaRef>>,
     pub sources: Vec<Arc<Source>>,
-    pub functions: Vec<BatchFn>,
+    pub functions: Vec<BatchFunction>,
 }
 
 impl Session {
@@ -227,6 +227,11 @@ impl Session {
         SqlSession::with_runtime(self.inner.config.clone(), Arc::clone(&self.inner.runtime))
     }
 
+    /// The folders of this session's job.
+    pub(super) fn job_dir(&self) -> JobDir {
+        JobDir::new(&self.inner.config.data_root, &self.inner.job_id)
+    }
+
     /// The task graph that computes `target`.
     pub(super) fn task_graph(&self, target: NodeId) -> TaskGraph {
         let options = PlanOptions {
@@ -245,7 +250,7 @@ impl Session {
         let job = Arc::new(Job {
             config: self.inner.config.clone(),
             runtime: Arc::clone(&self.inner.runtime),
-            dir: JobDir::new(&self.inner.config.data_root, &self.inner.job_id),
+            dir: self.job_dir(),
             sources,
             functions,
             graph,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
-use datafusion::arrow::compute::take_record_batch;
+use datafusion::arrow::compute::{BatchCoalescer, take_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::runtime_env::RuntimeEnv;
@@ -37,6 +37,15 @@ pub type BatchFn = Arc<
         + Sync,
 >;
 
+/// A registered `map_batches` function and the batch size it wants.
+#[derive(Clone)]
+pub struct BatchFunction {
+    pub call: BatchFn,
+    /// Rows per call (the last batch of a partition may be smaller); `None` passes the batches
+    /// as the scan produces them.
+    pub batch_size: Option<usize>,
+}
+
 /// A shuffle producer flushes its open row groups when they hold more than this, so that
 /// thousands of target partitions do not each keep a row group in memory.
 const SHUFFLE_BUFFER_BYTES: usize = 64 << 20;
@@ -47,7 +56,7 @@ pub struct Job {
     pub runtime: Arc<RuntimeEnv>,
     pub dir: JobDir,
     pub sources: Vec<Arc<Source>>,
-    pub functions: Vec<BatchFn>,
+    pub functions: Vec<BatchFunction>,
     pub graph: TaskGraph,
 }
 
@@ -140,6 +149,22 @@ pub async fn run_task(
             map_batches(stream, &job.functions[*function], out, task).await
         }
         Work::Shuffle { scheme, columns } => {
+            // Readers that use no column (`count(*)`) still need the row count, which a
+            // file without columns cannot carry: keep the input's first column for them.
+            let columns = match columns {
+                Some(columns) if columns.is_empty() => {
+                    let schema = job.inputs().schema(inputs[0].origin)?;
+                    Some(
+                        schema
+                            .fields()
+                            .iter()
+                            .take(1)
+                            .map(|f| f.name().clone())
+                            .collect(),
+                    )
+                }
+                other => other.clone(),
+            };
             let needed = columns.as_ref().map(|columns| {
                 let mut needed: Vec<String> = columns
                     .iter()
@@ -161,7 +186,7 @@ pub async fn run_task(
             let add_column = matches!(scheme, Scheme::Hash { .. });
             let layout = ShuffleLayout {
                 add_column,
-                keep: columns.clone(),
+                keep: columns,
                 partitions: stage.partitions,
             };
             shuffle(stream, partitioner, layout, out, task).await
@@ -184,17 +209,21 @@ async fn write_single(
     file.finish()
 }
 
-/// Applies `function` to every batch and writes the results as the task's one output file.
+/// Applies `function` to every batch (regrouped to its batch size) and writes the results as
+/// the task's one output file.
 async fn map_batches(
     mut stream: SendableRecordBatchStream,
-    function: &BatchFn,
+    function: &BatchFunction,
     out: &Path,
     task: usize,
 ) -> Result<TaskStats> {
     let input_schema = stream.schema();
+    let mut coalescer = function
+        .batch_size
+        .map(|size| BatchCoalescer::new(Arc::clone(&input_schema), size.max(1)));
     let mut file: Option<OutputFile> = None;
-    while let Some(batch) = stream.next().await {
-        let mapped = call(function, batch?)?;
+    let mut apply = |batch: RecordBatch| -> Result<()> {
+        let mapped = call(&function.call, batch)?;
         let file = match &mut file {
             Some(file) => file,
             None => {
@@ -205,13 +234,31 @@ async fn map_batches(
                 )?)
             }
         };
-        file.write(&mapped)?;
+        file.write(&mapped)
+    };
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        match &mut coalescer {
+            Some(coalescer) => {
+                coalescer.push_batch(batch)?;
+                while let Some(full) = coalescer.next_completed_batch() {
+                    apply(full)?;
+                }
+            }
+            None => apply(batch)?,
+        }
+    }
+    if let Some(coalescer) = &mut coalescer {
+        coalescer.finish_buffered_batch()?;
+        while let Some(rest) = coalescer.next_completed_batch() {
+            apply(rest)?;
+        }
     }
     match file {
         Some(file) => file.finish(),
         None => {
             // No rows: the function's answer to an empty batch gives the output schema.
-            let empty = call(function, RecordBatch::new_empty(input_schema))?;
+            let empty = call(&function.call, RecordBatch::new_empty(input_schema))?;
             write_schema(out, &empty.schema())?;
             Ok(TaskStats::default())
         }
@@ -224,7 +271,7 @@ fn call(function: &BatchFn, batch: RecordBatch) -> Result<RecordBatch> {
         Ok(Ok(batch)) => Ok(batch),
         Ok(Err(err)) => Err(match err.downcast::<std::io::Error>() {
             Ok(io) => TarnError::FunctionIo(*io),
-            Err(other) => TarnError::Function(other.to_string()),
+            Err(other) => TarnError::Function(other),
         }),
         Err(panic) => {
             let message = panic
@@ -232,7 +279,7 @@ fn call(function: &BatchFn, batch: RecordBatch) -> Result<RecordBatch> {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(TarnError::Function(format!("panicked: {message}")))
+            Err(TarnError::Function(format!("panicked: {message}").into()))
         }
     }
 }

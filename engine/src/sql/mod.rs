@@ -39,7 +39,7 @@ use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
 
 pub use split::{is_blank, is_complete, split_statements};
-pub use table_functions::TABLE_FUNCTIONS;
+pub use table_functions::{TABLE_FUNCTIONS, parse_sql_type};
 
 use crate::config::TarnConfig;
 use crate::error::{Result, TarnError};

@@ -505,3 +505,27 @@ async fn sources_from_csv_json_and_memory() {
     assert_eq!(ints(&sums, "s"), [6, 6]);
     assert!(sums[0].column(0).null_count() == 0);
 }
+
+#[tokio::test]
+async fn recompute_forgets_finished_tasks() {
+    let (_dir, _session, df) = session_with_corpus().await;
+    let counted = df
+        .repartition(3)
+        .unwrap()
+        .partial_sql("SELECT count(*) AS n FROM {0}")
+        .await
+        .unwrap();
+    assert!(!counted.is_computed());
+    counted.compute().await.unwrap();
+    assert!(counted.is_computed());
+    let again = counted.compute().await.unwrap();
+    assert_eq!(again.stages[0].skipped, 3);
+    counted.recompute().unwrap();
+    assert!(!counted.is_computed());
+    let fresh = counted.compute().await.unwrap();
+    assert_eq!(fresh.stages[0].skipped, 0);
+    assert_eq!(
+        ints(&counted.to_arrow().await.unwrap(), "n"),
+        [300, 350, 350]
+    );
+}
