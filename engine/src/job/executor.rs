@@ -32,41 +32,17 @@ pub async fn run(job: Arc<Job>, observer: Arc<dyn JobObserver>) -> Result<JobRep
     write_atomically(&job.dir.root().join("plan.json"), &plan)?;
 
     let stages = &job.graph.stages;
-    let mut waiting_on: Vec<usize> = stages.iter().map(|s| s.depends_on.len()).collect();
-    let mut progress: Vec<Progress> = stages.iter().map(|_| Progress::default()).collect();
+    let mut schedule = Schedule::new(&job, observer);
     let mut splits: Vec<Option<ArrayRef>> = vec![None; stages.len()];
-    let mut ready: VecDeque<StageId> = (0..stages.len()).filter(|&s| waiting_on[s] == 0).collect();
     let mut queue: VecDeque<(StageId, usize)> = VecDeque::new();
     let mut running: FuturesUnordered<JoinHandle<(StageId, usize, Result<TaskStats>)>> =
         FuturesUnordered::new();
-    let mut reports: Vec<Option<StageReport>> = vec![None; stages.len()];
 
     loop {
-        while let Some(stage) = ready.pop_front() {
-            progress[stage].started = Some(Instant::now());
+        while let Some(stage) = schedule.ready.pop_front() {
             splits[stage] = sampled_splits(&job, stage).await?;
-            let tasks = stages[stage].tasks.len();
-            for task in 0..tasks {
-                match job.dir.done_record(&stages[stage].name, task) {
-                    Some(record) => {
-                        let stats: TaskStats = serde_json::from_str(&record).unwrap_or_default();
-                        progress[stage].add(&stats, true);
-                    }
-                    None => queue.push_back((stage, task)),
-                }
-            }
-            observer.stage_started(&stages[stage].name, tasks, progress[stage].finished);
-            if progress[stage].finished == tasks {
-                finish_stage(
-                    &job,
-                    stage,
-                    &mut progress,
-                    &mut reports,
-                    &mut waiting_on,
-                    &mut ready,
-                    &*observer,
-                );
-            }
+            let unfinished = schedule.start(stage);
+            queue.extend(unfinished.into_iter().map(|task| (stage, task)));
         }
         while running.len() < job.config.concurrency.max(1) {
             let Some((stage, task)) = queue.pop_front() else {
@@ -85,21 +61,7 @@ pub async fn run(job: Arc<Job>, observer: Arc<dyn JobObserver>) -> Result<JobRep
         let (stage, _task, result) = finished
             .map_err(|e| TarnError::Invalid(format!("a task stopped unexpectedly: {e}")))?;
         match result {
-            Ok(stats) => {
-                progress[stage].add(&stats, false);
-                observer.task_finished(&stages[stage].name, &stats);
-                if progress[stage].finished == stages[stage].tasks.len() {
-                    finish_stage(
-                        &job,
-                        stage,
-                        &mut progress,
-                        &mut reports,
-                        &mut waiting_on,
-                        &mut ready,
-                        &*observer,
-                    );
-                }
-            }
+            Ok(stats) => schedule.task_finished(stage, &stats),
             Err(err) => {
                 for handle in running.iter() {
                     handle.abort();
@@ -110,9 +72,93 @@ pub async fn run(job: Arc<Job>, observer: Arc<dyn JobObserver>) -> Result<JobRep
     }
     Ok(JobReport {
         job_id: job.dir.id().to_string(),
-        stages: reports.into_iter().flatten().collect(),
+        stages: schedule.reports.into_iter().flatten().collect(),
         elapsed: started.elapsed(),
     })
+}
+
+/// Which stages may start, and what each has done so far.
+struct Schedule<'a> {
+    job: &'a Job,
+    observer: Arc<dyn JobObserver>,
+    /// For each stage, how many of the stages it reads have not finished.
+    waiting_on: Vec<usize>,
+    /// Stages whose inputs are all there, not yet started.
+    ready: VecDeque<StageId>,
+    progress: Vec<Progress>,
+    reports: Vec<Option<StageReport>>,
+}
+
+impl<'a> Schedule<'a> {
+    fn new(job: &'a Job, observer: Arc<dyn JobObserver>) -> Self {
+        let stages = &job.graph.stages;
+        let waiting_on: Vec<usize> = stages.iter().map(|s| s.depends_on.len()).collect();
+        Schedule {
+            job,
+            observer,
+            ready: (0..stages.len()).filter(|&s| waiting_on[s] == 0).collect(),
+            waiting_on,
+            progress: stages.iter().map(|_| Progress::default()).collect(),
+            reports: vec![None; stages.len()],
+        }
+    }
+
+    /// Starts a stage: counts the tasks an earlier run finished and returns the others.
+    fn start(&mut self, stage: StageId) -> Vec<usize> {
+        let name = &self.job.graph.stages[stage].name;
+        let tasks = self.job.graph.stages[stage].tasks.len();
+        self.progress[stage].started = Some(Instant::now());
+        let mut unfinished = Vec::new();
+        for task in 0..tasks {
+            match self.job.dir.done_record(name, task) {
+                Some(record) => {
+                    let stats: TaskStats = serde_json::from_str(&record).unwrap_or_default();
+                    self.progress[stage].add(&stats, true);
+                }
+                None => unfinished.push(task),
+            }
+        }
+        self.observer
+            .stage_started(name, tasks, self.progress[stage].finished);
+        if unfinished.is_empty() {
+            self.finish(stage);
+        }
+        unfinished
+    }
+
+    fn task_finished(&mut self, stage: StageId, stats: &TaskStats) {
+        self.progress[stage].add(stats, false);
+        let stage_info = &self.job.graph.stages[stage];
+        self.observer.task_finished(&stage_info.name, stats);
+        if self.progress[stage].finished == stage_info.tasks.len() {
+            self.finish(stage);
+        }
+    }
+
+    /// Reports a finished stage and readies the stages that were waiting for it.
+    fn finish(&mut self, stage: StageId) {
+        let stages = &self.job.graph.stages;
+        let p = &self.progress[stage];
+        let report = StageReport {
+            name: stages[stage].name.clone(),
+            tasks: stages[stage].tasks.len(),
+            skipped: p.skipped,
+            rows: p.stats.rows,
+            bytes: p.stats.bytes,
+            spilled: p.stats.spilled,
+            elapsed: p.started.map_or(Duration::ZERO, |s| s.elapsed()),
+        };
+        self.observer.stage_finished(&report);
+        self.reports[stage] = Some(report);
+        for (other, s) in stages.iter().enumerate() {
+            if s.depends_on.contains(&stage) {
+                self.waiting_on[other] -= 1;
+                if self.waiting_on[other] == 0 {
+                    self.ready.push_back(other);
+                }
+            }
+        }
+    }
 }
 
 /// Counts for one stage while it runs.
@@ -131,39 +177,6 @@ impl Progress {
         self.stats.rows += stats.rows;
         self.stats.bytes += stats.bytes;
         self.stats.spilled += stats.spilled;
-    }
-}
-
-/// Reports a finished stage and readies the stages that were waiting for it.
-fn finish_stage(
-    job: &Job,
-    stage: StageId,
-    progress: &mut [Progress],
-    reports: &mut [Option<StageReport>],
-    waiting_on: &mut [usize],
-    ready: &mut VecDeque<StageId>,
-    observer: &dyn JobObserver,
-) {
-    let stages = &job.graph.stages;
-    let p = &progress[stage];
-    let report = StageReport {
-        name: stages[stage].name.clone(),
-        tasks: stages[stage].tasks.len(),
-        skipped: p.skipped,
-        rows: p.stats.rows,
-        bytes: p.stats.bytes,
-        spilled: p.stats.spilled,
-        elapsed: p.started.map_or(Duration::ZERO, |s| s.elapsed()),
-    };
-    observer.stage_finished(&report);
-    reports[stage] = Some(report);
-    for (other, s) in stages.iter().enumerate() {
-        if s.depends_on.contains(&stage) {
-            waiting_on[other] -= 1;
-            if waiting_on[other] == 0 {
-                ready.push_back(other);
-            }
-        }
     }
 }
 

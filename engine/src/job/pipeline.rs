@@ -23,7 +23,7 @@ use super::dataframe::{DataFrame, RangeSplits};
 use super::report::JobReport;
 use super::session::{ReadParquet, Session};
 use crate::error::{Result, TarnError};
-use crate::sql::args::{Const, as_paths, evaluate_args, reject_named};
+use crate::sql::args::{Const, as_paths, evaluate_args, reject_named, string_list};
 use crate::sql::split_statements;
 
 /// The stage functions, for help texts and completion.
@@ -409,23 +409,13 @@ fn flag(value: Option<&Const>) -> Result<bool> {
     }
 }
 
-/// A string or a list of strings.
+/// Column names: a string or a list of strings.
 fn strings(value: &Const) -> Result<Vec<String>> {
-    match value {
-        Const::Str(s) => Ok(vec![s.clone()]),
-        Const::List(items) => items
-            .iter()
-            .map(|item| match item {
-                Const::Str(s) => Ok(s.clone()),
-                other => Err(TarnError::Invalid(format!(
-                    "expected a column name, got {other:?}"
-                ))),
-            })
-            .collect(),
-        other => Err(TarnError::Invalid(format!(
-            "expected a column name or a list of them, got {other:?}"
-        ))),
-    }
+    string_list(value).ok_or_else(|| {
+        TarnError::Invalid(format!(
+            "expected a column name or a list of them, got {value:?}"
+        ))
+    })
 }
 
 fn single_string(function: &str, key: &str, value: &Const) -> Result<String> {

@@ -16,6 +16,7 @@ pub enum Const {
     Struct(Vec<(String, Const)>),
 }
 
+/// Refuses named arguments other than `allowed`, naming the first one found.
 pub fn reject_named(name: &str, named: &[(String, Const)], allowed: &[&str]) -> Result<()> {
     match named
         .iter()
@@ -33,26 +34,34 @@ pub fn reject_named(name: &str, named: &[(String, Const)], allowed: &[&str]) -> 
     }
 }
 
-pub fn as_paths(name: &str, value: &Const) -> Result<Vec<String>> {
+/// A string, or a non-empty list of strings, as a list; `None` for anything else.
+pub fn string_list(value: &Const) -> Option<Vec<String>> {
     match value {
-        Const::Str(path) => Ok(vec![path.clone()]),
+        Const::Str(s) => Some(vec![s.clone()]),
         Const::List(items) if !items.is_empty() => items
             .iter()
             .map(|item| match item {
-                Const::Str(path) => Ok(path.clone()),
-                other => Err(TarnError::Invalid(format!(
-                    "{name}(): paths must be strings, got {other:?}"
-                ))),
+                Const::Str(s) => Some(s.clone()),
+                _ => None,
             })
             .collect(),
-        other => Err(TarnError::Invalid(format!(
-            "{name}(): the first argument must be a path or a non-empty list of paths, got {other:?}"
-        ))),
+        _ => None,
     }
 }
 
+/// The paths argument of a file function: a path or a non-empty list of paths.
+pub fn as_paths(name: &str, value: &Const) -> Result<Vec<String>> {
+    string_list(value).ok_or_else(|| {
+        TarnError::Invalid(format!(
+            "{name}(): the first argument must be a path or a non-empty list of paths, got {value:?}"
+        ))
+    })
+}
+
+/// Positional values, then `(name, value)` pairs.
 pub type EvaluatedArgs = (Vec<Const>, Vec<(String, Const)>);
 
+/// Splits a call's arguments into positional and named constants.
 pub fn evaluate_args(name: &str, args: &[FunctionArg]) -> Result<EvaluatedArgs> {
     let mut positional = Vec::new();
     let mut named = Vec::new();
@@ -81,6 +90,7 @@ pub fn evaluate_args(name: &str, args: &[FunctionArg]) -> Result<EvaluatedArgs> 
     Ok((positional, named))
 }
 
+/// The value of a constant expression: a literal, a negative number, a list or a struct.
 pub fn constant(function: &str, expr: &Expr) -> Result<Const> {
     let not_constant = || {
         TarnError::Invalid(format!(
