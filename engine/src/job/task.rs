@@ -13,7 +13,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use futures::StreamExt;
 use tarn_planner::{Input, Scheme, StageId, TaskGraph, Work, substitute};
@@ -202,7 +202,7 @@ async fn write_single(
 ) -> Result<TaskStats> {
     let schema = stream.schema();
     write_schema(out, &schema)?;
-    let mut file = OutputFile::create(partition_file(out, task, task), &schema)?;
+    let mut file = OutputFile::create(partition_file(out, task, task), &schema, Encoding::Dataset)?;
     while let Some(batch) = stream.next().await {
         file.write(&batch?)?;
     }
@@ -231,6 +231,7 @@ async fn map_batches(
                 file.insert(OutputFile::create(
                     partition_file(out, task, task),
                     &mapped.schema(),
+                    Encoding::Dataset,
                 )?)
             }
         };
@@ -364,7 +365,11 @@ async fn shuffle(
             }
             let file = match &mut files[p] {
                 Some(file) => file,
-                slot => slot.insert(OutputFile::create(partition_file(out, p, task), &schema)?),
+                slot => slot.insert(OutputFile::create(
+                    partition_file(out, p, task),
+                    &schema,
+                    Encoding::Transient,
+                )?),
             };
             file.write(&sorted.slice(start, end - start))?;
         }
@@ -390,11 +395,35 @@ fn partition_file(out: &Path, partition: usize, task: usize) -> PathBuf {
 
 /// Records the stage's schema as an empty Parquet file, for readers of empty partitions.
 fn write_schema(out: &Path, schema: &SchemaRef) -> Result<()> {
-    OutputFile::create(out.join("_schema.parquet"), schema)?.finish()?;
+    OutputFile::create(out.join("_schema.parquet"), schema, Encoding::Dataset)?.finish()?;
     Ok(())
 }
 
-/// One Parquet file being written, Snappy-compressed as DuckDB writes by default.
+/// How a task's Parquet files are encoded.
+#[derive(Clone, Copy)]
+enum Encoding {
+    /// Files users may read: Snappy with dictionaries and statistics, as DuckDB writes them.
+    Dataset,
+    /// Shuffle files, read once by the next stage: no dictionaries or statistics, LZ4, which
+    /// are cheaper to write and to read back.
+    Transient,
+}
+
+impl Encoding {
+    fn properties(self) -> WriterProperties {
+        let builder = WriterProperties::builder();
+        match self {
+            Encoding::Dataset => builder.set_compression(Compression::SNAPPY),
+            Encoding::Transient => builder
+                .set_compression(Compression::LZ4_RAW)
+                .set_dictionary_enabled(false)
+                .set_statistics_enabled(EnabledStatistics::None),
+        }
+        .build()
+    }
+}
+
+/// One Parquet file being written.
 struct OutputFile {
     path: PathBuf,
     writer: ArrowWriter<File>,
@@ -402,13 +431,11 @@ struct OutputFile {
 }
 
 impl OutputFile {
-    fn create(path: PathBuf, schema: &SchemaRef) -> Result<Self> {
+    fn create(path: PathBuf, schema: &SchemaRef, encoding: Encoding) -> Result<Self> {
         let folder = path.parent().expect("an output file is in a folder");
         fs::create_dir_all(folder).map_err(|e| io("create", folder, e))?;
         let file = File::create(&path).map_err(|e| io("create", &path, e))?;
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .build();
+        let properties = encoding.properties();
         let writer = ArrowWriter::try_new(file, Arc::clone(schema), Some(properties))
             .map_err(|e| parquet_error(&path, e))?;
         Ok(OutputFile {
