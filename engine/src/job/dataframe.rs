@@ -248,11 +248,14 @@ impl DataFrame {
         Ok(())
     }
 
-    /// The number of rows.
+    /// The number of rows, counted partition by partition without holding them in memory.
     pub async fn count(&self) -> Result<u64> {
+        let (job, _) = self.session.run(self.node).await?;
+        let session = job.sql_session(job.config.threads)?;
         let mut rows = 0;
-        for batch in self.to_arrow().await? {
-            rows += batch.num_rows() as u64;
+        for input in &job.graph.output {
+            let table = session.context().read_table(job.inputs().table(input)?)?;
+            rows += table.count().await? as u64;
         }
         Ok(rows)
     }
