@@ -94,7 +94,7 @@ mod tests {
             .unwrap();
         let fused = fuse_sql(&dag, both);
         assert!(fused.ancestors(both).contains(&a));
-        // `b` alone reads `a`? No: `both` reads it too, so `a` keeps its own stage.
+        // `a` is read by `b` and by `both`, so it keeps its own stage and `b` is not fused with it.
         let Op::Sql { inputs, .. } = &fused.node(b).op else {
             panic!()
         };
