@@ -85,7 +85,7 @@ impl JobObserver for StageBars {
         }
         let bar = self.bars.add(ProgressBar::new(tasks as u64));
         bar.set_style(
-            ProgressStyle::with_template("{prefix:<14} [{bar:30}] {pos}/{len} tasks {msg}")
+            ProgressStyle::with_template("{prefix:<20} [{bar:30}] {pos}/{len} tasks {msg}")
                 .expect("the template is valid")
                 .progress_chars("=> "),
         );
