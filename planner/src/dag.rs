@@ -304,46 +304,43 @@ fn positive(partitions: usize) -> Result<(), PlanError> {
 
 /// The input numbers `{i}` a query refers to.
 pub fn placeholders(query: &str) -> Result<Vec<usize>, PlanError> {
-    let mut found = Vec::new();
-    let mut rest = query;
-    while let Some(start) = rest.find('{') {
-        let after = &rest[start + 1..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| PlanError::BadPlaceholder(query.to_string()))?;
-        let index = after[..end]
-            .trim()
-            .parse()
-            .map_err(|_| PlanError::BadPlaceholder(query.to_string()))?;
-        found.push(index);
-        rest = &after[end + 1..];
-    }
-    Ok(found)
+    Ok(split_placeholders(query)?
+        .into_iter()
+        .filter_map(|(_, index)| index)
+        .collect())
 }
 
 /// `query` with each `{i}` replaced by `names[i]`.
 pub fn substitute(query: &str, names: &[String]) -> Result<String, PlanError> {
     let mut out = String::with_capacity(query.len());
+    for (text, index) in split_placeholders(query)? {
+        out.push_str(text);
+        if let Some(index) = index {
+            let name = names.get(index).ok_or(PlanError::Placeholder {
+                index,
+                inputs: names.len(),
+            })?;
+            out.push_str(name);
+        }
+    }
+    Ok(out)
+}
+
+/// `query` cut at its placeholders: each piece of text with the `{i}` that follows it (none
+/// after the last piece).
+fn split_placeholders(query: &str) -> Result<Vec<(&str, Option<usize>)>, PlanError> {
+    let bad = || PlanError::BadPlaceholder(query.to_string());
+    let mut pieces = Vec::new();
     let mut rest = query;
     while let Some(start) = rest.find('{') {
-        out.push_str(&rest[..start]);
         let after = &rest[start + 1..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| PlanError::BadPlaceholder(query.to_string()))?;
-        let index: usize = after[..end]
-            .trim()
-            .parse()
-            .map_err(|_| PlanError::BadPlaceholder(query.to_string()))?;
-        let name = names.get(index).ok_or(PlanError::Placeholder {
-            index,
-            inputs: names.len(),
-        })?;
-        out.push_str(name);
+        let end = after.find('}').ok_or_else(bad)?;
+        let index = after[..end].trim().parse().map_err(|_| bad())?;
+        pieces.push((&rest[..start], Some(index)));
         rest = &after[end + 1..];
     }
-    out.push_str(rest);
-    Ok(out)
+    pieces.push((rest, None));
+    Ok(pieces)
 }
 
 #[cfg(test)]
