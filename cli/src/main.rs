@@ -7,6 +7,7 @@ mod progress;
 mod render;
 mod run;
 mod shell;
+mod sort;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ enum Command {
     Sql(SqlArgs),
     /// Run a partitioned job written as SQL stages (CREATE STAGE ...; COPY ...).
     Run(run::RunArgs),
+    /// The GraySort benchmark: gen, run, validate and bench (gensort/valsort 1.5 compatible).
+    Sort(sort::SortArgs),
 }
 
 #[derive(clap::Args)]
@@ -89,6 +92,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Sort(args) => sort::run(args).unwrap_or_else(|err| {
+            eprintln!("Error: {err}");
+            ExitCode::FAILURE
+        }),
     }
 }
 

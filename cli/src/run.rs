@@ -73,7 +73,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 
 /// One indicatif bar per stage: tasks done of total, rows and bytes written.
 #[derive(Default)]
-struct StageBars {
+pub struct StageBars {
     bars: MultiProgress,
     stages: Mutex<HashMap<String, (ProgressBar, TaskStats)>>,
 }

@@ -207,39 +207,12 @@ fn run_resumes_a_killed_job_without_losing_or_repeating_rows() {
         "--concurrency",
         "1",
     ];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tarn"))
-        .args(args)
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let done_dir = dir.path().join("data/killed/tasks/n02-sql");
-    let done = || {
-        std::fs::read_dir(&done_dir)
-            .map(|d| {
-                d.filter(|e| {
-                    e.as_ref()
-                        .unwrap()
-                        .file_name()
-                        .to_string_lossy()
-                        .ends_with(".done")
-                })
-                .count()
-            })
-            .unwrap_or(0)
-    };
-    let started = std::time::Instant::now();
-    while done() < 20 {
-        assert!(
-            started.elapsed().as_secs() < 120,
-            "the job never reached its second stage"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let finished_before_kill = done();
+    let finished_before_kill = kill_when_done(
+        &args,
+        dir.path(),
+        &dir.path().join("data/killed/tasks/n02-sql"),
+        20,
+    );
     assert!(
         finished_before_kill < 300,
         "the job ended before it was killed"
@@ -280,4 +253,130 @@ fn run_reports_pipeline_errors_in_one_line() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("is out of range 0-3"), "{err}");
     assert!(!dir.path().join("out").exists());
+}
+
+/// The files of `dir` whose names end in `.done`.
+fn done_records(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".done")
+            })
+            .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Starts `tarn args` and kills it (SIGKILL) once `done_dir` holds `count` `.done` records;
+/// returns how many it holds after the process has died.
+fn kill_when_done(
+    args: &[&str],
+    dir: &std::path::Path,
+    done_dir: &std::path::Path,
+    count: usize,
+) -> usize {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tarn"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while done_records(done_dir) < count {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "tarn {args:?} never finished {count} tasks in {}",
+            done_dir.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    done_records(done_dir)
+}
+
+#[test]
+fn sort_gen_run_validate_and_resume_after_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = tarn(
+        &["sort", "gen", "in", "--records", "1000", "--files", "2"],
+        None,
+        dir.path(),
+    );
+    assert!(generated.status.success(), "{}", stderr(&generated));
+    // gensort 1.5 prints this checksum for its first 1000 records.
+    assert_eq!(stdout(&generated), "Records: 1000\nChecksum: 1ea6370b955\n");
+    let unsorted = tarn(&["sort", "validate", "in"], None, dir.path());
+    assert_eq!(unsorted.status.code(), Some(1));
+    assert!(stdout(&unsorted).starts_with("First unordered record is record "));
+
+    let big = tarn(
+        &["sort", "gen", "big", "--records", "600000", "--skew"],
+        None,
+        dir.path(),
+    );
+    let checksum = stdout(&big)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .replace("Checksum: ", "");
+    // One task at a time over many partitions, so the sort stage is surely under way when
+    // the process is killed.
+    let args = [
+        "sort",
+        "run",
+        "big",
+        "out",
+        "--partitions",
+        "60",
+        "--concurrency",
+        "1",
+    ];
+    let done_dir = dir.path().join("out/.tarn-sort/sort/tasks/n01-sort");
+    let sorted_before_kill = kill_when_done(&args, dir.path(), &done_dir, 3);
+    assert!(
+        sorted_before_kill < 60,
+        "the sort ended before it was killed"
+    );
+    assert!(
+        !dir.path().join("out/part-00000.dat").exists(),
+        "no output appears before the sort ends"
+    );
+
+    let rerun = tarn(&args, None, dir.path());
+    assert!(rerun.status.success(), "{}", stderr(&rerun));
+    let summary = stdout(&rerun);
+    assert!(
+        summary.contains(&format!("60 tasks ({sorted_before_kill} resumed)")),
+        "{summary}"
+    );
+    assert!(!dir.path().join("out/.tarn-sort").exists());
+    let validate = tarn(
+        &[
+            "sort",
+            "validate",
+            "out",
+            "--expect-checksum",
+            &checksum,
+            "--expect-records",
+            "600000",
+        ],
+        None,
+        dir.path(),
+    );
+    assert!(validate.status.success(), "{}", stdout(&validate));
+    assert!(stdout(&validate).ends_with("SUCCESS - all records are in order\n"));
+
+    let wrong = tarn(
+        &["sort", "validate", "out", "--expect-records", "7"],
+        None,
+        dir.path(),
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(stdout(&wrong).contains("ERROR - 600000 records, expected 7"));
 }

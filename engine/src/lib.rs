@@ -7,6 +7,7 @@
 pub mod config;
 pub mod error;
 pub mod job;
+pub mod sort;
 pub mod sql;
 
 pub use config::TarnConfig;

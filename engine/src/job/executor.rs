@@ -1,57 +1,97 @@
-//! The local executor: runs a job's task graph in this process, `concurrency` tasks at a time.
+//! The local executor: runs a job's stages in this process, `concurrency` tasks at a time.
 //!
 //! A stage starts when every stage it reads has finished; its tasks then join one queue with
 //! those of any other ready stage, so independent branches of a job overlap. A task finished in
 //! an earlier run of the same job (its `.done` record exists) is skipped. A task that fails for
 //! a transient reason is retried in a fresh attempt folder; any other failure stops the job at
 //! once, naming the task, its partition and the cause.
+//!
+//! What a task does is the job's business ([`Tasks`]): DataFrame jobs run DataFusion plans over
+//! Parquet, `tarn sort` moves raw records. The executor owns the order, the retries and the
+//! commits that make resuming safe.
 
 use std::collections::VecDeque;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
-use datafusion::arrow::compute::{SortOptions, concat, sort};
-use datafusion::arrow::datatypes::{Field, Schema};
-use datafusion::arrow::json::ReaderBuilder;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use tarn_planner::{Scheme, Splits, StageId, Work};
+use tarn_planner::StageId;
 use tokio::task::JoinHandle;
 
-use super::layout::write_atomically;
+use super::layout::{JobDir, write_atomically};
 use super::report::{JobObserver, JobReport, StageReport, TaskStats};
-use super::task::{Job, run_task};
+use crate::config::TarnConfig;
 use crate::error::{Result, TarnError};
 
-/// Runs every task of `job` that has not finished, and reports what each stage did.
-pub async fn run(job: Arc<Job>, observer: Arc<dyn JobObserver>) -> Result<JobReport> {
-    let started = Instant::now();
-    check_stage_records(&job)?;
-    let plan = serde_json::to_vec_pretty(&job.graph).expect("a task graph serialises");
-    write_atomically(&job.dir.root().join("plan.json"), &plan)?;
+/// What the executor needs to know of one stage.
+#[derive(Debug, Clone)]
+pub struct StagePlan {
+    /// The stage's folder name under `data/`, `tasks/` and `attempts/`.
+    pub name: String,
+    pub tasks: usize,
+    /// Stages whose output this stage reads.
+    pub depends_on: Vec<StageId>,
+    /// What the stage was planned as, kept in `stages/<name>.json`: a rerun of the job with a
+    /// different record is refused, since its finished tasks would not fit the new plan.
+    pub record: String,
+}
 
-    let stages = &job.graph.stages;
-    let mut schedule = Schedule::new(&job, observer);
-    let mut splits: Vec<Option<ArrayRef>> = vec![None; stages.len()];
+/// A job the executor can run: stages of tasks, each task writing only into the attempt
+/// folder it is given, which the executor then commits.
+#[async_trait::async_trait]
+pub trait Tasks: Send + Sync + 'static {
+    fn dir(&self) -> &JobDir;
+    /// Concurrency, attempts and threads.
+    fn config(&self) -> &TarnConfig;
+    fn stages(&self) -> Vec<StagePlan>;
+    /// The whole plan, kept in `plan.json` for people and tools.
+    fn plan(&self) -> String;
+    /// Called once a stage's inputs are all there, before any of its tasks runs.
+    async fn prepare_stage(&self, _stage: StageId) -> Result<()> {
+        Ok(())
+    }
+    /// Runs one task, writing into `out`, with `threads` worth of parallelism.
+    async fn run_task(
+        &self,
+        stage: StageId,
+        task: usize,
+        out: &Path,
+        threads: usize,
+    ) -> Result<TaskStats>;
+    /// Called after a task's commit; a job may free what only that task needed.
+    fn committed(&self, _stage: StageId, _task: usize) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs every task of `job` that has not finished, and reports what each stage did.
+pub async fn run<T: Tasks>(job: Arc<T>, observer: Arc<dyn JobObserver>) -> Result<JobReport> {
+    let started = Instant::now();
+    let stages = job.stages();
+    check_stage_records(job.dir(), &stages)?;
+    write_atomically(&job.dir().root().join("plan.json"), job.plan().as_bytes())?;
+
+    let mut schedule = Schedule::new(&stages, job.dir(), observer);
     let mut queue: VecDeque<(StageId, usize)> = VecDeque::new();
     let mut running: FuturesUnordered<JoinHandle<(StageId, usize, Result<TaskStats>)>> =
         FuturesUnordered::new();
 
     loop {
         while let Some(stage) = schedule.ready.pop_front() {
-            splits[stage] = sampled_splits(&job, stage).await?;
+            job.prepare_stage(stage).await?;
             let unfinished = schedule.start(stage);
             queue.extend(unfinished.into_iter().map(|task| (stage, task)));
         }
-        while running.len() < job.config.concurrency.max(1) {
+        while running.len() < job.config().concurrency.max(1) {
             let Some((stage, task)) = queue.pop_front() else {
                 break;
             };
-            let threads = threads_per_task(&job, stage);
-            let (job, splits) = (Arc::clone(&job), splits[stage].clone());
+            let threads = threads_per_task(job.config(), stages[stage].tasks);
+            let (job, name) = (Arc::clone(&job), stages[stage].name.clone());
             running.push(tokio::spawn(async move {
-                let result = attempt(&job, stage, task, splits, threads).await;
+                let result = attempt(job.as_ref(), stage, &name, task, threads).await;
                 (stage, task, result)
             }));
         }
@@ -71,7 +111,7 @@ pub async fn run(job: Arc<Job>, observer: Arc<dyn JobObserver>) -> Result<JobRep
         }
     }
     Ok(JobReport {
-        job_id: job.dir.id().to_string(),
+        job_id: job.dir().id().to_string(),
         stages: schedule.reports.into_iter().flatten().collect(),
         elapsed: started.elapsed(),
     })
@@ -79,7 +119,8 @@ pub async fn run(job: Arc<Job>, observer: Arc<dyn JobObserver>) -> Result<JobRep
 
 /// Which stages may start, and what each has done so far.
 struct Schedule<'a> {
-    job: &'a Job,
+    stages: &'a [StagePlan],
+    dir: &'a JobDir,
     observer: Arc<dyn JobObserver>,
     /// For each stage, how many of the stages it reads have not finished.
     waiting_on: Vec<usize>,
@@ -90,11 +131,11 @@ struct Schedule<'a> {
 }
 
 impl<'a> Schedule<'a> {
-    fn new(job: &'a Job, observer: Arc<dyn JobObserver>) -> Self {
-        let stages = &job.graph.stages;
+    fn new(stages: &'a [StagePlan], dir: &'a JobDir, observer: Arc<dyn JobObserver>) -> Self {
         let waiting_on: Vec<usize> = stages.iter().map(|s| s.depends_on.len()).collect();
         Schedule {
-            job,
+            stages,
+            dir,
             observer,
             ready: (0..stages.len()).filter(|&s| waiting_on[s] == 0).collect(),
             waiting_on,
@@ -105,12 +146,11 @@ impl<'a> Schedule<'a> {
 
     /// Starts a stage: counts the tasks an earlier run finished and returns the others.
     fn start(&mut self, stage: StageId) -> Vec<usize> {
-        let name = &self.job.graph.stages[stage].name;
-        let tasks = self.job.graph.stages[stage].tasks.len();
+        let StagePlan { name, tasks, .. } = &self.stages[stage];
         self.progress[stage].started = Some(Instant::now());
         let mut unfinished = Vec::new();
-        for task in 0..tasks {
-            match self.job.dir.done_record(name, task) {
+        for task in 0..*tasks {
+            match self.dir.done_record(name, task) {
                 Some(record) => {
                     let stats: TaskStats = serde_json::from_str(&record).unwrap_or_default();
                     self.progress[stage].add(&stats, true);
@@ -119,7 +159,7 @@ impl<'a> Schedule<'a> {
             }
         }
         self.observer
-            .stage_started(name, tasks, self.progress[stage].finished);
+            .stage_started(name, *tasks, self.progress[stage].finished);
         if unfinished.is_empty() {
             self.finish(stage);
         }
@@ -128,20 +168,19 @@ impl<'a> Schedule<'a> {
 
     fn task_finished(&mut self, stage: StageId, stats: &TaskStats) {
         self.progress[stage].add(stats, false);
-        let stage_info = &self.job.graph.stages[stage];
-        self.observer.task_finished(&stage_info.name, stats);
-        if self.progress[stage].finished == stage_info.tasks.len() {
+        let plan = &self.stages[stage];
+        self.observer.task_finished(&plan.name, stats);
+        if self.progress[stage].finished == plan.tasks {
             self.finish(stage);
         }
     }
 
     /// Reports a finished stage and readies the stages that were waiting for it.
     fn finish(&mut self, stage: StageId) {
-        let stages = &self.job.graph.stages;
         let p = &self.progress[stage];
         let report = StageReport {
-            name: stages[stage].name.clone(),
-            tasks: stages[stage].tasks.len(),
+            name: self.stages[stage].name.clone(),
+            tasks: self.stages[stage].tasks,
             skipped: p.skipped,
             rows: p.stats.rows,
             bytes: p.stats.bytes,
@@ -150,7 +189,7 @@ impl<'a> Schedule<'a> {
         };
         self.observer.stage_finished(&report);
         self.reports[stage] = Some(report);
-        for (other, s) in stages.iter().enumerate() {
+        for (other, s) in self.stages.iter().enumerate() {
             if s.depends_on.contains(&stage) {
                 self.waiting_on[other] -= 1;
                 if self.waiting_on[other] == 0 {
@@ -181,24 +220,24 @@ impl Progress {
 }
 
 /// Runs a task until it commits, retrying transient failures.
-async fn attempt(
-    job: &Job,
+async fn attempt<T: Tasks>(
+    job: &T,
     stage: StageId,
+    name: &str,
     task: usize,
-    splits: Option<ArrayRef>,
     threads: usize,
 ) -> Result<TaskStats> {
-    let name = &job.graph.stages[stage].name;
-    let attempts = job.config.max_attempts.max(1);
+    let attempts = job.config().max_attempts.max(1);
     let mut attempt = 0;
     loop {
         attempt += 1;
         let result = async {
-            let dir = job.dir.attempt_dir(name, task, attempt)?;
-            let mut stats = run_task(job, stage, task, &dir, splits.clone(), threads).await?;
+            let dir = job.dir().attempt_dir(name, task, attempt)?;
+            let mut stats = job.run_task(stage, task, &dir, threads).await?;
             stats.attempts = attempt;
             let record = serde_json::to_string(&stats).expect("stats serialise");
-            job.dir.commit(name, task, &dir, &record)?;
+            job.dir().commit(name, task, &dir, &record)?;
+            job.committed(stage, task)?;
             Ok::<_, TarnError>(stats)
         }
         .await;
@@ -209,7 +248,7 @@ async fn attempt(
             }
             Err(err) => {
                 return Err(TarnError::Task {
-                    stage: name.clone(),
+                    stage: name.to_string(),
                     task,
                     // A task writes (or, as a shuffle producer, reads) the partition it is named by.
                     partition: task,
@@ -221,115 +260,28 @@ async fn attempt(
     }
 }
 
-/// Plan width for one task: the cores shared by the tasks that run at once.
-fn threads_per_task(job: &Job, stage: StageId) -> usize {
-    let running = job
-        .config
-        .concurrency
-        .min(job.graph.stages[stage].tasks.len())
-        .max(1);
-    (job.config.threads / running).max(1)
+/// Parallelism for one task: the cores shared by the tasks that run at once.
+fn threads_per_task(config: &TarnConfig, tasks: usize) -> usize {
+    let running = config.concurrency.min(tasks).max(1);
+    (config.threads / running).max(1)
 }
 
 /// Refuses to resume a job whose stages were planned differently, then records the plan of
 /// each stage.
-fn check_stage_records(job: &Job) -> Result<()> {
-    for stage in &job.graph.stages {
-        let record = serde_json::to_string_pretty(stage).expect("a stage serialises");
-        let path = job.dir.stage_record(&stage.name);
+fn check_stage_records(dir: &JobDir, stages: &[StagePlan]) -> Result<()> {
+    for stage in stages {
+        let path = dir.stage_record(&stage.name);
         match std::fs::read_to_string(&path) {
-            Ok(existing) if existing != record => {
+            Ok(existing) if existing != stage.record => {
                 return Err(TarnError::Invalid(format!(
                     "job '{}' already ran stage {} with a different plan; use a new job id",
-                    job.dir.id(),
+                    dir.id(),
                     stage.name
                 )));
             }
             Ok(_) => {}
-            Err(_) => write_atomically(&path, record.as_bytes())?,
+            Err(_) => write_atomically(&path, stage.record.as_bytes())?,
         }
     }
     Ok(())
-}
-
-/// Rows a range shuffle samples per producer for every partition it splits into.
-const SAMPLES_PER_PARTITION: usize = 32;
-
-/// The split points of a range shuffle: given ones as an array, or sampled ones chosen as
-/// evenly spaced quantiles of a reservoir sample of every producer's input.
-async fn sampled_splits(job: &Job, stage: StageId) -> Result<Option<ArrayRef>> {
-    let stage = &job.graph.stages[stage];
-    let Work::Shuffle {
-        scheme: Scheme::Range { column, splits },
-        ..
-    } = &stage.work
-    else {
-        return Ok(None);
-    };
-    let points = match splits {
-        Splits::Given(points) => return given_splits(points).map(Some),
-        Splits::Sampled => stage.partitions - 1,
-    };
-    let per_producer = (SAMPLES_PER_PARTITION * stage.partitions)
-        .div_ceil(stage.tasks.len())
-        .max(1000);
-    let mut samples: Vec<ArrayRef> = Vec::new();
-    for task in &stage.tasks {
-        let session = job.sql_session(job.config.threads)?;
-        session
-            .context()
-            .register_table("__input", job.inputs().table(&task.inputs[0])?)?;
-        let quoted = column.replace('"', "\"\"");
-        let query = format!(
-            "SELECT \"{quoted}\" FROM __input WHERE \"{quoted}\" IS NOT NULL USING SAMPLE reservoir({per_producer} ROWS)"
-        );
-        let frame = session.dataframe(&query).await?;
-        for batch in frame.collect().await? {
-            samples.push(Arc::clone(batch.column(0)));
-        }
-    }
-    let samples: Vec<&dyn datafusion::arrow::array::Array> =
-        samples.iter().map(|a| a.as_ref()).collect();
-    if samples.iter().all(|a| a.is_empty()) || points == 0 {
-        return Ok(Some(datafusion::arrow::array::new_empty_array(
-            &datafusion::arrow::datatypes::DataType::Int64,
-        )));
-    }
-    let all = concat(&samples)?;
-    let sorted = sort(&all, Some(SortOptions::default()))?;
-    let indices: Vec<u32> = (1..=points)
-        .map(|i| (i * sorted.len() / (points + 1)) as u32)
-        .collect();
-    let picked = datafusion::arrow::compute::take(
-        &sorted,
-        &datafusion::arrow::array::UInt32Array::from(indices),
-        None,
-    )?;
-    Ok(Some(picked))
-}
-
-/// Given split points (JSON numbers or strings) as an array of their JSON type; the shuffle
-/// casts it to the column's type.
-fn given_splits(points: &[serde_json::Value]) -> Result<ArrayRef> {
-    let data_type = match points.first() {
-        Some(serde_json::Value::String(_)) => datafusion::arrow::datatypes::DataType::Utf8,
-        Some(v) if v.is_i64() => datafusion::arrow::datatypes::DataType::Int64,
-        _ => datafusion::arrow::datatypes::DataType::Float64,
-    };
-    let schema = Arc::new(Schema::new(vec![Field::new("s", data_type, true)]));
-    let rows: Vec<serde_json::Value> = points
-        .iter()
-        .map(|p| serde_json::json!({ "s": p }))
-        .collect();
-    let mut decoder = ReaderBuilder::new(schema)
-        .build_decoder()
-        .map_err(|e| TarnError::Invalid(format!("split points: {e}")))?;
-    decoder
-        .serialize(&rows)
-        .map_err(|e| TarnError::Invalid(format!("split points: {e}")))?;
-    let batch: RecordBatch = decoder
-        .flush()
-        .map_err(|e| TarnError::Invalid(format!("split points: {e}")))?
-        .expect("split points were given");
-    Ok(Arc::clone(batch.column(0)))
 }

@@ -4,14 +4,15 @@
 //! stages as files under `<data_root>/<job_id>/`.
 
 mod dataframe;
-mod executor;
+pub(crate) mod executor;
 mod input;
-mod layout;
+pub(crate) mod layout;
 mod pipeline;
 mod report;
 mod session;
 mod shuffle;
 mod source;
+mod splits;
 mod task;
 
 pub use dataframe::{DataFrame, RangeSplits};

@@ -253,6 +253,7 @@ impl Session {
             dir: self.job_dir(),
             sources,
             functions,
+            splits: Mutex::new(vec![None; graph.stages.len()]),
             graph,
         });
         let observer = Arc::clone(&self.inner.observer.lock().expect("observer lock"));

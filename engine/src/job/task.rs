@@ -4,7 +4,7 @@
 use std::fs::{self, File};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{BatchCoalescer, take_record_batch};
@@ -18,11 +18,13 @@ use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use futures::StreamExt;
 use tarn_planner::{Input, Scheme, StageId, TaskGraph, Work, substitute};
 
+use super::executor::{StagePlan, Tasks};
 use super::input::Inputs;
 use super::layout::{JobDir, io, task_file};
 use super::report::TaskStats;
 use super::shuffle::{PARTITION_COLUMN, Partitioner, add_partition_column, with_partition_column};
 use super::source::Source;
+use super::splits::sampled_splits;
 use crate::config::TarnConfig;
 use crate::error::{Result, TarnError};
 use crate::sql::SqlSession;
@@ -58,6 +60,53 @@ pub struct Job {
     pub sources: Vec<Arc<Source>>,
     pub functions: Vec<BatchFunction>,
     pub graph: TaskGraph,
+    /// Each range shuffle stage's split points, set when the stage starts.
+    pub splits: Mutex<Vec<Option<ArrayRef>>>,
+}
+
+#[async_trait::async_trait]
+impl Tasks for Job {
+    fn dir(&self) -> &JobDir {
+        &self.dir
+    }
+
+    fn config(&self) -> &TarnConfig {
+        &self.config
+    }
+
+    fn stages(&self) -> Vec<StagePlan> {
+        self.graph
+            .stages
+            .iter()
+            .map(|stage| StagePlan {
+                name: stage.name.clone(),
+                tasks: stage.tasks.len(),
+                depends_on: stage.depends_on.clone(),
+                record: serde_json::to_string_pretty(stage).expect("a stage serialises"),
+            })
+            .collect()
+    }
+
+    fn plan(&self) -> String {
+        serde_json::to_string_pretty(&self.graph).expect("a task graph serialises")
+    }
+
+    async fn prepare_stage(&self, stage: StageId) -> Result<()> {
+        let splits = sampled_splits(self, stage).await?;
+        self.splits.lock().expect("splits lock")[stage] = splits;
+        Ok(())
+    }
+
+    async fn run_task(
+        &self,
+        stage: StageId,
+        task: usize,
+        out: &Path,
+        threads: usize,
+    ) -> Result<TaskStats> {
+        let splits = self.splits.lock().expect("splits lock")[stage].clone();
+        run_task(self, stage, task, out, splits, threads).await
+    }
 }
 
 impl Job {
@@ -102,7 +151,7 @@ impl Job {
 
 /// Runs task `task` of stage `stage`, writing into `out`. `splits` are a range shuffle's split
 /// points.
-pub async fn run_task(
+async fn run_task(
     job: &Job,
     stage: StageId,
     task: usize,

@@ -2,4 +2,5 @@
 
 mod fuzz;
 mod jobs;
+mod sort;
 mod sql;

@@ -1,0 +1,19 @@
+//! `tarn sort`: the GraySort benchmark, byte-compatible with gensort and valsort 1.5.
+//!
+//! * [`format`]: gensort's records and valsort's checksum.
+//! * [`generate_files`]: `tarn sort gen`.
+//! * [`sort`]: `tarn sort run`, a two-stage job on the partitioned-job executor.
+//! * [`validate`]: `tarn sort validate`.
+
+mod files;
+pub mod format;
+mod generate;
+mod job;
+mod radix;
+mod validate;
+
+pub use files::{RecordFile, record_files};
+pub use format::{Checksum, RECORD_LEN, RecordFormat};
+pub use generate::{GenOptions, Generated, gen_file_name, generate_files};
+pub use job::{SortOptions, Sorted, part_file_name, sort};
+pub use validate::{Validation, validate};

@@ -1,0 +1,184 @@
+//! Sorting one partition of records in memory: an MSD radix sort over the 10-byte keys.
+//!
+//! Each record becomes a 16-byte entry, `key << 32 | index`, so that entries compare as their
+//! keys and then by position. One pass distributes the entries into 2^16 buckets by the 16 key
+//! bits below the prefix they all share (for a range partition that prefix is long, so the
+//! digit still splits them evenly); buckets are sorted in parallel, recursing while they are
+//! large and finishing small ones with a comparison sort. The records are then gathered in
+//! entry order, a block at a time, while the previous block is written.
+
+use std::io::Write;
+
+use rayon::prelude::*;
+
+use super::format::{KEY_LEN, RECORD_LEN};
+
+/// Bits of key each distribution pass looks at.
+const DIGIT_BITS: u32 = 16;
+/// Buckets at or below this many entries are finished by a comparison sort.
+const SMALL: usize = 1 << 12;
+/// Records gathered per write.
+const WRITE_RECORDS: usize = 80_000;
+
+/// A key as an 80-bit number: comparing these compares the keys as unsigned bytes.
+pub fn key_value(record: &[u8]) -> u128 {
+    let mut bytes = [0u8; 16];
+    bytes[16 - KEY_LEN..].copy_from_slice(&record[..KEY_LEN]);
+    u128::from_be_bytes(bytes)
+}
+
+/// The records of `records` in key order, as entries whose low 32 bits are record indexes.
+/// Records with equal keys keep their order.
+pub fn sorted_entries(records: &[u8]) -> Vec<u128> {
+    assert!(
+        records.len() / RECORD_LEN <= u32::MAX as usize,
+        "a partition holds fewer than 2^32 records"
+    );
+    let mut entries = Vec::with_capacity(records.len() / RECORD_LEN);
+    records
+        .par_chunks_exact(RECORD_LEN)
+        .enumerate()
+        .map(|(i, r)| key_value(r) << 32 | i as u128)
+        .collect_into_vec(&mut entries);
+    sort(&mut entries);
+    entries
+}
+
+fn sort(entries: &mut [u128]) {
+    if entries.len() <= SMALL {
+        entries.sort_unstable();
+        return;
+    }
+    let (low, high) = entries
+        .par_iter()
+        .fold(
+            || (u128::MAX, 0),
+            |(low, high), &e| (low.min(e >> 32), high.max(e >> 32)),
+        )
+        .reduce(|| (u128::MAX, 0), |a, b| (a.0.min(b.0), a.1.max(b.1)));
+    if low == high {
+        // Equal keys: the entries differ only by index.
+        entries.sort_unstable();
+        return;
+    }
+    let highest_differing = 127 - (low ^ high).leading_zeros();
+    let shift = 32 + highest_differing.saturating_sub(DIGIT_BITS - 1);
+    let digit = |e: u128| ((e >> shift) as usize) & ((1 << DIGIT_BITS) - 1);
+
+    let mut counts = vec![0usize; 1 << DIGIT_BITS];
+    for &e in entries.iter() {
+        counts[digit(e)] += 1;
+    }
+    let mut next = Vec::with_capacity(counts.len());
+    let mut offset = 0;
+    for &count in &counts {
+        next.push(offset);
+        offset += count;
+    }
+    let mut scratch = vec![0u128; entries.len()];
+    for &e in entries.iter() {
+        let d = digit(e);
+        scratch[next[d]] = e;
+        next[d] += 1;
+    }
+    entries.copy_from_slice(&scratch);
+    drop(scratch);
+
+    let mut buckets = Vec::new();
+    let mut rest = entries;
+    for &count in &counts {
+        let (bucket, tail) = std::mem::take(&mut rest).split_at_mut(count);
+        // A bucket of one entry is sorted already.
+        if count > 1 {
+            buckets.push(bucket);
+        }
+        rest = tail;
+    }
+    buckets.into_par_iter().for_each(sort);
+}
+
+/// Writes the records of `records` in the order of `entries`, gathering the next block while
+/// the previous one is written.
+pub fn write_in_order(
+    records: &[u8],
+    entries: &[u128],
+    out: &mut (impl Write + Send),
+) -> std::io::Result<()> {
+    let gather = |block: &[u128]| {
+        let mut buf = vec![0u8; block.len() * RECORD_LEN];
+        buf.par_chunks_exact_mut(RECORD_LEN)
+            .zip(block.par_iter())
+            .for_each(|(dst, &e)| {
+                let i = (e as u32) as usize * RECORD_LEN;
+                dst.copy_from_slice(&records[i..i + RECORD_LEN]);
+            });
+        buf
+    };
+    let mut ready: Vec<u8> = Vec::new();
+    for block in entries.chunks(WRITE_RECORDS) {
+        let (wrote, next) = rayon::join(|| out.write_all(&ready), || gather(block));
+        wrote?;
+        ready = next;
+    }
+    out.write_all(&ready)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn records_with_keys(keys: &[[u8; KEY_LEN]]) -> Vec<u8> {
+        let mut records = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            let mut record = [0u8; RECORD_LEN];
+            record[..KEY_LEN].copy_from_slice(key);
+            record[KEY_LEN..KEY_LEN + 8].copy_from_slice(&(i as u64).to_be_bytes());
+            records.extend_from_slice(&record);
+        }
+        records
+    }
+
+    fn check_sorts(keys: &[[u8; KEY_LEN]]) {
+        let records = records_with_keys(keys);
+        let entries = sorted_entries(&records);
+        let mut out = Vec::new();
+        write_in_order(&records, &entries, &mut out).unwrap();
+        let mut expected: Vec<&[u8]> = records.chunks_exact(RECORD_LEN).collect();
+        // A stable sort by key is the reference: equal keys keep their input order.
+        expected.sort_by(|a, b| a[..KEY_LEN].cmp(&b[..KEY_LEN]));
+        assert_eq!(out, expected.concat());
+    }
+
+    #[test]
+    fn random_keys_sort_like_a_stable_comparison_sort() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let keys: Vec<[u8; KEY_LEN]> = (0..50_000).map(|_| rng.random()).collect();
+        check_sorts(&keys);
+    }
+
+    #[test]
+    fn shared_prefixes_and_equal_keys_still_sort() {
+        // Keys that agree on their first 7 bytes and differ in few values below, plus runs of
+        // identical keys: the digit must come from below the shared prefix, and equal keys
+        // must stay in input order.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let keys: Vec<[u8; KEY_LEN]> = (0..40_000)
+            .map(|_| {
+                let mut key = *b"SHAREDPxyz";
+                key[7] = rng.random_range(0..3);
+                key[9] = rng.random_range(0..2);
+                key
+            })
+            .collect();
+        check_sorts(&keys);
+    }
+
+    #[test]
+    fn an_empty_partition_writes_nothing() {
+        let entries = sorted_entries(&[]);
+        let mut out = Vec::new();
+        write_in_order(&[], &entries, &mut out).unwrap();
+        assert!(out.is_empty());
+    }
+}
