@@ -191,9 +191,20 @@ impl Checksum {
                 .fold(0u128, u128::wrapping_add),
         )
     }
+}
 
-    pub fn add(self, other: Checksum) -> Checksum {
+impl std::ops::Add for Checksum {
+    type Output = Checksum;
+
+    /// Sums wrap at 2^128, as valsort's 128-bit sum does.
+    fn add(self, other: Checksum) -> Checksum {
         Checksum(self.0.wrapping_add(other.0))
+    }
+}
+
+impl std::ops::AddAssign for Checksum {
+    fn add_assign(&mut self, other: Checksum) {
+        *self = *self + other;
     }
 }
 

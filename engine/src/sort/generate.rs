@@ -2,17 +2,19 @@
 //! are generated on every core while the previous blocks are written, and each file appears
 //! under its final name only when it is whole and synced.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use super::direct::DirectWriter;
 use super::files::has_data;
 use super::format::{Checksum, RECORD_LEN, RecordFormat, generate};
 use crate::error::{Result, TarnError};
 use crate::job::layout::io;
 
+/// Bytes each file's writer buffers.
+const WRITE_BUFFER_BYTES: usize = 8 << 20;
 /// Records generated as one piece of work.
 const BLOCK_RECORDS: u64 = 100_000;
 
@@ -61,7 +63,7 @@ pub fn generate_files(dir: &Path, options: &GenOptions) -> Result<Generated> {
         let first = options.start + options.records * i / files;
         let end = options.start + options.records * (i + 1) / files;
         let path = dir.join(gen_file_name(i as usize));
-        checksum = checksum.add(write_file(&path, options.format, first, end)?);
+        checksum += write_file(&path, options.format, first, end)?;
         written.push(path);
     }
     Ok(Generated {
@@ -75,7 +77,7 @@ pub fn generate_files(dir: &Path, options: &GenOptions) -> Result<Generated> {
 fn write_file(path: &Path, format: RecordFormat, first: u64, end: u64) -> Result<Checksum> {
     let name = path.file_name().expect("a file name").to_string_lossy();
     let temporary = path.with_file_name(format!(".{name}.tmp"));
-    let mut file = File::create(&temporary).map_err(|e| io("create", &temporary, e))?;
+    let mut file = DirectWriter::create(&temporary, WRITE_BUFFER_BYTES)?;
     let blocks: Vec<(u64, u64)> = (first..end)
         .step_by(BLOCK_RECORDS as usize)
         .map(|b| (b, (b + BLOCK_RECORDS).min(end)))
@@ -85,7 +87,7 @@ fn write_file(path: &Path, format: RecordFormat, first: u64, end: u64) -> Result
     let mut ready: Vec<Vec<u8>> = Vec::new();
     for group in blocks.chunks(wave) {
         let (wrote, made) = rayon::join(
-            || ready.iter().try_for_each(|b| file.write_all(b)),
+            || ready.iter().try_for_each(|b| file.append(b)),
             || {
                 group
                     .par_iter()
@@ -98,20 +100,17 @@ fn write_file(path: &Path, format: RecordFormat, first: u64, end: u64) -> Result
                     .collect::<Vec<_>>()
             },
         );
-        wrote.map_err(|e| io("write", &temporary, e))?;
+        wrote?;
         ready = made
             .into_iter()
             .map(|(buf, sum)| {
-                checksum = checksum.add(sum);
+                checksum += sum;
                 buf
             })
             .collect();
     }
-    ready
-        .iter()
-        .try_for_each(|b| file.write_all(b))
-        .and_then(|()| file.sync_all())
-        .map_err(|e| io("write", &temporary, e))?;
+    ready.iter().try_for_each(|b| file.append(b))?;
+    file.finish(true)?;
     fs::rename(&temporary, path).map_err(|e| io("rename into", path, e))?;
     Ok(checksum)
 }

@@ -17,7 +17,6 @@
 //! memory limit.
 
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -25,7 +24,10 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use tarn_planner::StageId;
 
-use super::files::{RecordFile, Slice, has_data, open, read_records, record_files, slices};
+use super::direct::DirectWriter;
+use super::files::{
+    RecordFile, Slice, drop_cached, has_data, open, read_records, record_files, slices,
+};
 use super::format::{KEY_LEN, RECORD_LEN};
 use super::radix::{key_value, sorted_entries, write_in_order};
 use crate::config::TarnConfig;
@@ -40,6 +42,8 @@ const SORT_STAGE: &str = "n01-sort";
 const SLICE_BYTES: u64 = 512 << 20;
 /// Bytes a partitioning task reads at a time.
 const READ_BYTES: usize = 8 << 20;
+/// Bytes a sorting task buffers before writing.
+const WRITE_BUFFER_BYTES: usize = 8 << 20;
 /// Bytes a partitioning task buffers over all partitions before writing.
 const ROUTE_BUFFER_BYTES: usize = 64 << 20;
 /// The largest partition chosen when the memory limit allows more: smaller ones let reading,
@@ -289,24 +293,7 @@ fn route(plan: &SortPlan, task: usize, out: &Path) -> Result<TaskStats> {
     let input = &plan.inputs[slice.file];
     let file = open(&input.path)?;
     let buffer_bytes = (ROUTE_BUFFER_BYTES / plan.partitions).clamp(64 << 10, 8 << 20);
-    let mut buffers: Vec<Vec<u8>> = (0..plan.partitions)
-        .map(|_| Vec::with_capacity(buffer_bytes + RECORD_LEN))
-        .collect();
-    let mut writers: Vec<Option<File>> = (0..plan.partitions).map(|_| None).collect();
-    let flush = |p: usize, buffer: &mut Vec<u8>, writers: &mut Vec<Option<File>>| -> Result<()> {
-        let path = out.join(format!("p={p}")).join(format!("t{task:05}.dat"));
-        if writers[p].is_none() {
-            fs::create_dir_all(path.parent().expect("a folder"))
-                .map_err(|e| io("create", &path, e))?;
-            writers[p] = Some(File::create(&path).map_err(|e| io("create", &path, e))?);
-        }
-        let writer = writers[p].as_mut().expect("opened above");
-        writer
-            .write_all(buffer)
-            .map_err(|e| io("write", &path, e))?;
-        buffer.clear();
-        Ok(())
-    };
+    let mut writers: Vec<Option<DirectWriter>> = (0..plan.partitions).map(|_| None).collect();
     let block_records = (READ_BYTES / RECORD_LEN) as u64;
     let mut block = vec![0u8; READ_BYTES];
     let mut done = 0;
@@ -314,20 +301,25 @@ fn route(plan: &SortPlan, task: usize, out: &Path) -> Result<TaskStats> {
         let n = block_records.min(slice.records - done);
         let block = &mut block[..n as usize * RECORD_LEN];
         read_records(&file, &input.path, slice.first + done, block)?;
+        // The input is read once: leave the page cache to the shuffle and the output.
+        drop_cached(&file, (slice.first + done) * RECORD_LEN as u64, block.len());
         for record in block.chunks_exact(RECORD_LEN) {
             let p = plan.partition_of(key_value(record));
-            let buffer = &mut buffers[p];
-            buffer.extend_from_slice(record);
-            if buffer.len() >= buffer_bytes {
-                flush(p, buffer, &mut writers)?;
-            }
+            let writer = match &mut writers[p] {
+                Some(writer) => writer,
+                empty => {
+                    let path = out.join(format!("p={p}")).join(format!("t{task:05}.dat"));
+                    let folder = path.parent().expect("a folder");
+                    fs::create_dir_all(folder).map_err(|e| io("create", folder, e))?;
+                    empty.insert(DirectWriter::create(&path, buffer_bytes)?)
+                }
+            };
+            writer.append(record)?;
         }
         done += n;
     }
-    for (p, buffer) in buffers.iter_mut().enumerate() {
-        if !buffer.is_empty() {
-            flush(p, buffer, &mut writers)?;
-        }
+    for writer in writers.into_iter().flatten() {
+        writer.finish(false)?;
     }
     Ok(TaskStats {
         rows: slice.records,
@@ -359,10 +351,9 @@ fn sort_partition(dir: &JobDir, p: usize, out: &Path) -> Result<TaskStats> {
     let entries = sorted_entries(&records);
     let path = out.join(format!("p={p}")).join(part_file_name(p));
     fs::create_dir_all(path.parent().expect("a folder")).map_err(|e| io("create", &path, e))?;
-    let mut file = File::create(&path).map_err(|e| io("create", &path, e))?;
-    write_in_order(&records, &entries, &mut file)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| io("write", &path, e))?;
+    let mut writer = DirectWriter::create(&path, WRITE_BUFFER_BYTES)?;
+    write_in_order(&records, &entries, &mut writer).map_err(|e| io("write", &path, e))?;
+    writer.finish(true)?;
     Ok(TaskStats {
         rows: entries.len() as u64,
         bytes: records.len() as u64,

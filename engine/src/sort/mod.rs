@@ -5,6 +5,7 @@
 //! * [`sort`]: `tarn sort run`, a two-stage job on the partitioned-job executor.
 //! * [`validate`]: `tarn sort validate`.
 
+mod direct;
 mod files;
 pub mod format;
 mod generate;

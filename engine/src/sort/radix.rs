@@ -104,21 +104,21 @@ pub fn write_in_order(
     entries: &[u128],
     out: &mut (impl Write + Send),
 ) -> std::io::Result<()> {
-    let gather = |block: &[u128]| {
-        let mut buf = vec![0u8; block.len() * RECORD_LEN];
+    let gather = |buf: &mut Vec<u8>, block: &[u128]| {
+        buf.resize(block.len() * RECORD_LEN, 0);
         buf.par_chunks_exact_mut(RECORD_LEN)
             .zip(block.par_iter())
             .for_each(|(dst, &e)| {
                 let i = (e as u32) as usize * RECORD_LEN;
                 dst.copy_from_slice(&records[i..i + RECORD_LEN]);
             });
-        buf
     };
-    let mut ready: Vec<u8> = Vec::new();
+    // Two buffers: one being written while the other is filled.
+    let (mut ready, mut next) = (Vec::new(), Vec::new());
     for block in entries.chunks(WRITE_RECORDS) {
-        let (wrote, next) = rayon::join(|| out.write_all(&ready), || gather(block));
+        let (wrote, ()) = rayon::join(|| out.write_all(&ready), || gather(&mut next, block));
         wrote?;
-        ready = next;
+        std::mem::swap(&mut ready, &mut next);
     }
     out.write_all(&ready)
 }

@@ -142,7 +142,7 @@ fn join(summaries: &[Summary]) -> Validation {
         total.records += s.records;
         total.duplicates += s.duplicates;
         total.unordered += s.unordered;
-        total.checksum = total.checksum.add(s.checksum);
+        total.checksum += s.checksum;
         previous = Some(s.last_key);
     }
     total
