@@ -1,5 +1,5 @@
-//! Writing big sequential files around the page cache (`O_DIRECT`), as gensort's own writer
-//! does by default. Through the page cache every byte is copied once more, and a sort that
+//! Reading and writing big sequential files around the page cache (`O_DIRECT`), as gensort's
+//! own writer does by default. Through the page cache every byte is copied once more, and a sort that
 //! writes several times its memory makes the kernel reclaim cache while it writes, which on
 //! the machines measured cost more system time than the sort itself.
 //!
@@ -19,6 +19,78 @@ use crate::job::layout::io;
 /// The alignment direct I/O needs on the devices we know (4 KiB sectors at most).
 const ALIGN: usize = 4096;
 
+/// An aligned buffer of at least `capacity` bytes: backing storage and the offset of its
+/// aligned start.
+fn aligned_buffer(capacity: usize) -> (Vec<u8>, usize) {
+    let storage = vec![0u8; capacity + ALIGN];
+    let start = storage.as_ptr().align_offset(ALIGN);
+    (storage, start)
+}
+
+/// Opens `path` with `O_DIRECT` added to `options` where the file system allows it.
+fn open_direct(options: &mut OpenOptions, path: &Path) -> Option<File> {
+    options.custom_flags(libc::O_DIRECT).open(path).ok()
+}
+
+/// Ranges of a file read directly where the file system allows it.
+pub struct DirectReader {
+    file: File,
+    path: PathBuf,
+    direct: bool,
+    storage: Vec<u8>,
+    start: usize,
+}
+
+impl DirectReader {
+    /// Opens `path` for reads of up to `max_len` bytes at a time.
+    pub fn open(path: &Path, max_len: usize) -> Result<DirectReader> {
+        let (file, direct) = match open_direct(OpenOptions::new().read(true), path) {
+            Some(file) => (file, true),
+            None => (File::open(path).map_err(|e| io("open", path, e))?, false),
+        };
+        let (storage, start) = aligned_buffer(max_len + 2 * ALIGN);
+        Ok(DirectReader {
+            file,
+            path: path.to_path_buf(),
+            direct,
+            storage,
+            start,
+        })
+    }
+
+    /// The `len` bytes at `offset`; reading past the end of the file is an error.
+    pub fn read_at(&mut self, offset: u64, len: usize) -> Result<&[u8]> {
+        let skip = if self.direct {
+            (offset % ALIGN as u64) as usize
+        } else {
+            0
+        };
+        let wanted = if self.direct {
+            (skip + len).div_ceil(ALIGN) * ALIGN
+        } else {
+            len
+        };
+        let buffer = &mut self.storage[self.start..self.start + wanted];
+        let mut got = 0;
+        while got < skip + len {
+            match self
+                .file
+                .read_at(&mut buffer[got..], offset - skip as u64 + got as u64)
+            {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io("read", &self.path, e)),
+            }
+        }
+        if got < skip + len {
+            let eof = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+            return Err(io("read", &self.path, eof));
+        }
+        Ok(&self.storage[self.start + skip..self.start + skip + len])
+    }
+}
+
 /// A file written front to back, directly where the file system allows it.
 pub struct DirectWriter {
     file: File,
@@ -36,22 +108,17 @@ pub struct DirectWriter {
 impl DirectWriter {
     /// Creates `path`, buffering about `buffer_bytes` (rounded up to the alignment).
     pub fn create(path: &Path, buffer_bytes: usize) -> Result<DirectWriter> {
-        let direct = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .custom_flags(libc::O_DIRECT)
-            .open(path);
-        let (file, direct) = match direct {
-            Ok(file) => (file, true),
-            Err(_) => (
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        let (file, direct) = match open_direct(&mut options, path) {
+            Some(file) => (file, true),
+            None => (
                 File::create(path).map_err(|e| io("create", path, e))?,
                 false,
             ),
         };
         let capacity = buffer_bytes.div_ceil(ALIGN).max(1) * ALIGN;
-        let storage = vec![0u8; capacity + ALIGN];
-        let start = storage.as_ptr().align_offset(ALIGN);
+        let (storage, start) = aligned_buffer(capacity);
         Ok(DirectWriter {
             file,
             path: path.to_path_buf(),
@@ -149,5 +216,13 @@ mod tests {
         }
         writer.finish(true).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
+
+        let mut reader = DirectReader::open(&path, 50_000).unwrap();
+        for (offset, len) in [(0, 4096), (100, 50_000), (999_999, 4), (4097, 1)] {
+            let read = reader.read_at(offset as u64, len).unwrap();
+            assert_eq!(read, &bytes[offset..offset + len]);
+        }
+        let past_end = reader.read_at(999_999, 5).unwrap_err().to_string();
+        assert!(past_end.contains("read"), "{past_end}");
     }
 }

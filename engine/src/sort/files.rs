@@ -97,21 +97,6 @@ pub fn read_records(file: &File, path: &Path, first: u64, buf: &mut [u8]) -> Res
         .map_err(|e| io("read", path, e))
 }
 
-/// Tells the kernel that `len` bytes of `file` from `offset` will not be read again, so that
-/// their page cache goes first. Only advice: failures are ignored.
-pub fn drop_cached(file: &File, offset: u64, len: usize) {
-    use std::os::unix::io::AsRawFd;
-    // SAFETY: posix_fadvise reads no memory of ours; the descriptor is open for the call.
-    unsafe {
-        libc::posix_fadvise(
-            file.as_raw_fd(),
-            offset as libc::off_t,
-            len as libc::off_t,
-            libc::POSIX_FADV_DONTNEED,
-        );
-    }
-}
-
 /// Opens a record file for reading.
 pub fn open(path: &Path) -> Result<File> {
     File::open(path).map_err(|e| io("open", path, e))

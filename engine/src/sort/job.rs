@@ -24,10 +24,8 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use tarn_planner::StageId;
 
-use super::direct::DirectWriter;
-use super::files::{
-    RecordFile, Slice, drop_cached, has_data, open, read_records, record_files, slices,
-};
+use super::direct::{DirectReader, DirectWriter};
+use super::files::{RecordFile, Slice, has_data, open, read_records, record_files, slices};
 use super::format::{KEY_LEN, RECORD_LEN};
 use super::radix::{key_value, sorted_entries, write_in_order};
 use crate::config::TarnConfig;
@@ -136,8 +134,9 @@ pub async fn sort(
     })
 }
 
-/// Enough partitions that the sorts running at once, each holding its partition and a sixth
-/// more for keys, fit in the memory limit; at least one per concurrent task.
+/// Enough partitions that the sorts running at once fit in the memory limit, each holding its
+/// partition plus a third more (16-byte entries per 100-byte record, and their scratch copy
+/// during a radix pass); at least one per concurrent task.
 fn partitions_for(bytes: u64, config: &TarnConfig) -> usize {
     let concurrency = config.concurrency.max(1) as u64;
     let budget = config.memory_limit.unwrap_or(u64::MAX) / concurrency / 3 * 2;
@@ -291,18 +290,15 @@ impl Tasks for SortJob {
 fn route(plan: &SortPlan, task: usize, out: &Path) -> Result<TaskStats> {
     let slice = plan.slices[task];
     let input = &plan.inputs[slice.file];
-    let file = open(&input.path)?;
+    let mut reader = DirectReader::open(&input.path, READ_BYTES)?;
     let buffer_bytes = (ROUTE_BUFFER_BYTES / plan.partitions).clamp(64 << 10, 8 << 20);
     let mut writers: Vec<Option<DirectWriter>> = (0..plan.partitions).map(|_| None).collect();
     let block_records = (READ_BYTES / RECORD_LEN) as u64;
-    let mut block = vec![0u8; READ_BYTES];
     let mut done = 0;
     while done < slice.records {
         let n = block_records.min(slice.records - done);
-        let block = &mut block[..n as usize * RECORD_LEN];
-        read_records(&file, &input.path, slice.first + done, block)?;
-        // The input is read once: leave the page cache to the shuffle and the output.
-        drop_cached(&file, (slice.first + done) * RECORD_LEN as u64, block.len());
+        let offset = (slice.first + done) * RECORD_LEN as u64;
+        let block = reader.read_at(offset, n as usize * RECORD_LEN)?;
         for record in block.chunks_exact(RECORD_LEN) {
             let p = plan.partition_of(key_value(record));
             let writer = match &mut writers[p] {
@@ -343,10 +339,13 @@ fn sort_partition(dir: &JobDir, p: usize, out: &Path) -> Result<TaskStats> {
     }
     let mut records = vec![0u8; sizes.iter().sum()];
     let mut at = 0;
-    for (piece, size) in pieces.iter().zip(&sizes) {
-        let path = piece.path();
-        read_records(&open(&path)?, &path, 0, &mut records[at..at + size])?;
-        at += size;
+    for (piece, &size) in pieces.iter().zip(&sizes) {
+        let mut reader = DirectReader::open(&piece.path(), READ_BYTES)?;
+        for offset in (0..size).step_by(READ_BYTES) {
+            let len = READ_BYTES.min(size - offset);
+            records[at..at + len].copy_from_slice(reader.read_at(offset as u64, len)?);
+            at += len;
+        }
     }
     let entries = sorted_entries(&records);
     let path = out.join(format!("p={p}")).join(part_file_name(p));
