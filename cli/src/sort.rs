@@ -68,8 +68,8 @@ enum SortCommand {
         /// Input size, e.g. 10GB.
         #[arg(long, default_value = "10GB")]
         size: String,
-        /// Where the input and output go (default: a new folder under the data root, removed
-        /// afterwards).
+        /// Where the input and output go, kept afterwards (default: a new folder under the data
+        /// root, removed afterwards).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
         /// Skewed keys.
@@ -232,7 +232,7 @@ fn mismatches(
 }
 
 /// Smallpond's published GraySort run, which the bench projects onto.
-const SMALLPOND_BYTES: f64 = 110.5 * 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0;
+const SMALLPOND_BYTES: f64 = 110.5 * 1024.0 * 1024.0 * 1024.0 * 1024.0;
 const SMALLPOND_SECONDS: f64 = 30.0 * 60.0 + 14.0;
 
 fn bench(
@@ -289,13 +289,13 @@ fn bench(
         sorted.partitions
     );
     println!(
-        "{:<12} {:>9} {:>9} {:>9} {:>14}",
+        "{:<16} {:>9} {:>9} {:>9} {:>14}",
         "step", "seconds", "GB/s", "TB/min", "GB/s per core"
     );
     let row = |name: &str, seconds: f64| {
         let rate = bytes / seconds;
         println!(
-            "{name:<12} {seconds:>9.2} {:>9.3} {:>9.4} {:>14.3}",
+            "{name:<16} {seconds:>9.2} {:>9.3} {:>9.4} {:>14.3}",
             rate / 1e9,
             rate * 60.0 / 1e12,
             rate / 1e9 / cores as f64
