@@ -237,14 +237,13 @@ impl Tasks for SortJob {
     }
 
     fn stages(&self) -> Vec<StagePlan> {
-        let partition_record =
-            serde_json::to_string_pretty(&*self.plan).expect("a plan serialises");
         vec![
             StagePlan {
                 name: PARTITION_STAGE.into(),
                 tasks: self.plan.slices.len(),
                 depends_on: vec![],
-                record: partition_record,
+                // Inputs, slices and splitters: a rerun must route records the same way.
+                record: self.plan(),
             },
             StagePlan {
                 name: SORT_STAGE.into(),
