@@ -1,0 +1,27 @@
+//! Tarn's storage layer: every byte Tarn reads or writes goes through here.
+//!
+//! A URL picks the store ([`Location`], [`Stores`]):
+//!
+//! * plain paths and `file://`: [`LocalStore`], object_store's local file system with large
+//!   (≥ 1 MiB) reads, byte ranges read through a ring with many reads in flight, and puts that
+//!   are published atomically ([`publish`]: temporary name, `fsync`, rename);
+//! * `3fs://` and paths on a `fuse.hf3fs` mount ([`threefs`]): the same, with I/O sized to 3FS
+//!   chunks, USRBIO rings where 3FS's library loads, and recursive delete through `3fs-virt/rm-rf`;
+//! * `s3://bucket/…`: object_store's S3 client, configured from the usual `AWS_*` variables;
+//! * `memory://name/…`: a process-wide in-memory store, for tests and scratch data.
+//!
+//! The read rings ([`ring`]) share 3FS's USRBIO interface; io_uring serves it on local disks.
+
+pub mod error;
+pub mod local;
+pub mod location;
+pub mod publish;
+pub mod ring;
+pub mod stores;
+pub mod threefs;
+
+pub use error::{FsError, Result};
+pub use local::LocalStore;
+pub use location::Location;
+pub use publish::{AtomicFile, publish};
+pub use stores::Stores;
