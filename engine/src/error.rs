@@ -56,6 +56,9 @@ pub enum TarnError {
         attempts: usize,
         cause: Box<TarnError>,
     },
+    /// A storage operation failed (the message names the URL and the operation).
+    #[error("IO Error: {0}")]
+    Storage(#[from] tarn_fs::FsError),
     /// Planning or execution failed inside DataFusion.
     #[error("{}", one_line(.0))]
     DataFusion(#[from] DataFusionError),

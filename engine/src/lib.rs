@@ -9,6 +9,7 @@ pub mod error;
 pub mod job;
 pub mod sort;
 pub mod sql;
+pub mod stores;
 
 pub use config::TarnConfig;
 pub use error::{Result, TarnError};

@@ -18,6 +18,8 @@ pub mod location;
 pub mod publish;
 pub mod ring;
 pub mod stores;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod threefs;
 
 pub use error::{FsError, Result};
@@ -25,3 +27,8 @@ pub use local::LocalStore;
 pub use location::Location;
 pub use publish::{AtomicFile, publish};
 pub use stores::Stores;
+
+/// Deletes the tree at `path` (a missing path is fine), through 3FS's `rm-rf` on a 3FS mount.
+pub fn remove_tree(path: impl AsRef<std::path::Path>) -> std::io::Result<()> {
+    threefs::remove_tree(threefs::mounts(), path.as_ref())
+}

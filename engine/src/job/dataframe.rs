@@ -458,7 +458,7 @@ fn publish(job: &Job, target: &Path) -> Result<()> {
         fs::rename(&staging, target).map_err(|e| io("rename into", target, e))
     });
     if result.is_err() {
-        let _ = fs::remove_dir_all(&staging);
+        let _ = tarn_fs::remove_tree(&staging);
     }
     result
 }

@@ -17,7 +17,6 @@
 //! no stale file survives next to the new ones.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Result, TarnError};
@@ -80,9 +79,7 @@ impl JobDir {
             .join("attempts")
             .join(stage)
             .join(format!("{task:05}.{attempt}"));
-        if dir.exists() {
-            fs::remove_dir_all(&dir).map_err(|e| io("clear", &dir, e))?;
-        }
+        tarn_fs::remove_tree(&dir).map_err(|e| io("clear", &dir, e))?;
         fs::create_dir_all(&dir).map_err(|e| io("create", &dir, e))?;
         Ok(dir)
     }
@@ -119,7 +116,7 @@ impl JobDir {
         }
         write_atomically(&self.task_record(stage, task, "done"), stats.as_bytes())?;
         fs::remove_file(&committing).map_err(|e| io("remove", &committing, e))?;
-        fs::remove_dir_all(attempt_dir).map_err(|e| io("remove", attempt_dir, e))?;
+        tarn_fs::remove_tree(attempt_dir).map_err(|e| io("remove", attempt_dir, e))?;
         Ok(())
     }
 
@@ -142,9 +139,7 @@ impl JobDir {
     /// Removes a stage's records and data, so that its tasks run again.
     pub fn forget(&self, stage: &str) -> Result<()> {
         for dir in [self.root.join("tasks").join(stage), self.stage_dir(stage)] {
-            if dir.exists() {
-                fs::remove_dir_all(&dir).map_err(|e| io("remove", &dir, e))?;
-            }
+            tarn_fs::remove_tree(&dir).map_err(|e| io("remove", &dir, e))?;
         }
         Ok(())
     }
@@ -155,18 +150,10 @@ impl JobDir {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder, synced and renamed, so
-/// readers see the old content or the new, never a part.
+/// Writes `bytes` to `path` atomically (see [`tarn_fs::publish`]): readers see the old content or
+/// the new, never a part.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let folder = path.parent().expect("a file path has a folder");
-    fs::create_dir_all(folder).map_err(|e| io("create", folder, e))?;
-    let name = path.file_name().expect("a file path has a name");
-    let temporary = folder.join(format!(".{}.tmp", name.to_string_lossy()));
-    let mut file = fs::File::create(&temporary).map_err(|e| io("create", &temporary, e))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| io("write", &temporary, e))?;
-    fs::rename(&temporary, path).map_err(|e| io("rename into", path, e))
+    Ok(tarn_fs::publish(path, bytes)?)
 }
 
 /// The entries of a folder, sorted by name.

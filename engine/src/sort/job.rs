@@ -122,7 +122,7 @@ pub async fn sort(
     });
     let report = run(Arc::clone(&job), observer).await?;
     let files = publish(&dir, partitions, out_dir)?;
-    fs::remove_dir_all(dir.root()).map_err(|e| io("remove", dir.root(), e))?;
+    tarn_fs::remove_tree(dir.root()).map_err(|e| io("remove", dir.root(), e))?;
     if options.work_dir.is_none() {
         fs::remove_dir(work_dir).map_err(|e| io("remove", work_dir, e))?;
     }
@@ -277,8 +277,8 @@ impl Tasks for SortJob {
     /// A sorted partition no longer needs its shuffle files.
     fn committed(&self, stage: StageId, task: usize) -> Result<()> {
         let shuffle = self.dir.partition_dir(PARTITION_STAGE, task);
-        if stage == 1 && shuffle.exists() {
-            fs::remove_dir_all(&shuffle).map_err(|e| io("remove", &shuffle, e))?;
+        if stage == 1 {
+            tarn_fs::remove_tree(&shuffle).map_err(|e| io("remove", &shuffle, e))?;
         }
         Ok(())
     }

@@ -69,7 +69,7 @@ pub async fn copy(session: &SqlSession, statement: &str) -> Result<SendableRecor
     let rows = match copy.write(session, frame, &staging).await {
         Ok(rows) => rows,
         Err(err) => {
-            remove_path(&staging);
+            let _ = tarn_fs::remove_tree(&staging);
             return Err(err);
         }
     };
@@ -297,21 +297,13 @@ fn publish(staging: &Path, target: &Path, aside: &Path) -> std::io::Result<()> {
         if had_old {
             let _ = std::fs::rename(aside, target);
         }
-        remove_path(staging);
+        let _ = tarn_fs::remove_tree(staging);
         return Err(err);
     }
     if had_old {
-        remove_path(aside);
+        let _ = tarn_fs::remove_tree(aside);
     }
     Ok(())
-}
-
-fn remove_path(path: &Path) {
-    let _ = if path.is_dir() {
-        std::fs::remove_dir_all(path)
-    } else {
-        std::fs::remove_file(path)
-    };
 }
 
 /// COPY writes to local paths (plain or `file://`).

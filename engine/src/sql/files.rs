@@ -15,12 +15,14 @@ use datafusion::datasource::listing::{
 };
 use datafusion::datasource::provider_as_source;
 use datafusion::datasource::{ViewTable, file_format::options::ReadOptions};
+use datafusion::error::DataFusionError;
 use datafusion::execution::SessionState;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{LogicalPlanBuilder, lit};
 use datafusion::object_store::ObjectMeta;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, col};
 use futures::TryStreamExt;
+use tarn_fs::FsError;
 
 use crate::error::{Result, TarnError};
 
@@ -268,7 +270,7 @@ pub(crate) async fn list_paths(
 ) -> Result<Vec<(ListingTableUrl, Vec<ObjectMeta>)>> {
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
-        let url = ListingTableUrl::parse(hive_friendly_glob(path))?;
+        let url = listing_table_url(&hive_friendly_glob(&crate::stores::listing_path(path)?))?;
         let listed = list_files(state, &url).await?;
         if listed.is_empty() {
             return Err(TarnError::NoFiles(path.clone()));
@@ -276,6 +278,21 @@ pub(crate) async fn list_paths(
         files.push((url, listed));
     }
     Ok(files)
+}
+
+/// The listing for a path or URL. DataFusion's `ListingTableUrl::parse` splits a glob off local
+/// paths only; for store URLs (`s3://bucket/corpus/*.parquet`) the glob is split off here the same
+/// way: the folder up to the last `/` before the first glob character, then the pattern.
+fn listing_table_url(path: &str) -> Result<ListingTableUrl> {
+    let glob_at = path.find(['*', '?', '[']);
+    let (Some(at), true) = (glob_at, path.contains("://")) else {
+        return Ok(ListingTableUrl::parse(path)?);
+    };
+    let (folder, pattern) = path.split_at(path[..at].rfind('/').map_or(0, |slash| slash + 1));
+    let invalid = |reason: String| TarnError::Invalid(format!("'{path}': {reason}"));
+    let url = url::Url::parse(folder).map_err(|e| invalid(e.to_string()))?;
+    let pattern = glob::Pattern::new(pattern).map_err(|e| invalid(e.to_string()))?;
+    Ok(ListingTableUrl::try_new(url, Some(pattern))?)
 }
 
 /// DataFusion matches a glob against the path with its `key=value` folders removed, so
@@ -299,11 +316,15 @@ fn hive_friendly_glob(path: &str) -> String {
 /// Every file under a listing URL, hidden files (`.name`, `_name`) left out.
 async fn list_files(state: &SessionState, url: &ListingTableUrl) -> Result<Vec<ObjectMeta>> {
     let store = state.runtime_env().object_store(url)?;
-    let listed: Vec<ObjectMeta> = match url.list_all_files(state, store.as_ref(), "").await {
-        Ok(stream) => match stream.try_collect().await {
-            Ok(files) => files,
-            Err(_) => return Ok(vec![]),
-        },
+    let listing = match url.list_all_files(state, store.as_ref(), "").await {
+        Ok(stream) => stream.try_collect().await,
+        Err(err) => Err(err),
+    };
+    let listed: Vec<ObjectMeta> = match listing {
+        Ok(files) => files,
+        Err(DataFusionError::ObjectStore(err)) if !is_not_found(&err) => {
+            return Err(FsError::store("list", url.as_str(), *err).into());
+        }
         Err(_) => return Ok(vec![]),
     };
     let mut files: Vec<_> = listed
@@ -316,6 +337,10 @@ async fn list_files(state: &SessionState, url: &ListingTableUrl) -> Result<Vec<O
         .collect();
     files.sort_by(|a, b| a.location.cmp(&b.location));
     Ok(files)
+}
+
+fn is_not_found(err: &datafusion::object_store::Error) -> bool {
+    matches!(err, datafusion::object_store::Error::NotFound { .. })
 }
 
 /// The extension every listed file must end with: the single file's own suffix when one file was

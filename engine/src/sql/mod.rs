@@ -265,7 +265,8 @@ fn with_resources(session_config: SessionConfig, config: &TarnConfig) -> Session
 /// The runtime resources for a configuration: a fair spilling memory pool when there is a
 /// limit (so sorts and aggregates spill instead of failing), and the spill folder.
 pub(crate) fn runtime_env(config: &TarnConfig) -> Result<Arc<RuntimeEnv>> {
-    let mut builder = RuntimeEnvBuilder::new();
+    let mut builder = RuntimeEnvBuilder::new()
+        .with_object_store_registry(Arc::new(crate::stores::TarnStoreRegistry::default()));
     if let Some(limit) = config.memory_limit {
         let pool = TrackConsumersPool::new(
             FairSpillPool::new(limit as usize),

@@ -4,3 +4,4 @@ mod fuzz;
 mod jobs;
 mod sort;
 mod sql;
+mod stores;

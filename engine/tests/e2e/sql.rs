@@ -7,7 +7,7 @@ use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use tarn_engine::{SqlSession, TarnConfig};
 
-fn session() -> SqlSession {
+pub(crate) fn session() -> SqlSession {
     SqlSession::new(TarnConfig {
         threads: 2,
         memory_limit: None,
@@ -17,7 +17,7 @@ fn session() -> SqlSession {
 }
 
 /// Every value as text, row by row, for compact assertions.
-fn rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
+pub(crate) fn rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
     let options = FormatOptions::default().with_null("NULL");
     let mut out = Vec::new();
     for batch in batches {
@@ -47,14 +47,14 @@ fn columns(batches: &[RecordBatch]) -> Vec<String> {
         .collect()
 }
 
-async fn query(session: &mut SqlSession, sql: &str) -> Vec<Vec<String>> {
+pub(crate) async fn query(session: &mut SqlSession, sql: &str) -> Vec<Vec<String>> {
     match session.query(sql).await {
         Ok(batches) => rows(&batches),
         Err(err) => panic!("{sql}: {err}"),
     }
 }
 
-async fn error(session: &mut SqlSession, sql: &str) -> String {
+pub(crate) async fn error(session: &mut SqlSession, sql: &str) -> String {
     match session.query(sql).await {
         Ok(batches) => panic!("{sql} should fail, gave {:?}", rows(&batches)),
         Err(err) => err.to_string(),

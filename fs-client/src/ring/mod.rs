@@ -23,7 +23,7 @@ use std::os::fd::RawFd;
 
 pub use buffer::AlignedBuffer;
 pub use pread::PreadRing;
-pub use read::{RangeRead, ReadFailure, read_ranges};
+pub use read::{RangeRead, ReadFailure, for_each_piece, read_ranges};
 #[cfg(target_os = "linux")]
 pub use uring::UringRing;
 pub use usrbio::UsrbioRing;

@@ -1,0 +1,113 @@
+//! SQL over every kind of store: the same Parquet files queried from a local folder, from S3 (a
+//! real s3s-fs server on loopback), from `memory://` and through a `3fs://` URL give one answer.
+
+use object_store::{ObjectStoreExt, PutPayload};
+use tarn_fs::Stores;
+use tarn_fs::testing::{BUCKET, s3_server};
+
+use crate::sql::{error, query, session};
+
+const TOTALS: &str = "SELECT count(*) AS n, sum(id) AS ids, count(DISTINCT tag) AS tags FROM";
+
+/// Writes three Parquet files under `dir` and returns the answer `TOTALS` gives over them.
+async fn local_corpus(dir: &std::path::Path) -> Vec<Vec<String>> {
+    let mut sql = session();
+    for part in 0..3 {
+        let file = dir.join(format!("part-{part}.parquet"));
+        query(
+            &mut sql,
+            &format!(
+                "COPY (SELECT {part} * 1000 + i AS id, 'tag' || (i % 7) AS tag \
+                 FROM generate_series(1, 1000) t(i)) TO '{}' (FORMAT parquet)",
+                file.display()
+            ),
+        )
+        .await;
+    }
+    let answer = query(&mut sql, &format!("{TOTALS} '{}/*.parquet'", dir.display())).await;
+    assert_eq!(answer, [["3000", "4501500", "7"]]);
+    answer
+}
+
+/// Copies every file of `dir` to `url_prefix` through the storage layer.
+async fn upload(dir: &std::path::Path, url_prefix: &str) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let url = format!(
+            "{url_prefix}/{}",
+            path.file_name().unwrap().to_string_lossy()
+        );
+        let (store, object) = Stores::global().resolve(&url).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        store.put(&object, PutPayload::from(bytes)).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn sql_reads_parquet_from_s3() {
+    s3_server();
+    let dir = tempfile::tempdir().unwrap();
+    let answer = local_corpus(dir.path()).await;
+    upload(dir.path(), &format!("s3://{BUCKET}/sql/corpus")).await;
+    let mut sql = session();
+    let from_s3 = query(
+        &mut sql,
+        &format!("{TOTALS} 's3://{BUCKET}/sql/corpus/*.parquet'"),
+    )
+    .await;
+    assert_eq!(from_s3, answer);
+    let one = query(
+        &mut sql,
+        &format!("SELECT count(*) FROM read_parquet('s3://{BUCKET}/sql/corpus/part-1.parquet')"),
+    )
+    .await;
+    assert_eq!(one, [["1000"]]);
+}
+
+#[tokio::test]
+async fn a_missing_bucket_is_one_error_naming_the_url() {
+    s3_server();
+    let mut sql = session();
+    let err = error(
+        &mut sql,
+        "SELECT * FROM 's3://no-such-bucket/corpus/*.parquet'",
+    )
+    .await;
+    assert!(
+        err.starts_with("IO Error: list 's3://no-such-bucket/corpus/"),
+        "{err}"
+    );
+    assert!(!err.contains('\n'), "{err}");
+}
+
+#[tokio::test]
+async fn sql_reads_parquet_from_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let answer = local_corpus(dir.path()).await;
+    upload(dir.path(), "memory://e2e/corpus").await;
+    let mut sql = session();
+    let from_memory = query(
+        &mut sql,
+        &format!("{TOTALS} 'memory://e2e/corpus/*.parquet'"),
+    )
+    .await;
+    assert_eq!(from_memory, answer);
+}
+
+#[tokio::test]
+async fn a_3fs_url_reads_under_the_mount() {
+    // A folder stands in for the mount point: 3fs:// URLs are paths under it.
+    let mount = tempfile::tempdir().unwrap();
+    let data = mount.path().join("datasets/corpus");
+    std::fs::create_dir_all(&data).unwrap();
+    let answer = local_corpus(&data).await;
+    // SAFETY: no other test reads TARN_3FS_MOUNT.
+    unsafe { std::env::set_var("TARN_3FS_MOUNT", mount.path()) };
+    let mut sql = session();
+    let via_3fs = query(
+        &mut sql,
+        &format!("{TOTALS} '3fs://datasets/corpus/*.parquet'"),
+    )
+    .await;
+    assert_eq!(via_3fs, answer);
+}
