@@ -8,11 +8,18 @@
 //!
 //! * `disk (O_DIRECT 16 MiB)`: the files one after another in 16 MiB reads around the page cache,
 //!   as `dd iflag=direct bs=16M` reads: the baseline.
-//! * `pread 1 MiB`: one buffered `pread` at a time.
-//! * `ring`: every file's 1 MiB blocks through one io_uring ring with 32 reads in flight.
+//! * `pread`: one buffered `pread` of 8 MiB at a time.
+//! * `ring`: every file's 8 MiB blocks through one io_uring ring with 4 reads in flight (Tarn's
+//!   scan setting; `RING_DEPTH` and `RING_BLOCK` (MiB) try others).
 //! * `object_store LocalFileSystem`: `get` of each file, as DataFusion reads local files by default.
-//! * `tarn LocalStore`: `get_ranges` of each file in 8 MiB ranges, as Parquet column chunks are
-//!   read through Tarn's default store.
+//! * `tarn LocalStore`: `get_ranges` of each file in 8 MiB ranges through Tarn's default store
+//!   (how DataFusion's Parquet reader asks for column chunks).
+//!
+//! The two object-store rows read as many files at once as there are cores, as DataFusion's
+//! partitions do; the rows above them read one file after another.
+//!
+//! The two object-store rows read as many files at once as there are cores, as DataFusion's
+//! partitions do; the other rows read one file after another.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -21,11 +28,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures::StreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use tarn_fs::LocalStore;
-use tarn_fs::ring::{RangeRead, RingKind, for_each_piece};
+use tarn_fs::ring::{RangeRead, RingKind, SCAN_BLOCK, SCAN_DEPTH, for_each_piece};
 
 const MIB: usize = 1 << 20;
 
@@ -42,6 +50,14 @@ fn main() {
         total as f64 / 1e9
     );
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    let setting = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let depth = setting("RING_DEPTH", SCAN_DEPTH);
+    let block = setting("RING_BLOCK", SCAN_BLOCK / MIB) * MIB;
     let mut cold = true;
     let mut measure = |name: &str, read: &mut dyn FnMut() -> u64| {
         cold &= drop_page_cache();
@@ -53,8 +69,13 @@ fn main() {
     };
     let results = vec![
         measure("disk (O_DIRECT 16 MiB)", &mut || direct_sequential(&files)),
-        measure("pread 1 MiB", &mut || pread_one_at_a_time(&files)),
-        measure("ring (io_uring, 32 x 1 MiB)", &mut || ring_scan(&files)),
+        measure(&format!("pread ({} MiB)", SCAN_BLOCK / MIB), &mut || {
+            pread_one_at_a_time(&files)
+        }),
+        measure(
+            &format!("ring (io_uring, {depth} x {} MiB)", block / MIB),
+            &mut || ring_scan(&files, depth, block),
+        ),
         measure("object_store LocalFileSystem get", &mut || {
             runtime.block_on(store_get(Arc::new(LocalFileSystem::new()), &files))
         }),
@@ -120,7 +141,7 @@ fn direct_sequential(files: &[PathBuf]) -> u64 {
 }
 
 fn pread_one_at_a_time(files: &[PathBuf]) -> u64 {
-    let mut buffer = vec![0; MIB];
+    let mut buffer = vec![0; SCAN_BLOCK];
     let mut total = 0;
     for path in files {
         let file = File::open(path).unwrap();
@@ -137,7 +158,7 @@ fn pread_one_at_a_time(files: &[PathBuf]) -> u64 {
     total
 }
 
-fn ring_scan(files: &[PathBuf]) -> u64 {
+fn ring_scan(files: &[PathBuf], depth: usize, block: usize) -> u64 {
     let opened: Vec<File> = files.iter().map(|p| File::open(p).unwrap()).collect();
     let ranges: Vec<RangeRead> = opened
         .iter()
@@ -147,7 +168,7 @@ fn ring_scan(files: &[PathBuf]) -> u64 {
             len: f.metadata().unwrap().len() as usize,
         })
         .collect();
-    let mut ring = RingKind::Uring.open(32, MIB);
+    let mut ring = RingKind::Uring.open(depth, block);
     let mut total = 0;
     for_each_piece(ring.as_mut(), &ranges, |_, _, bytes| {
         total += bytes.len() as u64
@@ -156,33 +177,42 @@ fn ring_scan(files: &[PathBuf]) -> u64 {
     total
 }
 
+/// Reads every file with `read_file`, as many at once as there are cores.
+async fn per_core<F, Fut>(store: Arc<dyn ObjectStore>, files: &[PathBuf], read_file: F) -> u64
+where
+    F: Fn(Arc<dyn ObjectStore>, ObjectPath) -> Fut,
+    Fut: Future<Output = u64>,
+{
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    futures::stream::iter(files)
+        .map(|path| {
+            read_file(
+                Arc::clone(&store),
+                ObjectPath::from_absolute_path(path).unwrap(),
+            )
+        })
+        .buffer_unordered(cores)
+        .fold(0, |total, bytes| async move { total + bytes })
+        .await
+}
+
 async fn store_get(store: Arc<dyn ObjectStore>, files: &[PathBuf]) -> u64 {
-    let mut total = 0;
-    for path in files {
-        let location = ObjectPath::from_absolute_path(path).unwrap();
-        total += store
-            .get(&location)
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap()
-            .len() as u64;
-    }
-    total
+    per_core(store, files, |store, location| async move {
+        let bytes = store.get(&location).await.unwrap().bytes().await.unwrap();
+        bytes.len() as u64
+    })
+    .await
 }
 
 async fn store_ranges(store: Arc<dyn ObjectStore>, files: &[PathBuf]) -> u64 {
-    let mut total = 0;
-    for path in files {
-        let location = ObjectPath::from_absolute_path(path).unwrap();
+    per_core(store, files, |store, location| async move {
         let size = store.head(&location).await.unwrap().size;
         let ranges: Vec<_> = (0..size)
-            .step_by(8 * MIB)
-            .map(|start| start..(start + 8 * MIB as u64).min(size))
+            .step_by(SCAN_BLOCK)
+            .map(|start| start..(start + SCAN_BLOCK as u64).min(size))
             .collect();
         let read = store.get_ranges(&location, &ranges).await.unwrap();
-        total += read.iter().map(|b| b.len() as u64).sum::<u64>();
-    }
-    total
+        read.iter().map(|b| b.len() as u64).sum::<u64>()
+    })
+    .await
 }

@@ -4,7 +4,7 @@
 //! * whole-object and open-ended reads stream in blocks of ≥ 1 MiB (3FS chunk multiples on a 3FS
 //!   mount), not 8 KiB;
 //! * `get_ranges` (how Parquet readers fetch column chunks) reads all ranges through a ring with
-//!   many reads in flight, instead of one `pread` after another;
+//!   several large reads in flight, instead of one `pread` after another;
 //! * `put` publishes atomically and durably: temporary name, `fsync`, rename, folder `fsync`.
 
 use std::collections::HashMap;
@@ -29,11 +29,8 @@ use object_store::{
 
 use crate::publish::{self, io_size};
 use crate::ring::usrbio::{Usrbio, UsrbioRing};
-use crate::ring::{RangeRead, ReadRing, RingKind, read_ranges};
+use crate::ring::{RangeRead, ReadRing, RingKind, SCAN_BLOCK, SCAN_DEPTH, read_ranges};
 use crate::threefs;
-
-/// Reads a ring keeps in flight for one `get_ranges` call.
-const RING_ENTRIES: usize = 16;
 
 /// The local file system (and 3FS mounts), as an object store.
 pub struct LocalStore {
@@ -312,14 +309,14 @@ impl RingPool {
         {
             return ring;
         }
-        let block = io_size(path);
+        let block = io_size(path).max(SCAN_BLOCK);
         if let Some((api, mount)) = usrbio {
-            match UsrbioRing::new(api, &mount.root, RING_ENTRIES, block) {
+            match UsrbioRing::new(api, &mount.root, SCAN_DEPTH, block) {
                 Ok(ring) => return Box::new(ring),
                 Err(err) => tracing::info!(%err, "USRBIO ring refused; reading 3FS through FUSE"),
             }
         }
-        self.kind.open(RING_ENTRIES, block)
+        self.kind.open(SCAN_DEPTH, block)
     }
 
     fn give_back(&self, path: &FsPath, ring: Box<dyn ReadRing>) {

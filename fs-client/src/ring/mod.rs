@@ -84,6 +84,15 @@ pub trait ReadRing: Send {
     fn release(&mut self, slot: usize);
 }
 
+/// The slot size for scans: large reads keep the kernel's readahead streaming. On the
+/// development machine's disk, 4 reads of 8 MiB in flight read a cold dataset at 1.1-1.3 GB/s,
+/// where 32 reads of 1 MiB managed 0.6-0.7 and 16 MiB `O_DIRECT` reads one at a time 0.98
+/// (`bench/io`).
+pub const SCAN_BLOCK: usize = 8 << 20;
+
+/// Reads in flight for a scan (see [`SCAN_BLOCK`]).
+pub const SCAN_DEPTH: usize = 4;
+
 /// Which ring serves local reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RingKind {
