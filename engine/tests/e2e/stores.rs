@@ -111,3 +111,40 @@ async fn a_3fs_url_reads_under_the_mount() {
     .await;
     assert_eq!(via_3fs, answer);
 }
+
+#[tokio::test]
+async fn a_partitioned_job_reads_its_source_from_s3() {
+    s3_server();
+    let dir = tempfile::tempdir().unwrap();
+    local_corpus(dir.path()).await;
+    upload(dir.path(), &format!("s3://{BUCKET}/job/corpus")).await;
+    let job = tarn_engine::Session::new(tarn_engine::TarnConfig {
+        threads: 2,
+        concurrency: 2,
+        memory_limit: None,
+        data_root: dir.path().join("data"),
+        ..tarn_engine::TarnConfig::default()
+    })
+    .unwrap();
+    // The trailing slash names a folder without asking for an object first: s3s-fs answers a HEAD
+    // of a folder with 500 where S3 says 404 (after which DataFusion lists the prefix).
+    let source = format!("s3://{BUCKET}/job/corpus/");
+    let per_tag = job
+        .read_parquet(&[&source], tarn_engine::ReadParquet::default())
+        .await
+        .unwrap()
+        .repartition_hash(4, &["tag"])
+        .unwrap()
+        .partial_sql("SELECT tag, count(*) AS n FROM {0} GROUP BY tag")
+        .await
+        .unwrap();
+    let out = dir.path().join("out");
+    per_tag.write_parquet(out.to_str().unwrap()).await.unwrap();
+    let mut sql = session();
+    let totals = query(
+        &mut sql,
+        &format!("SELECT count(*), sum(n) FROM '{}/*.parquet'", out.display()),
+    )
+    .await;
+    assert_eq!(totals, [["7", "3000"]]);
+}
