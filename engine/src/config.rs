@@ -98,7 +98,18 @@ impl TarnConfig {
                 if value.is_empty() {
                     return Err(invalid("must name a folder".into()));
                 }
-                self.data_root = PathBuf::from(value);
+                // Jobs rename files to commit them, so their data lives on a POSIX path: a local
+                // disk or a 3FS mount (`3fs://…`); object stores cannot rename.
+                self.data_root = match tarn_fs::Location::parse(value) {
+                    Ok(tarn_fs::Location::Posix(path)) => path,
+                    Ok(_) => {
+                        return Err(invalid(format!(
+                            "'{value}': jobs keep their data on a local disk or a 3FS mount \
+                             (a path, file:// or 3fs://); object stores are not supported yet"
+                        )));
+                    }
+                    Err(err) => return Err(invalid(err.to_string())),
+                };
             }
             "job_id" => {
                 let value = value.trim();
@@ -168,6 +179,21 @@ fn physical_memory() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_root_is_a_posix_path() {
+        let mut config = TarnConfig::default();
+        config.set("data_root", "file:///srv/tarn").unwrap();
+        assert_eq!(config.data_root, PathBuf::from("/srv/tarn"));
+        let err = config
+            .set("data_root", "s3://bucket/jobs")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("'s3://bucket/jobs': jobs keep their data on a local disk or a 3FS mount"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn sizes_parse_like_duckdb() {

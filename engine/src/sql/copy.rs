@@ -306,17 +306,15 @@ fn publish(staging: &Path, target: &Path, aside: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// COPY writes to local paths (plain or `file://`).
+/// COPY writes to POSIX paths (plain, `file://`, or `3fs://` on a 3FS mount), where a rename
+/// publishes the whole output at once.
 fn local_path(target: &str) -> Result<PathBuf> {
-    if let Some(path) = target.strip_prefix("file://") {
-        return Ok(PathBuf::from(path));
+    match tarn_fs::Location::parse(target)? {
+        tarn_fs::Location::Posix(path) => Ok(path),
+        _ => Err(TarnError::Invalid(format!(
+            "COPY to '{target}': only local paths and 3FS mounts are supported as COPY targets for now"
+        ))),
     }
-    if target.contains("://") {
-        return Err(TarnError::Invalid(format!(
-            "COPY to '{target}': only local paths are supported as COPY targets for now"
-        )));
-    }
-    Ok(PathBuf::from(target))
 }
 
 fn is_word(token: Option<&Token>, keyword: &str) -> bool {

@@ -81,6 +81,20 @@ async fn a_missing_bucket_is_one_error_naming_the_url() {
 }
 
 #[tokio::test]
+async fn copy_to_an_object_store_is_refused_in_one_line() {
+    let mut sql = session();
+    let err = error(
+        &mut sql,
+        "COPY (SELECT 1 AS x) TO 'memory://e2e/out.parquet' (FORMAT parquet)",
+    )
+    .await;
+    assert_eq!(
+        err,
+        "Invalid Input Error: COPY to 'memory://e2e/out.parquet': only local paths and 3FS mounts are supported as COPY targets for now"
+    );
+}
+
+#[tokio::test]
 async fn sql_reads_parquet_from_memory() {
     let dir = tempfile::tempdir().unwrap();
     let answer = local_corpus(dir.path()).await;
@@ -110,6 +124,20 @@ async fn a_3fs_url_reads_under_the_mount() {
     )
     .await;
     assert_eq!(via_3fs, answer);
+    query(
+        &mut sql,
+        "COPY (SELECT * FROM '3fs://datasets/corpus/*.parquet') TO '3fs://out/all.parquet' (FORMAT parquet)",
+    )
+    .await;
+    let copied = query(
+        &mut sql,
+        &format!(
+            "{TOTALS} '{}'",
+            mount.path().join("out/all.parquet").display()
+        ),
+    )
+    .await;
+    assert_eq!(copied, answer);
 }
 
 #[tokio::test]
