@@ -21,6 +21,7 @@ pub mod stores;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod threefs;
+pub mod upload;
 
 pub use error::{FsError, Result};
 pub use local::LocalStore;

@@ -1,5 +1,7 @@
-//! The store for each URL: one local store, one in-memory store per name, one S3 client per
-//! bucket, made on first use and shared by the whole process.
+//! The store for each URL: one local store and one in-memory store per name, made on first use
+//! and shared by the whole process, and a new S3 client per request for one. S3 clients are not
+//! kept: their pooled connections belong to the tokio runtime that opened them and die with it,
+//! and a process may run several runtimes one after another (tests, the Python package).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -18,7 +20,6 @@ use crate::location::Location;
 pub struct Stores {
     local: OnceLock<Arc<LocalStore>>,
     memory: Mutex<HashMap<String, Arc<InMemory>>>,
-    s3: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
 }
 
 impl Stores {
@@ -42,15 +43,7 @@ impl Stores {
                 let store = memory.entry(authority.to_string()).or_default();
                 Ok(Arc::clone(store) as Arc<dyn ObjectStore>)
             }
-            "s3" => {
-                let mut s3 = self.s3.lock().expect("s3 clients");
-                if let Some(store) = s3.get(authority) {
-                    return Ok(Arc::clone(store));
-                }
-                let store = s3_client(authority)?;
-                s3.insert(authority.to_string(), Arc::clone(&store));
-                Ok(store)
-            }
+            "s3" => s3_client(authority),
             other => Err(FsError::BadUrl {
                 url: format!("{other}://{authority}"),
                 reason: format!("unsupported scheme '{other}://'"),

@@ -1,8 +1,10 @@
 //! DuckDB's `COPY (query) TO 'path' (FORMAT parquet, PARTITION_BY (cols), COMPRESSION zstd,
 //! ROW_GROUP_SIZE n, OVERWRITE)`.
 //!
-//! Output appears whole or not at all: everything is written under a hidden staging name next
-//! to the target and renamed into place at the end. A non-empty target is refused unless
+//! Output appears whole or not at all: on a local disk or a 3FS mount everything is written
+//! under a hidden staging name next to the target and renamed into place at the end; in an object
+//! store (`s3://`, `memory://`) every file becomes one object, visible only once complete, and a
+//! failed upload deletes the objects it wrote. A non-empty target is refused unless
 //! `OVERWRITE` is given, so a rerun never adds a second set of files.
 
 use std::path::{Path, PathBuf};
@@ -38,48 +40,10 @@ pub struct CopyStatement {
 pub async fn copy(session: &SqlSession, statement: &str) -> Result<SendableRecordBatchStream> {
     let copy = CopyStatement::parse(statement)?;
     let frame = session.dataframe(&copy.query).await?;
-    let target = local_path(&copy.target)?;
-    let has_content = match std::fs::metadata(&target) {
-        Ok(meta) if meta.is_dir() => std::fs::read_dir(&target)
-            .map_err(|e| TarnError::io("read", &copy.target, e))?
-            .next()
-            .is_some(),
-        Ok(_) => true,
-        Err(_) => false,
+    let rows = match tarn_fs::Location::parse(&copy.target)? {
+        tarn_fs::Location::Posix(target) => copy.to_path(session, frame, &target).await?,
+        _ => copy.to_store(session, frame).await?,
     };
-    if has_content && !copy.overwrite {
-        return Err(TarnError::TargetExists(copy.target.clone()));
-    }
-    let parent = target
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    std::fs::create_dir_all(&parent)
-        .map_err(|e| TarnError::io("create folder", parent.display().to_string(), e))?;
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| {
-            TarnError::Invalid(format!("'{}' is not a file or folder name", copy.target))
-        })?;
-    let token = uuid::Uuid::new_v4().simple().to_string();
-    let staging = parent.join(format!(".{name}.tarn-staging-{token}"));
-
-    let rows = match copy.write(session, frame, &staging).await {
-        Ok(rows) => rows,
-        Err(err) => {
-            let _ = tarn_fs::remove_tree(&staging);
-            return Err(err);
-        }
-    };
-    publish(
-        &staging,
-        &target,
-        &parent.join(format!(".{name}.tarn-old-{token}")),
-    )
-    .map_err(|e| TarnError::io("publish", &copy.target, e))?;
-
     let schema = Arc::new(Schema::new(vec![Field::new(
         "Count",
         DataType::UInt64,
@@ -94,6 +58,98 @@ pub async fn copy(session: &SqlSession, statement: &str) -> Result<SendableRecor
 }
 
 impl CopyStatement {
+    /// Writes to a POSIX path (a local disk or a 3FS mount): into a hidden staging name beside
+    /// the target, renamed into place when complete.
+    async fn to_path(
+        &self,
+        session: &SqlSession,
+        frame: datafusion::prelude::DataFrame,
+        target: &Path,
+    ) -> Result<u64> {
+        let has_content = match std::fs::metadata(target) {
+            Ok(meta) if meta.is_dir() => std::fs::read_dir(target)
+                .map_err(|e| TarnError::io("read", &self.target, e))?
+                .next()
+                .is_some(),
+            Ok(_) => true,
+            Err(_) => false,
+        };
+        if has_content && !self.overwrite {
+            return Err(TarnError::TargetExists(self.target.clone()));
+        }
+        let parent = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        std::fs::create_dir_all(&parent)
+            .map_err(|e| TarnError::io("create folder", parent.display().to_string(), e))?;
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| {
+                TarnError::Invalid(format!("'{}' is not a file or folder name", self.target))
+            })?;
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let staging = parent.join(format!(".{name}.tarn-staging-{token}"));
+
+        let rows = match self.write(session, frame, &staging).await {
+            Ok(rows) => rows,
+            Err(err) => {
+                let _ = tarn_fs::remove_tree(&staging);
+                return Err(err);
+            }
+        };
+        publish(
+            &staging,
+            target,
+            &parent.join(format!(".{name}.tarn-old-{token}")),
+        )
+        .map_err(|e| TarnError::io("publish", &self.target, e))?;
+        Ok(rows)
+    }
+
+    /// Writes to an object store (`s3://`, `memory://`): into a local staging folder first, then
+    /// each file as one object (visible only once whole); `OVERWRITE` then deletes the objects
+    /// under the target that the new output did not replace.
+    async fn to_store(
+        &self,
+        session: &SqlSession,
+        frame: datafusion::prelude::DataFrame,
+    ) -> Result<u64> {
+        if !self.overwrite && tarn_fs::upload::exists(&self.target).await? {
+            return Err(TarnError::TargetExists(self.target.clone()));
+        }
+        let temp = session
+            .config()
+            .temp_directory
+            .clone()
+            .unwrap_or_else(std::env::temp_dir);
+        let staging_root = temp.join(format!(".tarn-copy-{}", uuid::Uuid::new_v4().simple()));
+        let name = self
+            .target
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or("output");
+        let staging = staging_root.join(name);
+        let result = async {
+            std::fs::create_dir_all(&staging_root).map_err(|e| {
+                TarnError::io("create folder", staging_root.display().to_string(), e)
+            })?;
+            let rows = self.write(session, frame, &staging).await?;
+            let written =
+                tarn_fs::upload::upload(&staging, self.target.trim_end_matches('/')).await?;
+            if self.overwrite {
+                tarn_fs::upload::delete_others(self.target.trim_end_matches('/'), &written).await?;
+            }
+            Ok(rows)
+        }
+        .await;
+        let _ = tarn_fs::remove_tree(&staging_root);
+        result
+    }
+
     /// Parses DuckDB's COPY syntax.
     pub fn parse(statement: &str) -> Result<Self> {
         let tokens: Vec<Token> = super::tokenize(statement)?
@@ -304,17 +360,6 @@ fn publish(staging: &Path, target: &Path, aside: &Path) -> std::io::Result<()> {
         let _ = tarn_fs::remove_tree(aside);
     }
     Ok(())
-}
-
-/// COPY writes to POSIX paths (plain, `file://`, or `3fs://` on a 3FS mount), where a rename
-/// publishes the whole output at once.
-fn local_path(target: &str) -> Result<PathBuf> {
-    match tarn_fs::Location::parse(target)? {
-        tarn_fs::Location::Posix(path) => Ok(path),
-        _ => Err(TarnError::Invalid(format!(
-            "COPY to '{target}': only local paths and 3FS mounts are supported as COPY targets for now"
-        ))),
-    }
 }
 
 fn is_word(token: Option<&Token>, keyword: &str) -> bool {

@@ -26,6 +26,7 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::SessionStateBuilder;
@@ -265,8 +266,13 @@ fn with_resources(session_config: SessionConfig, config: &TarnConfig) -> Session
 /// The runtime resources for a configuration: a fair spilling memory pool when there is a
 /// limit (so sorts and aggregates spill instead of failing), and the spill folder.
 pub(crate) fn runtime_env(config: &TarnConfig) -> Result<Arc<RuntimeEnv>> {
+    // DataFusion keeps every folder listing for the life of the runtime by default, so files
+    // written into a folder after a first query would stay invisible: list afresh each time, as
+    // DuckDB does.
+    let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
     let mut builder = RuntimeEnvBuilder::new()
-        .with_object_store_registry(Arc::new(crate::stores::TarnStoreRegistry::default()));
+        .with_object_store_registry(Arc::new(crate::stores::TarnStoreRegistry::default()))
+        .with_cache_manager(caches);
     if let Some(limit) = config.memory_limit {
         let pool = TrackConsumersPool::new(
             FairSpillPool::new(limit as usize),

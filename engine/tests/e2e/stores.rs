@@ -81,16 +81,76 @@ async fn a_missing_bucket_is_one_error_naming_the_url() {
 }
 
 #[tokio::test]
-async fn copy_to_an_object_store_is_refused_in_one_line() {
+async fn copy_writes_files_and_partitioned_folders_to_s3() {
+    s3_server();
+    let dir = tempfile::tempdir().unwrap();
+    let answer = local_corpus(dir.path()).await;
     let mut sql = session();
-    let err = error(
+    let local = format!("'{}/*.parquet'", dir.path().display());
+    let file = format!("s3://{BUCKET}/copy/all.parquet");
+    let copied = query(
         &mut sql,
-        "COPY (SELECT 1 AS x) TO 'memory://e2e/out.parquet' (FORMAT parquet)",
+        &format!("COPY (SELECT * FROM {local}) TO '{file}' (FORMAT parquet)"),
+    )
+    .await;
+    assert_eq!(copied, [["3000"]]);
+    assert_eq!(query(&mut sql, &format!("{TOTALS} '{file}'")).await, answer);
+
+    let again = error(
+        &mut sql,
+        &format!("COPY (SELECT 1 AS x) TO '{file}' (FORMAT parquet)"),
+    )
+    .await;
+    assert!(again.contains("already exists"), "{again}");
+
+    let folder = format!("s3://{BUCKET}/copy/by_tag");
+    query(
+        &mut sql,
+        &format!("COPY (SELECT * FROM {local}) TO '{folder}' (FORMAT parquet, PARTITION_BY (tag))"),
+    )
+    .await;
+    let per_tag = query(
+        &mut sql,
+        &format!("SELECT count(*) FROM read_parquet('{folder}/*/*.parquet', hive_partitioning => true) WHERE tag = 'tag3'"),
+    )
+    .await;
+    assert_eq!(per_tag, [["429"]]);
+    // OVERWRITE replaces the folder's objects: none of the old partitions is left.
+    query(
+        &mut sql,
+        &format!("COPY (SELECT 1 AS id, 'only' AS tag) TO '{folder}' (FORMAT parquet, PARTITION_BY (tag), OVERWRITE)"),
+    )
+    .await;
+    let tags = query(
+        &mut sql,
+        &format!("SELECT DISTINCT tag FROM read_parquet('{folder}/*/*.parquet', hive_partitioning => true)"),
+    )
+    .await;
+    assert_eq!(tags, [["only"]]);
+}
+
+#[tokio::test]
+async fn a_folder_is_listed_afresh_by_every_query() {
+    let dir = tempfile::tempdir().unwrap();
+    local_corpus(dir.path()).await;
+    let mut sql = session();
+    let glob = format!("'{}/*.parquet'", dir.path().display());
+    assert_eq!(
+        query(&mut sql, &format!("SELECT count(*) FROM {glob}")).await,
+        [["3000"]]
+    );
+    let extra = dir.path().join("part-9.parquet");
+    query(
+        &mut sql,
+        &format!(
+            "COPY (SELECT 1 AS id, 'x' AS tag) TO '{}' (FORMAT parquet)",
+            extra.display()
+        ),
     )
     .await;
     assert_eq!(
-        err,
-        "Invalid Input Error: COPY to 'memory://e2e/out.parquet': only local paths and 3FS mounts are supported as COPY targets for now"
+        query(&mut sql, &format!("SELECT count(*) FROM {glob}")).await,
+        [["3001"]]
     );
 }
 
