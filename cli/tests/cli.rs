@@ -380,3 +380,36 @@ fn sort_gen_run_validate_and_resume_after_a_kill() {
     assert_eq!(wrong.status.code(), Some(1));
     assert!(stdout(&wrong).contains("ERROR - 600000 records, expected 7"));
 }
+
+/// The README's first S3 line, against a real S3-compatible server: the binary writes a corpus to
+/// S3 with COPY and counts it back through a glob.
+#[test]
+fn sql_counts_parquet_in_s3() {
+    tarn_fs::testing::s3_server();
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = tarn_fs::testing::BUCKET;
+    let out = tarn(
+        &[
+            "sql",
+            "-c",
+            &format!(
+                "COPY (SELECT i, i % 3 AS b FROM range(0, 5000) t(i)) \
+                 TO 's3://{bucket}/cli/corpus' (FORMAT parquet, PARTITION_BY (b));"
+            ),
+        ],
+        None,
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = tarn(
+        &[
+            "sql",
+            "-c",
+            &format!("SELECT count(*) FROM 's3://{bucket}/cli/corpus/*/*.parquet'"),
+        ],
+        None,
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "count_star()\n5000\n");
+}
