@@ -63,8 +63,9 @@ pub fn s3_server() {
             .local_addr()
             .unwrap()
             .port();
+        let binary = s3s_fs();
         std::thread::spawn(move || {
-            let mut command = Command::new(s3s_fs());
+            let mut command = Command::new(binary);
             command
                 .args(["--host", "127.0.0.1", "--port", &port.to_string()])
                 .args([

@@ -1,0 +1,13 @@
+//! Tarn's numeric operators for model stages, on plain buffers (no Arrow, no DataFusion).
+//!
+//! Each operator's CPU implementation is the reference, written to follow DeepSeek's published
+//! code step by step and checked against the vectors in `../shared/testdata/gpu/`:
+//!
+//! * [`moe_gate`]: DeepSeek-V3's MoE gate (`Gate.forward`): which experts each token goes to, and
+//!   with what weight.
+//! * [`eplb`]: DeepSeek's expert-parallel load balancer (`rebalance_experts`): where to put
+//!   replicas of hot experts so that every GPU carries a fair share of the load.
+
+pub mod eplb;
+pub mod moe_gate;
+mod topk;
