@@ -3,11 +3,13 @@
 //! Each operator's CPU implementation is the reference, written to follow DeepSeek's published
 //! code step by step and checked against the vectors in `../shared/testdata/gpu/`:
 //!
+//! * [`fp8`]: E4M3 block-scaled quantisation and DeepGEMM's FP8 GEMM (`gemm_fp8_fp8_bf16_nt`).
 //! * [`moe_gate`]: DeepSeek-V3's MoE gate (`Gate.forward`): which experts each token goes to, and
 //!   with what weight.
 //! * [`eplb`]: DeepSeek's expert-parallel load balancer (`rebalance_experts`): where to put
 //!   replicas of hot experts so that every GPU carries a fair share of the load.
 
 pub mod eplb;
+pub mod fp8;
 pub mod moe_gate;
 mod topk;

@@ -1,17 +1,119 @@
 //! The operators against the reference vectors in `../shared/testdata/gpu/` (made with the
 //! upstream PyTorch code), with the tolerances its README gives.
 
+use safetensors::SafeTensors;
 use serde_json::Value;
 use tarn_gpu::eplb::{Cluster, rebalance_experts};
+use tarn_gpu::fp8::{Fp8Matrix, Grouping, gemm_fp8_nt, quantize};
 use tarn_gpu::moe_gate::{GateConfig, ScoreFunc, gate};
 
-fn fixture(name: &str) -> Value {
+fn fixture_bytes(name: &str) -> Vec<u8> {
     let path = format!(
         "{}/../../shared/testdata/gpu/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap()
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn fixture(name: &str) -> Value {
+    serde_json::from_slice(&fixture_bytes(name)).unwrap()
+}
+
+/// A tensor of a safetensors file as f32 values (F32, BF16) or raw bytes widened (U8).
+fn tensor(file: &SafeTensors, name: &str) -> Vec<f32> {
+    let view = file.tensor(name).unwrap();
+    let data = view.data();
+    match view.dtype() {
+        safetensors::Dtype::F32 => data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect(),
+        safetensors::Dtype::BF16 => data
+            .chunks_exact(2)
+            .map(|b| half::bf16::from_le_bytes(b.try_into().unwrap()).to_f32())
+            .collect(),
+        safetensors::Dtype::U8 => data.iter().map(|&b| f32::from(b)).collect(),
+        other => panic!("{name}: unexpected dtype {other:?}"),
+    }
+}
+
+/// DeepGEMM's test metric: 1 - 2Σxy / Σ(x² + y²).
+fn difference(x: &[f32], y: &[f32]) -> f64 {
+    let (mut xy, mut squares) = (0.0f64, 0.0f64);
+    for (a, b) in x.iter().zip(y) {
+        let (a, b) = (f64::from(*a), f64::from(*b));
+        xy += a * b;
+        squares += a * a + b * b;
+    }
+    1.0 - 2.0 * xy / squares
+}
+
+#[test]
+fn fp8_gemm_matches_deepgemm() {
+    let bytes = fixture_bytes("fp8_gemm_fixture.safetensors");
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    let (m, n, k) = (5, 192, 384);
+    let bits = |name| {
+        tensor(&file, name)
+            .into_iter()
+            .map(|b| b as u8)
+            .collect::<Vec<u8>>()
+    };
+    let a = Fp8Matrix {
+        rows: m,
+        cols: k,
+        bits: bits("x_fp8_bits"),
+        scales: tensor(&file, "x_scale"),
+    };
+    let b = Fp8Matrix {
+        rows: n,
+        cols: k,
+        bits: bits("w_fp8_bits"),
+        scales: tensor(&file, "w_scale"),
+    };
+    // Quantising the bf16 inputs gives the fixture's bytes and scales.
+    let x = tensor(&file, "x_bf16");
+    let w = tensor(&file, "w_bf16");
+    for (got, want) in [
+        (quantize(&x, m, k, Grouping::PerToken, false), &a),
+        (quantize(&w, n, k, Grouping::PerBlock, false), &b),
+    ] {
+        assert_eq!(got.scales, want.scales);
+        // One activation byte of the 1 920 rounds to the neighbouring code (a value on a rounding
+        // boundary); allow that, rarely.
+        let differing: Vec<(u8, u8)> = got
+            .bits
+            .iter()
+            .zip(&want.bits)
+            .filter(|(g, w)| g != w)
+            .map(|(g, w)| (*g, *w))
+            .collect();
+        assert!(
+            differing.len() <= 1 + got.bits.len() / 1000,
+            "{} bytes differ",
+            differing.len()
+        );
+        assert!(
+            differing.iter().all(|(g, w)| g.abs_diff(*w) == 1),
+            "{differing:?}"
+        );
+    }
+
+    let out = gemm_fp8_nt(&a, &b);
+    let want = tensor(&file, "out_f32");
+    let max = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let worst = out
+        .iter()
+        .zip(&want)
+        .map(|(o, w)| (o - w).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst <= 1e-4 * max, "max abs error {worst} > 1e-4 × {max}");
+    let exact = tensor(&file, "ref_unquantized_f32");
+    let diff = difference(&out, &exact);
+    assert!(
+        diff < 1e-3,
+        "difference from the unquantised product {diff}"
+    );
 }
 
 fn floats(value: &Value) -> Vec<f64> {
