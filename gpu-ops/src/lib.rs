@@ -4,6 +4,7 @@
 //! code step by step and checked against the vectors in `../shared/testdata/gpu/`:
 //!
 //! * [`fp8`]: E4M3 block-scaled quantisation and DeepGEMM's FP8 GEMM (`gemm_fp8_fp8_bf16_nt`).
+//! * [`mla`]: FlashMLA's decode attention over a paged KV cache.
 //! * [`moe_gate`]: DeepSeek-V3's MoE gate (`Gate.forward`): which experts each token goes to, and
 //!   with what weight.
 //! * [`eplb`]: DeepSeek's expert-parallel load balancer (`rebalance_experts`): where to put
@@ -11,5 +12,6 @@
 
 pub mod eplb;
 pub mod fp8;
+pub mod mla;
 pub mod moe_gate;
 mod topk;

@@ -5,6 +5,7 @@ use safetensors::SafeTensors;
 use serde_json::Value;
 use tarn_gpu::eplb::{Cluster, rebalance_experts};
 use tarn_gpu::fp8::{Fp8Matrix, Grouping, gemm_fp8_nt, quantize};
+use tarn_gpu::mla::{KvCache, MlaShape, mla_decode};
 use tarn_gpu::moe_gate::{GateConfig, ScoreFunc, gate};
 
 fn fixture_bytes(name: &str) -> Vec<u8> {
@@ -33,6 +34,10 @@ fn tensor(file: &SafeTensors, name: &str) -> Vec<f32> {
             .map(|b| half::bf16::from_le_bytes(b.try_into().unwrap()).to_f32())
             .collect(),
         safetensors::Dtype::U8 => data.iter().map(|&b| f32::from(b)).collect(),
+        safetensors::Dtype::I32 => data
+            .chunks_exact(4)
+            .map(|b| i32::from_le_bytes(b.try_into().unwrap()) as f32)
+            .collect(),
         other => panic!("{name}: unexpected dtype {other:?}"),
     }
 }
@@ -216,4 +221,90 @@ fn eplb_matches_the_published_example_and_the_global_policy() {
             .collect();
         assert_eq!(logcnt, ints(&want["logcnt"]), "{case}: logcnt");
     }
+}
+
+#[test]
+fn mla_decode_matches_flashmla_and_never_reads_past_a_sequence() {
+    let bytes = fixture_bytes("mla_decode_fixture.safetensors");
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    let shape = MlaShape {
+        batch: 2,
+        s_q: 2,
+        h_q: 4,
+        h_kv: 1,
+        d: 576,
+        dv: 512,
+        block_size: 64,
+    };
+    let q = tensor(&file, "q");
+    let mut blocks = tensor(&file, "k_cache");
+    let block_table: Vec<i32> = tensor(&file, "block_table")
+        .iter()
+        .map(|&v| v as i32)
+        .collect();
+    let seqlens: Vec<i32> = tensor(&file, "cache_seqlens")
+        .iter()
+        .map(|&v| v as i32)
+        .collect();
+    // Poison every cache row no sequence may read: rows past each length and unused blocks.
+    let mut readable = vec![false; blocks.len() / 576];
+    for (seq, &len) in seqlens.iter().enumerate() {
+        for pos in 0..len as usize {
+            readable[block_table[seq * 2 + pos / 64] as usize * 64 + pos % 64] = true;
+        }
+    }
+    for (row, values) in blocks.chunks_exact_mut(576).enumerate() {
+        if !readable[row] {
+            values.fill(f32::NAN);
+        }
+    }
+    let cache = KvCache {
+        blocks: &blocks,
+        block_table: &block_table,
+        seqlens: &seqlens,
+    };
+    for (causal, out_name, lse_name) in [
+        (true, "out_causal", "lse_causal"),
+        (false, "out_noncausal", "lse_noncausal"),
+    ] {
+        let got = mla_decode(&q, shape, cache, 1.0 / 576f32.sqrt(), causal);
+        let out = tensor(&file, out_name);
+        let lse = tensor(&file, lse_name);
+        assert!(
+            got.out.iter().chain(&got.lse).all(|v| v.is_finite()),
+            "{out_name}: read a poisoned row"
+        );
+        assert!(
+            difference(&got.out, &out) < 1e-5,
+            "{out_name}: {}",
+            difference(&got.out, &out)
+        );
+        assert!(
+            difference(&got.lse, &lse) < 1e-5,
+            "{lse_name}: {}",
+            difference(&got.lse, &lse)
+        );
+    }
+}
+
+#[test]
+fn an_empty_sequence_gives_zeros_and_infinite_lse() {
+    let shape = MlaShape {
+        batch: 1,
+        s_q: 1,
+        h_q: 2,
+        h_kv: 1,
+        d: 8,
+        dv: 4,
+        block_size: 4,
+    };
+    let blocks = vec![f32::NAN; 4 * 8];
+    let cache = KvCache {
+        blocks: &blocks,
+        block_table: &[0],
+        seqlens: &[0],
+    };
+    let got = mla_decode(&[1.0; 16], shape, cache, 1.0, true);
+    assert_eq!(got.out, [0.0; 8]);
+    assert_eq!(got.lse, [f32::INFINITY; 2]);
 }
