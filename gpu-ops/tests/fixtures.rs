@@ -8,11 +8,11 @@ use tarn_gpu::fp8::{Fp8Matrix, Grouping, gemm_fp8_nt, quantize};
 use tarn_gpu::mla::{KvCache, MlaShape, mla_decode};
 use tarn_gpu::moe_gate::{GateConfig, ScoreFunc, gate};
 
+/// A file of `../shared/testdata/gpu/`, found from the crate folder when the test runs (not when
+/// it compiles: clones share one target folder, so a baked-in path may name another clone).
 fn fixture_bytes(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../../shared/testdata/gpu/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let crate_dir = std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo test");
+    let path = format!("{crate_dir}/../../shared/testdata/gpu/{name}");
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

@@ -126,22 +126,17 @@ impl CopyStatement {
             .clone()
             .unwrap_or_else(std::env::temp_dir);
         let staging_root = temp.join(format!(".tarn-copy-{}", uuid::Uuid::new_v4().simple()));
-        let name = self
-            .target
-            .trim_end_matches('/')
-            .rsplit('/')
-            .next()
-            .unwrap_or("output");
+        let target = self.target.trim_end_matches('/');
+        let name = target.rsplit('/').next().unwrap_or("output");
         let staging = staging_root.join(name);
         let result = async {
             std::fs::create_dir_all(&staging_root).map_err(|e| {
                 TarnError::io("create folder", staging_root.display().to_string(), e)
             })?;
             let rows = self.write(session, frame, &staging).await?;
-            let written =
-                tarn_fs::upload::upload(&staging, self.target.trim_end_matches('/')).await?;
+            let written = tarn_fs::upload::upload(&staging, target).await?;
             if self.overwrite {
-                tarn_fs::upload::delete_others(self.target.trim_end_matches('/'), &written).await?;
+                tarn_fs::upload::delete_others(target, &written).await?;
             }
             Ok(rows)
         }

@@ -85,9 +85,14 @@ pub fn for_each_piece(
                     waiting.pop_front();
                 }
                 Err(PrepError::Full(_)) => break,
-                Err(PrepError::Io(err)) => return Err(fail(piece, err)),
-                Err(err @ PrepError::TooLong { .. }) => {
-                    return Err(fail(piece, std::io::Error::other(err)));
+                Err(err) => {
+                    // Reads already in flight must finish before the ring serves anyone else.
+                    drain(ring, flying);
+                    let err = match err {
+                        PrepError::Io(err) => err,
+                        other => std::io::Error::other(other),
+                    };
+                    return Err(fail(piece, err));
                 }
             }
         }
