@@ -7,7 +7,10 @@
 //! latent). Query head h reads KV head `h / (h_q / h_kv)`. With `causal`, query token i sees the
 //! keys up to position `s_k - s_q + i`. The output is `[b, s_q, h_q, dv]` and the natural-log
 //! logsumexp of the scaled scores `[b, h_q, s_q]`; a query that sees no key gets zeros and
-//! +inf. Only the pages and rows below a sequence's length are read. Sums run in f64.
+//! +inf. Only the pages and rows below a sequence's length are read. The softmax is
+//! [`crate::attention`]'s, one partial per page combined as FlashMLA's split-KV blocks are.
+
+use crate::attention::{AttentionOutput, Partial};
 
 /// The dimensions of one decode call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,13 +38,6 @@ pub struct KvCache<'a> {
     pub seqlens: &'a [i32],
 }
 
-/// Attention output `[b, s_q, h_q, dv]` and logsumexp `[b, h_q, s_q]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MlaOutput {
-    pub out: Vec<f32>,
-    pub lse: Vec<f32>,
-}
-
 /// Runs decode attention for `q` (`[b, s_q, h_q, d]`).
 pub fn mla_decode(
     q: &[f32],
@@ -49,7 +45,7 @@ pub fn mla_decode(
     cache: KvCache<'_>,
     softmax_scale: f32,
     causal: bool,
-) -> MlaOutput {
+) -> AttentionOutput {
     let MlaShape {
         batch,
         s_q,
@@ -86,33 +82,23 @@ pub fn mla_decode(
             for head in 0..h_q {
                 let kv_head = head / (h_q / h_kv);
                 let query = &q[((seq * s_q + token) * h_q + head) * d..][..d];
-                let scores: Vec<f64> = (0..visible)
-                    .map(|pos| {
-                        let k = key(seq, pos, kv_head);
-                        let dot: f64 = query
-                            .iter()
-                            .zip(k)
-                            .map(|(a, b)| f64::from(*a) * f64::from(*b))
-                            .sum();
-                        dot * f64::from(softmax_scale)
+                // One partial per cache page, combined as the GPU's split-KV blocks are.
+                let partial = (0..visible)
+                    .step_by(block_size)
+                    .map(|page| {
+                        let rows = page..(page + block_size).min(visible);
+                        let pairs = rows.map(|pos| {
+                            let key = key(seq, pos, kv_head);
+                            (key, &key[..dv])
+                        });
+                        Partial::over(query, pairs, softmax_scale, dv)
                     })
-                    .collect();
-                let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
-                let total: f64 = weights.iter().sum();
-                let mut acc = vec![0.0f64; dv];
-                for (pos, w) in weights.iter().enumerate() {
-                    for (a, v) in acc.iter_mut().zip(&key(seq, pos, kv_head)[..dv]) {
-                        *a += w * f64::from(*v);
-                    }
-                }
+                    .reduce(Partial::combine)
+                    .expect("a visible key");
                 let at = ((seq * s_q + token) * h_q + head) * dv;
-                for (o, a) in out[at..at + dv].iter_mut().zip(&acc) {
-                    *o = (a / total) as f32;
-                }
-                lse[(seq * h_q + head) * s_q + token] = (max + total.ln()) as f32;
+                lse[(seq * h_q + head) * s_q + token] = partial.finish(&mut out[at..at + dv]);
             }
         }
     }
-    MlaOutput { out, lse }
+    AttentionOutput { out, lse }
 }

@@ -96,7 +96,7 @@ pub fn gate(
     Ok(routing)
 }
 
-fn check_shapes(
+pub(crate) fn check_shapes(
     x: &[f32],
     dim: usize,
     weight: &[f32],
@@ -120,7 +120,7 @@ fn check_shapes(
     }
 }
 
-fn check_config(config: &GateConfig, experts: usize) -> Result<(), GateError> {
+pub(crate) fn check_config(config: &GateConfig, experts: usize) -> Result<(), GateError> {
     let fail = |text: String| Err(GateError::Config(text));
     if config.n_groups == 0 || !experts.is_multiple_of(config.n_groups) {
         return fail(format!(

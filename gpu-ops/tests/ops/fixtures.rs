@@ -1,10 +1,12 @@
 //! The operators against the reference vectors in `../shared/testdata/gpu/` (made with the
 //! upstream PyTorch code), with the tolerances its README gives.
 
+use crate::difference;
+
 use safetensors::SafeTensors;
 use serde_json::Value;
 use tarn_gpu::eplb::{Cluster, rebalance_experts};
-use tarn_gpu::fp8::{Fp8Matrix, Grouping, gemm_fp8_nt, quantize};
+use tarn_gpu::fp8::{Fp8Matrix, Grouping, fast, quantize, reference};
 use tarn_gpu::mla::{KvCache, MlaShape, mla_decode};
 use tarn_gpu::moe_gate::{GateConfig, ScoreFunc, gate};
 
@@ -40,17 +42,6 @@ fn tensor(file: &SafeTensors, name: &str) -> Vec<f32> {
             .collect(),
         other => panic!("{name}: unexpected dtype {other:?}"),
     }
-}
-
-/// DeepGEMM's test metric: 1 - 2Σxy / Σ(x² + y²).
-fn difference(x: &[f32], y: &[f32]) -> f64 {
-    let (mut xy, mut squares) = (0.0f64, 0.0f64);
-    for (a, b) in x.iter().zip(y) {
-        let (a, b) = (f64::from(*a), f64::from(*b));
-        xy += a * b;
-        squares += a * a + b * b;
-    }
-    1.0 - 2.0 * xy / squares
 }
 
 #[test]
@@ -104,21 +95,28 @@ fn fp8_gemm_matches_deepgemm() {
         );
     }
 
-    let out = gemm_fp8_nt(&a, &b);
     let want = tensor(&file, "out_f32");
-    let max = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    let worst = out
-        .iter()
-        .zip(&want)
-        .map(|(o, w)| (o - w).abs())
-        .fold(0.0f32, f32::max);
-    assert!(worst <= 1e-4 * max, "max abs error {worst} > 1e-4 × {max}");
     let exact = tensor(&file, "ref_unquantized_f32");
-    let diff = difference(&out, &exact);
-    assert!(
-        diff < 1e-3,
-        "difference from the unquantised product {diff}"
-    );
+    let max = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    for (path, out) in [
+        ("reference", reference::gemm_fp8_nt(&a, &b)),
+        ("fast", fast::gemm_fp8_nt(&a, &b)),
+    ] {
+        let worst = out
+            .iter()
+            .zip(&want)
+            .map(|(o, w)| (o - w).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst <= 1e-4 * max,
+            "{path}: max abs error {worst} > 1e-4 × {max}"
+        );
+        let diff = difference(&out, &exact);
+        assert!(
+            diff < 1e-3,
+            "{path}: difference from the unquantised product {diff}"
+        );
+    }
 }
 
 fn floats(value: &Value) -> Vec<f64> {

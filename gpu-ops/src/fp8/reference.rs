@@ -1,113 +1,10 @@
-//! E4M3 block-scaled quantisation and the FP8 GEMM of DeepGEMM (`gemm_fp8_fp8_bf16_nt`), on the
-//! CPU: the plain reference the fast paths are checked against.
-//!
-//! Quantisation cuts a matrix into groups along K: 1×128 per token for activations, 128×128
-//! tiles for weights. Each group is scaled by `amax / 448` (amax clamped to at least 1e-4, 448
-//! being E4M3's largest finite value), and its values divided by the scale are rounded to E4M3
-//! (round to nearest even, saturating). With UE8M0 the scale is first rounded up to a power of
-//! two, as Hopper's and Blackwell's scale formats want. A K that is not a multiple of 128 gives a
-//! narrower last group.
-//!
-//! The GEMM: D[m,n] = Σ over 128-wide K blocks kb of sa[m,kb] · sb[n/128,kb] · (Σ_k∈kb A[m,k]·B[n,k]),
-//! the inner sums in f32 over the decoded E4M3 values, as DeepGEMM accumulates each block
-//! before scaling it.
+//! The FP8 GEMM written for clarity: every output element is its K blocks' f32 sums, each
+//! scaled by its two groups' scales, exactly as the formula reads. The fast path
+//! ([`super::fast`]) is checked against it.
 
 use float8::F8E4M3;
 
-/// Width (and height, for weight tiles) of a quantisation group.
-pub const GROUP: usize = 128;
-
-/// E4M3's largest finite value.
-const E4M3_MAX: f32 = 448.0;
-
-/// A quantised matrix: E4M3 bytes, row-major `[rows, cols]`, and one f32 scale per group.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Fp8Matrix {
-    pub rows: usize,
-    pub cols: usize,
-    pub bits: Vec<u8>,
-    /// Per-token: `[rows, cols/128]`; per-block: `[rows/128, cols/128]` (both rounded up).
-    pub scales: Vec<f32>,
-}
-
-/// How groups are laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Grouping {
-    /// 1×128: one scale per row and K block (activations).
-    PerToken,
-    /// 128×128: one scale per tile (weights).
-    PerBlock,
-}
-
-fn blocks(len: usize) -> usize {
-    len.div_ceil(GROUP)
-}
-
-/// The scale for a group whose largest magnitude is `amax`, and the factor its values are
-/// multiplied by before rounding: the scale's reciprocal, as DeepGEMM's casts compute it
-/// (dividing by the scale, or multiplying by `448 / amax`, differs in the last bit now and then,
-/// and so in the E4M3 byte: 122 of the fixture's 73 728 weight bytes).
-fn scale_and_factor(amax: f32, ue8m0: bool) -> (f32, f32) {
-    let scale = amax.max(1e-4) / E4M3_MAX;
-    let scale = if ue8m0 {
-        2f32.powi(scale.log2().ceil() as i32)
-    } else {
-        scale
-    };
-    (scale, 1.0 / scale)
-}
-
-/// Quantises a row-major `[rows, cols]` matrix.
-pub fn quantize(
-    values: &[f32],
-    rows: usize,
-    cols: usize,
-    grouping: Grouping,
-    ue8m0: bool,
-) -> Fp8Matrix {
-    assert_eq!(
-        values.len(),
-        rows * cols,
-        "quantize: values do not fill [{rows}, {cols}]"
-    );
-    let row_groups = match grouping {
-        Grouping::PerToken => rows,
-        Grouping::PerBlock => blocks(rows),
-    };
-    let row_span = if grouping == Grouping::PerToken {
-        1
-    } else {
-        GROUP
-    };
-    let mut scales = vec![0.0; row_groups * blocks(cols)];
-    let mut factors = vec![0.0; row_groups * blocks(cols)];
-    for rg in 0..row_groups {
-        for kb in 0..blocks(cols) {
-            let amax = (rg * row_span..((rg + 1) * row_span).min(rows))
-                .flat_map(|r| {
-                    &values[r * cols + kb * GROUP..r * cols + ((kb + 1) * GROUP).min(cols)]
-                })
-                .fold(0.0f32, |m, v| m.max(v.abs()));
-            let group = rg * blocks(cols) + kb;
-            (scales[group], factors[group]) = scale_and_factor(amax, ue8m0);
-        }
-    }
-    let bits = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let (r, c) = (i / cols, i % cols);
-            let factor = factors[(r / row_span) * blocks(cols) + c / GROUP];
-            F8E4M3::from_f32(v * factor).to_bits()
-        })
-        .collect();
-    Fp8Matrix {
-        rows,
-        cols,
-        bits,
-        scales,
-    }
-}
+use super::{Fp8Matrix, GROUP, blocks};
 
 /// `D = A·Bᵀ` for A quantised per token (`[m, k]`) and B per block (`[n, k]`), in f32 `[m, n]`.
 pub fn gemm_fp8_nt(a: &Fp8Matrix, b: &Fp8Matrix) -> Vec<f32> {
@@ -212,17 +109,7 @@ fn row_times(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_group_uses_e4m3s_full_range() {
-        // Two groups along K: -64..=63 (amax 64) and 64, 65 (amax 65).
-        let values: Vec<f32> = (0..130).map(|i| i as f32 - 64.0).collect();
-        let q = quantize(&values, 1, 130, Grouping::PerToken, false);
-        assert_eq!(q.scales, [64.0 / 448.0, 65.0 / 448.0]);
-        // The largest magnitude in each group lands on ±448 exactly.
-        assert_eq!(F8E4M3::from_bits(q.bits[0]).to_f32(), -448.0);
-        assert_eq!(F8E4M3::from_bits(q.bits[129]).to_f32(), 448.0);
-    }
+    use crate::fp8::{Grouping, quantize};
 
     /// Deterministic values in [-2, 2) for shapes of any size.
     fn values(len: usize, seed: u32) -> Vec<f32> {
@@ -266,14 +153,5 @@ mod tests {
         assert!(masked[1].iter().all(|&v| v == 0.0));
         assert_eq!(masked[2][..2 * n], gemm_fp8_nt(&a, &experts[2])[..2 * n]);
         assert!(masked[2][2 * n..].iter().all(|&v| v == 0.0));
-    }
-
-    #[test]
-    fn ue8m0_rounds_the_scale_up_to_a_power_of_two() {
-        let q = quantize(&[3.0; 128], 1, 128, Grouping::PerToken, true);
-        assert_eq!(q.scales, [1.0 / 128.0]);
-        let zeros = quantize(&[0.0; 4], 2, 2, Grouping::PerBlock, false);
-        assert_eq!(zeros.scales, [1e-4 / 448.0]);
-        assert!(zeros.bits.iter().all(|&b| b == 0));
     }
 }

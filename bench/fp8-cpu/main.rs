@@ -1,0 +1,132 @@
+//! The CPU FP8 GEMM's speed (`bench/fp8-cpu/run.sh`): the fast path in GFLOP/s on DeepGEMM's
+//! and MiniLM's shapes, beside the `gemm` crate's f32 GEMM on the same shapes (the baseline,
+//! measured in the same run) and this machine's peak f32 rate, and beside the plain reference
+//! on the smallest shapes. Best of a few runs each.
+
+// Shared with the tests, which use all of it; this benchmark only some.
+#[allow(dead_code)]
+#[path = "../../gpu-ops/tests/ops/rng.rs"]
+mod rng;
+
+use std::time::Instant;
+
+use gemm::{Parallelism, gemm};
+use rng::Rng;
+use tarn_gpu::fp8::{Grouping, fast, quantize, reference};
+
+/// Best seconds of `runs` runs.
+fn best(runs: usize, mut f: impl FnMut()) -> f64 {
+    (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Peak f32 GFLOP/s: cores × clock × FLOP per cycle (two FMA units × lanes × 2). The clock is
+/// the nominal one /proc/cpuinfo reports; turbo can exceed it.
+fn peak() -> (f64, String) {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let mhz = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("cpu MHz")?
+                .split(':')
+                .nth(1)?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .unwrap_or(0.0);
+    let lanes = if cpuinfo.contains("avx512f") {
+        16.0
+    } else if cpuinfo.contains("avx2") {
+        8.0
+    } else {
+        4.0
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let flops_per_cycle = 2.0 * lanes * 2.0;
+    (
+        cores * mhz / 1e3 * flops_per_cycle,
+        format!(
+            "{cores} cores × {:.2} GHz × {flops_per_cycle} FLOP/cycle (2 FMA units × {lanes} f32 lanes × 2)",
+            mhz / 1e3
+        ),
+    )
+}
+
+fn main() {
+    let (peak_gflops, formula) = peak();
+    println!("peak f32: {peak_gflops:.0} GFLOP/s = {formula}\n");
+    println!(
+        "| m | n | k | fp8 fast GFLOP/s | f32 gemm GFLOP/s | fast / f32 | fast / peak | reference GFLOP/s |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let shapes = [
+        (1, 4096, 7168),
+        (128, 2112, 7168),
+        (128, 4096, 7168),
+        (128, 7168, 2048),
+        (1024, 4096, 7168),
+        (2048, 384, 384),
+        (2048, 1536, 384),
+        (2048, 384, 1536),
+    ];
+    for (m, n, k) in shapes {
+        let mut rng = Rng(1);
+        let (x, w) = (rng.matrix(m, k), rng.matrix(n, k));
+        let a = quantize(&x, m, k, Grouping::PerToken, false);
+        let b = quantize(&w, n, k, Grouping::PerBlock, false);
+        let flops = 2.0 * (m * n * k) as f64;
+        let runs = if flops > 2e10 { 2 } else { 5 };
+        let fast_s = best(runs, || {
+            std::hint::black_box(fast::gemm_fp8_nt(&a, &b));
+        });
+        let mut d = vec![0.0f32; m * n];
+        let threads = rayon::current_num_threads();
+        let f32_s = best(runs, || {
+            // SAFETY: x is m×k, w is n×k (read as k×n with column stride k), d is m×n.
+            unsafe {
+                gemm(
+                    m,
+                    n,
+                    k,
+                    d.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    false,
+                    x.as_ptr(),
+                    1,
+                    k as isize,
+                    w.as_ptr(),
+                    k as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::Rayon(threads),
+                );
+            }
+            std::hint::black_box(&d);
+        });
+        let reference = if flops <= 2e9 {
+            let s = best(1, || {
+                std::hint::black_box(reference::gemm_fp8_nt(&a, &b));
+            });
+            format!("{:.1}", flops / s / 1e9)
+        } else {
+            "-".to_string()
+        };
+        let (fast_gflops, f32_gflops) = (flops / fast_s / 1e9, flops / f32_s / 1e9);
+        println!(
+            "| {m} | {n} | {k} | {fast_gflops:.1} | {f32_gflops:.1} | {:.2} | {:.0}% | {reference} |",
+            fast_gflops / f32_gflops,
+            100.0 * fast_gflops / peak_gflops
+        );
+    }
+}

@@ -1,0 +1,599 @@
+//! The GPU check (`bench/gpu/run.sh`): every CUDA operator (quantisation, the three FP8 GEMMs,
+//! MLA decode, masked attention, the MoE gate) against the CPU on fresh random
+//! inputs of DeepGEMM's and FlashMLA's test shapes (the CUDA outputs start poisoned, so an
+//! element a kernel skips fails the check), then timings: FP8 GEMM in TFLOP/s beside cuBLAS's
+//! bf16 GEMM on the same shapes, MLA decode in GB/s of KV cache read. Kernel time only (CUDA
+//! events around the launches), after one warm-up run that also compiles the kernels.
+//! Prints one line per check as it goes and a table last; exits 1 if any check fails.
+
+#[path = "../../gpu-ops/tests/ops/rng.rs"]
+mod rng;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use cudarc::cublas::{CudaBlas, result as blas, sys as blas_sys};
+use cudarc::driver::{CudaContext, DevicePtr, DevicePtrMut};
+use rayon::prelude::*;
+use rng::Rng;
+use tarn_gpu::attention::{AttentionShape, attention};
+use tarn_gpu::cuda::Gpu;
+use tarn_gpu::device::Device;
+use tarn_gpu::fp8::{Fp8Matrix, Grouping, fast, quantize};
+use tarn_gpu::mla::{KvCache, MlaShape, mla_decode};
+use tarn_gpu::moe_gate::{GateConfig, ScoreFunc, gate};
+
+/// Timed runs per measurement, after the warm-up.
+const RUNS: usize = 5;
+
+/// One comparison of CUDA against the CPU.
+struct Check {
+    what: String,
+    /// 1 - 2Σxy/Σ(x²+y²) (DeepGEMM's and FlashMLA's metric), or differing bytes for
+    /// quantisation.
+    difference: f64,
+    passed: bool,
+}
+
+/// One timing.
+struct Timing {
+    what: String,
+    rate: String,
+    baseline: String,
+}
+
+fn difference(x: &[f32], y: &[f32]) -> f64 {
+    let (mut xy, mut squares) = (0.0f64, 0.0f64);
+    for (a, b) in x.iter().zip(y) {
+        let (a, b) = (f64::from(*a), f64::from(*b));
+        xy += a * b;
+        squares += a * a + b * b;
+    }
+    if squares == 0.0 {
+        0.0
+    } else {
+        1.0 - 2.0 * xy / squares
+    }
+}
+
+/// Compares CUDA's output with the CPU's: same length, nothing NaN (poison left unwritten),
+/// and the difference below `tolerance`.
+fn compare(what: String, gpu: &[f32], cpu: &[f32], tolerance: f64) -> Check {
+    let unwritten = gpu
+        .iter()
+        .zip(cpu)
+        .filter(|(g, c)| g.is_nan() && !c.is_nan())
+        .count();
+    let difference = difference(gpu, cpu);
+    let passed = gpu.len() == cpu.len() && unwritten == 0 && difference < tolerance;
+    let check = Check {
+        what,
+        difference,
+        passed,
+    };
+    println!(
+        "{} {}: difference {:.2e}{}",
+        if check.passed { "ok  " } else { "FAIL" },
+        check.what,
+        check.difference,
+        if unwritten > 0 {
+            format!(", {unwritten} elements unwritten")
+        } else {
+            String::new()
+        }
+    );
+    check
+}
+
+fn activations(rng: &mut Rng, m: usize, k: usize) -> Fp8Matrix {
+    quantize(&rng.matrix(m, k), m, k, Grouping::PerToken, false)
+}
+
+fn weights(rng: &mut Rng, n: usize, k: usize) -> Fp8Matrix {
+    quantize(&rng.matrix(n, k), n, k, Grouping::PerBlock, false)
+}
+
+/// Mean kernel seconds of `RUNS` runs of `run`, after one warm-up.
+fn kernel_seconds(gpu: &Gpu, mut run: impl FnMut()) -> f64 {
+    run();
+    gpu.take_kernel_seconds();
+    for _ in 0..RUNS {
+        run();
+    }
+    gpu.take_kernel_seconds() / RUNS as f64
+}
+
+/// cuBLAS's bf16 GEMM (f32 accumulation) on the same shape, D = A·Bᵀ, in TFLOP/s; `None`
+/// where libcublas is not installed.
+fn cublas_bf16_tflops(m: usize, n: usize, k: usize) -> Option<f64> {
+    // SAFETY: only tries to load the library.
+    if !unsafe { blas_sys::is_culib_present() } {
+        return None;
+    }
+    let ctx = CudaContext::new(0).ok()?;
+    let stream = ctx.default_stream();
+    let handle = CudaBlas::new(stream.clone()).ok()?;
+    // Random bf16 values (not zeros, which run faster): 0x3c00..0x3fff is 0.0078..1.99.
+    let mut rng = Rng(7);
+    let mut random = |len: usize| -> Vec<u16> {
+        (0..len)
+            .map(|_| 0x3c00 | (rng.next_u64() as u16 & 0x3ff))
+            .collect()
+    };
+    let a = stream.clone_htod(&random(m * k)).ok()?;
+    let b = stream.clone_htod(&random(n * k)).ok()?;
+    let mut d = stream.alloc_zeros::<u16>(m * n).ok()?;
+    let (alpha, beta) = (1.0f32, 0.0f32);
+    let mut run = || {
+        let (a_ptr, _a) = a.device_ptr(&stream);
+        let (b_ptr, _b) = b.device_ptr(&stream);
+        let (d_ptr, _d) = d.device_ptr_mut(&stream);
+        // Row-major D[m,n] = A[m,k]·B[n,k]ᵀ is column-major Dᵀ[n,m] = Bᵀᵀ·A: B transposed
+        // (k×n, ld k) times A as stored (k×m, ld k).
+        // SAFETY: the buffers hold m·k, n·k and m·n bf16 values, as the dimensions say.
+        unsafe {
+            blas::gemm_ex(
+                *handle.handle(),
+                blas_sys::cublasOperation_t::CUBLAS_OP_T,
+                blas_sys::cublasOperation_t::CUBLAS_OP_N,
+                n as i32,
+                m as i32,
+                k as i32,
+                (&alpha as *const f32).cast(),
+                b_ptr as *const _,
+                blas_sys::cudaDataType::CUDA_R_16BF,
+                k as i32,
+                a_ptr as *const _,
+                blas_sys::cudaDataType::CUDA_R_16BF,
+                k as i32,
+                (&beta as *const f32).cast(),
+                d_ptr as *mut _,
+                blas_sys::cudaDataType::CUDA_R_16BF,
+                n as i32,
+                blas_sys::cublasComputeType_t::CUBLAS_COMPUTE_32F,
+                blas_sys::cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
+            )
+        }
+        .is_ok()
+    };
+    if !run() {
+        return None;
+    }
+    let timing = Some(cudarc::driver::sys::CUevent_flags::CU_EVENT_DEFAULT);
+    let start = stream.record_event(timing).ok()?;
+    for _ in 0..RUNS {
+        run();
+    }
+    let end = stream.record_event(timing).ok()?;
+    end.synchronize().ok()?;
+    let seconds = f64::from(start.elapsed_ms(&end).ok()?) / 1e3 / RUNS as f64;
+    Some(2.0 * (m * n * k) as f64 / seconds / 1e12)
+}
+
+fn quantisation(device: &Device, checks: &mut Vec<Check>) {
+    let mut rng = Rng(1);
+    for (rows, cols, grouping, ue8m0) in [
+        (4096, 7168, Grouping::PerToken, false),
+        (4096, 7168, Grouping::PerToken, true),
+        (7168, 2048, Grouping::PerBlock, false),
+        (24576, 1536, Grouping::PerBlock, true),
+        (1, 200, Grouping::PerToken, false),
+    ] {
+        let values = rng.matrix(rows, cols);
+        let cpu = quantize(&values, rows, cols, grouping, ue8m0);
+        let gpu = device
+            .quantize(&values, rows, cols, grouping, ue8m0)
+            .expect("quantize on CUDA");
+        let differing = cpu
+            .bits
+            .iter()
+            .zip(&gpu.bits)
+            .filter(|(c, g)| c != g)
+            .count();
+        let passed = cpu.scales == gpu.scales && differing == 0 && gpu.bits.len() == cpu.bits.len();
+        let what = format!("quantize {grouping:?} {rows}x{cols} ue8m0={ue8m0}");
+        println!(
+            "{} {what}: {differing} bytes differ, scales equal: {}",
+            if passed { "ok  " } else { "FAIL" },
+            cpu.scales == gpu.scales
+        );
+        checks.push(Check {
+            what,
+            difference: differing as f64,
+            passed,
+        });
+    }
+}
+
+fn dense_gemm(device: &Device, gpu: &Gpu, checks: &mut Vec<Check>, timings: &mut Vec<Timing>) {
+    let mut rng = Rng(2);
+    let shapes = [
+        (2112, 7168),
+        (24576, 1536),
+        (32768, 512),
+        (7168, 16384),
+        (4096, 7168),
+        (7168, 2048),
+    ];
+    for m in [64, 128, 4096] {
+        for (n, k) in shapes {
+            let (a, b) = (activations(&mut rng, m, k), weights(&mut rng, n, k));
+            let cpu = fast::gemm_fp8_nt(&a, &b);
+            let got = device.gemm_fp8_nt(&a, &b).expect("FP8 GEMM on CUDA");
+            checks.push(compare(
+                format!("fp8 gemm m={m} n={n} k={k}"),
+                &got,
+                &cpu,
+                1e-6,
+            ));
+            let seconds = kernel_seconds(gpu, || {
+                device.gemm_fp8_nt(&a, &b).expect("FP8 GEMM on CUDA");
+            });
+            let flops = 2.0 * (m * n * k) as f64;
+            timings.push(Timing {
+                what: format!("fp8 gemm {m}x{n}x{k}"),
+                rate: format!("{:.1} TFLOP/s", flops / seconds / 1e12),
+                baseline: cublas_bf16_tflops(m, n, k).map_or("cuBLAS absent".into(), |t| {
+                    format!("cuBLAS bf16 {t:.1} TFLOP/s")
+                }),
+            });
+        }
+    }
+}
+
+fn grouped_gemms(device: &Device, gpu: &Gpu, checks: &mut Vec<Check>, timings: &mut Vec<Timing>) {
+    let mut rng = Rng(3);
+    for (groups, m_per_group, k, n) in [
+        (4, 8192, 7168, 4096),
+        (8, 4096, 7168, 4096),
+        (4, 8192, 2048, 7168),
+    ] {
+        let experts: Vec<Fp8Matrix> = (0..groups).map(|_| weights(&mut rng, n, k)).collect();
+        // Each expert's segment: a random number of real rows, the rest -1 padding.
+        let m_indices: Vec<i32> = (0..groups)
+            .flat_map(|g| {
+                let real = rng.between(m_per_group * 7 / 10, m_per_group);
+                std::iter::repeat_n(g, real).chain(std::iter::repeat_n(-1, m_per_group - real))
+            })
+            .collect();
+        let a = activations(&mut rng, m_indices.len(), k);
+        let cpu = fast::gemm_fp8_grouped_contiguous(&a, &experts, &m_indices);
+        let got = device
+            .gemm_fp8_grouped_contiguous(&a, &experts, &m_indices)
+            .expect("contiguous GEMM on CUDA");
+        checks.push(compare(
+            format!("fp8 contiguous {groups}x{m_per_group} n={n} k={k}"),
+            &got,
+            &cpu,
+            1e-6,
+        ));
+        let seconds = kernel_seconds(gpu, || {
+            device
+                .gemm_fp8_grouped_contiguous(&a, &experts, &m_indices)
+                .expect("contiguous GEMM on CUDA");
+        });
+        let real_rows = m_indices.iter().filter(|&&g| g >= 0).count();
+        timings.push(Timing {
+            what: format!("fp8 contiguous {groups}x{m_per_group}x{n}x{k}"),
+            rate: format!(
+                "{:.1} TFLOP/s",
+                2.0 * (real_rows * n * k) as f64 / seconds / 1e12
+            ),
+            baseline: String::new(),
+        });
+    }
+    for (groups, m_max, k, n) in [
+        (1, 1024, 7168, 4096),
+        (2, 512, 7168, 4096),
+        (4, 256, 2048, 7168),
+    ] {
+        let experts: Vec<Fp8Matrix> = (0..groups).map(|_| weights(&mut rng, n, k)).collect();
+        let a: Vec<Fp8Matrix> = (0..groups)
+            .map(|_| activations(&mut rng, m_max, k))
+            .collect();
+        let masked_m: Vec<usize> = (0..groups)
+            .map(|g| {
+                if g == 1 {
+                    0
+                } else {
+                    rng.between(m_max / 2, m_max)
+                }
+            })
+            .collect();
+        let cpu = fast::gemm_fp8_grouped_masked(&a, &experts, &masked_m);
+        let got = device
+            .gemm_fp8_grouped_masked(&a, &experts, &masked_m)
+            .expect("masked GEMM on CUDA");
+        checks.push(compare(
+            format!("fp8 masked {groups}x{m_max} n={n} k={k} {masked_m:?}"),
+            &got.concat(),
+            &cpu.concat(),
+            1e-6,
+        ));
+    }
+}
+
+/// A paged cache for `seqlens` (pages in shuffled order, unused rows NaN) and its table.
+fn paged_cache(rng: &mut Rng, seqlens: &[i32], d: usize) -> (Vec<f32>, Vec<i32>) {
+    let max_blocks = seqlens
+        .iter()
+        .map(|&l| (l as usize).div_ceil(64))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let num_blocks = seqlens.len() * max_blocks;
+    let mut table: Vec<i32> = (0..num_blocks as i32).collect();
+    for i in (1..table.len()).rev() {
+        table.swap(i, rng.between(0, i));
+    }
+    let mut blocks = vec![f32::NAN; num_blocks * 64 * d];
+    for (seq, &len) in seqlens.iter().enumerate() {
+        for pos in 0..len as usize {
+            let row = table[seq * max_blocks + pos / 64] as usize * 64 + pos % 64;
+            for value in &mut blocks[row * d..(row + 1) * d] {
+                *value = rng.unit();
+            }
+        }
+    }
+    (blocks, table)
+}
+
+fn mla(device: &Device, gpu: &Gpu, checks: &mut Vec<Check>, timings: &mut Vec<Timing>) {
+    let mut rng = Rng(4);
+    let (d, dv) = (576, 512);
+    // Checked against the CPU on a smaller batch (the CPU reference is exact, not fast), timed
+    // on FlashMLA's: b = 128, mean s_k 4096.
+    for (batch, mean_len, timed) in [(16, 1024, false), (128, 4096, true)] {
+        for s_q in [1, 2] {
+            for h_q in [16, 64, 128] {
+                let seqlens: Vec<i32> = (0..batch)
+                    .map(|i| {
+                        if i == 3 {
+                            0
+                        } else {
+                            rng.between(mean_len / 2, mean_len * 3 / 2) as i32
+                        }
+                    })
+                    .collect();
+                let (blocks, block_table) = paged_cache(&mut rng, &seqlens, d);
+                let q: Vec<f32> = (0..batch * s_q * h_q * d).map(|_| rng.unit()).collect();
+                let shape = MlaShape {
+                    batch,
+                    s_q,
+                    h_q,
+                    h_kv: 1,
+                    d,
+                    dv,
+                    block_size: 64,
+                };
+                let cache = KvCache {
+                    blocks: &blocks,
+                    block_table: &block_table,
+                    seqlens: &seqlens,
+                };
+                let scale = 1.0 / (d as f32).sqrt();
+                if !timed {
+                    let max_blocks = block_table.len() / batch;
+                    // The CPU reference, one sequence per thread.
+                    let cpu: Vec<_> = (0..batch)
+                        .into_par_iter()
+                        .map(|seq| {
+                            let one = KvCache {
+                                blocks: &blocks,
+                                block_table: &block_table[seq * max_blocks..(seq + 1) * max_blocks],
+                                seqlens: &seqlens[seq..seq + 1],
+                            };
+                            let q = &q[seq * s_q * h_q * d..(seq + 1) * s_q * h_q * d];
+                            mla_decode(q, MlaShape { batch: 1, ..shape }, one, scale, true)
+                        })
+                        .collect();
+                    let cpu_out: Vec<f32> = cpu.iter().flat_map(|o| o.out.clone()).collect();
+                    let cpu_lse: Vec<f32> = cpu.iter().flat_map(|o| o.lse.clone()).collect();
+                    let got = device
+                        .mla_decode(&q, shape, cache, scale, true)
+                        .expect("MLA on CUDA");
+                    let what =
+                        format!("mla decode b={batch} s_q={s_q} h_q={h_q} mean s_k={mean_len}");
+                    checks.push(compare(format!("{what} out"), &got.out, &cpu_out, 1e-5));
+                    let finite = |v: &[f32]| {
+                        v.iter()
+                            .map(|x| if x.is_infinite() { 0.0 } else { *x })
+                            .collect::<Vec<_>>()
+                    };
+                    let same_empties = got
+                        .lse
+                        .iter()
+                        .zip(&cpu_lse)
+                        .all(|(g, c)| g.is_infinite() == c.is_infinite());
+                    let mut lse = compare(
+                        format!("{what} lse"),
+                        &finite(&got.lse),
+                        &finite(&cpu_lse),
+                        1e-5,
+                    );
+                    lse.passed &= same_empties;
+                    checks.push(lse);
+                } else {
+                    let seconds = kernel_seconds(gpu, || {
+                        device
+                            .mla_decode(&q, shape, cache, scale, true)
+                            .expect("MLA on CUDA");
+                    });
+                    let keys: usize = seqlens.iter().map(|&l| l as usize).sum();
+                    let bytes = (keys * d + q.len() + batch * s_q * h_q * dv) * 4;
+                    timings.push(Timing {
+                        what: format!(
+                            "mla decode b={batch} s_q={s_q} h_q={h_q} s_k~{mean_len} (f32 KV)"
+                        ),
+                        rate: format!("{:.0} GB/s", bytes as f64 / seconds / 1e9),
+                        baseline: format!("{:.3} ms", seconds * 1e3),
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn dense_attention(device: &Device, checks: &mut Vec<Check>) {
+    let mut rng = Rng(5);
+    // MiniLM's encoder: 12 heads of 32, sequences up to 256 tokens padded to the longest.
+    let (batch, s, heads, d) = (32, 256, 12, 32);
+    let lengths: Vec<usize> = (0..batch).map(|_| rng.between(1, s)).collect();
+    let q: Vec<f32> = (0..batch * s * heads * d).map(|_| rng.unit()).collect();
+    let k: Vec<f32> = (0..batch * s * heads * d).map(|_| rng.unit()).collect();
+    let v: Vec<f32> = (0..batch * s * heads * d).map(|_| rng.unit()).collect();
+    let mask: Vec<bool> = lengths
+        .iter()
+        .flat_map(|&len| (0..s).map(move |j| j < len))
+        .collect();
+    let shape = AttentionShape {
+        batch,
+        s_q: s,
+        s_k: s,
+        heads,
+        d,
+        dv: d,
+    };
+    let scale = 1.0 / (d as f32).sqrt();
+    let cpu = attention(&q, &k, &v, &mask, shape, scale);
+    let got = device
+        .attention(&q, &k, &v, &mask, shape, scale)
+        .expect("attention on CUDA");
+    checks.push(compare(
+        format!("masked attention b={batch} s={s} heads={heads} d={d}"),
+        &got.out,
+        &cpu.out,
+        1e-5,
+    ));
+}
+
+fn moe_gate(device: &Device, checks: &mut Vec<Check>) {
+    let mut rng = Rng(6);
+    // DeepSeek-V3's gate (256 experts in 8 groups, sigmoid, bias) and a softmax gate without
+    // groups (DeepSeek-V2-Lite's 64 experts, top 6).
+    let cases = [
+        (
+            4096,
+            7168,
+            256,
+            GateConfig {
+                top_k: 8,
+                n_groups: 8,
+                topk_groups: 4,
+                score: ScoreFunc::Sigmoid,
+                route_scale: 2.5,
+            },
+            true,
+        ),
+        (
+            4096,
+            2048,
+            64,
+            GateConfig {
+                top_k: 6,
+                n_groups: 1,
+                topk_groups: 1,
+                score: ScoreFunc::Softmax,
+                route_scale: 1.0,
+            },
+            false,
+        ),
+    ];
+    for (tokens, dim, experts, config, with_bias) in cases {
+        let x: Vec<f32> = (0..tokens * dim).map(|_| rng.unit()).collect();
+        let weight: Vec<f32> = (0..experts * dim).map(|_| rng.unit() * 0.05).collect();
+        let bias: Vec<f32> = (0..experts).map(|_| rng.unit() * 0.1).collect();
+        let bias = with_bias.then_some(&bias[..]);
+        // The CPU reference, 64 tokens per task.
+        let cpu: Vec<_> = x
+            .par_chunks(64 * dim)
+            .map(|rows| gate(rows, dim, &weight, bias, &config).expect("gate on the CPU"))
+            .collect();
+        let cpu_experts: Vec<u32> = cpu.iter().flat_map(|r| r.experts.clone()).collect();
+        let cpu_weights: Vec<f32> = cpu.iter().flat_map(|r| r.weights.clone()).collect();
+        let got = device
+            .moe_gate(&x, dim, &weight, bias, &config)
+            .expect("gate on CUDA");
+        let wrong = got
+            .experts
+            .iter()
+            .zip(&cpu_experts)
+            .filter(|(g, c)| g != c)
+            .count();
+        let worst = got
+            .weights
+            .iter()
+            .zip(&cpu_weights)
+            .map(|(g, c)| (g - c).abs())
+            .fold(0.0f32, f32::max);
+        let passed = wrong == 0 && worst <= 1e-6 && got.experts.len() == cpu_experts.len();
+        let what = format!(
+            "moe gate {tokens} tokens, dim {dim}, {experts} experts, {:?}",
+            config.score
+        );
+        println!(
+            "{} {what}: {wrong} experts differ, weights within {worst:.1e}",
+            if passed { "ok  " } else { "FAIL" }
+        );
+        checks.push(Check {
+            what,
+            difference: f64::from(worst),
+            passed,
+        });
+    }
+}
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    let device = match Device::select(Some("cuda")) {
+        Ok(device) => device,
+        Err(e) => {
+            eprintln!("gpu check: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Device::Cuda(gpu) = &device else {
+        unreachable!("selected CUDA")
+    };
+    let gpu: Arc<Gpu> = gpu.clone();
+    println!("device: {}", device.describe());
+    let (mut checks, mut timings) = (Vec::new(), Vec::new());
+    quantisation(&device, &mut checks);
+    dense_gemm(&device, &gpu, &mut checks, &mut timings);
+    grouped_gemms(&device, &gpu, &mut checks, &mut timings);
+    mla(&device, &gpu, &mut checks, &mut timings);
+    dense_attention(&device, &mut checks);
+    moe_gate(&device, &mut checks);
+
+    let failed = checks.iter().filter(|c| !c.passed).count();
+    println!("\n| check | difference | result |\n|---|---|---|");
+    for check in &checks {
+        println!(
+            "| {} | {:.2e} | {} |",
+            check.what,
+            check.difference,
+            if check.passed { "ok" } else { "FAIL" }
+        );
+    }
+    println!(
+        "\n| timing ({}) | rate | baseline |\n|---|---|---|",
+        device.describe()
+    );
+    for timing in &timings {
+        println!(
+            "| {} | {} | {} |",
+            timing.what, timing.rate, timing.baseline
+        );
+    }
+    println!(
+        "\n{} checks, {failed} failed; {:.0} s in all",
+        checks.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

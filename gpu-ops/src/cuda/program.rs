@@ -1,0 +1,180 @@
+//! CUDA C sources, composed per shape and compiled with NVRTC: DeepGEMM's JIT idea. Each
+//! program is a few `#define`s (the shape and the form), the E4M3 table, the shared helpers
+//! (`kernels/common.cuh`) and one operator's kernels. Baking the shape in lets NVRTC unroll
+//! and fold the index arithmetic; the compiled module is cached per distinct source.
+
+use cudarc::nvrtc::{CompileOptions, Ptx, compile_ptx_with_opts};
+
+use crate::fp8::E4M3_VALUES;
+
+/// One operator's kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kernels {
+    /// `quantize`: per-token or per-block E4M3 quantisation.
+    Quantize,
+    /// `fp8_gemm`: the dense, grouped contiguous and grouped masked FP8 GEMM.
+    Fp8Gemm,
+    /// `attention_split` and `attention_combine`: split-KV attention, paged or dense.
+    Attention,
+    /// `moe_gate`: DeepSeek-V3's expert routing.
+    MoeGate,
+}
+
+impl Kernels {
+    fn source(self) -> &'static str {
+        match self {
+            Kernels::Quantize => include_str!("kernels/quantize.cu"),
+            Kernels::Fp8Gemm => include_str!("kernels/fp8_gemm.cu"),
+            Kernels::Attention => include_str!("kernels/attention.cu"),
+            Kernels::MoeGate => include_str!("kernels/moe_gate.cu"),
+        }
+    }
+
+    /// The `extern "C"` entry points the program defines.
+    pub(crate) fn entries(self) -> &'static [&'static str] {
+        match self {
+            Kernels::Quantize => &["quantize"],
+            Kernels::Fp8Gemm => &["fp8_gemm"],
+            Kernels::Attention => &["attention_split", "attention_combine"],
+            Kernels::MoeGate => &["moe_gate"],
+        }
+    }
+}
+
+/// One operator's kernels specialised for one shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Program {
+    pub(crate) kernels: Kernels,
+    defines: Vec<(&'static str, i64)>,
+}
+
+impl Program {
+    pub(crate) fn new(kernels: Kernels, defines: &[(&'static str, i64)]) -> Program {
+        Program {
+            kernels,
+            defines: defines.to_vec(),
+        }
+    }
+
+    /// The full CUDA C text, which is also the program's cache key.
+    pub(crate) fn source(&self) -> String {
+        let mut text: String = self
+            .defines
+            .iter()
+            .map(|(name, value)| format!("#define {name} {value}\n"))
+            .collect();
+        text.push_str("__constant__ unsigned int E4M3_BITS[256] = {");
+        for (i, value) in E4M3_VALUES.iter().enumerate() {
+            text.push_str(if i % 8 == 0 { "\n    " } else { " " });
+            text.push_str(&format!("0x{:08x}u,", value.to_bits()));
+        }
+        text.push_str("\n};\n");
+        text.push_str(include_str!("kernels/common.cuh"));
+        text.push_str(self.kernels.source());
+        text
+    }
+
+    /// Compiles the program for `arch` (`sm_90`, …); the error is NVRTC's log.
+    pub(crate) fn compile(&self, arch: &str) -> Result<Ptx, String> {
+        let options = CompileOptions {
+            options: vec![format!("--gpu-architecture={arch}"), "--std=c++17".into()],
+            ..Default::default()
+        };
+        compile_ptx_with_opts(self.source(), options).map_err(|e| match e {
+            cudarc::nvrtc::CompileError::CompileError { log, .. } => {
+                log.to_string_lossy().trim().to_string()
+            }
+            other => other.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kernel compiles for Hopper and for Ampere, in each form the host asks for, where
+    /// NVRTC is present (no GPU needed). CI installs NVRTC and sets `TARN_REQUIRE_NVRTC=1` so
+    /// that its absence fails rather than skips.
+    #[test]
+    fn every_kernel_compiles_with_nvrtc() {
+        // SAFETY: only tries to load the library.
+        if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+            assert!(
+                std::env::var_os("TARN_REQUIRE_NVRTC").is_none(),
+                "TARN_REQUIRE_NVRTC is set but libnvrtc.so cannot be loaded (LD_LIBRARY_PATH?)"
+            );
+            eprintln!("skipped: libnvrtc.so is not installed");
+            return;
+        }
+        let attention = |paged: i64, causal: i64| {
+            Program::new(
+                Kernels::Attention,
+                &[
+                    ("D", if paged == 1 { 576 } else { 64 }),
+                    ("DV", if paged == 1 { 512 } else { 64 }),
+                    ("H_Q", 16),
+                    ("KV_SETS", if paged == 1 { 1 } else { 16 }),
+                    ("S_Q", 2),
+                    ("CAUSAL", causal),
+                    ("PAGED", paged),
+                    ("BLOCK_SIZE", 64),
+                    ("MAX_BLOCKS", 4),
+                    ("S_K", 100),
+                ],
+            )
+        };
+        let programs = [
+            Program::new(Kernels::Quantize, &[("ROW_SPAN", 1), ("UE8M0", 0)]),
+            Program::new(Kernels::Quantize, &[("ROW_SPAN", 128), ("UE8M0", 1)]),
+            Program::new(
+                Kernels::Fp8Gemm,
+                &[("N", 4096), ("K", 7168), ("N_BLOCKS", 32), ("K_BLOCKS", 56)],
+            ),
+            Program::new(
+                Kernels::Fp8Gemm,
+                &[("N", 130), ("K", 200), ("N_BLOCKS", 2), ("K_BLOCKS", 2)],
+            ),
+            attention(1, 1),
+            attention(0, 0),
+            Program::new(
+                Kernels::MoeGate,
+                &[
+                    ("EXPERTS", 256),
+                    ("DIM", 7168),
+                    ("N_GROUPS", 8),
+                    ("TOPK_GROUPS", 4),
+                    ("TOP_K", 8),
+                    ("SIGMOID", 1),
+                    ("HAS_BIAS", 1),
+                ],
+            ),
+            Program::new(
+                Kernels::MoeGate,
+                &[
+                    ("EXPERTS", 64),
+                    ("DIM", 100),
+                    ("N_GROUPS", 1),
+                    ("TOPK_GROUPS", 1),
+                    ("TOP_K", 6),
+                    ("SIGMOID", 0),
+                    ("HAS_BIAS", 0),
+                ],
+            ),
+        ];
+        for program in &programs {
+            for arch in ["sm_90", "sm_80"] {
+                let ptx = program
+                    .compile(arch)
+                    .unwrap_or_else(|log| panic!("{:?} for {arch}:\n{log}", program.kernels));
+                let text = ptx.to_src();
+                for entry in program.kernels.entries() {
+                    assert!(
+                        text.contains(&format!(".entry {entry}(")),
+                        "{entry} missing from the PTX"
+                    );
+                }
+            }
+        }
+    }
+}
