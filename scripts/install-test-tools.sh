@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs the servers the tests start: s3s-fs, a real S3-compatible server (a Rust crate) that the
-# `s3://` tests run on loopback. Kept under ~/.cache/tarn-tools, so a reused machine installs it once.
-# Prints the folder to put on PATH.
+# Installs what the tests need beside Rust and Python packages, under ~/.cache/tarn-tools so a
+# reused machine installs each once:
+#  * s3s-fs, a real S3-compatible server (a Rust crate) that the `s3://` tests run on loopback;
+#  * NVRTC 13.0 (the nvidia-cuda-nvrtc wheel, the library only), with which the CUDA kernels'
+#    compile test runs on machines without a GPU.
+# Prints two lines: the folder to put on PATH, then the one to put on LD_LIBRARY_PATH.
 set -euo pipefail
 root="${TARN_TOOLS:-$HOME/.cache/tarn-tools}"
 if [[ ! -x "$root/bin/s3s-fs" ]]; then
@@ -10,4 +13,10 @@ if [[ ! -x "$root/bin/s3s-fs" ]]; then
         --features binary --root "$root" >&2
     rm -rf "$root/target"
 fi
+nvrtc="$root/nvrtc/nvidia/cu13/lib"
+if [[ ! -e "$nvrtc/libnvrtc.so.13" ]]; then
+    python3 -m pip install --quiet --disable-pip-version-check --no-deps \
+        --target "$root/nvrtc" "nvidia-cuda-nvrtc==13.0.*" >&2
+fi
 echo "$root/bin"
+echo "$nvrtc"
