@@ -5,13 +5,13 @@
 
 // Shared with the tests, which use all of it; this benchmark only some.
 #[allow(dead_code)]
-#[path = "../../gpu-ops/tests/ops/rng.rs"]
-mod rng;
+#[path = "../../gpu-ops/tests/ops/support.rs"]
+mod support;
 
 use std::time::Instant;
 
 use gemm::{Parallelism, gemm};
-use rng::Rng;
+use support::Rng;
 use tarn_gpu::fp8::{Grouping, fast, quantize, reference};
 
 /// Best seconds of `runs` runs.

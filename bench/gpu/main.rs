@@ -6,8 +6,8 @@
 //! events around the launches), after one warm-up run that also compiles the kernels.
 //! Prints one line per check as it goes and a table last; exits 1 if any check fails.
 
-#[path = "../../gpu-ops/tests/ops/rng.rs"]
-mod rng;
+#[path = "../../gpu-ops/tests/ops/support.rs"]
+mod support;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use std::time::Instant;
 use cudarc::cublas::{CudaBlas, result as blas, sys as blas_sys};
 use cudarc::driver::{CudaContext, DevicePtr, DevicePtrMut};
 use rayon::prelude::*;
-use rng::Rng;
+use support::{Rng, difference};
 use tarn_gpu::attention::{AttentionShape, attention};
 use tarn_gpu::cuda::Gpu;
 use tarn_gpu::device::Device;
@@ -41,20 +41,6 @@ struct Timing {
     what: String,
     rate: String,
     baseline: String,
-}
-
-fn difference(x: &[f32], y: &[f32]) -> f64 {
-    let (mut xy, mut squares) = (0.0f64, 0.0f64);
-    for (a, b) in x.iter().zip(y) {
-        let (a, b) = (f64::from(*a), f64::from(*b));
-        xy += a * b;
-        squares += a * a + b * b;
-    }
-    if squares == 0.0 {
-        0.0
-    } else {
-        1.0 - 2.0 * xy / squares
-    }
 }
 
 /// Compares CUDA's output with the CPU's: same length, nothing NaN (poison left unwritten),

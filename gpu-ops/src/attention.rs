@@ -103,6 +103,28 @@ pub struct AttentionShape {
     pub dv: usize,
 }
 
+impl AttentionShape {
+    /// Panics unless the buffers have this shape (a caller's bug, not bad data).
+    pub(crate) fn check(&self, q: &[f32], k: &[f32], v: &[f32], key_mask: &[bool]) {
+        let AttentionShape {
+            batch,
+            s_q,
+            s_k,
+            heads,
+            d,
+            dv,
+        } = *self;
+        assert_eq!(q.len(), batch * s_q * heads * d, "q is [b, s_q, heads, d]");
+        assert_eq!(k.len(), batch * s_k * heads * d, "k is [b, s_k, heads, d]");
+        assert_eq!(
+            v.len(),
+            batch * s_k * heads * dv,
+            "v is [b, s_k, heads, dv]"
+        );
+        assert_eq!(key_mask.len(), batch * s_k, "key_mask is [b, s_k]");
+    }
+}
+
 /// Attention output `[b, s_q, heads, dv]` and logsumexp `[b, heads, s_q]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttentionOutput {
@@ -130,14 +152,7 @@ pub fn attention(
         d,
         dv,
     } = shape;
-    assert_eq!(q.len(), batch * s_q * heads * d, "q is [b, s_q, heads, d]");
-    assert_eq!(k.len(), batch * s_k * heads * d, "k is [b, s_k, heads, d]");
-    assert_eq!(
-        v.len(),
-        batch * s_k * heads * dv,
-        "v is [b, s_k, heads, dv]"
-    );
-    assert_eq!(key_mask.len(), batch * s_k, "key_mask is [b, s_k]");
+    shape.check(q, k, v, key_mask);
     let mut out = vec![0.0f32; batch * s_q * heads * dv];
     let mut lse = vec![f32::INFINITY; batch * heads * s_q];
     for seq in 0..batch {

@@ -27,6 +27,26 @@ pub struct MlaShape {
     pub block_size: usize,
 }
 
+impl MlaShape {
+    /// Panics unless `q` has this shape and the heads and widths fit together.
+    pub(crate) fn check(&self, q: &[f32]) {
+        let MlaShape {
+            batch,
+            s_q,
+            h_q,
+            h_kv,
+            d,
+            dv,
+            ..
+        } = *self;
+        assert_eq!(q.len(), batch * s_q * h_q * d, "q is [b, s_q, h_q, d]");
+        assert!(
+            h_kv > 0 && h_q % h_kv == 0 && dv <= d,
+            "heads and widths must fit"
+        );
+    }
+}
+
 /// The paged KV cache of a batch.
 #[derive(Debug, Clone, Copy)]
 pub struct KvCache<'a> {
@@ -55,11 +75,7 @@ pub fn mla_decode(
         dv,
         block_size,
     } = shape;
-    assert_eq!(q.len(), batch * s_q * h_q * d, "q is [b, s_q, h_q, d]");
-    assert!(
-        h_kv > 0 && h_q % h_kv == 0 && dv <= d,
-        "heads and widths must fit"
-    );
+    shape.check(q);
     let max_blocks = cache.block_table.len() / batch.max(1);
     let key = |seq: usize, pos: usize, head: usize| -> &[f32] {
         let block = cache.block_table[seq * max_blocks + pos / block_size] as usize;

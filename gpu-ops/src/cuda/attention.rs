@@ -61,11 +61,7 @@ impl Gpu {
             dv,
             block_size,
         } = shape;
-        assert_eq!(q.len(), batch * s_q * h_q * d, "q is [b, s_q, h_q, d]");
-        assert!(
-            h_kv > 0 && h_q % h_kv == 0 && dv <= d,
-            "heads and widths must fit"
-        );
+        shape.check(q);
         let max_blocks = cache.block_table.len() / batch.max(1);
         let longest = cache
             .seqlens
@@ -122,14 +118,7 @@ impl Gpu {
             d,
             dv,
         } = shape;
-        assert_eq!(q.len(), batch * s_q * heads * d, "q is [b, s_q, heads, d]");
-        assert_eq!(k.len(), batch * s_k * heads * d, "k is [b, s_k, heads, d]");
-        assert_eq!(
-            v.len(),
-            batch * s_k * heads * dv,
-            "v is [b, s_k, heads, dv]"
-        );
-        assert_eq!(key_mask.len(), batch * s_k, "key_mask is [b, s_k]");
+        shape.check(q, k, v, key_mask);
         let program = Program::new(
             Kernels::Attention,
             &[

@@ -5,7 +5,7 @@ use cudarc::driver::{LaunchConfig, PushKernelArg};
 use super::program::{Kernels, Program};
 use super::{Gpu, driver};
 use crate::device::DeviceError;
-use crate::fp8::{self, Fp8Matrix, GROUP, Grouping};
+use crate::fp8::{self, Fp8Matrix, GROUP, Grouping, check_fill, check_groups, check_m_indices};
 
 /// Rows (and columns) of D per GEMM block, as `fp8_gemm.cu`'s BM and BN.
 const TILE: usize = 64;
@@ -30,11 +30,7 @@ impl Gpu {
         if rows == 0 || cols == 0 {
             return Ok(fp8::quantize(values, rows, cols, grouping, ue8m0));
         }
-        assert_eq!(
-            values.len(),
-            rows * cols,
-            "quantize: values do not fill [{rows}, {cols}]"
-        );
+        check_fill(values, rows, cols);
         let span = match grouping {
             Grouping::PerToken => 1,
             Grouping::PerBlock => GROUP,
@@ -94,11 +90,7 @@ impl Gpu {
         b: &[Fp8Matrix],
         m_indices: &[i32],
     ) -> Result<Vec<f32>, DeviceError> {
-        assert_eq!(
-            m_indices.len(),
-            a.rows,
-            "m_indices: one expert per row of A"
-        );
+        check_m_indices(a, m_indices);
         for (tile, rows) in m_indices.chunks(TILE).enumerate() {
             let mut experts = rows.iter().filter(|&&e| e >= 0);
             if let Some(first) = experts.next() {
@@ -127,10 +119,7 @@ impl Gpu {
         b: &[Fp8Matrix],
         masked_m: &[usize],
     ) -> Result<Vec<Vec<f32>>, DeviceError> {
-        assert!(
-            a.len() == b.len() && b.len() == masked_m.len(),
-            "one A, B and mask per group"
-        );
+        check_groups(a, b, masked_m);
         let m_max = a.first().map_or(0, |g| g.rows);
         assert!(
             a.iter().all(|g| g.rows == m_max),

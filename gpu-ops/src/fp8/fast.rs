@@ -14,7 +14,7 @@ use std::ops::Range;
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
-use super::{Fp8Matrix, GROUP, blocks};
+use super::{Fp8Matrix, GROUP, blocks, check_groups, check_k, check_m_indices};
 
 /// Rows of B widened per task: 64 rows of K = 7168 are 1.8 MB, about a core's L2.
 const PANEL: usize = 64;
@@ -34,11 +34,7 @@ pub fn gemm_fp8_nt(a: &Fp8Matrix, b: &Fp8Matrix) -> Vec<f32> {
 /// DeepGEMM's grouped *contiguous* form: row `m` of A times expert `m_indices[m]`'s weights,
 /// rows tagged `-1` zero. Each run of rows with one expert is one dense product.
 pub fn gemm_fp8_grouped_contiguous(a: &Fp8Matrix, b: &[Fp8Matrix], m_indices: &[i32]) -> Vec<f32> {
-    assert_eq!(
-        m_indices.len(),
-        a.rows,
-        "m_indices: one expert per row of A"
-    );
+    check_m_indices(a, m_indices);
     let (n, k) = (b.first().map_or(0, |g| g.rows), a.cols);
     let a_values = widen(a, a.rows);
     let mut d = vec![0.0; a.rows * n];
@@ -67,10 +63,7 @@ pub fn gemm_fp8_grouped_masked(
     b: &[Fp8Matrix],
     masked_m: &[usize],
 ) -> Vec<Vec<f32>> {
-    assert!(
-        a.len() == b.len() && b.len() == masked_m.len(),
-        "one A, B and mask per group"
-    );
+    check_groups(a, b, masked_m);
     a.iter()
         .zip(b)
         .zip(masked_m)
@@ -82,14 +75,6 @@ pub fn gemm_fp8_grouped_masked(
             d
         })
         .collect()
-}
-
-fn check_k(a: &Fp8Matrix, b: &Fp8Matrix) {
-    assert_eq!(
-        a.cols, b.cols,
-        "gemm_fp8_nt: A has K={} and B has K={}",
-        a.cols, b.cols
-    );
 }
 
 /// The first `rows` rows of a per-token quantised matrix as f32, scales folded in.

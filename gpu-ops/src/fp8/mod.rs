@@ -36,8 +36,8 @@ pub struct Fp8Matrix {
     pub scales: Vec<f32>,
 }
 
-/// The value of every E4M3 byte: the table the fast path widens with and the CUDA kernels
-/// decode with.
+/// The value of every E4M3 byte (the `float8` crate's decoding): the table the reference and
+/// the CUDA kernels decode with, and the fast path's bit arithmetic is checked against.
 pub(crate) static E4M3_VALUES: LazyLock<[f32; 256]> =
     LazyLock::new(|| std::array::from_fn(|bits| F8E4M3::from_bits(bits as u8).to_f32()));
 
@@ -77,11 +77,7 @@ pub fn quantize(
     grouping: Grouping,
     ue8m0: bool,
 ) -> Fp8Matrix {
-    assert_eq!(
-        values.len(),
-        rows * cols,
-        "quantize: values do not fill [{rows}, {cols}]"
-    );
+    check_fill(values, rows, cols);
     let row_groups = match grouping {
         Grouping::PerToken => rows,
         Grouping::PerBlock => blocks(rows),
@@ -119,6 +115,41 @@ pub fn quantize(
         bits,
         scales,
     }
+}
+
+/// Panics unless `values` fill `[rows, cols]` (these checks catch a caller's bug, not bad data).
+pub(crate) fn check_fill(values: &[f32], rows: usize, cols: usize) {
+    assert_eq!(
+        values.len(),
+        rows * cols,
+        "quantize: values do not fill [{rows}, {cols}]"
+    );
+}
+
+/// Panics unless A and B share K.
+pub(crate) fn check_k(a: &Fp8Matrix, b: &Fp8Matrix) {
+    assert_eq!(
+        a.cols, b.cols,
+        "gemm_fp8_nt: A has K={} and B has K={}",
+        a.cols, b.cols
+    );
+}
+
+/// Panics unless every row of A has an expert index.
+pub(crate) fn check_m_indices(a: &Fp8Matrix, m_indices: &[i32]) {
+    assert_eq!(
+        m_indices.len(),
+        a.rows,
+        "m_indices: one expert per row of A"
+    );
+}
+
+/// Panics unless there is one A, one B and one mask per group.
+pub(crate) fn check_groups(a: &[Fp8Matrix], b: &[Fp8Matrix], masked_m: &[usize]) {
+    assert!(
+        a.len() == b.len() && b.len() == masked_m.len(),
+        "one A, B and mask per group"
+    );
 }
 
 #[cfg(test)]

@@ -2,9 +2,7 @@
 //! scaled by its two groups' scales, exactly as the formula reads. The fast path
 //! ([`super::fast`]) is checked against it.
 
-use float8::F8E4M3;
-
-use super::{Fp8Matrix, GROUP, blocks};
+use super::{E4M3_VALUES, Fp8Matrix, GROUP, blocks, check_groups, check_k, check_m_indices};
 
 /// `D = A·Bᵀ` for A quantised per token (`[m, k]`) and B per block (`[n, k]`), in f32 `[m, n]`.
 pub fn gemm_fp8_nt(a: &Fp8Matrix, b: &Fp8Matrix) -> Vec<f32> {
@@ -18,11 +16,7 @@ pub fn gemm_fp8_nt(a: &Fp8Matrix, b: &Fp8Matrix) -> Vec<f32> {
 /// `m_indices[m]`'s weights `b[m_indices[m]]`; rows tagged `-1` (the padding that rounds each
 /// expert's segment up to 128 rows) come out as zeros. Output `[a.rows, n]`.
 pub fn gemm_fp8_grouped_contiguous(a: &Fp8Matrix, b: &[Fp8Matrix], m_indices: &[i32]) -> Vec<f32> {
-    assert_eq!(
-        m_indices.len(),
-        a.rows,
-        "m_indices: one expert per row of A"
-    );
+    check_m_indices(a, m_indices);
     let n = b.first().map_or(0, |g| g.rows);
     let a_values = decode(a);
     let b_values: Vec<Vec<f32>> = b.iter().map(decode).collect();
@@ -44,10 +38,7 @@ pub fn gemm_fp8_grouped_masked(
     b: &[Fp8Matrix],
     masked_m: &[usize],
 ) -> Vec<Vec<f32>> {
-    assert!(
-        a.len() == b.len() && b.len() == masked_m.len(),
-        "one A, B and mask per group"
-    );
+    check_groups(a, b, masked_m);
     a.iter()
         .zip(b)
         .zip(masked_m)
@@ -70,7 +61,7 @@ fn decode(matrix: &Fp8Matrix) -> Vec<f32> {
     matrix
         .bits
         .iter()
-        .map(|&x| F8E4M3::from_bits(x).to_f32())
+        .map(|&x| E4M3_VALUES[usize::from(x)])
         .collect()
 }
 
@@ -83,11 +74,7 @@ fn row_times(
     b: &Fp8Matrix,
     b_values: &[f32],
 ) -> Vec<f32> {
-    assert_eq!(
-        a.cols, b.cols,
-        "gemm_fp8_nt: A has K={} and B has K={}",
-        a.cols, b.cols
-    );
+    check_k(a, b);
     let k = a.cols;
     (0..b.rows)
         .map(|col| {

@@ -1,7 +1,7 @@
 //! The operators against the reference vectors in `../shared/testdata/gpu/` (made with the
 //! upstream PyTorch code), with the tolerances its README gives.
 
-use crate::difference;
+use crate::support::difference;
 
 use safetensors::SafeTensors;
 use serde_json::Value;

@@ -7,7 +7,7 @@ use tarn_gpu::attention::{AttentionShape, attention};
 use tarn_gpu::fp8::{Fp8Matrix, Grouping, fast, quantize, reference};
 use tarn_gpu::mla::{KvCache, MlaShape, mla_decode};
 
-use crate::rng::Rng;
+use crate::support::Rng;
 
 /// Asserts that `got` is `want` up to f32 rounding: every element within 1e-5 of the largest
 /// magnitude.

@@ -1,5 +1,6 @@
-//! Reproducible random inputs for the property tests and the benchmarks (`bench/gpu`,
-//! `bench/fp8-cpu`), which include this file: SplitMix64, no dependency.
+//! What the tests and the benchmarks (`bench/gpu`, `bench/fp8-cpu`, which include this file)
+//! share: reproducible random inputs (SplitMix64, no dependency) and the upstream comparison
+//! metric.
 
 /// SplitMix64: reproducible inputs from a seed.
 pub struct Rng(pub u64);
@@ -34,4 +35,18 @@ impl Rng {
             })
             .collect()
     }
+}
+
+/// DeepGEMM's and FlashMLA's test metric: 1 - 2Σxy / Σ(x² + y²); 0 for equal vectors.
+pub fn difference(x: &[f32], y: &[f32]) -> f64 {
+    let (mut xy, mut squares) = (0.0f64, 0.0f64);
+    for (a, b) in x.iter().zip(y) {
+        let (a, b) = (f64::from(*a), f64::from(*b));
+        xy += a * b;
+        squares += a * a + b * b;
+    }
+    if squares == 0.0 {
+        return 0.0;
+    }
+    1.0 - 2.0 * xy / squares
 }
