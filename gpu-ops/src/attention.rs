@@ -8,6 +8,14 @@
 //! step merges the slices); the CPU reference uses it the same way so that the two paths share
 //! one definition of the result, including its edge: a query that sees no key gets zeros and a
 //! logsumexp of +inf. Sums run in f64.
+//!
+//! [`attention_fast`] is the path encoders run on the CPU: per sequence and head, the scores
+//! and the weighted values are two f32 matrix products, checked against [`attention`].
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+use crate::matmul::nt_into;
 
 /// Attention over one run of keys, before normalisation.
 #[derive(Debug, Clone)]
@@ -171,6 +179,110 @@ pub fn attention(
         }
     }
     AttentionOutput { out, lse }
+}
+
+/// [`attention`] in f32 through matrix products, one task per sequence and head: gather the
+/// head's queries and unmasked keys, `S = Q·Kᵀ·scale`, a row softmax, `O = P·V`.
+pub fn attention_fast(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    key_mask: &[bool],
+    shape: AttentionShape,
+    softmax_scale: f32,
+) -> AttentionOutput {
+    shape.check(q, k, v, key_mask);
+    let AttentionShape {
+        batch,
+        s_q,
+        s_k,
+        heads,
+        d,
+        dv,
+    } = shape;
+    let per_head: Vec<(Vec<f32>, Vec<f32>)> = (0..batch * heads)
+        .into_par_iter()
+        .map(|task| {
+            let (seq, head) = (task / heads, task % heads);
+            let valid: Vec<usize> = (0..s_k).filter(|&j| key_mask[seq * s_k + j]).collect();
+            let keys = valid.len();
+            if keys == 0 {
+                return (vec![0.0; s_q * dv], vec![f32::INFINITY; s_q]);
+            }
+            let queries: Vec<f32> = (0..s_q)
+                .flat_map(|i| &q[((seq * s_q + i) * heads + head) * d..][..d])
+                .copied()
+                .collect();
+            let key_rows: Vec<f32> = valid
+                .iter()
+                .flat_map(|&j| &k[((seq * s_k + j) * heads + head) * d..][..d])
+                .copied()
+                .collect();
+            // Vᵀ, `dv × keys`, so that P·V is an NT product too.
+            let mut values_t = vec![0.0f32; dv * keys];
+            for (slot, &j) in valid.iter().enumerate() {
+                let value = &v[((seq * s_k + j) * heads + head) * dv..][..dv];
+                for (dim, x) in value.iter().enumerate() {
+                    values_t[dim * keys + slot] = *x;
+                }
+            }
+            let mut scores = vec![0.0f32; s_q * keys];
+            // SAFETY: `scores` is s_q × keys, owned by this task.
+            unsafe {
+                nt_into(
+                    scores.as_mut_ptr(),
+                    keys,
+                    &queries,
+                    s_q,
+                    &key_rows,
+                    keys,
+                    d,
+                    Parallelism::None,
+                )
+            };
+            let mut lse = Vec::with_capacity(s_q);
+            for scores in scores.chunks_mut(keys) {
+                let max = scores
+                    .iter()
+                    .fold(f32::NEG_INFINITY, |m, s| m.max(s * softmax_scale));
+                let mut sum = 0.0f32;
+                for s in scores.iter_mut() {
+                    *s = (*s * softmax_scale - max).exp();
+                    sum += *s;
+                }
+                scores.iter_mut().for_each(|s| *s /= sum);
+                lse.push(max + sum.ln());
+            }
+            let mut out = vec![0.0f32; s_q * dv];
+            // SAFETY: `out` is s_q × dv, owned by this task.
+            unsafe {
+                nt_into(
+                    out.as_mut_ptr(),
+                    dv,
+                    &scores,
+                    s_q,
+                    &values_t,
+                    dv,
+                    keys,
+                    Parallelism::None,
+                )
+            };
+            (out, lse)
+        })
+        .collect();
+    let mut result = AttentionOutput {
+        out: vec![0.0f32; batch * s_q * heads * dv],
+        lse: vec![0.0f32; batch * heads * s_q],
+    };
+    for (task, (out, lse)) in per_head.iter().enumerate() {
+        let (seq, head) = (task / heads, task % heads);
+        for (token, values) in out.chunks_exact(dv.max(1)).enumerate().take(s_q) {
+            let at = ((seq * s_q + token) * heads + head) * dv;
+            result.out[at..at + dv].copy_from_slice(&values[..dv]);
+        }
+        result.lse[(seq * heads + head) * s_q..][..s_q].copy_from_slice(lse);
+    }
+    result
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! * [`mla`]: FlashMLA's decode attention over a paged KV cache.
 //! * [`moe_gate`]: DeepSeek-V3's MoE gate (`Gate.forward`): which experts each token goes to, and
 //!   with what weight.
+//! * [`minilm`]: the all-MiniLM-L6-v2 sentence embedding model on these operators.
 //! * [`eplb`]: DeepSeek's expert-parallel load balancer (`rebalance_experts`): where to put
 //!   replicas of hot experts so that every GPU carries a fair share of the load.
 
@@ -20,6 +21,8 @@ pub mod cuda;
 pub mod device;
 pub mod eplb;
 pub mod fp8;
+pub mod matmul;
+pub mod minilm;
 pub mod mla;
 pub mod moe_gate;
 mod topk;

@@ -11,8 +11,10 @@
 
 use std::ops::Range;
 
-use gemm::{Parallelism, gemm};
+use gemm::Parallelism;
 use rayon::prelude::*;
+
+use crate::matmul::nt_into;
 
 use super::{Fp8Matrix, GROUP, blocks, check_groups, check_k, check_m_indices};
 
@@ -139,7 +141,7 @@ impl Output {
 /// `d` (`[rows, n]`) = `a` (`[rows, k]`, widened, scales folded in) times Bᵀ.
 fn product_into(a: &[f32], rows: usize, b: &Fp8Matrix, d: &mut [f32]) {
     let (n, k) = (b.rows, b.cols);
-    assert!(a.len() >= rows * k && d.len() >= rows * n);
+    assert!(d.len() >= rows * n);
     if rows == 0 || n == 0 || k == 0 {
         d.fill(0.0);
         return;
@@ -155,31 +157,19 @@ fn product_into(a: &[f32], rows: usize, b: &Fp8Matrix, d: &mut [f32]) {
             let (height, width) = ((rows - row).min(ROW_CHUNK), (n - col).min(PANEL));
             widen_panel(b, col..col + width, panel);
             // SAFETY: the destination is the `height × width` rectangle at (row, col) of the
-            // `rows × n` output (row stride n), written by this task alone; the lhs is
-            // `height × k` rows of `a`, the rhs the panel read as `k × width` (column stride k).
+            // `rows × n` output (row stride n), written by this task alone.
             unsafe {
-                gemm(
+                nt_into(
+                    output.at(row * n + col),
+                    n,
+                    &a[row * k..],
                     height,
+                    panel,
                     width,
                     k,
-                    output.at(row * n + col),
-                    1,
-                    n as isize,
-                    false,
-                    a[row * k..].as_ptr(),
-                    1,
-                    k as isize,
-                    panel.as_ptr(),
-                    k as isize,
-                    1,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
                     Parallelism::None,
-                );
-            }
+                )
+            };
         });
 }
 

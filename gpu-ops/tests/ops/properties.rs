@@ -3,7 +3,7 @@
 //! decode equals dense attention over the same keys; padding never changes a sequence's result.
 //! Each case prints its seed when it fails.
 
-use tarn_gpu::attention::{AttentionShape, attention};
+use tarn_gpu::attention::{AttentionShape, attention, attention_fast};
 use tarn_gpu::fp8::{Fp8Matrix, Grouping, fast, quantize, reference};
 use tarn_gpu::mla::{KvCache, MlaShape, mla_decode};
 
@@ -270,5 +270,44 @@ fn padding_a_batch_never_changes_a_sequences_attention() {
             want.lse[..],
             "sequence {seq}"
         );
+    }
+}
+
+#[test]
+fn fast_attention_equals_the_reference() {
+    for seed in 400..416 {
+        let mut rng = Rng(seed);
+        let (batch, heads) = (rng.between(1, 4), rng.between(1, 6));
+        let (s_q, s_k) = (rng.between(1, 40), rng.between(1, 70));
+        let (d, dv) = (rng.between(1, 48), rng.between(1, 48));
+        let q = rng.matrix(batch * s_q * heads, d);
+        let k = rng.matrix(batch * s_k * heads, d);
+        let v = rng.matrix(batch * s_k * heads, dv);
+        // Some sequences fully masked, the rest with random padding.
+        let mask: Vec<bool> = (0..batch)
+            .flat_map(|seq| {
+                let len = if seq == 1 { 0 } else { rng.between(1, s_k) };
+                (0..s_k).map(move |j| j < len)
+            })
+            .collect();
+        let shape = AttentionShape {
+            batch,
+            s_q,
+            s_k,
+            heads,
+            d,
+            dv,
+        };
+        let scale = 1.0 / (d as f32).sqrt();
+        let want = attention(&q, &k, &v, &mask, shape, scale);
+        let got = attention_fast(&q, &k, &v, &mask, shape, scale);
+        let what = format!("seed {seed}: {shape:?}");
+        assert_close(&got.out, &want.out, &what);
+        for (g, w) in got.lse.iter().zip(&want.lse) {
+            assert!(
+                g == w || (g - w).abs() <= 1e-5 * w.abs().max(1.0),
+                "{what}: lse {g} vs {w}"
+            );
+        }
     }
 }
