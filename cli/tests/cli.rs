@@ -121,6 +121,12 @@ fn quickstart_example_runs() {
         "{text}"
     );
     assert!(text.contains("│ en ") && text.contains("│ fr "), "{text}");
+    // Semantic search: the water question's nearest topic is rivers and lakes.
+    let (rivers, mountains) = (
+        text.find("│ rivers and lakes"),
+        text.find("│ mountain weather"),
+    );
+    assert!(rivers.is_some() && rivers < mountains, "{text}");
 }
 
 #[test]

@@ -18,6 +18,7 @@ mod samples;
 mod split;
 mod table_functions;
 pub mod types;
+mod vectors;
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -88,6 +89,7 @@ impl SqlSession {
         let state = state.build();
         let ctx = SessionContext::new_with_state(state);
         functions::register(&ctx);
+        vectors::register(&ctx);
         ctx.catalog(DEFAULT_CATALOG)
             .expect("the default catalog exists")
             .register_schema(rewrite::FILES_SCHEMA, Arc::new(MemorySchemaProvider::new()))?;

@@ -5,3 +5,4 @@ mod jobs;
 mod sort;
 mod sql;
 mod stores;
+mod vectors;

@@ -1,0 +1,313 @@
+//! Embedding functions in SQL, on tarn-gpu's MiniLM:
+//!
+//! * `embed(text [, 'fp8'])` → `FLOAT[384]` (a fixed-size list of Float32): the text's
+//!   all-MiniLM-L6-v2 embedding, L2-normalised; `'fp8'` runs the linear layers in FP8. NULL
+//!   stays NULL. A batch of rows is embedded in one call (sorted by length, batched, restored).
+//!   The model is loaded once per process, on first use; where it is missing the query fails
+//!   with one line saying how to install it.
+//! * `cosine_similarity(a, b)` → DOUBLE, for two vectors of equal length (NULL if either is).
+//! * `l2_normalize(v)` → the vector divided by its L2 norm (a zero vector stays zero).
+//!
+//! Vectors are fixed-size or variable lists of FLOAT or DOUBLE; they are computed as f32.
+
+use std::sync::{Arc, OnceLock};
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, FixedSizeListArray, Float32Array, Float64Array, StringArray,
+};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Float32Type};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::SessionContext;
+use tarn_gpu::minilm::{DIMENSIONS, MiniLm, Precision};
+
+/// Registers `embed`, `cosine_similarity` and `l2_normalize` on a context.
+pub fn register(ctx: &SessionContext) {
+    ctx.register_udf(ScalarUDF::from(Embed::default()));
+    ctx.register_udf(ScalarUDF::from(CosineSimilarity::default()));
+    ctx.register_udf(ScalarUDF::from(L2Normalize::default()));
+}
+
+/// The process's model, loaded on first use; the error is kept, so a missing model fails
+/// every query the same way without looking again.
+fn model() -> Result<&'static MiniLm> {
+    static MODEL: OnceLock<std::result::Result<MiniLm, String>> = OnceLock::new();
+    match MODEL.get_or_init(|| MiniLm::from_environment().map_err(|e| e.to_string())) {
+        Ok(model) => Ok(model),
+        Err(message) => exec_err!("embed: {message}"),
+    }
+}
+
+/// The type of an embedding: `FLOAT[384]`.
+fn embedding_type() -> DataType {
+    DataType::FixedSizeList(
+        Arc::new(Field::new_list_field(DataType::Float32, true)),
+        DIMENSIONS as i32,
+    )
+}
+
+/// Each row's vector as f32 values (None for NULL), from a list of numbers of any float type.
+fn vectors(array: &ArrayRef, function: &str) -> Result<Vec<Option<Vec<f32>>>> {
+    let item_type = match array.data_type() {
+        DataType::FixedSizeList(field, _) | DataType::List(field) | DataType::LargeList(field) => {
+            field.data_type().clone()
+        }
+        other => return exec_err!("{function}: expected a list of numbers, got {other}"),
+    };
+    if !item_type.is_floating() && !item_type.is_integer() {
+        return exec_err!("{function}: expected a list of numbers, got a list of {item_type}");
+    }
+    let as_f32 = |values: &ArrayRef| -> Result<Vec<f32>> {
+        let values = cast(values, &DataType::Float32)?;
+        Ok(values.as_primitive::<Float32Type>().values().to_vec())
+    };
+    let row = |i: usize| -> Result<Option<Vec<f32>>> {
+        if array.is_null(i) {
+            return Ok(None);
+        }
+        let values = match array.data_type() {
+            DataType::FixedSizeList(..) => array.as_fixed_size_list().value(i),
+            DataType::List(_) => array.as_list::<i32>().value(i),
+            _ => array.as_list::<i64>().value(i),
+        };
+        as_f32(&values).map(Some)
+    };
+    (0..array.len()).map(row).collect()
+}
+
+/// An array of `width`-long f32 vectors (NULL rows where None).
+fn vector_array(rows: &[Option<Vec<f32>>], width: usize) -> Result<ArrayRef> {
+    let mut values = Vec::with_capacity(rows.len() * width);
+    for row in rows {
+        match row {
+            Some(v) => values.extend_from_slice(v),
+            None => values.extend(std::iter::repeat_n(0.0, width)),
+        }
+    }
+    let nulls = NullBuffer::from_iter(rows.iter().map(Option::is_some));
+    Ok(Arc::new(FixedSizeListArray::try_new(
+        Arc::new(Field::new_list_field(DataType::Float32, true)),
+        width as i32,
+        Arc::new(Float32Array::from(values)),
+        Some(nulls),
+    )?))
+}
+
+/// A scalar result when every argument was a scalar, else the array.
+fn result(array: ArrayRef, all_scalar: bool) -> Result<ColumnarValue> {
+    if all_scalar {
+        return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+            &array, 0,
+        )?));
+    }
+    Ok(ColumnarValue::Array(array))
+}
+
+fn all_scalar(args: &ScalarFunctionArgs) -> bool {
+    args.args
+        .iter()
+        .all(|a| matches!(a, ColumnarValue::Scalar(_)))
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Embed {
+    signature: Signature,
+}
+
+impl Default for Embed {
+    fn default() -> Self {
+        Embed {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for Embed {
+    fn name(&self) -> &str {
+        "embed"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let text = |t: &DataType| {
+            matches!(
+                t,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
+            )
+        };
+        match arg_types {
+            [t] if text(t) => Ok(vec![DataType::Utf8]),
+            [t, p] if text(t) && text(p) => Ok(vec![DataType::Utf8, DataType::Utf8]),
+            [t, ..] if !text(t) => plan_err!("embed: expected text, got {t}"),
+            _ => plan_err!("embed takes a text and optionally 'f32' or 'fp8'"),
+        }
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(embedding_type())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let precision = match args.args.get(1) {
+            None => Precision::F32,
+            Some(ColumnarValue::Scalar(value)) => match value.to_string().to_lowercase().as_str() {
+                "f32" => Precision::F32,
+                "fp8" => Precision::Fp8,
+                other => return exec_err!("embed: precision '{other}' is not 'f32' or 'fp8'"),
+            },
+            Some(ColumnarValue::Array(_)) => {
+                return exec_err!("embed: the precision must be a constant, 'f32' or 'fp8'");
+            }
+        };
+        let scalar = all_scalar(&args);
+        let texts = args.args[0].to_array(args.number_rows)?;
+        let texts: &StringArray = texts.as_string::<i32>();
+        let present: Vec<&str> = texts.iter().flatten().collect();
+        let embeddings = if present.is_empty() {
+            Vec::new()
+        } else {
+            model()?
+                .embed(&present, precision)
+                .map_err(|e| datafusion::error::DataFusionError::Execution(format!("embed: {e}")))?
+        };
+        let mut vectors = embeddings.chunks_exact(DIMENSIONS);
+        let rows: Vec<Option<Vec<f32>>> = texts
+            .iter()
+            .map(|text| text.and_then(|_| vectors.next().map(<[f32]>::to_vec)))
+            .collect();
+        result(vector_array(&rows, DIMENSIONS)?, scalar)
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CosineSimilarity {
+    signature: Signature,
+}
+
+impl Default for CosineSimilarity {
+    fn default() -> Self {
+        CosineSimilarity {
+            signature: Signature::any(2, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for CosineSimilarity {
+    fn name(&self) -> &str {
+        "cosine_similarity"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let scalar = all_scalar(&args);
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (left, right) = (
+            vectors(&arrays[0], "cosine_similarity")?,
+            vectors(&arrays[1], "cosine_similarity")?,
+        );
+        let similarities = left
+            .iter()
+            .zip(&right)
+            .map(|pair| match pair {
+                (Some(a), Some(b)) if a.len() != b.len() => exec_err!(
+                    "cosine_similarity: vectors of {} and {} values",
+                    a.len(),
+                    b.len()
+                ),
+                (Some(a), Some(b)) => Ok(Some(cosine(a, b))),
+                _ => Ok(None),
+            })
+            .collect::<Result<Float64Array>>()?;
+        result(Arc::new(similarities), scalar)
+    }
+}
+
+/// a·b / (|a|·|b|), in f64; NaN when either is the zero vector (as DuckDB).
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    dot / (norm(a) * norm(b))
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct L2Normalize {
+    signature: Signature,
+}
+
+impl Default for L2Normalize {
+    fn default() -> Self {
+        L2Normalize {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for L2Normalize {
+    fn name(&self) -> &str {
+        "l2_normalize"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        match &arg_types[0] {
+            DataType::FixedSizeList(_, width) => Ok(DataType::FixedSizeList(
+                Arc::new(Field::new_list_field(DataType::Float32, true)),
+                *width,
+            )),
+            DataType::List(_) | DataType::LargeList(_) => Ok(DataType::List(Arc::new(
+                Field::new_list_field(DataType::Float32, true),
+            ))),
+            other => plan_err!("l2_normalize: expected a list of numbers, got {other}"),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let scalar = all_scalar(&args);
+        let input = args.args[0].to_array(args.number_rows)?;
+        let rows: Vec<Option<Vec<f32>>> = vectors(&input, "l2_normalize")?
+            .into_iter()
+            .map(|row| {
+                row.map(|v| {
+                    let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+                    let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+                    v.iter().map(|x| (f64::from(*x) * scale) as f32).collect()
+                })
+            })
+            .collect();
+        let normalized = match args.return_field.data_type() {
+            DataType::FixedSizeList(_, width) => vector_array(&rows, *width as usize)?,
+            _ => {
+                let list =
+                    datafusion::arrow::array::ListArray::from_iter_primitive::<Float32Type, _, _>(
+                        rows.iter().map(|r| {
+                            r.as_ref()
+                                .map(|v| v.iter().map(|x| Some(*x)).collect::<Vec<_>>())
+                        }),
+                    );
+                Arc::new(list)
+            }
+        };
+        result(normalized, scalar)
+    }
+}
