@@ -26,3 +26,4 @@ pub mod minilm;
 pub mod mla;
 pub mod moe_gate;
 mod topk;
+pub mod weights;

@@ -8,7 +8,10 @@
 //! one for the sigmoid (the softmax already is), and are multiplied by `route_scale`. Ties go to
 //! the lower expert or group index. Sums and activations run in f64.
 
+use std::path::Path;
+
 use crate::topk::top_k;
+use crate::weights::{self, Tensors, WeightsError};
 
 /// How raw gate logits become scores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +97,55 @@ pub fn gate(
         );
     }
     Ok(routing)
+}
+
+/// A MoE layer's gate weights, loaded from a safetensors file: `weight` (`[experts, dim]`,
+/// also found as `gate.weight`) and, when present, the correction bias (`bias`,
+/// `e_score_correction_bias` or `gate.e_score_correction_bias`, `[experts]`); F32 or BF16.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Router {
+    pub weight: Vec<f32>,
+    pub bias: Option<Vec<f32>>,
+    pub experts: usize,
+    pub dim: usize,
+}
+
+impl Router {
+    pub fn load(path: &Path) -> Result<Router, WeightsError> {
+        let bytes = weights::read(path)?;
+        let tensors = Tensors::parse(&bytes, path)?;
+        let find = |names: &[&'static str]| names.iter().copied().find(|n| tensors.contains(n));
+        let Some(weight_name) = find(&["weight", "gate.weight"]) else {
+            return Err(WeightsError::new(
+                path,
+                "no gate weight: expected a tensor 'weight' of shape [experts, dim]",
+            ));
+        };
+        let [experts, dim] = tensors.shape(weight_name)?[..] else {
+            return Err(WeightsError::new(
+                path,
+                format!("'{weight_name}' must have two dimensions, [experts, dim]"),
+            ));
+        };
+        let bias = find(&[
+            "bias",
+            "e_score_correction_bias",
+            "gate.e_score_correction_bias",
+        ])
+        .map(|name| tensors.f32(name, experts))
+        .transpose()?;
+        Ok(Router {
+            weight: tensors.f32(weight_name, experts * dim)?,
+            bias,
+            experts,
+            dim,
+        })
+    }
+
+    /// Routes the rows of `x` (`[tokens, dim]`).
+    pub fn route(&self, x: &[f32], config: &GateConfig) -> Result<Routing, GateError> {
+        gate(x, self.dim, &self.weight, self.bias.as_deref(), config)
+    }
 }
 
 pub(crate) fn check_shapes(

@@ -6,6 +6,7 @@ pub(crate) mod args;
 mod attach;
 mod copy;
 mod describe;
+mod eplb_table;
 mod expand;
 mod explain;
 pub(crate) mod files;
@@ -14,7 +15,9 @@ mod metadata;
 mod optimizer;
 mod pivot;
 mod rewrite;
+mod routing;
 mod samples;
+mod scalar_args;
 mod split;
 mod table_functions;
 pub mod types;
@@ -90,6 +93,7 @@ impl SqlSession {
         let ctx = SessionContext::new_with_state(state);
         functions::register(&ctx);
         vectors::register(&ctx);
+        routing::register(&ctx);
         ctx.catalog(DEFAULT_CATALOG)
             .expect("the default catalog exists")
             .register_schema(rewrite::FILES_SCHEMA, Arc::new(MemorySchemaProvider::new()))?;
@@ -219,6 +223,7 @@ impl SqlSession {
             expand::expand_select_lists(&mut statement, &state).await?;
             rewrite::name_columns(&mut statement);
             rewrite::duckdb_division(&mut statement)?;
+            scalar_args::positional_settings(&mut statement)?;
             Ok::<_, TarnError>(
                 state
                     .statement_to_plan(DFStatement::Statement(Box::new(statement)))

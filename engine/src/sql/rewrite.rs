@@ -256,7 +256,8 @@ fn path_reference(name: &ObjectName, known_table: &dyn Fn(&str) -> bool) -> Opti
     }
 }
 
-fn looks_like_path(text: &str) -> bool {
+/// Whether a quoted name reads as a file path (a folder, a glob or a known extension).
+pub(super) fn looks_like_path(text: &str) -> bool {
     text.contains('/')
         || text.contains('*')
         || super::files::FileFormatKind::from_path(text).is_some()

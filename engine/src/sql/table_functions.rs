@@ -1,6 +1,7 @@
 //! DuckDB's file table functions, read from the statement's syntax tree: `read_parquet`,
 //! `read_csv`, `read_json` (and their `_auto` spellings), `glob`, `parquet_metadata`,
-//! `parquet_schema`, plus a bare path in `FROM 'path'`.
+//! `parquet_schema`, plus a bare path in `FROM 'path'`; and `eplb` ([`super::eplb_table`]), which
+//! plans expert placement from a table of loads.
 //!
 //! Arguments must be constants (as in DuckDB); named arguments use `=>` or `:=`.
 
@@ -12,6 +13,7 @@ use datafusion::execution::SessionState;
 use sqlparser::ast::FunctionArg;
 
 use super::args::{Const, as_paths, evaluate_args, reject_named};
+use super::eplb_table::EplbSpec;
 use super::files::{FileFormatKind, ScanOptions, ScanSpec};
 use super::metadata;
 use crate::error::{Result, TarnError};
@@ -24,6 +26,7 @@ pub const TABLE_FUNCTIONS: &[&str] = &[
     "glob",
     "parquet_metadata",
     "parquet_schema",
+    "eplb",
 ];
 
 /// A call of one of the file table functions, with its arguments evaluated.
@@ -33,6 +36,7 @@ pub enum TableFunction {
     Glob(String),
     ParquetMetadata(Vec<String>),
     ParquetSchema(Vec<String>),
+    Eplb(EplbSpec),
 }
 
 impl TableFunction {
@@ -55,10 +59,16 @@ impl TableFunction {
             "read_json" | "read_json_auto" | "read_ndjson" | "read_ndjson_auto" => {
                 Some(FileFormatKind::Json)
             }
-            "glob" | "parquet_metadata" | "parquet_schema" => None,
+            "glob" | "parquet_metadata" | "parquet_schema" | "eplb" => None,
             _ => return Ok(None),
         };
         let (positional, named) = evaluate_args(&name, args)?;
+        if name == "eplb" {
+            return Ok(Some(TableFunction::Eplb(EplbSpec::from_args(
+                &positional,
+                &named,
+            )?)));
+        }
         let Some(first) = positional.first() else {
             return Err(TarnError::Invalid(format!(
                 "{name}() needs a path argument"
@@ -110,6 +120,7 @@ impl TableFunction {
             TableFunction::ParquetSchema(paths) => {
                 metadata::parquet_schema_table(state, paths).await
             }
+            TableFunction::Eplb(spec) => spec.resolve(state).await,
         }
     }
 }

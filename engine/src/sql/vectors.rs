@@ -51,7 +51,7 @@ fn embedding_type() -> DataType {
 }
 
 /// Each row's vector as f32 values (None for NULL), from a list of numbers of any float type.
-fn vectors(array: &ArrayRef, function: &str) -> Result<Vec<Option<Vec<f32>>>> {
+pub(super) fn vectors(array: &ArrayRef, function: &str) -> Result<Vec<Option<Vec<f32>>>> {
     let item_type = match array.data_type() {
         DataType::FixedSizeList(field, _) | DataType::List(field) | DataType::LargeList(field) => {
             field.data_type().clone()
@@ -98,7 +98,7 @@ fn vector_array(rows: &[Option<Vec<f32>>], width: usize) -> Result<ArrayRef> {
 }
 
 /// A scalar result when every argument was a scalar, else the array.
-fn result(array: ArrayRef, all_scalar: bool) -> Result<ColumnarValue> {
+pub(super) fn result(array: ArrayRef, all_scalar: bool) -> Result<ColumnarValue> {
     if all_scalar {
         return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
             &array, 0,
@@ -107,7 +107,7 @@ fn result(array: ArrayRef, all_scalar: bool) -> Result<ColumnarValue> {
     Ok(ColumnarValue::Array(array))
 }
 
-fn all_scalar(args: &ScalarFunctionArgs) -> bool {
+pub(super) fn all_scalar(args: &ScalarFunctionArgs) -> bool {
     args.args
         .iter()
         .all(|a| matches!(a, ColumnarValue::Scalar(_)))

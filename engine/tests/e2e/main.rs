@@ -2,6 +2,7 @@
 
 mod fuzz;
 mod jobs;
+mod routing;
 mod sort;
 mod sql;
 mod stores;

@@ -1,5 +1,11 @@
-//! `embed()`, `cosine_similarity()` and `l2_normalize()` in SQL, over a Parquet corpus the test
-//! writes, with the MiniLM model that scripts/test installs.
+//! `embed()`, `cosine_similarity()` and `l2_normalize()` in SQL and in a partitioned job, over
+//! Parquet corpora the tests write, with the MiniLM model that scripts/test installs.
+
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float32Type};
+use tarn_engine::{ReadParquet, Session, TarnConfig};
+use tarn_gpu::minilm::{MiniLm, Precision};
 
 use crate::sql::{error, query, session};
 
@@ -81,4 +87,58 @@ async fn vector_functions_and_their_errors() {
     );
     let err = error(&mut s, "SELECT embed(42)").await;
     assert!(err.contains("embed: expected text, got Int64"), "{err}");
+}
+
+#[tokio::test]
+async fn a_partitioned_job_embeds_each_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus.parquet");
+    let mut s = session();
+    query(
+        &mut s,
+        &format!(
+            "COPY (SELECT id, 'note ' || id || ' on ' || CASE id % 3 WHEN 0 THEN 'rivers' \
+             WHEN 1 THEN 'weather' ELSE 'cooking' END AS text FROM range(0, 30) t(id)) TO '{}'",
+            corpus.display()
+        ),
+    )
+    .await;
+    let session = Session::new(TarnConfig {
+        threads: 2,
+        concurrency: 2,
+        memory_limit: None,
+        data_root: dir.path().join("data"),
+        ..TarnConfig::default()
+    })
+    .unwrap();
+    let embedded = session
+        .read_parquet(&[corpus.to_str().unwrap()], ReadParquet::default())
+        .await
+        .unwrap()
+        .repartition_by_rows(3)
+        .unwrap()
+        .map("id, text, embed(text) AS v")
+        .await
+        .unwrap()
+        .to_arrow()
+        .await
+        .unwrap();
+    let model = MiniLm::from_environment().unwrap();
+    let mut seen = 0;
+    for batch in &embedded {
+        let texts = cast(batch.column_by_name("text").unwrap(), &DataType::Utf8).unwrap();
+        let texts = texts.as_string::<i32>();
+        let texts: Vec<&str> = texts.iter().map(Option::unwrap).collect();
+        let want = model.embed(&texts, Precision::F32).unwrap();
+        let vectors = batch.column_by_name("v").unwrap().as_fixed_size_list();
+        let got = vectors.values().as_primitive::<Float32Type>().values();
+        let error = got
+            .iter()
+            .zip(&want)
+            .map(|(g, w)| (g - w).abs())
+            .fold(0.0, f32::max);
+        assert!(error <= 1e-6 && got.len() == want.len(), "{error}");
+        seen += batch.num_rows();
+    }
+    assert_eq!(seen, 30);
 }

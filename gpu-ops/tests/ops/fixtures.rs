@@ -3,12 +3,12 @@
 
 use crate::support::difference;
 
-use safetensors::SafeTensors;
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde_json::Value;
 use tarn_gpu::eplb::{Cluster, rebalance_experts};
 use tarn_gpu::fp8::{Fp8Matrix, Grouping, fast, quantize, reference};
 use tarn_gpu::mla::{KvCache, MlaShape, mla_decode};
-use tarn_gpu::moe_gate::{GateConfig, ScoreFunc, gate};
+use tarn_gpu::moe_gate::{GateConfig, Router, ScoreFunc, gate};
 
 /// A file of `../shared/testdata/gpu/`, found from the crate folder when the test runs (not when
 /// it compiles: clones share one target folder, so a baked-in path may name another clone).
@@ -163,6 +163,15 @@ fn moe_gate_matches_deepseek_v3() {
             route_scale: params["route_scale"].as_f64().unwrap() as f32,
         };
         let routing = gate(&x, dim, &w, bias.as_deref(), &config).unwrap();
+        // The same gate saved as a router file (BF16-exact weights read back the same).
+        let file = router_file(&w, dim, bias.as_deref());
+        let router = Router::load(&file).unwrap();
+        std::fs::remove_file(file).unwrap();
+        assert_eq!(
+            router.route(&x, &config).unwrap(),
+            routing,
+            "{case}: router file"
+        );
         let experts: Vec<i64> = routing.experts.iter().map(|&e| i64::from(e)).collect();
         assert_eq!(experts, ints(&case_vectors["indices"]), "{case}: indices");
         for (got, want) in routing.weights.iter().zip(floats(&case_vectors["weights"])) {
@@ -172,6 +181,31 @@ fn moe_gate_matches_deepseek_v3() {
             );
         }
     }
+}
+
+/// A safetensors file holding a gate: `weight` `[experts, dim]` and, if given,
+/// `e_score_correction_bias`.
+fn router_file(weight: &[f32], dim: usize, bias: Option<&[f32]>) -> std::path::PathBuf {
+    let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let experts = weight.len() / dim;
+    let (weight, bias) = (bytes(weight), bias.map(bytes));
+    let mut tensors = vec![(
+        "weight",
+        TensorView::new(Dtype::F32, vec![experts, dim], &weight).unwrap(),
+    )];
+    if let Some(bias) = &bias {
+        tensors.push((
+            "e_score_correction_bias",
+            TensorView::new(Dtype::F32, vec![experts], bias).unwrap(),
+        ));
+    }
+    let path = std::env::temp_dir().join(format!(
+        "tarn-router-{}-{}.safetensors",
+        std::process::id(),
+        bias.is_some()
+    ));
+    safetensors::serialize_to_file(tensors, None, &path).unwrap();
+    path
 }
 
 #[test]
