@@ -1,7 +1,7 @@
 //! The CPU FP8 GEMM's speed (`bench/fp8-cpu/run.sh`): the fast path in GFLOP/s on DeepGEMM's
-//! and MiniLM's shapes, beside the `gemm` crate's f32 GEMM on the same shapes (the baseline,
-//! measured in the same run) and this machine's peak f32 rate, and beside the plain reference
-//! on the smallest shapes. Best of a few runs each.
+//! and MiniLM's shapes, beside the `gemm` crate's f32 GEMM on the same shapes (`matmul_nt`, the
+//! baseline, measured in the same run) and this machine's peak f32 rate, and beside the plain
+//! reference on the smallest shapes. Best of a few runs each.
 
 // Shared with the tests, which use all of it; this benchmark only some.
 #[allow(dead_code)]
@@ -10,9 +10,9 @@ mod support;
 
 use std::time::Instant;
 
-use gemm::{Parallelism, gemm};
 use support::Rng;
 use tarn_gpu::fp8::{Grouping, fast, quantize, reference};
+use tarn_gpu::matmul::matmul_nt;
 
 /// Best seconds of `runs` runs.
 fn best(runs: usize, mut f: impl FnMut()) -> f64 {
@@ -85,34 +85,8 @@ fn main() {
         let fast_s = best(runs, || {
             std::hint::black_box(fast::gemm_fp8_nt(&a, &b));
         });
-        let mut d = vec![0.0f32; m * n];
-        let threads = rayon::current_num_threads();
         let f32_s = best(runs, || {
-            // SAFETY: x is m×k, w is n×k (read as k×n with column stride k), d is m×n.
-            unsafe {
-                gemm(
-                    m,
-                    n,
-                    k,
-                    d.as_mut_ptr(),
-                    1,
-                    n as isize,
-                    false,
-                    x.as_ptr(),
-                    1,
-                    k as isize,
-                    w.as_ptr(),
-                    k as isize,
-                    1,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    Parallelism::Rayon(threads),
-                );
-            }
-            std::hint::black_box(&d);
+            std::hint::black_box(matmul_nt(&x, m, &w, n, k));
         });
         let reference = if flops <= 2e9 {
             let s = best(1, || {

@@ -133,7 +133,7 @@ impl EplbSpec {
                     return Err(invalid("a row with a NULL layer, expert or load".into()));
                 }
                 let (layer, expert, load) = (layers.value(i), experts.value(i), loads.value(i));
-                if layer < 0 || expert < 0 || !(load >= 0.0) {
+                if layer < 0 || expert < 0 || load.is_nan() || load < 0.0 {
                     return Err(invalid(format!(
                         "layer {layer}, expert {expert}, load {load}: layers and experts count from 0, loads are not negative"
                     )));
