@@ -1,7 +1,8 @@
 //! Where the operators run. [`Device::from_env`] picks CUDA when this build has it and a GPU
 //! is found, else the CPU; `TARN_DEVICE=cpu|cuda` forces one (forcing CUDA where there is
-//! none is an error, not a silent fallback). The CPU path is the fast CPU implementation of
-//! each operator, checked against its reference; the CUDA path is checked against the CPU.
+//! none is an error, not a silent fallback). The CPU path is each operator's fastest CPU
+//! implementation (checked against its reference where the two differ); the CUDA path is checked
+//! against the CPU.
 
 use crate::attention::{self, AttentionOutput, AttentionShape};
 use crate::fp8::{self, Fp8Matrix, Grouping};
@@ -162,7 +163,7 @@ impl Device {
         }
     }
 
-    /// Dense attention with a key-padding mask ([`attention::attention`]).
+    /// Dense attention with a key-padding mask ([`attention::attention_fast`] on the CPU).
     pub fn attention(
         &self,
         q: &[f32],
@@ -173,7 +174,7 @@ impl Device {
         softmax_scale: f32,
     ) -> Result<AttentionOutput, DeviceError> {
         match self {
-            Device::Cpu => Ok(attention::attention(
+            Device::Cpu => Ok(attention::attention_fast(
                 q,
                 k,
                 v,
