@@ -29,6 +29,12 @@ pub enum Scheme {
     Rows,
     /// Each row goes to a uniformly random partition.
     Random,
+    /// The column holds an expert id; expert `e`'s rows are dealt round robin over the
+    /// partitions in `replicas[e]` (an EPLB placement: hot experts have more than one).
+    Expert {
+        column: String,
+        replicas: Vec<Vec<u32>>,
+    },
 }
 
 /// The split points of a range shuffle.
@@ -291,6 +297,11 @@ pub fn scheme_text(scheme: &Scheme) -> String {
         } => format!("range({column}, {} split points)", points.len()),
         Scheme::Rows => "by rows".to_string(),
         Scheme::Random => "random".to_string(),
+        Scheme::Expert { column, replicas } => format!(
+            "by expert {column} ({} experts, {} replicas)",
+            replicas.len(),
+            replicas.iter().map(Vec::len).sum::<usize>()
+        ),
     }
 }
 

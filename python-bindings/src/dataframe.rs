@@ -81,6 +81,24 @@ impl PyDataFrame {
         wrap(py, result)
     }
 
+    /// By the MoE expert id in `column`, hot experts spread over partitions with EPLB.
+    #[pyo3(signature = (npartitions, column, slots = None))]
+    fn repartition_by_expert(
+        &self,
+        py: Python<'_>,
+        npartitions: usize,
+        column: &str,
+        slots: Option<usize>,
+    ) -> PyResult<PyDataFrame> {
+        wrap(
+            py,
+            wait(
+                py,
+                self.inner.repartition_by_expert(npartitions, column, slots),
+            ),
+        )
+    }
+
     /// Ranges of `column`: between the given split points, or sampled quantiles when `None`.
     #[pyo3(signature = (npartitions, column, split_points = None))]
     fn repartition_range(

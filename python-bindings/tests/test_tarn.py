@@ -65,6 +65,16 @@ def test_partition_by_value_and_out_of_range_keys(sp, data):
         df.repartition(2, by="bucket").compute()
 
 
+def test_partition_by_expert_spreads_a_hot_expert(sp, data):
+    # Expert 0 takes half the rows (30 of 60); experts 1-5 share the rest.
+    df = sp.read_parquet(str(data / "prices")).map("id, CASE WHEN id < 30 THEN 0 ELSE id % 5 + 1 END AS expert")
+    counts = df.repartition(3, by_expert="expert", expert_slots=3).map("count(*) AS n").to_arrow()
+    counts = counts.column("n").to_pylist()
+    assert sum(counts) == 60 and max(counts) <= 24, counts
+    with pytest.raises(ValueError, match="by_expert alone"):
+        df.repartition(3, by="expert", by_expert="expert")
+
+
 def test_plain_repartition_splits_by_files_and_pads_with_empty_partitions(sp, data):
     df = sp.read_parquet(str(data / "prices")).repartition(4)
     counts = df.map("count(*) AS c").to_arrow().column("c").to_pylist()

@@ -4,8 +4,8 @@ use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::LogicalPlan;
@@ -103,6 +103,55 @@ impl DataFrame {
             n,
             Scheme::Column {
                 column: column.to_string(),
+            },
+        )
+    }
+
+    /// `n` partitions by the MoE expert id in `column` (say, the top expert of a `moe_route`
+    /// result), balanced with EPLB: the input's rows per expert are counted first, each
+    /// partition gets `slots` expert slots (default: one more than an even share of the
+    /// experts), every expert one at least and the hottest more (see [`super::experts`]), and
+    /// each expert's rows are dealt round robin over the partitions holding its replicas, so
+    /// that no partition carries much more than its share.
+    pub async fn repartition_by_expert(
+        &self,
+        n: usize,
+        column: &str,
+        slots: Option<usize>,
+    ) -> Result<DataFrame> {
+        if let Some(field) = self.check_column(column, "expert")?
+            && !field.is_integer()
+        {
+            return Err(TarnError::Invalid(format!(
+                "expert column '{column}' must be an integer, not {field}"
+            )));
+        }
+        let counts = self
+            .partial_sql(&format!(
+                "SELECT CAST({column} AS BIGINT) AS expert, count(*) AS n FROM {{0}} \
+                 WHERE {column} IS NOT NULL GROUP BY 1"
+            ))
+            .await?
+            .to_arrow()
+            .await?;
+        let mut rows = Vec::new();
+        for batch in &counts {
+            let experts = batch.column(0).as_primitive::<Int64Type>();
+            let counts = batch.column(1).as_primitive::<Int64Type>();
+            rows.extend(
+                experts
+                    .values()
+                    .iter()
+                    .copied()
+                    .zip(counts.values().iter().copied()),
+            );
+        }
+        let replicas = super::experts::placement(&rows, n, slots)?;
+        self.shuffle(
+            n,
+            Scheme::Expert {
+                column: column.to_string(),
+                replicas,
             },
         )
     }

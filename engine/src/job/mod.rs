@@ -5,6 +5,7 @@
 
 mod dataframe;
 pub(crate) mod executor;
+mod experts;
 mod input;
 pub(crate) mod layout;
 mod pipeline;

@@ -40,6 +40,13 @@ enum Rule {
         next: usize,
     },
     Random(Box<StdRng>),
+    Expert {
+        column: usize,
+        replicas: Vec<Vec<u32>>,
+        /// Rows dealt so far per expert, offset by the producer so that producers start on
+        /// different replicas.
+        dealt: Vec<usize>,
+    },
 }
 
 impl Partitioner {
@@ -62,17 +69,7 @@ impl Partitioner {
             Scheme::Hash { columns } => {
                 Rule::Hash(columns.iter().map(|c| index(c)).collect::<Result<_>>()?)
             }
-            Scheme::Column { column } => {
-                let column = index(column)?;
-                if !schema.field(column).data_type().is_integer() {
-                    return Err(TarnError::Invalid(format!(
-                        "partition column '{}' must be an integer, not {}",
-                        schema.field(column).name(),
-                        schema.field(column).data_type()
-                    )));
-                }
-                Rule::Column(column)
-            }
+            Scheme::Column { column } => Rule::Column(integer_column(schema, index(column)?)?),
             Scheme::Range { column, .. } => {
                 let column = index(column)?;
                 let splits = splits.expect("range split points are resolved before a shuffle");
@@ -88,6 +85,11 @@ impl Partitioner {
                 next: producer % partitions,
             },
             Scheme::Random => Rule::Random(Box::new(StdRng::seed_from_u64(producer as u64))),
+            Scheme::Expert { column, replicas } => Rule::Expert {
+                column: integer_column(schema, index(column)?)?,
+                dealt: vec![producer; replicas.len()],
+                replicas: replicas.clone(),
+            },
         };
         Ok(Partitioner { rule, partitions })
     }
@@ -149,8 +151,51 @@ impl Partitioner {
                 (0..rows).map(|i| ((start + i) % n) as u32).collect()
             }
             Rule::Random(rng) => (0..rows).map(|_| rng.random_range(0..n as u32)).collect(),
+            Rule::Expert {
+                column,
+                replicas,
+                dealt,
+            } => {
+                let experts = cast(batch.column(*column), &DataType::Int64)?;
+                let experts = experts.as_primitive::<Int64Type>();
+                let mut out = Vec::with_capacity(rows);
+                for i in 0..rows {
+                    let expert = (!experts.is_null(i))
+                        .then(|| experts.value(i))
+                        .and_then(|e| usize::try_from(e).ok())
+                        .filter(|&e| e < replicas.len());
+                    let Some(expert) = expert else {
+                        let key = if experts.is_null(i) {
+                            "NULL".to_string()
+                        } else {
+                            experts.value(i).to_string()
+                        };
+                        return Err(TarnError::Invalid(format!(
+                            "expert {key} is not one of the placement's experts 0-{}",
+                            replicas.len() - 1
+                        )));
+                    };
+                    let homes = &replicas[expert];
+                    out.push(homes[dealt[expert] % homes.len()]);
+                    dealt[expert] += 1;
+                }
+                out
+            }
         })
     }
+}
+
+/// The position of an integer column, or an error naming its type.
+fn integer_column(schema: &Schema, column: usize) -> Result<usize> {
+    let field = schema.field(column);
+    if !field.data_type().is_integer() {
+        return Err(TarnError::Invalid(format!(
+            "partition column '{}' must be an integer, not {}",
+            field.name(),
+            field.data_type()
+        )));
+    }
+    Ok(column)
 }
 
 fn out_of_range(key: &str, partitions: usize) -> TarnError {

@@ -338,7 +338,9 @@ fn call(function: &BatchFn, batch: RecordBatch) -> Result<RecordBatch> {
 fn scheme_columns(scheme: &Scheme) -> &[String] {
     match scheme {
         Scheme::Hash { columns } => columns,
-        Scheme::Column { column } | Scheme::Range { column, .. } => std::slice::from_ref(column),
+        Scheme::Column { column }
+        | Scheme::Range { column, .. }
+        | Scheme::Expert { column, .. } => std::slice::from_ref(column),
         Scheme::Rows | Scheme::Random => &[],
     }
 }

@@ -529,3 +529,39 @@ async fn recompute_forgets_finished_tasks() {
         [300, 350, 350]
     );
 }
+
+#[tokio::test]
+async fn repartition_by_expert_spreads_a_hot_expert_over_partitions() {
+    // Expert 0 gets half the rows; the others share the rest.
+    let (_dir, _session, df) = session_with_corpus().await;
+    let routed = df
+        .map("id, CASE WHEN id < 500 THEN 0 ELSE id % 7 + 1 END AS expert")
+        .await
+        .unwrap();
+    let placed = routed
+        .repartition_by_expert(4, "expert", Some(3))
+        .await
+        .unwrap();
+    assert!(
+        placed
+            .explain()
+            .contains("by expert expert (8 experts, 12 replicas)"),
+        "{}",
+        placed.explain()
+    );
+    let stats = partition_stats(&placed, "id").await;
+    assert_eq!(stats.iter().map(|s| s.0).sum::<i64>(), 1000, "{stats:?}");
+    // By the expert alone (expert % 4), one partition would hold 500+ rows; EPLB evens them out.
+    let largest = stats.iter().map(|s| s.0).max().unwrap();
+    assert!(largest <= 300, "{stats:?}");
+
+    let err = routed
+        .map("id, expert - 1 AS expert")
+        .await
+        .unwrap()
+        .repartition_by_expert(4, "expert", None)
+        .await
+        .err()
+        .expect("a negative expert");
+    assert!(err.to_string().contains("expert -1 is negative"), "{err}");
+}

@@ -170,14 +170,23 @@ class DataFrame:
         hash_by: Union[str, List[str], None] = None,
         by: Optional[str] = None,
         by_rows: bool = False,
+        by_expert: Optional[str] = None,
+        expert_slots: Optional[int] = None,
     ) -> "DataFrame":
         """Splits into ``npartitions``.
 
         Plain: by files, without moving data (extra partitions are empty but keep the schema).
         ``hash_by``: by a hash of the columns, adding ``__data_partition__``. ``by``: the column's
         value is the partition (a value outside ``0..npartitions-1`` fails with ``partition key X
-        is out of range``). ``by_rows``: rows dealt out evenly.
+        is out of range``). ``by_rows``: rows dealt out evenly. ``by_expert``: the column holds a
+        MoE expert id (say, ``moe_route(...)['experts'][1]``); rows per expert are counted, EPLB
+        gives each partition ``expert_slots`` experts (default: one more than an even share),
+        replicating hot experts, and each expert's rows are dealt over its replicas.
         """
+        if by_expert is not None:
+            if hash_by is not None or by is not None or by_rows:
+                raise ValueError("repartition takes by_expert alone")
+            return self._derive(self._native.repartition_by_expert(npartitions, by_expert, expert_slots))
         if isinstance(hash_by, str):
             hash_by = [hash_by]
         return self._derive(self._native.repartition(npartitions, hash_by, by, by_rows))
