@@ -319,7 +319,15 @@ async fn build(
             session.read_json(&paths, None).await
         }
         "repartition" => {
-            let allowed = ["hash_by", "by", "by_rows", "range_by", "split_points"];
+            let allowed = [
+                "hash_by",
+                "by",
+                "by_rows",
+                "range_by",
+                "split_points",
+                "by_expert",
+                "expert_slots",
+            ];
             reject_named(name, &call.named, &allowed)?;
             let df = one_input()?;
             let n = count(0, "the number of partitions")?;
@@ -329,6 +337,18 @@ async fn build(
                 df.repartition_hash(n, &columns)
             } else if let Some(column) = named("by") {
                 df.repartition_by(n, &single_string(name, "by", column)?)
+            } else if let Some(column) = named("by_expert") {
+                let slots = match named("expert_slots") {
+                    Some(Const::Int(slots)) if *slots > 0 => Some(*slots as usize),
+                    None => None,
+                    Some(other) => {
+                        return Err(TarnError::Invalid(format!(
+                            "repartition(): expert_slots must be a positive integer, got {other:?}"
+                        )));
+                    }
+                };
+                let column = single_string(name, "by_expert", column)?;
+                df.repartition_by_expert(n, &column, slots).await
             } else if let Some(column) = named("range_by") {
                 let splits = match named("split_points") {
                     Some(Const::List(points)) => {

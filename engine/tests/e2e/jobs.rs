@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use tarn_engine::job::{JobObserver, RangeSplits, TaskStats};
+use tarn_engine::job::Pipeline;
 use tarn_engine::{DataFrame, ReadParquet, Session, SqlSession, TarnConfig};
 
 /// 1000 rows over 3 Parquet files: `id` 0..999, `url` with 37 distinct values, `bucket` 0..3.
@@ -564,4 +565,30 @@ async fn repartition_by_expert_spreads_a_hot_expert_over_partitions() {
         .err()
         .expect("a negative expert");
     assert!(err.to_string().contains("expert -1 is negative"), "{err}");
+}
+
+#[tokio::test]
+async fn a_pipeline_repartitions_by_expert() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = corpus(dir.path()).await;
+    let out = dir.path().join("sizes");
+    let pipeline = Pipeline::parse(&format!(
+        "CREATE STAGE docs AS read_parquet('{corpus}');
+         CREATE STAGE routed AS map(docs, 'id, CASE WHEN id < 500 THEN 0 ELSE id % 7 + 1 END AS expert');
+         CREATE STAGE parts AS repartition(routed, 4, by_expert => 'expert', expert_slots => 3);
+         CREATE STAGE sizes AS map(parts, 'count(*) AS n');
+         COPY sizes TO '{}' (FORMAT parquet);",
+        out.display()
+    ))
+    .unwrap();
+    let session = Session::new(config(dir.path(), None)).unwrap();
+    pipeline.run(&session).await.unwrap();
+    let mut sql = SqlSession::new(config(dir.path(), None)).unwrap();
+    let sizes = sql
+        .query(&format!("SELECT sum(n), max(n) FROM '{}'", out.display()))
+        .await
+        .unwrap();
+    let (total, largest) = (ints(&sizes, "sum(n)"), ints(&sizes, "max(n)"));
+    assert_eq!(total, [1000]);
+    assert!(largest[0] <= 300, "{largest:?}");
 }
