@@ -7,8 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
-use tarn_engine::job::{JobObserver, RangeSplits, TaskStats};
-use tarn_engine::job::Pipeline;
+use tarn_engine::job::{JobObserver, Pipeline, RangeSplits, TaskStats};
 use tarn_engine::{DataFrame, ReadParquet, Session, SqlSession, TarnConfig};
 
 /// 1000 rows over 3 Parquet files: `id` 0..999, `url` with 37 distinct values, `bucket` 0..3.
