@@ -6,6 +6,7 @@
 //! [`attention_fast`].
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use super::Precision;
 use super::files::ModelError;
@@ -24,10 +25,11 @@ const VOCAB: usize = 30522;
 const POSITIONS: usize = 512;
 const NORM_EPS: f64 = 1e-12;
 
-/// `y = x·Wᵀ + b`, with W kept in f32 and, for the FP8 path, quantised per block once.
+/// `y = x·Wᵀ + b`, with W kept in f32 and, for the FP8 path, quantised per block on its first
+/// use (so that a model only ever run in f32 never pays for it).
 struct Linear {
     weight: Vec<f32>,
-    weight_fp8: Fp8Matrix,
+    weight_fp8: OnceLock<Fp8Matrix>,
     bias: Vec<f32>,
     outputs: usize,
     inputs: usize,
@@ -42,7 +44,7 @@ impl Linear {
     ) -> Result<Self, ModelError> {
         let weight = tensors.f32(&format!("{name}.weight"), outputs * inputs)?;
         Ok(Linear {
-            weight_fp8: quantize(&weight, outputs, inputs, Grouping::PerBlock, false),
+            weight_fp8: OnceLock::new(),
             bias: tensors.f32(&format!("{name}.bias"), outputs)?,
             weight,
             outputs,
@@ -54,8 +56,17 @@ impl Linear {
         let mut y = match precision {
             Precision::F32 => matmul_nt(x, rows, &self.weight, self.outputs, self.inputs),
             Precision::Fp8 => {
+                let weight = self.weight_fp8.get_or_init(|| {
+                    quantize(
+                        &self.weight,
+                        self.outputs,
+                        self.inputs,
+                        Grouping::PerBlock,
+                        false,
+                    )
+                });
                 let x = quantize(x, rows, self.inputs, Grouping::PerToken, false);
-                fast::gemm_fp8_nt(&x, &self.weight_fp8)
+                fast::gemm_fp8_nt(&x, weight)
             }
         };
         for row in y.chunks_exact_mut(self.outputs) {
