@@ -61,22 +61,38 @@ pub(super) fn vectors(array: &ArrayRef, function: &str) -> Result<Vec<Option<Vec
     if !item_type.is_floating() && !item_type.is_integer() {
         return exec_err!("{function}: expected a list of numbers, got a list of {item_type}");
     }
-    let as_f32 = |values: &ArrayRef| -> Result<Vec<f32>> {
-        let values = cast(values, &DataType::Float32)?;
-        Ok(values.as_primitive::<Float32Type>().values().to_vec())
-    };
-    let row = |i: usize| -> Result<Option<Vec<f32>>> {
-        if array.is_null(i) {
-            return Ok(None);
+    // Every row's numbers are cast once, as one array, and rows are read as ranges of it:
+    // these functions run per row over whole tables.
+    let (values, ranges): (ArrayRef, Vec<(usize, usize)>) = match array.data_type() {
+        DataType::FixedSizeList(..) => {
+            let list = array.as_fixed_size_list();
+            let width = list.value_length() as usize;
+            let starts = (0..list.len()).map(|i| list.value_offset(i) as usize);
+            (
+                list.values().clone(),
+                starts.map(|s| (s, s + width)).collect(),
+            )
         }
-        let values = match array.data_type() {
-            DataType::FixedSizeList(..) => array.as_fixed_size_list().value(i),
-            DataType::List(_) => array.as_list::<i32>().value(i),
-            _ => array.as_list::<i64>().value(i),
-        };
-        as_f32(&values).map(Some)
+        DataType::List(_) => {
+            let list = array.as_list::<i32>();
+            let offsets = list.value_offsets().windows(2);
+            let ranges = offsets.map(|o| (o[0] as usize, o[1] as usize)).collect();
+            (list.values().clone(), ranges)
+        }
+        _ => {
+            let list = array.as_list::<i64>();
+            let offsets = list.value_offsets().windows(2);
+            let ranges = offsets.map(|o| (o[0] as usize, o[1] as usize)).collect();
+            (list.values().clone(), ranges)
+        }
     };
-    (0..array.len()).map(row).collect()
+    let values = cast(&values, &DataType::Float32)?;
+    let values = values.as_primitive::<Float32Type>().values();
+    Ok(ranges
+        .into_iter()
+        .enumerate()
+        .map(|(i, (start, end))| (!array.is_null(i)).then(|| values[start..end].to_vec()))
+        .collect())
 }
 
 /// An array of `width`-long f32 vectors (NULL rows where None).
