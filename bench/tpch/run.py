@@ -54,11 +54,11 @@ def normalize(value):
     return str(value)
 
 
-def run_tarn(tarn: str, setup: str, query_file: Path, threads: int):
+def run_tarn(tarn: str, setup: str, query_file: Path, threads: int, extra_args=()):
     """Returns (seconds, rows): the summed statement times the shell's timer reports."""
     proc = subprocess.run(
-        [tarn, "sql", "--mode", "jsonl", "--threads", str(threads), "-c", setup, "-c", ".timer on",
-         "-f", str(query_file)],
+        [tarn, "sql", *extra_args, "--mode", "jsonl", "--threads", str(threads), "-c", setup,
+         "-c", ".timer on", "-f", str(query_file)],
         capture_output=True, text=True,
     )
     if proc.returncode != 0:

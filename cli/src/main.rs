@@ -1,6 +1,8 @@
 //! `tarn`: the command-line face of Tarn. `tarn sql` is a DuckDB-like SQL shell and runner;
-//! `tarn run` runs a partitioned job written as SQL stages.
+//! `tarn run` runs a partitioned job written as SQL stages; `tarn cluster` runs the Ballista
+//! processes that take both onto many machines.
 
+mod cluster;
 mod console;
 mod dot;
 mod progress;
@@ -38,6 +40,8 @@ enum Command {
     Run(run::RunArgs),
     /// The GraySort benchmark: gen, run, validate and bench (gensort/valsort 1.5 compatible).
     Sort(sort::SortArgs),
+    /// Cluster mode on Apache Ballista: start a scheduler or an executor, or show a cluster.
+    Cluster(cluster::ClusterArgs),
 }
 
 #[derive(clap::Args)]
@@ -60,6 +64,10 @@ struct SqlArgs {
     /// Memory before operators spill, e.g. 4GB (defaults to TARN_MEMORY_LIMIT, then 80% of RAM).
     #[arg(long, value_name = "SIZE")]
     memory_limit: Option<String>,
+    /// Run on the Ballista cluster at df://HOST:PORT (defaults to TARN_CLUSTER; else in this
+    /// process).
+    #[arg(long, value_name = "URL")]
+    cluster: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -96,6 +104,13 @@ fn main() -> ExitCode {
             eprintln!("Error: {err}");
             ExitCode::FAILURE
         }),
+        Command::Cluster(args) => match cluster::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("Error: {err}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
@@ -107,6 +122,9 @@ fn run_sql(args: SqlArgs) -> anyhow::Result<bool> {
     }
     if let Some(limit) = &args.memory_limit {
         config.set("memory_limit", limit)?;
+    }
+    if let Some(url) = &args.cluster {
+        config.set_cluster(url)?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.threads)

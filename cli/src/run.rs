@@ -29,6 +29,10 @@ pub struct RunArgs {
     /// Memory before operators spill, e.g. 4GB (defaults to TARN_MEMORY_LIMIT, then 80% of RAM).
     #[arg(long, value_name = "SIZE")]
     memory_limit: Option<String>,
+    /// Run the job's stages on the Ballista cluster at df://HOST:PORT (defaults to
+    /// TARN_CLUSTER); `data_root` must be a folder every machine shares.
+    #[arg(long, value_name = "URL")]
+    cluster: Option<String>,
     /// Print the DAG and task graph of each COPY instead of running.
     #[arg(long)]
     explain: bool,
@@ -47,6 +51,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     if let Some(limit) = &args.memory_limit {
         config.set("memory_limit", limit)?;
+    }
+    if let Some(url) = &args.cluster {
+        config.set_cluster(url)?;
     }
     let text = std::fs::read_to_string(&args.pipeline)
         .map_err(|e| anyhow::anyhow!("cannot read '{}': {e}", args.pipeline.display()))?;

@@ -1,5 +1,8 @@
 //! The `tarn` binary end to end: -c, -f, standard input, exit status, dot commands, modes.
 
+#[path = "cli/cluster.rs"]
+mod cluster;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::error::{Result, TarnError};
 
 /// Settings for a session's execution resources and its partitioned jobs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TarnConfig {
     /// Worker threads and target partitions per query (DuckDB's `threads`).
     pub threads: usize,
@@ -24,6 +24,9 @@ pub struct TarnConfig {
     pub concurrency: usize,
     /// Attempts a task gets when it fails for an I/O reason.
     pub max_attempts: usize,
+    /// A Ballista cluster (`df://host:port`) that runs the session's queries and jobs; `None`
+    /// runs them in this process.
+    pub cluster: Option<String>,
 }
 
 impl Default for TarnConfig {
@@ -38,6 +41,7 @@ impl Default for TarnConfig {
             job_id: None,
             concurrency: cores,
             max_attempts: 3,
+            cluster: None,
         }
     }
 }
@@ -51,8 +55,11 @@ impl TarnConfig {
     }
 
     /// Applies `TARN_THREADS`, `TARN_MEMORY_LIMIT`, `TARN_TEMP_DIRECTORY`, `TARN_DATA_ROOT`,
-    /// `TARN_JOB_ID`, `TARN_CONCURRENCY` and `TARN_MAX_ATTEMPTS` where they are set.
+    /// `TARN_JOB_ID`, `TARN_CONCURRENCY`, `TARN_MAX_ATTEMPTS` and `TARN_CLUSTER` where they are set.
     pub fn apply_env(&mut self) -> Result<()> {
+        if let Ok(url) = std::env::var("TARN_CLUSTER") {
+            self.set_cluster(&url)?;
+        }
         for (setting, var) in [
             ("threads", "TARN_THREADS"),
             ("memory_limit", "TARN_MEMORY_LIMIT"),
@@ -73,6 +80,22 @@ impl TarnConfig {
             }
         }
         Ok(())
+    }
+
+    /// Runs the session's queries and jobs on the cluster at `url` (`df://host:port`). Not a
+    /// `SET` setting: a session connects once, when it starts.
+    pub fn set_cluster(&mut self, url: &str) -> Result<()> {
+        self.cluster = Some(crate::cluster::ClusterUrl::parse(url)?.to_string());
+        Ok(())
+    }
+
+    /// These settings for work done in this process: a job plans, and each task runs, locally
+    /// even when the job's stages go to a cluster.
+    pub fn local(&self) -> TarnConfig {
+        TarnConfig {
+            cluster: None,
+            ..self.clone()
+        }
     }
 
     /// Applies one named setting given as text, as `SET name = value` does. Returns `false` when

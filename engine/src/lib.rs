@@ -4,6 +4,7 @@
 //! See `ARCHITECTURE.md` for how this crate sits between the `tarn` binary and the planner,
 //! GPU operators and storage crates.
 
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod job;

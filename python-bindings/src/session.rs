@@ -24,14 +24,16 @@ pub struct PySession {
 #[pymethods]
 impl PySession {
     /// `settings` are Tarn settings by name (`data_root`, `job_id`, `concurrency`, `threads`,
-    /// `memory_limit`, ...), as text.
+    /// `memory_limit`, ..., and `cluster`), as text.
     #[new]
     #[pyo3(signature = (settings = Vec::new()))]
     fn new(py: Python<'_>, settings: Vec<(String, String)>) -> PyResult<Self> {
         let config = (|| {
             let mut config = TarnConfig::default();
             for (name, value) in &settings {
-                if !config.set(name, value)? {
+                if name == "cluster" {
+                    config.set_cluster(value)?;
+                } else if !config.set(name, value)? {
                     return Err(TarnError::Invalid(format!("unknown setting '{name}'")));
                 }
             }

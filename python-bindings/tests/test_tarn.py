@@ -1,6 +1,7 @@
 """The Python package end to end, on Parquet files the tests write: Smallpond's API and behaviour."""
 
 import os
+import socket
 
 import duckdb
 import pandas as pd
@@ -186,7 +187,10 @@ def test_session_sql_and_settings(sp, data, monkeypatch):
     session = tarn.init(data_root=str(data / "from-argument"), job_id="job-7")
     assert session.data_root == str(data / "from-env")
     assert session.job_id == "job-7"
-    with pytest.raises(NotImplementedError, match="cluster mode"):
-        tarn.init(cluster="df://localhost:50050")
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    with pytest.raises(Exception, match=f"cannot reach the cluster scheduler at df://127.0.0.1:{port}"):
+        tarn.init(cluster=f"df://127.0.0.1:{port}")
     with pytest.raises(ValueError, match="unknown setting 'colour'"):
         tarn.init(colour="blue")

@@ -1,4 +1,5 @@
-//! The local executor: runs a job's stages in this process, `concurrency` tasks at a time.
+//! The executor: runs a job's stages in this process, `concurrency` tasks at a time, or hands
+//! whole stages to a cluster (see [`Tasks::run_remotely`]).
 //!
 //! A stage starts when every stage it reads has finished; its tasks then join one queue with
 //! those of any other ready stage, so independent branches of a job overlap. A task finished in
@@ -15,10 +16,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
+use futures::future::BoxFuture;
+use futures::stream::{BoxStream, FuturesUnordered};
+use futures::{FutureExt, StreamExt};
 use tarn_planner::StageId;
-use tokio::task::JoinHandle;
+use tokio::task::AbortHandle;
 
 use super::layout::{JobDir, write_atomically};
 use super::report::{JobObserver, JobReport, StageReport, TaskStats};
@@ -64,6 +66,37 @@ pub trait Tasks: Send + Sync + 'static {
     fn committed(&self, _stage: StageId, _task: usize) -> Result<()> {
         Ok(())
     }
+    /// Hands the unfinished `tasks` of a stage to a cluster, which runs and commits them and
+    /// reports each as it commits; `None` runs them here.
+    fn run_remotely(&self, _stage: StageId, _tasks: &[usize]) -> Option<RemoteTasks> {
+        None
+    }
+}
+
+/// The tasks of a stage that a cluster committed, each with its statistics, as they finish.
+pub type RemoteTasks = BoxStream<'static, Result<(usize, TaskStats)>>;
+
+/// What the executor waits on.
+enum Event {
+    /// A task run in this process ended.
+    Local {
+        stage: StageId,
+        result: Result<TaskStats>,
+    },
+    /// A stage on a cluster reported a task (`Some`) or ended (`None`).
+    Remote {
+        stage: StageId,
+        next: Option<Result<(usize, TaskStats)>>,
+        rest: RemoteTasks,
+    },
+}
+
+/// Waits for the next report of a stage running on a cluster.
+fn next_remote(stage: StageId, tasks: RemoteTasks) -> BoxFuture<'static, Event> {
+    tasks
+        .into_future()
+        .map(move |(next, rest)| Event::Remote { stage, next, rest })
+        .boxed()
 }
 
 /// Runs every task of `job` that has not finished, and reports what each stage did.
@@ -75,40 +108,81 @@ pub async fn run<T: Tasks>(job: Arc<T>, observer: Arc<dyn JobObserver>) -> Resul
 
     let mut schedule = Schedule::new(&stages, job.dir(), observer);
     let mut queue: VecDeque<(StageId, usize)> = VecDeque::new();
-    let mut running: FuturesUnordered<JoinHandle<(StageId, usize, Result<TaskStats>)>> =
-        FuturesUnordered::new();
+    let mut running: FuturesUnordered<BoxFuture<'static, Event>> = FuturesUnordered::new();
+    let mut aborts: Vec<AbortHandle> = Vec::new();
+    // Tasks running in this process, which `concurrency` bounds.
+    let mut local = 0;
 
-    loop {
+    let result = loop {
         while let Some(stage) = schedule.ready.pop_front() {
             job.prepare_stage(stage).await?;
             let unfinished = schedule.start(stage);
-            queue.extend(unfinished.into_iter().map(|task| (stage, task)));
+            if unfinished.is_empty() {
+                continue;
+            }
+            match job.run_remotely(stage, &unfinished) {
+                Some(tasks) => running.push(next_remote(stage, tasks)),
+                None => queue.extend(unfinished.into_iter().map(|task| (stage, task))),
+            }
         }
-        while running.len() < job.config().concurrency.max(1) {
+        while local < job.config().concurrency.max(1) {
             let Some((stage, task)) = queue.pop_front() else {
                 break;
             };
             let threads = threads_per_task(job.config(), stages[stage].tasks);
             let (job, name) = (Arc::clone(&job), stages[stage].name.clone());
-            running.push(tokio::spawn(async move {
-                let result = attempt(job.as_ref(), stage, &name, task, threads).await;
-                (stage, task, result)
-            }));
+            let handle =
+                tokio::spawn(
+                    async move { attempt(job.as_ref(), stage, &name, task, threads).await },
+                );
+            aborts.push(handle.abort_handle());
+            local += 1;
+            running.push(
+                handle
+                    .map(move |joined| Event::Local {
+                        stage,
+                        result: joined.unwrap_or_else(|e| {
+                            Err(TarnError::Invalid(format!(
+                                "a task stopped unexpectedly: {e}"
+                            )))
+                        }),
+                    })
+                    .boxed(),
+            );
         }
-        let Some(finished) = running.next().await else {
-            break;
+        let Some(event) = running.next().await else {
+            break Ok(());
         };
-        let (stage, _task, result) = finished
-            .map_err(|e| TarnError::Invalid(format!("a task stopped unexpectedly: {e}")))?;
+        let (stage, result) = match event {
+            Event::Local { stage, result } => {
+                local -= 1;
+                (stage, result)
+            }
+            Event::Remote {
+                stage, next: None, ..
+            } => match schedule.check_finished(stage) {
+                Ok(()) => continue,
+                Err(err) => break Err(err),
+            },
+            Event::Remote {
+                stage,
+                next: Some(result),
+                rest,
+            } => {
+                running.push(next_remote(stage, rest));
+                (stage, result.map(|(_, stats)| stats))
+            }
+        };
         match result {
             Ok(stats) => schedule.task_finished(stage, &stats),
-            Err(err) => {
-                for handle in running.iter() {
-                    handle.abort();
-                }
-                return Err(err);
-            }
+            Err(err) => break Err(err),
         }
+    };
+    if let Err(err) = result {
+        for handle in &aborts {
+            handle.abort();
+        }
+        return Err(err);
     }
     Ok(JobReport {
         job_id: job.dir().id().to_string(),
@@ -175,6 +249,19 @@ impl<'a> Schedule<'a> {
         }
     }
 
+    /// Fails when a stage a cluster ran ended without reporting every task.
+    fn check_finished(&self, stage: StageId) -> Result<()> {
+        let plan = &self.stages[stage];
+        let finished = self.progress[stage].finished;
+        if finished == plan.tasks {
+            return Ok(());
+        }
+        Err(TarnError::Invalid(format!(
+            "the cluster ended stage {} with {finished} of its {} tasks done",
+            plan.name, plan.tasks
+        )))
+    }
+
     /// Reports a finished stage and readies the stages that were waiting for it.
     fn finish(&mut self, stage: StageId) {
         let p = &self.progress[stage];
@@ -220,7 +307,7 @@ impl Progress {
 }
 
 /// Runs a task until it commits, retrying transient failures.
-async fn attempt<T: Tasks>(
+pub(crate) async fn attempt<T: Tasks>(
     job: &T,
     stage: StageId,
     name: &str,
@@ -261,7 +348,7 @@ async fn attempt<T: Tasks>(
 }
 
 /// Parallelism for one task: the cores shared by the tasks that run at once.
-fn threads_per_task(config: &TarnConfig, tasks: usize) -> usize {
+pub(crate) fn threads_per_task(config: &TarnConfig, tasks: usize) -> usize {
     let running = config.concurrency.min(tasks).max(1);
     (config.threads / running).max(1)
 }

@@ -72,13 +72,15 @@ impl JobDir {
             .join(format!("{task:05}.{kind}"))
     }
 
-    /// A fresh, empty folder for attempt `attempt` of a task.
+    /// A fresh, empty folder for attempt `attempt` of a task. The name is unique to this call:
+    /// on a cluster, an executor thought lost may still be running the same attempt.
     pub fn attempt_dir(&self, stage: &str, task: usize, attempt: usize) -> Result<PathBuf> {
+        let unique = &uuid::Uuid::new_v4().simple().to_string()[..8];
         let dir = self
             .root
             .join("attempts")
             .join(stage)
-            .join(format!("{task:05}.{attempt}"));
+            .join(format!("{task:05}.{attempt}-{unique}"));
         tarn_fs::remove_tree(&dir).map_err(|e| io("clear", &dir, e))?;
         fs::create_dir_all(&dir).map_err(|e| io("create", &dir, e))?;
         Ok(dir)

@@ -9,12 +9,12 @@ mod experts;
 mod input;
 pub(crate) mod layout;
 mod pipeline;
-mod report;
+pub(crate) mod report;
 mod session;
 mod shuffle;
-mod source;
+pub(crate) mod source;
 mod splits;
-mod task;
+pub(crate) mod task;
 
 pub use dataframe::{DataFrame, RangeSplits};
 pub use pipeline::{Pipeline, STAGE_FUNCTIONS};

@@ -15,6 +15,7 @@ use super::layout::JobDir;
 use super::report::{JobObserver, JobReport, Quiet};
 use super::source::{FileSource, Source, project};
 use super::task::{BatchFunction, Job};
+use crate::cluster::ClusterUrl;
 use crate::config::TarnConfig;
 use crate::error::{Result, TarnError};
 use crate::sql::files::{FileFormatKind, ScanOptions, ScanSpec};
@@ -58,8 +59,12 @@ pub(super) struct Plans {
 }
 
 impl Session {
-    /// A session with `config`; without a job id it gets a new one.
+    /// A session with `config`; without a job id it gets a new one. With a cluster in the
+    /// settings, its jobs' stages run there.
     pub fn new(config: TarnConfig) -> Result<Self> {
+        if let Some(url) = &config.cluster {
+            ClusterUrl::parse(url)?.check_reachable()?;
+        }
         let job_id = config
             .job_id
             .clone()
@@ -79,6 +84,14 @@ impl Session {
                 observer: Mutex::new(Arc::new(Quiet)),
             }),
         })
+    }
+
+    /// A session whose jobs run on the Ballista cluster at `url` (`df://host:port`), with the
+    /// defaults and the `TARN_*` environment variables otherwise.
+    pub fn connect(url: &str) -> Result<Self> {
+        let mut config = TarnConfig::from_env()?;
+        config.set_cluster(url)?;
+        Session::new(config)
     }
 
     /// A session with the defaults and the `TARN_*` environment variables.
@@ -173,7 +186,7 @@ impl Session {
         columns: Option<&[String]>,
     ) -> Result<DataFrame> {
         let state =
-            SqlSession::with_runtime(self.inner.config.clone(), Arc::clone(&self.inner.runtime))?
+            SqlSession::with_runtime(self.inner.config.local(), Arc::clone(&self.inner.runtime))?
                 .context()
                 .state();
         let resolved = spec.resolve_files(&state).await?;
@@ -201,6 +214,7 @@ impl Session {
         Ok(self.add_source(Source::Files(FileSource {
             store,
             format: resolved.options.format,
+            options: resolved.reading,
             files,
             schema,
         })))
@@ -224,7 +238,7 @@ impl Session {
 
     /// A SQL session for checking queries against input schemas before anything runs.
     pub(super) fn sql_session(&self) -> Result<SqlSession> {
-        SqlSession::with_runtime(self.inner.config.clone(), Arc::clone(&self.inner.runtime))
+        SqlSession::with_runtime(self.inner.config.local(), Arc::clone(&self.inner.runtime))
     }
 
     /// The folders of this session's job.

@@ -9,6 +9,7 @@ use datafusion::datasource::listing::PartitionedFile;
 use datafusion::execution::object_store::ObjectStoreUrl;
 
 use crate::error::{Result, TarnError};
+use crate::sql::files::FormatOptions;
 
 /// The pieces a scan can be dealt out in: files, or batches.
 pub enum Source {
@@ -23,6 +24,8 @@ pub enum Source {
 pub struct FileSource {
     pub store: ObjectStoreUrl,
     pub format: Arc<dyn FileFormat>,
+    /// What `format` was made from, so that a cluster's executor can make it again.
+    pub options: FormatOptions,
     pub files: Vec<PartitionedFile>,
     pub schema: SchemaRef,
 }

@@ -18,13 +18,14 @@ use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use futures::StreamExt;
 use tarn_planner::{Input, Scheme, StageId, TaskGraph, Work, substitute};
 
-use super::executor::{StagePlan, Tasks};
+use super::executor::{RemoteTasks, StagePlan, Tasks, threads_per_task};
 use super::input::Inputs;
 use super::layout::{JobDir, io, task_file};
 use super::report::TaskStats;
 use super::shuffle::{PARTITION_COLUMN, Partitioner, add_partition_column, with_partition_column};
 use super::source::Source;
 use super::splits::sampled_splits;
+use crate::cluster::{ClusterUrl, stage};
 use crate::config::TarnConfig;
 use crate::error::{Result, TarnError};
 use crate::sql::SqlSession;
@@ -107,6 +108,19 @@ impl Tasks for Job {
         let splits = self.splits.lock().expect("splits lock")[stage].clone();
         run_task(self, stage, task, out, splits, threads).await
     }
+
+    /// On a cluster, every stage but `map_batches` (its function lives in this process).
+    fn run_remotely(&self, stage: StageId, tasks: &[usize]) -> Option<RemoteTasks> {
+        let url = self.config.cluster.as_deref()?;
+        if matches!(self.graph.stages[stage].work, Work::MapBatches { .. }) {
+            return None;
+        }
+        let threads = threads_per_task(&self.config, self.graph.stages[stage].tasks.len());
+        Some(match ClusterUrl::parse(url) {
+            Ok(cluster) => stage::submit(self, &cluster, stage, tasks, threads),
+            Err(err) => futures::stream::once(async { Err(err) }).boxed(),
+        })
+    }
 }
 
 impl Job {
@@ -122,7 +136,7 @@ impl Job {
     pub fn sql_session(&self, threads: usize) -> Result<SqlSession> {
         let config = TarnConfig {
             threads,
-            ..self.config.clone()
+            ..self.config.local()
         };
         SqlSession::with_runtime(config, Arc::clone(&self.runtime))
     }

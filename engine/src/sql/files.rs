@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
+use datafusion::config::TableOptions;
+use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
@@ -20,14 +22,17 @@ use datafusion::execution::SessionState;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{LogicalPlanBuilder, lit};
 use datafusion::object_store::ObjectMeta;
-use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, col};
+use datafusion::prelude::{
+    CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionConfig, col,
+};
 use futures::TryStreamExt;
+use serde::{Deserialize, Serialize};
 use tarn_fs::FsError;
 
 use crate::error::{Result, TarnError};
 
 /// The file formats a scan can read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FileFormatKind {
     Parquet,
     Csv,
@@ -77,11 +82,58 @@ pub struct ScanOptions {
     pub columns: Option<Vec<(String, DataType)>>,
 }
 
+/// A file format and the options that make it, as plain data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FormatOptions {
+    pub kind: FileFormatKind,
+    /// CSV: whether the first line is a header (default true).
+    pub header: Option<bool>,
+    /// CSV: the field delimiter (default `,`).
+    pub delim: Option<u8>,
+}
+
+impl FormatOptions {
+    /// How a listing reads files of this format, with the session's defaults for the rest.
+    pub fn listing_options(
+        &self,
+        config: &SessionConfig,
+        table_options: &TableOptions,
+    ) -> ListingOptions {
+        match self.kind {
+            FileFormatKind::Parquet => {
+                ParquetReadOptions::default().to_listing_options(config, table_options.clone())
+            }
+            FileFormatKind::Csv => {
+                let mut read = CsvReadOptions::new()
+                    .has_header(self.header.unwrap_or(true))
+                    .delimiter(self.delim.unwrap_or(b','));
+                read.file_extension = "";
+                read.to_listing_options(config, table_options.clone())
+            }
+            FileFormatKind::Json => {
+                let read = JsonReadOptions {
+                    file_extension: "",
+                    ..Default::default()
+                };
+                read.to_listing_options(config, table_options.clone())
+            }
+        }
+    }
+
+    /// The format itself, under a session's settings.
+    pub fn file_format(&self, config: &SessionConfig) -> Result<Arc<dyn FileFormat>> {
+        let table_options = TableOptions::default_from_session_config(config.options());
+        Ok(self.listing_options(config, &table_options).format)
+    }
+}
+
 /// The files a scan names, grouped by the path that listed them, with how to read them.
 pub struct ResolvedFiles {
     pub files: Vec<(ListingTableUrl, Vec<ObjectMeta>)>,
     /// The format and its options, the partition columns and the file extension.
     pub options: ListingOptions,
+    /// How the format was chosen, to make it again elsewhere (a cluster's executor).
+    pub reading: FormatOptions,
     pub schema: SchemaRef,
 }
 
@@ -102,6 +154,7 @@ impl ScanSpec {
             files,
             options,
             schema,
+            ..
         } = self.resolve_files(state).await?;
         if self.options.filename {
             return self.with_filename_column(&options, schema, &files);
@@ -131,8 +184,13 @@ impl ScanSpec {
             Some(false) => vec![],
             _ => hive_partitions(&files),
         };
-        let options = self
-            .listing_options(format, state)?
+        let reading = FormatOptions {
+            kind: format,
+            header: self.options.header,
+            delim: self.options.delim,
+        };
+        let options = reading
+            .listing_options(state.config(), &state.default_table_options())
             .with_file_extension(extension)
             .with_table_partition_cols(partition_cols.clone());
 
@@ -152,35 +210,8 @@ impl ScanSpec {
         Ok(ResolvedFiles {
             files,
             options,
+            reading,
             schema,
-        })
-    }
-
-    fn listing_options(
-        &self,
-        format: FileFormatKind,
-        state: &SessionState,
-    ) -> Result<ListingOptions> {
-        let config = state.config();
-        let table_options = state.default_table_options();
-        Ok(match format {
-            FileFormatKind::Parquet => {
-                ParquetReadOptions::default().to_listing_options(config, table_options)
-            }
-            FileFormatKind::Csv => {
-                let mut read = CsvReadOptions::new()
-                    .has_header(self.options.header.unwrap_or(true))
-                    .delimiter(self.options.delim.unwrap_or(b','));
-                read.file_extension = "";
-                read.to_listing_options(config, table_options)
-            }
-            FileFormatKind::Json => {
-                let read = JsonReadOptions {
-                    file_extension: "",
-                    ..Default::default()
-                };
-                read.to_listing_options(config, table_options)
-            }
         })
     }
 

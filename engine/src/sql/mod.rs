@@ -33,7 +33,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
-use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
@@ -82,18 +82,17 @@ impl SqlSession {
             "datafusion.execution.listing_table_ignore_subdirectory",
             "false",
         )?;
-        let mut state = SessionStateBuilder::new()
-            .with_config(session_config)
-            .with_runtime_env(runtime)
-            .with_default_features();
-        for rule in optimizer::rules() {
-            state = state.with_optimizer_rule(rule);
-        }
-        let state = state.build();
-        let ctx = SessionContext::new_with_state(state);
-        functions::register(&ctx);
-        vectors::register(&ctx);
-        routing::register(&ctx);
+        let state = tarn_state(session_config, runtime);
+        let ctx = match &config.cluster {
+            None => SessionContext::new_with_state(state),
+            Some(url) => {
+                // Ballista's planner sends each query's plan to the scheduler; the upgrade
+                // replaces the state's functions with DataFusion's, so Tarn's go back in.
+                let ctx = SessionContext::new_with_state(crate::cluster::remote_state(state, url)?);
+                register_functions(&ctx);
+                ctx
+            }
+        };
         ctx.catalog(DEFAULT_CATALOG)
             .expect("the default catalog exists")
             .register_schema(rewrite::FILES_SCHEMA, Arc::new(MemorySchemaProvider::new()))?;
@@ -253,6 +252,28 @@ impl SqlSession {
         self.config = config;
         Ok(())
     }
+}
+
+/// A DataFusion state with what Tarn adds to SQL: its optimizer rules and functions. A cluster's
+/// scheduler and executors build their sessions with it too, so plans mean the same there.
+pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionState {
+    let mut state = SessionStateBuilder::new()
+        .with_config(session_config)
+        .with_runtime_env(runtime)
+        .with_default_features();
+    for rule in optimizer::rules() {
+        state = state.with_optimizer_rule(rule);
+    }
+    let ctx = SessionContext::new_with_state(state.build());
+    register_functions(&ctx);
+    ctx.state()
+}
+
+/// Tarn's SQL functions: DuckDB's division and `avg`, vectors and embeddings, MoE routing.
+fn register_functions(ctx: &SessionContext) {
+    functions::register(ctx);
+    vectors::register(ctx);
+    routing::register(ctx);
 }
 
 /// Partitions per query follow `threads`; each sort's merge reservation is scaled down under a

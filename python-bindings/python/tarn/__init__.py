@@ -55,14 +55,13 @@ def init(
     settings (``memory_limit``, ``threads``, ``max_attempts``, ``temp_directory``) may be given as
     keyword arguments. The ``TARN_*`` environment variables win over the arguments.
     ``job_time`` and ``job_name`` are accepted for compatibility and recorded on the session.
-    ``cluster="df://host:port"`` is the cluster mode, which this build does not include yet.
+    ``cluster="df://host:port"`` runs the session's SQL and its jobs' stages on a Ballista cluster
+    started with ``tarn cluster scheduler`` and ``tarn cluster executor``; ``data_root`` must then
+    be a folder every machine shares.
     """
-    if cluster is not None:
-        raise NotImplementedError(
-            f"cluster mode ({cluster}) is not available in this build of tarn; "
-            "omit cluster= to run in this process"
-        )
     settings: Dict[str, Any] = dict(kwargs)
+    if cluster is not None:
+        settings["cluster"] = cluster
     if job_id is not None:
         settings["job_id"] = job_id
     if data_root is not None:

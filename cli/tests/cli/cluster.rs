@@ -1,0 +1,386 @@
+//! Cluster mode end to end: a Ballista scheduler and two executors started as separate `tarn
+//! cluster` processes on loopback, running TPC-H and a partitioned job with the same results
+//! as the embedded engine, and a job that loses an executor in the middle.
+
+use std::fs::File;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{contents, done_records, stderr, stdout, tarn, write_corpus};
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A scheduler and executors, each a `tarn cluster` process logging into `logs`; all are
+/// killed when this is dropped, also when a test fails.
+struct Cluster {
+    url: String,
+    processes: Vec<Child>,
+    executors: Vec<usize>,
+    logs: PathBuf,
+}
+
+impl Cluster {
+    fn start(executors: usize, logs: &Path) -> Cluster {
+        std::fs::create_dir_all(logs).unwrap();
+        let port = free_port();
+        let mut cluster = Cluster {
+            url: format!("df://127.0.0.1:{port}"),
+            processes: Vec::new(),
+            executors: Vec::new(),
+            logs: logs.to_path_buf(),
+        };
+        let bind = format!("127.0.0.1:{port}");
+        // A lost executor is noticed after 4 s without heartbeats (they come every second).
+        cluster.spawn(
+            "scheduler",
+            &[
+                "cluster",
+                "scheduler",
+                "--bind",
+                &bind,
+                "--executor-timeout",
+                "4",
+            ],
+        );
+        let started = Instant::now();
+        while TcpStream::connect(&bind).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{}",
+                cluster.log("scheduler")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for i in 0..executors {
+            let flight = format!("127.0.0.1:{}", free_port());
+            let grpc = free_port().to_string();
+            let work = logs.join(format!("executor{i}"));
+            let index = cluster.spawn(
+                &format!("executor{i}"),
+                &[
+                    "cluster",
+                    "executor",
+                    "--scheduler",
+                    &bind,
+                    "--bind",
+                    &flight,
+                    "--grpc-port",
+                    &grpc,
+                    "--concurrency",
+                    "2",
+                    "--heartbeat-interval",
+                    "1",
+                    "--work-dir",
+                    work.to_str().unwrap(),
+                ],
+            );
+            cluster.executors.push(index);
+        }
+        cluster.wait_for_executors(executors);
+        cluster
+    }
+
+    /// Starts `tarn args`, its output going to `<logs>/<name>.log`; returns its index.
+    fn spawn(&mut self, name: &str, args: &[&str]) -> usize {
+        let log = File::create(self.logs.join(format!("{name}.log"))).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_tarn"))
+            .args(args)
+            .env("TARN_LOG", "warn")
+            .current_dir(&self.logs)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.processes.push(child);
+        self.processes.len() - 1
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.logs.join(format!("{name}.log"))).unwrap_or_default()
+    }
+
+    /// Waits until `tarn cluster status` lists `count` executors.
+    fn wait_for_executors(&self, count: usize) {
+        let started = Instant::now();
+        loop {
+            let out = tarn(&["cluster", "status", &self.url], None, &self.logs);
+            if stdout(&out).starts_with(&format!("{count} executor(s)")) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{count} executors never registered: {}{}\n{}",
+                stdout(&out),
+                stderr(&out),
+                self.log("executor0")
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Kills executor `i` with SIGKILL.
+    fn kill_executor(&mut self, i: usize) {
+        let process = &mut self.processes[self.executors[i]];
+        process.kill().unwrap();
+        process.wait().unwrap();
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for process in &mut self.processes {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}
+
+/// Writes TPC-H at scale factor 0.1 (tpchgen-cli, which the test command installs) into `dir`.
+fn tpch_data(dir: &Path) {
+    let status = Command::new("tpchgen-cli")
+        .args(["parquet", "-s", "0.1", "--output-dir"])
+        .arg(dir)
+        .status()
+        .expect("tpchgen-cli runs (scripts/test installs it from bench/requirements.txt)");
+    assert!(status.success());
+}
+
+const TPCH_TABLES: [&str; 8] = [
+    "customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier",
+];
+
+/// Rows as JSON values, numbers rounded to 9 significant digits: a cluster sums floats in
+/// another order than one process does.
+fn rows(jsonl: &str) -> Vec<Value> {
+    fn round(value: Value) -> Value {
+        match value {
+            Value::Number(n) if n.is_f64() => {
+                let f = n.as_f64().unwrap();
+                Value::String(format!("{f:.9e}"))
+            }
+            Value::Object(map) => {
+                Value::Object(map.into_iter().map(|(k, v)| (k, round(v))).collect())
+            }
+            other => other,
+        }
+    }
+    jsonl
+        .lines()
+        .map(|line| round(serde_json::from_str(line).unwrap()))
+        .collect()
+}
+
+#[test]
+fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("tpch");
+    tpch_data(&data);
+    let cluster = Cluster::start(2, &dir.path().join("cluster"));
+
+    let views: String = TPCH_TABLES
+        .iter()
+        .map(|t| {
+            format!(
+                "CREATE VIEW {t} AS SELECT * FROM '{}/{t}.parquet';\n",
+                data.display()
+            )
+        })
+        .collect();
+    let queries = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/tpch/queries");
+    for q in 1..=22 {
+        let query = queries.join(format!("q{q}.sql"));
+        let query = query.to_str().unwrap();
+        let embedded = tarn(
+            &["sql", "--mode", "jsonl", "-c", &views, "-f", query],
+            None,
+            dir.path(),
+        );
+        assert!(embedded.status.success(), "q{q}: {}", stderr(&embedded));
+        let clustered = tarn(
+            &[
+                "sql",
+                "--cluster",
+                &cluster.url,
+                "--mode",
+                "jsonl",
+                "-c",
+                &views,
+                "-f",
+                query,
+            ],
+            None,
+            dir.path(),
+        );
+        assert!(
+            clustered.status.success(),
+            "q{q} on the cluster: {}",
+            stderr(&clustered)
+        );
+        let expected = rows(&stdout(&embedded));
+        assert!(!expected.is_empty(), "q{q} gave no rows");
+        assert_eq!(rows(&stdout(&clustered)), expected, "q{q}");
+    }
+
+    // Tables made on the client (CREATE TABLE AS, glob()) travel inside the plans.
+    let script = format!(
+        "CREATE TABLE small AS SELECT n_nationkey AS k, n_name AS name FROM nation WHERE n_regionkey = 1;
+         SELECT count(*) AS n, min(name) AS first FROM small JOIN customer ON c_nationkey = k;
+         SELECT count(*) AS files FROM glob('{}/*.parquet');",
+        data.display()
+    );
+    let embedded = tarn(&["sql", "-c", &views, "-c", &script], None, dir.path());
+    let clustered = tarn(
+        &[
+            "sql",
+            "--cluster",
+            &cluster.url,
+            "-c",
+            &views,
+            "-c",
+            &script,
+        ],
+        None,
+        dir.path(),
+    );
+    assert!(clustered.status.success(), "{}", stderr(&clustered));
+    assert_eq!(stdout(&clustered), stdout(&embedded));
+    assert!(
+        stdout(&embedded).ends_with("files\n8\n"),
+        "{}",
+        stdout(&embedded)
+    );
+
+    // A partitioned job: its stages run as Ballista tasks, its files under the shared data root.
+    write_corpus(dir.path());
+    let pipeline = "
+        CREATE STAGE docs AS read_parquet('corpus.parquet');
+        CREATE STAGE parts AS repartition(docs, 12, hash_by => 'url');
+        CREATE STAGE dedup AS partial_sql('SELECT url, min(id) AS id, max(length(text)) AS len FROM {0} GROUP BY url', parts);
+        COPY dedup TO 'OUT' (FORMAT parquet);";
+    std::fs::write(
+        dir.path().join("local.sql"),
+        pipeline.replace("OUT", "local"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("remote.sql"),
+        pipeline.replace("OUT", "remote"),
+    )
+    .unwrap();
+    let local = tarn(
+        &["run", "local.sql", "--data-root", "data"],
+        None,
+        dir.path(),
+    );
+    assert!(local.status.success(), "{}", stderr(&local));
+    let remote = tarn(
+        &[
+            "run",
+            "remote.sql",
+            "--data-root",
+            "data",
+            "--job-id",
+            "on-cluster",
+            "--cluster",
+            &cluster.url,
+        ],
+        None,
+        dir.path(),
+    );
+    assert!(remote.status.success(), "{}", stderr(&remote));
+    assert!(stdout(&remote).contains("12 tasks"), "{}", stdout(&remote));
+    let expected = contents(dir.path(), "local");
+    assert_eq!(expected.lines().count(), 5001);
+    assert_eq!(contents(dir.path(), "remote"), expected);
+
+    // Both executors ran tasks of the job, and the scheduler lists its stages as jobs.
+    let status = tarn(&["cluster", "status", &cluster.url], None, dir.path());
+    let status = stdout(&status);
+    assert!(status.starts_with("2 executor(s)"), "{status}");
+    assert!(status.contains("tarn on-cluster n02-sql"), "{status}");
+    assert!(status.contains("Completed"), "{status}");
+}
+
+#[test]
+fn a_job_survives_losing_an_executor() {
+    let dir = tempfile::tempdir().unwrap();
+    write_corpus(dir.path());
+    let mut cluster = Cluster::start(2, &dir.path().join("cluster"));
+    // Tasks that take a while each, so that the kill lands in the middle of the stage.
+    let pipeline = "
+        CREATE STAGE docs AS read_parquet('corpus.parquet');
+        CREATE STAGE parts AS repartition(docs, 16, hash_by => 'url');
+        CREATE STAGE slow AS partial_sql('SELECT url, count(*) AS n, sum(length(regexp_replace(repeat(text, 40), ''x+'', ''y'', ''g''))) AS work FROM {0} GROUP BY url', parts);
+        COPY slow TO 'OUT' (FORMAT parquet);";
+    std::fs::write(
+        dir.path().join("local.sql"),
+        pipeline.replace("OUT", "local"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("remote.sql"),
+        pipeline.replace("OUT", "remote"),
+    )
+    .unwrap();
+    let local = tarn(
+        &["run", "local.sql", "--data-root", "data"],
+        None,
+        dir.path(),
+    );
+    assert!(local.status.success(), "{}", stderr(&local));
+
+    let job = Command::new(env!("CARGO_BIN_EXE_tarn"))
+        .args([
+            "run",
+            "remote.sql",
+            "--data-root",
+            "data",
+            "--job-id",
+            "lossy",
+            "--cluster",
+            &cluster.url,
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let done = dir.path().join("data/lossy/tasks/n02-sql");
+    let started = Instant::now();
+    while done_records(&done) < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no task of the stage finished"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    cluster.kill_executor(1);
+    let killed_at = done_records(&done);
+    assert!(killed_at < 16, "the stage ended before the kill");
+
+    let out = job.wait_with_output().unwrap();
+    // Ballista notices the lost executor by its missing heartbeats and runs its tasks (and any
+    // shuffle output it held) again on the executor that is left: the job succeeds whole.
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        cluster.log("scheduler")
+    );
+    assert_eq!(done_records(&done), 16);
+    let expected = contents(dir.path(), "local");
+    assert_eq!(expected.lines().count(), 5001);
+    assert_eq!(contents(dir.path(), "remote"), expected);
+}

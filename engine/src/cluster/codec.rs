@@ -1,0 +1,196 @@
+//! How Tarn's own plan pieces cross the wire to a Ballista scheduler and its executors. Each
+//! codec handles what Tarn adds and hands everything else to Ballista's codec, which carries
+//! Ballista's shuffle nodes and DataFusion's file formats; a tag in front of Tarn's bytes tells
+//! the two apart when decoding.
+//!
+//! * Logical: in-memory tables (`CREATE TABLE … AS`, `glob()`, `parquet_metadata()`, `eplb()`
+//!   results), as Arrow IPC streams. Files, listing tables and views DataFusion carries itself.
+//! * Physical: [`StageTasksExec`], one stage of a partitioned job.
+
+use std::sync::Arc;
+
+use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
+use datafusion::common::TableReference;
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::FileFormatFactory;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{Extension, LogicalPlan};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_proto::logical_plan::LogicalExtensionCodec;
+use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+
+use super::ipc;
+use super::stage::StageTasksExec;
+
+/// Marks an in-memory table's bytes.
+const MEMORY_TABLE: &[u8] = b"tarn.memtable.v1\0";
+/// Marks a job stage's bytes.
+const STAGE_TASKS: &[u8] = b"tarn.stage.v1\0";
+
+/// Ballista's logical codec plus in-memory tables.
+#[derive(Debug, Default)]
+pub struct TarnLogicalCodec {
+    ballista: BallistaLogicalExtensionCodec,
+}
+
+impl LogicalExtensionCodec for TarnLogicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[LogicalPlan],
+        ctx: &TaskContext,
+    ) -> Result<Extension> {
+        self.ballista.try_decode(buf, inputs, ctx)
+    }
+
+    fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
+        self.ballista.try_encode(node, buf)
+    }
+
+    fn try_decode_table_provider(
+        &self,
+        buf: &[u8],
+        table_ref: &TableReference,
+        schema: SchemaRef,
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn TableProvider>> {
+        match buf.strip_prefix(MEMORY_TABLE) {
+            Some(bytes) => {
+                let (_, batches) = ipc::decode(bytes)?;
+                Ok(Arc::new(MemTable::try_new(schema, vec![batches])?))
+            }
+            None => self
+                .ballista
+                .try_decode_table_provider(buf, table_ref, schema, ctx),
+        }
+    }
+
+    fn try_encode_table_provider(
+        &self,
+        table_ref: &TableReference,
+        node: Arc<dyn TableProvider>,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        let Some(table) = node.downcast_ref::<MemTable>() else {
+            return self
+                .ballista
+                .try_encode_table_provider(table_ref, node, buf);
+        };
+        let mut batches = Vec::new();
+        for partition in &table.batches {
+            batches.extend(partition.try_read().map_err(|_| {
+                DataFusionError::Execution(format!(
+                    "table {table_ref} is being written while a query sends it to the cluster"
+                ))
+            })?.iter().cloned());
+        }
+        buf.extend_from_slice(MEMORY_TABLE);
+        buf.extend(ipc::encode(&table.schema(), &batches)?);
+        Ok(())
+    }
+
+    fn try_decode_file_format(
+        &self,
+        buf: &[u8],
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn FileFormatFactory>> {
+        self.ballista.try_decode_file_format(buf, ctx)
+    }
+
+    fn try_encode_file_format(
+        &self,
+        buf: &mut Vec<u8>,
+        node: Arc<dyn FileFormatFactory>,
+    ) -> Result<()> {
+        self.ballista.try_encode_file_format(buf, node)
+    }
+}
+
+/// Ballista's physical codec plus job stages.
+#[derive(Debug, Default)]
+pub struct TarnPhysicalCodec {
+    ballista: BallistaPhysicalExtensionCodec,
+}
+
+impl PhysicalExtensionCodec for TarnPhysicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+        converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        match buf.strip_prefix(STAGE_TASKS) {
+            Some(bytes) => Ok(Arc::new(StageTasksExec::decode(bytes, inputs)?)),
+            None => self.ballista.try_decode(buf, inputs, ctx, converter),
+        }
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        match node.downcast_ref::<StageTasksExec>() {
+            Some(stage) => {
+                buf.extend_from_slice(STAGE_TASKS);
+                buf.extend(stage.encode()?);
+                Ok(())
+            }
+            None => self.ballista.try_encode(node, buf, converter),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int32Array, RecordBatch};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::prelude::SessionContext;
+
+    #[tokio::test]
+    async fn memory_tables_cross_the_wire_whole() {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, false)]));
+        let batch = |values: Vec<i32>| {
+            RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![Arc::new(Int32Array::from(values))],
+            )
+            .unwrap()
+        };
+        let table = MemTable::try_new(
+            Arc::clone(&schema),
+            vec![vec![batch(vec![1, 2])], vec![batch(vec![3])]],
+        )
+        .unwrap();
+        let codec = TarnLogicalCodec::default();
+        let name = TableReference::bare("t");
+        let mut buf = Vec::new();
+        codec
+            .try_encode_table_provider(&name, Arc::new(table), &mut buf)
+            .unwrap();
+        let ctx = SessionContext::new();
+        let decoded = codec
+            .try_decode_table_provider(&buf, &name, Arc::clone(&schema), &ctx.task_ctx())
+            .unwrap();
+        ctx.register_table("t", decoded).unwrap();
+        let rows = ctx
+            .sql("SELECT sum(x) AS s, count(*) AS n FROM t")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let sums = rows[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::Int64Array>()
+            .unwrap();
+        assert_eq!((sums.value(0), rows[0].num_rows()), (6, 1));
+    }
+}
