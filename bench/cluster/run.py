@@ -39,6 +39,13 @@ class Cluster:
         self.tarn, self.processes = tarn, []
         port = free_port()
         self.url = f"df://127.0.0.1:{port}"
+        try:
+            self.start(port, executors, slots, logs)
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def start(self, port: int, executors: int, slots: int, logs: Path):
         self.spawn(logs / "scheduler.log", ["cluster", "scheduler", "--bind", f"127.0.0.1:{port}"])
         deadline = time.time() + 60
         while True:
@@ -47,7 +54,7 @@ class Cluster:
                 break
             except OSError:
                 if time.time() > deadline:
-                    raise RuntimeError("the scheduler did not start")
+                    raise RuntimeError("the scheduler did not start: " + (logs / "scheduler.log").read_text())
                 time.sleep(0.05)
         for i in range(executors):
             self.spawn(logs / f"executor{i}.log", [
@@ -56,7 +63,7 @@ class Cluster:
                 "--concurrency", str(slots), "--work-dir", str(logs / f"executor{i}"),
             ])
         while True:
-            status = subprocess.run([tarn, "cluster", "status", self.url], capture_output=True, text=True)
+            status = subprocess.run([self.tarn, "cluster", "status", self.url], capture_output=True, text=True)
             if status.stdout.startswith(f"{executors} executor(s)"):
                 break
             if time.time() > deadline:
@@ -65,7 +72,9 @@ class Cluster:
 
     def spawn(self, log: Path, args):
         with open(log, "w") as out:
-            self.processes.append(subprocess.Popen([self.tarn, *args], stdout=out, stderr=subprocess.STDOUT))
+            self.processes.append(
+                subprocess.Popen([self.tarn, *args], stdout=out, stderr=subprocess.STDOUT, cwd=log.parent)
+            )
 
     def __enter__(self):
         return self

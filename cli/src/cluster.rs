@@ -98,7 +98,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
             } else {
                 ClusterUrl::parse(&format!("df://{scheduler}"))?
             };
-            scheduler.check_reachable()?;
+            scheduler.connect()?;
             let concurrency = concurrency
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             eprintln!(
@@ -115,7 +115,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
         }
         ClusterCommand::Status { url } => {
             let url = ClusterUrl::parse(&url)?;
-            let status = runtime.block_on(status::status(&url))?;
+            let status = status::status(&url)?;
             let now_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64);

@@ -233,10 +233,13 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
         assert_eq!(rows(&stdout(&clustered)), expected, "q{q}");
     }
 
-    // Tables made on the client (CREATE TABLE AS, glob()) travel inside the plans.
+    // Tables made on the client (CREATE TABLE AS, glob()) travel inside the plans, and the
+    // executors have Tarn's functions (MiniLM embeddings, vector maths, DuckDB's division).
     let script = format!(
         "CREATE TABLE small AS SELECT n_nationkey AS k, n_name AS name FROM nation WHERE n_regionkey = 1;
          SELECT count(*) AS n, min(name) AS first FROM small JOIN customer ON c_nationkey = k;
+         SELECT name, round(cosine_similarity(embed(name), embed('AMERICA')), 4) AS sim, k / 2 AS half
+           FROM small ORDER BY k;
          SELECT count(*) AS files FROM glob('{}/*.parquet');",
         data.display()
     );
@@ -383,4 +386,53 @@ fn a_job_survives_losing_an_executor() {
     let expected = contents(dir.path(), "local");
     assert_eq!(expected.lines().count(), 5001);
     assert_eq!(contents(dir.path(), "remote"), expected);
+}
+
+#[test]
+fn a_missing_or_empty_cluster_and_an_open_bind_are_one_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = format!("df://127.0.0.1:{}", free_port());
+    let out = tarn(
+        &["sql", "--cluster", &nowhere, "-c", "SELECT 1"],
+        None,
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("cannot reach the cluster scheduler at {nowhere}")),
+        "{err}"
+    );
+
+    let cluster = Cluster::start(0, &dir.path().join("cluster"));
+    std::fs::write(
+        dir.path().join("p.sql"),
+        "CREATE STAGE s AS read_parquet('x.parquet'); COPY s TO 'out' (FORMAT parquet);",
+    )
+    .unwrap();
+    let out = tarn(
+        &["run", "p.sql", "--cluster", &cluster.url],
+        None,
+        dir.path(),
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("the cluster at {} has no executors", cluster.url)),
+        "{err}"
+    );
+
+    let out = tarn(
+        &["cluster", "scheduler", "--bind", "0.0.0.0:0"],
+        None,
+        dir.path(),
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("refusing to listen on 0.0.0.0:0") && err.contains("--allow-remote"),
+        "{err}"
+    );
 }

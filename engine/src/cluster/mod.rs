@@ -80,9 +80,8 @@ impl ClusterUrl {
         format!("http://{}:{}", self.host, self.port)
     }
 
-    /// Fails with one line naming the address when nothing accepts connections there, so a
-    /// wrong address is reported when connecting rather than at the first query.
-    pub fn check_reachable(&self) -> Result<()> {
+    /// A connection to the scheduler, or one line naming the address and why not.
+    pub fn connect(&self) -> Result<TcpStream> {
         let unreachable = |why: String| {
             TarnError::Invalid(format!(
                 "cannot reach the cluster scheduler at {self}: {why}"
@@ -94,11 +93,25 @@ impl ClusterUrl {
         let mut last = String::from("the host name resolves to no address");
         for address in addresses {
             match TcpStream::connect_timeout(&address, Duration::from_secs(5)) {
-                Ok(_) => return Ok(()),
+                Ok(stream) => return Ok(stream),
                 Err(e) => last = e.to_string(),
             }
         }
         Err(unreachable(last))
+    }
+
+    /// Fails with one line when the scheduler cannot be reached or has no executor, so that a
+    /// wrong address or an empty cluster is reported on connecting, not by a query that waits
+    /// for executors forever.
+    pub fn check_ready(&self) -> Result<()> {
+        if status::executors(self)?.is_empty() {
+            return Err(TarnError::Invalid(format!(
+                "the cluster at {self} has no executors; start one with `tarn cluster executor \
+                 --scheduler {}:{}`",
+                self.host, self.port
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -112,7 +125,7 @@ impl fmt::Display for ClusterUrl {
 /// there, with Tarn's codecs on both ends. The caller registers Tarn's functions again.
 pub(crate) fn remote_state(state: SessionState, url: &str) -> Result<SessionState> {
     let url = ClusterUrl::parse(url)?;
-    url.check_reachable()?;
+    url.check_ready()?;
     let config = state
         .config()
         .clone()
@@ -151,7 +164,7 @@ mod tests {
             .unwrap()
             .port();
         let url = ClusterUrl::parse(&format!("df://127.0.0.1:{port}")).unwrap();
-        let err = url.check_reachable().unwrap_err().to_string();
+        let err = url.check_ready().unwrap_err().to_string();
         assert!(
             err.contains(&format!(
                 "cannot reach the cluster scheduler at df://127.0.0.1:{port}"

@@ -63,7 +63,7 @@ impl Session {
     /// settings, its jobs' stages run there.
     pub fn new(config: TarnConfig) -> Result<Self> {
         if let Some(url) = &config.cluster {
-            ClusterUrl::parse(url)?.check_reachable()?;
+            ClusterUrl::parse(url)?.check_ready()?;
         }
         let job_id = config
             .job_id
