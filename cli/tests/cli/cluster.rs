@@ -233,11 +233,15 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
         assert_eq!(rows(&stdout(&clustered)), expected, "q{q}");
     }
 
-    // Tables made on the client (CREATE TABLE AS, glob()) travel inside the plans, and the
-    // executors have Tarn's functions (MiniLM embeddings, vector maths, DuckDB's division).
+    // Tables made on the client (CREATE TABLE AS, glob(), range()) travel inside the plans,
+    // LIMIT holds over them, and the executors have Tarn's functions (MiniLM embeddings, vector
+    // maths, DuckDB's division).
     let script = format!(
         "CREATE TABLE small AS SELECT n_nationkey AS k, n_name AS name FROM nation WHERE n_regionkey = 1;
          SELECT count(*) AS n, min(name) AS first FROM small JOIN customer ON c_nationkey = k;
+         SELECT * FROM small LIMIT 2;
+         SELECT * FROM (VALUES (1), (2), (3)) t(x) LIMIT 1;
+         SELECT count(*) AS n, sum(x) AS total FROM range(1000) r(x);
          SELECT name, round(cosine_similarity(embed(name), embed('AMERICA')), 4) AS sim, k / 2 AS half
            FROM small ORDER BY k;
          SELECT count(*) AS files FROM glob('{}/*.parquet');",
@@ -259,11 +263,12 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
     );
     assert!(clustered.status.success(), "{}", stderr(&clustered));
     assert_eq!(stdout(&clustered), stdout(&embedded));
+    let embedded = stdout(&embedded);
     assert!(
-        stdout(&embedded).ends_with("files\n8\n"),
-        "{}",
-        stdout(&embedded)
+        embedded.contains("k,name\n1,ARGENTINA\n2,BRAZIL\nx\n1\nn,total\n1000,499500\n"),
+        "{embedded}"
     );
+    assert!(embedded.ends_with("files\n8\n"), "{embedded}");
 
     // A partitioned job: its stages run as Ballista tasks, its files under the shared data root.
     write_corpus(dir.path());

@@ -15,6 +15,7 @@
 
 mod codec;
 mod ipc;
+mod local_tables;
 pub mod servers;
 pub(crate) mod stage;
 pub mod status;
@@ -27,6 +28,7 @@ use ballista_core::extension::{SessionConfigExt, SessionStateExt};
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 
 pub use codec::{TarnLogicalCodec, TarnPhysicalCodec};
+pub(crate) use local_tables::ready_for_cluster;
 
 use crate::error::{Result, TarnError};
 

@@ -223,11 +223,13 @@ impl SqlSession {
             rewrite::name_columns(&mut statement);
             rewrite::duckdb_division(&mut statement)?;
             scalar_args::positional_settings(&mut statement)?;
-            Ok::<_, TarnError>(
-                state
-                    .statement_to_plan(DFStatement::Statement(Box::new(statement)))
-                    .await?,
-            )
+            let plan = state
+                .statement_to_plan(DFStatement::Statement(Box::new(statement)))
+                .await?;
+            match self.config.cluster {
+                Some(_) => crate::cluster::ready_for_cluster(plan, &state).await,
+                None => Ok::<_, TarnError>(plan),
+            }
         }
         .await;
         // The plan holds the tables it scans; the names were only needed while planning.
