@@ -78,6 +78,17 @@ impl TarnError {
     }
 }
 
+/// A Tarn error where DataFusion needs one (inside plan nodes, runtime producers): DataFusion's
+/// own errors unwrapped, the others as their one line.
+impl From<TarnError> for DataFusionError {
+    fn from(err: TarnError) -> Self {
+        match err {
+            TarnError::DataFusion(err) => err,
+            other => DataFusionError::Execution(other.to_string()),
+        }
+    }
+}
+
 impl From<datafusion::arrow::error::ArrowError> for TarnError {
     fn from(err: datafusion::arrow::error::ArrowError) -> Self {
         TarnError::DataFusion(DataFusionError::ArrowError(Box::new(err), None))

@@ -12,6 +12,7 @@ use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
+use datafusion::error::DataFusionError;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::SessionConfig;
 
@@ -83,7 +84,7 @@ pub async fn run_scheduler(options: SchedulerOptions) -> Result<()> {
 fn scheduler_session(
     config: SessionConfig,
 ) -> datafusion::error::Result<datafusion::execution::SessionState> {
-    let runtime = runtime_env(&plain_runtime(None)).map_err(into_datafusion)?;
+    let runtime = runtime_env(&plain_runtime(None)).map_err(DataFusionError::from)?;
     let state = tarn_state(config, runtime);
     let rules = ballista_core::optimizer::with_ballista_optimizer_rules(state.optimizers());
     Ok(SessionStateBuilder::new_from_existing(state)
@@ -112,7 +113,7 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<()> {
         // Every task's runtime resolves URLs through Tarn's stores (S3, 3FS, local) and spills
         // into the work folder; Ballista adds its per-task memory pool on top.
         override_runtime_producer: Some(Arc::new(move |_: &SessionConfig| {
-            runtime_env(&plain_runtime(work_dir.clone())).map_err(into_datafusion)
+            runtime_env(&plain_runtime(work_dir.clone())).map_err(DataFusionError::from)
         })),
         override_logical_codec: Some(Arc::new(TarnLogicalCodec::default())),
         override_physical_codec: Some(Arc::new(TarnPhysicalCodec::default())),
@@ -138,13 +139,6 @@ fn plain_runtime(temp_directory: Option<PathBuf>) -> TarnConfig {
 
 fn ballista(err: ballista_core::error::BallistaError) -> TarnError {
     TarnError::Invalid(format!("cluster: {err}"))
-}
-
-fn into_datafusion(err: TarnError) -> datafusion::error::DataFusionError {
-    match err {
-        TarnError::DataFusion(err) => err,
-        other => datafusion::error::DataFusionError::External(Box::new(other)),
-    }
 }
 
 #[cfg(test)]

@@ -408,7 +408,7 @@ impl ExecutionPlan for StageTasksExec {
         partition: usize,
         ctx: Arc<TaskContext>,
     ) -> DFResult<SendableRecordBatchStream> {
-        let job = self.job(&ctx).map_err(into_datafusion)?;
+        let job = self.job(&ctx).map_err(DataFusionError::from)?;
         let numbers = self.tasks.execute(partition, ctx)?;
         let (stage, threads) = (self.spec.stage, self.spec.threads);
         let rows = numbers
@@ -423,20 +423,13 @@ impl ExecutionPlan for StageTasksExec {
             })
             .try_flatten()
             .and_then(move |task| {
-                run_one(Arc::clone(&job), stage, task as usize, threads).map_err(into_datafusion)
+                run_one(Arc::clone(&job), stage, task as usize, threads)
+                    .map_err(DataFusionError::from)
             });
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             output_schema(),
             rows,
         )))
-    }
-}
-
-/// A task's error as DataFusion carries it back to the client: its one line, whole.
-fn into_datafusion(err: TarnError) -> DataFusionError {
-    match err {
-        TarnError::DataFusion(err) => err,
-        other => DataFusionError::Execution(other.to_string()),
     }
 }
 
