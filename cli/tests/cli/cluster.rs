@@ -182,6 +182,15 @@ fn rows(jsonl: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Runs `pipeline` (which copies its result to `OUT`) in this process into `local/`, and writes
+/// the same pipeline, copying to `remote/`, as `remote.sql` for a cluster run.
+fn run_locally_and_write_remote(pipeline: &str, dir: &Path) {
+    std::fs::write(dir.join("local.sql"), pipeline.replace("OUT", "local")).unwrap();
+    std::fs::write(dir.join("remote.sql"), pipeline.replace("OUT", "remote")).unwrap();
+    let local = tarn(&["run", "local.sql", "--data-root", "data"], None, dir);
+    assert!(local.status.success(), "{}", stderr(&local));
+}
+
 #[test]
 fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
     let dir = tempfile::tempdir().unwrap();
@@ -277,22 +286,7 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
         CREATE STAGE parts AS repartition(docs, 12, hash_by => 'url');
         CREATE STAGE dedup AS partial_sql('SELECT url, min(id) AS id, max(length(text)) AS len FROM {0} GROUP BY url', parts);
         COPY dedup TO 'OUT' (FORMAT parquet);";
-    std::fs::write(
-        dir.path().join("local.sql"),
-        pipeline.replace("OUT", "local"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("remote.sql"),
-        pipeline.replace("OUT", "remote"),
-    )
-    .unwrap();
-    let local = tarn(
-        &["run", "local.sql", "--data-root", "data"],
-        None,
-        dir.path(),
-    );
-    assert!(local.status.success(), "{}", stderr(&local));
+    run_locally_and_write_remote(pipeline, dir.path());
     let remote = tarn(
         &[
             "run",
@@ -332,22 +326,7 @@ fn a_job_survives_losing_an_executor() {
         CREATE STAGE parts AS repartition(docs, 16, hash_by => 'url');
         CREATE STAGE slow AS partial_sql('SELECT url, count(*) AS n, sum(length(regexp_replace(repeat(text, 40), ''x+'', ''y'', ''g''))) AS work FROM {0} GROUP BY url', parts);
         COPY slow TO 'OUT' (FORMAT parquet);";
-    std::fs::write(
-        dir.path().join("local.sql"),
-        pipeline.replace("OUT", "local"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("remote.sql"),
-        pipeline.replace("OUT", "remote"),
-    )
-    .unwrap();
-    let local = tarn(
-        &["run", "local.sql", "--data-root", "data"],
-        None,
-        dir.path(),
-    );
-    assert!(local.status.success(), "{}", stderr(&local));
+    run_locally_and_write_remote(pipeline, dir.path());
 
     let job = Command::new(env!("CARGO_BIN_EXE_tarn"))
         .args([
