@@ -31,7 +31,9 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn start(executors: usize, logs: &Path) -> Cluster {
+    /// A scheduler that counts an executor lost after `executor_timeout` seconds without
+    /// heartbeats (they come every second), and `executors` executors of two slots each.
+    fn start(executors: usize, executor_timeout: u64, logs: &Path) -> Cluster {
         std::fs::create_dir_all(logs).unwrap();
         let port = free_port();
         let mut cluster = Cluster {
@@ -41,7 +43,6 @@ impl Cluster {
             logs: logs.to_path_buf(),
         };
         let bind = format!("127.0.0.1:{port}");
-        // A lost executor is noticed after 4 s without heartbeats (they come every second).
         cluster.spawn(
             "scheduler",
             &[
@@ -50,7 +51,7 @@ impl Cluster {
                 "--bind",
                 &bind,
                 "--executor-timeout",
-                "4",
+                &executor_timeout.to_string(),
             ],
         );
         let started = Instant::now();
@@ -196,7 +197,7 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("tpch");
     tpch_data(&data);
-    let cluster = Cluster::start(2, &dir.path().join("cluster"));
+    let cluster = Cluster::start(2, 30, &dir.path().join("cluster"));
 
     let views: String = TPCH_TABLES
         .iter()
@@ -319,7 +320,8 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
 fn a_job_survives_losing_an_executor() {
     let dir = tempfile::tempdir().unwrap();
     write_corpus(dir.path());
-    let mut cluster = Cluster::start(2, &dir.path().join("cluster"));
+    // A lost executor is noticed within 6 s instead of the default 30.
+    let mut cluster = Cluster::start(2, 6, &dir.path().join("cluster"));
     // Tasks that take a while each, so that the kill lands in the middle of the stage.
     let pipeline = "
         CREATE STAGE docs AS read_parquet('corpus.parquet');
@@ -389,7 +391,7 @@ fn a_missing_or_empty_cluster_and_an_open_bind_are_one_error_line() {
         "{err}"
     );
 
-    let cluster = Cluster::start(0, &dir.path().join("cluster"));
+    let cluster = Cluster::start(0, 30, &dir.path().join("cluster"));
     std::fs::write(
         dir.path().join("p.sql"),
         "CREATE STAGE s AS read_parquet('x.parquet'); COPY s TO 'out' (FORMAT parquet);",
