@@ -163,7 +163,12 @@ impl ScanSpec {
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(options)
             .with_schema(schema);
-        Ok(Arc::new(ListingTable::try_new(config)?))
+        // The statistics cache lets the join-order rule's row counts and physical planning
+        // share one read of each file's footer.
+        let statistics = state.runtime_env().cache_manager.get_file_statistic_cache();
+        Ok(Arc::new(
+            ListingTable::try_new(config)?.with_cache(statistics),
+        ))
     }
 
     /// Lists the files and works out their format, partition columns and schema.

@@ -226,6 +226,9 @@ impl SqlSession {
             let plan = state
                 .statement_to_plan(DFStatement::Statement(Box::new(statement)))
                 .await?;
+            if let Some(tables) = state.config().get_extension::<optimizer::TableStats>() {
+                tables.collect(&plan, &state).await;
+            }
             match self.config.cluster {
                 Some(_) => crate::cluster::ready_for_cluster(plan, &state).await,
                 None => Ok::<_, TarnError>(plan),
@@ -259,11 +262,15 @@ impl SqlSession {
 /// A DataFusion state with what Tarn adds to SQL: its optimizer rules and functions. A cluster's
 /// scheduler and executors build their sessions with it too, so plans mean the same there.
 pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionState {
+    // The session reads table sizes into `tables` before optimizing; the join-order rule reads
+    // them there.
+    let tables = Arc::new(optimizer::TableStats::default());
     let mut state = SessionStateBuilder::new()
-        .with_config(session_config)
+        .with_config(session_config.with_extension(Arc::clone(&tables)))
         .with_runtime_env(runtime)
         .with_default_features();
-    for rule in optimizer::rules() {
+    state = state.with_physical_optimizer_rules(optimizer::physical_rules());
+    for rule in optimizer::rules(tables) {
         state = state.with_optimizer_rule(rule);
     }
     let ctx = SessionContext::new_with_state(state.build());

@@ -1,10 +1,19 @@
-//! Logical rewrites Tarn adds after DataFusion's own optimizer rules.
+//! Rewrites Tarn adds to DataFusion's own optimizer rules.
 //!
-//! DataFusion decorrelates `IN`/`EXISTS`/scalar subqueries into semi joins placed above the
-//! whole join tree of the outer query, and it has no cost-based join reordering to move them.
-//! DuckDB's planner gets the better shape from its cardinality estimates and its "delim join"
-//! decorrelation. The rules here recover the two cases that cost the most without statistics,
-//! each restricted to a plan shape where the rewrite is cheap and the win is likely:
+//! DataFusion joins tables in the order a query names them, and it decorrelates
+//! `IN`/`EXISTS`/scalar subqueries into semi joins placed above the whole join tree of the outer
+//! query. DuckDB's planner gets better shapes from its cardinality estimates and its "delim
+//! join" decorrelation. The rules here recover the cases that cost the most:
+//!
+//! * [`JoinOrder`]: each tree of inner joins is rebuilt so that its intermediate results are
+//!   small, from the tables' sizes ([`TableStats`]) and the form of their filters (TPC-H Q5,
+//!   Q7, Q21).
+//!
+//! * [`SemiJoinBuildSide`] (physical): a semi or anti join builds its hash table on the side
+//!   with fewer estimated rows (TPC-H Q21).
+//!
+//! The two logical subquery rules work without statistics, each restricted to a plan shape where the
+//! rewrite is cheap and the win is likely:
 //!
 //! * [`SemiJoinPushdown`]: a semi join whose right side is a HAVING-selected key set filters the
 //!   one side of an inner join that holds its keys before that join runs (TPC-H Q18), and so
@@ -13,24 +22,49 @@
 //!   filtered scan on the other side can match (TPC-H Q2, Q17).
 
 mod aggregate_key_reduction;
+mod join_order;
+mod semi_join_build_side;
 mod semi_join_pushdown;
+mod table_stats;
 
 use std::sync::Arc;
 
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::optimizer::OptimizerRule;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 
 pub use aggregate_key_reduction::AggregateKeyReduction;
+pub use join_order::JoinOrder;
+pub use semi_join_build_side::SemiJoinBuildSide;
 pub use semi_join_pushdown::SemiJoinPushdown;
+pub use table_stats::TableStats;
 
 /// The alias of the key set [`AggregateKeyReduction`] joins into an aggregate's input: how a
 /// reduced aggregate is recognised, so that later passes leave it alone, and a key set that
 /// [`SemiJoinPushdown`] knows to be small.
 const KEYS_ALIAS: &str = "__tarn_join_keys";
 
-/// Tarn's rules, in the order they run after DataFusion's.
-pub fn rules() -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
-    vec![Arc::new(SemiJoinPushdown), Arc::new(AggregateKeyReduction)]
+/// Tarn's rules, in the order they run after DataFusion's; the join order comes from the table
+/// sizes the session leaves in `tables`.
+pub fn rules(tables: Arc<TableStats>) -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
+    vec![
+        Arc::new(JoinOrder::new(tables)),
+        Arc::new(SemiJoinPushdown),
+        Arc::new(AggregateKeyReduction),
+    ]
+}
+
+/// DataFusion's physical optimizer rules with Tarn's: [`SemiJoinBuildSide`] right after join
+/// selection, whose choice it corrects, and before the rules that place repartitions for it.
+pub fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+    let mut rules = PhysicalOptimizer::default().rules;
+    let after = rules
+        .iter()
+        .position(|rule| rule.name() == "join_selection")
+        .map_or(0, |position| position + 1);
+    rules.insert(after, Arc::new(SemiJoinBuildSide));
+    rules
 }
 
 /// The plan under any `SubqueryAlias` and `Projection` nodes: what a join side computes, seen

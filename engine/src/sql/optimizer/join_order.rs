@@ -1,0 +1,523 @@
+//! Orders each tree of inner joins so that its intermediate results are small.
+//!
+//! DataFusion joins tables in the order a query names them. In a star query that order often
+//! joins the fact table to every dimension before the one filter that keeps 2 nations of 25
+//! applies (TPC-H Q5, Q7, Q21), so every join carries twelve times the rows it needs to. DuckDB
+//! orders joins by estimated cardinality; this rule does the same with what is known at the
+//! logical level: each table's row count and key ranges ([`TableStats`]) and the form of its
+//! filters.
+//!
+//! It flattens a tree of plain inner joins into its inputs, their equi-join keys and the other
+//! join conditions, then rebuilds it greedily (GOO, Fegaras 1998): join the two connected groups
+//! whose result is estimated smallest, until one group is left. That makes bushy trees such as
+//! `((supplier ⋈ nation) ⋈ lineitem) ⋈ ((customer ⋈ nation) ⋈ orders)`. The estimate of an
+//! equi-join of groups with `a` and `b` rows is `a·b / d`, where `d`, the key's domain, is the
+//! smaller of the two tables' row counts and of the keys' distinct bounds. Without a distinct
+//! bound that treats each row of the larger table as matching one row of the smaller (a foreign
+//! key into a primary key, as in TPC-H and most star schemas), and a filter on either side
+//! passes through in proportion; the bounds (an integer key's min..max range) catch joins on
+//! small shared attributes such as a nation key. The smaller group goes on the left, the side a
+//! hash join builds; physical planning may still swap sides from its own statistics.
+//!
+//! A tree is left as it is when any input has no estimate (no row count, or a plan shape other
+//! than filtered scans), when the inputs are not all connected by equi-join keys, or when the
+//! greedy order is the order it already has. A new order is wrapped in a projection that puts the
+//! columns back in the original order.
+
+use std::sync::Arc;
+
+use datafusion::common::tree_node::{Transformed, TreeNodeRecursion};
+use datafusion::common::{Column, NullEquality, Result};
+use datafusion::logical_expr::utils::{conjunction, split_conjunction};
+use datafusion::logical_expr::{
+    BinaryExpr, Expr, Join, JoinConstraint, JoinType, LogicalPlan, Operator, Projection,
+};
+use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
+
+use super::table_stats::TableStats;
+
+/// The fraction of rows an equality with a constant keeps (the textbook guess without
+/// distinct counts).
+const EQUALITY: f64 = 0.1;
+/// The fraction a one-sided range keeps (`<`, `>=`, …).
+const RANGE: f64 = 1.0 / 3.0;
+/// The fraction a two-sided range keeps (`BETWEEN`).
+const BETWEEN: f64 = 0.25;
+/// The fraction a `LIKE` pattern keeps.
+const PATTERN: f64 = 0.1;
+/// The fraction any other predicate keeps.
+const UNKNOWN: f64 = 0.5;
+/// The most inputs one tree may have: groups of inputs are sets of bits in a `u64`.
+const MAX_INPUTS: usize = 64;
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct JoinOrder {
+    tables: Arc<TableStats>,
+}
+
+impl JoinOrder {
+    pub fn new(tables: Arc<TableStats>) -> Self {
+        Self { tables }
+    }
+
+    /// `plan` with every tree of inner joins in it ordered; subqueries included.
+    fn order_all(&self, plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
+        plan.transform_down_with_subqueries(|node| {
+            if !is_plain_inner_join(&node) {
+                return Ok(Transformed::no(node));
+            }
+            match self.order_tree(&node)? {
+                // The tree's inputs were ordered inside; its own joins are not visited again.
+                Some(ordered) => Ok(Transformed::new(
+                    ordered.data,
+                    ordered.transformed,
+                    TreeNodeRecursion::Jump,
+                )),
+                None => Ok(Transformed::no(node)),
+            }
+        })
+    }
+
+    /// `root`, a tree of inner joins, in greedy order with its inputs ordered too; `None` when
+    /// the tree cannot be estimated, so that its smaller trees are tried on their own.
+    fn order_tree(&self, root: &LogicalPlan) -> Result<Option<Transformed<LogicalPlan>>> {
+        let Some(join) = inner_join_below(root) else {
+            return Ok(None);
+        };
+        let mut tree = JoinTree::default();
+        let shape = tree.flatten(join);
+        if tree.inputs.len() < 3 || tree.inputs.len() > MAX_INPUTS {
+            return Ok(None);
+        }
+        let Some(graph) = tree.graph(&self.tables) else {
+            return Ok(None);
+        };
+        let Some(greedy) = graph.greedy_shape() else {
+            return Ok(None);
+        };
+
+        let mut inputs_changed = false;
+        let mut inputs = Vec::with_capacity(tree.inputs.len());
+        for input in tree.inputs.drain(..) {
+            let ordered = self.order_all(input)?;
+            inputs_changed |= ordered.transformed;
+            inputs.push(ordered.data);
+        }
+        if greedy == shape {
+            if !inputs_changed {
+                return Ok(Some(Transformed::no(root.clone())));
+            }
+            let rebuilt = with_inputs(root, &mut inputs.into_iter())?;
+            return Ok(Some(Transformed::yes(rebuilt)));
+        }
+
+        let mut pending: Vec<(u64, Option<Expr>)> = graph
+            .conditions
+            .into_iter()
+            .map(|(inputs_read, condition)| (inputs_read, Some(condition)))
+            .collect();
+        let (joined, _) = build(&greedy, &inputs, &graph.edges, &mut pending)?;
+        // Every condition reads inputs of the tree only, so the root has applied all of them.
+        debug_assert!(pending.iter().all(|(_, condition)| condition.is_none()));
+        let columns = root.schema().columns().into_iter().map(Expr::Column);
+        let restored = Projection::try_new(columns.collect(), Arc::new(joined))?;
+        Ok(Some(Transformed::yes(LogicalPlan::Projection(restored))))
+    }
+}
+
+impl OptimizerRule for JoinOrder {
+    fn name(&self) -> &str {
+        "tarn_join_order"
+    }
+
+    fn supports_rewrite(&self) -> bool {
+        true
+    }
+
+    fn rewrite(
+        &self,
+        plan: LogicalPlan,
+        _config: &dyn OptimizerConfig,
+    ) -> Result<Transformed<LogicalPlan>> {
+        self.order_all(plan)
+    }
+}
+
+/// An inner join that may change places with its neighbours: equi-keys that never match nulls,
+/// written with `ON` (a `USING` join's schema depends on its sides' order).
+fn is_plain_inner_join(plan: &LogicalPlan) -> bool {
+    matches!(plan, LogicalPlan::Join(join)
+        if join.join_type == JoinType::Inner
+            && join.join_constraint == JoinConstraint::On
+            && join.null_equality == NullEquality::NullEqualsNothing
+            && !join.null_aware)
+}
+
+/// The plain inner join `plan` is, or selects columns of: DataFusion prunes columns between
+/// joins with projections, which belong to the tree rather than ending it.
+fn inner_join_below(plan: &LogicalPlan) -> Option<&Join> {
+    match plan {
+        LogicalPlan::Join(join) if is_plain_inner_join(plan) => Some(join),
+        LogicalPlan::Projection(projection)
+            if projection.expr.iter().all(|e| matches!(e, Expr::Column(_))) =>
+        {
+            inner_join_below(&projection.input)
+        }
+        _ => None,
+    }
+}
+
+/// Which inputs joined in which order: a tree over indexes into the inputs.
+#[derive(Debug, Clone, PartialEq)]
+enum Shape {
+    Input(usize),
+    Join(Box<Shape>, Box<Shape>),
+}
+
+/// A tree of inner joins taken apart.
+#[derive(Default)]
+struct JoinTree {
+    inputs: Vec<LogicalPlan>,
+    /// The `ON` key pairs of every join in the tree.
+    keys: Vec<(Expr, Expr)>,
+    /// The conjuncts of every join's non-equi filter.
+    filters: Vec<Expr>,
+}
+
+impl JoinTree {
+    /// Collects the inputs, keys and filters of `join` and the joins below it, and returns
+    /// their shape.
+    fn flatten(&mut self, join: &Join) -> Shape {
+        let side = |tree: &mut Self, side: &LogicalPlan| match inner_join_below(side) {
+            Some(join) => tree.flatten(join),
+            None => {
+                tree.inputs.push(side.clone());
+                Shape::Input(tree.inputs.len() - 1)
+            }
+        };
+        let left = side(self, &join.left);
+        let right = side(self, &join.right);
+        self.keys.extend(join.on.iter().cloned());
+        if let Some(filter) = &join.filter {
+            self.filters
+                .extend(split_conjunction(filter).into_iter().cloned());
+        }
+        Shape::Join(Box::new(left), Box::new(right))
+    }
+
+    /// The inputs' estimates and the conditions between them; `None` when an input has no
+    /// estimate or a column belongs to no input.
+    fn graph(&self, tables: &TableStats) -> Option<JoinGraph> {
+        let estimates = self
+            .inputs
+            .iter()
+            .map(|input| estimate(input, tables))
+            .collect::<Option<Vec<_>>>()?;
+        let mut graph = JoinGraph {
+            estimates,
+            edges: Vec::new(),
+            conditions: Vec::new(),
+        };
+        for (left, right) in &self.keys {
+            let (left_inputs, right_inputs) = (self.inputs_of(left)?, self.inputs_of(right)?);
+            if left_inputs.count_ones() == 1
+                && right_inputs.count_ones() == 1
+                && left_inputs != right_inputs
+            {
+                let sides = [(left_inputs, left), (right_inputs, right)];
+                let domain = sides
+                    .iter()
+                    .map(|(input, key)| {
+                        let input = input.trailing_zeros() as usize;
+                        let table_rows = graph.estimates[input].table_rows;
+                        match key.try_as_col() {
+                            Some(column) => {
+                                distinct_bound(&self.inputs[input], &column.name, tables)
+                                    .map_or(table_rows, |bound| bound.min(table_rows))
+                            }
+                            None => table_rows,
+                        }
+                    })
+                    .fold(f64::INFINITY, f64::min)
+                    .max(1.0);
+                graph.edges.push(Edge {
+                    inputs: [left_inputs, right_inputs],
+                    keys: [left.clone(), right.clone()],
+                    domain,
+                });
+            } else {
+                let equal = Expr::BinaryExpr(BinaryExpr::new(
+                    Box::new(left.clone()),
+                    Operator::Eq,
+                    Box::new(right.clone()),
+                ));
+                graph.conditions.push((left_inputs | right_inputs, equal));
+            }
+        }
+        for filter in &self.filters {
+            graph
+                .conditions
+                .push((self.inputs_of(filter)?, filter.clone()));
+        }
+        Some(graph)
+    }
+
+    /// The set of inputs whose columns `expr` reads; `None` when a column is in no input.
+    fn inputs_of(&self, expr: &Expr) -> Option<u64> {
+        let mut set = 0;
+        for column in expr.column_refs() {
+            set |= 1 << self.input_of(column)?;
+        }
+        Some(set)
+    }
+
+    fn input_of(&self, column: &Column) -> Option<usize> {
+        self.inputs
+            .iter()
+            .position(|input| input.schema().has_column(column))
+    }
+}
+
+/// The inputs of a join tree as a graph: estimated rows at the nodes, equi-join keys on the edges.
+struct JoinGraph {
+    estimates: Vec<Estimate>,
+    edges: Vec<Edge>,
+    /// Every other condition, with the set of inputs it reads.
+    conditions: Vec<(u64, Expr)>,
+}
+
+/// An equi-join key between two inputs, each given as a one-bit set.
+struct Edge {
+    inputs: [u64; 2],
+    keys: [Expr; 2],
+    /// How many values the key can take where both sides meet.
+    domain: f64,
+}
+
+/// Inputs joined so far in the greedy search.
+struct Group {
+    inputs: u64,
+    rows: f64,
+    shape: Shape,
+}
+
+impl JoinGraph {
+    /// The greedy join order; `None` when the inputs are not all connected.
+    fn greedy_shape(&self) -> Option<Shape> {
+        let mut groups: Vec<Group> = self
+            .estimates
+            .iter()
+            .enumerate()
+            .map(|(i, estimate)| Group {
+                inputs: 1 << i,
+                rows: estimate.rows.max(1.0),
+                shape: Shape::Input(i),
+            })
+            .collect();
+        while groups.len() > 1 {
+            let mut best: Option<(usize, usize, f64)> = None;
+            for i in 0..groups.len() {
+                for j in i + 1..groups.len() {
+                    let Some(rows) = self.join_rows(&groups[i], &groups[j]) else {
+                        continue;
+                    };
+                    if best.is_none_or(|(_, _, least)| rows < least) {
+                        best = Some((i, j, rows));
+                    }
+                }
+            }
+            let (i, j, rows) = best?;
+            let second = groups.remove(j);
+            let first = groups.remove(i);
+            let (build, probe) = if second.rows < first.rows {
+                (second, first)
+            } else {
+                (first, second)
+            };
+            groups.push(Group {
+                inputs: build.inputs | probe.inputs,
+                rows,
+                shape: Shape::Join(Box::new(build.shape), Box::new(probe.shape)),
+            });
+        }
+        groups.pop().map(|group| group.shape)
+    }
+
+    /// The estimated rows of joining two groups; `None` when no key connects them. Several
+    /// keys together (a composite key) can take as many values as their domains multiplied, but
+    /// no more than the widest of them does in the tables that hold it.
+    fn join_rows(&self, a: &Group, b: &Group) -> Option<f64> {
+        let mut domain: Option<f64> = None;
+        let mut widest_table = 0.0_f64;
+        for edge in &self.edges {
+            let [x, y] = edge.inputs;
+            let connects = (x & a.inputs != 0 && y & b.inputs != 0)
+                || (x & b.inputs != 0 && y & a.inputs != 0);
+            if connects {
+                domain = Some(domain.map_or(edge.domain, |d| d * edge.domain));
+                let tables = edge
+                    .inputs
+                    .map(|set| self.estimates[set.trailing_zeros() as usize].table_rows);
+                widest_table = widest_table.max(tables[0].min(tables[1]));
+            }
+        }
+        let domain = domain?.min(widest_table).max(1.0);
+        Some((a.rows * b.rows / domain).max(1.0))
+    }
+}
+
+/// The plan of `shape` over `inputs`, each join with the keys between its sides and the
+/// conditions it is the first to have all inputs for; also the set of inputs it joins.
+fn build(
+    shape: &Shape,
+    inputs: &[LogicalPlan],
+    edges: &[Edge],
+    pending: &mut [(u64, Option<Expr>)],
+) -> Result<(LogicalPlan, u64)> {
+    let (left, right) = match shape {
+        Shape::Input(i) => return Ok((inputs[*i].clone(), 1 << i)),
+        Shape::Join(left, right) => (left, right),
+    };
+    let (left, left_inputs) = build(left, inputs, edges, pending)?;
+    let (right, right_inputs) = build(right, inputs, edges, pending)?;
+    let mut on = Vec::new();
+    for edge in edges {
+        let [x, y] = edge.inputs;
+        let [kx, ky] = &edge.keys;
+        if x & left_inputs != 0 && y & right_inputs != 0 {
+            on.push((kx.clone(), ky.clone()));
+        } else if y & left_inputs != 0 && x & right_inputs != 0 {
+            on.push((ky.clone(), kx.clone()));
+        }
+    }
+    let joined = left_inputs | right_inputs;
+    let mut filters = Vec::new();
+    for (inputs_read, condition) in pending.iter_mut() {
+        if *inputs_read & !joined == 0 {
+            filters.extend(condition.take());
+        }
+    }
+    let join = Join::try_new(
+        Arc::new(left),
+        Arc::new(right),
+        on,
+        conjunction(filters),
+        JoinType::Inner,
+        JoinConstraint::On,
+        NullEquality::NullEqualsNothing,
+        false,
+    )?;
+    Ok((LogicalPlan::Join(join), joined))
+}
+
+/// `tree` with its inputs, in flattening order, replaced by `inputs`.
+fn with_inputs(
+    tree: &LogicalPlan,
+    inputs: &mut impl Iterator<Item = LogicalPlan>,
+) -> Result<LogicalPlan> {
+    let children = tree
+        .inputs()
+        .into_iter()
+        .map(|child| match inner_join_below(child) {
+            Some(_) => with_inputs(child, inputs),
+            None => Ok(inputs.next().expect("one input per leaf")),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    tree.with_new_exprs(tree.expressions(), children)
+}
+
+/// An input's estimated rows, and the rows of the table it filters (its key's domain).
+#[derive(Debug, Clone, Copy)]
+struct Estimate {
+    rows: f64,
+    table_rows: f64,
+}
+
+/// Estimates filtered scans of tables with known row counts, seen through renames.
+fn estimate(plan: &LogicalPlan, tables: &TableStats) -> Option<Estimate> {
+    match plan {
+        LogicalPlan::TableScan(scan) => {
+            let table_rows = tables.of_scan(scan)?.rows as f64;
+            let kept: f64 = scan.filters.iter().map(selectivity).product();
+            let rows = scan.fetch.map_or(table_rows * kept, |fetch| {
+                (table_rows * kept).min(fetch as f64)
+            });
+            Some(Estimate { rows, table_rows })
+        }
+        LogicalPlan::Filter(filter) => {
+            let input = estimate(&filter.input, tables)?;
+            // A filter pushed into the scan below it is also kept above it; count it once.
+            let pushed: &[Expr] = match filter.input.as_ref() {
+                LogicalPlan::TableScan(scan) => &scan.filters,
+                _ => &[],
+            };
+            let kept: f64 = split_conjunction(&filter.predicate)
+                .into_iter()
+                .filter(|conjunct| !pushed.contains(conjunct))
+                .map(selectivity)
+                .product();
+            Some(Estimate {
+                rows: input.rows * kept,
+                ..input
+            })
+        }
+        LogicalPlan::Projection(_) | LogicalPlan::SubqueryAlias(_) => {
+            estimate(plan.inputs()[0], tables)
+        }
+        _ => None,
+    }
+}
+
+/// An upper bound on the distinct values of the column `name` of `plan`, traced through renames
+/// and filters to the table it comes from.
+fn distinct_bound(plan: &LogicalPlan, name: &str, tables: &TableStats) -> Option<f64> {
+    match plan {
+        LogicalPlan::TableScan(scan) => {
+            let index = scan.source.schema().index_of(name).ok()?;
+            tables.of_scan(scan)?.distinct[index].map(|bound| bound as f64)
+        }
+        LogicalPlan::Filter(filter) => distinct_bound(&filter.input, name, tables),
+        LogicalPlan::SubqueryAlias(alias) => distinct_bound(&alias.input, name, tables),
+        LogicalPlan::Projection(projection) => {
+            let fields = projection.schema.fields();
+            let position = fields.iter().position(|field| field.name() == name)?;
+            match projection.expr[position].clone().unalias() {
+                Expr::Column(column) => distinct_bound(&projection.input, &column.name, tables),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The fraction of rows `predicate` keeps, guessed from its form.
+fn selectivity(predicate: &Expr) -> f64 {
+    match predicate {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
+            Operator::And => selectivity(left) * selectivity(right),
+            Operator::Or => {
+                let (a, b) = (selectivity(left), selectivity(right));
+                a + b - a * b
+            }
+            Operator::Eq | Operator::IsNotDistinctFrom => EQUALITY,
+            Operator::NotEq | Operator::IsDistinctFrom => 1.0 - EQUALITY,
+            Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq => RANGE,
+            Operator::LikeMatch | Operator::ILikeMatch => PATTERN,
+            Operator::NotLikeMatch | Operator::NotILikeMatch => 1.0 - PATTERN,
+            _ => UNKNOWN,
+        },
+        Expr::Between(between) if between.negated => 1.0 - BETWEEN,
+        Expr::Between(_) => BETWEEN,
+        Expr::InList(list) => {
+            let kept = (EQUALITY * list.list.len() as f64).min(UNKNOWN);
+            if list.negated { 1.0 - kept } else { kept }
+        }
+        Expr::Like(like) if like.negated => 1.0 - PATTERN,
+        Expr::Like(_) => PATTERN,
+        Expr::Not(inner) => 1.0 - selectivity(inner),
+        Expr::IsNull(_) => EQUALITY,
+        Expr::IsNotNull(_) => 1.0 - EQUALITY,
+        _ => UNKNOWN,
+    }
+}

@@ -1,0 +1,156 @@
+//! How big each table a query scans is, for the join-order rule's estimates.
+//!
+//! DataFusion's optimizer rules are synchronous and see no statistics: a `ListingTable` reports
+//! none at the logical level, and its row counts and column ranges sit in the Parquet footers
+//! that physical planning reads later. So the SQL layer reads them first, after planning a
+//! statement and before optimizing it, and leaves them here, where [`super::JoinOrder`] looks
+//! them up. Each file table keeps what it read in the session's statistics cache, so physical
+//! planning does not read the footers again.
+//!
+//! A size belongs to one table object, found by address. Entries hold the table weakly (a
+//! dropped table's memory is not kept) and the weak reference keeps the address from being
+//! reused, so a size can never be looked up for a different table.
+
+use std::sync::{Arc, Mutex, Weak};
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::TableProvider;
+use datafusion::common::stats::Precision;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{ColumnStatistics, ScalarValue, Statistics};
+use datafusion::datasource::listing::ListingTable;
+use datafusion::datasource::{MemTable, ViewTable, source_as_provider};
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::{LogicalPlan, TableScan};
+
+/// The sizes read for the tables of recent queries.
+#[derive(Debug, Default)]
+pub struct TableStats {
+    sizes: Mutex<Vec<(Weak<dyn TableProvider>, TableSize)>>,
+}
+
+/// What is known of one table's size.
+#[derive(Debug, Clone)]
+pub(super) struct TableSize {
+    pub rows: usize,
+    /// Per column of the table's schema, an upper bound on its distinct values when one is
+    /// known: the statistic itself, or the width of an integer column's min..max range.
+    pub distinct: Vec<Option<usize>>,
+}
+
+impl TableStats {
+    /// Reads the size of every table `plan` scans, views' tables included, when it scans enough
+    /// tables for join order to matter. A table whose size cannot be read is left out: sizes
+    /// only steer optimization, and the query reports any real problem when it runs.
+    pub async fn collect(&self, plan: &LogicalPlan, state: &SessionState) {
+        let tables = scanned_tables(plan);
+        if tables.len() < 3 {
+            return;
+        }
+        for table in tables {
+            if let Some(size) = table_size(table.as_ref(), state).await {
+                self.insert(&table, size);
+            }
+        }
+    }
+
+    /// The size last read for the table `scan` reads, if any.
+    pub(super) fn of_scan(&self, scan: &TableScan) -> Option<TableSize> {
+        let table = source_as_provider(&scan.source).ok()?;
+        let sizes = self.sizes.lock().expect("table sizes lock");
+        sizes
+            .iter()
+            .find(|(known, _)| std::ptr::addr_eq(known.as_ptr(), Arc::as_ptr(&table)))
+            .map(|(_, size)| size.clone())
+    }
+
+    fn insert(&self, table: &Arc<dyn TableProvider>, size: TableSize) {
+        let mut sizes = self.sizes.lock().expect("table sizes lock");
+        sizes.retain(|(known, _)| {
+            known.strong_count() > 0 && !std::ptr::addr_eq(known.as_ptr(), Arc::as_ptr(table))
+        });
+        sizes.push((Arc::downgrade(table), size));
+    }
+}
+
+/// The tables `plan` scans, each once; a view counts as the tables it scans.
+fn scanned_tables(plan: &LogicalPlan) -> Vec<Arc<dyn TableProvider>> {
+    let mut tables: Vec<Arc<dyn TableProvider>> = Vec::new();
+    let mut plans = vec![plan.clone()];
+    while let Some(plan) = plans.pop() {
+        // The closure never fails, so neither does the walk.
+        let _ = plan.apply_with_subqueries(|node| {
+            if let LogicalPlan::TableScan(scan) = node
+                && let Ok(table) = source_as_provider(&scan.source)
+                && !tables.iter().any(|known| Arc::ptr_eq(known, &table))
+            {
+                match table.downcast_ref::<ViewTable>() {
+                    Some(view) => plans.push(view.logical_plan().clone()),
+                    None => tables.push(table),
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+    }
+    tables
+}
+
+/// A table's size: from the file footers for file tables, by counting rows for in-memory ones,
+/// from the table's own statistics for the rest.
+async fn table_size(table: &dyn TableProvider, state: &SessionState) -> Option<TableSize> {
+    let statistics = match table.downcast_ref::<ListingTable>() {
+        Some(files) => {
+            files
+                .list_files_for_scan(state, &[], None)
+                .await
+                .ok()?
+                .statistics
+        }
+        None => match table.downcast_ref::<MemTable>() {
+            Some(memory) => {
+                let rows = memory_rows(memory).await;
+                Statistics::new_unknown(&table.schema()).with_num_rows(Precision::Exact(rows))
+            }
+            None => table.statistics()?,
+        },
+    };
+    Some(TableSize {
+        rows: *statistics.num_rows.get_value()?,
+        distinct: statistics
+            .column_statistics
+            .iter()
+            .map(distinct_bound)
+            .collect(),
+    })
+}
+
+/// An upper bound on a column's distinct values, from its statistics.
+fn distinct_bound(column: &ColumnStatistics) -> Option<usize> {
+    if let Some(distinct) = column.distinct_count.get_value() {
+        return Some(*distinct);
+    }
+    let (min, max) = (column.min_value.get_value()?, column.max_value.get_value()?);
+    let width = max
+        .cast_to(&DataType::Int64)
+        .ok()?
+        .sub(min.cast_to(&DataType::Int64).ok()?)
+        .ok()?;
+    match (min.data_type().is_integer(), width) {
+        (true, ScalarValue::Int64(Some(width))) => usize::try_from(width).ok()?.checked_add(1),
+        _ => None,
+    }
+}
+
+/// The rows an in-memory table holds.
+async fn memory_rows(memory: &MemTable) -> usize {
+    let mut rows = 0;
+    for partition in &memory.batches {
+        rows += partition
+            .read()
+            .await
+            .iter()
+            .map(|batch| batch.num_rows())
+            .sum::<usize>();
+    }
+    rows
+}
