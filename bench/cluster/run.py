@@ -91,7 +91,7 @@ def run_all(tarn, setup, numbers, threads, cluster=None):
     for n in numbers:
         query = tpch.HERE / "queries" / f"q{n}.sql"
         args = ["--cluster", cluster] if cluster else []
-        results[n] = tpch.run_tarn(tarn, setup, query, threads, extra_args=args)
+        results[n] = tpch.run_tarn(tarn, setup, query, threads, 1, extra_args=args)
     return results
 
 

@@ -6,7 +6,7 @@ engines with the same thread count, prints per-query times and the tarn/DuckDB r
 --check compares every result (floats to 1e-6 relative) and exits non-zero on any difference.
 
     python3 bench/tpch/run.py --scale 0.1 --check      # the correctness test CI runs
-    python3 bench/tpch/run.py --scale 1 --tarn target/release/tarn   # the speed figure
+    python3 bench/tpch/run.py --scale 1 --tarn target/release/tarn --repeat 3   # the speed figure
 """
 
 import argparse
@@ -54,17 +54,21 @@ def normalize(value):
     return str(value)
 
 
-def run_tarn(tarn: str, setup: str, query_file: Path, threads: int, extra_args=()):
-    """Returns (seconds, rows): the summed statement times the shell's timer reports."""
+def run_tarn(tarn: str, setup: str, query_file: Path, threads: int, repeat: int, extra_args=()):
+    """Returns (seconds, rows): the fastest of `repeat` runs in one process, each the summed
+    statement times the shell's timer reports, as DuckDB's runs share one connection."""
     proc = subprocess.run(
         [tarn, "sql", *extra_args, "--mode", "jsonl", "--threads", str(threads), "-c", setup,
-         "-c", ".timer on", "-f", str(query_file)],
+         "-c", ".timer on", *(["-c", query_file.read_text()] * repeat)],
         capture_output=True, text=True,
     )
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "tarn failed")
-    seconds = sum(float(m) for m in re.findall(r"Run Time \(s\): real ([0-9.]+)", proc.stderr))
-    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    times = [float(m) for m in re.findall(r"Run Time \(s\): real ([0-9.]+)", proc.stderr)]
+    per_run = len(times) // repeat
+    seconds = min(sum(times[i * per_run:(i + 1) * per_run]) for i in range(repeat))
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    rows = [json.loads(line) for line in lines[:len(lines) // repeat]]
     return seconds, rows
 
 
@@ -109,6 +113,8 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=HERE / "data")
     parser.add_argument("--check", action="store_true", help="compare results with DuckDB's")
     parser.add_argument("--queries", default="1-22", help="e.g. 1-22 or 1,3,18")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run each query this many times in each engine and keep the fastest")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for tarn only, e.g. datafusion.execution.parquet.pushdown_filters=true")
     args = parser.parse_args()
@@ -127,16 +133,18 @@ def main() -> int:
     con.execute(setup)
     tarn_setup = "".join(f"SET {setting};\n" for setting in args.set) + setup
 
-    print(f"TPC-H SF{args.scale}, {args.threads} threads, DuckDB {duckdb.__version__}")
+    fastest = f", fastest of {args.repeat}" if args.repeat > 1 else ""
+    print(f"TPC-H SF{args.scale}, {args.threads} threads, DuckDB {duckdb.__version__}{fastest}")
     print(f"{'query':>5} {'tarn s':>9} {'duckdb s':>9} {'ratio':>7}  result")
     passed = failed = 0
     total_tarn = total_duck = 0.0
     worst = (0.0, None)
     for n in numbers:
         query = HERE / "queries" / f"q{n}.sql"
-        duck_s, duck_rows = run_duckdb(con, query)
+        duck_runs = [run_duckdb(con, query) for _ in range(args.repeat)]
+        duck_s, duck_rows = min(s for s, _ in duck_runs), duck_runs[0][1]
         try:
-            tarn_s, tarn_rows = run_tarn(args.tarn, tarn_setup, query, args.threads)
+            tarn_s, tarn_rows = run_tarn(args.tarn, tarn_setup, query, args.threads, args.repeat)
             problem = compare(tarn_rows, duck_rows) if args.check else None
         except RuntimeError as err:
             tarn_s, problem = float("nan"), f"error: {err}"

@@ -780,3 +780,42 @@ async fn joins_run_smallest_first_whatever_order_the_query_names_them() {
         plan.join("\n")
     );
 }
+
+#[tokio::test]
+async fn filters_evaluate_their_cheapest_conditions_first() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE items AS SELECT i AS id, 'mode' || (i % 7) AS mode, i % 365 AS shipped, i % 300 AS due
+         FROM range(3000) t(i)",
+    )
+    .await;
+    // Written as TPC-H Q12 writes it: the string test first, the selective day range last.
+    let sql = "SELECT count(*) FROM items
+        WHERE mode IN ('mode1', 'mode3') AND mode NOT LIKE '%9' AND shipped < due
+          AND shipped >= 60 AND shipped < 152";
+    let expected = (0..3000)
+        .filter(|i| {
+            let (mode, shipped, due) = (i % 7, i % 365, i % 300);
+            (mode == 1 || mode == 3) && shipped < due && (60..152).contains(&shipped)
+        })
+        .count();
+    assert_eq!(query(&mut s, sql).await, [[expected.to_string()]]);
+
+    let plan = logical_plan(&mut s, sql).await;
+    let filter = plan
+        .iter()
+        .find(|l| l.trim_start().starts_with("Filter:"))
+        .unwrap_or_else(|| panic!("no filter:\n{}", plan.join("\n")));
+    let at = |needle: &str| {
+        filter
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle} is not in {filter}"))
+    };
+    assert!(
+        at("items.shipped >= ") < at("items.shipped < items.due")
+            && at("items.shipped < items.due") < at("items.mode = ")
+            && at("items.mode = ") < at("NOT LIKE"),
+        "number constants, then number columns, then strings, then patterns: {filter}"
+    );
+}

@@ -1,18 +1,20 @@
 //! Rewrites Tarn adds to DataFusion's own optimizer rules.
 //!
-//! DataFusion joins tables in the order a query names them, and it decorrelates
-//! `IN`/`EXISTS`/scalar subqueries into semi joins placed above the whole join tree of the outer
-//! query. DuckDB's planner gets better shapes from its cardinality estimates and its "delim
-//! join" decorrelation. The rules here recover the cases that cost the most:
+//! DataFusion joins tables in the order a query names them, evaluates conditions in the order
+//! they are written, and decorrelates `IN`/`EXISTS`/scalar subqueries into semi joins placed
+//! above the whole join tree of the outer query. DuckDB's planner gets better shapes from its
+//! cardinality estimates and its "delim join" decorrelation. The rules here recover the cases
+//! that cost the most:
 //!
 //! * [`JoinOrder`]: each tree of inner joins is rebuilt so that its intermediate results are
 //!   small, from the tables' sizes ([`TableStats`]) and the form of their filters (TPC-H Q5,
 //!   Q7, Q21).
-//!
+//! * [`ConjunctOrder`]: a filter evaluates its cheapest conditions first, so that the costly
+//!   ones run on fewer rows (TPC-H Q12).
 //! * [`SemiJoinBuildSide`] (physical): a semi or anti join builds its hash table on the side
 //!   with fewer estimated rows (TPC-H Q21).
 //!
-//! The two logical subquery rules work without statistics, each restricted to a plan shape where the
+//! The two subquery rules work without statistics, each restricted to a plan shape where the
 //! rewrite is cheap and the win is likely:
 //!
 //! * [`SemiJoinPushdown`]: a semi join whose right side is a HAVING-selected key set filters the
@@ -22,6 +24,7 @@
 //!   filtered scan on the other side can match (TPC-H Q2, Q17).
 
 mod aggregate_key_reduction;
+mod conjunct_order;
 mod join_order;
 mod semi_join_build_side;
 mod semi_join_pushdown;
@@ -35,6 +38,7 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 
 pub use aggregate_key_reduction::AggregateKeyReduction;
+pub use conjunct_order::ConjunctOrder;
 pub use join_order::JoinOrder;
 pub use semi_join_build_side::SemiJoinBuildSide;
 pub use semi_join_pushdown::SemiJoinPushdown;
@@ -52,6 +56,7 @@ pub fn rules(tables: Arc<TableStats>) -> Vec<Arc<dyn OptimizerRule + Send + Sync
         Arc::new(JoinOrder::new(tables)),
         Arc::new(SemiJoinPushdown),
         Arc::new(AggregateKeyReduction),
+        Arc::new(ConjunctOrder),
     ]
 }
 
