@@ -76,6 +76,8 @@ impl SqlSession {
         let options = session_config.options_mut();
         options.set("datafusion.sql_parser.dialect", "duckdb")?;
         options.set("datafusion.sql_parser.default_null_ordering", "nulls_last")?;
+        // `0.1 + 0.2` is exactly 0.3 in DuckDB: its decimal literals are DECIMAL, not DOUBLE.
+        options.set("datafusion.sql_parser.parse_float_as_decimal", "true")?;
         options.set("datafusion.explain.format", "tree")?;
         // A folder means every file under it, hive partition folders included.
         options.set(
@@ -221,7 +223,7 @@ impl SqlSession {
             }
             expand::expand_select_lists(&mut statement, &state).await?;
             rewrite::name_columns(&mut statement);
-            rewrite::duckdb_division(&mut statement)?;
+            rewrite::duckdb_numbers(&mut statement)?;
             scalar_args::positional_settings(&mut statement)?;
             let plan = state
                 .statement_to_plan(DFStatement::Statement(Box::new(statement)))

@@ -5,10 +5,11 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-    FunctionArguments, Ident, ObjectName, OrderByExpr, OrderByKind, Query, Select, SelectFlavor,
-    SelectItem, SetExpr, Statement, TableFactor, TableSample, TableSampleKind, TableSampleUnit,
-    Value, VisitMut, VisitorMut, WildcardAdditionalOptions,
+    BinaryOperator, CastKind, DataType, ExactNumberInfo, Expr, Function, FunctionArg,
+    FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName, OrderByExpr,
+    OrderByKind, Query, Select, SelectFlavor, SelectItem, SetExpr, Statement, TableFactor,
+    TableSample, TableSampleKind, TableSampleUnit, Value, VisitMut, VisitorMut,
+    WildcardAdditionalOptions,
 };
 use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
@@ -109,21 +110,35 @@ impl Rewriter<'_> {
 
 /// Gives `/` DuckDB's meaning. Runs after [`name_columns`], so columns keep the names users
 /// wrote (`(a / b)`).
-pub fn duckdb_division(statement: &mut Statement) -> Result<()> {
-    match statement.visit(&mut DivisionRewriter) {
+pub fn duckdb_numbers(statement: &mut Statement) -> Result<()> {
+    match statement.visit(&mut NumberRewriter) {
         ControlFlow::Continue(()) => Ok(()),
         ControlFlow::Break(err) => Err(err),
     }
 }
 
-struct DivisionRewriter;
+struct NumberRewriter;
 
-impl VisitorMut for DivisionRewriter {
+impl VisitorMut for NumberRewriter {
     type Break = TarnError;
 
     /// DuckDB's division: `a / b` is floating point (see `functions::DIVIDE`), `a // b` is
-    /// DataFusion's integer `/`.
+    /// DataFusion's integer `/`. And DuckDB's literals: `0.1` is a DECIMAL (the session parses
+    /// it so), but `1e3` is a DOUBLE, where DataFusion would make it a DECIMAL of scale -3.
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<TarnError> {
+        if let Expr::Value(value) = expr
+            && let Value::Number(digits, _) = &value.value
+            && digits.contains(['e', 'E'])
+        {
+            *expr = Expr::Cast {
+                kind: CastKind::Cast,
+                expr: Box::new(expr.clone()),
+                data_type: DataType::Double(ExactNumberInfo::None),
+                array: false,
+                format: None,
+            };
+            return ControlFlow::Continue(());
+        }
         if let Expr::BinaryOp { op, left, right } = expr {
             match op {
                 BinaryOperator::Divide => {

@@ -50,7 +50,8 @@ fn embedding_type() -> DataType {
     )
 }
 
-/// Each row's vector as f32 values (None for NULL), from a list of numbers of any float type.
+/// Each row's vector as f32 values (None for NULL), from a list of numbers of any type
+/// (`[1.0, 2.5]` is a list of decimals, as in DuckDB).
 pub(super) fn vectors(array: &ArrayRef, function: &str) -> Result<Vec<Option<Vec<f32>>>> {
     let item_type = match array.data_type() {
         DataType::FixedSizeList(field, _) | DataType::List(field) | DataType::LargeList(field) => {
@@ -58,7 +59,7 @@ pub(super) fn vectors(array: &ArrayRef, function: &str) -> Result<Vec<Option<Vec
         }
         other => return exec_err!("{function}: expected a list of numbers, got {other}"),
     };
-    if !item_type.is_floating() && !item_type.is_integer() {
+    if !item_type.is_numeric() {
         return exec_err!("{function}: expected a list of numbers, got a list of {item_type}");
     }
     // Every row's numbers are cast once, as one array, and rows are read as ranges of it:

@@ -819,3 +819,23 @@ async fn filters_evaluate_their_cheapest_conditions_first() {
         "number constants, then number columns, then strings, then patterns: {filter}"
     );
 }
+
+#[tokio::test]
+async fn number_literals_have_duckdbs_types() {
+    let mut s = session();
+    // A decimal literal is exact, as in DuckDB; one with an exponent is a DOUBLE.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT 0.1 + 0.2, arrow_typeof(0.25), 1e3, arrow_typeof(2.5e-1), 0.1::DOUBLE + 0.2"
+        )
+        .await,
+        [[
+            "0.3",
+            "Decimal128(2, 2)",
+            "1000.0",
+            "Float64",
+            "0.30000000000000004"
+        ]]
+    );
+}
