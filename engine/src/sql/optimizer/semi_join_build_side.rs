@@ -112,23 +112,20 @@ mod tests {
 
     #[test]
     fn the_side_with_fewer_rows_is_built() {
-        // Q21's NOT EXISTS as join selection leaves it: the subquery's rows are built.
-        assert_eq!(
-            optimized_join(JoinType::RightAnti, 5000, 70),
-            JoinType::LeftAnti
-        );
-        assert_eq!(
-            optimized_join(JoinType::LeftSemi, 5000, 70),
-            JoinType::RightSemi
-        );
-        // Already on the smaller side, or too close to call: left alone.
-        assert_eq!(
-            optimized_join(JoinType::LeftAnti, 70, 5000),
-            JoinType::LeftAnti
-        );
-        assert_eq!(
-            optimized_join(JoinType::RightSemi, 100, 70),
-            JoinType::RightSemi
-        );
+        let cases = [
+            // Q21's NOT EXISTS as join selection leaves it: the subquery's rows are built.
+            (JoinType::RightAnti, 5000, 70, JoinType::LeftAnti),
+            (JoinType::LeftSemi, 5000, 70, JoinType::RightSemi),
+            // Already on the smaller side, or too close to call: left alone.
+            (JoinType::LeftAnti, 70, 5000, JoinType::LeftAnti),
+            (JoinType::RightSemi, 100, 70, JoinType::RightSemi),
+        ];
+        for (join_type, build_rows, probe_rows, expected) in cases {
+            assert_eq!(
+                optimized_join(join_type, build_rows, probe_rows),
+                expected,
+                "{join_type} building {build_rows} rows, probing {probe_rows}"
+            );
+        }
     }
 }
