@@ -207,7 +207,7 @@ impl JoinTree {
     }
 
     /// The inputs' estimates and the conditions between them; `None` when an input has no
-    /// estimate or a column belongs to no input.
+    /// estimate or a column is not in exactly one input.
     fn graph(&self, tables: &TableStats) -> Option<JoinGraph> {
         let estimates = self
             .inputs
@@ -263,7 +263,8 @@ impl JoinTree {
         Some(graph)
     }
 
-    /// The set of inputs whose columns `expr` reads; `None` when a column is in no input.
+    /// The set of inputs whose columns `expr` reads; `None` when a column is in no input or in
+    /// several.
     fn inputs_of(&self, expr: &Expr) -> Option<u64> {
         let mut set = 0;
         for column in expr.column_refs() {
@@ -272,10 +273,19 @@ impl JoinTree {
         Some(set)
     }
 
+    /// The one input that has `column`; `None` when none or several do (an unqualified name
+    /// two inputs share), since a condition could then land on the wrong side.
     fn input_of(&self, column: &Column) -> Option<usize> {
-        self.inputs
+        let mut holders = self
+            .inputs
             .iter()
-            .position(|input| input.schema().has_column(column))
+            .enumerate()
+            .filter(|(_, input)| input.schema().has_column(column))
+            .map(|(index, _)| index);
+        match (holders.next(), holders.next()) {
+            (Some(index), None) => Some(index),
+            _ => None,
+        }
     }
 }
 
