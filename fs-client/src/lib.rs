@@ -29,6 +29,17 @@ pub use location::Location;
 pub use publish::{AtomicFile, publish};
 pub use stores::Stores;
 
+/// This machine's boot, as Linux numbers it (`/proc/sys/kernel/random/boot_id`); `None` where
+/// there is no such file. Data written without `fsync` survives a crashed process but not a
+/// crashed machine, so a record of unsynced files is only good in the boot that wrote them.
+pub fn boot_id() -> Option<u128> {
+    static BOOT: std::sync::OnceLock<Option<u128>> = std::sync::OnceLock::new();
+    *BOOT.get_or_init(|| {
+        let text = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+        u128::from_str_radix(&text.trim().replace('-', ""), 16).ok()
+    })
+}
+
 /// Deletes the tree at `path` (a missing path is fine), through 3FS's `rm-rf` on a 3FS mount.
 pub fn remove_tree(path: impl AsRef<std::path::Path>) -> std::io::Result<()> {
     threefs::remove_tree(threefs::mounts(), path.as_ref())

@@ -444,6 +444,7 @@ mod tests {
             bytes: 2048,
             spilled: 0,
             attempts: 1,
+            unsynced_in_boot: tarn_fs::boot_id(),
         };
         let batch = RecordBatch::try_new(
             output_schema(),

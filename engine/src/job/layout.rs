@@ -15,10 +15,16 @@
 //! files, or it runs again. A commit cut short (the process killed between renames) leaves a
 //! `.committing` list, and the next commit of that task first removes the files it names, so
 //! no stale file survives next to the new ones.
+//!
+//! Shuffle files are written without `fsync` (as Spark writes them): they are read once, soon,
+//! from the page cache, and syncing them cost a tenth of a partition job. A crashed process
+//! loses nothing; a crashed machine may lose their contents, so their `.done` record names the
+//! boot they were written in and is ignored in any other boot, which runs the task again.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::report::TaskStats;
 use crate::error::{Result, TarnError};
 
 /// The file name a task's output gets in each partition folder.
@@ -146,9 +152,16 @@ impl JobDir {
         Ok(())
     }
 
-    /// The statistics a finished task recorded.
+    /// The statistics a finished task recorded; `None` when it has not finished, or when it
+    /// wrote its files without syncing them in an earlier boot of this machine (a crash of the
+    /// machine may have lost them).
     pub fn done_record(&self, stage: &str, task: usize) -> Option<String> {
-        fs::read_to_string(self.task_record(stage, task, "done")).ok()
+        let record = fs::read_to_string(self.task_record(stage, task, "done")).ok()?;
+        let stats: TaskStats = serde_json::from_str(&record).unwrap_or_default();
+        match stats.unsynced_in_boot {
+            Some(boot) if Some(boot) != tarn_fs::boot_id() => None,
+            _ => Some(record),
+        }
     }
 }
 
@@ -213,5 +226,26 @@ mod tests {
         job.commit("s", 0, &attempt, "{}").unwrap();
         assert!(!stale.exists(), "the rerun put no rows in partition 5");
         assert!(job.partition_dir("s", 2).join(task_file(0)).exists());
+    }
+
+    #[test]
+    fn unsynced_files_are_trusted_only_in_the_boot_that_wrote_them() {
+        let Some(boot) = tarn_fs::boot_id() else {
+            return; // Not Linux: every file is synced, no record names a boot.
+        };
+        let root = tempfile::tempdir().unwrap();
+        let job = JobDir::new(root.path(), "job");
+        for (task, written_in, trusted) in [(0, boot, true), (1, boot.wrapping_add(1), false)] {
+            let attempt = job.attempt_dir("s", task, 1).unwrap();
+            write(&attempt.join("p=0").join(task_file(task)), "rows");
+            let stats = TaskStats {
+                rows: 1,
+                unsynced_in_boot: Some(written_in),
+                ..TaskStats::default()
+            };
+            job.commit("s", task, &attempt, &serde_json::to_string(&stats).unwrap())
+                .unwrap();
+            assert_eq!(job.done_record("s", task).is_some(), trusted, "task {task}");
+        }
     }
 }

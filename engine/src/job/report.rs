@@ -14,6 +14,11 @@ pub struct TaskStats {
     /// Bytes its operators spilled to disk.
     pub spilled: u64,
     pub attempts: usize,
+    /// The boot (see [`tarn_fs::boot_id`]) in which the task wrote its files without syncing
+    /// them, as shuffle files are written: after a reboot they may be lost, and the task must
+    /// run again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsynced_in_boot: Option<u128>,
 }
 
 /// One stage, when it has finished.

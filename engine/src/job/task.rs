@@ -450,6 +450,7 @@ async fn shuffle(
         let written = file.finish()?;
         stats.rows += written.rows;
         stats.bytes += written.bytes;
+        stats.unsynced_in_boot = stats.unsynced_in_boot.or(written.unsynced_in_boot);
     }
     Ok(stats)
 }
@@ -465,7 +466,7 @@ fn write_schema(out: &Path, schema: &SchemaRef) -> Result<()> {
 }
 
 /// How a task's Parquet files are encoded.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Encoding {
     /// Files users may read: Snappy with dictionaries and statistics, as DuckDB writes them.
     Dataset,
@@ -493,6 +494,8 @@ struct OutputFile {
     path: PathBuf,
     writer: ArrowWriter<File>,
     rows: u64,
+    /// Whether `finish` syncs the file: outputs users read are synced, shuffle files are not.
+    sync: bool,
 }
 
 impl OutputFile {
@@ -507,6 +510,7 @@ impl OutputFile {
             path,
             writer,
             rows: 0,
+            sync: encoding == Encoding::Dataset,
         })
     }
 
@@ -532,7 +536,12 @@ impl OutputFile {
             .writer
             .into_inner()
             .map_err(|e| parquet_error(&self.path, e))?;
-        file.sync_all().map_err(|e| io("sync", &self.path, e))?;
+        // Shuffle files are not synced: the next stage reads them from the page cache, and the
+        // task's record says which boot they are good in (on a machine without boot ids, sync).
+        let unsynced_in_boot = (!self.sync).then(tarn_fs::boot_id).flatten();
+        if unsynced_in_boot.is_none() {
+            file.sync_all().map_err(|e| io("sync", &self.path, e))?;
+        }
         let bytes = file
             .metadata()
             .map_err(|e| io("stat", &self.path, e))?
@@ -540,6 +549,7 @@ impl OutputFile {
         Ok(TaskStats {
             rows: self.rows,
             bytes,
+            unsynced_in_boot,
             ..TaskStats::default()
         })
     }
