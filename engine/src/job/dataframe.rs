@@ -534,6 +534,10 @@ fn stage_files(job: &Job, staging: &Path) -> Result<()> {
                 if fs::hard_link(entry.path(), &to).is_err() {
                     fs::copy(entry.path(), &to).map_err(|e| io("copy into", &to, e))?;
                 }
+                // A shuffle stage's files were written unsynced; an output must survive a crash.
+                fs::File::open(&to)
+                    .and_then(|file| file.sync_all())
+                    .map_err(|e| io("sync", &to, e))?;
                 names.push(name);
             }
         }
