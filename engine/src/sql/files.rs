@@ -130,6 +130,9 @@ impl FormatOptions {
 /// The files a scan names, grouped by the path that listed them, with how to read them.
 pub struct ResolvedFiles {
     pub files: Vec<(ListingTableUrl, Vec<ObjectMeta>)>,
+    /// Whether a glob matched fewer files than DataFusion's listing of its URL finds (see
+    /// [`Listed::narrowed`]): a table over the URLs would read too many.
+    pub narrowed: bool,
     /// The format and its options, the partition columns and the file extension.
     pub options: ListingOptions,
     /// How the format was chosen, to make it again elsewhere (a cluster's executor).
@@ -152,12 +155,13 @@ impl ScanSpec {
     pub async fn resolve(&self, state: &SessionState) -> Result<Arc<dyn TableProvider>> {
         let ResolvedFiles {
             files,
+            narrowed,
             options,
             schema,
             ..
         } = self.resolve_files(state).await?;
-        if self.options.filename {
-            return self.with_filename_column(&options, schema, &files);
+        if self.options.filename || narrowed {
+            return self.file_by_file(&options, schema, &files, self.options.filename);
         }
         let urls = files.iter().map(|(url, _)| url.clone()).collect();
         let config = ListingTableConfig::new_with_multi_paths(urls)
@@ -173,8 +177,7 @@ impl ScanSpec {
 
     /// Lists the files and works out their format, partition columns and schema.
     pub async fn resolve_files(&self, state: &SessionState) -> Result<ResolvedFiles> {
-        let files = list_paths(state, &self.paths).await?;
-        let urls: Vec<ListingTableUrl> = files.iter().map(|(url, _)| url.clone()).collect();
+        let Listed { files, narrowed } = list_paths(state, &self.paths).await?;
         let first_file = files[0].1[0].location.to_string();
         let format = match self.format {
             Some(format) => format,
@@ -206,33 +209,42 @@ impl ScanSpec {
                     .map(|(name, ty)| Field::new(name, ty.clone(), true))
                     .collect::<Vec<_>>(),
             )),
-            None => {
-                self.infer_schema(state, &options, &urls, &files, format)
-                    .await?
-            }
+            None => self.infer_schema(state, &options, &files, format).await?,
         };
 
         Ok(ResolvedFiles {
             files,
+            narrowed,
             options,
             reading,
             schema,
         })
     }
 
-    /// Infers and merges the schema of every path; when that fails, finds the file at fault so
-    /// the error can name it.
+    /// Infers and merges the schema of the files each path listed (those with the format's
+    /// extension, empty ones left out as DataFusion leaves them out); when that fails, finds the
+    /// file at fault so the error can name it.
     async fn infer_schema(
         &self,
         state: &SessionState,
         options: &ListingOptions,
-        urls: &[ListingTableUrl],
         files: &[(ListingTableUrl, Vec<ObjectMeta>)],
         format: FileFormatKind,
     ) -> Result<SchemaRef> {
-        let mut schemas = Vec::with_capacity(urls.len());
-        for url in urls {
-            match options.infer_schema(state, url).await {
+        let mut schemas = Vec::with_capacity(files.len());
+        for (url, listed) in files {
+            let store = state.runtime_env().object_store(url)?;
+            let readable: Vec<ObjectMeta> = listed
+                .iter()
+                .filter(|meta| {
+                    meta.size > 0 && meta.location.as_ref().ends_with(&options.file_extension)
+                })
+                .cloned()
+                .collect();
+            if readable.is_empty() {
+                return Err(TarnError::NoFiles(url.to_string()));
+            }
+            match options.format.infer_schema(state, &store, &readable).await {
                 Ok(schema) => schemas.push(schema.as_ref().clone()),
                 Err(err) => {
                     return Err(find_bad_file(state, options, files, format)
@@ -260,12 +272,14 @@ impl ScanSpec {
         )))
     }
 
-    /// A union of one scan per file, each with its path in a `filename` column.
-    fn with_filename_column(
+    /// A union of one scan per file, with the file's hive partition values and, when
+    /// `filename`, its path in a `filename` column.
+    fn file_by_file(
         &self,
         options: &ListingOptions,
         schema: SchemaRef,
         files: &[(ListingTableUrl, Vec<ObjectMeta>)],
+        filename: bool,
     ) -> Result<Arc<dyn TableProvider>> {
         let mut union: Option<LogicalPlanBuilder> = None;
         for (url, listed) in files {
@@ -284,7 +298,9 @@ impl ScanSpec {
                 let mut projection: Vec<_> =
                     schema.fields().iter().map(|f| col(f.name())).collect();
                 projection.extend(partition_literals(url, meta, options));
-                projection.push(lit(display_path(url, meta)).alias("filename"));
+                if filename {
+                    projection.push(lit(display_path(url, meta)).alias("filename"));
+                }
                 let scan =
                     LogicalPlanBuilder::scan("file", provider_as_source(Arc::new(table)), None)?
                         .project(projection)?;
@@ -299,36 +315,83 @@ impl ScanSpec {
     }
 }
 
-/// The files each path or glob names, in name order; a path that matches nothing is an error.
-pub(crate) async fn list_paths(
-    state: &SessionState,
-    paths: &[String],
-) -> Result<Vec<(ListingTableUrl, Vec<ObjectMeta>)>> {
+/// The files some paths name.
+pub(crate) struct Listed {
+    /// Each path's listing URL and the files it names, in name order.
+    pub files: Vec<(ListingTableUrl, Vec<ObjectMeta>)>,
+    /// Whether a glob matched fewer files than DataFusion's listing of its URL finds: listing
+    /// subfolders, DataFusion lets `*` cross `/`, which DuckDB's globs never do.
+    pub narrowed: bool,
+}
+
+/// The files each path or glob names; a path that matches nothing is an error.
+pub(crate) async fn list_paths(state: &SessionState, paths: &[String]) -> Result<Listed> {
     let mut files = Vec::with_capacity(paths.len());
+    let mut narrowed = false;
     for path in paths {
-        let url = listing_table_url(&hive_friendly_glob(&crate::stores::listing_path(path)?))?;
-        let listed = list_files(state, &url).await?;
+        let listing_path = crate::stores::listing_path(path)?;
+        let url = listing_table_url(&hive_friendly_glob(&listing_path))?;
+        let mut listed = list_files(state, &url).await?;
+        let found = listed.len();
+        if let Some(pattern) = folder_glob(&listing_path)? {
+            listed.retain(|meta| {
+                let relative = meta.location.prefix_match(url.prefix()).map(|parts| {
+                    parts
+                        .map(|part| part.as_ref().to_string())
+                        .collect::<Vec<_>>()
+                        .join("/")
+                });
+                relative.is_some_and(|relative| pattern.matches_with(&relative, SEGMENT_GLOB))
+            });
+        }
+        narrowed |= listed.len() < found;
         if listed.is_empty() {
             return Err(TarnError::NoFiles(path.clone()));
         }
         files.push((url, listed));
     }
-    Ok(files)
+    Ok(Listed { files, narrowed })
 }
 
 /// The listing for a path or URL. DataFusion's `ListingTableUrl::parse` splits a glob off local
 /// paths only; for store URLs (`s3://bucket/corpus/*.parquet`) the glob is split off here the same
 /// way: the folder up to the last `/` before the first glob character, then the pattern.
 fn listing_table_url(path: &str) -> Result<ListingTableUrl> {
-    let glob_at = path.find(['*', '?', '[']);
-    let (Some(at), true) = (glob_at, path.contains("://")) else {
+    let (Some((folder, pattern)), true) = (split_glob(path), path.contains("://")) else {
         return Ok(ListingTableUrl::parse(path)?);
     };
-    let (folder, pattern) = path.split_at(path[..at].rfind('/').map_or(0, |slash| slash + 1));
     let invalid = |reason: String| TarnError::Invalid(format!("'{path}': {reason}"));
     let url = url::Url::parse(folder).map_err(|e| invalid(e.to_string()))?;
     let pattern = glob::Pattern::new(pattern).map_err(|e| invalid(e.to_string()))?;
     Ok(ListingTableUrl::try_new(url, Some(pattern))?)
+}
+
+/// `path` split after the `/` that ends the folder its first glob character is in; `None`
+/// when it has no glob.
+fn split_glob(path: &str) -> Option<(&str, &str)> {
+    let at = path.find(['*', '?', '['])?;
+    Some(path.split_at(path[..at].rfind('/').map_or(0, |slash| slash + 1)))
+}
+
+/// How DuckDB matches a glob: `*`, `?` and `[…]` stay inside one path segment; only `**`
+/// crosses folders.
+const SEGMENT_GLOB: glob::MatchOptions = glob::MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
+
+/// The glob part of `path` (what follows the folder the first glob character is in), which
+/// the files listed under that folder must match segment by segment; `None` without a glob.
+/// DataFusion's listing matches more loosely (a `*` also crosses `/` when subfolders are
+/// listed), so its files are filtered again with this.
+fn folder_glob(path: &str) -> Result<Option<glob::Pattern>> {
+    let Some((_, pattern)) = split_glob(path) else {
+        return Ok(None);
+    };
+    glob::Pattern::new(pattern)
+        .map(Some)
+        .map_err(|e| TarnError::Invalid(format!("'{path}': {e}")))
 }
 
 /// DataFusion matches a glob against the path with its `key=value` folders removed, so

@@ -18,7 +18,7 @@ use crate::error::{Result, TarnError};
 
 /// `glob(pattern)`: one row per matching file, in a `file` column.
 pub async fn glob_table(state: &SessionState, pattern: &str) -> Result<Arc<dyn TableProvider>> {
-    let files = list_paths(state, &[pattern.to_string()]).await?;
+    let files = list_paths(state, &[pattern.to_string()]).await?.files;
     let mut file = StringBuilder::new();
     for (url, listed) in &files {
         for meta in listed {
@@ -34,7 +34,7 @@ async fn footers(
     paths: &[String],
 ) -> Result<Vec<(String, Arc<ParquetMetaData>)>> {
     let mut footers = Vec::new();
-    for (url, listed) in list_paths(state, paths).await? {
+    for (url, listed) in list_paths(state, paths).await?.files {
         let store = state.runtime_env().object_store(&url)?;
         for meta in listed {
             let name = display_path(&url, &meta);

@@ -180,6 +180,23 @@ async fn files_in_from_globs_directories_and_hive_partitions() {
         single(query(&mut s, &format!("SELECT count(*) FROM '{folder}'")).await),
         "2"
     );
+    // As in DuckDB, `*` stays inside a folder and `**` crosses folders.
+    std::fs::create_dir_all(root.join("flat/nested")).unwrap();
+    write(
+        &mut s,
+        "SELECT 4 AS id, 'z' AS tag",
+        &root.join("flat/nested/c.parquet"),
+    )
+    .await;
+    for (pattern, sum) in [
+        ("*.parquet", "3"),
+        ("*/*.parquet", "4"),
+        ("**/*.parquet", "7"),
+    ] {
+        let sql = format!("SELECT sum(id) FROM '{folder}/{pattern}'");
+        assert_eq!(single(query(&mut s, &sql).await), sum, "{pattern}");
+    }
+    std::fs::remove_dir_all(root.join("flat/nested")).unwrap();
     assert_eq!(
         single(
             query(
