@@ -20,9 +20,10 @@ pub struct RunArgs {
     /// (defaults to TARN_JOB_ID, then a new id).
     #[arg(long, value_name = "ID")]
     job_id: Option<String>,
-    /// Where jobs keep their files (defaults to TARN_DATA_ROOT, then ~/.tarn/data).
-    #[arg(long, value_name = "DIR")]
-    data_root: Option<PathBuf>,
+    /// Where jobs keep their files: a folder, or an object store such as s3://bucket/jobs
+    /// (defaults to TARN_DATA_ROOT, then ~/.tarn/data).
+    #[arg(long, value_name = "DIR|URL")]
+    data_root: Option<String>,
     /// Tasks run at once (defaults to TARN_CONCURRENCY, then the number of cores).
     #[arg(long, value_name = "N")]
     concurrency: Option<usize>,
@@ -30,7 +31,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "SIZE")]
     memory_limit: Option<String>,
     /// Run the job's stages on the Ballista cluster at df://HOST:PORT (defaults to
-    /// TARN_CLUSTER); `data_root` must be a folder every machine shares.
+    /// TARN_CLUSTER); `data_root` must be a folder every machine shares, or an object store.
     #[arg(long, value_name = "URL")]
     cluster: Option<String>,
     /// Print the DAG and task graph of each COPY instead of running.
@@ -44,7 +45,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         config.set("job_id", id)?;
     }
     if let Some(root) = &args.data_root {
-        config.set("data_root", &root.display().to_string())?;
+        config.set("data_root", root)?;
     }
     if let Some(n) = args.concurrency {
         config.set("concurrency", &n.to_string())?;

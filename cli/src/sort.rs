@@ -249,12 +249,18 @@ fn bench(
     let records = bytes / RECORD_LEN as u64;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
     let owned = dir.is_none();
-    let dir = dir.unwrap_or_else(|| {
-        options
-            .config
-            .data_root
-            .join(format!("sort-bench-{}", std::process::id()))
-    });
+    let dir = match dir {
+        Some(dir) => dir,
+        None => match options.config.data_folder() {
+            Some(root) => root.join(format!("sort-bench-{}", std::process::id())),
+            None => anyhow::bail!(
+                "tarn sort bench writes its records to a local disk or 3FS mount, and data_root \
+                 '{}' is an object store: pass --dir",
+                options.config.data_root
+            ),
+        },
+    };
+
     let (input, output) = (dir.join("input"), dir.join("output"));
 
     let started = Instant::now();

@@ -15,8 +15,10 @@ pub struct TarnConfig {
     pub memory_limit: Option<u64>,
     /// Where spill files go (DuckDB's `temp_directory`); `None` uses the OS temporary folder.
     pub temp_directory: Option<PathBuf>,
-    /// Where partitioned jobs keep their files: `<data_root>/<job_id>/...`.
-    pub data_root: PathBuf,
+    /// Where partitioned jobs keep their files, `<data_root>/<job_id>/...`: a folder (a path, or
+    /// a `3fs://` URL resolved onto its mount) or an object-store URL (`s3://bucket/prefix`,
+    /// `memory://name/prefix`).
+    pub data_root: String,
     /// The job a session's DataFrames run as; `None` gives each session a new id. Running a
     /// job again with the same id skips the tasks that finished.
     pub job_id: Option<String>,
@@ -37,7 +39,7 @@ impl Default for TarnConfig {
             threads: cores,
             memory_limit: physical_memory().map(|bytes| bytes / 10 * 8),
             temp_directory: None,
-            data_root: home().join(".tarn").join("data"),
+            data_root: home().join(".tarn").join("data").display().to_string(),
             job_id: None,
             concurrency: cores,
             max_attempts: 3,
@@ -98,6 +100,14 @@ impl TarnConfig {
         }
     }
 
+    /// `data_root` as a folder; `None` when it is an object store.
+    pub fn data_folder(&self) -> Option<PathBuf> {
+        match tarn_fs::Location::parse(&self.data_root) {
+            Ok(tarn_fs::Location::Posix(path)) => Some(path),
+            _ => None,
+        }
+    }
+
     /// Applies one named setting given as text, as `SET name = value` does. Returns `false` when
     /// the name is not one of Tarn's own settings (the caller may pass it on to DataFusion).
     pub fn set(&mut self, name: &str, value: &str) -> Result<bool> {
@@ -121,16 +131,9 @@ impl TarnConfig {
                 if value.is_empty() {
                     return Err(invalid("must name a folder".into()));
                 }
-                // Jobs rename files to commit them, so their data lives on a POSIX path: a local
-                // disk or a 3FS mount (`3fs://…`); object stores cannot rename.
                 self.data_root = match tarn_fs::Location::parse(value) {
-                    Ok(tarn_fs::Location::Posix(path)) => path,
-                    Ok(_) => {
-                        return Err(invalid(format!(
-                            "'{value}': jobs keep their data on a local disk or a 3FS mount \
-                             (a path, file:// or 3fs://); object stores are not supported yet"
-                        )));
-                    }
+                    Ok(tarn_fs::Location::Posix(path)) => path.display().to_string(),
+                    Ok(_) => value.trim_end_matches('/').to_string(),
                     Err(err) => return Err(invalid(err.to_string())),
                 };
             }
@@ -204,18 +207,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn data_root_is_a_posix_path() {
+    fn data_root_is_a_folder_or_an_object_store_url() {
         let mut config = TarnConfig::default();
         config.set("data_root", "file:///srv/tarn").unwrap();
-        assert_eq!(config.data_root, PathBuf::from("/srv/tarn"));
+        assert_eq!(config.data_root, "/srv/tarn");
+        config.set("data_root", "s3://bucket/jobs/").unwrap();
+        assert_eq!(config.data_root, "s3://bucket/jobs");
         let err = config
-            .set("data_root", "s3://bucket/jobs")
+            .set("data_root", "hdfs://nn/jobs")
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains("'s3://bucket/jobs': jobs keep their data on a local disk or a 3FS mount"),
-            "{err}"
-        );
+        assert!(err.contains("unsupported scheme 'hdfs://'"), "{err}");
     }
 
     #[test]

@@ -101,6 +101,7 @@ impl TarnError {
     pub fn is_transient(&self) -> bool {
         match self {
             TarnError::Io { .. } | TarnError::FunctionIo(_) => true,
+            TarnError::Storage(err) => !matches!(err, tarn_fs::FsError::BadUrl { .. }),
             TarnError::DataFusion(err) => matches!(
                 err.find_root(),
                 DataFusionError::IoError(_) | DataFusionError::ObjectStore(_)

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use tokio::io::AsyncReadExt;
 
 use crate::error::{FsError, Result};
@@ -49,6 +49,19 @@ pub async fn upload(local: &Path, url: &str) -> Result<Vec<ObjectPath>> {
     Ok(written)
 }
 
+/// Uploads the local file `file` as the object `object` of `store`; `url` names the object in
+/// errors. The object appears whole or not at all.
+pub async fn upload_file(
+    store: &Arc<dyn ObjectStore>,
+    file: &Path,
+    object: &ObjectPath,
+    url: &str,
+) -> Result<()> {
+    put_file(store, file, object)
+        .await
+        .map_err(|err| err.into_fs(url))
+}
+
 /// Whether an object exists at `url` or under it.
 pub async fn exists(url: &str) -> Result<bool> {
     let (store, path) = Stores::global().resolve(url)?;
@@ -57,6 +70,12 @@ pub async fn exists(url: &str) -> Result<bool> {
         Err(object_store::Error::NotFound { .. }) => {}
         Err(err) => return Err(FsError::store("look up", url, err)),
     }
+    has_objects_under(url).await
+}
+
+/// Whether any object lies under the folder `url` (`url/…`).
+pub async fn has_objects_under(url: &str) -> Result<bool> {
+    let (store, path) = Stores::global().resolve(url)?;
     match store.list(Some(&path)).next().await {
         None => Ok(false),
         Some(Ok(_)) => Ok(true),
@@ -115,7 +134,8 @@ impl PutError {
     }
 }
 
-/// Streams one file into one object, in parts of [`SCAN_BLOCK`] bytes.
+/// Puts one file into one object: with a single request when it fits in one part of
+/// [`SCAN_BLOCK`] bytes (a shuffle's many small files), else as a multipart upload.
 async fn put_file(
     store: &Arc<dyn ObjectStore>,
     file: &Path,
@@ -123,6 +143,16 @@ async fn put_file(
 ) -> Result<(), PutError> {
     let read_err = |e| PutError::Read(file.to_path_buf(), e);
     let mut reader = tokio::fs::File::open(file).await.map_err(read_err)?;
+    let size = reader.metadata().await.map_err(read_err)?.len();
+    if size <= SCAN_BLOCK as u64 {
+        let mut bytes = Vec::with_capacity(size as usize);
+        reader.read_to_end(&mut bytes).await.map_err(read_err)?;
+        store
+            .put(object, PutPayload::from(bytes))
+            .await
+            .map_err(PutError::Store)?;
+        return Ok(());
+    }
     let upload = store.put_multipart(object).await.map_err(PutError::Store)?;
     let mut writer = WriteMultipart::new_with_chunk_size(upload, SCAN_BLOCK);
     let mut buffer = vec![0; SCAN_BLOCK];

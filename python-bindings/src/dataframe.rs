@@ -167,12 +167,12 @@ impl PyDataFrame {
             .map_err(|e| to_py(py, e))
     }
 
-    fn is_computed(&self) -> bool {
-        self.inner.is_computed()
+    fn is_computed(&self, py: Python<'_>) -> PyResult<bool> {
+        wait(py, self.inner.is_computed()).map_err(|e| to_py(py, e))
     }
 
     fn recompute(&self, py: Python<'_>) -> PyResult<()> {
-        self.inner.recompute().map_err(|e| to_py(py, e))
+        wait(py, self.inner.recompute()).map_err(|e| to_py(py, e))
     }
 
     fn count(&self, py: Python<'_>) -> PyResult<u64> {

@@ -57,7 +57,7 @@ impl PySession {
 
     #[getter]
     fn data_root(&self) -> String {
-        self.inner.config().data_root.display().to_string()
+        self.inner.config().data_root.clone()
     }
 
     /// Tasks run at once.

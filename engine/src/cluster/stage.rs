@@ -208,8 +208,15 @@ impl StageTasksExec {
     fn for_job(job: &Job, stage: StageId, tasks: &[usize], threads: usize) -> Result<Self> {
         let splits = job.splits.lock().expect("splits lock")[stage].clone();
         // Executors run in folders of their own: a relative root would be theirs, not ours.
-        let data_root = std::path::absolute(&job.config.data_root)
-            .map_err(|e| TarnError::io("resolve", job.config.data_root.display().to_string(), e))?;
+        let data_root = match job.dir.folder() {
+            Some(_) => {
+                let root = &job.config.data_root;
+                let absolute =
+                    std::path::absolute(root).map_err(|e| TarnError::io("resolve", root, e))?;
+                absolute.display().to_string()
+            }
+            None => job.config.data_root.clone(),
+        };
         let spec = StageSpec {
             config: TarnConfig {
                 temp_directory: None,
@@ -288,7 +295,7 @@ impl StageTasksExec {
         let built = Arc::new(Job {
             config: spec.config.clone(),
             runtime: ctx.runtime_env(),
-            dir: JobDir::new(&spec.config.data_root, &spec.job_id),
+            dir: JobDir::new(&spec.config.data_root, &spec.job_id)?,
             sources: spec
                 .sources
                 .iter()
@@ -314,8 +321,8 @@ async fn run_one(
     tracing::debug!(job = %job.dir.id(), stage = %name, task, "running a task");
     // A task Ballista runs again (its executor was lost after the commit) keeps the files it
     // committed.
-    let stats = match job.dir.done_record(&name, task) {
-        Some(record) => serde_json::from_str(&record).unwrap_or_default(),
+    let stats = match job.dir.done(&name, task).await? {
+        Some(stats) => stats,
         None => attempt(job.as_ref(), stage, &name, task, threads).await?,
     };
     let stats = serde_json::to_string(&stats).expect("stats serialise");

@@ -9,7 +9,9 @@ use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::object_store::{ObjectStoreExt, PutPayload};
 use futures::StreamExt;
+use tarn_fs::{FsError, Location, Stores};
 use tarn_planner::{NodeId, Part, Scheme, Splits, substitute};
 
 use super::layout::{io, read_dir, write_atomically};
@@ -278,21 +280,26 @@ impl DataFrame {
     }
 
     /// Whether every task this DataFrame needs has finished in this job.
-    pub fn is_computed(&self) -> bool {
+    pub async fn is_computed(&self) -> Result<bool> {
         let graph = self.session.task_graph(self.node);
-        let dir = self.session.job_dir();
-        graph.stages.iter().all(|stage| {
-            (0..stage.tasks.len()).all(|task| dir.done_record(&stage.name, task).is_some())
-        })
+        let dir = self.session.job_dir()?;
+        for stage in &graph.stages {
+            for task in 0..stage.tasks.len() {
+                if dir.done(&stage.name, task).await?.is_none() {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// Forgets this DataFrame's own finished tasks and their files, so that the next action
     /// runs them again (the stages it reads are kept).
-    pub fn recompute(&self) -> Result<()> {
+    pub async fn recompute(&self) -> Result<()> {
         let graph = self.session.task_graph(self.node);
-        let dir = self.session.job_dir();
+        let dir = self.session.job_dir()?;
         for stage in graph.stages.iter().filter(|s| s.node == self.node) {
-            dir.forget(&stage.name)?;
+            dir.forget(&stage.name).await?;
         }
         Ok(())
     }
@@ -303,7 +310,9 @@ impl DataFrame {
         let session = job.sql_session(job.config.threads)?;
         let mut rows = 0;
         for input in &job.graph.output {
-            let table = session.context().read_table(job.inputs().table(input)?)?;
+            let table = session
+                .context()
+                .read_table(job.inputs().table(input).await?)?;
             rows += table.count().await? as u64;
         }
         Ok(rows)
@@ -320,11 +329,16 @@ impl DataFrame {
     }
 
     /// Writes the rows as Parquet files in the folder `path`, which must not exist or be
-    /// empty. The folder appears whole or not at all, with a `.MANIFEST` listing its files.
+    /// empty, with a `.MANIFEST` listing its files. A folder appears whole or not at all; under
+    /// an object-store URL (`s3://…`), where a set of objects cannot appear at once, the
+    /// `.MANIFEST` is written last, so it names only files that are whole.
     pub async fn write_parquet(&self, path: &str) -> Result<JobReport> {
         let target = self.materialized().await?;
         let (job, report) = self.session.run(target.node).await?;
-        publish(&job, Path::new(path))?;
+        match Location::parse(path)? {
+            Location::Posix(folder) => publish(&job, &folder).await?,
+            _ => publish_to_store(&job, path).await?,
+        }
         Ok(report)
     }
 
@@ -339,7 +353,7 @@ impl DataFrame {
     /// with their schema (known even when there are no rows).
     pub async fn collect(&self, limit: Option<usize>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let (job, _) = self.session.run(self.node).await?;
-        let schema = job.inputs().schema(job.graph.output[0].origin)?;
+        let schema = job.inputs().schema(job.graph.output[0].origin).await?;
         let mut batches = Vec::new();
         let mut remaining = limit.unwrap_or(usize::MAX);
         for input in &job.graph.output {
@@ -480,7 +494,7 @@ fn field_list(schema: &SchemaRef) -> String {
 
 /// Links (or copies) the job's output files into a staging folder beside `target` with a
 /// `.MANIFEST`, then renames it into place.
-fn publish(job: &Job, target: &Path) -> Result<()> {
+async fn publish(job: &Job, target: &Path) -> Result<()> {
     if target.exists() {
         let empty = target.is_dir() && read_dir(target)?.is_empty();
         if !empty {
@@ -500,19 +514,60 @@ fn publish(job: &Job, target: &Path) -> Result<()> {
         name.to_string_lossy(),
         uuid::Uuid::new_v4()
     ));
-    let result = stage_files(job, &staging).and_then(|()| {
+    let result = async {
+        let names = stage_files(job, &staging).await?;
+        write_atomically(&staging.join(MANIFEST), manifest(&names).as_bytes())?;
         if target.exists() {
             fs::remove_dir(target).map_err(|e| io("replace", target, e))?;
         }
         fs::rename(&staging, target).map_err(|e| io("rename into", target, e))
-    });
+    }
+    .await;
     if result.is_err() {
         let _ = tarn_fs::remove_tree(&staging);
     }
     result
 }
 
-fn stage_files(job: &Job, staging: &Path) -> Result<()> {
+/// Uploads the job's output files under the object-store URL `url`, then the `.MANIFEST`.
+async fn publish_to_store(job: &Job, url: &str) -> Result<()> {
+    if tarn_fs::upload::has_objects_under(url).await? {
+        return Err(TarnError::TargetExists(url.to_string()));
+    }
+    let staging = std::env::temp_dir().join(format!("tarn-publish-{}", uuid::Uuid::new_v4()));
+    let result = async {
+        let names = stage_files(job, &staging).await?;
+        let written = tarn_fs::upload::upload(&staging, url).await?;
+        let (store, manifest_path) = Stores::global().resolve(&format!("{url}/{MANIFEST}"))?;
+        if let Err(err) = store
+            .put(
+                &manifest_path,
+                PutPayload::from(manifest(&names).into_bytes()),
+            )
+            .await
+        {
+            for object in &written {
+                let _ = store.delete(object).await;
+            }
+            return Err(FsError::store("write", format!("{url}/{MANIFEST}"), err).into());
+        }
+        Ok(())
+    }
+    .await;
+    let _ = tarn_fs::remove_tree(&staging);
+    result
+}
+
+/// The name of the file that lists a published folder's data files.
+const MANIFEST: &str = ".MANIFEST";
+
+fn manifest(names: &[String]) -> String {
+    names.iter().map(|n| format!("{n}\n")).collect()
+}
+
+/// Copies the job's output files into `staging` as `part-<partition>-<n>.parquet` and returns
+/// their names.
+async fn stage_files(job: &Job, staging: &Path) -> Result<Vec<String>> {
     fs::create_dir_all(staging).map_err(|e| io("create", staging, e))?;
     let mut names = Vec::new();
     for (partition, input) in job.graph.output.iter().enumerate() {
@@ -524,33 +579,22 @@ fn stage_files(job: &Job, staging: &Path) -> Result<()> {
             else {
                 unreachable!("a published DataFrame runs tasks")
             };
-            let dir = job.dir.partition_dir(&job.graph.stages[*stage].name, *p);
-            if !dir.exists() {
-                continue;
-            }
-            for entry in read_dir(&dir)? {
-                let name = format!("part-{partition:05}-{}.parquet", names.len());
-                let to = staging.join(&name);
-                if fs::hard_link(entry.path(), &to).is_err() {
-                    fs::copy(entry.path(), &to).map_err(|e| io("copy into", &to, e))?;
-                }
-                // A shuffle stage's files were written unsynced; an output must survive a crash.
-                fs::File::open(&to)
-                    .and_then(|file| file.sync_all())
-                    .map_err(|e| io("sync", &to, e))?;
-                names.push(name);
-            }
+            let stage = &job.graph.stages[*stage].name;
+            job.dir
+                .copy_partition(stage, *p, staging, || {
+                    let name = format!("part-{partition:05}-{}.parquet", names.len());
+                    names.push(name.clone());
+                    name
+                })
+                .await?;
         }
     }
     if names.is_empty() {
         // No rows at all: one empty file still tells readers the columns.
-        let schema_file = job
-            .dir
-            .schema_file(&job.graph.stages.last().expect("a stage").name);
         let name = "part-00000-0.parquet".to_string();
-        fs::copy(&schema_file, staging.join(&name)).map_err(|e| io("copy", &schema_file, e))?;
+        let last = &job.graph.stages.last().expect("a stage").name;
+        job.dir.copy_schema_file(last, &staging.join(&name)).await?;
         names.push(name);
     }
-    let manifest: String = names.iter().map(|n| format!("{n}\n")).collect();
-    write_atomically(&staging.join(".MANIFEST"), manifest.as_bytes())
+    Ok(names)
 }

@@ -22,7 +22,7 @@ use futures::{FutureExt, StreamExt};
 use tarn_planner::StageId;
 use tokio::task::AbortHandle;
 
-use super::layout::{JobDir, write_atomically};
+use super::layout::JobDir;
 use super::report::{JobObserver, JobReport, StageReport, TaskStats};
 use crate::config::TarnConfig;
 use crate::error::{Result, TarnError};
@@ -103,8 +103,8 @@ fn next_remote(stage: StageId, tasks: RemoteTasks) -> BoxFuture<'static, Event> 
 pub async fn run<T: Tasks>(job: Arc<T>, observer: Arc<dyn JobObserver>) -> Result<JobReport> {
     let started = Instant::now();
     let stages = job.stages();
-    check_stage_records(job.dir(), &stages)?;
-    write_atomically(&job.dir().root().join("plan.json"), job.plan().as_bytes())?;
+    check_stage_records(job.dir(), &stages).await?;
+    job.dir().write_plan(&job.plan()).await?;
 
     let mut schedule = Schedule::new(&stages, job.dir(), observer);
     let mut queue: VecDeque<(StageId, usize)> = VecDeque::new();
@@ -113,10 +113,16 @@ pub async fn run<T: Tasks>(job: Arc<T>, observer: Arc<dyn JobObserver>) -> Resul
     // Tasks running in this process, which `concurrency` bounds.
     let mut local = 0;
 
-    let result = loop {
+    let result = 'run: loop {
         while let Some(stage) = schedule.ready.pop_front() {
-            job.prepare_stage(stage).await?;
-            let unfinished = schedule.start(stage);
+            let started = match job.prepare_stage(stage).await {
+                Ok(()) => schedule.start(stage).await,
+                Err(err) => Err(err),
+            };
+            let unfinished = match started {
+                Ok(unfinished) => unfinished,
+                Err(err) => break 'run Err(err),
+            };
             if unfinished.is_empty() {
                 continue;
             }
@@ -182,8 +188,10 @@ pub async fn run<T: Tasks>(job: Arc<T>, observer: Arc<dyn JobObserver>) -> Resul
         for handle in &aborts {
             handle.abort();
         }
+        let _ = job.dir().remove_scratch();
         return Err(err);
     }
+    job.dir().remove_scratch()?;
     Ok(JobReport {
         job_id: job.dir().id().to_string(),
         stages: schedule.reports.into_iter().flatten().collect(),
@@ -219,16 +227,13 @@ impl<'a> Schedule<'a> {
     }
 
     /// Starts a stage: counts the tasks an earlier run finished and returns the others.
-    fn start(&mut self, stage: StageId) -> Vec<usize> {
+    async fn start(&mut self, stage: StageId) -> Result<Vec<usize>> {
         let StagePlan { name, tasks, .. } = &self.stages[stage];
         self.progress[stage].started = Some(Instant::now());
         let mut unfinished = Vec::new();
         for task in 0..*tasks {
-            match self.dir.done_record(name, task) {
-                Some(record) => {
-                    let stats: TaskStats = serde_json::from_str(&record).unwrap_or_default();
-                    self.progress[stage].add(&stats, true);
-                }
+            match self.dir.done(name, task).await? {
+                Some(stats) => self.progress[stage].add(&stats, true),
                 None => unfinished.push(task),
             }
         }
@@ -237,7 +242,7 @@ impl<'a> Schedule<'a> {
         if unfinished.is_empty() {
             self.finish(stage);
         }
-        unfinished
+        Ok(unfinished)
     }
 
     fn task_finished(&mut self, stage: StageId, stats: &TaskStats) {
@@ -322,8 +327,7 @@ pub(crate) async fn attempt<T: Tasks>(
             let dir = job.dir().attempt_dir(name, task, attempt)?;
             let mut stats = job.run_task(stage, task, &dir, threads).await?;
             stats.attempts = attempt;
-            let record = serde_json::to_string(&stats).expect("stats serialise");
-            job.dir().commit(name, task, &dir, &record)?;
+            job.dir().commit(name, task, &dir, &stats).await?;
             job.committed(stage, task)?;
             Ok::<_, TarnError>(stats)
         }
@@ -355,19 +359,18 @@ pub(crate) fn threads_per_task(config: &TarnConfig, tasks: usize) -> usize {
 
 /// Refuses to resume a job whose stages were planned differently, then records the plan of
 /// each stage.
-fn check_stage_records(dir: &JobDir, stages: &[StagePlan]) -> Result<()> {
+async fn check_stage_records(dir: &JobDir, stages: &[StagePlan]) -> Result<()> {
     for stage in stages {
-        let path = dir.stage_record(&stage.name);
-        match std::fs::read_to_string(&path) {
-            Ok(existing) if existing != stage.record => {
+        match dir.stage_record(&stage.name).await? {
+            Some(existing) if existing != stage.record => {
                 return Err(TarnError::Invalid(format!(
                     "job '{}' already ran stage {} with a different plan; use a new job id",
                     dir.id(),
                     stage.name
                 )));
             }
-            Ok(_) => {}
-            Err(_) => write_atomically(&path, stage.record.as_bytes())?,
+            Some(_) => {}
+            None => dir.write_stage_record(&stage.name, &stage.record).await?,
         }
     }
     Ok(())

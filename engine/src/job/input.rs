@@ -1,8 +1,6 @@
 //! A task's inputs as DataFusion tables: the files (or batches) the planner's [`Input`] names,
 //! cut to the task's byte-range slice.
 
-use std::fs::File;
-use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -17,11 +15,10 @@ use datafusion::datasource::table_schema::TableSchema;
 use datafusion::datasource::{MemTable, TableProvider, TableType, ViewTable, provider_as_source};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::physical_plan::ExecutionPlan;
 use tarn_planner::{Input, Origin, Part, Slice, Stage};
 
-use super::layout::{JobDir, io, read_dir};
+use super::layout::JobDir;
 use super::source::Source;
 use crate::error::{Result, TarnError};
 
@@ -55,30 +52,19 @@ impl Piece {
 
 impl Inputs<'_> {
     /// The schema of what `origin` produces.
-    pub fn schema(&self, origin: Origin) -> Result<SchemaRef> {
+    pub async fn schema(&self, origin: Origin) -> Result<SchemaRef> {
         match origin {
             Origin::Source(source) => Ok(self.sources[source].schema()),
-            Origin::Stage(stage) => {
-                let path = self.job.schema_file(&self.stages[stage].name);
-                let file = File::open(&path).map_err(|e| io("open", &path, e))?;
-                let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
-                    TarnError::BadFile {
-                        path: path.display().to_string(),
-                        format: "Parquet",
-                        reason: e.to_string(),
-                    }
-                })?;
-                Ok(Arc::clone(reader.schema()))
-            }
+            Origin::Stage(stage) => self.job.stage_schema(&self.stages[stage].name).await,
         }
     }
 
     /// A table over everything `input` names.
-    pub fn table(&self, input: &Input) -> Result<Arc<dyn TableProvider>> {
-        let schema = self.schema(input.origin)?;
+    pub async fn table(&self, input: &Input) -> Result<Arc<dyn TableProvider>> {
+        let schema = self.schema(input.origin).await?;
         let mut pieces = Vec::new();
         for part in &input.parts {
-            self.collect_pieces(part, &mut pieces)?;
+            self.collect_pieces(part, &mut pieces).await?;
         }
         if let Some(slice) = input.slice {
             pieces = slice_pieces(pieces, slice);
@@ -86,7 +72,7 @@ impl Inputs<'_> {
         self.build_table(schema, pieces)
     }
 
-    fn collect_pieces(&self, part: &Part, pieces: &mut Vec<Piece>) -> Result<()> {
+    async fn collect_pieces(&self, part: &Part, pieces: &mut Vec<Piece>) -> Result<()> {
         match part {
             Part::Scan { source, start, end } => match self.sources[*source].as_ref() {
                 Source::Files(files) => {
@@ -102,19 +88,15 @@ impl Inputs<'_> {
                 }
             },
             Part::Output { stage, partition } => {
-                let dir = self
+                let files = self
                     .job
-                    .partition_dir(&self.stages[*stage].name, *partition);
-                if !dir.exists() {
-                    return Ok(());
-                }
-                for entry in read_dir(&dir)? {
-                    pieces.push(Piece::File {
-                        source: None,
-                        file: Box::new(local_file(&entry.path())?),
-                        splittable: true,
-                    });
-                }
+                    .partition_files(&self.stages[*stage].name, *partition)
+                    .await?;
+                pieces.extend(files.into_iter().map(|file| Piece::File {
+                    source: None,
+                    file: Box::new(file),
+                    splittable: true,
+                }));
             }
         }
         Ok(())
@@ -141,10 +123,7 @@ impl Inputs<'_> {
                     Source::Files(f) => (f.store.clone(), Arc::clone(&f.format)),
                     Source::Memory { .. } => unreachable!("memory sources give batches"),
                 },
-                None => (
-                    ObjectStoreUrl::local_filesystem(),
-                    Arc::new(ParquetFormat::default()),
-                ),
+                None => (self.job.store_url(), Arc::new(ParquetFormat::default())),
             };
             tables.push(Arc::new(FilesTable {
                 store,
@@ -178,19 +157,6 @@ impl Inputs<'_> {
         let plan = union.expect("two or more tables").build()?;
         Ok(Arc::new(ViewTable::new(plan, None)))
     }
-}
-
-/// A local file as DataFusion addresses it in the local object store.
-pub fn local_file(path: &Path) -> Result<PartitionedFile> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| io("read", path, e))?
-        .len();
-    let absolute = std::path::absolute(path).map_err(|e| io("resolve", path, e))?;
-    let location = absolute.to_string_lossy();
-    Ok(PartitionedFile::new(
-        location.trim_start_matches('/').to_string(),
-        size,
-    ))
 }
 
 /// Slice `index` of `count` equal byte ranges of the pieces laid end to end. A splittable file

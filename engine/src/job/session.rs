@@ -242,7 +242,7 @@ impl Session {
     }
 
     /// The folders of this session's job.
-    pub(super) fn job_dir(&self) -> JobDir {
+    pub(super) fn job_dir(&self) -> Result<JobDir> {
         JobDir::new(&self.inner.config.data_root, &self.inner.job_id)
     }
 
@@ -264,7 +264,7 @@ impl Session {
         let job = Arc::new(Job {
             config: self.inner.config.clone(),
             runtime: Arc::clone(&self.inner.runtime),
-            dir: self.job_dir(),
+            dir: self.job_dir()?,
             sources,
             functions,
             splits: Mutex::new(vec![None; graph.stages.len()]),

@@ -38,7 +38,7 @@ pub(super) async fn sampled_splits(job: &Job, stage: StageId) -> Result<Option<A
         let session = job.sql_session(job.config.threads)?;
         session
             .context()
-            .register_table("__input", job.inputs().table(&task.inputs[0])?)?;
+            .register_table("__input", job.inputs().table(&task.inputs[0]).await?)?;
         let quoted = column.replace('"', "\"\"");
         let query = format!(
             "SELECT \"{quoted}\" FROM __input WHERE \"{quoted}\" IS NOT NULL USING SAMPLE reservoir({per_producer} ROWS)"

@@ -154,7 +154,9 @@ impl Job {
         threads: usize,
     ) -> Result<SendableRecordBatchStream> {
         let session = self.sql_session(threads)?;
-        let mut frame = session.context().read_table(self.inputs().table(input)?)?;
+        let mut frame = session
+            .context()
+            .read_table(self.inputs().table(input).await?)?;
         if let Some(columns) = columns {
             let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
             frame = frame.select_columns(&columns)?;
@@ -182,7 +184,7 @@ async fn run_task(
             for (name, input) in names.iter().zip(inputs) {
                 session
                     .context()
-                    .register_table(name.as_str(), job.inputs().table(input)?)?;
+                    .register_table(name.as_str(), job.inputs().table(input).await?)?;
             }
             let mut frame = None;
             for (step, query) in queries.iter().enumerate() {
@@ -216,7 +218,7 @@ async fn run_task(
             // file without columns cannot carry: keep the input's first column for them.
             let columns = match columns {
                 Some(columns) if columns.is_empty() => {
-                    let schema = job.inputs().schema(inputs[0].origin)?;
+                    let schema = job.inputs().schema(inputs[0].origin).await?;
                     Some(
                         schema
                             .fields()

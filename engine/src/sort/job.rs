@@ -31,7 +31,7 @@ use super::radix::{key_value, sorted_entries, write_in_order};
 use crate::config::TarnConfig;
 use crate::error::{Result, TarnError};
 use crate::job::executor::{StagePlan, Tasks, run};
-use crate::job::layout::{JobDir, io, read_dir};
+use crate::job::layout::{JobDir, io, partition_folder, read_dir};
 use crate::job::{JobObserver, JobReport, TaskStats};
 
 const PARTITION_STAGE: &str = "n00-partition";
@@ -90,9 +90,10 @@ pub async fn sort(
     }
     let default_work_dir = out_dir.join(".tarn-sort");
     let work_dir = options.work_dir.as_deref().unwrap_or(&default_work_dir);
-    let dir = JobDir::new(work_dir, "sort");
+    let dir = JobDir::in_folder(work_dir, "sort");
+    let folder = work_dir.join("sort");
     // A job folder means an earlier run was cut short: it may have published some files.
-    if !dir.root().exists() && has_data(out_dir)? {
+    if !folder.exists() && has_data(out_dir)? {
         return Err(TarnError::TargetExists(out_dir.display().to_string()));
     }
     let config = &options.config;
@@ -116,13 +117,14 @@ pub async fn sort(
         partitions,
     });
     let job = Arc::new(SortJob {
-        dir: dir.clone(),
+        dir,
+        folder: folder.clone(),
         config: config.clone(),
         plan,
     });
     let report = run(Arc::clone(&job), observer).await?;
-    let files = publish(&dir, partitions, out_dir)?;
-    tarn_fs::remove_tree(dir.root()).map_err(|e| io("remove", dir.root(), e))?;
+    let files = publish(&folder, partitions, out_dir)?;
+    tarn_fs::remove_tree(&folder).map_err(|e| io("remove", &folder, e))?;
     if options.work_dir.is_none() {
         fs::remove_dir(work_dir).map_err(|e| io("remove", work_dir, e))?;
     }
@@ -222,6 +224,8 @@ impl SortPlan {
 
 struct SortJob {
     dir: JobDir,
+    /// The job's folder: the tasks read its shuffle files directly.
+    folder: PathBuf,
     config: TarnConfig,
     plan: Arc<SortPlan>,
 }
@@ -265,10 +269,14 @@ impl Tasks for SortJob {
         out: &Path,
         _threads: usize,
     ) -> Result<TaskStats> {
-        let (plan, out, dir) = (Arc::clone(&self.plan), out.to_path_buf(), self.dir.clone());
+        let (plan, out, folder) = (
+            Arc::clone(&self.plan),
+            out.to_path_buf(),
+            self.folder.clone(),
+        );
         tokio::task::spawn_blocking(move || match stage {
             0 => route(&plan, task, &out),
-            _ => sort_partition(&dir, task, &out),
+            _ => sort_partition(&folder, task, &out),
         })
         .await
         .map_err(|e| TarnError::Invalid(format!("a sort task stopped unexpectedly: {e}")))?
@@ -276,7 +284,7 @@ impl Tasks for SortJob {
 
     /// A sorted partition no longer needs its shuffle files.
     fn committed(&self, stage: StageId, task: usize) -> Result<()> {
-        let shuffle = self.dir.partition_dir(PARTITION_STAGE, task);
+        let shuffle = partition_folder(&self.folder, PARTITION_STAGE, task);
         if stage == 1 {
             tarn_fs::remove_tree(&shuffle).map_err(|e| io("remove", &shuffle, e))?;
         }
@@ -324,8 +332,8 @@ fn route(plan: &SortPlan, task: usize, out: &Path) -> Result<TaskStats> {
 }
 
 /// Sorting task: reads partition `p`'s shuffle files, sorts them and writes one file, synced.
-fn sort_partition(dir: &JobDir, p: usize, out: &Path) -> Result<TaskStats> {
-    let shuffle = dir.partition_dir(PARTITION_STAGE, p);
+fn sort_partition(job: &Path, p: usize, out: &Path) -> Result<TaskStats> {
+    let shuffle = partition_folder(job, PARTITION_STAGE, p);
     let pieces = if shuffle.exists() {
         read_dir(&shuffle)?
     } else {
@@ -361,12 +369,12 @@ fn sort_partition(dir: &JobDir, p: usize, out: &Path) -> Result<TaskStats> {
 
 /// Moves every sorted partition into `out_dir` (a file already there from an interrupted
 /// publish is kept), then syncs the folder.
-fn publish(dir: &JobDir, partitions: usize, out_dir: &Path) -> Result<Vec<PathBuf>> {
+fn publish(job: &Path, partitions: usize, out_dir: &Path) -> Result<Vec<PathBuf>> {
     fs::create_dir_all(out_dir).map_err(|e| io("create", out_dir, e))?;
     let mut files = Vec::with_capacity(partitions);
     for p in 0..partitions {
         let name = part_file_name(p);
-        let from = dir.partition_dir(SORT_STAGE, p).join(&name);
+        let from = partition_folder(job, SORT_STAGE, p).join(&name);
         let to = out_dir.join(&name);
         if from.exists() {
             move_file(&from, &to)?;

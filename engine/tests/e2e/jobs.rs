@@ -36,7 +36,7 @@ fn config(dir: &Path, job_id: Option<&str>) -> TarnConfig {
         threads: 2,
         concurrency: 2,
         memory_limit: None,
-        data_root: dir.join("data"),
+        data_root: dir.join("data").display().to_string(),
         job_id: job_id.map(str::to_string),
         ..TarnConfig::default()
     }
@@ -515,13 +515,13 @@ async fn recompute_forgets_finished_tasks() {
         .partial_sql("SELECT count(*) AS n FROM {0}")
         .await
         .unwrap();
-    assert!(!counted.is_computed());
+    assert!(!counted.is_computed().await.unwrap());
     counted.compute().await.unwrap();
-    assert!(counted.is_computed());
+    assert!(counted.is_computed().await.unwrap());
     let again = counted.compute().await.unwrap();
     assert_eq!(again.stages[0].skipped, 3);
-    counted.recompute().unwrap();
-    assert!(!counted.is_computed());
+    counted.recompute().await.unwrap();
+    assert!(!counted.is_computed().await.unwrap());
     let fresh = counted.compute().await.unwrap();
     assert_eq!(fresh.stages[0].skipped, 0);
     assert_eq!(

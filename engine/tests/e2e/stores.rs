@@ -1,7 +1,8 @@
 //! SQL over every kind of store: the same Parquet files queried from a local folder, from S3 (a
 //! real s3s-fs server on loopback), from `memory://` and through a `3fs://` URL give one answer.
 
-use object_store::{ObjectStoreExt, PutPayload};
+use futures::StreamExt;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use tarn_fs::Stores;
 use tarn_fs::testing::{BUCKET, s3_server};
 
@@ -210,7 +211,7 @@ async fn a_partitioned_job_reads_its_source_from_s3() {
         threads: 2,
         concurrency: 2,
         memory_limit: None,
-        data_root: dir.path().join("data"),
+        data_root: dir.path().join("data").display().to_string(),
         ..tarn_engine::TarnConfig::default()
     })
     .unwrap();
@@ -235,4 +236,119 @@ async fn a_partitioned_job_reads_its_source_from_s3() {
     )
     .await;
     assert_eq!(totals, [["7", "3000"]]);
+}
+
+/// Runs a three-stage job (hash shuffle by `tag`, per-partition counts, a range shuffle on the
+/// counts with sampled split points) over the local corpus in `dir/corpus`, with its data under
+/// `data_root` as job `job_id`, and writes the result to `out`. Returns the job's report.
+async fn counts_job(
+    dir: &std::path::Path,
+    data_root: &str,
+    job_id: &str,
+    out: &str,
+) -> tarn_engine::Result<tarn_engine::job::JobReport> {
+    let job = tarn_engine::Session::new(tarn_engine::TarnConfig {
+        threads: 2,
+        concurrency: 2,
+        memory_limit: None,
+        data_root: data_root.to_string(),
+        job_id: Some(job_id.to_string()),
+        ..tarn_engine::TarnConfig::default()
+    })?;
+    let corpus = format!("{}/corpus/*.parquet", dir.display());
+    job.read_parquet(&[&corpus], tarn_engine::ReadParquet::default())
+        .await?
+        .repartition_hash(4, &["tag"])?
+        .partial_sql("SELECT tag, count(*) AS n, sum(id) AS ids FROM {0} GROUP BY tag")
+        .await?
+        .repartition_range(2, "n", tarn_engine::job::RangeSplits::Sampled)?
+        .write_parquet(out)
+        .await
+}
+
+/// The totals of a published folder and the number of files its `.MANIFEST` lists.
+async fn published(folder: &str) -> (Vec<Vec<String>>, usize) {
+    let mut sql = session();
+    let totals = query(
+        &mut sql,
+        &format!("SELECT count(*), sum(n), sum(ids) FROM '{folder}/*.parquet'"),
+    )
+    .await;
+    let (store, manifest) = Stores::global()
+        .resolve(&format!("{folder}/.MANIFEST"))
+        .unwrap();
+    let listed = store.get(&manifest).await.unwrap().bytes().await.unwrap();
+    (totals, String::from_utf8_lossy(&listed).lines().count())
+}
+
+#[tokio::test]
+async fn a_partitioned_job_keeps_its_data_in_s3() {
+    s3_server();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("corpus")).unwrap();
+    local_corpus(&dir.path().join("corpus")).await;
+    let local_out = dir.path().join("local-out").display().to_string();
+    counts_job(
+        dir.path(),
+        &dir.path().join("data").display().to_string(),
+        "local",
+        &local_out,
+    )
+    .await
+    .unwrap();
+    let expected = published(&local_out).await;
+    assert_eq!(expected.0, [["7", "3000", "4501500"]]);
+
+    let data_root = format!("s3://{BUCKET}/jobs");
+    let s3_out = format!("s3://{BUCKET}/job-out/counts");
+    let first = counts_job(dir.path(), &data_root, "on-s3", &s3_out)
+        .await
+        .unwrap();
+    assert!(first.stages.iter().all(|s| s.skipped == 0), "{first:?}");
+    assert_eq!(published(&s3_out).await, expected);
+    // Every task's files and record are objects under the job's prefix.
+    let (store, prefix) = Stores::global()
+        .resolve(&format!("{data_root}/on-s3/tasks"))
+        .unwrap();
+    let records: Vec<_> = store.list(Some(&prefix)).collect().await;
+    let tasks: usize = first.stages.iter().map(|s| s.tasks).sum();
+    assert_eq!(records.len(), tasks, "one .done record per task");
+
+    // The same job again finds every task done in S3; its output goes to a local folder.
+    let again_out = dir.path().join("again").display().to_string();
+    let second = counts_job(dir.path(), &data_root, "on-s3", &again_out)
+        .await
+        .unwrap();
+    assert!(
+        second.stages.iter().all(|s| s.skipped == s.tasks),
+        "{second:?}"
+    );
+    assert_eq!(published(&again_out).await, expected);
+
+    // A published object folder is never written over.
+    let err = counts_job(dir.path(), &data_root, "on-s3", &s3_out)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("target '{s3_out}' already exists")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_partitioned_job_keeps_its_data_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("corpus")).unwrap();
+    local_corpus(&dir.path().join("corpus")).await;
+    let out = dir.path().join("out").display().to_string();
+    let report = counts_job(dir.path(), "memory://jobs/root", "in-memory", &out)
+        .await
+        .unwrap();
+    assert_eq!(report.stages.len(), 3, "{report:?}");
+    assert_eq!(published(&out).await.0, [["7", "3000", "4501500"]]);
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is kept in the local data folder"
+    );
 }

@@ -107,7 +107,7 @@ async fn a_partitioned_job_embeds_each_partition() {
         threads: 2,
         concurrency: 2,
         memory_limit: None,
-        data_root: dir.path().join("data"),
+        data_root: dir.path().join("data").display().to_string(),
         ..TarnConfig::default()
     })
     .unwrap();
