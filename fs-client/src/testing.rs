@@ -48,6 +48,11 @@ fn s3s_fs() -> PathBuf {
     on_path.expect("s3s-fs not found: run `scripts/install-test-tools.sh` (or set TARN_S3S_FS)")
 }
 
+/// The folder the server keeps its buckets in, one subfolder per bucket.
+pub fn s3_root() -> PathBuf {
+    std::env::temp_dir().join(format!("{ROOT_PREFIX}{}", std::process::id()))
+}
+
 /// Starts the server once for this test binary and points the `AWS_*` variables at it. The
 /// server is started from a thread that lives as long as the process and asks the kernel to kill
 /// the server when that thread ends, so no server outlives the tests.
@@ -55,7 +60,7 @@ pub fn s3_server() {
     static STARTED: OnceLock<()> = OnceLock::new();
     STARTED.get_or_init(|| {
         remove_stale_roots();
-        let root = std::env::temp_dir().join(format!("{ROOT_PREFIX}{}", std::process::id()));
+        let root = s3_root();
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(root.join(BUCKET)).unwrap();
         let port = TcpListener::bind("127.0.0.1:0")

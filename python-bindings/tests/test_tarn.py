@@ -194,3 +194,23 @@ def test_session_sql_and_settings(sp, data, monkeypatch):
         tarn.init(cluster=f"df://127.0.0.1:{port}")
     with pytest.raises(ValueError, match="unknown setting 'colour'"):
         tarn.init(colour="blue")
+
+
+def test_a_job_keeps_its_data_in_an_object_store(data):
+    """`data_root` may be an object-store URL: the job's shuffle files and records are objects,
+    and a second run of the same job finds its tasks done there."""
+    root = f"memory://py-{os.getpid()}/jobs"
+
+    def run():
+        sp = tarn.init(data_root=root, job_id="in-store", num_executors=2)
+        df = sp.read_parquet(str(data / "prices" / "*.parquet")).repartition(3, hash_by="ticker")
+        return sp.partial_sql("SELECT ticker, count(*) AS n FROM {0} GROUP BY ticker", df)
+
+    first = run()
+    assert sorted(first.to_arrow().column("n").to_pylist()) == [10] * 6
+    assert first.is_computed()
+    again = run()
+    assert again.is_computed(), "the records of the first run are in the store"
+    again.write_parquet(str(data / "from-store"))
+    assert duckdb.sql(f"SELECT sum(n) FROM '{data}/from-store/*.parquet'").fetchall() == [(60,)]
+    assert not (data / "jobs").exists()

@@ -194,6 +194,8 @@ fn run_locally_and_write_remote(pipeline: &str, dir: &Path) {
 
 #[test]
 fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
+    // Before the cluster starts, so that its processes get the S3 server's `AWS_*` variables.
+    tarn_fs::testing::s3_server();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("tpch");
     tpch_data(&data);
@@ -307,6 +309,34 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
     let expected = contents(dir.path(), "local");
     assert_eq!(expected.lines().count(), 5001);
     assert_eq!(contents(dir.path(), "remote"), expected);
+
+    // The same job with its data in S3: the executors read their inputs and commit there.
+    std::fs::write(
+        dir.path().join("s3.sql"),
+        pipeline.replace("OUT", "from-s3"),
+    )
+    .unwrap();
+    let data_root = format!("s3://{}/cluster-jobs", tarn_fs::testing::BUCKET);
+    let on_s3 = tarn(
+        &[
+            "run",
+            "s3.sql",
+            "--data-root",
+            &data_root,
+            "--job-id",
+            "on-s3",
+            "--cluster",
+            &cluster.url,
+        ],
+        None,
+        dir.path(),
+    );
+    assert!(on_s3.status.success(), "{}", stderr(&on_s3));
+    assert_eq!(contents(dir.path(), "from-s3"), expected);
+    let records = tarn_fs::testing::s3_root()
+        .join(tarn_fs::testing::BUCKET)
+        .join("cluster-jobs/on-s3/tasks/n02-sql");
+    assert_eq!(done_records(&records), 12, "the records are in S3");
 
     // Both executors ran tasks of the job, and the scheduler lists its stages as jobs.
     let status = tarn(&["cluster", "status", &cluster.url], None, dir.path());

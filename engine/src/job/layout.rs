@@ -328,7 +328,7 @@ impl JobDir {
         }
         let listing: String = files.iter().map(|(_, key)| format!("{key}\n")).collect();
         self.write_text(&committing, &listing).await?;
-        let mut stats = stats.clone();
+        let mut stats = *stats;
         match &self.root {
             Root::Folder(dir) => {
                 for (from, key) in &files {
