@@ -178,6 +178,18 @@ impl JobDir {
         }
     }
 
+    /// Whether the job's files cross a network to their store (an object store or a 3FS
+    /// mount), where bytes saved by compression are worth their CPU time.
+    pub fn over_network(&self) -> bool {
+        match &self.root {
+            Root::Folder(dir) => {
+                let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+                tarn_fs::threefs::mount_of(tarn_fs::threefs::mounts(), &absolute).is_some()
+            }
+            Root::Objects(_) => true,
+        }
+    }
+
     /// The store DataFusion reads the job's data files from.
     pub fn store_url(&self) -> ObjectStoreUrl {
         match &self.root {
