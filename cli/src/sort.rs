@@ -28,6 +28,7 @@ enum SortCommand {
     /// Write gensort 1.5 records (binary unless --ascii) into FILES files; prints the record
     /// count and the checksum.
     Gen {
+        #[arg(value_parser = folder)]
         out_dir: PathBuf,
         /// Records to write (100 bytes each).
         #[arg(long)]
@@ -47,7 +48,9 @@ enum SortCommand {
     },
     /// Sort the record files of IN_DIR into OUT_DIR/part-NNNNN.dat.
     Run {
+        #[arg(value_parser = folder)]
         in_dir: PathBuf,
+        #[arg(value_parser = folder)]
         out_dir: PathBuf,
         #[command(flatten)]
         job: JobArgs,
@@ -55,6 +58,7 @@ enum SortCommand {
     /// Check the order of the record files of DIR (in name order), count records and
     /// duplicate keys and sum the checksum; exit status 1 on disorder or a mismatch.
     Validate {
+        #[arg(value_parser = folder)]
         dir: PathBuf,
         /// The checksum the records must have (as gen printed it).
         #[arg(long, value_name = "HEX")]
@@ -70,7 +74,7 @@ enum SortCommand {
         size: String,
         /// Where the input and output go, kept afterwards (default: a new folder under the data
         /// root, removed afterwards).
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", value_parser = folder)]
         dir: Option<PathBuf>,
         /// Skewed keys.
         #[arg(long)]
@@ -98,7 +102,7 @@ struct JobArgs {
     #[arg(long, value_name = "N")]
     concurrency: Option<usize>,
     /// Where the job keeps its shuffle files (default: OUT_DIR/.tarn-sort).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = folder)]
     work_dir: Option<PathBuf>,
 }
 
@@ -117,6 +121,11 @@ impl JobArgs {
             work_dir: self.work_dir.clone(),
         })
     }
+}
+
+/// A folder argument: a path, `file://` or `3fs://`.
+fn folder(url: &str) -> Result<PathBuf, String> {
+    sort::record_folder(url).map_err(|e| e.to_string())
 }
 
 pub fn run(args: SortArgs) -> anyhow::Result<ExitCode> {

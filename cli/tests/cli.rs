@@ -324,6 +324,22 @@ fn sort_gen_run_validate_and_resume_after_a_kill() {
     let unsorted = tarn(&["sort", "validate", "in"], None, dir.path());
     assert_eq!(unsorted.status.code(), Some(1));
     assert!(stdout(&unsorted).starts_with("First unordered record is record "));
+    // Records live on a local disk or a 3FS mount: an object-store URL is refused, not taken
+    // for a folder named `s3:`.
+    let in_s3 = tarn(
+        &["sort", "gen", "s3://bucket/in", "--records", "10"],
+        None,
+        dir.path(),
+    );
+    assert_eq!(in_s3.status.code(), Some(2));
+    assert!(
+        stderr(&in_s3).contains(
+            "'s3://bucket/in': tarn sort reads and writes records on a local disk or a 3FS mount"
+        ),
+        "{}",
+        stderr(&in_s3)
+    );
+    assert!(!dir.path().join("s3:").exists());
 
     let big = tarn(
         &["sort", "gen", "big", "--records", "600000", "--skew"],

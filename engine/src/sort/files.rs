@@ -16,6 +16,19 @@ pub struct RecordFile {
     pub records: u64,
 }
 
+/// The folder a `tarn sort` path or URL names. Records are read and written with direct,
+/// aligned I/O on a local disk or a 3FS mount (a path, `file://` or `3fs://`); an object-store
+/// URL is refused in one line rather than taken for a local folder named `s3:`.
+pub fn record_folder(url: &str) -> Result<PathBuf> {
+    match tarn_fs::Location::parse(url)? {
+        tarn_fs::Location::Posix(path) => Ok(path),
+        _ => Err(TarnError::Invalid(format!(
+            "'{url}': tarn sort reads and writes records on a local disk or a 3FS mount \
+             (a path, file:// or 3fs://), not in an object store"
+        ))),
+    }
+}
+
 /// Whether a folder entry is data rather than a working file.
 pub fn is_data_name(name: &str) -> bool {
     !(name.starts_with('.') || name.starts_with('_'))
