@@ -102,8 +102,12 @@ struct ObjectRoot {
     store: Arc<dyn ObjectStore>,
     /// The job's path inside the store.
     prefix: ObjectPath,
-    /// The local folder attempts write into before their commit uploads them.
+    /// The local folder attempts write into before their commit uploads them, shared by every
+    /// job of this machine: each attempt's folder in it is named `<scratch_prefix>.<stage>.…`,
+    /// so that a committed attempt leaves nothing behind.
     scratch: PathBuf,
+    /// `<job id>-<unique>`: this job object's attempts in `scratch`.
+    scratch_prefix: String,
 }
 
 impl ObjectRoot {
@@ -140,15 +144,13 @@ impl JobDir {
                     Location::Posix(_) => unreachable!("handled above"),
                 };
                 let unique = &uuid::Uuid::new_v4().simple().to_string()[..8];
-                let scratch = std::env::temp_dir()
-                    .join("tarn-attempts")
-                    .join(format!("{job_id}-{unique}"));
                 Root::Objects(Arc::new(ObjectRoot {
                     store_url: ObjectStoreUrl::parse(&store_url)?,
                     url,
                     store,
                     prefix,
-                    scratch,
+                    scratch: std::env::temp_dir().join("tarn-attempts"),
+                    scratch_prefix: format!("{job_id}-{unique}"),
                 }))
             }
         };
@@ -291,27 +293,35 @@ impl JobDir {
     /// on a cluster, an executor thought lost may still be running the same attempt.
     pub fn attempt_dir(&self, stage: &str, task: usize, attempt: usize) -> Result<PathBuf> {
         let unique = &uuid::Uuid::new_v4().simple().to_string()[..8];
-        let attempts = match &self.root {
-            Root::Folder(dir) => dir.join("attempts"),
-            Root::Objects(root) => root.scratch.clone(),
+        let name = format!("{task:05}.{attempt}-{unique}");
+        let dir = match &self.root {
+            Root::Folder(dir) => dir.join("attempts").join(stage).join(name),
+            Root::Objects(root) => root
+                .scratch
+                .join(format!("{}.{stage}.{name}", root.scratch_prefix)),
         };
-        let dir = attempts
-            .join(stage)
-            .join(format!("{task:05}.{attempt}-{unique}"));
         tarn_fs::remove_tree(&dir).map_err(|e| io("clear", &dir, e))?;
         fs::create_dir_all(&dir).map_err(|e| io("create", &dir, e))?;
         Ok(dir)
     }
 
-    /// Removes the local scratch folder of an object-store job, with whatever attempts that
-    /// failed or were cancelled left in it; for when none of this process's attempts runs.
+    /// Removes what attempts of an object-store job that failed or were cancelled left in the
+    /// local scratch folder; for when none of this job object's attempts runs.
     pub fn remove_scratch(&self) -> Result<()> {
-        match &self.root {
-            Root::Folder(_) => Ok(()),
-            Root::Objects(root) => {
-                tarn_fs::remove_tree(&root.scratch).map_err(|e| io("remove", &root.scratch, e))
+        let Root::Objects(root) = &self.root else {
+            return Ok(());
+        };
+        if !root.scratch.exists() {
+            return Ok(());
+        }
+        let mine = format!("{}.", root.scratch_prefix);
+        for entry in read_dir(&root.scratch)? {
+            if entry.file_name().to_string_lossy().starts_with(&mine) {
+                let path = entry.path();
+                tarn_fs::remove_tree(&path).map_err(|e| io("remove", &path, e))?;
             }
         }
+        Ok(())
     }
 
     /// Puts what an attempt wrote (`p=<p>/<file>` and `_schema.parquet`) into the stage's data
@@ -640,6 +650,11 @@ mod tests {
             assert_eq!(files.len(), 1);
             assert_eq!(files[0].object_meta.size, 1);
             assert!(!attempt.exists());
+            let leftover = job.attempt_dir("n01-shuffle", 4, 0).unwrap();
+            job.remove_scratch().unwrap();
+            if job.folder().is_none() {
+                assert!(!leftover.exists(), "a failed attempt's scratch is removed");
+            }
             job.forget("n01-shuffle").await.unwrap();
             assert_eq!(job.done("n01-shuffle", 3).await.unwrap(), None);
             assert!(contents(&job, "n01-shuffle", 7).await.is_empty());
