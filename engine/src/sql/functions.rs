@@ -1,15 +1,17 @@
 //! Built-in functions whose result type DuckDB defines differently from DataFusion.
 //!
-//! * `avg` of a DECIMAL is a DOUBLE in DuckDB (DataFusion keeps a DECIMAL with four more digits
-//!   of scale, which rounds the answer): [`DuckAvg`] coerces DECIMAL arguments to DOUBLE and
-//!   otherwise is DataFusion's own `avg`.
+//! * `avg` of a DECIMAL is a DOUBLE in DuckDB, computed from the exact sum (DataFusion keeps a
+//!   DECIMAL with four more digits of scale, which rounds the answer): [`DuckAvg`] averages a
+//!   DECIMAL(p ≤ 38) with [`super::decimal_avg`], casts other numbers to DOUBLE, and is
+//!   otherwise DataFusion's own `avg`.
 //! * `/` is always floating-point division in DuckDB (`7 / 2` is 3.5, `x / 0` is NULL); `//` is
 //!   integer division. The rewrite step turns `a / b` into [`DIVIDE`]`(a, b)`, [`DuckDivide`].
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array};
-use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
 use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::functions_aggregate::average::avg_udaf;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -19,6 +21,8 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 
+use super::decimal_avg::{self, DecimalAvg, DecimalAvgGroups};
+
 /// The name `a / b` is planned as.
 pub const DIVIDE: &str = "duckdb_divide";
 
@@ -26,6 +30,54 @@ pub const DIVIDE: &str = "duckdb_divide";
 pub fn register(ctx: &SessionContext) {
     ctx.register_udaf(AggregateUDF::from(DuckAvg::new()));
     ctx.register_udf(ScalarUDF::from(DuckDivide::new()));
+}
+
+/// The scale of a DECIMAL(p ≤ 38) argument, which [`DuckAvg`] averages exactly.
+fn decimal_scale(fields: &[FieldRef]) -> Option<i8> {
+    match fields {
+        [field] => match field.data_type() {
+            DataType::Decimal128(_, scale) => Some(*scale),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `avg(DISTINCT decimal)`: DataFusion's distinct average over the values cast to DOUBLE.
+#[derive(Debug)]
+struct AsDouble {
+    inner: Box<dyn Accumulator>,
+}
+
+impl AsDouble {
+    fn cast(values: &[ArrayRef]) -> Result<Vec<ArrayRef>> {
+        values
+            .iter()
+            .map(|v| Ok(cast(v, &DataType::Float64)?))
+            .collect()
+    }
+}
+
+impl Accumulator for AsDouble {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.inner.update_batch(&Self::cast(values)?)
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.inner.merge_batch(states)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.inner.state()
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        self.inner.evaluate()
+    }
+
+    fn size(&self) -> usize {
+        size_of::<Self>() + self.inner.size()
+    }
 }
 
 /// DuckDB's `/`: both sides as DOUBLE, NULL when dividing by zero.
@@ -147,7 +199,7 @@ impl AggregateUDFImpl for DuckAvg {
             return plan_err!("avg takes one argument, got {}", arg_types.len());
         };
         match arg {
-            DataType::Duration(_) => Ok(vec![arg.clone()]),
+            DataType::Duration(_) | DataType::Decimal128(_, _) => Ok(vec![arg.clone()]),
             DataType::Null => Ok(vec![DataType::Float64]),
             t if t.is_numeric() => Ok(vec![DataType::Float64]),
             other => plan_err!("avg cannot take an argument of type {other}"),
@@ -155,30 +207,63 @@ impl AggregateUDFImpl for DuckAvg {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        self.inner.return_type(arg_types)
+        match arg_types {
+            [DataType::Decimal128(_, _)] => Ok(DataType::Float64),
+            _ => self.inner.return_type(arg_types),
+        }
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        self.inner.accumulator(args)
+        match (decimal_scale(args.expr_fields), args.is_distinct) {
+            (Some(scale), false) => Ok(Box::new(DecimalAvg::new(scale))),
+            (Some(_), true) => {
+                let input = [Arc::new(Field::new("value", DataType::Float64, true)) as FieldRef];
+                let inner = self.inner.accumulator(AccumulatorArgs {
+                    expr_fields: &input,
+                    ..args
+                })?;
+                Ok(Box::new(AsDouble { inner }))
+            }
+            (None, _) => self.inner.accumulator(args),
+        }
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        self.inner.state_fields(args)
+        match (decimal_scale(args.input_fields), args.is_distinct) {
+            (Some(scale), false) => Ok(decimal_avg::state_fields(args.name, scale)),
+            (Some(_), true) => {
+                let input = [Arc::new(Field::new("value", DataType::Float64, true)) as FieldRef];
+                self.inner.state_fields(StateFieldsArgs {
+                    input_fields: &input,
+                    ..args
+                })
+            }
+            (None, _) => self.inner.state_fields(args),
+        }
     }
 
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
-        self.inner.groups_accumulator_supported(args)
+        match decimal_scale(args.expr_fields) {
+            Some(_) => !args.is_distinct,
+            None => self.inner.groups_accumulator_supported(args),
+        }
     }
 
     fn create_groups_accumulator(
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        self.inner.create_groups_accumulator(args)
+        match decimal_scale(args.expr_fields) {
+            Some(scale) => Ok(Box::new(DecimalAvgGroups::new(scale))),
+            None => self.inner.create_groups_accumulator(args),
+        }
     }
 
     fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        self.inner.create_sliding_accumulator(args)
+        match decimal_scale(args.expr_fields) {
+            Some(_) => self.accumulator(args),
+            None => self.inner.create_sliding_accumulator(args),
+        }
     }
 
     fn reverse_expr(&self) -> ReversedUDAF {

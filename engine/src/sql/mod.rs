@@ -5,6 +5,7 @@
 pub(crate) mod args;
 mod attach;
 mod copy;
+mod decimal_avg;
 mod describe;
 mod eplb_table;
 mod expand;

@@ -856,3 +856,38 @@ async fn number_literals_have_duckdbs_types() {
         ]]
     );
 }
+
+#[tokio::test]
+async fn avg_of_a_decimal_is_duckdbs_double() {
+    let mut s = session();
+    // Each expected value is what DuckDB 1.2 answers: the exact sum divided once.
+    let values = "(VALUES (1, 0.01), (1, 0.02), (1, 0.04), (2, 5.50), (2, NULL)) t(g, x)";
+    assert_eq!(
+        query(
+            &mut s,
+            &format!("SELECT g, avg(x), arrow_typeof(avg(x)) FROM {values} GROUP BY g ORDER BY g")
+        )
+        .await,
+        [
+            ["1", "0.023333333333333334", "Float64"],
+            ["2", "5.5", "Float64"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT avg(x), avg(DISTINCT x) FROM (VALUES (1.10), (2.25), (2.25)) t(x)"
+        )
+        .await,
+        [["1.8666666666666665", "1.675"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT avg(x) OVER (ORDER BY x ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+             FROM (VALUES (1.10), (2.25), (3.00)) t(x) ORDER BY x"
+        )
+        .await,
+        [["1.1"], ["1.675"], ["2.625"]]
+    );
+}
