@@ -284,10 +284,9 @@ impl DataFrame {
         let graph = self.session.task_graph(self.node);
         let dir = self.session.job_dir()?;
         for stage in &graph.stages {
-            for task in 0..stage.tasks.len() {
-                if dir.done(&stage.name, task).await?.is_none() {
-                    return Ok(false);
-                }
+            let done = dir.done_tasks(&stage.name, stage.tasks.len()).await?;
+            if done.iter().any(Option::is_none) {
+                return Ok(false);
             }
         }
         Ok(true)

@@ -231,9 +231,9 @@ impl<'a> Schedule<'a> {
         let StagePlan { name, tasks, .. } = &self.stages[stage];
         self.progress[stage].started = Some(Instant::now());
         let mut unfinished = Vec::new();
-        for task in 0..*tasks {
-            match self.dir.done(name, task).await? {
-                Some(stats) => self.progress[stage].add(&stats, true),
+        for (task, done) in self.dir.done_tasks(name, *tasks).await?.iter().enumerate() {
+            match done {
+                Some(stats) => self.progress[stage].add(stats, true),
                 None => unfinished.push(task),
             }
         }

@@ -55,8 +55,8 @@ pub fn partition_folder(job: &Path, stage: &str, partition: usize) -> PathBuf {
     job.join(partition_key(stage, partition))
 }
 
-/// Uploads a commit puts in flight at once.
-const UPLOADS_IN_FLIGHT: usize = 8;
+/// Requests to an object store one job operation keeps in flight at once.
+const REQUESTS_IN_FLIGHT: usize = 8;
 
 fn stage_key(stage: &str) -> String {
     format!("data/{stage}")
@@ -371,7 +371,7 @@ impl JobDir {
                     })
                     .collect();
                 futures::stream::iter(uploads)
-                    .buffer_unordered(UPLOADS_IN_FLIGHT)
+                    .buffer_unordered(REQUESTS_IN_FLIGHT)
                     .try_collect::<()>()
                     .await?;
                 stats.unsynced_in_boot = None;
@@ -421,6 +421,48 @@ impl JobDir {
             Some(boot) if Some(boot) != tarn_fs::boot_id() => None,
             _ => Some(stats),
         })
+    }
+
+    /// [`Self::done`] for each of the first `tasks` tasks of `stage`. In an object store the
+    /// stage's records are listed first and only those there are read: a fresh stage of
+    /// thousands of tasks costs one listing, not a request per task.
+    pub async fn done_tasks(&self, stage: &str, tasks: usize) -> Result<Vec<Option<TaskStats>>> {
+        let recorded: Vec<usize> = match &self.root {
+            Root::Folder(_) => (0..tasks).collect(),
+            Root::Objects(root) => {
+                let key = format!("tasks/{stage}");
+                let listed: Vec<_> = root
+                    .store
+                    .list(Some(&root.object(&key)))
+                    .try_collect()
+                    .await
+                    .map_err(|e| root.error("list", &key, e))?;
+                let mut recorded: Vec<usize> = listed
+                    .iter()
+                    .filter_map(|meta| {
+                        meta.location
+                            .filename()?
+                            .strip_suffix(".done")?
+                            .parse()
+                            .ok()
+                    })
+                    .filter(|&task| task < tasks)
+                    .collect();
+                recorded.sort_unstable();
+                recorded
+            }
+        };
+        let reads: Vec<_> = recorded
+            .iter()
+            .map(|&task| async move { Ok::<_, TarnError>((task, self.done(stage, task).await?)) })
+            .collect();
+        let mut done = vec![None; tasks];
+        let mut found = futures::stream::iter(reads).buffer_unordered(REQUESTS_IN_FLIGHT);
+        while let Some(read) = found.next().await {
+            let (task, stats) = read?;
+            done[task] = stats;
+        }
+        Ok(done)
     }
 
     /// What `stage` was planned as when it first ran in this job.
@@ -644,6 +686,14 @@ mod tests {
                 .unwrap();
             let done = job.done("n01-shuffle", 3).await.unwrap().unwrap();
             assert_eq!(done.rows, 2, "{job:?}");
+            let finished: Vec<bool> = job
+                .done_tasks("n01-shuffle", 5)
+                .await
+                .unwrap()
+                .iter()
+                .map(Option::is_some)
+                .collect();
+            assert_eq!(finished, [false, false, false, true, false]);
             assert_eq!(contents(&job, "n01-shuffle", 7).await, ["b"]);
             assert!(contents(&job, "n01-shuffle", 1).await.is_empty());
             let files = job.partition_files("n01-shuffle", 0).await.unwrap();
