@@ -4,17 +4,22 @@
 //!   DECIMAL with four more digits of scale, which rounds the answer): [`DuckAvg`] averages a
 //!   DECIMAL(p ≤ 38) with [`super::decimal_avg`], casts other numbers to DOUBLE, and is
 //!   otherwise DataFusion's own `avg`.
-//! * `/` is always floating-point division in DuckDB (`7 / 2` is 3.5, `x / 0` is NULL); `//` is
-//!   integer division. The rewrite step turns `a / b` into [`DIVIDE`]`(a, b)`, [`DuckDivide`].
+//! * `/` is always floating-point division in DuckDB 2 (`7 / 2` is 3.5, `1 / 0` is inf, `0 / 0`
+//!   NaN); `//` divides integers to an integer and anything else as DOUBLE, and fails on a zero
+//!   divisor. The rewrite step turns `a / b` into [`DIVIDE`]`(a, b)`, [`DuckDivide`], and
+//!   `a // b` into [`INTEGER_DIVIDE`]`(a, b)`, [`DuckIntegerDivide`].
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array};
+use datafusion::arrow::array::{ArrayRef, AsArray};
 use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::kernels::numeric::div;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
-use datafusion::common::{Result, ScalarValue, plan_err};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::functions_aggregate::average::avg_udaf;
+use datafusion::logical_expr::Operator;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Expr, GroupsAccumulator,
     ReversedUDAF, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -26,10 +31,14 @@ use super::decimal_avg::{self, DecimalAvg, DecimalAvgGroups};
 /// The name `a / b` is planned as.
 pub const DIVIDE: &str = "duckdb_divide";
 
+/// The name `a // b` is planned as.
+pub const INTEGER_DIVIDE: &str = "duckdb_integer_divide";
+
 /// Registers the DuckDB-typed replacements on a context.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udaf(AggregateUDF::from(DuckAvg::new()));
     ctx.register_udf(ScalarUDF::from(DuckDivide::new()));
+    ctx.register_udf(ScalarUDF::from(DuckIntegerDivide::new()));
 }
 
 /// The scale of a DECIMAL(p ≤ 38) argument, which [`DuckAvg`] averages exactly.
@@ -80,7 +89,7 @@ impl Accumulator for AsDouble {
     }
 }
 
-/// DuckDB's `/`: both sides as DOUBLE, NULL when dividing by zero.
+/// DuckDB's `/`: both sides as DOUBLE, IEEE division (a zero divisor gives ±inf or NaN).
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DuckDivide {
     signature: Signature,
@@ -134,23 +143,99 @@ impl ScalarUDFImpl for DuckDivide {
             .iter()
             .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let numerators = arrays[0].as_primitive::<Float64Type>();
-        let denominators = arrays[1].as_primitive::<Float64Type>();
-        let quotients: Float64Array = numerators
-            .iter()
-            .zip(denominators.iter())
-            .map(|(n, d)| match (n, d) {
-                (Some(n), Some(d)) if d != 0.0 => Some(n / d),
-                _ => None,
-            })
-            .collect();
-        let quotients: ArrayRef = Arc::new(quotients);
+        let quotients = div(&arrays[0], &arrays[1])?;
         if all_scalar {
             return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
                 &quotients, 0,
             )?));
         }
         debug_assert_eq!(quotients.len(), rows);
+        Ok(ColumnarValue::Array(quotients))
+    }
+}
+
+/// DuckDB's `//`: integers divide to an integer of their common type (rounding toward zero),
+/// anything else as DOUBLE (`7.5 // 2` is 3.75); a zero divisor is an error either way.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct DuckIntegerDivide {
+    signature: Signature,
+}
+
+impl DuckIntegerDivide {
+    pub fn new() -> Self {
+        DuckIntegerDivide {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl Default for DuckIntegerDivide {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ScalarUDFImpl for DuckIntegerDivide {
+    fn name(&self) -> &str {
+        INTEGER_DIVIDE
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn display_name(&self, args: &[Expr]) -> Result<String> {
+        Ok(format!("{} // {}", args[0], args[1]))
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [a, b] if a.is_integer() && b.is_integer() => {
+                let common = BinaryTypeCoercer::new(a, &Operator::Divide, b).get_result_type()?;
+                Ok(vec![common.clone(), common])
+            }
+            [a, b] if numeric_or_null(a) && numeric_or_null(b) => {
+                Ok(vec![DataType::Float64, DataType::Float64])
+            }
+            [a, b] => plan_err!("cannot divide {a} by {b}"),
+            _ => plan_err!("division takes two operands"),
+        }
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        Ok(arg_types[0].clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let divisors = &arrays[1];
+        let zero = match divisors.data_type() {
+            DataType::Float64 => divisors
+                .as_primitive::<Float64Type>()
+                .iter()
+                .any(|d| d == Some(0.0)),
+            _ => {
+                datafusion::arrow::compute::kernels::cmp::eq(
+                    divisors,
+                    &ScalarValue::new_zero(divisors.data_type())?.to_scalar()?,
+                )?
+                .true_count()
+                    > 0
+            }
+        };
+        if zero {
+            return exec_err!("Division by zero in an expression with //");
+        }
+        let quotients = div(&arrays[0], divisors)?;
+        if all_scalar {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                &quotients, 0,
+            )?));
+        }
         Ok(ColumnarValue::Array(quotients))
     }
 }

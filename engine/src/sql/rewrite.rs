@@ -122,8 +122,8 @@ struct NumberRewriter;
 impl VisitorMut for NumberRewriter {
     type Break = TarnError;
 
-    /// DuckDB's division: `a / b` is floating point (see `functions::DIVIDE`), `a // b` is
-    /// DataFusion's integer `/`. And DuckDB's literals: `0.1` is a DECIMAL (the session parses
+    /// DuckDB's division: `a / b` is floating point (see `functions::DIVIDE`), `a // b` integer
+    /// division (`functions::INTEGER_DIVIDE`). And DuckDB's literals: `0.1` is a DECIMAL (the session parses
     /// it so), but `1e3` is a DOUBLE, where DataFusion would make it a DECIMAL of scale -3.
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<TarnError> {
         if let Expr::Value(value) = expr
@@ -141,10 +141,14 @@ impl VisitorMut for NumberRewriter {
         }
         if let Expr::BinaryOp { op, left, right } = expr {
             match op {
-                BinaryOperator::Divide => {
+                BinaryOperator::Divide | BinaryOperator::DuckIntegerDivide => {
+                    let function = match op {
+                        BinaryOperator::Divide => super::functions::DIVIDE,
+                        _ => super::functions::INTEGER_DIVIDE,
+                    };
                     let operands = [left.as_ref().clone(), right.as_ref().clone()];
                     *expr = Expr::Function(Function {
-                        name: ObjectName::from(vec![Ident::new(super::functions::DIVIDE)]),
+                        name: ObjectName::from(vec![Ident::new(function)]),
                         uses_odbc_syntax: false,
                         parameters: FunctionArguments::None,
                         args: FunctionArguments::List(FunctionArgumentList {
@@ -161,7 +165,6 @@ impl VisitorMut for NumberRewriter {
                         within_group: vec![],
                     });
                 }
-                BinaryOperator::DuckIntegerDivide => *op = BinaryOperator::Divide,
                 _ => {}
             }
         }

@@ -126,13 +126,26 @@ async fn bare_from_and_friendly_select() {
     assert_eq!(rows(&batches), [["2", "10.5"]]);
     let err = error(&mut s, "SELECT COLUMNS('zzz') FROM t").await;
     assert!(err.contains("matches no column"), "{err}");
-    // DuckDB's division: `/` is floating point and NULL on zero, `//` is integer division.
+    // DuckDB 2's division: `/` is IEEE floating point, `//` divides integers to an integer
+    // and anything else as DOUBLE, and refuses a zero divisor.
     let batches = s
-        .query("SELECT 7 / 2, 7 // 2, 1 / 0, id / 4 AS q FROM t WHERE id = 1")
+        .query("SELECT 7 / 2, 7 // 2, 1 / 0, id / 4 AS q, -7 // 2, 7.5 // 2 FROM t WHERE id = 1")
         .await
         .unwrap();
-    assert_eq!(columns(&batches), ["(7 / 2)", "(7 // 2)", "(1 / 0)", "q"]);
-    assert_eq!(rows(&batches), [["3.5", "3", "NULL", "0.25"]]);
+    assert_eq!(
+        columns(&batches),
+        [
+            "(7 / 2)",
+            "(7 // 2)",
+            "(1 / 0)",
+            "q",
+            "(-7 // 2)",
+            "(7.5 // 2)"
+        ]
+    );
+    assert_eq!(rows(&batches), [["3.5", "3", "inf", "0.25", "-3", "3.75"]]);
+    let err = error(&mut s, "SELECT id // 0 FROM t").await;
+    assert!(err.contains("Division by zero"), "{err}");
     // DuckDB's default: NULLs last in both directions.
     assert_eq!(
         query(&mut s, "SELECT score FROM t ORDER BY score").await[2],
