@@ -128,6 +128,16 @@ impl ObjectRoot {
     ) -> TarnError {
         FsError::store(op, self.url_of(key), err).into()
     }
+
+    /// Writes the object at `location` to the local file `to`, synced.
+    async fn download(&self, location: &ObjectPath, to: &Path) -> Result<()> {
+        let failed = |e| FsError::store("read", format!("{}/{location}", self.store_url), e);
+        let bytes = async { self.store.get(location).await?.bytes().await }
+            .await
+            .map_err(failed)?;
+        fs::write(to, &bytes).map_err(|e| io("write", to, e))?;
+        sync_file(to)
+    }
 }
 
 impl JobDir {
@@ -559,10 +569,10 @@ impl JobDir {
                     sync_file(&to)?;
                 }
             }
-            Root::Objects(_) => {
+            Root::Objects(root) => {
                 for file in self.partition_files(stage, partition).await? {
-                    let to = into.join(name());
-                    self.download(&file.object_meta.location, &to).await?;
+                    root.download(&file.object_meta.location, &into.join(name()))
+                        .await?;
                 }
             }
         }
@@ -578,21 +588,8 @@ impl JobDir {
                 fs::copy(&from, to).map_err(|e| io("copy", &from, e))?;
                 sync_file(to)
             }
-            Root::Objects(root) => self.download(&root.object(&key), to).await,
+            Root::Objects(root) => root.download(&root.object(&key), to).await,
         }
-    }
-
-    /// Writes the object at `location` of an object-store job to the local file `to`, synced.
-    async fn download(&self, location: &ObjectPath, to: &Path) -> Result<()> {
-        let Root::Objects(root) = &self.root else {
-            unreachable!("only object-store jobs download")
-        };
-        let failed = |e| FsError::store("read", format!("{}/{location}", root.store_url), e);
-        let bytes = async { root.store.get(location).await?.bytes().await }
-            .await
-            .map_err(failed)?;
-        fs::write(to, &bytes).map_err(|e| io("write", to, e))?;
-        sync_file(to)
     }
 }
 

@@ -15,6 +15,7 @@ use datafusion::arrow::array::{ArrayRef, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::compute::kernels::numeric::div;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
+use datafusion::arrow::error::ArrowError;
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::functions_aggregate::average::avg_udaf;
 use datafusion::logical_expr::Operator;
@@ -137,21 +138,30 @@ impl ScalarUDFImpl for DuckDivide {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let rows = args.number_rows;
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let quotients = div(&arrays[0], &arrays[1])?;
-        if all_scalar {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                &quotients, 0,
-            )?));
-        }
-        debug_assert_eq!(quotients.len(), rows);
-        Ok(ColumnarValue::Array(quotients))
+        divide(&args, |numerators, denominators| {
+            Ok(div(numerators, denominators)?)
+        })
     }
+}
+
+/// Applies `quotients` to a division's two operands as arrays; the answer is a scalar when both
+/// operands are.
+fn divide(
+    args: &ScalarFunctionArgs,
+    quotients: impl FnOnce(&ArrayRef, &ArrayRef) -> Result<ArrayRef>,
+) -> Result<ColumnarValue> {
+    let all_scalar = args
+        .args
+        .iter()
+        .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+    let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+    let quotients = quotients(&arrays[0], &arrays[1])?;
+    if all_scalar {
+        return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+            &quotients, 0,
+        )?));
+    }
+    Ok(ColumnarValue::Array(quotients))
 }
 
 /// DuckDB's `//`: integers divide to an integer of their common type (rounding toward zero),
@@ -207,36 +217,21 @@ impl ScalarUDFImpl for DuckIntegerDivide {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let divisors = &arrays[1];
-        let zero = match divisors.data_type() {
-            DataType::Float64 => divisors
-                .as_primitive::<Float64Type>()
-                .iter()
-                .any(|d| d == Some(0.0)),
-            _ => {
-                datafusion::arrow::compute::kernels::cmp::eq(
-                    divisors,
-                    &ScalarValue::new_zero(divisors.data_type())?.to_scalar()?,
-                )?
-                .true_count()
-                    > 0
+        divide(&args, |numerators, denominators| {
+            // Integer division fails on zero by itself; DOUBLE division would give inf.
+            let float_zero = *denominators.data_type() == DataType::Float64
+                && denominators
+                    .as_primitive::<Float64Type>()
+                    .iter()
+                    .any(|d| d == Some(0.0));
+            match div(numerators, denominators) {
+                Err(ArrowError::DivideByZero) => {
+                    exec_err!("Division by zero in an expression with //")
+                }
+                _ if float_zero => exec_err!("Division by zero in an expression with //"),
+                quotients => Ok(quotients?),
             }
-        };
-        if zero {
-            return exec_err!("Division by zero in an expression with //");
-        }
-        let quotients = div(&arrays[0], divisors)?;
-        if all_scalar {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                &quotients, 0,
-            )?));
-        }
-        Ok(ColumnarValue::Array(quotients))
+        })
     }
 }
 
