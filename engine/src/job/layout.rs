@@ -50,11 +50,6 @@ pub fn task_file(task: usize) -> String {
     format!("t{task:05}.parquet")
 }
 
-/// The folder of partition `partition` of `stage` in the job folder `job`.
-pub fn partition_folder(job: &Path, stage: &str, partition: usize) -> PathBuf {
-    job.join(partition_key(stage, partition))
-}
-
 /// Requests to an object store one job operation keeps in flight at once.
 const REQUESTS_IN_FLIGHT: usize = 8;
 
@@ -87,9 +82,35 @@ pub struct JobDir {
 
 #[derive(Debug, Clone)]
 enum Root {
-    /// The job's folder.
-    Folder(PathBuf),
+    Folder(JobFolder),
     Objects(Arc<ObjectRoot>),
+}
+
+/// A job kept in a folder.
+#[derive(Debug, Clone)]
+struct JobFolder {
+    dir: PathBuf,
+    /// Stages whose data and attempts live under another folder, laid out as in `dir`: a
+    /// memory-backed one for a shuffle that fits in memory. An attempt and the stage's data
+    /// share that folder, so a commit is still a rename.
+    elsewhere: Vec<(String, PathBuf)>,
+}
+
+impl JobFolder {
+    /// Where the job's file `key` is.
+    fn path(&self, key: &str) -> PathBuf {
+        let in_stage = |stage: &str| {
+            ["data", "attempts"].iter().any(|area| {
+                let rest = key.strip_prefix(area).and_then(|r| r.strip_prefix('/'));
+                rest.and_then(|r| r.strip_prefix(stage))
+                    .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+            })
+        };
+        match self.elsewhere.iter().find(|(stage, _)| in_stage(stage)) {
+            Some((_, folder)) => folder.join(key),
+            None => self.dir.join(key),
+        }
+    }
 }
 
 /// A job kept in an object store.
@@ -144,7 +165,10 @@ impl JobDir {
     /// The job `job_id` under `data_root`: a folder, or an object-store URL.
     pub fn new(data_root: &str, job_id: &str) -> Result<Self> {
         let root = match Location::parse(data_root)? {
-            Location::Posix(path) => Root::Folder(path.join(job_id)),
+            Location::Posix(path) => Root::Folder(JobFolder {
+                dir: path.join(job_id),
+                elsewhere: Vec::new(),
+            }),
             location => {
                 let url = format!("{}/{job_id}", location.listing_url().trim_end_matches('/'));
                 let (store, prefix) = Stores::global().resolve(&url)?;
@@ -174,7 +198,30 @@ impl JobDir {
     pub fn in_folder(root: &Path, job_id: &str) -> Self {
         JobDir {
             id: job_id.to_string(),
-            root: Root::Folder(root.join(job_id)),
+            root: Root::Folder(JobFolder {
+                dir: root.join(job_id),
+                elsewhere: Vec::new(),
+            }),
+        }
+    }
+
+    /// Keeps the data and attempts of `stage` under `folder` (laid out as the job's folder)
+    /// instead of the job's folder: a shuffle that fits in memory goes to a memory-backed
+    /// folder while the records, and the other stages, stay on disk. For a job in a folder; an
+    /// object-store job's attempts are in local scratch already.
+    pub fn with_stage_in(mut self, stage: &str, folder: &Path) -> Self {
+        if let Root::Folder(job) = &mut self.root {
+            job.elsewhere
+                .push((stage.to_string(), folder.to_path_buf()));
+        }
+        self
+    }
+
+    /// The folder of partition `partition` of `stage`, for a job in a folder.
+    pub fn partition_folder(&self, stage: &str, partition: usize) -> Option<PathBuf> {
+        match &self.root {
+            Root::Folder(job) => Some(job.path(&partition_key(stage, partition))),
+            Root::Objects(_) => None,
         }
     }
 
@@ -185,7 +232,7 @@ impl JobDir {
     /// The job's folder; `None` when the job lives in an object store.
     pub fn folder(&self) -> Option<&Path> {
         match &self.root {
-            Root::Folder(dir) => Some(dir),
+            Root::Folder(job) => Some(&job.dir),
             Root::Objects(_) => None,
         }
     }
@@ -194,7 +241,7 @@ impl JobDir {
     /// mount), where bytes saved by compression are worth their CPU time.
     pub fn over_network(&self) -> bool {
         match &self.root {
-            Root::Folder(dir) => {
+            Root::Folder(JobFolder { dir, .. }) => {
                 let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
                 tarn_fs::threefs::mount_of(tarn_fs::threefs::mounts(), &absolute).is_some()
             }
@@ -213,7 +260,7 @@ impl JobDir {
     /// Where the job's file `key` is, for messages.
     fn url_of(&self, key: &str) -> String {
         match &self.root {
-            Root::Folder(dir) => dir.join(key).display().to_string(),
+            Root::Folder(job) => job.path(key).display().to_string(),
             Root::Objects(root) => root.url_of(key),
         }
     }
@@ -221,8 +268,8 @@ impl JobDir {
     /// The text of the job's file `key`; `None` when there is none.
     async fn read_text(&self, key: &str) -> Result<Option<String>> {
         match &self.root {
-            Root::Folder(dir) => {
-                let path = dir.join(key);
+            Root::Folder(job) => {
+                let path = job.path(key);
                 match fs::read_to_string(&path) {
                     Ok(text) => Ok(Some(text)),
                     Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
@@ -248,7 +295,7 @@ impl JobDir {
     /// Writes the job's file `key` whole: readers see the old content or the new, never a part.
     async fn write_text(&self, key: &str, text: &str) -> Result<()> {
         match &self.root {
-            Root::Folder(dir) => write_atomically(&dir.join(key), text.as_bytes()),
+            Root::Folder(job) => write_atomically(&job.path(key), text.as_bytes()),
             Root::Objects(root) => {
                 let payload = PutPayload::from(text.as_bytes().to_vec());
                 root.store
@@ -263,8 +310,8 @@ impl JobDir {
     /// Removes the job's file `key`, if it is there.
     async fn remove(&self, key: &str) -> Result<()> {
         match &self.root {
-            Root::Folder(dir) => {
-                let path = dir.join(key);
+            Root::Folder(job) => {
+                let path = job.path(key);
                 match fs::remove_file(&path) {
                     Err(err) if err.kind() != ErrorKind::NotFound => Err(io("remove", &path, err)),
                     _ => Ok(()),
@@ -282,8 +329,8 @@ impl JobDir {
     /// Removes everything under the job's folder `key`.
     async fn remove_all(&self, key: &str) -> Result<()> {
         match &self.root {
-            Root::Folder(dir) => {
-                let path = dir.join(key);
+            Root::Folder(job) => {
+                let path = job.path(key);
                 tarn_fs::remove_tree(&path).map_err(|e| io("remove", &path, e))
             }
             Root::Objects(root) => {
@@ -305,7 +352,7 @@ impl JobDir {
         let unique = &uuid::Uuid::new_v4().simple().to_string()[..8];
         let name = format!("{task:05}.{attempt}-{unique}");
         let dir = match &self.root {
-            Root::Folder(dir) => dir.join("attempts").join(stage).join(name),
+            Root::Folder(job) => job.path(&format!("attempts/{stage}/{name}")),
             Root::Objects(root) => root
                 .scratch
                 .join(format!("{}.{stage}.{name}", root.scratch_prefix)),
@@ -362,9 +409,9 @@ impl JobDir {
         self.write_text(&committing, &listing).await?;
         let mut stats = *stats;
         match &self.root {
-            Root::Folder(dir) => {
+            Root::Folder(job) => {
                 for (from, key) in &files {
-                    let to = dir.join(key);
+                    let to = job.path(key);
                     let folder = to.parent().expect("a data file is in a folder");
                     fs::create_dir_all(folder).map_err(|e| io("create", folder, e))?;
                     fs::rename(from, &to).map_err(|e| io("rename into", &to, e))?;
@@ -497,8 +544,8 @@ impl JobDir {
     ) -> Result<Vec<PartitionedFile>> {
         let key = partition_key(stage, partition);
         match &self.root {
-            Root::Folder(dir) => {
-                let folder = dir.join(&key);
+            Root::Folder(job) => {
+                let folder = job.path(&key);
                 if !folder.exists() {
                     return Ok(Vec::new());
                 }
@@ -529,8 +576,8 @@ impl JobDir {
             reason,
         };
         let schema = match &self.root {
-            Root::Folder(dir) => {
-                let path = dir.join(&key);
+            Root::Folder(job) => {
+                let path = job.path(&key);
                 let file = fs::File::open(&path).map_err(|e| io("open", &path, e))?;
                 ParquetRecordBatchReaderBuilder::try_new(file).map(|b| Arc::clone(b.schema()))
             }
@@ -556,8 +603,8 @@ impl JobDir {
     ) -> Result<()> {
         let key = partition_key(stage, partition);
         match &self.root {
-            Root::Folder(dir) => {
-                let folder = dir.join(&key);
+            Root::Folder(job) => {
+                let folder = job.path(&key);
                 if !folder.exists() {
                     return Ok(());
                 }
@@ -583,8 +630,8 @@ impl JobDir {
     pub async fn copy_schema_file(&self, stage: &str, to: &Path) -> Result<()> {
         let key = schema_key(stage);
         match &self.root {
-            Root::Folder(dir) => {
-                let from = dir.join(&key);
+            Root::Folder(job) => {
+                let from = job.path(&key);
                 fs::copy(&from, to).map_err(|e| io("copy", &from, e))?;
                 sync_file(to)
             }
@@ -706,6 +753,26 @@ mod tests {
             assert_eq!(job.done("n01-shuffle", 3).await.unwrap(), None);
             assert!(contents(&job, "n01-shuffle", 7).await.is_empty());
         }
+    }
+
+    #[tokio::test]
+    async fn a_stage_placed_elsewhere_keeps_its_data_there_and_its_records_with_the_job() {
+        let (disk, memory) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let job = JobDir::in_folder(disk.path(), "job").with_stage_in("n00-shuffle", memory.path());
+        let jobs = disk.path().join("job");
+        for (stage, home) in [("n00-shuffle", memory.path()), ("n00-shuffle2", &*jobs)] {
+            let attempt = job.attempt_dir(stage, 0, 0).unwrap();
+            assert!(attempt.starts_with(home.join("attempts")), "{attempt:?}");
+            write(&attempt.join("p=4").join(task_file(0)), "rows");
+            job.commit(stage, 0, &attempt, &stats(1)).await.unwrap();
+            let folder = job.partition_folder(stage, 4).unwrap();
+            assert_eq!(folder, home.join(format!("data/{stage}/p=4")));
+            assert_eq!(contents(&job, stage, 4).await, ["rows"]);
+            assert!(jobs.join(format!("tasks/{stage}/00000.done")).exists());
+        }
+        job.forget("n00-shuffle").await.unwrap();
+        assert!(!memory.path().join("data/n00-shuffle").exists());
+        assert_eq!(contents(&job, "n00-shuffle2", 4).await, ["rows"]);
     }
 
     #[tokio::test]
