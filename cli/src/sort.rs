@@ -12,7 +12,7 @@ use tarn_engine::TarnConfig;
 use tarn_engine::config::parse_size;
 use tarn_engine::job::{JobObserver, Quiet};
 use tarn_engine::sort::{
-    self, GenOptions, Generated, RECORD_LEN, RecordFormat, SortOptions, Sorted, Validation,
+    self, GenOptions, Generated, RECORD_LEN, RecordFormat, Shuffle, SortOptions, Sorted, Validation,
 };
 
 use crate::run::StageBars;
@@ -101,9 +101,13 @@ struct JobArgs {
     /// Tasks run at once (defaults to TARN_CONCURRENCY, then the number of cores).
     #[arg(long, value_name = "N")]
     concurrency: Option<usize>,
-    /// Where the job keeps its shuffle files (default: OUT_DIR/.tarn-sort).
+    /// Where the job keeps its files (default: OUT_DIR/.tarn-sort).
     #[arg(long, value_name = "DIR", value_parser = folder)]
     work_dir: Option<PathBuf>,
+    /// Where the shuffle files go: `auto` keeps them in memory (/dev/shm) when the input fits
+    /// there next to the sorts, else on disk in the work folder.
+    #[arg(long, value_name = "WHERE", default_value = "auto", value_parser = ["auto", "memory", "disk"])]
+    shuffle: String,
 }
 
 impl JobArgs {
@@ -119,6 +123,11 @@ impl JobArgs {
             partitions: self.partitions,
             config,
             work_dir: self.work_dir.clone(),
+            shuffle: match self.shuffle.as_str() {
+                "memory" => Shuffle::Memory(sort::MEMORY_FOLDER.into()),
+                "disk" => Shuffle::Disk,
+                _ => Shuffle::Auto,
+            },
         })
     }
 }

@@ -196,8 +196,21 @@ fn home() -> PathBuf {
 
 /// Physical memory in bytes, read from `/proc/meminfo` where there is one.
 fn physical_memory() -> Option<u64> {
+    meminfo("MemTotal")
+}
+
+/// Memory the kernel could give a new allocation without swapping (free plus reclaimable
+/// page cache), in bytes, where `/proc/meminfo` says.
+pub fn available_memory() -> Option<u64> {
+    meminfo("MemAvailable")
+}
+
+/// A `/proc/meminfo` figure, in bytes.
+fn meminfo(field: &str) -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let line = meminfo
+        .lines()
+        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }

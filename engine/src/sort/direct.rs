@@ -58,6 +58,19 @@ impl DirectReader {
         })
     }
 
+    /// Fills `into` from `offset`: straight into it where the file is read through the page
+    /// cache (a memory-backed folder), through the aligned buffer where it is read directly.
+    pub fn read_into(&mut self, offset: u64, into: &mut [u8]) -> Result<()> {
+        if self.direct {
+            into.copy_from_slice(self.read_at(offset, into.len())?);
+            Ok(())
+        } else {
+            self.file
+                .read_exact_at(into, offset)
+                .map_err(|e| io("read", &self.path, e))
+        }
+    }
+
     /// The `len` bytes at `offset`; reading past the end of the file is an error.
     pub fn read_at(&mut self, offset: u64, len: usize) -> Result<&[u8]> {
         let skip = if self.direct {
@@ -222,6 +235,9 @@ mod tests {
             let read = reader.read_at(offset as u64, len).unwrap();
             assert_eq!(read, &bytes[offset..offset + len]);
         }
+        let mut into = vec![0u8; 30_000];
+        reader.read_into(5, &mut into).unwrap();
+        assert_eq!(into, &bytes[5..30_005]);
         let past_end = reader.read_at(999_999, 5).unwrap_err().to_string();
         assert!(past_end.contains("read"), "{past_end}");
     }

@@ -16,5 +16,5 @@ mod validate;
 pub use files::record_folder;
 pub use format::{Checksum, RECORD_LEN, RecordFormat};
 pub use generate::{GenOptions, Generated, gen_file_name, generate_files};
-pub use job::{SortOptions, Sorted, part_file_name, sort};
+pub use job::{MEMORY_FOLDER, Shuffle, SortOptions, Sorted, part_file_name, sort};
 pub use validate::{Validation, validate};

@@ -1,11 +1,12 @@
 //! Sorting one partition of records in memory: an MSD radix sort over the 10-byte keys.
 //!
-//! Each record becomes a 16-byte entry, `key << 32 | index`, so that entries compare as their
-//! keys and then by position. One pass distributes the entries into 2^16 buckets by the 16 key
-//! bits below the prefix they all share (for a range partition that prefix is long, so the
-//! digit still splits them evenly); buckets are sorted in parallel, recursing while they are
-//! large and finishing small ones with a comparison sort. The records are then gathered in
-//! entry order, a block at a time, while the previous block is written.
+//! A partition's records come in pieces (one per shuffle file, mapped or read into memory);
+//! each record becomes a 16-byte entry, `key << 48 | piece << 24 | index`, so that entries
+//! compare as their keys and then by position. One pass distributes the entries into 2^16
+//! buckets by the 16 key bits below the prefix they all share (for a range partition that
+//! prefix is long, so the digit still splits them evenly); buckets are sorted in parallel,
+//! recursing while they are large and finishing small ones with a comparison sort. The records
+//! are then gathered in entry order, a block at a time, while the previous block is written.
 
 use std::io::Write;
 
@@ -19,6 +20,12 @@ const DIGIT_BITS: u32 = 16;
 const SMALL: usize = 1 << 12;
 /// Records gathered per write.
 const WRITE_RECORDS: usize = 80_000;
+/// Entry bits for a record's index in its piece, and for its piece: a piece holds at most one
+/// input slice (512 MB, 5.4 M records), and a partition has one piece per slice.
+const INDEX_BITS: u32 = 24;
+const PIECE_BITS: u32 = 24;
+/// Where the key starts in an entry: the 80-bit key fills the rest of the 128.
+const KEY_SHIFT: u32 = INDEX_BITS + PIECE_BITS;
 
 /// A key as an 80-bit number: comparing these compares the keys as unsigned bytes.
 pub fn key_value(record: &[u8]) -> u128 {
@@ -27,21 +34,35 @@ pub fn key_value(record: &[u8]) -> u128 {
     u128::from_be_bytes(bytes)
 }
 
-/// The records of `records` in key order, as entries whose low 32 bits are record indexes.
-/// Records with equal keys keep their order.
-pub fn sorted_entries(records: &[u8]) -> Vec<u128> {
+/// The records of `pieces` in key order, as entries whose low 48 bits locate each record.
+/// Records with equal keys keep their order (piece by piece, then within a piece).
+pub fn sorted_entries(pieces: &[&[u8]]) -> Vec<u128> {
     assert!(
-        records.len() / RECORD_LEN <= u32::MAX as usize,
-        "a partition holds fewer than 2^32 records"
+        pieces.len() < 1 << PIECE_BITS
+            && pieces
+                .iter()
+                .all(|p| p.len() / RECORD_LEN < 1 << INDEX_BITS),
+        "a partition has fewer than 2^24 pieces of fewer than 2^24 records each"
     );
-    let mut entries = Vec::with_capacity(records.len() / RECORD_LEN);
-    records
-        .par_chunks_exact(RECORD_LEN)
-        .enumerate()
-        .map(|(i, r)| key_value(r) << 32 | i as u128)
-        .collect_into_vec(&mut entries);
+    let mut entries = Vec::with_capacity(pieces.iter().map(|p| p.len() / RECORD_LEN).sum());
+    for (p, piece) in pieces.iter().enumerate() {
+        entries.par_extend(
+            piece
+                .par_chunks_exact(RECORD_LEN)
+                .enumerate()
+                .map(|(i, r)| key_value(r) << KEY_SHIFT | (p as u128) << INDEX_BITS | i as u128),
+        );
+    }
     sort(&mut entries);
     entries
+}
+
+/// The record an entry stands for.
+fn record<'a>(pieces: &[&'a [u8]], entry: u128) -> &'a [u8] {
+    let mask = |bits: u32| (1usize << bits) - 1;
+    let piece = (entry >> INDEX_BITS) as usize & mask(PIECE_BITS);
+    let at = (entry as usize & mask(INDEX_BITS)) * RECORD_LEN;
+    &pieces[piece][at..at + RECORD_LEN]
 }
 
 fn sort(entries: &mut [u128]) {
@@ -53,7 +74,7 @@ fn sort(entries: &mut [u128]) {
         .par_iter()
         .fold(
             || (u128::MAX, 0),
-            |(low, high), &e| (low.min(e >> 32), high.max(e >> 32)),
+            |(low, high), &e| (low.min(e >> KEY_SHIFT), high.max(e >> KEY_SHIFT)),
         )
         .reduce(|| (u128::MAX, 0), |a, b| (a.0.min(b.0), a.1.max(b.1)));
     if low == high {
@@ -62,7 +83,7 @@ fn sort(entries: &mut [u128]) {
         return;
     }
     let highest_differing = 127 - (low ^ high).leading_zeros();
-    let shift = 32 + highest_differing.saturating_sub(DIGIT_BITS - 1);
+    let shift = KEY_SHIFT + highest_differing.saturating_sub(DIGIT_BITS - 1);
     let digit = |e: u128| ((e >> shift) as usize) & ((1 << DIGIT_BITS) - 1);
 
     let mut counts = vec![0usize; 1 << DIGIT_BITS];
@@ -97,10 +118,10 @@ fn sort(entries: &mut [u128]) {
     buckets.into_par_iter().for_each(sort);
 }
 
-/// Writes the records of `records` in the order of `entries`, gathering the next block while
+/// Writes the records of `pieces` in the order of `entries`, gathering the next block while
 /// the previous one is written.
 pub fn write_in_order(
-    records: &[u8],
+    pieces: &[&[u8]],
     entries: &[u128],
     out: &mut (impl Write + Send),
 ) -> std::io::Result<()> {
@@ -108,10 +129,7 @@ pub fn write_in_order(
         buf.resize(block.len() * RECORD_LEN, 0);
         buf.par_chunks_exact_mut(RECORD_LEN)
             .zip(block.par_iter())
-            .for_each(|(dst, &e)| {
-                let i = (e as u32) as usize * RECORD_LEN;
-                dst.copy_from_slice(&records[i..i + RECORD_LEN]);
-            });
+            .for_each(|(dst, &e)| dst.copy_from_slice(record(pieces, e)));
     };
     // Two buffers: one being written while the other is filled.
     let (mut ready, mut next) = (Vec::new(), Vec::new());
@@ -141,9 +159,13 @@ mod tests {
 
     fn check_sorts(keys: &[[u8; KEY_LEN]]) {
         let records = records_with_keys(keys);
-        let entries = sorted_entries(&records);
+        // Three pieces of uneven size, as shuffle files from three input slices.
+        let (first, rest) = records.split_at(records.len() / RECORD_LEN / 5 * RECORD_LEN);
+        let (second, third) = rest.split_at(rest.len() / RECORD_LEN / 2 * RECORD_LEN);
+        let pieces = [first, second, third];
+        let entries = sorted_entries(&pieces);
         let mut out = Vec::new();
-        write_in_order(&records, &entries, &mut out).unwrap();
+        write_in_order(&pieces, &entries, &mut out).unwrap();
         let mut expected: Vec<&[u8]> = records.chunks_exact(RECORD_LEN).collect();
         // A stable sort by key is the reference: equal keys keep their input order.
         expected.sort_by(|a, b| a[..KEY_LEN].cmp(&b[..KEY_LEN]));
@@ -176,7 +198,7 @@ mod tests {
 
     #[test]
     fn an_empty_partition_writes_nothing() {
-        let entries = sorted_entries(&[]);
+        let entries = sorted_entries(&[&[], &[]]);
         let mut out = Vec::new();
         write_in_order(&[], &entries, &mut out).unwrap();
         assert!(out.is_empty());

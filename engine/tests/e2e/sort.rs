@@ -6,9 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tarn_engine::TarnConfig;
-use tarn_engine::job::Quiet;
+use tarn_engine::job::{JobObserver, Quiet};
 use tarn_engine::sort::{
-    self, GenOptions, RECORD_LEN, RecordFormat, SortOptions, Sorted, gen_file_name, part_file_name,
+    self, GenOptions, RECORD_LEN, RecordFormat, Shuffle, SortOptions, Sorted, gen_file_name,
+    part_file_name,
 };
 
 fn options(partitions: usize) -> SortOptions {
@@ -19,6 +20,7 @@ fn options(partitions: usize) -> SortOptions {
             ..TarnConfig::default()
         },
         work_dir: None,
+        shuffle: Shuffle::Disk,
     }
 }
 
@@ -65,6 +67,120 @@ async fn uniform_records_sort_and_keep_their_checksum() {
     );
     // The input itself is not sorted, and validation says so.
     assert!(!sort::validate(&input).unwrap().in_order());
+}
+
+/// Whether partition stage files sit in `folder`'s `tarn-sort-*/data/n00-partition` when the
+/// sort stage starts.
+struct ShuffleWatch {
+    folder: std::path::PathBuf,
+    seen: std::sync::Mutex<Option<usize>>,
+}
+
+impl JobObserver for ShuffleWatch {
+    fn stage_started(&self, stage: &str, _tasks: usize, _done: usize) {
+        if stage != "n01-sort" {
+            return;
+        }
+        let files = walk(&self.folder)
+            .iter()
+            .filter(|p| p.to_string_lossy().contains("/data/n00-partition/p="))
+            .count();
+        *self.seen.lock().unwrap() = Some(files);
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flat_map(|e| {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_shuffle_in_memory_sorts_the_same_and_leaves_nothing_behind() {
+    let root = tempfile::tempdir().unwrap();
+    let input = root.path().join("in");
+    let generated = generate(&input, 120_000, 2, true);
+    let memory = root.path().join("shm");
+    fs::create_dir_all(&memory).unwrap();
+
+    let on_disk = root.path().join("disk");
+    sort_into(&input, &on_disk, options(4)).await;
+    let in_memory = root.path().join("memory");
+    let watch = Arc::new(ShuffleWatch {
+        folder: memory.clone(),
+        seen: Default::default(),
+    });
+    let options_in_memory = SortOptions {
+        shuffle: Shuffle::Memory(memory.clone()),
+        ..options(4)
+    };
+    sort::sort(&input, &in_memory, options_in_memory, watch.clone())
+        .await
+        .unwrap();
+    // Four input slices (two per running task), each routing into all four partitions.
+    assert_eq!(*watch.seen.lock().unwrap(), Some(16));
+    for p in 0..4 {
+        let name = part_file_name(p);
+        let same =
+            fs::read(on_disk.join(&name)).unwrap() == fs::read(in_memory.join(&name)).unwrap();
+        assert!(same, "{name} differs");
+    }
+    assert_eq!(
+        sort::validate(&in_memory).unwrap().checksum,
+        generated.checksum
+    );
+    assert!(walk(&memory).is_empty(), "{:?}", walk(&memory));
+    assert!(!in_memory.join(".tarn-sort").exists());
+
+    // More input than the memory limit leaves to sort: refused in one line, or taken to disk.
+    let small = SortOptions {
+        config: TarnConfig {
+            memory_limit: Some(1 << 20),
+            ..options(4).config
+        },
+        ..options(4)
+    };
+    let forced = SortOptions {
+        shuffle: Shuffle::Memory(memory.clone()),
+        ..small.clone()
+    };
+    let err = sort::sort(
+        &input,
+        &root.path().join("refused"),
+        forced,
+        Arc::new(Quiet),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("--shuffle disk"), "{err}");
+    let auto = SortOptions {
+        shuffle: Shuffle::Auto,
+        ..small
+    };
+    let watch = Arc::new(ShuffleWatch {
+        folder: root.path().join("auto").join(".tarn-sort"),
+        seen: Default::default(),
+    });
+    sort::sort(&input, &root.path().join("auto"), auto, watch.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        *watch.seen.lock().unwrap(),
+        Some(16),
+        "on disk, with the job"
+    );
 }
 
 #[tokio::test]
