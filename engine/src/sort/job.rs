@@ -37,7 +37,7 @@ use crate::config::TarnConfig;
 use crate::error::{Result, TarnError};
 use crate::job::executor::{StagePlan, Tasks, run};
 use crate::job::layout::{JobDir, io, read_dir};
-use crate::job::{JobObserver, JobReport, TaskStats};
+use crate::job::{JobObserver, JobReport, TaskStats, human_bytes};
 
 const PARTITION_STAGE: &str = "n00-partition";
 const SORT_STAGE: &str = "n01-sort";
@@ -63,9 +63,9 @@ pub struct SortOptions {
     pub partitions: Option<usize>,
     /// Concurrency, memory limit and attempts.
     pub config: TarnConfig,
-    /// Where the job keeps its shuffle files (in `<work_dir>/sort/`, removed at the end); by
-    /// default `<OUT_DIR>/.tarn-sort`, on the file system of the output, so that publishing is
-    /// a rename.
+    /// Where the job keeps its records, sorted partitions and a shuffle on disk (in
+    /// `<work_dir>/sort/`, removed at the end); by default `<OUT_DIR>/.tarn-sort`, on the file
+    /// system of the output, so that publishing is a rename.
     pub work_dir: Option<PathBuf>,
     /// Where the shuffle files go.
     pub shuffle: Shuffle,
@@ -207,8 +207,10 @@ fn place_shuffle(
         Shuffle::Memory(memory) => {
             if bytes.saturating_add(sorts) > limit {
                 return Err(TarnError::Invalid(format!(
-                    "a shuffle of {bytes} bytes in memory leaves too little of the memory limit \
-                     ({limit} bytes) to sort; raise --memory-limit or use --shuffle disk"
+                    "a shuffle of {} in memory leaves too little of the memory limit ({}) to \
+                     sort; raise --memory-limit or use --shuffle disk",
+                    human_bytes(bytes),
+                    human_bytes(limit)
                 )));
             }
             memory.clone()
