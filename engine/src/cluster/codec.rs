@@ -18,17 +18,23 @@ use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Extension, LogicalPlan};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr_common::physical_expr::proto_decode::PhysicalExprDecodeCtx;
+use datafusion::physical_expr_common::physical_expr::proto_encode::PhysicalExprEncodeCtx;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
 use super::ipc;
 use super::stage::StageTasksExec;
+use crate::sql::optimizer::EagerAnd;
 
 /// Marks an in-memory table's bytes.
 const MEMORY_TABLE: &[u8] = b"tarn.memtable.v1\0";
 /// Marks a job stage's bytes.
 const STAGE_TASKS: &[u8] = b"tarn.stage.v1\0";
+/// What an [`EagerAnd`] expression is encoded as.
+const EAGER_AND: &[u8] = b"tarn.eager_and.v1";
 
 /// Ballista's logical codec plus in-memory tables.
 #[derive(Debug, Default)]
@@ -143,6 +149,34 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
             }
             None => self.ballista.try_encode(node, buf, converter),
         }
+    }
+
+    /// Tarn's expressions: [`EagerAnd`], whose two sides travel as the node's inputs.
+    fn try_decode_expr(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn PhysicalExpr>],
+        ctx: &PhysicalExprDecodeCtx<'_>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        match (buf, inputs) {
+            (EAGER_AND, [left, right]) => {
+                Ok(Arc::new(EagerAnd::new(Arc::clone(left), Arc::clone(right))))
+            }
+            _ => self.ballista.try_decode_expr(buf, inputs, ctx),
+        }
+    }
+
+    fn try_encode_expr(
+        &self,
+        node: &Arc<dyn PhysicalExpr>,
+        buf: &mut Vec<u8>,
+        ctx: &PhysicalExprEncodeCtx<'_>,
+    ) -> Result<()> {
+        if node.downcast_ref::<EagerAnd>().is_some() {
+            buf.extend_from_slice(EAGER_AND);
+            return Ok(());
+        }
+        self.ballista.try_encode_expr(node, buf, ctx)
     }
 }
 

@@ -13,7 +13,7 @@ mod explain;
 pub(crate) mod files;
 mod functions;
 mod metadata;
-mod optimizer;
+pub(crate) mod optimizer;
 mod pivot;
 mod rewrite;
 mod routing;

@@ -13,6 +13,8 @@
 //!   ones run on fewer rows (TPC-H Q12).
 //! * [`SemiJoinBuildSide`] (physical): a semi or anti join builds its hash table on the side
 //!   with fewer estimated rows (TPC-H Q21).
+//! * [`EagerConjunction`] (physical): a filter's `AND` evaluates a cheap comparison on every row
+//!   rather than copying out the rows the conditions before it kept (TPC-H Q6).
 //!
 //! The two subquery rules work without statistics, each restricted to a plan shape where the
 //! rewrite is cheap and the win is likely:
@@ -25,6 +27,7 @@
 
 mod aggregate_key_reduction;
 mod conjunct_order;
+mod eager_and;
 mod join_order;
 mod semi_join_build_side;
 mod semi_join_pushdown;
@@ -39,6 +42,7 @@ use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 
 pub use aggregate_key_reduction::AggregateKeyReduction;
 pub use conjunct_order::ConjunctOrder;
+pub use eager_and::{EagerAnd, EagerConjunction};
 pub use join_order::JoinOrder;
 pub use semi_join_build_side::SemiJoinBuildSide;
 pub use semi_join_pushdown::SemiJoinPushdown;
@@ -61,7 +65,9 @@ pub fn rules(tables: Arc<TableStats>) -> Vec<Arc<dyn OptimizerRule + Send + Sync
 }
 
 /// DataFusion's physical optimizer rules with Tarn's: [`SemiJoinBuildSide`] right after join
-/// selection, whose choice it corrects, and before the rules that place repartitions for it.
+/// selection, whose choice it corrects, and before the rules that place repartitions for it;
+/// [`EagerConjunction`] last, so that DataFusion's rules (filter pushdown among them) see only
+/// their own expressions.
 pub fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules = PhysicalOptimizer::default().rules;
     let after = rules
@@ -69,6 +75,7 @@ pub fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
         .position(|rule| rule.name() == "join_selection")
         .map_or(0, |position| position + 1);
     rules.insert(after, Arc::new(SemiJoinBuildSide));
+    rules.push(Arc::new(EagerConjunction));
     rules
 }
 
