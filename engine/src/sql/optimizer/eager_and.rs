@@ -8,7 +8,8 @@
 //! about as much again. [`EagerAnd`] evaluates both sides on the whole batch and combines them as
 //! SQL does (`and_kleene`), which gives the same answer, since such a comparison cannot fail;
 //! [`EagerConjunction`], run after DataFusion's physical rules, puts it in each `FilterExec`
-//! whose `AND` has such a comparison on its right.
+//! whose `AND` has such a comparison on its right (a column against a constant or against
+//! another number or date column, as Q12's `l_commitdate < l_receiptdate`).
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -154,8 +155,8 @@ impl PhysicalOptimizerRule for EagerConjunction {
     }
 }
 
-/// Whether `expr` compares a number or date column with a constant: a few instructions per
-/// row, and never an error.
+/// Whether `expr` compares a number or date column with a constant or with another such
+/// column: a few instructions per row, and never an error.
 fn is_cheap(expr: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Result<bool> {
     let Some(comparison) = expr.downcast_ref::<BinaryExpr>() else {
         return Ok(false);
@@ -169,17 +170,18 @@ fn is_cheap(expr: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Result<bool> {
             | Operator::Gt
             | Operator::GtEq
     );
-    let (left, right) = (comparison.left(), comparison.right());
-    let column = match (
-        left.downcast_ref::<Column>(),
-        right.downcast_ref::<Column>(),
-    ) {
-        (Some(_), None) if right.downcast_ref::<Literal>().is_some() => left,
-        (None, Some(_)) if left.downcast_ref::<Literal>().is_some() => right,
-        _ => return Ok(false),
+    let fixed_width = |side: &Arc<dyn PhysicalExpr>| -> Result<bool> {
+        if side.downcast_ref::<Literal>().is_some() {
+            return Ok(true);
+        }
+        let data_type = side.data_type(schema)?;
+        Ok(side.downcast_ref::<Column>().is_some()
+            && (data_type.is_numeric() || data_type.is_temporal()))
     };
-    let data_type = column.data_type(schema)?;
-    Ok(comparing && (data_type.is_numeric() || data_type.is_temporal()))
+    let (left, right) = (comparison.left(), comparison.right());
+    let one_column =
+        left.downcast_ref::<Column>().is_some() || right.downcast_ref::<Column>().is_some();
+    Ok(comparing && one_column && fixed_width(left)? && fixed_width(right)?)
 }
 
 #[cfg(test)]
