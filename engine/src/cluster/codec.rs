@@ -27,7 +27,7 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 
 use super::ipc;
 use super::stage::StageTasksExec;
-use crate::sql::optimizer::EagerAnd;
+use crate::sql::optimizer::{BoundedDecimal, DecimalOp, EagerAnd};
 
 /// Marks an in-memory table's bytes.
 const MEMORY_TABLE: &[u8] = b"tarn.memtable.v1\0";
@@ -35,6 +35,8 @@ const MEMORY_TABLE: &[u8] = b"tarn.memtable.v1\0";
 const STAGE_TASKS: &[u8] = b"tarn.stage.v1\0";
 /// What an [`EagerAnd`] expression is encoded as.
 const EAGER_AND: &[u8] = b"tarn.eager_and.v1";
+/// What a [`BoundedDecimal`] expression is encoded as, followed by its operator (`+`, `-`, `*`).
+const BOUNDED_DECIMAL: &[u8] = b"tarn.bounded_decimal.v1:";
 
 /// Ballista's logical codec plus in-memory tables.
 #[derive(Debug, Default)]
@@ -151,7 +153,8 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
         }
     }
 
-    /// Tarn's expressions: [`EagerAnd`], whose two sides travel as the node's inputs.
+    /// Tarn's expressions: [`EagerAnd`] and [`BoundedDecimal`], whose two sides travel as the
+    /// node's inputs.
     fn try_decode_expr(
         &self,
         buf: &[u8],
@@ -161,6 +164,22 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
         match (buf, inputs) {
             (EAGER_AND, [left, right]) => {
                 Ok(Arc::new(EagerAnd::new(Arc::clone(left), Arc::clone(right))))
+            }
+            (bytes, [left, right]) if bytes.starts_with(BOUNDED_DECIMAL) => {
+                let op = std::str::from_utf8(&bytes[BOUNDED_DECIMAL.len()..])
+                    .ok()
+                    .and_then(DecimalOp::from_symbol)
+                    .ok_or_else(|| {
+                        DataFusionError::Internal(format!(
+                            "unknown bounded decimal operation in {}",
+                            String::from_utf8_lossy(bytes)
+                        ))
+                    })?;
+                Ok(Arc::new(BoundedDecimal::new(
+                    op,
+                    Arc::clone(left),
+                    Arc::clone(right),
+                )))
             }
             _ => self.ballista.try_decode_expr(buf, inputs, ctx),
         }
@@ -174,6 +193,11 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
     ) -> Result<()> {
         if node.downcast_ref::<EagerAnd>().is_some() {
             buf.extend_from_slice(EAGER_AND);
+            return Ok(());
+        }
+        if let Some(bounded) = node.downcast_ref::<BoundedDecimal>() {
+            buf.extend_from_slice(BOUNDED_DECIMAL);
+            buf.extend_from_slice(bounded.op().symbol().as_bytes());
             return Ok(());
         }
         self.ballista.try_encode_expr(node, buf, ctx)
