@@ -767,6 +767,30 @@ async fn decorrelated_subqueries_filter_early_and_keep_their_answers() {
         "the subquery's aggregate reads only the filtered parts:\n{}",
         plan.join("\n")
     );
+
+    // TPC-H Q20's shape: the filtered parts reach the outer rows through a semi join.
+    query(
+        &mut s,
+        "CREATE TABLE stock AS SELECT * FROM (VALUES (1, 5), (1, 3), (2, 20), (3, 9), (3, 8), (4, 1)) AS t(part, avail)",
+    )
+    .await;
+    let well_stocked = "SELECT part, avail FROM stock
+        WHERE part IN (SELECT part FROM parts WHERE brand = 'x')
+          AND avail > (SELECT sum(qty) FROM part_items WHERE part_items.part = stock.part)
+        ORDER BY ALL";
+    assert_eq!(query(&mut s, well_stocked).await, [["1", "5"], ["3", "9"]]);
+    let plan = logical_plan(&mut s, well_stocked).await;
+    let reduced = plan
+        .iter()
+        .position(|l| l.contains("LeftSemi Join: part_items.part = __tarn_join_keys.part"));
+    assert!(
+        reduced
+            > plan
+                .iter()
+                .position(|l| l.contains("Aggregate: groupBy=[[part_items.part]]")),
+        "the subquery's aggregate reads only the parts of brand 'x':\n{}",
+        plan.join("\n")
+    );
 }
 
 #[tokio::test]

@@ -3,8 +3,9 @@
 //! A decorrelated scalar subquery becomes `outer ⋈ (SELECT k, agg(...) ... GROUP BY k)` on
 //! `outer.key = k`: DataFusion computes the aggregate for every `k` and lets the join throw most
 //! groups away (TPC-H Q17 averages all 200 000 parts per scale factor to use 0.1% of them). When
-//! `outer.key` comes from a filtered scan of one table, this rule semi-joins the aggregate's input
-//! with that scan's keys first, the way DuckDB's delim join feeds the outer keys into the
+//! `outer.key` comes from a filtered scan of one table, directly or through the partner column of
+//! a join (Q20's `ps_partkey` through `ps_partkey IN (SELECT p_partkey ... LIKE 'forest%')`),
+//! this rule semi-joins the aggregate's input with that scan's keys first, the way DuckDB's delim join feeds the outer keys into the
 //! subquery. It is exact: `k` is a group key, so the rows removed form whole groups, and those
 //! groups have no partner in the join. The filtered scan runs twice, which is cheap next to
 //! aggregating rows that are thrown away.
@@ -60,12 +61,16 @@ impl OptimizerRule for AggregateKeyReduction {
             let (Some(outer_key), Some(group_key)) = (left.try_as_col(), right.try_as_col()) else {
                 continue;
             };
-            let source = key_source(&join.left, outer_key);
-            if ptr::eq(source, join.left.as_ref()) || !is_filtered_scan(source) {
+            let mut sources = Vec::new();
+            key_sources(&join.left, outer_key, &mut sources);
+            let source = sources.into_iter().find(|(source, _)| {
+                !ptr::eq(*source, join.left.as_ref()) && is_filtered_scan(source)
+            });
+            let Some((source, source_key)) = source else {
                 continue;
-            }
+            };
             let index = join.right.schema().index_of_column(group_key)?;
-            let keys = key_set(source, outer_key)?;
+            let keys = key_set(source, &source_key)?;
             if let Some(right) = reduce(&join.right, index, &keys)? {
                 return Ok(Transformed::yes(LogicalPlan::Join(Join::try_new(
                     Arc::clone(&join.left),
@@ -83,29 +88,63 @@ impl OptimizerRule for AggregateKeyReduction {
     }
 }
 
-/// The smallest subtree of `plan` whose output holds every value `key` takes in `plan`'s
-/// output: inner joins, semi/anti joins and projections only ever drop values of a column
-/// they pass through.
-fn key_source<'a>(plan: &'a LogicalPlan, key: &Column) -> &'a LogicalPlan {
-    let child = match plan {
-        LogicalPlan::Join(join) => match join.join_type {
-            JoinType::Inner => [&join.left, &join.right]
+/// The smallest subtrees of `plan` (with the column there) whose output holds every value `key`
+/// takes in `plan`'s output, the subtree that has the column itself first: inner joins,
+/// semi/anti joins and projections only ever drop values of a column they pass through, and an
+/// inner or semi join's output keeps only values its partner column on the other side has
+/// (TPC-H Q20's `ps_partkey` takes only values of the `p_partkey` of `p_name LIKE 'forest%'`).
+fn key_sources<'a>(
+    plan: &'a LogicalPlan,
+    key: &Column,
+    sources: &mut Vec<(&'a LogicalPlan, Column)>,
+) {
+    let mut children: Vec<(&LogicalPlan, Column)> = Vec::new();
+    match plan {
+        LogicalPlan::Join(join) if join.join_type == JoinType::Inner => {
+            if let Some(side) = [&join.left, &join.right]
                 .into_iter()
-                .find(|side| side.schema().has_column(key)),
-            JoinType::LeftSemi | JoinType::LeftAnti => Some(&join.left),
-            _ => None,
-        },
+                .find(|side| side.schema().has_column(key))
+            {
+                children.push((side, key.clone()));
+            }
+            children.extend(partner(join, key));
+        }
+        LogicalPlan::Join(join)
+            if matches!(join.join_type, JoinType::LeftSemi | JoinType::LeftAnti) =>
+        {
+            children.push((&join.left, key.clone()));
+            if join.join_type == JoinType::LeftSemi {
+                children.extend(partner(join, key));
+            }
+        }
         LogicalPlan::Projection(projection)
             if projection.expr.iter().any(|e| e.try_as_col() == Some(key)) =>
         {
-            Some(&projection.input)
+            children.push((&projection.input, key.clone()));
         }
-        _ => None,
-    };
-    match child {
-        Some(child) => key_source(child, key),
-        None => plan,
+        _ => {}
     }
+    if children.is_empty() {
+        sources.push((plan, key.clone()));
+    }
+    for (child, column) in children {
+        key_sources(child, &column, sources);
+    }
+}
+
+/// The other side of an equality in `join`'s condition that has `key` on one side, with the
+/// column it is compared with (only the rows where the two are equal come out of the join).
+fn partner<'a>(join: &'a Join, key: &Column) -> Option<(&'a LogicalPlan, Column)> {
+    join.on.iter().find_map(|(left, right)| {
+        let (left, right) = (left.try_as_col()?, right.try_as_col()?);
+        if left == key {
+            Some((join.right.as_ref(), right.clone()))
+        } else if right == key && join.join_type == JoinType::Inner {
+            Some((join.left.as_ref(), left.clone()))
+        } else {
+            None
+        }
+    })
 }
 
 /// Whether `plan` is one table scanned with a filter: cheap to run a second time, and likely to
