@@ -583,6 +583,43 @@ async fn attach_folder_of_parquet() {
     );
 }
 
+/// The physical plan of `sql`, one node per line.
+async fn physical_plan(session: &mut SqlSession, sql: &str) -> String {
+    query(session, "SET datafusion.explain.physical_plan_only = true").await;
+    query(session, "SET datafusion.explain.format = 'indent'").await;
+    let plan = query(session, &format!("EXPLAIN {sql}")).await;
+    plan[0][1].clone()
+}
+
+#[tokio::test]
+async fn few_threads_share_one_hash_table_for_a_large_build_side() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE big AS SELECT i AS k FROM range(1000000) t(i);
+         CREATE TABLE mid AS SELECT i * 3 AS k FROM range(300000) t(i)",
+    )
+    .await;
+    let join = "SELECT count(*) FROM big JOIN mid USING (k)";
+    assert_eq!(single(query(&mut s, join).await), "300000");
+    // 300 000 build rows: past DataFusion's 128K-row default, within 20M / 2 threads.
+    query(&mut s, "SET threads = 2").await;
+    let plan = physical_plan(&mut s, join).await;
+    assert!(plan.contains("HashJoinExec: mode=CollectLeft"), "{plan}");
+    // On 1000 threads the limit is 20 000 rows (2 MB, the size DataFusion looks at first):
+    // both sides are split between threads.
+    query(&mut s, "SET threads = 1000").await;
+    let plan = physical_plan(&mut s, join).await;
+    assert!(plan.contains("HashJoinExec: mode=Partitioned"), "{plan}");
+    // A limit the user sets survives a change of threads.
+    let setting = "datafusion.optimizer.hash_join_single_partition_threshold_rows";
+    query(&mut s, &format!("SET {setting} = 5")).await;
+    query(&mut s, "SET threads = 2").await;
+    let value =
+        format!("SELECT value FROM information_schema.df_settings WHERE name = '{setting}'");
+    assert_eq!(single(query(&mut s, &value).await), "5");
+}
+
 #[tokio::test]
 async fn settings_and_spilling() {
     let dir = tempfile::tempdir().unwrap();
