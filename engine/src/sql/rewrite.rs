@@ -130,9 +130,12 @@ impl VisitorMut for NumberRewriter {
             && let Value::Number(digits, _) = &value.value
             && digits.contains(['e', 'E'])
         {
+            // From the text: as a number DataFusion would first make `1e308` a DECIMAL, whose
+            // scale (-308) it refuses.
+            let text = Expr::value(Value::SingleQuotedString(digits.clone()));
             *expr = Expr::Cast {
                 kind: CastKind::Cast,
-                expr: Box::new(expr.clone()),
+                expr: Box::new(text),
                 data_type: DataType::Double(ExactNumberInfo::None),
                 array: false,
                 format: None,

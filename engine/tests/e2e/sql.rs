@@ -929,6 +929,11 @@ async fn number_literals_have_duckdbs_types() {
             "0.30000000000000004"
         ]]
     );
+    // Exponents past any DECIMAL's scale, as DuckDB reads them.
+    assert_eq!(
+        query(&mut s, "SELECT 1e308 * 10, -2.5E-320 < 0, 1e-400").await,
+        [["inf", "true", "0.0"]]
+    );
 }
 
 #[tokio::test]
