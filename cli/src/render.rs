@@ -4,9 +4,15 @@
 use std::io::Write;
 use std::str::FromStr;
 
+use std::sync::Arc;
+
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, PrimitiveArray, RecordBatch, StringArray,
+};
+use datafusion::arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Field, Float32Type, Float64Type, Schema, SchemaRef,
+};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use tarn_engine::sql::types::sql_type_name;
 
@@ -61,6 +67,16 @@ pub fn render(
     if schema.fields().is_empty() {
         return Ok(());
     }
+    let text_batches;
+    let batches = if matches!(options.mode, OutputMode::Json | OutputMode::Jsonl) {
+        batches
+    } else {
+        text_batches = batches
+            .iter()
+            .map(with_duckdb_nan)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        &text_batches
+    };
     match options.mode {
         OutputMode::Box => render_box(out, schema, batches, options),
         OutputMode::Markdown => render_markdown(out, schema, batches),
@@ -96,6 +112,64 @@ pub fn render(
         }
         OutputMode::Line => render_line(out, schema, batches),
     }
+}
+
+/// `batch` with DuckDB's spelling of a floating-point NaN, `nan` (`-nan` with the sign bit
+/// set), where Arrow writes `NaN`: a float column holding one becomes text, its other values
+/// as Arrow writes them.
+fn with_duckdb_nan(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
+    fn spelled<T: ArrowPrimitiveType>(array: &PrimitiveArray<T>) -> anyhow::Result<Option<ArrayRef>>
+    where
+        T::Native: Into<f64>,
+    {
+        let is_nan = |v: T::Native| v.into().is_nan();
+        if !array.iter().flatten().any(is_nan) {
+            return Ok(None);
+        }
+        let options = FormatOptions::default();
+        let formatter = ArrayFormatter::try_new(array, &options)?;
+        let text: StringArray = (0..array.len())
+            .map(|row| {
+                array.is_valid(row).then(|| {
+                    let v: f64 = array.value(row).into();
+                    match (v.is_nan(), v.is_sign_negative()) {
+                        (true, false) => "nan".to_owned(),
+                        (true, true) => "-nan".to_owned(),
+                        _ => formatter.value(row).to_string(),
+                    }
+                })
+            })
+            .collect();
+        Ok(Some(Arc::new(text)))
+    }
+    let mut changed = false;
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        let text = match column.data_type() {
+            DataType::Float32 => spelled(column.as_primitive::<Float32Type>())?,
+            DataType::Float64 => spelled(column.as_primitive::<Float64Type>())?,
+            _ => None,
+        };
+        match text {
+            Some(text) => {
+                changed = true;
+                fields.push(Arc::new(Field::new(field.name(), DataType::Utf8, true)));
+                columns.push(text);
+            }
+            None => {
+                fields.push(Arc::clone(field));
+                columns.push(Arc::clone(column));
+            }
+        }
+    }
+    if !changed {
+        return Ok(batch.clone());
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 fn header_names(schema: &SchemaRef) -> Vec<String> {
@@ -256,9 +330,7 @@ fn render_line(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{Int64Array, StringArray};
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    use std::sync::Arc;
+    use datafusion::arrow::array::{Float64Array, Int64Array};
 
     fn sample(n: i64) -> (SchemaRef, Vec<RecordBatch>) {
         let schema = Arc::new(Schema::new(vec![
@@ -308,6 +380,40 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("NULL"));
+    }
+
+    #[test]
+    fn nan_is_spelled_as_duckdb_spells_it() {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Float64, true)]));
+        let values = Float64Array::from(vec![
+            Some(f64::NAN),
+            Some(-f64::NAN),
+            Some(f64::INFINITY),
+            Some(1.5),
+            None,
+        ]);
+        let batches = vec![RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap()];
+        let rendered = |mode| {
+            let mut out = Vec::new();
+            let options = RenderOptions {
+                mode,
+                max_rows: 40,
+                width: Some(80),
+            };
+            render(&mut out, &schema, &batches, &options).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        // (A record of one empty field is quoted, so that it is not an empty line.)
+        assert_eq!(rendered(OutputMode::Csv), "x\nnan\n-nan\ninf\n1.5\n\"\"\n");
+        let shown = rendered(OutputMode::Box);
+        assert!(
+            shown.contains("double"),
+            "the type row keeps the column's type:\n{shown}"
+        );
+        assert!(
+            shown.contains(" -nan ") && !shown.contains("NaN"),
+            "{shown}"
+        );
     }
 
     #[test]
