@@ -873,6 +873,65 @@ async fn joins_run_smallest_first_whatever_order_the_query_names_them() {
 }
 
 #[tokio::test]
+async fn tables_equal_through_a_third_may_join_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| {
+        dir.path()
+            .join(format!("{name}.parquet"))
+            .display()
+            .to_string()
+    };
+    let mut s = session();
+    query(
+        &mut s,
+        &format!(
+            "COPY (SELECT i % 2000 AS part, i % 50 AS supp FROM range(20000) t(i)) TO '{}';
+             COPY (SELECT i AS part, CASE WHEN i % 10 = 0 THEN 'green' ELSE 'blue' END || i AS name
+                   FROM range(2000) t(i)) TO '{}';
+             COPY (SELECT i // 4 AS part, (i * 13) % 50 AS supp, i AS cost FROM range(8000) t(i)) TO '{}'",
+            path("lines"),
+            path("parts"),
+            path("partsupps")
+        ),
+    )
+    .await;
+    // TPC-H Q9's shape: parts and partsupps are equated only through the lines.
+    let sql = format!(
+        "SELECT count(*), sum(cost) FROM '{}' p, '{}' l, '{}' ps
+         WHERE p.part = l.part AND ps.part = l.part AND ps.supp = l.supp AND p.name LIKE '%green%'",
+        path("parts"),
+        path("lines"),
+        path("partsupps")
+    );
+    let mut costs = std::collections::HashMap::<(i64, i64), Vec<i64>>::new();
+    for i in 0..8000i64 {
+        costs.entry((i / 4, (i * 13) % 50)).or_default().push(i);
+    }
+    let matched: Vec<i64> = (0..20000i64)
+        .map(|i| (i % 2000, i % 50))
+        .filter(|(part, _)| part % 10 == 0)
+        .flat_map(|key| costs.get(&key).cloned().unwrap_or_default())
+        .collect();
+    let expected = [
+        matched.len().to_string(),
+        matched.iter().sum::<i64>().to_string(),
+    ];
+    assert_eq!(query(&mut s, &sql).await, [expected]);
+
+    let plan = logical_plan(&mut s, &sql).await;
+    let line = |needle: &dyn Fn(&str) -> bool| plan.iter().position(|l| needle(l));
+    let parts_with_partsupps = line(&|l| {
+        l.contains("Inner Join: p.part = ps.part") || l.contains("Inner Join: ps.part = p.part")
+    });
+    let with_lines = line(&|l| l.contains("Inner Join") && l.contains("l.supp"));
+    assert!(
+        parts_with_partsupps.is_some() && parts_with_partsupps > with_lines,
+        "the green parts meet their partsupps before the lines:\n{}",
+        plan.join("\n")
+    );
+}
+
+#[tokio::test]
 async fn filters_evaluate_their_cheapest_conditions_first() {
     let mut s = session();
     query(

@@ -8,7 +8,8 @@
 //! filters.
 //!
 //! It flattens a tree of plain inner joins into its inputs, their equi-join keys and the other
-//! join conditions, then rebuilds it greedily (GOO, Fegaras 1998): join the two connected groups
+//! join conditions (keys equal through a third are joined too: Q9's `p_partkey = l_partkey`
+//! and `ps_partkey = l_partkey` let part meet partsupp first), then rebuilds it greedily (GOO, Fegaras 1998): join the two connected groups
 //! whose result is estimated smallest, until one group is left. That makes bushy trees such as
 //! `((supplier ⋈ nation) ⋈ lineitem) ⋈ ((customer ⋈ nation) ⋈ orders)`. The estimate of an
 //! equi-join of groups with `a` and `b` rows is `a·b / d`, where `d`, the key's domain, is the
@@ -219,33 +220,16 @@ impl JoinTree {
             edges: Vec::new(),
             conditions: Vec::new(),
         };
+        let mut keys = KeyClasses::default();
+        let mut written = Vec::new();
         for (left, right) in &self.keys {
             let (left_inputs, right_inputs) = (self.inputs_of(left)?, self.inputs_of(right)?);
             if left_inputs.count_ones() == 1
                 && right_inputs.count_ones() == 1
                 && left_inputs != right_inputs
             {
-                let sides = [(left_inputs, left), (right_inputs, right)];
-                let domain = sides
-                    .iter()
-                    .map(|(input, key)| {
-                        let input = input.trailing_zeros() as usize;
-                        let table_rows = graph.estimates[input].table_rows;
-                        match key.try_as_col() {
-                            Some(column) => {
-                                distinct_bound(&self.inputs[input], &column.name, tables)
-                                    .map_or(table_rows, |bound| bound.min(table_rows))
-                            }
-                            None => table_rows,
-                        }
-                    })
-                    .fold(f64::INFINITY, f64::min)
-                    .max(1.0);
-                graph.edges.push(Edge {
-                    inputs: [left_inputs, right_inputs],
-                    keys: [left.clone(), right.clone()],
-                    domain,
-                });
+                keys.equate((left_inputs, left), (right_inputs, right));
+                written.push(((left_inputs, left), (right_inputs, right)));
             } else {
                 let equal = Expr::BinaryExpr(BinaryExpr::new(
                     Box::new(left.clone()),
@@ -255,12 +239,78 @@ impl JoinTree {
                 graph.conditions.push((left_inputs | right_inputs, equal));
             }
         }
+        let classes = keys.classes();
+        for (a, b) in written {
+            let class = KeyClasses::class_of(&classes, a);
+            let edge = self.edge(class, a, b, &graph.estimates, tables);
+            graph.edges.push(edge);
+        }
+        // Every two keys of one class are equal, written in the query or not (Q9 equates
+        // `p_partkey` and `ps_partkey` only through `l_partkey`): an edge each, so that part and
+        // partsupp may meet before lineitem does.
+        for (class, members) in classes.iter().enumerate() {
+            for (i, (x, kx)) in members.iter().enumerate() {
+                for (y, ky) in &members[i + 1..] {
+                    let joined = |edge: &Edge| {
+                        let [a, b] = edge.inputs;
+                        edge.class == class && ((a, b) == (*x, *y) || (a, b) == (*y, *x))
+                    };
+                    if x != y && !graph.edges.iter().any(joined) {
+                        let edge = self.edge(class, (*x, kx), (*y, ky), &graph.estimates, tables);
+                        graph.edges.push(Edge {
+                            derived: true,
+                            ..edge
+                        });
+                    }
+                }
+            }
+        }
         for filter in &self.filters {
             graph
                 .conditions
                 .push((self.inputs_of(filter)?, filter.clone()));
         }
         Some(graph)
+    }
+
+    /// The written edge between two keys (each with its input) of `class`.
+    fn edge(
+        &self,
+        class: usize,
+        (x, kx): (u64, &Expr),
+        (y, ky): (u64, &Expr),
+        estimates: &[Estimate],
+        tables: &TableStats,
+    ) -> Edge {
+        let domain = self
+            .key_domain(x, kx, estimates, tables)
+            .min(self.key_domain(y, ky, estimates, tables))
+            .max(1.0);
+        Edge {
+            inputs: [x, y],
+            keys: [kx.clone(), ky.clone()],
+            domain,
+            class,
+            derived: false,
+        }
+    }
+
+    /// How many values the key `key` of the input `input` (a one-bit set) can take: its table's
+    /// rows, or fewer when its values' range is narrower.
+    fn key_domain(
+        &self,
+        input: u64,
+        key: &Expr,
+        estimates: &[Estimate],
+        tables: &TableStats,
+    ) -> f64 {
+        let input = input.trailing_zeros() as usize;
+        let table_rows = estimates[input].table_rows;
+        match key.try_as_col() {
+            Some(column) => distinct_bound(&self.inputs[input], &column.name, tables)
+                .map_or(table_rows, |bound| bound.min(table_rows)),
+            None => table_rows,
+        }
     }
 
     /// The set of inputs whose columns `expr` reads; `None` when a column is in no input or in
@@ -303,6 +353,71 @@ struct Edge {
     keys: [Expr; 2],
     /// How many values the key can take where both sides meet.
     domain: f64,
+    /// The class of keys equal to one another that both keys are in.
+    class: usize,
+    /// Implied by the written edges of its class rather than written: a join uses it only where
+    /// no other edge of the class joins the same two sides.
+    derived: bool,
+}
+
+/// Join keys (each with its input, a one-bit set) grouped into classes of keys equal to one
+/// another.
+#[derive(Default)]
+struct KeyClasses {
+    keys: Vec<(u64, Expr)>,
+    /// For each key, the index of a key in its class (union-find).
+    parent: Vec<usize>,
+}
+
+impl KeyClasses {
+    fn equate(&mut self, a: (u64, &Expr), b: (u64, &Expr)) {
+        let (a, b) = (self.index(a), self.index(b));
+        let (a, b) = (self.root(a), self.root(b));
+        self.parent[a] = b;
+    }
+
+    fn index(&mut self, (input, key): (u64, &Expr)) -> usize {
+        if let Some(i) = self.keys.iter().position(|(x, k)| *x == input && k == key) {
+            return i;
+        }
+        self.keys.push((input, key.clone()));
+        self.parent.push(self.parent.len());
+        self.keys.len() - 1
+    }
+
+    fn root(&self, mut i: usize) -> usize {
+        while self.parent[i] != i {
+            i = self.parent[i];
+        }
+        i
+    }
+
+    /// Which of `classes` holds `key` of `input` (one of those equated).
+    fn class_of(classes: &[Vec<(u64, Expr)>], (input, key): (u64, &Expr)) -> usize {
+        classes
+            .iter()
+            .position(|members| members.iter().any(|(x, k)| *x == input && k == key))
+            .expect("every equated key has a class")
+    }
+
+    /// The classes, each key in the order it was first seen.
+    fn classes(&self) -> Vec<Vec<(u64, Expr)>> {
+        let mut roots: Vec<usize> = Vec::new();
+        let mut classes: Vec<Vec<(u64, Expr)>> = Vec::new();
+        for (i, key) in self.keys.iter().enumerate() {
+            let root = self.root(i);
+            let class = match roots.iter().position(|&r| r == root) {
+                Some(class) => class,
+                None => {
+                    roots.push(root);
+                    classes.push(Vec::new());
+                    classes.len() - 1
+                }
+            };
+            classes[class].push(key.clone());
+        }
+        classes
+    }
 }
 
 /// Inputs joined so far in the greedy search.
@@ -360,11 +475,13 @@ impl JoinGraph {
     fn join_rows(&self, a: &Group, b: &Group) -> Option<f64> {
         let mut domain: Option<f64> = None;
         let mut widest_table = 0.0_f64;
+        let mut classes = Vec::new();
         for edge in &self.edges {
             let [x, y] = edge.inputs;
             let connects = (x & a.inputs != 0 && y & b.inputs != 0)
                 || (x & b.inputs != 0 && y & a.inputs != 0);
-            if connects {
+            if connects && !classes.contains(&edge.class) {
+                classes.push(edge.class);
                 domain = Some(domain.map_or(edge.domain, |d| d * edge.domain));
                 let tables = edge
                     .inputs
@@ -392,13 +509,20 @@ fn build(
     let (left, left_inputs) = build(left, inputs, edges, pending)?;
     let (right, right_inputs) = build(right, inputs, edges, pending)?;
     let mut on = Vec::new();
+    let mut classes = Vec::new();
     for edge in edges {
         let [x, y] = edge.inputs;
         let [kx, ky] = &edge.keys;
-        if x & left_inputs != 0 && y & right_inputs != 0 {
-            on.push((kx.clone(), ky.clone()));
+        let pair = if x & left_inputs != 0 && y & right_inputs != 0 {
+            (kx.clone(), ky.clone())
         } else if y & left_inputs != 0 && x & right_inputs != 0 {
-            on.push((ky.clone(), kx.clone()));
+            (ky.clone(), kx.clone())
+        } else {
+            continue;
+        };
+        if !edge.derived || !classes.contains(&edge.class) {
+            classes.push(edge.class);
+            on.push(pair);
         }
     }
     let joined = left_inputs | right_inputs;
