@@ -8,6 +8,8 @@
 //!   NaN); `//` divides integers to an integer and anything else as DOUBLE, and fails on a zero
 //!   divisor. The rewrite step turns `a / b` into [`DIVIDE`]`(a, b)`, [`DuckDivide`], and
 //!   `a // b` into [`INTEGER_DIVIDE`]`(a, b)`, [`DuckIntegerDivide`].
+//! * `typeof(x)` names `x`'s type as DuckDB writes it (`DOUBLE`, `VARCHAR`, `DECIMAL(15,2)`):
+//!   [`DuckTypeOf`]; DataFusion has only `arrow_typeof` (`Float64`, `Utf8View`).
 
 use std::sync::Arc;
 
@@ -40,6 +42,46 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udaf(AggregateUDF::from(DuckAvg::new()));
     ctx.register_udf(ScalarUDF::from(DuckDivide::new()));
     ctx.register_udf(ScalarUDF::from(DuckIntegerDivide::new()));
+    ctx.register_udf(ScalarUDF::from(DuckTypeOf::new()));
+}
+
+/// DuckDB's `typeof(x)`: the SQL name of `x`'s type, one constant per query.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct DuckTypeOf {
+    signature: Signature,
+}
+
+impl DuckTypeOf {
+    pub fn new() -> Self {
+        DuckTypeOf {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+}
+
+impl Default for DuckTypeOf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ScalarUDFImpl for DuckTypeOf {
+    fn name(&self) -> &str {
+        "typeof"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let name = super::types::sql_type_name(args.arg_fields[0].data_type());
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(name))))
+    }
 }
 
 /// The scale of a DECIMAL(p ≤ 38) argument, which [`DuckAvg`] averages exactly.

@@ -988,6 +988,14 @@ async fn number_literals_have_duckdbs_types() {
             "0.30000000000000004"
         ]]
     );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT typeof(1e3), typeof('x'), typeof(DATE '2024-01-01')"
+        )
+        .await,
+        [["DOUBLE", "VARCHAR", "DATE"]]
+    );
     // Exponents past any DECIMAL's scale, as DuckDB reads them.
     assert_eq!(
         query(&mut s, "SELECT 1e308 * 10, -2.5E-320 < 0, 1e-400").await,
