@@ -793,16 +793,9 @@ async fn decorrelated_subqueries_filter_early_and_keep_their_answers() {
           AND pi.qty < (SELECT avg(qty) FROM part_items WHERE part = p.part)";
     assert_eq!(query(&mut s, small_quantities).await, [["1", "1"]]);
     let plan = logical_plan(&mut s, small_quantities).await;
-    let reduced = plan
-        .iter()
-        .position(|l| l.contains("LeftSemi Join: part_items.part = __tarn_join_keys.part"));
-    assert!(
-        reduced
-            > plan
-                .iter()
-                .position(|l| l.contains("Aggregate: groupBy=[[part_items.part]]")),
-        "the subquery's aggregate reads only the filtered parts:\n{}",
-        plan.join("\n")
+    assert_parts_reduced(
+        &plan,
+        "the subquery's aggregate reads only the filtered parts",
     );
 
     // TPC-H Q20's shape: the filtered parts reach the outer rows through a semi join.
@@ -817,15 +810,19 @@ async fn decorrelated_subqueries_filter_early_and_keep_their_answers() {
         ORDER BY ALL";
     assert_eq!(query(&mut s, well_stocked).await, [["1", "5"], ["3", "9"]]);
     let plan = logical_plan(&mut s, well_stocked).await;
-    let reduced = plan
-        .iter()
-        .position(|l| l.contains("LeftSemi Join: part_items.part = __tarn_join_keys.part"));
+    assert_parts_reduced(
+        &plan,
+        "the subquery's aggregate reads only the parts of brand 'x'",
+    );
+}
+
+/// Asserts that `plan` semi-joins `part_items` with a key set below its aggregate by part.
+fn assert_parts_reduced(plan: &[String], why: &str) {
+    let line = |needle: &str| plan.iter().position(|l| l.contains(needle));
     assert!(
-        reduced
-            > plan
-                .iter()
-                .position(|l| l.contains("Aggregate: groupBy=[[part_items.part]]")),
-        "the subquery's aggregate reads only the parts of brand 'x':\n{}",
+        line("LeftSemi Join: part_items.part = __tarn_join_keys.part")
+            > line("Aggregate: groupBy=[[part_items.part]]"),
+        "{why}:\n{}",
         plan.join("\n")
     );
 }

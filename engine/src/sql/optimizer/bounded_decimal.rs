@@ -271,12 +271,7 @@ impl PhysicalExpr for BoundedDecimal {
         self: Arc<Self>,
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> Result<Arc<dyn PhysicalExpr>> {
-        let [left, right] = <[_; 2]>::try_from(children).map_err(|c| {
-            DataFusionError::Internal(format!(
-                "BoundedDecimal takes two children, not {}",
-                c.len()
-            ))
-        })?;
+        let [left, right] = super::two_children("BoundedDecimal", children)?;
         Ok(Arc::new(BoundedDecimal::new(self.op, left, right)))
     }
 

@@ -118,12 +118,7 @@ impl PhysicalExpr for EagerAnd {
         self: Arc<Self>,
         children: Vec<Arc<dyn PhysicalExpr>>,
     ) -> Result<Arc<dyn PhysicalExpr>> {
-        let [left, right] = <[_; 2]>::try_from(children).map_err(|c| {
-            datafusion::common::DataFusionError::Internal(format!(
-                "EagerAnd takes two children, not {}",
-                c.len()
-            ))
-        })?;
+        let [left, right] = super::two_children("EagerAnd", children)?;
         Ok(Arc::new(EagerAnd::new(left, right)))
     }
 

@@ -38,8 +38,10 @@ mod table_stats;
 
 use std::sync::Arc;
 
+use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::optimizer::OptimizerRule;
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 
@@ -82,6 +84,16 @@ pub fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     rules.push(Arc::new(EagerConjunction));
     rules.push(Arc::new(DecimalArithmetic));
     rules
+}
+
+/// The two children a binary expression of Tarn's (`name`) is rebuilt from.
+fn two_children(
+    name: &str,
+    children: Vec<Arc<dyn PhysicalExpr>>,
+) -> Result<[Arc<dyn PhysicalExpr>; 2]> {
+    <[_; 2]>::try_from(children).map_err(|c| {
+        DataFusionError::Internal(format!("{name} takes two children, not {}", c.len()))
+    })
 }
 
 /// The plan under any `SubqueryAlias` and `Projection` nodes: what a join side computes, seen
