@@ -9,8 +9,9 @@
 //!
 //! It flattens a tree of plain inner joins into its inputs, their equi-join keys and the other
 //! join conditions (keys equal through a third are joined too: Q9's `p_partkey = l_partkey`
-//! and `ps_partkey = l_partkey` let part meet partsupp first), then rebuilds it greedily (GOO, Fegaras 1998): join the two connected groups
-//! whose result is estimated smallest, until one group is left. That makes bushy trees such as
+//! and `ps_partkey = l_partkey` let part meet partsupp first), then rebuilds it greedily (GOO,
+//! Fegaras 1998): join the two connected groups whose result is estimated smallest, until one
+//! group is left. That makes bushy trees such as
 //! `((supplier ⋈ nation) ⋈ lineitem) ⋈ ((customer ⋈ nation) ⋈ orders)`. The estimate of an
 //! equi-join of groups with `a` and `b` rows is `a·b / d`, where `d`, the key's domain, is the
 //! smaller of the two tables' row counts and of the keys' distinct bounds. Without a distinct
@@ -273,7 +274,7 @@ impl JoinTree {
         Some(graph)
     }
 
-    /// The written edge between two keys (each with its input) of `class`.
+    /// The edge between two keys (each with its input) of `class`, as written.
     fn edge(
         &self,
         class: usize,
