@@ -6,9 +6,9 @@
 //! `outer.key` comes from a filtered scan of one table, directly or through the partner column of
 //! a join (Q20's `ps_partkey` through `ps_partkey IN (SELECT p_partkey ... LIKE 'forest%')`),
 //! this rule semi-joins the aggregate's input with that scan's keys first, the way DuckDB's
-//! delim join feeds the outer keys into the subquery. It is exact: `k` is a group key, so the rows removed form whole groups, and those
-//! groups have no partner in the join. The filtered scan runs twice, which is cheap next to
-//! aggregating rows that are thrown away.
+//! delim join feeds the outer keys into the subquery. It is exact: `k` is a group key, so the
+//! rows removed form whole groups, and those groups have no partner in the join. The filtered
+//! scan runs twice, which is cheap next to aggregating rows that are thrown away.
 
 use std::ptr;
 use std::sync::Arc;
