@@ -27,7 +27,7 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 
 use super::ipc;
 use super::stage::StageTasksExec;
-use crate::sql::optimizer::{BoundedDecimal, DecimalOp, EagerAnd};
+use crate::sql::optimizer::{BoundedDecimal, DecimalOp, EagerAnd, ViewEquals};
 
 /// Marks an in-memory table's bytes.
 const MEMORY_TABLE: &[u8] = b"tarn.memtable.v1\0";
@@ -37,6 +37,9 @@ const STAGE_TASKS: &[u8] = b"tarn.stage.v1\0";
 const EAGER_AND: &[u8] = b"tarn.eager_and.v1";
 /// What a [`BoundedDecimal`] expression is encoded as, followed by its operator (`+`, `-`, `*`).
 const BOUNDED_DECIMAL: &[u8] = b"tarn.bounded_decimal.v1:";
+/// What a [`ViewEquals`] expression is encoded as, followed by `=` or `!` (for `<>`) and the
+/// constant's bytes.
+const VIEW_EQUALS: &[u8] = b"tarn.view_equals.v1:";
 
 /// Ballista's logical codec plus in-memory tables.
 #[derive(Debug, Default)]
@@ -154,7 +157,7 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
     }
 
     /// Tarn's expressions: [`EagerAnd`] and [`BoundedDecimal`], whose two sides travel as the
-    /// node's inputs.
+    /// node's inputs, and [`ViewEquals`], whose column does.
     fn try_decode_expr(
         &self,
         buf: &[u8],
@@ -181,6 +184,26 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
                     Arc::clone(right),
                 )))
             }
+            (bytes, [column]) if bytes.starts_with(VIEW_EQUALS) => {
+                let rest = &bytes[VIEW_EQUALS.len()..];
+                let (negated, constant) = match rest.split_first() {
+                    Some((b'=', constant)) => (false, constant),
+                    Some((b'!', constant)) => (true, constant),
+                    _ => {
+                        return Err(DataFusionError::Internal(
+                            "a view equality without its operator".into(),
+                        ));
+                    }
+                };
+                let constant = String::from_utf8(constant.to_vec()).map_err(|e| {
+                    DataFusionError::Internal(format!("a view equality's constant: {e}"))
+                })?;
+                Ok(Arc::new(ViewEquals::new(
+                    Arc::clone(column),
+                    constant,
+                    negated,
+                )))
+            }
             _ => self.ballista.try_decode_expr(buf, inputs, ctx),
         }
     }
@@ -198,6 +221,12 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
         if let Some(bounded) = node.downcast_ref::<BoundedDecimal>() {
             buf.extend_from_slice(BOUNDED_DECIMAL);
             buf.extend_from_slice(bounded.op().symbol().as_bytes());
+            return Ok(());
+        }
+        if let Some(equals) = node.downcast_ref::<ViewEquals>() {
+            buf.extend_from_slice(VIEW_EQUALS);
+            buf.push(if equals.negated() { b'!' } else { b'=' });
+            buf.extend_from_slice(equals.constant().as_bytes());
             return Ok(());
         }
         self.ballista.try_encode_expr(node, buf, ctx)

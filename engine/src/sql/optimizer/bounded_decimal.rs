@@ -28,9 +28,6 @@ use datafusion::physical_expr::expressions::BinaryExpr;
 use datafusion::physical_expr_common::datum::apply;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
-use datafusion::physical_plan::filter::{FilterExec, FilterExecBuilder};
-use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 
 /// The operations [`BoundedDecimal`] computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -292,31 +289,7 @@ impl PhysicalOptimizerRule for DecimalArithmetic {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        plan.transform_up(|node| {
-            let rewritten = if let Some(projection) = node.downcast_ref::<ProjectionExec>() {
-                rewrite_projection(projection)?
-            } else if let Some(aggregate) = node.downcast_ref::<AggregateExec>() {
-                rewrite_aggregate(aggregate)?
-            } else {
-                None
-            };
-            if let Some(rewritten) = rewritten {
-                return Ok(Transformed::yes(rewritten));
-            }
-            if let Some(filter) = node.downcast_ref::<FilterExec>() {
-                let schema = filter.input().schema();
-                let predicate = bound(filter.predicate(), &schema)?;
-                if !predicate.transformed {
-                    return Ok(Transformed::no(node));
-                }
-                let rebuilt = FilterExecBuilder::from(filter)
-                    .with_predicate(predicate.data)
-                    .build()?;
-                return Ok(Transformed::yes(Arc::new(rebuilt) as Arc<dyn ExecutionPlan>));
-            }
-            Ok(Transformed::no(node))
-        })
-        .map(|transformed| transformed.data)
+        super::expressions::rewrite_row_expressions(plan, bound)
     }
 
     fn name(&self) -> &str {
@@ -328,60 +301,8 @@ impl PhysicalOptimizerRule for DecimalArithmetic {
     }
 }
 
-/// The projection with bounded arithmetic, or `None` when it has none to bound.
-fn rewrite_projection(projection: &ProjectionExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-    let schema = projection.input().schema();
-    let mut changed = false;
-    let mut exprs = Vec::with_capacity(projection.expr().len());
-    for ProjectionExpr { expr, alias } in projection.expr() {
-        let rewritten = bound(expr, &schema)?;
-        changed |= rewritten.transformed;
-        exprs.push(ProjectionExpr {
-            expr: rewritten.data,
-            alias: alias.clone(),
-        });
-    }
-    if !changed {
-        return Ok(None);
-    }
-    let rebuilt = ProjectionExec::try_new(exprs, Arc::clone(projection.input()))?;
-    Ok(Some(Arc::new(rebuilt)))
-}
-
-/// An aggregate evaluates its arguments only where it reads rows (not in a final mode, which
-/// merges states).
-fn rewrite_aggregate(aggregate: &AggregateExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-    let reads_rows = matches!(
-        aggregate.mode(),
-        AggregateMode::Partial | AggregateMode::Single | AggregateMode::SinglePartitioned
-    );
-    if !reads_rows {
-        return Ok(None);
-    }
-    let schema = aggregate.input().schema();
-    let mut changed = false;
-    let mut functions = Vec::with_capacity(aggregate.aggr_expr().len());
-    for function in aggregate.aggr_expr() {
-        let expressions = function.all_expressions();
-        let mut args = Vec::with_capacity(expressions.args.len());
-        for arg in &expressions.args {
-            let rewritten = bound(arg, &schema)?;
-            changed |= rewritten.transformed;
-            args.push(rewritten.data);
-        }
-        match function.with_new_expressions(args, expressions.order_by_exprs) {
-            Some(rewritten) => functions.push(Arc::new(rewritten)),
-            None => return Ok(None),
-        }
-    }
-    if !changed {
-        return Ok(None);
-    }
-    Ok(Some(Arc::new(aggregate.with_new_aggr_exprs(functions))))
-}
-
 /// `expr` with each `+`, `-` and `*` between two DECIMAL(p ≤ 38) values made bounded.
-fn bound(
+pub(super) fn bound(
     expr: &Arc<dyn PhysicalExpr>,
     schema: &Schema,
 ) -> Result<Transformed<Arc<dyn PhysicalExpr>>> {
@@ -414,6 +335,7 @@ mod tests {
     use datafusion::arrow::array::Int64Array;
     use datafusion::arrow::datatypes::Field;
     use datafusion::physical_expr::expressions::{Column, Literal};
+    use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
     use datafusion::physical_plan::test::TestMemoryExec;
 
     /// DECIMAL(15,2), (23,2), (38,4) and (38,0) columns with nulls, and an integer column.

@@ -17,6 +17,8 @@
 //!   rather than copying out the rows the conditions before it kept (TPC-H Q6).
 //! * [`DecimalArithmetic`] (physical): DECIMAL `+`, `-`, `*` check for overflow once per batch
 //!   instead of on every row (TPC-H's money columns, in most of its queries).
+//! * [`StringViewEquality`] (physical): a string-view column compared with a constant compares
+//!   views rather than strings (TPC-H Q19).
 //!
 //! The two subquery rules work without statistics, each restricted to a plan shape where the
 //! rewrite is cheap and the win is likely:
@@ -31,10 +33,12 @@ mod aggregate_key_reduction;
 mod bounded_decimal;
 mod conjunct_order;
 mod eager_and;
+mod expressions;
 mod join_order;
 mod semi_join_build_side;
 mod semi_join_pushdown;
 mod table_stats;
+mod view_equality;
 
 use std::sync::Arc;
 
@@ -53,6 +57,7 @@ pub use join_order::JoinOrder;
 pub use semi_join_build_side::SemiJoinBuildSide;
 pub use semi_join_pushdown::SemiJoinPushdown;
 pub use table_stats::TableStats;
+pub use view_equality::{StringViewEquality, ViewEquals};
 
 /// The alias of the key set [`AggregateKeyReduction`] joins into an aggregate's input: how a
 /// reduced aggregate is recognised, so that later passes leave it alone, and a key set that
@@ -72,8 +77,8 @@ pub fn rules(tables: Arc<TableStats>) -> Vec<Arc<dyn OptimizerRule + Send + Sync
 
 /// DataFusion's physical optimizer rules with Tarn's: [`SemiJoinBuildSide`] right after join
 /// selection, whose choice it corrects, and before the rules that place repartitions for it;
-/// [`EagerConjunction`] and [`DecimalArithmetic`] last, so that DataFusion's rules (filter
-/// pushdown among them) see only their own expressions.
+/// [`EagerConjunction`], [`DecimalArithmetic`] and [`StringViewEquality`] last, so that
+/// DataFusion's rules (filter pushdown among them) see only their own expressions.
 pub fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules = PhysicalOptimizer::default().rules;
     let after = rules
@@ -83,6 +88,7 @@ pub fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     rules.insert(after, Arc::new(SemiJoinBuildSide));
     rules.push(Arc::new(EagerConjunction));
     rules.push(Arc::new(DecimalArithmetic));
+    rules.push(Arc::new(StringViewEquality));
     rules
 }
 
