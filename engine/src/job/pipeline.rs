@@ -13,8 +13,8 @@
 
 use std::collections::HashMap;
 
+use crate::sql::dialect::TarnDialect;
 use sqlparser::ast::{Expr, FunctionArguments};
-use sqlparser::dialect::DuckDbDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
@@ -132,7 +132,7 @@ fn at(number: usize, err: TarnError) -> TarnError {
 }
 
 fn parse_statement(text: &str) -> Result<Statement> {
-    let dialect = DuckDbDialect {};
+    let dialect = TarnDialect;
     let parse_error = |e: sqlparser::parser::ParserError| TarnError::Parse(e.to_string());
     let mut parser = Parser::new(&dialect)
         .try_with_sql(text)

@@ -6,9 +6,9 @@
 //! `__tarn_star_rename('a', 'b', ...)`; [`expand_select_lists`] then replaces markers and
 //! `COLUMNS` calls using the columns that `SELECT * FROM <same FROM>` has.
 
+use super::dialect::TarnDialect;
 use datafusion::execution::SessionState;
 use datafusion::sql::parser::Statement as DFStatement;
-use datafusion::sql::sqlparser::dialect::DuckDbDialect;
 use datafusion::sql::sqlparser::tokenizer::Token;
 use regex::Regex;
 use sqlparser::ast::{
@@ -141,7 +141,7 @@ async fn from_columns(
     let from: Vec<String> = select.from.iter().map(|t| t.to_string()).collect();
     let with = with.map(|w| format!("{w} ")).unwrap_or_default();
     let probe = format!("{with}SELECT * FROM {}", from.join(", "));
-    let statement = Parser::parse_sql(&DuckDbDialect {}, &probe)
+    let statement = Parser::parse_sql(&TarnDialect, &probe)
         .map_err(|e| TarnError::Parse(e.to_string()))?
         .remove(0);
     let plan = state

@@ -9,11 +9,11 @@
 
 use std::collections::BTreeSet;
 
+use super::dialect::TarnDialect;
 use datafusion::arrow::array::{Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion::sql::sqlparser::dialect::DuckDbDialect;
 use datafusion::sql::sqlparser::tokenizer::Token;
 use sqlparser::ast::Expr;
 use sqlparser::parser::Parser;
@@ -320,7 +320,7 @@ fn referenced_names(aggregates: &[String]) -> Result<BTreeSet<String>> {
 }
 
 fn parse_expr(text: &str) -> Result<Expr> {
-    Parser::new(&DuckDbDialect {})
+    Parser::new(&TarnDialect)
         .try_with_sql(text)
         .and_then(|mut p| p.parse_expr())
         .map_err(|e| TarnError::Parse(format!("in '{text}': {e}")))

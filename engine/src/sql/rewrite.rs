@@ -4,14 +4,14 @@
 
 use std::ops::ControlFlow;
 
+use super::dialect::TarnDialect;
 use sqlparser::ast::{
     BinaryOperator, CastKind, DataType, ExactNumberInfo, Expr, Function, FunctionArg,
     FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName, OrderByExpr,
     OrderByKind, Query, Select, SelectFlavor, SelectItem, SetExpr, Statement, TableFactor,
     TableSample, TableSampleKind, TableSampleUnit, Value, VisitMut, VisitorMut,
-    WildcardAdditionalOptions,
+    WildcardAdditionalOptions, visit_expressions_mut,
 };
-use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
 
 use super::table_functions::TableFunction;
@@ -108,8 +108,8 @@ impl Rewriter<'_> {
     }
 }
 
-/// Gives `/` DuckDB's meaning. Runs after [`name_columns`], so columns keep the names users
-/// wrote (`(a / b)`).
+/// Gives `/`, `//`, `^` and `^@` DuckDB's meaning. Runs after [`name_columns`], so columns
+/// keep the names users wrote (`(a / b)`).
 pub fn duckdb_numbers(statement: &mut Statement) -> Result<()> {
     match statement.visit(&mut NumberRewriter) {
         ControlFlow::Continue(()) => Ok(()),
@@ -123,7 +123,7 @@ impl VisitorMut for NumberRewriter {
     type Break = TarnError;
 
     /// DuckDB's division: `a / b` is floating point (see `functions::DIVIDE`), `a // b` integer
-    /// division (`functions::INTEGER_DIVIDE`). And DuckDB's literals: `0.1` is a DECIMAL (the session parses
+    /// division (`functions::INTEGER_DIVIDE`); `a ^ b` a DOUBLE power. And DuckDB's literals: `0.1` is a DECIMAL (the session parses
     /// it so), but `1e3` is a DOUBLE, where DataFusion would make it a DECIMAL of scale -3.
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<TarnError> {
         if let Expr::Value(value) = expr
@@ -132,46 +132,57 @@ impl VisitorMut for NumberRewriter {
         {
             // From the text: as a number DataFusion would first make `1e308` a DECIMAL, whose
             // scale (-308) it refuses.
-            let text = Expr::value(Value::SingleQuotedString(digits.clone()));
-            *expr = Expr::Cast {
-                kind: CastKind::Cast,
-                expr: Box::new(text),
-                data_type: DataType::Double(ExactNumberInfo::None),
-                array: false,
-                format: None,
-            };
+            *expr = as_double(Expr::value(Value::SingleQuotedString(digits.clone())));
             return ControlFlow::Continue(());
         }
         if let Expr::BinaryOp { op, left, right } = expr {
-            match op {
-                BinaryOperator::Divide | BinaryOperator::DuckIntegerDivide => {
-                    let function = match op {
-                        BinaryOperator::Divide => super::functions::DIVIDE,
-                        _ => super::functions::INTEGER_DIVIDE,
-                    };
-                    let operands = [left.as_ref().clone(), right.as_ref().clone()];
-                    *expr = Expr::Function(Function {
-                        name: ObjectName::from(vec![Ident::new(function)]),
-                        uses_odbc_syntax: false,
-                        parameters: FunctionArguments::None,
-                        args: FunctionArguments::List(FunctionArgumentList {
-                            duplicate_treatment: None,
-                            args: operands
-                                .into_iter()
-                                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
-                                .collect(),
-                            clauses: vec![],
-                        }),
-                        filter: None,
-                        null_treatment: None,
-                        over: None,
-                        within_group: vec![],
-                    });
-                }
-                _ => {}
+            let function = match op {
+                BinaryOperator::Divide => super::functions::DIVIDE,
+                BinaryOperator::DuckIntegerDivide => super::functions::INTEGER_DIVIDE,
+                // DuckDB's `^` and `**` (see `dialect`): a power of DOUBLEs.
+                BinaryOperator::PGExp => "power",
+                BinaryOperator::PGStartsWith => "starts_with",
+                _ => return ControlFlow::Continue(()),
+            };
+            let mut operands = [left.as_ref().clone(), right.as_ref().clone()];
+            if *op == BinaryOperator::PGExp {
+                operands = operands.map(as_double);
             }
+            *expr = call(function, operands);
         }
         ControlFlow::Continue(())
+    }
+}
+
+/// A call of the function `name` on `args`.
+fn call<const N: usize>(name: &str, args: [Expr; N]) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
+                .collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
+/// `CAST(expr AS DOUBLE)`.
+fn as_double(expr: Expr) -> Expr {
+    Expr::Cast {
+        kind: CastKind::Cast,
+        expr: Box::new(expr),
+        data_type: DataType::Double(ExactNumberInfo::None),
+        array: false,
+        format: None,
     }
 }
 
@@ -239,13 +250,14 @@ fn order_by_all_as_positions(query: &mut Query) {
 }
 
 fn name_select_items(select: &mut Select) {
+    let mut given: Vec<String> = Vec::new();
     for item in &mut select.projection {
         let SelectItem::UnnamedExpr(expr) = item else {
             continue;
         };
         let name = match expr {
             Expr::Identifier(_) | Expr::CompoundIdentifier(_) => continue,
-            Expr::BinaryOp { .. } => format!("({expr})"),
+            Expr::BinaryOp { .. } => format!("({})", fully_parenthesized(expr)),
             Expr::Function(f)
                 if f.name.to_string().eq_ignore_ascii_case("count")
                     && f.args.to_string() == "(*)" =>
@@ -254,11 +266,35 @@ fn name_select_items(select: &mut Select) {
             }
             _ => expr.to_string(),
         };
+        // DuckDB numbers a repeated name (`(1 + 1)`, `(1 + 1)_1`) where it must be unique.
+        let repeats = given.iter().filter(|n| **n == name).count();
+        let alias = match repeats {
+            0 => name.clone(),
+            n => format!("{name}_{n}"),
+        };
+        given.push(name);
         *item = SelectItem::ExprWithAlias {
             expr: expr.clone(),
-            alias: Ident::with_quote('"', name),
+            alias: Ident::with_quote('"', alias),
         };
     }
+}
+
+/// `expr` written with every binary operation inside it in parentheses, as DuckDB names a
+/// column: `1 + 2 * 3` is `1 + (2 * 3)`.
+fn fully_parenthesized(expr: &Expr) -> String {
+    let mut expr = expr.clone();
+    let _ = visit_expressions_mut(&mut expr, |e| {
+        if let Expr::BinaryOp { left, right, .. } = e {
+            for side in [left, right] {
+                if matches!(side.as_ref(), Expr::BinaryOp { .. }) {
+                    **side = Expr::Nested(side.clone());
+                }
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    expr.to_string()
 }
 
 /// A table name that stands for files: a single-quoted string, or a double-quoted name that is
@@ -328,7 +364,7 @@ fn sample_to_subquery(factor: &mut TableFactor) -> Result<()> {
         SampleAmount::Rows(n) => format!("ORDER BY random() LIMIT {n}"),
     };
     let query = format!("SELECT * FROM {inner} {clause}");
-    let subquery: Box<Query> = Parser::new(&DuckDbDialect {})
+    let subquery: Box<Query> = Parser::new(&TarnDialect)
         .try_with_sql(&query)
         .and_then(|mut p| p.parse_query())
         .map_err(|e| TarnError::Parse(e.to_string()))?;

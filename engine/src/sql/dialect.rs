@@ -1,0 +1,249 @@
+//! The SQL dialect Tarn parses: sqlparser's DuckDB dialect, with DuckDB's arithmetic operators.
+//!
+//! sqlparser reads `^` as bitwise XOR below `+` and `-` (so `2 * 3 ^ 2` is `(2 * 3) XOR 2`,
+//! 4), and `**` not at all. In DuckDB both are exponentiation, binding tighter than `*` and
+//! looser than a sign, left to right: `2 * 3 ^ 2` is 18, `-2 ^ 2` is 4, `2 ^ 3 ^ 2` is 64.
+//! [`TarnDialect`] parses them so, as `BinaryOperator::PGExp` (planned as `power` on DOUBLEs
+//! by `rewrite::duckdb_numbers`), and `^@` (starts with) as `BinaryOperator::PGStartsWith`.
+//!
+//! Everything else is the DuckDB dialect's: `dialect()` answers with its type, so the parser's
+//! DuckDB-only syntax stays on, and every setting the DuckDB dialect changes is forwarded.
+
+use std::any::TypeId;
+
+use sqlparser::ast::{BinaryOperator, Expr, UnaryOperator};
+use sqlparser::dialect::{Dialect, DuckDbDialect};
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::Token;
+
+/// The precedence of `^`, `**` and `^@`: above `*`, `/` and `%` (40 in the default table),
+/// below `AT TIME ZONE` (41) and `::` (50).
+const POWER_PRECEDENCE: u8 = 45;
+
+/// sqlparser's DuckDB dialect with DuckDB's `^`, `**`, `^@` and sign precedence.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TarnDialect;
+
+/// The exponent or prefix operator at the parser's position, and how many tokens it spans.
+fn power_operator(parser: &Parser) -> Option<(BinaryOperator, usize)> {
+    let [first, second] = parser.peek_tokens_with_location::<2>();
+    match first.token {
+        Token::Caret => Some((BinaryOperator::PGExp, 1)),
+        Token::CaretAt => Some((BinaryOperator::PGStartsWith, 1)),
+        // `**` is two `*` tokens; only written together is it an operator.
+        Token::Mul if second.token == Token::Mul && first.span.end == second.span.start => {
+            Some((BinaryOperator::PGExp, 2))
+        }
+        _ => None,
+    }
+}
+
+impl Dialect for TarnDialect {
+    fn dialect(&self) -> TypeId {
+        TypeId::of::<DuckDbDialect>()
+    }
+
+    fn get_next_precedence(&self, parser: &Parser) -> Option<Result<u8, ParserError>> {
+        power_operator(parser).map(|_| Ok(POWER_PRECEDENCE))
+    }
+
+    fn parse_infix(
+        &self,
+        parser: &mut Parser,
+        expr: &Expr,
+        _precedence: u8,
+    ) -> Option<Result<Expr, ParserError>> {
+        let (op, tokens) = power_operator(parser)?;
+        for _ in 0..tokens {
+            parser.advance_token();
+        }
+        // Parsing the right side at the operator's own precedence makes a chain left-associative.
+        Some(
+            parser
+                .parse_subexpr(POWER_PRECEDENCE)
+                .map(|right| Expr::BinaryOp {
+                    left: Box::new(expr.clone()),
+                    op,
+                    right: Box::new(right),
+                }),
+        )
+    }
+
+    /// A sign applies to the operand that follows it, before `^` and `*`: DuckDB's `-2 ^ 2` is
+    /// `(-2) ^ 2`, where sqlparser would take `-(2 ^ 2)`.
+    fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+        let op = match parser.peek_token_ref().token {
+            Token::Minus => UnaryOperator::Minus,
+            Token::Plus => UnaryOperator::Plus,
+            _ => return None,
+        };
+        parser.advance_token();
+        Some(
+            parser
+                .parse_subexpr(POWER_PRECEDENCE)
+                .map(|operand| Expr::UnaryOp {
+                    op,
+                    expr: Box::new(operand),
+                }),
+        )
+    }
+
+    // The DuckDB dialect's own settings, forwarded.
+
+    fn supports_trailing_commas(&self) -> bool {
+        DuckDbDialect.supports_trailing_commas()
+    }
+
+    fn is_identifier_start(&self, ch: char) -> bool {
+        DuckDbDialect.is_identifier_start(ch)
+    }
+
+    fn is_identifier_part(&self, ch: char) -> bool {
+        DuckDbDialect.is_identifier_part(ch)
+    }
+
+    fn supports_filter_during_aggregation(&self) -> bool {
+        DuckDbDialect.supports_filter_during_aggregation()
+    }
+
+    fn supports_group_by_expr(&self) -> bool {
+        DuckDbDialect.supports_group_by_expr()
+    }
+
+    fn supports_bitwise_shift_operators(&self) -> bool {
+        DuckDbDialect.supports_bitwise_shift_operators()
+    }
+
+    fn supports_named_fn_args_with_eq_operator(&self) -> bool {
+        DuckDbDialect.supports_named_fn_args_with_eq_operator()
+    }
+
+    fn supports_named_fn_args_with_assignment_operator(&self) -> bool {
+        DuckDbDialect.supports_named_fn_args_with_assignment_operator()
+    }
+
+    fn supports_dictionary_syntax(&self) -> bool {
+        DuckDbDialect.supports_dictionary_syntax()
+    }
+
+    fn support_map_literal_syntax(&self) -> bool {
+        DuckDbDialect.support_map_literal_syntax()
+    }
+
+    fn supports_lambda_functions(&self) -> bool {
+        DuckDbDialect.supports_lambda_functions()
+    }
+
+    fn allow_extract_single_quotes(&self) -> bool {
+        DuckDbDialect.allow_extract_single_quotes()
+    }
+
+    fn supports_explain_with_utility_options(&self) -> bool {
+        DuckDbDialect.supports_explain_with_utility_options()
+    }
+
+    fn supports_load_extension(&self) -> bool {
+        DuckDbDialect.supports_load_extension()
+    }
+
+    fn supports_array_typedef_with_brackets(&self) -> bool {
+        DuckDbDialect.supports_array_typedef_with_brackets()
+    }
+
+    fn supports_from_first_select(&self) -> bool {
+        DuckDbDialect.supports_from_first_select()
+    }
+
+    fn supports_order_by_all(&self) -> bool {
+        DuckDbDialect.supports_order_by_all()
+    }
+
+    fn supports_select_wildcard_exclude(&self) -> bool {
+        DuckDbDialect.supports_select_wildcard_exclude()
+    }
+
+    fn supports_notnull_operator(&self) -> bool {
+        DuckDbDialect.supports_notnull_operator()
+    }
+
+    fn supports_install(&self) -> bool {
+        DuckDbDialect.supports_install()
+    }
+
+    fn supports_detach(&self) -> bool {
+        DuckDbDialect.supports_detach()
+    }
+
+    fn supports_select_wildcard_replace(&self) -> bool {
+        DuckDbDialect.supports_select_wildcard_replace()
+    }
+
+    fn supports_comma_separated_trim(&self) -> bool {
+        DuckDbDialect.supports_comma_separated_trim()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::ControlFlow;
+
+    use sqlparser::ast::visit_expressions_mut;
+
+    use super::*;
+
+    fn parse(expr: &str) -> Expr {
+        Parser::new(&TarnDialect)
+            .try_with_sql(expr)
+            .and_then(|mut p| p.parse_expr())
+            .unwrap()
+    }
+
+    /// The expression without its parentheses, which only say how it was grouped.
+    fn grouping(expr: &str) -> Expr {
+        let mut expr = parse(expr);
+        let _ = visit_expressions_mut(&mut expr, |e| {
+            if let Expr::Nested(inner) = e {
+                *e = inner.as_ref().clone();
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        expr
+    }
+
+    fn parsed(expr: &str) -> String {
+        format!("{:?}", parse(expr))
+    }
+
+    fn same(a: &str, b: &str) {
+        assert_eq!(grouping(a), grouping(b), "{a} should parse as {b}");
+    }
+
+    #[test]
+    fn power_binds_tighter_than_product_and_looser_than_sign() {
+        same("2 * 3 ^ 2", "2 * (3 ^ 2)");
+        same("1 + 2 ^ 2", "1 + (2 ^ 2)");
+        same("-2 ^ 2", "(-2) ^ 2");
+        same("2 ^ 3 ^ 2", "(2 ^ 3) ^ 2");
+        same("2 ** 3 ** 2", "(2 ^ 3) ^ 2");
+        same("2 ^ -x", "2 ^ (-x)");
+        same("-x::INT ^ 2", "(-(x::INT)) ^ 2");
+        assert!(parsed("2 ^ 3").contains("PGExp"));
+        assert!(parsed("'abc' ^@ 'a'").contains("PGStartsWith"));
+    }
+
+    #[test]
+    fn spaced_stars_are_not_power() {
+        let err = Parser::new(&TarnDialect)
+            .try_with_sql("2 * * 3")
+            .and_then(|mut p| p.parse_expr())
+            .unwrap_err();
+        assert!(err.to_string().contains("Expected"), "{err}");
+    }
+
+    #[test]
+    fn duckdb_syntax_stays() {
+        assert!(parsed("7 // 2").contains("DuckIntegerDivide"));
+        assert!(parsed("{'a': 1}").contains("Dictionary"));
+        assert!(parsed("x NOTNULL").contains("IsNotNull"));
+    }
+}
