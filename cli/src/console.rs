@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use futures::{FutureExt, StreamExt};
-use tarn_engine::SqlSession;
 use tarn_engine::sql::{is_blank, is_complete, split_statements};
+use tarn_engine::{SqlSession, TarnError};
 
 use crate::dot::{DotCommand, HELP};
 use crate::progress::Progress;
@@ -236,7 +236,8 @@ async fn collect_with_progress(
         tokio::select! {
             next = stream.next() => match next {
                 Some(batch) => {
-                    let batch = batch?;
+                    // As the engine's error, so that it reads as one line with DuckDB's prefix.
+                    let batch = batch.map_err(TarnError::from)?;
                     rows += batch.num_rows() as u64;
                     batches.push(batch);
                 }

@@ -1,6 +1,7 @@
 //! The engine's error type: one variant per kind of failure a user can cause or meet, each rendering
 //! as a single line that names the thing at fault (a path, a setting, a statement position).
 
+use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
 
 /// Everything the engine can fail with.
@@ -89,8 +90,8 @@ impl From<TarnError> for DataFusionError {
     }
 }
 
-impl From<datafusion::arrow::error::ArrowError> for TarnError {
-    fn from(err: datafusion::arrow::error::ArrowError) -> Self {
+impl From<ArrowError> for TarnError {
+    fn from(err: ArrowError) -> Self {
         TarnError::DataFusion(DataFusionError::ArrowError(Box::new(err), None))
     }
 }
@@ -124,7 +125,11 @@ fn one_line(err: &DataFusionError) -> String {
         DataFusionError::IoError(e) => ("IO Error", e.to_string()),
         DataFusionError::ObjectStore(e) => ("IO Error", e.to_string()),
         DataFusionError::ParquetError(e) => ("Invalid Input Error", e.to_string()),
-        DataFusionError::ArrowError(e, _) => ("Conversion Error", e.to_string()),
+        DataFusionError::ArrowError(e, _) => match e.as_ref() {
+            ArrowError::ArithmeticOverflow(m) => ("Out of Range Error", m.clone()),
+            ArrowError::DivideByZero => ("Invalid Input Error", e.to_string()),
+            _ => ("Conversion Error", e.to_string()),
+        },
         DataFusionError::Execution(m) => ("Invalid Input Error", m.clone()),
         other => ("Error", other.message().to_string()),
     };

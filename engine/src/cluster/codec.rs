@@ -27,7 +27,7 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 
 use super::ipc;
 use super::stage::StageTasksExec;
-use crate::sql::optimizer::{BoundedDecimal, DecimalOp, EagerAnd, ViewEquals};
+use crate::sql::optimizer::{ArithmeticOp, BoundedDecimal, CheckedInteger, EagerAnd, ViewEquals};
 
 /// Marks an in-memory table's bytes.
 const MEMORY_TABLE: &[u8] = b"tarn.memtable.v1\0";
@@ -37,6 +37,8 @@ const STAGE_TASKS: &[u8] = b"tarn.stage.v1\0";
 const EAGER_AND: &[u8] = b"tarn.eager_and.v1";
 /// What a [`BoundedDecimal`] expression is encoded as, followed by its operator (`+`, `-`, `*`).
 const BOUNDED_DECIMAL: &[u8] = b"tarn.bounded_decimal.v1:";
+/// What a [`CheckedInteger`] expression is encoded as, followed by its operator.
+const CHECKED_INTEGER: &[u8] = b"tarn.checked_integer.v1:";
 /// What a [`ViewEquals`] expression is encoded as, followed by `=` or `!` (for `<>`) and the
 /// constant's bytes.
 const VIEW_EQUALS: &[u8] = b"tarn.view_equals.v1:";
@@ -156,8 +158,8 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
         }
     }
 
-    /// Tarn's expressions: [`EagerAnd`] and [`BoundedDecimal`], whose two sides travel as the
-    /// node's inputs, and [`ViewEquals`], whose column does.
+    /// Tarn's expressions: [`EagerAnd`], [`BoundedDecimal`] and [`CheckedInteger`], whose two
+    /// sides travel as the node's inputs, and [`ViewEquals`], whose column does.
     fn try_decode_expr(
         &self,
         buf: &[u8],
@@ -169,16 +171,16 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
                 Ok(Arc::new(EagerAnd::new(Arc::clone(left), Arc::clone(right))))
             }
             (bytes, [left, right]) if bytes.starts_with(BOUNDED_DECIMAL) => {
-                let op = std::str::from_utf8(&bytes[BOUNDED_DECIMAL.len()..])
-                    .ok()
-                    .and_then(DecimalOp::from_symbol)
-                    .ok_or_else(|| {
-                        DataFusionError::Internal(format!(
-                            "unknown bounded decimal operation in {}",
-                            String::from_utf8_lossy(bytes)
-                        ))
-                    })?;
+                let op = arithmetic_op(bytes, BOUNDED_DECIMAL)?;
                 Ok(Arc::new(BoundedDecimal::new(
+                    op,
+                    Arc::clone(left),
+                    Arc::clone(right),
+                )))
+            }
+            (bytes, [left, right]) if bytes.starts_with(CHECKED_INTEGER) => {
+                let op = arithmetic_op(bytes, CHECKED_INTEGER)?;
+                Ok(Arc::new(CheckedInteger::new(
                     op,
                     Arc::clone(left),
                     Arc::clone(right),
@@ -223,6 +225,11 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
             buf.extend_from_slice(bounded.op().symbol().as_bytes());
             return Ok(());
         }
+        if let Some(checked) = node.downcast_ref::<CheckedInteger>() {
+            buf.extend_from_slice(CHECKED_INTEGER);
+            buf.extend_from_slice(checked.op().symbol().as_bytes());
+            return Ok(());
+        }
         if let Some(equals) = node.downcast_ref::<ViewEquals>() {
             buf.extend_from_slice(VIEW_EQUALS);
             buf.push(if equals.negated() { b'!' } else { b'=' });
@@ -231,6 +238,19 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
         }
         self.ballista.try_encode_expr(node, buf, ctx)
     }
+}
+
+/// The operator written after `prefix` in an encoded arithmetic expression.
+fn arithmetic_op(bytes: &[u8], prefix: &[u8]) -> Result<ArithmeticOp> {
+    std::str::from_utf8(&bytes[prefix.len()..])
+        .ok()
+        .and_then(ArithmeticOp::from_symbol)
+        .ok_or_else(|| {
+            DataFusionError::Internal(format!(
+                "unknown arithmetic operation in {}",
+                String::from_utf8_lossy(bytes)
+            ))
+        })
 }
 
 #[cfg(test)]

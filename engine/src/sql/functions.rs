@@ -8,12 +8,14 @@
 //!   NaN); `//` divides integers to an integer and anything else as DOUBLE, and fails on a zero
 //!   divisor. The rewrite step turns `a / b` into [`DIVIDE`]`(a, b)`, [`DuckDivide`], and
 //!   `a // b` into [`INTEGER_DIVIDE`]`(a, b)`, [`DuckIntegerDivide`].
+//! * A cast of a DOUBLE to an integer rounds half to even in DuckDB (`optimizer::IntegerCasts`
+//!   puts [`ROUND_EVEN`] under it): [`RoundEven`], also DuckDB's `roundbankers(x [, digits])`.
 //! * `typeof(x)` names `x`'s type as DuckDB writes it (`DOUBLE`, `VARCHAR`, `DECIMAL(15,2)`):
 //!   [`DuckTypeOf`]; DataFusion has only `arrow_typeof` (`Float64`, `Utf8View`).
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray};
+use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::compute::kernels::numeric::div;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
@@ -25,7 +27,8 @@ use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Expr, GroupsAccumulator,
-    ReversedUDAF, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ReversedUDAF, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
 };
 use datafusion::prelude::SessionContext;
 
@@ -37,12 +40,84 @@ pub const DIVIDE: &str = "duckdb_divide";
 /// The name `a // b` is planned as.
 pub const INTEGER_DIVIDE: &str = "duckdb_integer_divide";
 
+/// The name of [`RoundEven`].
+pub const ROUND_EVEN: &str = "roundbankers";
+
 /// Registers the DuckDB-typed replacements on a context.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udaf(AggregateUDF::from(DuckAvg::new()));
     ctx.register_udf(ScalarUDF::from(DuckDivide::new()));
     ctx.register_udf(ScalarUDF::from(DuckIntegerDivide::new()));
     ctx.register_udf(ScalarUDF::from(DuckTypeOf::new()));
+    ctx.register_udf(ScalarUDF::from(RoundEven::new()));
+}
+
+/// DuckDB's `roundbankers(x [, digits])`: `x` as a DOUBLE rounded to `digits` (0 unless given)
+/// decimal places, a half to the even neighbour.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct RoundEven {
+    signature: Signature,
+}
+
+impl RoundEven {
+    pub fn new() -> Self {
+        RoundEven {
+            signature: Signature::one_of(
+                vec![
+                    TypeSignature::Exact(vec![DataType::Float64]),
+                    TypeSignature::Exact(vec![DataType::Float64, DataType::Int64]),
+                ],
+                Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+impl Default for RoundEven {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ScalarUDFImpl for RoundEven {
+    fn name(&self) -> &str {
+        ROUND_EVEN
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let digits = match args.args.get(1) {
+            None => 0,
+            Some(ColumnarValue::Scalar(ScalarValue::Int64(Some(d)))) => *d,
+            Some(ColumnarValue::Scalar(ScalarValue::Int64(None))) => {
+                return Ok(ColumnarValue::Scalar(ScalarValue::Float64(None)));
+            }
+            Some(_) => return exec_err!("roundbankers: the number of digits must be a constant"),
+        };
+        let scale = 10f64.powi(digits.clamp(-400, 400) as i32);
+        let round = |x: f64| match digits {
+            0 => x.round_ties_even(),
+            _ => (x * scale).round_ties_even() / scale,
+        };
+        let values = &args.args[0];
+        match values {
+            ColumnarValue::Scalar(ScalarValue::Float64(x)) => {
+                Ok(ColumnarValue::Scalar(ScalarValue::Float64(x.map(round))))
+            }
+            ColumnarValue::Array(array) => {
+                let rounded: Float64Array = array.as_primitive::<Float64Type>().unary(round);
+                Ok(ColumnarValue::Array(Arc::new(rounded)))
+            }
+            ColumnarValue::Scalar(other) => exec_err!("roundbankers of {}", other.data_type()),
+        }
+    }
 }
 
 /// DuckDB's `typeof(x)`: the SQL name of `x`'s type, one constant per query.

@@ -7,10 +7,12 @@ mod attach;
 mod copy;
 mod decimal_avg;
 mod describe;
+pub(crate) mod dialect;
 mod eplb_table;
 mod expand;
 mod explain;
 pub(crate) mod files;
+mod function_names;
 mod functions;
 mod metadata;
 pub(crate) mod optimizer;
@@ -226,6 +228,7 @@ impl SqlSession {
             expand::expand_select_lists(&mut statement, &state).await?;
             rewrite::name_columns(&mut statement);
             rewrite::duckdb_numbers(&mut statement)?;
+            function_names::date_part_shorthands(&mut statement);
             scalar_args::positional_settings(&mut statement)?;
             let plan = state
                 .statement_to_plan(DFStatement::Statement(Box::new(statement)))
@@ -273,6 +276,9 @@ pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>
         .with_config(session_config.with_extension(Arc::clone(&tables)))
         .with_runtime_env(runtime)
         .with_default_features();
+    for rule in optimizer::analyzer_rules() {
+        state = state.with_analyzer_rule(rule);
+    }
     state = state.with_physical_optimizer_rules(optimizer::physical_rules());
     for rule in optimizer::rules(tables) {
         state = state.with_optimizer_rule(rule);
@@ -284,6 +290,7 @@ pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>
 
 /// Tarn's SQL functions: DuckDB's division and `avg`, vectors and embeddings, MoE routing.
 fn register_functions(ctx: &SessionContext) {
+    function_names::register_aliases(ctx);
     functions::register(ctx);
     vectors::register(ctx);
     routing::register(ctx);
@@ -372,7 +379,7 @@ fn files_schema(ctx: &SessionContext) -> Arc<dyn SchemaProvider> {
 /// Parses exactly one statement with the DuckDB dialect.
 pub(crate) fn parse_one(sql: &str) -> Result<Statement> {
     let sql = expand::mark_renames(&samples::normalize(sql)?)?;
-    let mut statements = Parser::parse_sql(&DuckDbDialect {}, &sql)
+    let mut statements = Parser::parse_sql(&dialect::TarnDialect, &sql)
         .map_err(|e| TarnError::Parse(parser_message(&e.to_string(), &sql)))?;
     match statements.len() {
         1 => Ok(statements.remove(0)),

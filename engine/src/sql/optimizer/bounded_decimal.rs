@@ -22,51 +22,19 @@ use datafusion::arrow::datatypes::{DataType, Decimal128Type, Schema};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
-use datafusion::logical_expr::{ColumnarValue, Operator};
+use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::BinaryExpr;
 use datafusion::physical_expr_common::datum::apply;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 
-/// The operations [`BoundedDecimal`] computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DecimalOp {
-    Add,
-    Sub,
-    Mul,
-}
-
-impl DecimalOp {
-    fn of(op: &Operator) -> Option<Self> {
-        match op {
-            Operator::Plus => Some(DecimalOp::Add),
-            Operator::Minus => Some(DecimalOp::Sub),
-            Operator::Multiply => Some(DecimalOp::Mul),
-            _ => None,
-        }
-    }
-
-    /// The SQL operator, which is also how the cluster codec names the operation.
-    pub fn symbol(self) -> &'static str {
-        match self {
-            DecimalOp::Add => "+",
-            DecimalOp::Sub => "-",
-            DecimalOp::Mul => "*",
-        }
-    }
-
-    pub fn from_symbol(symbol: &str) -> Option<Self> {
-        [DecimalOp::Add, DecimalOp::Sub, DecimalOp::Mul]
-            .into_iter()
-            .find(|op| op.symbol() == symbol)
-    }
-}
+use super::expressions::ArithmeticOp;
 
 /// `left op right` over two DECIMAL(p ≤ 38) values, with Arrow's result type and answers.
 #[derive(Debug, Eq)]
 pub struct BoundedDecimal {
-    op: DecimalOp,
+    op: ArithmeticOp,
     left: Arc<dyn PhysicalExpr>,
     right: Arc<dyn PhysicalExpr>,
 }
@@ -88,11 +56,15 @@ impl Hash for BoundedDecimal {
 }
 
 impl BoundedDecimal {
-    pub fn new(op: DecimalOp, left: Arc<dyn PhysicalExpr>, right: Arc<dyn PhysicalExpr>) -> Self {
+    pub fn new(
+        op: ArithmeticOp,
+        left: Arc<dyn PhysicalExpr>,
+        right: Arc<dyn PhysicalExpr>,
+    ) -> Self {
         BoundedDecimal { op, left, right }
     }
 
-    pub fn op(&self) -> DecimalOp {
+    pub fn op(&self) -> ArithmeticOp {
         self.op
     }
 
@@ -113,7 +85,7 @@ impl BoundedDecimal {
         }
         let (l_bits, r_bits) = (l.magnitude_bits(), r.magnitude_bits());
         let array = match self.op {
-            DecimalOp::Mul => {
+            ArithmeticOp::Mul => {
                 if l_bits + r_bits > 126 {
                     return Ok(None);
                 }
@@ -123,7 +95,7 @@ impl BoundedDecimal {
                     combine(&l, &r, i128::wrapping_mul)
                 }
             }
-            DecimalOp::Add | DecimalOp::Sub => {
+            ArithmeticOp::Add | ArithmeticOp::Sub => {
                 let (Some(l_mul), Some(r_mul)) = (
                     10u128.checked_pow((scale - s1) as u32),
                     10u128.checked_pow((scale - s2) as u32),
@@ -139,9 +111,9 @@ impl BoundedDecimal {
                 }
                 let (l_mul, r_mul) = (l_mul as i128, r_mul as i128);
                 match (self.op, l_mul, r_mul) {
-                    (DecimalOp::Add, 1, 1) => combine(&l, &r, i128::wrapping_add),
-                    (DecimalOp::Sub, 1, 1) => combine(&l, &r, i128::wrapping_sub),
-                    (DecimalOp::Add, _, _) => combine(&l, &r, |a, b| a * l_mul + b * r_mul),
+                    (ArithmeticOp::Add, 1, 1) => combine(&l, &r, i128::wrapping_add),
+                    (ArithmeticOp::Sub, 1, 1) => combine(&l, &r, i128::wrapping_sub),
+                    (ArithmeticOp::Add, _, _) => combine(&l, &r, |a, b| a * l_mul + b * r_mul),
                     _ => combine(&l, &r, |a, b| a * l_mul - b * r_mul),
                 }
             }
@@ -153,15 +125,15 @@ impl BoundedDecimal {
 }
 
 /// Arrow's result type for DECIMAL arithmetic (Hive's rules, precision capped at 38).
-fn result_type(op: DecimalOp, (p1, s1): (u8, i8), (p2, s2): (u8, i8)) -> (u8, i8) {
+fn result_type(op: ArithmeticOp, (p1, s1): (u8, i8), (p2, s2): (u8, i8)) -> (u8, i8) {
     match op {
-        DecimalOp::Add | DecimalOp::Sub => {
+        ArithmeticOp::Add | ArithmeticOp::Sub => {
             let scale = s1.max(s2);
             let integer_digits = (p1 as i8 - s1).max(p2 as i8 - s2);
             let precision = (scale.saturating_add(integer_digits) as u8).saturating_add(1);
             (precision.min(38), scale)
         }
-        DecimalOp::Mul => (p1.saturating_add(p2 + 1).min(38), s1.saturating_add(s2)),
+        ArithmeticOp::Mul => (p1.saturating_add(p2 + 1).min(38), s1.saturating_add(s2)),
     }
 }
 
@@ -254,9 +226,9 @@ impl PhysicalExpr for BoundedDecimal {
         }
         // What DataFusion's BinaryExpr does (Arrow checks DECIMAL overflow in either kernel).
         match self.op {
-            DecimalOp::Add => apply(&left, &right, add_wrapping),
-            DecimalOp::Sub => apply(&left, &right, sub_wrapping),
-            DecimalOp::Mul => apply(&left, &right, mul_wrapping),
+            ArithmeticOp::Add => apply(&left, &right, add_wrapping),
+            ArithmeticOp::Sub => apply(&left, &right, sub_wrapping),
+            ArithmeticOp::Mul => apply(&left, &right, mul_wrapping),
         }
     }
 
@@ -310,7 +282,7 @@ pub(super) fn bound(
         let Some(binary) = expr.downcast_ref::<BinaryExpr>() else {
             return Ok(Transformed::no(expr));
         };
-        let Some(op) = DecimalOp::of(binary.op()) else {
+        let Some(op) = ArithmeticOp::of(binary.op()) else {
             return Ok(Transformed::no(expr));
         };
         let decimals = matches!(
@@ -334,6 +306,7 @@ mod tests {
     use super::*;
     use datafusion::arrow::array::Int64Array;
     use datafusion::arrow::datatypes::Field;
+    use datafusion::logical_expr::Operator;
     use datafusion::physical_expr::expressions::{Column, Literal};
     use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
     use datafusion::physical_plan::test::TestMemoryExec;
@@ -382,15 +355,11 @@ mod tests {
     /// Arrow's answer (through DataFusion's BinaryExpr) and the bounded one, as arrays or errors.
     fn both(
         batch: &RecordBatch,
-        op: DecimalOp,
+        op: ArithmeticOp,
         left: Arc<dyn PhysicalExpr>,
         right: Arc<dyn PhysicalExpr>,
     ) -> (Result<ArrayRef, String>, Result<ArrayRef, String>) {
-        let operator = match op {
-            DecimalOp::Add => Operator::Plus,
-            DecimalOp::Sub => Operator::Minus,
-            DecimalOp::Mul => Operator::Multiply,
-        };
+        let operator = op.operator();
         let rows = batch.num_rows();
         let run = |expr: Arc<dyn PhysicalExpr>| {
             expr.evaluate(batch)
@@ -423,14 +392,14 @@ mod tests {
             let batch = batch(values);
             let pairs = [("a", "a"), ("a", "b"), ("b", "c"), ("c", "d"), ("d", "a")];
             for (l, r) in pairs {
-                for op in [DecimalOp::Add, DecimalOp::Sub, DecimalOp::Mul] {
+                for op in [ArithmeticOp::Add, ArithmeticOp::Sub, ArithmeticOp::Mul] {
                     let (arrow, bounded) = both(&batch, op, column(&batch, l), column(&batch, r));
                     assert_eq!(arrow, bounded, "{label}: {l} {} {r}", op.symbol());
                 }
             }
             // A constant on either side, at a smaller and at the same scale (`1 - l_discount`).
             for (value, precision, scale) in [(1, 20, 0), (-125, 5, 2), (i128::MAX / 3, 38, 0)] {
-                for op in [DecimalOp::Add, DecimalOp::Sub, DecimalOp::Mul] {
+                for op in [ArithmeticOp::Add, ArithmeticOp::Sub, ArithmeticOp::Mul] {
                     let k = || constant(value, precision, scale);
                     let (arrow, bounded) = both(&batch, op, k(), column(&batch, "a"));
                     assert_eq!(arrow, bounded, "{label}: {value} {} a", op.symbol());
@@ -446,7 +415,7 @@ mod tests {
         let batch = batch(|i| (i as i128 - 250) * (i128::MAX / 300));
         let (arrow, bounded) = both(
             &batch,
-            DecimalOp::Mul,
+            ArithmeticOp::Mul,
             column(&batch, "c"),
             column(&batch, "d"),
         );
@@ -499,7 +468,7 @@ mod tests {
             .expr
             .downcast_ref::<BoundedDecimal>()
             .expect("a DECIMAL product");
-        assert_eq!(money.op(), DecimalOp::Mul);
+        assert_eq!(money.op(), ArithmeticOp::Mul);
         for side in money.children() {
             assert!(side.downcast_ref::<BoundedDecimal>().is_some(), "{side}");
         }

@@ -1,17 +1,62 @@
 //! Rewrites of the expressions a plan evaluates on rows, for the rules that swap one of
 //! DataFusion's expressions for a faster one of Tarn's with the same answers
-//! ([`super::DecimalArithmetic`], [`super::StringViewEquality`]).
+//! ([`super::DecimalArithmetic`], [`super::StringViewEquality`], [`super::CheckedArithmetic`]).
 
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::Schema;
 use datafusion::common::Result;
 use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::logical_expr::Operator;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::filter::{FilterExec, FilterExecBuilder};
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
+
+/// The arithmetic Tarn evaluates with its own expressions ([`super::BoundedDecimal`],
+/// [`super::CheckedInteger`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ArithmeticOp {
+    Add,
+    Sub,
+    Mul,
+}
+
+impl ArithmeticOp {
+    pub(super) fn of(op: &Operator) -> Option<Self> {
+        match op {
+            Operator::Plus => Some(ArithmeticOp::Add),
+            Operator::Minus => Some(ArithmeticOp::Sub),
+            Operator::Multiply => Some(ArithmeticOp::Mul),
+            _ => None,
+        }
+    }
+
+    /// DataFusion's operator.
+    pub(super) fn operator(self) -> Operator {
+        match self {
+            ArithmeticOp::Add => Operator::Plus,
+            ArithmeticOp::Sub => Operator::Minus,
+            ArithmeticOp::Mul => Operator::Multiply,
+        }
+    }
+
+    /// The SQL operator, which is also how the cluster codec names the operation.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ArithmeticOp::Add => "+",
+            ArithmeticOp::Sub => "-",
+            ArithmeticOp::Mul => "*",
+        }
+    }
+
+    pub fn from_symbol(symbol: &str) -> Option<Self> {
+        [ArithmeticOp::Add, ArithmeticOp::Sub, ArithmeticOp::Mul]
+            .into_iter()
+            .find(|op| op.symbol() == symbol)
+    }
+}
 
 /// How one expression is rewritten, given the schema of the rows it reads.
 pub(super) type Rewrite =

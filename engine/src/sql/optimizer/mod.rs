@@ -20,6 +20,11 @@
 //! * [`StringViewEquality`] (physical): a string-view column compared with a constant compares
 //!   views rather than strings (TPC-H Q19).
 //!
+//! Three rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
+//! [`CheckedArithmetic`] (physical) make integer overflow an error, as in DuckDB, where
+//! DataFusion wraps around; [`IntegerCasts`] (analyzer) makes a cast to an integer round, where
+//! DataFusion truncates.
+//!
 //! The two subquery rules work without statistics, each restricted to a plan shape where the
 //! rewrite is cheap and the win is likely:
 //!
@@ -31,9 +36,11 @@
 
 mod aggregate_key_reduction;
 mod bounded_decimal;
+mod checked_integers;
 mod conjunct_order;
 mod eager_and;
 mod expressions;
+mod integer_casts;
 mod join_order;
 mod semi_join_build_side;
 mod semi_join_pushdown;
@@ -44,15 +51,18 @@ use std::sync::Arc;
 
 use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::optimizer::OptimizerRule;
+use datafusion::optimizer::{AnalyzerRule, OptimizerRule};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 
 pub use aggregate_key_reduction::AggregateKeyReduction;
-pub use bounded_decimal::{BoundedDecimal, DecimalArithmetic, DecimalOp};
+pub use bounded_decimal::{BoundedDecimal, DecimalArithmetic};
+pub use checked_integers::{CheckedArithmetic, CheckedConstants, CheckedInteger};
 pub use conjunct_order::ConjunctOrder;
 pub use eager_and::{EagerAnd, EagerConjunction};
+pub use expressions::ArithmeticOp;
+pub use integer_casts::IntegerCasts;
 pub use join_order::JoinOrder;
 pub use semi_join_build_side::SemiJoinBuildSide;
 pub use semi_join_pushdown::SemiJoinPushdown;
@@ -63,6 +73,11 @@ pub use view_equality::{StringViewEquality, ViewEquals};
 /// reduced aggregate is recognised, so that later passes leave it alone, and a key set that
 /// [`SemiJoinPushdown`] knows to be small.
 const KEYS_ALIAS: &str = "__tarn_join_keys";
+
+/// Tarn's analyzer rules, which run after DataFusion's (type coercion last among those).
+pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
+    vec![Arc::new(IntegerCasts), Arc::new(CheckedConstants)]
+}
 
 /// Tarn's rules, in the order they run after DataFusion's; the join order comes from the table
 /// sizes the session leaves in `tables`.
@@ -75,10 +90,11 @@ pub fn rules(tables: Arc<TableStats>) -> Vec<Arc<dyn OptimizerRule + Send + Sync
     ]
 }
 
-/// DataFusion's physical optimizer rules with Tarn's: [`SemiJoinBuildSide`] right after join
-/// selection, whose choice it corrects, and before the rules that place repartitions for it;
-/// [`EagerConjunction`], [`DecimalArithmetic`] and [`StringViewEquality`] last, so that
-/// DataFusion's rules (filter pushdown among them) see only their own expressions.
+/// DataFusion's physical optimizer rules with Tarn's: [`CheckedArithmetic`] first, so that the
+/// checked expressions are what projection pushdown moves into a file scan; [`SemiJoinBuildSide`]
+/// right after join selection, whose choice it corrects, and before the rules that place
+/// repartitions for it; [`EagerConjunction`], [`DecimalArithmetic`] and [`StringViewEquality`]
+/// last, so that DataFusion's rules (filter pushdown among them) see only their own expressions.
 pub fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules = PhysicalOptimizer::default().rules;
     let after = rules
@@ -86,6 +102,7 @@ pub fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
         .position(|rule| rule.name() == "join_selection")
         .map_or(0, |position| position + 1);
     rules.insert(after, Arc::new(SemiJoinBuildSide));
+    rules.insert(0, Arc::new(CheckedArithmetic));
     rules.push(Arc::new(EagerConjunction));
     rules.push(Arc::new(DecimalArithmetic));
     rules.push(Arc::new(StringViewEquality));

@@ -1,0 +1,345 @@
+//! Integer `+`, `-` and `*` fail on overflow, as in DuckDB, where DataFusion wraps around.
+//!
+//! DataFusion evaluates integer arithmetic with Arrow's wrapping kernels, so
+//! `9223372036854775807 + 1` is `-9223372036854775808` and `CAST(10 AS TINYINT) * 20` is -56:
+//! a wrong answer with no sign of it. DuckDB stops with "Overflow in multiplication of INT8".
+//! Two places compute such arithmetic, and each gets a check:
+//!
+//! * [`CheckedConstants`], an analyzer rule after type coercion, evaluates arithmetic between
+//!   integer constants with checked operations, so that an overflow fails the statement before
+//!   DataFusion's simplifier folds the constants with wrapping ones.
+//! * [`CheckedArithmetic`], a physical rule, puts [`CheckedInteger`] (DataFusion's own
+//!   expression with its overflow check on, named so the cluster codec can carry it) in place
+//!   of integer arithmetic in projections, filters and aggregate arguments. It runs before
+//!   DataFusion's rules, which then move the checked expressions where they move arithmetic
+//!   (into a Parquet scan's projection, for one). Group keys computed inside an aggregate
+//!   (`GROUP BY a * b`) keep DataFusion's wrapping expression.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::arrow::error::ArrowError;
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::logical_expr::expr::Cast;
+use datafusion::logical_expr::{ColumnarValue, Expr, LogicalPlan};
+use datafusion::optimizer::AnalyzerRule;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::BinaryExpr;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::ExecutionPlan;
+
+use super::expressions::ArithmeticOp;
+use crate::sql::types::sql_type_name;
+
+/// The error an overflowing `left op right` of `data_type` fails with: DuckDB's words, with the
+/// values where they are known.
+fn overflow(op: ArithmeticOp, data_type: &DataType, values: &str) -> DataFusionError {
+    let operation = match op {
+        ArithmeticOp::Add => "addition",
+        ArithmeticOp::Sub => "subtraction",
+        ArithmeticOp::Mul => "multiplication",
+    };
+    let message = format!(
+        "Overflow in {operation} of {} ({values})",
+        sql_type_name(data_type)
+    );
+    DataFusionError::ArrowError(Box::new(ArrowError::ArithmeticOverflow(message)), None)
+}
+
+/// `left op right` over two integers of one type, failing where the answer does not fit.
+#[derive(Debug, Eq)]
+pub struct CheckedInteger {
+    op: ArithmeticOp,
+    /// DataFusion's expression with its overflow check on, which does the work.
+    checked: BinaryExpr,
+}
+
+impl PartialEq for CheckedInteger {
+    fn eq(&self, other: &Self) -> bool {
+        self.checked == other.checked
+    }
+}
+
+impl Hash for CheckedInteger {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.checked.hash(state);
+    }
+}
+
+impl CheckedInteger {
+    pub fn new(
+        op: ArithmeticOp,
+        left: Arc<dyn PhysicalExpr>,
+        right: Arc<dyn PhysicalExpr>,
+    ) -> Self {
+        let checked = BinaryExpr::new(left, op.operator(), right).with_fail_on_overflow(true);
+        CheckedInteger { op, checked }
+    }
+
+    pub fn op(&self) -> ArithmeticOp {
+        self.op
+    }
+}
+
+impl fmt::Display for CheckedInteger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.checked.fmt(f)
+    }
+}
+
+impl PhysicalExpr for CheckedInteger {
+    fn data_type(&self, input_schema: &Schema) -> Result<DataType> {
+        self.checked.data_type(input_schema)
+    }
+
+    fn nullable(&self, input_schema: &Schema) -> Result<bool> {
+        self.checked.nullable(input_schema)
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+        self.checked.evaluate(batch).map_err(|err| {
+            // Arrow says "Overflow happened on: a * b"; an operand's own overflow is already
+            // in DuckDB's words.
+            let values = match &err {
+                DataFusionError::ArrowError(arrow, _) => match arrow.as_ref() {
+                    ArrowError::ArithmeticOverflow(message) => {
+                        message.strip_prefix("Overflow happened on: ")
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            match (values, self.checked.left().data_type(&batch.schema())) {
+                (Some(values), Ok(data_type)) => overflow(self.op, &data_type, values),
+                _ => err,
+            }
+        })
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
+        vec![self.checked.left(), self.checked.right()]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        let [left, right] = super::two_children("CheckedInteger", children)?;
+        Ok(Arc::new(CheckedInteger::new(self.op, left, right)))
+    }
+
+    fn fmt_sql(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.checked.fmt_sql(f)
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub struct CheckedArithmetic;
+
+impl PhysicalOptimizerRule for CheckedArithmetic {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        super::expressions::rewrite_row_expressions(plan, check)
+    }
+
+    fn name(&self) -> &str {
+        "tarn_checked_arithmetic"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// `expr` with each `+`, `-` and `*` between two integers checked.
+fn check(
+    expr: &Arc<dyn PhysicalExpr>,
+    schema: &Schema,
+) -> Result<Transformed<Arc<dyn PhysicalExpr>>> {
+    Arc::clone(expr).transform_up(|expr| {
+        let Some(binary) = expr.downcast_ref::<BinaryExpr>() else {
+            return Ok(Transformed::no(expr));
+        };
+        let Some(op) = ArithmeticOp::of(binary.op()) else {
+            return Ok(Transformed::no(expr));
+        };
+        let (left, right) = (
+            binary.left().data_type(schema)?,
+            binary.right().data_type(schema)?,
+        );
+        if !(left.is_integer() && right.is_integer()) {
+            return Ok(Transformed::no(expr));
+        }
+        let checked =
+            CheckedInteger::new(op, Arc::clone(binary.left()), Arc::clone(binary.right()));
+        Ok(Transformed::yes(Arc::new(checked) as Arc<dyn PhysicalExpr>))
+    })
+}
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub struct CheckedConstants;
+
+impl AnalyzerRule for CheckedConstants {
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        plan.apply_with_subqueries(|node| {
+            node.apply_expressions(|expr| {
+                expr.apply(|e| {
+                    constant_integer(e)?;
+                    Ok(TreeNodeRecursion::Continue)
+                })
+            })
+        })?;
+        Ok(plan)
+    }
+
+    fn name(&self) -> &str {
+        "tarn_checked_constants"
+    }
+}
+
+/// The value of `expr` when it is integer arithmetic on constants (or one integer constant),
+/// computed with checked operations; an overflow is an error.
+fn constant_integer(expr: &Expr) -> Result<Option<ScalarValue>> {
+    let value = match expr {
+        Expr::Literal(value, _) if value.data_type().is_integer() => Some(value.clone()),
+        Expr::Cast(Cast { expr, field }) if field.data_type().is_integer() => match expr.as_ref() {
+            Expr::Literal(value, _) => value.cast_to(field.data_type()).ok(),
+            _ => None,
+        },
+        Expr::BinaryExpr(binary) => {
+            let Some(op) = ArithmeticOp::of(&binary.op) else {
+                return Ok(None);
+            };
+            let (Some(left), Some(right)) = (
+                constant_integer(&binary.left)?,
+                constant_integer(&binary.right)?,
+            ) else {
+                return Ok(None);
+            };
+            if left.data_type() != right.data_type() {
+                return Ok(None);
+            }
+            let answer = match op {
+                ArithmeticOp::Add => left.add_checked(&right),
+                ArithmeticOp::Sub => left.sub_checked(&right),
+                ArithmeticOp::Mul => left.mul_checked(&right),
+            };
+            Some(answer.map_err(|_| {
+                overflow(
+                    op,
+                    &left.data_type(),
+                    &format!("{left} {} {right}", op.symbol()),
+                )
+            })?)
+        }
+        _ => None,
+    };
+    Ok(value.filter(|v| v.data_type().is_integer() && !v.is_null()))
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{ArrayRef, Int8Array, Int64Array};
+    use datafusion::physical_expr::expressions::{Column, Literal};
+
+    use super::*;
+
+    fn batch() -> RecordBatch {
+        let a: ArrayRef = Arc::new(Int64Array::from(vec![Some(4_000_000_000), None, Some(-7)]));
+        let b: ArrayRef = Arc::new(Int8Array::from(vec![100, 27, -128]));
+        RecordBatch::try_from_iter([("a", a), ("b", b)]).unwrap()
+    }
+
+    fn column(name: &str, index: usize) -> Arc<dyn PhysicalExpr> {
+        Arc::new(Column::new(name, index))
+    }
+
+    fn constant(value: ScalarValue) -> Arc<dyn PhysicalExpr> {
+        Arc::new(Literal::new(value))
+    }
+
+    fn evaluate(
+        op: ArithmeticOp,
+        l: Arc<dyn PhysicalExpr>,
+        r: Arc<dyn PhysicalExpr>,
+    ) -> Result<ArrayRef> {
+        let batch = batch();
+        CheckedInteger::new(op, l, r)
+            .evaluate(&batch)?
+            .into_array(batch.num_rows())
+    }
+
+    #[test]
+    fn answers_as_datafusion_does_where_nothing_overflows() {
+        let batch = batch();
+        for op in [ArithmeticOp::Add, ArithmeticOp::Sub, ArithmeticOp::Mul] {
+            let l = column("a", 0);
+            let r = constant(ScalarValue::Int64(Some(1_000_000)));
+            let wrapping = BinaryExpr::new(Arc::clone(&l), op.operator(), Arc::clone(&r))
+                .evaluate(&batch)
+                .unwrap()
+                .into_array(3)
+                .unwrap();
+            assert_eq!(&evaluate(op, l, r).unwrap(), &wrapping, "{}", op.symbol());
+        }
+    }
+
+    #[test]
+    fn an_overflow_names_the_operation_type_and_values() {
+        let err = evaluate(
+            ArithmeticOp::Mul,
+            column("a", 0),
+            constant(ScalarValue::Int64(Some(4_000_000_000))),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Arrow error: Arithmetic overflow: Overflow in multiplication of BIGINT \
+             (4000000000 * 4000000000)"
+        );
+        let err = evaluate(
+            ArithmeticOp::Sub,
+            column("b", 1),
+            constant(ScalarValue::Int8(Some(1))),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("subtraction of TINYINT (-128 - 1)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn constants_are_checked_through_casts_and_nesting() {
+        let lit = |v: i64| Expr::Literal(ScalarValue::Int64(Some(v)), None);
+        let tiny = |v: i64| Expr::Cast(Cast::new(Box::new(lit(v)), DataType::Int8));
+        assert_eq!(
+            constant_integer(&(tiny(10) * tiny(12))).unwrap(),
+            Some(ScalarValue::Int8(Some(120)))
+        );
+        let err = constant_integer(&(tiny(10) * tiny(20))).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("multiplication of TINYINT (10 * 20)"),
+            "{err}"
+        );
+        let err = constant_integer(&((lit(i64::MAX) - lit(1)) + lit(2))).unwrap_err();
+        assert!(err.to_string().contains("addition of BIGINT"), "{err}");
+        // Not integer arithmetic on constants: no value, no error.
+        let column = Expr::Column("x".into());
+        assert_eq!(constant_integer(&(column + lit(i64::MAX))).unwrap(), None);
+        let double = Expr::Literal(ScalarValue::Float64(Some(1e300)), None);
+        assert_eq!(constant_integer(&(double.clone() * double)).unwrap(), None);
+    }
+}
