@@ -73,7 +73,7 @@ pub fn render(
     } else {
         text_batches = batches
             .iter()
-            .map(with_duckdb_nan)
+            .map(with_duckdb_text)
             .collect::<anyhow::Result<Vec<_>>>()?;
         &text_batches
     };
@@ -114,10 +114,26 @@ pub fn render(
     }
 }
 
-/// `batch` with DuckDB's spelling of a floating-point NaN, `nan` (`-nan` with the sign bit
-/// set), where Arrow writes `NaN`: a float column holding one becomes text, its other values
-/// as Arrow writes them.
-fn with_duckdb_nan(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
+/// `batch` with DuckDB's spelling where Arrow's text writers differ or fail: a floating-point
+/// NaN is `nan` (`-nan` with the sign bit set) where Arrow writes `NaN`, and a list, struct or
+/// map value is written as the box mode shows it (`[1, 2, 3]`, `{a: 1}`), which Arrow's CSV
+/// writer refuses. Such a column becomes text, its other values as Arrow writes them.
+fn with_duckdb_text(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
+    fn as_text(
+        array: &dyn Array,
+        spell: impl Fn(usize) -> Option<String>,
+    ) -> anyhow::Result<ArrayRef> {
+        let options = FormatOptions::default();
+        let formatter = ArrayFormatter::try_new(array, &options)?;
+        let text: StringArray = (0..array.len())
+            .map(|row| {
+                array
+                    .is_valid(row)
+                    .then(|| spell(row).unwrap_or_else(|| formatter.value(row).to_string()))
+            })
+            .collect();
+        Ok(Arc::new(text))
+    }
     fn spelled<T: ArrowPrimitiveType>(array: &PrimitiveArray<T>) -> anyhow::Result<Option<ArrayRef>>
     where
         T::Native: Into<f64>,
@@ -126,21 +142,15 @@ fn with_duckdb_nan(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
         if !array.iter().flatten().any(is_nan) {
             return Ok(None);
         }
-        let options = FormatOptions::default();
-        let formatter = ArrayFormatter::try_new(array, &options)?;
-        let text: StringArray = (0..array.len())
-            .map(|row| {
-                array.is_valid(row).then(|| {
-                    let v: f64 = array.value(row).into();
-                    match (v.is_nan(), v.is_sign_negative()) {
-                        (true, false) => "nan".to_owned(),
-                        (true, true) => "-nan".to_owned(),
-                        _ => formatter.value(row).to_string(),
-                    }
-                })
-            })
-            .collect();
-        Ok(Some(Arc::new(text)))
+        let text = as_text(array, |row| {
+            let v: f64 = array.value(row).into();
+            match (v.is_nan(), v.is_sign_negative()) {
+                (true, false) => Some("nan".to_owned()),
+                (true, true) => Some("-nan".to_owned()),
+                _ => None,
+            }
+        })?;
+        Ok(Some(text))
     }
     let mut changed = false;
     let mut fields = Vec::with_capacity(batch.num_columns());
@@ -149,6 +159,14 @@ fn with_duckdb_nan(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
         let text = match column.data_type() {
             DataType::Float32 => spelled(column.as_primitive::<Float32Type>())?,
             DataType::Float64 => spelled(column.as_primitive::<Float64Type>())?,
+            DataType::List(_)
+            | DataType::LargeList(_)
+            | DataType::FixedSizeList(..)
+            | DataType::ListView(_)
+            | DataType::LargeListView(_)
+            | DataType::Struct(_)
+            | DataType::Map(..)
+            | DataType::Union(..) => Some(as_text(column.as_ref(), |_| None)?),
             _ => None,
         };
         match text {
@@ -413,6 +431,36 @@ mod tests {
         assert!(
             shown.contains(" -nan ") && !shown.contains("NaN"),
             "{shown}"
+        );
+    }
+
+    #[test]
+    fn nested_values_are_written_as_text() {
+        use datafusion::arrow::array::{Int32Array, ListArray, StructArray};
+        use datafusion::arrow::datatypes::Int32Type;
+        let lists = ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+            Some(vec![Some(1), Some(2), None]),
+            None,
+        ]);
+        let structs = StructArray::from(vec![(
+            Arc::new(Field::new("a", DataType::Int32, true)),
+            Arc::new(Int32Array::from(vec![7, 8])) as ArrayRef,
+        )]);
+        let batch = RecordBatch::try_from_iter([
+            ("l", Arc::new(lists) as ArrayRef),
+            ("s", Arc::new(structs) as ArrayRef),
+        ])
+        .unwrap();
+        let options = RenderOptions {
+            mode: OutputMode::Csv,
+            max_rows: 40,
+            width: None,
+        };
+        let mut out = Vec::new();
+        render(&mut out, &batch.schema(), &[batch], &options).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "l,s\n\"[1, 2, ]\",{a: 7}\n,{a: 8}\n"
         );
     }
 
