@@ -2,9 +2,11 @@
 //!
 //! * [`register_aliases`]: the same function, another name (`strlen` is `octet_length`,
 //!   `list_value` is `make_array`, `variance` is `var_samp`).
-//! * [`date_part_shorthands`]: DuckDB's one-argument date parts, `year(d)` for
-//!   `date_part('year', d)`, rewritten in the syntax tree (after the result columns are named,
-//!   so the column is still called `year(d)`).
+//! * [`duckdb_calls`]: calls DataFusion spells another way, rewritten in the syntax tree
+//!   (after the result columns are named, so a column is still called `year(d)`): the
+//!   one-argument date parts (`year(d)` is `date_part('year', d)`), `mod(a, b)` (`a % b`), and
+//!   `arg_max(a, b)` / `max_by` (`first_value(a ORDER BY b DESC) FILTER (WHERE b IS NOT
+//!   NULL)`; DuckDB skips rows whose `b` is NULL), `arg_min` / `min_by` likewise.
 
 use std::ops::ControlFlow;
 
@@ -14,8 +16,8 @@ use datafusion::functions_nested::string::string_to_array_udf;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 use sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName, Statement, Value,
-    VisitMut, VisitorMut,
+    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments,
+    Ident, ObjectName, OrderByExpr, OrderByOptions, Statement, Value, VisitMut, VisitorMut,
 };
 
 /// Registers DataFusion's functions under DuckDB's names as well.
@@ -63,39 +65,87 @@ const DATE_PARTS: [(&str, &str); 13] = [
     ("epoch", "epoch"),
 ];
 
-/// Rewrites `year(d)` and its siblings ([`DATE_PARTS`]) as `date_part('year', d)`.
-pub fn date_part_shorthands(statement: &mut Statement) {
-    let _ = statement.visit(&mut DatePartShorthands);
+/// Rewrites the calls DuckDB spells differently from DataFusion (see the module documentation).
+pub fn duckdb_calls(statement: &mut Statement) {
+    let _ = statement.visit(&mut DuckDbCalls);
 }
 
-struct DatePartShorthands;
+struct DuckDbCalls;
 
-impl VisitorMut for DatePartShorthands {
+impl VisitorMut for DuckDbCalls {
     type Break = ();
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         let Expr::Function(call) = expr else {
             return ControlFlow::Continue(());
         };
-        let [name] = call.name.0.as_slice() else {
-            return ControlFlow::Continue(());
-        };
-        let Some(name) = name.as_ident().map(|i| i.value.to_lowercase()) else {
-            return ControlFlow::Continue(());
-        };
-        let Some((_, part)) = DATE_PARTS.iter().find(|(shorthand, _)| *shorthand == name) else {
+        let Some(name) = plain_name(&call.name) else {
             return ControlFlow::Continue(());
         };
         let FunctionArguments::List(list) = &mut call.args else {
             return ControlFlow::Continue(());
         };
-        if list.args.len() != 1 || call.over.is_some() {
+        let args: Vec<Expr> = list
+            .args
+            .iter()
+            .filter_map(|arg| match arg {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                _ => None,
+            })
+            .collect();
+        if args.len() != list.args.len() || call.over.is_some() {
             return ControlFlow::Continue(());
         }
-        let part = Expr::value(Value::SingleQuotedString((*part).to_string()));
-        list.args
-            .insert(0, FunctionArg::Unnamed(FunctionArgExpr::Expr(part)));
-        call.name = ObjectName::from(vec![Ident::new("date_part")]);
+        if let (Some((_, part)), [_]) = (
+            DATE_PARTS.iter().find(|(shorthand, _)| *shorthand == name),
+            args.as_slice(),
+        ) {
+            let part = Expr::value(Value::SingleQuotedString((*part).to_string()));
+            list.args
+                .insert(0, FunctionArg::Unnamed(FunctionArgExpr::Expr(part)));
+            call.name = ObjectName::from(vec![Ident::new("date_part")]);
+            return ControlFlow::Continue(());
+        }
+        match (name.as_str(), args.as_slice()) {
+            ("mod", [a, b]) => {
+                *expr = Expr::Nested(Box::new(Expr::BinaryOp {
+                    left: Box::new(a.clone()),
+                    op: BinaryOperator::Modulo,
+                    right: Box::new(b.clone()),
+                }));
+            }
+            ("arg_max" | "max_by" | "arg_min" | "min_by", [_, by]) if list.clauses.is_empty() => {
+                let descending = matches!(name.as_str(), "arg_max" | "max_by");
+                list.args.truncate(1);
+                list.clauses = vec![FunctionArgumentClause::OrderBy(vec![OrderByExpr {
+                    expr: by.clone(),
+                    options: OrderByOptions {
+                        asc: Some(!descending),
+                        nulls_first: None,
+                    },
+                    with_fill: None,
+                }])];
+                let by_known = Expr::IsNotNull(Box::new(by.clone()));
+                call.filter = Some(Box::new(match call.filter.take() {
+                    Some(filter) => Expr::BinaryOp {
+                        left: Box::new(Expr::Nested(filter)),
+                        op: BinaryOperator::And,
+                        right: Box::new(by_known),
+                    },
+                    None => by_known,
+                }));
+                call.name = ObjectName::from(vec![Ident::new("first_value")]);
+            }
+            _ => {}
+        }
         ControlFlow::Continue(())
+    }
+}
+
+/// A function's name in lower case, when it is one unqualified identifier.
+fn plain_name(name: &ObjectName) -> Option<String> {
+    match name.0.as_slice() {
+        [part] => part.as_ident().map(|i| i.value.to_lowercase()),
+        _ => None,
     }
 }

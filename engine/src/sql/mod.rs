@@ -5,6 +5,7 @@
 pub(crate) mod args;
 mod attach;
 mod copy;
+mod date_diff;
 mod decimal_avg;
 mod describe;
 pub(crate) mod dialect;
@@ -228,7 +229,7 @@ impl SqlSession {
             expand::expand_select_lists(&mut statement, &state).await?;
             rewrite::name_columns(&mut statement);
             rewrite::duckdb_numbers(&mut statement)?;
-            function_names::date_part_shorthands(&mut statement);
+            function_names::duckdb_calls(&mut statement);
             scalar_args::positional_settings(&mut statement)?;
             let plan = state
                 .statement_to_plan(DFStatement::Statement(Box::new(statement)))
@@ -292,6 +293,9 @@ pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>
 fn register_functions(ctx: &SessionContext) {
     function_names::register_aliases(ctx);
     functions::register(ctx);
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
+        date_diff::DateDiff::new(),
+    ));
     vectors::register(ctx);
     routing::register(ctx);
 }

@@ -183,6 +183,31 @@ async fn duckdb_function_names() {
         .await,
         [["1704067200.0", "13", "2024-05-06T00:00:00", "12.5"]]
     );
+    // arg_max and its siblings skip rows whose ordering value is NULL.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT arg_max(s, i), max_by(s, d), arg_min(s, i), min_by(s, d), \
+             arg_max(s, CAST(NULL AS INTEGER)), arg_max(s, i) FILTER (WHERE d < 0) FROM t"
+        )
+        .await,
+        [["abc", "abc", "xyz", "xyz", "NULL", "xyz"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT date_diff('month', day, DATE '2024-06-01'), datediff('day', day, TIMESTAMP '2024-05-06 23:59:00'), \
+             date_diff('week', day, DATE '2024-01-01') FROM t ORDER BY day"
+        )
+        .await,
+        [["6", "127", "0"], ["1", "0", "-18"]]
+    );
+    let err = error(&mut s, "SELECT date_diff('fortnight', day, day) FROM t").await;
+    assert!(err.contains("unknown date part 'fortnight'"), "{err}");
+    assert_eq!(
+        query(&mut s, "SELECT mod(i, 2), mod(7, 3) FROM t ORDER BY i").await,
+        [["-1", "1"], ["1", "1"]]
+    );
 }
 
 #[tokio::test]

@@ -12,8 +12,8 @@
 //!   expression with its overflow check on, named so the cluster codec can carry it) in place
 //!   of integer arithmetic in projections, filters and aggregate arguments. It runs before
 //!   DataFusion's rules, which then move the checked expressions where they move arithmetic
-//!   (into a Parquet scan's projection, for one). Group keys computed inside an aggregate
-//!   (`GROUP BY a * b`) keep DataFusion's wrapping expression.
+//!   (into a Parquet scan's projection, for one). Keys computed inside an aggregate or a sort
+//!   (`GROUP BY a * b`, `ORDER BY a + 1`) keep DataFusion's wrapping expression.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};

@@ -1,0 +1,223 @@
+//! DuckDB's `date_diff(part, start, end)` (also `datediff`), which DataFusion lacks.
+//!
+//! DuckDB counts the boundaries of `part` crossed from `start` to `end`, not whole periods:
+//! from `2024-01-31` to `2024-02-01` is one month, from 23:59 to 00:01 one day. Weeks are the
+//! exception: whole weeks, the day difference divided by 7 towards zero. The answer is a
+//! BIGINT, negative when `end` is earlier. Dates and timestamps are compared as UTC wall-clock
+//! times to the microsecond.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, NaiveDateTime};
+use datafusion::arrow::array::{Array, AsArray, Int64Array};
+use datafusion::arrow::compute::{binary, cast};
+use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
+
+/// The parts `date_diff` counts, under DuckDB's names for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Year,
+    Quarter,
+    Month,
+    Week,
+    Day,
+    /// A fixed number of microseconds: an hour, a minute, a second, a millisecond.
+    Micros(i64),
+}
+
+impl Part {
+    fn parse(name: &str) -> Option<Part> {
+        Some(match name.to_lowercase().as_str() {
+            "year" | "years" | "y" | "yr" | "yrs" => Part::Year,
+            "quarter" | "quarters" => Part::Quarter,
+            "month" | "months" | "mon" | "mons" => Part::Month,
+            "week" | "weeks" | "w" => Part::Week,
+            "day" | "days" | "d" | "dayofmonth" => Part::Day,
+            "hour" | "hours" | "h" | "hr" | "hrs" => Part::Micros(3_600_000_000),
+            "minute" | "minutes" | "m" | "min" | "mins" => Part::Micros(60_000_000),
+            "second" | "seconds" | "s" | "sec" | "secs" => Part::Micros(1_000_000),
+            "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" => Part::Micros(1_000),
+            "microsecond" | "microseconds" | "us" | "usec" | "usecs" => Part::Micros(1),
+            _ => return None,
+        })
+    }
+
+    /// The boundaries of this part from `start` to `end`, both in microseconds since the epoch.
+    fn between(self, start: i64, end: i64) -> i64 {
+        let at = |micros: i64| -> NaiveDateTime {
+            DateTime::from_timestamp_micros(micros)
+                .expect("every i64 of microseconds is a date chrono can hold")
+                .naive_utc()
+        };
+        let months = |t: NaiveDateTime| t.year() as i64 * 12 + t.month0() as i64;
+        let days = |t: NaiveDateTime| t.date().num_days_from_ce() as i64;
+        match self {
+            Part::Year => (at(end).year() - at(start).year()) as i64,
+            Part::Quarter => months(at(end)) / 3 - months(at(start)) / 3,
+            Part::Month => months(at(end)) - months(at(start)),
+            Part::Week => (days(at(end)) - days(at(start))) / 7,
+            Part::Day => days(at(end)) - days(at(start)),
+            Part::Micros(unit) => end.div_euclid(unit) - start.div_euclid(unit),
+        }
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct DateDiff {
+    signature: Signature,
+    aliases: Vec<String>,
+}
+
+impl DateDiff {
+    pub fn new() -> Self {
+        DateDiff {
+            signature: Signature::user_defined(Volatility::Immutable),
+            aliases: vec!["datediff".to_string()],
+        }
+    }
+}
+
+impl Default for DateDiff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The type both times are compared in.
+const MICROS: DataType = DataType::Timestamp(TimeUnit::Microsecond, None);
+
+impl ScalarUDFImpl for DateDiff {
+    fn name(&self) -> &str {
+        "date_diff"
+    }
+
+    fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let time = |t: &DataType| {
+            matches!(
+                t,
+                DataType::Date32 | DataType::Date64 | DataType::Timestamp(..) | DataType::Null
+            )
+        };
+        match arg_types {
+            [_, start, end] if time(start) && time(end) => Ok(vec![DataType::Utf8, MICROS, MICROS]),
+            [_, start, end] => {
+                plan_err!("date_diff counts between dates or timestamps, not {start} and {end}")
+            }
+            _ => plan_err!("date_diff takes a part, a start and an end"),
+        }
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let part = match &args.args[0] {
+            ColumnarValue::Scalar(ScalarValue::Utf8(Some(name))) => match Part::parse(name) {
+                Some(part) => part,
+                None => return exec_err!("date_diff: unknown date part '{name}'"),
+            },
+            ColumnarValue::Scalar(ScalarValue::Utf8(None)) => {
+                return Ok(ColumnarValue::Scalar(ScalarValue::Int64(None)));
+            }
+            _ => return exec_err!("date_diff: the date part must be a constant"),
+        };
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let times = ColumnarValue::values_to_arrays(&args.args[1..])?;
+        let (start, end) = (cast(&times[0], &MICROS)?, cast(&times[1], &MICROS)?);
+        let counts: Int64Array = binary(
+            start.as_primitive::<TimestampMicrosecondType>(),
+            end.as_primitive::<TimestampMicrosecondType>(),
+            |s, e| part.between(s, e),
+        )?;
+        if all_scalar {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                &counts, 0,
+            )?));
+        }
+        Ok(ColumnarValue::Array(Arc::new(counts) as Arc<dyn Array>))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn micros(text: &str) -> i64 {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+            .unwrap()
+            .and_utc()
+            .timestamp_micros()
+    }
+
+    fn diff(part: &str, start: &str, end: &str) -> i64 {
+        Part::parse(part)
+            .unwrap()
+            .between(micros(start), micros(end))
+    }
+
+    #[test]
+    fn counts_boundaries_as_duckdb_does() {
+        // Each answer is DuckDB 2.0's.
+        assert_eq!(
+            diff("month", "2024-01-31 00:00:00", "2024-02-01 00:00:00"),
+            1
+        );
+        assert_eq!(
+            diff("year", "2024-12-31 00:00:00", "2025-01-01 00:00:00"),
+            1
+        );
+        assert_eq!(
+            diff("quarter", "2024-03-31 00:00:00", "2024-04-01 00:00:00"),
+            1
+        );
+        assert_eq!(diff("day", "2024-01-01 23:59:00", "2024-01-02 00:01:00"), 1);
+        assert_eq!(
+            diff("days", "2024-01-01 00:00:00", "2023-12-01 00:00:00"),
+            -31
+        );
+        assert_eq!(
+            diff("hour", "2024-01-01 10:59:00", "2024-01-01 11:01:00"),
+            1
+        );
+        assert_eq!(
+            diff("second", "2024-01-01 00:00:00.9", "2024-01-01 00:00:01.1"),
+            1
+        );
+        // Weeks are whole weeks, towards zero.
+        assert_eq!(
+            diff("week", "2024-01-06 00:00:00", "2024-01-08 00:00:00"),
+            0
+        );
+        assert_eq!(
+            diff("week", "2024-01-08 00:00:00", "2024-01-01 00:00:00"),
+            -1
+        );
+        assert_eq!(
+            diff("week", "2024-01-07 00:00:00", "2024-01-01 00:00:00"),
+            0
+        );
+        // Before 1970 a time's microseconds are negative; boundaries still count from midnight.
+        assert_eq!(
+            diff("hour", "1969-12-31 23:30:00", "1970-01-01 00:10:00"),
+            1
+        );
+        assert_eq!(Part::parse("fortnight"), None);
+    }
+}
