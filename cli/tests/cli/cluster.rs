@@ -247,7 +247,7 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
 
     // Tables made on the client (CREATE TABLE AS, glob(), range()) travel inside the plans,
     // LIMIT holds over them, and the executors have Tarn's functions (MiniLM embeddings, vector
-    // maths, DuckDB's division).
+    // maths, DuckDB's division, integer arithmetic checked for overflow).
     let script = format!(
         "CREATE TABLE small AS SELECT n_nationkey AS k, n_name AS name FROM nation WHERE n_regionkey = 1;
          SELECT count(*) AS n, min(name) AS first FROM small JOIN customer ON c_nationkey = k;
@@ -256,7 +256,8 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
          SELECT count(*) AS n, sum(x) AS total FROM range(1000) r(x);
          SELECT name, round(cosine_similarity(embed(name), embed('AMERICA')), 4) AS sim, k / 2 AS half
            FROM small ORDER BY k;
-         SELECT count(*) AS files FROM glob('{}/*.parquet');",
+         SELECT count(*) AS files FROM glob('{}/*.parquet');
+         SELECT sum(k * 3) AS triple, max(k - 1) AS below FROM small;",
         data.display()
     );
     let embedded = tarn(&["sql", "-c", &views, "-c", &script], None, dir.path());
@@ -280,7 +281,29 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
         embedded.contains("k,name\n1,ARGENTINA\n2,BRAZIL\nx\n1\nn,total\n1000,499500\n"),
         "{embedded}"
     );
-    assert!(embedded.ends_with("files\n8\n"), "{embedded}");
+    assert!(
+        embedded.ends_with("files\n8\ntriple,below\n141,23\n"),
+        "{embedded}"
+    );
+    let overflow = tarn(
+        &[
+            "sql",
+            "--cluster",
+            &cluster.url,
+            "-c",
+            &views,
+            "-c",
+            "SELECT max(c_custkey * 9223372036854775807) FROM customer",
+        ],
+        None,
+        dir.path(),
+    );
+    assert!(!overflow.status.success());
+    assert!(
+        stderr(&overflow).contains("Overflow in multiplication of BIGINT"),
+        "{}",
+        stderr(&overflow)
+    );
 
     // A partitioned job: its stages run as Ballista tasks, its files under the shared data root.
     write_corpus(dir.path());

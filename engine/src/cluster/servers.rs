@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ballista_core::extension::SessionConfigExt;
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::utils::default_config_producer;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
@@ -80,12 +81,15 @@ pub async fn run_scheduler(options: SchedulerOptions) -> Result<()> {
 }
 
 /// The scheduler's session for a client's settings: Tarn's functions and rules, and Ballista's
-/// rewrite of `NOT IN` subqueries, which its distributed plans need.
+/// rewrite of `NOT IN` subqueries, which its distributed plans need. Ballista's adaptive
+/// planner is off: it plans with its own list of physical rules, which would drop Tarn's (the
+/// overflow check on integer arithmetic among them), where the static planner uses the
+/// session's.
 fn scheduler_session(
     config: SessionConfig,
 ) -> datafusion::error::Result<datafusion::execution::SessionState> {
     let runtime = runtime_env(&plain_runtime(None)).map_err(DataFusionError::from)?;
-    let state = tarn_state(config, runtime);
+    let state = tarn_state(config.with_ballista_adaptive_query_planner(false), runtime);
     let rules = ballista_core::optimizer::with_ballista_optimizer_rules(state.optimizers());
     Ok(SessionStateBuilder::new_from_existing(state)
         .with_optimizer_rules(rules)
