@@ -130,9 +130,85 @@ fn one_line(err: &DataFusionError) -> String {
             ArrowError::DivideByZero => ("Invalid Input Error", e.to_string()),
             _ => ("Conversion Error", e.to_string()),
         },
-        DataFusionError::Execution(m) => ("Invalid Input Error", m.clone()),
+        DataFusionError::Execution(m) => {
+            failed_cluster_task(m).unwrap_or(("Invalid Input Error", m.clone()))
+        }
         other => ("Error", other.message().to_string()),
     };
     let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
     format!("{prefix}: {message}")
+}
+
+/// A cluster task's error as the embedded engine words it. Ballista reports a failed task as
+/// text, the error in Rust's debug form: `Job 038H8 failed: Job failed due to stage 1 failed:
+/// Task failed due to runtime execution error: DataFusionError(Shared(External(ArrowError(
+/// ArithmeticOverflow("Overflow in ...")))))`. The innermost variant gives the prefix, its text
+/// the message, and the job and stage follow in parentheses. `None` for any other message.
+fn failed_cluster_task(message: &str) -> Option<(&'static str, String)> {
+    const TASK_FAILED: &str = "Task failed due to runtime execution error: ";
+    let (head, debug) = message.split_once(TASK_FAILED)?;
+    let start = debug.find("(\"")?;
+    let variant = debug[..start]
+        .rsplit(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default();
+    let mut text = String::new();
+    let mut chars = debug[start + 2..].chars();
+    loop {
+        match chars.next()? {
+            '"' => break,
+            '\\' => match chars.next()? {
+                'n' => text.push(' '),
+                'u' => return None, // an escaped non-printing character: keep Ballista's text
+                escaped => text.push(escaped),
+            },
+            c => text.push(c),
+        }
+    }
+    let prefix = match variant {
+        "ArithmeticOverflow" => "Out of Range Error",
+        "Plan" => "Binder Error",
+        "ResourcesExhausted" => "Out of Memory Error",
+        "CastError" | "ComputeError" | "ParseError" => "Conversion Error",
+        _ => "Invalid Input Error",
+    };
+    let job = head
+        .strip_prefix("Job ")
+        .and_then(|rest| rest.split_once(' '))
+        .map(|(id, _)| id)
+        .unwrap_or("?");
+    let stage = head
+        .split_once("stage ")
+        .and_then(|(_, rest)| rest.split_once(' '))
+        .map(|(n, _)| n)
+        .unwrap_or("?");
+    Some((prefix, format!("{text} (cluster job {job}, stage {stage})")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_cluster_task_reads_as_the_embedded_error() {
+        let ballista = "Job 038H8GW9M8000 failed: Job failed due to stage 1 failed: Task failed \
+            due to runtime execution error: DataFusionError(Shared(External(ArrowError(\
+            ArithmeticOverflow(\"Overflow in multiplication of BIGINT (2 * 9)\")))))";
+        let err = TarnError::DataFusion(DataFusionError::Execution(ballista.into()));
+        assert_eq!(
+            err.to_string(),
+            "Out of Range Error: Overflow in multiplication of BIGINT (2 * 9) \
+             (cluster job 038H8GW9M8000, stage 1)"
+        );
+        let quoted = "Job 1 failed: Job failed due to stage 2 failed: Task failed due to runtime \
+            execution error: DataFusionError(Execution(\"no file \\\"a b\\\" here\"))";
+        assert_eq!(
+            failed_cluster_task(quoted),
+            Some((
+                "Invalid Input Error",
+                "no file \"a b\" here (cluster job 1, stage 2)".to_string()
+            ))
+        );
+        assert_eq!(failed_cluster_task("Division by zero"), None);
+    }
 }

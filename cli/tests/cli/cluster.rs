@@ -300,7 +300,7 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
     );
     assert!(!overflow.status.success());
     assert!(
-        stderr(&overflow).contains("Overflow in multiplication of BIGINT"),
+        stderr(&overflow).contains("Out of Range Error: Overflow in multiplication of BIGINT"),
         "{}",
         stderr(&overflow)
     );
