@@ -103,6 +103,14 @@ async fn integer_overflow_is_an_error() {
         query(&mut s, "SELECT i - 1, small + 27 FROM t ORDER BY i").await,
         [["-4", "-101"], ["9223372036854775806", "127"]]
     );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT i - 1 AS k, count(*) FROM t GROUP BY i - 1 ORDER BY i - 1 DESC"
+        )
+        .await,
+        [["9223372036854775806", "1"], ["-4", "1"]]
+    );
 }
 
 #[tokio::test]

@@ -12,8 +12,9 @@
 //!   expression with its overflow check on, named so the cluster codec can carry it) in place
 //!   of integer arithmetic in projections, filters and aggregate arguments. It runs before
 //!   DataFusion's rules, which then move the checked expressions where they move arithmetic
-//!   (into a Parquet scan's projection, for one). Keys computed inside an aggregate or a sort
-//!   (`GROUP BY a * b`, `ORDER BY a + 1`) keep DataFusion's wrapping expression.
+//!   (into a Parquet scan's projection, for one), and in the keys of aggregates and sorts
+//!   (`GROUP BY a * b`, `ORDER BY a + 1`). Join keys and window arguments keep DataFusion's
+//!   wrapping expression (a join on `a + 1` is computed in a projection below the join).
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -30,8 +31,11 @@ use datafusion::logical_expr::{ColumnarValue, Expr, LogicalPlan};
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::BinaryExpr;
+use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::aggregates::{AggregateExec, PhysicalGroupBy};
+use datafusion::physical_plan::sorts::sort::SortExec;
 
 use super::expressions::ArithmeticOp;
 use crate::sql::types::sql_type_name;
@@ -148,7 +152,8 @@ impl PhysicalOptimizerRule for CheckedArithmetic {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        super::expressions::rewrite_row_expressions(plan, check)
+        let plan = super::expressions::rewrite_row_expressions(plan, check)?;
+        check_keys(plan)
     }
 
     fn name(&self) -> &str {
@@ -158,6 +163,62 @@ impl PhysicalOptimizerRule for CheckedArithmetic {
     fn schema_check(&self) -> bool {
         true
     }
+}
+
+/// `plan` with the integer arithmetic in its group keys and sort keys checked. Only while the
+/// plan is fresh from the planner (this rule runs first) can an aggregate or a sort be rebuilt
+/// from its parts: later rules add limits and dynamic filters that a rebuild would lose.
+fn check_keys(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+    plan.transform_up(|node| {
+        if let Some(aggregate) = node.downcast_ref::<AggregateExec>() {
+            let schema = aggregate.input().schema();
+            let group_by = aggregate.group_expr();
+            let mut changed = false;
+            let mut keys = Vec::with_capacity(group_by.expr().len());
+            for (expr, name) in group_by.expr() {
+                let checked = check(expr, &schema)?;
+                changed |= checked.transformed;
+                keys.push((checked.data, name.clone()));
+            }
+            if !changed {
+                return Ok(Transformed::no(node));
+            }
+            let group_by = PhysicalGroupBy::new(
+                keys,
+                group_by.null_expr().to_vec(),
+                group_by.groups().to_vec(),
+                group_by.has_grouping_set(),
+            );
+            let rebuilt = AggregateExec::try_new(
+                *aggregate.mode(),
+                group_by,
+                aggregate.aggr_expr().to_vec(),
+                aggregate.filter_expr().to_vec(),
+                Arc::clone(aggregate.input()),
+                aggregate.input_schema(),
+            )?;
+            return Ok(Transformed::yes(Arc::new(rebuilt) as Arc<dyn ExecutionPlan>));
+        }
+        if let Some(sort) = node.downcast_ref::<SortExec>() {
+            let schema = sort.input().schema();
+            let mut changed = false;
+            let mut keys = Vec::with_capacity(sort.expr().len());
+            for key in sort.expr().iter() {
+                let checked = check(&key.expr, &schema)?;
+                changed |= checked.transformed;
+                keys.push(PhysicalSortExpr::new(checked.data, key.options));
+            }
+            let Some(ordering) = LexOrdering::new(keys).filter(|_| changed) else {
+                return Ok(Transformed::no(node));
+            };
+            let rebuilt = SortExec::new(ordering, Arc::clone(sort.input()))
+                .with_preserve_partitioning(sort.preserve_partitioning())
+                .with_fetch(sort.fetch());
+            return Ok(Transformed::yes(Arc::new(rebuilt) as Arc<dyn ExecutionPlan>));
+        }
+        Ok(Transformed::no(node))
+    })
+    .map(|transformed| transformed.data)
 }
 
 /// `expr` with each `+`, `-` and `*` between two integers checked.
