@@ -277,9 +277,7 @@ pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>
         .with_config(session_config.with_extension(Arc::clone(&tables)))
         .with_runtime_env(runtime)
         .with_default_features();
-    for rule in optimizer::analyzer_rules() {
-        state = state.with_analyzer_rule(rule);
-    }
+    state = state.with_analyzer_rules(optimizer::analyzer_rules());
     state = state.with_physical_optimizer_rules(optimizer::physical_rules());
     for rule in optimizer::rules(tables) {
         state = state.with_optimizer_rule(rule);

@@ -242,3 +242,31 @@ async fn columns_are_named_as_duckdb_names_them() {
         ]
     );
 }
+
+#[tokio::test]
+async fn doubles_meet_decimals_as_doubles() {
+    let (mut s, _dir) = table().await;
+    // DataFusion would cast the DOUBLE to DECIMAL(30,15): 2.5e-21 would equal 0.0, and 2.5e20
+    // would not fit.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT d * 1e-21 > 0.0, d * 1e-21 = 0.0, d * 1e-21 IN (0.0, 1.0), \
+             d * 1e-21 BETWEEN 0.0 AND 1.0, coalesce(d * 1e-21, 0.5), \
+             CASE WHEN i > 0 THEN d * 1e-21 ELSE 0.5 END, d * 1e20 > m, typeof(coalesce(d, m)) \
+             FROM t ORDER BY i"
+        )
+        .await,
+        [
+            [
+                "false", "false", "false", "false", "-2.5e-21", "0.5", "false", "DOUBLE"
+            ],
+            [
+                "true", "false", "false", "true", "2.5e-21", "2.5e-21", "true", "DOUBLE"
+            ]
+        ]
+    );
+    // A column keeps its name.
+    let batches = s.query("SELECT d > 0.5 FROM t").await.unwrap();
+    assert_eq!(batches[0].schema().field(0).name(), "(d > 0.5)");
+}

@@ -20,10 +20,11 @@
 //! * [`StringViewEquality`] (physical): a string-view column compared with a constant compares
 //!   views rather than strings (TPC-H Q19).
 //!
-//! Three rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
+//! Four rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
 //! [`CheckedArithmetic`] (physical) make integer overflow an error, as in DuckDB, where
 //! DataFusion wraps around; [`IntegerCasts`] (analyzer) makes a cast to an integer round, where
-//! DataFusion truncates.
+//! DataFusion truncates; [`FloatOverDecimal`] (analyzer) compares a DOUBLE with a DECIMAL as
+//! DOUBLEs, where DataFusion casts the DOUBLE to DECIMAL(30,15).
 //!
 //! The two subquery rules work without statistics, each restricted to a plan shape where the
 //! rewrite is cheap and the win is likely:
@@ -40,6 +41,7 @@ mod checked_integers;
 mod conjunct_order;
 mod eager_and;
 mod expressions;
+mod float_decimal;
 mod integer_casts;
 mod join_order;
 mod semi_join_build_side;
@@ -51,6 +53,7 @@ use std::sync::Arc;
 
 use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::optimizer::analyzer::Analyzer;
 use datafusion::optimizer::{AnalyzerRule, OptimizerRule};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
@@ -62,6 +65,7 @@ pub use checked_integers::{CheckedArithmetic, CheckedConstants, CheckedInteger};
 pub use conjunct_order::ConjunctOrder;
 pub use eager_and::{EagerAnd, EagerConjunction};
 pub use expressions::ArithmeticOp;
+pub use float_decimal::FloatOverDecimal;
 pub use integer_casts::IntegerCasts;
 pub use join_order::JoinOrder;
 pub use semi_join_build_side::SemiJoinBuildSide;
@@ -74,9 +78,19 @@ pub use view_equality::{StringViewEquality, ViewEquals};
 /// [`SemiJoinPushdown`] knows to be small.
 const KEYS_ALIAS: &str = "__tarn_join_keys";
 
-/// Tarn's analyzer rules, which run after DataFusion's (type coercion last among those).
+/// DataFusion's analyzer rules with Tarn's: [`FloatOverDecimal`] just before type coercion,
+/// whose choice of type it corrects, [`IntegerCasts`] and [`CheckedConstants`] after it, which
+/// need its casts in place.
 pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
-    vec![Arc::new(IntegerCasts), Arc::new(CheckedConstants)]
+    let mut rules = Analyzer::new().rules;
+    let coercion = rules
+        .iter()
+        .position(|rule| rule.name() == "type_coercion")
+        .unwrap_or(rules.len());
+    rules.insert(coercion, Arc::new(FloatOverDecimal));
+    rules.push(Arc::new(IntegerCasts));
+    rules.push(Arc::new(CheckedConstants));
+    rules
 }
 
 /// Tarn's rules, in the order they run after DataFusion's; the join order comes from the table
