@@ -1,15 +1,18 @@
 //! DuckDB's names for functions DataFusion has under other names or forms.
 //!
 //! * [`register_aliases`]: the same function, another name (`strlen` is `octet_length`,
-//!   `list_value` is `make_array`, `variance` is `var_samp`).
+//!   `list_value` is `make_array`, `variance` is `var_samp`, `first` is `first_value`).
 //! * [`duckdb_calls`]: calls DataFusion spells another way, rewritten in the syntax tree
 //!   (after the result columns are named, so a column is still called `year(d)`): the
 //!   one-argument date parts (`year(d)` is `date_part('year', d)`), `mod(a, b)` (`a % b`), and
 //!   `arg_max(a, b)` / `max_by` (`first_value(a ORDER BY b DESC) FILTER (WHERE b IS NOT
-//!   NULL)`; DuckDB skips rows whose `b` is NULL), `arg_min` / `min_by` likewise.
+//!   NULL)`; DuckDB skips rows whose `b` is NULL), `arg_min` / `min_by` likewise; and
+//!   `substring`, which the parser reads as syntax, as a call of DuckDB's `substring`.
 
 use std::ops::ControlFlow;
 
+use datafusion::functions_aggregate::approx_distinct::approx_distinct_udaf;
+use datafusion::functions_aggregate::first_last::{first_value_udaf, last_value_udaf};
 use datafusion::functions_aggregate::variance::var_samp_udaf;
 use datafusion::functions_nested::make_array::make_array_udf;
 use datafusion::functions_nested::string::string_to_array_udf;
@@ -24,7 +27,7 @@ use sqlparser::ast::{
 pub fn register_aliases(ctx: &SessionContext) {
     use datafusion::functions::{datetime, math, regex, string};
     let config = ctx.state().config_options().clone();
-    let scalars: [(ScalarUDF, &[&str]); 9] = [
+    let scalars: [(ScalarUDF, &[&str]); 10] = [
         (string::octet_length().as_ref().clone(), &["strlen"]),
         (regex::regexp_like().as_ref().clone(), &["regexp_matches"]),
         (make_array_udf().as_ref().clone(), &["list_value"]),
@@ -40,12 +43,23 @@ pub fn register_aliases(ctx: &SessionContext) {
             datetime::to_timestamp(&config).as_ref().clone(),
             &["strptime"],
         ),
+        (string::uuid().as_ref().clone(), &["gen_random_uuid"]),
     ];
     for (function, names) in scalars {
         ctx.register_udf(function.with_aliases(names.iter().copied()));
     }
-    let variance: AggregateUDF = var_samp_udaf().as_ref().clone();
-    ctx.register_udaf(variance.with_aliases(["variance"]));
+    let aggregates: [(AggregateUDF, &[&str]); 4] = [
+        (var_samp_udaf().as_ref().clone(), &["variance"]),
+        (first_value_udaf().as_ref().clone(), &["first"]),
+        (last_value_udaf().as_ref().clone(), &["last"]),
+        (
+            approx_distinct_udaf().as_ref().clone(),
+            &["approx_count_distinct"],
+        ),
+    ];
+    for (function, names) in aggregates {
+        ctx.register_udaf(function.with_aliases(names.iter().copied()));
+    }
 }
 
 /// DuckDB's one-argument date-part functions and the part each extracts.
@@ -76,6 +90,24 @@ impl VisitorMut for DuckDbCalls {
     type Break = ();
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        // The parser reads `substring(s, a, b)` and `SUBSTRING(s FROM a FOR b)` as syntax,
+        // which DataFusion plans with its own function; as a call, it finds Tarn's
+        // (`substring::DuckSubstring`).
+        if let Expr::Substring {
+            expr: text,
+            substring_from,
+            substring_for,
+            ..
+        } = expr
+        {
+            let start = substring_from
+                .take()
+                .map_or_else(|| Expr::value(Value::Number("1".into(), false)), |e| *e);
+            let mut args = vec![*text.clone(), start];
+            args.extend(substring_for.take().map(|e| *e));
+            *expr = super::rewrite::call("substr", args);
+            return ControlFlow::Continue(());
+        }
         let Expr::Function(call) = expr else {
             return ControlFlow::Continue(());
         };

@@ -23,6 +23,7 @@ mod routing;
 mod samples;
 mod scalar_args;
 mod split;
+mod substring;
 mod table_functions;
 pub mod types;
 mod vectors;
@@ -293,6 +294,9 @@ fn register_functions(ctx: &SessionContext) {
     functions::register(ctx);
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
         date_diff::DateDiff::new(),
+    ));
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
+        substring::DuckSubstring::new(),
     ));
     vectors::register(ctx);
     routing::register(ctx);

@@ -155,7 +155,7 @@ impl VisitorMut for NumberRewriter {
 }
 
 /// A call of the function `name` on `args`.
-fn call<const N: usize>(name: &str, args: [Expr; N]) -> Expr {
+pub(super) fn call(name: &str, args: impl IntoIterator<Item = Expr>) -> Expr {
     Expr::Function(Function {
         name: ObjectName::from(vec![Ident::new(name)]),
         uses_odbc_syntax: false,

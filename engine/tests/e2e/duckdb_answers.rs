@@ -210,6 +210,25 @@ async fn duckdb_function_names() {
         .await,
         [["6", "127", "0"], ["1", "0", "-18"]]
     );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT first(s ORDER BY s), last(s ORDER BY s), approx_count_distinct(s), \
+             gen_random_uuid() IS NOT NULL FROM t"
+        )
+        .await,
+        [["abc", "xyz", "2", "true"]]
+    );
+    // A negative start counts from the end; a negative length takes what is before the start.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT substring(s, -2), substr(s, 2, -1), substring(s FROM 2 FOR 1), \
+             substring('héllo', -4, 2), substring(s, 0, 2) FROM t ORDER BY s"
+        )
+        .await,
+        [["bc", "a", "b", "él", "a"], ["yz", "x", "y", "él", "x"]]
+    );
     let err = error(&mut s, "SELECT date_diff('fortnight', day, day) FROM t").await;
     assert!(err.contains("unknown date part 'fortnight'"), "{err}");
     assert_eq!(
