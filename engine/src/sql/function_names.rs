@@ -114,6 +114,11 @@ impl VisitorMut for DuckDbCalls {
         let Some(name) = plain_name(&call.name) else {
             return ControlFlow::Continue(());
         };
+        let rewritten = DATE_PARTS.iter().any(|(shorthand, _)| *shorthand == name)
+            || ["mod", "arg_max", "max_by", "arg_min", "min_by"].contains(&name.as_str());
+        if !rewritten {
+            return ControlFlow::Continue(());
+        }
         let FunctionArguments::List(list) = &mut call.args else {
             return ControlFlow::Continue(());
         };

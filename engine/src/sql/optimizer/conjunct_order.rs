@@ -84,14 +84,7 @@ fn cost(expr: &Expr, schema: &DFSchema) -> Cost {
         Expr::Not(inner) => cost(inner, schema),
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
             Operator::And | Operator::Or => cost(left, schema).max(cost(right, schema)),
-            Operator::Eq
-            | Operator::NotEq
-            | Operator::Lt
-            | Operator::LtEq
-            | Operator::Gt
-            | Operator::GtEq
-            | Operator::IsDistinctFrom
-            | Operator::IsNotDistinctFrom => comparison_cost(schema, &[left, right]),
+            op if super::is_comparison(op) => comparison_cost(schema, &[left, right]),
             _ => Cost::Other,
         },
         Expr::Between(between) => {

@@ -10,12 +10,10 @@
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result, ScalarValue};
 use datafusion::logical_expr::expr::{Between, Case, Cast, InList, ScalarFunction};
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
-use datafusion::logical_expr::utils::merge_schema;
-use datafusion::logical_expr::{BinaryExpr, Expr, ExprSchemable, LogicalPlan, Operator};
+use datafusion::logical_expr::{BinaryExpr, Expr, ExprSchemable, LogicalPlan};
 use datafusion::optimizer::AnalyzerRule;
 
 /// The functions whose arguments are unified into one type.
@@ -27,22 +25,7 @@ pub struct FloatOverDecimal;
 
 impl AnalyzerRule for FloatOverDecimal {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        plan.transform_up_with_subqueries(|node| {
-            let mut schema = merge_schema(&node.inputs());
-            if let LogicalPlan::TableScan(scan) = &node {
-                schema.merge(scan.projected_schema.as_ref());
-            }
-            let names = NamePreserver::new(&node);
-            node.map_expressions(|expr| {
-                let name = names.save(&expr);
-                let rewritten = expr.transform_up(|e| compare_as_double(e, &schema))?;
-                Ok(match rewritten.transformed {
-                    true => Transformed::yes(name.restore(rewritten.data)),
-                    false => rewritten,
-                })
-            })
-        })
-        .map(|transformed| transformed.data)
+        super::rewrite_logical_expressions(plan, compare_as_double)
     }
 
     fn name(&self) -> &str {
@@ -53,7 +36,7 @@ impl AnalyzerRule for FloatOverDecimal {
 /// `expr` with the DECIMAL operands it unifies with a floating-point one cast to DOUBLE.
 fn compare_as_double(mut expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     let changed = match &mut expr {
-        Expr::BinaryExpr(BinaryExpr { left, op, right }) if is_comparison(op) => {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) if super::is_comparison(op) => {
             unify(vec![left.as_mut(), right.as_mut()], schema)
         }
         Expr::Between(Between {
@@ -97,20 +80,6 @@ fn compare_as_double(mut expr: Expr, schema: &DFSchema) -> Result<Transformed<Ex
         true => Transformed::yes(expr),
         false => Transformed::no(expr),
     })
-}
-
-fn is_comparison(op: &Operator) -> bool {
-    matches!(
-        op,
-        Operator::Eq
-            | Operator::NotEq
-            | Operator::Lt
-            | Operator::LtEq
-            | Operator::Gt
-            | Operator::GtEq
-            | Operator::IsDistinctFrom
-            | Operator::IsNotDistinctFrom
-    )
 }
 
 /// Casts the DECIMAL ones among `exprs` to DOUBLE when another is a float; whether it did.

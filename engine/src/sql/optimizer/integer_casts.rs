@@ -11,12 +11,10 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result};
 use datafusion::functions::math::round;
 use datafusion::logical_expr::expr::{Cast, ScalarFunction, TryCast};
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
-use datafusion::logical_expr::utils::merge_schema;
 use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, ScalarUDF};
 use datafusion::optimizer::AnalyzerRule;
 
@@ -28,22 +26,7 @@ pub struct IntegerCasts;
 
 impl AnalyzerRule for IntegerCasts {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        plan.transform_up_with_subqueries(|node| {
-            let mut schema = merge_schema(&node.inputs());
-            if let LogicalPlan::TableScan(scan) = &node {
-                schema.merge(scan.projected_schema.as_ref());
-            }
-            let names = NamePreserver::new(&node);
-            node.map_expressions(|expr| {
-                let name = names.save(&expr);
-                let rewritten = expr.transform_up(|e| round_before_integer_cast(e, &schema))?;
-                Ok(match rewritten.transformed {
-                    true => Transformed::yes(name.restore(rewritten.data)),
-                    false => rewritten,
-                })
-            })
-        })
-        .map(|transformed| transformed.data)
+        super::rewrite_logical_expressions(plan, round_before_integer_cast)
     }
 
     fn name(&self) -> &str {

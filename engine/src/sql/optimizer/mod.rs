@@ -51,8 +51,11 @@ mod view_equality;
 
 use std::sync::Arc;
 
-use datafusion::common::{DataFusionError, Result};
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{DFSchema, DataFusionError, Result};
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::utils::merge_schema;
+use datafusion::logical_expr::{Expr, LogicalPlan, Operator};
 use datafusion::optimizer::analyzer::Analyzer;
 use datafusion::optimizer::{AnalyzerRule, OptimizerRule};
 use datafusion::physical_expr::PhysicalExpr;
@@ -131,6 +134,46 @@ fn two_children(
     <[_; 2]>::try_from(children).map_err(|c| {
         DataFusionError::Internal(format!("{name} takes two children, not {}", c.len()))
     })
+}
+
+/// Whether `op` compares its two sides.
+fn is_comparison(op: &Operator) -> bool {
+    matches!(
+        op,
+        Operator::Eq
+            | Operator::NotEq
+            | Operator::Lt
+            | Operator::LtEq
+            | Operator::Gt
+            | Operator::GtEq
+            | Operator::IsDistinctFrom
+            | Operator::IsNotDistinctFrom
+    )
+}
+
+/// `plan`, its subqueries included, with `rewrite` applied bottom-up to every expression, given
+/// the schema of the rows the expression reads (for the analyzer rules, which run before the
+/// plan's types are settled). A rewritten expression keeps its output name.
+fn rewrite_logical_expressions(
+    plan: LogicalPlan,
+    rewrite: fn(Expr, &DFSchema) -> Result<Transformed<Expr>>,
+) -> Result<LogicalPlan> {
+    plan.transform_up_with_subqueries(|node| {
+        let mut schema = merge_schema(&node.inputs());
+        if let LogicalPlan::TableScan(scan) = &node {
+            schema.merge(scan.projected_schema.as_ref());
+        }
+        let names = NamePreserver::new(&node);
+        node.map_expressions(|expr| {
+            let name = names.save(&expr);
+            let rewritten = expr.transform_up(|e| rewrite(e, &schema))?;
+            Ok(match rewritten.transformed {
+                true => Transformed::yes(name.restore(rewritten.data)),
+                false => rewritten,
+            })
+        })
+    })
+    .map(|transformed| transformed.data)
 }
 
 /// The plan under any `SubqueryAlias` and `Projection` nodes: what a join side computes, seen
