@@ -6,12 +6,17 @@ use std::str::FromStr;
 
 use std::sync::Arc;
 
+use chrono::{NaiveDateTime, Offset, Timelike};
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use datafusion::arrow::array::temporal_conversions::{as_datetime, as_datetime_with_timezone};
+use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, PrimitiveArray, RecordBatch, StringArray,
+    Array, ArrayRef, AsArray, PrimitiveArray, RecordBatch, StringArray, StringBuilder,
 };
 use datafusion::arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Field, Float32Type, Float64Type, Schema, SchemaRef,
+    ArrowPrimitiveType, ArrowTimestampType, DataType, Field, Float32Type, Float64Type, Schema,
+    SchemaRef, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType,
 };
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use tarn_engine::sql::types::sql_type_name;
@@ -115,9 +120,9 @@ pub fn render(
 }
 
 /// `batch` with DuckDB's spelling where Arrow's text writers differ or fail: a floating-point
-/// NaN is `nan` (`-nan` with the sign bit set) where Arrow writes `NaN`, and a list, struct or
-/// map value is written as the box mode shows it (`[1, 2, 3]`, `{a: 1}`), which Arrow's CSV
-/// writer refuses. Such a column becomes text, its other values as Arrow writes them.
+/// NaN is `nan` (`-nan` with the sign bit set) where Arrow writes `NaN`, a timestamp is
+/// [`timestamp_text`], and a list, struct or map value is [`nested_text`] (Arrow's CSV writer
+/// refuses them). Such a column becomes text, its other values as Arrow writes them.
 fn with_duckdb_text(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
     fn as_text(
         array: &dyn Array,
@@ -166,7 +171,22 @@ fn with_duckdb_text(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
             | DataType::LargeListView(_)
             | DataType::Struct(_)
             | DataType::Map(..)
-            | DataType::Union(..) => Some(as_text(column.as_ref(), |_| None)?),
+            | DataType::Union(..) => Some(nested_text(column.as_ref())?),
+            DataType::Timestamp(unit, zone) => {
+                let zone = zone.as_deref();
+                Some(match unit {
+                    TimeUnit::Second => timestamp_text::<TimestampSecondType>(column, zone)?,
+                    TimeUnit::Millisecond => {
+                        timestamp_text::<TimestampMillisecondType>(column, zone)?
+                    }
+                    TimeUnit::Microsecond => {
+                        timestamp_text::<TimestampMicrosecondType>(column, zone)?
+                    }
+                    TimeUnit::Nanosecond => {
+                        timestamp_text::<TimestampNanosecondType>(column, zone)?
+                    }
+                })
+            }
             _ => None,
         };
         match text {
@@ -188,6 +208,143 @@ fn with_duckdb_text(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
         Arc::new(Schema::new(fields)),
         columns,
     )?)
+}
+
+/// List, struct and map values as DuckDB writes them: `[1, 2, NULL]`, `{'a': 7}`, `{1=a, 2=b}`
+/// (Arrow writes a NULL inside as nothing, and neither quotes a struct's field names nor
+/// writes a map's `=`).
+fn nested_text(column: &dyn Array) -> anyhow::Result<ArrayRef> {
+    let mut text = StringBuilder::new();
+    let mut value = String::new();
+    for row in 0..column.len() {
+        if column.is_null(row) {
+            text.append_null();
+            continue;
+        }
+        value.clear();
+        write_nested(column, row, &mut value)?;
+        text.append_value(&value);
+    }
+    Ok(Arc::new(text.finish()))
+}
+
+/// Appends row `row` of `array` to `out`, nested values as [`nested_text`] writes them.
+fn write_nested(array: &dyn Array, row: usize, out: &mut String) -> anyhow::Result<()> {
+    if array.is_null(row) {
+        out.push_str("NULL");
+        return Ok(());
+    }
+    match array.data_type() {
+        DataType::List(_) => write_items(array.as_list::<i32>().value(row).as_ref(), out),
+        DataType::LargeList(_) => write_items(array.as_list::<i64>().value(row).as_ref(), out),
+        DataType::FixedSizeList(..) => {
+            write_items(array.as_fixed_size_list().value(row).as_ref(), out)
+        }
+        DataType::Struct(fields) => {
+            out.push('{');
+            for (at, (field, column)) in fields.iter().zip(array.as_struct().columns()).enumerate()
+            {
+                if at > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&format!("'{}': ", field.name()));
+                write_nested(column.as_ref(), row, out)?;
+            }
+            out.push('}');
+            Ok(())
+        }
+        DataType::Map(..) => {
+            let entries = array.as_map().value(row);
+            out.push('{');
+            for entry in 0..entries.len() {
+                if entry > 0 {
+                    out.push_str(", ");
+                }
+                write_nested(entries.column(0).as_ref(), entry, out)?;
+                out.push('=');
+                write_nested(entries.column(1).as_ref(), entry, out)?;
+            }
+            out.push('}');
+            Ok(())
+        }
+        _ => {
+            let options = FormatOptions::default();
+            out.push_str(
+                &ArrayFormatter::try_new(array, &options)?
+                    .value(row)
+                    .to_string(),
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Appends a list's items as `[a, b, NULL]`; items that are not nested share one formatter.
+fn write_items(items: &dyn Array, out: &mut String) -> anyhow::Result<()> {
+    out.push('[');
+    let nested = items.data_type().is_nested();
+    let options = FormatOptions::default().with_null("NULL");
+    let formatter = (!nested)
+        .then(|| ArrayFormatter::try_new(items, &options))
+        .transpose()?;
+    for item in 0..items.len() {
+        if item > 0 {
+            out.push_str(", ");
+        }
+        match &formatter {
+            Some(formatter) => out.push_str(&formatter.value(item).to_string()),
+            None => write_nested(items, item, out)?,
+        }
+    }
+    out.push(']');
+    Ok(())
+}
+
+/// Timestamps as DuckDB writes them: a space between the date and the time, the fraction of a
+/// second only as long as it needs to be (`2024-01-02 03:04:05.5`, where Arrow writes
+/// `2024-01-02T03:04:05.500`), and a zone's offset after it (`+00`, `+05:30`).
+fn timestamp_text<T: ArrowTimestampType>(
+    column: &ArrayRef,
+    zone: Option<&str>,
+) -> anyhow::Result<ArrayRef> {
+    let timestamps = column.as_primitive::<T>();
+    let zone: Option<Tz> = zone.map(str::parse).transpose()?;
+    let text = (0..timestamps.len()).map(|row| {
+        if timestamps.is_null(row) {
+            return None;
+        }
+        let value = timestamps.value(row);
+        Some(
+            match zone {
+                None => as_datetime::<T>(value).map(|t| datetime_text(&t, None)),
+                Some(zone) => as_datetime_with_timezone::<T>(value, zone).map(|t| {
+                    datetime_text(&t.naive_local(), Some(t.offset().fix().local_minus_utc()))
+                }),
+            }
+            .unwrap_or_else(|| value.to_string()),
+        )
+    });
+    Ok(Arc::new(text.collect::<StringArray>()))
+}
+
+/// `2024-01-02 03:04:05.5`, and the offset when given in seconds east of UTC (`+05:30`).
+fn datetime_text(time: &NaiveDateTime, offset: Option<i32>) -> String {
+    let mut text = time.format("%Y-%m-%d %H:%M:%S").to_string();
+    let nanos = time.nanosecond();
+    if nanos > 0 {
+        let fraction = format!("{nanos:09}");
+        text.push('.');
+        text.push_str(fraction.trim_end_matches('0'));
+    }
+    if let Some(offset) = offset {
+        let sign = if offset < 0 { '-' } else { '+' };
+        let (hours, minutes) = (offset.abs() / 3600, offset.abs() % 3600 / 60);
+        text.push_str(&format!("{sign}{hours:02}"));
+        if minutes > 0 {
+            text.push_str(&format!(":{minutes:02}"));
+        }
+    }
+    text
 }
 
 fn header_names(schema: &SchemaRef) -> Vec<String> {
@@ -434,6 +591,18 @@ mod tests {
         );
     }
 
+    /// `batch` in CSV mode.
+    fn csv(batch: RecordBatch) -> String {
+        let options = RenderOptions {
+            mode: OutputMode::Csv,
+            max_rows: 40,
+            width: None,
+        };
+        let mut out = Vec::new();
+        render(&mut out, &batch.schema(), &[batch], &options).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn nested_values_are_written_as_text() {
         use datafusion::arrow::array::{Int32Array, ListArray, StructArray};
@@ -451,16 +620,37 @@ mod tests {
             ("s", Arc::new(structs) as ArrayRef),
         ])
         .unwrap();
-        let options = RenderOptions {
-            mode: OutputMode::Csv,
-            max_rows: 40,
-            width: None,
-        };
-        let mut out = Vec::new();
-        render(&mut out, &batch.schema(), &[batch], &options).unwrap();
+        assert_eq!(csv(batch), "l,s\n\"[1, 2, NULL]\",{'a': 7}\n,{'a': 8}\n");
+    }
+
+    #[test]
+    fn timestamps_and_maps_are_written_as_duckdb_writes_them() {
+        use datafusion::arrow::array::{Int32Builder, MapBuilder, TimestampMicrosecondArray};
+        // 2024-01-02 03:04:05.5 and 03:04:05 UTC.
+        let plain = TimestampMicrosecondArray::from(vec![
+            Some(1_704_164_645_500_000),
+            Some(1_704_164_645_000_000),
+            None,
+        ]);
+        let zoned = plain.clone().with_timezone("+05:30");
+        let mut maps = MapBuilder::new(None, Int32Builder::new(), StringBuilder::new());
+        maps.keys().append_value(1);
+        maps.values().append_value("a");
+        maps.keys().append_value(2);
+        maps.values().append_null();
+        maps.append(true).unwrap();
+        maps.append(true).unwrap();
+        maps.append(false).unwrap();
+        let batch = RecordBatch::try_from_iter([
+            ("t", Arc::new(plain) as ArrayRef),
+            ("z", Arc::new(zoned) as ArrayRef),
+            ("m", Arc::new(maps.finish()) as ArrayRef),
+        ])
+        .unwrap();
         assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "l,s\n\"[1, 2, ]\",{a: 7}\n,{a: 8}\n"
+            csv(batch),
+            "t,z,m\n2024-01-02 03:04:05.5,2024-01-02 08:34:05.5+05:30,\"{1=a, 2=NULL}\"\n\
+             2024-01-02 03:04:05,2024-01-02 08:34:05+05:30,{}\n,,\n"
         );
     }
 
