@@ -4,14 +4,16 @@
 //!   `list_value` is `make_array`, `variance` is `var_samp`, `first` is `first_value`).
 //! * [`duckdb_calls`]: calls DataFusion spells another way, rewritten in the syntax tree
 //!   (after the result columns are named, so a column is still called `year(d)`): the
-//!   one-argument date parts (`year(d)` is `date_part('year', d)`), `mod(a, b)` (`a % b`), and
-//!   `arg_max(a, b)` / `max_by` (`first_value(a ORDER BY b DESC) FILTER (WHERE b IS NOT
-//!   NULL)`; DuckDB skips rows whose `b` is NULL), `arg_min` / `min_by` likewise; and
-//!   `substring`, which the parser reads as syntax, as a call of DuckDB's `substring`.
+//!   one-argument date parts (`year(d)` is `date_part('year', d)`), `arg_max(a, b)` / `max_by`
+//!   (`first_value(a ORDER BY b DESC) FILTER (WHERE b IS NOT NULL)`; DuckDB skips rows whose
+//!   `b` is NULL), `arg_min` / `min_by` likewise; `substring`, which the parser reads as
+//!   syntax, as a call of DuckDB's `substring`; and the functions [`super::macros`] defines
+//!   in SQL (`mod(a, b)` is `a % b`, `count_if(c)` is `count(CASE WHEN c THEN 1 END)`).
 
 use std::ops::ControlFlow;
 
 use datafusion::functions_aggregate::approx_distinct::approx_distinct_udaf;
+use datafusion::functions_aggregate::array_agg::array_agg_udaf;
 use datafusion::functions_aggregate::first_last::{first_value_udaf, last_value_udaf};
 use datafusion::functions_aggregate::variance::var_samp_udaf;
 use datafusion::functions_nested::make_array::make_array_udf;
@@ -48,9 +50,10 @@ pub fn register_aliases(ctx: &SessionContext) {
     for (function, names) in scalars {
         ctx.register_udf(function.with_aliases(names.iter().copied()));
     }
-    let aggregates: [(AggregateUDF, &[&str]); 4] = [
+    let aggregates: [(AggregateUDF, &[&str]); 5] = [
         (var_samp_udaf().as_ref().clone(), &["variance"]),
-        (first_value_udaf().as_ref().clone(), &["first"]),
+        (first_value_udaf().as_ref().clone(), &["first", "arbitrary"]),
+        (array_agg_udaf().as_ref().clone(), &["list"]),
         (last_value_udaf().as_ref().clone(), &["last"]),
         (
             approx_distinct_udaf().as_ref().clone(),
@@ -114,23 +117,33 @@ impl VisitorMut for DuckDbCalls {
         let Some(name) = plain_name(&call.name) else {
             return ControlFlow::Continue(());
         };
+        if let Some(args) = plain_arguments(call)
+            && let Some(mut expansion) = super::macros::expand(&name, &args)
+        {
+            // `count_if(c) OVER (...)` and `FILTER (WHERE ...)`: the clauses go to the call
+            // the macro is (`count(...)`); a macro that is no call takes none.
+            if call.over.is_some() || call.filter.is_some() {
+                let Expr::Function(inner) = &mut expansion else {
+                    return ControlFlow::Continue(());
+                };
+                inner.over = call.over.take();
+                inner.filter = call.filter.take();
+            }
+            *expr = Expr::Nested(Box::new(expansion));
+            return ControlFlow::Continue(());
+        }
         let rewritten = DATE_PARTS.iter().any(|(shorthand, _)| *shorthand == name)
-            || ["mod", "arg_max", "max_by", "arg_min", "min_by"].contains(&name.as_str());
+            || ["arg_max", "max_by", "arg_min", "min_by"].contains(&name.as_str());
         if !rewritten {
             return ControlFlow::Continue(());
         }
         let FunctionArguments::List(list) = &mut call.args else {
             return ControlFlow::Continue(());
         };
-        let args: Vec<Expr> = list
-            .args
-            .iter()
-            .filter_map(|arg| match arg {
-                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
-                _ => None,
-            })
-            .collect();
-        if args.len() != list.args.len() || call.over.is_some() {
+        let Some(args) = unnamed_arguments(&list.args) else {
+            return ControlFlow::Continue(());
+        };
+        if call.over.is_some() {
             return ControlFlow::Continue(());
         }
         if let (Some((_, part)), [_]) = (
@@ -144,13 +157,6 @@ impl VisitorMut for DuckDbCalls {
             return ControlFlow::Continue(());
         }
         match (name.as_str(), args.as_slice()) {
-            ("mod", [a, b]) => {
-                *expr = Expr::Nested(Box::new(Expr::BinaryOp {
-                    left: Box::new(a.clone()),
-                    op: BinaryOperator::Modulo,
-                    right: Box::new(b.clone()),
-                }));
-            }
             ("arg_max" | "max_by" | "arg_min" | "min_by", [_, by]) if list.clauses.is_empty() => {
                 let descending = matches!(name.as_str(), "arg_max" | "max_by");
                 list.args.truncate(1);
@@ -177,6 +183,31 @@ impl VisitorMut for DuckDbCalls {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// A call's arguments when they are all plain expressions and the call has none of the clauses
+/// a macro would drop (`DISTINCT`, `ORDER BY`, `IGNORE NULLS`, `WITHIN GROUP`).
+fn plain_arguments(call: &sqlparser::ast::Function) -> Option<Vec<Expr>> {
+    if call.null_treatment.is_some() || !call.within_group.is_empty() {
+        return None;
+    }
+    let FunctionArguments::List(list) = &call.args else {
+        return None;
+    };
+    if list.duplicate_treatment.is_some() || !list.clauses.is_empty() {
+        return None;
+    }
+    unnamed_arguments(&list.args)
+}
+
+/// The argument expressions, when none is named or a wildcard.
+fn unnamed_arguments(args: &[FunctionArg]) -> Option<Vec<Expr>> {
+    args.iter()
+        .map(|arg| match arg {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A function's name in lower case, when it is one unqualified identifier.

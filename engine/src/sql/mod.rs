@@ -15,6 +15,7 @@ mod explain;
 pub(crate) mod files;
 mod function_names;
 mod functions;
+mod macros;
 mod metadata;
 pub(crate) mod optimizer;
 mod pivot;
@@ -23,8 +24,10 @@ mod routing;
 mod samples;
 mod scalar_args;
 mod split;
+mod statistics;
 mod substring;
 mod table_functions;
+mod text_functions;
 pub mod types;
 mod vectors;
 
@@ -292,6 +295,8 @@ pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>
 fn register_functions(ctx: &SessionContext) {
     function_names::register_aliases(ctx);
     functions::register(ctx);
+    statistics::register(ctx);
+    text_functions::register(ctx);
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
         date_diff::DateDiff::new(),
     ));

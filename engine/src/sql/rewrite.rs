@@ -203,7 +203,8 @@ pub fn name_columns(statement: &mut Statement) {
 }
 
 /// Gives unnamed result columns DuckDB's names: the expression as written (`sum(x)`, not
-/// DataFusion's `sum(t.x)`), a binary operation in parentheses, `count(*)` as `count_star()`.
+/// DataFusion's `sum(t.x)`), every binary operation in parentheses, `count(*)` as
+/// `count_star()`.
 /// Only the outermost SELECT's columns are visible, so only those are renamed.
 fn name_columns_like_duckdb(query: &mut Query) {
     order_by_all_as_positions(query);
@@ -257,14 +258,13 @@ fn name_select_items(select: &mut Select) {
         };
         let name = match expr {
             Expr::Identifier(_) | Expr::CompoundIdentifier(_) => continue,
-            Expr::BinaryOp { .. } => format!("({})", fully_parenthesized(expr)),
             Expr::Function(f)
                 if f.name.to_string().eq_ignore_ascii_case("count")
                     && f.args.to_string() == "(*)" =>
             {
                 "count_star()".to_string()
             }
-            _ => expr.to_string(),
+            _ => fully_parenthesized(expr),
         };
         // DuckDB numbers a repeated name (`(1 + 1)`, `(1 + 1)_1`) where it must be unique.
         let repeats = given.iter().filter(|n| **n == name).count();
@@ -280,17 +280,19 @@ fn name_select_items(select: &mut Select) {
     }
 }
 
-/// `expr` written with every binary operation inside it in parentheses, as DuckDB names a
-/// column: `1 + 2 * 3` is `1 + (2 * 3)`.
+/// `expr` written with every binary operation in it in parentheses, as DuckDB names a column:
+/// `1 + 2 * 3` is `(1 + (2 * 3))`, `sum(x + 1)` is `sum((x + 1))`.
 fn fully_parenthesized(expr: &Expr) -> String {
     let mut expr = expr.clone();
+    // After the children, so each operation is wrapped once, inside out.
     let _ = visit_expressions_mut(&mut expr, |e| {
-        if let Expr::BinaryOp { left, right, .. } = e {
-            for side in [left, right] {
-                if matches!(side.as_ref(), Expr::BinaryOp { .. }) {
-                    **side = Expr::Nested(side.clone());
-                }
+        match e {
+            Expr::BinaryOp { .. } => *e = Expr::Nested(Box::new(e.clone())),
+            // Parentheses the query wrote around an operation: once is enough.
+            Expr::Nested(inner) if matches!(inner.as_ref(), Expr::Nested(_)) => {
+                *e = (**inner).clone();
             }
+            _ => {}
         }
         ControlFlow::<()>::Continue(())
     });

@@ -4,31 +4,18 @@
 
 use tempfile::TempDir;
 
-use crate::sql::{error, query, session};
+use crate::sql::{error, parquet_view, query};
 
 /// A session with `t(i BIGINT, small TINYINT, d DOUBLE, f FLOAT, m DECIMAL(2,1), s VARCHAR,
 /// day DATE)` read from a Parquet file.
 async fn table() -> (tarn_engine::SqlSession, TempDir) {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("t.parquet");
-    let mut s = session();
-    query(
-        &mut s,
-        &format!(
-            "COPY (SELECT * FROM (VALUES \
+    parquet_view(
+        "SELECT * FROM (VALUES \
                (9223372036854775807, CAST(100 AS TINYINT), CAST(2.5 AS DOUBLE), CAST(3.5 AS FLOAT), 2.5, 'abc', DATE '2024-05-06'), \
                (-3, CAST(-128 AS TINYINT), CAST(-2.5 AS DOUBLE), CAST(-0.5 AS FLOAT), -3.5, 'xyz', DATE '2023-12-31')) \
-             AS v(i, small, d, f, m, s, day)) TO '{}' (FORMAT parquet)",
-            path.display()
-        ),
+             AS v(i, small, d, f, m, s, day)",
     )
-    .await;
-    query(
-        &mut s,
-        &format!("CREATE VIEW t AS SELECT * FROM '{}'", path.display()),
-    )
-    .await;
-    (s, dir)
+    .await
 }
 
 #[tokio::test]
@@ -241,7 +228,10 @@ async fn duckdb_function_names() {
 async fn columns_are_named_as_duckdb_names_them() {
     let (mut s, _dir) = table().await;
     let batches = s
-        .query("SELECT 1 + 2 * 3 - 4, (1 + 2) * 3, i - 1 + 1, i - 1 + 1, year(day) FROM t")
+        .query(
+            "SELECT 1 + 2 * 3 - 4, (1 + 2) * 3, i - 1 + 1, i - 1 + 1, year(day), abs(small - 1), \
+             greatest((i - 1), i - 2) FROM t",
+        )
         .await
         .unwrap();
     let names: Vec<String> = batches[0]
@@ -257,7 +247,9 @@ async fn columns_are_named_as_duckdb_names_them() {
             "((1 + 2) * 3)",
             "((i - 1) + 1)",
             "((i - 1) + 1)_1",
-            "year(day)"
+            "year(day)",
+            "abs((small - 1))",
+            "greatest((i - 1), (i - 2))"
         ]
     );
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the engine, in one binary so that DataFusion is linked once.
 
 mod duckdb_answers;
+mod duckdb_functions;
 mod fuzz;
 mod jobs;
 mod routing;

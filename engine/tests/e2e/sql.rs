@@ -54,6 +54,22 @@ pub(crate) async fn query(session: &mut SqlSession, sql: &str) -> Vec<Vec<String
     }
 }
 
+/// A session with a view `t` over a Parquet file holding the rows of `rows` (a query), which
+/// the test writes in the folder returned.
+pub(crate) async fn parquet_view(rows: &str) -> (SqlSession, tempfile::TempDir) {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("t.parquet");
+    let mut s = session();
+    let path = path.display();
+    query(
+        &mut s,
+        &format!("COPY ({rows}) TO '{path}' (FORMAT parquet)"),
+    )
+    .await;
+    query(&mut s, &format!("CREATE VIEW t AS SELECT * FROM '{path}'")).await;
+    (s, dir)
+}
+
 pub(crate) async fn error(session: &mut SqlSession, sql: &str) -> String {
     match session.query(sql).await {
         Ok(batches) => panic!("{sql} should fail, gave {:?}", rows(&batches)),

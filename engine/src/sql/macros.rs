@@ -1,0 +1,142 @@
+//! DuckDB functions that are DataFusion expressions in another form, defined the way DuckDB
+//! defines many of its own built-ins: as SQL macros. A call `name(a, b)` becomes the macro's
+//! body with `$1`, `$2` replaced by the argument expressions (an argument used twice is
+//! evaluated twice, as in DuckDB's macros).
+//!
+//! The rewrite runs on the syntax tree after the result columns are named, so a column is still
+//! called `count_if((x > 1))`.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{Expr, Value, VisitMut, VisitorMut};
+use sqlparser::parser::Parser;
+
+use super::dialect::TarnDialect;
+
+/// A macro: DuckDB's function name, its argument count, and its body in SQL.
+struct Macro {
+    name: &'static str,
+    arity: usize,
+    body: &'static str,
+}
+
+const MACROS: &[Macro] = &[
+    Macro {
+        name: "mod",
+        arity: 2,
+        body: "$1 % $2",
+    },
+    Macro {
+        name: "if",
+        arity: 3,
+        body: "CASE WHEN $1 THEN $2 ELSE $3 END",
+    },
+    // count() counts the non-null values: the rows where the condition is true.
+    Macro {
+        name: "count_if",
+        arity: 1,
+        body: "count(CASE WHEN $1 THEN 1 END)",
+    },
+    Macro {
+        name: "countif",
+        arity: 1,
+        body: "count(CASE WHEN $1 THEN 1 END)",
+    },
+    Macro {
+        name: "isinf",
+        arity: 1,
+        body: "abs(CAST($1 AS DOUBLE)) = CAST('inf' AS DOUBLE)",
+    },
+    Macro {
+        name: "isfinite",
+        arity: 1,
+        body: "NOT isnan(CAST($1 AS DOUBLE)) AND abs(CAST($1 AS DOUBLE)) <> CAST('inf' AS DOUBLE)",
+    },
+    Macro {
+        name: "last_day",
+        arity: 1,
+        body: "CAST(date_trunc('month', $1) + INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE)",
+    },
+    Macro {
+        name: "dayname",
+        arity: 1,
+        body: "to_char($1, '%A')",
+    },
+    Macro {
+        name: "monthname",
+        arity: 1,
+        body: "to_char($1, '%B')",
+    },
+    Macro {
+        name: "today",
+        arity: 0,
+        body: "current_date",
+    },
+    // From microseconds since the epoch: DataFusion multiplies no interval by a column. The
+    // seconds may have a fraction; a timestamp holds microseconds.
+    Macro {
+        name: "make_timestamp",
+        arity: 6,
+        body: "to_timestamp_micros(\
+               CAST(date_part('epoch', CAST(make_date($1, $2, $3) AS TIMESTAMP)) AS BIGINT) * 1000000 \
+               + (CAST($4 AS BIGINT) * 3600 + CAST($5 AS BIGINT) * 60) * 1000000 \
+               + CAST(round(CAST($6 AS DOUBLE) * 1000000) AS BIGINT))",
+    },
+    Macro {
+        name: "regexp_full_match",
+        arity: 2,
+        body: "regexp_like($1, concat('^(?:', $2, ')$'))",
+    },
+];
+
+/// The expansion of `name(args)` when a macro of that name takes that many arguments.
+pub fn expand(name: &str, args: &[Expr]) -> Option<Expr> {
+    let definition = MACROS
+        .iter()
+        .find(|m| m.name == name && m.arity == args.len())?;
+    let mut body = Parser::new(&TarnDialect)
+        .try_with_sql(definition.body)
+        .and_then(|mut parser| parser.parse_expr())
+        .expect("a macro's body is valid SQL");
+    let _ = body.visit(&mut Arguments(args));
+    Some(body)
+}
+
+/// Replaces the placeholders `$1`, `$2`, ... with the arguments.
+struct Arguments<'a>(&'a [Expr]);
+
+impl VisitorMut for Arguments<'_> {
+    type Break = ();
+
+    // After the children: an argument put in place is not visited again.
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::Value(value) = expr
+            && let Value::Placeholder(name) = &value.value
+            && let Some(index) = name.strip_prefix('$').and_then(|n| n.parse::<usize>().ok())
+        {
+            *expr = Expr::Nested(Box::new(self.0[index - 1].clone()));
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_body_parses_and_uses_its_arguments() {
+        for m in MACROS {
+            let args: Vec<Expr> = (0..m.arity)
+                .map(|i| Expr::Identifier(sqlparser::ast::Ident::new(format!("arg{i}"))))
+                .collect();
+            let text = expand(m.name, &args).unwrap().to_string();
+            let placeholder = (1..=9).any(|i| text.contains(&format!("${i}")));
+            assert!(!placeholder, "{}: {text}", m.name);
+            for i in 0..m.arity {
+                assert!(text.contains(&format!("arg{i}")), "{}: {text}", m.name);
+            }
+        }
+        assert!(expand("if", &[]).is_none());
+    }
+}

@@ -1,0 +1,265 @@
+//! DuckDB functions DataFusion lacks, over a Parquet file the test writes: each answer is
+//! DuckDB 2.0's for the same query (run there by hand), or DuckDB's failure.
+
+use tempfile::TempDir;
+
+use crate::sql::{error, parquet_view, query};
+
+/// A session with `t(g BIGINT, x BIGINT, d DECIMAL, s VARCHAR, day DATE)` read from Parquet:
+/// two groups, a repeated value in each, a NULL.
+async fn table() -> (tarn_engine::SqlSession, TempDir) {
+    parquet_view(
+        "SELECT * FROM (VALUES \
+               (1, 3, 1.0, 'b', DATE '2024-02-10'), \
+               (1, 1, 2.0, 'a', DATE '2023-12-31'), \
+               (1, 1, 4.0, 'b', DATE '2024-01-31'), \
+               (1, 3, 8.0, 'héllo', DATE '2024-02-29'), \
+               (2, 10, NULL, 'c', NULL), \
+               (2, NULL, 5.0, NULL, DATE '2024-03-15')) \
+             AS v(g, x, d, s, day)",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn macros_give_duckdbs_answers() {
+    let (mut s, _dir) = table().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT if(x > 2, 'big', 'small'), mod(x, 2), count_if(x > 1) OVER () FROM t \
+             WHERE g = 1 ORDER BY d"
+        )
+        .await,
+        [
+            ["big", "1", "2"],
+            ["small", "1", "2"],
+            ["small", "1", "2"],
+            ["big", "1", "2"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT count_if(x > 1), countif(x IS NULL), count_if(x > 1) FILTER (WHERE g = 2), \
+             today() = current_date FROM t"
+        )
+        .await,
+        [["3", "1", "1", "true"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT isinf(1e308 * 10), isinf(-1e308 * 10), isinf(d), isfinite(d), \
+             isfinite(0.0 / 0.0), isfinite(1e308 * 10) FROM t WHERE x = 10"
+        )
+        .await,
+        [["true", "true", "NULL", "NULL", "false", "false"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT day, last_day(day), dayname(day), monthname(day) FROM t \
+             WHERE day IS NOT NULL ORDER BY day"
+        )
+        .await,
+        [
+            ["2023-12-31", "2023-12-31", "Sunday", "December"],
+            ["2024-01-31", "2024-01-31", "Wednesday", "January"],
+            ["2024-02-10", "2024-02-29", "Saturday", "February"],
+            ["2024-02-29", "2024-02-29", "Thursday", "February"],
+            ["2024-03-15", "2024-03-31", "Friday", "March"],
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT make_timestamp(2024, 1, 2, 3, 4, 5.5), \
+             last_day(TIMESTAMP '2023-04-05 06:07:08')"
+        )
+        .await,
+        [["2024-01-02T03:04:05.500", "2023-04-30"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT regexp_full_match(s, 'a|b'), regexp_full_match(s, 'h.*') FROM t \
+             WHERE g = 1 ORDER BY d"
+        )
+        .await,
+        [
+            ["true", "false"],
+            ["true", "false"],
+            ["true", "false"],
+            ["false", "true"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT list(x ORDER BY x), arbitrary(g) FROM t WHERE g = 1"
+        )
+        .await,
+        [["[1, 1, 3, 3]", "1"]]
+    );
+    // The macro names the column as DuckDB does, by the call written.
+    let mut names = s.query("SELECT count_if(x > 1) FROM t").await.unwrap();
+    let schema = names.remove(0).schema();
+    assert_eq!(schema.field(0).name(), "count_if((x > 1))");
+}
+
+#[tokio::test]
+async fn statistics_give_duckdbs_answers() {
+    let (mut s, _dir) = table().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, entropy(x), quantile_disc(x, 0.25), quantile(x, 0.5), \
+             product(x), mode(s), histogram(s), quantile_disc(s, 0.5) \
+             FROM t GROUP BY g ORDER BY g"
+        )
+        .await,
+        [
+            [
+                "1",
+                "1.0",
+                "1",
+                "1",
+                "9.0",
+                "b",
+                "{a: 1, b: 2, héllo: 1}",
+                "b"
+            ],
+            ["2", "0.0", "10", "10", "10.0", "c", "{c: 1}", "c"],
+        ]
+    );
+    // DuckDB's formulas in its order of operations; its compiled arithmetic still differs in
+    // the last digit or two.
+    let moments = query(
+        &mut s,
+        "SELECT skewness(d), kurtosis(d), kurtosis_pop(d), entropy(s) FROM t WHERE g = 1",
+    )
+    .await;
+    let duckdb = [
+        1.1376243669576882,
+        0.7576559546313791,
+        -1.0989792060491494,
+        1.5,
+    ];
+    for (value, expected) in moments[0].iter().zip(duckdb) {
+        let value: f64 = value.parse().unwrap();
+        assert!(
+            (value - expected).abs() <= 1e-13 * expected.abs(),
+            "{moments:?}"
+        );
+    }
+    // No rows: NULL, except entropy's 0; too few values for the moments: NULL.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT mode(x), entropy(x), histogram(x), quantile_disc(x, 0.5), product(x), \
+             skewness(x), kurtosis(x) FROM t WHERE x > 100"
+        )
+        .await,
+        [["NULL", "0.0", "NULL", "NULL", "NULL", "NULL", "NULL"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT skewness(x), kurtosis(x) FROM (VALUES (1), (2), (3)) v(x)"
+        )
+        .await,
+        [["0.0", "NULL"]]
+    );
+    let err = error(&mut s, "SELECT quantile_disc(x, 1.5) FROM t").await;
+    assert!(
+        err.contains("quantile must be a constant between 0 and 1"),
+        "{err}"
+    );
+    let err = error(&mut s, "SELECT kurtosis(s) FROM t").await;
+    assert!(err.contains("kurtosis of Utf8"), "{err}");
+}
+
+#[tokio::test]
+async fn text_functions_give_duckdbs_answers() {
+    let (mut s, _dir) = table().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT regexp_extract('abc123def', '[0-9]+'), \
+             regexp_extract('abc123def', '([a-z]+)([0-9]+)', 2), regexp_extract('abc', 'x'), \
+             regexp_extract('ABC', 'b', 0, 'i'), regexp_extract('ab', '(b)(c)?', 2), \
+             regexp_extract(NULL, 'x')"
+        )
+        .await,
+        [["123", "123", "", "B", "", "NULL"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT regexp_extract_all('a1b22c333', '[0-9]+'), \
+             regexp_extract_all('a1b22', '([a-z])([0-9]+)', 2), regexp_extract_all('abc', 'x'), \
+             regexp_split_to_array('a1b22c', '[0-9]+'), string_split_regex('a, b,c', ',\\s*')"
+        )
+        .await,
+        [["[1, 22, 333]", "[1, 22]", "[]", "[a, b, c]", "[a, b, c]"]]
+    );
+    // Over a column: the pattern compiles once, rows keep their own answers.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT regexp_extract(s, '[a-z]l+'), len(s) FROM t WHERE g = 1 ORDER BY d"
+        )
+        .await,
+        [["", "1"], ["", "1"], ["", "1"], ["ll", "5"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT len('héllo'), len([1, NULL]), length('x'), length([1, 2]), len(NULL)"
+        )
+        .await,
+        [["5", "2", "1", "2", "NULL"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT levenshtein('é', 'e'), levenshtein('kitten', 'sitting'), editdist3('ab', 'b'), \
+             damerau_levenshtein('ca', 'abc'), hamming('abc', 'abd'), mismatches('ab', 'ab')"
+        )
+        .await,
+        [["2", "3", "1", "2", "1", "0"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT jaccard('abc', 'abd'), jaccard('hé', 'ha'), jaro_similarity('dixon', 'dicksonx'), \
+             jaro_winkler_similarity('martha', 'marhta'), jaro_winkler_similarity('ab', 'ac'), \
+             jaro_winkler_similarity('', '')"
+        )
+        .await,
+        [[
+            "0.5",
+            "0.25",
+            "0.7666666666666666",
+            "0.9611111111111111",
+            "0.6666666666666666",
+            "0.0"
+        ]]
+    );
+    for (sql, message) in [
+        ("SELECT hamming('abc', 'ab')", "equal length"),
+        ("SELECT jaccard('', 'a')", "an argument is empty"),
+        (
+            "SELECT regexp_extract('abc', '(')",
+            "invalid regular expression '('",
+        ),
+        (
+            "SELECT regexp_extract('abc', 'b', 0, 'q')",
+            "unknown regular expression option 'q'",
+        ),
+    ] {
+        let err = error(&mut s, sql).await;
+        assert!(err.contains(message), "{sql}: {err}");
+    }
+}
