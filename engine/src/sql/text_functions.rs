@@ -16,7 +16,6 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, ListBuilder, StringArray, StringBuilder,
 };
-use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{
@@ -52,12 +51,9 @@ fn all_scalar(args: &[ColumnarValue]) -> bool {
     args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)))
 }
 
-/// The arguments as arrays of `rows` rows, cast to the types given.
-fn arrays(args: &[ColumnarValue], types: &[DataType], rows: usize) -> Result<Vec<ArrayRef>> {
-    args.iter()
-        .zip(types)
-        .map(|(arg, data_type)| Ok(cast(&arg.to_array(rows)?, data_type)?))
-        .collect()
+/// The arguments as arrays of `rows` rows, of the types `coerce_types` gave them.
+fn arrays(args: &[ColumnarValue], rows: usize) -> Result<Vec<ArrayRef>> {
+    args.iter().map(|arg| arg.to_array(rows)).collect()
 }
 
 /// `answer` as the call's value: one constant when every argument was one.
@@ -147,12 +143,7 @@ impl ScalarUDFImpl for RegexUdf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let types: Vec<DataType> = args
-            .arg_fields
-            .iter()
-            .map(|f| f.data_type().clone())
-            .collect();
-        let arrays = arrays(&args.args, &types, args.number_rows)?;
+        let arrays = arrays(&args.args, args.number_rows)?;
         let (group_at, options_at) = match self.function {
             RegexFunction::Split => (None, 2),
             _ => (Some(2), 3),
@@ -463,11 +454,7 @@ impl ScalarUDFImpl for MeasureUdf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let arrays = arrays(
-            &args.args,
-            &[DataType::Utf8, DataType::Utf8],
-            args.number_rows,
-        )?;
+        let arrays = arrays(&args.args, args.number_rows)?;
         let (a, b): (&StringArray, &StringArray) = (arrays[0].as_string(), arrays[1].as_string());
         let values = a
             .iter()
