@@ -13,6 +13,7 @@ mod eplb_table;
 mod expand;
 mod explain;
 pub(crate) mod files;
+mod format;
 mod function_names;
 mod functions;
 mod macros;
@@ -297,6 +298,7 @@ fn register_functions(ctx: &SessionContext) {
     functions::register(ctx);
     statistics::register(ctx);
     text_functions::register(ctx);
+    format::register(ctx);
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
         date_diff::DateDiff::new(),
     ));

@@ -263,3 +263,45 @@ async fn text_functions_give_duckdbs_answers() {
         assert!(err.contains(message), "{sql}: {err}");
     }
 }
+
+#[tokio::test]
+async fn format_and_printf_give_duckdbs_answers() {
+    let (mut s, _dir) = table().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT format('{}: {:.2f} on {}', s, CAST(d AS DOUBLE), day), \
+             printf('%-6s|%3d|%x', s, x, x * 100) FROM t ORDER BY g, d"
+        )
+        .await,
+        [
+            ["b: 1.00 on 2024-02-10", "b     |  3|12c"],
+            ["a: 2.00 on 2023-12-31", "a     |  1|64"],
+            ["b: 4.00 on 2024-01-31", "b     |  1|64"],
+            ["héllo: 8.00 on 2024-02-29", "héllo |  3|12c"],
+            ["NULL", "NULL"],
+            ["NULL", "c     | 10|3e8"],
+        ]
+    );
+    // A number's text goes right, zeros after its sign, as in fmt.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT format('{:5}|{:05}|{:>4}|{:^5}', 42, -42, 'ab', 1.5)"
+        )
+        .await,
+        [["   42|-0042|  ab| 1.5 "]]
+    );
+    for (sql, message) in [
+        ("SELECT format('{} {}', 1)", "asks for argument 2 of 1"),
+        (
+            "SELECT printf('%d', CAST(2.7 AS DOUBLE))",
+            "with a spec for an integer",
+        ),
+        ("SELECT format('{:q}', 1)", "unsupported format spec 'q'"),
+        ("SELECT printf('50%')", "a '%' at the end"),
+    ] {
+        let err = error(&mut s, sql).await;
+        assert!(err.contains(message), "{sql}: {err}");
+    }
+}
