@@ -19,11 +19,13 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder, new_null_array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::prelude::SessionContext;
+
+use super::text_functions::{arrays, call_value};
 
 /// Registers `format` and `printf` on a context.
 pub fn register(ctx: &SessionContext) {
@@ -351,11 +353,7 @@ impl ScalarUDFImpl for FormatUdf {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
-        let arrays: Vec<ArrayRef> = args
-            .args
-            .iter()
-            .map(|a| a.to_array(rows))
-            .collect::<Result<_>>()?;
+        let arrays = arrays(&args.args, rows)?;
         let templates = arrays[0].as_string::<i32>();
         let values = &arrays[1..];
         // Each value in the forms a spec may ask for, where its type has that form.
@@ -425,17 +423,7 @@ impl ScalarUDFImpl for FormatUdf {
             }
             out.append_value(&line);
         }
-        let answer: ArrayRef = Arc::new(out.finish());
-        Ok(
-            match args
-                .args
-                .iter()
-                .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-            {
-                true => ColumnarValue::Scalar(ScalarValue::try_from_array(&answer, 0)?),
-                false => ColumnarValue::Array(answer),
-            },
-        )
+        call_value(&args.args, Arc::new(out.finish()))
     }
 }
 

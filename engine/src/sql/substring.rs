@@ -19,6 +19,8 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
+use super::text_functions::{arrays, call_value};
+
 /// See the module documentation.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DuckSubstring {
@@ -75,16 +77,7 @@ impl ScalarUDFImpl for DuckSubstring {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let rows = args.number_rows;
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays: Vec<ArrayRef> = args
-            .args
-            .iter()
-            .map(|a| a.to_array(rows))
-            .collect::<Result<_>>()?;
+        let arrays = arrays(&args.args, args.number_rows)?;
         let starts = cast(&arrays[1], &DataType::Int64)?;
         let starts = starts.as_primitive::<Int64Type>();
         let lengths = match arrays.get(2) {
@@ -105,12 +98,7 @@ impl ScalarUDFImpl for DuckSubstring {
             ),
             other => return exec_err!("substring of {other}"),
         };
-        Ok(match all_scalar {
-            true => {
-                ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&answer, 0)?)
-            }
-            false => ColumnarValue::Array(answer),
-        })
+        call_value(&args.args, answer)
     }
 }
 

@@ -46,22 +46,19 @@ pub fn register(ctx: &SessionContext) {
     }
 }
 
-/// Whether every argument is a constant, so the answer is one too.
-fn all_scalar(args: &[ColumnarValue]) -> bool {
-    args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)))
-}
-
 /// The arguments as arrays of `rows` rows, of the types `coerce_types` gave them.
-fn arrays(args: &[ColumnarValue], rows: usize) -> Result<Vec<ArrayRef>> {
+pub(super) fn arrays(args: &[ColumnarValue], rows: usize) -> Result<Vec<ArrayRef>> {
     args.iter().map(|arg| arg.to_array(rows)).collect()
 }
 
-/// `answer` as the call's value: one constant when every argument was one.
-fn answer(answer: ArrayRef, scalar: bool) -> Result<ColumnarValue> {
-    Ok(match scalar {
-        true => ColumnarValue::Scalar(ScalarValue::try_from_array(&answer, 0)?),
-        false => ColumnarValue::Array(answer),
-    })
+/// `answer` as the value of a call on `args`: one constant when every argument was one.
+pub(super) fn call_value(args: &[ColumnarValue], answer: ArrayRef) -> Result<ColumnarValue> {
+    Ok(
+        match args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+            true => ColumnarValue::Scalar(ScalarValue::try_from_array(&answer, 0)?),
+            false => ColumnarValue::Array(answer),
+        },
+    )
 }
 
 /// A regular-expression function of DuckDB's (see the module documentation).
@@ -208,7 +205,7 @@ impl ScalarUDFImpl for RegexUdf {
                 Arc::new(out.finish())
             }
         };
-        answer(result, all_scalar(&args.args))
+        call_value(&args.args, result)
     }
 }
 
@@ -314,7 +311,7 @@ impl ScalarUDFImpl for Length {
             }
             other => return exec_err!("length of {other}"),
         };
-        answer(Arc::new(lengths), all_scalar(&args.args))
+        call_value(&args.args, Arc::new(lengths))
     }
 }
 
@@ -473,6 +470,6 @@ impl ScalarUDFImpl for MeasureUdf {
             ),
             false => Arc::new(values.into_iter().collect::<Float64Array>()),
         };
-        answer(result, all_scalar(&args.args))
+        call_value(&args.args, result)
     }
 }
