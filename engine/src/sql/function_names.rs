@@ -117,7 +117,8 @@ impl VisitorMut for DuckDbCalls {
         let Some(name) = plain_name(&call.name) else {
             return ControlFlow::Continue(());
         };
-        if let Some(args) = plain_arguments(call)
+        if super::macros::defines(&name)
+            && let Some(args) = plain_arguments(call)
             && let Some(mut expansion) = super::macros::expand(&name, &args)
         {
             // `count_if(c) OVER (...)` and `FILTER (WHERE ...)`: the clauses go to the call

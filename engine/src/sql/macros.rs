@@ -13,69 +13,64 @@ use sqlparser::parser::Parser;
 
 use super::dialect::TarnDialect;
 
-/// A macro: DuckDB's function name, its argument count, and its body in SQL.
+/// A macro: DuckDB's names for the function, its argument count, and its body in SQL.
 struct Macro {
-    name: &'static str,
+    names: &'static [&'static str],
     arity: usize,
     body: &'static str,
 }
 
 const MACROS: &[Macro] = &[
     Macro {
-        name: "mod",
+        names: &["mod"],
         arity: 2,
         body: "$1 % $2",
     },
     Macro {
-        name: "if",
+        names: &["if"],
         arity: 3,
         body: "CASE WHEN $1 THEN $2 ELSE $3 END",
     },
     // count() counts the non-null values: the rows where the condition is true.
     Macro {
-        name: "count_if",
+        names: &["count_if", "countif"],
         arity: 1,
         body: "count(CASE WHEN $1 THEN 1 END)",
     },
     Macro {
-        name: "countif",
-        arity: 1,
-        body: "count(CASE WHEN $1 THEN 1 END)",
-    },
-    Macro {
-        name: "isinf",
+        names: &["isinf"],
         arity: 1,
         body: "abs(CAST($1 AS DOUBLE)) = CAST('inf' AS DOUBLE)",
     },
     Macro {
-        name: "isfinite",
+        names: &["isfinite"],
         arity: 1,
         body: "NOT isnan(CAST($1 AS DOUBLE)) AND abs(CAST($1 AS DOUBLE)) <> CAST('inf' AS DOUBLE)",
     },
     Macro {
-        name: "last_day",
+        names: &["last_day"],
         arity: 1,
         body: "CAST(date_trunc('month', $1) + INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE)",
     },
     Macro {
-        name: "dayname",
+        names: &["dayname"],
         arity: 1,
         body: "to_char($1, '%A')",
     },
     Macro {
-        name: "monthname",
+        names: &["monthname"],
         arity: 1,
         body: "to_char($1, '%B')",
     },
     Macro {
-        name: "today",
+        names: &["today"],
         arity: 0,
         body: "current_date",
     },
     // From microseconds since the epoch: DataFusion multiplies no interval by a column. The
     // seconds may have a fraction; a timestamp holds microseconds.
     Macro {
-        name: "make_timestamp",
+        names: &["make_timestamp"],
         arity: 6,
         body: "to_timestamp_micros(\
                CAST(date_part('epoch', CAST(make_date($1, $2, $3) AS TIMESTAMP)) AS BIGINT) * 1000000 \
@@ -83,17 +78,22 @@ const MACROS: &[Macro] = &[
                + CAST(round(CAST($6 AS DOUBLE) * 1000000) AS BIGINT))",
     },
     Macro {
-        name: "regexp_full_match",
+        names: &["regexp_full_match"],
         arity: 2,
         body: "regexp_like($1, concat('^(?:', $2, ')$'))",
     },
 ];
 
+/// Whether a macro has this name (checked before a call's arguments are gathered).
+pub fn defines(name: &str) -> bool {
+    MACROS.iter().any(|m| m.names.contains(&name))
+}
+
 /// The expansion of `name(args)` when a macro of that name takes that many arguments.
 pub fn expand(name: &str, args: &[Expr]) -> Option<Expr> {
     let definition = MACROS
         .iter()
-        .find(|m| m.name == name && m.arity == args.len())?;
+        .find(|m| m.names.contains(&name) && m.arity == args.len())?;
     let mut body = Parser::new(&TarnDialect)
         .try_with_sql(definition.body)
         .and_then(|mut parser| parser.parse_expr())
@@ -130,11 +130,13 @@ mod tests {
             let args: Vec<Expr> = (0..m.arity)
                 .map(|i| Expr::Identifier(sqlparser::ast::Ident::new(format!("arg{i}"))))
                 .collect();
-            let text = expand(m.name, &args).unwrap().to_string();
-            let placeholder = (1..=9).any(|i| text.contains(&format!("${i}")));
-            assert!(!placeholder, "{}: {text}", m.name);
-            for i in 0..m.arity {
-                assert!(text.contains(&format!("arg{i}")), "{}: {text}", m.name);
+            for name in m.names {
+                let text = expand(name, &args).unwrap().to_string();
+                let placeholder = (1..=9).any(|i| text.contains(&format!("${i}")));
+                assert!(!placeholder, "{name}: {text}");
+                for i in 0..m.arity {
+                    assert!(text.contains(&format!("arg{i}")), "{name}: {text}");
+                }
             }
         }
         assert!(expand("if", &[]).is_none());
