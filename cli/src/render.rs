@@ -6,19 +6,15 @@ use std::str::FromStr;
 
 use std::sync::Arc;
 
-use chrono::{NaiveDateTime, Offset, Timelike};
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-use datafusion::arrow::array::temporal_conversions::{as_datetime, as_datetime_with_timezone};
-use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, PrimitiveArray, RecordBatch, StringArray, StringBuilder,
 };
 use datafusion::arrow::datatypes::{
-    ArrowPrimitiveType, ArrowTimestampType, DataType, Field, Float32Type, Float64Type, Schema,
-    SchemaRef, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType,
+    ArrowPrimitiveType, DataType, Field, Float32Type, Float64Type, Schema, SchemaRef,
 };
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use tarn_engine::sql::timestamp_text::timestamp_text;
 use tarn_engine::sql::types::sql_type_name;
 
 /// How results are printed.
@@ -172,21 +168,7 @@ fn with_duckdb_text(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
             | DataType::Struct(_)
             | DataType::Map(..)
             | DataType::Union(..) => Some(nested_text(column.as_ref())?),
-            DataType::Timestamp(unit, zone) => {
-                let zone = zone.as_deref();
-                Some(match unit {
-                    TimeUnit::Second => timestamp_text::<TimestampSecondType>(column, zone)?,
-                    TimeUnit::Millisecond => {
-                        timestamp_text::<TimestampMillisecondType>(column, zone)?
-                    }
-                    TimeUnit::Microsecond => {
-                        timestamp_text::<TimestampMicrosecondType>(column, zone)?
-                    }
-                    TimeUnit::Nanosecond => {
-                        timestamp_text::<TimestampNanosecondType>(column, zone)?
-                    }
-                })
-            }
+            DataType::Timestamp(..) => timestamp_text(column)?,
             _ => None,
         };
         match text {
@@ -298,53 +280,6 @@ fn write_items(items: &dyn Array, out: &mut String) -> anyhow::Result<()> {
     }
     out.push(']');
     Ok(())
-}
-
-/// Timestamps as DuckDB writes them: a space between the date and the time, the fraction of a
-/// second only as long as it needs to be (`2024-01-02 03:04:05.5`, where Arrow writes
-/// `2024-01-02T03:04:05.500`), and a zone's offset after it (`+00`, `+05:30`).
-fn timestamp_text<T: ArrowTimestampType>(
-    column: &ArrayRef,
-    zone: Option<&str>,
-) -> anyhow::Result<ArrayRef> {
-    let timestamps = column.as_primitive::<T>();
-    let zone: Option<Tz> = zone.map(str::parse).transpose()?;
-    let text = (0..timestamps.len()).map(|row| {
-        if timestamps.is_null(row) {
-            return None;
-        }
-        let value = timestamps.value(row);
-        Some(
-            match zone {
-                None => as_datetime::<T>(value).map(|t| datetime_text(&t, None)),
-                Some(zone) => as_datetime_with_timezone::<T>(value, zone).map(|t| {
-                    datetime_text(&t.naive_local(), Some(t.offset().fix().local_minus_utc()))
-                }),
-            }
-            .unwrap_or_else(|| value.to_string()),
-        )
-    });
-    Ok(Arc::new(text.collect::<StringArray>()))
-}
-
-/// `2024-01-02 03:04:05.5`, and the offset when given in seconds east of UTC (`+05:30`).
-fn datetime_text(time: &NaiveDateTime, offset: Option<i32>) -> String {
-    let mut text = time.format("%Y-%m-%d %H:%M:%S").to_string();
-    let nanos = time.nanosecond();
-    if nanos > 0 {
-        let fraction = format!("{nanos:09}");
-        text.push('.');
-        text.push_str(fraction.trim_end_matches('0'));
-    }
-    if let Some(offset) = offset {
-        let sign = if offset < 0 { '-' } else { '+' };
-        let (hours, minutes) = (offset.abs() / 3600, offset.abs() % 3600 / 60);
-        text.push_str(&format!("{sign}{hours:02}"));
-        if minutes > 0 {
-            text.push_str(&format!(":{minutes:02}"));
-        }
-    }
-    text
 }
 
 fn header_names(schema: &SchemaRef) -> Vec<String> {

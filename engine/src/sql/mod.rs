@@ -29,6 +29,7 @@ mod statistics;
 mod substring;
 mod table_functions;
 mod text_functions;
+pub mod timestamp_text;
 pub mod types;
 mod vectors;
 
