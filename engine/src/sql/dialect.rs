@@ -4,7 +4,8 @@
 //! 4), and `**` not at all. In DuckDB both are exponentiation, binding tighter than `*` and
 //! looser than a sign, left to right: `2 * 3 ^ 2` is 18, `-2 ^ 2` is 4, `2 ^ 3 ^ 2` is 64.
 //! [`TarnDialect`] parses them so, as `BinaryOperator::PGExp` (planned as `power` on DOUBLEs
-//! by `rewrite::duckdb_numbers`), and `^@` (starts with) as `BinaryOperator::PGStartsWith`.
+//! by `rewrite::duckdb_operators`), and `^@` (starts with) as `BinaryOperator::PGStartsWith`.
+//! JSON's `->` and `->>` bind tighter than comparisons ([`ARROW_PRECEDENCE`]).
 //!
 //! Everything else is the DuckDB dialect's: `dialect()` answers with its type, so the parser's
 //! DuckDB-only syntax stays on, and every setting the DuckDB dialect changes is forwarded.
@@ -19,6 +20,12 @@ use sqlparser::tokenizer::Token;
 /// The precedence of `^`, `**` and `^@`: above `*`, `/` and `%` (40 in the default table),
 /// below `AT TIME ZONE` (41) and `::` (50).
 const POWER_PRECEDENCE: u8 = 45;
+
+/// The precedence of JSON's `->` and `->>`: in DuckDB's grammar they are operators like `||`,
+/// binding tighter than comparisons, so `j ->> 'a' = 'x'` compares the value and
+/// `j ->> 'a' || 'z'` appends to it; sqlparser put them below the comparisons (16). This is
+/// sqlparser's level of `||` (above `+`, where DuckDB has both below it).
+const ARROW_PRECEDENCE: u8 = 40;
 
 /// sqlparser's DuckDB dialect with DuckDB's `^`, `**`, `^@` and sign precedence.
 #[derive(Debug, Default, Clone, Copy)]
@@ -44,6 +51,12 @@ impl Dialect for TarnDialect {
     }
 
     fn get_next_precedence(&self, parser: &Parser) -> Option<Result<u8, ParserError>> {
+        if matches!(
+            parser.peek_token_ref().token,
+            Token::Arrow | Token::LongArrow
+        ) {
+            return Some(Ok(ARROW_PRECEDENCE));
+        }
         power_operator(parser).map(|_| Ok(POWER_PRECEDENCE))
     }
 

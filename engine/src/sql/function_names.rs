@@ -22,7 +22,8 @@ use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 use sqlparser::ast::{
     BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments,
-    Ident, ObjectName, OrderByExpr, OrderByOptions, Statement, Value, VisitMut, VisitorMut,
+    Ident, LambdaSyntax, ObjectName, OneOrManyWithParens, OrderByExpr, OrderByOptions, Statement,
+    Value, VisitMut, VisitorMut,
 };
 
 /// Registers DataFusion's functions under DuckDB's names as well.
@@ -83,16 +84,30 @@ const DATE_PARTS: [(&str, &str); 13] = [
 ];
 
 /// Rewrites the calls DuckDB spells differently from DataFusion (see the module documentation).
-pub fn duckdb_calls(statement: &mut Statement) {
-    let _ = statement.visit(&mut DuckDbCalls);
+/// `takes_lambda` says whether a function takes lambdas (`list_transform(l, x -> x + 1)`); in
+/// any other call, `x -> 'key'` is JSON extraction, as in DuckDB.
+pub fn duckdb_calls(statement: &mut Statement, takes_lambda: &dyn Fn(&str) -> bool) {
+    let _ = statement.visit(&mut DuckDbCalls { takes_lambda });
 }
 
-struct DuckDbCalls;
+struct DuckDbCalls<'a> {
+    takes_lambda: &'a dyn Fn(&str) -> bool,
+}
 
-impl VisitorMut for DuckDbCalls {
+impl VisitorMut for DuckDbCalls<'_> {
     type Break = ();
 
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::Function(call) = expr
+            && plain_name(&call.name).is_some_and(|name| (self.takes_lambda)(&name))
+        {
+            keep_lambdas(call);
+        }
+        ControlFlow::Continue(())
+    }
+
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        arrow_as_json(expr);
         // The parser reads `substring(s, a, b)` and `SUBSTRING(s FROM a FOR b)` as syntax,
         // which DataFusion plans with its own function; as a call, it finds Tarn's
         // (`substring::DuckSubstring`).
@@ -183,6 +198,34 @@ impl VisitorMut for DuckDbCalls {
             _ => {}
         }
         ControlFlow::Continue(())
+    }
+}
+
+/// The parser reads `x -> 'key'` as a lambda wherever it appears. DuckDB reads it as a lambda
+/// only as an argument of a function that takes one; elsewhere it is `json_extract(x, 'key')`,
+/// the whole expression after the arrow its path, as in DuckDB (`j -> 'a' = 'x'` compares
+/// `'a'` with `'x'`; DuckDB too reads a word and an arrow as the start of a lambda).
+fn arrow_as_json(expr: &mut Expr) {
+    if let Expr::Lambda(lambda) = expr
+        && lambda.syntax == LambdaSyntax::Arrow
+        && let OneOrManyWithParens::One(param) = &lambda.params
+        && param.data_type.is_none()
+    {
+        let document = Expr::Identifier(param.name.clone());
+        *expr = super::rewrite::call(super::json::EXTRACT, [document, *lambda.body.clone()]);
+    }
+}
+
+/// Marks the lambdas passed to `call` as lambdas: written `lambda x: ...` (DuckDB's own syntax,
+/// planned the same), so [`arrow_as_json`] leaves them.
+fn keep_lambdas(call: &mut sqlparser::ast::Function) {
+    let FunctionArguments::List(list) = &mut call.args else {
+        return;
+    };
+    for arg in &mut list.args {
+        if let FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Lambda(lambda))) = arg {
+            lambda.syntax = LambdaSyntax::LambdaKeyword;
+        }
     }
 }
 

@@ -77,6 +77,18 @@ const MACROS: &[Macro] = &[
                + (CAST($4 AS BIGINT) * 3600 + CAST($5 AS BIGINT) * 60) * 1000000 \
                + CAST(round(CAST($6 AS DOUBLE) * 1000000) AS BIGINT))",
     },
+    // DuckDB defines these two as macros too (so they take no FILTER either); a repeated key
+    // is an error here, where DuckDB writes it twice.
+    Macro {
+        names: &["json_group_array"],
+        arity: 1,
+        body: "to_json(array_agg($1))",
+    },
+    Macro {
+        names: &["json_group_object"],
+        arity: 2,
+        body: "to_json(map(array_agg($1), array_agg($2)))",
+    },
     Macro {
         names: &["regexp_full_match"],
         arity: 2,

@@ -16,6 +16,7 @@ pub(crate) mod files;
 mod format;
 mod function_names;
 mod functions;
+mod json;
 mod macros;
 mod metadata;
 pub(crate) mod optimizer;
@@ -234,8 +235,10 @@ impl SqlSession {
             }
             expand::expand_select_lists(&mut statement, &state).await?;
             rewrite::name_columns(&mut statement);
-            rewrite::duckdb_numbers(&mut statement)?;
-            function_names::duckdb_calls(&mut statement);
+            rewrite::duckdb_operators(&mut statement)?;
+            function_names::duckdb_calls(&mut statement, &|name| {
+                state.higher_order_functions().contains_key(name)
+            });
             scalar_args::positional_settings(&mut statement)?;
             let plan = state
                 .statement_to_plan(DFStatement::Statement(Box::new(statement)))
@@ -300,6 +303,7 @@ fn register_functions(ctx: &SessionContext) {
     statistics::register(ctx);
     text_functions::register(ctx);
     format::register(ctx);
+    json::register(ctx);
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
         date_diff::DateDiff::new(),
     ));

@@ -108,23 +108,25 @@ impl Rewriter<'_> {
     }
 }
 
-/// Gives `/`, `//`, `^` and `^@` DuckDB's meaning. Runs after [`name_columns`], so columns
-/// keep the names users wrote (`(a / b)`).
-pub fn duckdb_numbers(statement: &mut Statement) -> Result<()> {
-    match statement.visit(&mut NumberRewriter) {
+/// Gives `/`, `//`, `^`, `^@`, `->`, `->>` and `CAST(x AS JSON)` DuckDB's meaning. Runs
+/// after [`name_columns`], so columns keep the names users wrote (`(a / b)`).
+pub fn duckdb_operators(statement: &mut Statement) -> Result<()> {
+    match statement.visit(&mut OperatorRewriter) {
         ControlFlow::Continue(()) => Ok(()),
         ControlFlow::Break(err) => Err(err),
     }
 }
 
-struct NumberRewriter;
+struct OperatorRewriter;
 
-impl VisitorMut for NumberRewriter {
+impl VisitorMut for OperatorRewriter {
     type Break = TarnError;
 
     /// DuckDB's division: `a / b` is floating point (see `functions::DIVIDE`), `a // b` integer
-    /// division (`functions::INTEGER_DIVIDE`); `a ^ b` a DOUBLE power. And DuckDB's literals: `0.1` is a DECIMAL (the session parses
-    /// it so), but `1e3` is a DOUBLE, where DataFusion would make it a DECIMAL of scale -3.
+    /// division (`functions::INTEGER_DIVIDE`); `a ^ b` a DOUBLE power; `j -> path` and
+    /// `j ->> path` JSON extraction. And DuckDB's literals: `0.1` is a DECIMAL (the session
+    /// parses it so), but `1e3` is a DOUBLE, where DataFusion would make it a DECIMAL of scale
+    /// -3.
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<TarnError> {
         if let Expr::Value(value) = expr
             && let Value::Number(digits, _) = &value.value
@@ -135,6 +137,15 @@ impl VisitorMut for NumberRewriter {
             *expr = as_double(Expr::value(Value::SingleQuotedString(digits.clone())));
             return ControlFlow::Continue(());
         }
+        if let Expr::Cast {
+            expr: inner,
+            data_type: DataType::JSON,
+            ..
+        } = expr
+        {
+            *expr = call(super::json::MINIFY, [inner.as_ref().clone()]);
+            return ControlFlow::Continue(());
+        }
         if let Expr::BinaryOp { op, left, right } = expr {
             let function = match op {
                 BinaryOperator::Divide => super::functions::DIVIDE,
@@ -142,6 +153,8 @@ impl VisitorMut for NumberRewriter {
                 // DuckDB's `^` and `**` (see `dialect`): a power of DOUBLEs.
                 BinaryOperator::PGExp => "power",
                 BinaryOperator::PGStartsWith => "starts_with",
+                BinaryOperator::Arrow => super::json::EXTRACT,
+                BinaryOperator::LongArrow => super::json::EXTRACT_STRING,
                 _ => return ControlFlow::Continue(()),
             };
             let mut operands = [left.as_ref().clone(), right.as_ref().clone()];
@@ -287,7 +300,8 @@ fn fully_parenthesized(expr: &Expr) -> String {
     // After the children, so each operation is wrapped once, inside out.
     let _ = visit_expressions_mut(&mut expr, |e| {
         match e {
-            Expr::BinaryOp { .. } => *e = Expr::Nested(Box::new(e.clone())),
+            // `j -> 'a'` is a binary operation in DuckDB (JSON), a lambda to the parser.
+            Expr::BinaryOp { .. } | Expr::Lambda(_) => *e = Expr::Nested(Box::new(e.clone())),
             // Parentheses the query wrote around an operation: once is enough.
             Expr::Nested(inner) if matches!(inner.as_ref(), Expr::Nested(_)) => {
                 *e = (**inner).clone();

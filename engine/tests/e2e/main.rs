@@ -4,6 +4,7 @@ mod duckdb_answers;
 mod duckdb_functions;
 mod fuzz;
 mod jobs;
+mod json;
 mod routing;
 mod sort;
 mod sql;

@@ -1,0 +1,185 @@
+//! DuckDB's JSON functions over a Parquet column of JSON documents (chat-style training
+//! records): each answer is DuckDB 2.0's for the same query, run there by hand.
+
+use tempfile::TempDir;
+
+use crate::sql::{error, parquet_view, query};
+
+/// A session with `t(id BIGINT, meta VARCHAR)` read from Parquet; `meta` is JSON text, one
+/// document NULL.
+async fn records() -> (tarn_engine::SqlSession, TempDir) {
+    parquet_view(
+        r#"SELECT * FROM (VALUES
+             (1, '{"source":"web","lang":"en","score":0.92,"tags":["a","b"],"turns":[{"role":"user","text":"hi"},{"role":"assistant","text":"hello"}]}'),
+             (2, '{"source":"book","lang":"de","score":0.5,"tags":[],"turns":[{"role":"user","text":"hallo"}]}'),
+             (3, '{"source":"web","lang":"en","score":1,"tags":["c"],"extra":{"n":-3}}'),
+             (4, NULL)) AS v(id, meta)"#,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn arrows_and_paths_extract_values() {
+    let (mut s, _dir) = records().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, meta->>'source', meta->'$.score', json_array_length(meta, '$.tags'), \
+             meta->>'$.turns[0].text', json_type(meta->'score'), meta->'$.turns[-1]' \
+             FROM t ORDER BY id"
+        )
+        .await,
+        [
+            [
+                "1",
+                "web",
+                "0.92",
+                "2",
+                "hi",
+                "DOUBLE",
+                r#"{"role":"assistant","text":"hello"}"#
+            ],
+            [
+                "2",
+                "book",
+                "0.5",
+                "0",
+                "hallo",
+                "DOUBLE",
+                r#"{"role":"user","text":"hallo"}"#
+            ],
+            ["3", "web", "1", "1", "NULL", "UBIGINT", "NULL"],
+            ["4", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL"],
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT meta->>'lang' || '!' AS lang, count(*) FROM t \
+             WHERE meta->>'source' = 'web' AND meta->>'lang' IN ('en', 'fr') \
+             GROUP BY ALL ORDER BY ALL"
+        )
+        .await,
+        [["en!", "2"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, json_valid(meta), json_exists(meta, '$.extra'), \
+             json_contains(meta, '{\"role\":\"user\"}'), json_value(meta, '$.tags'), \
+             json_value(meta, '/turns/0/role') FROM t ORDER BY id"
+        )
+        .await,
+        [
+            ["1", "true", "false", "true", "NULL", r#""user""#],
+            ["2", "true", "false", "true", "NULL", r#""user""#],
+            ["3", "true", "true", "false", "NULL", "NULL"],
+            ["4", "NULL", "NULL", "NULL", "NULL", "NULL"],
+        ]
+    );
+}
+
+#[tokio::test]
+async fn wildcard_paths_give_lists() {
+    let (mut s, _dir) = records().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, json_extract_string(meta, '$.turns[*].text'), json_keys(meta), \
+             json_extract(meta, '$..role') FROM t ORDER BY id"
+        )
+        .await,
+        [
+            [
+                "1",
+                "[hi, hello]",
+                "[source, lang, score, tags, turns]",
+                r#"["user", "assistant"]"#
+            ],
+            [
+                "2",
+                "[hallo]",
+                "[source, lang, score, tags, turns]",
+                r#"["user"]"#
+            ],
+            ["3", "[]", "[source, lang, score, tags, extra]", "[]"],
+            ["4", "NULL", "NULL", "NULL"],
+        ]
+    );
+}
+
+#[tokio::test]
+async fn values_are_written_as_json() {
+    let (mut s, _dir) = records().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT json_object('id', id, 'lang', meta->>'lang', \
+             'n', json_extract(meta, '$.extra.n')::BIGINT) FROM t ORDER BY id"
+        )
+        .await,
+        [
+            [r#"{"id":1,"lang":"en","n":null}"#],
+            [r#"{"id":2,"lang":"de","n":null}"#],
+            [r#"{"id":3,"lang":"en","n":-3}"#],
+            [r#"{"id":4,"lang":null,"n":null}"#],
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT to_json({'id': id, 'tags': json_extract_string(meta, '$.tags[*]'), \
+             'at': TIMESTAMP '2024-05-06 07:08:09.25'}) FROM t WHERE id IN (2, 4) ORDER BY id"
+        )
+        .await,
+        [
+            [r#"{"id":2,"tags":[],"at":"2024-05-06 07:08:09.25"}"#],
+            [r#"{"id":4,"tags":null,"at":"2024-05-06 07:08:09.25"}"#],
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT json_array(1, 'a', NULL, true, 1.5, [1, 2]), to_json(NULL), json_object(), \
+             json('{ \"b\" : 1, \"a\" : [ ] }'), CAST('{ \"x\" : 1 }' AS JSON) -> 'x'"
+        )
+        .await,
+        [[
+            r#"[1,"a",null,true,1.5,[1,2]]"#,
+            "NULL",
+            "{}",
+            r#"{"b":1,"a":[]}"#,
+            "1"
+        ]]
+    );
+}
+
+#[tokio::test]
+async fn an_arrow_is_a_lambda_only_where_a_function_takes_one() {
+    let (mut s, _dir) = records().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT list_transform([1, 2], x -> x * 2), json_type(meta -> '$.tags'), \
+             json(meta->'$.turns[0]') FROM t WHERE id = 1"
+        )
+        .await,
+        [["[2, 4]", "ARRAY", r#"{"role":"user","text":"hi"}"#]]
+    );
+}
+
+#[tokio::test]
+async fn bad_json_and_bad_paths_are_named() {
+    let (mut s, _dir) = records().await;
+    let err = error(&mut s, "SELECT json_extract('{\"a\":1} x', '$.a')").await;
+    assert!(err.contains("malformed JSON at byte 8"), "{err}");
+    assert!(err.contains(r#"Input: "{"a":1} x""#), "{err}");
+    let err = error(&mut s, "SELECT meta->'$.turns[' FROM t").await;
+    assert!(err.contains("JSON path error near '['"), "{err}");
+    let err = error(&mut s, "SELECT json_keys(meta, '$.turns[*]') FROM t").await;
+    assert!(err.contains("json_keys: a path with a wildcard"), "{err}");
+    let err = error(&mut s, "SELECT json_extract(id, '$') FROM t").await;
+    assert!(err.contains("the JSON must be text, not BIGINT"), "{err}");
+    let err = error(&mut s, "SELECT json_object('a') FROM t").await;
+    assert!(err.contains("keys and values in pairs"), "{err}");
+}
