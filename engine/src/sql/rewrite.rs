@@ -6,11 +6,11 @@ use std::ops::ControlFlow;
 
 use super::dialect::TarnDialect;
 use sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, ExactNumberInfo, Expr, Function, FunctionArg,
-    FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName, OrderByExpr,
-    OrderByKind, Query, Select, SelectFlavor, SelectItem, SetExpr, Statement, TableFactor,
-    TableSample, TableSampleKind, TableSampleUnit, Value, VisitMut, VisitorMut,
-    WildcardAdditionalOptions, visit_expressions_mut,
+    BinaryOperator, CastKind, CeilFloorKind, DataType, DateTimeField, ExactNumberInfo, Expr,
+    Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident,
+    ObjectName, OrderByExpr, OrderByKind, Query, Select, SelectFlavor, SelectItem, SetExpr,
+    Statement, TableFactor, TableSample, TableSampleKind, TableSampleUnit, Value, VisitMut,
+    VisitorMut, WildcardAdditionalOptions, visit_expressions_mut,
 };
 use sqlparser::parser::Parser;
 
@@ -53,6 +53,25 @@ impl VisitorMut for Rewriter<'_> {
                 .projection
                 .push(SelectItem::Wildcard(WildcardAdditionalOptions::default()));
         }
+        ControlFlow::Continue(())
+    }
+
+    /// `FLOOR(x)` and `CEIL(x [, scale])` are syntax to the parser, named in capitals; as
+    /// calls they are named as DuckDB names them (`floor(x)`).
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<TarnError> {
+        let (name, operand, field) = match expr {
+            Expr::Floor { expr, field } => ("floor", expr, field),
+            Expr::Ceil { expr, field } => ("ceil", expr, field),
+            _ => return ControlFlow::Continue(()),
+        };
+        let mut args = vec![operand.as_ref().clone()];
+        match field {
+            CeilFloorKind::DateTimeField(DateTimeField::NoDateTime) => {}
+            CeilFloorKind::Scale(scale) => args.push(Expr::Value(scale.clone())),
+            // `FLOOR(t TO DAY)`: DataFusion's to plan (or refuse).
+            CeilFloorKind::DateTimeField(_) => return ControlFlow::Continue(()),
+        }
+        *expr = call(name, args);
         ControlFlow::Continue(())
     }
 

@@ -142,6 +142,25 @@ async fn casts_to_integers_round() {
     assert!(err.contains("1e20"), "{err}");
 }
 
+/// DuckDB drops the digits `floor`, `ceil` and `trunc` cut from a DECIMAL's type; DataFusion
+/// kept them (`-4.0`).
+#[tokio::test]
+async fn floor_ceil_and_trunc_keep_a_decimals_whole_digits() {
+    let (mut s, _dir) = table().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT floor(m), ceil(m), trunc(m), trunc(m * 1.25, 1), typeof(floor(m)), \
+             CEIL(m) FROM t ORDER BY i"
+        )
+        .await,
+        [
+            ["-4", "-3", "-3", "-4.3", "DECIMAL(2,0)", "-3"],
+            ["2", "3", "2", "3.1", "DECIMAL(2,0)", "3"]
+        ]
+    );
+}
+
 #[tokio::test]
 async fn duckdb_function_names() {
     let (mut s, _dir) = table().await;
@@ -230,7 +249,7 @@ async fn columns_are_named_as_duckdb_names_them() {
     let batches = s
         .query(
             "SELECT 1 + 2 * 3 - 4, (1 + 2) * 3, i - 1 + 1, i - 1 + 1, year(day), abs(small - 1), \
-             greatest((i - 1), i - 2) FROM t",
+             greatest((i - 1), i - 2), FLOOR(m), CEIL(m) FROM t",
         )
         .await
         .unwrap();
@@ -249,7 +268,9 @@ async fn columns_are_named_as_duckdb_names_them() {
             "((i - 1) + 1)_1",
             "year(day)",
             "abs((small - 1))",
-            "greatest((i - 1), (i - 2))"
+            "greatest((i - 1), (i - 2))",
+            "floor(m)",
+            "ceil(m)"
         ]
     );
 }
