@@ -302,3 +302,34 @@ async fn doubles_meet_decimals_as_doubles() {
     let batches = s.query("SELECT d > 0.5 FROM t").await.unwrap();
     assert_eq!(batches[0].schema().field(0).name(), "(d > 0.5)");
 }
+
+/// `IN` and `EXISTS` subqueries as values in the SELECT list (DataFusion plans them only in
+/// WHERE), with SQL's NULLs: no match against a set holding a NULL is NULL, and nothing is in
+/// an empty set.
+#[tokio::test]
+async fn in_and_exists_are_values_in_a_select_list() {
+    let (mut s, _dir) = parquet_view(
+        "SELECT * FROM (VALUES \
+               (9223372036854775807, CAST(100 AS TINYINT), 'abc'), \
+               (-3, CAST(-128 AS TINYINT), 'xyz'), \
+               (5, NULL, NULL)) AS v(i, small, s)",
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT s, s IN (SELECT 'abc') AS a, \
+             s IN (SELECT v FROM (VALUES ('q'), (NULL)) AS u(v)) AS b, \
+             s NOT IN (SELECT 'zzz') AS c, \
+             EXISTS (SELECT 1 FROM t AS o WHERE o.small = t.small AND o.s = 'abc') AS e, \
+             s IN (SELECT v FROM (VALUES ('q')) AS u(v) WHERE v <> 'q') AS empty \
+             FROM t ORDER BY i"
+        )
+        .await,
+        [
+            ["xyz", "false", "NULL", "true", "false", "false"],
+            ["NULL", "NULL", "NULL", "NULL", "false", "false"],
+            ["abc", "true", "NULL", "true", "true", "false"],
+        ]
+    );
+}
