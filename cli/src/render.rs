@@ -169,6 +169,10 @@ fn with_duckdb_text(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
             | DataType::Map(..)
             | DataType::Union(..) => Some(nested_text(column.as_ref())?),
             DataType::Timestamp(..) => timestamp_text(column)?,
+            DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::FixedSizeBinary(_) => Some(blob_text(column)?),
             _ => None,
         };
         match text {
@@ -190,6 +194,29 @@ fn with_duckdb_text(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
         Arc::new(Schema::new(fields)),
         columns,
     )?)
+}
+
+/// Bytes as DuckDB writes a BLOB: printable ASCII as itself, any other byte (a quote and a
+/// backslash included) as `\xAB`. Arrow writes every byte in hex (`6162` for `ab`).
+fn blob_text(column: &ArrayRef) -> anyhow::Result<ArrayRef> {
+    let bytes = datafusion::arrow::compute::cast(column, &DataType::Binary)?;
+    let text: StringArray = bytes
+        .as_binary::<i32>()
+        .iter()
+        .map(|value| {
+            value.map(|value| {
+                let mut text = String::with_capacity(value.len());
+                for &byte in value {
+                    match byte {
+                        0x20..=0x7e if byte != b'\\' && byte != b'\'' => text.push(byte as char),
+                        _ => text.push_str(&format!("\\x{byte:02X}")),
+                    }
+                }
+                text
+            })
+        })
+        .collect();
+    Ok(Arc::new(text))
 }
 
 /// List, struct and map values as DuckDB writes them: `[1, 2, NULL]`, `{'a': 7}`, `{1=a, 2=b}`
@@ -536,6 +563,16 @@ mod tests {
         let mut out = Vec::new();
         render(&mut out, &batch.schema(), &[batch], &options).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn blobs_are_written_as_duckdb_writes_them() {
+        use datafusion::arrow::array::BinaryArray;
+        let bytes: Vec<Option<&[u8]>> = vec![Some(b"ab"), Some(b"\xaaA\n\\'~\x7f"), None];
+        let batch =
+            RecordBatch::try_from_iter([("b", Arc::new(BinaryArray::from(bytes)) as ArrayRef)])
+                .unwrap();
+        assert_eq!(csv(batch), "b\nab\n\\xAAA\\x0A\\x5C\\x27~\\x7F\n\"\"\n");
     }
 
     #[test]
