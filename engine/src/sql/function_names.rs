@@ -21,9 +21,9 @@ use datafusion::functions_nested::string::string_to_array_udf;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 use sqlparser::ast::{
-    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments,
-    Ident, LambdaSyntax, ObjectName, OneOrManyWithParens, OrderByExpr, OrderByOptions, Statement,
-    Value, VisitMut, VisitorMut,
+    AccessExpr, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArgumentClause,
+    FunctionArguments, Ident, LambdaSyntax, ObjectName, OneOrManyWithParens, OrderByExpr,
+    OrderByOptions, Statement, Value, VisitMut, VisitorMut,
 };
 
 /// Registers DataFusion's functions under DuckDB's names as well.
@@ -108,6 +108,7 @@ impl VisitorMut for DuckDbCalls<'_> {
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         arrow_as_json(expr);
+        field_access_as_call(expr);
         // The parser reads `substring(s, a, b)` and `SUBSTRING(s FROM a FOR b)` as syntax,
         // which DataFusion plans with its own function; as a call, it finds Tarn's
         // (`substring::DuckSubstring`).
@@ -132,6 +133,15 @@ impl VisitorMut for DuckDbCalls<'_> {
         let Some(name) = plain_name(&call.name) else {
             return ControlFlow::Continue(());
         };
+        if name == "struct_pack"
+            && let Some(fields) = named_arguments(call)
+        {
+            let args = fields
+                .into_iter()
+                .flat_map(|(name, value)| [Expr::value(Value::SingleQuotedString(name)), value]);
+            *expr = super::rewrite::call("named_struct", args);
+            return ControlFlow::Continue(());
+        }
         if super::macros::defines(&name)
             && let Some(args) = plain_arguments(call)
             && let Some(mut expansion) = super::macros::expand(&name, &args)
@@ -214,6 +224,64 @@ fn arrow_as_json(expr: &mut Expr) {
         let document = Expr::Identifier(param.name.clone());
         *expr = super::rewrite::call(super::json::EXTRACT, [document, *lambda.body.clone()]);
     }
+}
+
+/// `value.field` on anything but a column (`{'a': 1}.a`, `struct_pack(a := 1).a`):
+/// `get_field(value, 'field')`, which DataFusion's planner takes only for a column's fields.
+fn field_access_as_call(expr: &mut Expr) {
+    let Expr::CompoundFieldAccess { root, access_chain } = expr else {
+        return;
+    };
+    if matches!(
+        root.as_ref(),
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_)
+    ) {
+        return;
+    }
+    let fields = access_chain
+        .iter()
+        .take_while(|access| matches!(access, AccessExpr::Dot(Expr::Identifier(_))))
+        .count();
+    if fields == 0 {
+        return;
+    }
+    let mut value = root.as_ref().clone();
+    for access in access_chain.drain(..fields) {
+        if let AccessExpr::Dot(Expr::Identifier(field)) = access {
+            let name = Expr::value(Value::SingleQuotedString(field.value));
+            value = super::rewrite::call("get_field", [value, name]);
+        }
+    }
+    *expr = match access_chain.is_empty() {
+        true => value,
+        false => Expr::CompoundFieldAccess {
+            root: Box::new(value),
+            access_chain: std::mem::take(access_chain),
+        },
+    };
+}
+
+/// A call's arguments when each is named (`a := 1`), as names and values.
+fn named_arguments(call: &sqlparser::ast::Function) -> Option<Vec<(String, Expr)>> {
+    let FunctionArguments::List(list) = &call.args else {
+        return None;
+    };
+    list.args
+        .iter()
+        .map(|arg| match arg {
+            FunctionArg::Named {
+                name,
+                arg: FunctionArgExpr::Expr(value),
+                ..
+            } => Some((name.value.clone(), value.clone())),
+            FunctionArg::ExprNamed {
+                name: Expr::Identifier(name),
+                arg: FunctionArgExpr::Expr(value),
+                ..
+            } => Some((name.value.clone(), value.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Marks the lambdas passed to `call` as lambdas: written `lambda x: ...` (DuckDB's own syntax,

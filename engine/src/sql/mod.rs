@@ -4,12 +4,14 @@
 
 pub(crate) mod args;
 mod attach;
+mod base64_codec;
 mod copy;
 mod date_diff;
 mod decimal_avg;
 mod describe;
 pub(crate) mod dialect;
 mod eplb_table;
+mod epoch;
 mod expand;
 mod explain;
 pub(crate) mod files;
@@ -304,6 +306,8 @@ fn register_functions(ctx: &SessionContext) {
     text_functions::register(ctx);
     format::register(ctx);
     json::register(ctx);
+    base64_codec::register(ctx);
+    epoch::register(ctx);
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
         date_diff::DateDiff::new(),
     ));

@@ -9,8 +9,8 @@ use sqlparser::ast::{
     BinaryOperator, CastKind, CeilFloorKind, DataType, DateTimeField, ExactNumberInfo, Expr,
     Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident,
     ObjectName, OrderByExpr, OrderByKind, Query, Select, SelectFlavor, SelectItem, SetExpr,
-    Statement, TableFactor, TableSample, TableSampleKind, TableSampleUnit, Value, VisitMut,
-    VisitorMut, WildcardAdditionalOptions, visit_expressions_mut,
+    Statement, TableAlias, TableAliasColumnDef, TableFactor, TableSample, TableSampleKind,
+    TableSampleUnit, Value, VisitMut, VisitorMut, WildcardAdditionalOptions, visit_expressions_mut,
 };
 use sqlparser::parser::Parser;
 
@@ -76,6 +76,7 @@ impl VisitorMut for Rewriter<'_> {
     }
 
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<TarnError> {
+        name_series_column(factor);
         let result = sample_to_subquery(factor).and_then(|()| self.replace_file_reference(factor));
         match result {
             Ok(()) => ControlFlow::Continue(()),
@@ -127,7 +128,7 @@ impl Rewriter<'_> {
     }
 }
 
-/// Gives `/`, `//`, `^`, `^@`, `->`, `->>` and `CAST(x AS JSON)` DuckDB's meaning. Runs
+/// Gives `/`, `//`, `^`, `^@`, `->`, `->>`, `CAST(x AS JSON)` and `CAST(x AS BLOB)` DuckDB's meaning. Runs
 /// after [`name_columns`], so columns keep the names users wrote (`(a / b)`).
 pub fn duckdb_operators(statement: &mut Statement) -> Result<()> {
     match statement.visit(&mut OperatorRewriter) {
@@ -164,6 +165,12 @@ impl VisitorMut for OperatorRewriter {
         {
             *expr = call(super::json::MINIFY, [inner.as_ref().clone()]);
             return ControlFlow::Continue(());
+        }
+        // DuckDB's BLOB is DataFusion's BYTEA (both binary).
+        if let Expr::Cast { data_type, .. } = expr
+            && matches!(data_type, DataType::Blob(_))
+        {
+            *data_type = DataType::Bytea;
         }
         if let Expr::BinaryOp { op, left, right } = expr {
             let function = match op {
@@ -330,6 +337,34 @@ fn fully_parenthesized(expr: &Expr) -> String {
         ControlFlow::<()>::Continue(())
     });
     expr.to_string()
+}
+
+/// `range(...)` and `generate_series(...)` name their column after their alias in DuckDB, or
+/// after themselves (`SELECT range FROM range(3)`, `SELECT t FROM range(3) t`); DataFusion
+/// calls it `value`.
+fn name_series_column(factor: &mut TableFactor) {
+    let TableFactor::Table {
+        name,
+        args: Some(_),
+        alias,
+        ..
+    } = factor
+    else {
+        return;
+    };
+    let function = name.to_string().to_lowercase();
+    if !["range", "generate_series"].contains(&function.as_str()) {
+        return;
+    }
+    let alias = alias.get_or_insert_with(|| TableAlias {
+        explicit: false,
+        name: Ident::new(&function),
+        columns: vec![],
+        at: None,
+    });
+    if alias.columns.is_empty() {
+        alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
+    }
 }
 
 /// A table name that stands for files: a single-quoted string, or a double-quoted name that is

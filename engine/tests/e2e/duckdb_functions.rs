@@ -305,3 +305,82 @@ async fn format_and_printf_give_duckdbs_answers() {
         assert!(err.contains(message), "{sql}: {err}");
     }
 }
+
+#[tokio::test]
+async fn base64_epochs_structs_and_series_columns() {
+    let (mut s, _dir) = table().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT s, to_base64(CAST(s AS BLOB)), \
+             CAST(from_base64(to_base64(CAST(s AS BLOB))) AS VARCHAR) \
+             FROM t WHERE s IN ('a', 'c') ORDER BY s"
+        )
+        .await,
+        [["a", "YQ==", "a"], ["c", "Yw==", "c"]]
+    );
+    let err = error(&mut s, "SELECT from_base64('YWI')").await;
+    assert!(
+        err.contains("Could not decode string \"YWI\" as base64"),
+        "{err}"
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT day, epoch_ms(day), \
+             epoch_us(CAST(day AS TIMESTAMP) + INTERVAL 1500 MICROSECOND), \
+             epoch_ms(epoch_ms(day) - 1) FROM t WHERE g = 1 AND day < DATE '2024-02-01' \
+             ORDER BY day"
+        )
+        .await,
+        [
+            [
+                "2023-12-31",
+                "1703980800000",
+                "1703980800001500",
+                "2023-12-30T23:59:59.999"
+            ],
+            [
+                "2024-01-31",
+                "1706659200000",
+                "1706659200001500",
+                "2024-01-30T23:59:59.999"
+            ],
+        ]
+    );
+    // Rounded down, as DuckDB counts: half a millisecond before 1970 is -1 ms.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT epoch_ms(TIMESTAMP '1969-12-31 23:59:59.9995'), \
+             epoch_ns(TIMESTAMP '2024-01-02 03:04:05.678')"
+        )
+        .await,
+        [["-1", "1704164645678000000"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT struct_pack(key := s, n := x).key AS k, {'g': g, 'x': x}.x AS x \
+             FROM t WHERE g = 2 ORDER BY x"
+        )
+        .await,
+        [["c", "10"], ["NULL", "NULL"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT range, range * 2 AS twice FROM range(3) ORDER BY range"
+        )
+        .await,
+        [["0", "0"], ["1", "2"], ["2", "4"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT t FROM generate_series(1, 5, 2) AS t ORDER BY t"
+        )
+        .await,
+        [["1"], ["3"], ["5"]]
+    );
+}
