@@ -1,0 +1,382 @@
+//! The functions that read JSON text: extraction by path, and questions about a document.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanBuilder, Int64Array, ListBuilder, StringArray, StringBuilder,
+    UInt64Builder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
+
+use super::path::JsonPath;
+use super::value::Json;
+use super::{EXTRACT, EXTRACT_STRING, MINIFY, is_text, parse};
+use crate::sql::text_functions::{arrays, call_value};
+use crate::sql::types::sql_type_name;
+
+/// A function that reads JSON text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Reader {
+    Extract,
+    ExtractString,
+    Value,
+    Exists,
+    Type,
+    ArrayLength,
+    Keys,
+    Valid,
+    Minify,
+    Contains,
+}
+
+impl Reader {
+    fn name(self) -> &'static str {
+        match self {
+            Reader::Extract => EXTRACT,
+            Reader::ExtractString => EXTRACT_STRING,
+            Reader::Value => "json_value",
+            Reader::Exists => "json_exists",
+            Reader::Type => "json_type",
+            Reader::ArrayLength => "json_array_length",
+            Reader::Keys => "json_keys",
+            Reader::Valid => "json_valid",
+            Reader::Minify => MINIFY,
+            Reader::Contains => "json_contains",
+        }
+    }
+
+    /// How many arguments it takes: the document, and a path where it takes one.
+    fn arities(self) -> &'static [usize] {
+        match self {
+            Reader::Extract
+            | Reader::ExtractString
+            | Reader::Value
+            | Reader::Exists
+            | Reader::Contains => &[2],
+            Reader::Type | Reader::ArrayLength | Reader::Keys => &[1, 2],
+            Reader::Valid | Reader::Minify => &[1],
+        }
+    }
+
+    /// The type of its answer about one value.
+    fn answer_type(self) -> DataType {
+        match self {
+            Reader::Exists | Reader::Valid | Reader::Contains => DataType::Boolean,
+            Reader::ArrayLength => DataType::UInt64,
+            Reader::Keys => DataType::new_list(DataType::Utf8, true),
+            _ => DataType::Utf8,
+        }
+    }
+
+    /// Whether a wildcard path gives a list of its answers (the others refuse one).
+    fn lists_wildcards(self) -> bool {
+        matches!(
+            self,
+            Reader::Extract | Reader::ExtractString | Reader::Value | Reader::Type
+        )
+    }
+
+    /// Its text answer about the value a path found (`None` for NULL).
+    fn text(self, value: &Json) -> Option<String> {
+        match (self, value) {
+            (Reader::ExtractString | Reader::Value, Json::Null) => None,
+            (Reader::ExtractString, Json::String(text)) => Some(text.clone()),
+            (Reader::Value, Json::Array(_) | Json::Object(_)) => None,
+            (Reader::Type, value) => Some(value.type_name().to_string()),
+            (_, value) => Some(value.to_text()),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(super) struct ReaderUdf {
+    function: Reader,
+    signature: Signature,
+    aliases: Vec<String>,
+}
+
+impl ReaderUdf {
+    pub(super) fn new(function: Reader) -> Self {
+        let aliases = match function {
+            Reader::Extract => vec!["json_extract_path".into()],
+            Reader::ExtractString => vec!["json_extract_path_text".into()],
+            _ => vec![],
+        };
+        ReaderUdf {
+            function,
+            signature: Signature::user_defined(Volatility::Immutable),
+            aliases,
+        }
+    }
+
+    /// The path argument when it is a constant (`None` for a column or no path).
+    fn constant_path(&self, value: Option<&ScalarValue>) -> Result<Option<JsonPath>> {
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        let path = match value.try_as_str() {
+            Some(Some(text)) => self.parse_path(text)?,
+            Some(None) => return Ok(None),
+            None => match value.cast_to(&DataType::Int64)? {
+                ScalarValue::Int64(Some(index)) => JsonPath::element(index),
+                _ => return Ok(None),
+            },
+        };
+        if path.is_wildcard() && !self.function.lists_wildcards() {
+            return plan_err!(
+                "{}: a path with a wildcard selects several values; give one path",
+                self.name()
+            );
+        }
+        Ok(Some(path))
+    }
+
+    fn parse_path(&self, text: &str) -> Result<JsonPath> {
+        JsonPath::parse(text).or_else(|bad| {
+            plan_err!(
+                "{}: JSON path error near '{}' in '{text}'",
+                self.name(),
+                bad.near
+            )
+        })
+    }
+}
+
+impl ScalarUDFImpl for ReaderUdf {
+    fn name(&self) -> &str {
+        self.function.name()
+    }
+
+    fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// Text becomes Utf8 and an index Int64; other types stay, for
+    /// [`Self::return_field_from_args`] to refuse with a plain message.
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        Ok(arg_types
+            .iter()
+            .enumerate()
+            .map(|(at, data_type)| match (at, data_type) {
+                (_, t) if is_text(t) => DataType::Utf8,
+                (1, t) if t.is_integer() => DataType::Int64,
+                (_, t) => t.clone(),
+            })
+            .collect())
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        plan_err!("{}'s type comes from its path", self.name())
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let arities = self.function.arities();
+        if !arities.contains(&args.arg_fields.len()) {
+            let counts: Vec<String> = arities.iter().map(usize::to_string).collect();
+            return plan_err!(
+                "{} takes {} arguments, not {}",
+                self.name(),
+                counts.join(" or "),
+                args.arg_fields.len()
+            );
+        }
+        for (at, field) in args.arg_fields.iter().enumerate() {
+            match (at, field.data_type()) {
+                (_, DataType::Utf8) => {}
+                (1, DataType::Int64) if self.function != Reader::Contains => {}
+                (0, t) => {
+                    return plan_err!(
+                        "{}: the JSON must be text, not {}",
+                        self.name(),
+                        sql_type_name(t)
+                    );
+                }
+                (_, t) => {
+                    return plan_err!(
+                        "{}: a JSON path is text or an index, not {}",
+                        self.name(),
+                        sql_type_name(t)
+                    );
+                }
+            }
+        }
+        let mut data_type = self.function.answer_type();
+        if self.function != Reader::Contains {
+            let path = args.scalar_arguments.get(1).copied().flatten();
+            if self.constant_path(path)?.is_some_and(|p| p.is_wildcard()) {
+                data_type = DataType::new_list(data_type, true);
+            }
+        }
+        Ok(Arc::new(Field::new(self.name(), data_type, true)))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = arrays(&args.args, args.number_rows)?;
+        let docs: &StringArray = arrays[0].as_string();
+        let answer = match self.function {
+            Reader::Valid => {
+                let valid = docs.iter().map(|doc| doc.map(|d| Json::parse(d).is_ok()));
+                Arc::new(valid.collect::<datafusion::arrow::array::BooleanArray>()) as ArrayRef
+            }
+            Reader::Contains => {
+                let needles: &StringArray = arrays[1].as_string();
+                let mut answer = BooleanBuilder::with_capacity(docs.len());
+                for (doc, needle) in docs.iter().zip(needles.iter()) {
+                    match (doc, needle) {
+                        (Some(doc), Some(needle)) => answer.append_value(
+                            parse(self.name(), doc)?.contains(&parse(self.name(), needle)?),
+                        ),
+                        _ => answer.append_null(),
+                    }
+                }
+                Arc::new(answer.finish())
+            }
+            _ => {
+                let constant = match args.args.get(1) {
+                    Some(ColumnarValue::Scalar(value)) => self.constant_path(Some(value))?,
+                    _ => None,
+                };
+                let paths = Paths::new(self, arrays.get(1), constant)?;
+                let wildcard = matches!(args.return_field.data_type(), DataType::List(_))
+                    && self.function != Reader::Keys;
+                self.answer(docs, &paths, wildcard)?
+            }
+        };
+        call_value(&args.args, answer)
+    }
+}
+
+impl ReaderUdf {
+    /// The answers, row by row, of a function that looks at the value (or, for a wildcard,
+    /// the values) a path finds.
+    fn answer(&self, docs: &StringArray, paths: &Paths, wildcard: bool) -> Result<ArrayRef> {
+        let mut answers = Answers::new(self.function, wildcard, docs.len());
+        for row in 0..docs.len() {
+            let (Some(path), true) = (paths.get(row)?, docs.is_valid(row)) else {
+                answers.append_null();
+                continue;
+            };
+            let doc = parse(self.name(), docs.value(row))?;
+            let found = path.select(&doc);
+            match wildcard {
+                true => answers.append_list(self.function, &found),
+                false => answers.append(self.function, found.first().copied()),
+            }
+        }
+        Ok(answers.finish())
+    }
+}
+
+/// The path of each row: none (the whole document), one constant, or a column of them.
+enum Paths<'a> {
+    Whole(JsonPath),
+    Constant(Option<JsonPath>),
+    Text(&'a ReaderUdf, &'a StringArray),
+    Index(&'a Int64Array),
+}
+
+impl<'a> Paths<'a> {
+    fn new(
+        udf: &'a ReaderUdf,
+        column: Option<&'a ArrayRef>,
+        constant: Option<JsonPath>,
+    ) -> Result<Paths<'a>> {
+        Ok(match column {
+            None => Paths::Whole(JsonPath::parse("").expect("the empty path")),
+            Some(_) if constant.is_some() => Paths::Constant(constant),
+            Some(column) => match column.data_type() {
+                DataType::Int64 => Paths::Index(column.as_primitive::<Int64Type>()),
+                _ => Paths::Text(udf, column.as_string()),
+            },
+        })
+    }
+
+    fn get(&self, row: usize) -> Result<Option<JsonPath>> {
+        Ok(match self {
+            Paths::Whole(path) => Some(path.clone()),
+            Paths::Constant(path) => path.clone(),
+            Paths::Index(indexes) => indexes
+                .is_valid(row)
+                .then(|| JsonPath::element(indexes.value(row))),
+            Paths::Text(udf, texts) if texts.is_valid(row) => {
+                let path = udf.parse_path(texts.value(row))?;
+                if path.is_wildcard() {
+                    return exec_err!(
+                        "{}: a path with a wildcard must be a constant, not '{}'",
+                        udf.name(),
+                        texts.value(row)
+                    );
+                }
+                Some(path)
+            }
+            Paths::Text(..) => None,
+        })
+    }
+}
+
+/// The answers being built, one per row.
+enum Answers {
+    Text(StringBuilder),
+    Texts(ListBuilder<StringBuilder>),
+    Flag(BooleanBuilder),
+    Count(UInt64Builder),
+}
+
+impl Answers {
+    fn new(function: Reader, wildcard: bool, rows: usize) -> Answers {
+        match (function, wildcard) {
+            (Reader::Exists, _) => Answers::Flag(BooleanBuilder::with_capacity(rows)),
+            (Reader::ArrayLength, _) => Answers::Count(UInt64Builder::with_capacity(rows)),
+            (Reader::Keys, _) | (_, true) => Answers::Texts(ListBuilder::new(StringBuilder::new())),
+            _ => Answers::Text(StringBuilder::with_capacity(rows, rows * 16)),
+        }
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            Answers::Text(b) => b.append_null(),
+            Answers::Texts(b) => b.append_null(),
+            Answers::Flag(b) => b.append_null(),
+            Answers::Count(b) => b.append_null(),
+        }
+    }
+
+    /// The answer about `found`, the value a path found (`None`: it found nothing).
+    fn append(&mut self, function: Reader, found: Option<&Json>) {
+        match (self, found) {
+            (Answers::Flag(b), found) => b.append_value(found.is_some()),
+            (Answers::Count(b), Some(Json::Array(items))) => b.append_value(items.len() as u64),
+            (Answers::Count(b), Some(_)) => b.append_value(0),
+            (Answers::Texts(b), Some(Json::Object(members))) => {
+                b.append_value(members.iter().map(|(key, _)| Some(key)))
+            }
+            (Answers::Texts(b), Some(_)) => b.append_value(std::iter::empty::<Option<&str>>()),
+            (Answers::Text(b), Some(value)) => b.append_option(function.text(value)),
+            (answers, None) => answers.append_null(),
+        }
+    }
+
+    /// The answers about every value a wildcard path found, as one list.
+    fn append_list(&mut self, function: Reader, found: &[&Json]) {
+        if let Answers::Texts(b) = self {
+            b.append_value(found.iter().map(|value| function.text(value)));
+        }
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            Answers::Text(mut b) => Arc::new(b.finish()),
+            Answers::Texts(mut b) => Arc::new(b.finish()),
+            Answers::Flag(mut b) => Arc::new(b.finish()),
+            Answers::Count(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
