@@ -309,6 +309,9 @@ fn register_functions(ctx: &SessionContext) {
     base64_codec::register(ctx);
     epoch::register(ctx);
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
+        timestamp_text::TimestampText::new(),
+    ));
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
         date_diff::DateDiff::new(),
     ));
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(

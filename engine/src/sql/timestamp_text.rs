@@ -1,7 +1,7 @@
 //! Timestamps as DuckDB writes them: a space between the date and the time, the fraction of a
 //! second only as long as it needs to be (`2024-01-02 03:04:05.5`, where Arrow writes
 //! `2024-01-02T03:04:05.500`), and a zone's offset after it (`+00`, `+05:30`). The shell's
-//! output and `to_json` both spell them so.
+//! output, `to_json` and a cast to text ([`TimestampText`]) spell them so.
 
 use std::sync::Arc;
 
@@ -13,7 +13,10 @@ use datafusion::arrow::datatypes::{
     ArrowTimestampType, DataType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType, TimestampSecondType,
 };
-use datafusion::common::{Result, exec_err};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
 
 /// A timestamp column as DuckDB's text (`None` when `column` holds no timestamps).
 pub fn timestamp_text(column: &ArrayRef) -> Result<Option<ArrayRef>> {
@@ -72,4 +75,61 @@ fn datetime_text(time: &NaiveDateTime, offset: Option<i32>) -> String {
         }
     }
     text
+}
+
+/// The name `CAST(timestamp AS VARCHAR)` is planned as ([`TimestampText`]).
+pub const TIMESTAMP_TEXT: &str = "duckdb_timestamp_text";
+
+/// A timestamp as DuckDB's text: what a cast of a timestamp to text gives in DuckDB (Arrow's
+/// cast writes `2024-01-02T03:04:05.500`). `optimizer::TimestampCasts` plans such casts as
+/// this function.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct TimestampText {
+    signature: Signature,
+}
+
+impl TimestampText {
+    pub fn new() -> Self {
+        TimestampText {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl Default for TimestampText {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ScalarUDFImpl for TimestampText {
+    fn name(&self) -> &str {
+        TIMESTAMP_TEXT
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [DataType::Timestamp(..)] => Ok(arg_types.to_vec()),
+            _ => plan_err!("{TIMESTAMP_TEXT} takes one timestamp"),
+        }
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let column = args.args[0].to_array(args.number_rows)?;
+        let text = timestamp_text(&column)?.expect("a timestamp column, as coerced");
+        Ok(match &args.args[0] {
+            ColumnarValue::Scalar(_) => {
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&text, 0)?)
+            }
+            ColumnarValue::Array(_) => ColumnarValue::Array(text),
+        })
+    }
 }

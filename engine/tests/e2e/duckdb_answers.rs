@@ -333,3 +333,34 @@ async fn in_and_exists_are_values_in_a_select_list() {
         ]
     );
 }
+
+/// A timestamp cast to text, or joined to text, reads as DuckDB writes it (Arrow's cast wrote
+/// `2024-01-02T03:04:05.500`).
+#[tokio::test]
+async fn timestamps_become_duckdbs_text() {
+    let (mut s, _dir) = parquet_view(
+        "SELECT * FROM (VALUES (TIMESTAMP '2024-01-02 03:04:05.5'), (TIMESTAMP '1999-12-31 23:59:59'), \
+         (NULL)) AS v(ts)",
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT CAST(ts AS VARCHAR), 'at ' || ts, TRY_CAST(ts AS TEXT) FROM t ORDER BY ts"
+        )
+        .await,
+        [
+            [
+                "1999-12-31 23:59:59",
+                "at 1999-12-31 23:59:59",
+                "1999-12-31 23:59:59"
+            ],
+            [
+                "2024-01-02 03:04:05.5",
+                "at 2024-01-02 03:04:05.5",
+                "2024-01-02 03:04:05.5"
+            ],
+            ["NULL", "NULL", "NULL"],
+        ]
+    );
+}
