@@ -1,10 +1,17 @@
-//! DuckDB's `date_diff(part, start, end)` (also `datediff`), which DataFusion lacks.
+//! DuckDB's `date_diff(part, start, end)` (also `datediff`) and `date_sub(part, start, end)`
+//! (also `datesub`), which DataFusion lacks.
 //!
-//! DuckDB counts the boundaries of `part` crossed from `start` to `end`, not whole periods:
-//! from `2024-01-31` to `2024-02-01` is one month, from 23:59 to 00:01 one day. Weeks are the
-//! exception: whole weeks, the day difference divided by 7 towards zero. The answer is a
-//! BIGINT, negative when `end` is earlier. Dates and timestamps are compared as UTC wall-clock
-//! times to the microsecond.
+//! `date_diff` counts the boundaries of `part` crossed from `start` to `end`, not whole
+//! periods: from `2024-01-31` to `2024-02-01` is one month, from 23:59 to 00:01 one day. Weeks
+//! are the exception: whole weeks, the day difference divided by 7 towards zero.
+//!
+//! `date_sub` counts whole periods: from `2024-01-15 10:00` to `2024-02-15 09:00` is no month.
+//! A month ends early at a month's last day: `2024-01-31` to `2024-02-29` is one month (and to
+//! `2024-02-28` none). Years and quarters are whole months over 12 and 3; days, weeks and the
+//! clock's parts are the elapsed time over the part, towards zero.
+//!
+//! The answer is a BIGINT, negative when `end` is earlier. Dates and timestamps are compared
+//! as UTC wall-clock times to the microsecond.
 
 use std::sync::Arc;
 
@@ -48,12 +55,6 @@ impl Part {
 
     /// The boundaries of this part from `start` to `end`, both in microseconds since the epoch.
     fn between(self, start: i64, end: i64) -> i64 {
-        let at = |micros: i64| -> NaiveDateTime {
-            DateTime::from_timestamp_micros(micros)
-                .expect("every i64 of microseconds is a date chrono can hold")
-                .naive_utc()
-        };
-        let months = |t: NaiveDateTime| t.year() as i64 * 12 + t.month0() as i64;
         let days = |t: NaiveDateTime| t.date().num_days_from_ce() as i64;
         match self {
             Part::Year => (at(end).year() - at(start).year()) as i64,
@@ -64,27 +65,80 @@ impl Part {
             Part::Micros(unit) => end.div_euclid(unit) - start.div_euclid(unit),
         }
     }
+
+    /// The whole periods of this part from `start` to `end` (microseconds since the epoch).
+    fn whole_between(self, start: i64, end: i64) -> i64 {
+        const DAY: i64 = 86_400_000_000;
+        match self {
+            Part::Year => whole_months(at(start), at(end)) / 12,
+            Part::Quarter => whole_months(at(start), at(end)) / 3,
+            Part::Month => whole_months(at(start), at(end)),
+            Part::Week => (end - start) / (7 * DAY),
+            Part::Day => (end - start) / DAY,
+            Part::Micros(unit) => (end - start) / unit,
+        }
+    }
+}
+
+/// The time `micros` microseconds after the epoch.
+fn at(micros: i64) -> NaiveDateTime {
+    DateTime::from_timestamp_micros(micros)
+        .expect("every i64 of microseconds is a date chrono can hold")
+        .naive_utc()
+}
+
+/// Months since the year 0, for the boundaries crossed.
+fn months(t: NaiveDateTime) -> i64 {
+    t.year() as i64 * 12 + t.month0() as i64
+}
+
+/// Whole months from `start` to `end`: the boundaries crossed, less one when `end` falls
+/// earlier in its month than `start` in its own, unless `end` is its month's last day and
+/// `start` a later day (a month from January 31st ends on February's last day).
+fn whole_months(start: NaiveDateTime, end: NaiveDateTime) -> i64 {
+    if end < start {
+        return -whole_months(end, start);
+    }
+    let crossed = months(end) - months(start);
+    let last_day = end
+        .date()
+        .succ_opt()
+        .is_some_and(|tomorrow| tomorrow.month() != end.month());
+    let early = (end.day(), end.time()) < (start.day(), start.time());
+    match early && !(last_day && end.day() < start.day()) {
+        true => crossed - 1,
+        false => crossed,
+    }
+}
+
+/// What a function counts between two times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Counting {
+    /// `date_diff`: the boundaries of the part crossed.
+    Boundaries,
+    /// `date_sub`: the whole periods of the part.
+    WholeParts,
 }
 
 /// See the module documentation.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DateDiff {
+    counting: Counting,
     signature: Signature,
     aliases: Vec<String>,
 }
 
 impl DateDiff {
-    pub fn new() -> Self {
+    pub fn new(counting: Counting) -> Self {
+        let alias = match counting {
+            Counting::Boundaries => "datediff",
+            Counting::WholeParts => "datesub",
+        };
         DateDiff {
+            counting,
             signature: Signature::user_defined(Volatility::Immutable),
-            aliases: vec!["datediff".to_string()],
+            aliases: vec![alias.to_string()],
         }
-    }
-}
-
-impl Default for DateDiff {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -93,7 +147,10 @@ const MICROS: DataType = DataType::Timestamp(TimeUnit::Microsecond, None);
 
 impl ScalarUDFImpl for DateDiff {
     fn name(&self) -> &str {
-        "date_diff"
+        match self.counting {
+            Counting::Boundaries => "date_diff",
+            Counting::WholeParts => "date_sub",
+        }
     }
 
     fn aliases(&self) -> &[String] {
@@ -114,9 +171,12 @@ impl ScalarUDFImpl for DateDiff {
         match arg_types {
             [_, start, end] if time(start) && time(end) => Ok(vec![DataType::Utf8, MICROS, MICROS]),
             [_, start, end] => {
-                plan_err!("date_diff counts between dates or timestamps, not {start} and {end}")
+                plan_err!(
+                    "{} counts between dates or timestamps, not {start} and {end}",
+                    self.name()
+                )
             }
-            _ => plan_err!("date_diff takes a part, a start and an end"),
+            _ => plan_err!("{} takes a part, a start and an end", self.name()),
         }
     }
 
@@ -128,12 +188,12 @@ impl ScalarUDFImpl for DateDiff {
         let part = match &args.args[0] {
             ColumnarValue::Scalar(ScalarValue::Utf8(Some(name))) => match Part::parse(name) {
                 Some(part) => part,
-                None => return exec_err!("date_diff: unknown date part '{name}'"),
+                None => return exec_err!("{}: unknown date part '{name}'", self.name()),
             },
             ColumnarValue::Scalar(ScalarValue::Utf8(None)) => {
                 return Ok(ColumnarValue::Scalar(ScalarValue::Int64(None)));
             }
-            _ => return exec_err!("date_diff: the date part must be a constant"),
+            _ => return exec_err!("{}: the date part must be a constant", self.name()),
         };
         let all_scalar = args
             .args
@@ -144,7 +204,10 @@ impl ScalarUDFImpl for DateDiff {
         let counts: Int64Array = binary(
             start.as_primitive::<TimestampMicrosecondType>(),
             end.as_primitive::<TimestampMicrosecondType>(),
-            |s, e| part.between(s, e),
+            |s, e| match self.counting {
+                Counting::Boundaries => part.between(s, e),
+                Counting::WholeParts => part.whole_between(s, e),
+            },
         )?;
         if all_scalar {
             return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
@@ -219,5 +282,56 @@ mod tests {
             1
         );
         assert_eq!(Part::parse("fortnight"), None);
+    }
+
+    fn whole(part: &str, start: &str, end: &str) -> i64 {
+        Part::parse(part)
+            .unwrap()
+            .whole_between(micros(start), micros(end))
+    }
+
+    #[test]
+    fn counts_whole_periods_as_duckdb_does() {
+        // Each answer is DuckDB 2.0's `date_sub`.
+        let day = |d: &str| format!("{d} 00:00:00");
+        let cases = [
+            ("month", day("2024-01-31"), day("2024-02-28"), 0),
+            ("month", day("2024-01-31"), day("2024-02-29"), 1),
+            ("month", day("2024-01-30"), day("2024-02-29"), 1),
+            ("year", day("2020-02-29"), day("2021-02-28"), 1),
+            ("month", day("2024-03-31"), day("2024-01-31"), -2),
+            ("month", day("2024-03-30"), day("2024-02-29"), -1),
+            ("month", day("2024-02-29"), day("2024-01-31"), -1),
+            ("month", day("2024-02-28"), day("2024-01-31"), 0),
+            ("week", day("2024-01-01"), day("2024-01-14"), 1),
+            ("quarter", day("2024-01-15"), day("2024-04-14"), 0),
+            (
+                "day",
+                "2024-01-01 23:00:00".into(),
+                "2024-01-02 22:00:00".into(),
+                0,
+            ),
+            (
+                "hour",
+                "2024-01-01 00:30:00".into(),
+                "2024-01-01 01:29:00".into(),
+                0,
+            ),
+            (
+                "month",
+                "2024-01-31 10:00:00".into(),
+                "2024-02-29 09:00:00".into(),
+                1,
+            ),
+            (
+                "month",
+                "2024-01-15 10:00:00".into(),
+                "2024-02-15 09:00:00".into(),
+                0,
+            ),
+        ];
+        for (part, start, end, expected) in cases {
+            assert_eq!(whole(part, &start, &end), expected, "{part} {start} {end}");
+        }
     }
 }

@@ -62,6 +62,12 @@ const MACROS: &[Macro] = &[
         arity: 1,
         body: "to_char($1, '%B')",
     },
+    // DuckDB's answer is a TIMESTAMP, also for a DATE.
+    Macro {
+        names: &["date_add"],
+        arity: 2,
+        body: "CAST($1 AS TIMESTAMP) + $2",
+    },
     Macro {
         names: &["today"],
         arity: 0,

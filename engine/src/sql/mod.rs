@@ -311,9 +311,14 @@ fn register_functions(ctx: &SessionContext) {
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
         timestamp_text::TimestampText::new(),
     ));
-    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
-        date_diff::DateDiff::new(),
-    ));
+    for counting in [
+        date_diff::Counting::Boundaries,
+        date_diff::Counting::WholeParts,
+    ] {
+        ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
+            date_diff::DateDiff::new(counting),
+        ));
+    }
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
         substring::DuckSubstring::new(),
     ));

@@ -384,3 +384,24 @@ async fn base64_epochs_structs_and_series_columns() {
         [["1"], ["3"], ["5"]]
     );
 }
+
+#[tokio::test]
+async fn date_sub_counts_whole_periods_and_date_add_gives_timestamps() {
+    let (mut s, _dir) = table().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT day, date_sub('month', DATE '2023-11-30', day), \
+             date_diff('month', DATE '2023-11-30', day), \
+             date_sub('week', day, DATE '2024-03-01'), date_add(day, INTERVAL 1 MONTH) \
+             FROM t WHERE g = 1 ORDER BY day"
+        )
+        .await,
+        [
+            ["2023-12-31", "1", "1", "8", "2024-01-31T00:00:00"],
+            ["2024-01-31", "2", "2", "4", "2024-02-29T00:00:00"],
+            ["2024-02-10", "2", "3", "2", "2024-03-10T00:00:00"],
+            ["2024-02-29", "3", "3", "0", "2024-03-29T00:00:00"],
+        ]
+    );
+}
