@@ -19,6 +19,7 @@ mod format;
 mod function_names;
 mod functions;
 mod json;
+mod list_sum;
 mod macros;
 mod metadata;
 pub(crate) mod optimizer;
@@ -308,6 +309,9 @@ fn register_functions(ctx: &SessionContext) {
     json::register(ctx);
     base64_codec::register(ctx);
     epoch::register(ctx);
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
+        list_sum::ListSum::new(),
+    ));
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
         timestamp_text::TimestampText::new(),
     ));

@@ -10,6 +10,9 @@
 //!   `levenshtein('é', 'e')` is 2): `levenshtein` (also `editdist3`), `damerau_levenshtein`
 //!   (unrestricted transpositions), `hamming` (also `mismatches`; equal lengths only),
 //!   `jaccard` (of the two sets of bytes), `jaro_similarity`, `jaro_winkler_similarity`.
+//! * [`StripAccents`]: `strip_accents(s)`, the text without its combining marks after
+//!   canonical decomposition (`café` is `cafe`; `ß` and ligatures stay), for normalising text
+//!   before deduplication or tokenisation.
 
 use std::sync::Arc;
 
@@ -23,6 +26,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 use regex::{Regex, RegexBuilder};
+use unicode_normalization::UnicodeNormalization;
 
 /// Registers the text functions on a context.
 pub fn register(ctx: &SessionContext) {
@@ -44,6 +48,7 @@ pub fn register(ctx: &SessionContext) {
     ] {
         ctx.register_udf(ScalarUDF::from(MeasureUdf::new(measure)));
     }
+    ctx.register_udf(ScalarUDF::from(StripAccents::new()));
 }
 
 /// The arguments as arrays of `rows` rows, of the types `coerce_types` gave them.
@@ -471,5 +476,56 @@ impl ScalarUDFImpl for MeasureUdf {
             false => Arc::new(values.into_iter().collect::<Float64Array>()),
         };
         call_value(&args.args, result)
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct StripAccents {
+    signature: Signature,
+}
+
+impl StripAccents {
+    fn new() -> Self {
+        StripAccents {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for StripAccents {
+    fn name(&self) -> &str {
+        "strip_accents"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types.len() {
+            1 => Ok(vec![DataType::Utf8]),
+            _ => plan_err!("strip_accents takes one string"),
+        }
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let texts = &arrays(&args.args, args.number_rows)?[0];
+        let stripped: StringArray = texts
+            .as_string::<i32>()
+            .iter()
+            .map(|text| {
+                text.map(|t| {
+                    t.nfd()
+                        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+                        .collect::<String>()
+                })
+            })
+            .collect();
+        call_value(&args.args, Arc::new(stripped))
     }
 }

@@ -405,3 +405,25 @@ async fn date_sub_counts_whole_periods_and_date_add_gives_timestamps() {
         ]
     );
 }
+
+/// `list_sum` adds in the list's own kind of number (DataFusion's summed every list as DOUBLE);
+/// `strip_accents` drops combining marks.
+#[tokio::test]
+async fn list_sums_keep_their_type_and_accents_strip() {
+    let (mut s, _dir) = table().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, list_sum(list(x)), list_sum(list(d)), list_sum(list(x::DOUBLE / 2)) \
+             FROM t GROUP BY g ORDER BY g"
+        )
+        .await,
+        [["1", "8", "15.0", "4.0"], ["2", "10", "5.0", "5.0"]]
+    );
+    let err = error(&mut s, "SELECT list_sum([9223372036854775807, 1])").await;
+    assert!(err.contains("Overflow in list_sum of BIGINT"), "{err}");
+    assert_eq!(
+        query(&mut s, "SELECT strip_accents(s) FROM t WHERE s LIKE 'h%'").await,
+        [["hello"]]
+    );
+}
