@@ -23,7 +23,7 @@ use datafusion::prelude::SessionContext;
 use sqlparser::ast::{
     AccessExpr, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArgumentClause,
     FunctionArguments, Ident, LambdaSyntax, ObjectName, OneOrManyWithParens, OrderByExpr,
-    OrderByOptions, Statement, Value, VisitMut, VisitorMut,
+    OrderByOptions, Statement, Subscript, Value, VisitMut, VisitorMut,
 };
 
 /// Registers DataFusion's functions under DuckDB's names as well.
@@ -108,7 +108,7 @@ impl VisitorMut for DuckDbCalls<'_> {
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         arrow_as_json(expr);
-        field_access_as_call(expr);
+        access_chain_as_calls(expr);
         // The parser reads `substring(s, a, b)` and `SUBSTRING(s FROM a FOR b)` as syntax,
         // which DataFusion plans with its own function; as a call, it finds Tarn's
         // (`substring::DuckSubstring`).
@@ -226,32 +226,48 @@ fn arrow_as_json(expr: &mut Expr) {
     }
 }
 
-/// `value.field` on anything but a column (`{'a': 1}.a`, `struct_pack(a := 1).a`):
-/// `get_field(value, 'field')`, which DataFusion's planner takes only for a column's fields.
-fn field_access_as_call(expr: &mut Expr) {
+/// The leading accesses of `value.field[a:b]...` as calls DataFusion plans on any value:
+/// `.field` on anything but a column (`{'a': 1}.a`, `struct_pack(a := 1).a`) as
+/// `get_field(value, 'field')`, which DataFusion's planner takes only for a column's fields,
+/// and a slice `[a:b]` as `list_slice(value, a, b)` (`super::slice`; an omitted bound is the
+/// start or the end), which takes strings too. Indexes stay DataFusion's.
+fn access_chain_as_calls(expr: &mut Expr) {
     let Expr::CompoundFieldAccess { root, access_chain } = expr else {
         return;
     };
-    if matches!(
+    let mut is_column = matches!(
         root.as_ref(),
         Expr::Identifier(_) | Expr::CompoundIdentifier(_)
-    ) {
-        return;
-    }
-    let fields = access_chain
-        .iter()
-        .take_while(|access| matches!(access, AccessExpr::Dot(Expr::Identifier(_))))
-        .count();
-    if fields == 0 {
-        return;
-    }
+    );
     let mut value = root.as_ref().clone();
-    for access in access_chain.drain(..fields) {
-        if let AccessExpr::Dot(Expr::Identifier(field)) = access {
-            let name = Expr::value(Value::SingleQuotedString(field.value));
-            value = super::rewrite::call("get_field", [value, name]);
-        }
+    let mut taken = 0;
+    for access in access_chain.iter() {
+        value = match access {
+            AccessExpr::Dot(Expr::Identifier(field)) if !is_column => {
+                let name = Expr::value(Value::SingleQuotedString(field.value.clone()));
+                super::rewrite::call("get_field", [value, name])
+            }
+            AccessExpr::Subscript(Subscript::Slice {
+                lower_bound,
+                upper_bound,
+                stride: None,
+            }) => {
+                let bound = |b: &Option<Expr>, open: &str| {
+                    b.clone()
+                        .unwrap_or_else(|| Expr::value(Value::Number(open.into(), false)))
+                };
+                let (lower, upper) = (bound(lower_bound, "1"), bound(upper_bound, "-1"));
+                super::rewrite::call("list_slice", [value, lower, upper])
+            }
+            _ => break,
+        };
+        is_column = false;
+        taken += 1;
     }
+    if taken == 0 {
+        return;
+    }
+    access_chain.drain(..taken);
     *expr = match access_chain.is_empty() {
         true => value,
         false => Expr::CompoundFieldAccess {

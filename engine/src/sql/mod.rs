@@ -28,6 +28,7 @@ mod rewrite;
 mod routing;
 mod samples;
 mod scalar_args;
+mod slice;
 mod split;
 mod statistics;
 mod substring;
@@ -311,6 +312,9 @@ fn register_functions(ctx: &SessionContext) {
     epoch::register(ctx);
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
         list_sum::ListSum::new(),
+    ));
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
+        slice::Slice::new(),
     ));
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
         timestamp_text::TimestampText::new(),

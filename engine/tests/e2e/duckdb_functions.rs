@@ -427,3 +427,32 @@ async fn list_sums_keep_their_type_and_accents_strip() {
         [["hello"]]
     );
 }
+
+/// `x[a:b]` slices strings by character as well as lists, DuckDB's way (1-based, both ends
+/// included, negative from the end, a bound left out is the start or the end).
+#[tokio::test]
+async fn slices_take_strings_and_lists() {
+    let (mut s, _dir) = table().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT s, s[2:3], s[-2:], s[:1] FROM t WHERE g = 1 ORDER BY d"
+        )
+        .await,
+        [
+            ["b", "", "b", "b"],
+            ["a", "", "a", "a"],
+            ["b", "", "b", "b"],
+            ["héllo", "él", "lo", "h"],
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT list_sort(list(x))[2:], list_sort(list(x))[:-2], list_slice('hello', -3, -1) \
+             FROM t WHERE g = 1"
+        )
+        .await,
+        [["[1, 3, 3]", "[1, 1, 3]", "llo"]]
+    );
+}
