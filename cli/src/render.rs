@@ -7,14 +7,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, PrimitiveArray, RecordBatch, StringArray, StringBuilder,
-};
-use datafusion::arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Field, Float32Type, Float64Type, Schema, SchemaRef,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, StringBuilder};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use tarn_engine::sql::timestamp_text::timestamp_text;
+use tarn_engine::sql::duckdb_text::{float_text, timestamp_text};
 use tarn_engine::sql::types::sql_type_name;
 
 /// How results are printed.
@@ -115,51 +111,17 @@ pub fn render(
     }
 }
 
-/// `batch` with DuckDB's spelling where Arrow's text writers differ or fail: a floating-point
-/// NaN is `nan` (`-nan` with the sign bit set) where Arrow writes `NaN`, a timestamp is
-/// [`timestamp_text`], and a list, struct or map value is [`nested_text`] (Arrow's CSV writer
-/// refuses them). Such a column becomes text, its other values as Arrow writes them.
+/// `batch` with DuckDB's spelling where Arrow's text writers differ or fail: a float or a
+/// timestamp as the engine's `duckdb_text` writes it (`nan`, `1e+20`, `2024-01-02 03:04:05.5`),
+/// a BLOB as [`blob_text`], and a list, struct or map value as [`nested_text`] (Arrow's CSV
+/// writer refuses them). Such a column becomes text.
 fn with_duckdb_text(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
-    fn as_text(
-        array: &dyn Array,
-        spell: impl Fn(usize) -> Option<String>,
-    ) -> anyhow::Result<ArrayRef> {
-        let options = FormatOptions::default();
-        let formatter = ArrayFormatter::try_new(array, &options)?;
-        let text: StringArray = (0..array.len())
-            .map(|row| {
-                array
-                    .is_valid(row)
-                    .then(|| spell(row).unwrap_or_else(|| formatter.value(row).to_string()))
-            })
-            .collect();
-        Ok(Arc::new(text))
-    }
-    fn spelled<T: ArrowPrimitiveType>(array: &PrimitiveArray<T>) -> anyhow::Result<Option<ArrayRef>>
-    where
-        T::Native: Into<f64>,
-    {
-        let is_nan = |v: T::Native| v.into().is_nan();
-        if !array.iter().flatten().any(is_nan) {
-            return Ok(None);
-        }
-        let text = as_text(array, |row| {
-            let v: f64 = array.value(row).into();
-            match (v.is_nan(), v.is_sign_negative()) {
-                (true, false) => Some("nan".to_owned()),
-                (true, true) => Some("-nan".to_owned()),
-                _ => None,
-            }
-        })?;
-        Ok(Some(text))
-    }
     let mut changed = false;
     let mut fields = Vec::with_capacity(batch.num_columns());
     let mut columns = Vec::with_capacity(batch.num_columns());
     for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
         let text = match column.data_type() {
-            DataType::Float32 => spelled(column.as_primitive::<Float32Type>())?,
-            DataType::Float64 => spelled(column.as_primitive::<Float64Type>())?,
+            DataType::Float16 | DataType::Float32 | DataType::Float64 => float_text(column)?,
             DataType::List(_)
             | DataType::LargeList(_)
             | DataType::FixedSizeList(..)

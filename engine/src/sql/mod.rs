@@ -10,6 +10,7 @@ mod date_diff;
 mod decimal_avg;
 mod describe;
 pub(crate) mod dialect;
+pub mod duckdb_text;
 mod eplb_table;
 mod epoch;
 mod expand;
@@ -34,7 +35,6 @@ mod statistics;
 mod substring;
 mod table_functions;
 mod text_functions;
-pub mod timestamp_text;
 pub mod types;
 mod vectors;
 
@@ -317,7 +317,7 @@ fn register_functions(ctx: &SessionContext) {
         slice::Slice::new(),
     ));
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
-        timestamp_text::TimestampText::new(),
+        duckdb_text::DuckDbText::new(),
     ));
     for counting in [
         date_diff::Counting::Boundaries,

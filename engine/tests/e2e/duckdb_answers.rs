@@ -334,10 +334,10 @@ async fn in_and_exists_are_values_in_a_select_list() {
     );
 }
 
-/// A timestamp cast to text, or joined to text, reads as DuckDB writes it (Arrow's cast wrote
-/// `2024-01-02T03:04:05.500`).
+/// A timestamp or a float cast to text, or joined to text, reads as DuckDB writes it (Arrow's
+/// cast wrote `2024-01-02T03:04:05.500` and `1e-7`).
 #[tokio::test]
-async fn timestamps_become_duckdbs_text() {
+async fn timestamps_and_floats_become_duckdbs_text() {
     let (mut s, _dir) = parquet_view(
         "SELECT * FROM (VALUES (TIMESTAMP '2024-01-02 03:04:05.5'), (TIMESTAMP '1999-12-31 23:59:59'), \
          (NULL)) AS v(ts)",
@@ -362,5 +362,14 @@ async fn timestamps_become_duckdbs_text() {
             ],
             ["NULL", "NULL", "NULL"],
         ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT CAST(1e20::DOUBLE AS VARCHAR), 'p=' || 1e-7::DOUBLE, \
+             CAST(1e15::DOUBLE AS TEXT), CAST(0.0 / 0.0 AS VARCHAR)"
+        )
+        .await,
+        [["1e+20", "p=1e-07", "1000000000000000.0", "-nan"]]
     );
 }

@@ -16,7 +16,7 @@ use datafusion::common::Result;
 use serde_json::Number;
 
 use super::value::Json;
-use crate::sql::timestamp_text::timestamp_text;
+use crate::sql::duckdb_text::timestamp_text;
 
 /// Turns the rows of one array into JSON; built once per array.
 pub struct Encoder {

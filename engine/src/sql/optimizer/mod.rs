@@ -27,8 +27,8 @@
 //! DOUBLEs, where DataFusion casts the DOUBLE to DECIMAL(30,15); [`TruncatedDecimals`]
 //! (analyzer) gives `floor`, `ceil` and `trunc` of a DECIMAL the scale they keep;
 //! [`SubqueryValues`] (analyzer) answers `IN` and `EXISTS` subqueries in a SELECT list, which
-//! DataFusion plans only as conditions; [`TimestampCasts`] (analyzer) writes a timestamp cast
-//! to text as DuckDB does.
+//! DataFusion plans only as conditions; [`TextCasts`] (analyzer) writes a timestamp or a float
+//! cast to text as DuckDB does.
 //!
 //! The two subquery rules work without statistics, each restricted to a plan shape where the
 //! rewrite is cheap and the win is likely:
@@ -52,7 +52,7 @@ mod semi_join_build_side;
 mod semi_join_pushdown;
 mod subquery_values;
 mod table_stats;
-mod timestamp_casts;
+mod text_casts;
 mod truncated_decimals;
 mod view_equality;
 
@@ -82,7 +82,7 @@ pub use semi_join_build_side::SemiJoinBuildSide;
 pub use semi_join_pushdown::SemiJoinPushdown;
 pub use subquery_values::SubqueryValues;
 pub use table_stats::TableStats;
-pub use timestamp_casts::TimestampCasts;
+pub use text_casts::TextCasts;
 pub use truncated_decimals::TruncatedDecimals;
 pub use view_equality::{StringViewEquality, ViewEquals};
 
@@ -93,7 +93,7 @@ const KEYS_ALIAS: &str = "__tarn_join_keys";
 
 /// DataFusion's analyzer rules with Tarn's: [`FloatOverDecimal`] just before type coercion,
 /// whose choice of type it corrects, [`IntegerCasts`], [`TruncatedDecimals`],
-/// [`SubqueryValues`], [`TimestampCasts`] and [`CheckedConstants`] after it, which need its
+/// [`SubqueryValues`], [`TextCasts`] and [`CheckedConstants`] after it, which need its
 /// casts and types in place.
 pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     let mut rules = Analyzer::new().rules;
@@ -105,7 +105,7 @@ pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     rules.push(Arc::new(IntegerCasts));
     rules.push(Arc::new(TruncatedDecimals));
     rules.push(Arc::new(SubqueryValues));
-    rules.push(Arc::new(TimestampCasts));
+    rules.push(Arc::new(TextCasts));
     rules.push(Arc::new(CheckedConstants));
     rules
 }
