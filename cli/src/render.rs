@@ -10,7 +10,7 @@ use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets::UTF8_
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use tarn_engine::sql::duckdb_text::{float_text, timestamp_text};
+use tarn_engine::sql::duckdb_text::{float_text, interval_text, timestamp_text};
 use tarn_engine::sql::types::sql_type_name;
 
 /// How results are printed.
@@ -111,8 +111,9 @@ pub fn render(
     }
 }
 
-/// `batch` with DuckDB's spelling where Arrow's text writers differ or fail: a float or a
-/// timestamp as the engine's `duckdb_text` writes it (`nan`, `1e+20`, `2024-01-02 03:04:05.5`),
+/// `batch` with DuckDB's spelling where Arrow's text writers differ or fail: a float, a
+/// timestamp or an interval as the engine's `duckdb_text` writes it (`nan`, `1e+20`,
+/// `2024-01-02 03:04:05.5`, `1 day 01:00:00`),
 /// a BLOB as [`blob_text`], and a list, struct or map value as [`nested_text`] (Arrow's CSV
 /// writer refuses them). Such a column becomes text.
 fn with_duckdb_text(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
@@ -122,6 +123,7 @@ fn with_duckdb_text(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
     for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
         let text = match column.data_type() {
             DataType::Float16 | DataType::Float32 | DataType::Float64 => float_text(column)?,
+            DataType::Interval(_) | DataType::Duration(_) => interval_text(column)?,
             DataType::List(_)
             | DataType::LargeList(_)
             | DataType::FixedSizeList(..)

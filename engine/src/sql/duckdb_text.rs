@@ -7,6 +7,11 @@
 //! * Floating-point numbers: Arrow's shortest text that reads back as the same number, but an
 //!   exponent with its sign and two digits at least (`1e+20`, `1e-07`; Arrow: `1e20`, `1e-7`),
 //!   and NaN as `nan` (`-nan` with the sign bit set; Arrow: `NaN`).
+//! * Intervals: `1 year 2 months 3 days 04:05:06.5`, each part only when it is not zero, the
+//!   clock's part as hours, minutes and seconds (`36:00:00`), `00:00:00` for none (Arrow:
+//!   `14 mons 3 days 4 hours 5 mins 6.500000000 secs`). A duration, what DataFusion's
+//!   `timestamp - timestamp` gives, is written as DuckDB writes that difference: days and a
+//!   clock (`2 days 01:00:00`; Arrow: `PT176400S`).
 
 use std::sync::Arc;
 
@@ -16,8 +21,10 @@ use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
-    ArrowTimestampType, DataType, Float64Type, TimeUnit, TimestampMicrosecondType,
-    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+    ArrowTimestampType, DataType, Float64Type, Int64Type, IntervalDayTimeType,
+    IntervalMonthDayNanoType, IntervalUnit, IntervalYearMonthType, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType,
 };
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
@@ -25,13 +32,109 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
+/// Any column as DuckDB's text: timestamps, floats and intervals as DuckDB writes them, other
+/// values as Arrow's cast to text writes them.
+pub fn duckdb_text(column: &ArrayRef) -> Result<ArrayRef> {
+    for spell in [timestamp_text, interval_text, float_text] {
+        if let Some(text) = spell(column)? {
+            return Ok(text);
+        }
+    }
+    Ok(cast(column, &DataType::Utf8)?)
+}
+
 /// Whether DuckDB writes values of this type otherwise than Arrow (see the module
 /// documentation).
 pub fn respelled(data_type: &DataType) -> bool {
     matches!(
         data_type,
-        DataType::Timestamp(..) | DataType::Float16 | DataType::Float32 | DataType::Float64
+        DataType::Timestamp(..)
+            | DataType::Float16
+            | DataType::Float32
+            | DataType::Float64
+            | DataType::Interval(_)
+            | DataType::Duration(_)
     )
+}
+
+/// An interval or duration column as DuckDB's text (`None` when `column` holds neither).
+pub fn interval_text(column: &ArrayRef) -> Result<Option<ArrayRef>> {
+    let parts: Box<dyn Fn(usize) -> (i32, i32, i64)> = match column.data_type() {
+        DataType::Interval(IntervalUnit::YearMonth) => {
+            let months = column.as_primitive::<IntervalYearMonthType>();
+            Box::new(move |row| (months.value(row), 0, 0))
+        }
+        DataType::Interval(IntervalUnit::DayTime) => {
+            let values = column.as_primitive::<IntervalDayTimeType>();
+            Box::new(move |row| {
+                let value = values.value(row);
+                (0, value.days, i64::from(value.milliseconds) * 1000)
+            })
+        }
+        DataType::Interval(IntervalUnit::MonthDayNano) => {
+            let values = column.as_primitive::<IntervalMonthDayNanoType>();
+            Box::new(move |row| {
+                let value = values.value(row);
+                (value.months, value.days, value.nanoseconds / 1000)
+            })
+        }
+        DataType::Duration(unit) => {
+            let nanos_per_unit = match unit {
+                TimeUnit::Second => 1_000_000_000,
+                TimeUnit::Millisecond => 1_000_000,
+                TimeUnit::Microsecond => 1_000,
+                TimeUnit::Nanosecond => 1,
+            };
+            let values = cast(column, &DataType::Int64)?;
+            Box::new(move |row| {
+                let nanos =
+                    i128::from(values.as_primitive::<Int64Type>().value(row)) * nanos_per_unit;
+                let micros = (nanos / 1000) as i64;
+                const DAY: i64 = 86_400_000_000;
+                (0, (micros / DAY) as i32, micros % DAY)
+            })
+        }
+        _ => return Ok(None),
+    };
+    let text: StringArray = (0..column.len())
+        .map(|row| {
+            column.is_valid(row).then(|| {
+                let (months, days, micros) = parts(row);
+                duckdb_interval(months, days, micros)
+            })
+        })
+        .collect();
+    Ok(Some(Arc::new(text)))
+}
+
+/// `1 year 2 months 3 days 04:05:06.5` (see the module documentation).
+fn duckdb_interval(months: i32, days: i32, micros: i64) -> String {
+    let mut parts = Vec::new();
+    for (count, unit) in [(months / 12, "year"), (months % 12, "month"), (days, "day")] {
+        match count {
+            0 => {}
+            1 | -1 => parts.push(format!("{count} {unit}")),
+            _ => parts.push(format!("{count} {unit}s")),
+        }
+    }
+    if micros != 0 || parts.is_empty() {
+        let sign = if micros < 0 { "-" } else { "" };
+        let micros = micros.unsigned_abs();
+        let seconds = micros / 1_000_000;
+        let mut clock = format!(
+            "{sign}{:02}:{:02}:{:02}",
+            seconds / 3600,
+            seconds / 60 % 60,
+            seconds % 60
+        );
+        let fraction = micros % 1_000_000;
+        if fraction > 0 {
+            clock.push('.');
+            clock.push_str(format!("{fraction:06}").trim_end_matches('0'));
+        }
+        parts.push(clock);
+    }
+    parts.join(" ")
 }
 
 /// A float column as DuckDB's text; `None` when `column` holds no floats, or none that DuckDB
@@ -182,10 +285,7 @@ impl ScalarUDFImpl for DuckDbText {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let column = args.args[0].to_array(args.number_rows)?;
-        let text = match timestamp_text(&column)? {
-            Some(text) => text,
-            None => float_text(&column)?.unwrap_or(cast(&column, &DataType::Utf8)?),
-        };
+        let text = duckdb_text(&column)?;
         Ok(match &args.args[0] {
             ColumnarValue::Scalar(_) => {
                 ColumnarValue::Scalar(ScalarValue::try_from_array(&text, 0)?)
@@ -197,7 +297,29 @@ impl ScalarUDFImpl for DuckDbText {
 
 #[cfg(test)]
 mod tests {
-    use super::number_text;
+    use super::{duckdb_interval, number_text};
+
+    #[test]
+    fn intervals_as_duckdb_writes_them() {
+        const HOUR: i64 = 3_600_000_000;
+        for (months, days, micros, duckdb) in [
+            (0, 1, 0, "1 day"),
+            (0, -1, 0, "-1 day"),
+            (0, -2, 0, "-2 days"),
+            (14, 3, 0, "1 year 2 months 3 days"),
+            (-14, 0, 0, "-1 year -2 months"),
+            (11, 0, 0, "11 months"),
+            (0, 0, 0, "00:00:00"),
+            (0, 1, HOUR, "1 day 01:00:00"),
+            (0, -1, -HOUR, "-1 day -01:00:00"),
+            (0, 0, 36 * HOUR, "36:00:00"),
+            (0, 0, 1, "00:00:00.000001"),
+            (0, 0, -HOUR * 3 / 2, "-01:30:00"),
+            (0, 0, 4 * HOUR + 5 * 60_000_000 + 6_500_000, "04:05:06.5"),
+        ] {
+            assert_eq!(duckdb_interval(months, days, micros), duckdb);
+        }
+    }
 
     #[test]
     fn exponents_and_nans_as_duckdb_writes_them() {

@@ -334,8 +334,8 @@ async fn in_and_exists_are_values_in_a_select_list() {
     );
 }
 
-/// A timestamp or a float cast to text, or joined to text, reads as DuckDB writes it (Arrow's
-/// cast wrote `2024-01-02T03:04:05.500` and `1e-7`).
+/// A timestamp, a float or an interval cast to text, or joined to text, reads as DuckDB writes
+/// it (Arrow's cast wrote `2024-01-02T03:04:05.500`, `1e-7`, `PT3S`).
 #[tokio::test]
 async fn timestamps_and_floats_become_duckdbs_text() {
     let (mut s, _dir) = parquet_view(
@@ -371,5 +371,28 @@ async fn timestamps_and_floats_become_duckdbs_text() {
         )
         .await,
         [["1e+20", "p=1e-07", "1000000000000000.0", "-nan"]]
+    );
+    // Intervals too, and a difference of timestamps (a duration to DataFusion).
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT CAST(ts - TIMESTAMP '2024-01-01' AS VARCHAR), \
+             'after ' || (ts - TIMESTAMP '2024-01-02'), \
+             CAST(INTERVAL '14 months' + INTERVAL 36 HOUR AS VARCHAR) FROM t ORDER BY ts"
+        )
+        .await,
+        [
+            [
+                "-8766 days -00:00:01",
+                "after -8767 days -00:00:01",
+                "1 year 2 months 36:00:00"
+            ],
+            [
+                "1 day 03:04:05.5",
+                "after 03:04:05.5",
+                "1 year 2 months 36:00:00"
+            ],
+            ["NULL", "NULL", "1 year 2 months 36:00:00"],
+        ]
     );
 }

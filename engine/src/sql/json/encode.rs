@@ -1,7 +1,7 @@
 //! Arrow values as JSON, as DuckDB's `to_json` writes them: numbers as numbers (a DECIMAL as
-//! its DOUBLE), text as strings, a timestamp as DuckDB's text, a list as an array, a struct as
-//! an object in field order, a map as an object keyed by the keys' text, NULL as `null`.
-//! Other values (dates, times, intervals, bytes) become their text.
+//! its DOUBLE), text as strings, a list as an array, a struct as an object in field order, a
+//! map as an object keyed by the keys' text, NULL as `null`. Other values (dates, times,
+//! timestamps, intervals, bytes) become their text, as DuckDB writes it.
 //!
 //! A NaN or an infinity is `null`: JSON has no way to write them (DuckDB writes `NaN`, which
 //! no JSON reader accepts).
@@ -16,7 +16,7 @@ use datafusion::common::Result;
 use serde_json::Number;
 
 use super::value::Json;
-use crate::sql::duckdb_text::timestamp_text;
+use crate::sql::duckdb_text::duckdb_text;
 
 /// Turns the rows of one array into JSON; built once per array.
 pub struct Encoder {
@@ -112,13 +112,7 @@ impl Encoder {
                     values: Box::new(Encoder::new(map.values())?),
                 }
             }
-            _ => {
-                let text = match timestamp_text(array)? {
-                    Some(text) => text,
-                    None => cast(array, &DataType::Utf8)?,
-                };
-                Values::Text(text.as_string::<i32>().clone())
-            }
+            _ => Values::Text(duckdb_text(array)?.as_string::<i32>().clone()),
         };
         Ok(Encoder {
             nulls: array.logical_nulls(),
