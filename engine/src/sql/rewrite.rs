@@ -3,6 +3,9 @@
 //! and sampled tables become sampled subqueries.
 
 use std::ops::ControlFlow;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use super::dialect::TarnDialect;
 use sqlparser::ast::{
@@ -10,7 +13,8 @@ use sqlparser::ast::{
     Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident,
     ObjectName, OrderByExpr, OrderByKind, Query, Select, SelectFlavor, SelectItem, SetExpr,
     Statement, TableAlias, TableAliasColumnDef, TableFactor, TableSample, TableSampleKind,
-    TableSampleUnit, Value, VisitMut, VisitorMut, WildcardAdditionalOptions, visit_expressions_mut,
+    TableSampleUnit, TypedString, Value, VisitMut, VisitorMut, WildcardAdditionalOptions,
+    visit_expressions_mut,
 };
 use sqlparser::parser::Parser;
 
@@ -172,6 +176,7 @@ impl VisitorMut for OperatorRewriter {
         {
             *data_type = DataType::Bytea;
         }
+        pad_timestamp_literal(expr);
         if let Expr::BinaryOp { op, left, right } = expr {
             let function = match op {
                 BinaryOperator::Divide => super::functions::DIVIDE,
@@ -191,6 +196,58 @@ impl VisitorMut for OperatorRewriter {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// `TIMESTAMP '2024-1-2 3:04'` and `CAST('2024-01-02 12:00' AS TIMESTAMP)` as Arrow's parser
+/// reads them, with two-digit fields and seconds (`2024-01-02 03:04:00`): DuckDB takes the
+/// short forms, Arrow refuses them.
+fn pad_timestamp_literal(expr: &mut Expr) {
+    let text = match expr {
+        Expr::TypedString(TypedString {
+            data_type: DataType::Timestamp(..) | DataType::Datetime(_),
+            value,
+            ..
+        }) => &mut value.value,
+        Expr::Cast {
+            expr: inner,
+            data_type: DataType::Timestamp(..) | DataType::Datetime(_),
+            ..
+        } => match inner.as_mut() {
+            Expr::Value(value) => &mut value.value,
+            _ => return,
+        },
+        _ => return,
+    };
+    if let Value::SingleQuotedString(text) = text
+        && let Some(padded) = padded_timestamp(text)
+    {
+        *text = padded;
+    }
+}
+
+/// `text` with two-digit fields and seconds, when it is a timestamp written without them.
+fn padded_timestamp(text: &str) -> Option<String> {
+    static SHORT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2}))?(.*)$")
+            .expect("a valid pattern")
+    });
+    let fields = SHORT.captures(text.trim())?;
+    let number = |at: usize| {
+        fields
+            .get(at)
+            .map_or(0, |f| f.as_str().parse::<u32>().unwrap_or(0))
+    };
+    let padded = format!(
+        "{}-{:02}-{:02} {:02}:{:02}:{:02}{}",
+        &fields[1],
+        number(2),
+        number(3),
+        number(4),
+        number(5),
+        number(6),
+        &fields[7]
+    );
+    (padded != text).then_some(padded)
 }
 
 /// A call of the function `name` on `args`.
@@ -477,5 +534,30 @@ fn sample_amount(spec: &TableSample) -> Result<SampleAmount> {
         _ => Err(TarnError::Invalid(format!(
             "sample percentage {number} is outside 0-100"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::padded_timestamp;
+
+    #[test]
+    fn short_timestamps_get_their_seconds() {
+        let padded = |text| padded_timestamp(text);
+        assert_eq!(
+            padded("2024-01-02 12:00").as_deref(),
+            Some("2024-01-02 12:00:00")
+        );
+        assert_eq!(
+            padded("2024-1-2 3:04:05").as_deref(),
+            Some("2024-01-02 03:04:05")
+        );
+        assert_eq!(
+            padded("2024-01-02T12:00+02").as_deref(),
+            Some("2024-01-02 12:00:00+02")
+        );
+        // Already in Arrow's form, or no time at all: left as written.
+        assert_eq!(padded("2024-01-02 12:00:00.5"), None);
+        assert_eq!(padded("2024-01-02"), None);
     }
 }
