@@ -7,10 +7,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, StringBuilder};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use tarn_engine::sql::duckdb_text::{float_text, interval_text, timestamp_text};
+use tarn_engine::sql::duckdb_text::respell;
 use tarn_engine::sql::types::sql_type_name;
 
 /// How results are printed.
@@ -111,35 +111,15 @@ pub fn render(
     }
 }
 
-/// `batch` with DuckDB's spelling where Arrow's text writers differ or fail: a float, a
-/// timestamp or an interval as the engine's `duckdb_text` writes it (`nan`, `1e+20`,
-/// `2024-01-02 03:04:05.5`, `1 day 01:00:00`),
-/// a BLOB as [`blob_text`], and a list, struct or map value as [`nested_text`] (Arrow's CSV
-/// writer refuses them). Such a column becomes text.
+/// `batch` with DuckDB's spelling where Arrow's text writers differ or fail, as the engine's
+/// `duckdb_text` writes it (`nan`, `1e+20`, `2024-01-02 03:04:05.5`, `1 day 01:00:00`,
+/// `[1, NULL]`, `{'a': 7}`, `ab\x0A`). Such a column becomes text.
 fn with_duckdb_text(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
     let mut changed = false;
     let mut fields = Vec::with_capacity(batch.num_columns());
     let mut columns = Vec::with_capacity(batch.num_columns());
     for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-        let text = match column.data_type() {
-            DataType::Float16 | DataType::Float32 | DataType::Float64 => float_text(column)?,
-            DataType::Interval(_) | DataType::Duration(_) => interval_text(column)?,
-            DataType::List(_)
-            | DataType::LargeList(_)
-            | DataType::FixedSizeList(..)
-            | DataType::ListView(_)
-            | DataType::LargeListView(_)
-            | DataType::Struct(_)
-            | DataType::Map(..)
-            | DataType::Union(..) => Some(nested_text(column.as_ref())?),
-            DataType::Timestamp(..) => timestamp_text(column)?,
-            DataType::Binary
-            | DataType::LargeBinary
-            | DataType::BinaryView
-            | DataType::FixedSizeBinary(_) => Some(blob_text(column)?),
-            _ => None,
-        };
-        match text {
+        match respell(column)? {
             Some(text) => {
                 changed = true;
                 fields.push(Arc::new(Field::new(field.name(), DataType::Utf8, true)));
@@ -158,119 +138,6 @@ fn with_duckdb_text(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
         Arc::new(Schema::new(fields)),
         columns,
     )?)
-}
-
-/// Bytes as DuckDB writes a BLOB: printable ASCII as itself, any other byte (a quote and a
-/// backslash included) as `\xAB`. Arrow writes every byte in hex (`6162` for `ab`).
-fn blob_text(column: &ArrayRef) -> anyhow::Result<ArrayRef> {
-    let bytes = datafusion::arrow::compute::cast(column, &DataType::Binary)?;
-    let text: StringArray = bytes
-        .as_binary::<i32>()
-        .iter()
-        .map(|value| {
-            value.map(|value| {
-                let mut text = String::with_capacity(value.len());
-                for &byte in value {
-                    match byte {
-                        0x20..=0x7e if byte != b'\\' && byte != b'\'' => text.push(byte as char),
-                        _ => text.push_str(&format!("\\x{byte:02X}")),
-                    }
-                }
-                text
-            })
-        })
-        .collect();
-    Ok(Arc::new(text))
-}
-
-/// List, struct and map values as DuckDB writes them: `[1, 2, NULL]`, `{'a': 7}`, `{1=a, 2=b}`
-/// (Arrow writes a NULL inside as nothing, and neither quotes a struct's field names nor
-/// writes a map's `=`).
-fn nested_text(column: &dyn Array) -> anyhow::Result<ArrayRef> {
-    let mut text = StringBuilder::new();
-    let mut value = String::new();
-    for row in 0..column.len() {
-        if column.is_null(row) {
-            text.append_null();
-            continue;
-        }
-        value.clear();
-        write_nested(column, row, &mut value)?;
-        text.append_value(&value);
-    }
-    Ok(Arc::new(text.finish()))
-}
-
-/// Appends row `row` of `array` to `out`, nested values as [`nested_text`] writes them.
-fn write_nested(array: &dyn Array, row: usize, out: &mut String) -> anyhow::Result<()> {
-    if array.is_null(row) {
-        out.push_str("NULL");
-        return Ok(());
-    }
-    match array.data_type() {
-        DataType::List(_) => write_items(array.as_list::<i32>().value(row).as_ref(), out),
-        DataType::LargeList(_) => write_items(array.as_list::<i64>().value(row).as_ref(), out),
-        DataType::FixedSizeList(..) => {
-            write_items(array.as_fixed_size_list().value(row).as_ref(), out)
-        }
-        DataType::Struct(fields) => {
-            out.push('{');
-            for (at, (field, column)) in fields.iter().zip(array.as_struct().columns()).enumerate()
-            {
-                if at > 0 {
-                    out.push_str(", ");
-                }
-                out.push_str(&format!("'{}': ", field.name()));
-                write_nested(column.as_ref(), row, out)?;
-            }
-            out.push('}');
-            Ok(())
-        }
-        DataType::Map(..) => {
-            let entries = array.as_map().value(row);
-            out.push('{');
-            for entry in 0..entries.len() {
-                if entry > 0 {
-                    out.push_str(", ");
-                }
-                write_nested(entries.column(0).as_ref(), entry, out)?;
-                out.push('=');
-                write_nested(entries.column(1).as_ref(), entry, out)?;
-            }
-            out.push('}');
-            Ok(())
-        }
-        _ => {
-            let options = FormatOptions::default();
-            out.push_str(
-                &ArrayFormatter::try_new(array, &options)?
-                    .value(row)
-                    .to_string(),
-            );
-            Ok(())
-        }
-    }
-}
-
-/// Appends a list's items as `[a, b, NULL]`; items that are not nested share one formatter.
-fn write_items(items: &dyn Array, out: &mut String) -> anyhow::Result<()> {
-    out.push('[');
-    let nested = items.data_type().is_nested();
-    let options = FormatOptions::default().with_null("NULL");
-    let formatter = (!nested)
-        .then(|| ArrayFormatter::try_new(items, &options))
-        .transpose()?;
-    for item in 0..items.len() {
-        if item > 0 {
-            out.push_str(", ");
-        }
-        match &formatter {
-            Some(formatter) => out.push_str(&formatter.value(item).to_string()),
-            None => write_nested(items, item, out)?,
-        }
-    }
-    out.push(']');
-    Ok(())
 }
 
 fn header_names(schema: &SchemaRef) -> Vec<String> {
@@ -431,7 +298,9 @@ fn render_line(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{Float64Array, Int64Array};
+    use datafusion::arrow::array::{
+        ArrayRef, Float64Array, Int64Array, StringArray, StringBuilder,
+    };
 
     fn sample(n: i64) -> (SchemaRef, Vec<RecordBatch>) {
         let schema = Arc::new(Schema::new(vec![

@@ -16,6 +16,9 @@ use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::sql::sqlparser::tokenizer::Token;
 
+use datafusion::logical_expr::{Expr, ScalarUDF};
+
+use super::duckdb_text::{DuckDbText, respelled};
 use super::files::FileFormatKind;
 use super::{SqlSession, batches_stream};
 use crate::error::{Result, TarnError};
@@ -306,15 +309,47 @@ impl CopyStatement {
                 let mut csv = table_options.csv.clone();
                 csv.has_header = Some(self.header);
                 csv.delimiter = self.delimiter;
+                let frame = self.as_duckdb_text(frame, respelled)?;
                 frame.write_csv(&path, options, Some(csv)).await?
             }
-            FileFormatKind::Json => frame.write_json(&path, options, None).await?,
+            FileFormatKind::Json => {
+                // Numbers, lists and structs are JSON's own; times and bytes are text.
+                let as_text = |t: &DataType| respelled(t) && !t.is_floating() && !t.is_nested();
+                let frame = self.as_duckdb_text(frame, as_text)?;
+                frame.write_json(&path, options, None).await?
+            }
         };
         Ok(written
             .iter()
             .filter_map(|b| b.column(0).as_any().downcast_ref::<UInt64Array>())
             .flat_map(|a| a.iter().flatten())
             .sum())
+    }
+
+    /// `frame` with each column of a type `spelled` picks (but the partition columns, whose
+    /// values name folders) as DuckDB's text, as DuckDB's CSV and JSON writers write it
+    /// (Arrow's wrote `2024-01-02T03:04:05.500` and refused lists in CSV).
+    fn as_duckdb_text(
+        &self,
+        frame: datafusion::prelude::DataFrame,
+        spelled: impl Fn(&DataType) -> bool,
+    ) -> Result<datafusion::prelude::DataFrame> {
+        let text = Arc::new(ScalarUDF::from(DuckDbText::new()));
+        let columns: Vec<Expr> = frame
+            .schema()
+            .columns()
+            .into_iter()
+            .zip(frame.schema().fields())
+            .map(|(column, field)| {
+                let name = field.name().clone();
+                let kept = self.partition_by.contains(&name) || !spelled(field.data_type());
+                match kept {
+                    true => Expr::Column(column),
+                    false => text.call(vec![Expr::Column(column)]).alias(name),
+                }
+            })
+            .collect();
+        Ok(frame.select(columns)?)
     }
 
     /// DuckDB's codec names in DataFusion's spelling; DuckDB's default is snappy.

@@ -397,3 +397,38 @@ async fn timestamps_and_floats_become_duckdbs_text() {
         ]
     );
 }
+
+/// `COPY ... (FORMAT csv)` writes values as DuckDB's CSV writer does: timestamps, floats,
+/// intervals, lists and structs as DuckDB's text (Arrow's writer wrote `2024-01-02T03:04:05.500`
+/// and refused lists). JSON keeps numbers, lists and structs as JSON, times as DuckDB's text.
+#[tokio::test]
+async fn copy_writes_csv_and_json_values_as_duckdb_does() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut s = crate::sql::session();
+    let row = "SELECT TIMESTAMP '2024-01-02 03:04:05.5' ts, 1e20::DOUBLE f, [1, NULL] l, \
+               {'a': 'x'} s, INTERVAL 1 DAY i, DATE '2024-01-02' d, 1.50 dec, 'q' k";
+    let csv = dir.path().join("a.csv");
+    query(
+        &mut s,
+        &format!("COPY ({row}) TO '{}' (FORMAT csv)", csv.display()),
+    )
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap(),
+        "ts,f,l,s,i,d,dec,k\n\
+         2024-01-02 03:04:05.5,1e+20,\"[1, NULL]\",{'a': x},1 day,2024-01-02,1.50,q\n"
+    );
+    let json = dir.path().join("a.json");
+    query(
+        &mut s,
+        &format!("COPY ({row}) TO '{}' (FORMAT json)", json.display()),
+    )
+    .await;
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(written["ts"], "2024-01-02 03:04:05.5");
+    assert_eq!(written["i"], "1 day");
+    assert_eq!(written["f"], 1e20);
+    assert_eq!(written["l"], serde_json::json!([1, null]));
+    assert_eq!(written["s"], serde_json::json!({"a": "x"}));
+}

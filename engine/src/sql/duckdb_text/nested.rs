@@ -1,0 +1,139 @@
+//! Lists, structs, maps and BLOBs as DuckDB writes them (see `super`).
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray, StringBuilder};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::Result;
+
+/// Whether values of this type hold other values.
+pub fn is_nested(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::List(_)
+            | DataType::LargeList(_)
+            | DataType::FixedSizeList(..)
+            | DataType::ListView(_)
+            | DataType::LargeListView(_)
+            | DataType::Struct(_)
+            | DataType::Map(..)
+            | DataType::Union(..)
+    )
+}
+
+/// Whether values of this type are bytes.
+pub fn is_binary(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::FixedSizeBinary(_)
+    )
+}
+
+/// A column of lists, structs or maps as text: `[1, 2, NULL]`, `{'a': 7}`, `{1=a, 2=b}`.
+pub fn nested_text(column: &ArrayRef) -> Result<ArrayRef> {
+    let mut text = StringBuilder::new();
+    let mut value = String::new();
+    for row in 0..column.len() {
+        if column.is_null(row) {
+            text.append_null();
+            continue;
+        }
+        value.clear();
+        write_nested(column.as_ref(), row, &mut value)?;
+        text.append_value(&value);
+    }
+    Ok(Arc::new(text.finish()))
+}
+
+/// Appends row `row` of `array` to `out`, nested values as [`nested_text`] writes them.
+fn write_nested(array: &dyn Array, row: usize, out: &mut String) -> Result<()> {
+    if array.is_null(row) {
+        out.push_str("NULL");
+        return Ok(());
+    }
+    match array.data_type() {
+        DataType::List(_) => write_items(&array.as_list::<i32>().value(row), out),
+        DataType::LargeList(_) => write_items(&array.as_list::<i64>().value(row), out),
+        DataType::FixedSizeList(..) => write_items(&array.as_fixed_size_list().value(row), out),
+        DataType::Struct(fields) => {
+            out.push('{');
+            for (at, (field, column)) in fields.iter().zip(array.as_struct().columns()).enumerate()
+            {
+                if at > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&format!("'{}': ", field.name()));
+                write_nested(column.as_ref(), row, out)?;
+            }
+            out.push('}');
+            Ok(())
+        }
+        DataType::Map(..) => {
+            let entries = array.as_map().value(row);
+            out.push('{');
+            for entry in 0..entries.len() {
+                if entry > 0 {
+                    out.push_str(", ");
+                }
+                write_nested(entries.column(0).as_ref(), entry, out)?;
+                out.push('=');
+                write_nested(entries.column(1).as_ref(), entry, out)?;
+            }
+            out.push('}');
+            Ok(())
+        }
+        _ => {
+            let text = super::duckdb_text(&array.slice(row, 1))?;
+            out.push_str(text.as_string::<i32>().value(0));
+            Ok(())
+        }
+    }
+}
+
+/// Appends a list's items as `[a, b, NULL]`; items that are not nested are spelled together.
+fn write_items(items: &ArrayRef, out: &mut String) -> Result<()> {
+    out.push('[');
+    let texts = match is_nested(items.data_type()) {
+        true => None,
+        false => Some(super::duckdb_text(items)?),
+    };
+    for item in 0..items.len() {
+        if item > 0 {
+            out.push_str(", ");
+        }
+        match &texts {
+            Some(_) if items.is_null(item) => out.push_str("NULL"),
+            Some(texts) => out.push_str(texts.as_string::<i32>().value(item)),
+            None => write_nested(items.as_ref(), item, out)?,
+        }
+    }
+    out.push(']');
+    Ok(())
+}
+
+/// Bytes as DuckDB writes a BLOB: printable ASCII as itself, any other byte (a quote and a
+/// backslash included) as `\xAB`. Arrow writes every byte in hex (`6162` for `ab`).
+pub fn blob_text(column: &ArrayRef) -> Result<ArrayRef> {
+    let bytes = cast(column, &DataType::Binary)?;
+    let text: StringArray = bytes
+        .as_binary::<i32>()
+        .iter()
+        .map(|value| {
+            value.map(|value| {
+                let mut text = String::with_capacity(value.len());
+                for &byte in value {
+                    match byte {
+                        0x20..=0x7e if byte != b'\\' && byte != b'\'' => text.push(byte as char),
+                        _ => text.push_str(&format!("\\x{byte:02X}")),
+                    }
+                }
+                text
+            })
+        })
+        .collect();
+    Ok(Arc::new(text))
+}
