@@ -2,6 +2,7 @@
 //! DuckDB syntax DataFusion lacks (file paths in FROM, `COPY ... (FORMAT ...)`, `SUMMARIZE`,
 //! `DESCRIBE`, `ATTACH`, settings) and handing the rest to DataFusion with the duckdb dialect.
 
+mod age;
 pub(crate) mod args;
 mod attach;
 mod base64_codec;
@@ -50,7 +51,7 @@ use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::{LogicalPlan, ScalarUDF};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
@@ -310,26 +311,18 @@ fn register_functions(ctx: &SessionContext) {
     json::register(ctx);
     base64_codec::register(ctx);
     epoch::register(ctx);
-    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
-        list_sum::ListSum::new(),
-    ));
-    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
-        slice::Slice::new(),
-    ));
-    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
-        duckdb_text::DuckDbText::new(),
-    ));
-    for counting in [
-        date_diff::Counting::Boundaries,
-        date_diff::Counting::WholeParts,
-    ] {
-        ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
-            date_diff::DateDiff::new(counting),
-        ));
+    let functions = [
+        ScalarUDF::from(list_sum::ListSum::new()),
+        ScalarUDF::from(slice::Slice::new()),
+        ScalarUDF::from(age::Age::new()),
+        ScalarUDF::from(duckdb_text::DuckDbText::new()),
+        ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::Boundaries)),
+        ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::WholeParts)),
+        ScalarUDF::from(substring::DuckSubstring::new()),
+    ];
+    for function in functions {
+        ctx.register_udf(function);
     }
-    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
-        substring::DuckSubstring::new(),
-    ));
     vectors::register(ctx);
     routing::register(ctx);
 }

@@ -16,7 +16,7 @@ use datafusion::logical_expr::{
     Volatility,
 };
 
-use super::text_functions::{arrays, call_value};
+use super::text_functions::{arrays, call_value, is_text};
 
 /// See the module documentation.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -41,13 +41,6 @@ impl Default for Slice {
     fn default() -> Self {
         Self::new()
     }
-}
-
-fn is_text(data_type: &DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-    )
 }
 
 impl ScalarUDFImpl for Slice {

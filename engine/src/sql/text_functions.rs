@@ -56,6 +56,14 @@ pub(super) fn arrays(args: &[ColumnarValue], rows: usize) -> Result<Vec<ArrayRef
     args.iter().map(|arg| arg.to_array(rows)).collect()
 }
 
+/// Whether values of this type are strings.
+pub(super) fn is_text(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
+}
+
 /// `answer` as the value of a call on `args`: one constant when every argument was one.
 pub(super) fn call_value(args: &[ColumnarValue], answer: ArrayRef) -> Result<ColumnarValue> {
     Ok(

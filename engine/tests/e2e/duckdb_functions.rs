@@ -456,3 +456,22 @@ async fn slices_take_strings_and_lists() {
         [["[1, 3, 3]", "[1, 1, 3]", "llo"]]
     );
 }
+
+#[tokio::test]
+async fn age_counts_years_months_and_days() {
+    let (mut s, _dir) = table().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT day, CAST(age(day, DATE '2023-11-30') AS VARCHAR), \
+             CAST(age(DATE '2023-11-30', day) AS VARCHAR) FROM t WHERE g = 1 ORDER BY day"
+        )
+        .await,
+        [
+            ["2023-12-31", "1 month 1 day", "-1 month -1 day"],
+            ["2024-01-31", "2 months 1 day", "-2 months -1 day"],
+            ["2024-02-10", "2 months 10 days", "-2 months -10 days"],
+            ["2024-02-29", "2 months 29 days", "-2 months -29 days"],
+        ]
+    );
+}

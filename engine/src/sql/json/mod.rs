@@ -77,9 +77,7 @@ pub(super) fn is_null(array: &ArrayRef, row: usize) -> bool {
         .is_some_and(|nulls| nulls.is_null(row))
 }
 
+/// Whether an argument of this type is JSON text (or a NULL).
 pub(super) fn is_text(data_type: &DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
-    )
+    super::text_functions::is_text(data_type) || *data_type == DataType::Null
 }
