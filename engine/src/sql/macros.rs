@@ -95,6 +95,12 @@ const MACROS: &[Macro] = &[
         arity: 2,
         body: "to_json(map(array_agg($1), array_agg($2)))",
     },
+    // DuckDB's digests are hex text; DataFusion's sha256 gives the bytes.
+    Macro {
+        names: &["sha256"],
+        arity: 1,
+        body: "encode(sha256($1), 'hex')",
+    },
     Macro {
         names: &["regexp_full_match"],
         arity: 2,

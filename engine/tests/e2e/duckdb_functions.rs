@@ -407,9 +407,9 @@ async fn date_sub_counts_whole_periods_and_date_add_gives_timestamps() {
 }
 
 /// `list_sum` adds in the list's own kind of number (DataFusion's summed every list as DOUBLE);
-/// `strip_accents` drops combining marks.
+/// `strip_accents` drops combining marks; digests are hex text.
 #[tokio::test]
-async fn list_sums_keep_their_type_and_accents_strip() {
+async fn list_sums_accents_and_digests() {
     let (mut s, _dir) = table().await;
     assert_eq!(
         query(
@@ -425,6 +425,18 @@ async fn list_sums_keep_their_type_and_accents_strip() {
     assert_eq!(
         query(&mut s, "SELECT strip_accents(s) FROM t WHERE s LIKE 'h%'").await,
         [["hello"]]
+    );
+    // A digest is hex text, as DuckDB gives it (DataFusion's sha256 gave the bytes).
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT sha256(s), md5(s) FROM t WHERE s = 'a' LIMIT 1"
+        )
+        .await,
+        [[
+            "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb",
+            "0cc175b9c0f1b6a831c399e269772661"
+        ]]
     );
 }
 
