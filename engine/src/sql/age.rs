@@ -10,18 +10,16 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use datafusion::arrow::array::{Array, AsArray, IntervalMonthDayNanoArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
-    DataType, IntervalMonthDayNano, IntervalUnit, TimeUnit, TimestampMicrosecondType,
+    DataType, IntervalMonthDayNano, IntervalUnit, TimestampMicrosecondType,
 };
 use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
+use super::date_diff::{MICROS, is_time};
 use super::text_functions::{arrays, call_value};
 use super::types::sql_type_name;
-
-/// The type both times are read in.
-const MICROS: DataType = DataType::Timestamp(TimeUnit::Microsecond, None);
 
 /// See the module documentation.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -53,14 +51,8 @@ impl ScalarUDFImpl for Age {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let time = |t: &DataType| {
-            matches!(
-                t,
-                DataType::Date32 | DataType::Date64 | DataType::Timestamp(..) | DataType::Null
-            )
-        };
         match arg_types {
-            [end, start] if time(end) && time(start) => Ok(vec![MICROS, MICROS]),
+            [end, start] if is_time(end) && is_time(start) => Ok(vec![MICROS, MICROS]),
             [end, start] => plan_err!(
                 "age takes two dates or timestamps, not {} and {}",
                 sql_type_name(end),

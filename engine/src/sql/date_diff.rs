@@ -142,8 +142,17 @@ impl DateDiff {
     }
 }
 
-/// The type both times are compared in.
-const MICROS: DataType = DataType::Timestamp(TimeUnit::Microsecond, None);
+/// The type both times are compared in (also by `age`).
+pub(super) const MICROS: DataType = DataType::Timestamp(TimeUnit::Microsecond, None);
+
+/// Whether values of this type are times these functions count between (dates, timestamps,
+/// or a NULL).
+pub(super) fn is_time(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Date32 | DataType::Date64 | DataType::Timestamp(..) | DataType::Null
+    )
+}
 
 impl ScalarUDFImpl for DateDiff {
     fn name(&self) -> &str {
@@ -162,14 +171,10 @@ impl ScalarUDFImpl for DateDiff {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let time = |t: &DataType| {
-            matches!(
-                t,
-                DataType::Date32 | DataType::Date64 | DataType::Timestamp(..) | DataType::Null
-            )
-        };
         match arg_types {
-            [_, start, end] if time(start) && time(end) => Ok(vec![DataType::Utf8, MICROS, MICROS]),
+            [_, start, end] if is_time(start) && is_time(end) => {
+                Ok(vec![DataType::Utf8, MICROS, MICROS])
+            }
             [_, start, end] => {
                 plan_err!(
                     "{} counts between dates or timestamps, not {start} and {end}",
