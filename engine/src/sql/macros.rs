@@ -95,6 +95,22 @@ const MACROS: &[Macro] = &[
         arity: 2,
         body: "to_json(map(array_agg($1), array_agg($2)))",
     },
+    // DuckDB sorts a list's NULLs last, DataFusion's array_sort first.
+    Macro {
+        names: &["list_sort", "array_sort"],
+        arity: 1,
+        body: "array_sort($1, 'ASC', 'NULLS LAST')",
+    },
+    Macro {
+        names: &["list_sort", "array_sort"],
+        arity: 2,
+        body: "array_sort($1, $2, 'NULLS LAST')",
+    },
+    Macro {
+        names: &["list_reverse_sort", "array_reverse_sort"],
+        arity: 1,
+        body: "array_sort($1, 'DESC', 'NULLS LAST')",
+    },
     // DuckDB's digests are hex text; DataFusion's sha256 gives the bytes.
     Macro {
         names: &["sha256"],

@@ -21,6 +21,7 @@ mod format;
 mod function_names;
 mod functions;
 mod json;
+mod list_aggregate;
 mod list_sum;
 mod macros;
 mod metadata;
@@ -325,6 +326,8 @@ fn register_functions(ctx: &SessionContext) {
     }
     vectors::register(ctx);
     routing::register(ctx);
+    // Last: it runs any aggregate registered before it.
+    list_aggregate::register(ctx);
 }
 
 /// Build-side rows (over all threads) up to which a hash join builds one shared table; see

@@ -487,3 +487,38 @@ async fn age_counts_years_months_and_days() {
         ]
     );
 }
+
+/// An aggregate over each list's elements: `list_aggregate(list, 'name')` and DuckDB's
+/// shorthands; and lists sort their NULLs last, as DuckDB's do.
+#[tokio::test]
+async fn list_aggregates_and_list_sorts() {
+    let (mut s, _dir) = table().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, list_min(list(x)), list_aggregate(list(x), 'max'), list_count(list(x)), \
+             list_string_agg(list_sort(list(s))), \
+             list_aggregate(list_sort(list(s)), 'string_agg', ' '), list_median(list(d)), \
+             list_mode(list(x)) FROM t GROUP BY g ORDER BY g"
+        )
+        .await,
+        [
+            ["1", "1", "3", "4", "a,b,b,héllo", "a b b héllo", "3.0", "3"],
+            ["2", "10", "10", "1", "c", "c", "5.0", "10"],
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT list_sort(['b', NULL, 'a']), list_sort(['b', NULL, 'a'], 'DESC'), \
+             list_reverse_sort([2, NULL, 1])"
+        )
+        .await,
+        [["[a, b, NULL]", "[b, a, NULL]", "[2, 1, NULL]"]]
+    );
+    let err = error(&mut s, "SELECT list_aggregate([1, 2], 'nope')").await;
+    assert!(
+        err.contains("no aggregate function is named 'nope'"),
+        "{err}"
+    );
+}
