@@ -95,6 +95,19 @@ const MACROS: &[Macro] = &[
         arity: 2,
         body: "to_json(map(array_agg($1), array_agg($2)))",
     },
+    // The bits set in one of the two: no bit of `a & b` is in `(a | b) - (a & b)`, so the
+    // subtraction never borrows.
+    Macro {
+        names: &["xor"],
+        arity: 2,
+        body: "($1 | $2) - ($1 & $2)",
+    },
+    // Away from zero to the next even integer, as a DOUBLE.
+    Macro {
+        names: &["even"],
+        arity: 1,
+        body: "sign(CAST($1 AS DOUBLE)) * ceil(abs(CAST($1 AS DOUBLE)) / 2) * 2",
+    },
     // DuckDB sorts a list's NULLs last, DataFusion's array_sort first.
     Macro {
         names: &["list_sort", "array_sort"],

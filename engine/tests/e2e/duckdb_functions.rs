@@ -74,6 +74,21 @@ async fn macros_give_duckdbs_answers() {
     assert_eq!(
         query(
             &mut s,
+            "SELECT xor(x, 3), even(x), even(-x), even(2.5) FROM t WHERE x IS NOT NULL \
+             ORDER BY d NULLS LAST"
+        )
+        .await,
+        [
+            ["0", "4.0", "-4.0", "4.0"],
+            ["2", "2.0", "-2.0", "4.0"],
+            ["2", "2.0", "-2.0", "4.0"],
+            ["0", "4.0", "-4.0", "4.0"],
+            ["9", "10.0", "-10.0", "4.0"],
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
             "SELECT make_timestamp(2024, 1, 2, 3, 4, 5.5), \
              last_day(TIMESTAMP '2023-04-05 06:07:08')"
         )
