@@ -25,6 +25,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{Column, Literal};
 use datafusion::prelude::SessionContext;
 
+use super::text_functions::{call_value, constants};
 use super::types::sql_type_name;
 
 /// DuckDB's shorthands and the aggregate each runs.
@@ -190,14 +191,7 @@ impl ScalarUDFImpl for ListAggregate {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let constants: Vec<Option<&ScalarValue>> = args
-            .args
-            .iter()
-            .map(|a| match a {
-                ColumnarValue::Scalar(value) => Some(value),
-                ColumnarValue::Array(_) => None,
-            })
-            .collect();
+        let constants = constants(&args.args);
         let plan = self.plan(&args.arg_fields, &constants)?;
         // The aggregate's arguments after the elements: constants, as the aggregate sees them.
         let mut extras: Vec<ScalarValue> = Vec::new();
@@ -260,11 +254,6 @@ impl ScalarUDFImpl for ListAggregate {
             true => answer,
             false => cast(&answer, plan.result.data_type())?,
         };
-        Ok(match args.args[0] {
-            ColumnarValue::Scalar(_) => {
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&answer, 0)?)
-            }
-            ColumnarValue::Array(_) => ColumnarValue::Array(answer),
-        })
+        call_value(&args.args, answer)
     }
 }

@@ -23,6 +23,7 @@ use datafusion::logical_expr::{
 use datafusion::prelude::SessionContext;
 use tarn_gpu::moe_gate::{GateConfig, Router, ScoreFunc};
 
+use super::text_functions::constants;
 use super::vectors::{all_scalar, result, vectors};
 
 /// Registers `moe_route` on a context.
@@ -161,14 +162,7 @@ impl ScalarUDFImpl for MoeRoute {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let constants: Vec<Option<&ScalarValue>> = args
-            .args
-            .iter()
-            .map(|a| match a {
-                ColumnarValue::Scalar(value) => Some(value),
-                ColumnarValue::Array(_) => None,
-            })
-            .collect();
+        let constants = constants(&args.args);
         let (path, config) = settings(&constants)?;
         let router = router(&path)?;
         let scalar = all_scalar(&args);

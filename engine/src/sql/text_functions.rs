@@ -64,6 +64,16 @@ pub(super) fn is_text(data_type: &DataType) -> bool {
     )
 }
 
+/// Each argument's value when it is a constant (`None` for a column).
+pub(super) fn constants(args: &[ColumnarValue]) -> Vec<Option<&ScalarValue>> {
+    args.iter()
+        .map(|arg| match arg {
+            ColumnarValue::Scalar(value) => Some(value),
+            ColumnarValue::Array(_) => None,
+        })
+        .collect()
+}
+
 /// `answer` as the value of a call on `args`: one constant when every argument was one.
 pub(super) fn call_value(args: &[ColumnarValue], answer: ArrayRef) -> Result<ColumnarValue> {
     Ok(

@@ -24,12 +24,14 @@ mod temporal;
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Result, ScalarValue, plan_err};
+use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
 pub use temporal::timestamp_text;
+
+use super::text_functions::call_value;
 
 /// A column as DuckDB's text, when DuckDB writes its values otherwise than Arrow (`None` for
 /// other types, and for floats none of which DuckDB writes otherwise).
@@ -113,12 +115,6 @@ impl ScalarUDFImpl for DuckDbText {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let column = args.args[0].to_array(args.number_rows)?;
-        let text = duckdb_text(&column)?;
-        Ok(match &args.args[0] {
-            ColumnarValue::Scalar(_) => {
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&text, 0)?)
-            }
-            ColumnarValue::Array(_) => ColumnarValue::Array(text),
-        })
+        call_value(&args.args, duckdb_text(&column)?)
     }
 }

@@ -1,5 +1,6 @@
 //! The functions that read JSON text: extraction by path, and questions about a document.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -275,9 +276,9 @@ impl ReaderUdf {
     }
 }
 
-/// The path of each row: none (the whole document), one constant, or a column of them.
+/// The path of each row: one for every row (the whole document when the function was given
+/// none; `None` for a NULL), or a column of them.
 enum Paths<'a> {
-    Whole(JsonPath),
     Constant(Option<JsonPath>),
     Text(&'a ReaderUdf, &'a StringArray),
     Index(&'a Int64Array),
@@ -290,7 +291,7 @@ impl<'a> Paths<'a> {
         constant: Option<JsonPath>,
     ) -> Result<Paths<'a>> {
         Ok(match column {
-            None => Paths::Whole(JsonPath::parse("").expect("the empty path")),
+            None => Paths::Constant(Some(JsonPath::parse("").expect("the empty path"))),
             Some(_) if constant.is_some() => Paths::Constant(constant),
             Some(column) => match column.data_type() {
                 DataType::Int64 => Paths::Index(column.as_primitive::<Int64Type>()),
@@ -299,13 +300,13 @@ impl<'a> Paths<'a> {
         })
     }
 
-    fn get(&self, row: usize) -> Result<Option<JsonPath>> {
+    /// Row `row`'s path; a constant one is lent, not copied per row.
+    fn get(&self, row: usize) -> Result<Option<Cow<'_, JsonPath>>> {
         Ok(match self {
-            Paths::Whole(path) => Some(path.clone()),
-            Paths::Constant(path) => path.clone(),
+            Paths::Constant(path) => path.as_ref().map(Cow::Borrowed),
             Paths::Index(indexes) => indexes
                 .is_valid(row)
-                .then(|| JsonPath::element(indexes.value(row))),
+                .then(|| Cow::Owned(JsonPath::element(indexes.value(row)))),
             Paths::Text(udf, texts) if texts.is_valid(row) => {
                 let path = udf.parse_path(texts.value(row))?;
                 if path.is_wildcard() {
@@ -315,7 +316,7 @@ impl<'a> Paths<'a> {
                         texts.value(row)
                     );
                 }
-                Some(path)
+                Some(Cow::Owned(path))
             }
             Paths::Text(..) => None,
         })
