@@ -46,7 +46,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
-use datafusion::config::OptimizerOptions;
+use datafusion::config::{ExecutionOptions, OptimizerOptions};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
@@ -90,7 +90,7 @@ impl SqlSession {
         let mut session_config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema(DEFAULT_CATALOG, DEFAULT_SCHEMA);
-        session_config = with_resources(session_config, &config);
+        session_config = with_resources(session_config, &config, &config);
         let options = session_config.options_mut();
         options.set("datafusion.sql_parser.dialect", "duckdb")?;
         options.set("datafusion.sql_parser.default_null_ordering", "nulls_last")?;
@@ -270,7 +270,7 @@ impl SqlSession {
     fn apply_config(&mut self, config: TarnConfig) -> Result<()> {
         let state = self.ctx.state();
         // The catalogs carry over from the old state; a fresh default one would hide them.
-        let session_config = with_resources(state.config().clone(), &config)
+        let session_config = with_resources(state.config().clone(), &self.config, &config)
             .with_create_default_catalog_and_schema(false);
         let state = SessionStateBuilder::new_from_existing(state)
             .with_config(session_config)
@@ -340,6 +340,30 @@ fn shared_build_limits(threads: usize) -> (usize, usize) {
     (rows, 100 * rows)
 }
 
+/// Bytes, over all threads, that the key-indexed arrays of one join may take; see
+/// [`direct_lookup_range`].
+const DIRECT_LOOKUP_BYTES: usize = 32 << 20;
+
+/// The widest range of build-side keys (max - min) for which a hash join on one integer key
+/// answers each probe row from an array indexed by key (DataFusion's "perfect hash join", 4
+/// bytes per key in the range) rather than from its hash table.
+///
+/// DataFusion takes the array only for ranges under 1024 keys or keys filling 15% of their
+/// range. Its hash table is slow to miss when small and full: TPC-H Q17 probes 6M lineitem rows
+/// against the 204 parts of one brand and container, 49 ms of join time on 2 threads where 93
+/// parts took 21 ms and 111 took 68 ms (SF1), while the array over all 200K part keys answers
+/// in 10 ms and Q17 runs in 0.75 of the time. The range is bounded so that the arrays of one
+/// join (one per thread when the build side is partitioned) stay within
+/// [`DIRECT_LOOKUP_BYTES`] and a sixteenth of the memory limit.
+fn direct_lookup_range(config: &TarnConfig) -> usize {
+    let limit = config
+        .memory_limit
+        .map_or(usize::MAX, |bytes| bytes as usize / 16);
+    let bytes = DIRECT_LOOKUP_BYTES.min(limit) / config.threads.max(1);
+    let datafusion_default = ExecutionOptions::default().perfect_hash_join_small_build_threshold;
+    (bytes / size_of::<u32>()).max(datafusion_default)
+}
+
 /// Partitions per query follow `threads`; each sort's merge reservation is scaled down under a
 /// small memory limit (DataFusion reserves 10 MB per partition, which alone would exhaust a
 /// 24 MB limit before anything spills).
@@ -348,12 +372,18 @@ fn shared_build_limits(threads: usize) -> (usize, usize) {
 /// [`SHARED_BUILD_ROWS`] rows (and as many hundred bytes) divided by the thread count, where
 /// DataFusion's defaults (128K rows, 1 MB) hash-repartition both sides beyond that: on few
 /// threads, moving every probe row between threads costs more than building the table on one
-/// (TPC-H at SF10 on 2 threads: Q3, Q5, Q8, Q9 and Q18 13-16% faster, none slower). Limits a
-/// user set with `SET datafusion.optimizer.hash_join_single_partition_threshold…` stay.
-fn with_resources(session_config: SessionConfig, config: &TarnConfig) -> SessionConfig {
-    let previous_threads = session_config.target_partitions();
+/// (TPC-H at SF10 on 2 threads: Q3, Q5, Q8, Q9 and Q18 13-16% faster, none slower). A join on
+/// one integer key looks its keys up in an array over their range up to
+/// [`direct_lookup_range`]. Limits a user set with `SET datafusion…` stay: each is replaced
+/// only while it holds DataFusion's default or the value `previous` settings gave it.
+fn with_resources(
+    session_config: SessionConfig,
+    previous: &TarnConfig,
+    config: &TarnConfig,
+) -> SessionConfig {
     let mut session_config = session_config.with_target_partitions(config.threads);
-    let optimizer = &mut session_config.options_mut().optimizer;
+    let options = session_config.options_mut();
+    let optimizer = &mut options.optimizer;
     let limits = (
         optimizer.hash_join_single_partition_threshold_rows,
         optimizer.hash_join_single_partition_threshold,
@@ -363,11 +393,18 @@ fn with_resources(session_config: SessionConfig, config: &TarnConfig) -> Session
         defaults.hash_join_single_partition_threshold_rows,
         defaults.hash_join_single_partition_threshold,
     );
-    if limits == datafusion_defaults || limits == shared_build_limits(previous_threads) {
+    if limits == datafusion_defaults || limits == shared_build_limits(previous.threads) {
         (
             optimizer.hash_join_single_partition_threshold_rows,
             optimizer.hash_join_single_partition_threshold,
         ) = shared_build_limits(config.threads);
+    }
+    let execution = &mut options.execution;
+    let range = execution.perfect_hash_join_small_build_threshold;
+    if range == ExecutionOptions::default().perfect_hash_join_small_build_threshold
+        || range == direct_lookup_range(previous)
+    {
+        execution.perfect_hash_join_small_build_threshold = direct_lookup_range(config);
     }
     if let Some(limit) = config.memory_limit {
         let per_partition = (limit as usize / (4 * config.threads)).clamp(1 << 20, 10 << 20);

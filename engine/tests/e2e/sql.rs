@@ -1,6 +1,7 @@
 //! End-to-end tests of the DuckDB-like SQL layer on real files the tests write.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
@@ -634,6 +635,66 @@ async fn few_threads_share_one_hash_table_for_a_large_build_side() {
     let value =
         format!("SELECT value FROM information_schema.df_settings WHERE name = '{setting}'");
     assert_eq!(single(query(&mut s, &value).await), "5");
+}
+
+/// The build-side metric DataFusion counts when a join looks keys up in an array indexed by key.
+async fn array_lookups(session: &SqlSession, sql: &str) -> usize {
+    let plan = session
+        .context()
+        .sql(sql)
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    datafusion::physical_plan::collect(Arc::clone(&plan), session.context().task_ctx())
+        .await
+        .unwrap();
+    let mut created = 0;
+    let mut nodes = vec![plan];
+    while let Some(node) = nodes.pop() {
+        if let Some(metrics) = node.metrics() {
+            created += metrics
+                .sum_by_name("array_map_created_count")
+                .map_or(0, |value| value.as_usize());
+        }
+        nodes.extend(node.children().into_iter().cloned());
+    }
+    created
+}
+
+#[tokio::test]
+async fn a_join_on_a_sparse_integer_key_looks_keys_up_by_index() {
+    let mut s = session();
+    query(&mut s, "SET threads = 2").await;
+    query(
+        &mut s,
+        "CREATE TABLE facts AS SELECT i AS k, i % 7 AS v FROM range(600000) t(i);
+         CREATE TABLE picked AS SELECT i * 997 AS k FROM range(200) t(i)",
+    )
+    .await;
+    // 200 keys over a range of 198 403: DataFusion alone takes its hash table (the keys fill
+    // 0.1% of the range, under its 15%); Tarn's range limit on 2 threads is 4M keys.
+    // sum(v) is the sum of 997 i % 7 over i < 200: 599.
+    let join = "SELECT count(*), sum(v) FROM facts JOIN picked USING (k)";
+    assert_eq!(array_lookups(&s, join).await, 1);
+    assert_eq!(query(&mut s, join).await, [["200", "599"]]);
+    let setting = "datafusion.execution.perfect_hash_join_small_build_threshold";
+    let value =
+        format!("SELECT value FROM information_schema.df_settings WHERE name = '{setting}'");
+    assert_eq!(single(query(&mut s, &value).await), (4 << 20).to_string());
+    // A 64 MB memory limit allows 4 MB of arrays: 500 000 keys on 2 threads.
+    query(&mut s, "SET memory_limit = '64MB'").await;
+    assert_eq!(single(query(&mut s, &value).await), "500000");
+    // Keys wider than the limit go back to the hash table, with the same answer.
+    query(&mut s, "SET threads = 1000").await;
+    assert_eq!(single(query(&mut s, &value).await), "1024");
+    assert_eq!(array_lookups(&s, join).await, 0);
+    assert_eq!(query(&mut s, join).await, [["200", "599"]]);
+    // A limit the user sets survives a change of settings.
+    query(&mut s, &format!("SET {setting} = 77")).await;
+    query(&mut s, "SET threads = 2").await;
+    assert_eq!(single(query(&mut s, &value).await), "77");
 }
 
 #[tokio::test]
