@@ -25,5 +25,6 @@ pub mod matmul;
 pub mod minilm;
 pub mod mla;
 pub mod moe_gate;
+mod rounding;
 mod topk;
 pub mod weights;

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use super::Precision;
 use super::files::ModelError;
+use super::gelu::gelu_in_place;
 use crate::attention::{AttentionShape, attention_fast};
 use crate::fp8::{Fp8Matrix, Grouping, fast, quantize};
 use crate::matmul::matmul_nt;
@@ -163,7 +164,7 @@ impl Layer {
         add(&mut attended, x);
         self.attention_norm.apply(&mut attended);
         let mut hidden = self.intermediate.apply(&attended, rows, precision);
-        hidden.iter_mut().for_each(|v| *v = gelu(*v));
+        gelu_in_place(&mut hidden);
         let mut out = self.output.apply(&hidden, rows, precision);
         add(&mut out, &attended);
         self.output_norm.apply(&mut out);
@@ -173,12 +174,6 @@ impl Layer {
 
 fn add(into: &mut [f32], other: &[f32]) {
     into.iter_mut().zip(other).for_each(|(a, b)| *a += b);
-}
-
-/// The exact (erf) GELU BERT uses.
-fn gelu(x: f32) -> f32 {
-    let x = f64::from(x);
-    (0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))) as f32
 }
 
 /// The encoder's weights.

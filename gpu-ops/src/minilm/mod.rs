@@ -10,6 +10,7 @@
 
 mod encoder;
 mod files;
+mod gelu;
 
 use std::path::Path;
 
