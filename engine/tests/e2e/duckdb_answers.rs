@@ -432,3 +432,48 @@ async fn copy_writes_csv_and_json_values_as_duckdb_does() {
     assert_eq!(written["l"], serde_json::json!([1, null]));
     assert_eq!(written["s"], serde_json::json!({"a": "x"}));
 }
+
+#[tokio::test]
+async fn a_date_plus_a_time_of_day_is_a_timestamp() {
+    let (mut s, _dir) = table().await;
+    // DataFusion kept the DATE and dropped the time: 2024-05-06 for the first column.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT CAST(day + INTERVAL 90 MINUTE AS VARCHAR), \
+             CAST(INTERVAL '1 second' + day AS VARCHAR), \
+             CAST(day - INTERVAL '1 second' AS VARCHAR), \
+             typeof(day + INTERVAL 1 HOUR) \
+             FROM t ORDER BY day"
+        )
+        .await,
+        [
+            [
+                "2023-12-31 01:30:00",
+                "2023-12-31 00:00:01",
+                "2023-12-30 23:59:59",
+                "TIMESTAMP"
+            ],
+            [
+                "2024-05-06 01:30:00",
+                "2024-05-06 00:00:01",
+                "2024-05-05 23:59:59",
+                "TIMESTAMP"
+            ]
+        ]
+    );
+    // A date column compared with such a sum is compared as a timestamp.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT count(*) FROM t WHERE day < DATE '2024-05-05' + INTERVAL 25 HOUR"
+        )
+        .await,
+        [["2"]]
+    );
+    // Whole days and months keep the DATE (DuckDB: the same midnight as a TIMESTAMP).
+    assert_eq!(
+        query(&mut s, "SELECT typeof(day + INTERVAL 1 MONTH) FROM t LIMIT 1").await,
+        [["DATE"]]
+    );
+}

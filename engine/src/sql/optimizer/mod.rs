@@ -20,12 +20,14 @@
 //! * [`StringViewEquality`] (physical): a string-view column compared with a constant compares
 //!   views rather than strings (TPC-H Q19).
 //!
-//! Seven rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
+//! Eight rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
 //! [`CheckedArithmetic`] (physical) make integer overflow an error, as in DuckDB, where
 //! DataFusion wraps around; [`IntegerCasts`] (analyzer) makes a cast to an integer round, where
 //! DataFusion truncates; [`FloatOverDecimal`] (analyzer) compares a DOUBLE with a DECIMAL as
 //! DOUBLEs, where DataFusion casts the DOUBLE to DECIMAL(30,15); [`TruncatedDecimals`]
 //! (analyzer) gives `floor`, `ceil` and `trunc` of a DECIMAL the scale they keep;
+//! [`DateIntervals`] (analyzer) makes a DATE plus an interval with a time of day a TIMESTAMP,
+//! where DataFusion drops the time;
 //! [`SubqueryValues`] (analyzer) answers `IN` and `EXISTS` subqueries in a SELECT list, which
 //! DataFusion plans only as conditions; [`TextCasts`] (analyzer) writes a timestamp or a float
 //! cast to text as DuckDB does.
@@ -43,6 +45,7 @@ mod aggregate_key_reduction;
 mod bounded_decimal;
 mod checked_integers;
 mod conjunct_order;
+mod date_intervals;
 mod eager_and;
 mod expressions;
 mod float_decimal;
@@ -73,6 +76,7 @@ pub use aggregate_key_reduction::AggregateKeyReduction;
 pub use bounded_decimal::{BoundedDecimal, DecimalArithmetic};
 pub use checked_integers::{CheckedArithmetic, CheckedConstants, CheckedInteger};
 pub use conjunct_order::ConjunctOrder;
+pub use date_intervals::DateIntervals;
 pub use eager_and::{EagerAnd, EagerConjunction};
 pub use expressions::ArithmeticOp;
 pub use float_decimal::FloatOverDecimal;
@@ -91,9 +95,9 @@ pub use view_equality::{StringViewEquality, ViewEquals};
 /// [`SemiJoinPushdown`] knows to be small.
 const KEYS_ALIAS: &str = "__tarn_join_keys";
 
-/// DataFusion's analyzer rules with Tarn's: [`FloatOverDecimal`] just before type coercion,
-/// whose choice of type it corrects, [`IntegerCasts`], [`TruncatedDecimals`],
-/// [`SubqueryValues`], [`TextCasts`] and [`CheckedConstants`] after it, which need its
+/// DataFusion's analyzer rules with Tarn's: [`DateIntervals`] and [`FloatOverDecimal`] just
+/// before type coercion, whose choice of type they correct, [`IntegerCasts`],
+/// [`TruncatedDecimals`], [`SubqueryValues`], [`TextCasts`] and [`CheckedConstants`] after it, which need its
 /// casts and types in place.
 pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     let mut rules = Analyzer::new().rules;
@@ -102,6 +106,7 @@ pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
         .position(|rule| rule.name() == "type_coercion")
         .unwrap_or(rules.len());
     rules.insert(coercion, Arc::new(FloatOverDecimal));
+    rules.insert(coercion, Arc::new(DateIntervals));
     rules.push(Arc::new(IntegerCasts));
     rules.push(Arc::new(TruncatedDecimals));
     rules.push(Arc::new(SubqueryValues));
