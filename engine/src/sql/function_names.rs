@@ -67,7 +67,7 @@ pub fn register_aliases(ctx: &SessionContext) {
 }
 
 /// DuckDB's one-argument date-part functions and the part each extracts.
-const DATE_PARTS: [(&str, &str); 13] = [
+const DATE_PARTS: [(&str, &str); 15] = [
     ("year", "year"),
     ("quarter", "quarter"),
     ("month", "month"),
@@ -76,6 +76,8 @@ const DATE_PARTS: [(&str, &str); 13] = [
     ("day", "day"),
     ("dayofmonth", "day"),
     ("dayofweek", "dow"),
+    ("isodow", "isodow"),
+    ("isoyear", "isoyear"),
     ("dayofyear", "doy"),
     ("hour", "hour"),
     ("minute", "minute"),

@@ -102,6 +102,12 @@ const MACROS: &[Macro] = &[
         arity: 2,
         body: "($1 | $2) - ($1 & $2)",
     },
+    // The ISO year and week as one number: 2025 01 for 2024-12-30, a Monday.
+    Macro {
+        names: &["yearweek"],
+        arity: 1,
+        body: "CAST(date_part('isoyear', $1) AS BIGINT) * 100 + date_part('week', $1)",
+    },
     // Away from zero to the next even integer, as a DOUBLE.
     Macro {
         names: &["even"],

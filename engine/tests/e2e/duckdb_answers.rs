@@ -176,6 +176,15 @@ async fn duckdb_function_names() {
             ["2024", "5", "6", "1", "127", "2", "19", "2024/05/06"]
         ]
     );
+    // ISO weeks: Sunday is day 7; 2023-12-31 is in 2023's week 52.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT isodow(day), isoyear(day), yearweek(day) FROM t ORDER BY day"
+        )
+        .await,
+        [["7", "2023", "202352"], ["1", "2024", "202419"]]
+    );
     assert_eq!(
         query(
             &mut s,
@@ -473,7 +482,11 @@ async fn a_date_plus_a_time_of_day_is_a_timestamp() {
     );
     // Whole days and months keep the DATE (DuckDB: the same midnight as a TIMESTAMP).
     assert_eq!(
-        query(&mut s, "SELECT typeof(day + INTERVAL 1 MONTH) FROM t LIMIT 1").await,
+        query(
+            &mut s,
+            "SELECT typeof(day + INTERVAL 1 MONTH) FROM t LIMIT 1"
+        )
+        .await,
         [["DATE"]]
     );
 }
