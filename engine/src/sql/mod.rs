@@ -6,6 +6,8 @@ mod age;
 pub(crate) mod args;
 mod attach;
 mod base64_codec;
+mod bit_count;
+mod byte_sizes;
 mod copy;
 mod date_diff;
 mod decimal_avg;
@@ -311,11 +313,13 @@ fn register_functions(ctx: &SessionContext) {
     format::register(ctx);
     json::register(ctx);
     base64_codec::register(ctx);
+    byte_sizes::register(ctx);
     epoch::register(ctx);
     let functions = [
         ScalarUDF::from(list_sum::ListSum::new()),
         ScalarUDF::from(slice::Slice::new()),
         ScalarUDF::from(age::Age::new()),
+        ScalarUDF::from(bit_count::BitCount::new()),
         ScalarUDF::from(duckdb_text::DuckDbText::new()),
         ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::Boundaries)),
         ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::WholeParts)),

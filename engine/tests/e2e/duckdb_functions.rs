@@ -537,3 +537,36 @@ async fn list_aggregates_and_list_sorts() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn byte_counts_as_text_and_bit_counts() {
+    let (mut s, _dir) = table().await;
+    // x is a BIGINT: -1 has 64 bits set.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT DISTINCT x, format_bytes(x * 100000), formatReadableDecimalSize(x * 100000), \
+             bit_count(x), bit_count(-x) FROM t ORDER BY x NULLS LAST"
+        )
+        .await,
+        [
+            ["1", "97.6 KiB", "100.0 kB", "1", "64"],
+            ["3", "292.9 KiB", "300.0 kB", "2", "63"],
+            ["10", "976.5 KiB", "1.0 MB", "2", "62"],
+            ["NULL", "NULL", "NULL", "NULL", "NULL"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT formatReadableSize(1048575), typeof(bit_count(5)), bit_count(-1::INTEGER)"
+        )
+        .await,
+        [["1023.9 KiB", "TINYINT", "32"]]
+    );
+    let err = error(&mut s, "SELECT bit_count(s) FROM t").await;
+    assert!(
+        err.contains("bit_count takes an integer, not VARCHAR"),
+        "{err}"
+    );
+}
