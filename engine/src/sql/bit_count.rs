@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Int8Array, PrimitiveArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int8Array};
 use datafusion::arrow::datatypes::{
     ArrowPrimitiveType, DataType, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
     UInt32Type, UInt64Type,
@@ -31,11 +31,11 @@ impl BitCount {
 
 /// The set bits of each value of a primitive integer array.
 fn counts<T: ArrowPrimitiveType>(values: &dyn Array, ones: fn(T::Native) -> u32) -> ArrayRef {
-    let values = values
-        .as_any()
-        .downcast_ref::<PrimitiveArray<T>>()
-        .expect("the type coerce_types chose");
-    let counted: Int8Array = values.iter().map(|v| v.map(|v| ones(v) as i8)).collect();
+    let counted: Int8Array = values
+        .as_primitive::<T>()
+        .iter()
+        .map(|v| v.map(|v| ones(v) as i8))
+        .collect();
     Arc::new(counted)
 }
 
