@@ -1,13 +1,15 @@
 //! The GPU check (`bench/gpu/run.sh`): every CUDA operator (quantisation, the three FP8 GEMMs,
-//! MLA decode, masked attention, the MoE gate) against the CPU on fresh random
-//! inputs of DeepGEMM's and FlashMLA's test shapes (the CUDA outputs start poisoned, so an
+//! MLA decode, masked attention, the MoE gate, MiniLM's encoder) against the CPU on fresh
+//! random inputs of DeepGEMM's and FlashMLA's test shapes (the CUDA outputs start poisoned, so an
 //! element a kernel skips fails the check), then timings: FP8 GEMM in TFLOP/s beside cuBLAS's
-//! bf16 GEMM on the same shapes, MLA decode in GB/s of KV cache read. Kernel time only (CUDA
-//! events around the launches), after one warm-up run that also compiles the kernels.
+//! bf16 GEMM on the same shapes, MLA decode in GB/s of KV cache read (kernel time only: CUDA
+//! events around the launches, after one warm-up run that also compiles the kernels), and
+//! MiniLM in texts per second (whole `embed` calls: tokenising and copies included).
 //! Prints one line per check as it goes and a table last; exits 1 if any check fails.
 
 #[path = "../../gpu-ops/tests/ops/support.rs"]
 mod support;
+mod synthetic_minilm;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,6 +23,7 @@ use tarn_gpu::attention::{AttentionShape, attention};
 use tarn_gpu::cuda::Gpu;
 use tarn_gpu::device::Device;
 use tarn_gpu::fp8::{Fp8Matrix, Grouping, fast, quantize};
+use tarn_gpu::minilm::{DIMENSIONS, MiniLm, Precision, locate_model};
 use tarn_gpu::mla::{KvCache, MlaShape, mla_decode};
 use tarn_gpu::moe_gate::{GateConfig, ScoreFunc, gate};
 
@@ -530,6 +533,109 @@ fn moe_gate(device: &Device, checks: &mut Vec<Check>) {
     }
 }
 
+/// Texts the MiniLM check compares on, and texts its timing embeds.
+const MINILM_CHECKED: usize = 2_000;
+const MINILM_TIMED: usize = 10_000;
+
+/// The smallest cosine between the texts' embeddings on the GPU and on the CPU, both less the
+/// CPU's mean embedding: random weights give every text a large shared component (a random
+/// deep transformer's tokens grow alike), which would hide differences in the rest.
+fn smallest_centred_cosine(gpu: &[f32], cpu: &[f32]) -> f32 {
+    let texts = (cpu.len() / DIMENSIONS).max(1);
+    let mut mean = vec![0.0f32; DIMENSIONS];
+    for row in cpu.chunks_exact(DIMENSIONS) {
+        mean.iter_mut()
+            .zip(row)
+            .for_each(|(m, v)| *m += v / texts as f32);
+    }
+    gpu.chunks_exact(DIMENSIONS)
+        .zip(cpu.chunks_exact(DIMENSIONS))
+        .map(|(g, c)| {
+            let (mut dot, mut gg, mut cc) = (0.0f64, 0.0f64, 0.0f64);
+            for ((g, c), m) in g.iter().zip(c).zip(&mean) {
+                let (g, c) = (f64::from(g - m), f64::from(c - m));
+                dot += g * c;
+                gg += g * g;
+                cc += c * c;
+            }
+            (dot / (gg * cc).sqrt().max(1e-30)) as f32
+        })
+        .fold(f32::INFINITY, f32::min)
+}
+
+/// MiniLM's encoder with its weights on the GPU against the CPU's: the installed model if there
+/// is one, else random weights of its shapes ([`synthetic_minilm`]). f32 within 1e-5 of the CPU
+/// in every coordinate, FP8 at a centred cosine ([`smallest_centred_cosine`]) ≥ 0.999 for every
+/// text (FP8 against f32 is 0.990 there); then texts per second, the whole `embed` call timed (tokenising included), beside the
+/// CPU's on this machine's cores.
+fn minilm(device: &Device, checks: &mut Vec<Check>, timings: &mut Vec<Timing>) {
+    let synthetic = std::env::temp_dir().join(format!("tarn-gpu-check-{}", std::process::id()));
+    let (dir, weights) = match locate_model() {
+        Ok(dir) => (dir, "all-MiniLM-L6-v2"),
+        Err(_) => {
+            std::fs::create_dir_all(&synthetic).expect("temporary folder");
+            synthetic_minilm::write(&synthetic);
+            (synthetic.clone(), "synthetic weights")
+        }
+    };
+    let on_gpu = MiniLm::load_on(&dir, device.clone()).expect("MiniLM on CUDA");
+    let on_cpu = MiniLm::load_on(&dir, Device::Cpu).expect("MiniLM on the CPU");
+    let _ = std::fs::remove_dir_all(&synthetic);
+    let texts = synthetic_minilm::texts(MINILM_TIMED);
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let checked = &texts[..MINILM_CHECKED];
+    for (precision, name) in [(Precision::F32, "f32"), (Precision::Fp8, "fp8")] {
+        let started = Instant::now();
+        let cpu = on_cpu.embed(checked, precision).expect("embed on the CPU");
+        let cpu_rate = checked.len() as f64 / started.elapsed().as_secs_f64();
+        let gpu = on_gpu.embed(checked, precision).expect("embed on CUDA");
+        let largest = gpu
+            .iter()
+            .zip(&cpu)
+            .map(|(g, c)| {
+                if g.is_nan() {
+                    f32::INFINITY
+                } else {
+                    (g - c).abs()
+                }
+            })
+            .fold(0.0f32, f32::max);
+        let smallest_cosine = smallest_centred_cosine(&gpu, &cpu);
+        let passed = gpu.len() == cpu.len()
+            && match precision {
+                Precision::F32 => largest <= 1e-5,
+                Precision::Fp8 => smallest_cosine >= 0.999,
+            };
+        let what = format!("MiniLM embed {name}, {MINILM_CHECKED} texts ({weights})");
+        println!(
+            "{} {what}: largest difference {largest:.2e}, smallest cosine {smallest_cosine:.6}",
+            if passed { "ok  " } else { "FAIL" }
+        );
+        checks.push(Check {
+            what,
+            difference: f64::from(largest),
+            passed,
+        });
+        // A warm-up (every sequence length's attention kernel compiled), then the best of 2.
+        on_gpu.embed(&texts, precision).expect("embed on CUDA");
+        let best = (0..2)
+            .map(|_| {
+                let started = Instant::now();
+                on_gpu.embed(&texts, precision).expect("embed on CUDA");
+                started.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min);
+        timings.push(Timing {
+            what: format!("MiniLM embed {name}, {MINILM_TIMED} texts"),
+            rate: format!("{:.0} texts/s", texts.len() as f64 / best),
+            baseline: format!(
+                "CPU, {} threads: {cpu_rate:.0} texts/s",
+                rayon::current_num_threads()
+            ),
+        });
+    }
+}
+
 fn main() -> ExitCode {
     let started = Instant::now();
     let device = match Device::select(Some("cuda")) {
@@ -551,6 +657,7 @@ fn main() -> ExitCode {
     mla(&device, &gpu, &mut checks, &mut timings);
     dense_attention(&device, &mut checks);
     moe_gate(&device, &mut checks);
+    minilm(&device, &mut checks, &mut timings);
 
     let failed = checks.iter().filter(|c| !c.passed).count();
     println!("\n| check | difference | result |\n|---|---|---|");

@@ -17,9 +17,7 @@ use crate::cuda::Gpu;
 pub enum DeviceError {
     #[error("TARN_DEVICE='{0}': expected 'cpu' or 'cuda'")]
     Unknown(String),
-    #[error(
-        "TARN_DEVICE=cuda: this build has no CUDA support (build tarn-gpu with --features cuda)"
-    )]
+    #[error("TARN_DEVICE=cuda: this build has no CUDA support (build it with --features cuda)")]
     NotBuilt,
     #[error("no CUDA device: {0}")]
     NoDevice(String),

