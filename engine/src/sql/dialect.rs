@@ -5,17 +5,24 @@
 //! looser than a sign, left to right: `2 * 3 ^ 2` is 18, `-2 ^ 2` is 4, `2 ^ 3 ^ 2` is 64.
 //! [`TarnDialect`] parses them so, as `BinaryOperator::PGExp` (planned as `power` on DOUBLEs
 //! by `rewrite::duckdb_operators`), and `^@` (starts with) as `BinaryOperator::PGStartsWith`.
-//! JSON's `->` and `->>` bind tighter than comparisons ([`ARROW_PRECEDENCE`]).
+//! JSON's `->` and `->>` bind tighter than comparisons ([`ARROW_PRECEDENCE`]). `a [NOT] GLOB b`,
+//! which sqlparser does not know, is parsed at `LIKE`'s precedence as a call of
+//! [`GLOB_MATCH`].
 //!
 //! Everything else is the DuckDB dialect's: `dialect()` answers with its type, so the parser's
 //! DuckDB-only syntax stays on, and every setting the DuckDB dialect changes is forwarded.
 
 use std::any::TypeId;
 
-use sqlparser::ast::{BinaryOperator, Expr, UnaryOperator};
-use sqlparser::dialect::{Dialect, DuckDbDialect};
+use sqlparser::ast::{
+    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    FunctionArguments, Ident, ObjectName, UnaryOperator,
+};
+use sqlparser::dialect::{Dialect, DuckDbDialect, Precedence};
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Token;
+
+use super::glob_match::GLOB_MATCH;
 
 /// The precedence of `^`, `**` and `^@`: above `*`, `/` and `%` (40 in the default table),
 /// below `AT TIME ZONE` (41) and `::` (50).
@@ -45,6 +52,47 @@ fn power_operator(parser: &Parser) -> Option<(BinaryOperator, usize)> {
     }
 }
 
+/// Whether the parser is at `GLOB` or `NOT GLOB`, and the tokens before the pattern.
+fn glob_operator(parser: &Parser) -> Option<(bool, usize)> {
+    let is_glob = |token: &Token| matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("glob"));
+    let is_not = |token: &Token| matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("not"));
+    let [first, second] = parser.peek_tokens_with_location::<2>();
+    if is_glob(&first.token) {
+        Some((false, 1))
+    } else if is_not(&first.token) && is_glob(&second.token) {
+        Some((true, 2))
+    } else {
+        None
+    }
+}
+
+/// `glob_match(text, pattern)`, negated for `NOT GLOB`.
+fn glob_call(text: Expr, pattern: Expr, negated: bool) -> Expr {
+    let call = Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(GLOB_MATCH)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: [text, pattern]
+                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
+                .to_vec(),
+            clauses: Vec::new(),
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: Vec::new(),
+    });
+    match negated {
+        true => Expr::UnaryOp {
+            op: UnaryOperator::Not,
+            expr: Box::new(call),
+        },
+        false => call,
+    }
+}
+
 impl Dialect for TarnDialect {
     fn dialect(&self) -> TypeId {
         TypeId::of::<DuckDbDialect>()
@@ -57,6 +105,9 @@ impl Dialect for TarnDialect {
         ) {
             return Some(Ok(ARROW_PRECEDENCE));
         }
+        if glob_operator(parser).is_some() {
+            return Some(Ok(self.prec_value(Precedence::Like)));
+        }
         power_operator(parser).map(|_| Ok(POWER_PRECEDENCE))
     }
 
@@ -66,6 +117,17 @@ impl Dialect for TarnDialect {
         expr: &Expr,
         _precedence: u8,
     ) -> Option<Result<Expr, ParserError>> {
+        if let Some((negated, tokens)) = glob_operator(parser) {
+            for _ in 0..tokens {
+                parser.advance_token();
+            }
+            let like = self.prec_value(Precedence::Like);
+            return Some(
+                parser
+                    .parse_subexpr(like)
+                    .map(|pattern| glob_call(expr.clone(), pattern, negated)),
+            );
+        }
         let (op, tokens) = power_operator(parser)?;
         for _ in 0..tokens {
             parser.advance_token();

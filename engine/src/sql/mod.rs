@@ -22,6 +22,7 @@ pub(crate) mod files;
 mod format;
 mod function_names;
 mod functions;
+mod glob_match;
 mod json;
 mod list_aggregate;
 mod list_sum;
@@ -320,6 +321,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(slice::Slice::new()),
         ScalarUDF::from(age::Age::new()),
         ScalarUDF::from(bit_count::BitCount::new()),
+        ScalarUDF::from(glob_match::GlobMatch::new()),
         ScalarUDF::from(duckdb_text::DuckDbText::new()),
         ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::Boundaries)),
         ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::WholeParts)),

@@ -280,6 +280,48 @@ async fn text_functions_give_duckdbs_answers() {
 }
 
 #[tokio::test]
+async fn glob_matches_whole_strings_as_duckdb_does() {
+    let (mut s, _dir) = table().await;
+    // A column against a constant pattern, NOT GLOB, and GLOB binding looser than `||`.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT s, s GLOB 'h*o', s NOT GLOB '[a-b]', s GLOB '?', s GLOB 'h' || '*' FROM t \
+             WHERE g = 1 ORDER BY d"
+        )
+        .await,
+        [
+            ["b", "false", "false", "true", "false"],
+            ["a", "false", "false", "true", "false"],
+            ["b", "false", "false", "true", "false"],
+            ["héllo", "true", "true", "false", "true"]
+        ]
+    );
+    // Patterns from a column; a NULL on either side is NULL.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT x, p, 'a]c' GLOB p FROM (VALUES (1, 'a[]]c'), (2, 'a[!]]c'), (3, 'a\\]c'), \
+             (4, 'a[c'), (5, NULL)) v(x, p) ORDER BY x"
+        )
+        .await,
+        [
+            ["1", "a[]]c", "true"],
+            ["2", "a[!]]c", "false"],
+            ["3", "a\\]c", "true"],
+            ["4", "a[c", "false"],
+            ["5", "NULL", "NULL"]
+        ]
+    );
+    assert_eq!(
+        query(&mut s, "SELECT count(*) FROM t WHERE s GLOB '*l*'").await,
+        [["1"]]
+    );
+    let err = error(&mut s, "SELECT x GLOB '1' FROM t").await;
+    assert!(err.contains("GLOB takes strings, not BIGINT"), "{err}");
+}
+
+#[tokio::test]
 async fn format_and_printf_give_duckdbs_answers() {
     let (mut s, _dir) = table().await;
     assert_eq!(
