@@ -24,10 +24,12 @@ mod function_names;
 mod functions;
 mod glob_match;
 mod json;
+mod kahan_sum;
 mod list_aggregate;
 mod list_sum;
 mod macros;
 mod metadata;
+mod next_after;
 pub(crate) mod optimizer;
 mod pivot;
 mod rewrite;
@@ -55,7 +57,7 @@ use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
-use datafusion::logical_expr::{LogicalPlan, ScalarUDF};
+use datafusion::logical_expr::{AggregateUDF, LogicalPlan, ScalarUDF};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
@@ -322,6 +324,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(age::Age::new()),
         ScalarUDF::from(bit_count::BitCount::new()),
         ScalarUDF::from(glob_match::GlobMatch::new()),
+        ScalarUDF::from(next_after::NextAfter::new()),
         ScalarUDF::from(duckdb_text::DuckDbText::new()),
         ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::Boundaries)),
         ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::WholeParts)),
@@ -330,6 +333,7 @@ fn register_functions(ctx: &SessionContext) {
     for function in functions {
         ctx.register_udf(function);
     }
+    ctx.register_udaf(AggregateUDF::from(kahan_sum::KahanSum::new()));
     vectors::register(ctx);
     routing::register(ctx);
     // Last: it runs any aggregate registered before it.

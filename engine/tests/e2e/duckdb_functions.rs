@@ -196,6 +196,71 @@ async fn statistics_give_duckdbs_answers() {
 }
 
 #[tokio::test]
+async fn compensated_sums_and_float_steps_give_duckdbs_answers() {
+    let (mut s, _dir) = table().await;
+    // Kahan's sum keeps the ones a plain left-to-right sum rounds away: 1e16 + 1 + 1 is
+    // 1e16 + 2; 0.1 + 0.2 + 0.3 is 0.6 (a plain sum gives 0.6000000000000001).
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT fsum(v), sumkahan(v), kahan_sum(v) \
+             FROM (VALUES (1e16::DOUBLE), (1::DOUBLE), (1::DOUBLE)) t(v)"
+        )
+        .await,
+        [[
+            "1.0000000000000002e16",
+            "1.0000000000000002e16",
+            "1.0000000000000002e16"
+        ]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, fsum(d), fsum(x), typeof(fsum(x)) FROM t GROUP BY g ORDER BY g"
+        )
+        .await,
+        [
+            ["1", "15.0", "8.0", "DOUBLE"],
+            ["2", "5.0", "10.0", "DOUBLE"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT fsum(v) FROM (VALUES (0.1::DOUBLE), (0.2::DOUBLE), (0.3::DOUBLE)) t(v)"
+        )
+        .await,
+        [["0.6"]]
+    );
+    assert_eq!(
+        query(&mut s, "SELECT fsum(x) FROM t WHERE x > 100").await,
+        [["NULL"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT nextafter(1.0, 2.0), nextafter(1::FLOAT, 0::FLOAT), \
+             typeof(nextafter(1::FLOAT, 2)), typeof(nextafter(1::FLOAT, 2::DOUBLE)), \
+             nextafter(0.0, -1.0), nextafter(1.0, 1.0), nextafter(NULL, 1.0), \
+             nextafter('inf'::DOUBLE, 0)"
+        )
+        .await,
+        [[
+            "1.0000000000000002",
+            "0.99999994",
+            "FLOAT",
+            "DOUBLE",
+            "-5e-324",
+            "1.0",
+            "NULL",
+            "1.7976931348623157e308"
+        ]]
+    );
+    let err = error(&mut s, "SELECT fsum(s) FROM t").await;
+    assert!(err.contains("fsum of VARCHAR, not of a number"), "{err}");
+}
+
+#[tokio::test]
 async fn text_functions_give_duckdbs_answers() {
     let (mut s, _dir) = table().await;
     assert_eq!(
