@@ -310,6 +310,45 @@ async fn doubles_meet_decimals_as_doubles() {
     // A column keeps its name.
     let batches = s.query("SELECT d > 0.5 FROM t").await.unwrap();
     assert_eq!(batches[0].schema().field(0).name(), "(d > 0.5)");
+    // Rows unify them as DuckDB does too: a float column, DOUBLE or (with only FLOATs) FLOAT,
+    // where DataFusion made DECIMAL(30,15), turning 1e-20 into 0 and failing on 1e16.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT typeof(v), v FROM (VALUES (1e-20::DOUBLE), (0.5), (NULL), (1e16::DOUBLE)) \
+             x(v) ORDER BY v"
+        )
+        .await,
+        [
+            ["DOUBLE", "1e-20"],
+            ["DOUBLE", "0.5"],
+            ["DOUBLE", "1e16"],
+            ["DOUBLE", "NULL"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT typeof(v), v, w FROM (SELECT d * 1e-21 AS v, 'd' AS w FROM t WHERE i > 0 \
+             UNION ALL SELECT m, 'm' FROM t WHERE i > 0 UNION ALL SELECT 2, 'two') ORDER BY v"
+        )
+        .await,
+        [
+            ["DOUBLE", "2.5e-21", "d"],
+            ["DOUBLE", "2.0", "two"],
+            ["DOUBLE", "2.5", "m"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT typeof(v) FROM (VALUES (1.5::FLOAT), (2.5)) x(v) \
+             UNION ALL SELECT typeof(v) FROM (SELECT 1.5::FLOAT AS v UNION ALL SELECT m FROM t) \
+             LIMIT 2"
+        )
+        .await,
+        [["FLOAT"], ["FLOAT"]]
+    );
 }
 
 /// `IN` and `EXISTS` subqueries as values in the SELECT list (DataFusion plans them only in
