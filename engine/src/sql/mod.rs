@@ -3,6 +3,7 @@
 //! `DESCRIBE`, `ATTACH`, settings) and handing the rest to DataFusion with the duckdb dialect.
 
 mod age;
+mod approx_quantile;
 pub(crate) mod args;
 mod attach;
 mod base64_codec;
@@ -334,6 +335,7 @@ fn register_functions(ctx: &SessionContext) {
         ctx.register_udf(function);
     }
     ctx.register_udaf(AggregateUDF::from(kahan_sum::KahanSum::new()));
+    ctx.register_udaf(AggregateUDF::from(approx_quantile::ApproxQuantile::new()));
     vectors::register(ctx);
     routing::register(ctx);
     // Last: it runs any aggregate registered before it.

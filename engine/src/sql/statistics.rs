@@ -90,7 +90,8 @@ struct StatisticUdf {
 impl StatisticUdf {
     fn new(statistic: Statistic) -> Self {
         let aliases = match statistic {
-            Statistic::QuantileDisc => vec!["quantile".to_string()],
+            // DuckDB's reservoir sample holds every value of up to 8192 rows, where it is this.
+            Statistic::QuantileDisc => vec!["quantile".into(), "reservoir_quantile".into()],
             _ => vec![],
         };
         StatisticUdf {

@@ -196,6 +196,45 @@ async fn statistics_give_duckdbs_answers() {
 }
 
 #[tokio::test]
+async fn approximate_quantiles_answer_in_the_input_type() {
+    let (mut s, _dir) = table().await;
+    // Small inputs, where the digest holds every value: DuckDB's answers (its digest
+    // interpolates differently between values: 1.5 for d at 0.25, where this gives 1.3).
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT approx_quantile(x, 0.0), approx_quantile(x, 0.5), approx_quantile(d, 1.0), \
+             typeof(approx_quantile(x, 0.5)), typeof(approx_quantile(d, 0.5)), \
+             reservoir_quantile(x, 0.5) FROM t WHERE g = 1"
+        )
+        .await,
+        [["1", "2", "8.0", "BIGINT", "DECIMAL(2,1)", "1"]]
+    );
+    // 33,334 values a group: within 0.1% of the exact quantile at 0.9 and 0.01.
+    let answers = query(
+        &mut s,
+        "SELECT g, approx_quantile(x, 0.9), approx_quantile(x, 0.01) \
+         FROM (SELECT x % 3 AS g, x FROM range(100000) r(x)) GROUP BY g ORDER BY g",
+    )
+    .await;
+    for row in answers {
+        let (high, low): (f64, f64) = (row[1].parse().unwrap(), row[2].parse().unwrap());
+        assert!((high - 90000.0).abs() < 100.0, "{row:?}");
+        assert!((low - 1000.0).abs() < 100.0, "{row:?}");
+    }
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT approx_quantile(x, 0.5) FROM t WHERE x > 100"
+        )
+        .await,
+        [["NULL"]]
+    );
+    let err = error(&mut s, "SELECT approx_quantile(x, 1.5) FROM t").await;
+    assert!(err.contains("constant between 0 and 1"), "{err}");
+}
+
+#[tokio::test]
 async fn compensated_sums_and_float_steps_give_duckdbs_answers() {
     let (mut s, _dir) = table().await;
     // Kahan's sum keeps the ones a plain left-to-right sum rounds away: 1e16 + 1 + 1 is
