@@ -3,15 +3,14 @@
 //! onto a large one loses nothing a DOUBLE can hold (`fsum` of 1e16, 1, 1 is 1e16 + 2, where
 //! `sum` gives 1e16). NULLs are skipped; no values give NULL.
 
-use std::sync::Arc;
-
 use datafusion::arrow::array::{ArrayRef, AsArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt64Type};
+use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type, UInt64Type};
 use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
 
+use super::statistics::state_field;
 use super::types::sql_type_name;
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -55,17 +54,10 @@ impl AggregateUDFImpl for KahanSum {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let field = |name: &str, data_type: DataType| -> FieldRef {
-            Arc::new(Field::new(
-                format!("{}[{name}]", args.name),
-                data_type,
-                true,
-            ))
-        };
         Ok(vec![
-            field("sum", DataType::Float64),
-            field("compensation", DataType::Float64),
-            field("count", DataType::UInt64),
+            state_field(args.name, "sum", DataType::Float64),
+            state_field(args.name, "compensation", DataType::Float64),
+            state_field(args.name, "count", DataType::UInt64),
         ])
     }
 

@@ -138,13 +138,7 @@ impl AggregateUDFImpl for StatisticUdf {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let field = |name: &str, data_type: DataType| -> FieldRef {
-            Arc::new(Field::new(
-                format!("{}[{name}]", args.name),
-                data_type,
-                true,
-            ))
-        };
+        let field = |name: &str, data_type: DataType| state_field(args.name, name, data_type);
         let list = |item: DataType| DataType::List(Arc::new(Field::new_list_field(item, true)));
         Ok(match self.statistic.is_sums() {
             true => ["count", "sum", "sum_sqr", "sum_cub", "sum_four", "product"]
@@ -179,6 +173,11 @@ impl AggregateUDFImpl for StatisticUdf {
             counts: Vec::new(),
         }))
     }
+}
+
+/// The state field `name` of the aggregate `aggregate`, nullable.
+pub(super) fn state_field(aggregate: &str, name: &str, data_type: DataType) -> FieldRef {
+    Arc::new(Field::new(format!("{aggregate}[{name}]"), data_type, true))
 }
 
 /// `quantile_disc`'s second argument, a constant between 0 and 1.

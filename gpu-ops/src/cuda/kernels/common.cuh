@@ -56,3 +56,28 @@ __device__ __forceinline__ float warp_max(float v) {
     }
     return v;
 }
+
+// The GEMMs' inner step: thread (ty, tx) of a 16×16 grid adds to its 4×4 outputs (rows
+// ty + 16i, columns tx + 16j of a 64×64 tile) the products over the `depth` columns of a
+// staged A tile and B tile (64 rows each, `stride` floats apart).
+template <int depth, int stride>
+__device__ __forceinline__ void multiply_tiles(const float (*a_tile)[stride],
+                                               const float (*b_tile)[stride], int ty, int tx,
+                                               float (&acc)[4][4]) {
+#pragma unroll 8
+    for (int c = 0; c < depth; ++c) {
+        float av[4], bv[4];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            av[i] = a_tile[ty + 16 * i][c];
+            bv[i] = b_tile[tx + 16 * i][c];
+        }
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                acc[i][j] += av[i] * bv[j];
+            }
+        }
+    }
+}

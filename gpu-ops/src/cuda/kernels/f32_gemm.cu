@@ -26,22 +26,7 @@ f32_gemm(const float* __restrict__ a, const float* __restrict__ b, float* __rest
             b_tile[r][c] = col < N && k < K ? b[(size_t)col * K + k] : 0.0f;
         }
         __syncthreads();
-#pragma unroll 8
-        for (int c = 0; c < DEPTH; ++c) {
-            float av[4], bv[4];
-#pragma unroll
-            for (int i = 0; i < 4; ++i) {
-                av[i] = a_tile[ty + 16 * i][c];
-                bv[i] = b_tile[tx + 16 * i][c];
-            }
-#pragma unroll
-            for (int i = 0; i < 4; ++i) {
-#pragma unroll
-                for (int j = 0; j < 4; ++j) {
-                    acc[i][j] += av[i] * bv[j];
-                }
-            }
-        }
+        multiply_tiles<DEPTH, DEPTH + 1>(a_tile, b_tile, ty, tx, acc);
         __syncthreads();
     }
 #pragma unroll

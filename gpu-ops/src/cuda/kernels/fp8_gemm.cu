@@ -59,22 +59,7 @@ fp8_gemm(const u8* __restrict__ a, const float* __restrict__ sa, const u8* __res
                         col < N && k < K ? e4m3_decode(b_rows[(size_t)col * K + k]) : 0.0f;
                 }
                 __syncthreads();
-#pragma unroll 8
-                for (int c = 0; c < BK; ++c) {
-                    float av[4], bv[4];
-#pragma unroll
-                    for (int i = 0; i < 4; ++i) {
-                        av[i] = a_tile[ty + 16 * i][c];
-                        bv[i] = b_tile[tx + 16 * i][c];
-                    }
-#pragma unroll
-                    for (int i = 0; i < 4; ++i) {
-#pragma unroll
-                        for (int j = 0; j < 4; ++j) {
-                            partial[i][j] += av[i] * bv[j];
-                        }
-                    }
-                }
+                multiply_tiles<BK, BK + 1>(a_tile, b_tile, ty, tx, partial);
                 __syncthreads();
             }
 #pragma unroll
