@@ -310,6 +310,28 @@ async fn doubles_meet_decimals_as_doubles() {
     // A column keeps its name.
     let batches = s.query("SELECT d > 0.5 FROM t").await.unwrap();
     assert_eq!(batches[0].schema().field(0).name(), "(d > 0.5)");
+    // A FLOAT meets a DECIMAL as a FLOAT: 0.1 stored as a FLOAT equals the literal 0.1 (as a
+    // DOUBLE it would be 0.100000001 > 0.1). List literals unify the same way.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT 0.1::FLOAT > 0.1, 0.1::FLOAT IN (0.1, 0.2), typeof(coalesce(f, m)), \
+             typeof([f, 0.5]), [d * 1e-21, 0.5] FROM t ORDER BY i"
+        )
+        .await,
+        [
+            ["false", "true", "FLOAT", "FLOAT[]", "[-2.5e-21, 0.5]"],
+            ["false", "true", "FLOAT", "FLOAT[]", "[2.5e-21, 0.5]"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT count(*) FROM (VALUES (0.1::FLOAT), (0.2::FLOAT)) v(score) WHERE score = 0.1"
+        )
+        .await,
+        [["1"]]
+    );
     // Rows unify them as DuckDB does too: a float column, DOUBLE or (with only FLOATs) FLOAT,
     // where DataFusion made DECIMAL(30,15), turning 1e-20 into 0 and failing on 1e16.
     assert_eq!(

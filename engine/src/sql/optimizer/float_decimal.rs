@@ -1,10 +1,14 @@
-//! A DOUBLE meeting a DECIMAL is compared as a DOUBLE, as in DuckDB.
+//! A DOUBLE meeting a DECIMAL is compared as a DOUBLE, as in DuckDB; a FLOAT meeting one, as a
+//! FLOAT.
 //!
 //! DataFusion's type coercion prefers the DECIMAL: in `score > 0.5` it casts the DOUBLE `score`
 //! to DECIMAL(30,15), so `1e-20 > 0.0` is false (the cast makes it 0), `1e-20 = 0.0` is true,
-//! and a value past 1e15 fails the query. The same happens in `IN`, `BETWEEN`, `CASE` and
-//! `coalesce`. [`FloatOverDecimal`], an analyzer rule just before DataFusion's type coercion,
-//! casts the DECIMAL side of such a meeting to DOUBLE first, so coercion finds nothing to do.
+//! and a value past 1e15 fails the query. The same happens in `IN`, `BETWEEN`, `CASE`,
+//! `coalesce` and list literals (`[x, 0.5]`). [`FloatOverDecimal`], an analyzer rule just
+//! before DataFusion's type coercion, casts the DECIMAL side of such a meeting to the float
+//! first, so coercion finds nothing to do. The float is FLOAT when the floats met are all
+//! FLOATs ([`float_over_decimal`]): a FLOAT column holds 0.1 as 0.100000001, so `f = 0.1` is
+//! true in DuckDB (0.1 made a FLOAT too) and would be false with 0.1 made a DOUBLE.
 //! Arithmetic between the two is already DOUBLE in DataFusion.
 //!
 //! Rows unify the two the same way: a `UNION` of a DOUBLE column with a DECIMAL one, or a
@@ -26,8 +30,16 @@ use datafusion::logical_expr::{
 };
 use datafusion::optimizer::AnalyzerRule;
 
-/// The functions whose arguments are unified into one type.
-const UNIFYING_FUNCTIONS: [&str; 6] = ["coalesce", "nullif", "greatest", "least", "nvl", "ifnull"];
+/// The functions whose arguments are unified into one type (`make_array` is also `[a, b]`).
+const UNIFYING_FUNCTIONS: [&str; 7] = [
+    "coalesce",
+    "nullif",
+    "greatest",
+    "least",
+    "nvl",
+    "ifnull",
+    "make_array",
+];
 
 /// See the module documentation.
 #[derive(Debug, Default)]
@@ -103,18 +115,18 @@ fn compare_as_double(mut expr: Expr, schema: &DFSchema) -> Result<Transformed<Ex
     })
 }
 
-/// Casts the DECIMAL ones among `exprs` to DOUBLE when another is a float; whether it did.
-/// An expression whose type cannot be told is left to type coercion, which says why.
+/// Casts the DECIMAL ones among `exprs` to a float when another is a float
+/// ([`float_over_decimal`]); whether it did. An expression whose type cannot be told is left
+/// to type coercion, which says why.
 fn unify(exprs: Vec<&mut Expr>, schema: &DFSchema) -> bool {
     let types: Vec<Option<DataType>> = exprs.iter().map(|e| e.get_type(schema).ok()).collect();
-    let has = |test: fn(&DataType) -> bool| types.iter().flatten().any(test);
-    if !(has(DataType::is_floating) && has(DataType::is_decimal)) {
+    let Some(float) = float_over_decimal(types.iter().flatten()) else {
         return false;
-    }
+    };
     for (expr, data_type) in exprs.into_iter().zip(&types) {
         if data_type.as_ref().is_some_and(DataType::is_decimal) {
             let decimal = std::mem::replace(expr, Expr::Literal(ScalarValue::Null, None));
-            *expr = Expr::Cast(Cast::new(Box::new(decimal), DataType::Float64));
+            *expr = Expr::Cast(Cast::new(Box::new(decimal), float.clone()));
         }
     }
     true
