@@ -404,6 +404,49 @@ async fn in_and_exists_are_values_in_a_select_list() {
     );
 }
 
+/// Scalar subqueries correlated by inequalities (DataFusion decorrelates only equalities and
+/// failed on these): each outer value gets the subquery's answer over the rows it meets, and
+/// the answer over no rows where it meets none (0 for `count`, NULL otherwise). A NULL outer
+/// value meets no row.
+#[tokio::test]
+async fn subqueries_correlated_by_inequalities() {
+    let (mut s, _dir) =
+        parquet_view("SELECT * FROM (VALUES (1, 10), (5, 50), (2, 20), (NULL, 70)) AS v(y, z)")
+            .await;
+    s.query("CREATE TABLE o AS SELECT * FROM (VALUES (1), (2), (7), (2), (NULL)) v(x)")
+        .await
+        .unwrap();
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT x, (SELECT count(*) FROM t WHERE y >= x) AS c, \
+             (SELECT max(z) FROM t WHERE y > x AND z < 45) AS m, \
+             (SELECT sum(z) + count(*) FROM t WHERE y < x) AS d, \
+             (SELECT list(z ORDER BY z) FROM t WHERE y > x) AS l, \
+             EXISTS (SELECT 1 FROM t WHERE y > x) AS e \
+             FROM o ORDER BY x"
+        )
+        .await,
+        [
+            ["1", "3", "20", "NULL", "[20, 50]", "true"],
+            ["2", "2", "NULL", "11", "[50]", "true"],
+            ["2", "2", "NULL", "11", "[50]", "true"],
+            ["7", "0", "NULL", "83", "NULL", "false"],
+            ["NULL", "0", "NULL", "NULL", "NULL", "false"],
+        ]
+    );
+    // In WHERE, and with an equality beside the inequality.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT x FROM o WHERE (SELECT count(*) FROM t WHERE y > x) = 0 \
+             OR x < (SELECT max(y) FROM t WHERE y > x AND y = x + 3) ORDER BY x"
+        )
+        .await,
+        [["2"], ["2"], ["7"], ["NULL"]]
+    );
+}
+
 /// A timestamp, a float or an interval cast to text, or joined to text, reads as DuckDB writes
 /// it (Arrow's cast wrote `2024-01-02T03:04:05.500`, `1e-7`, `PT3S`).
 #[tokio::test]

@@ -20,7 +20,7 @@
 //! * [`StringViewEquality`] (physical): a string-view column compared with a constant compares
 //!   views rather than strings (TPC-H Q19).
 //!
-//! Eight rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
+//! Nine rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
 //! [`CheckedArithmetic`] (physical) make integer overflow an error, as in DuckDB, where
 //! DataFusion wraps around; [`IntegerCasts`] (analyzer) makes a cast to an integer round, where
 //! DataFusion truncates; [`FloatOverDecimal`] (analyzer) compares a DOUBLE with a DECIMAL as
@@ -29,7 +29,8 @@
 //! [`DateIntervals`] (analyzer) makes a DATE plus an interval with a time of day a TIMESTAMP,
 //! where DataFusion drops the time;
 //! [`SubqueryValues`] (analyzer) answers `IN` and `EXISTS` subqueries in a SELECT list, which
-//! DataFusion plans only as conditions; [`TextCasts`] (analyzer) writes a timestamp or a float
+//! DataFusion plans only as conditions; [`InequalitySubqueries`] (analyzer) answers scalar
+//! subqueries correlated by inequalities, which DataFusion does not decorrelate; [`TextCasts`] (analyzer) writes a timestamp or a float
 //! cast to text as DuckDB does.
 //!
 //! The two subquery rules work without statistics, each restricted to a plan shape where the
@@ -49,6 +50,7 @@ mod date_intervals;
 mod eager_and;
 mod expressions;
 mod float_decimal;
+mod inequality_subqueries;
 mod integer_casts;
 mod join_order;
 mod semi_join_build_side;
@@ -80,6 +82,7 @@ pub use date_intervals::DateIntervals;
 pub use eager_and::{EagerAnd, EagerConjunction};
 pub use expressions::ArithmeticOp;
 pub use float_decimal::FloatOverDecimal;
+pub use inequality_subqueries::InequalitySubqueries;
 pub use integer_casts::IntegerCasts;
 pub use join_order::JoinOrder;
 pub use semi_join_build_side::SemiJoinBuildSide;
@@ -97,8 +100,9 @@ const KEYS_ALIAS: &str = "__tarn_join_keys";
 
 /// DataFusion's analyzer rules with Tarn's: [`DateIntervals`] and [`FloatOverDecimal`] just
 /// before type coercion, whose choice of type they correct, [`IntegerCasts`],
-/// [`TruncatedDecimals`], [`SubqueryValues`], [`TextCasts`] and [`CheckedConstants`] after it, which need its
-/// casts and types in place.
+/// [`TruncatedDecimals`], [`SubqueryValues`], [`InequalitySubqueries`] (after the previous,
+/// whose `count(*)` subqueries it may take), [`TextCasts`] and [`CheckedConstants`] after it,
+/// which need its casts and types in place.
 pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     let mut rules = Analyzer::new().rules;
     let coercion = rules
@@ -110,6 +114,7 @@ pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     rules.push(Arc::new(IntegerCasts));
     rules.push(Arc::new(TruncatedDecimals));
     rules.push(Arc::new(SubqueryValues));
+    rules.push(Arc::new(InequalitySubqueries));
     rules.push(Arc::new(TextCasts));
     rules.push(Arc::new(CheckedConstants));
     rules

@@ -1,0 +1,433 @@
+//! Scalar subqueries correlated by a condition other than equality:
+//! `SELECT x, (SELECT count(*) FROM s WHERE s.y >= t.x) FROM t`, or the same in WHERE. DataFusion
+//! decorrelates a scalar subquery only when its outer columns meet the inner ones in equalities
+//! (it then groups the subquery by those columns); otherwise the plan fails with "Physical plan
+//! does not support logical expression ScalarSubquery". DuckDB answers any of them.
+//!
+//! [`InequalitySubqueries`], an analyzer rule, computes such a subquery once per distinct value
+//! of the outer columns it reads (the "domain", as DuckDB's and Neumann's decorrelation do):
+//!
+//! ```text
+//! domain  = SELECT DISTINCT x FROM t
+//! values  = SELECT domain.x, count(*) FROM domain JOIN s ON s.y >= domain.x GROUP BY domain.x
+//! answer  = t LEFT JOIN values ON t.x IS NOT DISTINCT FROM values.x
+//! ```
+//!
+//! A domain value no row of `s` meets has no row in `values`, and takes the aggregate's answer
+//! over no rows: 0 for `count`, NULL for the aggregates listed in [`NULL_WHEN_EMPTY`]. The rule
+//! takes subqueries of the form `SELECT f(aggregates) FROM ... WHERE conditions` whose outer
+//! columns appear only in the WHERE conditions, and whose aggregates it knows; it leaves the
+//! rest, equality-only correlations included, to DataFusion. An `EXISTS` in a SELECT list,
+//! which [`super::SubqueryValues`] makes a `count(*)` subquery, is one of them.
+
+use std::sync::Arc;
+
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Column, NullEquality, Result, ScalarValue};
+use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::utils::{conjunction, split_conjunction};
+use datafusion::logical_expr::{
+    Aggregate, BinaryExpr, Expr, Filter, JoinType, LogicalPlan, LogicalPlanBuilder, Operator,
+    Projection, Subquery, case, lit,
+};
+use datafusion::optimizer::AnalyzerRule;
+
+/// Aggregates whose answer over no rows is NULL (with `count`, `approx_distinct` and
+/// `regr_count`, whose answer is 0, the ones the rule rewrites).
+const NULL_WHEN_EMPTY: [&str; 24] = [
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "first_value",
+    "last_value",
+    "array_agg",
+    "string_agg",
+    "bool_and",
+    "bool_or",
+    "median",
+    "stddev",
+    "stddev_pop",
+    "var_samp",
+    "var_pop",
+    "corr",
+    "covar_samp",
+    "covar_pop",
+    "mode",
+    "quantile_disc",
+    "approx_quantile",
+    "approx_percentile_cont",
+    "fsum",
+    "product",
+];
+
+/// Aggregates whose answer over no rows is 0.
+const ZERO_WHEN_EMPTY: [&str; 3] = ["count", "approx_distinct", "regr_count"];
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub struct InequalitySubqueries;
+
+impl AnalyzerRule for InequalitySubqueries {
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        let mut rewritten = 0;
+        plan.transform_up_with_subqueries(|node| {
+            let holds = |exprs: &[Expr]| exprs.iter().any(holds_inequality_subquery);
+            match node {
+                LogicalPlan::Projection(projection) if holds(&projection.expr) => {
+                    rewrite_projection(projection, &mut rewritten).map(Transformed::yes)
+                }
+                LogicalPlan::Filter(filter) if holds(std::slice::from_ref(&filter.predicate)) => {
+                    rewrite_filter(filter, &mut rewritten).map(Transformed::yes)
+                }
+                node => Ok(Transformed::no(node)),
+            }
+        })
+        .map(|transformed| transformed.data)
+    }
+
+    fn name(&self) -> &str {
+        "tarn_inequality_subqueries"
+    }
+}
+
+/// A subquery the rule can rewrite, taken apart.
+struct Parts {
+    /// The subquery's answer in terms of its aggregates' output columns.
+    answer: Expr,
+    aggregate: Aggregate,
+    /// What a projection between the WHERE and the aggregates computes (`SELECT 1 FROM ...`,
+    /// as `EXISTS` becomes a `count(*)` over it).
+    computed: Option<Vec<Expr>>,
+    /// The WHERE conditions that read outer columns, and the others.
+    correlated: Vec<Expr>,
+    uncorrelated: Vec<Expr>,
+    /// The plan below the WHERE.
+    source: Arc<LogicalPlan>,
+    /// The distinct outer columns the conditions read.
+    outer_columns: Vec<Column>,
+}
+
+fn holds_inequality_subquery(expr: &Expr) -> bool {
+    expr.exists(|e| {
+        Ok(matches!(e, Expr::ScalarSubquery(subquery) if take_apart(subquery).is_some()))
+    })
+    .unwrap_or(false)
+}
+
+fn reads_outer(expr: &Expr) -> bool {
+    expr.exists(|e| Ok(matches!(e, Expr::OuterReferenceColumn(..))))
+        .unwrap_or(false)
+}
+
+/// Whether DataFusion decorrelates this condition itself: an equality of an outer expression
+/// and an inner one.
+fn is_outer_equality(condition: &Expr) -> bool {
+    match condition {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Eq,
+            right,
+        }) => reads_outer(left) != reads_outer(right),
+        _ => false,
+    }
+}
+
+/// Whether `plan` (a subquery's part below its WHERE) reads no outer column.
+fn plan_reads_outer(plan: &LogicalPlan) -> bool {
+    let mut found = false;
+    let _ = plan.apply_with_subqueries(|node| {
+        found |= node.expressions().iter().any(reads_outer);
+        Ok(match found {
+            true => TreeNodeRecursion::Stop,
+            false => TreeNodeRecursion::Continue,
+        })
+    });
+    found
+}
+
+/// The subquery's parts, when it has the form and the aggregates the rule rewrites and a
+/// condition DataFusion cannot decorrelate.
+fn take_apart(subquery: &Subquery) -> Option<Parts> {
+    if subquery.outer_ref_columns.is_empty() {
+        return None;
+    }
+    let (answer, below) = match subquery.subquery.as_ref() {
+        LogicalPlan::Projection(Projection { expr, input, .. }) if expr.len() == 1 => {
+            (expr[0].clone(), input.as_ref())
+        }
+        plan => (
+            Expr::Column(Column::from(plan.schema().qualified_field(0))),
+            plan,
+        ),
+    };
+    let LogicalPlan::Aggregate(aggregate) = below else {
+        return None;
+    };
+    if !aggregate.group_expr.is_empty()
+        || reads_outer(&answer)
+        || aggregate.aggr_expr.iter().any(reads_outer)
+        || aggregate
+            .aggr_expr
+            .iter()
+            .any(|e| empty_answer_of(e).is_none())
+    {
+        return None;
+    }
+    let (computed, filtered) = match aggregate.input.as_ref() {
+        LogicalPlan::Projection(Projection { expr, input, .. }) => {
+            (Some(expr.clone()), input.as_ref())
+        }
+        plan => (None, plan),
+    };
+    if computed.as_ref().is_some_and(|c| c.iter().any(reads_outer)) {
+        return None;
+    }
+    let LogicalPlan::Filter(Filter {
+        predicate, input, ..
+    }) = filtered
+    else {
+        return None;
+    };
+    if plan_reads_outer(input) {
+        return None;
+    }
+    let (correlated, uncorrelated): (Vec<Expr>, Vec<Expr>) = split_conjunction(predicate)
+        .into_iter()
+        .cloned()
+        .partition(reads_outer);
+    if correlated.iter().all(is_outer_equality) {
+        return None;
+    }
+    let mut outer_columns: Vec<Column> = Vec::new();
+    for condition in &correlated {
+        let _ = condition.apply(|e| {
+            if let Expr::OuterReferenceColumn(_, column) = e
+                && !outer_columns.contains(column)
+            {
+                outer_columns.push(column.clone());
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+    }
+    Some(Parts {
+        answer,
+        aggregate: aggregate.clone(),
+        computed,
+        correlated,
+        uncorrelated,
+        source: Arc::clone(input),
+        outer_columns,
+    })
+}
+
+/// An aggregate's answer over no rows, if it is one the rule knows.
+fn empty_answer_of(aggregate: &Expr) -> Option<ScalarValue> {
+    let Expr::AggregateFunction(AggregateFunction { func, .. }) = aggregate.clone().unalias()
+    else {
+        return None;
+    };
+    let name = func.name();
+    if ZERO_WHEN_EMPTY.contains(&name) {
+        Some(ScalarValue::Int64(Some(0)))
+    } else if NULL_WHEN_EMPTY.contains(&name) {
+        Some(ScalarValue::Null)
+    } else {
+        None
+    }
+}
+
+/// Joins the answers of `subquery` for each distinct value of its outer columns onto `input`
+/// (left, so every row stays), and returns the join and the expression that stands for the
+/// subquery over it.
+fn join_answers(
+    input: LogicalPlan,
+    subquery: &Subquery,
+    rewritten: &mut usize,
+) -> Result<(LogicalPlan, Expr)> {
+    let parts = take_apart(subquery).expect("only subqueries take_apart accepts are rewritten");
+    *rewritten += 1;
+    let domain_name = format!("__tarn_domain_{rewritten}");
+    let values_name = format!("__tarn_values_{rewritten}");
+    let key = |i: usize| format!("__tarn_key_{i}");
+    let answer_name = "__tarn_answer";
+    let present_name = "__tarn_present";
+
+    // The distinct values of the outer columns.
+    let domain = LogicalPlanBuilder::from(input.clone())
+        .aggregate(
+            parts
+                .outer_columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Expr::Column(c.clone()).alias(key(i))),
+            Vec::<Expr>::new(),
+        )?
+        .alias(domain_name.as_str())?
+        .build()?;
+    let domain_key = |i: usize| Expr::Column(Column::new(Some(domain_name.as_str()), key(i)));
+    // The correlated conditions read the domain where they read the outer row.
+    let conditions = parts
+        .correlated
+        .into_iter()
+        .map(|condition| {
+            condition
+                .transform_up(|e| match e {
+                    Expr::OuterReferenceColumn(_, column) => {
+                        let at = parts
+                            .outer_columns
+                            .iter()
+                            .position(|c| *c == column)
+                            .expect("every outer column was collected");
+                        Ok(Transformed::yes(domain_key(at)))
+                    }
+                    e => Ok(Transformed::no(e)),
+                })
+                .map(|t| t.data)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut source = LogicalPlanBuilder::from(parts.source.as_ref().clone());
+    if let Some(uncorrelated) = conjunction(parts.uncorrelated) {
+        source = source.filter(uncorrelated)?;
+    }
+    let keys: Vec<Expr> = (0..parts.outer_columns.len()).map(domain_key).collect();
+    let mut values =
+        LogicalPlanBuilder::from(domain).join_on(source.build()?, JoinType::Inner, conditions)?;
+    if let Some(computed) = parts.computed {
+        values = values.project(keys.iter().cloned().chain(computed))?;
+    }
+    let values = values
+        .aggregate(keys.clone(), parts.aggregate.aggr_expr.clone())?
+        .project(
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| k.clone().alias(key(i)))
+                .chain([
+                    parts.answer.clone().alias(answer_name),
+                    lit(true).alias(present_name),
+                ]),
+        )?
+        .alias(values_name.as_str())?
+        .build()?;
+    let joined = LogicalPlanBuilder::from(input)
+        .join_detailed(
+            values,
+            JoinType::Left,
+            (
+                parts.outer_columns.clone(),
+                (0..parts.outer_columns.len())
+                    .map(|i| Column::new(Some(values_name.as_str()), key(i)))
+                    .collect::<Vec<_>>(),
+            ),
+            None,
+            NullEquality::NullEqualsNull,
+        )?
+        .build()?;
+    let answer = Expr::Column(Column::new(Some(values_name.as_str()), answer_name));
+    let present = Expr::Column(Column::new(Some(values_name.as_str()), present_name));
+    // Without a row in `values`, the answer over no rows.
+    let empty = empty_answer(parts.answer, &parts.aggregate)?;
+    let value = match empty {
+        Expr::Literal(ScalarValue::Null, _) => answer,
+        empty => case(present.is_null())
+            .when(lit(true), empty)
+            .otherwise(answer)?,
+    };
+    Ok((joined, value))
+}
+
+/// `answer` with each aggregate's output replaced by its answer over no rows.
+fn empty_answer(answer: Expr, aggregate: &Aggregate) -> Result<Expr> {
+    let outputs: Vec<(Column, ScalarValue)> = aggregate
+        .aggr_expr
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let (qualifier, field) = aggregate.schema.qualified_field(i);
+            let empty = empty_answer_of(e).expect("take_apart checked every aggregate");
+            let typed = match empty {
+                ScalarValue::Null => ScalarValue::try_from(field.data_type())?,
+                value => value.cast_to(field.data_type())?,
+            };
+            Ok((Column::from((qualifier, field)), typed))
+        })
+        .collect::<Result<_>>()?;
+    let substituted = answer
+        .transform_up(|e| match e {
+            Expr::Column(column) => match outputs.iter().find(|(c, _)| *c == column) {
+                Some((_, value)) => Ok(Transformed::yes(lit(value.clone()))),
+                None => Ok(Transformed::no(Expr::Column(column))),
+            },
+            e => Ok(Transformed::no(e)),
+        })?
+        .data;
+    // A lone aggregate that is NULL over no rows needs no CASE.
+    Ok(match &substituted {
+        Expr::Literal(value, _) if value.is_null() => lit(ScalarValue::Null),
+        _ => substituted,
+    })
+}
+
+/// Whether the rule rewrites `subquery` over `input`: it has the rule's form, and its outer
+/// columns are `input`'s (not those of a query further out).
+fn rewrites(subquery: &Subquery, input: &LogicalPlan) -> bool {
+    take_apart(subquery).is_some_and(|parts| {
+        parts
+            .outer_columns
+            .iter()
+            .all(|c| input.schema().has_column(c))
+    })
+}
+
+/// Rewrites the rule's subqueries in `expr`, joining their answers onto `input`.
+fn rewrite_expr(
+    expr: Expr,
+    input: &mut LogicalPlan,
+    rewritten: &mut usize,
+) -> Result<Transformed<Expr>> {
+    expr.transform_up(|e| match e {
+        Expr::ScalarSubquery(subquery) if rewrites(&subquery, input) => {
+            let (joined, value) = join_answers(input.clone(), &subquery, rewritten)?;
+            *input = joined;
+            Ok(Transformed::yes(value))
+        }
+        e => Ok(Transformed::no(e)),
+    })
+}
+
+fn rewrite_projection(projection: Projection, rewritten: &mut usize) -> Result<LogicalPlan> {
+    let mut input = projection.input.as_ref().clone();
+    let names = NamePreserver::new_for_projection();
+    let exprs = projection
+        .expr
+        .into_iter()
+        .map(|expr| {
+            let name = names.save(&expr);
+            let rewritten = rewrite_expr(expr, &mut input, rewritten)?;
+            Ok(name.restore(rewritten.data))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(LogicalPlan::Projection(Projection::try_new(
+        exprs,
+        Arc::new(input),
+    )?))
+}
+
+/// The filter over the joined answers, then only the columns it had.
+fn rewrite_filter(filter: Filter, rewritten: &mut usize) -> Result<LogicalPlan> {
+    let columns: Vec<Expr> = filter
+        .input
+        .schema()
+        .columns()
+        .into_iter()
+        .map(Expr::Column)
+        .collect();
+    let mut input = filter.input.as_ref().clone();
+    let predicate = rewrite_expr(filter.predicate, &mut input, rewritten)?.data;
+    LogicalPlanBuilder::from(input)
+        .filter(predicate)?
+        .project(columns)?
+        .build()
+}
