@@ -435,6 +435,24 @@ async fn subqueries_correlated_by_inequalities() {
             ["NULL", "0", "NULL", "NULL", "NULL", "false"],
         ]
     );
+    // IN in a SELECT list with such a condition (three-valued: NULL where the set holds a
+    // NULL), and a correlated derived table below the correlated WHERE.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT x, x IN (SELECT y FROM t WHERE z > x * 10) AS i, \
+             (SELECT count(*) FROM (SELECT * FROM t WHERE z > o.x * 5) q WHERE q.y < o.x + 4) \
+             AS c FROM o ORDER BY x"
+        )
+        .await,
+        [
+            ["1", "NULL", "2"],
+            ["2", "NULL", "2"],
+            ["2", "NULL", "2"],
+            ["7", "false", "1"],
+            ["NULL", "false", "0"],
+        ]
+    );
     // In WHERE, and with an equality beside the inequality.
     assert_eq!(
         query(

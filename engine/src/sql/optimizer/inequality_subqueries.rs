@@ -17,8 +17,11 @@
 //! over no rows: 0 for `count`, NULL for the aggregates listed in [`NULL_WHEN_EMPTY`]. The rule
 //! takes subqueries of the form `SELECT f(aggregates) FROM ... WHERE conditions` whose outer
 //! columns appear only in the WHERE conditions, and whose aggregates it knows; it leaves the
-//! rest, equality-only correlations included, to DataFusion. An `EXISTS` in a SELECT list,
-//! which [`super::SubqueryValues`] makes a `count(*)` subquery, is one of them.
+//! rest, equality-only correlations included, to DataFusion. Between the aggregates and the
+//! tables, filters, projections and aliases may stack (the domain joins at the lowest filter
+//! that reads the outer row, and its keys pass up through the rest): `EXISTS` and `IN` in a
+//! SELECT list, which [`super::SubqueryValues`] makes `count(*)` subqueries over the original
+//! one, are of this form.
 
 use std::sync::Arc;
 
@@ -98,15 +101,12 @@ struct Parts {
     /// The subquery's answer in terms of its aggregates' output columns.
     answer: Expr,
     aggregate: Aggregate,
-    /// What a projection between the WHERE and the aggregates computes (`SELECT 1 FROM ...`,
-    /// as `EXISTS` becomes a `count(*)` over it).
-    computed: Option<Vec<Expr>>,
-    /// The WHERE conditions that read outer columns, and the others.
-    correlated: Vec<Expr>,
-    uncorrelated: Vec<Expr>,
-    /// The plan below the WHERE.
+    /// The filters, projections and aliases between the aggregate and `source`, top first:
+    /// the part of the subquery that reads outer columns (in its filters only).
+    stack: Vec<LogicalPlan>,
+    /// The plan below them, which reads no outer column.
     source: Arc<LogicalPlan>,
-    /// The distinct outer columns the conditions read.
+    /// The distinct outer columns the filters read.
     outer_columns: Vec<Column>,
 }
 
@@ -176,28 +176,33 @@ fn take_apart(subquery: &Subquery) -> Option<Parts> {
     {
         return None;
     }
-    let (computed, filtered) = match aggregate.input.as_ref() {
-        LogicalPlan::Projection(Projection { expr, input, .. }) => {
-            (Some(expr.clone()), input.as_ref())
-        }
-        plan => (None, plan),
-    };
-    if computed.as_ref().is_some_and(|c| c.iter().any(reads_outer)) {
-        return None;
+    let mut stack = Vec::new();
+    let mut correlated = Vec::new();
+    let mut source = Arc::clone(&aggregate.input);
+    while plan_reads_outer(&source) {
+        let input = match source.as_ref() {
+            LogicalPlan::Filter(Filter {
+                predicate, input, ..
+            }) => {
+                correlated.extend(
+                    split_conjunction(predicate)
+                        .into_iter()
+                        .filter(|c| reads_outer(c))
+                        .cloned(),
+                );
+                input
+            }
+            LogicalPlan::Projection(Projection { expr, input, .. })
+                if !expr.iter().any(reads_outer) =>
+            {
+                input
+            }
+            LogicalPlan::SubqueryAlias(alias) => &alias.input,
+            _ => return None,
+        };
+        let input = Arc::clone(input);
+        stack.push(Arc::unwrap_or_clone(std::mem::replace(&mut source, input)));
     }
-    let LogicalPlan::Filter(Filter {
-        predicate, input, ..
-    }) = filtered
-    else {
-        return None;
-    };
-    if plan_reads_outer(input) {
-        return None;
-    }
-    let (correlated, uncorrelated): (Vec<Expr>, Vec<Expr>) = split_conjunction(predicate)
-        .into_iter()
-        .cloned()
-        .partition(reads_outer);
     if correlated.iter().all(is_outer_equality) {
         return None;
     }
@@ -215,10 +220,8 @@ fn take_apart(subquery: &Subquery) -> Option<Parts> {
     Some(Parts {
         answer,
         aggregate: aggregate.clone(),
-        computed,
-        correlated,
-        uncorrelated,
-        source: Arc::clone(input),
+        stack,
+        source,
         outer_columns,
     })
 }
@@ -267,36 +270,64 @@ fn join_answers(
         )?
         .alias(domain_name.as_str())?
         .build()?;
-    let domain_key = |i: usize| Expr::Column(Column::new(Some(domain_name.as_str()), key(i)));
-    // The correlated conditions read the domain where they read the outer row.
-    let conditions = parts
-        .correlated
-        .into_iter()
-        .map(|condition| {
-            condition
-                .transform_up(|e| match e {
-                    Expr::OuterReferenceColumn(_, column) => {
-                        let at = parts
-                            .outer_columns
-                            .iter()
-                            .position(|c| *c == column)
-                            .expect("every outer column was collected");
-                        Ok(Transformed::yes(domain_key(at)))
-                    }
-                    e => Ok(Transformed::no(e)),
-                })
-                .map(|t| t.data)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let mut source = LogicalPlanBuilder::from(parts.source.as_ref().clone());
-    if let Some(uncorrelated) = conjunction(parts.uncorrelated) {
-        source = source.filter(uncorrelated)?;
-    }
-    let keys: Vec<Expr> = (0..parts.outer_columns.len()).map(domain_key).collect();
-    let mut values =
-        LogicalPlanBuilder::from(domain).join_on(source.build()?, JoinType::Inner, conditions)?;
-    if let Some(computed) = parts.computed {
-        values = values.project(keys.iter().cloned().chain(computed))?;
+    // Past the join, the keys pass through every projection and alias by their names.
+    let keys: Vec<Expr> = (0..parts.outer_columns.len())
+        .map(|i| Expr::Column(Column::new_unqualified(key(i))))
+        .collect();
+    // Outer columns read as the domain's keys.
+    let from_domain = |condition: &Expr| -> Result<Expr> {
+        condition
+            .clone()
+            .transform_up(|e| match e {
+                Expr::OuterReferenceColumn(_, column) => {
+                    let at = parts
+                        .outer_columns
+                        .iter()
+                        .position(|c| *c == column)
+                        .expect("every outer column was collected");
+                    Ok(Transformed::yes(keys[at].clone()))
+                }
+                e => Ok(Transformed::no(e)),
+            })
+            .map(|t| t.data)
+    };
+    // The stack rebuilt bottom up: the domain joins where the first correlated filter was,
+    // and a correlated filter above it compares with the keys.
+    let mut values = LogicalPlanBuilder::from(parts.source.as_ref().clone());
+    let mut domain = Some(domain);
+    for node in parts.stack.into_iter().rev() {
+        values = match node {
+            LogicalPlan::Filter(filter) => {
+                let (correlated, uncorrelated): (Vec<&Expr>, Vec<&Expr>) =
+                    split_conjunction(&filter.predicate)
+                        .into_iter()
+                        .partition(|c| reads_outer(c));
+                if let Some(uncorrelated) = conjunction(uncorrelated.into_iter().cloned()) {
+                    values = values.filter(uncorrelated)?;
+                }
+                let conditions = correlated
+                    .into_iter()
+                    .map(from_domain)
+                    .collect::<Result<Vec<_>>>()?;
+                match conjunction(conditions) {
+                    None => values,
+                    Some(conditions) => match domain.take() {
+                        Some(domain) => LogicalPlanBuilder::from(domain).join_on(
+                            values.build()?,
+                            JoinType::Inner,
+                            [conditions],
+                        )?,
+                        None => values.filter(conditions)?,
+                    },
+                }
+            }
+            LogicalPlan::Projection(projection) => match domain {
+                Some(_) => values.project(projection.expr)?,
+                None => values.project(projection.expr.into_iter().chain(keys.clone()))?,
+            },
+            LogicalPlan::SubqueryAlias(alias) => values.alias(alias.alias)?,
+            other => unreachable!("take_apart stacks no {}", other.display()),
+        };
     }
     let values = values
         .aggregate(keys.clone(), parts.aggregate.aggr_expr.clone())?
