@@ -453,6 +453,22 @@ async fn subqueries_correlated_by_inequalities() {
             ["NULL", "false", "0"],
         ]
     );
+    // A condition on the outer row alone, which DataFusion does not decorrelate either.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT x, EXISTS (SELECT 1 WHERE x = 2), (SELECT count(*) FROM t WHERE o.x = 7) \
+             FROM o ORDER BY x"
+        )
+        .await,
+        [
+            ["1", "false", "0"],
+            ["2", "true", "0"],
+            ["2", "true", "0"],
+            ["7", "false", "4"],
+            ["NULL", "false", "0"],
+        ]
+    );
     // In WHERE, and with an equality beside the inequality.
     assert_eq!(
         query(

@@ -123,14 +123,21 @@ fn reads_outer(expr: &Expr) -> bool {
 }
 
 /// Whether DataFusion decorrelates this condition itself: an equality of an outer expression
-/// and an inner one.
+/// and one of the subquery's columns (not a constant: `WHERE t.x = 2` it does not).
 fn is_outer_equality(condition: &Expr) -> bool {
+    let reads_inner = |e: &Expr| {
+        e.exists(|e| Ok(matches!(e, Expr::Column(_))))
+            .unwrap_or(false)
+    };
     match condition {
         Expr::BinaryExpr(BinaryExpr {
             left,
             op: Operator::Eq,
             right,
-        }) => reads_outer(left) != reads_outer(right),
+        }) => {
+            (reads_outer(left) && !reads_outer(right) && reads_inner(right))
+                || (reads_outer(right) && !reads_outer(left) && reads_inner(left))
+        }
         _ => false,
     }
 }
