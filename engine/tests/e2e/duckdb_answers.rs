@@ -402,6 +402,21 @@ async fn in_and_exists_are_values_in_a_select_list() {
             ["abc", "true", "NULL", "true", "true", "false"],
         ]
     );
+    // In an aggregate's FILTER, its argument and a group key.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT s IN (SELECT 'abc') AS k, count(*) FILTER (WHERE s IN (SELECT 'xyz')), \
+             max((SELECT max(v) FROM (VALUES (1), (99)) u(v) WHERE v > t.i)) \
+             FROM t GROUP BY s IN (SELECT 'abc') ORDER BY k"
+        )
+        .await,
+        [
+            ["false", "1", "99"],
+            ["true", "0", "NULL"],
+            ["NULL", "0", "99"]
+        ]
+    );
 }
 
 /// Scalar subqueries correlated by inequalities (DataFusion decorrelates only equalities and

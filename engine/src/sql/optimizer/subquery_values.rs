@@ -8,17 +8,22 @@
 //! SQL's three-valued answer: `x IN (S)` is true when some value of S equals x, false when S is
 //! empty, NULL when x is NULL or S holds a NULL, and false otherwise; `EXISTS (S)` is whether S
 //! has a row. S is planned up to three times. Columns keep their names.
+//!
+//! A subquery in an aggregate's arguments, its FILTER or a group key (`count(*) FILTER (WHERE id
+//! IN (SELECT id FROM flagged))`) fails in DataFusion wherever it is: it decorrelates only
+//! those in projections and filters. The rule computes such a subquery in a projection below
+//! the aggregate, which reads its column instead.
 
 use std::sync::Arc;
 
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema, ExprSchema, Result, ScalarValue};
 use datafusion::functions_aggregate::count::count_all;
 use datafusion::logical_expr::expr::{Exists, InSubquery};
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::{
-    Expr, LogicalPlan, LogicalPlanBuilder, Projection, Subquery, case, lit,
+    Aggregate, Expr, LogicalPlan, LogicalPlanBuilder, Projection, Subquery, case, lit,
 };
 use datafusion::optimizer::AnalyzerRule;
 
@@ -31,6 +36,15 @@ impl AnalyzerRule for SubqueryValues {
         plan.transform_up_with_subqueries(|node| match node {
             LogicalPlan::Projection(projection) if projection.expr.iter().any(tests_subquery) => {
                 rewrite_projection(projection).map(Transformed::yes)
+            }
+            LogicalPlan::Aggregate(aggregate)
+                if aggregate
+                    .group_expr
+                    .iter()
+                    .chain(&aggregate.aggr_expr)
+                    .any(holds_subquery) =>
+            {
+                lift_subqueries(aggregate).map(Transformed::yes)
             }
             node => Ok(Transformed::no(node)),
         })
@@ -46,6 +60,68 @@ impl AnalyzerRule for SubqueryValues {
 fn tests_subquery(expr: &Expr) -> bool {
     expr.exists(|e| Ok(matches!(e, Expr::InSubquery(_) | Expr::Exists(_))))
         .unwrap_or(false)
+}
+
+/// Whether `expr` holds a subquery of any kind outside any subquery of its own.
+fn holds_subquery(expr: &Expr) -> bool {
+    expr.exists(|e| {
+        Ok(matches!(
+            e,
+            Expr::InSubquery(_) | Expr::Exists(_) | Expr::ScalarSubquery(_)
+        ))
+    })
+    .unwrap_or(false)
+}
+
+/// `aggregate` reading its subqueries' values from a projection below it, which passes its
+/// input's columns through (see the module documentation).
+fn lift_subqueries(aggregate: Aggregate) -> Result<LogicalPlan> {
+    let plan = LogicalPlan::Aggregate(aggregate.clone());
+    let names = NamePreserver::new(&plan);
+    let mut lifted: Vec<Expr> = Vec::new();
+    let mut lift = |expr: Expr| -> Result<Expr> {
+        let name = names.save(&expr);
+        let rewritten = expr.transform_down(|e| match e {
+            Expr::InSubquery(_) | Expr::Exists(_) | Expr::ScalarSubquery(_) => {
+                let column = format!("__tarn_subquery_{}", lifted.len());
+                lifted.push(e.alias(column.as_str()));
+                Ok(Transformed::new(
+                    Expr::Column(Column::new_unqualified(column)),
+                    true,
+                    TreeNodeRecursion::Jump,
+                ))
+            }
+            e => Ok(Transformed::no(e)),
+        })?;
+        Ok(name.restore(rewritten.data))
+    };
+    let group_expr = aggregate
+        .group_expr
+        .into_iter()
+        .map(&mut lift)
+        .collect::<Result<Vec<_>>>()?;
+    let aggr_expr = aggregate
+        .aggr_expr
+        .into_iter()
+        .map(&mut lift)
+        .collect::<Result<Vec<_>>>()?;
+    let passed: Vec<Expr> = aggregate
+        .input
+        .schema()
+        .columns()
+        .into_iter()
+        .map(Expr::Column)
+        .collect();
+    let below = Projection::try_new(passed.into_iter().chain(lifted).collect(), aggregate.input)?;
+    let below = match below.expr.iter().any(tests_subquery) {
+        true => rewrite_projection(below)?,
+        false => LogicalPlan::Projection(below),
+    };
+    Ok(LogicalPlan::Aggregate(Aggregate::try_new(
+        Arc::new(below),
+        group_expr,
+        aggr_expr,
+    )?))
 }
 
 fn rewrite_projection(projection: Projection) -> Result<LogicalPlan> {
