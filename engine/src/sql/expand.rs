@@ -1,5 +1,6 @@
 //! Select-list forms that need the FROM clause's columns before DataFusion sees them:
-//! `COLUMNS('regex')` (alone or inside an expression, once per matching column) and
+//! `COLUMNS('regex')` and `COLUMNS(*)` (alone or inside an expression, once per matching
+//! column) and
 //! `* RENAME (a AS b, ...)` (every column in order, some renamed).
 //!
 //! `* RENAME` does not parse, so [`mark_renames`] first turns it into a marker call
@@ -262,6 +263,12 @@ fn columns_call_pattern(expr: &Expr) -> Option<String> {
     };
     if !function.name.to_string().eq_ignore_ascii_case("columns") {
         return None;
+    }
+    // `COLUMNS(*)`: every column.
+    if let FunctionArguments::List(list) = &function.args
+        && let [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)] = list.args.as_slice()
+    {
+        return Some(".*".into());
     }
     match string_args(function)?.as_slice() {
         [pattern] => Some(pattern.clone()),

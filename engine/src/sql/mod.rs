@@ -37,6 +37,7 @@ mod rewrite;
 mod routing;
 mod samples;
 mod scalar_args;
+mod sha1_digest;
 mod slice;
 mod split;
 mod statistics;
@@ -326,6 +327,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(bit_count::BitCount::new()),
         ScalarUDF::from(glob_match::GlobMatch::new()),
         ScalarUDF::from(next_after::NextAfter::new()),
+        ScalarUDF::from(sha1_digest::Sha1Digest::new()),
         ScalarUDF::from(duckdb_text::DuckDbText::new()),
         ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::Boundaries)),
         ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::WholeParts)),

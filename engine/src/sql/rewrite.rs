@@ -132,7 +132,8 @@ impl Rewriter<'_> {
     }
 }
 
-/// Gives `/`, `//`, `^`, `^@`, `->`, `->>`, `CAST(x AS JSON)` and `CAST(x AS BLOB)` DuckDB's meaning. Runs
+/// Gives `/`, `//`, `^`, `^@`, `->`, `->>`, `CAST(x AS JSON)`, `CAST(x AS BLOB)` and
+/// `INTERVAL 1 DAY` in a window frame DuckDB's meaning. Runs
 /// after [`name_columns`], so columns keep the names users wrote (`(a / b)`).
 pub fn duckdb_operators(statement: &mut Statement) -> Result<()> {
     match statement.visit(&mut OperatorRewriter) {
@@ -177,6 +178,16 @@ impl VisitorMut for OperatorRewriter {
             *data_type = DataType::Bytea;
         }
         pad_timestamp_literal(expr);
+        // `INTERVAL 1 DAY`: DataFusion reads a bare number there in an expression but not in
+        // a window frame (`RANGE BETWEEN INTERVAL 1 DAY PRECEDING ...`); `INTERVAL '1' DAY`,
+        // the same interval, it reads in both.
+        if let Expr::Interval(interval) = expr
+            && let Expr::Value(value) = interval.value.as_ref()
+            && let Value::Number(digits, _) = &value.value
+        {
+            *interval.value = Expr::value(Value::SingleQuotedString(digits.clone()));
+            return ControlFlow::Continue(());
+        }
         if let Expr::BinaryOp { op, left, right } = expr {
             let function = match op {
                 BinaryOperator::Divide => super::functions::DIVIDE,

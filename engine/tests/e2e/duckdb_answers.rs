@@ -595,6 +595,27 @@ async fn copy_writes_csv_and_json_values_as_duckdb_does() {
     assert_eq!(written["s"], serde_json::json!({"a": "x"}));
 }
 
+/// A window frame over dates or timestamps in DuckDB's interval form, `INTERVAL 1 DAY` (which
+/// DataFusion took only quoted, `INTERVAL '1 day'`).
+#[tokio::test]
+async fn window_frames_take_intervals_as_duckdb_writes_them() {
+    let (mut s, _dir) = parquet_view(
+        "SELECT * FROM (VALUES (1, TIMESTAMP '2024-01-01 00:00'), (2, TIMESTAMP '2024-01-01 01:00'), \
+         (4, TIMESTAMP '2024-01-02 03:00')) AS v(x, ts)",
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT x, sum(x) OVER (ORDER BY ts RANGE BETWEEN INTERVAL 1 DAY PRECEDING AND \
+             CURRENT ROW), count(*) OVER (ORDER BY ts RANGE BETWEEN INTERVAL 90 MINUTE \
+             PRECEDING AND INTERVAL 1 HOUR FOLLOWING) FROM t ORDER BY ts"
+        )
+        .await,
+        [["1", "1", "2"], ["2", "3", "2"], ["4", "4", "1"]]
+    );
+}
+
 #[tokio::test]
 async fn a_date_plus_a_time_of_day_is_a_timestamp() {
     let (mut s, _dir) = table().await;

@@ -366,6 +366,18 @@ async fn text_functions_give_duckdbs_answers() {
             "0.0"
         ]]
     );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT sha1('a'), sha1(''::BLOB), sha1(s) FROM t WHERE x = 3 AND d = 8.0"
+        )
+        .await,
+        [[
+            "86f7e437faa5a7fce15d1ddcb9eaeaea377667b8",
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+            "35b5ea45c5e41f78b46a937cc74d41dfea920890"
+        ]]
+    );
     for (sql, message) in [
         ("SELECT hamming('abc', 'ab')", "equal length"),
         ("SELECT jaccard('', 'a')", "an argument is empty"),

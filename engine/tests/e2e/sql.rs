@@ -143,6 +143,8 @@ async fn bare_from_and_friendly_select() {
     assert_eq!(rows(&batches), [["2", "10.5"]]);
     let err = error(&mut s, "SELECT COLUMNS('zzz') FROM t").await;
     assert!(err.contains("matches no column"), "{err}");
+    let batches = s.query("SELECT min(COLUMNS(*)) FROM t").await.unwrap();
+    assert_eq!(columns(&batches), ["min(id)", "min(name)", "min(score)"]);
     // DuckDB 2's division: `/` is IEEE floating point, `//` divides integers to an integer
     // and anything else as DOUBLE, and refuses a zero divisor.
     let batches = s
