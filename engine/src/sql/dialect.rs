@@ -7,7 +7,8 @@
 //! by `rewrite::duckdb_operators`), and `^@` (starts with) as `BinaryOperator::PGStartsWith`.
 //! JSON's `->` and `->>` bind tighter than comparisons ([`ARROW_PRECEDENCE`]). `a [NOT] GLOB b`,
 //! which sqlparser does not know, is parsed at `LIKE`'s precedence as a call of
-//! [`GLOB_MATCH`].
+//! [`GLOB_MATCH`], and `[x * 2 FOR x IN list IF x > 0]`, DuckDB's list comprehension, as
+//! `list_transform` over `list_filter`.
 //!
 //! Everything else is the DuckDB dialect's: `dialect()` answers with its type, so the parser's
 //! DuckDB-only syntax stays on, and every setting the DuckDB dialect changes is forwarded.
@@ -15,14 +16,16 @@
 use std::any::TypeId;
 
 use sqlparser::ast::{
-    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-    FunctionArguments, Ident, ObjectName, UnaryOperator,
+    BinaryOperator, Expr, LambdaFunction, LambdaFunctionParameter, LambdaSyntax,
+    OneOrManyWithParens, UnaryOperator,
 };
 use sqlparser::dialect::{Dialect, DuckDbDialect, Precedence};
+use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Token;
 
 use super::glob_match::GLOB_MATCH;
+use super::rewrite::call;
 
 /// The precedence of `^`, `**` and `^@`: above `*`, `/` and `%` (40 in the default table),
 /// below `AT TIME ZONE` (41) and `::` (50).
@@ -68,22 +71,7 @@ fn glob_operator(parser: &Parser) -> Option<(bool, usize)> {
 
 /// `glob_match(text, pattern)`, negated for `NOT GLOB`.
 fn glob_call(text: Expr, pattern: Expr, negated: bool) -> Expr {
-    let call = Expr::Function(Function {
-        name: ObjectName::from(vec![Ident::new(GLOB_MATCH)]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
-            args: [text, pattern]
-                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
-                .to_vec(),
-            clauses: Vec::new(),
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: Vec::new(),
-    });
+    let call = call(GLOB_MATCH, [text, pattern]);
     match negated {
         true => Expr::UnaryOp {
             op: UnaryOperator::Not,
@@ -91,6 +79,57 @@ fn glob_call(text: Expr, pattern: Expr, negated: bool) -> Expr {
         },
         false => call,
     }
+}
+
+/// Whether the brackets opening at the parser's position hold a `FOR` of their own (not one
+/// inside nested brackets or parentheses): a list comprehension, not a list.
+fn brackets_hold_for(parser: &Parser) -> bool {
+    let mut depth = 0usize;
+    for n in 0.. {
+        match &parser.peek_nth_token_ref(n).token {
+            Token::LBracket | Token::LParen => depth += 1,
+            Token::RBracket | Token::RParen => {
+                depth -= 1;
+                if depth == 0 {
+                    return false;
+                }
+            }
+            Token::Word(w) if depth == 1 && w.keyword == Keyword::FOR => return true,
+            Token::EOF => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// DuckDB's list comprehension `[element FOR x IN list IF condition]`, as
+/// `list_transform(list_filter(list, lambda x: condition), lambda x: element)`.
+fn parse_comprehension(parser: &mut Parser) -> Result<Expr, ParserError> {
+    parser.expect_token(&Token::LBracket)?;
+    let element = parser.parse_expr()?;
+    parser.expect_keyword_is(Keyword::FOR)?;
+    let variable = parser.parse_identifier()?;
+    parser.expect_keyword_is(Keyword::IN)?;
+    let mut list = parser.parse_expr()?;
+    let condition = match parser.parse_keyword(Keyword::IF) {
+        true => Some(parser.parse_expr()?),
+        false => None,
+    };
+    parser.expect_token(&Token::RBracket)?;
+    let lambda = |body: Expr| {
+        Expr::Lambda(LambdaFunction {
+            params: OneOrManyWithParens::One(LambdaFunctionParameter {
+                name: variable.clone(),
+                data_type: None,
+            }),
+            body: Box::new(body),
+            syntax: LambdaSyntax::LambdaKeyword,
+        })
+    };
+    if let Some(condition) = condition {
+        list = call("list_filter", [list, lambda(condition)]);
+    }
+    Ok(call("list_transform", [list, lambda(element)]))
 }
 
 impl Dialect for TarnDialect {
@@ -145,8 +184,12 @@ impl Dialect for TarnDialect {
     }
 
     /// A sign applies to the operand that follows it, before `^` and `*`: DuckDB's `-2 ^ 2` is
-    /// `(-2) ^ 2`, where sqlparser would take `-(2 ^ 2)`.
+    /// `(-2) ^ 2`, where sqlparser would take `-(2 ^ 2)`. Brackets holding a `FOR` are a list
+    /// comprehension ([`parse_comprehension`]).
     fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+        if parser.peek_token_ref().token == Token::LBracket && brackets_hold_for(parser) {
+            return Some(parse_comprehension(parser));
+        }
         let op = match parser.peek_token_ref().token {
             Token::Minus => UnaryOperator::Minus,
             Token::Plus => UnaryOperator::Plus,

@@ -437,6 +437,32 @@ async fn glob_matches_whole_strings_as_duckdb_does() {
     assert!(err.contains("GLOB takes strings, not BIGINT"), "{err}");
 }
 
+/// `[element FOR x IN list IF condition]`, over a column, nested, and beside plain lists.
+#[tokio::test]
+async fn list_comprehensions_give_duckdbs_answers() {
+    let (mut s, _dir) = table().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, [v * 10 FOR v IN list(x ORDER BY d) IF v % 2 = 1], \
+             [upper(w) FOR w IN list(s ORDER BY d)] FROM t GROUP BY g ORDER BY g"
+        )
+        .await,
+        [
+            ["1", "[30, 10, 10, 30]", "[B, A, B, HÉLLO]"],
+            ["2", "[]", "[NULL, C]"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT [[y + 1 FOR y IN x] FOR x IN [[1, 2], [3]]], [1, 2], [[1], [2, 3]]"
+        )
+        .await,
+        [["[[2, 3], [4]]", "[1, 2]", "[[1], [2, 3]]"]]
+    );
+}
+
 #[tokio::test]
 async fn format_and_printf_give_duckdbs_answers() {
     let (mut s, _dir) = table().await;
