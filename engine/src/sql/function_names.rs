@@ -6,7 +6,8 @@
 //!   (after the result columns are named, so a column is still called `year(d)`): the
 //!   one-argument date parts (`year(d)` is `date_part('year', d)`), `arg_max(a, b)` / `max_by`
 //!   (`first_value(a ORDER BY b DESC) FILTER (WHERE b IS NOT NULL)`; DuckDB skips rows whose
-//!   `b` is NULL), `arg_min` / `min_by` likewise; `substring`, which the parser reads as
+//!   `b` is NULL), `arg_min` / `min_by` likewise, and their top-n forms with `max(x, n)` and
+//!   `min(x, n)` (lists; see [`top_n`]); `substring`, which the parser reads as
 //!   syntax, as a call of DuckDB's `substring`; and the functions [`super::macros`] defines
 //!   in SQL (`mod(a, b)` is `a % b`, `count_if(c)` is `count(CASE WHEN c THEN 1 END)`).
 
@@ -21,9 +22,10 @@ use datafusion::functions_nested::string::string_to_array_udf;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 use sqlparser::ast::{
-    AccessExpr, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArgumentClause,
-    FunctionArguments, Ident, LambdaSyntax, ObjectName, OneOrManyWithParens, OrderByExpr,
-    OrderByOptions, Statement, Subscript, Value, VisitMut, VisitorMut,
+    AccessExpr, BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr,
+    FunctionArgumentClause, FunctionArgumentList, FunctionArguments, Ident, LambdaSyntax,
+    ObjectName, OneOrManyWithParens, OrderByExpr, OrderByOptions, Statement, Subscript, Value,
+    VisitMut, VisitorMut,
 };
 
 /// Registers DataFusion's functions under DuckDB's names as well.
@@ -161,7 +163,7 @@ impl VisitorMut for DuckDbCalls<'_> {
             return ControlFlow::Continue(());
         }
         let rewritten = DATE_PARTS.iter().any(|(shorthand, _)| *shorthand == name)
-            || ["arg_max", "max_by", "arg_min", "min_by"].contains(&name.as_str());
+            || ["arg_max", "max_by", "arg_min", "min_by", "max", "min"].contains(&name.as_str());
         if !rewritten {
             return ControlFlow::Continue(());
         }
@@ -184,6 +186,18 @@ impl VisitorMut for DuckDbCalls<'_> {
             call.name = ObjectName::from(vec![Ident::new("date_part")]);
             return ControlFlow::Continue(());
         }
+        let top = match (name.as_str(), args.as_slice()) {
+            ("max" | "min", [value, n]) => Some((value, value, n)),
+            ("arg_max" | "max_by" | "arg_min" | "min_by", [value, by, n]) => Some((value, by, n)),
+            _ => None,
+        };
+        if let Some((value, by, n)) = top
+            && list.clauses.is_empty()
+        {
+            let descending = matches!(name.as_str(), "max" | "arg_max" | "max_by");
+            *expr = top_n(call, value, by, n, descending);
+            return ControlFlow::Continue(());
+        }
         match (name.as_str(), args.as_slice()) {
             ("arg_max" | "max_by" | "arg_min" | "min_by", [_, by]) if list.clauses.is_empty() => {
                 let descending = matches!(name.as_str(), "arg_max" | "max_by");
@@ -198,11 +212,7 @@ impl VisitorMut for DuckDbCalls<'_> {
                 }])];
                 let by_known = Expr::IsNotNull(Box::new(by.clone()));
                 call.filter = Some(Box::new(match call.filter.take() {
-                    Some(filter) => Expr::BinaryOp {
-                        left: Box::new(Expr::Nested(filter)),
-                        op: BinaryOperator::And,
-                        right: Box::new(by_known),
-                    },
+                    Some(filter) => and(Expr::Nested(filter), by_known),
                     None => by_known,
                 }));
                 call.name = ObjectName::from(vec![Ident::new("first_value")]);
@@ -210,6 +220,47 @@ impl VisitorMut for DuckDbCalls<'_> {
             _ => {}
         }
         ControlFlow::Continue(())
+    }
+}
+
+/// DuckDB's top-n forms, `max(x, n)` and `arg_max(v, by, n)` (and `min`, `arg_min`, `max_by`,
+/// `min_by`): the list of the `n` values with the largest (smallest) `by`, largest first,
+/// over the rows where the value and `by` are not NULL; `list_slice(list(v ORDER BY by DESC)
+/// FILTER (WHERE ...), 1, n)`. The rows are gathered whole before the slice (DuckDB keeps a
+/// heap of n).
+fn top_n(call: &Function, value: &Expr, by: &Expr, n: &Expr, descending: bool) -> Expr {
+    let known = |e: &Expr| Expr::IsNotNull(Box::new(e.clone()));
+    let mut condition = known(value);
+    if by != value {
+        condition = and(condition, known(by));
+    }
+    if let Some(filter) = &call.filter {
+        condition = and(Expr::Nested(filter.clone()), condition);
+    }
+    let mut gathered = call.clone();
+    gathered.name = ObjectName::from(vec![Ident::new("list")]);
+    gathered.filter = Some(Box::new(condition));
+    gathered.args = FunctionArguments::List(FunctionArgumentList {
+        duplicate_treatment: None,
+        args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(value.clone()))],
+        clauses: vec![FunctionArgumentClause::OrderBy(vec![OrderByExpr {
+            expr: by.clone(),
+            options: OrderByOptions {
+                asc: Some(!descending),
+                nulls_first: None,
+            },
+            with_fill: None,
+        }])],
+    });
+    let first = Expr::value(Value::Number("1".into(), false));
+    super::rewrite::call("list_slice", [Expr::Function(gathered), first, n.clone()])
+}
+
+fn and(left: Expr, right: Expr) -> Expr {
+    Expr::BinaryOp {
+        left: Box::new(left),
+        op: BinaryOperator::And,
+        right: Box::new(right),
     }
 }
 

@@ -195,6 +195,36 @@ async fn statistics_give_duckdbs_answers() {
     assert!(err.contains("kurtosis of Utf8"), "{err}");
 }
 
+/// DuckDB's top-n aggregates: a list, largest (smallest) first, of the rows whose value and
+/// key are not NULL.
+#[tokio::test]
+async fn top_n_aggregates_give_duckdbs_answers() {
+    let (mut s, _dir) = table().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, max(d, 2), min(x, 3), arg_max(s, d, 2), min_by(s, d, 9), \
+             max(x, 2) FILTER (WHERE x < 3) FROM t GROUP BY g ORDER BY g"
+        )
+        .await,
+        [
+            [
+                "1",
+                "[8.0, 4.0]",
+                "[1, 1, 3]",
+                "[héllo, b]",
+                "[b, a, b, héllo]",
+                "[1, 1]"
+            ],
+            ["2", "[5.0]", "[10]", "NULL", "NULL", "NULL"]
+        ]
+    );
+    assert_eq!(
+        query(&mut s, "SELECT max(x, 2) FROM t WHERE x > 100").await,
+        [["NULL"]]
+    );
+}
+
 #[tokio::test]
 async fn approximate_quantiles_answer_in_the_input_type() {
     let (mut s, _dir) = table().await;
