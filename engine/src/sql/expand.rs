@@ -121,7 +121,7 @@ pub async fn expand_select_lists(statement: &mut Statement, state: &SessionState
         for item in select.projection.drain(..) {
             projection.extend(expand_item(item, &columns)?);
         }
-        select.projection = projection;
+        select.projection = unique_names(projection);
     }
     Ok(())
 }
@@ -169,9 +169,9 @@ fn needs_expansion(item: &SelectItem) -> bool {
     }
 }
 
-fn expand_item(item: SelectItem, columns: &[Column]) -> Result<Vec<SelectItem>> {
+fn expand_item(item: SelectItem, columns: &[Column]) -> Result<Vec<Expanded>> {
     let SelectItem::UnnamedExpr(expr) = &item else {
-        return Ok(vec![item]);
+        return Ok(vec![Expanded::Item(Box::new(item))]);
     };
     if let Some(renames) = rename_marker_pairs(expr)? {
         for (from, _) in &renames {
@@ -185,18 +185,20 @@ fn expand_item(item: SelectItem, columns: &[Column]) -> Result<Vec<SelectItem>> 
             .iter()
             .map(|column| {
                 let reference = column_ref(column);
-                match renames.iter().find(|(from, _)| *from == column.1) {
-                    Some((_, to)) => SelectItem::ExprWithAlias {
-                        expr: reference,
-                        alias: Ident::with_quote('"', to),
+                Expanded::Item(Box::new(
+                    match renames.iter().find(|(from, _)| *from == column.1) {
+                        Some((_, to)) => SelectItem::ExprWithAlias {
+                            expr: reference,
+                            alias: Ident::with_quote('"', to),
+                        },
+                        None => SelectItem::UnnamedExpr(reference),
                     },
-                    None => SelectItem::UnnamedExpr(reference),
-                }
+                ))
             })
             .collect());
     }
     let Some(pattern) = columns_pattern(expr) else {
-        return Ok(vec![item]);
+        return Ok(vec![Expanded::Item(Box::new(item))]);
     };
     let regex = Regex::new(&pattern).map_err(|e| {
         TarnError::Invalid(format!("COLUMNS('{pattern}'): bad regular expression: {e}"))
@@ -216,23 +218,77 @@ fn expand_item(item: SelectItem, columns: &[Column]) -> Result<Vec<SelectItem>> 
             let expanded = replace_columns_call(expr.clone(), &column_ref(column));
             match expanded {
                 Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
-                    SelectItem::UnnamedExpr(expanded)
+                    Expanded::Item(Box::new(SelectItem::UnnamedExpr(expanded)))
                 }
-                other => {
-                    // Named as written with the column in place, as DuckDB names them.
-                    let name = replace_columns_call(
+                // Named after its column, as DuckDB 2 names them (`max(COLUMNS('x'))` is `x`),
+                // or, where that name is taken, as written with the column in place.
+                other => Expanded::Named {
+                    expr: Box::new(other),
+                    name: column.1.clone(),
+                    written: replace_columns_call(
                         expr.clone(),
                         &Expr::Identifier(Ident::new(&column.1)),
                     )
-                    .to_string();
-                    SelectItem::ExprWithAlias {
-                        expr: other,
-                        alias: Ident::with_quote('"', name),
-                    }
-                }
+                    .to_string(),
+                },
             }
         })
         .collect())
+}
+
+/// A select item after expansion; an expression from `COLUMNS` inside an expression comes with
+/// its two possible names.
+enum Expanded {
+    Item(Box<SelectItem>),
+    Named {
+        expr: Box<Expr>,
+        name: String,
+        written: String,
+    },
+}
+
+/// The expanded items, each expression from `COLUMNS` named after its column unless an earlier
+/// item has that name (DuckDB allows the same name twice; DataFusion does not).
+fn unique_names(items: Vec<Expanded>) -> Vec<SelectItem> {
+    let mut taken: Vec<String> = Vec::new();
+    items
+        .into_iter()
+        .map(|item| {
+            let item = match item {
+                Expanded::Item(item) => *item,
+                Expanded::Named {
+                    expr,
+                    name,
+                    written,
+                } => SelectItem::ExprWithAlias {
+                    expr: *expr,
+                    alias: Ident::with_quote(
+                        '"',
+                        match taken.contains(&name) {
+                            true => written,
+                            false => name,
+                        },
+                    ),
+                },
+            };
+            if let Some(name) = item_name(&item) {
+                taken.push(name);
+            }
+            item
+        })
+        .collect()
+}
+
+/// The name an item's column gets, where it is a plain column or an alias.
+fn item_name(item: &SelectItem) -> Option<String> {
+    match item {
+        SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
+        SelectItem::UnnamedExpr(Expr::Identifier(ident)) => Some(ident.value.clone()),
+        SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => {
+            parts.last().map(|ident| ident.value.clone())
+        }
+        _ => None,
+    }
 }
 
 fn column_ref((qualifier, name): &Column) -> Expr {
