@@ -207,7 +207,8 @@ impl Accumulator for AsDouble {
     }
 }
 
-/// DuckDB's `/`: both sides as DOUBLE, IEEE division (a zero divisor gives ±inf or NaN).
+/// DuckDB's `/`: both sides as DOUBLE (FLOAT where a FLOAT meets no DOUBLE), IEEE division (a
+/// zero divisor gives ±inf or NaN).
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DuckDivide {
     signature: Signature,
@@ -243,15 +244,22 @@ impl ScalarUDFImpl for DuckDivide {
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         match arg_types {
             [a, b] if numeric_or_null(a) && numeric_or_null(b) => {
-                Ok(vec![DataType::Float64, DataType::Float64])
+                // FLOAT when a FLOAT meets no DOUBLE, as DuckDB divides (`f / 2` stays FLOAT).
+                let single =
+                    [a, b].contains(&&DataType::Float32) && ![a, b].contains(&&DataType::Float64);
+                let float = match single {
+                    true => DataType::Float32,
+                    false => DataType::Float64,
+                };
+                Ok(vec![float.clone(), float])
             }
             [a, b] => plan_err!("cannot divide {a} by {b}"),
             _ => plan_err!("division takes two operands"),
         }
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Float64)
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        Ok(arg_types[0].clone())
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {

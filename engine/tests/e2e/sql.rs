@@ -170,6 +170,16 @@ async fn bare_from_and_friendly_select() {
     assert_eq!(rows(&batches), [["3.5", "3", "inf", "0.25", "-3", "3.75"]]);
     let err = error(&mut s, "SELECT id // 0 FROM t").await;
     assert!(err.contains("Division by zero"), "{err}");
+    // A FLOAT divided by an integer or a DECIMAL stays a FLOAT; with a DOUBLE, a DOUBLE.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT typeof(1.5::FLOAT / id), 1.5::FLOAT / 2, typeof(1.5::FLOAT / 0.5), \
+             typeof(1.5::FLOAT / 2.5::DOUBLE) FROM t WHERE id = 1"
+        )
+        .await,
+        [["FLOAT", "0.75", "FLOAT", "DOUBLE"]]
+    );
     // DuckDB's default: NULLs last in both directions.
     assert_eq!(
         query(&mut s, "SELECT score FROM t ORDER BY score").await[2],
