@@ -47,17 +47,22 @@ pub struct FloatOverDecimal;
 
 impl AnalyzerRule for FloatOverDecimal {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        let plan = plan
-            .transform_up_with_subqueries(|node| {
-                let node = match node {
-                    LogicalPlan::Union(union) => union_as_float(union)?,
-                    LogicalPlan::Values(values) => values_as_float(values)?,
-                    other => Transformed::no(other),
-                };
-                // Above a changed union or list, the columns' types follow their inputs'.
-                node.map_data(LogicalPlan::recompute_schema)
-            })?
-            .data;
+        let rows = plan.transform_up_with_subqueries(|node| match node {
+            LogicalPlan::Union(union) => union_as_float(union),
+            LogicalPlan::Values(values) => values_as_float(values),
+            other => Ok(Transformed::no(other)),
+        })?;
+        // Above a changed union or list, the columns' types follow their inputs'.
+        let plan = match rows.transformed {
+            true => {
+                rows.data
+                    .transform_up_with_subqueries(|node| {
+                        node.recompute_schema().map(Transformed::yes)
+                    })?
+                    .data
+            }
+            false => rows.data,
+        };
         super::rewrite_logical_expressions(plan, compare_as_double)
     }
 

@@ -249,15 +249,14 @@ fn empty_answer_of(aggregate: &Expr) -> Option<ScalarValue> {
     }
 }
 
-/// Joins the answers of `subquery` for each distinct value of its outer columns onto `input`
-/// (left, so every row stays), and returns the join and the expression that stands for the
-/// subquery over it.
+/// Joins the answers of a subquery (its `parts`) for each distinct value of its outer columns
+/// onto `input` (left, so every row stays), and returns the join and the expression that stands
+/// for the subquery over it.
 fn join_answers(
     input: LogicalPlan,
-    subquery: &Subquery,
+    parts: Parts,
     rewritten: &mut usize,
 ) -> Result<(LogicalPlan, Expr)> {
-    let parts = take_apart(subquery).expect("only subqueries take_apart accepts are rewritten");
     *rewritten += 1;
     let domain_name = format!("__tarn_domain_{rewritten}");
     let values_name = format!("__tarn_values_{rewritten}");
@@ -408,10 +407,10 @@ fn empty_answer(answer: Expr, aggregate: &Aggregate) -> Result<Expr> {
     })
 }
 
-/// Whether the rule rewrites `subquery` over `input`: it has the rule's form, and its outer
-/// columns are `input`'s (not those of a query further out).
-fn rewrites(subquery: &Subquery, input: &LogicalPlan) -> bool {
-    take_apart(subquery).is_some_and(|parts| {
+/// `subquery` taken apart when the rule rewrites it over `input`: it has the rule's form, and
+/// its outer columns are `input`'s (not those of a query further out).
+fn rewritable(subquery: &Subquery, input: &LogicalPlan) -> Option<Parts> {
+    take_apart(subquery).filter(|parts| {
         parts
             .outer_columns
             .iter()
@@ -426,11 +425,14 @@ fn rewrite_expr(
     rewritten: &mut usize,
 ) -> Result<Transformed<Expr>> {
     expr.transform_up(|e| match e {
-        Expr::ScalarSubquery(subquery) if rewrites(&subquery, input) => {
-            let (joined, value) = join_answers(input.clone(), &subquery, rewritten)?;
-            *input = joined;
-            Ok(Transformed::yes(value))
-        }
+        Expr::ScalarSubquery(subquery) => match rewritable(&subquery, input) {
+            Some(parts) => {
+                let (joined, value) = join_answers(input.clone(), parts, rewritten)?;
+                *input = joined;
+                Ok(Transformed::yes(value))
+            }
+            None => Ok(Transformed::no(Expr::ScalarSubquery(subquery))),
+        },
         e => Ok(Transformed::no(e)),
     })
 }
