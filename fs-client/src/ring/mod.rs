@@ -73,6 +73,29 @@ pub trait ReadRing: Send {
         len: usize,
         user_data: u64,
     ) -> Result<usize, PrepError>;
+    /// Whether [`ReadRing::prep_read_into`] can put a read's bytes in the caller's memory:
+    /// io_uring and pread can; USRBIO reads land only in the buffer registered with 3FS.
+    fn reads_into_caller_memory(&self) -> bool {
+        false
+    }
+    /// Like [`ReadRing::prep_read`], but the bytes land at `dest` instead of in the slot, which
+    /// still counts the read in flight and carries its tag (release it as usual). Reading
+    /// straight into the caller's buffer spares a copy of every byte, and the zeroing of the
+    /// caller's buffer before it. Rings that cannot refuse with `ErrorKind::Unsupported`.
+    ///
+    /// # Safety
+    /// `dest` must be valid for writes of `len` bytes, and nothing else may read or write them,
+    /// until this read's completion has been returned by [`ReadRing::wait`].
+    unsafe fn prep_read_into(
+        &mut self,
+        _fd: RawFd,
+        _offset: u64,
+        _len: usize,
+        _dest: *mut u8,
+        _user_data: u64,
+    ) -> Result<usize, PrepError> {
+        Err(PrepError::Io(std::io::ErrorKind::Unsupported.into()))
+    }
     /// Hands every prepared read to the kernel (or the 3FS daemon).
     fn submit(&mut self) -> std::io::Result<()>;
     /// Submits what is prepared, waits until at least `min_results` reads have completed (fewer

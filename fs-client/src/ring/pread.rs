@@ -19,7 +19,16 @@ struct Request {
     fd: RawFd,
     offset: u64,
     len: usize,
+    /// Where the bytes go when not into the slot ([`ReadRing::prep_read_into`]).
+    dest: Option<CallerMemory>,
 }
+
+/// A caller's buffer a request reads into.
+struct CallerMemory(*mut u8);
+
+// The caller of `prep_read_into` guarantees the memory stays valid and unshared until the
+// request completes, on whichever thread waits for it.
+unsafe impl Send for CallerMemory {}
 
 impl PreadRing {
     /// A ring of `entries` slots of `block_size` bytes.
@@ -32,8 +41,32 @@ impl PreadRing {
         }
     }
 
+    fn prep(
+        &mut self,
+        fd: RawFd,
+        offset: u64,
+        len: usize,
+        dest: Option<CallerMemory>,
+        user_data: u64,
+    ) -> Result<usize, PrepError> {
+        let slot = self.slots.take(len, self.block_size(), user_data)?;
+        self.prepared.push(Request {
+            slot,
+            fd,
+            offset,
+            len,
+            dest,
+        });
+        Ok(slot)
+    }
+
     fn perform(&mut self, request: Request) -> Completion {
-        let buf = &mut self.buffer.slot_mut(request.slot)[..request.len];
+        let buf = match &request.dest {
+            // SAFETY: `prep_read_into`'s caller keeps the memory valid and unshared until this
+            // completion is returned.
+            Some(dest) => unsafe { std::slice::from_raw_parts_mut(dest.0, request.len) },
+            None => &mut self.buffer.slot_mut(request.slot)[..request.len],
+        };
         let mut done = 0;
         let result = loop {
             if done == buf.len() {
@@ -85,14 +118,22 @@ impl ReadRing for PreadRing {
         len: usize,
         user_data: u64,
     ) -> Result<usize, PrepError> {
-        let slot = self.slots.take(len, self.block_size(), user_data)?;
-        self.prepared.push(Request {
-            slot,
-            fd,
-            offset,
-            len,
-        });
-        Ok(slot)
+        self.prep(fd, offset, len, None, user_data)
+    }
+
+    fn reads_into_caller_memory(&self) -> bool {
+        true
+    }
+
+    unsafe fn prep_read_into(
+        &mut self,
+        fd: RawFd,
+        offset: u64,
+        len: usize,
+        dest: *mut u8,
+        user_data: u64,
+    ) -> Result<usize, PrepError> {
+        self.prep(fd, offset, len, Some(CallerMemory(dest)), user_data)
     }
 
     fn submit(&mut self) -> std::io::Result<()> {

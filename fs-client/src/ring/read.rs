@@ -35,16 +35,52 @@ struct Piece {
 
 /// Reads every range whole, with as many reads in flight as the ring has slots. Ranges longer than
 /// a slot go as several reads; a short read is resubmitted for the rest; a range that runs past
-/// the end of its file fails with `UnexpectedEof`.
+/// the end of its file fails with `UnexpectedEof`. Where the ring can, the reads land straight in
+/// the buffers returned, which are never zeroed or copied.
 pub fn read_ranges(
     ring: &mut dyn ReadRing,
     ranges: &[RangeRead],
 ) -> Result<Vec<Vec<u8>>, ReadFailure> {
-    let mut out: Vec<Vec<u8>> = ranges.iter().map(|r| vec![0; r.len]).collect();
-    for_each_piece(ring, ranges, |range, at, data| {
-        out[range][at..at + data.len()].copy_from_slice(data)
-    })?;
-    Ok(out)
+    if !ring.reads_into_caller_memory() {
+        let mut out: Vec<Vec<u8>> = ranges.iter().map(|r| vec![0; r.len]).collect();
+        for_each_piece(ring, ranges, |range, at, data| {
+            out[range][at..at + data.len()].copy_from_slice(data)
+        })?;
+        return Ok(out);
+    }
+    let mut out: Vec<Vec<u8>> = ranges.iter().map(|r| Vec::with_capacity(r.len)).collect();
+    let starts: Vec<*mut u8> = out.iter_mut().map(|buf| buf.as_mut_ptr()).collect();
+    let prep = |ring: &mut dyn ReadRing, piece: Piece| {
+        let r = ranges[piece.range];
+        // SAFETY: each piece is its own span of its range's buffer, allocated for the whole
+        // range above; the buffers outlive every read, since `drive` returns only once none is
+        // in flight or says that some may be, and then the buffers are leaked, not freed.
+        unsafe {
+            ring.prep_read_into(
+                r.fd,
+                r.offset + piece.at as u64,
+                piece.len,
+                starts[piece.range].add(piece.at),
+                0,
+            )
+        }
+    };
+    match drive(ring, ranges, prep, |_, _, _, _| {}) {
+        Ok(()) => {
+            for (buf, r) in out.iter_mut().zip(ranges) {
+                // SAFETY: every byte of the range was read into the buffer: a short read's rest
+                // was read again until the range was whole.
+                unsafe { buf.set_len(r.len) };
+            }
+            Ok(out)
+        }
+        Err(stopped) => {
+            if stopped.reads_left_in_flight {
+                std::mem::forget(out);
+            }
+            Err(stopped.failure)
+        }
+    }
 }
 
 /// Reads every range whole, handing each piece to `sink(range, offset_in_range, bytes)` as it
@@ -54,6 +90,31 @@ pub fn for_each_piece(
     ranges: &[RangeRead],
     mut sink: impl FnMut(usize, usize, &[u8]),
 ) -> Result<(), ReadFailure> {
+    let prep = |ring: &mut dyn ReadRing, piece: Piece| {
+        let r = ranges[piece.range];
+        ring.prep_read(r.fd, r.offset + piece.at as u64, piece.len, 0)
+    };
+    drive(ring, ranges, prep, |ring, piece, slot, n| {
+        sink(piece.range, piece.at, &ring.buffer(slot)[..n])
+    })
+    .map_err(|stopped| stopped.failure)
+}
+
+/// Why [`drive`] stopped short.
+struct Stopped {
+    failure: ReadFailure,
+    /// The ring could not be waited on, so reads may still land in their memory.
+    reads_left_in_flight: bool,
+}
+
+/// Keeps the ring full of slot-sized pieces of `ranges`, queued by `prep`, and hands each
+/// completed piece to `done(ring, piece, slot, bytes_read)` before releasing its slot.
+fn drive(
+    ring: &mut dyn ReadRing,
+    ranges: &[RangeRead],
+    mut prep: impl FnMut(&mut dyn ReadRing, Piece) -> Result<usize, PrepError>,
+    mut done: impl FnMut(&dyn ReadRing, Piece, usize, usize),
+) -> Result<(), Stopped> {
     let block = ring.block_size();
     let mut waiting: VecDeque<Piece> = ranges
         .iter()
@@ -77,8 +138,7 @@ pub fn for_each_piece(
     };
     while !waiting.is_empty() || flying > 0 {
         while let Some(&piece) = waiting.front() {
-            let r = ranges[piece.range];
-            match ring.prep_read(r.fd, r.offset + piece.at as u64, piece.len, 0) {
+            match prep(ring, piece) {
                 Ok(slot) => {
                     in_flight[slot] = Some(piece);
                     flying += 1;
@@ -87,19 +147,25 @@ pub fn for_each_piece(
                 Err(PrepError::Full(_)) => break,
                 Err(err) => {
                     // Reads already in flight must finish before the ring serves anyone else.
-                    drain(ring, flying);
+                    let reads_left_in_flight = !drain(ring, flying);
                     let err = match err {
                         PrepError::Io(err) => err,
                         other => std::io::Error::other(other),
                     };
-                    return Err(fail(piece, err));
+                    return Err(Stopped {
+                        failure: fail(piece, err),
+                        reads_left_in_flight,
+                    });
                 }
             }
         }
         completions.clear();
         if let Err(err) = ring.wait(1, &mut completions) {
             let piece = in_flight.iter().flatten().next().copied();
-            return Err(fail(piece.expect("waiting only with reads in flight"), err));
+            return Err(Stopped {
+                failure: fail(piece.expect("waiting only with reads in flight"), err),
+                reads_left_in_flight: true,
+            });
         }
         let mut failure = None;
         for completion in &completions {
@@ -114,7 +180,7 @@ pub fn for_each_piece(
             };
             match read {
                 Ok(n) if failure.is_none() => {
-                    sink(piece.range, piece.at, &ring.buffer(completion.slot)[..n]);
+                    done(ring, piece, completion.slot, n);
                     if n < piece.len {
                         waiting.push_front(Piece {
                             range: piece.range,
@@ -129,19 +195,25 @@ pub fn for_each_piece(
             ring.release(completion.slot);
         }
         if let Some(failure) = failure {
-            drain(ring, flying);
-            return Err(failure);
+            let reads_left_in_flight = !drain(ring, flying);
+            return Err(Stopped {
+                failure,
+                reads_left_in_flight,
+            });
         }
     }
     Ok(())
 }
 
-/// Waits for the reads still in flight after a failure, so the ring is clean for its next user.
-fn drain(ring: &mut dyn ReadRing, flying: usize) {
+/// Waits for the reads still in flight after a failure, so the ring is clean for its next user
+/// and no read lands in memory after it; false where the ring could not be waited on.
+fn drain(ring: &mut dyn ReadRing, flying: usize) -> bool {
     let mut completions = Vec::with_capacity(flying);
-    if ring.wait(flying, &mut completions).is_ok() {
-        for completion in completions {
-            ring.release(completion.slot);
-        }
+    if ring.wait(flying, &mut completions).is_err() {
+        return false;
     }
+    for completion in completions {
+        ring.release(completion.slot);
+    }
+    true
 }

@@ -34,6 +34,33 @@ impl UringRing {
         })
     }
 
+    /// Queues a read into `dest`, or into the slot it takes when `dest` is `None`.
+    ///
+    /// # Safety
+    /// The read's memory must stay valid and unshared until its completion is reaped.
+    unsafe fn prep(
+        &mut self,
+        fd: RawFd,
+        offset: u64,
+        len: usize,
+        dest: Option<*mut u8>,
+        user_data: u64,
+    ) -> Result<usize, PrepError> {
+        let slot = self.slots.take(len, self.block_size(), user_data)?;
+        let dest = dest.unwrap_or_else(|| self.buffer.slot_ptr(slot));
+        let entry = opcode::Read::new(types::Fd(fd), dest, len as u32)
+            .offset(offset)
+            .build()
+            .user_data(slot as u64);
+        // SAFETY: the caller vouches for `dest`.
+        if unsafe { self.ring.submission().push(&entry) }.is_err() {
+            self.slots.untake(slot);
+            return Err(PrepError::Full(self.entries()));
+        }
+        self.prepared += 1;
+        Ok(slot)
+    }
+
     fn reap(&mut self, out: &mut Vec<Completion>) {
         for cqe in self.ring.completion() {
             let slot = cqe.user_data() as usize;
@@ -68,19 +95,25 @@ impl ReadRing for UringRing {
         len: usize,
         user_data: u64,
     ) -> Result<usize, PrepError> {
-        let slot = self.slots.take(len, self.block_size(), user_data)?;
-        let entry = opcode::Read::new(types::Fd(fd), self.buffer.slot_ptr(slot), len as u32)
-            .offset(offset)
-            .build()
-            .user_data(slot as u64);
         // SAFETY: the slot's memory belongs to this ring's buffer, which outlives the read (Drop
         // waits for every read in flight), and no other read uses the slot until it is released.
-        if unsafe { self.ring.submission().push(&entry) }.is_err() {
-            self.slots.untake(slot);
-            return Err(PrepError::Full(self.entries()));
-        }
-        self.prepared += 1;
-        Ok(slot)
+        unsafe { self.prep(fd, offset, len, None, user_data) }
+    }
+
+    fn reads_into_caller_memory(&self) -> bool {
+        true
+    }
+
+    unsafe fn prep_read_into(
+        &mut self,
+        fd: RawFd,
+        offset: u64,
+        len: usize,
+        dest: *mut u8,
+        user_data: u64,
+    ) -> Result<usize, PrepError> {
+        // SAFETY: the caller keeps `dest` valid and unshared until the completion is reaped.
+        unsafe { self.prep(fd, offset, len, Some(dest), user_data) }
     }
 
     fn submit(&mut self) -> std::io::Result<()> {

@@ -17,7 +17,45 @@ fn rings(entries: usize, block: usize) -> Vec<(&'static str, Box<dyn ReadRing>)>
             "io_uring",
             Box::new(UringRing::new(entries, block).expect("io_uring is available here")),
         ),
+        (
+            "slots only",
+            Box::new(SlotsOnly(PreadRing::new(entries, block))),
+        ),
     ]
+}
+
+/// A ring that reads only into its own slots, as USRBIO's does (3FS is not mounted here): the
+/// path where `read_ranges` copies out of the slots.
+struct SlotsOnly(PreadRing);
+
+impl ReadRing for SlotsOnly {
+    fn entries(&self) -> usize {
+        self.0.entries()
+    }
+    fn block_size(&self) -> usize {
+        self.0.block_size()
+    }
+    fn prep_read(
+        &mut self,
+        fd: std::os::fd::RawFd,
+        offset: u64,
+        len: usize,
+        user_data: u64,
+    ) -> Result<usize, PrepError> {
+        self.0.prep_read(fd, offset, len, user_data)
+    }
+    fn submit(&mut self) -> std::io::Result<()> {
+        self.0.submit()
+    }
+    fn wait(&mut self, min_results: usize, out: &mut Vec<Completion>) -> std::io::Result<()> {
+        self.0.wait(min_results, out)
+    }
+    fn buffer(&self, slot: usize) -> &[u8] {
+        self.0.buffer(slot)
+    }
+    fn release(&mut self, slot: usize) {
+        self.0.release(slot)
+    }
 }
 
 fn file_with(bytes: &[u8]) -> (tempfile::TempDir, File) {
@@ -187,5 +225,44 @@ fn read_ranges_fails_on_a_range_past_the_end_and_leaves_the_ring_clean() {
             len: 1000,
         }; 4];
         assert_eq!(read_ranges(ring.as_mut(), &ok).unwrap()[3], bytes, "{name}");
+    }
+}
+
+#[test]
+fn a_read_into_the_callers_memory_lands_there_and_not_in_the_slot() {
+    let bytes = pattern(10_000);
+    let (_dir, file) = file_with(&bytes);
+    for (name, mut ring) in rings(2, 4096) {
+        if !ring.reads_into_caller_memory() {
+            let mut dest = [7u8; 16];
+            // SAFETY: `dest` outlives the call, which refuses without reading.
+            let refused =
+                unsafe { ring.prep_read_into(file.as_raw_fd(), 0, 16, dest.as_mut_ptr(), 0) };
+            assert!(
+                matches!(&refused, Err(PrepError::Io(e)) if e.kind() == std::io::ErrorKind::Unsupported),
+                "{name}: {refused:?}"
+            );
+            continue;
+        }
+        let mut dest = vec![0u8; 4096 + 100];
+        // SAFETY: `dest` is valid for 4096 bytes from offset 50 and is not touched until the
+        // completion is waited for below.
+        let slot = unsafe {
+            ring.prep_read_into(file.as_raw_fd(), 9_000, 4096, dest.as_mut_ptr().add(50), 3)
+        }
+        .unwrap();
+        let done = wait_all(ring.as_mut(), 1);
+        assert_eq!((done[0].slot, done[0].user_data), (slot, 3), "{name}");
+        assert_eq!(done[0].result, Ok(1000), "{name}: short at end of file");
+        assert_eq!(&dest[50..1050], &bytes[9_000..], "{name}");
+        assert!(
+            dest[..50].iter().chain(&dest[1050..]).all(|&b| b == 0),
+            "{name}"
+        );
+        assert!(
+            ring.buffer(slot).iter().all(|&b| b == 0),
+            "{name}: the slot stays untouched"
+        );
+        ring.release(slot);
     }
 }
