@@ -14,6 +14,7 @@ mod date_diff;
 mod decimal_avg;
 mod describe;
 pub(crate) mod dialect;
+mod duckdb_hash;
 pub mod duckdb_text;
 mod eplb_table;
 mod epoch;
@@ -328,6 +329,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(glob_match::GlobMatch::new()),
         ScalarUDF::from(next_after::NextAfter::new()),
         ScalarUDF::from(sha1_digest::Sha1Digest::new()),
+        ScalarUDF::from(duckdb_hash::DuckDbHash::new()),
         ScalarUDF::from(duckdb_text::DuckDbText::new()),
         ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::Boundaries)),
         ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::WholeParts)),
