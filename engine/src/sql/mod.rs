@@ -28,6 +28,7 @@ mod glob_match;
 mod json;
 mod kahan_sum;
 mod list_aggregate;
+mod list_reduce;
 mod list_sum;
 mod macros;
 mod metadata;
@@ -60,7 +61,7 @@ use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
-use datafusion::logical_expr::{AggregateUDF, LogicalPlan, ScalarUDF};
+use datafusion::logical_expr::{AggregateUDF, HigherOrderUDF, LogicalPlan, ScalarUDF};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
@@ -338,6 +339,9 @@ fn register_functions(ctx: &SessionContext) {
     for function in functions {
         ctx.register_udf(function);
     }
+    ctx.register_higher_order_function(Arc::new(HigherOrderUDF::new_from_impl(
+        list_reduce::ListReduce::new(),
+    )));
     ctx.register_udaf(AggregateUDF::from(kahan_sum::KahanSum::new()));
     ctx.register_udaf(AggregateUDF::from(approx_quantile::ApproxQuantile::new()));
     vectors::register(ctx);

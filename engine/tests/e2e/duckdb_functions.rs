@@ -897,3 +897,52 @@ async fn hash_gives_duckdbs_values() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn list_reduce_folds_lists_as_duckdb_does() {
+    let (mut s, _dir) = table().await;
+    // Per group: the position parameter, a captured column, an initial value; a NULL element
+    // makes the fold NULL, and so does a NULL list (no rows pass the FILTER).
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, list_reduce(list(x ORDER BY d), lambda a, b, i: a * 10 + b + i * g), \
+             list_reduce(list(s ORDER BY d), lambda a, b: a || '-' || b, 'start'), \
+             list_reduce(list(x ORDER BY d) FILTER (WHERE x > 100), lambda a, b: a + b, 0) \
+             FROM t GROUP BY g ORDER BY g"
+        )
+        .await,
+        [
+            ["1", "3347", "start-b-a-b-héllo", "NULL"],
+            ["2", "NULL", "NULL", "NULL"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT list_reduce([1], lambda a, b: a + b), \
+             list_reduce([]::INTEGER[], lambda a, b: a + b, 5), \
+             array_reduce([[1, 2], [3]], lambda a, b: list_concat(a, b)), \
+             reduce([1.5, 2.5], lambda a, b: a + b), list_apply([1, 2], lambda x: x * 10), \
+             filter([1, 2, 3], lambda x: x > 1)"
+        )
+        .await,
+        [["1", "5", "[1, 2, 3]", "4.0", "[10, 20]", "[2, 3]"]]
+    );
+    let err = error(&mut s, "SELECT list_reduce([], lambda a, b: a + b)").await;
+    assert!(
+        err.contains("Cannot perform list_reduce on an empty input list"),
+        "{err}"
+    );
+    let err = error(
+        &mut s,
+        "SELECT list_reduce([1, 2], lambda a, b: a::VARCHAR || b::VARCHAR)",
+    )
+    .await;
+    assert!(
+        err.contains(
+            "No common super type between list element type BIGINT and lambda return type VARCHAR"
+        ),
+        "{err}"
+    );
+}
