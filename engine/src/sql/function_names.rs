@@ -119,6 +119,7 @@ impl VisitorMut for DuckDbCalls<'_> {
     type Break = ();
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        qualified_method_call(expr);
         if let Expr::Function(call) = expr
             && plain_name(&call.name).is_some_and(|name| (self.takes_lambda)(&name))
         {
@@ -297,7 +298,56 @@ fn arrow_as_json(expr: &mut Expr) {
 }
 
 /// The leading accesses of `value.field[a:b]...` as calls DataFusion plans on any value:
-/// `.field` on anything but a column (`{'a': 1}.a`, `struct_pack(a := 1).a`) as
+/// DuckDB's method syntax on a column, `s.lower()` or `t.s.lower()`, which the parser reads as
+/// a call of a function named `s.lower`: the call `lower(s)` (DataFusion has no functions in
+/// schemas, so such a name could mean nothing else). Rewritten before the call's arguments are
+/// visited, so a lambda among them is seen as one.
+fn qualified_method_call(expr: &mut Expr) {
+    let Expr::Function(call) = expr else {
+        return;
+    };
+    let Some((method, receiver)) = call.name.0.split_last() else {
+        return;
+    };
+    let parts: Option<Vec<Ident>> = receiver.iter().map(|p| p.as_ident().cloned()).collect();
+    let receiver = match parts.as_deref() {
+        None | Some([]) => return,
+        Some([column]) => Expr::Identifier(column.clone()),
+        Some(path) => Expr::CompoundIdentifier(path.to_vec()),
+    };
+    let mut method_only = call.clone();
+    method_only.name = ObjectName(vec![method.clone()]);
+    if takes_receiver(&method_only) {
+        *expr = method_call(receiver, &method_only);
+    }
+}
+
+/// Whether a method's call can take the value it is called on as a first argument: any but
+/// one whose argument is a subquery.
+fn takes_receiver(method: &Function) -> bool {
+    !matches!(method.args, FunctionArguments::Subquery(_))
+}
+
+/// `value.method(args)`, DuckDB's method syntax: the call `method(value, args)`.
+fn method_call(value: Expr, method: &Function) -> Expr {
+    let mut call = method.clone();
+    let receiver = FunctionArg::Unnamed(FunctionArgExpr::Expr(value));
+    match &mut call.args {
+        FunctionArguments::List(list) => list.args.insert(0, receiver),
+        FunctionArguments::None => {
+            call.args = FunctionArguments::List(FunctionArgumentList {
+                duplicate_treatment: None,
+                args: vec![receiver],
+                clauses: vec![],
+            })
+        }
+        FunctionArguments::Subquery(_) => unreachable!("checked by takes_receiver"),
+    }
+    Expr::Function(call)
+}
+
+/// `.method(args)` on anything as a call (see [`method_call`]), `.field` on anything but a
+/// column (`{'a': 1}.a`, `struct_pack(a := 1).a`) as
 /// `get_field(value, 'field')`, which DataFusion's planner takes only for a column's fields,
 /// and a slice `[a:b]` as `list_slice(value, a, b)` (`super::slice`; an omitted bound is the
 /// start or the end), which takes strings too. Indexes stay DataFusion's.
@@ -311,11 +361,36 @@ fn access_chain_as_calls(expr: &mut Expr) {
     );
     let mut value = root.as_ref().clone();
     let mut taken = 0;
-    for access in access_chain.iter() {
+    // `t.s.upper()`: the parser leaves `.s` in the chain; with a method call after it, it is
+    // part of the column's name.
+    let method_follows = access_chain
+        .iter()
+        .any(|a| matches!(a, AccessExpr::Dot(Expr::Function(_))));
+    if is_column && method_follows {
+        let mut path = match &value {
+            Expr::Identifier(part) => vec![part.clone()],
+            Expr::CompoundIdentifier(parts) => parts.clone(),
+            _ => unreachable!("a column is an identifier"),
+        };
+        for access in access_chain.iter() {
+            let AccessExpr::Dot(Expr::Identifier(part)) = access else {
+                break;
+            };
+            path.push(part.clone());
+            taken += 1;
+        }
+        if taken > 0 {
+            value = Expr::CompoundIdentifier(path);
+        }
+    }
+    for access in access_chain.iter().skip(taken) {
         value = match access {
             AccessExpr::Dot(Expr::Identifier(field)) if !is_column => {
                 let name = Expr::value(Value::SingleQuotedString(field.value.clone()));
                 super::rewrite::call("get_field", [value, name])
+            }
+            AccessExpr::Dot(Expr::Function(method)) if takes_receiver(method) => {
+                method_call(value, method)
             }
             AccessExpr::Subscript(Subscript::Slice {
                 lower_bound,

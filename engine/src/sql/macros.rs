@@ -136,6 +136,24 @@ const MACROS: &[Macro] = &[
         arity: 1,
         body: "encode(sha256($1), 'hex')",
     },
+    // DuckDB leaves NULLs out of a list's distinct values; DataFusion keeps one.
+    Macro {
+        names: &["list_distinct", "array_distinct"],
+        arity: 1,
+        body: "array_distinct(array_filter($1, lambda x: x IS NOT NULL))",
+    },
+    Macro {
+        names: &["list_unique", "array_unique"],
+        arity: 1,
+        body: "cardinality(array_distinct(array_filter($1, lambda x: x IS NOT NULL)))",
+    },
+    // With one argument, DuckDB's encode is a string's UTF-8 bytes; with two it is
+    // DataFusion's base64 or hex.
+    Macro {
+        names: &["encode"],
+        arity: 1,
+        body: "CAST($1 AS BYTEA)",
+    },
     Macro {
         names: &["regexp_full_match"],
         arity: 2,

@@ -11,10 +11,10 @@ use super::dialect::TarnDialect;
 use sqlparser::ast::{
     BinaryOperator, CastKind, CeilFloorKind, DataType, DateTimeField, ExactNumberInfo, Expr,
     Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident,
-    ObjectName, OrderByExpr, OrderByKind, Query, Select, SelectFlavor, SelectItem, SetExpr,
-    Statement, TableAlias, TableAliasColumnDef, TableFactor, TableSample, TableSampleKind,
-    TableSampleUnit, TypedString, Value, VisitMut, VisitorMut, WildcardAdditionalOptions,
-    visit_expressions_mut,
+    JoinOperator, ObjectName, OrderByExpr, OrderByKind, Query, Select, SelectFlavor, SelectItem,
+    SetExpr, Statement, TableAlias, TableAliasColumnDef, TableFactor, TableSample, TableSampleKind,
+    TableSampleUnit, TableWithJoins, TypedString, Value, VisitMut, VisitorMut,
+    WildcardAdditionalOptions, visit_expressions_mut,
 };
 use sqlparser::parser::Parser;
 
@@ -57,6 +57,7 @@ impl VisitorMut for Rewriter<'_> {
                 .projection
                 .push(SelectItem::Wildcard(WildcardAdditionalOptions::default()));
         }
+        select.from.iter_mut().for_each(semi_and_anti_joins_as_left);
         ControlFlow::Continue(())
     }
 
@@ -81,10 +82,29 @@ impl VisitorMut for Rewriter<'_> {
 
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<TarnError> {
         name_series_column(factor);
+        if let TableFactor::NestedJoin {
+            table_with_joins, ..
+        } = factor
+        {
+            semi_and_anti_joins_as_left(table_with_joins);
+        }
         let result = sample_to_subquery(factor).and_then(|()| self.replace_file_reference(factor));
         match result {
             Ok(()) => ControlFlow::Continue(()),
             Err(err) => ControlFlow::Break(err),
+        }
+    }
+}
+
+/// DuckDB's `a SEMI JOIN b` and `a ANTI JOIN b` keep the rows of `a` that have (or lack) a
+/// match in `b`: DataFusion's `LEFT SEMI` and `LEFT ANTI` joins, which it plans where it does
+/// not plan the bare forms.
+fn semi_and_anti_joins_as_left(from: &mut TableWithJoins) {
+    for join in &mut from.joins {
+        match &join.join_operator {
+            JoinOperator::Semi(on) => join.join_operator = JoinOperator::LeftSemi(on.clone()),
+            JoinOperator::Anti(on) => join.join_operator = JoinOperator::LeftAnti(on.clone()),
+            _ => {}
         }
     }
 }

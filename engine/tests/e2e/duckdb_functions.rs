@@ -946,3 +946,52 @@ async fn list_reduce_folds_lists_as_duckdb_does() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn method_calls_semi_and_anti_joins_and_list_distincts() {
+    let (mut s, _dir) = table().await;
+    // `value.method(args)` on columns, qualified columns, literals and chained calls.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT s.upper(), t.s.upper().length(), day.year(), 'Ab'.lower(), \
+             list(x ORDER BY d).list_filter(lambda v: v > 1).list_transform(lambda v: v * 10) \
+             FROM t WHERE g = 1 GROUP BY ALL ORDER BY 1"
+        )
+        .await,
+        [
+            ["A", "1", "2023", "ab", "[]"],
+            ["B", "1", "2024", "ab", "[30]"],
+            ["HÉLLO", "5", "2024", "ab", "[30]"]
+        ]
+    );
+    // SEMI keeps each row of the left side once however many matches it has; ANTI the rest.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT x, s FROM t SEMI JOIN (VALUES (3), (3), (10)) k(x) USING (x) ORDER BY x, s"
+        )
+        .await,
+        [["3", "b"], ["3", "héllo"], ["10", "c"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT count(*) FROM t ANTI JOIN (VALUES (3)) k(v) ON t.x = k.v"
+        )
+        .await,
+        [["4"]]
+    );
+    // DuckDB's distinct list values leave NULL out; one-argument encode gives the UTF-8
+    // bytes of a string.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT list_sort(list_distinct([3, 1, NULL, 3])), list_unique([1, 1, NULL, 2]), \
+             list_unique([]::INTEGER[]), list_unique(NULL::INTEGER[]), typeof(encode('é')), \
+             encode('héllo')::VARCHAR"
+        )
+        .await,
+        [["[1, 3]", "2", "0", "NULL", "BLOB", "h\\xC3\\xA9llo"]]
+    );
+}
