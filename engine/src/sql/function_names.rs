@@ -34,9 +34,10 @@ use sqlparser::ast::{
 
 /// Registers DataFusion's functions under DuckDB's names as well.
 pub fn register_aliases(ctx: &SessionContext) {
-    use datafusion::functions::{datetime, math, regex, string};
+    use datafusion::functions::{core, datetime, math, regex, string};
     let config = ctx.state().config_options().clone();
-    let scalars: [(ScalarUDF, &[&str]); 10] = [
+    let scalars: [(ScalarUDF, &[&str]); 11] = [
+        (core::get_field().as_ref().clone(), &["struct_extract"]),
         (string::octet_length().as_ref().clone(), &["strlen"]),
         (regex::regexp_like().as_ref().clone(), &["regexp_matches"]),
         (make_array_udf().as_ref().clone(), &["list_value"]),

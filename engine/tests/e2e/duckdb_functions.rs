@@ -994,4 +994,13 @@ async fn method_calls_semi_and_anti_joins_and_list_distincts() {
         .await,
         [["[1, 3]", "2", "0", "NULL", "BLOB", "h\\xC3\\xA9llo"]]
     );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT struct_extract({'a': s, 'b': {'c': x}}, 'b').struct_extract('c') FROM t \
+             WHERE g = 2 ORDER BY 1"
+        )
+        .await,
+        [["10"], ["NULL"]]
+    );
 }
