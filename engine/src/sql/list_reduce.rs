@@ -12,7 +12,10 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, UInt32Array, new_null_array};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, GenericListArray, Int64Array, OffsetSizeTrait, UInt32Array,
+    new_null_array,
+};
 use datafusion::arrow::compute::{cast, interleave, take, take_arrays};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, exec_err, plan_err};
@@ -173,27 +176,19 @@ fn common_type(element: &DataType, other: &DataType, what: &str) -> Result<DataT
     }
 }
 
-/// Each list's start offset and length, by row, for `List` and `LargeList` arrays.
+/// A list array's elements, and each row's start offset and length among them.
 fn bounds(list: &dyn Array) -> Result<(ArrayRef, Vec<(usize, usize)>)> {
+    fn spans<O: OffsetSizeTrait>(list: &GenericListArray<O>) -> (ArrayRef, Vec<(usize, usize)>) {
+        let spans = list
+            .value_offsets()
+            .windows(2)
+            .map(|w| (w[0].as_usize(), (w[1] - w[0]).as_usize()))
+            .collect();
+        (Arc::clone(list.values()), spans)
+    }
     Ok(match list.data_type() {
-        DataType::List(_) => {
-            let list = list.as_list::<i32>();
-            let offsets = list.value_offsets();
-            let spans = offsets
-                .windows(2)
-                .map(|w| (w[0] as usize, (w[1] - w[0]) as usize))
-                .collect();
-            (Arc::clone(list.values()), spans)
-        }
-        DataType::LargeList(_) => {
-            let list = list.as_list::<i64>();
-            let offsets = list.value_offsets();
-            let spans = offsets
-                .windows(2)
-                .map(|w| (w[0] as usize, (w[1] - w[0]) as usize))
-                .collect();
-            (Arc::clone(list.values()), spans)
-        }
+        DataType::List(_) => spans(list.as_list::<i32>()),
+        DataType::LargeList(_) => spans(list.as_list::<i64>()),
         DataType::Null => (new_null_array(&DataType::Null, 0), vec![(0, 0); list.len()]),
         other => return exec_err!("list_reduce over {}", sql_type_name(other)),
     })
