@@ -121,6 +121,7 @@ impl VisitorMut for DuckDbCalls<'_> {
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         qualified_method_call(expr);
+        super::try_expr::rewrite(expr);
         if let Expr::Function(call) = expr
             && plain_name(&call.name).is_some_and(|name| (self.takes_lambda)(&name))
         {

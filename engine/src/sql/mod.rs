@@ -46,6 +46,7 @@ mod statistics;
 mod substring;
 mod table_functions;
 mod text_functions;
+mod try_expr;
 pub mod types;
 mod vectors;
 
@@ -341,6 +342,9 @@ fn register_functions(ctx: &SessionContext) {
     }
     ctx.register_higher_order_function(Arc::new(HigherOrderUDF::new_from_impl(
         list_reduce::ListReduce::new(),
+    )));
+    ctx.register_higher_order_function(Arc::new(HigherOrderUDF::new_from_impl(
+        try_expr::TryOrNull::new(),
     )));
     ctx.register_udaf(AggregateUDF::from(kahan_sum::KahanSum::new()));
     ctx.register_udaf(AggregateUDF::from(approx_quantile::ApproxQuantile::new()));

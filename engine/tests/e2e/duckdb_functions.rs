@@ -1004,3 +1004,35 @@ async fn method_calls_semi_and_anti_joins_and_list_distincts() {
         [["10"], ["NULL"]]
     );
 }
+
+#[tokio::test]
+async fn try_gives_null_where_an_expression_fails() {
+    let (mut s, _dir) = table().await;
+    // A failing cast inside arithmetic (evaluated again row by row), a cast alone (a TRY_CAST),
+    // invalid JSON in some rows; rows that do not fail keep their values.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT d, TRY(CAST(CASE WHEN g = 1 THEN x::VARCHAR ELSE 'bad' END AS INTEGER) * 2), \
+             TRY(CAST(s AS INTEGER)), TRY(CAST('7' AS INTEGER)), \
+             TRY(json_extract(CASE WHEN x = 3 THEN '{\"k\": 1}' ELSE '{bad' END, '$.k')) \
+             FROM t ORDER BY d NULLS LAST"
+        )
+        .await,
+        [
+            ["1.0", "6", "NULL", "7", "1"],
+            ["2.0", "2", "NULL", "7", "NULL"],
+            ["4.0", "2", "NULL", "7", "NULL"],
+            ["5.0", "NULL", "NULL", "7", "NULL"],
+            ["8.0", "6", "NULL", "7", "1"],
+            ["NULL", "NULL", "NULL", "7", "NULL"]
+        ]
+    );
+    // Without TRY the same expression fails the query.
+    let err = error(
+        &mut s,
+        "SELECT CAST(CASE WHEN g = 1 THEN x::VARCHAR ELSE 'bad' END AS INTEGER) * 2 FROM t",
+    )
+    .await;
+    assert!(err.contains("'bad'"), "{err}");
+}
