@@ -47,6 +47,7 @@ mod bounded_decimal;
 mod checked_integers;
 mod conjunct_order;
 mod date_intervals;
+mod dictionary_sizes;
 mod eager_and;
 mod expressions;
 mod float_decimal;

@@ -11,30 +11,36 @@
 //! dropped table's memory is not kept) and the weak reference keeps the address from being
 //! reused, so a size can never be looked up for a different table.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, Weak};
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::TableProvider;
 use datafusion::common::stats::Precision;
-use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{ColumnStatistics, ScalarValue, Statistics};
-use datafusion::datasource::listing::ListingTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingTable, PartitionedFile};
 use datafusion::datasource::{MemTable, ViewTable, source_as_provider};
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::{LogicalPlan, TableScan};
+use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, Operator, TableScan};
+
+use super::dictionary_sizes::DictionarySizes;
 
 /// The sizes read for the tables of recent queries.
 #[derive(Debug, Default)]
 pub struct TableStats {
     sizes: Mutex<Vec<(Weak<dyn TableProvider>, TableSize)>>,
+    dictionaries: DictionarySizes,
 }
 
 /// What is known of one table's size.
 #[derive(Debug, Clone)]
 pub(super) struct TableSize {
     pub rows: usize,
-    /// Per column of the table's schema, an upper bound on its distinct values when one is
-    /// known: the statistic itself, or the width of an integer column's min..max range.
+    /// Per column of the table's schema, its distinct values when known: the statistic itself,
+    /// the width of an integer column's min..max range (an upper bound), or for a column the
+    /// query compares with constants, its largest Parquet dictionary (an estimate).
     pub distinct: Vec<Option<usize>>,
 }
 
@@ -47,8 +53,11 @@ impl TableStats {
         if tables.len() < 3 {
             return;
         }
+        let compared = compared_columns(plan);
         for table in tables {
-            if let Some(size) = table_size(table.as_ref(), state).await {
+            if let Some(mut size) = table_size(table.as_ref(), state).await {
+                self.count_dictionaries(table.as_ref(), state, &compared, &mut size)
+                    .await;
                 self.insert(&table, size);
             }
         }
@@ -62,6 +71,56 @@ impl TableStats {
             .iter()
             .find(|(known, _)| std::ptr::addr_eq(known.as_ptr(), Arc::as_ptr(&table)))
             .map(|(_, size)| size.clone())
+    }
+
+    /// Fills in the distinct values of the Parquet table's columns in `compared` that have
+    /// none yet, from their dictionaries ([`DictionarySizes`]).
+    async fn count_dictionaries(
+        &self,
+        table: &dyn TableProvider,
+        state: &SessionState,
+        compared: &HashSet<String>,
+        size: &mut TableSize,
+    ) {
+        let Some(files) = table.downcast_ref::<ListingTable>() else {
+            return;
+        };
+        if files
+            .options()
+            .format
+            .downcast_ref::<ParquetFormat>()
+            .is_none()
+        {
+            return;
+        }
+        let schema = table.schema();
+        let wanted: Vec<usize> = (0..schema.fields().len())
+            .filter(|&i| size.distinct[i].is_none() && compared.contains(schema.field(i).name()))
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let (Some(url), Ok(listed)) = (
+            files.table_paths().first(),
+            files.list_files_for_scan(state, &[], None).await,
+        ) else {
+            return;
+        };
+        let Ok(store) = state.runtime_env().object_store(url) else {
+            return;
+        };
+        let parts: Vec<&PartitionedFile> = listed
+            .file_groups
+            .iter()
+            .flat_map(|group| group.iter())
+            .collect();
+        for i in wanted {
+            let name = schema.field(i).name();
+            size.distinct[i] = self
+                .dictionaries
+                .distinct(state, &store, &parts, name)
+                .await;
+        }
     }
 
     fn insert(&self, table: &Arc<dyn TableProvider>, size: TableSize) {
@@ -93,6 +152,43 @@ fn scanned_tables(plan: &LogicalPlan) -> Vec<Arc<dyn TableProvider>> {
         });
     }
     tables
+}
+
+/// The columns `plan` compares with constants (`p_type = 'X'`, `x IN (1, 2)`), by name: those
+/// whose distinct values its filters' estimates use.
+fn compared_columns(plan: &LogicalPlan) -> HashSet<String> {
+    let mut names = HashSet::new();
+    let mut note = |expr: &Expr| {
+        let _ = expr.apply(|e| {
+            let column = match e {
+                Expr::BinaryExpr(BinaryExpr {
+                    left,
+                    op: Operator::Eq,
+                    right,
+                }) => match (left.as_ref(), right.as_ref()) {
+                    (Expr::Column(c), Expr::Literal(..)) | (Expr::Literal(..), Expr::Column(c)) => {
+                        Some(c)
+                    }
+                    _ => None,
+                },
+                Expr::InList(list) => match list.expr.as_ref() {
+                    Expr::Column(c) => Some(c),
+                    _ => None,
+                },
+                _ => None,
+            };
+            names.extend(column.map(|c| c.name.clone()));
+            Ok(TreeNodeRecursion::Continue)
+        });
+    };
+    let _ = plan.apply_with_subqueries(|node| {
+        node.expressions().iter().for_each(&mut note);
+        if let LogicalPlan::TableScan(scan) = node {
+            scan.filters.iter().for_each(&mut note);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    names
 }
 
 /// A table's size: from the file footers for file tables, by counting rows for in-memory ones,
