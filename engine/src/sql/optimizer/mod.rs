@@ -7,8 +7,9 @@
 //! that cost the most:
 //!
 //! * [`JoinOrder`]: each tree of inner joins is rebuilt so that its intermediate results are
-//!   small, from the tables' sizes ([`TableStats`]) and the form of their filters (TPC-H Q5,
-//!   Q7, Q21).
+//!   small, from the tables' sizes ([`TableStats`]), the form of their filters and the distinct
+//!   values of the columns they compare with constants (read from Parquet dictionaries; TPC-H
+//!   Q5, Q7, Q8, Q21).
 //! * [`ConjunctOrder`]: a filter evaluates its cheapest conditions first, so that the costly
 //!   ones run on fewer rows (TPC-H Q12).
 //! * [`SemiJoinBuildSide`] (physical): a semi or anti join builds its hash table on the side
