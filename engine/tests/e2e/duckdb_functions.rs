@@ -262,6 +262,32 @@ async fn approximate_quantiles_answer_in_the_input_type() {
     );
     let err = error(&mut s, "SELECT approx_quantile(x, 1.5) FROM t").await;
     assert!(err.contains("constant between 0 and 1"), "{err}");
+    // A list of quantiles: one digest, the answers as a list of the input's type (DuckDB's for
+    // these small groups, whose x is INTEGER there); an empty group gives NULL, an empty list
+    // an empty list.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, approx_quantile(x, [0.0, 0.5, 1.0]), approx_quantile(d, [1.0]), \
+             typeof(approx_quantile(x, [0.5])), approx_quantile(x, []::DOUBLE[]) \
+             FROM t GROUP BY g ORDER BY g"
+        )
+        .await,
+        [
+            ["1", "[1, 2, 3]", "[8.0]", "BIGINT[]", "[]"],
+            ["2", "[10, 10, 10]", "[5.0]", "BIGINT[]", "[]"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT approx_quantile(x, [0.5]) FROM t WHERE x > 100"
+        )
+        .await,
+        [["NULL"]]
+    );
+    let err = error(&mut s, "SELECT approx_quantile(x, [0.5, 2.0]) FROM t").await;
+    assert!(err.contains("constant between 0 and 1"), "{err}");
 }
 
 #[tokio::test]
