@@ -33,7 +33,7 @@ use datafusion::parquet::file::serialized_reader::SerializedPageReader;
 const MOST_DISTINCT: usize = 10;
 
 /// A file (path, size, modification time) and a column of it.
-type FileKey = (String, u64, Option<i64>, String);
+type FileKey = (String, u64, i64, String);
 
 /// What each file read so far says of each column: its largest dictionary, or `None` for no
 /// usable one.
@@ -60,7 +60,7 @@ impl DictionarySizes {
             let key = (
                 meta.location.to_string(),
                 meta.size,
-                Some(meta.last_modified.timestamp_micros()),
+                meta.last_modified.timestamp_micros(),
                 column.to_string(),
             );
             let known = self

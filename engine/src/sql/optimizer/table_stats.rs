@@ -55,9 +55,7 @@ impl TableStats {
         }
         let compared = compared_columns(plan);
         for table in tables {
-            if let Some(mut size) = table_size(table.as_ref(), state).await {
-                self.count_dictionaries(table.as_ref(), state, &compared, &mut size)
-                    .await;
+            if let Some(size) = self.table_size(table.as_ref(), state, &compared).await {
                 self.insert(&table, size);
             }
         }
@@ -73,53 +71,71 @@ impl TableStats {
             .map(|(_, size)| size.clone())
     }
 
-    /// Fills in the distinct values of the Parquet table's columns in `compared` that have
-    /// none yet, from their dictionaries ([`DictionarySizes`]).
-    async fn count_dictionaries(
+    /// A table's size: from the file footers for file tables (and, for the Parquet table's
+    /// columns in `compared`, from their dictionaries), by counting rows for in-memory ones,
+    /// from the table's own statistics for the rest.
+    async fn table_size(
         &self,
         table: &dyn TableProvider,
         state: &SessionState,
         compared: &HashSet<String>,
-        size: &mut TableSize,
-    ) {
+    ) -> Option<TableSize> {
         let Some(files) = table.downcast_ref::<ListingTable>() else {
-            return;
+            let statistics = match table.downcast_ref::<MemTable>() {
+                Some(memory) => {
+                    let rows = memory_rows(memory).await;
+                    Statistics::new_unknown(&table.schema()).with_num_rows(Precision::Exact(rows))
+                }
+                None => table.statistics()?,
+            };
+            return size_of(&statistics);
         };
+        let listed = files.list_files_for_scan(state, &[], None).await.ok()?;
+        let mut size = size_of(&listed.statistics)?;
         if files
             .options()
             .format
             .downcast_ref::<ParquetFormat>()
-            .is_none()
+            .is_some()
         {
-            return;
+            let parts: Vec<&PartitionedFile> = listed
+                .file_groups
+                .iter()
+                .flat_map(|group| group.iter())
+                .collect();
+            self.count_dictionaries(files, state, &parts, compared, &mut size)
+                .await;
         }
-        let schema = table.schema();
+        Some(size)
+    }
+
+    /// Fills in the distinct values of the columns in `compared` that have none yet, from
+    /// their dictionaries in the Parquet files `parts` ([`DictionarySizes`]).
+    async fn count_dictionaries(
+        &self,
+        files: &ListingTable,
+        state: &SessionState,
+        parts: &[&PartitionedFile],
+        compared: &HashSet<String>,
+        size: &mut TableSize,
+    ) {
+        let schema = files.schema();
         let wanted: Vec<usize> = (0..schema.fields().len())
             .filter(|&i| size.distinct[i].is_none() && compared.contains(schema.field(i).name()))
             .collect();
         if wanted.is_empty() {
             return;
         }
-        let (Some(url), Ok(listed)) = (
-            files.table_paths().first(),
-            files.list_files_for_scan(state, &[], None).await,
-        ) else {
+        let Some(Ok(store)) = files
+            .table_paths()
+            .first()
+            .map(|url| state.runtime_env().object_store(url))
+        else {
             return;
         };
-        let Ok(store) = state.runtime_env().object_store(url) else {
-            return;
-        };
-        let parts: Vec<&PartitionedFile> = listed
-            .file_groups
-            .iter()
-            .flat_map(|group| group.iter())
-            .collect();
         for i in wanted {
             let name = schema.field(i).name();
-            size.distinct[i] = self
-                .dictionaries
-                .distinct(state, &store, &parts, name)
-                .await;
+            size.distinct[i] = self.dictionaries.distinct(state, &store, parts, name).await;
         }
     }
 
@@ -191,25 +207,8 @@ fn compared_columns(plan: &LogicalPlan) -> HashSet<String> {
     names
 }
 
-/// A table's size: from the file footers for file tables, by counting rows for in-memory ones,
-/// from the table's own statistics for the rest.
-async fn table_size(table: &dyn TableProvider, state: &SessionState) -> Option<TableSize> {
-    let statistics = match table.downcast_ref::<ListingTable>() {
-        Some(files) => {
-            files
-                .list_files_for_scan(state, &[], None)
-                .await
-                .ok()?
-                .statistics
-        }
-        None => match table.downcast_ref::<MemTable>() {
-            Some(memory) => {
-                let rows = memory_rows(memory).await;
-                Statistics::new_unknown(&table.schema()).with_num_rows(Precision::Exact(rows))
-            }
-            None => table.statistics()?,
-        },
-    };
+/// A table's size as its statistics give it, if they count its rows.
+fn size_of(statistics: &Statistics) -> Option<TableSize> {
     Some(TableSize {
         rows: *statistics.num_rows.get_value()?,
         distinct: statistics
