@@ -7,24 +7,26 @@
 //! logical level: each table's row count and key ranges ([`TableStats`]) and the form of its
 //! filters.
 //!
-//! It flattens a tree of plain inner joins into its inputs, their equi-join keys and the other
-//! join conditions (keys equal through a third are joined too: Q9's `p_partkey = l_partkey`
-//! and `ps_partkey = l_partkey` let part meet partsupp first), then rebuilds it greedily (GOO,
-//! Fegaras 1998): join the two connected groups whose join is estimated cheapest — its result
-//! rows, plus the probes of the larger side into the smaller's hash table, dearer as that table
-//! outgrows the caches ([`join_cost`]) — until one group is left. That makes bushy trees such as
-//! `((supplier ⋈ nation) ⋈ lineitem) ⋈ ((customer ⋈ nation) ⋈ orders)`. The estimate of an
-//! equi-join of groups with `a` and `b` rows is `a·b / d`, where `d`, the key's domain, is the
-//! smaller of the two tables' row counts and of the keys' distinct bounds. Without a distinct
-//! bound that treats each row of the larger table as matching one row of the smaller (a foreign
-//! key into a primary key, as in TPC-H and most star schemas), and a filter on either side
-//! passes through in proportion; the bounds (an integer key's min..max range) catch joins on
-//! small shared attributes such as a nation key. The smaller group goes on the left, the side a
-//! hash join builds; physical planning may still swap sides from its own statistics.
+//! It flattens a tree of plain inner joins into its inputs, their equi-join keys and the other join
+//! conditions (keys equal through a third are joined too: Q9's `p_partkey = l_partkey` and
+//! `ps_partkey = l_partkey` let part meet partsupp first), then rebuilds it as the bushy tree of
+//! least total cost ([`join_cost`] of each join: its result rows, plus the inserts into the smaller
+//! side's hash table and the probes into it, dearer as it outgrows the caches), weighing every
+//! order of connected groups up to [`EXHAUSTIVE_INPUTS`] inputs (DPsub, as DuckDB's DPhyp does over
+//! the same space), and beyond that greedily (GOO, Fegaras 1998: join the two groups whose join is
+//! cheapest until one is left). For Q5 that is `supplier ⋈ ((((region ⋈ nation) ⋈ customer) ⋈
+//! orders) ⋈ lineitem)`. The estimate of an equi-join of groups with `a` and `b` rows is `a·b / d`,
+//! where `d`, the key's domain, is the smaller of the two tables' row counts and of the keys'
+//! distinct bounds. Without a distinct bound that treats each row of the larger table as matching
+//! one row of the smaller (a foreign key into a primary key, as in TPC-H and most star schemas),
+//! and a filter on either side passes through in proportion; the bounds (an integer key's min..max
+//! range) catch joins on small shared attributes such as a nation key. The smaller group goes on
+//! the left, the side a hash join builds; physical planning may still swap sides from its own
+//! statistics.
 //!
 //! A tree is left as it is when any input has no estimate (no row count, or a plan shape other
 //! than filtered scans), when the inputs are not all connected by equi-join keys, or when the
-//! greedy order is the order it already has. A new order is wrapped in a projection that puts the
+//! order found is the order it already has. A new order is wrapped in a projection that puts the
 //! columns back in the original order.
 
 use std::sync::Arc;
@@ -82,7 +84,7 @@ impl JoinOrder {
         })
     }
 
-    /// `root`, a tree of inner joins, in greedy order with its inputs ordered too; `None` when
+    /// `root`, a tree of inner joins, in its best order with its inputs ordered too; `None` when
     /// the tree cannot be estimated, so that its smaller trees are tried on their own.
     fn order_tree(&self, root: &LogicalPlan) -> Result<Option<Transformed<LogicalPlan>>> {
         let Some(join) = inner_join_below(root) else {
@@ -96,7 +98,7 @@ impl JoinOrder {
         let Some(graph) = tree.graph(&self.tables) else {
             return Ok(None);
         };
-        let Some(greedy) = graph.greedy_shape() else {
+        let Some(best) = graph.best_shape() else {
             return Ok(None);
         };
 
@@ -107,7 +109,7 @@ impl JoinOrder {
             inputs_changed |= ordered.transformed;
             inputs.push(ordered.data);
         }
-        if greedy == shape {
+        if best == shape {
             if !inputs_changed {
                 return Ok(Some(Transformed::no(root.clone())));
             }
@@ -120,7 +122,7 @@ impl JoinOrder {
             .into_iter()
             .map(|(inputs_read, condition)| (inputs_read, Some(condition)))
             .collect();
-        let (joined, _) = build(&greedy, &inputs, &graph.edges, &mut pending)?;
+        let (joined, _) = build(&best, &inputs, &graph.edges, &mut pending)?;
         // Every condition reads inputs of the tree only, so the root has applied all of them.
         debug_assert!(pending.iter().all(|(_, condition)| condition.is_none()));
         let columns = root.schema().columns().into_iter().map(Expr::Column);
@@ -426,26 +428,100 @@ impl KeyClasses {
 /// references on this class of machine).
 const CACHED_BUILD_ROWS: f64 = 65_536.0;
 
-/// What joining two groups into `rows` rows costs: those rows, plus the probes of the larger
-/// group's rows into a hash table of the smaller's, each dearer by one probe's time for every
-/// doubling of that table past [`CACHED_BUILD_ROWS`], as probes start to miss the caches.
-/// (TPC-H SF1 on 2 threads: 6M lineitem rows probing 200K parts cost 49 ms of join time, against
-/// 10 ms for lookups in a key-indexed array; probing 2,000 suppliers before 227K orders ran Q5
-/// in 0.88 of the time, with a larger first result.)
+/// What joining two groups into `rows` rows costs: those rows, plus the inserts of the smaller
+/// group's rows into a hash table and the probes of the larger's into it, each dearer by one
+/// probe's time for every doubling of that table past [`CACHED_BUILD_ROWS`], as they start to
+/// miss the caches. (TPC-H SF1 on 2 threads: 6M lineitem rows probing 200K parts cost 49 ms of
+/// join time, against 10 ms for lookups in a key-indexed array; probing 2,000 suppliers before
+/// 227K orders ran Q5 in 0.88 of the time, with a larger first result. Building a table of the
+/// 457K orders of Q8's two years took 28 ms; without the inserts counted, 43K probes into it
+/// looked cheaper than probing the orders of a region's 30K customers first.)
 fn join_cost(rows: f64, a: &Group, b: &Group) -> f64 {
     let (build, probe) = (a.rows.min(b.rows), a.rows.max(b.rows));
     let per_probe = 1.0 + (build / CACHED_BUILD_ROWS).max(1.0).log2();
-    rows + probe * per_probe
+    rows + (build + probe) * per_probe
 }
 
-/// Inputs joined so far in the greedy search.
+/// Inputs joined so far in the search.
 struct Group {
     inputs: u64,
     rows: f64,
     shape: Shape,
 }
 
+/// The most inputs whose every join order is weighed; 3^n splits of subsets are tried, about
+/// 530K at 12.
+const EXHAUSTIVE_INPUTS: usize = 12;
+
+/// Groups `a` and `b` joined into `rows` rows, the smaller on the left (the side a hash join
+/// builds).
+fn joined(a: &Group, b: &Group, rows: f64) -> Group {
+    let (build, probe) = if b.rows < a.rows { (b, a) } else { (a, b) };
+    Group {
+        inputs: build.inputs | probe.inputs,
+        rows,
+        shape: Shape::Join(Box::new(build.shape.clone()), Box::new(probe.shape.clone())),
+    }
+}
+
 impl JoinGraph {
+    /// The cheapest join order: found exhaustively up to [`EXHAUSTIVE_INPUTS`] inputs, greedily
+    /// beyond; `None` when the inputs are not all connected.
+    fn best_shape(&self) -> Option<Shape> {
+        if self.estimates.len() <= EXHAUSTIVE_INPUTS {
+            self.cheapest_shape()
+        } else {
+            self.greedy_shape()
+        }
+    }
+
+    /// The order of least total [`join_cost`] over every bushy tree of connected groups, by
+    /// dynamic programming over the subsets of inputs (DPsub): each subset's cheapest plan is the
+    /// cheapest join of two of its connected parts. Greedy choice misses plans whose first join
+    /// is not the cheapest: in TPC-H Q5, the 2,000 suppliers of one region are the cheapest
+    /// first join, but the region's nation filters the 150K customers just as well (to 30K),
+    /// which shrinks orders and then lineitem to a fifth before any supplier is met, and only one
+    /// of the two can have it.
+    fn cheapest_shape(&self) -> Option<Shape> {
+        let n = self.estimates.len();
+        let all = (1u64 << n) - 1;
+        let mut best: Vec<Option<(f64, Group)>> = (0..=all).map(|_| None).collect();
+        for (i, estimate) in self.estimates.iter().enumerate() {
+            let group = Group {
+                inputs: 1 << i,
+                rows: estimate.rows.max(1.0),
+                shape: Shape::Input(i),
+            };
+            best[1 << i] = Some((0.0, group));
+        }
+        for set in 1..=all {
+            if set.count_ones() < 2 {
+                continue;
+            }
+            let lowest = set & set.wrapping_neg();
+            let mut cheapest: Option<(f64, Group)> = None;
+            // Every split of `set` in two, once each: `others` is the part without its lowest
+            // input, each non-empty subset of the rest in turn.
+            let rest = set & !lowest;
+            let mut others = rest;
+            while others != 0 {
+                let first = set & !others;
+                if let (Some((cost_a, a)), Some((cost_b, b))) =
+                    (&best[first as usize], &best[others as usize])
+                    && let Some(rows) = self.join_rows(a, b)
+                {
+                    let cost = cost_a + cost_b + join_cost(rows, a, b);
+                    if cheapest.as_ref().is_none_or(|(least, _)| cost < *least) {
+                        cheapest = Some((cost, joined(a, b, rows)));
+                    }
+                }
+                others = (others - 1) & rest;
+            }
+            best[set as usize] = cheapest;
+        }
+        best[all as usize].take().map(|(_, group)| group.shape)
+    }
+
     /// The greedy join order; `None` when the inputs are not all connected.
     fn greedy_shape(&self) -> Option<Shape> {
         let mut groups: Vec<Group> = self
@@ -474,16 +550,7 @@ impl JoinGraph {
             let (i, j, rows, _) = best?;
             let second = groups.remove(j);
             let first = groups.remove(i);
-            let (build, probe) = if second.rows < first.rows {
-                (second, first)
-            } else {
-                (first, second)
-            };
-            groups.push(Group {
-                inputs: build.inputs | probe.inputs,
-                rows,
-                shape: Shape::Join(Box::new(build.shape), Box::new(probe.shape)),
-            });
+            groups.push(joined(&first, &second, rows));
         }
         groups.pop().map(|group| group.shape)
     }
@@ -745,7 +812,7 @@ mod tests {
             conditions: Vec::new(),
         };
         assert_eq!(
-            graph.greedy_shape(),
+            graph.best_shape(),
             Some(Shape::Join(
                 input(1),
                 Box::new(Shape::Join(input(2), input(0)))
@@ -776,12 +843,57 @@ mod tests {
         };
         // 6e4 × 1.6e3 / 1.5e4 = 6.4e3 rows against 6e4 × 2e2 / 1e3 = 1.2e4.
         assert_eq!(
-            graph.greedy_shape(),
+            graph.best_shape(),
             Some(Shape::Join(
                 input(2),
                 Box::new(Shape::Join(input(1), input(0)))
             ))
         );
+    }
+
+    /// TPC-H Q5 at SF1: customer (0), orders (1, one year of seven), lineitem (2), supplier (3),
+    /// nation (4) and region (5, one of five). The suppliers of the region are the cheapest
+    /// first join, and greedy choice takes them; the whole search instead lets the region's
+    /// nations filter the customers (through `c_nationkey = s_nationkey = n_nationkey`), so that
+    /// orders and lineitem shrink before any supplier is met, and supplier comes last.
+    #[test]
+    fn the_whole_search_finds_a_plan_whose_first_join_is_not_the_cheapest() {
+        let estimate = |rows: f64, table_rows: f64| Estimate { rows, table_rows };
+        let mut nation_key = edge([0, 3], 25.0, 3);
+        nation_key.keys = [col("c_nationkey"), col("s_nationkey")];
+        let mut derived = edge([0, 4], 25.0, 3);
+        derived.derived = true;
+        let graph = JoinGraph {
+            estimates: vec![
+                estimate(1.5e5, 1.5e5),
+                estimate(1.66e5, 1.5e6),
+                estimate(6e6, 6e6),
+                estimate(1e4, 1e4),
+                estimate(25.0, 25.0),
+                estimate(1.0, 5.0),
+            ],
+            edges: vec![
+                edge([0, 1], 1.5e5, 0),
+                edge([1, 2], 1.5e6, 1),
+                edge([2, 3], 1e4, 2),
+                nation_key,
+                edge([3, 4], 25.0, 3),
+                derived,
+                edge([4, 5], 5.0, 4),
+            ],
+            conditions: Vec::new(),
+        };
+        let joined_last = |shape: Option<Shape>| match shape {
+            Some(Shape::Join(left, right)) => {
+                [*left, *right].into_iter().find_map(|side| match side {
+                    Shape::Input(i) => Some(i),
+                    Shape::Join(..) => None,
+                })
+            }
+            _ => None,
+        };
+        assert_eq!(joined_last(graph.best_shape()), Some(3));
+        assert_ne!(joined_last(graph.greedy_shape()), Some(3));
     }
 
     /// A column compared with a constant keeps one of its distinct values' share of the rows
