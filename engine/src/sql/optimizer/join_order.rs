@@ -4,8 +4,8 @@
 //! joins the fact table to every dimension before the one filter that keeps 2 nations of 25
 //! applies (TPC-H Q5, Q7, Q21), so every join carries twelve times the rows it needs to. DuckDB
 //! orders joins by estimated cardinality; this rule does the same with what is known at the
-//! logical level: each table's row count and key ranges ([`TableStats`]) and the form of its
-//! filters.
+//! logical level: each table's row count, key ranges and column statistics ([`TableStats`]) and
+//! the filters on it ([`super::selectivity`]).
 //!
 //! It flattens a tree of plain inner joins into its inputs, their equi-join keys and the other join
 //! conditions (keys equal through a third are joined too: Q9's `p_partkey = l_partkey` and
@@ -35,23 +35,13 @@ use datafusion::common::tree_node::{Transformed, TreeNodeRecursion};
 use datafusion::common::{Column, NullEquality, Result};
 use datafusion::logical_expr::utils::{conjunction, split_conjunction};
 use datafusion::logical_expr::{
-    BinaryExpr, Expr, Join, JoinConstraint, JoinType, LogicalPlan, Operator, Projection,
+    BinaryExpr, Expr, Join, JoinConstraint, JoinType, LogicalPlan, Operator, Projection, TableScan,
 };
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
-use super::table_stats::TableStats;
+use super::selectivity::{ColumnFacts, conjunction_selectivity};
+use super::table_stats::{TableSize, TableStats};
 
-/// The fraction of rows an equality with a constant keeps (the textbook guess without
-/// distinct counts).
-const EQUALITY: f64 = 0.1;
-/// The fraction a one-sided range keeps (`<`, `>=`, …).
-const RANGE: f64 = 1.0 / 3.0;
-/// The fraction a two-sided range keeps (`BETWEEN`).
-const BETWEEN: f64 = 0.25;
-/// The fraction a `LIKE` pattern keeps.
-const PATTERN: f64 = 0.1;
-/// The fraction any other predicate keeps.
-const UNKNOWN: f64 = 0.5;
 /// The most inputs one tree may have: groups of inputs are sets of bits in a `u64`.
 const MAX_INPUTS: usize = 64;
 
@@ -311,8 +301,12 @@ impl JoinTree {
         let input = input.trailing_zeros() as usize;
         let table_rows = estimates[input].table_rows;
         match key.try_as_col() {
-            Some(column) => distinct_bound(&self.inputs[input], &column.name, tables)
-                .map_or(table_rows, |bound| bound.min(table_rows)),
+            Some(column) => PlanFacts {
+                plan: &self.inputs[input],
+                tables,
+            }
+            .distinct(column)
+            .map_or(table_rows, |bound| bound.min(table_rows)),
             None => table_rows,
         }
     }
@@ -424,18 +418,19 @@ impl KeyClasses {
     }
 }
 
-/// Hash-table entries up to which a join's table stays in the caches (a few MB of keys and row
-/// references on this class of machine).
-const CACHED_BUILD_ROWS: f64 = 65_536.0;
+/// Hash-table entries up to which probing a join's table costs about the same per row, however
+/// large (TPC-H Q5 on 2 threads, ns per probe including the rows out: 60M lineitem rows into
+/// 20K suppliers 7.5, into 457K orders 15, and 12M into 2.27M orders 42; 6M into 2K and into
+/// 46K both 5-7.5).
+const CACHED_BUILD_ROWS: f64 = 175_000.0;
 
 /// What joining two groups into `rows` rows costs: those rows, plus the inserts of the smaller
 /// group's rows into a hash table and the probes of the larger's into it, each dearer by one
 /// probe's time for every doubling of that table past [`CACHED_BUILD_ROWS`], as they start to
-/// miss the caches. (TPC-H SF1 on 2 threads: 6M lineitem rows probing 200K parts cost 49 ms of
-/// join time, against 10 ms for lookups in a key-indexed array; probing 2,000 suppliers before
-/// 227K orders ran Q5 in 0.88 of the time, with a larger first result. Building a table of the
-/// 457K orders of Q8's two years took 28 ms; without the inserts counted, 43K probes into it
-/// looked cheaper than probing the orders of a region's 30K customers first.)
+/// miss the caches. (Fitted to the probes above: twice the time at 457K entries, five times
+/// at 2.27M. Building a table of the 457K orders of Q8's two years took 28 ms at SF1; without
+/// the inserts counted, 43K probes into it looked cheaper than probing the orders of a region's
+/// 30K customers first.)
 fn join_cost(rows: f64, a: &Group, b: &Group) -> f64 {
     let (build, probe) = (a.rows.min(b.rows), a.rows.max(b.rows));
     let per_probe = 1.0 + (build / CACHED_BUILD_ROWS).max(1.0).log2();
@@ -660,15 +655,8 @@ fn estimate(plan: &LogicalPlan, tables: &TableStats) -> Option<Estimate> {
         LogicalPlan::TableScan(scan) => {
             let size = tables.of_scan(scan)?;
             let table_rows = size.rows as f64;
-            let distinct = |column: &Column| {
-                let index = scan.source.schema().index_of(&column.name).ok()?;
-                size.distinct[index].map(|d| d as f64)
-            };
-            let kept: f64 = scan
-                .filters
-                .iter()
-                .map(|filter| selectivity(filter, &distinct))
-                .product();
+            let filters: Vec<&Expr> = scan.filters.iter().collect();
+            let kept = conjunction_selectivity(&filters, &ScanFacts { scan, size: &size });
             let rows = scan.fetch.map_or(table_rows * kept, |fetch| {
                 (table_rows * kept).min(fetch as f64)
             });
@@ -681,17 +669,16 @@ fn estimate(plan: &LogicalPlan, tables: &TableStats) -> Option<Estimate> {
                 LogicalPlan::TableScan(scan) => &scan.filters,
                 _ => &[],
             };
-            let kept: f64 = split_conjunction(&filter.predicate)
+            let conjuncts: Vec<&Expr> = split_conjunction(&filter.predicate)
                 .into_iter()
                 .filter(|conjunct| !pushed.contains(conjunct))
-                .map(|conjunct| {
-                    selectivity(conjunct, &|column: &Column| {
-                        distinct_bound(&filter.input, &column.name, tables)
-                    })
-                })
-                .product();
+                .collect();
+            let facts = PlanFacts {
+                plan: &filter.input,
+                tables,
+            };
             Some(Estimate {
-                rows: input.rows * kept,
+                rows: input.rows * conjunction_selectivity(&conjuncts, &facts),
                 ..input
             })
         }
@@ -702,21 +689,70 @@ fn estimate(plan: &LogicalPlan, tables: &TableStats) -> Option<Estimate> {
     }
 }
 
-/// An upper bound on the distinct values of the column `name` of `plan`, traced through renames
-/// and filters to the table it comes from.
-fn distinct_bound(plan: &LogicalPlan, name: &str, tables: &TableStats) -> Option<f64> {
+/// What a table's statistics say of the columns a scan of it reads.
+struct ScanFacts<'a> {
+    scan: &'a TableScan,
+    size: &'a TableSize,
+}
+
+impl ScanFacts<'_> {
+    fn index(&self, column: &Column) -> Option<usize> {
+        self.scan.source.schema().index_of(&column.name).ok()
+    }
+}
+
+impl ColumnFacts for ScanFacts<'_> {
+    fn distinct(&self, column: &Column) -> Option<f64> {
+        self.size.distinct[self.index(column)?].map(|d| d as f64)
+    }
+
+    fn range(&self, column: &Column) -> Option<(f64, f64)> {
+        self.size.ranges[self.index(column)?]
+    }
+}
+
+/// What the statistics of the tables under `plan` say of its columns, each traced through
+/// renames and filters to the table it comes from.
+struct PlanFacts<'a> {
+    plan: &'a LogicalPlan,
+    tables: &'a TableStats,
+}
+
+impl PlanFacts<'_> {
+    /// `f` of the facts of the scan `column` comes from, and its name there.
+    fn traced<T>(
+        &self,
+        column: &Column,
+        f: impl Fn(&ScanFacts, &Column) -> Option<T>,
+    ) -> Option<T> {
+        let (scan, name) = source_column(self.plan, &column.name)?;
+        let size = self.tables.of_scan(scan)?;
+        f(&ScanFacts { scan, size: &size }, &Column::from_name(name))
+    }
+}
+
+impl ColumnFacts for PlanFacts<'_> {
+    fn distinct(&self, column: &Column) -> Option<f64> {
+        self.traced(column, |facts, column| facts.distinct(column))
+    }
+
+    fn range(&self, column: &Column) -> Option<(f64, f64)> {
+        self.traced(column, |facts, column| facts.range(column))
+    }
+}
+
+/// The scan the column `name` of `plan` comes from, through renames and filters, and its name
+/// there.
+fn source_column<'a>(plan: &'a LogicalPlan, name: &str) -> Option<(&'a TableScan, String)> {
     match plan {
-        LogicalPlan::TableScan(scan) => {
-            let index = scan.source.schema().index_of(name).ok()?;
-            tables.of_scan(scan)?.distinct[index].map(|bound| bound as f64)
-        }
-        LogicalPlan::Filter(filter) => distinct_bound(&filter.input, name, tables),
-        LogicalPlan::SubqueryAlias(alias) => distinct_bound(&alias.input, name, tables),
+        LogicalPlan::TableScan(scan) => Some((scan, name.to_string())),
+        LogicalPlan::Filter(filter) => source_column(&filter.input, name),
+        LogicalPlan::SubqueryAlias(alias) => source_column(&alias.input, name),
         LogicalPlan::Projection(projection) => {
             let fields = projection.schema.fields();
             let position = fields.iter().position(|field| field.name() == name)?;
             match projection.expr[position].clone().unalias() {
-                Expr::Column(column) => distinct_bound(&projection.input, &column.name, tables),
+                Expr::Column(column) => source_column(&projection.input, &column.name),
                 _ => None,
             }
         }
@@ -724,53 +760,9 @@ fn distinct_bound(plan: &LogicalPlan, name: &str, tables: &TableStats) -> Option
     }
 }
 
-/// The fraction of rows `predicate` keeps, guessed from its form and, for a column compared
-/// with constants, from the column's `distinct` values where known (`p_type = 'X'` keeps
-/// 1/150 of the parts when `p_type` has 150 values).
-fn selectivity(predicate: &Expr, distinct: &dyn Fn(&Column) -> Option<f64>) -> f64 {
-    let of_value = |column: &Expr, value: &Expr| match (column, value) {
-        (Expr::Column(c), Expr::Literal(..)) => distinct(c).filter(|&d| d >= 1.0).map(|d| 1.0 / d),
-        _ => None,
-    };
-    match predicate {
-        Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
-            Operator::And => selectivity(left, distinct) * selectivity(right, distinct),
-            Operator::Or => {
-                let (a, b) = (selectivity(left, distinct), selectivity(right, distinct));
-                a + b - a * b
-            }
-            Operator::Eq | Operator::IsNotDistinctFrom => of_value(left, right)
-                .or_else(|| of_value(right, left))
-                .unwrap_or(EQUALITY),
-            Operator::NotEq | Operator::IsDistinctFrom => 1.0 - EQUALITY,
-            Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq => RANGE,
-            Operator::LikeMatch | Operator::ILikeMatch => PATTERN,
-            Operator::NotLikeMatch | Operator::NotILikeMatch => 1.0 - PATTERN,
-            _ => UNKNOWN,
-        },
-        Expr::Between(between) if between.negated => 1.0 - BETWEEN,
-        Expr::Between(_) => BETWEEN,
-        Expr::InList(list) => {
-            let each = list
-                .list
-                .first()
-                .and_then(|value| of_value(&list.expr, value))
-                .unwrap_or(EQUALITY);
-            let kept = (each * list.list.len() as f64).min(UNKNOWN);
-            if list.negated { 1.0 - kept } else { kept }
-        }
-        Expr::Like(like) if like.negated => 1.0 - PATTERN,
-        Expr::Like(_) => PATTERN,
-        Expr::Not(inner) => 1.0 - selectivity(inner, distinct),
-        Expr::IsNull(_) => EQUALITY,
-        Expr::IsNotNull(_) => 1.0 - EQUALITY,
-        _ => UNKNOWN,
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use datafusion::logical_expr::{col, lit};
+    use datafusion::logical_expr::col;
 
     use super::*;
 
@@ -788,27 +780,29 @@ mod tests {
         Box::new(Shape::Input(i))
     }
 
-    /// TPC-H Q5's choice at SF1: lineitem (6M) meets the filtered orders (est. 166K of 1.5M) in
-    /// a smaller result than the suppliers of one region (2,000 of 10,000), but every lineitem
-    /// row would probe a hash table of 166K orders, past the caches; the suppliers' table fits.
+    /// Lineitem, orders and suppliers as in TPC-H Q5 at SF10: lineitem (60M) meets the filtered
+    /// orders (est. 1.66M of 15M) in a smaller result than the suppliers of one region (20,000
+    /// of 100,000), but every lineitem row would probe a hash table of 1.66M orders, far past
+    /// the caches; the suppliers' table fits, and only the 12M rows that meet a supplier probe
+    /// the orders.
     #[test]
     fn a_fact_table_probes_the_small_table_first_when_the_results_are_close() {
         let graph = JoinGraph {
             estimates: vec![
                 Estimate {
-                    rows: 6e6,
-                    table_rows: 6e6,
+                    rows: 6e7,
+                    table_rows: 6e7,
                 },
                 Estimate {
-                    rows: 1.66e5,
-                    table_rows: 1.5e6,
+                    rows: 1.66e6,
+                    table_rows: 1.5e7,
                 },
                 Estimate {
-                    rows: 2e3,
-                    table_rows: 1e4,
+                    rows: 2e4,
+                    table_rows: 1e5,
                 },
             ],
-            edges: vec![edge([0, 1], 1.5e6, 0), edge([0, 2], 1e4, 1)],
+            edges: vec![edge([0, 1], 1.5e7, 0), edge([0, 2], 1e5, 1)],
             conditions: Vec::new(),
         };
         assert_eq!(
@@ -894,29 +888,5 @@ mod tests {
         };
         assert_eq!(joined_last(graph.best_shape()), Some(3));
         assert_ne!(joined_last(graph.greedy_shape()), Some(3));
-    }
-
-    /// A column compared with a constant keeps one of its distinct values' share of the rows
-    /// where the count is known, and the guess where it is not.
-    #[test]
-    fn equality_keeps_one_distinct_values_share() {
-        let distinct = |column: &Column| (column.name == "p_type").then_some(150.0);
-        let kept = |predicate: Expr| selectivity(&predicate, &distinct);
-        assert_eq!(
-            kept(col("p_type").eq(lit("ECONOMY ANODIZED STEEL"))),
-            1.0 / 150.0
-        );
-        assert_eq!(kept(lit("X").eq(col("p_type"))), 1.0 / 150.0);
-        assert_eq!(
-            kept(col("p_type").in_list(vec![lit("A"), lit("B")], false)),
-            2.0 / 150.0
-        );
-        assert_eq!(kept(col("p_brand").eq(lit("Brand#23"))), EQUALITY);
-        assert_eq!(
-            kept(col("p_type").eq(lit("A")).and(col("p_brand").eq(lit("B")))),
-            EQUALITY / 150.0
-        );
-        // A column against a column is no constant's share.
-        assert_eq!(kept(col("p_type").eq(col("p_brand"))), EQUALITY);
     }
 }

@@ -55,6 +55,7 @@ mod float_decimal;
 mod inequality_subqueries;
 mod integer_casts;
 mod join_order;
+mod selectivity;
 mod semi_join_build_side;
 mod semi_join_pushdown;
 mod subquery_values;

@@ -26,6 +26,7 @@ use datafusion::execution::SessionState;
 use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, Operator, TableScan};
 
 use super::dictionary_sizes::DictionarySizes;
+use super::selectivity::as_number;
 
 /// The sizes read for the tables of recent queries.
 #[derive(Debug, Default)]
@@ -42,6 +43,9 @@ pub(super) struct TableSize {
     /// the width of an integer column's min..max range (an upper bound), or for a column the
     /// query compares with constants, its largest Parquet dictionary (an estimate).
     pub distinct: Vec<Option<usize>>,
+    /// Per column, its least and greatest values as numbers ([`as_number`]) when its statistics
+    /// give them and its type orders like numbers.
+    pub ranges: Vec<Option<(f64, f64)>>,
 }
 
 impl TableStats {
@@ -216,6 +220,7 @@ fn size_of(statistics: &Statistics) -> Option<TableSize> {
             .iter()
             .map(distinct_bound)
             .collect(),
+        ranges: statistics.column_statistics.iter().map(range).collect(),
     })
 }
 
@@ -234,6 +239,13 @@ fn distinct_bound(column: &ColumnStatistics) -> Option<usize> {
         (true, ScalarValue::Int64(Some(width))) => usize::try_from(width).ok()?.checked_add(1),
         _ => None,
     }
+}
+
+/// A column's least and greatest values, as numbers, from its statistics.
+fn range(column: &ColumnStatistics) -> Option<(f64, f64)> {
+    let min = as_number(column.min_value.get_value()?)?;
+    let max = as_number(column.max_value.get_value()?)?;
+    (min <= max).then_some((min, max))
 }
 
 /// The rows an in-memory table holds.
