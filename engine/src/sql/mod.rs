@@ -303,7 +303,7 @@ pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>
         .with_runtime_env(runtime)
         .with_default_features();
     state = state.with_analyzer_rules(optimizer::analyzer_rules());
-    state = state.with_physical_optimizer_rules(optimizer::physical_rules());
+    state = state.with_physical_optimizer_rules(optimizer::physical_rules(Arc::clone(&tables)));
     for rule in optimizer::rules(tables) {
         state = state.with_optimizer_rule(rule);
     }

@@ -56,13 +56,7 @@ impl DictionarySizes {
     ) -> Option<usize> {
         let mut largest = 0;
         for file in files {
-            let meta = &file.object_meta;
-            let key = (
-                meta.location.to_string(),
-                meta.size,
-                meta.last_modified.timestamp_micros(),
-                column.to_string(),
-            );
+            let key = key(file, column);
             let known = self
                 .read
                 .lock()
@@ -84,6 +78,28 @@ impl DictionarySizes {
         }
         (largest > 0).then_some(largest)
     }
+
+    /// What [`Self::distinct`] found for `column` over `files` when it has read every one of
+    /// them, without reading: for physical planning, which cannot wait on reads.
+    pub fn cached(&self, files: &[&PartitionedFile], column: &str) -> Option<usize> {
+        let read = self.read.lock().expect("dictionary sizes");
+        let mut largest = 0;
+        for file in files {
+            largest = largest.max((*read.get(&key(file, column))?)?);
+        }
+        (largest > 0).then_some(largest)
+    }
+}
+
+/// The cache key of `column` in `file`.
+fn key(file: &PartitionedFile, column: &str) -> FileKey {
+    let meta = &file.object_meta;
+    (
+        meta.location.to_string(),
+        meta.size,
+        meta.last_modified.timestamp_micros(),
+        column.to_string(),
+    )
 }
 
 /// The largest dictionary of `column` in one file, if every row group has a small one.

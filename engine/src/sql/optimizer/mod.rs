@@ -51,6 +51,7 @@ mod date_intervals;
 mod dictionary_sizes;
 mod eager_and;
 mod expressions;
+mod filter_estimates;
 mod float_decimal;
 mod inequality_subqueries;
 mod integer_casts;
@@ -84,6 +85,7 @@ pub use conjunct_order::ConjunctOrder;
 pub use date_intervals::DateIntervals;
 pub use eager_and::{EagerAnd, EagerConjunction};
 pub use expressions::ArithmeticOp;
+pub use filter_estimates::FilterEstimates;
 pub use float_decimal::FloatOverDecimal;
 pub use inequality_subqueries::InequalitySubqueries;
 pub use integer_casts::IntegerCasts;
@@ -134,12 +136,15 @@ pub fn rules(tables: Arc<TableStats>) -> Vec<Arc<dyn OptimizerRule + Send + Sync
     ]
 }
 
-/// DataFusion's physical optimizer rules with Tarn's: [`CheckedArithmetic`] first, so that the
-/// checked expressions are what projection pushdown moves into a file scan; [`SemiJoinBuildSide`]
+/// DataFusion's physical optimizer rules with Tarn's: [`FilterEstimates`] first, so that join
+/// selection sees its estimates (from the dictionary sizes in `tables`), and [`CheckedArithmetic`]
+/// next, so that the checked expressions are what projection pushdown moves into a file scan; [`SemiJoinBuildSide`]
 /// right after join selection, whose choice it corrects, and before the rules that place
 /// repartitions for it; [`EagerConjunction`], [`DecimalArithmetic`] and [`StringViewEquality`]
 /// last, so that DataFusion's rules (filter pushdown among them) see only their own expressions.
-pub fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+pub fn physical_rules(
+    tables: Arc<TableStats>,
+) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules = PhysicalOptimizer::default().rules;
     let after = rules
         .iter()
@@ -147,6 +152,7 @@ pub fn physical_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
         .map_or(0, |position| position + 1);
     rules.insert(after, Arc::new(SemiJoinBuildSide));
     rules.insert(0, Arc::new(CheckedArithmetic));
+    rules.insert(0, Arc::new(FilterEstimates::new(tables)));
     rules.push(Arc::new(EagerConjunction));
     rules.push(Arc::new(DecimalArithmetic));
     rules.push(Arc::new(StringViewEquality));

@@ -75,6 +75,16 @@ impl TableStats {
             .map(|(_, size)| size.clone())
     }
 
+    /// The distinct values of `column` over the Parquet `files`, as their dictionaries gave them
+    /// when a query compared the column with constants before ([`DictionarySizes::cached`]).
+    pub(super) fn cached_distinct(
+        &self,
+        files: &[&PartitionedFile],
+        column: &str,
+    ) -> Option<usize> {
+        self.dictionaries.cached(files, column)
+    }
+
     /// A table's size: from the file footers for file tables (and, for the Parquet table's
     /// columns in `compared`, from their dictionaries), by counting rows for in-memory ones,
     /// from the table's own statistics for the rest.
@@ -220,7 +230,11 @@ fn size_of(statistics: &Statistics) -> Option<TableSize> {
             .iter()
             .map(distinct_bound)
             .collect(),
-        ranges: statistics.column_statistics.iter().map(range).collect(),
+        ranges: statistics
+            .column_statistics
+            .iter()
+            .map(value_range)
+            .collect(),
     })
 }
 
@@ -242,7 +256,7 @@ fn distinct_bound(column: &ColumnStatistics) -> Option<usize> {
 }
 
 /// A column's least and greatest values, as numbers, from its statistics.
-fn range(column: &ColumnStatistics) -> Option<(f64, f64)> {
+pub(super) fn value_range(column: &ColumnStatistics) -> Option<(f64, f64)> {
     let min = as_number(column.min_value.get_value()?)?;
     let max = as_number(column.max_value.get_value()?)?;
     (min <= max).then_some((min, max))
