@@ -14,6 +14,7 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::Schema;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, Result, ScalarValue, Statistics};
 use datafusion::config::ConfigOptions;
@@ -62,7 +63,7 @@ impl FilterEstimates {
         if check_support(filter.predicate(), &schema) {
             return Ok(None);
         }
-        let facts = ScanFacts {
+        let facts = FileScanFacts {
             tables: &self.tables,
             files: config
                 .file_groups
@@ -119,14 +120,14 @@ impl PhysicalOptimizerRule for FilterEstimates {
 
 /// What the files of a scan say of its columns: dictionary sizes read before, and ranges from
 /// the scan's statistics.
-struct ScanFacts<'a> {
+struct FileScanFacts<'a> {
     tables: &'a TableStats,
     files: Vec<&'a PartitionedFile>,
-    schema: &'a datafusion::arrow::datatypes::Schema,
+    schema: &'a Schema,
     statistics: Arc<Statistics>,
 }
 
-impl ColumnFacts for ScanFacts<'_> {
+impl ColumnFacts for FileScanFacts<'_> {
     fn distinct(&self, column: &Column) -> Option<f64> {
         let distinct = self.tables.cached_distinct(&self.files, &column.name)?;
         Some(distinct as f64)

@@ -137,11 +137,12 @@ pub fn rules(tables: Arc<TableStats>) -> Vec<Arc<dyn OptimizerRule + Send + Sync
 }
 
 /// DataFusion's physical optimizer rules with Tarn's: [`FilterEstimates`] first, so that join
-/// selection sees its estimates (from the dictionary sizes in `tables`), and [`CheckedArithmetic`]
-/// next, so that the checked expressions are what projection pushdown moves into a file scan; [`SemiJoinBuildSide`]
-/// right after join selection, whose choice it corrects, and before the rules that place
-/// repartitions for it; [`EagerConjunction`], [`DecimalArithmetic`] and [`StringViewEquality`]
-/// last, so that DataFusion's rules (filter pushdown among them) see only their own expressions.
+/// selection sees its estimates (from the dictionary sizes in `tables`); [`CheckedArithmetic`]
+/// next, so that the checked expressions are what projection pushdown moves into a file scan;
+/// [`SemiJoinBuildSide`] right after join selection, whose choice it corrects, and before the
+/// rules that place repartitions for it; [`EagerConjunction`], [`DecimalArithmetic`] and
+/// [`StringViewEquality`] last, so that DataFusion's rules (filter pushdown among them) see only
+/// their own expressions.
 pub fn physical_rules(
     tables: Arc<TableStats>,
 ) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
