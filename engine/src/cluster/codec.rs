@@ -5,7 +5,8 @@
 //!
 //! * Logical: in-memory tables (`CREATE TABLE … AS`, `glob()`, `parquet_metadata()`, `eplb()`
 //!   results), as Arrow IPC streams. Files, listing tables and views DataFusion carries itself.
-//! * Physical: [`StageTasksExec`], one stage of a partitioned job.
+//! * Physical: [`StageTasksExec`], one stage of a partitioned job, and [`NotInJoinExec`], whose
+//!   one input, the hash join it wraps, Ballista's codec carries.
 
 use std::sync::Arc;
 
@@ -27,12 +28,16 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 
 use super::ipc;
 use super::stage::StageTasksExec;
-use crate::sql::optimizer::{ArithmeticOp, BoundedDecimal, CheckedInteger, EagerAnd, ViewEquals};
+use crate::sql::optimizer::{
+    ArithmeticOp, BoundedDecimal, CheckedInteger, EagerAnd, NotInJoinExec, ViewEquals,
+};
 
 /// Marks an in-memory table's bytes.
 const MEMORY_TABLE: &[u8] = b"tarn.memtable.v1\0";
 /// Marks a job stage's bytes.
 const STAGE_TASKS: &[u8] = b"tarn.stage.v1\0";
+/// What a [`NotInJoinExec`] is encoded as.
+const NOT_IN_JOIN: &[u8] = b"tarn.not_in_join.v1\0";
 /// What an [`EagerAnd`] expression is encoded as.
 const EAGER_AND: &[u8] = b"tarn.eager_and.v1";
 /// What a [`BoundedDecimal`] expression is encoded as, followed by its operator (`+`, `-`, `*`).
@@ -136,9 +141,12 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
         ctx: &TaskContext,
         converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        match buf.strip_prefix(STAGE_TASKS) {
-            Some(bytes) => Ok(Arc::new(StageTasksExec::decode(bytes, inputs)?)),
-            None => self.ballista.try_decode(buf, inputs, ctx, converter),
+        if let Some(bytes) = buf.strip_prefix(STAGE_TASKS) {
+            return Ok(Arc::new(StageTasksExec::decode(bytes, inputs)?));
+        }
+        match (buf, inputs) {
+            (NOT_IN_JOIN, [join]) => Ok(Arc::new(NotInJoinExec::try_new(Arc::clone(join))?)),
+            _ => self.ballista.try_decode(buf, inputs, ctx, converter),
         }
     }
 
@@ -148,14 +156,16 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
         buf: &mut Vec<u8>,
         converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
-        match node.downcast_ref::<StageTasksExec>() {
-            Some(stage) => {
-                buf.extend_from_slice(STAGE_TASKS);
-                buf.extend(stage.encode()?);
-                Ok(())
-            }
-            None => self.ballista.try_encode(node, buf, converter),
+        if let Some(stage) = node.downcast_ref::<StageTasksExec>() {
+            buf.extend_from_slice(STAGE_TASKS);
+            buf.extend(stage.encode()?);
+            return Ok(());
         }
+        if node.downcast_ref::<NotInJoinExec>().is_some() {
+            buf.extend_from_slice(NOT_IN_JOIN);
+            return Ok(());
+        }
+        self.ballista.try_encode(node, buf, converter)
     }
 
     /// Tarn's expressions: [`EagerAnd`], [`BoundedDecimal`] and [`CheckedInteger`], whose two

@@ -910,6 +910,51 @@ async fn decorrelated_subqueries_filter_early_and_keep_their_answers() {
     );
 }
 
+#[tokio::test]
+async fn not_in_builds_on_the_smaller_side_and_keeps_its_null_rules() {
+    let mut s = session();
+    query(
+        &mut s,
+        "SET threads = 2;
+         CREATE TABLE docs AS SELECT CASE WHEN i % 100 = 7 THEN NULL ELSE i END AS id FROM range(10000) t(i);
+         CREATE TABLE seen AS SELECT * FROM (VALUES (1), (2), (3), (20000)) AS t(id);
+         CREATE TABLE seen_and_null AS SELECT * FROM (VALUES (1), (NULL)) AS t(id)",
+    )
+    .await;
+    let unseen = |subquery: &str| {
+        format!("SELECT count(*), count(id) FROM docs WHERE id NOT IN ({subquery})")
+    };
+    // 10 000 ids, 100 of them NULL; three of the others seen.
+    let plain = unseen("SELECT id FROM seen");
+    assert_eq!(query(&mut s, &plain).await, [["9897", "9897"]]);
+    let plan = physical_plan(&mut s, &plain).await;
+    assert!(
+        plan.contains("NotInJoinExec") && plan.contains("join_type=RightAnti"),
+        "the hash table holds the four seen ids, not the 10 000 docs:\n{plan}"
+    );
+    // A NULL among the subquery's ids makes every comparison unknown: no row is kept.
+    let with_null = unseen("SELECT id FROM seen_and_null");
+    assert_eq!(query(&mut s, &with_null).await, [["0", "0"]]);
+    // An empty subquery keeps every row, those with a NULL id too.
+    let empty = unseen("SELECT id FROM seen WHERE id > 30000");
+    assert_eq!(query(&mut s, &empty).await, [["10000", "9900"]]);
+    // The other way round the outer side is the smaller one, and DataFusion's null-aware join
+    // stays: `docs` holds NULLs, so no seen id is kept.
+    let reversed = "SELECT count(*) FROM seen WHERE id NOT IN (SELECT id FROM docs)";
+    assert_eq!(single(query(&mut s, reversed).await), "0");
+    let plan = physical_plan(&mut s, reversed).await;
+    assert!(!plan.contains("NotInJoinExec"), "{plan}");
+    let reversed = "SELECT id FROM seen WHERE id NOT IN (SELECT id FROM docs WHERE id IS NOT NULL)";
+    assert_eq!(query(&mut s, reversed).await, [["20000"]]);
+    // EXPLAIN ANALYZE shows the join's work on the node that ran it.
+    let analyzed = query(&mut s, &format!("EXPLAIN ANALYZE {plain}")).await;
+    let node = analyzed
+        .iter()
+        .find(|row| row[0].contains("NotInJoinExec"))
+        .expect("the NOT IN join");
+    assert_eq!(node[1], "9897", "{analyzed:?}");
+}
+
 /// Asserts that `plan` semi-joins `part_items` with a key set below its aggregate by part.
 fn assert_parts_reduced(plan: &[String], why: &str) {
     let line = |needle: &str| plan.iter().position(|l| l.contains(needle));

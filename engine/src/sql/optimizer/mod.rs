@@ -14,6 +14,8 @@
 //!   ones run on fewer rows (TPC-H Q12).
 //! * [`SemiJoinBuildSide`] (physical): a semi or anti join builds its hash table on the side
 //!   with fewer estimated rows (TPC-H Q21).
+//! * [`NotInBuildSide`] (physical): so does a `NOT IN`, whose null-aware anti join DataFusion
+//!   never swaps, as a [`NotInJoinExec`] that keeps `NOT IN`'s NULL rules.
 //! * [`EagerConjunction`] (physical): a filter's `AND` evaluates a cheap comparison on every row
 //!   rather than copying out the rows the conditions before it kept (TPC-H Q6).
 //! * [`DecimalArithmetic`] (physical): DECIMAL `+`, `-`, `*` check for overflow once per batch
@@ -56,6 +58,7 @@ mod float_decimal;
 mod inequality_subqueries;
 mod integer_casts;
 mod join_order;
+mod not_in_join;
 mod selectivity;
 mod semi_join_build_side;
 mod semi_join_pushdown;
@@ -90,6 +93,7 @@ pub use float_decimal::FloatOverDecimal;
 pub use inequality_subqueries::InequalitySubqueries;
 pub use integer_casts::IntegerCasts;
 pub use join_order::JoinOrder;
+pub use not_in_join::{NotInBuildSide, NotInJoinExec};
 pub use semi_join_build_side::SemiJoinBuildSide;
 pub use semi_join_pushdown::SemiJoinPushdown;
 pub use subquery_values::SubqueryValues;
@@ -154,6 +158,7 @@ pub fn physical_rules(
     rules.insert(after, Arc::new(SemiJoinBuildSide));
     rules.insert(0, Arc::new(CheckedArithmetic));
     rules.insert(0, Arc::new(FilterEstimates::new(tables)));
+    rules.push(Arc::new(NotInBuildSide));
     rules.push(Arc::new(EagerConjunction));
     rules.push(Arc::new(DecimalArithmetic));
     rules.push(Arc::new(StringViewEquality));

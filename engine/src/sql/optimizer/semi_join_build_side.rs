@@ -22,7 +22,7 @@ use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 /// How many times more rows the build side must be estimated to hold before the sides swap:
 /// estimates are rough, and a hash table on the smaller side only pays off when it is clearly
 /// smaller.
-const SWAP_RATIO: usize = 2;
+pub(super) const SWAP_RATIO: usize = 2;
 
 /// See the module documentation.
 #[derive(Debug, Default)]
@@ -68,7 +68,7 @@ impl PhysicalOptimizerRule for SemiJoinBuildSide {
 }
 
 /// A plan's estimated output rows, when it has an estimate.
-fn rows(plan: &Arc<dyn ExecutionPlan>) -> Result<Option<usize>> {
+pub(super) fn rows(plan: &Arc<dyn ExecutionPlan>) -> Result<Option<usize>> {
     let statistics = StatisticsContext::new().compute(plan.as_ref(), &StatisticsArgs::new())?;
     Ok(statistics.num_rows.get_value().copied())
 }
