@@ -19,7 +19,7 @@
 
 use std::fmt;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -81,8 +81,8 @@ impl PhysicalOptimizerRule for NotInBuildSide {
 /// What the build side learned about the subquery's keys, shared with the probe side.
 #[derive(Debug)]
 struct SubqueryKeys {
-    /// Build partitions not yet read to the end.
-    unread_partitions: AtomicUsize,
+    /// Whether the build side, one partition in `CollectLeft` mode, was read to the end.
+    build_read: AtomicBool,
     /// Whether the subquery gave any row.
     any_row: AtomicBool,
     /// Whether any of its keys was NULL.
@@ -111,10 +111,8 @@ impl NotInJoinExec {
             )));
         };
         let fits = *hash_join.join_type() == JoinType::RightAnti
-            && *hash_join.partition_mode() == PartitionMode::CollectLeft
-            && hash_join.on().len() == 1
-            && hash_join.filter().is_none()
-            && !hash_join.null_aware;
+            && !hash_join.null_aware
+            && built_whole_on_one_key(hash_join);
         if !fits {
             return Err(DataFusionError::Internal(format!(
                 "a NOT IN join wraps a RightAnti join on one key, built whole, not {hash_join:?}"
@@ -133,9 +131,7 @@ impl NotInJoinExec {
     fn from_null_aware(join: &HashJoinExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
         let takes = join.null_aware
             && *join.join_type() == JoinType::LeftAnti
-            && *join.partition_mode() == PartitionMode::CollectLeft
-            && join.on().len() == 1
-            && join.filter().is_none();
+            && built_whole_on_one_key(join);
         if !takes {
             return Ok(None);
         }
@@ -194,7 +190,7 @@ impl NotInJoinExec {
         let (subquery_key, outer_key) = &hash_join.on()[0];
         let (subquery, outer) = (hash_join.left(), hash_join.right());
         let keys = Arc::new(SubqueryKeys {
-            unread_partitions: AtomicUsize::new(subquery.output_partitioning().partition_count()),
+            build_read: AtomicBool::new(false),
             any_row: AtomicBool::new(false),
             any_null: AtomicBool::new(false),
         });
@@ -218,6 +214,14 @@ impl NotInJoinExec {
         *running = Some(Arc::clone(&join));
         Ok(join)
     }
+}
+
+/// Whether `join` builds one hash table from all of its left side, on one key with no filter:
+/// the joins whose NULL rules a [`NotInJoinExec`] can keep.
+fn built_whole_on_one_key(join: &HashJoinExec) -> bool {
+    *join.partition_mode() == PartitionMode::CollectLeft
+        && join.on().len() == 1
+        && join.filter().is_none()
 }
 
 impl DisplayAs for NotInJoinExec {
@@ -422,7 +426,7 @@ impl SideStream {
 
     /// The outer rows of `batch` that `NOT IN` can keep, or `None` when it keeps none at all.
     fn keep(&self, batch: RecordBatch) -> Result<Option<RecordBatch>> {
-        if self.keys.unread_partitions.load(Ordering::Acquire) != 0 {
+        if !self.keys.build_read.load(Ordering::Acquire) {
             return Err(DataFusionError::Internal(
                 "a NOT IN join read outer rows before all of its subquery".into(),
             ));
@@ -456,7 +460,7 @@ impl Stream for SideStream {
             (_, Some(Err(e))) => Some(Err(e)),
             (Side::Build, Some(Ok(batch))) => Some(self.note(&batch).map(|()| batch)),
             (Side::Build, None) => {
-                self.keys.unread_partitions.fetch_sub(1, Ordering::Release);
+                self.keys.build_read.store(true, Ordering::Release);
                 None
             }
             (Side::Probe, Some(Ok(batch))) => self.keep(batch).transpose(),
