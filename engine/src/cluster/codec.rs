@@ -5,8 +5,9 @@
 //!
 //! * Logical: in-memory tables (`CREATE TABLE … AS`, `glob()`, `parquet_metadata()`, `eplb()`
 //!   results), as Arrow IPC streams. Files, listing tables and views DataFusion carries itself.
-//! * Physical: [`StageTasksExec`], one stage of a partitioned job, and [`NotInJoinExec`], whose
-//!   one input, the hash join it wraps, Ballista's codec carries.
+//! * Physical: [`StageTasksExec`], one stage of a partitioned job; [`NotInJoinExec`], whose
+//!   one input, the hash join it wraps, Ballista's codec carries; and [`DirectAggregateExec`],
+//!   whose partial aggregate travels as DataFusion's own plan bytes over an empty input.
 
 use std::sync::Arc;
 
@@ -22,14 +23,20 @@ use datafusion::logical_expr::{Extension, LogicalPlan};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr_common::physical_expr::proto_decode::PhysicalExprDecodeCtx;
 use datafusion::physical_expr_common::physical_expr::proto_encode::PhysicalExprEncodeCtx;
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::aggregates::AggregateExec;
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::{ChildrenPropertiesMode, ExecutionPlan, ReplaceChildrenOptions};
+use datafusion_proto::bytes::{
+    physical_plan_from_bytes_with_proto_converter, physical_plan_to_bytes_with_proto_converter,
+};
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
 use super::ipc;
 use super::stage::StageTasksExec;
 use crate::sql::optimizer::{
-    ArithmeticOp, BoundedDecimal, CheckedInteger, EagerAnd, NotInJoinExec, ViewEquals,
+    ArithmeticOp, BoundedDecimal, CheckedInteger, DirectAggregateExec, EagerAnd, NotInJoinExec,
+    ViewEquals,
 };
 
 /// Marks an in-memory table's bytes.
@@ -38,6 +45,9 @@ const MEMORY_TABLE: &[u8] = b"tarn.memtable.v1\0";
 const STAGE_TASKS: &[u8] = b"tarn.stage.v1\0";
 /// What a [`NotInJoinExec`] is encoded as.
 const NOT_IN_JOIN: &[u8] = b"tarn.not_in_join.v1\0";
+/// What a [`DirectAggregateExec`] is encoded as, followed by its first key and slot count (8
+/// bytes each, little-endian) and its aggregate's plan bytes.
+const DIRECT_AGGREGATE: &[u8] = b"tarn.direct_aggregate.v1\0";
 /// What an [`EagerAnd`] expression is encoded as.
 const EAGER_AND: &[u8] = b"tarn.eager_and.v1";
 /// What a [`BoundedDecimal`] expression is encoded as, followed by its operator (`+`, `-`, `*`).
@@ -127,6 +137,42 @@ impl LogicalExtensionCodec for TarnLogicalCodec {
     }
 }
 
+/// `aggregate` over an empty input of the same schema: the aggregate without the plan below it,
+/// which travels as the node's input.
+fn without_input(aggregate: &Arc<AggregateExec>) -> Result<Arc<dyn ExecutionPlan>> {
+    let empty: Arc<dyn ExecutionPlan> = Arc::new(EmptyExec::new(aggregate.input_schema()));
+    let keep = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
+    Arc::clone(aggregate).replace_children(vec![empty], keep)
+}
+
+/// The [`DirectAggregateExec`] whose bytes (after the tag) are `bytes`, over `inputs`.
+fn decode_direct_aggregate(
+    bytes: &[u8],
+    inputs: &[Arc<dyn ExecutionPlan>],
+    ctx: &TaskContext,
+    codec: &TarnPhysicalCodec,
+    converter: &dyn PhysicalProtoConverterExtension,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let malformed = || DataFusionError::Internal("malformed direct aggregate bytes".into());
+    let ([input], Some((min, rest))) = (inputs, bytes.split_first_chunk::<8>()) else {
+        return Err(malformed());
+    };
+    let Some((slots, plan)) = rest.split_first_chunk::<8>() else {
+        return Err(malformed());
+    };
+    let keep = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
+    let aggregate = physical_plan_from_bytes_with_proto_converter(plan, ctx, codec, converter)?
+        .replace_children(vec![Arc::clone(input)], keep)?;
+    let Some(aggregate) = aggregate.downcast_ref::<AggregateExec>() else {
+        return Err(malformed());
+    };
+    Ok(Arc::new(DirectAggregateExec::try_new(
+        Arc::new(aggregate.clone()),
+        i64::from_le_bytes(*min),
+        u64::from_le_bytes(*slots) as usize,
+    )?))
+}
+
 /// Ballista's physical codec plus job stages.
 #[derive(Debug, Default)]
 pub struct TarnPhysicalCodec {
@@ -143,6 +189,9 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         if let Some(bytes) = buf.strip_prefix(STAGE_TASKS) {
             return Ok(Arc::new(StageTasksExec::decode(bytes, inputs)?));
+        }
+        if let Some(bytes) = buf.strip_prefix(DIRECT_AGGREGATE) {
+            return decode_direct_aggregate(bytes, inputs, ctx, self, converter);
         }
         match (buf, inputs) {
             (NOT_IN_JOIN, [join]) => Ok(Arc::new(NotInJoinExec::try_new(Arc::clone(join))?)),
@@ -163,6 +212,16 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
         }
         if node.downcast_ref::<NotInJoinExec>().is_some() {
             buf.extend_from_slice(NOT_IN_JOIN);
+            return Ok(());
+        }
+        if let Some(direct) = node.downcast_ref::<DirectAggregateExec>() {
+            buf.extend_from_slice(DIRECT_AGGREGATE);
+            buf.extend_from_slice(&direct.min().to_le_bytes());
+            buf.extend_from_slice(&(direct.slots() as u64).to_le_bytes());
+            let aggregate = without_input(direct.aggregate())?;
+            buf.extend(physical_plan_to_bytes_with_proto_converter(
+                aggregate, self, converter,
+            )?);
             return Ok(());
         }
         self.ballista.try_encode(node, buf, converter)

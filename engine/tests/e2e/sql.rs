@@ -955,6 +955,68 @@ async fn not_in_builds_on_the_smaller_side_and_keeps_its_null_rules() {
     assert_eq!(node[1], "9897", "{analyzed:?}");
 }
 
+#[tokio::test]
+async fn an_aggregate_on_a_bounded_integer_key_finds_groups_by_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let facts = dir.path().join("facts.parquet");
+    let mut s = session();
+    // Keys 0..4999, each 20 times, and 7 rows with a NULL key; v counts the rows.
+    query(
+        &mut s,
+        &format!(
+            "SET threads = 2;
+             COPY (SELECT CAST(i % 5000 AS INT) AS k, i AS v FROM range(100000) t(i)
+                   UNION ALL SELECT NULL, i FROM range(7) t(i))
+             TO '{}' (FORMAT parquet)",
+            facts.display()
+        ),
+    )
+    .await;
+    let grouped = format!(
+        "SELECT k, count(*) AS n, sum(v) AS total, avg(v) AS mean, min(v) AS low, max(v) AS high
+         FROM '{}' GROUP BY k",
+        facts.display()
+    );
+    let plan = physical_plan(&mut s, &grouped).await;
+    assert!(
+        plan.contains("DirectAggregateExec") && plan.contains("slots=5000 from 0"),
+        "the statistics bound k to 0..4999:\n{plan}"
+    );
+    // Key k's rows hold v = k + 5000j for j in 0..20.
+    let checked = format!(
+        "SELECT count(*),
+                count(*) FILTER (WHERE n = 20 AND total = 20 * k + 950000
+                                 AND mean = k + 47500 AND low = k AND high = k + 95000),
+                max(n) FILTER (WHERE k IS NULL), max(total) FILTER (WHERE k IS NULL),
+                typeof(max(k))
+         FROM ({grouped})"
+    );
+    assert_eq!(
+        query(&mut s, &checked).await,
+        [["5001", "5000", "7", "21", "INTEGER"]]
+    );
+    // A key computed from a column has no bounds in the statistics: DataFusion's hash
+    // aggregate takes it, with the same answer.
+    let computed = format!(
+        "SELECT count(*), sum(n) FROM (SELECT k + 1 AS k1, count(*) AS n FROM '{}' GROUP BY k1)",
+        facts.display()
+    );
+    assert!(
+        !physical_plan(&mut s, &computed)
+            .await
+            .contains("DirectAggregateExec")
+    );
+    assert_eq!(query(&mut s, &computed).await, [["5001", "100007"]]);
+    // EXPLAIN ANALYZE counts the partial groups on the node that made them.
+    let analyzed = query(&mut s, &format!("EXPLAIN ANALYZE {grouped}")).await;
+    let node = analyzed
+        .iter()
+        .find(|row| row[0].contains("DirectAggregateExec"))
+        .expect("the direct aggregate");
+    let partial_groups: u64 = node[1].parse().unwrap();
+    assert!((5001..=10002).contains(&partial_groups), "{analyzed:?}");
+}
+
 /// Asserts that `plan` semi-joins `part_items` with a key set below its aggregate by part.
 fn assert_parts_reduced(plan: &[String], why: &str) {
     let line = |needle: &str| plan.iter().position(|l| l.contains(needle));

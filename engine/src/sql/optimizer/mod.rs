@@ -22,6 +22,8 @@
 //!   instead of on every row (TPC-H's money columns, in most of its queries).
 //! * [`StringViewEquality`] (physical): a string-view column compared with a constant compares
 //!   views rather than strings (TPC-H Q19).
+//! * [`DirectAggregation`] (physical): a partial aggregate on one integer key whose range the
+//!   statistics bound finds each row's group in an array indexed by the key (TPC-H Q13, Q18).
 //!
 //! Nine rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
 //! [`CheckedArithmetic`] (physical) make integer overflow an error, as in DuckDB, where
@@ -51,6 +53,7 @@ mod checked_integers;
 mod conjunct_order;
 mod date_intervals;
 mod dictionary_sizes;
+mod direct_aggregate;
 mod eager_and;
 mod expressions;
 mod filter_estimates;
@@ -86,6 +89,7 @@ pub use bounded_decimal::{BoundedDecimal, DecimalArithmetic};
 pub use checked_integers::{CheckedArithmetic, CheckedConstants, CheckedInteger};
 pub use conjunct_order::ConjunctOrder;
 pub use date_intervals::DateIntervals;
+pub use direct_aggregate::{DirectAggregateExec, DirectAggregation};
 pub use eager_and::{EagerAnd, EagerConjunction};
 pub use expressions::ArithmeticOp;
 pub use filter_estimates::FilterEstimates;
@@ -145,8 +149,9 @@ pub fn rules(tables: Arc<TableStats>) -> Vec<Arc<dyn OptimizerRule + Send + Sync
 /// next, so that the checked expressions are what projection pushdown moves into a file scan;
 /// [`SemiJoinBuildSide`] right after join selection, whose choice it corrects, and before the
 /// rules that place repartitions for it; [`EagerConjunction`], [`DecimalArithmetic`] and
-/// [`StringViewEquality`] last, so that DataFusion's rules (filter pushdown among them) see only
-/// their own expressions.
+/// [`StringViewEquality`] next to last, so that DataFusion's rules (filter pushdown among them)
+/// see only their own expressions; [`DirectAggregation`] last, as its node holds the aggregate
+/// whose expressions those rules rewrite.
 pub fn physical_rules(
     tables: Arc<TableStats>,
 ) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
@@ -162,6 +167,7 @@ pub fn physical_rules(
     rules.push(Arc::new(EagerConjunction));
     rules.push(Arc::new(DecimalArithmetic));
     rules.push(Arc::new(StringViewEquality));
+    rules.push(Arc::new(DirectAggregation));
     rules
 }
 
