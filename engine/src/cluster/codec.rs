@@ -160,17 +160,17 @@ fn decode_direct_aggregate(
     let Some((slots, plan)) = rest.split_first_chunk::<8>() else {
         return Err(malformed());
     };
-    let keep = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
-    let aggregate = physical_plan_from_bytes_with_proto_converter(plan, ctx, codec, converter)?
-        .replace_children(vec![Arc::clone(input)], keep)?;
+    let aggregate = physical_plan_from_bytes_with_proto_converter(plan, ctx, codec, converter)?;
     let Some(aggregate) = aggregate.downcast_ref::<AggregateExec>() else {
         return Err(malformed());
     };
-    Ok(Arc::new(DirectAggregateExec::try_new(
+    let over_empty = DirectAggregateExec::try_new(
         Arc::new(aggregate.clone()),
         i64::from_le_bytes(*min),
         u64::from_le_bytes(*slots) as usize,
-    )?))
+    )?;
+    let recompute = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
+    Arc::new(over_empty).replace_children(vec![Arc::clone(input)], recompute)
 }
 
 /// Ballista's physical codec plus job stages.

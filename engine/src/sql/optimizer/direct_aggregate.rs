@@ -295,6 +295,7 @@ impl ExecutionPlan for DirectAggregateExec {
                 .map(|function| function.expressions())
                 .collect(),
             key: Arc::clone(&self.aggregate.group_expr().expr()[0].0),
+            row_groups: Vec::new(),
             schema: self.schema(),
             batch_size: context.session_config().batch_size(),
             metrics: BaselineMetrics::new(&self.metrics, partition),
@@ -415,9 +416,10 @@ impl Groups {
         self.keys.len() + rows < EMPTY as usize
     }
 
-    /// The bytes held besides the slots.
-    fn variable_bytes(&self) -> usize {
-        self.keys.capacity() * size_of::<i64>()
+    /// The bytes held: the slots, the keys and the hash map.
+    fn bytes(&self) -> usize {
+        self.slots.len() * size_of::<u32>()
+            + self.keys.capacity() * size_of::<i64>()
             + self.others.capacity() * (size_of::<i64>() + size_of::<u32>() + 1)
     }
 
@@ -442,6 +444,8 @@ struct Aggregation {
     /// The expressions each aggregate function reads.
     arguments: Vec<Vec<Arc<dyn PhysicalExpr>>>,
     key: Arc<dyn PhysicalExpr>,
+    /// The group of each row of the batch being added, kept to reuse its allocation.
+    row_groups: Vec<usize>,
     schema: SchemaRef,
     batch_size: usize,
     metrics: BaselineMetrics,
@@ -484,16 +488,15 @@ impl Aggregation {
         let _timer = self.metrics.elapsed_compute().timer();
         let keys = self.key.evaluate(batch)?.into_array(batch.num_rows())?;
         let keys = cast(&keys, &DataType::Int64)?;
-        let mut groups = Vec::new();
         self.groups
-            .assign(keys.as_primitive::<Int64Type>(), &mut groups);
+            .assign(keys.as_primitive::<Int64Type>(), &mut self.row_groups);
         let total_groups = self.groups.keys.len();
         for (accumulator, arguments) in self.accumulators.iter_mut().zip(&self.arguments) {
             let values = arguments
                 .iter()
                 .map(|argument| argument.evaluate(batch)?.into_array(batch.num_rows()))
                 .collect::<Result<Vec<_>>>()?;
-            accumulator.update_batch(&values, &groups, None, total_groups)?;
+            accumulator.update_batch(&values, &self.row_groups, None, total_groups)?;
         }
         Ok(())
     }
@@ -501,7 +504,7 @@ impl Aggregation {
     /// The memory the groups hold now.
     fn held_bytes(&self) -> usize {
         let states: usize = self.accumulators.iter().map(|a| a.size()).sum();
-        self.groups.slots.len() * size_of::<u32>() + self.groups.variable_bytes() + states
+        self.groups.bytes() + states
     }
 
     /// Turns every group into output rows (the key, then each aggregate's state columns), in
