@@ -5,8 +5,9 @@
 //!
 //! * Logical: in-memory tables (`CREATE TABLE … AS`, `glob()`, `parquet_metadata()`, `eplb()`
 //!   results), as Arrow IPC streams. Files, listing tables and views DataFusion carries itself.
-//! * Physical: [`StageTasksExec`], one stage of a partitioned job; [`NotInJoinExec`], whose
-//!   one input, the hash join it wraps, Ballista's codec carries; and [`DirectAggregateExec`],
+//! * Physical: [`StageTasksExec`], one stage of a partitioned job; [`NotInJoinExec`] and
+//!   [`KeyFilteredJoinExec`], whose one input, the hash join each wraps, Ballista's codec
+//!   carries; and [`DirectAggregateExec`],
 //!   whose partial aggregate travels as DataFusion's own plan bytes over an empty input.
 
 use std::sync::Arc;
@@ -35,8 +36,8 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use super::ipc;
 use super::stage::StageTasksExec;
 use crate::sql::optimizer::{
-    ArithmeticOp, BoundedDecimal, CheckedInteger, DirectAggregateExec, EagerAnd, NotInJoinExec,
-    ViewEquals,
+    ArithmeticOp, BoundedDecimal, CheckedInteger, DirectAggregateExec, EagerAnd,
+    KeyFilteredJoinExec, NotInJoinExec, ViewEquals,
 };
 
 /// Marks an in-memory table's bytes.
@@ -45,6 +46,8 @@ const MEMORY_TABLE: &[u8] = b"tarn.memtable.v1\0";
 const STAGE_TASKS: &[u8] = b"tarn.stage.v1\0";
 /// What a [`NotInJoinExec`] is encoded as.
 const NOT_IN_JOIN: &[u8] = b"tarn.not_in_join.v1\0";
+/// What a [`KeyFilteredJoinExec`] is encoded as.
+const KEY_FILTERED_JOIN: &[u8] = b"tarn.key_filtered_join.v1\0";
 /// What a [`DirectAggregateExec`] is encoded as, followed by its first key and slot count (8
 /// bytes each, little-endian) and its aggregate's plan bytes.
 const DIRECT_AGGREGATE: &[u8] = b"tarn.direct_aggregate.v1\0";
@@ -195,6 +198,9 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
         }
         match (buf, inputs) {
             (NOT_IN_JOIN, [join]) => Ok(Arc::new(NotInJoinExec::try_new(Arc::clone(join))?)),
+            (KEY_FILTERED_JOIN, [join]) => {
+                Ok(Arc::new(KeyFilteredJoinExec::try_new(Arc::clone(join))?))
+            }
             _ => self.ballista.try_decode(buf, inputs, ctx, converter),
         }
     }
@@ -212,6 +218,10 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
         }
         if node.downcast_ref::<NotInJoinExec>().is_some() {
             buf.extend_from_slice(NOT_IN_JOIN);
+            return Ok(());
+        }
+        if node.downcast_ref::<KeyFilteredJoinExec>().is_some() {
+            buf.extend_from_slice(KEY_FILTERED_JOIN);
             return Ok(());
         }
         if let Some(direct) = node.downcast_ref::<DirectAggregateExec>() {

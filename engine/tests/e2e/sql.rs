@@ -946,13 +946,75 @@ async fn not_in_builds_on_the_smaller_side_and_keeps_its_null_rules() {
     assert!(!plan.contains("NotInJoinExec"), "{plan}");
     let reversed = "SELECT id FROM seen WHERE id NOT IN (SELECT id FROM docs WHERE id IS NOT NULL)";
     assert_eq!(query(&mut s, reversed).await, [["20000"]]);
-    // EXPLAIN ANALYZE shows the join's work on the node that ran it.
+    // EXPLAIN ANALYZE shows the join's work on the hash join the node wraps.
     let analyzed = query(&mut s, &format!("EXPLAIN ANALYZE {plain}")).await;
-    let node = analyzed
+    let wrapped = analyzed
         .iter()
-        .find(|row| row[0].contains("NotInJoinExec"))
-        .expect("the NOT IN join");
-    assert_eq!(node[1], "9897", "{analyzed:?}");
+        .skip_while(|row| !row[0].contains("NotInJoinExec"))
+        .nth(1)
+        .expect("the NOT IN join's hash join");
+    assert!(wrapped[0].contains("HashJoinExec"), "{analyzed:?}");
+    assert_eq!(wrapped[1], "9897", "{analyzed:?}");
+}
+
+#[tokio::test]
+async fn a_join_drops_probe_rows_whose_key_the_build_side_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (facts, dims) = (
+        dir.path().join("facts.parquet"),
+        dir.path().join("dims.parquet"),
+    );
+    let mut s = session();
+    // 200 000 facts with keys 0..49 999; 1 000 dims, every 50th key, plus a NULL key.
+    query(
+        &mut s,
+        &format!(
+            "SET threads = 2;
+             COPY (SELECT CAST(i % 50000 AS INT) AS k, i AS v FROM range(200000) t(i)) TO '{}';
+             COPY (SELECT CAST(i * 50 AS INT) AS k, 'd' || i AS name FROM range(1000) t(i)
+                   UNION ALL SELECT NULL, 'none') TO '{}'",
+            facts.display(),
+            dims.display()
+        ),
+    )
+    .await;
+    let joined = format!(
+        "SELECT count(*), sum(v), count(DISTINCT name) FROM '{}' f JOIN '{}' d ON f.k = d.k",
+        facts.display(),
+        dims.display()
+    );
+    let plan = physical_plan(&mut s, &joined).await;
+    assert!(
+        plan.contains("KeyFilteredJoinExec"),
+        "the dims' keys fill 2% of their range:\n{plan}"
+    );
+    // The facts with a key divisible by 50: i = 0, 50, ..., 199 950.
+    assert_eq!(
+        query(&mut s, &joined).await,
+        [["4000", "399900000", "1000"]]
+    );
+    let semi = format!(
+        "SELECT count(*), count(DISTINCT k) FROM '{}' WHERE k IN (SELECT k FROM '{}')",
+        facts.display(),
+        dims.display()
+    );
+    assert_eq!(query(&mut s, &semi).await, [["4000", "1000"]]);
+    // A join that answers with unmatched probe rows keeps them all.
+    let outer = format!(
+        "SELECT count(*), count(name) FROM '{}' f FULL JOIN '{}' d ON f.k = d.k",
+        facts.display(),
+        dims.display()
+    );
+    assert_eq!(query(&mut s, &outer).await, [["200001", "4001"]]);
+    // EXPLAIN ANALYZE shows the join's rows on the hash join the node wraps.
+    let analyzed = query(&mut s, &format!("EXPLAIN ANALYZE {joined}")).await;
+    let wrapped = analyzed
+        .iter()
+        .skip_while(|row| !row[0].contains("KeyFilteredJoinExec"))
+        .nth(1)
+        .expect("the key-filtered join's hash join");
+    assert!(wrapped[0].contains("HashJoinExec"), "{analyzed:?}");
+    assert_eq!(wrapped[1], "4000", "{analyzed:?}");
 }
 
 #[tokio::test]

@@ -142,19 +142,24 @@ fn runs_directly(aggregate: &AggregateExec) -> bool {
 
 /// Whether `key` gives integers that an `i64` holds exactly.
 fn is_integer_key(key: &Arc<dyn PhysicalExpr>, schema: &SchemaRef) -> bool {
-    key.data_type(schema).is_ok_and(|data_type| {
-        matches!(
-            data_type,
-            DataType::Int8
-                | DataType::Int16
-                | DataType::Int32
-                | DataType::Int64
-                | DataType::UInt8
-                | DataType::UInt16
-                | DataType::UInt32
-                | DataType::Date32
-        )
-    })
+    key.data_type(schema)
+        .is_ok_and(|data_type| is_exact_in_i64(&data_type))
+}
+
+/// Whether every value of `data_type` is an integer that an `i64` holds exactly, so that a cast
+/// to `Int64` keeps it.
+pub(super) fn is_exact_in_i64(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::Date32
+    )
 }
 
 /// A bound from the statistics as an `i64`.

@@ -16,6 +16,9 @@
 //!   with fewer estimated rows (TPC-H Q21).
 //! * [`NotInBuildSide`] (physical): so does a `NOT IN`, whose null-aware anti join DataFusion
 //!   never swaps, as a [`NotInJoinExec`] that keeps `NOT IN`'s NULL rules.
+//! * [`JoinKeyFilters`] (physical): a hash join built whole drops the probe rows whose integer
+//!   keys the build side lacks, tested against bitmaps, before hashing them, as a
+//!   [`KeyFilteredJoinExec`] (TPC-H Q9).
 //! * [`EagerConjunction`] (physical): a filter's `AND` evaluates a cheap comparison on every row
 //!   rather than copying out the rows the conditions before it kept (TPC-H Q6).
 //! * [`DecimalArithmetic`] (physical): DECIMAL `+`, `-`, `*` check for overflow once per batch
@@ -60,6 +63,7 @@ mod filter_estimates;
 mod float_decimal;
 mod inequality_subqueries;
 mod integer_casts;
+mod join_key_filter;
 mod join_order;
 mod not_in_join;
 mod selectivity;
@@ -70,6 +74,7 @@ mod table_stats;
 mod text_casts;
 mod truncated_decimals;
 mod view_equality;
+mod watched_join;
 
 use std::sync::Arc;
 
@@ -96,6 +101,7 @@ pub use filter_estimates::FilterEstimates;
 pub use float_decimal::FloatOverDecimal;
 pub use inequality_subqueries::InequalitySubqueries;
 pub use integer_casts::IntegerCasts;
+pub use join_key_filter::{JoinKeyFilters, KeyFilteredJoinExec};
 pub use join_order::JoinOrder;
 pub use not_in_join::{NotInBuildSide, NotInJoinExec};
 pub use semi_join_build_side::SemiJoinBuildSide;
@@ -164,6 +170,7 @@ pub fn physical_rules(
     rules.insert(0, Arc::new(CheckedArithmetic));
     rules.insert(0, Arc::new(FilterEstimates::new(tables)));
     rules.push(Arc::new(NotInBuildSide));
+    rules.push(Arc::new(JoinKeyFilters));
     rules.push(Arc::new(EagerConjunction));
     rules.push(Arc::new(DecimalArithmetic));
     rules.push(Arc::new(StringViewEquality));
