@@ -7,6 +7,8 @@
 //! holding the key's group number, so a row finds its group with one subtraction and one array
 //! read; for a table stored in key order the reads walk the array front to back. Keys outside
 //! the range (statistics can be stale) go to a hash map, so the answer never depends on them.
+//! The slot array is allocated zeroed, which the system maps page by page as slots are first
+//! written, so a range of 60 million keys costs only the pages whose keys come.
 //!
 //! Only the partial stage is replaced: it may hand on its groups whenever memory runs short
 //! (the final stage merges them), so it never needs to spill, and the final stage keeps
@@ -38,8 +40,13 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
-/// The most key values one partition's slot array covers: 64 MB of slots.
-const MAX_SLOTS: u64 = 1 << 24;
+/// The most key values one partition's slot array covers: 256 MB of address space, of which
+/// only the pages holding a key's slot are ever touched (a zeroed allocation is mapped lazily),
+/// and only those count as memory held. TPC-H's `l_orderkey` spans 60M values at SF10.
+const MAX_SLOTS: u64 = 1 << 26;
+
+/// Slots per 4 KB page of the slot array, the unit in which its memory is counted.
+const PAGE_SLOTS: usize = 1024;
 
 /// Slots allowed per estimated input row: a wider range than this is mostly empty slots,
 /// which a hash table does better.
@@ -48,8 +55,8 @@ const SLOTS_PER_ROW: u64 = 4;
 /// The range any input may have, however few its rows (or when they are not estimated).
 const MIN_SLOTS: u64 = 1 << 20;
 
-/// A slot no group has taken.
-const EMPTY: u32 = u32::MAX;
+/// A slot no group has taken; a taken slot holds its group's number plus one.
+const EMPTY: u32 = 0;
 
 /// Turns partial aggregates on one integer column, whose statistics bound its values to a
 /// range that fits [`MAX_SLOTS`], into [`DirectAggregateExec`]s. It runs last, after the rules
@@ -339,8 +346,12 @@ impl ExecutionPlan for DirectAggregateExec {
 struct Groups {
     /// The key of `slots[0]`.
     min: i64,
-    /// For each key from `min` on, its group number, or [`EMPTY`].
+    /// For each key from `min` on, its group number plus one, or [`EMPTY`].
     slots: Vec<u32>,
+    /// One bit per page of `slots`: whether a group has taken a slot in it.
+    touched: Vec<u64>,
+    /// How many pages of `slots` a group has taken a slot in.
+    touched_pages: usize,
     /// The group numbers of keys outside the slots' range.
     others: HashMap<i64, u32>,
     /// The group of the NULL key, once one came.
@@ -352,17 +363,13 @@ struct Groups {
 }
 
 impl Groups {
-    /// Empty groups with `slots` slots from `min` on, or none when the memory pool cannot
-    /// give the slots' memory (every key then goes to the hash map).
+    /// Empty groups with `slots` slots from `min` on.
     fn new(min: i64, slots: usize, reservation: MemoryReservation) -> Self {
-        let bytes = slots * size_of::<u32>();
-        let slots = match reservation.try_grow(bytes) {
-            Ok(()) => vec![EMPTY; slots],
-            Err(_) => Vec::new(),
-        };
         Self {
             min,
-            slots,
+            slots: vec![EMPTY; slots],
+            touched: vec![0; slots.div_ceil(PAGE_SLOTS).div_ceil(64)],
+            touched_pages: 0,
             others: HashMap::new(),
             null_group: None,
             keys: Vec::new(),
@@ -391,13 +398,19 @@ impl Groups {
     /// The group of a non-NULL `key`.
     #[inline]
     fn group_of(&mut self, key: i64) -> usize {
-        let offset = key.wrapping_sub(self.min) as u64;
-        if let Some(slot) = self.slots.get_mut(offset as usize) {
+        let offset = key.wrapping_sub(self.min) as u64 as usize;
+        if let Some(slot) = self.slots.get_mut(offset) {
             if *slot == EMPTY {
-                *slot = self.keys.len() as u32;
                 self.keys.push(key);
+                *slot = self.keys.len() as u32;
+                let page = offset / PAGE_SLOTS;
+                let (word, bit) = (&mut self.touched[page / 64], 1 << (page % 64));
+                if *word & bit == 0 {
+                    *word |= bit;
+                    self.touched_pages += 1;
+                }
             }
-            return *slot as usize;
+            return *slot as usize - 1;
         }
         let next = self.keys.len() as u32;
         let group = *self.others.entry(key).or_insert(next);
@@ -418,12 +431,12 @@ impl Groups {
 
     /// Whether another batch of up to `rows` rows could number its new groups in a slot.
     fn has_numbers_for(&self, rows: usize) -> bool {
-        self.keys.len() + rows < EMPTY as usize
+        self.keys.len() + rows < u32::MAX as usize
     }
 
-    /// The bytes held: the slots, the keys and the hash map.
+    /// The bytes held: the touched pages of the slots, the keys and the hash map.
     fn bytes(&self) -> usize {
-        self.slots.len() * size_of::<u32>()
+        self.touched_pages * PAGE_SLOTS * size_of::<u32>()
             + self.keys.capacity() * size_of::<i64>()
             + self.others.capacity() * (size_of::<i64>() + size_of::<u32>() + 1)
     }
@@ -435,7 +448,10 @@ impl Groups {
         });
         let keys = Int64Array::new(std::mem::take(&mut self.keys).into(), nulls);
         self.others.clear();
-        self.slots.fill(EMPTY);
+        // A fresh zeroed array rather than a fill, which would touch every page.
+        self.slots = vec![EMPTY; self.slots.len()];
+        self.touched.fill(0);
+        self.touched_pages = 0;
         Ok(cast(&keys, data_type)?)
     }
 }
@@ -539,7 +555,6 @@ impl Aggregation {
 
 #[cfg(test)]
 mod tests {
-    use datafusion::arrow::array::Int32Array;
     use datafusion::arrow::compute::concat_batches;
     use datafusion::arrow::datatypes::{Field, Schema};
     use datafusion::datasource::memory::MemorySourceConfig;
@@ -666,15 +681,20 @@ mod tests {
     }
 
     #[test]
-    fn slots_the_pool_cannot_give_leave_every_key_to_the_hash_map() {
-        let pool: Arc<dyn MemoryPool> = Arc::new(GreedyMemoryPool::new(64));
-        let reservation = MemoryConsumer::new("test").register(&pool);
-        let mut groups = Groups::new(0, 1000, reservation);
-        assert!(groups.slots.is_empty());
+    fn only_the_pages_of_slots_a_key_took_count_as_memory() {
+        let mut groups = groups(0, 1 << 20);
         let mut assigned = Vec::new();
-        groups.assign(&Int64Array::from(vec![3, 7, 3]), &mut assigned);
-        assert_eq!(assigned, vec![0, 1, 0]);
-        let keys = groups.take_keys(&DataType::Int32).unwrap();
-        assert_eq!(keys.as_primitive(), &Int32Array::from(vec![3, 7]));
+        // Keys 0 and 5 share the first page, 2000 is on the second, 999 999 on page 976.
+        groups.assign(
+            &Int64Array::from(vec![0, 5, 2000, 999_999, 5]),
+            &mut assigned,
+        );
+        assert_eq!(assigned, vec![0, 1, 2, 3, 1]);
+        assert_eq!(groups.touched_pages, 3);
+        assert!(groups.bytes() < 4 * 4096, "{} bytes", groups.bytes());
+        groups.take_keys(&DataType::Int64).unwrap();
+        assert_eq!(groups.touched_pages, 0);
+        groups.assign(&Int64Array::from(vec![2000]), &mut assigned);
+        assert_eq!((assigned[0], groups.touched_pages), (0, 1));
     }
 }
