@@ -947,14 +947,22 @@ async fn not_in_builds_on_the_smaller_side_and_keeps_its_null_rules() {
     let reversed = "SELECT id FROM seen WHERE id NOT IN (SELECT id FROM docs WHERE id IS NOT NULL)";
     assert_eq!(query(&mut s, reversed).await, [["20000"]]);
     // EXPLAIN ANALYZE shows the join's work on the hash join the node wraps.
-    let analyzed = query(&mut s, &format!("EXPLAIN ANALYZE {plain}")).await;
+    assert_eq!(
+        wrapped_join_rows(&mut s, &plain, "NotInJoinExec").await,
+        "9897"
+    );
+}
+
+/// The rows EXPLAIN ANALYZE of `sql` counts on the hash join below the node named `wrapper`.
+async fn wrapped_join_rows(s: &mut SqlSession, sql: &str, wrapper: &str) -> String {
+    let analyzed = query(s, &format!("EXPLAIN ANALYZE {sql}")).await;
     let wrapped = analyzed
         .iter()
-        .skip_while(|row| !row[0].contains("NotInJoinExec"))
+        .skip_while(|row| !row[0].contains(wrapper))
         .nth(1)
-        .expect("the NOT IN join's hash join");
+        .unwrap_or_else(|| panic!("no node below {wrapper}: {analyzed:?}"));
     assert!(wrapped[0].contains("HashJoinExec"), "{analyzed:?}");
-    assert_eq!(wrapped[1], "9897", "{analyzed:?}");
+    wrapped[1].clone()
 }
 
 #[tokio::test]
@@ -1007,14 +1015,10 @@ async fn a_join_drops_probe_rows_whose_key_the_build_side_lacks() {
     );
     assert_eq!(query(&mut s, &outer).await, [["200001", "4001"]]);
     // EXPLAIN ANALYZE shows the join's rows on the hash join the node wraps.
-    let analyzed = query(&mut s, &format!("EXPLAIN ANALYZE {joined}")).await;
-    let wrapped = analyzed
-        .iter()
-        .skip_while(|row| !row[0].contains("KeyFilteredJoinExec"))
-        .nth(1)
-        .expect("the key-filtered join's hash join");
-    assert!(wrapped[0].contains("HashJoinExec"), "{analyzed:?}");
-    assert_eq!(wrapped[1], "4000", "{analyzed:?}");
+    assert_eq!(
+        wrapped_join_rows(&mut s, &joined, "KeyFilteredJoinExec").await,
+        "4000"
+    );
 }
 
 #[tokio::test]
