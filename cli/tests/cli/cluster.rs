@@ -26,8 +26,16 @@ fn free_port() -> u16 {
 struct Cluster {
     url: String,
     processes: Vec<Child>,
-    executors: Vec<usize>,
+    executors: Vec<Executor>,
     logs: PathBuf,
+}
+
+/// One executor as started: its process's index in `processes`, its Flight address (the one
+/// `tarn cluster status` lists) and when it started.
+struct Executor {
+    process: usize,
+    address: String,
+    started: Instant,
 }
 
 impl Cluster {
@@ -64,32 +72,43 @@ impl Cluster {
             std::thread::sleep(Duration::from_millis(50));
         }
         for i in 0..executors {
-            let flight = format!("127.0.0.1:{}", free_port());
-            let grpc = free_port().to_string();
-            let work = logs.join(format!("executor{i}"));
-            let index = cluster.spawn(
-                &format!("executor{i}"),
-                &[
-                    "cluster",
-                    "executor",
-                    "--scheduler",
-                    &bind,
-                    "--bind",
-                    &flight,
-                    "--grpc-port",
-                    &grpc,
-                    "--concurrency",
-                    "2",
-                    "--heartbeat-interval",
-                    "1",
-                    "--work-dir",
-                    work.to_str().unwrap(),
-                ],
-            );
-            cluster.executors.push(index);
+            let executor = cluster.spawn_executor(i);
+            cluster.executors.push(executor);
         }
         cluster.wait_for_executors(executors);
         cluster
+    }
+
+    /// Starts executor `i` on two ports free a moment ago.
+    fn spawn_executor(&mut self, i: usize) -> Executor {
+        let flight = format!("127.0.0.1:{}", free_port());
+        let grpc = free_port().to_string();
+        let work = self.logs.join(format!("executor{i}"));
+        let scheduler = self.url.trim_start_matches("df://").to_owned();
+        let process = self.spawn(
+            &format!("executor{i}"),
+            &[
+                "cluster",
+                "executor",
+                "--scheduler",
+                &scheduler,
+                "--bind",
+                &flight,
+                "--grpc-port",
+                &grpc,
+                "--concurrency",
+                "2",
+                "--heartbeat-interval",
+                "1",
+                "--work-dir",
+                work.to_str().unwrap(),
+            ],
+        );
+        Executor {
+            process,
+            address: flight,
+            started: Instant::now(),
+        }
     }
 
     /// Starts `tarn args`, its output going to `<logs>/<name>.log`; returns its index.
@@ -112,28 +131,43 @@ impl Cluster {
         std::fs::read_to_string(self.logs.join(format!("{name}.log"))).unwrap_or_default()
     }
 
-    /// Waits until `tarn cluster status` lists `count` executors.
-    fn wait_for_executors(&self, count: usize) {
+    /// Waits until `tarn cluster status` lists `count` executors. One that has not registered
+    /// within 15 s may have lost a port to another process between `free_port` and its bind
+    /// (the tests run side by side): it starts again on new ones.
+    fn wait_for_executors(&mut self, count: usize) {
         let started = Instant::now();
         loop {
             let out = tarn(&["cluster", "status", &self.url], None, &self.logs);
-            if stdout(&out).starts_with(&format!("{count} executor(s)")) {
+            let listed = stdout(&out);
+            if listed.starts_with(&format!("{count} executor(s)")) {
                 return;
             }
+            let logs: Vec<String> = (0..self.executors.len())
+                .map(|i| self.log(&format!("executor{i}")))
+                .collect();
             assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "{count} executors never registered: {}{}\n{}",
-                stdout(&out),
+                started.elapsed() < Duration::from_secs(90),
+                "{count} executors never registered: {listed}{}\n{}",
                 stderr(&out),
-                self.log("executor0")
+                logs.join("\n")
             );
+            for i in 0..self.executors.len() {
+                let executor = &self.executors[i];
+                if !listed.contains(&executor.address)
+                    && executor.started.elapsed() > Duration::from_secs(15)
+                {
+                    let process = &mut self.processes[executor.process];
+                    let _ = process.kill();
+                    let _ = process.wait();
+                    self.executors[i] = self.spawn_executor(i);
+                }
+            }
             std::thread::sleep(Duration::from_millis(200));
         }
     }
 
-    /// Kills executor `i` with SIGKILL.
     fn kill_executor(&mut self, i: usize) {
-        let process = &mut self.processes[self.executors[i]];
+        let process = &mut self.processes[self.executors[i].process];
         process.kill().unwrap();
         process.wait().unwrap();
     }
