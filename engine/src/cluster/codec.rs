@@ -7,8 +7,8 @@
 //!   results), as Arrow IPC streams. Files, listing tables and views DataFusion carries itself.
 //! * Physical: [`StageTasksExec`], one stage of a partitioned job; [`NotInJoinExec`] and
 //!   [`KeyFilteredJoinExec`], whose one input, the hash join each wraps, Ballista's codec
-//!   carries; and [`DirectAggregateExec`],
-//!   whose partial aggregate travels as DataFusion's own plan bytes over an empty input.
+//!   carries; and [`DirectAggregateExec`], whose partial aggregate travels as DataFusion's own
+//!   plan bytes over an empty input.
 
 use std::sync::Arc;
 

@@ -350,8 +350,6 @@ struct Groups {
     slots: Vec<u32>,
     /// One bit per page of `slots`: whether a group has taken a slot in it.
     touched: Vec<u64>,
-    /// How many pages of `slots` a group has taken a slot in.
-    touched_pages: usize,
     /// The group numbers of keys outside the slots' range.
     others: HashMap<i64, u32>,
     /// The group of the NULL key, once one came.
@@ -369,7 +367,6 @@ impl Groups {
             min,
             slots: vec![EMPTY; slots],
             touched: vec![0; slots.div_ceil(PAGE_SLOTS).div_ceil(64)],
-            touched_pages: 0,
             others: HashMap::new(),
             null_group: None,
             keys: Vec::new(),
@@ -404,11 +401,7 @@ impl Groups {
                 self.keys.push(key);
                 *slot = self.keys.len() as u32;
                 let page = offset / PAGE_SLOTS;
-                let (word, bit) = (&mut self.touched[page / 64], 1 << (page % 64));
-                if *word & bit == 0 {
-                    *word |= bit;
-                    self.touched_pages += 1;
-                }
+                self.touched[page / 64] |= 1 << (page % 64);
             }
             return *slot as usize - 1;
         }
@@ -434,9 +427,17 @@ impl Groups {
         self.keys.len() + rows < u32::MAX as usize
     }
 
+    /// How many pages of the slots a group has taken a slot in.
+    fn touched_pages(&self) -> usize {
+        self.touched
+            .iter()
+            .map(|word| word.count_ones() as usize)
+            .sum()
+    }
+
     /// The bytes held: the touched pages of the slots, the keys and the hash map.
     fn bytes(&self) -> usize {
-        self.touched_pages * PAGE_SLOTS * size_of::<u32>()
+        self.touched_pages() * PAGE_SLOTS * size_of::<u32>()
             + self.keys.capacity() * size_of::<i64>()
             + self.others.capacity() * (size_of::<i64>() + size_of::<u32>() + 1)
     }
@@ -451,7 +452,6 @@ impl Groups {
         // A fresh zeroed array rather than a fill, which would touch every page.
         self.slots = vec![EMPTY; self.slots.len()];
         self.touched.fill(0);
-        self.touched_pages = 0;
         Ok(cast(&keys, data_type)?)
     }
 }
@@ -690,11 +690,11 @@ mod tests {
             &mut assigned,
         );
         assert_eq!(assigned, vec![0, 1, 2, 3, 1]);
-        assert_eq!(groups.touched_pages, 3);
+        assert_eq!(groups.touched_pages(), 3);
         assert!(groups.bytes() < 4 * 4096, "{} bytes", groups.bytes());
         groups.take_keys(&DataType::Int64).unwrap();
-        assert_eq!(groups.touched_pages, 0);
+        assert_eq!(groups.touched_pages(), 0);
         groups.assign(&Int64Array::from(vec![2000]), &mut assigned);
-        assert_eq!((assigned[0], groups.touched_pages), (0, 1));
+        assert_eq!((assigned[0], groups.touched_pages()), (0, 1));
     }
 }

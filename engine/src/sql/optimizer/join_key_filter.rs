@@ -66,8 +66,9 @@ impl PhysicalOptimizerRule for JoinKeyFilters {
             let Some(join) = node.downcast_ref::<HashJoinExec>() else {
                 return Ok(Transformed::no(node));
             };
-            let few_probe_rows = rows(join.right())?.is_some_and(|rows| rows < MIN_PROBE_ROWS);
-            if few_probe_rows || BuildKeyBitmaps::unfit(join).is_some() {
+            if BuildKeyBitmaps::unfit(join).is_some()
+                || rows(join.right())?.is_some_and(|rows| rows < MIN_PROBE_ROWS)
+            {
                 return Ok(Transformed::no(node));
             }
             Ok(Transformed::yes(Arc::new(KeyFilteredJoinExec::try_new(
