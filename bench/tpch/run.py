@@ -38,6 +38,15 @@ def views(data: Path) -> str:
     return "".join(f"CREATE VIEW {t} AS SELECT * FROM '{data}/{t}.parquet';\n" for t in TABLES)
 
 
+def query_numbers(spec: str) -> list:
+    """The query numbers a list such as `1-22` or `1,3,18` names."""
+    numbers = []
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        numbers.extend(range(int(lo), int(hi or lo) + 1))
+    return numbers
+
+
 def normalize(value):
     """One comparable form for both engines: numbers as floats, dates as ISO text."""
     if isinstance(value, bool) or value is None:
@@ -121,10 +130,7 @@ def main() -> int:
 
     import duckdb  # imported late so --help works without it
 
-    numbers = []
-    for part in args.queries.split(","):
-        lo, _, hi = part.partition("-")
-        numbers.extend(range(int(lo), int(hi or lo) + 1))
+    numbers = query_numbers(args.queries)
 
     data = generate(args.scale, args.data)
     setup = views(data)
