@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from run import HERE, generate, query_numbers, run_tarn, views
+from run import HERE, generate, query_numbers, run_tarn, settings, views
 
 
 def main() -> int:
@@ -27,16 +27,16 @@ def main() -> int:
     parser.add_argument("--a-set", action="append", default=[], metavar="NAME=VALUE", help="a setting for A")
     parser.add_argument("--b-set", action="append", default=[], metavar="NAME=VALUE", help="a setting for B")
     parser.add_argument("--scale", default="1")
-    parser.add_argument("--data", default=HERE / "data")
+    parser.add_argument("--data", type=Path, default=HERE / "data")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--queries", default="1-22", help="e.g. 1-22 or 1,3,18")
     parser.add_argument("--rounds", type=int, default=3, help="alternations per query")
     args = parser.parse_args()
 
-    tables = views(generate(args.scale, Path(args.data)))
+    tables = views(generate(args.scale, args.data))
     sides = [
-        (args.a, "".join(f"SET {s};\n" for s in args.a_set) + tables),
-        (args.b, "".join(f"SET {s};\n" for s in args.b_set) + tables),
+        (args.a, settings(args.a_set) + tables),
+        (args.b, settings(args.b_set) + tables),
     ]
     print(f"TPC-H SF{args.scale}, {args.threads} threads, fastest of {args.rounds} alternations")
     print(f"{'query':>5} {'A s':>8} {'B s':>8} {'B/A':>6}")

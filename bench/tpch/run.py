@@ -38,6 +38,11 @@ def views(data: Path) -> str:
     return "".join(f"CREATE VIEW {t} AS SELECT * FROM '{data}/{t}.parquet';\n" for t in TABLES)
 
 
+def settings(assignments) -> str:
+    """`SET` statements for `NAME=VALUE` assignments, to run before a tarn query."""
+    return "".join(f"SET {assignment};\n" for assignment in assignments)
+
+
 def query_numbers(spec: str) -> list:
     """The query numbers a list such as `1-22` or `1,3,18` names."""
     numbers = []
@@ -137,7 +142,7 @@ def main() -> int:
     con = duckdb.connect()
     con.execute(f"SET threads = {args.threads}")
     con.execute(setup)
-    tarn_setup = "".join(f"SET {setting};\n" for setting in args.set) + setup
+    tarn_setup = settings(args.set) + setup
 
     fastest = f", fastest of {args.repeat}" if args.repeat > 1 else ""
     print(f"TPC-H SF{args.scale}, {args.threads} threads, DuckDB {duckdb.__version__}{fastest}")
