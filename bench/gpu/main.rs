@@ -1,16 +1,18 @@
-//! The GPU check (`bench/gpu/run.sh`): every CUDA operator (quantisation, the three FP8 GEMMs,
-//! MLA decode, masked attention, the MoE gate, MiniLM's encoder) against the CPU on fresh
+//! The GPU check (`bench/gpu/run.sh`): every CUDA operator (quantisation, the three FP8 GEMMs
+//! on each GEMM kernel the device runs, MLA decode, masked attention, the MoE gate, MiniLM's encoder) against the CPU on fresh
 //! random inputs of DeepGEMM's and FlashMLA's test shapes (the CUDA outputs start poisoned, so an
 //! element a kernel skips fails the check), then timings: FP8 GEMM in TFLOP/s beside cuBLAS's
 //! bf16 GEMM on the same shapes, MLA decode in GB/s of KV cache read (kernel time only: CUDA
 //! events around the launches, after one warm-up run that also compiles the kernels), and
 //! MiniLM in texts per second (whole `embed` calls: tokenising and copies included).
 //! Prints one line per check as it goes and a table last; exits 1 if any check fails.
+//! Arguments pick sections by name (`gpu-check gemm mla`); none runs them all.
 
 #[path = "../../gpu-ops/tests/ops/support.rs"]
 mod support;
 mod synthetic_minilm;
 
+use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,7 +22,7 @@ use cudarc::driver::{CudaContext, DevicePtr, DevicePtrMut};
 use rayon::prelude::*;
 use support::{Rng, difference};
 use tarn_gpu::attention::{AttentionShape, attention};
-use tarn_gpu::cuda::Gpu;
+use tarn_gpu::cuda::{Fp8Kernel, Gpu};
 use tarn_gpu::device::Device;
 use tarn_gpu::fp8::{Fp8Matrix, Grouping, fast, quantize};
 use tarn_gpu::minilm::{DIMENSIONS, MiniLm, Precision, locate_model};
@@ -197,7 +199,9 @@ fn quantisation(device: &Device, checks: &mut Vec<Check>) {
 
 fn dense_gemm(device: &Device, gpu: &Gpu, checks: &mut Vec<Check>, timings: &mut Vec<Timing>) {
     let mut rng = Rng(2);
-    let shapes = [
+    // DeepGEMM's shapes (N, K) at three M, timed; then odd shapes, checked only: M = 1, K past
+    // a 128 block, K not a multiple of 16 (the portable kernel on any device).
+    let deepgemm = [
         (2112, 7168),
         (24576, 1536),
         (32768, 512),
@@ -205,38 +209,60 @@ fn dense_gemm(device: &Device, gpu: &Gpu, checks: &mut Vec<Check>, timings: &mut
         (4096, 7168),
         (7168, 2048),
     ];
-    for m in [64, 128, 4096] {
-        for (n, k) in shapes {
-            let (a, b) = (activations(&mut rng, m, k), weights(&mut rng, n, k));
-            let cpu = fast::gemm_fp8_nt(&a, &b);
+    let timed = [64, 128, 4096]
+        .into_iter()
+        .flat_map(|m| deepgemm.map(|(n, k)| (m, n, k, true)));
+    let odd = [(1, 130, 208), (77, 200, 200), (300, 2112, 4112)].map(|(m, n, k)| (m, n, k, false));
+    for (m, n, k, timed) in timed.chain(odd) {
+        let (a, b) = (activations(&mut rng, m, k), weights(&mut rng, n, k));
+        let cpu = fast::gemm_fp8_nt(&a, &b);
+        let cublas = timed.then(|| {
+            cublas_bf16_tflops(m, n, k).map_or("cuBLAS absent".into(), |t| {
+                format!("cuBLAS bf16 {t:.1} TFLOP/s")
+            })
+        });
+        for_each_kernel(gpu, |kernel| {
             let got = device.gemm_fp8_nt(&a, &b).expect("FP8 GEMM on CUDA");
             checks.push(compare(
-                format!("fp8 gemm m={m} n={n} k={k}"),
+                format!("fp8 gemm {kernel:?} m={m} n={n} k={k}"),
                 &got,
                 &cpu,
                 1e-6,
             ));
+            let Some(cublas) = &cublas else { return };
             let seconds = kernel_seconds(gpu, || {
                 device.gemm_fp8_nt(&a, &b).expect("FP8 GEMM on CUDA");
             });
             let flops = 2.0 * (m * n * k) as f64;
             timings.push(Timing {
-                what: format!("fp8 gemm {m}x{n}x{k}"),
+                what: format!("fp8 gemm {kernel:?} {m}x{n}x{k}"),
                 rate: format!("{:.1} TFLOP/s", flops / seconds / 1e12),
-                baseline: cublas_bf16_tflops(m, n, k).map_or("cuBLAS absent".into(), |t| {
-                    format!("cuBLAS bf16 {t:.1} TFLOP/s")
-                }),
+                baseline: cublas.clone(),
             });
-        }
+        });
     }
+}
+
+/// Runs `run` once with each FP8 GEMM kernel the device has, slowest first, and leaves the
+/// default in use.
+fn for_each_kernel(gpu: &Gpu, mut run: impl FnMut(Fp8Kernel)) {
+    for kernel in gpu.fp8_kernels() {
+        gpu.use_fp8_kernel(kernel)
+            .expect("a kernel the device runs");
+        run(kernel);
+    }
+    gpu.use_fp8_kernel(gpu.default_fp8_kernel())
+        .expect("the default runs");
 }
 
 fn grouped_gemms(device: &Device, gpu: &Gpu, checks: &mut Vec<Check>, timings: &mut Vec<Timing>) {
     let mut rng = Rng(3);
+    // The last: segments aligned to 64 rows but not 128 (the portable kernel).
     for (groups, m_per_group, k, n) in [
         (4, 8192, 7168, 4096),
         (8, 4096, 7168, 4096),
         (4, 8192, 2048, 7168),
+        (3, 192, 2048, 512),
     ] {
         let experts: Vec<Fp8Matrix> = (0..groups).map(|_| weights(&mut rng, n, k)).collect();
         // Each expert's segment: a random number of real rows, the rest -1 padding.
@@ -248,28 +274,30 @@ fn grouped_gemms(device: &Device, gpu: &Gpu, checks: &mut Vec<Check>, timings: &
             .collect();
         let a = activations(&mut rng, m_indices.len(), k);
         let cpu = fast::gemm_fp8_grouped_contiguous(&a, &experts, &m_indices);
-        let got = device
-            .gemm_fp8_grouped_contiguous(&a, &experts, &m_indices)
-            .expect("contiguous GEMM on CUDA");
-        checks.push(compare(
-            format!("fp8 contiguous {groups}x{m_per_group} n={n} k={k}"),
-            &got,
-            &cpu,
-            1e-6,
-        ));
-        let seconds = kernel_seconds(gpu, || {
-            device
+        let real_rows = m_indices.iter().filter(|&&g| g >= 0).count();
+        for_each_kernel(gpu, |kernel| {
+            let got = device
                 .gemm_fp8_grouped_contiguous(&a, &experts, &m_indices)
                 .expect("contiguous GEMM on CUDA");
-        });
-        let real_rows = m_indices.iter().filter(|&&g| g >= 0).count();
-        timings.push(Timing {
-            what: format!("fp8 contiguous {groups}x{m_per_group}x{n}x{k}"),
-            rate: format!(
-                "{:.1} TFLOP/s",
-                2.0 * (real_rows * n * k) as f64 / seconds / 1e12
-            ),
-            baseline: String::new(),
+            checks.push(compare(
+                format!("fp8 contiguous {kernel:?} {groups}x{m_per_group} n={n} k={k}"),
+                &got,
+                &cpu,
+                1e-6,
+            ));
+            let seconds = kernel_seconds(gpu, || {
+                device
+                    .gemm_fp8_grouped_contiguous(&a, &experts, &m_indices)
+                    .expect("contiguous GEMM on CUDA");
+            });
+            timings.push(Timing {
+                what: format!("fp8 contiguous {kernel:?} {groups}x{m_per_group}x{n}x{k}"),
+                rate: format!(
+                    "{:.1} TFLOP/s",
+                    2.0 * (real_rows * n * k) as f64 / seconds / 1e12
+                ),
+                baseline: String::new(),
+            });
         });
     }
     for (groups, m_max, k, n) in [
@@ -291,15 +319,17 @@ fn grouped_gemms(device: &Device, gpu: &Gpu, checks: &mut Vec<Check>, timings: &
             })
             .collect();
         let cpu = fast::gemm_fp8_grouped_masked(&a, &experts, &masked_m);
-        let got = device
-            .gemm_fp8_grouped_masked(&a, &experts, &masked_m)
-            .expect("masked GEMM on CUDA");
-        checks.push(compare(
-            format!("fp8 masked {groups}x{m_max} n={n} k={k} {masked_m:?}"),
-            &got.concat(),
-            &cpu.concat(),
-            1e-6,
-        ));
+        for_each_kernel(gpu, |kernel| {
+            let got = device
+                .gemm_fp8_grouped_masked(&a, &experts, &masked_m)
+                .expect("masked GEMM on CUDA");
+            checks.push(compare(
+                format!("fp8 masked {kernel:?} {groups}x{m_max} n={n} k={k} {masked_m:?}"),
+                &got.concat(),
+                &cpu.concat(),
+                1e-6,
+            ));
+        });
     }
 }
 
@@ -636,6 +666,30 @@ fn minilm(device: &Device, checks: &mut Vec<Check>, timings: &mut Vec<Timing>) {
     }
 }
 
+/// One part of the check: its checks and timings go into the two lists.
+type Section<'a> = &'a dyn Fn(&mut Vec<Check>, &mut Vec<Timing>);
+
+/// Runs one section; an error inside it (the operators' errors end in a panic here) becomes
+/// one failed check, so the sections after it still run and report: a GPU is lent for minutes,
+/// and one broken kernel must not hide the state of the others.
+fn guarded(
+    name: &str,
+    started: Instant,
+    checks: &mut Vec<Check>,
+    timings: &mut Vec<Timing>,
+    run: Section,
+) {
+    println!("-- {name} (at {:.0} s)", started.elapsed().as_secs_f64());
+    if std::panic::catch_unwind(AssertUnwindSafe(|| run(checks, timings))).is_err() {
+        println!("FAIL {name}: stopped by the error above");
+        checks.push(Check {
+            what: format!("{name}: stopped by an error"),
+            difference: f64::NAN,
+            passed: false,
+        });
+    }
+}
+
 fn main() -> ExitCode {
     let started = Instant::now();
     let device = match Device::select(Some("cuda")) {
@@ -651,13 +705,25 @@ fn main() -> ExitCode {
     let gpu: Arc<Gpu> = gpu.clone();
     println!("device: {}", device.describe());
     let (mut checks, mut timings) = (Vec::new(), Vec::new());
-    quantisation(&device, &mut checks);
-    dense_gemm(&device, &gpu, &mut checks, &mut timings);
-    grouped_gemms(&device, &gpu, &mut checks, &mut timings);
-    mla(&device, &gpu, &mut checks, &mut timings);
-    dense_attention(&device, &mut checks);
-    moe_gate(&device, &mut checks);
-    minilm(&device, &mut checks, &mut timings);
+    let sections: [(&str, Section); 7] = [
+        ("quantisation", &|c, _| quantisation(&device, c)),
+        ("fp8 gemm", &|c, t| dense_gemm(&device, &gpu, c, t)),
+        ("grouped fp8 gemm", &|c, t| {
+            grouped_gemms(&device, &gpu, c, t)
+        }),
+        ("mla decode", &|c, t| mla(&device, &gpu, c, t)),
+        ("masked attention", &|c, _| dense_attention(&device, c)),
+        ("moe gate", &|c, _| moe_gate(&device, c)),
+        ("MiniLM", &|c, t| minilm(&device, c, t)),
+    ];
+    // Arguments name the sections to run (any part of their names); none runs all.
+    let wanted: Vec<String> = std::env::args().skip(1).collect();
+    for (name, run) in sections {
+        if !wanted.is_empty() && !wanted.iter().any(|w| name.contains(w.as_str())) {
+            continue;
+        }
+        guarded(name, started, &mut checks, &mut timings, run);
+    }
 
     let failed = checks.iter().filter(|c| !c.passed).count();
     println!("\n| check | difference | result |\n|---|---|---|");

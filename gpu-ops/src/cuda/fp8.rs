@@ -1,5 +1,6 @@
 //! Host side of the FP8 kernels: quantisation and the three GEMM forms.
 
+use cudarc::driver::sys::CUfunction_attribute;
 use cudarc::driver::{CudaFunction, CudaSlice, DriverError, LaunchConfig, PushKernelArg};
 
 use super::program::{Kernels, Program};
@@ -7,8 +8,68 @@ use super::{Gpu, driver};
 use crate::device::DeviceError;
 use crate::fp8::{self, Fp8Matrix, GROUP, Grouping, check_fill, check_groups, check_m_indices};
 
-/// Rows (and columns) of D per GEMM block, as `fp8_gemm.cu`'s BM and BN.
-const TILE: usize = 64;
+/// Rows (and columns) of D per block of the portable GEMM, as `fp8_gemm.cu`'s BM and BN.
+const PORTABLE_TILE: usize = 64;
+/// Rows (and columns) of D per block of the tensor-core GEMMs, as `fp8_gemm_mma.cu`'s and
+/// `fp8_gemm_wgmma.cu`'s TILE.
+const TENSOR_TILE: usize = 128;
+
+/// The FP8 GEMM kernels, slowest first. A GEMM runs on the device's default
+/// ([`Fp8Kernel::default_for`], or the one [`Gpu::use_fp8_kernel`] picked) where its shape
+/// allows (K a multiple of 16, grouped-contiguous experts aligned to 128 rows), else on
+/// `Portable`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fp8Kernel {
+    /// `fp8_gemm.cu`: CUDA cores, any device.
+    Portable,
+    /// `fp8_gemm_mma.cu`: `mma.sync` on FP8 tensor cores, sm_89 and newer.
+    Mma,
+    /// `fp8_gemm_wgmma.cu`: Hopper's warpgroup `wgmma`, sm_90 only.
+    Wgmma,
+}
+
+impl Fp8Kernel {
+    /// The kernel GEMMs run on by default on a device of `compute_capability`: `Mma` where
+    /// FP8 tensor cores exist. Not yet `Wgmma` on sm_90: that kernel compiles (a test checks
+    /// it with NVRTC) but has not yet passed the GPU check against the CPU (`bench/gpu`, which
+    /// compares every kernel the device runs); it becomes the default there once it has.
+    pub fn default_for(compute_capability: (i32, i32)) -> Fp8Kernel {
+        if compute_capability >= (8, 9) {
+            Fp8Kernel::Mma
+        } else {
+            Fp8Kernel::Portable
+        }
+    }
+
+    /// The program, its entry point, and the stages of its copy pipeline with the dynamic
+    /// shared memory they take (per stage a 128×128 byte tile of A and one of B; `mma`'s rows
+    /// padded to 144 bytes against bank conflicts).
+    fn program(self) -> (Kernels, &'static str, usize, usize) {
+        match self {
+            Fp8Kernel::Portable => (Kernels::Fp8Gemm, "fp8_gemm", 0, 0),
+            Fp8Kernel::Mma => (
+                Kernels::Fp8GemmMma,
+                "fp8_gemm_mma",
+                3,
+                3 * 2 * TENSOR_TILE * (TENSOR_TILE + 16),
+            ),
+            Fp8Kernel::Wgmma => (
+                Kernels::Fp8GemmWgmma,
+                "fp8_gemm_wgmma",
+                4,
+                4 * 2 * TENSOR_TILE * TENSOR_TILE,
+            ),
+        }
+    }
+}
+
+/// A compiled FP8 GEMM kernel, the side of the square tile of D each of its blocks computes
+/// (the launch grid follows from it) and the dynamic shared memory each block takes.
+pub(crate) struct Fp8GemmKernel {
+    function: CudaFunction,
+    tile: usize,
+    shared_bytes: usize,
+}
 
 /// Which GEMM form `fp8_gemm` runs (its `mode` argument).
 #[derive(Clone, Copy)]
@@ -125,43 +186,106 @@ impl Gpu {
         }
     }
 
-    /// The FP8 GEMM kernel for B's shape.
-    pub(crate) fn fp8_gemm_kernel(&self, n: usize, k: usize) -> Result<CudaFunction, DeviceError> {
-        let program = Program::new(
-            Kernels::Fp8Gemm,
-            &[
-                ("N", n as i64),
-                ("K", k as i64),
-                ("N_BLOCKS", n.div_ceil(GROUP) as i64),
-                ("K_BLOCKS", k.div_ceil(GROUP) as i64),
-            ],
-        );
-        self.kernel(&program, "fp8_gemm")
+    /// The FP8 GEMM kernels this device runs, slowest first (the default among them:
+    /// [`Fp8Kernel::default_for`]).
+    pub fn fp8_kernels(&self) -> Vec<Fp8Kernel> {
+        let mut kernels = vec![Fp8Kernel::Portable];
+        if self.compute_capability >= (8, 9) {
+            kernels.push(Fp8Kernel::Mma);
+        }
+        if self.compute_capability == (9, 0) {
+            kernels.push(Fp8Kernel::Wgmma);
+        }
+        kernels
+    }
+
+    /// The kernel GEMMs run on unless [`Gpu::use_fp8_kernel`] picks another.
+    pub fn default_fp8_kernel(&self) -> Fp8Kernel {
+        Fp8Kernel::default_for(self.compute_capability)
+    }
+
+    /// Runs the FP8 GEMMs on `kernel` from now on (where shapes allow), instead of the default:
+    /// for the GPU check, which compares and times each.
+    pub fn use_fp8_kernel(&self, kernel: Fp8Kernel) -> Result<(), DeviceError> {
+        if !self.fp8_kernels().contains(&kernel) {
+            return Err(DeviceError::Unsupported(format!(
+                "the {kernel:?} FP8 GEMM does not run on {}",
+                self.describe()
+            )));
+        }
+        *self.fp8_kernel.lock().expect("kernel choice lock") = kernel;
+        Ok(())
+    }
+
+    /// The FP8 GEMM kernel for B's shape: the chosen tensor-core one where K keeps rows
+    /// 16-byte aligned and the caller's rows fit 128-row tiles (`tensor_tiles_fit`: each
+    /// grouped-contiguous tile one expert), else the portable one.
+    pub(crate) fn fp8_gemm_kernel(
+        &self,
+        n: usize,
+        k: usize,
+        tensor_tiles_fit: bool,
+    ) -> Result<Fp8GemmKernel, DeviceError> {
+        let mut defines = vec![
+            ("N", n as i64),
+            ("K", k as i64),
+            ("N_BLOCKS", n.div_ceil(GROUP) as i64),
+            ("K_BLOCKS", k.div_ceil(GROUP) as i64),
+        ];
+        let chosen = *self.fp8_kernel.lock().expect("kernel choice lock");
+        let kernel = if k.is_multiple_of(16) && tensor_tiles_fit {
+            chosen
+        } else {
+            Fp8Kernel::Portable
+        };
+        let (kernels, entry, stages, shared_bytes) = kernel.program();
+        if stages > 0 {
+            defines.push(("STAGES", stages as i64));
+        }
+        let function = self.kernel(&Program::new(kernels, &defines), entry)?;
+        if shared_bytes > 0 {
+            // Over 48 KiB of dynamic shared memory needs the kernel's consent.
+            function
+                .set_attribute(
+                    CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                    shared_bytes as i32,
+                )
+                .map_err(driver)?;
+        }
+        Ok(Fp8GemmKernel {
+            function,
+            tile: if kernel == Fp8Kernel::Portable {
+                PORTABLE_TILE
+            } else {
+                TENSOR_TILE
+            },
+            shared_bytes,
+        })
     }
 
     /// Runs `kernel` (compiled for B's N and K) over `operands` into `d` (groups × m × N).
     pub(crate) fn launch_fp8_gemm(
         &self,
-        kernel: &CudaFunction,
+        kernel: &Fp8GemmKernel,
         operands: &GemmOperands<'_>,
         d: &mut CudaSlice<f32>,
     ) -> Result<(), DriverError> {
         let m = operands.m as i32;
         let config = LaunchConfig {
             grid_dim: (
-                operands.m.div_ceil(TILE) as u32,
-                operands.n.div_ceil(TILE) as u32,
+                operands.m.div_ceil(kernel.tile) as u32,
+                operands.n.div_ceil(kernel.tile) as u32,
                 operands.groups as u32,
             ),
             block_dim: (256, 1, 1),
-            shared_mem_bytes: 0,
+            shared_mem_bytes: kernel.shared_bytes as u32,
         };
-        // SAFETY: the arguments match `fp8_gemm`'s parameters; A holds `groups × m` rows and B
+        // SAFETY: the arguments match `fp8_gemm`'s (and `fp8_gemm_mma`'s) parameters; A holds `groups × m` rows and B
         // its experts of N × K, as the grid and mode address them (expert ids checked by the
         // callers).
         unsafe {
             self.stream
-                .launch_builder(kernel)
+                .launch_builder(&kernel.function)
                 .arg(&operands.a.bits)
                 .arg(&operands.a.scales)
                 .arg(&operands.b.bits)
@@ -210,6 +334,7 @@ impl Gpu {
             std::slice::from_ref(a),
             std::slice::from_ref(b),
             Form::Dense,
+            true,
         )
     }
 
@@ -220,26 +345,16 @@ impl Gpu {
         m_indices: &[i32],
     ) -> Result<Vec<f32>, DeviceError> {
         check_m_indices(a, m_indices);
-        for (tile, rows) in m_indices.chunks(TILE).enumerate() {
-            let mut experts = rows.iter().filter(|&&e| e >= 0);
-            if let Some(first) = experts.next() {
-                if let Some(other) = experts.find(|&e| e != first) {
-                    return Err(DeviceError::Unsupported(format!(
-                        "m_indices: rows {}..{} mix experts {first} and {other}; the CUDA grouped \
-                         GEMM needs each expert's rows aligned to {TILE} (DeepGEMM pads to 128)",
-                        tile * TILE,
-                        tile * TILE + rows.len()
-                    )));
-                }
-                if *first as usize >= b.len() {
-                    return Err(DeviceError::Unsupported(format!(
-                        "m_indices: expert {first} of {} experts",
-                        b.len()
-                    )));
-                }
-            }
+        let tensor_tiles_fit = one_expert_per_tile(m_indices, TENSOR_TILE, b.len()).is_ok();
+        if !tensor_tiles_fit {
+            one_expert_per_tile(m_indices, PORTABLE_TILE, b.len())?;
         }
-        self.gemm(std::slice::from_ref(a), b, Form::Contiguous(m_indices))
+        self.gemm(
+            std::slice::from_ref(a),
+            b,
+            Form::Contiguous(m_indices),
+            tensor_tiles_fit,
+        )
     }
 
     pub(crate) fn gemm_fp8_grouped_masked(
@@ -258,16 +373,18 @@ impl Gpu {
         if m_max * n == 0 {
             return Ok(vec![Vec::new(); a.len()]);
         }
-        let d = self.gemm(a, b, Form::Masked(masked_m))?;
+        let d = self.gemm(a, b, Form::Masked(masked_m), true)?;
         Ok(d.chunks(m_max * n).map(<[f32]>::to_vec).collect())
     }
 
-    /// Runs `fp8_gemm` over A's groups stacked by rows and B's experts stacked likewise.
+    /// Runs the FP8 GEMM over A's groups stacked by rows and B's experts stacked likewise;
+    /// `tensor_tiles_fit` as [`Gpu::fp8_gemm_kernel`]'s.
     fn gemm(
         &self,
         a: &[Fp8Matrix],
         b: &[Fp8Matrix],
         form: Form<'_>,
+        tensor_tiles_fit: bool,
     ) -> Result<Vec<f32>, DeviceError> {
         let (Some(first_a), Some(first_b)) = (a.first(), b.first()) else {
             return Ok(Vec::new());
@@ -281,7 +398,7 @@ impl Gpu {
         if total_rows == 0 || n == 0 || k == 0 {
             return Ok(vec![0.0; total_rows * n]);
         }
-        let kernel = self.fp8_gemm_kernel(n, k)?;
+        let kernel = self.fp8_gemm_kernel(n, k, tensor_tiles_fit)?;
         let stream = &self.stream;
         let stack = |m: &[Fp8Matrix]| -> Result<DeviceFp8, DeviceError> {
             self.upload_fp8(&Fp8Matrix {
@@ -317,5 +434,67 @@ impl Gpu {
         };
         self.timed(|| self.launch_fp8_gemm(&kernel, &operands, &mut d))?;
         stream.clone_dtoh(&d).map_err(driver)
+    }
+}
+
+/// Checks that every `tile` rows of a grouped-contiguous A belong to one expert (or are
+/// padding), as the CUDA kernels need: a block's rows share one B.
+fn one_expert_per_tile(m_indices: &[i32], tile: usize, experts: usize) -> Result<(), DeviceError> {
+    for (index, rows) in m_indices.chunks(tile).enumerate() {
+        let mut tagged = rows.iter().filter(|&&e| e >= 0);
+        if let Some(first) = tagged.next() {
+            if let Some(other) = tagged.find(|&e| e != first) {
+                return Err(DeviceError::Unsupported(format!(
+                    "m_indices: rows {}..{} mix experts {first} and {other}; the CUDA grouped \
+                     GEMM needs each expert's rows aligned to {tile} (DeepGEMM pads to 128)",
+                    index * tile,
+                    index * tile + rows.len()
+                )));
+            }
+            if *first as usize >= experts {
+                return Err(DeviceError::Unsupported(format!(
+                    "m_indices: expert {first} of {experts} experts"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_of_one_expert_pass_and_mixed_tiles_name_their_rows() {
+        // Experts 0 and 1 in segments of 128 rows, each padded with -1 after 100 real rows.
+        let aligned: Vec<i32> = (0..2)
+            .flat_map(|e| std::iter::repeat_n(e, 100).chain(std::iter::repeat_n(-1, 28)))
+            .collect();
+        assert!(one_expert_per_tile(&aligned, 128, 2).is_ok());
+        assert!(one_expert_per_tile(&aligned, 64, 2).is_ok());
+
+        // Segments of 192 rows fit 64-row tiles but not 128-row ones.
+        let by_64: Vec<i32> = (0..2).flat_map(|e| std::iter::repeat_n(e, 192)).collect();
+        assert!(one_expert_per_tile(&by_64, 64, 2).is_ok());
+        let error = one_expert_per_tile(&by_64, 128, 2).unwrap_err().to_string();
+        assert!(
+            error.contains("rows 128..256 mix experts 0 and 1"),
+            "{error}"
+        );
+
+        let error = one_expert_per_tile(&aligned, 128, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("expert 1 of 1 experts"), "{error}");
+    }
+
+    #[test]
+    fn tensor_cores_are_the_default_from_sm_89() {
+        assert_eq!(Fp8Kernel::default_for((8, 0)), Fp8Kernel::Portable);
+        assert_eq!(Fp8Kernel::default_for((8, 6)), Fp8Kernel::Portable);
+        assert_eq!(Fp8Kernel::default_for((8, 9)), Fp8Kernel::Mma);
+        assert_eq!(Fp8Kernel::default_for((9, 0)), Fp8Kernel::Mma);
+        assert_eq!(Fp8Kernel::default_for((10, 0)), Fp8Kernel::Mma);
     }
 }

@@ -15,6 +15,8 @@ pub(crate) mod minilm;
 mod moe_gate;
 pub(crate) mod program;
 
+pub use fp8::Fp8Kernel;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -36,6 +38,10 @@ pub struct Gpu {
     name: String,
     /// Streaming multiprocessors: how many blocks keep the device busy.
     multiprocessors: usize,
+    /// (major, minor): which FP8 GEMM kernels the device runs.
+    compute_capability: (i32, i32),
+    /// The FP8 GEMM kernel in use: the device's default unless the GPU check picked one.
+    fp8_kernel: Mutex<fp8::Fp8Kernel>,
     /// Compiled kernels by program source and entry point.
     kernels: Mutex<HashMap<(String, &'static str), CudaFunction>>,
     /// Device seconds spent in launches since the last [`Gpu::take_kernel_seconds`].
@@ -87,6 +93,8 @@ impl Gpu {
             name: ctx.name().map_err(driver)?,
             arch: format!("sm_{major}{minor}"),
             multiprocessors: multiprocessors.max(1) as usize,
+            compute_capability: (major, minor),
+            fp8_kernel: Mutex::new(fp8::Fp8Kernel::default_for((major, minor))),
             ctx,
             kernels: Mutex::new(HashMap::new()),
             kernel_seconds: Mutex::new(0.0),

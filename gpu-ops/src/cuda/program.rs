@@ -14,6 +14,10 @@ pub(crate) enum Kernels {
     Quantize,
     /// `fp8_gemm`: the dense, grouped contiguous and grouped masked FP8 GEMM.
     Fp8Gemm,
+    /// `fp8_gemm_mma`: the same on FP8 tensor cores (sm_89 and newer).
+    Fp8GemmMma,
+    /// `fp8_gemm_wgmma`: the same on Hopper's warpgroup tensor cores (sm_90a only).
+    Fp8GemmWgmma,
     /// `attention_split` and `attention_combine`: split-KV attention, paged or dense.
     Attention,
     /// `moe_gate`: DeepSeek-V3's expert routing.
@@ -28,7 +32,18 @@ impl Kernels {
     fn source(self) -> &'static str {
         match self {
             Kernels::Quantize => include_str!("kernels/quantize.cu"),
-            Kernels::Fp8Gemm => include_str!("kernels/fp8_gemm.cu"),
+            Kernels::Fp8Gemm => concat!(
+                include_str!("kernels/fp8_gemm_forms.cuh"),
+                include_str!("kernels/fp8_gemm.cu")
+            ),
+            Kernels::Fp8GemmMma => concat!(
+                include_str!("kernels/fp8_gemm_forms.cuh"),
+                include_str!("kernels/fp8_gemm_mma.cu")
+            ),
+            Kernels::Fp8GemmWgmma => concat!(
+                include_str!("kernels/fp8_gemm_forms.cuh"),
+                include_str!("kernels/fp8_gemm_wgmma.cu")
+            ),
             Kernels::Attention => include_str!("kernels/attention.cu"),
             Kernels::MoeGate => include_str!("kernels/moe_gate.cu"),
             Kernels::F32Gemm => include_str!("kernels/f32_gemm.cu"),
@@ -41,6 +56,8 @@ impl Kernels {
         match self {
             Kernels::Quantize => &["quantize"],
             Kernels::Fp8Gemm => &["fp8_gemm"],
+            Kernels::Fp8GemmMma => &["fp8_gemm_mma"],
+            Kernels::Fp8GemmWgmma => &["fp8_gemm_wgmma"],
             Kernels::Attention => &["attention_split", "attention_combine"],
             Kernels::MoeGate => &["moe_gate"],
             Kernels::F32Gemm => &["f32_gemm"],
@@ -82,10 +99,20 @@ impl Program {
         text
     }
 
-    /// Compiles the program for `arch` (`sm_90`, …); the error is NVRTC's log.
+    /// Compiles the program for `arch` (`sm_90`, …), or for its architecture-specific form
+    /// (`sm_90a`, which `wgmma` needs) where the kernels use such instructions; the error is
+    /// NVRTC's log.
     pub(crate) fn compile(&self, arch: &str) -> Result<Ptx, String> {
+        let suffix = if self.kernels == Kernels::Fp8GemmWgmma {
+            "a"
+        } else {
+            ""
+        };
         let options = CompileOptions {
-            options: vec![format!("--gpu-architecture={arch}"), "--std=c++17".into()],
+            options: vec![
+                format!("--gpu-architecture={arch}{suffix}"),
+                "--std=c++17".into(),
+            ],
             ..Default::default()
         };
         compile_ptx_with_opts(self.source(), options).map_err(|e| match e {
@@ -134,6 +161,26 @@ mod tests {
         };
         let programs = [
             Program::new(Kernels::Quantize, &[("ROW_SPAN", 1), ("UE8M0", 0)]),
+            Program::new(
+                Kernels::Fp8GemmWgmma,
+                &[
+                    ("N", 4096),
+                    ("K", 7168),
+                    ("N_BLOCKS", 32),
+                    ("K_BLOCKS", 56),
+                    ("STAGES", 4),
+                ],
+            ),
+            Program::new(
+                Kernels::Fp8GemmWgmma,
+                &[
+                    ("N", 130),
+                    ("K", 208),
+                    ("N_BLOCKS", 2),
+                    ("K_BLOCKS", 2),
+                    ("STAGES", 2),
+                ],
+            ),
             Program::new(Kernels::Quantize, &[("ROW_SPAN", 128), ("UE8M0", 1)]),
             Program::new(
                 Kernels::Fp8Gemm,
@@ -142,6 +189,26 @@ mod tests {
             Program::new(
                 Kernels::Fp8Gemm,
                 &[("N", 130), ("K", 200), ("N_BLOCKS", 2), ("K_BLOCKS", 2)],
+            ),
+            Program::new(
+                Kernels::Fp8GemmMma,
+                &[
+                    ("N", 4096),
+                    ("K", 7168),
+                    ("N_BLOCKS", 32),
+                    ("K_BLOCKS", 56),
+                    ("STAGES", 3),
+                ],
+            ),
+            Program::new(
+                Kernels::Fp8GemmMma,
+                &[
+                    ("N", 130),
+                    ("K", 208),
+                    ("N_BLOCKS", 2),
+                    ("K_BLOCKS", 2),
+                    ("STAGES", 2),
+                ],
             ),
             attention(1, 1),
             attention(0, 0),
@@ -175,7 +242,14 @@ mod tests {
             Program::new(Kernels::MiniLm, &[("HIDDEN", 100)]),
         ];
         for program in &programs {
-            for arch in ["sm_90", "sm_80"] {
+            // FP8 tensor cores start at sm_89; the host uses that kernel only there.
+            // (and wgmma is sm_90a's alone).
+            let arches: &[&str] = match program.kernels {
+                Kernels::Fp8GemmMma => &["sm_90", "sm_89"],
+                Kernels::Fp8GemmWgmma => &["sm_90"],
+                _ => &["sm_90", "sm_80"],
+            };
+            for &arch in arches {
                 let ptx = program
                     .compile(arch)
                     .unwrap_or_else(|log| panic!("{:?} for {arch}:\n{log}", program.kernels));
