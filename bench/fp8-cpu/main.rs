@@ -1,7 +1,8 @@
 //! The CPU FP8 GEMM's speed (`bench/fp8-cpu/run.sh`): the fast path in GFLOP/s on DeepGEMM's
-//! and MiniLM's shapes, beside the `gemm` crate's f32 GEMM on the same shapes (`matmul_nt`, the
-//! baseline, measured in the same run) and this machine's peak f32 rate, and beside the plain
-//! reference on the smallest shapes. Best of a few runs each.
+//! and MiniLM's shapes, beside the f32 GEMM on the same shapes (`matmul_nt`: the `gemm` crate's
+//! kernels, which both paths run on; the baseline, measured in the same run) and this machine's
+//! peak f32 rate, and beside the plain reference on the smallest shapes. Best of a few runs
+//! each. M from 1 to 64 shows the few-row products (a handful of tokens against a weight).
 
 // Shared with the tests, which use all of it; this benchmark only some.
 #[allow(dead_code)]
@@ -67,6 +68,11 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|");
     let shapes = [
         (1, 4096, 7168),
+        (4, 4096, 7168),
+        (5, 4096, 7168),
+        (16, 4096, 7168),
+        (32, 4096, 7168),
+        (64, 4096, 7168),
         (128, 2112, 7168),
         (128, 4096, 7168),
         (128, 7168, 2048),

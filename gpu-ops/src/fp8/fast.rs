@@ -14,7 +14,7 @@ use std::ops::Range;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use crate::matmul::nt_into;
+use crate::matmul::{SharedOutput, nt_into};
 
 use super::{Fp8Matrix, GROUP, blocks, check_groups, check_k, check_m_indices};
 
@@ -124,20 +124,6 @@ fn e4m3_to_f32(bits: u8) -> f32 {
     sign * if magnitude == 0x7f { f32::NAN } else { value }
 }
 
-/// The output's base pointer, shared by tasks that each write their own rectangle of it.
-struct Output(*mut f32);
-
-// SAFETY: the tasks write disjoint rectangles (one row chunk × one panel each), and the output
-// outlives them (they run inside `product_into`, which borrows it mutably).
-unsafe impl Sync for Output {}
-
-impl Output {
-    fn at(&self, offset: usize) -> *mut f32 {
-        // SAFETY: callers pass offsets inside the output.
-        unsafe { self.0.add(offset) }
-    }
-}
-
 /// `d` (`[rows, n]`) = `a` (`[rows, k]`, widened, scales folded in) times Bᵀ.
 fn product_into(a: &[f32], rows: usize, b: &Fp8Matrix, d: &mut [f32]) {
     let (n, k) = (b.rows, b.cols);
@@ -150,7 +136,7 @@ fn product_into(a: &[f32], rows: usize, b: &Fp8Matrix, d: &mut [f32]) {
         .step_by(ROW_CHUNK)
         .flat_map(|row| (0..n).step_by(PANEL).map(move |col| (row, col)))
         .collect();
-    let output = Output(d.as_mut_ptr());
+    let output = SharedOutput(d.as_mut_ptr());
     tasks
         .par_iter()
         .for_each_init(Vec::new, |panel, &(row, col)| {
