@@ -12,15 +12,19 @@
 //! * [`moe_gate`]: DeepSeek-V3's MoE gate (`Gate.forward`): which experts each token goes to, and
 //!   with what weight.
 //! * [`minilm`]: the all-MiniLM-L6-v2 sentence embedding model on these operators.
+//! * [`dedup`]: semantic deduplication, near-duplicate clusters by blocked cosine similarity.
+//! * [`head`]: a linear classification head on the FP8 GEMM, for scoring texts.
 //! * [`eplb`]: DeepSeek's expert-parallel load balancer (`rebalance_experts`): where to put
 //!   replicas of hot experts so that every GPU carries a fair share of the load.
 
 pub mod attention;
 #[cfg(feature = "cuda")]
 pub mod cuda;
+pub mod dedup;
 pub mod device;
 pub mod eplb;
 pub mod fp8;
+pub mod head;
 pub mod matmul;
 pub mod minilm;
 pub mod mla;
