@@ -144,6 +144,15 @@ impl PyDataFrame {
         wrap(py, wait(py, self.inner.partial_sort(&by)))
     }
 
+    fn near_duplicates(
+        &self,
+        py: Python<'_>,
+        column: &str,
+        threshold: f64,
+    ) -> PyResult<PyDataFrame> {
+        wrap(py, wait(py, self.inner.near_duplicates(column, threshold)))
+    }
+
     fn limit(&self, py: Python<'_>, n: usize) -> PyResult<PyDataFrame> {
         wrap(py, wait(py, self.inner.limit(n)))
     }

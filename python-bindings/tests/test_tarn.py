@@ -76,6 +76,19 @@ def test_partition_by_expert_spreads_a_hot_expert(sp, data):
         df.repartition(3, by="expert", by_expert="expert")
 
 
+def test_near_duplicates_keep_one_row_per_cluster_in_each_partition(sp, data):
+    # One direction per ticker (a one-hot vector), with a small extra coordinate on two rows in
+    # three: six clusters in all, kept whole by partitioning on the ticker.
+    tickers = ["AAPL", "MSFT", "GOOG", "AMZN", "META", "NVDA"]
+    one_hot = ", ".join(f"(ticker = '{t}')::DOUBLE" for t in tickers)
+    df = sp.read_parquet(str(data / "prices")).map(f"id, ticker, [{one_hot}, (id % 3) * 0.001] AS v")
+    unique = df.repartition(3, hash_by="ticker").near_duplicates("v", 0.999)
+    rows = unique.to_pandas()
+    assert sorted(rows["ticker"]) == ["AAPL", "AMZN", "GOOG", "META", "MSFT", "NVDA"]
+    with pytest.raises(ValueError, match="threshold must be a cosine similarity"):
+        df.near_duplicates("v", 2.0)
+
+
 def test_plain_repartition_splits_by_files_and_pads_with_empty_partitions(sp, data):
     df = sp.read_parquet(str(data / "prices")).repartition(4)
     counts = df.map("count(*) AS c").to_arrow().column("c").to_pylist()

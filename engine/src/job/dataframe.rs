@@ -205,6 +205,26 @@ impl DataFrame {
             .await
     }
 
+    /// One row per cluster of near-duplicates within each partition: rows whose vectors in
+    /// `column` are joined by a chain of cosine similarities ≥ `threshold` (SQL's
+    /// `near_duplicate`, by blocked GEMMs over the partition) keep the one with the least
+    /// vector, so the choice does not depend on the order rows come in. Dedup after
+    /// partitioning by what near-duplicates share (their MoE expert, say): the work is
+    /// quadratic in a partition's rows.
+    pub async fn near_duplicates(&self, column: &str, threshold: f64) -> Result<DataFrame> {
+        if !(threshold > 0.0 && threshold <= 1.0) {
+            return Err(TarnError::Invalid(format!(
+                "near_duplicates: the threshold must be a cosine similarity in (0, 1], got {threshold}"
+            )));
+        }
+        self.check_column(column, "deduplicate")?;
+        let column = crate::sql::quote_identifier(column);
+        self.partial_sql(&format!(
+            "SELECT * FROM {{0}} QUALIFY NOT near_duplicate({column}, {threshold:?}) OVER (ORDER BY {column})"
+        ))
+        .await
+    }
+
     /// Each partition sorted by `columns` (SQL order terms such as `"x DESC"` are fine).
     pub async fn partial_sort(&self, columns: &[&str]) -> Result<DataFrame> {
         self.partial_sql(&format!(

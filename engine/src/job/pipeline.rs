@@ -37,6 +37,7 @@ pub const STAGE_FUNCTIONS: &[&str] = &[
     "filter",
     "map",
     "partial_sort",
+    "near_duplicates",
     "limit",
     "union",
 ];
@@ -389,6 +390,21 @@ async fn build(
             let columns = strings(first_value(call)?)?;
             let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
             one_input()?.partial_sort(&columns).await
+        }
+        "near_duplicates" => {
+            reject_named(name, &call.named, &[])?;
+            let threshold = match call.values.get(1) {
+                Some(Const::Float(t)) => *t,
+                Some(Const::Int(t)) => *t as f64,
+                _ => {
+                    return Err(TarnError::Invalid(
+                        "near_duplicates() needs the similarity threshold as a number".into(),
+                    ));
+                }
+            };
+            one_input()?
+                .near_duplicates(&text(0, "the vector column")?, threshold)
+                .await
         }
         "limit" => {
             reject_named(name, &call.named, &[])?;

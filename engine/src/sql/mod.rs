@@ -32,6 +32,7 @@ mod list_reduce;
 mod list_sum;
 mod macros;
 mod metadata;
+mod near_duplicates;
 mod next_after;
 pub(crate) mod optimizer;
 mod pivot;
@@ -39,6 +40,7 @@ mod rewrite;
 mod routing;
 mod samples;
 mod scalar_args;
+mod scoring;
 mod sha1_digest;
 mod slice;
 mod split;
@@ -49,6 +51,7 @@ mod text_functions;
 mod try_expr;
 pub mod types;
 mod vectors;
+mod weight_files;
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -350,6 +353,8 @@ fn register_functions(ctx: &SessionContext) {
     ctx.register_udaf(AggregateUDF::from(approx_quantile::ApproxQuantile::new()));
     vectors::register(ctx);
     routing::register(ctx);
+    scoring::register(ctx);
+    near_duplicates::register(ctx);
     // Last: it runs any aggregate registered before it.
     list_aggregate::register(ctx);
 }
@@ -567,4 +572,10 @@ pub async fn collect(mut stream: SendableRecordBatchStream) -> Result<Vec<Record
         batches.push(batch?);
     }
     Ok(batches)
+}
+
+/// `name` as a SQL identifier in double quotes (doubling any inside), so that any column name
+/// can be written into generated SQL.
+pub(crate) fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }

@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 
 use super::dialect::TarnDialect;
+use super::quote_identifier;
 use datafusion::arrow::array::{Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
@@ -55,7 +56,7 @@ pub async fn pivot(session: &mut SqlSession, statement: &str) -> Result<Sendable
                 .await?
                 .into_iter()
                 .filter(|c| *c != on_name && !used.contains(c))
-                .map(|c| quote(&c))
+                .map(|c| quote_identifier(&c))
                 .collect()
         }
     };
@@ -75,7 +76,7 @@ pub async fn pivot(session: &mut SqlSession, statement: &str) -> Result<Sendable
                 (_, Some(alias)) => format!("{label}_{alias}"),
                 (_, None) => format!("{label}_{expr}"),
             };
-            select.push(format!("{filtered} AS {}", quote(&name)));
+            select.push(format!("{filtered} AS {}", quote_identifier(&name)));
         }
     }
     let mut sql = format!("SELECT {} FROM {source}", select.join(", "));
@@ -132,7 +133,7 @@ pub async fn unpivot(
     let kept: Vec<String> = columns
         .iter()
         .filter(|c| !on.contains(c))
-        .map(|c| quote(c))
+        .map(|c| quote_identifier(c))
         .collect();
     let branches: Vec<String> = on
         .iter()
@@ -141,13 +142,17 @@ pub async fn unpivot(
             items.push(format!(
                 "'{}' AS {}",
                 column.replace('\'', "''"),
-                quote(&name_column)
+                quote_identifier(&name_column)
             ));
-            items.push(format!("{} AS {}", quote(column), quote(&value_column)));
+            items.push(format!(
+                "{} AS {}",
+                quote_identifier(column),
+                quote_identifier(&value_column)
+            ));
             let filter = if include_nulls {
                 String::new()
             } else {
-                format!(" WHERE {} IS NOT NULL", quote(column))
+                format!(" WHERE {} IS NOT NULL", quote_identifier(column))
             };
             format!("SELECT {} FROM {source}{filter}", items.join(", "))
         })
@@ -361,8 +366,4 @@ fn split_list(text: &str) -> Vec<String> {
         items.push(current.trim().to_string());
     }
     items
-}
-
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }

@@ -6,7 +6,6 @@
 //! constants (top_k fixes the result's type); named arguments follow the order above, and
 //! any left off at the end take DeepSeek-V3's defaults (shown).
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -24,7 +23,8 @@ use datafusion::prelude::SessionContext;
 use tarn_gpu::moe_gate::{GateConfig, Router, ScoreFunc};
 
 use super::text_functions::constants;
-use super::vectors::{all_scalar, result, vectors};
+use super::vectors::{all_scalar, result, stacked, vectors};
+use super::weight_files::{Cache, cached};
 
 /// Registers `moe_route` on a context.
 pub fn register(ctx: &SessionContext) {
@@ -118,18 +118,10 @@ fn result_fields(top_k: usize) -> Fields {
 
 /// The router at `path`, read once per process.
 fn router(path: &str) -> Result<Arc<Router>> {
-    static ROUTERS: Mutex<Option<HashMap<String, Arc<Router>>>> = Mutex::new(None);
-    let mut routers = ROUTERS.lock().expect("router cache lock");
-    let routers = routers.get_or_insert_with(HashMap::new);
-    if let Some(router) = routers.get(path) {
-        return Ok(router.clone());
-    }
-    let router = match Router::load(Path::new(path)) {
-        Ok(router) => Arc::new(router),
-        Err(e) => return exec_err!("moe_route: {e}"),
-    };
-    routers.insert(path.to_string(), router.clone());
-    Ok(router)
+    static ROUTERS: Cache<Router> = Mutex::new(None);
+    cached(&ROUTERS, path, |path| {
+        Router::load(Path::new(path)).or_else(|e| exec_err!("moe_route: {e}"))
+    })
 }
 
 impl ScalarUDFImpl for MoeRoute {
@@ -168,17 +160,7 @@ impl ScalarUDFImpl for MoeRoute {
         let scalar = all_scalar(&args);
         let input = args.args[0].to_array(args.number_rows)?;
         let rows = vectors(&input, "moe_route")?;
-        let mut x = Vec::new();
-        for row in rows.iter().flatten() {
-            if row.len() != router.dim {
-                return exec_err!(
-                    "moe_route: a vector of {} values; {path} routes vectors of {}",
-                    row.len(),
-                    router.dim
-                );
-            }
-            x.extend_from_slice(row);
-        }
+        let x = stacked(&rows, router.dim, "moe_route", &path, "routes")?;
         let routing = router
             .route(&x, &config)
             .or_else(|e| exec_err!("moe_route: {e}"))?;

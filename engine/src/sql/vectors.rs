@@ -96,6 +96,29 @@ pub(super) fn vectors(array: &ArrayRef, function: &str) -> Result<Vec<Option<Vec
         .collect())
 }
 
+/// The non-NULL rows' vectors one after another, each checked to hold the `dim` values the
+/// model file at `path` takes; another length is the error `{function}: a vector of N values;
+/// {path} {takes} vectors of {dim}` (`takes` says what the model does: "routes", "scores").
+pub(super) fn stacked(
+    rows: &[Option<Vec<f32>>],
+    dim: usize,
+    function: &str,
+    path: &str,
+    takes: &str,
+) -> Result<Vec<f32>> {
+    let mut values = Vec::with_capacity(rows.len() * dim);
+    for row in rows.iter().flatten() {
+        if row.len() != dim {
+            return exec_err!(
+                "{function}: a vector of {} values; {path} {takes} vectors of {dim}",
+                row.len()
+            );
+        }
+        values.extend_from_slice(row);
+    }
+    Ok(values)
+}
+
 /// An array of `width`-long f32 vectors (NULL rows where None).
 fn vector_array(rows: &[Option<Vec<f32>>], width: usize) -> Result<ArrayRef> {
     let mut values = Vec::with_capacity(rows.len() * width);

@@ -203,6 +203,12 @@ class DataFrame:
         """Each partition sorted by the columns (``"x DESC"`` works too)."""
         return self._derive(self._native.partial_sort([by] if isinstance(by, str) else list(by)))
 
+    def near_duplicates(self, column: str, threshold: float) -> "DataFrame":
+        """One row per cluster of near-duplicate vectors within each partition: rows whose
+        vectors in ``column`` are joined by cosine similarities of at least ``threshold`` keep
+        the one with the least vector (see ``near_duplicate`` in SQL)."""
+        return self._derive(self._native.near_duplicates(column, threshold))
+
     def filter(self, sql_or_func: Union[str, Callable[[Dict[str, Any]], bool]]) -> "DataFrame":
         """Rows for which a SQL condition holds, or for which ``func(row_dict)`` is true."""
         if isinstance(sql_or_func, str):
