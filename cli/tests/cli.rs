@@ -133,6 +133,53 @@ fn quickstart_example_runs() {
 }
 
 #[test]
+fn corpus_pipeline_example_runs() {
+    // examples/corpus_pipeline.sql as written, but writing into a temporary folder.
+    let crate_dir = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = crate_dir.parent().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let pipeline = std::fs::read_to_string(root.join("examples/corpus_pipeline.sql"))
+        .unwrap()
+        .replace("'corpus_pipeline/'", &format!("'{}/'", out_dir.display()));
+    let path = dir.path().join("pipeline.sql");
+    std::fs::write(&path, pipeline).unwrap();
+    let data = dir.path().join("data");
+    let out = tarn(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--data-root",
+            data.to_str().unwrap(),
+        ],
+        None,
+        root,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Every document kept once, near-duplicates gone, each with its expert and a score.
+    let check = tarn(
+        &[
+            "sql",
+            "-c",
+            &format!(
+                "SELECT count(*) > 0 AND count(*) < 500, count(*) = count(DISTINCT id),
+                        count(model_quality) = count(*), min(expert) >= 0 AND max(expert) < 8
+                 FROM '{}/*.parquet'",
+                out_dir.display()
+            ),
+        ],
+        None,
+        root,
+    );
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(
+        stdout(&check).ends_with("true,true,true,true\n"),
+        "{}",
+        stdout(&check)
+    );
+}
+
+#[test]
 fn bad_input_is_one_line_and_no_panic() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("bad.parquet"), b"PAR1 garbage").unwrap();
