@@ -27,6 +27,12 @@ const THIN_DEPTH: usize = 384;
 /// of K = 7168 are 1.8 MB, about a core's L2.
 const PANEL: usize = 64;
 
+/// Whether a product of `rows` rows of depth `k` runs thin: [`THIN`] rows at a time, and in
+/// [`matmul_nt`] split by columns over the pool.
+fn runs_thin(rows: usize, k: usize) -> bool {
+    rows < THIN_BELOW && k >= THIN_DEPTH
+}
+
 /// An output matrix shared by tasks that each write their own rectangle of it.
 pub(crate) struct SharedOutput(pub(crate) *mut f32);
 
@@ -42,6 +48,7 @@ impl SharedOutput {
 }
 
 /// `d` (`rows × n`, row stride `ldd`) = `a` (`rows × k`) · `b`ᵀ (`b` is `n × k`), overwriting d.
+/// Single-threaded, a thin product ([`runs_thin`]) runs [`THIN`] rows at a time.
 ///
 /// # Safety
 /// `d` must point at a `rows × n` rectangle with row stride `ldd` that nothing else touches
@@ -64,7 +71,7 @@ pub(crate) unsafe fn nt_into(
     if rows == 0 || n == 0 {
         return;
     }
-    let thin = rows < THIN_BELOW && k >= THIN_DEPTH && matches!(parallelism, Parallelism::None);
+    let thin = runs_thin(rows, k) && matches!(parallelism, Parallelism::None);
     let step = if thin { THIN } else { rows };
     for first in (0..rows).step_by(step) {
         let rows_here = (rows - first).min(step);
@@ -102,7 +109,7 @@ pub fn matmul_nt(a: &[f32], rows: usize, b: &[f32], n: usize, k: usize) -> Vec<f
     if k == 0 {
         return d;
     }
-    if rows >= THIN_BELOW || k < THIN_DEPTH {
+    if !runs_thin(rows, k) {
         // SAFETY: d is rows × n, owned here.
         unsafe {
             nt_into(
