@@ -36,8 +36,8 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use super::ipc;
 use super::stage::StageTasksExec;
 use crate::sql::optimizer::{
-    ArithmeticOp, BoundedDecimal, CheckedInteger, DirectAggregateExec, EagerAnd,
-    KeyFilteredJoinExec, NotInJoinExec, ViewEquals,
+    ArithmeticOp, BoundedDecimal, CheckedInteger, Comparison, DirectAggregateExec, EagerAnd,
+    KeyFilteredJoinExec, NarrowDecimalCompare, NotInJoinExec, ViewEquals,
 };
 
 /// Marks an in-memory table's bytes.
@@ -60,6 +60,9 @@ const CHECKED_INTEGER: &[u8] = b"tarn.checked_integer.v1:";
 /// What a [`ViewEquals`] expression is encoded as, followed by `=` or `!` (for `<>`) and the
 /// constant's bytes.
 const VIEW_EQUALS: &[u8] = b"tarn.view_equals.v1:";
+/// What a [`NarrowDecimalCompare`] expression is encoded as, followed by its operator, a space
+/// and the constant's raw integer in decimal digits.
+const NARROW_DECIMAL_COMPARE: &[u8] = b"tarn.narrow_decimal_compare.v1:";
 
 /// Ballista's logical codec plus in-memory tables.
 #[derive(Debug, Default)]
@@ -238,7 +241,8 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
     }
 
     /// Tarn's expressions: [`EagerAnd`], [`BoundedDecimal`] and [`CheckedInteger`], whose two
-    /// sides travel as the node's inputs, and [`ViewEquals`], whose column does.
+    /// sides travel as the node's inputs, and [`ViewEquals`] and [`NarrowDecimalCompare`],
+    /// whose compared value does.
     fn try_decode_expr(
         &self,
         buf: &[u8],
@@ -285,6 +289,20 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
                     negated,
                 )))
             }
+            (bytes, [value]) if bytes.starts_with(NARROW_DECIMAL_COMPARE) => {
+                let (op, constant) = narrow_decimal_compare(&bytes[NARROW_DECIMAL_COMPARE.len()..])
+                    .ok_or_else(|| {
+                        DataFusionError::Internal(format!(
+                            "a malformed DECIMAL comparison: {}",
+                            String::from_utf8_lossy(bytes)
+                        ))
+                    })?;
+                Ok(Arc::new(NarrowDecimalCompare::new(
+                    Arc::clone(value),
+                    op,
+                    constant,
+                )))
+            }
             _ => self.ballista.try_decode_expr(buf, inputs, ctx),
         }
     }
@@ -315,8 +333,21 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
             buf.extend_from_slice(equals.constant().as_bytes());
             return Ok(());
         }
+        if let Some(compare) = node.downcast_ref::<NarrowDecimalCompare>() {
+            buf.extend_from_slice(NARROW_DECIMAL_COMPARE);
+            let text = format!("{} {}", compare.op().symbol(), compare.constant());
+            buf.extend_from_slice(text.as_bytes());
+            return Ok(());
+        }
         self.ballista.try_encode_expr(node, buf, ctx)
     }
+}
+
+/// The operator and constant of an encoded [`NarrowDecimalCompare`] (the bytes after its
+/// prefix).
+fn narrow_decimal_compare(bytes: &[u8]) -> Option<(Comparison, i128)> {
+    let (op, constant) = std::str::from_utf8(bytes).ok()?.split_once(' ')?;
+    Some((Comparison::from_symbol(op)?, constant.parse().ok()?))
 }
 
 /// The operator written after `prefix` in an encoded arithmetic expression.

@@ -1,6 +1,7 @@
 //! Rewrites of the expressions a plan evaluates on rows, for the rules that swap one of
 //! DataFusion's expressions for a faster one of Tarn's with the same answers
-//! ([`super::DecimalArithmetic`], [`super::StringViewEquality`], [`super::CheckedArithmetic`]).
+//! ([`super::DecimalArithmetic`], [`super::DecimalComparison`], [`super::StringViewEquality`],
+//! [`super::CheckedArithmetic`]).
 
 use std::sync::Arc;
 

@@ -23,6 +23,8 @@
 //!   rather than copying out the rows the conditions before it kept (TPC-H Q6).
 //! * [`DecimalArithmetic`] (physical): DECIMAL `+`, `-`, `*` check for overflow once per batch
 //!   instead of on every row (TPC-H's money columns, in most of its queries).
+//! * [`DecimalComparison`] (physical): a DECIMAL compared with a constant compares 64-bit
+//!   integers where the batch's values fit in them (TPC-H Q6, Q19).
 //! * [`StringViewEquality`] (physical): a string-view column compared with a constant compares
 //!   views rather than strings (TPC-H Q19).
 //! * [`DirectAggregation`] (physical): a partial aggregate on one integer key whose range the
@@ -55,6 +57,7 @@ mod bounded_decimal;
 mod checked_integers;
 mod conjunct_order;
 mod date_intervals;
+mod decimal_comparison;
 mod dictionary_sizes;
 mod direct_aggregate;
 mod eager_and;
@@ -94,6 +97,7 @@ pub use bounded_decimal::{BoundedDecimal, DecimalArithmetic};
 pub use checked_integers::{CheckedArithmetic, CheckedConstants, CheckedInteger};
 pub use conjunct_order::ConjunctOrder;
 pub use date_intervals::DateIntervals;
+pub use decimal_comparison::{Comparison, DecimalComparison, NarrowDecimalCompare};
 pub use direct_aggregate::{DirectAggregateExec, DirectAggregation};
 pub use eager_and::{EagerAnd, EagerConjunction};
 pub use expressions::ArithmeticOp;
@@ -154,10 +158,11 @@ pub fn rules(tables: Arc<TableStats>) -> Vec<Arc<dyn OptimizerRule + Send + Sync
 /// selection sees its estimates (from the dictionary sizes in `tables`); [`CheckedArithmetic`]
 /// next, so that the checked expressions are what projection pushdown moves into a file scan;
 /// [`SemiJoinBuildSide`] right after join selection, whose choice it corrects, and before the
-/// rules that place repartitions for it; [`EagerConjunction`], [`DecimalArithmetic`] and
-/// [`StringViewEquality`] next to last, so that DataFusion's rules (filter pushdown among them)
-/// see only their own expressions; [`DirectAggregation`] last, as its node holds the aggregate
-/// whose expressions those rules rewrite.
+/// rules that place repartitions for it; [`EagerConjunction`], [`DecimalArithmetic`],
+/// [`DecimalComparison`] and [`StringViewEquality`] next to last, so that DataFusion's rules
+/// (filter pushdown among them) see only their own expressions, and in that order, as the first
+/// looks for DataFusion's comparisons; [`DirectAggregation`] last, as its node holds the
+/// aggregate whose expressions those rules rewrite.
 pub fn physical_rules(
     tables: Arc<TableStats>,
 ) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
@@ -173,6 +178,7 @@ pub fn physical_rules(
     rules.push(Arc::new(JoinKeyFilters));
     rules.push(Arc::new(EagerConjunction));
     rules.push(Arc::new(DecimalArithmetic));
+    rules.push(Arc::new(DecimalComparison));
     rules.push(Arc::new(StringViewEquality));
     rules.push(Arc::new(DirectAggregation));
     rules
