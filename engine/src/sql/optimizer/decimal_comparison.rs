@@ -204,7 +204,7 @@ impl PhysicalExpr for NarrowDecimalCompare {
     fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
         let array: ArrayRef = match self.value.evaluate(batch)? {
             ColumnarValue::Array(array) => array,
-            ColumnarValue::Scalar(value) => value.to_array()?,
+            ColumnarValue::Scalar(value) => value.to_array_of_size(batch.num_rows())?,
         };
         let decimals = array.as_primitive_opt::<Decimal128Type>().ok_or_else(|| {
             DataFusionError::Internal(format!(
@@ -443,5 +443,15 @@ mod tests {
             .downcast_ref::<NarrowDecimalCompare>()
             .unwrap();
         assert_eq!((compare.op(), compare.constant()), (Comparison::Gt, 24));
+    }
+
+    #[test]
+    fn a_constant_value_answers_every_row() {
+        let batch = batch(false);
+        let value = Arc::new(Literal::new(ScalarValue::Decimal128(Some(5), 15, 2)));
+        let compare = NarrowDecimalCompare::new(value, Comparison::Lt, 24);
+        let answer = compare.evaluate(&batch).unwrap().into_array(700).unwrap();
+        assert_eq!(answer.len(), 700);
+        assert_eq!(answer.as_boolean().true_count(), 700);
     }
 }
