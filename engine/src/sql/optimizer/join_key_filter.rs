@@ -274,8 +274,7 @@ impl JoinWatch for BuildKeyBitmaps {
         let kept = keep.count_set_bits();
         let tested = self.tested.fetch_add(rows, Ordering::Relaxed) + rows;
         let dropped = self.dropped.fetch_add(rows - kept, Ordering::Relaxed) + rows - kept;
-        if tested >= JUDGE_AFTER_ROWS && (tested - dropped) as f64 > MAX_KEPT_SHARE * tested as f64
-        {
+        if keeps_too_many(tested, dropped) {
             self.stopped.store(true, Ordering::Relaxed);
         }
         if kept == rows {
@@ -303,6 +302,15 @@ impl JoinWatch for BuildKeyBitmaps {
             None,
         )));
     }
+}
+
+/// Whether the probe rows tested so far, `tested` of them with `dropped` dropped, show the
+/// filter keeping too large a share to be worth its cost. Each probe partition adds to the two
+/// counts one after the other, so a partition's reads may include another's dropped rows
+/// without its tested ones: more dropped than tested, which counts as nothing kept.
+fn keeps_too_many(tested: usize, dropped: usize) -> bool {
+    tested >= JUDGE_AFTER_ROWS
+        && tested.saturating_sub(dropped) as f64 > MAX_KEPT_SHARE * tested as f64
 }
 
 impl KeyBitmap {
@@ -555,5 +563,15 @@ mod tests {
         assert_eq!(kept(&cramped), PROBE_ROWS as usize);
         assert_eq!(kept(&roomy), probe_rows_with_a_build_key());
         assert_eq!(context.memory_pool().reserved(), 0);
+    }
+
+    #[test]
+    fn the_filter_stops_once_it_keeps_most_rows_and_reads_of_racing_counts_never_underflow() {
+        let tested = JUDGE_AFTER_ROWS;
+        assert!(!keeps_too_many(tested - 1, 0), "too few rows to judge");
+        assert!(keeps_too_many(tested, tested / 10));
+        assert!(!keeps_too_many(tested, tested / 2));
+        // Another partition's dropped rows counted before its tested ones.
+        assert!(!keeps_too_many(tested, tested + 8192));
     }
 }
