@@ -4,6 +4,8 @@
 //!   DECIMAL with four more digits of scale, which rounds the answer): [`DuckAvg`] averages a
 //!   DECIMAL(p ≤ 38) with [`super::decimal_avg`], casts other numbers to DOUBLE, and is
 //!   otherwise DataFusion's own `avg`.
+//! * `sum` of a DECIMAL grouped by something sums exactly and fails on an overflow (DataFusion's
+//!   wraps around): [`DuckSum`] with [`super::decimal_sum`], otherwise DataFusion's own `sum`.
 //! * `/` is always floating-point division in DuckDB 2 (`7 / 2` is 3.5, `1 / 0` is inf, `0 / 0`
 //!   NaN); `//` divides integers to an integer and anything else as DOUBLE, and fails on a zero
 //!   divisor. The rewrite step turns `a / b` into [`DIVIDE`]`(a, b)`, [`DuckDivide`], and
@@ -33,6 +35,7 @@ use datafusion::logical_expr::{
 use datafusion::prelude::SessionContext;
 
 use super::decimal_avg::{self, DecimalAvg, DecimalAvgGroups};
+use super::decimal_sum::DuckSum;
 
 /// The name `a / b` is planned as.
 pub const DIVIDE: &str = "duckdb_divide";
@@ -46,6 +49,7 @@ pub const ROUND_EVEN: &str = "roundbankers";
 /// Registers the DuckDB-typed replacements on a context.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udaf(AggregateUDF::from(DuckAvg::new()));
+    ctx.register_udaf(AggregateUDF::from(DuckSum::new()));
     ctx.register_udf(ScalarUDF::from(DuckDivide::new()));
     ctx.register_udf(ScalarUDF::from(DuckIntegerDivide::new()));
     ctx.register_udf(ScalarUDF::from(DuckTypeOf::new()));

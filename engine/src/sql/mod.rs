@@ -12,6 +12,7 @@ mod byte_sizes;
 mod copy;
 mod date_diff;
 mod decimal_avg;
+mod decimal_sum;
 mod describe;
 pub(crate) mod dialect;
 mod duckdb_hash;

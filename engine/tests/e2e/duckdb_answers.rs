@@ -664,3 +664,35 @@ async fn a_date_plus_a_time_of_day_is_a_timestamp() {
         [["DATE"]]
     );
 }
+
+#[tokio::test]
+async fn decimal_sums_are_exact_and_an_overflow_is_an_error() {
+    // 10^38 - 1 twice: DataFusion's sum wrapped around to a negative number.
+    let (mut s, _dir) = parquet_view(
+        "SELECT k, CAST(x AS DECIMAL(38,0)) AS x, CAST(m AS DECIMAL(15,2)) AS m FROM (VALUES \
+               (1, '99999999999999999999999999999999999999', 1.25), \
+               (1, '99999999999999999999999999999999999999', NULL), \
+               (2, '1', NULL), \
+               (1, '-5', -0.5)) AS v(k, x, m)",
+    )
+    .await;
+    assert_eq!(
+        query(&mut s, "SELECT k, sum(m) FROM t GROUP BY k ORDER BY k").await,
+        [["1", "0.75"], ["2", "NULL"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT sum(m), sum(x) FILTER (WHERE k = 2), sum(x) FILTER (WHERE x < 0) FROM t"
+        )
+        .await,
+        [["0.75", "1", "-5"]]
+    );
+    for sql in ["SELECT sum(x) FROM t", "SELECT k, sum(x) FROM t GROUP BY k"] {
+        let err = error(&mut s, sql).await;
+        assert_eq!(
+            err, "Out of Range Error: Overflow in sum of a DECIMAL: the sum leaves 128 bits",
+            "{sql}"
+        );
+    }
+}

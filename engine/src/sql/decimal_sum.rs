@@ -1,0 +1,370 @@
+//! `sum`: DataFusion's own, but for a DECIMAL, whose sums are Tarn's [`DecimalSum`] and, per
+//! group, [`DecimalSumGroups`]. DataFusion's wrap around silently when a sum leaves 128 bits,
+//! answering a wrong number (two of 10^38 - 1 summed to -1.4 * 10^37); DuckDB stops with an
+//! error, as these do. Window frames and `sum(DISTINCT ...)` keep DataFusion's.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Decimal128Array};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::compute::sum_checked;
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, FieldRef};
+use datafusion::arrow::error::ArrowError;
+use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::functions_aggregate::sum::sum_udaf;
+use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::AggregateOrderSensitivity;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, EmitTo, Expr, GroupsAccumulator,
+    Operator, ReversedUDAF, SetMonotonicity, Signature, StatisticsArgs,
+};
+
+/// DataFusion's `sum`, with [`DecimalSum`] and [`DecimalSumGroups`] for a DECIMAL(p ≤ 38).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct DuckSum {
+    inner: Arc<AggregateUDF>,
+}
+
+impl DuckSum {
+    pub fn new() -> Self {
+        DuckSum { inner: sum_udaf() }
+    }
+}
+
+impl Default for DuckSum {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Whether `args` sum a DECIMAL(p ≤ 38) without DISTINCT, which Tarn's accumulators do.
+fn sums_decimals(args: &AccumulatorArgs) -> bool {
+    !args.is_distinct
+        && matches!(
+            args.expr_fields,
+            [field] if matches!(field.data_type(), DataType::Decimal128(_, _))
+        )
+}
+
+impl AggregateUDFImpl for DuckSum {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        self.inner.return_type(arg_types)
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        if sums_decimals(&args) {
+            return Ok(Box::new(DecimalSum::new(args.return_field.data_type())?));
+        }
+        self.inner.accumulator(args)
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        self.inner.state_fields(args)
+    }
+
+    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
+        self.inner.groups_accumulator_supported(args)
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        if sums_decimals(&args) {
+            return Ok(Box::new(DecimalSumGroups::new(
+                args.return_field.data_type().clone(),
+            )));
+        }
+        self.inner.create_groups_accumulator(args)
+    }
+
+    fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        self.inner.create_sliding_accumulator(args)
+    }
+
+    fn reverse_expr(&self) -> ReversedUDAF {
+        self.inner.reverse_udf()
+    }
+
+    fn order_sensitivity(&self) -> AggregateOrderSensitivity {
+        self.inner.order_sensitivity()
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.inner.documentation()
+    }
+
+    fn set_monotonicity(&self, data_type: &DataType) -> SetMonotonicity {
+        self.inner.inner().set_monotonicity(data_type)
+    }
+
+    fn simplify_expr_op_literal(
+        &self,
+        agg_function: &AggregateFunction,
+        arg: &Expr,
+        op: Operator,
+        lit: &Expr,
+        arg_is_left: bool,
+    ) -> Result<Option<Expr>> {
+        self.inner
+            .simplify_expr_op_literal(agg_function, arg, op, lit, arg_is_left)
+    }
+
+    fn value_from_stats(&self, statistics_args: &StatisticsArgs) -> Option<ScalarValue> {
+        self.inner.value_from_stats(statistics_args)
+    }
+}
+
+/// An Arrow overflow, which the shell reports as DuckDB does: an Out of Range Error.
+fn overflow() -> DataFusionError {
+    let message = "Overflow in sum of a DECIMAL: the sum leaves 128 bits".to_string();
+    DataFusionError::ArrowError(Box::new(ArrowError::ArithmeticOverflow(message)), None)
+}
+
+/// The exact sum of DECIMAL values with no `GROUP BY`, NULL over none.
+#[derive(Debug)]
+struct DecimalSum {
+    precision: u8,
+    scale: i8,
+    sum: Option<i128>,
+}
+
+impl DecimalSum {
+    fn new(data_type: &DataType) -> Result<Self> {
+        let DataType::Decimal128(precision, scale) = *data_type else {
+            return Err(DataFusionError::Internal(format!(
+                "a DECIMAL sum is a DECIMAL, not {data_type}"
+            )));
+        };
+        Ok(DecimalSum {
+            precision,
+            scale,
+            sum: None,
+        })
+    }
+}
+
+impl Accumulator for DecimalSum {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let values = values[0].as_primitive::<Decimal128Type>();
+        if let Some(sum) = sum_checked(values).map_err(|_| overflow())? {
+            let before = self.sum.unwrap_or(0);
+            self.sum = Some(before.checked_add(sum).ok_or_else(overflow)?);
+        }
+        Ok(())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.update_batch(states)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![self.evaluate()?])
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(ScalarValue::Decimal128(
+            self.sum,
+            self.precision,
+            self.scale,
+        ))
+    }
+
+    fn size(&self) -> usize {
+        size_of::<Self>()
+    }
+}
+
+/// Each group's exact sum of DECIMAL values, NULL for a group that had none.
+#[derive(Debug)]
+pub(super) struct DecimalSumGroups {
+    /// The sum's type: the input's DECIMAL with ten more digits, at most 38.
+    data_type: DataType,
+    sums: Vec<i128>,
+    /// Whether the group had a value that was not NULL.
+    seen: Vec<bool>,
+}
+
+impl DecimalSumGroups {
+    pub(super) fn new(data_type: DataType) -> Self {
+        DecimalSumGroups {
+            data_type,
+            sums: Vec::new(),
+            seen: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, group: usize, value: i128) -> Result<()> {
+        self.sums[group] = self.sums[group].checked_add(value).ok_or_else(overflow)?;
+        self.seen[group] = true;
+        Ok(())
+    }
+
+    /// The sums of the groups `emit_to` names, as the sum's type.
+    fn take(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let sums = emit_to.take_needed(&mut self.sums);
+        let seen = emit_to.take_needed(&mut self.seen);
+        let sums = Decimal128Array::new(sums.into(), Some(NullBuffer::from(seen)))
+            .with_data_type(self.data_type.clone());
+        Ok(Arc::new(sums))
+    }
+}
+
+impl GroupsAccumulator for DecimalSumGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.sums.resize(total_num_groups, 0);
+        self.seen.resize(total_num_groups, false);
+        let values = values[0].as_primitive::<Decimal128Type>();
+        if values.null_count() == 0 && opt_filter.is_none() {
+            for (&group, &value) in group_indices.iter().zip(values.values()) {
+                self.add(group, value)?;
+            }
+            return Ok(());
+        }
+        for (row, &group) in group_indices.iter().enumerate() {
+            let selected = opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
+            if selected && values.is_valid(row) {
+                self.add(group, values.value(row))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.update_batch(values, group_indices, None, total_num_groups)
+    }
+
+    /// Each row as a state of its own: its value, NULL where the filter leaves it out.
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let values = values[0].as_primitive::<Decimal128Type>();
+        let filtered = opt_filter.map(|filter| {
+            let kept = match filter.nulls() {
+                Some(nulls) => filter.values() & nulls.inner(),
+                None => filter.values().clone(),
+            };
+            NullBuffer::new(kept)
+        });
+        let nulls = NullBuffer::union(values.nulls(), filtered.as_ref());
+        let state = Decimal128Array::new(values.values().clone(), nulls)
+            .with_data_type(self.data_type.clone());
+        Ok(vec![Arc::new(state)])
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        self.take(emit_to)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        Ok(vec![self.take(emit_to)?])
+    }
+
+    fn size(&self) -> usize {
+        self.sums.capacity() * size_of::<i128>() + self.seen.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUM_TYPE: DataType = DataType::Decimal128(25, 2);
+
+    fn decimals(values: Vec<Option<i128>>) -> ArrayRef {
+        Arc::new(
+            Decimal128Array::from(values)
+                .with_precision_and_scale(15, 2)
+                .unwrap(),
+        )
+    }
+
+    fn sums(array: &ArrayRef) -> Vec<Option<i128>> {
+        assert_eq!(array.data_type(), &SUM_TYPE);
+        array.as_primitive::<Decimal128Type>().iter().collect()
+    }
+
+    #[test]
+    fn groups_sum_exactly_through_rows_filters_and_states() {
+        // Group 0 takes 0.01 .. 5.12, group 1 only NULLs, group 2 four values, one of them
+        // left out by the filter.
+        let mut first = DecimalSumGroups::new(SUM_TYPE);
+        let many = decimals((1..=512).map(Some).collect());
+        first.update_batch(&[many], &[0; 512], None, 3).unwrap();
+        let few = decimals(vec![None, Some(700), Some(-5), Some(10), Some(1)]);
+        let filter = BooleanArray::from(vec![true, true, true, false, true]);
+        first
+            .update_batch(&[few], &[1, 2, 2, 2, 2], Some(&filter), 3)
+            .unwrap();
+        // Rows turned into states directly, then merged.
+        let mut second = DecimalSumGroups::new(SUM_TYPE);
+        let rows = second
+            .convert_to_state(
+                &[decimals(vec![Some(100), Some(9), None])],
+                Some(&BooleanArray::from(vec![Some(true), None, Some(true)])),
+            )
+            .unwrap();
+        assert_eq!(sums(&rows[0]), [Some(100), None, None]);
+        second.merge_batch(&rows, &[2, 0, 0], 3).unwrap();
+        first
+            .merge_batch(&second.state(EmitTo::All).unwrap(), &[0, 1, 2], 3)
+            .unwrap();
+        let total: i128 = (1..=512).sum();
+        assert_eq!(
+            sums(&first.evaluate(EmitTo::All).unwrap()),
+            [Some(total), None, Some(700 - 5 + 1 + 100)]
+        );
+    }
+
+    #[test]
+    fn a_sum_past_128_bits_is_an_error_with_and_without_groups() {
+        let huge = || decimals(vec![Some(i128::MAX / 2 + 1); 2]);
+        let mut groups = DecimalSumGroups::new(SUM_TYPE);
+        let err = groups
+            .update_batch(&[huge()], &[0, 0], None, 1)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("Overflow in sum of a DECIMAL"),
+            "{err}"
+        );
+        let mut sum = DecimalSum::new(&SUM_TYPE).unwrap();
+        let err = sum.update_batch(&[huge()]).unwrap_err();
+        assert!(
+            err.to_string().contains("Overflow in sum of a DECIMAL"),
+            "{err}"
+        );
+        let mut sum = DecimalSum::new(&SUM_TYPE).unwrap();
+        assert_eq!(
+            sum.evaluate().unwrap(),
+            ScalarValue::Decimal128(None, 25, 2)
+        );
+        sum.update_batch(&[decimals(vec![Some(250), None, Some(-1)])])
+            .unwrap();
+        assert_eq!(
+            sum.evaluate().unwrap(),
+            ScalarValue::Decimal128(Some(249), 25, 2)
+        );
+    }
+}
