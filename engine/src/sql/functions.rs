@@ -34,8 +34,8 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 
+use super::checked_sum::DuckSum;
 use super::decimal_avg::{self, DecimalAvg, DecimalAvgGroups};
-use super::decimal_sum::DuckSum;
 
 /// The name `a / b` is planned as.
 pub const DIVIDE: &str = "duckdb_divide";

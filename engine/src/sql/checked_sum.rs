@@ -1,14 +1,18 @@
-//! `sum`: DataFusion's own, but for a DECIMAL, whose sums are Tarn's [`DecimalSum`] and, per
-//! group, [`DecimalSumGroups`]. DataFusion's wrap around silently when a sum leaves 128 bits,
-//! answering a wrong number (two of 10^38 - 1 summed to -1.4 * 10^37); DuckDB stops with an
-//! error, as these do. Window frames and `sum(DISTINCT ...)` keep DataFusion's.
+//! `sum`: DataFusion's own, but for a BIGINT, a UBIGINT (the types smaller integers are summed
+//! as) or a DECIMAL, whose sums are Tarn's [`CheckedSum`] and, per group, [`CheckedSumGroups`].
+//! DataFusion's wrap around silently when a sum overflows, answering a wrong number: 2^63 - 1
+//! plus 1 summed to -2^63, two DECIMALs of 10^38 - 1 to -1.4 * 10^37. These stop with an Out
+//! of Range Error instead, as DuckDB does for a DECIMAL (DuckDB sums integers as HUGEINT, which
+//! holds those sums; Tarn keeps DataFusion's BIGINT result). Window frames and
+//! `sum(DISTINCT ...)` keep DataFusion's.
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Decimal128Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, PrimitiveArray};
+use datafusion::arrow::array::{ArrowNativeTypeOp, ArrowNumericType};
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::sum_checked;
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, FieldRef};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, FieldRef, Int64Type, UInt64Type};
 use datafusion::arrow::error::ArrowError;
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::functions_aggregate::sum::sum_udaf;
@@ -20,7 +24,9 @@ use datafusion::logical_expr::{
     Operator, ReversedUDAF, SetMonotonicity, Signature, StatisticsArgs,
 };
 
-/// DataFusion's `sum`, with [`DecimalSum`] and [`DecimalSumGroups`] for a DECIMAL(p ≤ 38).
+use super::types::sql_type_name;
+
+/// DataFusion's `sum`, with [`CheckedSum`] and [`CheckedSumGroups`] for the types that wrap.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DuckSum {
     inner: Arc<AggregateUDF>,
@@ -38,13 +44,28 @@ impl Default for DuckSum {
     }
 }
 
-/// Whether `args` sum a DECIMAL(p ≤ 38) without DISTINCT, which Tarn's accumulators do.
-fn sums_decimals(args: &AccumulatorArgs) -> bool {
-    !args.is_distinct
-        && matches!(
-            args.expr_fields,
-            [field] if matches!(field.data_type(), DataType::Decimal128(_, _))
-        )
+/// The type `args` sum when Tarn's accumulators sum it (no DISTINCT): the argument's.
+fn checked_type(args: &AccumulatorArgs) -> Option<DataType> {
+    let [field] = args.expr_fields else {
+        return None;
+    };
+    let checked = matches!(
+        field.data_type(),
+        DataType::Int64 | DataType::UInt64 | DataType::Decimal128(_, _)
+    );
+    (checked && !args.is_distinct).then(|| field.data_type().clone())
+}
+
+/// A new `$accumulator::<T>(input, sum_type)` for the Arrow type `T` of `input`, a type
+/// [`checked_type`] gives.
+macro_rules! checked_accumulator {
+    ($accumulator:ident, $input:expr, $sum_type:expr) => {
+        match $input {
+            DataType::Int64 => Box::new($accumulator::<Int64Type>::new($input, $sum_type)),
+            DataType::UInt64 => Box::new($accumulator::<UInt64Type>::new($input, $sum_type)),
+            _ => Box::new($accumulator::<Decimal128Type>::new($input, $sum_type)),
+        }
+    };
 }
 
 impl AggregateUDFImpl for DuckSum {
@@ -61,10 +82,12 @@ impl AggregateUDFImpl for DuckSum {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        if sums_decimals(&args) {
-            return Ok(Box::new(DecimalSum::new(args.return_field.data_type())?));
-        }
-        self.inner.accumulator(args)
+        let Some(input) = checked_type(&args) else {
+            return self.inner.accumulator(args);
+        };
+        let sum_type = args.return_field.data_type();
+        let accumulator: Box<dyn Accumulator> = checked_accumulator!(CheckedSum, &input, sum_type);
+        Ok(accumulator)
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -79,12 +102,13 @@ impl AggregateUDFImpl for DuckSum {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        if sums_decimals(&args) {
-            return Ok(Box::new(DecimalSumGroups::new(
-                args.return_field.data_type().clone(),
-            )));
-        }
-        self.inner.create_groups_accumulator(args)
+        let Some(input) = checked_type(&args) else {
+            return self.inner.create_groups_accumulator(args);
+        };
+        let sum_type = args.return_field.data_type();
+        let accumulator: Box<dyn GroupsAccumulator> =
+            checked_accumulator!(CheckedSumGroups, &input, sum_type);
+        Ok(accumulator)
     }
 
     fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -125,40 +149,39 @@ impl AggregateUDFImpl for DuckSum {
 }
 
 /// An Arrow overflow, which the shell reports as DuckDB does: an Out of Range Error.
-fn overflow() -> DataFusionError {
-    let message = "Overflow in sum of a DECIMAL: the sum leaves 128 bits".to_string();
+/// The error of a sum of values of `input` past its type's range: an Arrow overflow, which
+/// the shell reports as DuckDB does, as an Out of Range Error.
+fn overflow(input: &str) -> DataFusionError {
+    let message = format!("Overflow in sum of {input}");
     DataFusionError::ArrowError(Box::new(ArrowError::ArithmeticOverflow(message)), None)
 }
 
-/// The exact sum of DECIMAL values with no `GROUP BY`, NULL over none.
+/// The sum of numbers with no `GROUP BY`, NULL over none.
 #[derive(Debug)]
-struct DecimalSum {
-    precision: u8,
-    scale: i8,
-    sum: Option<i128>,
+struct CheckedSum<T: ArrowNumericType> {
+    /// The summed type's SQL name, for the overflow error.
+    input: String,
+    sum_type: DataType,
+    sum: Option<T::Native>,
 }
 
-impl DecimalSum {
-    fn new(data_type: &DataType) -> Result<Self> {
-        let DataType::Decimal128(precision, scale) = *data_type else {
-            return Err(DataFusionError::Internal(format!(
-                "a DECIMAL sum is a DECIMAL, not {data_type}"
-            )));
-        };
-        Ok(DecimalSum {
-            precision,
-            scale,
+impl<T: ArrowNumericType> CheckedSum<T> {
+    fn new(input: &DataType, sum_type: &DataType) -> Self {
+        CheckedSum {
+            input: sql_type_name(input),
+            sum_type: sum_type.clone(),
             sum: None,
-        })
+        }
     }
 }
 
-impl Accumulator for DecimalSum {
+impl<T: ArrowNumericType + std::fmt::Debug> Accumulator for CheckedSum<T> {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let values = values[0].as_primitive::<Decimal128Type>();
+        let overflow = || overflow(&self.input);
+        let values = values[0].as_primitive::<T>();
         if let Some(sum) = sum_checked(values).map_err(|_| overflow())? {
-            let before = self.sum.unwrap_or(0);
-            self.sum = Some(before.checked_add(sum).ok_or_else(overflow)?);
+            let before = self.sum.unwrap_or_default();
+            self.sum = Some(before.add_checked(sum).map_err(|_| overflow())?);
         }
         Ok(())
     }
@@ -172,39 +195,40 @@ impl Accumulator for DecimalSum {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(ScalarValue::Decimal128(
-            self.sum,
-            self.precision,
-            self.scale,
-        ))
+        ScalarValue::new_primitive::<T>(self.sum, &self.sum_type)
     }
 
     fn size(&self) -> usize {
-        size_of::<Self>()
+        size_of::<Self>() + self.input.capacity()
     }
 }
 
-/// Each group's exact sum of DECIMAL values, NULL for a group that had none.
+/// Each group's sum of numbers, NULL for a group that had none.
 #[derive(Debug)]
-pub(super) struct DecimalSumGroups {
-    /// The sum's type: the input's DECIMAL with ten more digits, at most 38.
-    data_type: DataType,
-    sums: Vec<i128>,
+struct CheckedSumGroups<T: ArrowNumericType> {
+    /// The summed type's SQL name, for the overflow error.
+    input: String,
+    /// The sum's type: the input's, a DECIMAL with ten more digits (at most 38).
+    sum_type: DataType,
+    sums: Vec<T::Native>,
     /// Whether the group had a value that was not NULL.
     seen: Vec<bool>,
 }
 
-impl DecimalSumGroups {
-    pub(super) fn new(data_type: DataType) -> Self {
-        DecimalSumGroups {
-            data_type,
+impl<T: ArrowNumericType> CheckedSumGroups<T> {
+    fn new(input: &DataType, sum_type: &DataType) -> Self {
+        CheckedSumGroups {
+            input: sql_type_name(input),
+            sum_type: sum_type.clone(),
             sums: Vec::new(),
             seen: Vec::new(),
         }
     }
 
-    fn add(&mut self, group: usize, value: i128) -> Result<()> {
-        self.sums[group] = self.sums[group].checked_add(value).ok_or_else(overflow)?;
+    fn add(&mut self, group: usize, value: T::Native) -> Result<()> {
+        self.sums[group] = self.sums[group]
+            .add_checked(value)
+            .map_err(|_| overflow(&self.input))?;
         self.seen[group] = true;
         Ok(())
     }
@@ -213,13 +237,13 @@ impl DecimalSumGroups {
     fn take(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let sums = emit_to.take_needed(&mut self.sums);
         let seen = emit_to.take_needed(&mut self.seen);
-        let sums = Decimal128Array::new(sums.into(), Some(NullBuffer::from(seen)))
-            .with_data_type(self.data_type.clone());
+        let sums = PrimitiveArray::<T>::new(sums.into(), Some(NullBuffer::from(seen)))
+            .with_data_type(self.sum_type.clone());
         Ok(Arc::new(sums))
     }
 }
 
-impl GroupsAccumulator for DecimalSumGroups {
+impl<T: ArrowNumericType + std::fmt::Debug> GroupsAccumulator for CheckedSumGroups<T> {
     fn update_batch(
         &mut self,
         values: &[ArrayRef],
@@ -227,9 +251,9 @@ impl GroupsAccumulator for DecimalSumGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.sums.resize(total_num_groups, 0);
+        self.sums.resize(total_num_groups, T::Native::default());
         self.seen.resize(total_num_groups, false);
-        let values = values[0].as_primitive::<Decimal128Type>();
+        let values = values[0].as_primitive::<T>();
         if values.null_count() == 0 && opt_filter.is_none() {
             for (&group, &value) in group_indices.iter().zip(values.values()) {
                 self.add(group, value)?;
@@ -260,7 +284,7 @@ impl GroupsAccumulator for DecimalSumGroups {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let values = values[0].as_primitive::<Decimal128Type>();
+        let values = values[0].as_primitive::<T>();
         let filtered = opt_filter.map(|filter| {
             let kept = match filter.nulls() {
                 Some(nulls) => filter.values() & nulls.inner(),
@@ -269,8 +293,8 @@ impl GroupsAccumulator for DecimalSumGroups {
             NullBuffer::new(kept)
         });
         let nulls = NullBuffer::union(values.nulls(), filtered.as_ref());
-        let state = Decimal128Array::new(values.values().clone(), nulls)
-            .with_data_type(self.data_type.clone());
+        let state = PrimitiveArray::<T>::new(values.values().clone(), nulls)
+            .with_data_type(self.sum_type.clone());
         Ok(vec![Arc::new(state)])
     }
 
@@ -283,7 +307,7 @@ impl GroupsAccumulator for DecimalSumGroups {
     }
 
     fn size(&self) -> usize {
-        self.sums.capacity() * size_of::<i128>() + self.seen.capacity()
+        self.sums.capacity() * size_of::<T::Native>() + self.seen.capacity()
     }
 }
 
@@ -291,6 +315,9 @@ impl GroupsAccumulator for DecimalSumGroups {
 mod tests {
     use super::*;
 
+    use datafusion::arrow::array::Decimal128Array;
+
+    const INPUT_TYPE: DataType = DataType::Decimal128(15, 2);
     const SUM_TYPE: DataType = DataType::Decimal128(25, 2);
 
     fn decimals(values: Vec<Option<i128>>) -> ArrayRef {
@@ -310,7 +337,7 @@ mod tests {
     fn groups_sum_exactly_through_rows_filters_and_states() {
         // Group 0 takes 0.01 .. 5.12, group 1 only NULLs, group 2 four values, one of them
         // left out by the filter.
-        let mut first = DecimalSumGroups::new(SUM_TYPE);
+        let mut first = CheckedSumGroups::<Decimal128Type>::new(&INPUT_TYPE, &SUM_TYPE);
         let many = decimals((1..=512).map(Some).collect());
         first.update_batch(&[many], &[0; 512], None, 3).unwrap();
         let few = decimals(vec![None, Some(700), Some(-5), Some(10), Some(1)]);
@@ -319,7 +346,7 @@ mod tests {
             .update_batch(&[few], &[1, 2, 2, 2, 2], Some(&filter), 3)
             .unwrap();
         // Rows turned into states directly, then merged.
-        let mut second = DecimalSumGroups::new(SUM_TYPE);
+        let mut second = CheckedSumGroups::<Decimal128Type>::new(&INPUT_TYPE, &SUM_TYPE);
         let rows = second
             .convert_to_state(
                 &[decimals(vec![Some(100), Some(9), None])],
@@ -341,21 +368,21 @@ mod tests {
     #[test]
     fn a_sum_past_128_bits_is_an_error_with_and_without_groups() {
         let huge = || decimals(vec![Some(i128::MAX / 2 + 1); 2]);
-        let mut groups = DecimalSumGroups::new(SUM_TYPE);
+        let mut groups = CheckedSumGroups::<Decimal128Type>::new(&INPUT_TYPE, &SUM_TYPE);
         let err = groups
             .update_batch(&[huge()], &[0, 0], None, 1)
             .unwrap_err();
         assert!(
-            err.to_string().contains("Overflow in sum of a DECIMAL"),
+            err.to_string().contains("Overflow in sum of DECIMAL(15,2)"),
             "{err}"
         );
-        let mut sum = DecimalSum::new(&SUM_TYPE).unwrap();
+        let mut sum = CheckedSum::<Decimal128Type>::new(&INPUT_TYPE, &SUM_TYPE);
         let err = sum.update_batch(&[huge()]).unwrap_err();
         assert!(
-            err.to_string().contains("Overflow in sum of a DECIMAL"),
+            err.to_string().contains("Overflow in sum of DECIMAL(15,2)"),
             "{err}"
         );
-        let mut sum = DecimalSum::new(&SUM_TYPE).unwrap();
+        let mut sum = CheckedSum::<Decimal128Type>::new(&INPUT_TYPE, &SUM_TYPE);
         assert_eq!(
             sum.evaluate().unwrap(),
             ScalarValue::Decimal128(None, 25, 2)
