@@ -15,6 +15,7 @@
 pub mod error;
 pub mod local;
 pub mod location;
+mod mapped;
 pub mod publish;
 pub mod ring;
 pub mod stores;

@@ -3,8 +3,10 @@
 //! What it changes from `LocalFileSystem`, which it wraps for everything else:
 //! * whole-object and open-ended reads stream in blocks of ≥ 1 MiB (3FS chunk multiples on a 3FS
 //!   mount), not 8 KiB;
-//! * `get_ranges` (how Parquet readers fetch column chunks) reads all ranges through a ring with
-//!   several large reads in flight, instead of one `pread` after another;
+//! * `get_ranges` (how Parquet readers fetch column chunks) hands out ranges of a memory map of
+//!   the file ([`crate::mapped`]), without copying them; on a 3FS mount, or with
+//!   `TARN_IO_RING=uring|pread`, it reads them through a ring with several large reads in flight,
+//!   instead of one `pread` after another;
 //! * `put` publishes atomically and durably: temporary name, `fsync`, rename, folder `fsync`.
 
 use std::collections::HashMap;
@@ -27,6 +29,7 @@ use object_store::{
     RenameOptions,
 };
 
+use crate::mapped;
 use crate::publish::{self, io_size};
 use crate::ring::usrbio::{Usrbio, UsrbioRing};
 use crate::ring::{RangeRead, ReadRing, RingKind, SCAN_BLOCK, SCAN_DEPTH, read_ranges};
@@ -35,14 +38,18 @@ use crate::threefs;
 /// The local file system (and 3FS mounts), as an object store.
 pub struct LocalStore {
     inner: LocalFileSystem,
+    /// Whether ranges of files off 3FS mounts come from a map of the file, not a ring.
+    map_files: bool,
     rings: RingPool,
 }
 
 impl LocalStore {
-    /// A store over the whole file system (object paths are absolute paths).
+    /// A store over the whole file system (object paths are absolute paths) that maps files,
+    /// unless `TARN_IO_RING` names the ring to read them through.
     pub fn new() -> Self {
         LocalStore {
             inner: LocalFileSystem::new(),
+            map_files: std::env::var_os("TARN_IO_RING").is_none(),
             rings: RingPool::new(RingKind::from_env()),
         }
     }
@@ -51,7 +58,18 @@ impl LocalStore {
     pub fn with_ring(kind: RingKind) -> Self {
         LocalStore {
             inner: LocalFileSystem::new(),
+            map_files: false,
             rings: RingPool::new(kind),
+        }
+    }
+
+    /// A store that hands out ranges of maps of files off 3FS mounts (for benchmarks and
+    /// tests; [`LocalStore::new`] does unless told otherwise).
+    pub fn mapping() -> Self {
+        LocalStore {
+            inner: LocalFileSystem::new(),
+            map_files: true,
+            rings: RingPool::new(RingKind::Uring),
         }
     }
 
@@ -171,8 +189,12 @@ impl ObjectStore for LocalStore {
         let path = self.fs_path(location)?;
         let ranges = ranges.to_vec();
         let rings = self.rings.clone();
+        let map = self.map_files && threefs::mount_of(threefs::mounts(), &path).is_none();
         blocking(move || {
             let file = File::open(&path).map_err(|e| not_found_or(&path, e))?;
+            if map {
+                return mapped::read_ranges(&file, &ranges).map_err(|e| generic(&path, e));
+            }
             let reads: Vec<RangeRead> = ranges
                 .iter()
                 .map(|r| RangeRead {

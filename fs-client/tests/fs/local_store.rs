@@ -1,4 +1,4 @@
-//! The local store on real files: ranged reads through each ring, large streamed reads, atomic puts.
+//! The local store on real files: ranged reads from a map and through each ring, large streamed reads, atomic puts.
 
 use futures::TryStreamExt;
 use object_store::path::Path;
@@ -13,21 +13,29 @@ fn object(path: &std::path::Path) -> Path {
 }
 
 #[tokio::test]
-async fn get_ranges_reads_the_same_bytes_through_either_ring() {
+async fn get_ranges_reads_the_same_bytes_from_a_map_and_through_either_ring() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("column-chunks.bin");
     let bytes = pattern(5 << 20);
     std::fs::write(&file, &bytes).unwrap();
+    let empty = dir.path().join("empty.bin");
+    std::fs::write(&empty, b"").unwrap();
     let ranges = [0..4, 100..(3 << 20), (5 << 20) - 8..5 << 20, 4096..4096];
-    for kind in [RingKind::Uring, RingKind::Pread] {
-        let store = LocalStore::with_ring(kind);
+    let stores = [
+        ("map", LocalStore::mapping()),
+        ("uring", LocalStore::with_ring(RingKind::Uring)),
+        ("pread", LocalStore::with_ring(RingKind::Pread)),
+    ];
+    for (name, store) in stores {
         let read = store.get_ranges(&object(&file), &ranges).await.unwrap();
         for (got, range) in read.iter().zip(&ranges) {
             assert!(
                 got[..] == bytes[range.start as usize..range.end as usize],
-                "{kind:?} {range:?}"
+                "{name} {range:?}"
             );
         }
+        let nothing = store.get_ranges(&object(&empty), &[0..0]).await.unwrap();
+        assert!(nothing[0].is_empty(), "{name}");
     }
 }
 
@@ -45,15 +53,20 @@ async fn errors_name_the_file() {
 
     let short = dir.path().join("short.parquet");
     std::fs::write(&short, b"PAR1").unwrap();
-    let err = store
-        .get_ranges(&object(&short), std::slice::from_ref(&(0..100)))
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("short.parquet") && err.contains("unexpected end of file"),
-        "{err}"
-    );
+    for store in [
+        LocalStore::mapping(),
+        LocalStore::with_ring(RingKind::Uring),
+    ] {
+        let err = store
+            .get_ranges(&object(&short), &[0..2, 0..100])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("short.parquet") && err.contains("unexpected end of file"),
+            "{err}"
+        );
+    }
 }
 
 #[tokio::test]
