@@ -151,6 +151,7 @@ impl AggregateUDFImpl for DuckSum {
 /// An Arrow overflow, which the shell reports as DuckDB does: an Out of Range Error.
 /// The error of a sum of values of `input` past its type's range: an Arrow overflow, which
 /// the shell reports as DuckDB does, as an Out of Range Error.
+#[cold]
 fn overflow(input: &str) -> DataFusionError {
     let message = format!("Overflow in sum of {input}");
     DataFusionError::ArrowError(Box::new(ArrowError::ArithmeticOverflow(message)), None)
@@ -225,10 +226,14 @@ impl<T: ArrowNumericType> CheckedSumGroups<T> {
         }
     }
 
+    /// Adds `value` to `group`'s sum. Inlined into the loops over a batch's rows: as a call,
+    /// generic over the type, it was a fifth of TPC-H Q1's time.
+    #[inline(always)]
     fn add(&mut self, group: usize, value: T::Native) -> Result<()> {
-        self.sums[group] = self.sums[group]
-            .add_checked(value)
-            .map_err(|_| overflow(&self.input))?;
+        match self.sums[group].add_checked(value) {
+            Ok(sum) => self.sums[group] = sum,
+            Err(_) => return Err(overflow(&self.input)),
+        }
         self.seen[group] = true;
         Ok(())
     }
