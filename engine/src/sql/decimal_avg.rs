@@ -11,6 +11,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Float64Array, UInt64Array,
 };
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, FieldRef, UInt64Type};
+use datafusion::arrow::error::ArrowError;
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
@@ -36,8 +37,12 @@ fn average(sum: i128, count: u64, scale: i8) -> Option<f64> {
     (count > 0).then(|| sum as f64 / 10f64.powi(scale.into()) / count as f64)
 }
 
+/// An Arrow overflow, which the shell reports as DuckDB does, as an Out of Range Error (as
+/// `sum`'s, [`super::checked_sum`]).
+#[cold]
 fn overflow() -> DataFusionError {
-    DataFusionError::Execution("Overflow in avg of a DECIMAL: the sum exceeds 38 digits".into())
+    let message = "Overflow in avg of a DECIMAL: the sum leaves 128 bits".to_string();
+    DataFusionError::ArrowError(Box::new(ArrowError::ArithmeticOverflow(message)), None)
 }
 
 /// Whether row `row` passes the aggregate's `FILTER` clause.

@@ -666,7 +666,7 @@ async fn a_date_plus_a_time_of_day_is_a_timestamp() {
 }
 
 #[tokio::test]
-async fn sums_are_exact_and_an_overflow_is_an_error() {
+async fn sums_are_exact_and_an_overflow_of_a_sum_or_average_is_an_error() {
     // 10^38 - 1 twice: DataFusion's sum wrapped around to a negative number.
     let (mut s, _dir) = parquet_view(
         "SELECT k, CAST(x AS DECIMAL(38,0)) AS x, CAST(m AS DECIMAL(15,2)) AS m FROM (VALUES \
@@ -703,6 +703,13 @@ async fn sums_are_exact_and_an_overflow_is_an_error() {
         assert_eq!(
             err,
             format!("Out of Range Error: Overflow in sum of {input}"),
+            "{sql}"
+        );
+    }
+    for sql in ["SELECT avg(x) FROM t", "SELECT k, avg(x) FROM t GROUP BY k"] {
+        let err = error(&mut s, sql).await;
+        assert_eq!(
+            err, "Out of Range Error: Overflow in avg of a DECIMAL: the sum leaves 128 bits",
             "{sql}"
         );
     }
