@@ -24,6 +24,7 @@ use datafusion::logical_expr::{
     Operator, ReversedUDAF, SetMonotonicity, Signature, StatisticsArgs,
 };
 
+use super::decimal_avg::selected;
 use super::types::sql_type_name;
 
 /// DataFusion's `sum`, with [`CheckedSum`] and [`CheckedSumGroups`] for the types that wrap.
@@ -266,8 +267,7 @@ impl<T: ArrowNumericType + std::fmt::Debug> GroupsAccumulator for CheckedSumGrou
             return Ok(());
         }
         for (row, &group) in group_indices.iter().enumerate() {
-            let selected = opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
-            if selected && values.is_valid(row) {
+            if selected(opt_filter, row) && values.is_valid(row) {
                 self.add(group, values.value(row))?;
             }
         }

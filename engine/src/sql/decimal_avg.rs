@@ -46,7 +46,7 @@ fn overflow() -> DataFusionError {
 }
 
 /// Whether row `row` passes the aggregate's `FILTER` clause.
-fn selected(filter: Option<&BooleanArray>, row: usize) -> bool {
+pub(super) fn selected(filter: Option<&BooleanArray>, row: usize) -> bool {
     filter.is_none_or(|f| f.is_valid(row) && f.value(row))
 }
 
