@@ -47,29 +47,26 @@ impl LocalStore {
     /// A store over the whole file system (object paths are absolute paths) that maps files,
     /// unless `TARN_IO_RING` names the ring to read them through.
     pub fn new() -> Self {
-        LocalStore {
-            inner: LocalFileSystem::new(),
-            map_files: std::env::var_os("TARN_IO_RING").is_none(),
-            rings: RingPool::new(RingKind::from_env()),
-        }
+        let map_files = std::env::var_os("TARN_IO_RING").is_none();
+        Self::reading(map_files, RingKind::from_env())
     }
 
     /// A store that reads ranges through rings of `kind` (for benchmarks and tests).
     pub fn with_ring(kind: RingKind) -> Self {
-        LocalStore {
-            inner: LocalFileSystem::new(),
-            map_files: false,
-            rings: RingPool::new(kind),
-        }
+        Self::reading(false, kind)
     }
 
     /// A store that hands out ranges of maps of files off 3FS mounts (for benchmarks and
     /// tests; [`LocalStore::new`] does unless told otherwise).
     pub fn mapping() -> Self {
+        Self::reading(true, RingKind::Uring)
+    }
+
+    fn reading(map_files: bool, kind: RingKind) -> Self {
         LocalStore {
             inner: LocalFileSystem::new(),
-            map_files: true,
-            rings: RingPool::new(RingKind::Uring),
+            map_files,
+            rings: RingPool::new(kind),
         }
     }
 

@@ -4,8 +4,8 @@
 //!   DECIMAL with four more digits of scale, which rounds the answer): [`DuckAvg`] averages a
 //!   DECIMAL(p ≤ 38) with [`super::decimal_avg`], casts other numbers to DOUBLE, and is
 //!   otherwise DataFusion's own `avg`.
-//! * `sum` of a DECIMAL grouped by something sums exactly and fails on an overflow (DataFusion's
-//!   wraps around): [`DuckSum`] with [`super::decimal_sum`], otherwise DataFusion's own `sum`.
+//! * `sum` of a BIGINT, UBIGINT or DECIMAL fails on an overflow (DataFusion's wraps around):
+//!   [`DuckSum`] with [`super::checked_sum`], otherwise DataFusion's own `sum`.
 //! * `/` is always floating-point division in DuckDB 2 (`7 / 2` is 3.5, `1 / 0` is inf, `0 / 0`
 //!   NaN); `//` divides integers to an integer and anything else as DOUBLE, and fails on a zero
 //!   divisor. The rewrite step turns `a / b` into [`DIVIDE`]`(a, b)`, [`DuckDivide`], and
