@@ -37,7 +37,7 @@ use super::ipc;
 use super::stage::StageTasksExec;
 use crate::sql::optimizer::{
     ArithmeticOp, BoundedDecimal, CheckedInteger, Comparison, DirectAggregateExec, EagerAnd,
-    KeyFilteredJoinExec, NarrowDecimalCompare, NotInJoinExec, ViewEquals,
+    GroupLookup, KeyFilteredJoinExec, NarrowDecimalCompare, NotInJoinExec, ViewEquals,
 };
 
 /// Marks an in-memory table's bytes.
@@ -48,9 +48,12 @@ const STAGE_TASKS: &[u8] = b"tarn.stage.v1\0";
 const NOT_IN_JOIN: &[u8] = b"tarn.not_in_join.v1\0";
 /// What a [`KeyFilteredJoinExec`] is encoded as.
 const KEY_FILTERED_JOIN: &[u8] = b"tarn.key_filtered_join.v1\0";
-/// What a [`DirectAggregateExec`] is encoded as, followed by its first key and slot count (8
-/// bytes each, little-endian) and its aggregate's plan bytes.
+/// What a [`DirectAggregateExec`] with slots is encoded as, followed by its first key and slot
+/// count (8 bytes each, little-endian) and its aggregate's plan bytes.
 const DIRECT_AGGREGATE: &[u8] = b"tarn.direct_aggregate.v1\0";
+/// What a [`DirectAggregateExec`] on packed keys is encoded as, followed by its aggregate's
+/// plan bytes.
+const PACKED_AGGREGATE: &[u8] = b"tarn.packed_aggregate.v1\0";
 /// What an [`EagerAnd`] expression is encoded as.
 const EAGER_AND: &[u8] = b"tarn.eager_and.v1";
 /// What a [`BoundedDecimal`] expression is encoded as, followed by its operator (`+`, `-`, `*`).
@@ -151,30 +154,40 @@ fn without_input(aggregate: &Arc<AggregateExec>) -> Result<Arc<dyn ExecutionPlan
     Arc::clone(aggregate).replace_children(vec![empty], keep)
 }
 
-/// The [`DirectAggregateExec`] whose bytes (after the tag) are `bytes`, over `inputs`.
+/// The [`DirectAggregateExec`] whose bytes (after the tag) are `bytes`, over `inputs`; its
+/// slots are in the bytes unless it is `packed`.
 fn decode_direct_aggregate(
     bytes: &[u8],
+    packed: bool,
     inputs: &[Arc<dyn ExecutionPlan>],
     ctx: &TaskContext,
     codec: &TarnPhysicalCodec,
     converter: &dyn PhysicalProtoConverterExtension,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let malformed = || DataFusionError::Internal("malformed direct aggregate bytes".into());
-    let ([input], Some((min, rest))) = (inputs, bytes.split_first_chunk::<8>()) else {
+    let [input] = inputs else {
         return Err(malformed());
     };
-    let Some((slots, plan)) = rest.split_first_chunk::<8>() else {
-        return Err(malformed());
+    let (lookup, plan) = if packed {
+        (GroupLookup::Packed, bytes)
+    } else {
+        let Some((min, rest)) = bytes.split_first_chunk::<8>() else {
+            return Err(malformed());
+        };
+        let Some((slots, plan)) = rest.split_first_chunk::<8>() else {
+            return Err(malformed());
+        };
+        let slots = GroupLookup::Slots {
+            min: i64::from_le_bytes(*min),
+            slots: u64::from_le_bytes(*slots) as usize,
+        };
+        (slots, plan)
     };
     let aggregate = physical_plan_from_bytes_with_proto_converter(plan, ctx, codec, converter)?;
     let Some(aggregate) = aggregate.downcast_ref::<AggregateExec>() else {
         return Err(malformed());
     };
-    let over_empty = DirectAggregateExec::try_new(
-        Arc::new(aggregate.clone()),
-        i64::from_le_bytes(*min),
-        u64::from_le_bytes(*slots) as usize,
-    )?;
+    let over_empty = DirectAggregateExec::try_new(Arc::new(aggregate.clone()), lookup)?;
     let recompute = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
     Arc::new(over_empty).replace_children(vec![Arc::clone(input)], recompute)
 }
@@ -197,7 +210,10 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
             return Ok(Arc::new(StageTasksExec::decode(bytes, inputs)?));
         }
         if let Some(bytes) = buf.strip_prefix(DIRECT_AGGREGATE) {
-            return decode_direct_aggregate(bytes, inputs, ctx, self, converter);
+            return decode_direct_aggregate(bytes, false, inputs, ctx, self, converter);
+        }
+        if let Some(bytes) = buf.strip_prefix(PACKED_AGGREGATE) {
+            return decode_direct_aggregate(bytes, true, inputs, ctx, self, converter);
         }
         match (buf, inputs) {
             (NOT_IN_JOIN, [join]) => Ok(Arc::new(NotInJoinExec::try_new(Arc::clone(join))?)),
@@ -228,9 +244,14 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
             return Ok(());
         }
         if let Some(direct) = node.downcast_ref::<DirectAggregateExec>() {
-            buf.extend_from_slice(DIRECT_AGGREGATE);
-            buf.extend_from_slice(&direct.min().to_le_bytes());
-            buf.extend_from_slice(&(direct.slots() as u64).to_le_bytes());
+            match direct.lookup() {
+                GroupLookup::Slots { min, slots } => {
+                    buf.extend_from_slice(DIRECT_AGGREGATE);
+                    buf.extend_from_slice(&min.to_le_bytes());
+                    buf.extend_from_slice(&(slots as u64).to_le_bytes());
+                }
+                GroupLookup::Packed => buf.extend_from_slice(PACKED_AGGREGATE),
+            }
             let aggregate = without_input(direct.aggregate())?;
             buf.extend(physical_plan_to_bytes_with_proto_converter(
                 aggregate, self, converter,

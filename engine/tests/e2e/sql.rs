@@ -1083,6 +1083,59 @@ async fn an_aggregate_on_a_bounded_integer_key_finds_groups_by_the_key() {
     assert!((5001..=10002).contains(&partial_groups), "{analyzed:?}");
 }
 
+#[tokio::test]
+async fn an_aggregate_on_string_keys_finds_groups_by_the_keys_packed_into_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let facts = dir.path().join("facts.parquet");
+    let mut s = session();
+    // s: a one-letter string, a string of exactly 12 bytes (the most a view holds inline), an
+    // empty one, three longer than 12 bytes sharing their first 12, and NULL; n: 0..4 or NULL.
+    query(
+        &mut s,
+        &format!(
+            "SET threads = 2;
+             COPY (SELECT CASE i % 5 WHEN 0 THEN 'A' WHEN 1 THEN 'exactly12byt' WHEN 2 THEN ''
+                                     WHEN 3 THEN 'longer than twelve bytes ' || (i % 3)
+                                     END AS s,
+                          CASE WHEN i % 7 = 0 THEN NULL ELSE CAST(i % 4 AS INT) END AS n,
+                          i AS v
+                   FROM range(100000) t(i))
+             TO '{}' (FORMAT parquet)",
+            facts.display()
+        ),
+    )
+    .await;
+    let grouped = format!(
+        "SELECT s, n, count(*) AS rows, sum(v) AS total, max(v) AS high FROM '{}' GROUP BY s, n",
+        facts.display()
+    );
+    let plan = physical_plan(&mut s, &grouped).await;
+    assert!(plan.contains("packed keys"), "{plan}");
+    // Five keys are more than are packed: DataFusion's own grouping answers, the reference.
+    // The three added keys are false on every row, so they split no group.
+    let reference = format!(
+        "SELECT s, n, count(*) AS rows, sum(v) AS total, max(v) AS high FROM '{}'
+         GROUP BY s, n, v < -1, v < -2, v < -3",
+        facts.display()
+    );
+    assert!(
+        !physical_plan(&mut s, &reference)
+            .await
+            .contains("packed keys")
+    );
+    let differing = format!(
+        "SELECT (SELECT count(*) FROM ({grouped})),
+                (SELECT count(*) FROM (({grouped}) EXCEPT ({reference}))),
+                (SELECT count(*) FROM (({reference}) EXCEPT ({grouped}))),
+                (SELECT typeof(max(s)) || ' ' || typeof(max(n)) FROM ({grouped}))"
+    );
+    // 7 strings (NULL among them) by 5 values of n (NULL among them).
+    assert_eq!(
+        query(&mut s, &differing).await,
+        [["35", "0", "0", "VARCHAR INTEGER"]]
+    );
+}
+
 /// Asserts that `plan` semi-joins `part_items` with a key set below its aggregate by part.
 fn assert_parts_reduced(plan: &[String], why: &str) {
     let line = |needle: &str| plan.iter().position(|l| l.contains(needle));

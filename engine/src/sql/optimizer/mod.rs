@@ -28,7 +28,8 @@
 //! * [`StringViewEquality`] (physical): a string-view column compared with a constant compares
 //!   views rather than strings (TPC-H Q19).
 //! * [`DirectAggregation`] (physical): a partial aggregate on one integer key whose range the
-//!   statistics bound finds each row's group in an array indexed by the key (TPC-H Q13, Q18).
+//!   statistics bound finds each row's group in an array indexed by the key (TPC-H Q13, Q18);
+//!   one on a few keys, one of them a string, finds it by the keys packed into words (Q1).
 //!
 //! Nine rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
 //! [`CheckedArithmetic`] (physical) make integer overflow an error, as in DuckDB, where
@@ -98,7 +99,7 @@ pub use checked_integers::{CheckedArithmetic, CheckedConstants, CheckedInteger};
 pub use conjunct_order::ConjunctOrder;
 pub use date_intervals::DateIntervals;
 pub use decimal_comparison::{Comparison, DecimalComparison, NarrowDecimalCompare};
-pub use direct_aggregate::{DirectAggregateExec, DirectAggregation};
+pub use direct_aggregate::{DirectAggregateExec, DirectAggregation, GroupLookup};
 pub use eager_and::{EagerAnd, EagerConjunction};
 pub use expressions::ArithmeticOp;
 pub use filter_estimates::FilterEstimates;

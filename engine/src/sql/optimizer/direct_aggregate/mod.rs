@@ -1,4 +1,5 @@
-//! Partial aggregation on one integer key, its groups found by the key's value.
+//! Partial aggregation whose groups Tarn finds itself: by the value of one integer key, or by
+//! a few string and integer keys packed into fixed-size words ([`packed`]).
 //!
 //! DataFusion's partial aggregate hashes every row's key and probes a hash table that, for a
 //! key such as TPC-H's `l_orderkey` (1.5 million orders in 6 million rows), outgrows the
@@ -8,20 +9,24 @@
 //! read; for a table stored in key order the reads walk the array front to back. Keys outside
 //! the range (statistics can be stale) go to a hash map, so the answer never depends on them.
 //! The slot array is allocated zeroed, which the system maps page by page as slots are first
-//! written, so a range of 60 million keys costs only the pages whose keys come.
+//! written, so a range of 60 million keys costs only the pages whose keys come ([`slots`]).
+//!
+//! A partial aggregate on up to four keys, one of them a string, finds its groups by the keys
+//! packed into 128-bit words instead of through DataFusion's column-by-column grouping: see
+//! [`packed`] (TPC-H Q1).
 //!
 //! Only the partial stage is replaced: it may hand on its groups whenever memory runs short
 //! (the final stage merges them), so it never needs to spill, and the final stage keeps
 //! DataFusion's spilling aggregate.
 
-use std::collections::HashMap;
+mod packed;
+mod slots;
+
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
-use datafusion::arrow::buffer::NullBuffer;
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef};
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, Result, ScalarValue, Statistics};
@@ -45,9 +50,6 @@ use futures::StreamExt;
 /// and only those count as memory held. TPC-H's `l_orderkey` spans 60M values at SF10.
 const MAX_SLOTS: u64 = 1 << 26;
 
-/// Slots per 4 KB page of the slot array, the unit in which its memory is counted.
-const PAGE_SLOTS: usize = 1024;
-
 /// Slots allowed per estimated input row: a wider range than this is mostly empty slots,
 /// which a hash table does better.
 const SLOTS_PER_ROW: u64 = 4;
@@ -55,12 +57,36 @@ const SLOTS_PER_ROW: u64 = 4;
 /// The range any input may have, however few its rows (or when they are not estimated).
 const MIN_SLOTS: u64 = 1 << 20;
 
-/// A slot no group has taken; a taken slot holds its group's number plus one.
-const EMPTY: u32 = 0;
+/// How a [`DirectAggregateExec`] finds a row's group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupLookup {
+    /// One integer key, with a slot for each of the `slots` keys from `min` on.
+    Slots { min: i64, slots: usize },
+    /// Up to four string and integer keys, packed into words that a hash map finds.
+    Packed,
+}
 
-/// Turns partial aggregates on one integer column, whose statistics bound its values to a
-/// range that fits [`MAX_SLOTS`], into [`DirectAggregateExec`]s. It runs last, after the rules
-/// that rewrite the aggregates' expressions.
+/// The groups one partition of a [`DirectAggregateExec`] has met, numbered from 0 in the order
+/// their keys first came.
+trait GroupFinder: Send {
+    /// Sets `groups` to the group of each row of `keys` (one array per key column), adding the
+    /// groups that new keys start.
+    fn assign(&mut self, keys: &[ArrayRef], groups: &mut Vec<usize>) -> Result<()>;
+
+    /// How many groups there are.
+    fn len(&self) -> usize;
+
+    /// The memory held.
+    fn bytes(&self) -> usize;
+
+    /// Every group's keys as one array per key column, of `types`, in group order; forgets the
+    /// groups.
+    fn take_keys(&mut self, types: &[DataType]) -> Result<Vec<ArrayRef>>;
+}
+
+/// Turns partial aggregates into [`DirectAggregateExec`]s: those on one integer column whose
+/// statistics bound its values to a range that fits [`MAX_SLOTS`], and those whose keys can
+/// be packed. It runs last, after the rules that rewrite the aggregates' expressions.
 #[derive(Debug, Default)]
 pub struct DirectAggregation;
 
@@ -74,11 +100,10 @@ impl PhysicalOptimizerRule for DirectAggregation {
             let Some(aggregate) = node.downcast_ref::<AggregateExec>() else {
                 return Ok(Transformed::no(node));
             };
-            Ok(match key_range(aggregate)? {
-                Some((min, slots)) => Transformed::yes(Arc::new(DirectAggregateExec::try_new(
+            Ok(match lookup(aggregate)? {
+                Some(lookup) => Transformed::yes(Arc::new(DirectAggregateExec::try_new(
                     Arc::new(aggregate.clone()),
-                    min,
-                    slots,
+                    lookup,
                 )?)),
                 None => Transformed::no(node),
             })
@@ -95,12 +120,22 @@ impl PhysicalOptimizerRule for DirectAggregation {
     }
 }
 
-/// The smallest key and the number of slots for `aggregate`, when it is a partial aggregate
-/// this node can run and its input's statistics bound the key to a range worth an array.
-fn key_range(aggregate: &AggregateExec) -> Result<Option<(i64, usize)>> {
+/// How a [`DirectAggregateExec`] would find `aggregate`'s groups, when it can run it.
+fn lookup(aggregate: &AggregateExec) -> Result<Option<GroupLookup>> {
     if !runs_directly(aggregate) {
         return Ok(None);
     }
+    if has_integer_key(aggregate)
+        && let Some((min, slots)) = key_range(aggregate)?
+    {
+        return Ok(Some(GroupLookup::Slots { min, slots }));
+    }
+    Ok(packs_keys(aggregate).then_some(GroupLookup::Packed))
+}
+
+/// The smallest key and the number of slots for `aggregate`, which has one integer key, when
+/// its input's statistics bound the key to a range worth an array.
+fn key_range(aggregate: &AggregateExec) -> Result<Option<(i64, usize)>> {
     let Some(key) = aggregate.group_expr().expr()[0]
         .0
         .downcast_ref::<Column>()
@@ -128,14 +163,11 @@ fn key_range(aggregate: &AggregateExec) -> Result<Option<(i64, usize)>> {
     Ok((range >= 1 && range <= MAX_SLOTS.min(widest)).then_some((min, range as usize)))
 }
 
-/// Whether `aggregate` is a partial aggregate on one integer key whose aggregates all have
+/// Whether `aggregate` is a partial aggregate with one set of keys whose aggregates all have
 /// group accumulators and need nothing else: no filter, no order, no DISTINCT, no limit.
 fn runs_directly(aggregate: &AggregateExec) -> bool {
-    let group_by = aggregate.group_expr();
     *aggregate.mode() == AggregateMode::Partial
-        && group_by.is_single()
-        && group_by.expr().len() == 1
-        && is_integer_key(&group_by.expr()[0].0, &aggregate.input_schema())
+        && aggregate.group_expr().is_single()
         && aggregate.filter_expr().iter().all(Option::is_none)
         && aggregate.aggr_expr().iter().all(|function| {
             !function.is_distinct()
@@ -147,10 +179,30 @@ fn runs_directly(aggregate: &AggregateExec) -> bool {
         && *aggregate.input_order_mode() == InputOrderMode::Linear
 }
 
-/// Whether `key` gives integers that an `i64` holds exactly.
-fn is_integer_key(key: &Arc<dyn PhysicalExpr>, schema: &SchemaRef) -> bool {
-    key.data_type(schema)
-        .is_ok_and(|data_type| is_exact_in_i64(&data_type))
+/// The types of `aggregate`'s keys, or `None` when one cannot be found.
+fn key_types(aggregate: &AggregateExec) -> Option<Vec<DataType>> {
+    let schema = aggregate.input_schema();
+    aggregate
+        .group_expr()
+        .expr()
+        .iter()
+        .map(|(key, _)| key.data_type(&schema).ok())
+        .collect()
+}
+
+/// Whether `aggregate` has one key, of integers that an `i64` holds exactly.
+fn has_integer_key(aggregate: &AggregateExec) -> bool {
+    key_types(aggregate).is_some_and(|types| matches!(&types[..], [key] if is_exact_in_i64(key)))
+}
+
+/// Whether `aggregate` has keys that [`packed`] groups on better than DataFusion: a few of
+/// them, at least one a string (DataFusion's grouping on integers alone is as quick).
+fn packs_keys(aggregate: &AggregateExec) -> bool {
+    key_types(aggregate).is_some_and(|types| {
+        (1..=packed::MAX_PACKED_KEYS).contains(&types.len())
+            && types.iter().all(packed::is_packable)
+            && types.contains(&DataType::Utf8View)
+    })
 }
 
 /// Whether every value of `data_type` is an integer that an `i64` holds exactly, so that a cast
@@ -177,32 +229,32 @@ fn as_i64(value: Option<&ScalarValue>) -> Option<i64> {
     }
 }
 
-/// A partial aggregate on one integer key that finds each row's group in an array indexed by
-/// the key's distance from `min`: see the module documentation.
+/// A partial aggregate that finds each row's group by its `lookup`: see the module
+/// documentation.
 #[derive(Debug)]
 pub struct DirectAggregateExec {
-    /// The partial aggregate this runs: its input, key, aggregates and output schema.
+    /// The partial aggregate this runs: its input, keys, aggregates and output schema.
     aggregate: Arc<AggregateExec>,
-    /// The key of slot 0.
-    min: i64,
-    /// How many keys from `min` on have a slot.
-    slots: usize,
+    lookup: GroupLookup,
     metrics: ExecutionPlanMetricsSet,
 }
 
 impl DirectAggregateExec {
-    /// Runs `aggregate`, which must be a partial aggregate [`DirectAggregation`] takes, with
-    /// `slots` slots for the keys from `min` on.
-    pub fn try_new(aggregate: Arc<AggregateExec>, min: i64, slots: usize) -> Result<Self> {
-        if !runs_directly(&aggregate) {
+    /// Runs `aggregate`, which must be a partial aggregate [`DirectAggregation`] takes, finding
+    /// its groups by `lookup`.
+    pub fn try_new(aggregate: Arc<AggregateExec>, lookup: GroupLookup) -> Result<Self> {
+        let fits = match lookup {
+            GroupLookup::Slots { .. } => has_integer_key(&aggregate),
+            GroupLookup::Packed => packs_keys(&aggregate),
+        };
+        if !(fits && runs_directly(&aggregate)) {
             return Err(DataFusionError::Internal(format!(
-                "a direct aggregate runs a partial aggregate on one integer key, not {aggregate:?}"
+                "a direct aggregate cannot find the groups of {aggregate:?} by {lookup:?}"
             )));
         }
         Ok(Self {
             aggregate,
-            min,
-            slots,
+            lookup,
             metrics: ExecutionPlanMetricsSet::new(),
         })
     }
@@ -212,14 +264,9 @@ impl DirectAggregateExec {
         &self.aggregate
     }
 
-    /// The key of the first slot.
-    pub fn min(&self) -> i64 {
-        self.min
-    }
-
-    /// How many keys have a slot.
-    pub fn slots(&self) -> usize {
-        self.slots
+    /// How this node finds a row's group.
+    pub fn lookup(&self) -> GroupLookup {
+        self.lookup
     }
 }
 
@@ -231,14 +278,23 @@ impl DisplayAs for DirectAggregateExec {
             .iter()
             .map(|function| function.name().to_string())
             .collect();
+        let keys: Vec<_> = self
+            .aggregate
+            .group_expr()
+            .expr()
+            .iter()
+            .map(|(_, name)| name.as_str())
+            .collect();
         write!(
             f,
-            "DirectAggregateExec: mode=Partial, gby=[{}], aggr=[{}], slots={} from {}",
-            self.aggregate.group_expr().expr()[0].1,
+            "DirectAggregateExec: mode=Partial, gby=[{}], aggr=[{}], ",
+            keys.join(", "),
             aggregates.join(", "),
-            self.slots,
-            self.min
-        )
+        )?;
+        match self.lookup {
+            GroupLookup::Slots { min, slots } => write!(f, "slots={slots} from {min}"),
+            GroupLookup::Packed => write!(f, "packed keys"),
+        }
     }
 }
 
@@ -275,8 +331,7 @@ impl ExecutionPlan for DirectAggregateExec {
         };
         Ok(Arc::new(Self::try_new(
             Arc::new(aggregate.clone()),
-            self.min,
-            self.slots,
+            self.lookup,
         )?))
     }
 
@@ -291,9 +346,18 @@ impl ExecutionPlan for DirectAggregateExec {
             .execute(partition, Arc::clone(&context))?;
         let reservation = MemoryConsumer::new(format!("DirectAggregateExec[{partition}]"))
             .register(context.memory_pool());
+        let groups: Box<dyn GroupFinder> = match self.lookup {
+            GroupLookup::Slots { min, slots } => Box::new(slots::SlotGroups::new(min, slots)),
+            GroupLookup::Packed => key_types(&self.aggregate)
+                .and_then(|types| packed::packed_groups(&types))
+                .ok_or_else(|| {
+                    DataFusionError::Internal("a direct aggregate's keys cannot be packed".into())
+                })?,
+        };
         let state = Aggregation {
             input,
-            groups: Groups::new(self.min, self.slots, reservation),
+            groups,
+            reservation,
             accumulators: self
                 .aggregate
                 .aggr_expr()
@@ -306,7 +370,13 @@ impl ExecutionPlan for DirectAggregateExec {
                 .iter()
                 .map(|function| function.expressions())
                 .collect(),
-            key: Arc::clone(&self.aggregate.group_expr().expr()[0].0),
+            keys: self
+                .aggregate
+                .group_expr()
+                .expr()
+                .iter()
+                .map(|(key, _)| Arc::clone(key))
+                .collect(),
             row_groups: Vec::new(),
             schema: self.schema(),
             batch_size: context.session_config().batch_size(),
@@ -342,129 +412,17 @@ impl ExecutionPlan for DirectAggregateExec {
     }
 }
 
-/// The groups seen so far in one partition, numbered in the order their keys first came.
-struct Groups {
-    /// The key of `slots[0]`.
-    min: i64,
-    /// For each key from `min` on, its group number plus one, or [`EMPTY`].
-    slots: Vec<u32>,
-    /// One bit per page of `slots`: whether a group has taken a slot in it.
-    touched: Vec<u64>,
-    /// The group numbers of keys outside the slots' range.
-    others: HashMap<i64, u32>,
-    /// The group of the NULL key, once one came.
-    null_group: Option<u32>,
-    /// Each group's key (0 for the NULL key's group).
-    keys: Vec<i64>,
-    /// The memory held: the slots, the keys, the hash map and the accumulators' states.
-    reservation: MemoryReservation,
-}
-
-impl Groups {
-    /// Empty groups with `slots` slots from `min` on.
-    fn new(min: i64, slots: usize, reservation: MemoryReservation) -> Self {
-        Self {
-            min,
-            slots: vec![EMPTY; slots],
-            touched: vec![0; slots.div_ceil(PAGE_SLOTS).div_ceil(64)],
-            others: HashMap::new(),
-            null_group: None,
-            keys: Vec::new(),
-            reservation,
-        }
-    }
-
-    /// Appends the group of each of `keys` to `groups`, adding the groups new keys start.
-    fn assign(&mut self, keys: &Int64Array, groups: &mut Vec<usize>) {
-        groups.clear();
-        groups.reserve(keys.len());
-        if keys.null_count() == 0 {
-            for &key in keys.values() {
-                groups.push(self.group_of(key));
-            }
-        } else {
-            for key in keys {
-                groups.push(match key {
-                    Some(key) => self.group_of(key),
-                    None => self.null_group(),
-                });
-            }
-        }
-    }
-
-    /// The group of a non-NULL `key`.
-    #[inline]
-    fn group_of(&mut self, key: i64) -> usize {
-        let offset = key.wrapping_sub(self.min) as u64 as usize;
-        if let Some(slot) = self.slots.get_mut(offset) {
-            if *slot == EMPTY {
-                self.keys.push(key);
-                *slot = self.keys.len() as u32;
-                let page = offset / PAGE_SLOTS;
-                self.touched[page / 64] |= 1 << (page % 64);
-            }
-            return *slot as usize - 1;
-        }
-        let next = self.keys.len() as u32;
-        let group = *self.others.entry(key).or_insert(next);
-        if group == next {
-            self.keys.push(key);
-        }
-        group as usize
-    }
-
-    /// The group of the NULL key.
-    fn null_group(&mut self) -> usize {
-        let keys = &mut self.keys;
-        *self.null_group.get_or_insert_with(|| {
-            keys.push(0);
-            (keys.len() - 1) as u32
-        }) as usize
-    }
-
-    /// Whether another batch of up to `rows` rows could number its new groups in a slot.
-    fn has_numbers_for(&self, rows: usize) -> bool {
-        self.keys.len() + rows < u32::MAX as usize
-    }
-
-    /// How many pages of the slots a group has taken a slot in.
-    fn touched_pages(&self) -> usize {
-        self.touched
-            .iter()
-            .map(|word| word.count_ones() as usize)
-            .sum()
-    }
-
-    /// The bytes held: the touched pages of the slots, the keys and the hash map.
-    fn bytes(&self) -> usize {
-        self.touched_pages() * PAGE_SLOTS * size_of::<u32>()
-            + self.keys.capacity() * size_of::<i64>()
-            + self.others.capacity() * (size_of::<i64>() + size_of::<u32>() + 1)
-    }
-
-    /// The key column, of type `data_type`, and forgets every group.
-    fn take_keys(&mut self, data_type: &DataType) -> Result<ArrayRef> {
-        let nulls = self.null_group.take().map(|group| {
-            NullBuffer::from_iter((0..self.keys.len()).map(|index| index != group as usize))
-        });
-        let keys = Int64Array::new(std::mem::take(&mut self.keys).into(), nulls);
-        self.others.clear();
-        // A fresh zeroed array rather than a fill, which would touch every page.
-        self.slots = vec![EMPTY; self.slots.len()];
-        self.touched.fill(0);
-        Ok(cast(&keys, data_type)?)
-    }
-}
-
 /// One partition's partial aggregation as it runs.
 struct Aggregation {
     input: SendableRecordBatchStream,
-    groups: Groups,
+    groups: Box<dyn GroupFinder>,
+    /// The memory held: the groups and the accumulators' states.
+    reservation: MemoryReservation,
     /// One per aggregate function, each holding its state per group.
     accumulators: Vec<Box<dyn GroupsAccumulator>>,
     /// The expressions each aggregate function reads.
     arguments: Vec<Vec<Arc<dyn PhysicalExpr>>>,
-    key: Arc<dyn PhysicalExpr>,
+    keys: Vec<Arc<dyn PhysicalExpr>>,
     /// The group of each row of the batch being added, kept to reuse its allocation.
     row_groups: Vec<usize>,
     schema: SchemaRef,
@@ -482,12 +440,13 @@ impl Aggregation {
             match self.input.next().await {
                 Some(batch) => {
                     let batch = batch?;
-                    if !self.groups.has_numbers_for(batch.num_rows()) {
+                    // Group numbers reach accumulators as `usize` but are kept as `u32`.
+                    if self.groups.len() + batch.num_rows() >= u32::MAX as usize {
                         self.emit()?;
                     }
                     self.update(&batch)?;
                     let bytes = self.held_bytes();
-                    if self.groups.reservation.try_resize(bytes).is_err() {
+                    if self.reservation.try_resize(bytes).is_err() {
                         self.emit()?;
                     }
                 }
@@ -507,11 +466,13 @@ impl Aggregation {
     /// Adds `batch`'s rows to their groups' states.
     fn update(&mut self, batch: &RecordBatch) -> Result<()> {
         let _timer = self.metrics.elapsed_compute().timer();
-        let keys = self.key.evaluate(batch)?.into_array(batch.num_rows())?;
-        let keys = cast(&keys, &DataType::Int64)?;
-        self.groups
-            .assign(keys.as_primitive::<Int64Type>(), &mut self.row_groups);
-        let total_groups = self.groups.keys.len();
+        let keys = self
+            .keys
+            .iter()
+            .map(|key| key.evaluate(batch)?.into_array(batch.num_rows()))
+            .collect::<Result<Vec<_>>>()?;
+        self.groups.assign(&keys, &mut self.row_groups)?;
+        let total_groups = self.groups.len();
         for (accumulator, arguments) in self.accumulators.iter_mut().zip(&self.arguments) {
             let values = arguments
                 .iter()
@@ -532,10 +493,13 @@ impl Aggregation {
     /// batches of at most `batch_size` rows, and starts again with no groups.
     fn emit(&mut self) -> Result<()> {
         let _timer = self.metrics.elapsed_compute().timer();
-        if self.groups.keys.is_empty() {
+        if self.groups.len() == 0 {
             return Ok(());
         }
-        let mut columns = vec![self.groups.take_keys(self.schema.field(0).data_type())?];
+        let key_types: Vec<DataType> = (0..self.keys.len())
+            .map(|index| self.schema.field(index).data_type().clone())
+            .collect();
+        let mut columns = self.groups.take_keys(&key_types)?;
         for accumulator in &mut self.accumulators {
             columns.extend(accumulator.state(EmitTo::All)?);
         }
@@ -548,17 +512,18 @@ impl Aggregation {
             self.pending.push(all.slice(start, length));
         }
         let bytes = self.held_bytes();
-        self.groups.reservation.resize(bytes);
+        self.reservation.resize(bytes);
         Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use datafusion::arrow::array::{AsArray, Int64Array};
     use datafusion::arrow::compute::concat_batches;
-    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::arrow::datatypes::{Field, Int64Type, Schema};
     use datafusion::datasource::memory::MemorySourceConfig;
-    use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool};
+    use datafusion::execution::memory_pool::GreedyMemoryPool;
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
     use datafusion::functions_aggregate::sum::sum_udaf;
     use datafusion::physical_expr::aggregate::AggregateExprBuilder;
@@ -603,8 +568,11 @@ mod tests {
             Arc::clone(&schema),
         )
         .unwrap();
-        let direct =
-            Arc::new(DirectAggregateExec::try_new(Arc::new(aggregate), 0, keys as usize).unwrap());
+        let slots = GroupLookup::Slots {
+            min: 0,
+            slots: keys as usize,
+        };
+        let direct = Arc::new(DirectAggregateExec::try_new(Arc::new(aggregate), slots).unwrap());
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(GreedyMemoryPool::new(pool_bytes)))
             .build_arc()
@@ -641,60 +609,5 @@ mod tests {
             short.num_rows()
         );
         assert_eq!(totals(&short, keys as usize), expected);
-    }
-
-    fn groups(min: i64, slots: usize) -> Groups {
-        let pool: Arc<dyn MemoryPool> = Arc::new(GreedyMemoryPool::new(1 << 20));
-        Groups::new(min, slots, MemoryConsumer::new("test").register(&pool))
-    }
-
-    #[test]
-    fn keys_inside_and_outside_the_slots_and_null_get_one_group_each() {
-        let mut groups = groups(10, 5);
-        let keys = Int64Array::from(vec![
-            Some(10),
-            Some(14),
-            None,
-            Some(9),
-            Some(15),
-            Some(10),
-            None,
-            Some(i64::MIN),
-            Some(14),
-            Some(9),
-        ]);
-        let mut assigned = Vec::new();
-        groups.assign(&keys, &mut assigned);
-        assert_eq!(assigned, vec![0, 1, 2, 3, 4, 0, 2, 5, 1, 3]);
-        let keys = groups.take_keys(&DataType::Int64).unwrap();
-        let expected = Int64Array::from(vec![
-            Some(10),
-            Some(14),
-            None,
-            Some(9),
-            Some(15),
-            Some(i64::MIN),
-        ]);
-        assert_eq!(keys.as_primitive::<Int64Type>(), &expected);
-        groups.assign(&Int64Array::from(vec![14, 10]), &mut assigned);
-        assert_eq!(assigned, vec![0, 1], "taking the keys forgets the groups");
-    }
-
-    #[test]
-    fn only_the_pages_of_slots_a_key_took_count_as_memory() {
-        let mut groups = groups(0, 1 << 20);
-        let mut assigned = Vec::new();
-        // Keys 0 and 5 share the first page, 2000 is on the second, 999 999 on page 976.
-        groups.assign(
-            &Int64Array::from(vec![0, 5, 2000, 999_999, 5]),
-            &mut assigned,
-        );
-        assert_eq!(assigned, vec![0, 1, 2, 3, 1]);
-        assert_eq!(groups.touched_pages(), 3);
-        assert!(groups.bytes() < 4 * 4096, "{} bytes", groups.bytes());
-        groups.take_keys(&DataType::Int64).unwrap();
-        assert_eq!(groups.touched_pages(), 0);
-        groups.assign(&Int64Array::from(vec![2000]), &mut assigned);
-        assert_eq!((assigned[0], groups.touched_pages()), (0, 1));
     }
 }
