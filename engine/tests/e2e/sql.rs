@@ -1089,7 +1089,8 @@ async fn an_aggregate_on_string_keys_finds_groups_by_the_keys_packed_into_words(
     let facts = dir.path().join("facts.parquet");
     let mut s = session();
     // s: a one-letter string, a string of exactly 12 bytes (the most a view holds inline), an
-    // empty one, three longer than 12 bytes sharing their first 12, and NULL; n: 0..4 or NULL.
+    // empty one, three longer than 12 bytes sharing their first 12, and NULL; n: 0..4 or NULL;
+    // w: 20000 short strings.
     query(
         &mut s,
         &format!(
@@ -1098,6 +1099,7 @@ async fn an_aggregate_on_string_keys_finds_groups_by_the_keys_packed_into_words(
                                      WHEN 3 THEN 'longer than twelve bytes ' || (i % 3)
                                      END AS s,
                           CASE WHEN i % 7 = 0 THEN NULL ELSE CAST(i % 4 AS INT) END AS n,
+                          'w' || (i % 20000) AS w,
                           i AS v
                    FROM range(100000) t(i))
              TO '{}' (FORMAT parquet)",
@@ -1105,35 +1107,46 @@ async fn an_aggregate_on_string_keys_finds_groups_by_the_keys_packed_into_words(
         ),
     )
     .await;
+    // 7 strings (NULL among them) by 5 values of n (NULL among them).
+    assert_eq!(
+        packed_against_reference(&mut s, &facts, "s, n").await,
+        ["35", "0", "0", "VARCHAR INTEGER"]
+    );
+    // Each w's five rows (i = w + 20000j) have one n, and NULL for the 5 w in 7 where one of
+    // them is a multiple of 7: 34286 groups, more than a partition keeps packed, so each hands
+    // the rest of its rows to DataFusion's aggregate.
+    assert_eq!(
+        packed_against_reference(&mut s, &facts, "w, n").await,
+        ["34286", "0", "0", "VARCHAR INTEGER"]
+    );
+}
+
+/// Groups `facts` by `keys` (two of its columns) through packed keys and through DataFusion's
+/// own grouping: the groups, the rows each has that the other lacks, and the keys' types.
+async fn packed_against_reference(s: &mut SqlSession, facts: &Path, keys: &str) -> Vec<String> {
     let grouped = format!(
-        "SELECT s, n, count(*) AS rows, sum(v) AS total, max(v) AS high FROM '{}' GROUP BY s, n",
+        "SELECT {keys}, count(*) AS rows, sum(v) AS total, max(v) AS high FROM '{}'
+         GROUP BY {keys}",
         facts.display()
     );
-    let plan = physical_plan(&mut s, &grouped).await;
+    let plan = physical_plan(s, &grouped).await;
     assert!(plan.contains("packed keys"), "{plan}");
     // Five keys are more than are packed: DataFusion's own grouping answers, the reference.
     // The three added keys are false on every row, so they split no group.
     let reference = format!(
-        "SELECT s, n, count(*) AS rows, sum(v) AS total, max(v) AS high FROM '{}'
-         GROUP BY s, n, v < -1, v < -2, v < -3",
+        "SELECT {keys}, count(*) AS rows, sum(v) AS total, max(v) AS high FROM '{}'
+         GROUP BY {keys}, v < -1, v < -2, v < -3",
         facts.display()
     );
-    assert!(
-        !physical_plan(&mut s, &reference)
-            .await
-            .contains("packed keys")
-    );
+    assert!(!physical_plan(s, &reference).await.contains("packed keys"));
+    let (first, second) = keys.split_once(", ").unwrap();
     let differing = format!(
         "SELECT (SELECT count(*) FROM ({grouped})),
                 (SELECT count(*) FROM (({grouped}) EXCEPT ({reference}))),
                 (SELECT count(*) FROM (({reference}) EXCEPT ({grouped}))),
-                (SELECT typeof(max(s)) || ' ' || typeof(max(n)) FROM ({grouped}))"
+                (SELECT typeof(max({first})) || ' ' || typeof(max({second})) FROM ({grouped}))"
     );
-    // 7 strings (NULL among them) by 5 values of n (NULL among them).
-    assert_eq!(
-        query(&mut s, &differing).await,
-        [["35", "0", "0", "VARCHAR INTEGER"]]
-    );
+    query(s, &differing).await.remove(0)
 }
 
 /// Asserts that `plan` semi-joins `part_items` with a key set below its aggregate by part.

@@ -13,12 +13,14 @@
 //!
 //! A partial aggregate on up to four keys, one of them a string, finds its groups by the keys
 //! packed into 128-bit words instead of through DataFusion's column-by-column grouping: see
-//! [`packed`] (TPC-H Q1).
+//! [`packed`] (TPC-H Q1). Should its groups grow many, the rest of its input goes to
+//! DataFusion's aggregate ([`handover`]).
 //!
 //! Only the partial stage is replaced: it may hand on its groups whenever memory runs short
 //! (the final stage merges them), so it never needs to spill, and the final stage keeps
 //! DataFusion's spilling aggregate.
 
+mod handover;
 mod packed;
 mod slots;
 
@@ -38,7 +40,7 @@ use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::stream::{EmptyRecordBatchStream, RecordBatchStreamAdapter};
 use datafusion::physical_plan::{
     ChildStats, ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan,
     InputOrderMode, PlanProperties, ReplaceChildrenOptions, StatisticsArgs, StatisticsContext,
@@ -354,9 +356,17 @@ impl ExecutionPlan for DirectAggregateExec {
                     DataFusionError::Internal("a direct aggregate's keys cannot be packed".into())
                 })?,
         };
+        let many_groups = match self.lookup {
+            GroupLookup::Slots { .. } => None,
+            GroupLookup::Packed => Some(packed::MAX_PACKED_GROUPS),
+        };
         let state = Aggregation {
             input,
             groups,
+            many_groups,
+            aggregate: Arc::clone(&self.aggregate),
+            context: Arc::clone(&context),
+            rest: None,
             reservation,
             accumulators: self
                 .aggregate
@@ -416,6 +426,13 @@ impl ExecutionPlan for DirectAggregateExec {
 struct Aggregation {
     input: SendableRecordBatchStream,
     groups: Box<dyn GroupFinder>,
+    /// The groups past which the rest of the input goes to DataFusion's aggregate, if any.
+    many_groups: Option<usize>,
+    /// The partial aggregate run, for DataFusion to run over the rest of the input.
+    aggregate: Arc<AggregateExec>,
+    context: Arc<TaskContext>,
+    /// DataFusion's aggregate of the rest of the input, once handed over.
+    rest: Option<SendableRecordBatchStream>,
     /// The memory held: the groups and the accumulators' states.
     reservation: MemoryReservation,
     /// One per aggregate function, each holding its state per group.
@@ -445,6 +462,13 @@ impl Aggregation {
                         self.emit()?;
                     }
                     self.update(&batch)?;
+                    if self
+                        .many_groups
+                        .is_some_and(|many| self.groups.len() > many)
+                    {
+                        self.hand_over()?;
+                        continue;
+                    }
                     let bytes = self.held_bytes();
                     if self.reservation.try_resize(bytes).is_err() {
                         self.emit()?;
@@ -456,11 +480,29 @@ impl Aggregation {
                 }
             }
         }
-        let batch = self.pending.pop();
+        let batch = match (self.pending.pop(), &mut self.rest) {
+            (Some(batch), _) => Some(batch),
+            (None, Some(rest)) => rest.next().await.transpose()?,
+            (None, None) => None,
+        };
         if let Some(batch) = &batch {
             self.metrics.record_output(batch.num_rows());
         }
         Ok(batch)
+    }
+
+    /// Hands the groups on and the rest of the input to DataFusion's aggregate.
+    fn hand_over(&mut self) -> Result<()> {
+        self.emit()?;
+        let empty = EmptyRecordBatchStream::new(self.input.schema());
+        let input = std::mem::replace(&mut self.input, Box::pin(empty));
+        self.rest = Some(handover::aggregate_rest(
+            &self.aggregate,
+            input,
+            Arc::clone(&self.context),
+        )?);
+        self.input_done = true;
+        Ok(())
     }
 
     /// Adds `batch`'s rows to their groups' states.

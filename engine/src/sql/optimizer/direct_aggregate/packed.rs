@@ -9,7 +9,8 @@
 //! and their word holds the number. An integer key's word is its value. A row's words form one
 //! fixed-size array, hashed by a few multiplications, whose group a hash table finds; a small
 //! direct-mapped table of the groups met last answers first, which for a few groups (Q1 has
-//! four) is one read and one comparison a row.
+//! four) is one read and one comparison a row. Past [`MAX_PACKED_GROUPS`] groups a partition
+//! hands the rest of its input to DataFusion's aggregate ([`super::handover`]).
 
 use std::sync::Arc;
 
@@ -27,6 +28,11 @@ use super::GroupFinder;
 
 /// The most key columns packed; more make each map entry large and rarer to meet.
 pub(super) const MAX_PACKED_KEYS: usize = 4;
+
+/// The most groups a partition keeps as packed words: past this, the rest of its input goes to
+/// DataFusion's aggregate ([`super::handover`]). Sixteen times the groups
+/// [`PackedGroups::recent`] holds.
+pub(super) const MAX_PACKED_GROUPS: usize = 16 * RECENT;
 
 /// The most bytes an Arrow view holds inline, after its 4-byte length.
 const INLINE_BYTES: u32 = 12;
