@@ -232,33 +232,45 @@ impl<const N: usize> PackedGroups<N> {
                 for (row, &value) in rows.iter_mut().zip(key.values()) {
                     row[column] = value as u64 as u128;
                 }
-                mark_nulls(key.nulls(), column, NULL_INTEGER, rows);
+                mark_null_integers(key.nulls(), column, rows);
             }
             KeyColumn::Text(long) => {
                 let key = key.as_string_view_opt().ok_or_else(|| {
                     DataFusionError::Internal(format!("a string key of type {}", key.data_type()))
                 })?;
-                for (index, (row, &view)) in rows.iter_mut().zip(key.views()).enumerate() {
-                    row[column] = string_word(key, index, view, long);
+                let views = rows.iter_mut().zip(key.views()).enumerate();
+                match key.nulls().filter(|nulls| nulls.null_count() > 0) {
+                    None => {
+                        for (index, (row, &view)) in views {
+                            row[column] = string_word(key, index, view, long);
+                        }
+                    }
+                    // A NULL's view is not read: it need not point at a string.
+                    Some(nulls) => {
+                        for (index, (row, &view)) in views {
+                            row[column] = match nulls.is_valid(index) {
+                                true => string_word(key, index, view, long),
+                                false => NULL_STRING,
+                            };
+                        }
+                    }
                 }
-                mark_nulls(key.nulls(), column, NULL_STRING, rows);
             }
         }
         Ok(())
     }
 }
 
-/// Sets word `column` of the rows that `nulls` marks NULL to `null`.
-fn mark_nulls<const N: usize>(
+/// Sets integer word `column` of the rows that `nulls` marks NULL to [`NULL_INTEGER`].
+fn mark_null_integers<const N: usize>(
     nulls: Option<&NullBuffer>,
     column: usize,
-    null: u128,
     rows: &mut [[u128; N]],
 ) {
     let Some(nulls) = nulls else { return };
     for (row, valid) in rows.iter_mut().zip(nulls.iter()) {
         if !valid {
-            row[column] = null;
+            row[column] = NULL_INTEGER;
         }
     }
 }
