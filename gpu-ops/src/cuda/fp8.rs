@@ -41,11 +41,18 @@ impl Fp8Kernel {
         }
     }
 
-    /// The program, its entry point, and the stages of its copy pipeline with the dynamic
-    /// shared memory they take (per stage a 128×128 byte tile of A and one of B; `mma`'s rows
-    /// padded to 144 bytes against bank conflicts).
-    fn program(self) -> (Kernels, &'static str, usize, usize) {
-        match self {
+    /// This kernel's program for B's `n` and `k`: its entry point, the side of the square
+    /// tile of D each block computes, and the dynamic shared memory each block takes (per
+    /// stage of its copy pipeline a 128×128 byte tile of A and one of B; `mma`'s rows padded
+    /// to 144 bytes against bank conflicts).
+    pub(crate) fn plan(self, n: usize, k: usize) -> Fp8GemmPlan {
+        let mut defines = vec![
+            ("N", n as i64),
+            ("K", k as i64),
+            ("N_BLOCKS", n.div_ceil(GROUP) as i64),
+            ("K_BLOCKS", k.div_ceil(GROUP) as i64),
+        ];
+        let (kernels, entry, stages, shared_bytes) = match self {
             Fp8Kernel::Portable => (Kernels::Fp8Gemm, "fp8_gemm", 0, 0),
             Fp8Kernel::Mma => (
                 Kernels::Fp8GemmMma,
@@ -59,7 +66,41 @@ impl Fp8Kernel {
                 4,
                 4 * 2 * TENSOR_TILE * TENSOR_TILE,
             ),
+        };
+        if stages > 0 {
+            defines.push(("STAGES", stages as i64));
         }
+        Fp8GemmPlan {
+            program: Program::new(kernels, &defines),
+            entry,
+            tile: if self == Fp8Kernel::Portable {
+                PORTABLE_TILE
+            } else {
+                TENSOR_TILE
+            },
+            shared_bytes,
+        }
+    }
+}
+
+/// How an FP8 GEMM kernel runs for one shape of B.
+pub(crate) struct Fp8GemmPlan {
+    pub(crate) program: Program,
+    pub(crate) entry: &'static str,
+    /// Rows and columns of D per block.
+    pub(crate) tile: usize,
+    /// Dynamic shared memory per block.
+    pub(crate) shared_bytes: usize,
+}
+
+impl Fp8GemmPlan {
+    /// The launch for `groups` groups of `m` rows of A against N = `n`.
+    pub(crate) fn grid(&self, m: usize, n: usize, groups: usize) -> (u32, u32, u32) {
+        (
+            m.div_ceil(self.tile) as u32,
+            n.div_ceil(self.tile) as u32,
+            groups as u32,
+        )
     }
 }
 
@@ -67,8 +108,7 @@ impl Fp8Kernel {
 /// (the launch grid follows from it) and the dynamic shared memory each block takes.
 pub(crate) struct Fp8GemmKernel {
     function: CudaFunction,
-    tile: usize,
-    shared_bytes: usize,
+    plan: Fp8GemmPlan,
 }
 
 /// Which GEMM form `fp8_gemm` runs (its `mode` argument).
@@ -226,41 +266,24 @@ impl Gpu {
         k: usize,
         tensor_tiles_fit: bool,
     ) -> Result<Fp8GemmKernel, DeviceError> {
-        let mut defines = vec![
-            ("N", n as i64),
-            ("K", k as i64),
-            ("N_BLOCKS", n.div_ceil(GROUP) as i64),
-            ("K_BLOCKS", k.div_ceil(GROUP) as i64),
-        ];
         let chosen = *self.fp8_kernel.lock().expect("kernel choice lock");
         let kernel = if k.is_multiple_of(16) && tensor_tiles_fit {
             chosen
         } else {
             Fp8Kernel::Portable
         };
-        let (kernels, entry, stages, shared_bytes) = kernel.program();
-        if stages > 0 {
-            defines.push(("STAGES", stages as i64));
-        }
-        let function = self.kernel(&Program::new(kernels, &defines), entry)?;
-        if shared_bytes > 0 {
+        let plan = kernel.plan(n, k);
+        let function = self.kernel(&plan.program, plan.entry)?;
+        if plan.shared_bytes > 0 {
             // Over 48 KiB of dynamic shared memory needs the kernel's consent.
             function
                 .set_attribute(
                     CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                    shared_bytes as i32,
+                    plan.shared_bytes as i32,
                 )
                 .map_err(driver)?;
         }
-        Ok(Fp8GemmKernel {
-            function,
-            tile: if kernel == Fp8Kernel::Portable {
-                PORTABLE_TILE
-            } else {
-                TENSOR_TILE
-            },
-            shared_bytes,
-        })
+        Ok(Fp8GemmKernel { function, plan })
     }
 
     /// Runs `kernel` (compiled for B's N and K) over `operands` into `d` (groups × m × N).
@@ -272,13 +295,9 @@ impl Gpu {
     ) -> Result<(), DriverError> {
         let m = operands.m as i32;
         let config = LaunchConfig {
-            grid_dim: (
-                operands.m.div_ceil(kernel.tile) as u32,
-                operands.n.div_ceil(kernel.tile) as u32,
-                operands.groups as u32,
-            ),
+            grid_dim: kernel.plan.grid(operands.m, operands.n, operands.groups),
             block_dim: (256, 1, 1),
-            shared_mem_bytes: kernel.shared_bytes as u32,
+            shared_mem_bytes: kernel.plan.shared_bytes as u32,
         };
         // SAFETY: the arguments match `fp8_gemm`'s (and `fp8_gemm_mma`'s) parameters; A holds `groups × m` rows and B
         // its experts of N × K, as the grid and mode address them (expert ids checked by the
@@ -496,5 +515,75 @@ mod tests {
         assert_eq!(Fp8Kernel::default_for((8, 9)), Fp8Kernel::Mma);
         assert_eq!(Fp8Kernel::default_for((9, 0)), Fp8Kernel::Mma);
         assert_eq!(Fp8Kernel::default_for((10, 0)), Fp8Kernel::Mma);
+    }
+
+    /// The CUDA-core and `mma.sync` kernels give the CPU's result under the emulator, over
+    /// partial row, column and K tiles, dense and masked (one group with fewer valid rows,
+    /// one with none).
+    #[test]
+    fn the_gemm_kernels_match_the_cpu_under_the_emulator() {
+        use crate::cuda::emulator::support::{Rng, difference};
+        use crate::cuda::emulator::{Arg, Emulated, Launch};
+        use crate::fp8::fast;
+
+        let (m, n, k) = (130, 200, 272);
+        let mut rng = Rng(7);
+        let quantize = |rows, grouping, rng: &mut Rng| {
+            fp8::quantize(&rng.matrix(rows, k), rows, k, grouping, false)
+        };
+        let groups = [
+            quantize(m, Grouping::PerToken, &mut rng),
+            quantize(m, Grouping::PerToken, &mut rng),
+        ];
+        let experts = [
+            quantize(n, Grouping::PerBlock, &mut rng),
+            quantize(n, Grouping::PerBlock, &mut rng),
+        ];
+        let masked_m = [97usize, 0];
+        let mut expected = fast::gemm_fp8_nt(&groups[0], &experts[0]);
+        for group in fast::gemm_fp8_grouped_masked(&groups, &experts, &masked_m) {
+            expected.extend(group);
+        }
+        let stack = |matrices: &[Fp8Matrix]| -> (Vec<u8>, Vec<f32>) {
+            (
+                matrices.iter().flat_map(|x| x.bits.clone()).collect(),
+                matrices.iter().flat_map(|x| x.scales.clone()).collect(),
+            )
+        };
+        let (a_bits, a_scales) = stack(&groups);
+        let (b_bits, b_scales) = stack(&experts);
+        let masks: Vec<i32> = masked_m.iter().map(|&v| v as i32).collect();
+        for kernel in [Fp8Kernel::Portable, Fp8Kernel::Mma] {
+            let plan = kernel.plan(n, k);
+            let emulated = Emulated::compile(&plan.program);
+            let mut d = vec![f32::NAN; 3 * m * n];
+            let (dense, masked) = d.split_at_mut(m * n);
+            for (mode, groups, out) in [(0, 1, dense), (2, 2, masked)] {
+                let launch = Launch {
+                    grid: plan.grid(m, n, groups),
+                    threads: 256,
+                    shared_bytes: plan.shared_bytes,
+                };
+                let args = [
+                    Arg::from(&a_bits[..]),
+                    Arg::from(&a_scales[..]),
+                    Arg::from(&b_bits[..]),
+                    Arg::from(&b_scales[..]),
+                    Arg::from(out),
+                    Arg::I32(m as i32),
+                    Arg::I32(mode),
+                    Arg::from(&[0i32][..]),
+                    Arg::from(&masks[..]),
+                ];
+                // SAFETY: the arguments are `fp8_gemm`'s, A holds two groups of m rows, B two
+                // experts of n rows, D room for the grid's rows.
+                unsafe { emulated.launch(plan.entry, launch, &args) };
+            }
+            let diff = difference(&d, &expected);
+            assert!(
+                d.iter().all(|v| v.is_finite()) && diff < 1e-9,
+                "{kernel:?}: difference {diff}"
+            );
+        }
     }
 }

@@ -10,6 +10,8 @@
 //! are checked against the CPU implementations by `bench/gpu/run.sh`.
 
 mod attention;
+#[cfg(test)]
+mod emulator;
 mod fp8;
 pub(crate) mod minilm;
 mod moe_gate;

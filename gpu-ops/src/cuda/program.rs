@@ -37,10 +37,12 @@ impl Kernels {
                 include_str!("kernels/fp8_gemm.cu")
             ),
             Kernels::Fp8GemmMma => concat!(
+                include_str!("kernels/tensor_core.cuh"),
                 include_str!("kernels/fp8_gemm_forms.cuh"),
                 include_str!("kernels/fp8_gemm_mma.cu")
             ),
             Kernels::Fp8GemmWgmma => concat!(
+                include_str!("kernels/tensor_core.cuh"),
                 include_str!("kernels/fp8_gemm_forms.cuh"),
                 include_str!("kernels/fp8_gemm_wgmma.cu")
             ),
@@ -254,6 +256,11 @@ mod tests {
                     .compile(arch)
                     .unwrap_or_else(|log| panic!("{:?} for {arch}:\n{log}", program.kernels));
                 let text = ptx.to_src();
+                if let Some(dir) = std::env::var_os("DUMP_PTX") {
+                    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+                    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    std::fs::write(std::path::Path::new(&dir).join(format!("{n:02}_{:?}_{arch}.ptx", program.kernels)), &text).unwrap();
+                }
                 for entry in program.kernels.entries() {
                     assert!(
                         text.contains(&format!(".entry {entry}(")),

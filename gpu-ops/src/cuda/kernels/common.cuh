@@ -5,7 +5,9 @@
 typedef unsigned char u8;
 typedef unsigned int u32;
 
+#ifndef INFINITY
 #define INFINITY __int_as_float(0x7f800000)
+#endif
 
 __device__ __forceinline__ float e4m3_decode(u8 bits) {
     return __uint_as_float(E4M3_BITS[bits]);

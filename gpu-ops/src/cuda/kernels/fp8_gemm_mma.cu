@@ -23,16 +23,6 @@
 // 16-byte chunks of one 128×128 operand tile that each thread moves.
 #define CHUNKS (TILE * TILE / 16 / 256)
 
-// One warp's D[16×8] += A[16×32]·B[8×32]ᵀ. a: rows g and g+8, bytes 4t.. and 16+4t..; b:
-// row g of B, bytes 4t.. and 16+4t..; c: rows g, g+8 by columns 2t, 2t+1.
-__device__ __forceinline__ void mma_e4m3(float (&c)[4], const u32 (&a)[4], const u32 (&b)[2]) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 "
-        "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
 // Starts copying this thread's chunks of a 128×128 byte tile (rows first_row.., bytes k0..)
 // from `rows` (`valid` rows of K bytes) into `tile`; rows past `valid` and bytes past K are
 // filled with zero codes (a copy of 0 source bytes).
@@ -45,9 +35,7 @@ __device__ __forceinline__ void copy_tile(u8 (*tile)[ROW_BYTES], const u8* __res
         const int row = first_row + r, k = k0 + c;
         const bool inside = row < valid && k < K;
         const u8* source = inside ? rows + (size_t)row * K + k : rows;
-        const u32 target = (u32)__cvta_generic_to_shared(&tile[r][c]);
-        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(target),
-                     "l"(source), "r"(inside ? 16 : 0));
+        copy_async_16(&tile[r][c], source, inside ? 16 : 0);
     }
 }
 
@@ -59,7 +47,7 @@ extern "C" __global__ void __launch_bounds__(256, 1)
 fp8_gemm_mma(const u8* __restrict__ a, const float* __restrict__ sa, const u8* __restrict__ b,
              const float* __restrict__ sb, float* __restrict__ d, int m, int mode,
              const int* __restrict__ m_indices, const int* __restrict__ masked_m) {
-    extern __shared__ __align__(16) u8 ring[];
+    DYNAMIC_SHARED(u8, ring, 16);
     // Stage s: A's tile, then B's.
     auto a_tile = [&](int s) { return (u8(*)[ROW_BYTES])(ring + (2 * s) * TILE * ROW_BYTES); };
     auto b_tile = [&](int s) {
@@ -83,19 +71,19 @@ fp8_gemm_mma(const u8* __restrict__ a, const float* __restrict__ sa, const u8* _
                 copy_tile(a_tile(s), o.a_rows, row0, o.valid_rows, s * TILE);
                 copy_tile(b_tile(s), o.b_rows, col0, N, s * TILE);
             }
-            asm volatile("cp.async.commit_group;\n" ::);
+            copy_async_commit();
         }
         for (int kb = 0; kb < K_BLOCKS; ++kb) {
             // Block kb has landed (for every thread, after the barrier), and every warp is done
             // with block kb - 1, whose stage the copy below refills.
-            asm volatile("cp.async.wait_group %0;\n" ::"n"(STAGES - 2));
+            copy_async_wait<STAGES - 2>();
             __syncthreads();
             const int next = kb + STAGES - 1;
             if (next < K_BLOCKS) {
                 copy_tile(a_tile(next % STAGES), o.a_rows, row0, o.valid_rows, next * TILE);
                 copy_tile(b_tile(next % STAGES), o.b_rows, col0, N, next * TILE);
             }
-            asm volatile("cp.async.commit_group;\n" ::);
+            copy_async_commit();
             const u8(*a_stage)[ROW_BYTES] = a_tile(kb % STAGES);
             const u8(*b_stage)[ROW_BYTES] = b_tile(kb % STAGES);
             float partial[4][4][4] = {};

@@ -39,9 +39,7 @@ __device__ __forceinline__ void copy_tile(u8* tile, const u8* __restrict__ rows,
         const int row = first_row + r, k = k0 + c * 16;
         const bool inside = row < valid && k < K;
         const u8* source = inside ? rows + (size_t)row * K + k : rows;
-        const u32 target = (u32)__cvta_generic_to_shared(tile + core_offset(r, c));
-        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(target),
-                     "l"(source), "r"(inside ? 16 : 0));
+        copy_async_16(tile + core_offset(r, c), source, inside ? 16 : 0);
     }
 }
 
@@ -88,7 +86,7 @@ fp8_gemm_wgmma(const u8* __restrict__ a, const float* __restrict__ sa, const u8*
                const float* __restrict__ sb, float* __restrict__ d, int m, int mode,
                const int* __restrict__ m_indices, const int* __restrict__ masked_m) {
     // Stage s: A's tile at 2s·TILE_BYTES, B's after it.
-    extern __shared__ __align__(1024) u8 ring[];
+    DYNAMIC_SHARED(u8, ring, 1024);
     const int row0 = blockIdx.x * TILE, col0 = blockIdx.y * TILE;
     const int warpgroup = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32;
     const int g = lane / 4, t = lane % 4;
@@ -108,14 +106,14 @@ fp8_gemm_wgmma(const u8* __restrict__ a, const float* __restrict__ sa, const u8*
                 copy_tile(ring + 2 * s * TILE_BYTES, o.a_rows, row0, o.valid_rows, s * TILE);
                 copy_tile(ring + (2 * s + 1) * TILE_BYTES, o.b_rows, col0, N, s * TILE);
             }
-            asm volatile("cp.async.commit_group;\n" ::);
+            copy_async_commit();
         }
         float partial[64] = {};
         for (int kb = 0; kb < K_BLOCKS; ++kb) {
             // Block kb has landed and is visible to the tensor cores (the async proxy) for
             // every thread after the barrier; every warpgroup is done with block kb - 1, whose
             // stage the copy below refills.
-            asm volatile("cp.async.wait_group %0;\n" ::"n"(STAGES - 2));
+            copy_async_wait<STAGES - 2>();
             asm volatile("fence.proxy.async.shared::cta;\n" ::);
             __syncthreads();
             const int next = kb + STAGES - 1;
@@ -124,7 +122,7 @@ fp8_gemm_wgmma(const u8* __restrict__ a, const float* __restrict__ sa, const u8*
                 copy_tile(ring + 2 * s * TILE_BYTES, o.a_rows, row0, o.valid_rows, next * TILE);
                 copy_tile(ring + (2 * s + 1) * TILE_BYTES, o.b_rows, col0, N, next * TILE);
             }
-            asm volatile("cp.async.commit_group;\n" ::);
+            copy_async_commit();
             const u8* a_stage = ring + 2 * (kb % STAGES) * TILE_BYTES + warpgroup * 8 * 1024;
             const u8* b_stage = ring + (2 * (kb % STAGES) + 1) * TILE_BYTES;
             fence_registers(partial);

@@ -1,0 +1,314 @@
+// Runs Tarn's CUDA kernels on the CPU, for tests on machines without a GPU: the program's CUDA
+// C is compiled by the host's C++ compiler after this header, which defines what CUDA would.
+// Each launch runs the grid's blocks one after another, each block's threads as OS threads,
+// so `__syncthreads` and the warp-wide instructions are real rendezvous. Kernel-scope
+// `__shared__` arrays become statics (one block runs at a time); dynamic shared memory is
+// poisoned (0xff bytes, NaN) before every block.
+//
+// The PTX helpers of `tensor_core.cuh` are defined here from the PTX ISA's description of each
+// instruction: fragments gathered across the warp for `mma.sync` and `ldmatrix`, and
+// `cp.async` copies held back until `cp.async.wait_group` lets them land, so a kernel that
+// reads shared memory before waiting reads poison. A misaligned `cp.async` or `ldmatrix`
+// address is recorded and reported by the launch. What this cannot show: timing, occupancy,
+// shared-memory bank conflicts, and whether the hardware agrees with this reading of the
+// ISA, which only `bench/gpu/run.sh` on a GPU settles.
+
+#define TARN_EMULATOR 1
+
+#include <barrier>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+struct dim3 {
+    unsigned x = 1, y = 1, z = 1;
+};
+
+namespace emu {
+
+// One warp's meeting place: each lane posts its operands, all wait, each reads the others'.
+struct Warp {
+    explicit Warp(std::ptrdiff_t lanes) : sync(lanes) {}
+    std::barrier<> sync;
+    std::uint64_t words[32];
+    const unsigned char* rows[32];
+    std::uint32_t fragments[32][6];
+};
+
+inline thread_local dim3 thread_index, block_index;
+inline dim3 grid_size, block_size;
+inline std::unique_ptr<std::barrier<>> block_sync;
+inline std::vector<std::unique_ptr<Warp>> warps;
+inline std::vector<unsigned char> dynamic_shared;
+
+// The first fault a launch hit (a misaligned address), reported when it returns.
+inline std::mutex fault_lock;
+inline std::string fault;
+
+inline void record_fault(const char* what, const void* address) {
+    std::lock_guard<std::mutex> guard(fault_lock);
+    if (fault.empty()) {
+        char text[200];
+        std::snprintf(text, sizeof text, "%s at %p (block %u,%u,%u thread %u)", what, address,
+                      block_index.x, block_index.y, block_index.z, thread_index.x);
+        fault = text;
+    }
+}
+
+inline unsigned lane() { return thread_index.x % 32; }
+inline Warp& warp() { return *warps[thread_index.x / 32]; }
+
+// Copies started with `copy_async_16` and not yet landed: the open group, then the committed
+// groups, oldest first.
+struct PendingCopy {
+    void* shared;
+    const void* global;
+    int bytes;
+};
+inline thread_local std::vector<PendingCopy> open_group;
+inline thread_local std::vector<std::vector<PendingCopy>> committed_groups;
+
+}  // namespace emu
+
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __constant__ const
+#define __launch_bounds__(...)
+#define __shared__ static
+#define __align__(n) alignas(n)
+#define DYNAMIC_SHARED(type, name, alignment) \
+    type* name = reinterpret_cast<type*>(emu::dynamic_shared.data())
+#define threadIdx emu::thread_index
+#define blockIdx emu::block_index
+#define gridDim emu::grid_size
+#define blockDim emu::block_size
+
+template <class A, class B>
+inline std::common_type_t<A, B> min(A a, B b) {
+    return b < a ? b : a;
+}
+template <class A, class B>
+inline std::common_type_t<A, B> max(A a, B b) {
+    return a < b ? b : a;
+}
+
+inline float __int_as_float(int bits) {
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+inline float __uint_as_float(unsigned bits) {
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+inline unsigned __float_as_uint(float f) {
+    unsigned bits;
+    std::memcpy(&bits, &f, 4);
+    return bits;
+}
+
+inline void __syncthreads() { emu::block_sync->arrive_and_wait(); }
+
+template <class T>
+inline T __shfl_xor_sync(unsigned, T value, int offset) {
+    static_assert(sizeof(T) <= 8);
+    emu::Warp& w = emu::warp();
+    std::memcpy(&w.words[emu::lane()], &value, sizeof value);
+    w.sync.arrive_and_wait();
+    T other;
+    std::memcpy(&other, &w.words[emu::lane() ^ offset], sizeof other);
+    w.sync.arrive_and_wait();
+    return other;
+}
+
+inline void copy_async_16(void* shared, const void* global, int bytes) {
+    if (reinterpret_cast<std::uintptr_t>(shared) % 16 != 0 ||
+        reinterpret_cast<std::uintptr_t>(global) % 16 != 0) {
+        emu::record_fault("cp.async address not 16-byte aligned", shared);
+    }
+    emu::open_group.push_back({shared, global, bytes});
+}
+
+inline void copy_async_commit() {
+    emu::committed_groups.push_back(std::move(emu::open_group));
+    emu::open_group.clear();
+}
+
+template <int pending>
+inline void copy_async_wait() {
+    while (emu::committed_groups.size() > pending) {
+        for (const emu::PendingCopy& copy : emu::committed_groups.front()) {
+            std::memcpy(copy.shared, copy.global, copy.bytes);
+            std::memset(static_cast<unsigned char*>(copy.shared) + copy.bytes, 0,
+                        16 - copy.bytes);
+        }
+        emu::committed_groups.erase(emu::committed_groups.begin());
+    }
+}
+
+namespace emu {
+
+// Every lane posts its row address; lane 4g + t then takes from matrix i (rows 8i .. 8i + 7)
+// the two 16-bit elements `element(i, g, t, half)` names, as (row, column) in that matrix.
+template <class Element>
+inline void load_matrices(std::uint32_t (&x)[4], const void* row, Element element) {
+    if (reinterpret_cast<std::uintptr_t>(row) % 16 != 0) {
+        record_fault("ldmatrix row address not 16-byte aligned", row);
+    }
+    Warp& w = warp();
+    w.rows[lane()] = static_cast<const unsigned char*>(row);
+    w.sync.arrive_and_wait();
+    const unsigned g = lane() / 4, t = lane() % 4;
+    for (int i = 0; i < 4; ++i) {
+        std::uint32_t value = 0;
+        for (int half = 0; half < 2; ++half) {
+            const auto [r, c] = element(g, t, half);
+            std::uint16_t bits;
+            std::memcpy(&bits, w.rows[8 * i + r] + 2 * c, 2);
+            value |= std::uint32_t(bits) << (16 * half);
+        }
+        x[i] = value;
+    }
+    w.sync.arrive_and_wait();
+}
+
+// Every lane posts its fragments; lane 4g + t then computes its four results, rows g and
+// g + 8 by columns 2t and 2t + 1, from `a(lanes, row, k)` and `b(lanes, k, column)`.
+template <int depth, class ReadA, class ReadB>
+inline void warp_mma(float (&c)[4], const std::uint32_t (&a)[4], const std::uint32_t (&b)[2],
+                     ReadA read_a, ReadB read_b) {
+    Warp& w = warp();
+    std::memcpy(w.fragments[lane()], a, 16);
+    std::memcpy(w.fragments[lane()] + 4, b, 8);
+    w.sync.arrive_and_wait();
+    const unsigned g = lane() / 4, t = lane() % 4;
+    for (int e = 0; e < 4; ++e) {
+        const unsigned row = g + 8 * (e / 2), column = 2 * t + e % 2;
+        float sum = 0.0f;
+        for (int k = 0; k < depth; ++k) {
+            sum += read_a(w.fragments, row, k) * read_b(w.fragments, k, column);
+        }
+        c[e] += sum;
+    }
+    w.sync.arrive_and_wait();
+}
+
+inline float bf16_value(std::uint32_t word, int half) {
+    return __uint_as_float(((word >> (16 * half)) & 0xffffu) << 16);
+}
+
+// E4M3 decoded from its bits (sign, 4 exponent bits of bias 7, 3 mantissa bits; 0x7f is NaN),
+// independently of the table the kernels use.
+inline float e4m3_value(std::uint32_t word, int byte) {
+    const unsigned bits = (word >> (8 * byte)) & 0xffu;
+    const unsigned exponent = (bits >> 3) & 0xfu, mantissa = bits & 0x7u;
+    float magnitude;
+    if ((bits & 0x7fu) == 0x7fu) {
+        magnitude = NAN;
+    } else if (exponent == 0) {
+        magnitude = std::ldexp(float(mantissa) / 8.0f, -6);
+    } else {
+        magnitude = std::ldexp(1.0f + float(mantissa) / 8.0f, int(exponent) - 7);
+    }
+    return bits & 0x80u ? -magnitude : magnitude;
+}
+
+}  // namespace emu
+
+inline void load_matrix_x4(std::uint32_t (&x)[4], const void* row) {
+    emu::load_matrices(x, row, [](unsigned g, unsigned t, int half) {
+        return std::pair<unsigned, unsigned>{g, 2 * t + half};
+    });
+}
+
+inline void load_matrix_x4_transposed(std::uint32_t (&x)[4], const void* row) {
+    emu::load_matrices(x, row, [](unsigned g, unsigned t, int half) {
+        return std::pair<unsigned, unsigned>{2 * t + half, g};
+    });
+}
+
+inline void mma_bf16(float (&c)[4], const std::uint32_t (&a)[4], const std::uint32_t (&b)[2]) {
+    // A (row, k): lane 4·(row % 8) + (k % 8) / 2, register row / 8 + 2·(k / 8), half k % 2.
+    // B (k, column): lane 4·column + (k % 8) / 2, register k / 8, half k % 2.
+    emu::warp_mma<16>(
+        c, a, b,
+        [](const std::uint32_t (*f)[6], unsigned row, int k) {
+            return emu::bf16_value(f[4 * (row % 8) + (k % 8) / 2][row / 8 + 2 * (k / 8)], k % 2);
+        },
+        [](const std::uint32_t (*f)[6], int k, unsigned column) {
+            return emu::bf16_value(f[4 * column + (k % 8) / 2][4 + k / 8], k % 2);
+        });
+}
+
+inline void mma_e4m3(float (&c)[4], const std::uint32_t (&a)[4], const std::uint32_t (&b)[2]) {
+    // A (row, k): lane 4·(row % 8) + (k % 16) / 4, register row / 8 + 2·(k / 16), byte k % 4.
+    // B (k, column): lane 4·column + (k % 16) / 4, register k / 16, byte k % 4.
+    emu::warp_mma<32>(
+        c, a, b,
+        [](const std::uint32_t (*f)[6], unsigned row, int k) {
+            return emu::e4m3_value(f[4 * (row % 8) + (k % 16) / 4][row / 8 + 2 * (k / 16)],
+                                   k % 4);
+        },
+        [](const std::uint32_t (*f)[6], int k, unsigned column) {
+            return emu::e4m3_value(f[4 * column + (k % 16) / 4][4 + k / 16], k % 4);
+        });
+}
+
+namespace emu {
+
+template <class... P, std::size_t... I>
+void call(void (*kernel)(P...), void** args, std::index_sequence<I...>) {
+    kernel(*static_cast<std::remove_cv_t<P>*>(args[I])...);
+}
+
+// Runs `kernel` over `grid` blocks of `threads` threads with `shared` bytes of dynamic shared
+// memory, its arguments pointed to by `args` as cuLaunchKernel takes them. Returns the first
+// fault, or null.
+template <class... P>
+const char* launch(void (*kernel)(P...), const unsigned* grid, unsigned threads,
+                   std::size_t shared, void** args) {
+    grid_size = {grid[0], grid[1], grid[2]};
+    block_size = {threads, 1, 1};
+    fault.clear();
+    for (unsigned z = 0; z < grid[2]; ++z) {
+        for (unsigned y = 0; y < grid[1]; ++y) {
+            for (unsigned x = 0; x < grid[0]; ++x) {
+                dynamic_shared.assign(shared, 0xff);
+                block_sync = std::make_unique<std::barrier<>>(threads);
+                warps.clear();
+                for (unsigned first = 0; first < threads; first += 32) {
+                    warps.push_back(std::make_unique<Warp>(std::min(32u, threads - first)));
+                }
+                std::vector<std::thread> block;
+                for (unsigned t = 0; t < threads; ++t) {
+                    block.emplace_back([=] {
+                        thread_index = {t, 0, 0};
+                        block_index = {x, y, z};
+                        call(kernel, args, std::index_sequence_for<P...>{});
+                        // A thread that has finished no longer holds up the others' barriers.
+                        block_sync->arrive_and_drop();
+                        warp().sync.arrive_and_drop();
+                        open_group.clear();
+                        committed_groups.clear();
+                    });
+                }
+                for (std::thread& thread : block) {
+                    thread.join();
+                }
+            }
+        }
+    }
+    return fault.empty() ? nullptr : fault.c_str();
+}
+
+}  // namespace emu
