@@ -26,7 +26,7 @@ use tarn_gpu::cuda::{Fp8Kernel, Gpu};
 use tarn_gpu::device::Device;
 use tarn_gpu::fp8::{Fp8Matrix, Grouping, fast, quantize};
 use tarn_gpu::minilm::{DIMENSIONS, MiniLm, Precision, locate_model};
-use tarn_gpu::mla::{KvCache, MlaShape, mla_decode};
+use tarn_gpu::mla::{KvBlocks, KvCache, MlaShape, bf16, mla_decode};
 use tarn_gpu::moe_gate::{GateConfig, ScoreFunc, gate};
 
 /// Timed runs per measurement, after the warm-up.
@@ -362,7 +362,8 @@ fn mla(device: &Device, gpu: &Gpu, checks: &mut Vec<Check>, timings: &mut Vec<Ti
     let mut rng = Rng(4);
     let (d, dv) = (576, 512);
     // Checked against the CPU on a smaller batch (the CPU reference is exact, not fast), timed
-    // on FlashMLA's: b = 128, mean s_k 4096.
+    // on FlashMLA's: b = 128, mean s_k 4096. Each from an f32 cache (CUDA cores) and from a bf16
+    // one (tensor cores, as FlashMLA reads it).
     for (batch, mean_len, timed) in [(16, 1024, false), (128, 4096, true)] {
         for s_q in [1, 2] {
             for h_q in [16, 64, 128] {
@@ -376,6 +377,7 @@ fn mla(device: &Device, gpu: &Gpu, checks: &mut Vec<Check>, timings: &mut Vec<Ti
                     })
                     .collect();
                 let (blocks, block_table) = paged_cache(&mut rng, &seqlens, d);
+                let blocks_bf16: Vec<bf16> = blocks.iter().map(|&v| bf16::from_f32(v)).collect();
                 let q: Vec<f32> = (0..batch * s_q * h_q * d).map(|_| rng.unit()).collect();
                 let shape = MlaShape {
                     batch,
@@ -386,68 +388,75 @@ fn mla(device: &Device, gpu: &Gpu, checks: &mut Vec<Check>, timings: &mut Vec<Ti
                     dv,
                     block_size: 64,
                 };
-                let cache = KvCache {
-                    blocks: &blocks,
-                    block_table: &block_table,
-                    seqlens: &seqlens,
-                };
                 let scale = 1.0 / (d as f32).sqrt();
-                if !timed {
-                    let max_blocks = block_table.len() / batch;
-                    // The CPU reference, one sequence per thread.
-                    let cpu: Vec<_> = (0..batch)
-                        .into_par_iter()
-                        .map(|seq| {
-                            let one = KvCache {
-                                blocks: &blocks,
-                                block_table: &block_table[seq * max_blocks..(seq + 1) * max_blocks],
-                                seqlens: &seqlens[seq..seq + 1],
-                            };
-                            let q = &q[seq * s_q * h_q * d..(seq + 1) * s_q * h_q * d];
-                            mla_decode(q, MlaShape { batch: 1, ..shape }, one, scale, true)
-                        })
-                        .collect();
-                    let cpu_out: Vec<f32> = cpu.iter().flat_map(|o| o.out.clone()).collect();
-                    let cpu_lse: Vec<f32> = cpu.iter().flat_map(|o| o.lse.clone()).collect();
-                    let got = device
-                        .mla_decode(&q, shape, cache, scale, true)
-                        .expect("MLA on CUDA");
-                    let what =
-                        format!("mla decode b={batch} s_q={s_q} h_q={h_q} mean s_k={mean_len}");
-                    checks.push(compare(format!("{what} out"), &got.out, &cpu_out, 1e-5));
-                    let finite = |v: &[f32]| {
-                        v.iter()
-                            .map(|x| if x.is_infinite() { 0.0 } else { *x })
-                            .collect::<Vec<_>>()
+                for (kind, kv, value_bytes) in [
+                    ("f32", KvBlocks::F32(&blocks), 4),
+                    ("bf16", KvBlocks::Bf16(&blocks_bf16), 2),
+                ] {
+                    let cache = KvCache {
+                        blocks: kv,
+                        block_table: &block_table,
+                        seqlens: &seqlens,
                     };
-                    let same_empties = got
-                        .lse
-                        .iter()
-                        .zip(&cpu_lse)
-                        .all(|(g, c)| g.is_infinite() == c.is_infinite());
-                    let mut lse = compare(
-                        format!("{what} lse"),
-                        &finite(&got.lse),
-                        &finite(&cpu_lse),
-                        1e-5,
-                    );
-                    lse.passed &= same_empties;
-                    checks.push(lse);
-                } else {
-                    let seconds = kernel_seconds(gpu, || {
-                        device
+                    if !timed {
+                        let max_blocks = block_table.len() / batch;
+                        // The CPU reference, one sequence per thread.
+                        let cpu: Vec<_> = (0..batch)
+                            .into_par_iter()
+                            .map(|seq| {
+                                let one = KvCache {
+                                    blocks: kv,
+                                    block_table: &block_table
+                                        [seq * max_blocks..(seq + 1) * max_blocks],
+                                    seqlens: &seqlens[seq..seq + 1],
+                                };
+                                let q = &q[seq * s_q * h_q * d..(seq + 1) * s_q * h_q * d];
+                                mla_decode(q, MlaShape { batch: 1, ..shape }, one, scale, true)
+                            })
+                            .collect();
+                        let cpu_out: Vec<f32> = cpu.iter().flat_map(|o| o.out.clone()).collect();
+                        let cpu_lse: Vec<f32> = cpu.iter().flat_map(|o| o.lse.clone()).collect();
+                        let got = device
                             .mla_decode(&q, shape, cache, scale, true)
                             .expect("MLA on CUDA");
-                    });
-                    let keys: usize = seqlens.iter().map(|&l| l as usize).sum();
-                    let bytes = (keys * d + q.len() + batch * s_q * h_q * dv) * 4;
-                    timings.push(Timing {
-                        what: format!(
-                            "mla decode b={batch} s_q={s_q} h_q={h_q} s_k~{mean_len} (f32 KV)"
-                        ),
-                        rate: format!("{:.0} GB/s", bytes as f64 / seconds / 1e9),
-                        baseline: format!("{:.3} ms", seconds * 1e3),
-                    });
+                        let what = format!(
+                            "mla decode {kind} KV b={batch} s_q={s_q} h_q={h_q} mean s_k={mean_len}"
+                        );
+                        checks.push(compare(format!("{what} out"), &got.out, &cpu_out, 1e-5));
+                        let finite = |v: &[f32]| {
+                            v.iter()
+                                .map(|x| if x.is_infinite() { 0.0 } else { *x })
+                                .collect::<Vec<_>>()
+                        };
+                        let same_empties = got
+                            .lse
+                            .iter()
+                            .zip(&cpu_lse)
+                            .all(|(g, c)| g.is_infinite() == c.is_infinite());
+                        let mut lse = compare(
+                            format!("{what} lse"),
+                            &finite(&got.lse),
+                            &finite(&cpu_lse),
+                            1e-5,
+                        );
+                        lse.passed &= same_empties;
+                        checks.push(lse);
+                    } else {
+                        let seconds = kernel_seconds(gpu, || {
+                            device
+                                .mla_decode(&q, shape, cache, scale, true)
+                                .expect("MLA on CUDA");
+                        });
+                        let keys: usize = seqlens.iter().map(|&l| l as usize).sum();
+                        let bytes = (keys * d + q.len()) * value_bytes + batch * s_q * h_q * dv * 4;
+                        timings.push(Timing {
+                            what: format!(
+                                "mla decode b={batch} s_q={s_q} h_q={h_q} s_k~{mean_len} ({kind} KV)"
+                            ),
+                            rate: format!("{:.0} GB/s", bytes as f64 / seconds / 1e9),
+                            baseline: format!("{:.3} ms", seconds * 1e3),
+                        });
+                    }
                 }
             }
         }

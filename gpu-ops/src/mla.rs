@@ -7,8 +7,13 @@
 //! latent). Query head h reads KV head `h / (h_q / h_kv)`. With `causal`, query token i sees the
 //! keys up to position `s_k - s_q + i`. The output is `[b, s_q, h_q, dv]` and the natural-log
 //! logsumexp of the scaled scores `[b, h_q, s_q]`; a query that sees no key gets zeros and
-//! +inf. Only the pages and rows below a sequence's length are read. The softmax is
+//! +inf. Only the pages and rows below a sequence's length are read. The cache holds f32 or,
+//! as FlashMLA reads it, bf16 values ([`KvBlocks`]). The softmax is
 //! [`crate::attention`]'s, one partial per page combined as FlashMLA's split-KV blocks are.
+
+use std::borrow::Cow;
+
+pub use half::bf16;
 
 use crate::attention::{AttentionOutput, Partial};
 
@@ -51,11 +56,32 @@ impl MlaShape {
 #[derive(Debug, Clone, Copy)]
 pub struct KvCache<'a> {
     /// `[num_blocks, block_size, h_kv, d]`.
-    pub blocks: &'a [f32],
+    pub blocks: KvBlocks<'a>,
     /// `[batch, max_blocks]`: the cache block holding each sequence's n-th page.
     pub block_table: &'a [i32],
     /// Valid tokens per sequence.
     pub seqlens: &'a [i32],
+}
+
+/// The cache's values, in f32 or, as DeepSeek's models keep it (and FlashMLA reads it), in
+/// bf16. With a bf16 cache the query is rounded to bf16 as well, as FlashMLA takes it: both
+/// paths then multiply bf16 values exactly and differ only in how they sum (the GPU also
+/// rounds the softmax weights to bf16 for its tensor cores, FlashMLA's precision).
+#[derive(Debug, Clone, Copy)]
+pub enum KvBlocks<'a> {
+    F32(&'a [f32]),
+    Bf16(&'a [bf16]),
+}
+
+impl KvBlocks<'_> {
+    /// The first `rows` token rows (`h_kv × d` values each) of cache block `block`, in f32.
+    fn rows(&self, block: usize, rows: usize, row_len: usize, block_size: usize) -> Cow<'_, [f32]> {
+        let span = block * block_size * row_len..(block * block_size + rows) * row_len;
+        match self {
+            KvBlocks::F32(values) => Cow::Borrowed(&values[span]),
+            KvBlocks::Bf16(values) => Cow::Owned(values[span].iter().map(|v| v.to_f32()).collect()),
+        }
+    }
 }
 
 /// Runs decode attention for `q` (`[b, s_q, h_q, d]`).
@@ -76,45 +102,63 @@ pub fn mla_decode(
         block_size,
     } = shape;
     shape.check(q);
-    let max_blocks = cache.block_table.len() / batch.max(1);
-    let key = |seq: usize, pos: usize, head: usize| -> &[f32] {
-        let block = cache.block_table[seq * max_blocks + pos / block_size] as usize;
-        let row = (block * block_size + pos % block_size) * h_kv + head;
-        &cache.blocks[row * d..(row + 1) * d]
+    let q: Cow<'_, [f32]> = match cache.blocks {
+        KvBlocks::F32(_) => Cow::Borrowed(q),
+        KvBlocks::Bf16(_) => Cow::Owned(round_to_bf16(q)),
     };
+    let max_blocks = cache.block_table.len() / batch.max(1);
     let mut out = vec![0.0f32; batch * s_q * h_q * dv];
     let mut lse = vec![f32::INFINITY; batch * h_q * s_q];
     for seq in 0..batch {
         let s_k = cache.seqlens[seq].max(0) as usize;
-        for token in 0..s_q {
-            let visible = if causal {
+        let visible = |token: usize| {
+            if causal {
                 (s_k + token + 1).saturating_sub(s_q).min(s_k)
             } else {
                 s_k
-            };
-            if visible == 0 {
-                continue;
             }
-            for head in 0..h_q {
-                let kv_head = head / (h_q / h_kv);
-                let query = &q[((seq * s_q + token) * h_q + head) * d..][..d];
-                // One partial per cache page, combined as the GPU's split-KV blocks are.
-                let partial = (0..visible)
-                    .step_by(block_size)
-                    .map(|page| {
-                        let rows = page..(page + block_size).min(visible);
-                        let pairs = rows.map(|pos| {
-                            let key = key(seq, pos, kv_head);
-                            (key, &key[..dv])
-                        });
-                        Partial::over(query, pairs, softmax_scale, dv)
-                    })
-                    .reduce(Partial::combine)
-                    .expect("a visible key");
+        };
+        // One partial per cache page and query row, combined as the GPU's split-KV blocks are.
+        let mut partials: Vec<Option<Partial>> = vec![None; s_q * h_q];
+        for page in 0..s_k.div_ceil(block_size) {
+            let first = page * block_size;
+            let block = cache.block_table[seq * max_blocks + page] as usize;
+            let keys = cache
+                .blocks
+                .rows(block, block_size.min(s_k - first), h_kv * d, block_size);
+            for token in 0..s_q {
+                let rows = visible(token).saturating_sub(first).min(block_size);
+                if rows == 0 {
+                    continue;
+                }
+                for head in 0..h_q {
+                    let kv_head = head / (h_q / h_kv);
+                    let query = &q[((seq * s_q + token) * h_q + head) * d..][..d];
+                    let pairs = (0..rows).map(|row| {
+                        let key = &keys[(row * h_kv + kv_head) * d..][..d];
+                        (key, &key[..dv])
+                    });
+                    let page_partial = Partial::over(query, pairs, softmax_scale, dv);
+                    let slot = &mut partials[token * h_q + head];
+                    *slot = Some(match slot.take() {
+                        Some(sofar) => sofar.combine(page_partial),
+                        None => page_partial,
+                    });
+                }
+            }
+        }
+        for (slot, partial) in partials.into_iter().enumerate() {
+            let (token, head) = (slot / h_q, slot % h_q);
+            if let Some(partial) = partial {
                 let at = ((seq * s_q + token) * h_q + head) * dv;
                 lse[(seq * h_q + head) * s_q + token] = partial.finish(&mut out[at..at + dv]);
             }
         }
     }
     AttentionOutput { out, lse }
+}
+
+/// `values` rounded to the nearest bf16 (ties to even), back in f32.
+pub fn round_to_bf16(values: &[f32]) -> Vec<f32> {
+    values.iter().map(|&v| bf16::from_f32(v).to_f32()).collect()
 }

@@ -3,11 +3,12 @@
 
 use cudarc::driver::{CudaFunction, CudaSlice, DriverError, LaunchConfig, PushKernelArg};
 
+use super::mla::MlaPlan;
 use super::program::{Kernels, Program};
 use super::{Gpu, driver};
 use crate::attention::{AttentionOutput, AttentionShape};
 use crate::device::DeviceError;
-use crate::mla::{KvCache, MlaShape};
+use crate::mla::{KvBlocks, KvCache, MlaShape, round_to_bf16};
 
 /// Threads per attention block, as `attention.cu`'s THREADS.
 const THREADS: u32 = 256;
@@ -86,6 +87,38 @@ impl Gpu {
             .map(|&l| l.max(0) as usize)
             .max()
             .unwrap_or(0);
+        let blocks = match cache.blocks {
+            KvBlocks::F32(values) => values,
+            KvBlocks::Bf16(values) => {
+                // Tensor cores from sm_80 where a block's shared memory fits; elsewhere, or for
+                // widths the kernel does not take, the f32 kernel on the widened cache (and the
+                // query rounded, as the result's definition has it).
+                let plan = MlaPlan::new(
+                    shape,
+                    max_blocks,
+                    longest,
+                    causal,
+                    self.multiprocessors,
+                    self.shared_bytes_optin,
+                );
+                if let Some(plan) = plan.filter(|_| self.compute_capability >= (8, 0)) {
+                    return self.mla_decode_bf16(
+                        &plan,
+                        q,
+                        values,
+                        cache.block_table,
+                        cache.seqlens,
+                        softmax_scale,
+                    );
+                }
+                let widened: Vec<f32> = values.iter().map(|v| v.to_f32()).collect();
+                let cache = KvCache {
+                    blocks: KvBlocks::F32(&widened),
+                    ..cache
+                };
+                return self.mla_decode(&round_to_bf16(q), shape, cache, softmax_scale, causal);
+            }
+        };
         let program = Program::new(
             Kernels::Attention,
             &[
@@ -104,7 +137,7 @@ impl Gpu {
         let stream = &self.stream;
         let inputs = Inputs {
             q: &stream.clone_htod(q).map_err(driver)?,
-            keys: &stream.clone_htod(cache.blocks).map_err(driver)?,
+            keys: &stream.clone_htod(blocks).map_err(driver)?,
             values: &stream.alloc_zeros::<f32>(1).map_err(driver)?,
             separate_values: false,
             block_table: &stream.clone_htod(cache.block_table).map_err(driver)?,
@@ -218,15 +251,14 @@ impl Gpu {
             return Ok(None);
         }
         let row_blocks = sets.count * sets.rows.div_ceil(ROWS);
-        let wanted = (2 * self.multiprocessors).div_ceil(row_blocks);
-        let splits = wanted.clamp(1, longest.div_ceil(MIN_SPLIT).max(1));
+        let (splits, split_len) = split_keys(row_blocks, 2 * self.multiprocessors, longest);
         Ok(Some(Split {
             split_kernel: self.kernel(program, "attention_split")?,
             combine_kernel: self.kernel(program, "attention_combine")?,
             rows,
             row_blocks,
             splits,
-            split_len: longest.div_ceil(splits) as i32,
+            split_len,
             part_max: self.poisoned::<f32>(rows * splits)?,
             part_sum: self.poisoned::<f32>(rows * splits)?,
             part_acc: self.poisoned::<f32>(rows * splits * dv)?,
@@ -243,13 +275,10 @@ impl Gpu {
         out: &mut CudaSlice<f32>,
         lse: &mut CudaSlice<f32>,
     ) -> Result<(), DriverError> {
-        let stream = &self.stream;
-        let splits = split.splits as i32;
-        let block = (THREADS, 1, 1);
-        // SAFETY: the arguments match the kernels' parameters; the workspace holds one partial
-        // per (row, split) and the outputs one row of DV per query row, as the grids address.
+        // SAFETY: the arguments match `attention_split`'s parameters; the workspace holds one
+        // partial per (row, split), as the grid addresses.
         unsafe {
-            stream
+            self.stream
                 .launch_builder(&split.split_kernel)
                 .arg(inputs.q)
                 .arg(inputs.keys)
@@ -264,25 +293,61 @@ impl Gpu {
                 .arg(&mut split.part_acc)
                 .launch(LaunchConfig {
                     grid_dim: (split.row_blocks as u32, split.splits as u32, 1),
-                    block_dim: block,
+                    block_dim: (THREADS, 1, 1),
                     shared_mem_bytes: 0,
                 })?;
-            stream
-                .launch_builder(&split.combine_kernel)
-                .arg(&split.part_max)
-                .arg(&split.part_sum)
-                .arg(&split.part_acc)
+        }
+        self.launch_combine(
+            &split.combine_kernel,
+            [&split.part_max, &split.part_sum, &split.part_acc],
+            split.splits,
+            split.rows,
+            out,
+            lse,
+        )
+    }
+
+    /// Merges the partials (max, sum, accumulators) of `rows` query rows over `splits` splits
+    /// into `out` and `lse` with `attention_combine`.
+    pub(crate) fn launch_combine(
+        &self,
+        combine_kernel: &CudaFunction,
+        [part_max, part_sum, part_acc]: [&CudaSlice<f32>; 3],
+        splits: usize,
+        rows: usize,
+        out: &mut CudaSlice<f32>,
+        lse: &mut CudaSlice<f32>,
+    ) -> Result<(), DriverError> {
+        let splits = splits as i32;
+        // SAFETY: the arguments match `attention_combine`'s parameters; the partials hold
+        // `splits` slots per row, the outputs a row of DV and one lse per query row.
+        unsafe {
+            self.stream
+                .launch_builder(combine_kernel)
+                .arg(part_max)
+                .arg(part_sum)
+                .arg(part_acc)
                 .arg(&splits)
                 .arg(out)
                 .arg(lse)
                 .launch(LaunchConfig {
-                    grid_dim: (split.rows as u32, 1, 1),
-                    block_dim: block,
+                    grid_dim: (rows as u32, 1, 1),
+                    block_dim: (THREADS, 1, 1),
                     shared_mem_bytes: 0,
                 })
                 .map(drop)
         }
     }
+}
+
+/// Cuts every query row's keys (at most `longest`) into splits so that `row_blocks` blocks
+/// per split make about `blocks_wanted` blocks in all, no split under [`MIN_SPLIT`] keys:
+/// the number of splits and the keys per split.
+pub(crate) fn split_keys(row_blocks: usize, blocks_wanted: usize, longest: usize) -> (usize, i32) {
+    let splits = blocks_wanted
+        .div_ceil(row_blocks.max(1))
+        .clamp(1, longest.div_ceil(MIN_SPLIT).max(1));
+    (splits, longest.div_ceil(splits) as i32)
 }
 
 /// Dense attention's program for `shape` and its sets of query rows (a sequence's head each).

@@ -523,7 +523,7 @@ mod tests {
     #[test]
     fn the_gemm_kernels_match_the_cpu_under_the_emulator() {
         use crate::cuda::emulator::support::{Rng, difference};
-        use crate::cuda::emulator::{Arg, Emulated, Launch};
+        use crate::cuda::emulator::{Arg, CopyTiming, Emulated, Launch};
         use crate::fp8::fast;
 
         let (m, n, k) = (130, 200, 272);
@@ -556,34 +556,36 @@ mod tests {
         for kernel in [Fp8Kernel::Portable, Fp8Kernel::Mma] {
             let plan = kernel.plan(n, k);
             let emulated = Emulated::compile(&plan.program);
-            let mut d = vec![f32::NAN; 3 * m * n];
-            let (dense, masked) = d.split_at_mut(m * n);
-            for (mode, groups, out) in [(0, 1, dense), (2, 2, masked)] {
-                let launch = Launch {
-                    grid: plan.grid(m, n, groups),
-                    threads: 256,
-                    shared_bytes: plan.shared_bytes,
-                };
-                let args = [
-                    Arg::from(&a_bits[..]),
-                    Arg::from(&a_scales[..]),
-                    Arg::from(&b_bits[..]),
-                    Arg::from(&b_scales[..]),
-                    Arg::from(out),
-                    Arg::I32(m as i32),
-                    Arg::I32(mode),
-                    Arg::from(&[0i32][..]),
-                    Arg::from(&masks[..]),
-                ];
-                // SAFETY: the arguments are `fp8_gemm`'s, A holds two groups of m rows, B two
-                // experts of n rows, D room for the grid's rows.
-                unsafe { emulated.launch(plan.entry, launch, &args) };
+            for timing in CopyTiming::BOTH {
+                let mut d = vec![f32::NAN; 3 * m * n];
+                let (dense, masked) = d.split_at_mut(m * n);
+                for (mode, groups, out) in [(0, 1, dense), (2, 2, masked)] {
+                    let launch = Launch {
+                        grid: plan.grid(m, n, groups),
+                        threads: 256,
+                        shared_bytes: plan.shared_bytes,
+                    };
+                    let args = [
+                        Arg::from(&a_bits[..]),
+                        Arg::from(&a_scales[..]),
+                        Arg::from(&b_bits[..]),
+                        Arg::from(&b_scales[..]),
+                        Arg::from(out),
+                        Arg::I32(m as i32),
+                        Arg::I32(mode),
+                        Arg::from(&[0i32][..]),
+                        Arg::from(&masks[..]),
+                    ];
+                    // SAFETY: the arguments are `fp8_gemm`'s, A holds two groups of m rows, B
+                    // two experts of n rows, D room for the grid's rows.
+                    unsafe { emulated.launch(plan.entry, launch, timing, &args) };
+                }
+                let diff = difference(&d, &expected);
+                assert!(
+                    d.iter().all(|v| v.is_finite()) && diff < 1e-9,
+                    "{kernel:?}, copies landing {timing:?}: difference {diff}"
+                );
             }
-            let diff = difference(&d, &expected);
-            assert!(
-                d.iter().all(|v| v.is_finite()) && diff < 1e-9,
-                "{kernel:?}: difference {diff}"
-            );
         }
     }
 }

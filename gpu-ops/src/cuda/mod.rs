@@ -14,6 +14,7 @@ mod attention;
 mod emulator;
 mod fp8;
 pub(crate) mod minilm;
+mod mla;
 mod moe_gate;
 pub(crate) mod program;
 
@@ -40,6 +41,8 @@ pub struct Gpu {
     name: String,
     /// Streaming multiprocessors: how many blocks keep the device busy.
     multiprocessors: usize,
+    /// The most dynamic shared memory a block may opt in to (227 KiB on sm_90, 99 on sm_89).
+    shared_bytes_optin: usize,
     /// (major, minor): which FP8 GEMM kernels the device runs.
     compute_capability: (i32, i32),
     /// The FP8 GEMM kernel in use: the device's default unless the GPU check picked one.
@@ -90,8 +93,14 @@ impl Gpu {
                 cudarc::driver::sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
             )
             .map_err(driver)?;
+        let shared_bytes_optin = ctx
+            .attribute(
+                cudarc::driver::sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+            )
+            .map_err(driver)?;
         Ok(Gpu {
             stream: ctx.default_stream(),
+            shared_bytes_optin: shared_bytes_optin.max(0) as usize,
             name: ctx.name().map_err(driver)?,
             arch: format!("sm_{major}{minor}"),
             multiprocessors: multiprocessors.max(1) as usize,

@@ -20,6 +20,9 @@ pub(crate) enum Kernels {
     Fp8GemmWgmma,
     /// `attention_split` and `attention_combine`: split-KV attention, paged or dense.
     Attention,
+    /// `mla_split_bf16` and `attention_combine`: MLA decode from a bf16 cache on tensor cores
+    /// (sm_80 and newer).
+    MlaBf16,
     /// `moe_gate`: DeepSeek-V3's expert routing.
     MoeGate,
     /// `f32_gemm`: the f32 GEMM of MiniLM's linear layers.
@@ -46,7 +49,15 @@ impl Kernels {
                 include_str!("kernels/fp8_gemm_forms.cuh"),
                 include_str!("kernels/fp8_gemm_wgmma.cu")
             ),
-            Kernels::Attention => include_str!("kernels/attention.cu"),
+            Kernels::Attention => concat!(
+                include_str!("kernels/attention.cu"),
+                include_str!("kernels/attention_combine.cuh")
+            ),
+            Kernels::MlaBf16 => concat!(
+                include_str!("kernels/tensor_core.cuh"),
+                include_str!("kernels/mla_bf16.cu"),
+                include_str!("kernels/attention_combine.cuh")
+            ),
             Kernels::MoeGate => include_str!("kernels/moe_gate.cu"),
             Kernels::F32Gemm => include_str!("kernels/f32_gemm.cu"),
             Kernels::MiniLm => include_str!("kernels/minilm.cu"),
@@ -61,6 +72,7 @@ impl Kernels {
             Kernels::Fp8GemmMma => &["fp8_gemm_mma"],
             Kernels::Fp8GemmWgmma => &["fp8_gemm_wgmma"],
             Kernels::Attention => &["attention_split", "attention_combine"],
+            Kernels::MlaBf16 => &["mla_split_bf16", "attention_combine"],
             Kernels::MoeGate => &["moe_gate"],
             Kernels::F32Gemm => &["f32_gemm"],
             Kernels::MiniLm => &["embed_tokens", "bias_activation", "add_norm", "mean_pool"],
@@ -128,11 +140,40 @@ impl Program {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+    use std::process::Command;
+
     use super::*;
 
+    /// Assembles `ptx` with `ptxas` for the architecture its `.target` names: NVRTC passes
+    /// inline PTX (`mma`, `ldmatrix`, `wgmma`, ...) through unread, so only the assembler (or
+    /// the driver, on a GPU) finds a wrong operand in it.
+    fn assemble(ptxas: &Path, ptx: &str, kernels: Kernels) {
+        let target = ptx
+            .lines()
+            .find_map(|line| line.strip_prefix(".target "))
+            .expect("PTX names its target")
+            .trim();
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let file = dir.path().join("program.ptx");
+        std::fs::write(&file, ptx).expect("write the PTX");
+        let output = Command::new(ptxas)
+            .arg(format!("-arch={target}"))
+            .arg(&file)
+            .args(["-o", "/dev/null"])
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", ptxas.display()));
+        assert!(
+            output.status.success(),
+            "{kernels:?} for {target} does not assemble:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     /// Every kernel compiles for Hopper and for Ampere, in each form the host asks for, where
-    /// NVRTC is present (no GPU needed). CI installs NVRTC and sets `TARN_REQUIRE_NVRTC=1` so
-    /// that its absence fails rather than skips.
+    /// NVRTC is present (no GPU needed), and with `TARN_PTXAS` naming a `ptxas` also
+    /// assembles. CI installs both and sets `TARN_REQUIRE_NVRTC=1` so that NVRTC's absence
+    /// fails rather than skips.
     #[test]
     fn every_kernel_compiles_with_nvrtc() {
         // SAFETY: only tries to load the library.
@@ -158,6 +199,21 @@ mod tests {
                     ("BLOCK_SIZE", 64),
                     ("MAX_BLOCKS", 4),
                     ("S_K", 100),
+                ],
+            )
+        };
+        let mla_bf16 = |d: i64, dv: i64, h_q: i64, h_kv: i64, s_q: i64| {
+            Program::new(
+                Kernels::MlaBf16,
+                &[
+                    ("D", d),
+                    ("DV", dv),
+                    ("H_Q", h_q),
+                    ("H_KV", h_kv),
+                    ("S_Q", s_q),
+                    ("CAUSAL", i64::from(s_q > 1)),
+                    ("BLOCK_SIZE", 64),
+                    ("MAX_BLOCKS", 4),
                 ],
             )
         };
@@ -214,6 +270,8 @@ mod tests {
             ),
             attention(1, 1),
             attention(0, 0),
+            mla_bf16(576, 512, 128, 1, 2),
+            mla_bf16(96, 64, 80, 2, 1),
             Program::new(
                 Kernels::MoeGate,
                 &[
@@ -256,16 +314,14 @@ mod tests {
                     .compile(arch)
                     .unwrap_or_else(|log| panic!("{:?} for {arch}:\n{log}", program.kernels));
                 let text = ptx.to_src();
-                if let Some(dir) = std::env::var_os("DUMP_PTX") {
-                    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-                    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    std::fs::write(std::path::Path::new(&dir).join(format!("{n:02}_{:?}_{arch}.ptx", program.kernels)), &text).unwrap();
-                }
                 for entry in program.kernels.entries() {
                     assert!(
                         text.contains(&format!(".entry {entry}(")),
                         "{entry} missing from the PTX"
                     );
+                }
+                if let Some(ptxas) = std::env::var_os("TARN_PTXAS") {
+                    assemble(Path::new(&ptxas), &text, program.kernels);
                 }
             }
         }

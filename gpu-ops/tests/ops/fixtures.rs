@@ -7,7 +7,7 @@ use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde_json::Value;
 use tarn_gpu::eplb::{Cluster, rebalance_experts};
 use tarn_gpu::fp8::{Fp8Matrix, Grouping, fast, quantize, reference};
-use tarn_gpu::mla::{KvCache, MlaShape, mla_decode};
+use tarn_gpu::mla::{KvBlocks, KvCache, MlaShape, bf16, mla_decode};
 use tarn_gpu::moe_gate::{GateConfig, Router, ScoreFunc, gate};
 
 /// A file of `../shared/testdata/gpu/`, found from the crate folder when the test runs (not when
@@ -290,32 +290,40 @@ fn mla_decode_matches_flashmla_and_never_reads_past_a_sequence() {
             values.fill(f32::NAN);
         }
     }
-    let cache = KvCache {
-        blocks: &blocks,
-        block_table: &block_table,
-        seqlens: &seqlens,
-    };
-    for (causal, out_name, lse_name) in [
-        (true, "out_causal", "lse_causal"),
-        (false, "out_noncausal", "lse_noncausal"),
+    // The fixture's cache is bf16: read as such, and widened to f32.
+    let blocks_bf16: Vec<bf16> = blocks.iter().map(|&v| bf16::from_f32(v)).collect();
+    for (kind, blocks) in [
+        ("f32", KvBlocks::F32(&blocks)),
+        ("bf16", KvBlocks::Bf16(&blocks_bf16)),
     ] {
-        let got = mla_decode(&q, shape, cache, 1.0 / 576f32.sqrt(), causal);
-        let out = tensor(&file, out_name);
-        let lse = tensor(&file, lse_name);
-        assert!(
-            got.out.iter().chain(&got.lse).all(|v| v.is_finite()),
-            "{out_name}: read a poisoned row"
-        );
-        assert!(
-            difference(&got.out, &out) < 1e-5,
-            "{out_name}: {}",
-            difference(&got.out, &out)
-        );
-        assert!(
-            difference(&got.lse, &lse) < 1e-5,
-            "{lse_name}: {}",
-            difference(&got.lse, &lse)
-        );
+        let cache = KvCache {
+            blocks,
+            block_table: &block_table,
+            seqlens: &seqlens,
+        };
+        for (causal, out_name, lse_name) in [
+            (true, "out_causal", "lse_causal"),
+            (false, "out_noncausal", "lse_noncausal"),
+        ] {
+            let got = mla_decode(&q, shape, cache, 1.0 / 576f32.sqrt(), causal);
+            let out = tensor(&file, out_name);
+            let lse = tensor(&file, lse_name);
+            let name = format!("{out_name} from a {kind} cache");
+            assert!(
+                got.out.iter().chain(&got.lse).all(|v| v.is_finite()),
+                "{name}: read a poisoned row"
+            );
+            assert!(
+                difference(&got.out, &out) < 1e-5,
+                "{name}: {}",
+                difference(&got.out, &out)
+            );
+            assert!(
+                difference(&got.lse, &lse) < 1e-5,
+                "{name} lse: {}",
+                difference(&got.lse, &lse)
+            );
+        }
     }
 }
 
@@ -332,7 +340,7 @@ fn an_empty_sequence_gives_zeros_and_infinite_lse() {
     };
     let blocks = vec![f32::NAN; 4 * 8];
     let cache = KvCache {
-        blocks: &blocks,
+        blocks: KvBlocks::F32(&blocks),
         block_table: &[0],
         seqlens: &[0],
     };

@@ -5,7 +5,7 @@
 
 use tarn_gpu::attention::{AttentionShape, attention, attention_fast};
 use tarn_gpu::fp8::{Fp8Matrix, Grouping, fast, quantize, reference};
-use tarn_gpu::mla::{KvCache, MlaShape, mla_decode};
+use tarn_gpu::mla::{KvBlocks, KvCache, MlaShape, mla_decode};
 
 use crate::support::Rng;
 
@@ -170,7 +170,7 @@ fn paged_mla_decode_equals_dense_attention_over_the_same_keys() {
             block_size,
         };
         let cache = KvCache {
-            blocks: &blocks,
+            blocks: KvBlocks::F32(&blocks),
             block_table: &block_table,
             seqlens: &seqlens,
         };

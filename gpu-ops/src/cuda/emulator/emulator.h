@@ -7,8 +7,10 @@
 //
 // The PTX helpers of `tensor_core.cuh` are defined here from the PTX ISA's description of each
 // instruction: fragments gathered across the warp for `mma.sync` and `ldmatrix`, and
-// `cp.async` copies held back until `cp.async.wait_group` lets them land, so a kernel that
-// reads shared memory before waiting reads poison. A misaligned `cp.async` or `ldmatrix`
+// `cp.async` copies landing at one of the two extremes the hardware allows (`copy_timing`):
+// late, held back until `cp.async.wait_group` lets them land, so that a kernel reading shared
+// memory before it waits reads poison; or early, at once, so that a kernel refilling a buffer
+// other warps may still be reading corrupts their reads. A misaligned `cp.async` or `ldmatrix`
 // address is recorded and reported by the launch. What this cannot show: timing, occupancy,
 // shared-memory bank conflicts, and whether the hardware agrees with this reading of the
 // ISA, which only `bench/gpu/run.sh` on a GPU settles.
@@ -74,7 +76,14 @@ struct PendingCopy {
     int bytes;
 };
 inline thread_local std::vector<PendingCopy> open_group;
+// Whether copies land as they are started rather than when waited for.
+inline bool copies_land_early = false;
 inline thread_local std::vector<std::vector<PendingCopy>> committed_groups;
+
+inline void land(const PendingCopy& copy) {
+    std::memcpy(copy.shared, copy.global, copy.bytes);
+    std::memset(static_cast<unsigned char*>(copy.shared) + copy.bytes, 0, 16 - copy.bytes);
+}
 
 }  // namespace emu
 
@@ -136,7 +145,12 @@ inline void copy_async_16(void* shared, const void* global, int bytes) {
         reinterpret_cast<std::uintptr_t>(global) % 16 != 0) {
         emu::record_fault("cp.async address not 16-byte aligned", shared);
     }
-    emu::open_group.push_back({shared, global, bytes});
+    const emu::PendingCopy copy{shared, global, bytes};
+    if (emu::copies_land_early) {
+        emu::land(copy);
+    } else {
+        emu::open_group.push_back(copy);
+    }
 }
 
 inline void copy_async_commit() {
@@ -148,9 +162,7 @@ template <int pending>
 inline void copy_async_wait() {
     while (emu::committed_groups.size() > pending) {
         for (const emu::PendingCopy& copy : emu::committed_groups.front()) {
-            std::memcpy(copy.shared, copy.global, copy.bytes);
-            std::memset(static_cast<unsigned char*>(copy.shared) + copy.bytes, 0,
-                        16 - copy.bytes);
+            emu::land(copy);
         }
         emu::committed_groups.erase(emu::committed_groups.begin());
     }
@@ -272,11 +284,12 @@ void call(void (*kernel)(P...), void** args, std::index_sequence<I...>) {
 }
 
 // Runs `kernel` over `grid` blocks of `threads` threads with `shared` bytes of dynamic shared
-// memory, its arguments pointed to by `args` as cuLaunchKernel takes them. Returns the first
-// fault, or null.
+// memory, its arguments pointed to by `args` as cuLaunchKernel takes them, its copies landing
+// `early` or late. Returns the first fault, or null.
 template <class... P>
 const char* launch(void (*kernel)(P...), const unsigned* grid, unsigned threads,
-                   std::size_t shared, void** args) {
+                   std::size_t shared, bool early, void** args) {
+    copies_land_early = early;
     grid_size = {grid[0], grid[1], grid[2]};
     block_size = {threads, 1, 1};
     fault.clear();

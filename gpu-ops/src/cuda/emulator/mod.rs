@@ -45,8 +45,23 @@ pub(crate) struct Launch {
     pub(crate) shared_bytes: usize,
 }
 
-/// The entry each kernel gets in the library: `emulate_<kernel>(grid, threads, shared, args)`.
-type Entry = unsafe extern "C" fn(*const u32, u32, usize, *mut *mut c_void) -> *const c_char;
+/// When `cp.async` copies land: the two extremes the hardware allows, each of which shows a
+/// different missing synchronisation (see `emulator.h`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CopyTiming {
+    /// When `cp.async.wait_group` says they must have.
+    Late,
+    /// As soon as they are started.
+    Early,
+}
+
+impl CopyTiming {
+    pub(crate) const BOTH: [CopyTiming; 2] = [CopyTiming::Late, CopyTiming::Early];
+}
+
+/// The entry each kernel gets in the library:
+/// `emulate_<kernel>(grid, threads, shared, copies_land_early, args)`.
+type Entry = unsafe extern "C" fn(*const u32, u32, usize, bool, *mut *mut c_void) -> *const c_char;
 
 /// A program's kernels, compiled for the CPU.
 pub(crate) struct Emulated {
@@ -64,16 +79,20 @@ impl Emulated {
         text.push_str(&program.source());
         for entry in program.kernels.entries() {
             text.push_str(&format!(
-                "\nextern \"C\" const char* emulate_{entry}(const unsigned* grid, \
-                 unsigned threads, std::size_t shared, void** args) {{\n    \
-                 return emu::launch({entry}, grid, threads, shared, args);\n}}\n"
+                "\nextern \"C\" __attribute__((visibility(\"default\"))) const char* \
+                 emulate_{entry}(const unsigned* grid, \
+                 unsigned threads, std::size_t shared, bool early, void** args) {{\n    \
+                 return emu::launch({entry}, grid, threads, shared, early, args);\n}}\n"
             ));
         }
         let source = dir.path().join("program.cpp");
         let library = dir.path().join("program.so");
         std::fs::write(&source, text).expect("write the program");
+        // Hidden symbols: each program's emulator state is its own, even while another
+        // program's library runs in the same process (a test beside this one).
         let output = Command::new("c++")
-            .args(["-std=c++20", "-O1", "-w", "-shared", "-fPIC", "-pthread", "-o"])
+            .args(["-std=c++20", "-O1", "-w", "-shared", "-fPIC", "-pthread"])
+            .args(["-fvisibility=hidden", "-o"])
             .arg(&library)
             .arg(&source)
             .output()
@@ -86,19 +105,22 @@ impl Emulated {
         );
         // SAFETY: the library is ours, just built; loading it runs no initialisers of note.
         let library = unsafe { libloading::Library::new(&library) }.expect("load the program");
-        Emulated {
-            library,
-            _dir: dir,
-        }
+        Emulated { library, _dir: dir }
     }
 
-    /// Runs kernel `entry`; panics with the emulator's fault (a misaligned address) if it
-    /// hit one.
+    /// Runs kernel `entry` with its copies landing as `timing` says; panics with the
+    /// emulator's fault (a misaligned address) if it hit one.
     ///
     /// # Safety
     /// `args` must match the kernel's parameters, and every pointer must cover what the
     /// kernel reads and writes under `launch`.
-    pub(crate) unsafe fn launch(&self, entry: &str, launch: Launch, args: &[Arg]) {
+    pub(crate) unsafe fn launch(
+        &self,
+        entry: &str,
+        launch: Launch,
+        timing: CopyTiming,
+        args: &[Arg],
+    ) {
         let name = CString::new(format!("emulate_{entry}")).expect("a C name");
         // SAFETY: every entry the library defines has this signature (see `compile`).
         let run = unsafe { self.library.get::<Entry>(name.as_bytes_with_nul()) }
@@ -125,6 +147,7 @@ impl Emulated {
                 grid.as_ptr(),
                 launch.threads,
                 launch.shared_bytes,
+                timing == CopyTiming::Early,
                 pointers.as_mut_ptr(),
             )
         };

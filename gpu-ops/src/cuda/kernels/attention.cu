@@ -17,8 +17,7 @@
 // a row that may not see a staged key scores it -inf. The partial (max, sum, unnormalised
 // accumulators) goes to the workspace.
 //
-// `attention_combine`: one block per query row merges its splits, normalises, and writes
-// out [q, DV] and lse [(seq·H_Q + head)·S_Q + token]; no visible key gives zeros and +inf.
+// `attention_combine` (attention_combine.cuh) merges each row's splits.
 
 #define THREADS 256
 #define ROWS (THREADS / 32)
@@ -170,45 +169,5 @@ attention_split(const float* __restrict__ q, const float* __restrict__ keys,
         if (dim < DV) {
             part_acc[slot * DV + dim] = acc[j];
         }
-    }
-}
-
-extern "C" __global__ void __launch_bounds__(THREADS)
-attention_combine(const float* __restrict__ part_max, const float* __restrict__ part_sum,
-                  const float* __restrict__ part_acc, int splits, float* __restrict__ out,
-                  float* __restrict__ lse) {
-    const int row = blockIdx.x;
-    const int head = row % H_Q, token = (row / H_Q) % S_Q, seq = row / (H_Q * S_Q);
-    const size_t first = (size_t)row * splits;
-    float max_all = -INFINITY;
-    for (int s = 0; s < splits; ++s) {
-        if (part_sum[first + s] > 0.0f) {
-            max_all = fmaxf(max_all, part_max[first + s]);
-        }
-    }
-    float total = 0.0f;
-    if (max_all != -INFINITY) {
-        for (int s = 0; s < splits; ++s) {
-            if (part_sum[first + s] > 0.0f) {
-                total += part_sum[first + s] * expf(part_max[first + s] - max_all);
-            }
-        }
-    }
-    for (int dim = threadIdx.x; dim < DV; dim += THREADS) {
-        float value = 0.0f;
-        if (max_all != -INFINITY) {
-            for (int s = 0; s < splits; ++s) {
-                if (part_sum[first + s] > 0.0f) {
-                    value += part_acc[(first + s) * DV + dim] *
-                             expf(part_max[first + s] - max_all);
-                }
-            }
-            value /= total;
-        }
-        out[(size_t)row * DV + dim] = value;
-    }
-    if (threadIdx.x == 0) {
-        lse[(seq * H_Q + head) * S_Q + token] =
-            max_all == -INFINITY ? INFINITY : max_all + logf(total);
     }
 }

@@ -1,0 +1,238 @@
+// MLA decode from a bf16 paged KV cache on tensor cores (`mma.sync` bf16, sm_80 and newer):
+// the split step of split-KV attention, whose partials `attention_combine` merges. Compiled
+// per shape with D, DV, H_Q, H_KV, S_Q, CAUSAL, BLOCK_SIZE and MAX_BLOCKS defined; the host
+// uses it where D is a multiple of 16 and DV of 32.
+//
+// The query rows that read one sequence's KV head (S_Q tokens × H_Q / H_KV heads, token-major
+// as in `attention.cu`) are cut into tiles of 64. A block of 8 warps takes one tile and one
+// split of the keys (grid x: (seq·H_KV + kv)·ROW_TILES + tile, y: split), so each key of the
+// split is read from global memory once for 64 query rows, as FlashMLA does. The tile's
+// queries stay in shared memory; the keys stream through a two-stage ring of 32-key steps
+// with `cp.async`, and keys past the block's last visible position are never read (their
+// rows are zero-filled instead), so pages past a sequence's end are never touched.
+//
+// Warp w takes rows 16·(w % 4) .. +16 of the tile and value dims DV/2·(w / 4) .. +DV/2: its
+// accumulators (16 × DV/2 in f32, 128 registers for DV = 512) fit where the whole row would
+// not, at the price of both warps of a row computing the same scores. Per step a warp
+//   1. scores its 16 rows against the 32 keys (S = Q·Kᵀ, D/16 steps of m16n8k16, fragments by
+//      `ldmatrix`),
+//   2. masks keys its rows may not see, and folds the step into the running max and sum
+//      (online softmax, each lane's rows g and g + 8 reduced across the lane's quad),
+//   3. adds P·V (P rounded to bf16 straight from the score registers, which have the A
+//      fragment's layout; V = the keys' first DV dims, fragments by transposed `ldmatrix`).
+
+#define THREADS 256
+#define TILE_ROWS 64
+#define KEYS 32
+// Shared rows, in bf16 elements: padded by 16 bytes so that the 8 rows one `ldmatrix` reads
+// fall in different banks.
+#define ROW_STRIDE (D + 8)
+#define HEADS_PER_SET (H_Q / H_KV)
+#define SET_ROWS (S_Q * HEADS_PER_SET)
+#define ROW_TILES ((SET_ROWS + TILE_ROWS - 1) / TILE_ROWS)
+#define HALF_DV (DV / 2)
+// 8-wide column tiles of a warp's half of the value dims.
+#define DV_TILES (HALF_DV / 8)
+#define CHUNKS_PER_ROW (D / 8)
+
+typedef unsigned short u16;
+
+// Keys query token `token` of a sequence with `seqlen` cached tokens may see: [0, visible).
+__device__ __forceinline__ int visible_keys(int seqlen, int token) {
+    const int s_k = max(seqlen, 0);
+    return CAUSAL ? min(max(s_k + token + 1 - S_Q, 0), s_k) : s_k;
+}
+
+// Starts copying keys base .. base + KEYS of KV head `kv` into `stage`; keys at `end` or past
+// it are zero-filled, not read.
+__device__ __forceinline__ void copy_keys(u16* stage, const u16* __restrict__ cache,
+                                          const int* __restrict__ pages, int kv, int base,
+                                          int end) {
+    for (int i = threadIdx.x; i < KEYS * CHUNKS_PER_ROW; i += THREADS) {
+        const int key = i / CHUNKS_PER_ROW, chunk = i % CHUNKS_PER_ROW;
+        const int pos = base + key;
+        const bool inside = pos < end;
+        const u16* source = cache;
+        if (inside) {
+            const size_t row =
+                ((size_t)pages[pos / BLOCK_SIZE] * BLOCK_SIZE + pos % BLOCK_SIZE) * H_KV + kv;
+            source = cache + row * D + chunk * 8;
+        }
+        copy_async_16(stage + key * ROW_STRIDE + chunk * 8, source, inside ? 16 : 0);
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS, 1)
+mla_split_bf16(const u16* __restrict__ q, const u16* __restrict__ cache,
+               const int* __restrict__ block_table, const int* __restrict__ seqlens,
+               float scale, int split_len, float* __restrict__ part_max,
+               float* __restrict__ part_sum, float* __restrict__ part_acc) {
+    DYNAMIC_SHARED(u16, shared, 16);
+    // The query tile, then the two key stages.
+    u16* query = shared;
+    auto stage = [&](int step) {
+        return shared + (TILE_ROWS + KEYS * (step % 2)) * ROW_STRIDE;
+    };
+
+    const int set = blockIdx.x / ROW_TILES, first_row = (blockIdx.x % ROW_TILES) * TILE_ROWS;
+    const int seq = set / H_KV, kv = set % H_KV;
+    const int split = blockIdx.y, splits = gridDim.y;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int g = lane / 4, t = lane % 4;
+    const int warp_row = 16 * (warp % 4), dim0 = HALF_DV * (warp / 4);
+    const int seqlen = seqlens[seq];
+    const int* pages = block_table + (size_t)seq * MAX_BLOCKS;
+
+    // The block's last live row has its latest token, so it sees the most keys.
+    const int last_token = (min(first_row + TILE_ROWS, SET_ROWS) - 1) / HEADS_PER_SET;
+    const int begin = split * split_len;
+    const int end = min(begin + split_len, visible_keys(seqlen, last_token));
+    const int steps = end > begin ? (end - begin + KEYS - 1) / KEYS : 0;
+
+    // Keys this lane's rows g and g + 8 see in this split: below `limit` (none for rows past
+    // the set).
+    int limit[2];
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+        const int set_row = first_row + warp_row + g + 8 * half;
+        limit[half] =
+            set_row < SET_ROWS ? min(visible_keys(seqlen, set_row / HEADS_PER_SET), end) : 0;
+    }
+
+    if (steps > 0) {
+        // The tile's queries (zeros past the set), in the same group as the first keys.
+        for (int i = threadIdx.x; i < TILE_ROWS * CHUNKS_PER_ROW; i += THREADS) {
+            const int r = i / CHUNKS_PER_ROW, chunk = i % CHUNKS_PER_ROW;
+            const int set_row = first_row + r;
+            const bool live = set_row < SET_ROWS;
+            const u16* source = q;
+            if (live) {
+                const int token = set_row / HEADS_PER_SET;
+                const int head = kv * HEADS_PER_SET + set_row % HEADS_PER_SET;
+                source = q + ((size_t)(seq * S_Q + token) * H_Q + head) * D + chunk * 8;
+            }
+            copy_async_16(query + r * ROW_STRIDE + chunk * 8, source, live ? 16 : 0);
+        }
+        copy_keys(stage(0), cache, pages, kv, begin, end);
+    }
+    copy_async_commit();
+
+    float running_max[2] = {-INFINITY, -INFINITY}, running_sum[2] = {0.0f, 0.0f};
+    float acc[DV_TILES][4] = {};
+    for (int step = 0; step < steps; ++step) {
+        const int base = begin + step * KEYS;
+        if (step + 1 < steps) {
+            copy_keys(stage(step + 1), cache, pages, kv, base + KEYS, end);
+        }
+        copy_async_commit();
+        // This step's keys (and the queries) have landed, for every thread after the barrier.
+        copy_async_wait<1>();
+        __syncthreads();
+        const u16* keys = stage(step);
+
+        // 1. S = Q·Kᵀ: 16 rows × KEYS keys, 4 column tiles of 8 keys.
+        float score[KEYS / 8][4] = {};
+#pragma unroll 4
+        for (int k = 0; k < D; k += 16) {
+            u32 a[4];
+            load_matrix_x4(a, query + (warp_row + lane % 8 + 8 * (lane / 8 % 2)) * ROW_STRIDE +
+                                  k + 8 * (lane / 16));
+#pragma unroll
+            for (int pair = 0; pair < KEYS / 16; ++pair) {
+                u32 b[4];
+                load_matrix_x4(b, keys + (16 * pair + lane % 8 + 8 * (lane / 16)) * ROW_STRIDE +
+                                      k + 8 * (lane / 8 % 2));
+                const u32 first[2] = {b[0], b[1]}, second[2] = {b[2], b[3]};
+                mma_bf16(score[2 * pair], a, first);
+                mma_bf16(score[2 * pair + 1], a, second);
+            }
+        }
+
+        // 2. Online softmax over the step, rows g (half 0) and g + 8 (half 1).
+        float rescale[2];
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+            float step_max = -INFINITY;
+#pragma unroll
+            for (int j = 0; j < KEYS / 8; ++j) {
+#pragma unroll
+                for (int e = 0; e < 2; ++e) {
+                    const int pos = base + 8 * j + 2 * t + e;
+                    float& s = score[j][2 * half + e];
+                    s = pos < limit[half] ? s * scale : -INFINITY;
+                    step_max = fmaxf(step_max, s);
+                }
+            }
+            step_max = fmaxf(step_max, __shfl_xor_sync(0xffffffffu, step_max, 1));
+            step_max = fmaxf(step_max, __shfl_xor_sync(0xffffffffu, step_max, 2));
+            const float new_max = fmaxf(running_max[half], step_max);
+            // Nothing seen yet: the accumulators are zero and stay so.
+            rescale[half] = new_max == -INFINITY ? 1.0f : expf(running_max[half] - new_max);
+            float sum = 0.0f;
+#pragma unroll
+            for (int j = 0; j < KEYS / 8; ++j) {
+#pragma unroll
+                for (int e = 0; e < 2; ++e) {
+                    float& s = score[j][2 * half + e];
+                    s = s == -INFINITY ? 0.0f : expf(s - new_max);
+                    sum += s;
+                }
+            }
+            running_sum[half] = running_sum[half] * rescale[half] + sum;
+            running_max[half] = new_max;
+        }
+#pragma unroll
+        for (int j = 0; j < DV_TILES; ++j) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                acc[j][e] *= rescale[e / 2];
+            }
+        }
+
+        // 3. O += P·V over the warp's value dims, 16 keys at a time.
+#pragma unroll
+        for (int kk = 0; kk < KEYS / 16; ++kk) {
+            const u32 p[4] = {pack_bf16(score[2 * kk][0], score[2 * kk][1]),
+                              pack_bf16(score[2 * kk][2], score[2 * kk][3]),
+                              pack_bf16(score[2 * kk + 1][0], score[2 * kk + 1][1]),
+                              pack_bf16(score[2 * kk + 1][2], score[2 * kk + 1][3])};
+#pragma unroll
+            for (int pair = 0; pair < DV_TILES / 2; ++pair) {
+                u32 b[4];
+                load_matrix_x4_transposed(
+                    b, keys + (16 * kk + lane % 8 + 8 * (lane / 8 % 2)) * ROW_STRIDE + dim0 +
+                           16 * pair + 8 * (lane / 16));
+                const u32 first[2] = {b[0], b[1]}, second[2] = {b[2], b[3]};
+                mma_bf16(acc[2 * pair], p, first);
+                mma_bf16(acc[2 * pair + 1], p, second);
+            }
+        }
+        // Every warp is done with this stage before the next step's copy refills it.
+        __syncthreads();
+    }
+
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+        float sum = running_sum[half];
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        const int set_row = first_row + warp_row + g + 8 * half;
+        if (set_row >= SET_ROWS) {
+            continue;
+        }
+        const int token = set_row / HEADS_PER_SET;
+        const int head = kv * HEADS_PER_SET + set_row % HEADS_PER_SET;
+        const size_t slot = ((size_t)(seq * S_Q + token) * H_Q + head) * splits + split;
+        if (dim0 == 0 && t == 0) {
+            part_max[slot] = running_max[half];
+            part_sum[slot] = sum;
+        }
+#pragma unroll
+        for (int j = 0; j < DV_TILES; ++j) {
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+                part_acc[slot * DV + dim0 + 8 * j + 2 * t + e] = acc[j][2 * half + e];
+            }
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! Host side of MLA decode from a bf16 cache on tensor cores (`mla_bf16.cu`), whose partials
+//! `attention_combine` merges as it does the f32 kernel's.
+
+use cudarc::driver::sys::CUfunction_attribute;
+use cudarc::driver::{LaunchConfig, PushKernelArg};
+use half::bf16;
+use half::slice::HalfFloatSliceExt;
+
+use super::attention::split_keys;
+use super::program::{Kernels, Program};
+use super::{Gpu, driver};
+use crate::attention::AttentionOutput;
+use crate::device::DeviceError;
+use crate::mla::MlaShape;
+
+/// Query rows per block, keys per step and threads per block, as `mla_bf16.cu`'s TILE_ROWS,
+/// KEYS and THREADS.
+const TILE_ROWS: usize = 64;
+const KEYS: usize = 32;
+const THREADS: u32 = 256;
+
+/// How one decode call runs `mla_bf16.cu`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MlaPlan {
+    pub(crate) program: Program,
+    /// The split kernel's grid: (row blocks, splits, 1).
+    pub(crate) grid: (u32, u32, u32),
+    pub(crate) split_len: i32,
+    /// Dynamic shared memory per split block: the query tile and two key stages.
+    pub(crate) shared_bytes: usize,
+    /// Query rows, each a block of the combine step.
+    pub(crate) rows: usize,
+    /// Value dims per query row.
+    pub(crate) dv: usize,
+}
+
+impl MlaPlan {
+    /// The plan for `shape` over a block table of `max_blocks` pages per sequence and at
+    /// most `longest` cached tokens, sized to fill about `blocks_wanted` blocks; `None` where
+    /// the kernel does not apply (D not a multiple of 16, DV of 32, or a block needing more
+    /// than `max_shared_bytes`), or where there is nothing to attend.
+    pub(crate) fn new(
+        shape: MlaShape,
+        max_blocks: usize,
+        longest: usize,
+        causal: bool,
+        blocks_wanted: usize,
+        max_shared_bytes: usize,
+    ) -> Option<MlaPlan> {
+        let MlaShape {
+            batch,
+            s_q,
+            h_q,
+            h_kv,
+            d,
+            dv,
+            block_size,
+        } = shape;
+        let shared_bytes = (TILE_ROWS + 2 * KEYS) * (d + 8) * 2;
+        let rows = batch * s_q * h_q;
+        if !d.is_multiple_of(16)
+            || !dv.is_multiple_of(32)
+            || dv == 0
+            || shared_bytes > max_shared_bytes
+            || rows == 0
+        {
+            return None;
+        }
+        let row_blocks = batch * h_kv * (s_q * (h_q / h_kv)).div_ceil(TILE_ROWS);
+        let (splits, split_len) = split_keys(row_blocks, blocks_wanted, longest);
+        let program = Program::new(
+            Kernels::MlaBf16,
+            &[
+                ("D", d as i64),
+                ("DV", dv as i64),
+                ("H_Q", h_q as i64),
+                ("H_KV", h_kv as i64),
+                ("S_Q", s_q as i64),
+                ("CAUSAL", i64::from(causal && s_q > 1)),
+                ("BLOCK_SIZE", block_size as i64),
+                ("MAX_BLOCKS", max_blocks as i64),
+            ],
+        );
+        Some(MlaPlan {
+            program,
+            grid: (row_blocks as u32, splits as u32, 1),
+            split_len,
+            shared_bytes,
+            rows,
+            dv,
+        })
+    }
+
+    pub(crate) fn splits(&self) -> usize {
+        self.grid.1 as usize
+    }
+}
+
+impl Gpu {
+    /// MLA decode of `q` (rounded to bf16) over a bf16 cache `blocks` by `plan`.
+    pub(crate) fn mla_decode_bf16(
+        &self,
+        plan: &MlaPlan,
+        q: &[f32],
+        blocks: &[bf16],
+        block_table: &[i32],
+        seqlens: &[i32],
+        softmax_scale: f32,
+    ) -> Result<AttentionOutput, DeviceError> {
+        let split_kernel = self.kernel(&plan.program, "mla_split_bf16")?;
+        let combine_kernel = self.kernel(&plan.program, "attention_combine")?;
+        // Over 48 KiB of dynamic shared memory needs the kernel's consent.
+        split_kernel
+            .set_attribute(
+                CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                plan.shared_bytes as i32,
+            )
+            .map_err(driver)?;
+        let stream = &self.stream;
+        let q: Vec<u16> = q.iter().map(|&v| bf16::from_f32(v).to_bits()).collect();
+        let q = stream.clone_htod(&q).map_err(driver)?;
+        let cache = stream
+            .clone_htod(blocks.reinterpret_cast())
+            .map_err(driver)?;
+        let block_table = stream.clone_htod(block_table).map_err(driver)?;
+        let seqlens = stream.clone_htod(seqlens).map_err(driver)?;
+        let (rows, splits, dv) = (plan.rows, plan.splits(), plan.dv);
+        let mut part_max = self.poisoned::<f32>(rows * splits)?;
+        let mut part_sum = self.poisoned::<f32>(rows * splits)?;
+        let mut part_acc = self.poisoned::<f32>(rows * splits * dv)?;
+        let mut out = self.poisoned::<f32>(rows * dv)?;
+        let mut lse = self.poisoned::<f32>(rows)?;
+        self.timed(|| {
+            // SAFETY: the arguments match `mla_split_bf16`'s parameters; the cache holds every
+            // block the table names, the workspace one partial per (row, split).
+            unsafe {
+                stream
+                    .launch_builder(&split_kernel)
+                    .arg(&q)
+                    .arg(&cache)
+                    .arg(&block_table)
+                    .arg(&seqlens)
+                    .arg(&softmax_scale)
+                    .arg(&plan.split_len)
+                    .arg(&mut part_max)
+                    .arg(&mut part_sum)
+                    .arg(&mut part_acc)
+                    .launch(LaunchConfig {
+                        grid_dim: plan.grid,
+                        block_dim: (THREADS, 1, 1),
+                        shared_mem_bytes: plan.shared_bytes as u32,
+                    })?;
+            }
+            self.launch_combine(
+                &combine_kernel,
+                [&part_max, &part_sum, &part_acc],
+                splits,
+                rows,
+                &mut out,
+                &mut lse,
+            )
+        })?;
+        Ok(AttentionOutput {
+            out: stream.clone_dtoh(&out).map_err(driver)?,
+            lse: stream.clone_dtoh(&lse).map_err(driver)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cuda::emulator::support::{Rng, difference};
+    use crate::cuda::emulator::{Arg, CopyTiming, Emulated, Launch};
+    use crate::mla::{KvBlocks, KvCache, mla_decode};
+
+    /// `bits` in 16-byte aligned storage, as `cp.async` needs its sources.
+    fn aligned(bits: &[u16]) -> Vec<u128> {
+        let mut storage = vec![0u128; bits.len().div_ceil(8)];
+        for (i, &b) in bits.iter().enumerate() {
+            storage[i / 8] |= u128::from(b) << (16 * (i % 8));
+        }
+        storage
+    }
+
+    /// The split and combine kernels under the emulator against the CPU, on a paged bf16
+    /// cache whose pages are out of order and whose unreadable rows are NaN.
+    fn check(
+        shape: MlaShape,
+        seqlens: &[i32],
+        causal: bool,
+        blocks_wanted: usize,
+        timing: CopyTiming,
+    ) {
+        let MlaShape {
+            batch,
+            s_q,
+            h_q,
+            h_kv,
+            d,
+            dv,
+            block_size,
+        } = shape;
+        let mut rng = Rng(11);
+        let max_blocks = seqlens
+            .iter()
+            .map(|&l| l as usize)
+            .max()
+            .unwrap()
+            .div_ceil(block_size);
+        let num_blocks = batch * max_blocks;
+        // Sequence i's page j is cache block (i·max_blocks + j)·7 mod num_blocks: scattered.
+        assert!(!num_blocks.is_multiple_of(7), "7 must permute the blocks");
+        let block_table: Vec<i32> = (0..num_blocks)
+            .map(|i| ((i * 7) % num_blocks) as i32)
+            .collect();
+        let row = h_kv * d;
+        let mut cache = vec![bf16::NAN; num_blocks * block_size * row];
+        for (seq, &len) in seqlens.iter().enumerate() {
+            for pos in 0..len as usize {
+                let block = block_table[seq * max_blocks + pos / block_size] as usize;
+                let at = (block * block_size + pos % block_size) * row;
+                for value in &mut cache[at..at + row] {
+                    *value = bf16::from_f32(rng.unit());
+                }
+            }
+        }
+        let q: Vec<f32> = (0..batch * s_q * h_q * d).map(|_| rng.unit()).collect();
+        let scale = 1.0 / (d as f32).sqrt();
+        let expected = mla_decode(
+            &q,
+            shape,
+            KvCache {
+                blocks: KvBlocks::Bf16(&cache),
+                block_table: &block_table,
+                seqlens,
+            },
+            scale,
+            causal,
+        );
+
+        let longest = seqlens.iter().map(|&l| l as usize).max().unwrap();
+        let plan = MlaPlan::new(
+            shape,
+            max_blocks,
+            longest,
+            causal,
+            blocks_wanted,
+            227 * 1024,
+        )
+        .unwrap();
+        let emulated = Emulated::compile(&plan.program);
+        let q_bits: Vec<u16> = q.iter().map(|&v| bf16::from_f32(v).to_bits()).collect();
+        let (q_bits, cache_bits) = (aligned(&q_bits), aligned(cache.reinterpret_cast()));
+        let (rows, splits) = (plan.rows, plan.splits());
+        let mut part_max = vec![f32::NAN; rows * splits];
+        let mut part_sum = vec![f32::NAN; rows * splits];
+        let mut part_acc = vec![f32::NAN; rows * splits * dv];
+        let mut out = vec![f32::NAN; rows * dv];
+        let mut lse = vec![f32::NAN; rows];
+        // SAFETY: the arguments are the kernels' own, every buffer sized as the plan says.
+        unsafe {
+            let split = Launch {
+                grid: plan.grid,
+                threads: THREADS,
+                shared_bytes: plan.shared_bytes,
+            };
+            emulated.launch(
+                "mla_split_bf16",
+                split,
+                timing,
+                &[
+                    Arg::from(&q_bits[..]),
+                    Arg::from(&cache_bits[..]),
+                    Arg::from(&block_table[..]),
+                    Arg::from(seqlens),
+                    Arg::F32(scale),
+                    Arg::I32(plan.split_len),
+                    Arg::from(&mut part_max[..]),
+                    Arg::from(&mut part_sum[..]),
+                    Arg::from(&mut part_acc[..]),
+                ],
+            );
+            let combine = Launch {
+                grid: (rows as u32, 1, 1),
+                threads: THREADS,
+                shared_bytes: 0,
+            };
+            emulated.launch(
+                "attention_combine",
+                combine,
+                timing,
+                &[
+                    Arg::from(&part_max[..]),
+                    Arg::from(&part_sum[..]),
+                    Arg::from(&part_acc[..]),
+                    Arg::I32(splits as i32),
+                    Arg::from(&mut out[..]),
+                    Arg::from(&mut lse[..]),
+                ],
+            );
+        }
+        let label = format!(
+            "{shape:?} seqlens {seqlens:?} causal {causal}, {splits} splits, copies {timing:?}"
+        );
+        assert!(
+            out.iter().all(|v| v.is_finite()),
+            "{label}: out not all written"
+        );
+        let out_difference = difference(&out, &expected.out);
+        assert!(
+            out_difference < 1e-5,
+            "{label}: out differs by {out_difference}"
+        );
+        for (got, want) in lse.iter().zip(&expected.lse) {
+            assert!(
+                got == want || (got - want).abs() < 1e-4 * want.abs().max(1.0),
+                "{label}: lse {got} against {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_tensor_core_kernel_matches_the_cpu_under_the_emulator() {
+        let deepseek = MlaShape {
+            batch: 3,
+            s_q: 2,
+            h_q: 16,
+            h_kv: 1,
+            d: 576,
+            dv: 512,
+            block_size: 64,
+        };
+        // An empty sequence, a page and a bit, two and a bit; one split each, then several.
+        check(deepseek, &[0, 70, 150], true, 1, CopyTiming::Late);
+        check(deepseek, &[0, 70, 150], false, 12, CopyTiming::Early);
+        // Narrow heads: two KV heads of 40 query heads each, two tiles per set (the second
+        // partly past the set), pages of 16 rows.
+        let narrow = MlaShape {
+            batch: 2,
+            s_q: 2,
+            h_q: 80,
+            h_kv: 2,
+            d: 96,
+            dv: 64,
+            block_size: 16,
+        };
+        for timing in CopyTiming::BOTH {
+            check(narrow, &[45, 130], true, 16, timing);
+        }
+    }
+}
