@@ -517,7 +517,7 @@ mod tests {
         assert_eq!(Fp8Kernel::default_for((10, 0)), Fp8Kernel::Mma);
     }
 
-    /// The CUDA-core and `mma.sync` kernels give the CPU's result under the emulator, over
+    /// Each kernel gives the CPU's result under the emulator, over
     /// partial row, column and K tiles, dense and masked (one group with fewer valid rows,
     /// one with none).
     #[test]
@@ -553,7 +553,7 @@ mod tests {
         let (a_bits, a_scales) = stack(&groups);
         let (b_bits, b_scales) = stack(&experts);
         let masks: Vec<i32> = masked_m.iter().map(|&v| v as i32).collect();
-        for kernel in [Fp8Kernel::Portable, Fp8Kernel::Mma] {
+        for kernel in [Fp8Kernel::Portable, Fp8Kernel::Mma, Fp8Kernel::Wgmma] {
             let plan = kernel.plan(n, k);
             let emulated = Emulated::compile(&plan.program);
             for timing in CopyTiming::BOTH {

@@ -7,13 +7,15 @@
 //
 // The PTX helpers of `tensor_core.cuh` are defined here from the PTX ISA's description of each
 // instruction: fragments gathered across the warp for `mma.sync` and `ldmatrix`, and
-// `cp.async` copies landing at one of the two extremes the hardware allows (`copy_timing`):
+// `cp.async` copies landing at one of the two extremes the hardware allows (`copies_land_early`):
 // late, held back until `cp.async.wait_group` lets them land, so that a kernel reading shared
 // memory before it waits reads poison; or early, at once, so that a kernel refilling a buffer
-// other warps may still be reading corrupts their reads. A misaligned `cp.async` or `ldmatrix`
-// address is recorded and reported by the launch. What this cannot show: timing, occupancy,
-// shared-memory bank conflicts, and whether the hardware agrees with this reading of the
-// ISA, which only `bench/gpu/run.sh` on a GPU settles.
+// other warps may still be reading corrupts their reads. `wgmma` reads its operands through
+// shared-memory descriptors (K-major, no swizzle) and lands its results at the wait. A
+// misaligned `cp.async`, `ldmatrix` or `wgmma` address is recorded and reported by the
+// launch. What this cannot show: timing, occupancy, shared-memory bank conflicts, and whether
+// the hardware agrees with this reading of the ISA, which only `bench/gpu/run.sh` on a GPU
+// settles.
 
 #define TARN_EMULATOR 1
 
@@ -49,7 +51,10 @@ inline thread_local dim3 thread_index, block_index;
 inline dim3 grid_size, block_size;
 inline std::unique_ptr<std::barrier<>> block_sync;
 inline std::vector<std::unique_ptr<Warp>> warps;
+// The block's dynamic shared memory, from `shared_base` (1024-byte aligned, as the largest
+// `__align__` a kernel asks of it).
 inline std::vector<unsigned char> dynamic_shared;
+inline unsigned char* shared_base = nullptr;
 
 // The first fault a launch hit (a misaligned address), reported when it returns.
 inline std::mutex fault_lock;
@@ -95,7 +100,7 @@ inline void land(const PendingCopy& copy) {
 #define __shared__ static
 #define __align__(n) alignas(n)
 #define DYNAMIC_SHARED(type, name, alignment) \
-    type* name = reinterpret_cast<type*>(emu::dynamic_shared.data())
+    type* name = reinterpret_cast<type*>(emu::shared_base)
 #define threadIdx emu::thread_index
 #define blockIdx emu::block_index
 #define gridDim emu::grid_size
@@ -221,8 +226,7 @@ inline float bf16_value(std::uint32_t word, int half) {
 
 // E4M3 decoded from its bits (sign, 4 exponent bits of bias 7, 3 mantissa bits; 0x7f is NaN),
 // independently of the table the kernels use.
-inline float e4m3_value(std::uint32_t word, int byte) {
-    const unsigned bits = (word >> (8 * byte)) & 0xffu;
+inline float e4m3_value(unsigned bits) {
     const unsigned exponent = (bits >> 3) & 0xfu, mantissa = bits & 0x7u;
     float magnitude;
     if ((bits & 0x7fu) == 0x7fu) {
@@ -233,6 +237,10 @@ inline float e4m3_value(std::uint32_t word, int byte) {
         magnitude = std::ldexp(1.0f + float(mantissa) / 8.0f, int(exponent) - 7);
     }
     return bits & 0x80u ? -magnitude : magnitude;
+}
+
+inline float e4m3_value(std::uint32_t word, int byte) {
+    return e4m3_value((word >> (8 * byte)) & 0xffu);
 }
 
 }  // namespace emu
@@ -276,6 +284,77 @@ inline void mma_e4m3(float (&c)[4], const std::uint32_t (&a)[4], const std::uint
         });
 }
 
+// `wgmma`: a descriptor holds the operand's offset from the start of dynamic shared memory.
+// Each thread of the warpgroup computes its own accumulators (warp w of the warpgroup rows
+// 16w + g and 16w + g + 8, columns 8j + 2t and 8j + 2t + 1, register 4j + 2·half + e) from
+// shared memory when it waits, not when it issues: a kernel reading the registers before the
+// wait, or refilling the operands' shared memory before it, gets wrong results.
+
+inline unsigned long long shared_descriptor(const void* start, int leading_bytes,
+                                            int stride_bytes) {
+    const std::ptrdiff_t offset = static_cast<const unsigned char*>(start) - emu::shared_base;
+    if (offset < 0 || offset >= (1 << 18) || offset % 16 != 0) {
+        emu::record_fault("wgmma operand not 16-byte aligned in dynamic shared memory", start);
+    }
+    return (unsigned long long)((offset & 0x3ffff) >> 4) |
+           ((unsigned long long)(leading_bytes >> 4) << 16) |
+           ((unsigned long long)(stride_bytes >> 4) << 32);
+}
+
+namespace emu {
+
+struct PendingWgmma {
+    float* d;
+    unsigned long long a, b;
+    int overwrite;
+};
+inline thread_local std::vector<PendingWgmma> pending_wgmmas;
+
+// Byte (row, k) of a K-major operand without swizzling: 8-row × 16-byte core matrices, the
+// next along K `leading` bytes on, the next 8 rows `stride` bytes on.
+inline unsigned char k_major_byte(unsigned long long descriptor, int row, int k) {
+    if (descriptor >> 49) {
+        record_fault("wgmma descriptor with a swizzle or base offset", nullptr);
+    }
+    const std::size_t start = (descriptor & 0x3fff) << 4;
+    const std::size_t leading = ((descriptor >> 16) & 0x3fff) << 4;
+    const std::size_t stride = ((descriptor >> 32) & 0x3fff) << 4;
+    return shared_base[start + (row / 8) * stride + (k / 16) * leading + (row % 8) * 16 + k % 16];
+}
+
+}  // namespace emu
+
+inline void wgmma_m64n128k32(float (&d)[64], unsigned long long a, unsigned long long b,
+                             int overwrite) {
+    emu::pending_wgmmas.push_back({d, a, b, overwrite});
+}
+
+inline void fence_proxy_async() {}
+inline void wgmma_fence() {}
+inline void wgmma_commit() {}
+inline void fence_registers(float (&)[64]) {}
+
+inline void wgmma_wait_all() {
+    const int w = (threadIdx.x / 32) % 4, g = emu::lane() / 4, t = emu::lane() % 4;
+    for (const emu::PendingWgmma& op : emu::pending_wgmmas) {
+        for (int j = 0; j < 16; ++j) {
+            for (int half = 0; half < 2; ++half) {
+                for (int e = 0; e < 2; ++e) {
+                    const int row = 16 * w + g + 8 * half, column = 8 * j + 2 * t + e;
+                    float sum = 0.0f;
+                    for (int k = 0; k < 32; ++k) {
+                        sum += emu::e4m3_value(emu::k_major_byte(op.a, row, k)) *
+                               emu::e4m3_value(emu::k_major_byte(op.b, column, k));
+                    }
+                    float& out = op.d[4 * j + 2 * half + e];
+                    out = (op.overwrite ? 0.0f : out) + sum;
+                }
+            }
+        }
+    }
+    emu::pending_wgmmas.clear();
+}
+
 namespace emu {
 
 template <class... P, std::size_t... I>
@@ -296,7 +375,10 @@ const char* launch(void (*kernel)(P...), const unsigned* grid, unsigned threads,
     for (unsigned z = 0; z < grid[2]; ++z) {
         for (unsigned y = 0; y < grid[1]; ++y) {
             for (unsigned x = 0; x < grid[0]; ++x) {
-                dynamic_shared.assign(shared, 0xff);
+                dynamic_shared.assign(shared + 1024, 0xff);
+                shared_base = dynamic_shared.data() + (-reinterpret_cast<std::uintptr_t>(
+                                                          dynamic_shared.data()) &
+                                                      1023);
                 block_sync = std::make_unique<std::barrier<>>(threads);
                 warps.clear();
                 for (unsigned first = 0; first < threads; first += 32) {
@@ -313,6 +395,7 @@ const char* launch(void (*kernel)(P...), const unsigned* grid, unsigned threads,
                         warp().sync.arrive_and_drop();
                         open_group.clear();
                         committed_groups.clear();
+                        pending_wgmmas.clear();
                     });
                 }
                 for (std::thread& thread : block) {

@@ -43,44 +43,6 @@ __device__ __forceinline__ void copy_tile(u8* tile, const u8* __restrict__ rows,
     }
 }
 
-// The shared-memory matrix descriptor of a K-major operand whose first core matrix is at
-// `start`: no swizzle, K neighbours 128 bytes apart (leading byte offset), row groups 1024
-// (stride byte offset); addresses and offsets in 16-byte units.
-__device__ __forceinline__ unsigned long long descriptor(const u8* start) {
-    const u32 address = (u32)__cvta_generic_to_shared(start);
-    return (unsigned long long)((address & 0x3ffff) >> 4) |
-           ((unsigned long long)(128 >> 4) << 16) | ((unsigned long long)(1024 >> 4) << 32);
-}
-
-// d (64 rows × 128 columns of f32, wgmma's accumulator layout) = A·Bᵀ over 32 K bytes, plus d
-// unless `overwrite`.
-__device__ __forceinline__ void wgmma_m64n128k32(float (&d)[64], unsigned long long a,
-                                                 unsigned long long b, int overwrite) {
-    asm volatile(
-        "{\n.reg .pred keep;\nsetp.eq.s32 keep, %66, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 "
-        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, keep, 1, 1;\n}\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-        : "l"(a), "l"(b), "r"(overwrite));
-}
-
-// Pins the accumulator registers at this point of the program: the compiler sees wgmma's
-// results as written when it is issued, so without this it could move reads of them above the
-// wait for the tensor cores, or writes below their issue.
-__device__ __forceinline__ void fence_registers(float (&d)[64]) {
-#pragma unroll
-    for (int i = 0; i < 64; ++i) {
-        asm volatile("" : "+f"(d[i])::"memory");
-    }
-}
-
 extern "C" __global__ void __launch_bounds__(256, 1)
 fp8_gemm_wgmma(const u8* __restrict__ a, const float* __restrict__ sa, const u8* __restrict__ b,
                const float* __restrict__ sb, float* __restrict__ d, int m, int mode,
@@ -114,7 +76,7 @@ fp8_gemm_wgmma(const u8* __restrict__ a, const float* __restrict__ sa, const u8*
             // every thread after the barrier; every warpgroup is done with block kb - 1, whose
             // stage the copy below refills.
             copy_async_wait<STAGES - 2>();
-            asm volatile("fence.proxy.async.shared::cta;\n" ::);
+            fence_proxy_async();
             __syncthreads();
             const int next = kb + STAGES - 1;
             if (next < K_BLOCKS) {
@@ -126,15 +88,15 @@ fp8_gemm_wgmma(const u8* __restrict__ a, const float* __restrict__ sa, const u8*
             const u8* a_stage = ring + 2 * (kb % STAGES) * TILE_BYTES + warpgroup * 8 * 1024;
             const u8* b_stage = ring + (2 * (kb % STAGES) + 1) * TILE_BYTES;
             fence_registers(partial);
-            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+            wgmma_fence();
 #pragma unroll
             for (int step = 0; step < TILE / 32; ++step) {
                 // 32 K bytes are two core matrices.
-                wgmma_m64n128k32(partial, descriptor(a_stage + step * 256),
-                                 descriptor(b_stage + step * 256), step == 0);
+                wgmma_m64n128k32(partial, shared_descriptor(a_stage + step * 256, 128, 1024),
+                                 shared_descriptor(b_stage + step * 256, 128, 1024), step == 0);
             }
-            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+            wgmma_commit();
+            wgmma_wait_all();
             fence_registers(partial);
             const float col_scale = o.b_scales[blockIdx.y * K_BLOCKS + kb];
 #pragma unroll
