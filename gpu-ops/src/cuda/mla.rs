@@ -26,7 +26,7 @@ pub(crate) struct MlaPlan {
     /// The split kernel's grid: (row blocks, splits, 1).
     pub(crate) grid: (u32, u32, u32),
     pub(crate) split_len: i32,
-    /// Dynamic shared memory per split block: the query tile and two key stages.
+    /// Dynamic shared memory per split block: the query tile and the key stages.
     pub(crate) shared_bytes: usize,
     /// Query rows, each a block of the combine step.
     pub(crate) rows: usize,
@@ -56,12 +56,19 @@ impl MlaPlan {
             dv,
             block_size,
         } = shape;
-        let shared_bytes = (TILE_ROWS + 2 * KEYS) * (d + 8) * 2;
+        // The query tile and the key stages, rows padded by 16 bytes; three stages where they
+        // fit (sm_90), else two.
+        let shared_bytes = |stages: usize| (TILE_ROWS + stages * KEYS) * (d + 8) * 2;
+        let stages = if shared_bytes(3) <= max_shared_bytes {
+            3
+        } else {
+            2
+        };
         let rows = batch * s_q * h_q;
         if !d.is_multiple_of(16)
             || !dv.is_multiple_of(32)
             || dv == 0
-            || shared_bytes > max_shared_bytes
+            || shared_bytes(stages) > max_shared_bytes
             || rows == 0
         {
             return None;
@@ -79,13 +86,14 @@ impl MlaPlan {
                 ("CAUSAL", i64::from(causal && s_q > 1)),
                 ("BLOCK_SIZE", block_size as i64),
                 ("MAX_BLOCKS", max_blocks as i64),
+                ("STAGES", stages as i64),
             ],
         );
         Some(MlaPlan {
             program,
             grid: (row_blocks as u32, splits as u32, 1),
             split_len,
-            shared_bytes,
+            shared_bytes: shared_bytes(stages),
             rows,
             dv,
         })
@@ -174,6 +182,10 @@ mod tests {
     use crate::cuda::emulator::{Arg, CopyTiming, Emulated, Launch};
     use crate::mla::{KvBlocks, KvCache, mla_decode};
 
+    /// The shared memory a block may opt in to on sm_80 and on sm_90.
+    const SM80_SHARED: usize = 163 * 1024;
+    const SM90_SHARED: usize = 227 * 1024;
+
     /// `bits` in 16-byte aligned storage, as `cp.async` needs its sources.
     fn aligned(bits: &[u16]) -> Vec<u128> {
         let mut storage = vec![0u128; bits.len().div_ceil(8)];
@@ -190,6 +202,7 @@ mod tests {
         seqlens: &[i32],
         causal: bool,
         blocks_wanted: usize,
+        max_shared_bytes: usize,
         timing: CopyTiming,
     ) {
         let MlaShape {
@@ -246,7 +259,7 @@ mod tests {
             longest,
             causal,
             blocks_wanted,
-            227 * 1024,
+            max_shared_bytes,
         )
         .unwrap();
         let emulated = Emulated::compile(&plan.program);
@@ -301,7 +314,9 @@ mod tests {
             );
         }
         let label = format!(
-            "{shape:?} seqlens {seqlens:?} causal {causal}, {splits} splits, copies {timing:?}"
+            "{shape:?} seqlens {seqlens:?} causal {causal}, {splits} splits, {} bytes of shared \
+             memory, copies {timing:?}",
+            plan.shared_bytes
         );
         assert!(
             out.iter().all(|v| v.is_finite()),
@@ -331,9 +346,24 @@ mod tests {
             dv: 512,
             block_size: 64,
         };
-        // An empty sequence, a page and a bit, two and a bit; one split each, then several.
-        check(deepseek, &[0, 70, 150], true, 1, CopyTiming::Late);
-        check(deepseek, &[0, 70, 150], false, 12, CopyTiming::Early);
+        // An empty sequence, a page and a bit, two and a bit; one split each with sm_80's shared
+        // memory (two stages), then several with sm_90's (three).
+        check(
+            deepseek,
+            &[0, 70, 150],
+            true,
+            1,
+            SM80_SHARED,
+            CopyTiming::Late,
+        );
+        check(
+            deepseek,
+            &[0, 70, 150],
+            false,
+            12,
+            SM90_SHARED,
+            CopyTiming::Early,
+        );
         // Narrow heads: two KV heads of 40 query heads each, two tiles per set (the second
         // partly past the set), pages of 16 rows.
         let narrow = MlaShape {
@@ -346,7 +376,7 @@ mod tests {
             block_size: 16,
         };
         for timing in CopyTiming::BOTH {
-            check(narrow, &[45, 130], true, 16, timing);
+            check(narrow, &[45, 130], true, 16, SM90_SHARED, timing);
         }
     }
 }

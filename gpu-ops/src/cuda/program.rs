@@ -214,6 +214,7 @@ mod tests {
                     ("CAUSAL", i64::from(s_q > 1)),
                     ("BLOCK_SIZE", 64),
                     ("MAX_BLOCKS", 4),
+                    ("STAGES", 3),
                 ],
             )
         };

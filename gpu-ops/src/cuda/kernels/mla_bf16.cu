@@ -1,14 +1,15 @@
 // MLA decode from a bf16 paged KV cache on tensor cores (`mma.sync` bf16, sm_80 and newer):
 // the split step of split-KV attention, whose partials `attention_combine` merges. Compiled
-// per shape with D, DV, H_Q, H_KV, S_Q, CAUSAL, BLOCK_SIZE and MAX_BLOCKS defined; the host
-// uses it where D is a multiple of 16 and DV of 32.
+// per shape with D, DV, H_Q, H_KV, S_Q, CAUSAL, BLOCK_SIZE, MAX_BLOCKS and STAGES (the depth
+// of the key ring, 2 or more) defined; the host uses it where D is a multiple of 16 and DV of
+// 32, with as many stages as the device's shared memory holds.
 //
 // The query rows that read one sequence's KV head (S_Q tokens × H_Q / H_KV heads, token-major
 // as in `attention.cu`) are cut into tiles of 64. A block of 8 warps takes one tile and one
 // split of the keys (grid x: (seq·H_KV + kv)·ROW_TILES + tile, y: split), so each key of the
 // split is read from global memory once for 64 query rows, as FlashMLA does. The tile's
-// queries stay in shared memory; the keys stream through a two-stage ring of 32-key steps
-// with `cp.async`, and keys past the block's last visible position are never read (their
+// queries stay in shared memory; the keys stream through a ring of STAGES 32-key steps with
+// `cp.async` (the copies of the next steps overlapping the work on this one), and keys past the block's last visible position are never read (their
 // rows are zero-filled instead), so pages past a sequence's end are never touched.
 //
 // Warp w takes rows 16·(w % 4) .. +16 of the tile and value dims DV/2·(w / 4) .. +DV/2: its
@@ -68,10 +69,10 @@ mla_split_bf16(const u16* __restrict__ q, const u16* __restrict__ cache,
                float scale, int split_len, float* __restrict__ part_max,
                float* __restrict__ part_sum, float* __restrict__ part_acc) {
     DYNAMIC_SHARED(u16, shared, 16);
-    // The query tile, then the two key stages.
+    // The query tile, then the ring of key stages.
     u16* query = shared;
     auto stage = [&](int step) {
-        return shared + (TILE_ROWS + KEYS * (step % 2)) * ROW_STRIDE;
+        return shared + (TILE_ROWS + KEYS * (step % STAGES)) * ROW_STRIDE;
     };
 
     const int set = blockIdx.x / ROW_TILES, first_row = (blockIdx.x % ROW_TILES) * TILE_ROWS;
@@ -113,21 +114,30 @@ mla_split_bf16(const u16* __restrict__ q, const u16* __restrict__ cache,
             }
             copy_async_16(query + r * ROW_STRIDE + chunk * 8, source, live ? 16 : 0);
         }
-        copy_keys(stage(0), cache, pages, kv, begin, end);
     }
-    copy_async_commit();
+    // Steps 0 .. STAGES-2 in flight (the queries with the first); one commit group per step,
+    // empty past the last, keeps the count that `cp.async.wait_group` waits on.
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; ++s) {
+        if (s < steps) {
+            copy_keys(stage(s), cache, pages, kv, begin + s * KEYS, end);
+        }
+        copy_async_commit();
+    }
 
     float running_max[2] = {-INFINITY, -INFINITY}, running_sum[2] = {0.0f, 0.0f};
     float acc[DV_TILES][4] = {};
     for (int step = 0; step < steps; ++step) {
         const int base = begin + step * KEYS;
-        if (step + 1 < steps) {
-            copy_keys(stage(step + 1), cache, pages, kv, base + KEYS, end);
+        // This step's keys (and the queries) have landed, for every thread after the barrier,
+        // and every warp is done with the previous step, whose stage the copy below refills.
+        copy_async_wait<STAGES - 2>();
+        __syncthreads();
+        const int next = step + STAGES - 1;
+        if (next < steps) {
+            copy_keys(stage(next), cache, pages, kv, begin + next * KEYS, end);
         }
         copy_async_commit();
-        // This step's keys (and the queries) have landed, for every thread after the barrier.
-        copy_async_wait<1>();
-        __syncthreads();
         const u16* keys = stage(step);
 
         // 1. S = Q·Kᵀ: 16 rows × KEYS keys, 4 column tiles of 8 keys.
@@ -207,8 +217,6 @@ mla_split_bf16(const u16* __restrict__ q, const u16* __restrict__ cache,
                 mma_bf16(acc[2 * pair + 1], p, second);
             }
         }
-        // Every warp is done with this stage before the next step's copy refills it.
-        __syncthreads();
     }
 
 #pragma unroll
