@@ -41,16 +41,17 @@ impl Fp8Kernel {
         }
     }
 
-    /// This kernel's program for B's `n` and `k`: its entry point, the side of the square
-    /// tile of D each block computes, and the dynamic shared memory each block takes (per
-    /// stage of its copy pipeline a 128×128 byte tile of A and one of B; `mma`'s rows padded
-    /// to 144 bytes against bank conflicts).
-    pub(crate) fn plan(self, n: usize, k: usize) -> Fp8GemmPlan {
+    /// This kernel's program for B's `n` and `k` with K cut into `k_splits` runs: its entry
+    /// point, the side of the square tile of D each block computes, and the dynamic shared
+    /// memory each block takes (per stage of its copy pipeline a 128×128 byte tile of A and
+    /// one of B; `mma`'s rows padded to 144 bytes against bank conflicts).
+    pub(crate) fn plan(self, n: usize, k: usize, k_splits: usize) -> Fp8GemmPlan {
         let mut defines = vec![
             ("N", n as i64),
             ("K", k as i64),
             ("N_BLOCKS", n.div_ceil(GROUP) as i64),
             ("K_BLOCKS", k.div_ceil(GROUP) as i64),
+            ("K_SPLITS", k_splits as i64),
         ];
         let (kernels, entry, stages, shared_bytes) = match self {
             Fp8Kernel::Portable => (Kernels::Fp8Gemm, "fp8_gemm", 0, 0),
@@ -79,7 +80,18 @@ impl Fp8Kernel {
                 TENSOR_TILE
             },
             shared_bytes,
+            k_splits,
         }
+    }
+
+    /// Runs to cut K's `k_blocks` 128-wide blocks into so that `tiles` blocks of D fill about
+    /// `multiprocessors` (one block each, as the tensor-core kernels' shared memory allows):
+    /// at most one per two K blocks and 16 in all, and all of one length, so none is empty.
+    /// Small-M products (M = 64 against 2112 columns: 17 tiles on 132 multiprocessors) need
+    /// this; others run unsplit.
+    pub(crate) fn k_splits(tiles: usize, k_blocks: usize, multiprocessors: usize) -> usize {
+        let wanted = (multiprocessors / tiles.max(1)).clamp(1, (k_blocks / 2).clamp(1, 16));
+        k_blocks.div_ceil(k_blocks.div_ceil(wanted).max(1)).max(1)
     }
 }
 
@@ -91,6 +103,9 @@ pub(crate) struct Fp8GemmPlan {
     pub(crate) tile: usize,
     /// Dynamic shared memory per block.
     pub(crate) shared_bytes: usize,
+    /// Runs K is cut into; above 1 the blocks write one copy of D per run, which
+    /// `fp8_gemm_reduce` adds up.
+    pub(crate) k_splits: usize,
 }
 
 impl Fp8GemmPlan {
@@ -99,7 +114,7 @@ impl Fp8GemmPlan {
         (
             m.div_ceil(self.tile) as u32,
             n.div_ceil(self.tile) as u32,
-            groups as u32,
+            (groups * self.k_splits) as u32,
         )
     }
 }
@@ -108,6 +123,8 @@ impl Fp8GemmPlan {
 /// (the launch grid follows from it) and the dynamic shared memory each block takes.
 pub(crate) struct Fp8GemmKernel {
     function: CudaFunction,
+    /// `fp8_gemm_reduce`, for a split K.
+    reduce: CudaFunction,
     plan: Fp8GemmPlan,
 }
 
@@ -257,13 +274,14 @@ impl Gpu {
         Ok(())
     }
 
-    /// The FP8 GEMM kernel for B's shape: the chosen tensor-core one where K keeps rows
-    /// 16-byte aligned and the caller's rows fit 128-row tiles (`tensor_tiles_fit`: each
-    /// grouped-contiguous tile one expert), else the portable one.
+    /// The FP8 GEMM kernel for `groups` groups of `m` rows of A against B's shape: the
+    /// chosen tensor-core one where K keeps rows 16-byte aligned and the caller's rows fit
+    /// 128-row tiles (`tensor_tiles_fit`: each grouped-contiguous tile one expert), else the
+    /// portable one; K split where the tiles of D are too few to fill the device.
     pub(crate) fn fp8_gemm_kernel(
         &self,
-        n: usize,
-        k: usize,
+        (m, n, k): (usize, usize, usize),
+        groups: usize,
         tensor_tiles_fit: bool,
     ) -> Result<Fp8GemmKernel, DeviceError> {
         let chosen = *self.fp8_kernel.lock().expect("kernel choice lock");
@@ -272,8 +290,17 @@ impl Gpu {
         } else {
             Fp8Kernel::Portable
         };
-        let plan = kernel.plan(n, k);
+        let tile = kernel.plan(n, k, 1).tile;
+        let tiles = m.div_ceil(tile) * n.div_ceil(tile) * groups;
+        // The reduce step indexes D with an i32.
+        let k_splits = if groups * m * n <= i32::MAX as usize {
+            Fp8Kernel::k_splits(tiles, k.div_ceil(GROUP), self.multiprocessors)
+        } else {
+            1
+        };
+        let plan = kernel.plan(n, k, k_splits);
         let function = self.kernel(&plan.program, plan.entry)?;
+        let reduce = self.kernel(&plan.program, "fp8_gemm_reduce")?;
         if plan.shared_bytes > 0 {
             // Over 48 KiB of dynamic shared memory needs the kernel's consent.
             function
@@ -283,11 +310,50 @@ impl Gpu {
                 )
                 .map_err(driver)?;
         }
-        Ok(Fp8GemmKernel { function, plan })
+        Ok(Fp8GemmKernel {
+            function,
+            reduce,
+            plan,
+        })
     }
 
-    /// Runs `kernel` (compiled for B's N and K) over `operands` into `d` (groups × m × N).
+    /// Runs `kernel` (compiled for B's N and K) over `operands` into `d` (groups × m × N):
+    /// straight into `d`, or with K split into one copy of D per run, added up into `d`.
     pub(crate) fn launch_fp8_gemm(
+        &self,
+        kernel: &Fp8GemmKernel,
+        operands: &GemmOperands<'_>,
+        d: &mut CudaSlice<f32>,
+    ) -> Result<(), DriverError> {
+        let splits = kernel.plan.k_splits;
+        if splits == 1 {
+            return self.launch_fp8_gemm_into(kernel, operands, d);
+        }
+        let count = operands.groups * operands.m * operands.n;
+        // SAFETY: the split blocks write every value of every copy (zeros where no row lives)
+        // before the reduce step reads them.
+        let mut parts = unsafe { self.stream.alloc::<f32>(splits * count) }?;
+        self.launch_fp8_gemm_into(kernel, operands, &mut parts)?;
+        let count = count as i32;
+        // SAFETY: the arguments match `fp8_gemm_reduce`'s parameters: `parts` holds K_SPLITS
+        // copies of `count` values, `d` one.
+        unsafe {
+            self.stream
+                .launch_builder(&kernel.reduce)
+                .arg(&parts)
+                .arg(d)
+                .arg(&count)
+                .launch(LaunchConfig {
+                    grid_dim: ((count as u32).div_ceil(256).clamp(1, 65535), 1, 1),
+                    block_dim: (256, 1, 1),
+                    shared_mem_bytes: 0,
+                })
+                .map(drop)
+        }
+    }
+
+    /// Runs the GEMM kernel itself, writing D (or with K split, its copies) into `d`.
+    fn launch_fp8_gemm_into(
         &self,
         kernel: &Fp8GemmKernel,
         operands: &GemmOperands<'_>,
@@ -299,9 +365,9 @@ impl Gpu {
             block_dim: (256, 1, 1),
             shared_mem_bytes: kernel.plan.shared_bytes as u32,
         };
-        // SAFETY: the arguments match `fp8_gemm`'s (and `fp8_gemm_mma`'s) parameters; A holds `groups × m` rows and B
-        // its experts of N × K, as the grid and mode address them (expert ids checked by the
-        // callers).
+        // SAFETY: the arguments match the GEMM kernels' parameters; A holds `groups × m` rows
+        // and B its experts of N × K, as the grid and mode address them (expert ids checked by
+        // the callers), and `d` a copy of D per split of K.
         unsafe {
             self.stream
                 .launch_builder(&kernel.function)
@@ -417,7 +483,12 @@ impl Gpu {
         if total_rows == 0 || n == 0 || k == 0 {
             return Ok(vec![0.0; total_rows * n]);
         }
-        let kernel = self.fp8_gemm_kernel(n, k, tensor_tiles_fit)?;
+        let groups = if let Form::Masked(_) = form {
+            a.len()
+        } else {
+            1
+        };
+        let kernel = self.fp8_gemm_kernel((m, n, k), groups, tensor_tiles_fit)?;
         let stream = &self.stream;
         let stack = |m: &[Fp8Matrix]| -> Result<DeviceFp8, DeviceError> {
             self.upload_fp8(&Fp8Matrix {
@@ -554,38 +625,77 @@ mod tests {
         let (b_bits, b_scales) = stack(&experts);
         let masks: Vec<i32> = masked_m.iter().map(|&v| v as i32).collect();
         for kernel in [Fp8Kernel::Portable, Fp8Kernel::Mma, Fp8Kernel::Wgmma] {
-            let plan = kernel.plan(n, k);
-            let emulated = Emulated::compile(&plan.program);
-            for timing in CopyTiming::BOTH {
-                let mut d = vec![f32::NAN; 3 * m * n];
-                let (dense, masked) = d.split_at_mut(m * n);
-                for (mode, groups, out) in [(0, 1, dense), (2, 2, masked)] {
-                    let launch = Launch {
-                        grid: plan.grid(m, n, groups),
-                        threads: 256,
-                        shared_bytes: plan.shared_bytes,
-                    };
-                    let args = [
-                        Arg::from(&a_bits[..]),
-                        Arg::from(&a_scales[..]),
-                        Arg::from(&b_bits[..]),
-                        Arg::from(&b_scales[..]),
-                        Arg::from(out),
-                        Arg::I32(m as i32),
-                        Arg::I32(mode),
-                        Arg::from(&[0i32][..]),
-                        Arg::from(&masks[..]),
-                    ];
-                    // SAFETY: the arguments are `fp8_gemm`'s, A holds two groups of m rows, B
-                    // two experts of n rows, D room for the grid's rows.
-                    unsafe { emulated.launch(plan.entry, launch, timing, &args) };
+            // Unsplit, and K's three blocks cut into runs of two and one.
+            for k_splits in [1, 2] {
+                let plan = kernel.plan(n, k, k_splits);
+                let emulated = Emulated::compile(&plan.program);
+                for timing in CopyTiming::BOTH {
+                    let mut d = vec![f32::NAN; 3 * m * n];
+                    let (dense, masked) = d.split_at_mut(m * n);
+                    for (mode, groups, out) in [(0, 1, dense), (2, 2, masked)] {
+                        let mut parts = vec![f32::NAN; k_splits * out.len()];
+                        let launch = Launch {
+                            grid: plan.grid(m, n, groups),
+                            threads: 256,
+                            shared_bytes: plan.shared_bytes,
+                        };
+                        let target = if k_splits == 1 {
+                            &mut *out
+                        } else {
+                            &mut parts[..]
+                        };
+                        let args = [
+                            Arg::from(&a_bits[..]),
+                            Arg::from(&a_scales[..]),
+                            Arg::from(&b_bits[..]),
+                            Arg::from(&b_scales[..]),
+                            Arg::from(target),
+                            Arg::I32(m as i32),
+                            Arg::I32(mode),
+                            Arg::from(&[0i32][..]),
+                            Arg::from(&masks[..]),
+                        ];
+                        // SAFETY: the arguments are `fp8_gemm`'s, A holds two groups of m rows,
+                        // B two experts of n rows, the target a copy of D per split.
+                        unsafe { emulated.launch(plan.entry, launch, timing, &args) };
+                        if k_splits > 1 {
+                            let reduce = Launch {
+                                grid: (out.len().div_ceil(256) as u32, 1, 1),
+                                threads: 256,
+                                shared_bytes: 0,
+                            };
+                            let args = [
+                                Arg::from(&parts[..]),
+                                Arg::from(&mut *out),
+                                Arg::I32(out.len() as i32),
+                            ];
+                            // SAFETY: `fp8_gemm_reduce`'s arguments, sized as it reads them.
+                            unsafe { emulated.launch("fp8_gemm_reduce", reduce, timing, &args) };
+                        }
+                    }
+                    let diff = difference(&d, &expected);
+                    assert!(
+                        d.iter().all(|v| v.is_finite()) && diff < 1e-9,
+                        "{kernel:?}, K in {k_splits} runs, copies landing {timing:?}: \
+                         difference {diff}"
+                    );
                 }
-                let diff = difference(&d, &expected);
-                assert!(
-                    d.iter().all(|v| v.is_finite()) && diff < 1e-9,
-                    "{kernel:?}, copies landing {timing:?}: difference {diff}"
-                );
             }
         }
+    }
+
+    #[test]
+    fn k_is_split_only_where_the_tiles_leave_the_device_idle() {
+        // M = 64 against N = 2112 (17 tiles of 128) and K = 7168 (56 blocks), 132 SMs: 7 runs
+        // of 8 blocks.
+        assert_eq!(Fp8Kernel::k_splits(17, 56, 132), 7);
+        // Enough tiles already, or too little K to cut.
+        assert_eq!(Fp8Kernel::k_splits(132, 56, 132), 1);
+        assert_eq!(Fp8Kernel::k_splits(1, 1, 132), 1);
+        // Never more than 16 runs, nor runs of fewer than two blocks, nor an empty one: 5 blocks
+        // wanting 2 runs get runs of 3 and 2.
+        assert_eq!(Fp8Kernel::k_splits(1, 1000, 132), 16);
+        assert_eq!(Fp8Kernel::k_splits(1, 5, 132), 2);
+        assert_eq!(Fp8Kernel::k_splits(2, 56, 132), 14);
     }
 }

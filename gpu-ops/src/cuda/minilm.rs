@@ -270,7 +270,7 @@ impl DeviceEncoder {
             }
             Precision::Fp8 => {
                 let quantize = gpu.quantize_kernel(Grouping::PerToken, false)?;
-                let gemm = gpu.fp8_gemm_kernel(n, k, true)?;
+                let gemm = gpu.fp8_gemm_kernel((rows, n, k), 1, true)?;
                 let mut xq = gpu.fp8_buffers(rows, k, Grouping::PerToken)?;
                 gpu.launch_quantize(&quantize, x, Grouping::PerToken, &mut xq)
                     .map_err(driver)?;

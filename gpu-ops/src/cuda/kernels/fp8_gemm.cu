@@ -1,8 +1,9 @@
 // DeepGEMM's FP8 GEMM, D = A·Bᵀ with per-token scales on A and 128×128 block scales on B, in
 // the portable form (CUDA cores, any architecture NVRTC targets). Compiled per (N, K): the
-// host defines N, K, N_BLOCKS = ceil(N/128) and K_BLOCKS = ceil(K/128).
+// host defines N, K, N_BLOCKS = ceil(N/128), K_BLOCKS = ceil(K/128) and K_SPLITS.
 //
-// A block of 256 threads computes a 64×64 tile of D (grid x: row tiles, y: column tiles); thread (ty, tx) = (t / 16, t % 16) owns
+// A block of 256 threads computes a 64×64 tile of D (grid x: row tiles, y: column tiles, z:
+// groups and K splits); thread (ty, tx) = (t / 16, t % 16) owns
 // rows ty + 16i and columns tx + 16j. Each 128-wide K block is summed in f32 into `partial`
 // from two 64-wide halves staged in shared memory as decoded values, then multiplied by the
 // row's scale and the column tile's scale and added to `acc`, the order DeepGEMM promotes in.
@@ -28,7 +29,7 @@ fp8_gemm(const u8* __restrict__ a, const float* __restrict__ sa, const u8* __res
 
     float acc[4][4] = {};
     if (row0 < o.valid_rows && o.expert >= 0) {
-        for (int kb = 0; kb < K_BLOCKS; ++kb) {
+        for (int kb = o.kb_begin; kb < o.kb_end; ++kb) {
             float partial[4][4] = {};
             for (int k0 = kb * 128; k0 < min(kb * 128 + 128, K); k0 += BK) {
                 for (int i = t; i < BM * BK; i += 256) {

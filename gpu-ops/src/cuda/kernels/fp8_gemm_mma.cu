@@ -2,9 +2,8 @@
 // as `fp8_gemm.cu`, with each 128-wide K block multiplied by `mma.sync ... e4m3.e4m3.f32`
 // (16×8×32 per instruction, exact products summed in f32) and promoted into the f32
 // accumulator with the row's and the column tile's scales, as DeepGEMM does. Compiled per
-// (N, K); the host defines N, K, N_BLOCKS = ceil(N/128), K_BLOCKS = ceil(K/128) and STAGES (the
-// depth of the copy pipeline, below), and uses
-// this kernel only where K is a multiple of 16 (each row's K bytes start 16-byte aligned).
+// (N, K); the host defines N, K, N_BLOCKS = ceil(N/128), K_BLOCKS = ceil(K/128), K_SPLITS
+// and STAGES (the depth of the copy pipeline, below), and uses this kernel only where K is a multiple of 16 (each row's K bytes start 16-byte aligned).
 //
 // A block of 256 threads (8 warps) computes a 128×128 tile of D: grid x the row tiles, y the
 // column tiles (each one B scale block, since the tile is 128 wide), z the groups. Warp w
@@ -23,16 +22,16 @@
 // 16-byte chunks of one 128×128 operand tile that each thread moves.
 #define CHUNKS (TILE * TILE / 16 / 256)
 
-// Starts copying this thread's chunks of a 128×128 byte tile (rows first_row.., bytes k0..)
+// Starts copying this thread's chunks of a 128×128 byte tile (rows first_row.., K block kb)
 // from `rows` (`valid` rows of K bytes) into `tile`; rows past `valid` and bytes past K are
 // filled with zero codes (a copy of 0 source bytes).
 __device__ __forceinline__ void copy_tile(u8 (*tile)[ROW_BYTES], const u8* __restrict__ rows,
-                                          int first_row, int valid, int k0) {
+                                          int first_row, int valid, int kb) {
 #pragma unroll
     for (int j = 0; j < CHUNKS; ++j) {
         const int i = threadIdx.x + 256 * j;
         const int r = i / (TILE / 16), c = (i % (TILE / 16)) * 16;
-        const int row = first_row + r, k = k0 + c;
+        const int row = first_row + r, k = kb * TILE + c;
         const bool inside = row < valid && k < K;
         const u8* source = inside ? rows + (size_t)row * K + k : rows;
         copy_async_16(&tile[r][c], source, inside ? 16 : 0);
@@ -63,29 +62,33 @@ fp8_gemm_mma(const u8* __restrict__ a, const float* __restrict__ sa, const u8* _
 
     float acc[4][4][4] = {};
     if (row0 < o.valid_rows && o.expert >= 0) {
-        // Blocks 0 .. STAGES-2 in flight; one commit group per block (empty past the end) keeps
-        // the count that `cp.async.wait_group` waits on.
+        // The block's run of K blocks (all of K unless K is split), blocks 0 .. STAGES-2 of it
+        // in flight; one commit group per block (empty past the end) keeps the count that
+        // `cp.async.wait_group` waits on.
+        const int blocks = o.kb_end - o.kb_begin;
 #pragma unroll
         for (int s = 0; s < STAGES - 1; ++s) {
-            if (s < K_BLOCKS) {
-                copy_tile(a_tile(s), o.a_rows, row0, o.valid_rows, s * TILE);
-                copy_tile(b_tile(s), o.b_rows, col0, N, s * TILE);
+            if (s < blocks) {
+                copy_tile(a_tile(s), o.a_rows, row0, o.valid_rows, o.kb_begin + s);
+                copy_tile(b_tile(s), o.b_rows, col0, N, o.kb_begin + s);
             }
             copy_async_commit();
         }
-        for (int kb = 0; kb < K_BLOCKS; ++kb) {
-            // Block kb has landed (for every thread, after the barrier), and every warp is done
-            // with block kb - 1, whose stage the copy below refills.
+        for (int i = 0; i < blocks; ++i) {
+            const int kb = o.kb_begin + i;
+            // Block i of the run has landed (for every thread, after the barrier), and every warp
+            // is done with block i - 1, whose stage the copy below refills.
             copy_async_wait<STAGES - 2>();
             __syncthreads();
-            const int next = kb + STAGES - 1;
-            if (next < K_BLOCKS) {
-                copy_tile(a_tile(next % STAGES), o.a_rows, row0, o.valid_rows, next * TILE);
-                copy_tile(b_tile(next % STAGES), o.b_rows, col0, N, next * TILE);
+            const int next = i + STAGES - 1;
+            if (next < blocks) {
+                const int s = next % STAGES;
+                copy_tile(a_tile(s), o.a_rows, row0, o.valid_rows, o.kb_begin + next);
+                copy_tile(b_tile(s), o.b_rows, col0, N, o.kb_begin + next);
             }
             copy_async_commit();
-            const u8(*a_stage)[ROW_BYTES] = a_tile(kb % STAGES);
-            const u8(*b_stage)[ROW_BYTES] = b_tile(kb % STAGES);
+            const u8(*a_stage)[ROW_BYTES] = a_tile(i % STAGES);
+            const u8(*b_stage)[ROW_BYTES] = b_tile(i % STAGES);
             float partial[4][4][4] = {};
             // Not unrolled: unrolled, the compiler hoists every step's fragment loads and runs
             // out of registers (the two accumulators already take 128).

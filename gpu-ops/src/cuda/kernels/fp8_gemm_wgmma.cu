@@ -1,7 +1,7 @@
 // DeepGEMM's FP8 GEMM on Hopper's warpgroup tensor cores (`wgmma`, sm_90a): the same
 // operands, forms and result as `fp8_gemm.cu`. Compiled per (N, K) for sm_90a; the host
-// defines N, K, N_BLOCKS = ceil(N/128), K_BLOCKS = ceil(K/128) and STAGES, and uses this kernel
-// only where K is a multiple of 16 (each row's K bytes start 16-byte aligned).
+// defines N, K, N_BLOCKS = ceil(N/128), K_BLOCKS = ceil(K/128), K_SPLITS and STAGES, and uses
+// this kernel only where K is a multiple of 16 (each row's K bytes start 16-byte aligned).
 //
 // A block of 256 threads, two warpgroups, computes a 128×128 tile of D (grid x the row tiles,
 // y the column tiles, each one B scale block, z the groups); warpgroup w owns rows 64w .. +64.
@@ -27,16 +27,16 @@ __device__ __forceinline__ int core_offset(int row, int c) {
     return ((row / 8) * (TILE / 16) + c) * 128 + (row % 8) * 16;
 }
 
-// Starts copying this thread's chunks of a 128×128 byte tile (rows first_row.., bytes k0..)
+// Starts copying this thread's chunks of a 128×128 byte tile (rows first_row.., K block kb)
 // from `rows` (`valid` rows of K bytes) into `tile`; rows past `valid` and bytes past K are
 // filled with zero codes (a copy of 0 source bytes).
 __device__ __forceinline__ void copy_tile(u8* tile, const u8* __restrict__ rows, int first_row,
-                                          int valid, int k0) {
+                                          int valid, int kb) {
 #pragma unroll
     for (int j = 0; j < CHUNKS; ++j) {
         const int i = threadIdx.x + 256 * j;
         const int r = i / (TILE / 16), c = i % (TILE / 16);
-        const int row = first_row + r, k = k0 + c * 16;
+        const int row = first_row + r, k = kb * TILE + c * 16;
         const bool inside = row < valid && k < K;
         const u8* source = inside ? rows + (size_t)row * K + k : rows;
         copy_async_16(tile + core_offset(r, c), source, inside ? 16 : 0);
@@ -60,33 +60,37 @@ fp8_gemm_wgmma(const u8* __restrict__ a, const float* __restrict__ sa, const u8*
 
     float acc[64] = {};
     if (row0 < o.valid_rows && o.expert >= 0) {
-        // Blocks 0 .. STAGES-2 in flight; one commit group per block (empty past the end) keeps
-        // the count that `cp.async.wait_group` waits on.
+        // The block's run of K blocks (all of K unless K is split), blocks 0 .. STAGES-2 of it
+        // in flight; one commit group per block (empty past the end) keeps the count that
+        // `cp.async.wait_group` waits on.
+        const int blocks = o.kb_end - o.kb_begin;
 #pragma unroll
         for (int s = 0; s < STAGES - 1; ++s) {
-            if (s < K_BLOCKS) {
-                copy_tile(ring + 2 * s * TILE_BYTES, o.a_rows, row0, o.valid_rows, s * TILE);
-                copy_tile(ring + (2 * s + 1) * TILE_BYTES, o.b_rows, col0, N, s * TILE);
+            if (s < blocks) {
+                copy_tile(ring + 2 * s * TILE_BYTES, o.a_rows, row0, o.valid_rows, o.kb_begin + s);
+                copy_tile(ring + (2 * s + 1) * TILE_BYTES, o.b_rows, col0, N, o.kb_begin + s);
             }
             copy_async_commit();
         }
         float partial[64] = {};
-        for (int kb = 0; kb < K_BLOCKS; ++kb) {
-            // Block kb has landed and is visible to the tensor cores (the async proxy) for
-            // every thread after the barrier; every warpgroup is done with block kb - 1, whose
+        for (int i = 0; i < blocks; ++i) {
+            const int kb = o.kb_begin + i;
+            // Block i of the run has landed and is visible to the tensor cores (the async proxy)
+            // for every thread after the barrier; every warpgroup is done with block i - 1, whose
             // stage the copy below refills.
             copy_async_wait<STAGES - 2>();
             fence_proxy_async();
             __syncthreads();
-            const int next = kb + STAGES - 1;
-            if (next < K_BLOCKS) {
+            const int next = i + STAGES - 1;
+            if (next < blocks) {
                 const int s = next % STAGES;
-                copy_tile(ring + 2 * s * TILE_BYTES, o.a_rows, row0, o.valid_rows, next * TILE);
-                copy_tile(ring + (2 * s + 1) * TILE_BYTES, o.b_rows, col0, N, next * TILE);
+                const int kb_next = o.kb_begin + next;
+                copy_tile(ring + 2 * s * TILE_BYTES, o.a_rows, row0, o.valid_rows, kb_next);
+                copy_tile(ring + (2 * s + 1) * TILE_BYTES, o.b_rows, col0, N, kb_next);
             }
             copy_async_commit();
-            const u8* a_stage = ring + 2 * (kb % STAGES) * TILE_BYTES + warpgroup * 8 * 1024;
-            const u8* b_stage = ring + (2 * (kb % STAGES) + 1) * TILE_BYTES;
+            const u8* a_stage = ring + 2 * (i % STAGES) * TILE_BYTES + warpgroup * 8 * 1024;
+            const u8* b_stage = ring + (2 * (i % STAGES) + 1) * TILE_BYTES;
             fence_registers(partial);
             wgmma_fence();
 #pragma unroll
