@@ -28,6 +28,13 @@ struct Sets {
     rows: usize,
 }
 
+impl Sets {
+    /// Split blocks per split: each takes [`ROWS`] rows of one set.
+    fn row_blocks(&self) -> usize {
+        self.count * self.rows.div_ceil(ROWS)
+    }
+}
+
 /// Keys per split at least: below this, a split's fixed cost outweighs its parallelism.
 const MIN_SPLIT: usize = 64;
 
@@ -70,17 +77,8 @@ impl Gpu {
         softmax_scale: f32,
         causal: bool,
     ) -> Result<AttentionOutput, DeviceError> {
-        let MlaShape {
-            batch,
-            s_q,
-            h_q,
-            h_kv,
-            d,
-            dv,
-            block_size,
-        } = shape;
         shape.check(q);
-        let max_blocks = cache.block_table.len() / batch.max(1);
+        let max_blocks = cache.block_table.len() / shape.batch.max(1);
         let longest = cache
             .seqlens
             .iter()
@@ -119,21 +117,7 @@ impl Gpu {
                 return self.mla_decode(&round_to_bf16(q), shape, cache, softmax_scale, causal);
             }
         };
-        let program = Program::new(
-            Kernels::Attention,
-            &[
-                ("D", d as i64),
-                ("DV", dv as i64),
-                ("H_Q", h_q as i64),
-                ("KV_SETS", h_kv as i64),
-                ("S_Q", s_q as i64),
-                ("CAUSAL", i64::from(causal && s_q > 1)),
-                ("PAGED", 1),
-                ("BLOCK_SIZE", block_size as i64),
-                ("MAX_BLOCKS", max_blocks as i64),
-                ("S_K", 0),
-            ],
-        );
+        let (program, sets) = paged_program(shape, max_blocks, causal);
         let stream = &self.stream;
         let inputs = Inputs {
             q: &stream.clone_htod(q).map_err(driver)?,
@@ -144,10 +128,7 @@ impl Gpu {
             seqlens: &stream.clone_htod(cache.seqlens).map_err(driver)?,
             key_mask: &stream.alloc_zeros::<u8>(1).map_err(driver)?,
         };
-        let sets = Sets {
-            count: batch * h_kv,
-            rows: s_q * (h_q / h_kv),
-        };
+        let (d, dv) = (shape.d, shape.dv);
         self.split_attention(&program, &inputs, sets, d, dv, longest, softmax_scale)
     }
 
@@ -250,7 +231,7 @@ impl Gpu {
         if rows == 0 || dv == 0 {
             return Ok(None);
         }
-        let row_blocks = sets.count * sets.rows.div_ceil(ROWS);
+        let row_blocks = sets.row_blocks();
         let (splits, split_len) = split_keys(row_blocks, 2 * self.multiprocessors, longest);
         Ok(Some(Split {
             split_kernel: self.kernel(program, "attention_split")?,
@@ -350,6 +331,31 @@ pub(crate) fn split_keys(row_blocks: usize, blocks_wanted: usize, longest: usize
     (splits, longest.div_ceil(splits) as i32)
 }
 
+/// MLA decode's program for `shape` over a block table of `max_blocks` pages per sequence, and
+/// its sets of query rows (a sequence's KV head each).
+fn paged_program(shape: MlaShape, max_blocks: usize, causal: bool) -> (Program, Sets) {
+    let program = Program::new(
+        Kernels::Attention,
+        &[
+            ("D", shape.d as i64),
+            ("DV", shape.dv as i64),
+            ("H_Q", shape.h_q as i64),
+            ("KV_SETS", shape.h_kv as i64),
+            ("S_Q", shape.s_q as i64),
+            ("CAUSAL", i64::from(causal && shape.s_q > 1)),
+            ("PAGED", 1),
+            ("BLOCK_SIZE", shape.block_size as i64),
+            ("MAX_BLOCKS", max_blocks as i64),
+            ("S_K", 0),
+        ],
+    );
+    let sets = Sets {
+        count: shape.batch * shape.h_kv,
+        rows: shape.s_q * (shape.h_q / shape.h_kv),
+    };
+    (program, sets)
+}
+
 /// Dense attention's program for `shape` and its sets of query rows (a sequence's head each).
 fn dense_program(shape: AttentionShape) -> (Program, Sets) {
     let program = Program::new(
@@ -372,4 +378,211 @@ fn dense_program(shape: AttentionShape) -> (Program, Sets) {
         rows: shape.s_q,
     };
     (program, sets)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::cuda::emulator::support::{Rng, difference};
+    use crate::cuda::emulator::{Arg, CopyTiming, Emulated, Launch};
+    use crate::mla::{KvBlocks, mla_decode};
+
+    /// A decode call for the emulator tests: random queries, and a paged cache whose pages
+    /// are scattered over its blocks and whose rows no sequence may read are NaN.
+    pub(crate) struct PagedCase {
+        pub(crate) shape: MlaShape,
+        pub(crate) seqlens: Vec<i32>,
+        pub(crate) causal: bool,
+        pub(crate) q: Vec<f32>,
+        pub(crate) cache: Vec<f32>,
+        pub(crate) block_table: Vec<i32>,
+        pub(crate) max_blocks: usize,
+        pub(crate) scale: f32,
+    }
+
+    impl PagedCase {
+        pub(crate) fn new(shape: MlaShape, seqlens: &[i32], causal: bool) -> PagedCase {
+            let MlaShape {
+                batch,
+                s_q,
+                h_q,
+                h_kv,
+                d,
+                block_size,
+                ..
+            } = shape;
+            let mut rng = Rng(11);
+            let longest = seqlens.iter().map(|&l| l as usize).max().unwrap();
+            let max_blocks = longest.div_ceil(block_size);
+            let num_blocks = batch * max_blocks;
+            // Sequence i's page j is cache block (i·max_blocks + j)·7 mod num_blocks.
+            assert!(!num_blocks.is_multiple_of(7), "7 must permute the blocks");
+            let block_table: Vec<i32> = (0..num_blocks)
+                .map(|i| ((i * 7) % num_blocks) as i32)
+                .collect();
+            let row = h_kv * d;
+            let mut cache = vec![f32::NAN; num_blocks * block_size * row];
+            for (seq, &len) in seqlens.iter().enumerate() {
+                for pos in 0..len as usize {
+                    let block = block_table[seq * max_blocks + pos / block_size] as usize;
+                    let at = (block * block_size + pos % block_size) * row;
+                    for value in &mut cache[at..at + row] {
+                        *value = rng.unit();
+                    }
+                }
+            }
+            PagedCase {
+                shape,
+                seqlens: seqlens.to_vec(),
+                causal,
+                q: (0..batch * s_q * h_q * d).map(|_| rng.unit()).collect(),
+                cache,
+                block_table,
+                max_blocks,
+                scale: 1.0 / (d as f32).sqrt(),
+            }
+        }
+
+        pub(crate) fn longest(&self) -> usize {
+            self.seqlens.iter().map(|&l| l as usize).max().unwrap()
+        }
+
+        /// The CPU's result over `blocks` (this case's cache, in f32 or bf16).
+        pub(crate) fn expected(&self, blocks: KvBlocks<'_>) -> AttentionOutput {
+            let cache = KvCache {
+                blocks,
+                block_table: &self.block_table,
+                seqlens: &self.seqlens,
+            };
+            mla_decode(&self.q, self.shape, cache, self.scale, self.causal)
+        }
+
+        /// Panics unless `got` has every output written and matches `expected` by FlashMLA's
+        /// metric, with the same sequences seeing no key (lse +inf).
+        pub(crate) fn assert_matches(
+            &self,
+            label: &str,
+            got: &AttentionOutput,
+            expected: &AttentionOutput,
+        ) {
+            assert!(
+                got.out.iter().all(|v| v.is_finite()),
+                "{label}: out not all written"
+            );
+            let out_difference = difference(&got.out, &expected.out);
+            assert!(
+                out_difference < 1e-5,
+                "{label}: out differs by {out_difference}"
+            );
+            for (got, want) in got.lse.iter().zip(&expected.lse) {
+                assert!(
+                    got == want || (got - want).abs() < 1e-4 * want.abs().max(1.0),
+                    "{label}: lse {got} against {want}"
+                );
+            }
+        }
+    }
+
+    /// A split step's partials, poisoned (NaN) until a kernel writes them.
+    pub(crate) struct Partials {
+        max: Vec<f32>,
+        sum: Vec<f32>,
+        acc: Vec<f32>,
+        splits: usize,
+        rows: usize,
+        dv: usize,
+    }
+
+    impl Partials {
+        pub(crate) fn poisoned(rows: usize, splits: usize, dv: usize) -> Partials {
+            Partials {
+                max: vec![f32::NAN; rows * splits],
+                sum: vec![f32::NAN; rows * splits],
+                acc: vec![f32::NAN; rows * splits * dv],
+                splits,
+                rows,
+                dv,
+            }
+        }
+
+        /// The split kernels' last three arguments.
+        pub(crate) fn args(&mut self) -> [Arg; 3] {
+            [
+                Arg::from(&mut self.max[..]),
+                Arg::from(&mut self.sum[..]),
+                Arg::from(&mut self.acc[..]),
+            ]
+        }
+
+        /// Runs `emulated`'s `attention_combine` over the partials.
+        pub(crate) fn combine(&self, emulated: &Emulated, timing: CopyTiming) -> AttentionOutput {
+            let mut out = vec![f32::NAN; self.rows * self.dv];
+            let mut lse = vec![f32::NAN; self.rows];
+            let launch = Launch {
+                grid: (self.rows as u32, 1, 1),
+                threads: THREADS,
+                shared_bytes: 0,
+            };
+            let args = [
+                Arg::from(&self.max[..]),
+                Arg::from(&self.sum[..]),
+                Arg::from(&self.acc[..]),
+                Arg::I32(self.splits as i32),
+                Arg::from(&mut out[..]),
+                Arg::from(&mut lse[..]),
+            ];
+            // SAFETY: `attention_combine`'s arguments; the partials hold `splits` slots per
+            // row, the outputs a row of DV and one lse per query row.
+            unsafe { emulated.launch("attention_combine", launch, timing, &args) };
+            AttentionOutput { out, lse }
+        }
+    }
+
+    /// The f32 split kernel and the combine under the emulator against the CPU: MLA decode
+    /// over a paged f32 cache, two KV heads of six query heads (two blocks of 8 rows per set,
+    /// the second partly empty), causal, an empty sequence, several splits.
+    #[test]
+    fn the_split_kernels_match_the_cpu_under_the_emulator() {
+        let shape = MlaShape {
+            batch: 3,
+            s_q: 2,
+            h_q: 12,
+            h_kv: 2,
+            d: 40,
+            dv: 32,
+            block_size: 8,
+        };
+        let seqlens = [0, 19, 37];
+        let case = PagedCase::new(shape, &seqlens, true);
+        let expected = case.expected(KvBlocks::F32(&case.cache));
+        let (program, sets) = paged_program(shape, case.max_blocks, true);
+        let emulated = Emulated::compile(&program);
+        let row_blocks = sets.row_blocks();
+        for blocks_wanted in [1, 4 * row_blocks] {
+            let (splits, split_len) = split_keys(row_blocks, blocks_wanted, case.longest());
+            let rows = sets.count * sets.rows;
+            let mut partials = Partials::poisoned(rows, splits, shape.dv);
+            let launch = Launch {
+                grid: (row_blocks as u32, splits as u32, 1),
+                threads: THREADS,
+                shared_bytes: 0,
+            };
+            let mut args = vec![
+                Arg::from(&case.q[..]),
+                Arg::from(&case.cache[..]),
+                Arg::from(&[0.0f32][..]),
+                Arg::from(&case.block_table[..]),
+                Arg::from(&seqlens[..]),
+                Arg::from(&[0u8][..]),
+                Arg::F32(case.scale),
+                Arg::I32(split_len),
+            ];
+            args.extend(partials.args());
+            // SAFETY: `attention_split`'s arguments (the values and mask unused when paged),
+            // every buffer sized as the grid addresses it.
+            unsafe { emulated.launch("attention_split", launch, CopyTiming::Late, &args) };
+            let got = partials.combine(&emulated, CopyTiming::Late);
+            case.assert_matches(&format!("{splits} splits"), &got, &expected);
+        }
+    }
 }

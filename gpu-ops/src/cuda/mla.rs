@@ -178,9 +178,9 @@ impl Gpu {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cuda::emulator::support::{Rng, difference};
+    use crate::cuda::attention::tests::{PagedCase, Partials};
     use crate::cuda::emulator::{Arg, CopyTiming, Emulated, Launch};
-    use crate::mla::{KvBlocks, KvCache, mla_decode};
+    use crate::mla::KvBlocks;
 
     /// The shared memory a block may opt in to on sm_80 and on sm_90.
     const SM80_SHARED: usize = 163 * 1024;
@@ -205,134 +205,50 @@ mod tests {
         max_shared_bytes: usize,
         timing: CopyTiming,
     ) {
-        let MlaShape {
-            batch,
-            s_q,
-            h_q,
-            h_kv,
-            d,
-            dv,
-            block_size,
-        } = shape;
-        let mut rng = Rng(11);
-        let max_blocks = seqlens
-            .iter()
-            .map(|&l| l as usize)
-            .max()
-            .unwrap()
-            .div_ceil(block_size);
-        let num_blocks = batch * max_blocks;
-        // Sequence i's page j is cache block (i·max_blocks + j)·7 mod num_blocks: scattered.
-        assert!(!num_blocks.is_multiple_of(7), "7 must permute the blocks");
-        let block_table: Vec<i32> = (0..num_blocks)
-            .map(|i| ((i * 7) % num_blocks) as i32)
-            .collect();
-        let row = h_kv * d;
-        let mut cache = vec![bf16::NAN; num_blocks * block_size * row];
-        for (seq, &len) in seqlens.iter().enumerate() {
-            for pos in 0..len as usize {
-                let block = block_table[seq * max_blocks + pos / block_size] as usize;
-                let at = (block * block_size + pos % block_size) * row;
-                for value in &mut cache[at..at + row] {
-                    *value = bf16::from_f32(rng.unit());
-                }
-            }
-        }
-        let q: Vec<f32> = (0..batch * s_q * h_q * d).map(|_| rng.unit()).collect();
-        let scale = 1.0 / (d as f32).sqrt();
-        let expected = mla_decode(
-            &q,
-            shape,
-            KvCache {
-                blocks: KvBlocks::Bf16(&cache),
-                block_table: &block_table,
-                seqlens,
-            },
-            scale,
-            causal,
-        );
-
-        let longest = seqlens.iter().map(|&l| l as usize).max().unwrap();
+        let case = PagedCase::new(shape, seqlens, causal);
+        let cache: Vec<bf16> = case.cache.iter().map(|&v| bf16::from_f32(v)).collect();
+        let expected = case.expected(KvBlocks::Bf16(&cache));
         let plan = MlaPlan::new(
             shape,
-            max_blocks,
-            longest,
+            case.max_blocks,
+            case.longest(),
             causal,
             blocks_wanted,
             max_shared_bytes,
         )
         .unwrap();
         let emulated = Emulated::compile(&plan.program);
-        let q_bits: Vec<u16> = q.iter().map(|&v| bf16::from_f32(v).to_bits()).collect();
+        let q_bits: Vec<u16> = case
+            .q
+            .iter()
+            .map(|&v| bf16::from_f32(v).to_bits())
+            .collect();
         let (q_bits, cache_bits) = (aligned(&q_bits), aligned(cache.reinterpret_cast()));
-        let (rows, splits) = (plan.rows, plan.splits());
-        let mut part_max = vec![f32::NAN; rows * splits];
-        let mut part_sum = vec![f32::NAN; rows * splits];
-        let mut part_acc = vec![f32::NAN; rows * splits * dv];
-        let mut out = vec![f32::NAN; rows * dv];
-        let mut lse = vec![f32::NAN; rows];
-        // SAFETY: the arguments are the kernels' own, every buffer sized as the plan says.
-        unsafe {
-            let split = Launch {
-                grid: plan.grid,
-                threads: THREADS,
-                shared_bytes: plan.shared_bytes,
-            };
-            emulated.launch(
-                "mla_split_bf16",
-                split,
-                timing,
-                &[
-                    Arg::from(&q_bits[..]),
-                    Arg::from(&cache_bits[..]),
-                    Arg::from(&block_table[..]),
-                    Arg::from(seqlens),
-                    Arg::F32(scale),
-                    Arg::I32(plan.split_len),
-                    Arg::from(&mut part_max[..]),
-                    Arg::from(&mut part_sum[..]),
-                    Arg::from(&mut part_acc[..]),
-                ],
-            );
-            let combine = Launch {
-                grid: (rows as u32, 1, 1),
-                threads: THREADS,
-                shared_bytes: 0,
-            };
-            emulated.launch(
-                "attention_combine",
-                combine,
-                timing,
-                &[
-                    Arg::from(&part_max[..]),
-                    Arg::from(&part_sum[..]),
-                    Arg::from(&part_acc[..]),
-                    Arg::I32(splits as i32),
-                    Arg::from(&mut out[..]),
-                    Arg::from(&mut lse[..]),
-                ],
-            );
-        }
+        let mut partials = Partials::poisoned(plan.rows, plan.splits(), shape.dv);
+        let split = Launch {
+            grid: plan.grid,
+            threads: THREADS,
+            shared_bytes: plan.shared_bytes,
+        };
+        let mut args = vec![
+            Arg::from(&q_bits[..]),
+            Arg::from(&cache_bits[..]),
+            Arg::from(&case.block_table[..]),
+            Arg::from(seqlens),
+            Arg::F32(case.scale),
+            Arg::I32(plan.split_len),
+        ];
+        args.extend(partials.args());
+        // SAFETY: the arguments are `mla_split_bf16`'s, every buffer sized as the plan says.
+        unsafe { emulated.launch("mla_split_bf16", split, timing, &args) };
+        let got = partials.combine(&emulated, timing);
         let label = format!(
-            "{shape:?} seqlens {seqlens:?} causal {causal}, {splits} splits, {} bytes of shared \
+            "{shape:?} seqlens {seqlens:?} causal {causal}, {} splits, {} bytes of shared \
              memory, copies {timing:?}",
+            plan.splits(),
             plan.shared_bytes
         );
-        assert!(
-            out.iter().all(|v| v.is_finite()),
-            "{label}: out not all written"
-        );
-        let out_difference = difference(&out, &expected.out);
-        assert!(
-            out_difference < 1e-5,
-            "{label}: out differs by {out_difference}"
-        );
-        for (got, want) in lse.iter().zip(&expected.lse) {
-            assert!(
-                got == want || (got - want).abs() < 1e-4 * want.abs().max(1.0),
-                "{label}: lse {got} against {want}"
-            );
-        }
+        case.assert_matches(&label, &got, &expected);
     }
 
     #[test]

@@ -81,9 +81,9 @@ struct PendingCopy {
     int bytes;
 };
 inline thread_local std::vector<PendingCopy> open_group;
+inline thread_local std::vector<std::vector<PendingCopy>> committed_groups;
 // Whether copies land as they are started rather than when waited for.
 inline bool copies_land_early = false;
-inline thread_local std::vector<std::vector<PendingCopy>> committed_groups;
 
 inline void land(const PendingCopy& copy) {
     std::memcpy(copy.shared, copy.global, copy.bytes);
