@@ -15,7 +15,7 @@
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use crate::matmul::nt_into;
+use crate::matmul::{nn_into, nt_general_into};
 
 /// Attention over one run of keys, before normalisation.
 #[derive(Debug, Clone)]
@@ -206,9 +206,6 @@ pub fn attention_fast(
             let (seq, head) = (task / heads, task % heads);
             let valid: Vec<usize> = (0..s_k).filter(|&j| key_mask[seq * s_k + j]).collect();
             let keys = valid.len();
-            if keys == 0 {
-                return (vec![0.0; s_q * dv], vec![f32::INFINITY; s_q]);
-            }
             let queries: Vec<f32> = (0..s_q)
                 .flat_map(|i| &q[((seq * s_q + i) * heads + head) * d..][..d])
                 .copied()
@@ -218,56 +215,24 @@ pub fn attention_fast(
                 .flat_map(|&j| &k[((seq * s_k + j) * heads + head) * d..][..d])
                 .copied()
                 .collect();
-            // Vᵀ, `dv × keys`, so that P·V is an NT product too.
-            let mut values_t = vec![0.0f32; dv * keys];
-            for (slot, &j) in valid.iter().enumerate() {
-                let value = &v[((seq * s_k + j) * heads + head) * dv..][..dv];
-                for (dim, x) in value.iter().enumerate() {
-                    values_t[dim * keys + slot] = *x;
-                }
-            }
-            let mut scores = vec![0.0f32; s_q * keys];
-            // SAFETY: `scores` is s_q × keys, owned by this task.
-            unsafe {
-                nt_into(
-                    scores.as_mut_ptr(),
-                    keys,
-                    &queries,
-                    s_q,
-                    &key_rows,
+            let values: Vec<f32> = valid
+                .iter()
+                .flat_map(|&j| &v[((seq * s_k + j) * heads + head) * dv..][..dv])
+                .copied()
+                .collect();
+            attend(
+                &queries,
+                &key_rows,
+                (&values, dv),
+                Dims {
+                    rows: s_q,
                     keys,
                     d,
-                    Parallelism::None,
-                )
-            };
-            let mut lse = Vec::with_capacity(s_q);
-            for scores in scores.chunks_mut(keys) {
-                let max = scores
-                    .iter()
-                    .fold(f32::NEG_INFINITY, |m, s| m.max(s * softmax_scale));
-                let mut sum = 0.0f32;
-                for s in scores.iter_mut() {
-                    *s = (*s * softmax_scale - max).exp();
-                    sum += *s;
-                }
-                scores.iter_mut().for_each(|s| *s /= sum);
-                lse.push(max + sum.ln());
-            }
-            let mut out = vec![0.0f32; s_q * dv];
-            // SAFETY: `out` is s_q × dv, owned by this task.
-            unsafe {
-                nt_into(
-                    out.as_mut_ptr(),
                     dv,
-                    &scores,
-                    s_q,
-                    &values_t,
-                    dv,
-                    keys,
-                    Parallelism::None,
-                )
-            };
-            (out, lse)
+                },
+                softmax_scale,
+                |_| keys,
+            )
         })
         .collect();
     let mut result = AttentionOutput {
@@ -283,6 +248,85 @@ pub fn attention_fast(
         result.lse[(seq * heads + head) * s_q..][..s_q].copy_from_slice(lse);
     }
     result
+}
+
+/// The sizes of one [`attend`] call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dims {
+    /// Query rows.
+    pub(crate) rows: usize,
+    pub(crate) keys: usize,
+    /// Query and key width.
+    pub(crate) d: usize,
+    /// Value width.
+    pub(crate) dv: usize,
+}
+
+/// Softmax attention of `queries` (`rows × d`) over `key_rows` (`keys × d`) and `values`
+/// (`keys` rows of which the first `dv` values count, `value_stride` apart: MLA's values are
+/// its keys' first dims), in f32 through two matrix products; query row r sees only the first
+/// `visible(r)` keys. Returns the rows' outputs (`rows × dv`) and natural-log logsumexps:
+/// zeros and +inf for a row that sees none.
+pub(crate) fn attend(
+    queries: &[f32],
+    key_rows: &[f32],
+    (values, value_stride): (&[f32], usize),
+    Dims { rows, keys, d, dv }: Dims,
+    softmax_scale: f32,
+    visible: impl Fn(usize) -> usize,
+) -> (Vec<f32>, Vec<f32>) {
+    if keys == 0 {
+        return (vec![0.0; rows * dv], vec![f32::INFINITY; rows]);
+    }
+    let mut scores = vec![0.0f32; rows * keys];
+    // SAFETY: `scores` is rows × keys, owned here.
+    unsafe {
+        nt_general_into(
+            scores.as_mut_ptr(),
+            keys,
+            queries,
+            rows,
+            key_rows,
+            keys,
+            d,
+            Parallelism::None,
+        )
+    };
+    let mut lse = Vec::with_capacity(rows);
+    for (row, scores) in scores.chunks_mut(keys).enumerate() {
+        let seen = visible(row).min(keys);
+        let (seen_scores, unseen) = scores.split_at_mut(seen);
+        unseen.fill(0.0);
+        if seen == 0 {
+            lse.push(f32::INFINITY);
+            continue;
+        }
+        let max = seen_scores
+            .iter()
+            .fold(f32::NEG_INFINITY, |m, s| m.max(s * softmax_scale));
+        let mut sum = 0.0f32;
+        for s in seen_scores.iter_mut() {
+            *s = (*s * softmax_scale - max).exp();
+            sum += *s;
+        }
+        seen_scores.iter_mut().for_each(|s| *s /= sum);
+        lse.push(max + sum.ln());
+    }
+    let mut out = vec![0.0f32; rows * dv];
+    // SAFETY: `out` is rows × dv, owned here.
+    unsafe {
+        nn_into(
+            out.as_mut_ptr(),
+            dv,
+            &scores,
+            rows,
+            values,
+            value_stride,
+            dv,
+            keys,
+        )
+    };
+    (out, lse)
 }
 
 #[cfg(test)]

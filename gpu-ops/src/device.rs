@@ -129,7 +129,8 @@ impl Device {
         }
     }
 
-    /// MLA decode attention over a paged KV cache ([`mla::mla_decode`]).
+    /// MLA decode attention over a paged KV cache ([`mla::mla_decode`]; on the CPU through
+    /// [`mla::mla_decode_fast`]).
     pub fn mla_decode(
         &self,
         q: &[f32],
@@ -139,7 +140,7 @@ impl Device {
         causal: bool,
     ) -> Result<AttentionOutput, DeviceError> {
         match self {
-            Device::Cpu => Ok(mla::mla_decode(q, shape, cache, softmax_scale, causal)),
+            Device::Cpu => Ok(mla::mla_decode_fast(q, shape, cache, softmax_scale, causal)),
             #[cfg(feature = "cuda")]
             Device::Cuda(gpu) => gpu.mla_decode(q, shape, cache, softmax_scale, causal),
         }

@@ -15,7 +15,9 @@ use std::borrow::Cow;
 
 pub use half::bf16;
 
-use crate::attention::{AttentionOutput, Partial};
+use rayon::prelude::*;
+
+use crate::attention::{AttentionOutput, Dims, Partial, attend};
 
 /// The dimensions of one decode call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +75,26 @@ pub enum KvBlocks<'a> {
     Bf16(&'a [bf16]),
 }
 
+impl KvCache<'_> {
+    /// `q` as it meets this cache's keys: rounded to bf16 for a bf16 cache.
+    fn query<'q>(&self, q: &'q [f32]) -> Cow<'q, [f32]> {
+        match self.blocks {
+            KvBlocks::F32(_) => Cow::Borrowed(q),
+            KvBlocks::Bf16(_) => Cow::Owned(round_to_bf16(q)),
+        }
+    }
+}
+
+/// The keys query token `token` of `s_q` new tokens sees among a sequence's `s_k`: all, or with
+/// `causal` those up to position `s_k - s_q + token`.
+fn visible_keys(s_k: usize, s_q: usize, token: usize, causal: bool) -> usize {
+    if causal {
+        (s_k + token + 1).saturating_sub(s_q).min(s_k)
+    } else {
+        s_k
+    }
+}
+
 impl KvBlocks<'_> {
     /// The first `rows` token rows (`h_kv × d` values each) of cache block `block`, in f32.
     fn rows(&self, block: usize, rows: usize, row_len: usize, block_size: usize) -> Cow<'_, [f32]> {
@@ -102,22 +124,13 @@ pub fn mla_decode(
         block_size,
     } = shape;
     shape.check(q);
-    let q: Cow<'_, [f32]> = match cache.blocks {
-        KvBlocks::F32(_) => Cow::Borrowed(q),
-        KvBlocks::Bf16(_) => Cow::Owned(round_to_bf16(q)),
-    };
+    let q = cache.query(q);
     let max_blocks = cache.block_table.len() / batch.max(1);
     let mut out = vec![0.0f32; batch * s_q * h_q * dv];
     let mut lse = vec![f32::INFINITY; batch * h_q * s_q];
     for seq in 0..batch {
         let s_k = cache.seqlens[seq].max(0) as usize;
-        let visible = |token: usize| {
-            if causal {
-                (s_k + token + 1).saturating_sub(s_q).min(s_k)
-            } else {
-                s_k
-            }
-        };
+        let visible = |token: usize| visible_keys(s_k, s_q, token, causal);
         // One partial per cache page and query row, combined as the GPU's split-KV blocks are.
         let mut partials: Vec<Option<Partial>> = vec![None; s_q * h_q];
         for page in 0..s_k.div_ceil(block_size) {
@@ -156,6 +169,88 @@ pub fn mla_decode(
         }
     }
     AttentionOutput { out, lse }
+}
+
+/// [`mla_decode`] in f32 through matrix products, the path the CPU runs: one task per sequence
+/// and KV head gathers the keys its rows may see (widened from bf16 once), and attends with
+/// `S = Q·Kᵀ·scale`, a row softmax masked per token, and `O = P·V`. Checked against
+/// [`mla_decode`].
+pub fn mla_decode_fast(
+    q: &[f32],
+    shape: MlaShape,
+    cache: KvCache<'_>,
+    softmax_scale: f32,
+    causal: bool,
+) -> AttentionOutput {
+    let MlaShape {
+        batch,
+        s_q,
+        h_q,
+        h_kv,
+        d,
+        dv,
+        block_size,
+    } = shape;
+    shape.check(q);
+    let q = cache.query(q);
+    let max_blocks = cache.block_table.len() / batch.max(1);
+    let heads_per_set = h_q / h_kv;
+    let per_set: Vec<(Vec<f32>, Vec<f32>)> = (0..batch * h_kv)
+        .into_par_iter()
+        .map(|task| {
+            let (seq, kv) = (task / h_kv, task % h_kv);
+            let s_k = cache.seqlens[seq].max(0) as usize;
+            let visible = |token: usize| visible_keys(s_k, s_q, token, causal);
+            // The last token sees the most keys.
+            let keys = (0..s_q).map(visible).max().unwrap_or(0);
+            let mut key_rows = Vec::with_capacity(keys * d);
+            for first in (0..keys).step_by(block_size) {
+                let block = cache.block_table[seq * max_blocks + first / block_size] as usize;
+                let rows = block_size.min(keys - first);
+                let page = cache.blocks.rows(block, rows, h_kv * d, block_size);
+                for row in page.chunks_exact(h_kv * d) {
+                    key_rows.extend_from_slice(&row[kv * d..(kv + 1) * d]);
+                }
+            }
+            // Row r is token r / heads_per_set's query head kv·heads_per_set + r % heads_per_set.
+            let queries: Vec<f32> = (0..s_q * heads_per_set)
+                .flat_map(|r| {
+                    let head = kv * heads_per_set + r % heads_per_set;
+                    &q[((seq * s_q + r / heads_per_set) * h_q + head) * d..][..d]
+                })
+                .copied()
+                .collect();
+            let dims = Dims {
+                rows: s_q * heads_per_set,
+                keys,
+                d,
+                dv,
+            };
+            // The values are the keys' first dv dims.
+            attend(
+                &queries,
+                &key_rows,
+                (&key_rows, d),
+                dims,
+                softmax_scale,
+                |r| visible(r / heads_per_set),
+            )
+        })
+        .collect();
+    let mut result = AttentionOutput {
+        out: vec![0.0f32; batch * s_q * h_q * dv],
+        lse: vec![0.0f32; batch * h_q * s_q],
+    };
+    for (task, (out, lse)) in per_set.iter().enumerate() {
+        let (seq, kv) = (task / h_kv, task % h_kv);
+        for (r, &lse) in lse.iter().enumerate() {
+            let (token, head) = (r / heads_per_set, kv * heads_per_set + r % heads_per_set);
+            let at = ((seq * s_q + token) * h_q + head) * dv;
+            result.out[at..at + dv].copy_from_slice(&out[r * dv..(r + 1) * dv]);
+            result.lse[(seq * h_q + head) * s_q + token] = lse;
+        }
+    }
+    result
 }
 
 /// `values` rounded to the nearest bf16 (ties to even), back in f32.

@@ -7,7 +7,7 @@ use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde_json::Value;
 use tarn_gpu::eplb::{Cluster, rebalance_experts};
 use tarn_gpu::fp8::{Fp8Matrix, Grouping, fast, quantize, reference};
-use tarn_gpu::mla::{KvBlocks, KvCache, MlaShape, bf16, mla_decode};
+use tarn_gpu::mla::{KvBlocks, KvCache, MlaShape, bf16, mla_decode, mla_decode_fast};
 use tarn_gpu::moe_gate::{GateConfig, Router, ScoreFunc, gate};
 
 /// A file of `../shared/testdata/gpu/`, found from the crate folder when the test runs (not when
@@ -305,24 +305,29 @@ fn mla_decode_matches_flashmla_and_never_reads_past_a_sequence() {
             (true, "out_causal", "lse_causal"),
             (false, "out_noncausal", "lse_noncausal"),
         ] {
-            let got = mla_decode(&q, shape, cache, 1.0 / 576f32.sqrt(), causal);
-            let out = tensor(&file, out_name);
-            let lse = tensor(&file, lse_name);
-            let name = format!("{out_name} from a {kind} cache");
-            assert!(
-                got.out.iter().chain(&got.lse).all(|v| v.is_finite()),
-                "{name}: read a poisoned row"
-            );
-            assert!(
-                difference(&got.out, &out) < 1e-5,
-                "{name}: {}",
-                difference(&got.out, &out)
-            );
-            assert!(
-                difference(&got.lse, &lse) < 1e-5,
-                "{name} lse: {}",
-                difference(&got.lse, &lse)
-            );
+            for (path, decode) in [
+                ("reference", mla_decode as fn(_, _, _, _, _) -> _),
+                ("fast", mla_decode_fast),
+            ] {
+                let got = decode(&q, shape, cache, 1.0 / 576f32.sqrt(), causal);
+                let out = tensor(&file, out_name);
+                let lse = tensor(&file, lse_name);
+                let name = format!("{out_name} from a {kind} cache, {path} path");
+                assert!(
+                    got.out.iter().chain(&got.lse).all(|v| v.is_finite()),
+                    "{name}: read a poisoned row"
+                );
+                assert!(
+                    difference(&got.out, &out) < 1e-5,
+                    "{name}: {}",
+                    difference(&got.out, &out)
+                );
+                assert!(
+                    difference(&got.lse, &lse) < 1e-5,
+                    "{name} lse: {}",
+                    difference(&got.lse, &lse)
+                );
+            }
         }
     }
 }
@@ -344,7 +349,11 @@ fn an_empty_sequence_gives_zeros_and_infinite_lse() {
         block_table: &[0],
         seqlens: &[0],
     };
-    let got = mla_decode(&[1.0; 16], shape, cache, 1.0, true);
-    assert_eq!(got.out, [0.0; 8]);
-    assert_eq!(got.lse, [f32::INFINITY; 2]);
+    for got in [
+        mla_decode(&[1.0; 16], shape, cache, 1.0, true),
+        mla_decode_fast(&[1.0; 16], shape, cache, 1.0, true),
+    ] {
+        assert_eq!(got.out, [0.0; 8]);
+        assert_eq!(got.lse, [f32::INFINITY; 2]);
+    }
 }

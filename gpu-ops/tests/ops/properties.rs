@@ -5,7 +5,7 @@
 
 use tarn_gpu::attention::{AttentionShape, attention, attention_fast};
 use tarn_gpu::fp8::{Fp8Matrix, Grouping, fast, quantize, reference};
-use tarn_gpu::mla::{KvBlocks, KvCache, MlaShape, mla_decode};
+use tarn_gpu::mla::{KvBlocks, KvCache, MlaShape, bf16, mla_decode, mla_decode_fast};
 
 use crate::support::Rng;
 
@@ -308,6 +308,78 @@ fn fast_attention_equals_the_reference() {
                 g == w || (g - w).abs() <= 1e-5 * w.abs().max(1.0),
                 "{what}: lse {g} vs {w}"
             );
+        }
+    }
+}
+
+#[test]
+fn fast_mla_decode_matches_the_reference() {
+    for seed in 400..424 {
+        let mut rng = Rng(seed);
+        let (batch, s_q, h_kv) = (rng.between(1, 4), rng.between(1, 3), rng.between(1, 2));
+        let h_q = h_kv * rng.between(1, 5);
+        let block_size = rng.between(1, 16);
+        let d = rng.between(2, 48);
+        let dv = rng.between(1, d);
+        let seqlens: Vec<i32> = (0..batch)
+            .map(|_| {
+                if rng.next_u64().is_multiple_of(4) {
+                    0
+                } else {
+                    rng.between(1, 90) as i32
+                }
+            })
+            .collect();
+        let longest = seqlens.iter().copied().max().unwrap_or(0) as usize;
+        let max_blocks = longest.div_ceil(block_size).max(1);
+        // Pages in a shuffled order; every row past a sequence's length NaN.
+        let num_blocks = batch * max_blocks;
+        let mut block_table: Vec<i32> = (0..num_blocks as i32).collect();
+        for i in (1..block_table.len()).rev() {
+            block_table.swap(i, rng.between(0, i));
+        }
+        let row = h_kv * d;
+        let mut blocks = rng.matrix(num_blocks * block_size, row);
+        for (seq, &len) in seqlens.iter().enumerate() {
+            for pos in len as usize..max_blocks * block_size {
+                let block = block_table[seq * max_blocks + pos / block_size] as usize;
+                let at = (block * block_size + pos % block_size) * row;
+                blocks[at..at + row].fill(f32::NAN);
+            }
+        }
+        let blocks_bf16: Vec<bf16> = blocks.iter().map(|&v| bf16::from_f32(v)).collect();
+        let q = rng.matrix(batch * s_q * h_q, d);
+        let scale = 1.0 / (d as f32).sqrt();
+        let causal = rng.next_u64().is_multiple_of(2);
+        let shape = MlaShape {
+            batch,
+            s_q,
+            h_q,
+            h_kv,
+            d,
+            dv,
+            block_size,
+        };
+        for blocks in [KvBlocks::F32(&blocks), KvBlocks::Bf16(&blocks_bf16)] {
+            let cache = KvCache {
+                blocks,
+                block_table: &block_table,
+                seqlens: &seqlens,
+            };
+            let want = mla_decode(&q, shape, cache, scale, causal);
+            let got = mla_decode_fast(&q, shape, cache, scale, causal);
+            let bf16 = matches!(blocks, KvBlocks::Bf16(_));
+            let what = format!(
+                "seed {seed}: {shape:?} lengths {seqlens:?} causal {causal} bf16 cache {bf16}"
+            );
+            assert!(got.out.iter().all(|v| v.is_finite()), "{what}: read a NaN");
+            assert_close(&got.out, &want.out, &what);
+            for (g, w) in got.lse.iter().zip(&want.lse) {
+                assert!(
+                    g == w || (g - w).abs() <= 1e-5 * w.abs().max(1.0),
+                    "{what}: lse {g} vs {w}"
+                );
+            }
         }
     }
 }
