@@ -74,13 +74,18 @@ impl Fp8Kernel {
         Fp8GemmPlan {
             program: Program::new(kernels, &defines),
             entry,
-            tile: if self == Fp8Kernel::Portable {
-                PORTABLE_TILE
-            } else {
-                TENSOR_TILE
-            },
+            tile: self.tile(),
             shared_bytes,
             k_splits,
+        }
+    }
+
+    /// Rows and columns of D each block of this kernel computes.
+    fn tile(self) -> usize {
+        if self == Fp8Kernel::Portable {
+            PORTABLE_TILE
+        } else {
+            TENSOR_TILE
         }
     }
 
@@ -290,7 +295,7 @@ impl Gpu {
         } else {
             Fp8Kernel::Portable
         };
-        let tile = kernel.plan(n, k, 1).tile;
+        let tile = kernel.tile();
         let tiles = m.div_ceil(tile) * n.div_ceil(tile) * groups;
         // The reduce step indexes D with an i32.
         let k_splits = if groups * m * n <= i32::MAX as usize {
