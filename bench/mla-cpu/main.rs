@@ -9,21 +9,12 @@
 #[path = "../../gpu-ops/tests/ops/support.rs"]
 mod support;
 
-use std::time::Instant;
+#[path = "../cpu_timing.rs"]
+mod cpu_timing;
 
+use cpu_timing::{best, peak};
 use support::Rng;
 use tarn_gpu::mla::{KvBlocks, KvCache, MlaShape, bf16, mla_decode, mla_decode_fast};
-
-/// Best seconds of `runs` runs.
-fn best(runs: usize, mut f: impl FnMut()) -> f64 {
-    (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
-}
 
 fn main() {
     let (batch, d, dv, block_size) = (8, 576, 512, 64);
@@ -46,8 +37,10 @@ fn main() {
         keys / batch,
         rayon::current_num_threads()
     );
-    println!("| cache | s_q | h_q | reference s | fast s | ratio | fast GFLOP/s |");
-    println!("|---|---|---|---|---|---|---|");
+    let (peak_gflops, formula) = peak();
+    println!("peak f32: {peak_gflops:.0} GFLOP/s = {formula}\n");
+    println!("| cache | s_q | h_q | reference s | fast s | ratio | fast GFLOP/s | fast / peak |");
+    println!("|---|---|---|---|---|---|---|---|");
     for s_q in [1, 2] {
         for h_q in [16, 128] {
             let q: Vec<f32> = (0..batch * s_q * h_q * d).map(|_| rng.unit()).collect();
@@ -81,10 +74,11 @@ fn main() {
                 });
                 // Scores and weighted values: 2·(d + dv) flops per query row and key.
                 let flops = (2 * (d + dv) * s_q * h_q * keys) as f64;
+                let gflops = flops / fast / 1e9;
                 println!(
-                    "| {name} | {s_q} | {h_q} | {reference:.3} | {fast:.4} | {:.1}x | {:.1} |",
+                    "| {name} | {s_q} | {h_q} | {reference:.3} | {fast:.4} | {:.1}x | {gflops:.1} | {:.2} |",
                     reference / fast,
-                    flops / fast / 1e9
+                    gflops / peak_gflops
                 );
             }
         }
