@@ -76,6 +76,11 @@ pub enum KvBlocks<'a> {
 }
 
 impl KvCache<'_> {
+    /// The width of `block_table`'s rows: pages per sequence at most, for `batch` sequences.
+    pub(crate) fn pages_per_sequence(&self, batch: usize) -> usize {
+        self.block_table.len() / batch.max(1)
+    }
+
     /// `q` as it meets this cache's keys: rounded to bf16 for a bf16 cache.
     fn query<'q>(&self, q: &'q [f32]) -> Cow<'q, [f32]> {
         match self.blocks {
@@ -125,7 +130,7 @@ pub fn mla_decode(
     } = shape;
     shape.check(q);
     let q = cache.query(q);
-    let max_blocks = cache.block_table.len() / batch.max(1);
+    let max_blocks = cache.pages_per_sequence(batch);
     let mut out = vec![0.0f32; batch * s_q * h_q * dv];
     let mut lse = vec![f32::INFINITY; batch * h_q * s_q];
     for seq in 0..batch {
@@ -193,7 +198,7 @@ pub fn mla_decode_fast(
     } = shape;
     shape.check(q);
     let q = cache.query(q);
-    let max_blocks = cache.block_table.len() / batch.max(1);
+    let max_blocks = cache.pages_per_sequence(batch);
     let heads_per_set = h_q / h_kv;
     let per_set: Vec<(Vec<f32>, Vec<f32>)> = (0..batch * h_kv)
         .into_par_iter()

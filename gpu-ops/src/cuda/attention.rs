@@ -78,7 +78,7 @@ impl Gpu {
         causal: bool,
     ) -> Result<AttentionOutput, DeviceError> {
         shape.check(q);
-        let max_blocks = cache.block_table.len() / shape.batch.max(1);
+        let max_blocks = cache.pages_per_sequence(shape.batch);
         let longest = cache
             .seqlens
             .iter()
