@@ -26,7 +26,8 @@ pub(crate) struct MlaPlan {
     /// The split kernel's grid: (row blocks, splits, 1).
     pub(crate) grid: (u32, u32, u32),
     pub(crate) split_len: i32,
-    /// Dynamic shared memory per split block: the query tile and the key stages.
+    /// Dynamic shared memory per split block: the query tile, the key stages, P and the
+    /// warps' exchange.
     pub(crate) shared_bytes: usize,
     /// Query rows, each a block of the combine step.
     pub(crate) rows: usize,
@@ -56,9 +57,14 @@ impl MlaPlan {
             dv,
             block_size,
         } = shape;
-        // The query tile and the key stages, rows padded by 16 bytes; three stages where they
-        // fit (sm_90), else two.
-        let shared_bytes = |stages: usize| (TILE_ROWS + stages * KEYS) * (d + 8) * 2;
+        // The query tile and the key stages, rows padded by 16 bytes, three stages where they
+        // fit (sm_90), else two; then the tile of P (bf16, rows padded alike) and two f32 per
+        // row for the warps of a row to exchange maxima and sums.
+        let shared_bytes = |stages: usize| {
+            (TILE_ROWS + stages * KEYS) * (d + 8) * 2
+                + TILE_ROWS * (KEYS + 8) * 2
+                + TILE_ROWS * 2 * 4
+        };
         let stages = if shared_bytes(3) <= max_shared_bytes {
             3
         } else {

@@ -9,18 +9,22 @@
 // split of the keys (grid x: (seq·H_KV + kv)·ROW_TILES + tile, y: split), so each key of the
 // split is read from global memory once for 64 query rows, as FlashMLA does. The tile's
 // queries stay in shared memory; the keys stream through a ring of STAGES 32-key steps with
-// `cp.async` (the copies of the next steps overlapping the work on this one), and keys past the block's last visible position are never read (their
-// rows are zero-filled instead), so pages past a sequence's end are never touched.
+// `cp.async` (the copies of the next steps overlapping the work on this one), and keys past
+// the block's last visible position are never read (their rows are zero-filled instead), so
+// pages past a sequence's end are never touched.
 //
-// Warp w takes rows 16·(w % 4) .. +16 of the tile and value dims DV/2·(w / 4) .. +DV/2: its
-// accumulators (16 × DV/2 in f32, 128 registers for DV = 512) fit where the whole row would
-// not, at the price of both warps of a row computing the same scores. Per step a warp
-//   1. scores its 16 rows against the 32 keys (S = Q·Kᵀ, D/16 steps of m16n8k16, fragments by
-//      `ldmatrix`),
-//   2. masks keys its rows may not see, and folds the step into the running max and sum
-//      (online softmax, each lane's rows g and g + 8 reduced across the lane's quad),
-//   3. adds P·V (P rounded to bf16 straight from the score registers, which have the A
-//      fragment's layout; V = the keys' first DV dims, fragments by transposed `ldmatrix`).
+// Warp w takes rows 16·(w % 4) .. +16 of the tile with its partner w ^ 4: the pair splits each
+// step's keys for the scores and the value dims for the output, so that its accumulators
+// (16 × DV/2 in f32, 128 registers for DV = 512) fit where the whole row would not, and no
+// score is computed twice. Per step of KEYS keys a warp
+//   1. scores its 16 rows against its half of the keys (S = Q·Kᵀ, D/16 steps of m16n8k16,
+//      fragments by `ldmatrix`) and masks the keys its rows may not see;
+//   2. shares its rows' maxima with its partner, so both fold the step into the same running
+//      max (online softmax, each lane's rows g and g + 8 reduced across the lane's quad), and
+//      writes its probabilities P, rounded to bf16, into the pair's tile of P;
+//   3. adds P·V over all the step's keys for its half of the value dims (P's fragments from
+//      that tile, V = the keys' first DV dims by transposed `ldmatrix`).
+// Each warp sums only its own keys' probabilities; the pair adds the two sums at the end.
 
 #define THREADS 256
 #define TILE_ROWS 64
@@ -32,6 +36,9 @@
 #define SET_ROWS (S_Q * HEADS_PER_SET)
 #define ROW_TILES ((SET_ROWS + TILE_ROWS - 1) / TILE_ROWS)
 #define HALF_DV (DV / 2)
+#define HALF_KEYS (KEYS / 2)
+// The tile of P, in bf16 elements per row, padded as ROW_STRIDE is.
+#define P_STRIDE (KEYS + 8)
 // 8-wide column tiles of a warp's half of the value dims.
 #define DV_TILES (HALF_DV / 8)
 #define CHUNKS_PER_ROW (D / 8)
@@ -69,18 +76,23 @@ mla_split_bf16(const u16* __restrict__ q, const u16* __restrict__ cache,
                float scale, int split_len, float* __restrict__ part_max,
                float* __restrict__ part_sum, float* __restrict__ part_acc) {
     DYNAMIC_SHARED(u16, shared, 16);
-    // The query tile, then the ring of key stages.
+    // The query tile, the ring of key stages, the tile of P, then each row's value from each
+    // warp of its pair (its step max, and at the end its sum).
     u16* query = shared;
     auto stage = [&](int step) {
         return shared + (TILE_ROWS + KEYS * (step % STAGES)) * ROW_STRIDE;
     };
+    u16* probabilities = shared + (TILE_ROWS + KEYS * STAGES) * ROW_STRIDE;
+    float* exchange = (float*)(probabilities + TILE_ROWS * P_STRIDE);
 
     const int set = blockIdx.x / ROW_TILES, first_row = (blockIdx.x % ROW_TILES) * TILE_ROWS;
     const int seq = set / H_KV, kv = set % H_KV;
     const int split = blockIdx.y, splits = gridDim.y;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int g = lane / 4, t = lane % 4;
-    const int warp_row = 16 * (warp % 4), dim0 = HALF_DV * (warp / 4);
+    // The warp's half of the pair: its keys of each step and its value dims.
+    const int side = warp / 4;
+    const int warp_row = 16 * (warp % 4), key0 = HALF_KEYS * side, dim0 = HALF_DV * side;
     const int seqlen = seqlens[seq];
     const int* pages = block_table + (size_t)seq * MAX_BLOCKS;
 
@@ -140,34 +152,32 @@ mla_split_bf16(const u16* __restrict__ q, const u16* __restrict__ cache,
         copy_async_commit();
         const u16* keys = stage(step);
 
-        // 1. S = Q·Kᵀ: 16 rows × KEYS keys, 4 column tiles of 8 keys.
-        float score[KEYS / 8][4] = {};
+        // 1. S = Q·Kᵀ: 16 rows × the warp's HALF_KEYS keys, column tiles of 8 keys, masked.
+        float score[HALF_KEYS / 8][4] = {};
 #pragma unroll 4
         for (int k = 0; k < D; k += 16) {
             u32 a[4];
             load_matrix_x4(a, query + (warp_row + lane % 8 + 8 * (lane / 8 % 2)) * ROW_STRIDE +
                                   k + 8 * (lane / 16));
 #pragma unroll
-            for (int pair = 0; pair < KEYS / 16; ++pair) {
+            for (int pair = 0; pair < HALF_KEYS / 16; ++pair) {
                 u32 b[4];
-                load_matrix_x4(b, keys + (16 * pair + lane % 8 + 8 * (lane / 16)) * ROW_STRIDE +
+                load_matrix_x4(b, keys + (key0 + 16 * pair + lane % 8 + 8 * (lane / 16)) *
+                                             ROW_STRIDE +
                                       k + 8 * (lane / 8 % 2));
                 const u32 first[2] = {b[0], b[1]}, second[2] = {b[2], b[3]};
                 mma_bf16(score[2 * pair], a, first);
                 mma_bf16(score[2 * pair + 1], a, second);
             }
         }
-
-        // 2. Online softmax over the step, rows g (half 0) and g + 8 (half 1).
-        float rescale[2];
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
             float step_max = -INFINITY;
 #pragma unroll
-            for (int j = 0; j < KEYS / 8; ++j) {
+            for (int j = 0; j < HALF_KEYS / 8; ++j) {
 #pragma unroll
                 for (int e = 0; e < 2; ++e) {
-                    const int pos = base + 8 * j + 2 * t + e;
+                    const int pos = base + key0 + 8 * j + 2 * t + e;
                     float& s = score[j][2 * half + e];
                     s = pos < limit[half] ? s * scale : -INFINITY;
                     step_max = fmaxf(step_max, s);
@@ -175,18 +185,33 @@ mla_split_bf16(const u16* __restrict__ q, const u16* __restrict__ cache,
             }
             step_max = fmaxf(step_max, __shfl_xor_sync(0xffffffffu, step_max, 1));
             step_max = fmaxf(step_max, __shfl_xor_sync(0xffffffffu, step_max, 2));
-            const float new_max = fmaxf(running_max[half], step_max);
+            if (t == 0) {
+                exchange[side * TILE_ROWS + warp_row + g + 8 * half] = step_max;
+            }
+        }
+        __syncthreads();
+
+        // 2. Online softmax over the step, rows g (half 0) and g + 8 (half 1), with the max of
+        // both warps' keys, so that the pair's running maxima stay equal.
+        float rescale[2];
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+            const int row = warp_row + g + 8 * half;
+            const float new_max = fmaxf(running_max[half],
+                                        fmaxf(exchange[row], exchange[TILE_ROWS + row]));
             // Nothing seen yet: the accumulators are zero and stay so.
             rescale[half] = new_max == -INFINITY ? 1.0f : expf(running_max[half] - new_max);
             float sum = 0.0f;
 #pragma unroll
-            for (int j = 0; j < KEYS / 8; ++j) {
+            for (int j = 0; j < HALF_KEYS / 8; ++j) {
 #pragma unroll
                 for (int e = 0; e < 2; ++e) {
                     float& s = score[j][2 * half + e];
                     s = s == -INFINITY ? 0.0f : expf(s - new_max);
                     sum += s;
                 }
+                *(u32*)(probabilities + row * P_STRIDE + key0 + 8 * j + 2 * t) =
+                    pack_bf16(score[j][2 * half], score[j][2 * half + 1]);
             }
             running_sum[half] = running_sum[half] * rescale[half] + sum;
             running_max[half] = new_max;
@@ -198,14 +223,17 @@ mla_split_bf16(const u16* __restrict__ q, const u16* __restrict__ cache,
                 acc[j][e] *= rescale[e / 2];
             }
         }
+        // Both halves of P are written; the next step's barrier keeps them (and the maxima)
+        // until both warps have read them.
+        __syncthreads();
 
         // 3. O += P·V over the warp's value dims, 16 keys at a time.
 #pragma unroll
         for (int kk = 0; kk < KEYS / 16; ++kk) {
-            const u32 p[4] = {pack_bf16(score[2 * kk][0], score[2 * kk][1]),
-                              pack_bf16(score[2 * kk][2], score[2 * kk][3]),
-                              pack_bf16(score[2 * kk + 1][0], score[2 * kk + 1][1]),
-                              pack_bf16(score[2 * kk + 1][2], score[2 * kk + 1][3])};
+            u32 p[4];
+            load_matrix_x4(p, probabilities +
+                                  (warp_row + lane % 8 + 8 * (lane / 8 % 2)) * P_STRIDE +
+                                  16 * kk + 8 * (lane / 16));
 #pragma unroll
             for (int pair = 0; pair < DV_TILES / 2; ++pair) {
                 u32 b[4];
@@ -219,11 +247,21 @@ mla_split_bf16(const u16* __restrict__ q, const u16* __restrict__ cache,
         }
     }
 
+    // Each row's sum over both warps' keys: the second warp of the pair hands its own over.
+    // (Its last reads of `exchange` were before the last step's second barrier.)
+    float sum[2];
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-        float sum = running_sum[half];
-        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        sum[half] = running_sum[half];
+        sum[half] += __shfl_xor_sync(0xffffffffu, sum[half], 1);
+        sum[half] += __shfl_xor_sync(0xffffffffu, sum[half], 2);
+        if (side == 1 && t == 0) {
+            exchange[warp_row + g + 8 * half] = sum[half];
+        }
+    }
+    __syncthreads();
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
         const int set_row = first_row + warp_row + g + 8 * half;
         if (set_row >= SET_ROWS) {
             continue;
@@ -231,9 +269,9 @@ mla_split_bf16(const u16* __restrict__ q, const u16* __restrict__ cache,
         const int token = set_row / HEADS_PER_SET;
         const int head = kv * HEADS_PER_SET + set_row % HEADS_PER_SET;
         const size_t slot = ((size_t)(seq * S_Q + token) * H_Q + head) * splits + split;
-        if (dim0 == 0 && t == 0) {
+        if (side == 0 && t == 0) {
             part_max[slot] = running_max[half];
-            part_sum[slot] = sum;
+            part_sum[slot] = sum[half] + exchange[warp_row + g + 8 * half];
         }
 #pragma unroll
         for (int j = 0; j < DV_TILES; ++j) {
