@@ -13,7 +13,7 @@
 // the block's last visible position are never read (their rows are zero-filled instead), so
 // pages past a sequence's end are never touched.
 //
-// Warp w takes rows 16·(w % 4) .. +16 of the tile with its partner w ^ 4: the pair splits each
+// Warp w takes rows 16·(w / 2) .. +16 of the tile with its partner w ^ 1: the pair splits each
 // step's keys for the scores and the value dims for the output, so that its accumulators
 // (16 × DV/2 in f32, 128 registers for DV = 512) fit where the whole row would not, and no
 // score is computed twice. Per step of KEYS keys a warp
@@ -25,6 +25,10 @@
 //   3. adds P·V over all the step's keys for its half of the value dims (P's fragments from
 //      that tile, V = the keys' first DV dims by transposed `ldmatrix`).
 // Each warp sums only its own keys' probabilities; the pair adds the two sums at the end.
+// Pairs whose rows all lie past the set (three of four where a KV head has 16 query rows, as
+// DeepSeek's 128 heads over 8 GPUs do) skip the products but still copy and meet the
+// barriers; a pair's warps sit on different quarters of the multiprocessor (w % 4), so that
+// where only one pair computes it has two of the four tensor cores.
 
 #define THREADS 256
 #define TILE_ROWS 64
@@ -91,8 +95,9 @@ mla_split_bf16(const u16* __restrict__ q, const u16* __restrict__ cache,
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int g = lane / 4, t = lane % 4;
     // The warp's half of the pair: its keys of each step and its value dims.
-    const int side = warp / 4;
-    const int warp_row = 16 * (warp % 4), key0 = HALF_KEYS * side, dim0 = HALF_DV * side;
+    const int side = warp % 2;
+    const int warp_row = 16 * (warp / 2), key0 = HALF_KEYS * side, dim0 = HALF_DV * side;
+    const bool computes = first_row + warp_row < SET_ROWS;
     const int seqlen = seqlens[seq];
     const int* pages = block_table + (size_t)seq * MAX_BLOCKS;
 
@@ -152,97 +157,104 @@ mla_split_bf16(const u16* __restrict__ q, const u16* __restrict__ cache,
         copy_async_commit();
         const u16* keys = stage(step);
 
-        // 1. S = Q·Kᵀ: 16 rows × the warp's HALF_KEYS keys, column tiles of 8 keys, masked.
+        // The warp's scores, then its probabilities, across the barrier between phases 1 and 2.
         float score[HALF_KEYS / 8][4] = {};
+        if (computes) {
+            // 1. S = Q·Kᵀ: 16 rows × the warp's HALF_KEYS keys, column tiles of 8 keys, masked.
 #pragma unroll 4
-        for (int k = 0; k < D; k += 16) {
-            u32 a[4];
-            load_matrix_x4(a, query + (warp_row + lane % 8 + 8 * (lane / 8 % 2)) * ROW_STRIDE +
-                                  k + 8 * (lane / 16));
+            for (int k = 0; k < D; k += 16) {
+                u32 a[4];
+                load_matrix_x4(a, query + (warp_row + lane % 8 + 8 * (lane / 8 % 2)) * ROW_STRIDE +
+                                      k + 8 * (lane / 16));
 #pragma unroll
-            for (int pair = 0; pair < HALF_KEYS / 16; ++pair) {
-                u32 b[4];
-                load_matrix_x4(b, keys + (key0 + 16 * pair + lane % 8 + 8 * (lane / 16)) *
-                                             ROW_STRIDE +
-                                      k + 8 * (lane / 8 % 2));
-                const u32 first[2] = {b[0], b[1]}, second[2] = {b[2], b[3]};
-                mma_bf16(score[2 * pair], a, first);
-                mma_bf16(score[2 * pair + 1], a, second);
-            }
-        }
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-            float step_max = -INFINITY;
-#pragma unroll
-            for (int j = 0; j < HALF_KEYS / 8; ++j) {
-#pragma unroll
-                for (int e = 0; e < 2; ++e) {
-                    const int pos = base + key0 + 8 * j + 2 * t + e;
-                    float& s = score[j][2 * half + e];
-                    s = pos < limit[half] ? s * scale : -INFINITY;
-                    step_max = fmaxf(step_max, s);
+                for (int pair = 0; pair < HALF_KEYS / 16; ++pair) {
+                    u32 b[4];
+                    load_matrix_x4(b, keys + (key0 + 16 * pair + lane % 8 + 8 * (lane / 16)) *
+                                                 ROW_STRIDE +
+                                          k + 8 * (lane / 8 % 2));
+                    const u32 first[2] = {b[0], b[1]}, second[2] = {b[2], b[3]};
+                    mma_bf16(score[2 * pair], a, first);
+                    mma_bf16(score[2 * pair + 1], a, second);
                 }
             }
-            step_max = fmaxf(step_max, __shfl_xor_sync(0xffffffffu, step_max, 1));
-            step_max = fmaxf(step_max, __shfl_xor_sync(0xffffffffu, step_max, 2));
-            if (t == 0) {
-                exchange[side * TILE_ROWS + warp_row + g + 8 * half] = step_max;
+#pragma unroll
+            for (int half = 0; half < 2; ++half) {
+                float step_max = -INFINITY;
+#pragma unroll
+                for (int j = 0; j < HALF_KEYS / 8; ++j) {
+#pragma unroll
+                    for (int e = 0; e < 2; ++e) {
+                        const int pos = base + key0 + 8 * j + 2 * t + e;
+                        float& s = score[j][2 * half + e];
+                        s = pos < limit[half] ? s * scale : -INFINITY;
+                        step_max = fmaxf(step_max, s);
+                    }
+                }
+                step_max = fmaxf(step_max, __shfl_xor_sync(0xffffffffu, step_max, 1));
+                step_max = fmaxf(step_max, __shfl_xor_sync(0xffffffffu, step_max, 2));
+                if (t == 0) {
+                    exchange[side * TILE_ROWS + warp_row + g + 8 * half] = step_max;
+                }
             }
         }
         __syncthreads();
 
-        // 2. Online softmax over the step, rows g (half 0) and g + 8 (half 1), with the max of
-        // both warps' keys, so that the pair's running maxima stay equal.
-        float rescale[2];
+        if (computes) {
+            // 2. Online softmax over the step, rows g (half 0) and g + 8 (half 1), with the max of
+            // both warps' keys, so that the pair's running maxima stay equal.
+            float rescale[2];
 #pragma unroll
-        for (int half = 0; half < 2; ++half) {
-            const int row = warp_row + g + 8 * half;
-            const float new_max = fmaxf(running_max[half],
-                                        fmaxf(exchange[row], exchange[TILE_ROWS + row]));
-            // Nothing seen yet: the accumulators are zero and stay so.
-            rescale[half] = new_max == -INFINITY ? 1.0f : expf(running_max[half] - new_max);
-            float sum = 0.0f;
+            for (int half = 0; half < 2; ++half) {
+                const int row = warp_row + g + 8 * half;
+                const float new_max = fmaxf(running_max[half],
+                                            fmaxf(exchange[row], exchange[TILE_ROWS + row]));
+                // Nothing seen yet: the accumulators are zero and stay so.
+                rescale[half] = new_max == -INFINITY ? 1.0f : expf(running_max[half] - new_max);
+                float sum = 0.0f;
 #pragma unroll
-            for (int j = 0; j < HALF_KEYS / 8; ++j) {
+                for (int j = 0; j < HALF_KEYS / 8; ++j) {
 #pragma unroll
-                for (int e = 0; e < 2; ++e) {
-                    float& s = score[j][2 * half + e];
-                    s = s == -INFINITY ? 0.0f : expf(s - new_max);
-                    sum += s;
+                    for (int e = 0; e < 2; ++e) {
+                        float& s = score[j][2 * half + e];
+                        s = s == -INFINITY ? 0.0f : expf(s - new_max);
+                        sum += s;
+                    }
+                    *(u32*)(probabilities + row * P_STRIDE + key0 + 8 * j + 2 * t) =
+                        pack_bf16(score[j][2 * half], score[j][2 * half + 1]);
                 }
-                *(u32*)(probabilities + row * P_STRIDE + key0 + 8 * j + 2 * t) =
-                    pack_bf16(score[j][2 * half], score[j][2 * half + 1]);
+                running_sum[half] = running_sum[half] * rescale[half] + sum;
+                running_max[half] = new_max;
             }
-            running_sum[half] = running_sum[half] * rescale[half] + sum;
-            running_max[half] = new_max;
-        }
 #pragma unroll
-        for (int j = 0; j < DV_TILES; ++j) {
+            for (int j = 0; j < DV_TILES; ++j) {
 #pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                acc[j][e] *= rescale[e / 2];
+                for (int e = 0; e < 4; ++e) {
+                    acc[j][e] *= rescale[e / 2];
+                }
             }
         }
         // Both halves of P are written; the next step's barrier keeps them (and the maxima)
         // until both warps have read them.
         __syncthreads();
 
-        // 3. O += P·V over the warp's value dims, 16 keys at a time.
+        if (computes) {
+            // 3. O += P·V over the warp's value dims, 16 keys at a time.
 #pragma unroll
-        for (int kk = 0; kk < KEYS / 16; ++kk) {
-            u32 p[4];
-            load_matrix_x4(p, probabilities +
-                                  (warp_row + lane % 8 + 8 * (lane / 8 % 2)) * P_STRIDE +
-                                  16 * kk + 8 * (lane / 16));
+            for (int kk = 0; kk < KEYS / 16; ++kk) {
+                u32 p[4];
+                load_matrix_x4(p, probabilities +
+                                      (warp_row + lane % 8 + 8 * (lane / 8 % 2)) * P_STRIDE +
+                                      16 * kk + 8 * (lane / 16));
 #pragma unroll
-            for (int pair = 0; pair < DV_TILES / 2; ++pair) {
-                u32 b[4];
-                load_matrix_x4_transposed(
-                    b, keys + (16 * kk + lane % 8 + 8 * (lane / 8 % 2)) * ROW_STRIDE + dim0 +
-                           16 * pair + 8 * (lane / 16));
-                const u32 first[2] = {b[0], b[1]}, second[2] = {b[2], b[3]};
-                mma_bf16(acc[2 * pair], p, first);
-                mma_bf16(acc[2 * pair + 1], p, second);
+                for (int pair = 0; pair < DV_TILES / 2; ++pair) {
+                    u32 b[4];
+                    load_matrix_x4_transposed(
+                        b, keys + (16 * kk + lane % 8 + 8 * (lane / 8 % 2)) * ROW_STRIDE + dim0 +
+                               16 * pair + 8 * (lane / 16));
+                    const u32 first[2] = {b[0], b[1]}, second[2] = {b[2], b[3]};
+                    mma_bf16(acc[2 * pair], p, first);
+                    mma_bf16(acc[2 * pair + 1], p, second);
+                }
             }
         }
     }
