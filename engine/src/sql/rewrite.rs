@@ -117,29 +117,25 @@ impl Rewriter<'_> {
         else {
             return Ok(());
         };
-        let function = match args {
+        // Without an alias, the table keeps the name users see in DuckDB: the function name
+        // for a call, the file stem (of the path, not of its quoted spelling) for a path.
+        let (function, visible) = match args {
             Some(call) => {
                 let function_name = name.to_string();
                 match TableFunction::from_call(&function_name, &call.args)? {
-                    Some(function) => function,
+                    Some(function) => (function, function_name),
                     None => return Ok(()),
                 }
             }
             None => match path_reference(name, self.known_table) {
-                Some(path) => TableFunction::from_path(&path),
+                Some(path) => (TableFunction::from_path(&path), file_stem(&path)),
                 None => return Ok(()),
             },
         };
-        // Without an alias, the table keeps the name users see in DuckDB: the file stem
-        // for a path, the function name for a call.
         if alias.is_none() {
-            let visible = match args {
-                Some(_) => name.to_string(),
-                None => file_stem(&name.to_string()),
-            };
             *alias = Some(sqlparser::ast::TableAlias {
                 explicit: true,
-                name: Ident::new(visible),
+                name: alias_ident(visible),
                 columns: vec![],
                 at: None,
             });
@@ -378,33 +374,90 @@ fn order_by_all_as_positions(query: &mut Query) {
 }
 
 fn name_select_items(select: &mut Select) {
+    let relations = relation_names(&select.from);
+    // Every output name so far: DuckDB allows a name twice (`SELECT id, id`) where a
+    // DataFusion schema may not, so a repeat is numbered (`id_1`) as DuckDB's COPY numbers it.
     let mut given: Vec<String> = Vec::new();
     for item in &mut select.projection {
-        let SelectItem::UnnamedExpr(expr) = item else {
-            continue;
-        };
-        let name = match expr {
-            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => continue,
-            Expr::Function(f)
-                if f.name.to_string().eq_ignore_ascii_case("count")
-                    && f.args.to_string() == "(*)" =>
-            {
-                "count_star()".to_string()
+        let (expr, name, named_already) = match item {
+            SelectItem::UnnamedExpr(expr) => {
+                let (name, named_already) = match expr {
+                    Expr::Identifier(ident) => (ident.value.clone(), true),
+                    Expr::CompoundIdentifier(parts) => match struct_field_name(parts, &relations) {
+                        Some(field) => (field, false),
+                        None => (parts[parts.len() - 1].value.clone(), true),
+                    },
+                    Expr::Function(f)
+                        if f.name.to_string().eq_ignore_ascii_case("count")
+                            && f.args.to_string() == "(*)" =>
+                    {
+                        ("count_star()".to_string(), false)
+                    }
+                    _ => (fully_parenthesized(expr), false),
+                };
+                (expr, name, named_already)
             }
-            _ => fully_parenthesized(expr),
+            SelectItem::ExprWithAlias { expr, alias } => (expr, alias.value.clone(), true),
+            _ => continue,
         };
-        // DuckDB numbers a repeated name (`(1 + 1)`, `(1 + 1)_1`) where it must be unique.
-        let repeats = given.iter().filter(|n| **n == name).count();
+        let repeats = given
+            .iter()
+            .filter(|n| n.eq_ignore_ascii_case(&name))
+            .count();
+        given.push(name.clone());
+        if repeats == 0 && named_already {
+            continue;
+        }
         let alias = match repeats {
-            0 => name.clone(),
+            0 => name,
             n => format!("{name}_{n}"),
         };
-        given.push(name);
         *item = SelectItem::ExprWithAlias {
             expr: expr.clone(),
             alias: Ident::with_quote('"', alias),
         };
     }
+}
+
+/// The names a FROM clause gives its relations: each alias, or else a table's own name.
+fn relation_names(from: &[TableWithJoins]) -> Vec<String> {
+    from.iter()
+        .flat_map(|table| {
+            std::iter::once(&table.relation).chain(table.joins.iter().map(|join| &join.relation))
+        })
+        .filter_map(|factor| match factor {
+            TableFactor::Table {
+                alias: Some(alias), ..
+            }
+            | TableFactor::Derived {
+                alias: Some(alias), ..
+            }
+            | TableFactor::UNNEST {
+                alias: Some(alias), ..
+            }
+            | TableFactor::Function {
+                alias: Some(alias), ..
+            } => Some(alias.name.value.clone()),
+            TableFactor::Table { name, .. } => name
+                .0
+                .last()
+                .and_then(|part| part.as_ident())
+                .map(|ident| ident.value.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// DuckDB's name for a dotted reference that reaches into a struct (`meta.lang`,
+/// `t.meta.lang`): its last part as written. DataFusion would name it `t.meta[lang]`. A
+/// reference whose first part names a relation and has two parts is a plain column, which
+/// keeps its own name.
+fn struct_field_name(parts: &[Ident], relations: &[String]) -> Option<String> {
+    let names_relation = relations
+        .iter()
+        .any(|relation| relation.eq_ignore_ascii_case(&parts[0].value));
+    let reaches_into_struct = parts.len() > 2 || (parts.len() == 2 && !names_relation);
+    reaches_into_struct.then(|| parts[parts.len() - 1].value.clone())
 }
 
 /// `expr` written with every binary operation in it in parentheses, as DuckDB names a column:
@@ -476,6 +529,22 @@ pub(super) fn looks_like_path(text: &str) -> bool {
     text.contains('/')
         || text.contains('*')
         || super::files::FileFormatKind::from_path(text).is_some()
+}
+
+/// `name` as an alias: bare where it is a plain identifier, so that it matches in any case as
+/// DuckDB's names do; quoted otherwise (`my-data` from `my-data.parquet`), so that the
+/// statement still parses when printed (as `COLUMNS` expansion prints its FROM clause).
+fn alias_ident(name: String) -> Ident {
+    let mut chars = name.chars();
+    let plain = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain {
+        Ident::new(name)
+    } else {
+        Ident::with_quote('"', name)
+    }
 }
 
 fn file_stem(path: &str) -> String {
@@ -570,7 +639,30 @@ fn sample_amount(spec: &TableSample) -> Result<SampleAmount> {
 
 #[cfg(test)]
 mod tests {
-    use super::padded_timestamp;
+    use super::{TarnDialect, padded_timestamp, rewrite};
+    use sqlparser::parser::Parser;
+
+    #[test]
+    fn a_file_is_named_after_its_stem_however_its_path_is_quoted() {
+        for (from, alias) in [
+            ("'corpus.parquet'", "corpus"),
+            ("\"corpus.parquet\"", "corpus"),
+            ("'./data/Shard-1.parquet'", "\"Shard-1\""),
+            ("'s3://bucket/shards/'", "shards"),
+            ("'*.parquet'", "file"),
+        ] {
+            let sql = format!("SELECT * FROM {from}");
+            let mut statement = Parser::parse_sql(&TarnDialect, &sql).unwrap().remove(0);
+            rewrite(&mut statement, &|_| false).unwrap();
+            // Printed, it must parse again: COLUMNS expansion plans the FROM clause that way.
+            let printed = statement.to_string();
+            assert!(
+                printed.ends_with(&format!(" AS {alias}")),
+                "{sql}: {printed}"
+            );
+            Parser::parse_sql(&TarnDialect, &printed).unwrap();
+        }
+    }
 
     #[test]
     fn short_timestamps_get_their_seconds() {

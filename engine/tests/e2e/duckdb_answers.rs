@@ -285,6 +285,39 @@ async fn columns_are_named_as_duckdb_names_them() {
 }
 
 #[tokio::test]
+async fn struct_fields_take_their_own_names_and_repeated_names_are_numbered() {
+    let (mut s, _dir) = table().await;
+    // DuckDB names a struct field by its last part (DataFusion: `u.meta[lang]`), and allows a
+    // name twice where a DataFusion schema may not: a repeat is numbered, as DuckDB's COPY
+    // numbers it.
+    let batches = s
+        .query(
+            "SELECT meta.lang, u.meta.lang, u.i, i, s AS i, meta['lang'] \
+             FROM (SELECT {'lang': s} AS meta, i, s FROM t) u ORDER BY i",
+        )
+        .await
+        .unwrap();
+    let names: Vec<&str> = batches[0]
+        .schema_ref()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(names, ["lang", "lang_1", "i", "i_1", "i_2", "meta['lang']"]);
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT meta.lang, i, i FROM (SELECT {'lang': s} AS meta, i FROM t) ORDER BY i"
+        )
+        .await,
+        [
+            ["xyz", "-3", "-3"],
+            ["abc", "9223372036854775807", "9223372036854775807"]
+        ]
+    );
+}
+
+#[tokio::test]
 async fn doubles_meet_decimals_as_doubles() {
     let (mut s, _dir) = table().await;
     // DataFusion would cast the DOUBLE to DECIMAL(30,15): 2.5e-21 would equal 0.0, and 2.5e20
