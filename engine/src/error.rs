@@ -120,7 +120,10 @@ fn one_line(err: &DataFusionError) -> String {
         DataFusionError::SQL(e, _) => ("Parser Error", e.to_string()),
         DataFusionError::Plan(m) => ("Binder Error", m.clone()),
         DataFusionError::SchemaError(e, _) => ("Binder Error", e.to_string()),
-        DataFusionError::NotImplemented(m) => ("Not implemented Error", m.clone()),
+        DataFusionError::NotImplemented(m) => (
+            "Not implemented Error",
+            unsupported_syntax(m).unwrap_or_else(|| m.clone()),
+        ),
         DataFusionError::ResourcesExhausted(m) => ("Out of Memory Error", m.clone()),
         DataFusionError::IoError(e) => ("IO Error", e.to_string()),
         DataFusionError::ObjectStore(e) => ("IO Error", e.to_string()),
@@ -137,6 +140,29 @@ fn one_line(err: &DataFusionError) -> String {
     };
     let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
     format!("{prefix}: {message}")
+}
+
+/// DataFusion words syntax it cannot plan with the parser's whole tree in debug form, often
+/// thousands of characters (`Unsupported ast node Pivot { table: Derived { ... } } in
+/// create_relation`); users get the kind of node, and for the SQL-standard PIVOT and UNPIVOT
+/// the statements Tarn has instead. `None` for any other message.
+fn unsupported_syntax(message: &str) -> Option<String> {
+    let tree = message.strip_prefix("Unsupported ast node ")?;
+    let tree = tree.strip_prefix("in sqltorel: ").unwrap_or(tree);
+    let kind: String = tree
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    Some(match kind.as_str() {
+        "" => return None,
+        "Pivot" => "PIVOT (...) after a table is not supported; the PIVOT statement is: \
+                    PIVOT t ON column [IN (values)] USING aggregate [GROUP BY columns]"
+            .to_string(),
+        "Unpivot" => "UNPIVOT (...) after a table is not supported; the UNPIVOT statement is: \
+                      UNPIVOT t ON columns INTO NAME name VALUE value"
+            .to_string(),
+        _ => format!("this SQL syntax ({kind}) is not supported"),
+    })
 }
 
 /// A cluster task's error as the embedded engine words it. Ballista reports a failed task as

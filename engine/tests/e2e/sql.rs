@@ -841,6 +841,18 @@ async fn pivot_and_unpivot_like_duckdb() {
     assert_eq!(got, [["a", "q1", "1"], ["b", "q1", "3"], ["b", "q2", "4"]]);
     let err = error(&mut s, "UNPIVOT wide ON q9 INTO NAME a VALUE b").await;
     assert!(err.contains("'q9'"), "{err}");
+    // The SQL-standard form inside FROM: one short line naming the statement that works.
+    let err = error(
+        &mut s,
+        "SELECT * FROM sales PIVOT (sum(amount) FOR year IN (2023, 2024))",
+    )
+    .await;
+    assert!(
+        err.starts_with("Not implemented Error: PIVOT (...) after a table is not supported")
+            && err.contains("PIVOT t ON column")
+            && err.len() < 200,
+        "{err}"
+    );
 }
 
 /// The logical plan of `sql`, one node per line.
