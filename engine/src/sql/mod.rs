@@ -51,6 +51,7 @@ mod table_functions;
 mod text_functions;
 mod try_expr;
 pub mod types;
+mod vector_metrics;
 mod vectors;
 mod weight_files;
 
@@ -353,6 +354,7 @@ fn register_functions(ctx: &SessionContext) {
     ctx.register_udaf(AggregateUDF::from(kahan_sum::KahanSum::new()));
     ctx.register_udaf(AggregateUDF::from(approx_quantile::ApproxQuantile::new()));
     vectors::register(ctx);
+    vector_metrics::register(ctx);
     routing::register(ctx);
     scoring::register(ctx);
     near_duplicates::register(ctx);

@@ -5,7 +5,7 @@
 //!   stays NULL. A batch of rows is embedded in one call (sorted by length, batched, restored).
 //!   The model is loaded once per process, on first use; where it is missing the query fails
 //!   with one line saying how to install it.
-//! * `cosine_similarity(a, b)` → DOUBLE, for two vectors of equal length (NULL if either is).
+//! * `cosine_similarity(a, b)` and DuckDB's distance functions: `vector_metrics`.
 //! * `l2_normalize(v)` → the vector divided by its L2 norm (a zero vector stays zero).
 //!
 //! Vectors are fixed-size or variable lists of FLOAT or DOUBLE; they are computed as f32.
@@ -13,7 +13,7 @@
 use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, FixedSizeListArray, Float32Array, Float64Array, StringArray,
+    Array, ArrayRef, AsArray, FixedSizeListArray, Float32Array, StringArray, new_empty_array,
 };
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::cast;
@@ -25,10 +25,9 @@ use datafusion::logical_expr::{
 use datafusion::prelude::SessionContext;
 use tarn_gpu::minilm::{DIMENSIONS, MiniLm, Precision};
 
-/// Registers `embed`, `cosine_similarity` and `l2_normalize` on a context.
+/// Registers `embed` and `l2_normalize` on a context.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::from(Embed::default()));
-    ctx.register_udf(ScalarUDF::from(CosineSimilarity::default()));
     ctx.register_udf(ScalarUDF::from(L2Normalize::default()));
 }
 
@@ -50,49 +49,80 @@ fn embedding_type() -> DataType {
     )
 }
 
+/// A column of vectors (lists or fixed-size lists of numbers, or NULLs): every row's numbers
+/// cast once to one type, as one array, and each row a range of it, since these functions run
+/// per row over whole tables.
+pub(super) struct VectorColumn {
+    /// All rows' numbers, in the type asked for.
+    pub(super) values: ArrayRef,
+    ranges: Vec<(usize, usize)>,
+    nulls: Option<NullBuffer>,
+}
+
+impl VectorColumn {
+    /// `array`'s vectors with their numbers cast to `item`; an error naming `function` where
+    /// `array` does not hold lists of numbers.
+    pub(super) fn new(array: &ArrayRef, item: &DataType, function: &str) -> Result<Self> {
+        let (values, ranges): (ArrayRef, Vec<(usize, usize)>) = match array.data_type() {
+            DataType::Null => (new_empty_array(item), vec![(0, 0); array.len()]),
+            DataType::FixedSizeList(..) => {
+                let list = array.as_fixed_size_list();
+                let width = list.value_length() as usize;
+                let starts = (0..list.len()).map(|i| list.value_offset(i) as usize);
+                (
+                    list.values().clone(),
+                    starts.map(|s| (s, s + width)).collect(),
+                )
+            }
+            DataType::List(_) => {
+                let list = array.as_list::<i32>();
+                let offsets = list.value_offsets().windows(2);
+                let ranges = offsets.map(|o| (o[0] as usize, o[1] as usize)).collect();
+                (list.values().clone(), ranges)
+            }
+            DataType::LargeList(_) => {
+                let list = array.as_list::<i64>();
+                let offsets = list.value_offsets().windows(2);
+                let ranges = offsets.map(|o| (o[0] as usize, o[1] as usize)).collect();
+                (list.values().clone(), ranges)
+            }
+            other => return exec_err!("{function}: expected a list of numbers, got {other}"),
+        };
+        if !values.data_type().is_numeric() && !values.data_type().is_null() {
+            return exec_err!(
+                "{function}: expected a list of numbers, got a list of {}",
+                values.data_type()
+            );
+        }
+        let nulls = match array.data_type() {
+            DataType::Null => Some(NullBuffer::new_null(array.len())),
+            _ => array.logical_nulls(),
+        };
+        Ok(VectorColumn {
+            values: cast(&values, item)?,
+            ranges,
+            nulls,
+        })
+    }
+
+    /// Row `row`'s range of [`VectorColumn::values`]; None where the row is NULL.
+    pub(super) fn range(&self, row: usize) -> Option<(usize, usize)> {
+        let null = self.nulls.as_ref().is_some_and(|n| n.is_null(row));
+        (!null).then(|| self.ranges[row])
+    }
+}
+
 /// Each row's vector as f32 values (None for NULL), from a list of numbers of any type
 /// (`[1.0, 2.5]` is a list of decimals, as in DuckDB).
 pub(super) fn vectors(array: &ArrayRef, function: &str) -> Result<Vec<Option<Vec<f32>>>> {
-    let item_type = match array.data_type() {
-        DataType::FixedSizeList(field, _) | DataType::List(field) | DataType::LargeList(field) => {
-            field.data_type().clone()
-        }
-        other => return exec_err!("{function}: expected a list of numbers, got {other}"),
-    };
-    if !item_type.is_numeric() {
-        return exec_err!("{function}: expected a list of numbers, got a list of {item_type}");
-    }
-    // Every row's numbers are cast once, as one array, and rows are read as ranges of it:
-    // these functions run per row over whole tables.
-    let (values, ranges): (ArrayRef, Vec<(usize, usize)>) = match array.data_type() {
-        DataType::FixedSizeList(..) => {
-            let list = array.as_fixed_size_list();
-            let width = list.value_length() as usize;
-            let starts = (0..list.len()).map(|i| list.value_offset(i) as usize);
-            (
-                list.values().clone(),
-                starts.map(|s| (s, s + width)).collect(),
-            )
-        }
-        DataType::List(_) => {
-            let list = array.as_list::<i32>();
-            let offsets = list.value_offsets().windows(2);
-            let ranges = offsets.map(|o| (o[0] as usize, o[1] as usize)).collect();
-            (list.values().clone(), ranges)
-        }
-        _ => {
-            let list = array.as_list::<i64>();
-            let offsets = list.value_offsets().windows(2);
-            let ranges = offsets.map(|o| (o[0] as usize, o[1] as usize)).collect();
-            (list.values().clone(), ranges)
-        }
-    };
-    let values = cast(&values, &DataType::Float32)?;
-    let values = values.as_primitive::<Float32Type>().values();
-    Ok(ranges
-        .into_iter()
-        .enumerate()
-        .map(|(i, (start, end))| (!array.is_null(i)).then(|| values[start..end].to_vec()))
+    let column = VectorColumn::new(array, &DataType::Float32, function)?;
+    let values = column.values.as_primitive::<Float32Type>().values();
+    Ok((0..array.len())
+        .map(|row| {
+            column
+                .range(row)
+                .map(|(start, end)| values[start..end].to_vec())
+        })
         .collect())
 }
 
@@ -224,67 +254,6 @@ impl ScalarUDFImpl for Embed {
             .collect();
         result(vector_array(&rows, DIMENSIONS)?, scalar)
     }
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct CosineSimilarity {
-    signature: Signature,
-}
-
-impl Default for CosineSimilarity {
-    fn default() -> Self {
-        CosineSimilarity {
-            signature: Signature::any(2, Volatility::Immutable),
-        }
-    }
-}
-
-impl ScalarUDFImpl for CosineSimilarity {
-    fn name(&self) -> &str {
-        "cosine_similarity"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Float64)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = all_scalar(&args);
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let (left, right) = (
-            vectors(&arrays[0], "cosine_similarity")?,
-            vectors(&arrays[1], "cosine_similarity")?,
-        );
-        let similarities = left
-            .iter()
-            .zip(&right)
-            .map(|pair| match pair {
-                (Some(a), Some(b)) if a.len() != b.len() => exec_err!(
-                    "cosine_similarity: vectors of {} and {} values",
-                    a.len(),
-                    b.len()
-                ),
-                (Some(a), Some(b)) => Ok(Some(cosine(a, b))),
-                _ => Ok(None),
-            })
-            .collect::<Result<Float64Array>>()?;
-        result(Arc::new(similarities), scalar)
-    }
-}
-
-/// a·b / (|a|·|b|), in f64; NaN when either is the zero vector (as DuckDB).
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| f64::from(*x) * f64::from(*y))
-        .sum();
-    let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-    dot / (norm(a) * norm(b))
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]

@@ -77,7 +77,10 @@ async fn vector_functions_and_their_errors() {
     assert_eq!(rows, [["[0.6, 0.8]", "0.0", "1.0", "NULL"]]);
     let err = error(&mut s, "SELECT cosine_similarity([1.0, 2.0], [1.0])").await;
     assert!(
-        err.contains("cosine_similarity: vectors of 2 and 1 values"),
+        err.contains(
+            "cosine_similarity: list dimensions must be equal, got left length '2' and right \
+             length '1'"
+        ),
         "{err}"
     );
     let err = error(&mut s, "SELECT embed('text', 'int4')").await;
@@ -87,6 +90,70 @@ async fn vector_functions_and_their_errors() {
     );
     let err = error(&mut s, "SELECT embed(42)").await;
     assert!(err.contains("embed: expected text, got Int64"), "{err}");
+}
+
+/// DuckDB's distance functions, with DuckDB 2.0's answers.
+#[tokio::test]
+async fn duckdb_distance_functions_between_vectors() {
+    let mut s = session();
+    let rows = query(
+        &mut s,
+        "SELECT list_distance([0.0, 0.0], [3.0, 4.0]), list_inner_product([1, 2], [3, 4]), \
+         list_dot_product([1, 2], [3, 4]), list_negative_inner_product([1, 2], [3, 4]), \
+         list_cosine_distance([1, 0], [0, 1]), list_cosine_similarity([1.0, 0.0], [1.0, 1.0]), \
+         list_distance([], []), list_distance(NULL, [1.0])",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        [[
+            "5.0",
+            "11.0",
+            "11.0",
+            "-11.0",
+            "1.0",
+            "0.7071067811865475",
+            "0.0",
+            "NULL"
+        ]]
+    );
+    // FLOAT arrays give a FLOAT; any other numbers a DOUBLE.
+    let rows = query(
+        &mut s,
+        "SELECT array_cosine_similarity([1, 0]::FLOAT[2], [1, 1]::FLOAT[2]), \
+         typeof(array_inner_product([1, 2]::FLOAT[2], [3, 4]::FLOAT[2])), \
+         array_distance([0, 0]::DOUBLE[2], [3, 4]::DOUBLE[2]), \
+         typeof(list_distance([1, 2], [3, 4])), array_negative_dot_product([1, 2], [3, 4])",
+    )
+    .await;
+    assert_eq!(rows, [["0.70710677", "FLOAT", "5.0", "DOUBLE", "-11.0"]]);
+    // A zero vector's cosine is NaN, and sorts first when descending (DuckDB's NaN is the
+    // greatest value); parallel integer vectors are exactly 1.
+    let rows = query(
+        &mut s,
+        "SELECT x, list_cosine_similarity([x - 1, 2 * (x - 1)], [1, 2]) AS similarity \
+         FROM (VALUES (0), (2), (1)) v(x) ORDER BY similarity DESC",
+    )
+    .await;
+    assert_eq!(rows, [["1", "NaN"], ["2", "1.0"], ["0", "-1.0"]]);
+    let err = error(&mut s, "SELECT list_distance([1.0], [1.0, 2.0])").await;
+    assert!(
+        err.ends_with(
+            "list_distance: list dimensions must be equal, got left length '1' and right length \
+             '2'"
+        ),
+        "{err}"
+    );
+    let err = error(&mut s, "SELECT list_distance([1.0, NULL], [1.0, 2.0])").await;
+    assert!(
+        err.ends_with("list_distance: left argument can not contain NULL values"),
+        "{err}"
+    );
+    let err = error(&mut s, "SELECT array_distance('a', [1])").await;
+    assert!(
+        err.contains("array_distance: expected two lists of numbers"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
