@@ -9,7 +9,8 @@
 //!   (`first_value(a ORDER BY b DESC) FILTER (WHERE b IS NOT NULL)`; DuckDB skips rows whose
 //!   `b` is NULL), `arg_min` / `min_by` likewise, and their top-n forms with `max(x, n)` and
 //!   `min(x, n)` (lists; see [`top_n`]); `substring`, which the parser reads as
-//!   syntax, as a call of DuckDB's `substring`; and the functions [`super::macros`] defines
+//!   syntax, as a call of DuckDB's `substring`; a quantile aggregate over a list of quantiles
+//!   as a list of aggregates (see [`quantiles_one_by_one`]); and the functions [`super::macros`] defines
 //!   in SQL (`mod(a, b)` is `a % b`, `count_if(c)` is `count(CASE WHEN c THEN 1 END)`).
 
 use std::ops::ControlFlow;
@@ -25,8 +26,9 @@ use datafusion::functions_nested::make_array::make_array_udf;
 use datafusion::functions_nested::string::string_to_array_udf;
 use datafusion::logical_expr::{AggregateUDF, HigherOrderUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
+use sqlparser::ast::helpers::attached_token::AttachedToken;
 use sqlparser::ast::{
-    AccessExpr, BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr,
+    AccessExpr, BinaryOperator, CaseWhen, Expr, Function, FunctionArg, FunctionArgExpr,
     FunctionArgumentClause, FunctionArgumentList, FunctionArguments, Ident, LambdaSyntax,
     ObjectName, OneOrManyWithParens, OrderByExpr, OrderByOptions, Statement, Subscript, Value,
     VisitMut, VisitorMut,
@@ -182,6 +184,12 @@ impl VisitorMut for DuckDbCalls<'_> {
             *expr = Expr::Nested(Box::new(expansion));
             return ControlFlow::Continue(());
         }
+        if QUANTILES.contains(&name.as_str())
+            && let Some(answers) = quantiles_one_by_one(call)
+        {
+            *expr = answers;
+            return ControlFlow::Continue(());
+        }
         let rewritten = DATE_PARTS.iter().any(|(shorthand, _)| *shorthand == name)
             || ["arg_max", "max_by", "arg_min", "min_by", "max", "min"].contains(&name.as_str());
         if !rewritten {
@@ -241,6 +249,65 @@ impl VisitorMut for DuckDbCalls<'_> {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// The exact quantile aggregates, which DuckDB also gives a list of quantiles
+/// (`approx_quantile` takes one itself).
+const QUANTILES: [&str; 4] = [
+    "quantile",
+    "quantile_disc",
+    "quantile_cont",
+    "reservoir_quantile",
+];
+
+/// A quantile aggregate over a list of quantiles, DuckDB's list of answers:
+/// `quantile_cont(x, [0.25, 0.75])` is `CASE WHEN count(x) > 0 THEN [quantile_cont(x, 0.25),
+/// quantile_cont(x, 0.75)] END`, each call with the clauses written (NULL, not a list of NULLs,
+/// where no value is counted). None where the second argument is no list literal, or in a
+/// window.
+fn quantiles_one_by_one(call: &Function) -> Option<Expr> {
+    let FunctionArguments::List(list) = &call.args else {
+        return None;
+    };
+    if call.over.is_some() {
+        return None;
+    }
+    let [
+        _,
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Array(quantiles))),
+    ] = list.args.as_slice()
+    else {
+        return None;
+    };
+    let answers = quantiles.elem.iter().map(|quantile| {
+        let mut one = call.clone();
+        if let FunctionArguments::List(list) = &mut one.args {
+            list.args[1] = FunctionArg::Unnamed(FunctionArgExpr::Expr(quantile.clone()));
+        }
+        Expr::Function(one)
+    });
+    let mut count = call.clone();
+    count.name = ObjectName::from(vec![Ident::new("count")]);
+    if let FunctionArguments::List(list) = &mut count.args {
+        list.args.truncate(1);
+    }
+    Some(Expr::Case {
+        case_token: AttachedToken::empty(),
+        end_token: AttachedToken::empty(),
+        operand: None,
+        conditions: vec![CaseWhen {
+            condition: Expr::BinaryOp {
+                left: Box::new(Expr::Function(count)),
+                op: BinaryOperator::Gt,
+                right: Box::new(Expr::value(Value::Number("0".into(), false))),
+            },
+            result: Expr::Array(sqlparser::ast::Array {
+                elem: answers.collect(),
+                named: false,
+            }),
+        }],
+        else_result: None,
+    })
 }
 
 /// DuckDB's top-n forms, `max(x, n)` and `arg_max(v, by, n)` (and `min`, `arg_min`, `max_by`,

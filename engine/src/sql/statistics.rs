@@ -3,7 +3,7 @@
 //! * over the distinct values and their counts: `mode(x)` (the most frequent value; on a tie
 //!   the first seen, where DuckDB's choice depends on its hash table), `entropy(x)` (in bits; 0 for no rows), `histogram(x)` (a MAP from each
 //!   value, in order, to its count) and `quantile_disc(x, q)` / `quantile(x, q)` (the value at
-//!   position ⌊(n - 1)·q⌋ in sorted order);
+//!   position ⌈n·q⌉ - 1, at least 0, in sorted order);
 //! * over running sums: `product(x)`, `skewness(x)`, `kurtosis(x)` (the sample statistics,
 //!   NULL below 3 and 4 values or with no spread) and `kurtosis_pop(x)`, by DuckDB's formulas
 //!   on the sums of powers.
@@ -327,7 +327,9 @@ impl Accumulator for ValueCounts {
                 if total == 0 {
                     return missing();
                 }
-                let position = ((total - 1) as f64 * self.quantile).floor() as u64;
+                // The first value with at least a share q of the rows at or below it, as
+                // SQL's PERCENTILE_DISC and DuckDB answer.
+                let position = ((total as f64 * self.quantile).ceil() as u64).max(1) - 1;
                 let mut seen = 0;
                 for (value, count) in self.sorted() {
                     seen += count;

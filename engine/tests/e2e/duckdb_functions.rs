@@ -186,6 +186,20 @@ async fn statistics_give_duckdbs_answers() {
         .await,
         [["0.0", "NULL"]]
     );
+    // A list of quantiles gives a list of answers, in the order asked, or NULL over no values;
+    // a discrete quantile is the first value with a share q at or below it (⌈n·q⌉ - 1: 1 of
+    // [0, 1] at 0.75, 9 of 3..9 at 0.9). DuckDB 2.0's answers.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT quantile_disc(x, [0.25, 0.5]), quantile_cont(x, [0.25, 0.5]), \
+             typeof(quantile_disc(x, [0.9, 0.1])), quantile_disc(x, [0.9, 0.1]) \
+             FILTER (WHERE x > 2), quantile_disc(x, 0.75) FILTER (WHERE x < 2), \
+             quantile_cont(x, [0.5]) FILTER (WHERE x < 0) FROM range(10) r(x)"
+        )
+        .await,
+        [["[2, 4]", "[2.25, 4.5]", "BIGINT[]", "[9, 3]", "1", "NULL"]]
+    );
     let err = error(&mut s, "SELECT quantile_disc(x, 1.5) FROM t").await;
     assert!(
         err.contains("quantile must be a constant between 0 and 1"),
