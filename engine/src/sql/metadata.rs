@@ -95,7 +95,9 @@ pub async fn parquet_metadata_table(
                     .append_option(stats.and_then(|s| s.null_count_opt()).map(|n| n as i64));
                 stats_distinct_count
                     .append_option(stats.and_then(|s| s.distinct_count_opt()).map(|n| n as i64));
-                compression.append_value(column.compression().to_string());
+                // The codec alone, as DuckDB names it: `ZSTD`, not `ZSTD(ZstdLevel(1))`.
+                let codec = column.compression().to_string();
+                compression.append_value(codec.split('(').next().unwrap_or_default());
                 encodings.append_value(
                     column
                         .encodings()

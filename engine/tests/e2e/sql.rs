@@ -348,11 +348,26 @@ async fn csv_and_json_readers() {
     let json = dir.path().join("events.jsonl");
     std::fs::write(
         &json,
-        "{\"k\": 1, \"s\": \"a\"}\n{\"k\": 2, \"s\": \"b\"}\n",
+        "{\"k\": 1, \"s\": \"a\", \"b\": {\"z\": 1, \"y\": 2}}\n{\"k\": 2, \"s\": \"b\"}\n",
     )
     .unwrap();
     let sql = format!("SELECT sum(k), max(s) FROM read_json('{}')", json.display());
     assert_eq!(query(&mut s, &sql).await, [["3", "b"]]);
+    // Columns and struct fields in the file's order, as DuckDB gives them, not sorted.
+    let sql = format!("DESCRIBE SELECT * FROM '{}'", json.display());
+    let columns: Vec<[String; 2]> = query(&mut s, &sql)
+        .await
+        .into_iter()
+        .map(|row| [row[0].clone(), row[1].clone()])
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ["k", "BIGINT"],
+            ["s", "VARCHAR"],
+            ["b", "STRUCT(z BIGINT, y BIGINT)"]
+        ]
+    );
     let sql = format!("SELECT count(*) FROM '{}'", json.display());
     assert_eq!(single(query(&mut s, &sql).await), "2");
 }
@@ -365,7 +380,7 @@ async fn glob_and_parquet_metadata_functions() {
     query(
         &mut s,
         &format!(
-            "COPY (SELECT * FROM generate_series(1, 1000) AS t(n)) TO '{}' (FORMAT parquet, ROW_GROUP_SIZE 300)",
+            "COPY (SELECT * FROM generate_series(1, 1000) AS t(n)) TO '{}' (FORMAT parquet, ROW_GROUP_SIZE 300, COMPRESSION zstd)",
             file.display()
         ),
     )
@@ -383,14 +398,15 @@ async fn glob_and_parquet_metadata_functions() {
     let meta = query(
         &mut s,
         &format!(
-            "SELECT row_group_id, row_group_num_rows, path_in_schema, stats_min, stats_max FROM parquet_metadata('{}') ORDER BY row_group_id",
+            "SELECT row_group_id, row_group_num_rows, path_in_schema, stats_min, stats_max, compression FROM parquet_metadata('{}') ORDER BY row_group_id",
             file.display()
         ),
     )
     .await;
     assert_eq!(meta.len(), 4, "{meta:?}");
-    assert_eq!(meta[0], ["0", "300", "n", "1", "300"]);
-    assert_eq!(meta[3], ["3", "100", "n", "901", "1000"]);
+    // The codec as DuckDB names it, without the level.
+    assert_eq!(meta[0], ["0", "300", "n", "1", "300", "ZSTD"]);
+    assert_eq!(meta[3], ["3", "100", "n", "901", "1000", "ZSTD"]);
     let schema = query(
         &mut s,
         &format!(
