@@ -118,7 +118,10 @@ fn one_line(err: &DataFusionError) -> String {
     let root = err.find_root();
     let (prefix, message) = match root {
         DataFusionError::SQL(e, _) => ("Parser Error", e.to_string()),
-        DataFusionError::Plan(m) => ("Binder Error", m.clone()),
+        DataFusionError::Plan(m) => (
+            "Binder Error",
+            refused_arguments(m).unwrap_or_else(|| m.clone()),
+        ),
         DataFusionError::SchemaError(e, _) => ("Binder Error", e.to_string()),
         DataFusionError::NotImplemented(m) => (
             "Not implemented Error",
@@ -163,6 +166,21 @@ fn unsupported_syntax(message: &str) -> Option<String> {
             .to_string(),
         _ => format!("this SQL syntax ({kind}) is not supported"),
     })
+}
+
+/// A function that checks its own argument types says what it takes (`bit_count takes an
+/// integer, not VARCHAR`); DataFusion wraps that in two error prefixes and a list of candidate
+/// signatures that only say `UserDefined`. Users get the function's own sentence. `None` for
+/// any other message.
+fn refused_arguments(message: &str) -> Option<String> {
+    let (_, reason) = message.split_once("user-defined coercion failed with: ")?;
+    let reason = reason
+        .strip_prefix("Error during planning: ")
+        .unwrap_or(reason);
+    let reason = reason
+        .split_once(" No function matches the given name")
+        .map_or(reason, |(reason, _)| reason);
+    Some(reason.to_string())
 }
 
 /// A cluster task's error as the embedded engine words it. Ballista reports a failed task as
@@ -214,6 +232,20 @@ fn failed_cluster_task(message: &str) -> Option<(&'static str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_function_refusing_its_arguments_is_heard_in_its_own_words() {
+        let planner = "Execution error: Function 'bit_count' user-defined coercion failed with: \
+            Error during planning: bit_count takes an integer, not VARCHAR. No function matches \
+            the given name and argument types 'bit_count(Utf8)'. You might need to add explicit \
+            type casts. Candidate functions: bit_count(UserDefined)";
+        let err = TarnError::DataFusion(DataFusionError::Plan(planner.into()));
+        assert_eq!(
+            err.to_string(),
+            "Binder Error: bit_count takes an integer, not VARCHAR."
+        );
+        assert_eq!(refused_arguments("column x not found"), None);
+    }
 
     #[test]
     fn a_failed_cluster_task_reads_as_the_embedded_error() {

@@ -20,6 +20,7 @@ use datafusion::logical_expr::{Expr, ScalarUDF};
 
 use super::duckdb_text::{DuckDbText, respelled};
 use super::files::FileFormatKind;
+use super::tokens::is_keyword;
 use super::{SqlSession, batches_stream};
 use crate::error::{Result, TarnError};
 
@@ -156,7 +157,7 @@ impl CopyStatement {
             .collect();
         let syntax = |what: &str| TarnError::Parse(format!("COPY: {what}"));
         let mut pos = 0;
-        if !is_word(tokens.first(), "COPY") {
+        if !tokens.first().is_some_and(|t| is_keyword(t, "COPY")) {
             return Err(syntax("expected COPY"));
         }
         pos += 1;
@@ -168,7 +169,7 @@ impl CopyStatement {
             query
         } else {
             let start = pos;
-            while pos < tokens.len() && !is_word(tokens.get(pos), "TO") {
+            while pos < tokens.len() && !tokens.get(pos).is_some_and(|t| is_keyword(t, "TO")) {
                 pos += 1;
             }
             if start == pos {
@@ -176,7 +177,7 @@ impl CopyStatement {
             }
             format!("SELECT * FROM {}", join_tokens(&tokens[start..pos]))
         };
-        if !is_word(tokens.get(pos), "TO") {
+        if !tokens.get(pos).is_some_and(|t| is_keyword(t, "TO")) {
             return Err(syntax("only COPY ... TO is supported; expected TO"));
         }
         pos += 1;
@@ -185,7 +186,7 @@ impl CopyStatement {
             _ => return Err(syntax("expected a quoted path after TO")),
         };
         pos += 1;
-        if is_word(tokens.get(pos), "WITH") {
+        if tokens.get(pos).is_some_and(|t| is_keyword(t, "WITH")) {
             pos += 1;
         }
         let mut options = Vec::new();
@@ -390,10 +391,6 @@ fn publish(staging: &Path, target: &Path, aside: &Path) -> std::io::Result<()> {
         let _ = tarn_fs::remove_tree(aside);
     }
     Ok(())
-}
-
-fn is_word(token: Option<&Token>, keyword: &str) -> bool {
-    matches!(token, Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(keyword))
 }
 
 fn matching_paren(tokens: &[Token], open: usize) -> Option<usize> {

@@ -26,6 +26,7 @@ use sqlparser::tokenizer::Token;
 
 use super::glob_match::GLOB_MATCH;
 use super::rewrite::call;
+use super::tokens::is_keyword;
 
 /// The precedence of `^`, `**` and `^@`: above `*`, `/` and `%` (40 in the default table),
 /// below `AT TIME ZONE` (41) and `::` (50).
@@ -57,8 +58,8 @@ fn power_operator(parser: &Parser) -> Option<(BinaryOperator, usize)> {
 
 /// Whether the parser is at `GLOB` or `NOT GLOB`, and the tokens before the pattern.
 fn glob_operator(parser: &Parser) -> Option<(bool, usize)> {
-    let is_glob = |token: &Token| matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("glob"));
-    let is_not = |token: &Token| matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("not"));
+    let is_glob = |token: &Token| is_keyword(token, "glob");
+    let is_not = |token: &Token| is_keyword(token, "not");
     let [first, second] = parser.peek_tokens_with_location::<2>();
     if is_glob(&first.token) {
         Some((false, 1))

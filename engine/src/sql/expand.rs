@@ -8,6 +8,7 @@
 //! `COLUMNS` calls using the columns that `SELECT * FROM <same FROM>` has.
 
 use super::dialect::TarnDialect;
+use super::tokens::{is_keyword, skip_whitespace};
 use datafusion::execution::SessionState;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::tokenizer::Token;
@@ -31,9 +32,9 @@ pub fn mark_renames(sql: &str) -> Result<String> {
     let mut i = 0;
     while i < tokens.len() {
         if tokens[i] == Token::Mul {
-            let rename = next_significant(&tokens, i + 1);
-            let is_rename = matches!(tokens.get(rename), Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("RENAME"));
-            let open = next_significant(&tokens, rename + 1);
+            let rename = skip_whitespace(&tokens, i + 1);
+            let is_rename = tokens.get(rename).is_some_and(|t| is_keyword(t, "RENAME"));
+            let open = skip_whitespace(&tokens, rename + 1);
             if is_rename && tokens.get(open) == Some(&Token::LParen) {
                 let close = (open..tokens.len())
                     .find(|&k| tokens[k] == Token::RParen)
@@ -75,13 +76,6 @@ fn rename_pairs(tokens: &[Token]) -> Result<Vec<(String, String)>> {
         }
     }
     Ok(pairs)
-}
-
-fn next_significant(tokens: &[Token], mut i: usize) -> usize {
-    while matches!(tokens.get(i), Some(Token::Whitespace(_))) {
-        i += 1;
-    }
-    i
 }
 
 /// Expands `COLUMNS(...)` and rename markers in the outermost query's select lists.

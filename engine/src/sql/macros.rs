@@ -52,6 +52,12 @@ const MACROS: &[Macro] = &[
         arity: 1,
         body: "CAST(date_trunc('month', $1) + INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE)",
     },
+    // The code point of the first character; -1 for the empty string.
+    Macro {
+        names: &["unicode", "ord"],
+        arity: 1,
+        body: "CASE WHEN length($1) = 0 THEN -1 ELSE ascii($1) END",
+    },
     Macro {
         names: &["dayname"],
         arity: 1,

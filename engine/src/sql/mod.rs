@@ -7,7 +7,7 @@ mod approx_quantile;
 pub(crate) mod args;
 mod attach;
 mod base64_codec;
-mod bit_count;
+mod bits;
 mod byte_sizes;
 mod checked_sum;
 mod copy;
@@ -22,6 +22,7 @@ mod epoch;
 mod expand;
 mod explain;
 pub(crate) mod files;
+mod filter_clause;
 mod format;
 mod function_names;
 mod functions;
@@ -49,6 +50,7 @@ mod statistics;
 mod substring;
 mod table_functions;
 mod text_functions;
+mod tokens;
 mod try_expr;
 pub mod types;
 mod vector_metrics;
@@ -332,7 +334,8 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(list_sum::ListSum::new()),
         ScalarUDF::from(slice::Slice::new()),
         ScalarUDF::from(age::Age::new()),
-        ScalarUDF::from(bit_count::BitCount::new()),
+        ScalarUDF::from(bits::BitCount::new()),
+        ScalarUDF::from(bits::BitwiseNot::new()),
         ScalarUDF::from(glob_match::GlobMatch::new()),
         ScalarUDF::from(next_after::NextAfter::new()),
         ScalarUDF::from(sha1_digest::Sha1Digest::new()),
@@ -481,7 +484,8 @@ fn files_schema(ctx: &SessionContext) -> Arc<dyn SchemaProvider> {
 
 /// Parses exactly one statement with the DuckDB dialect.
 pub(crate) fn parse_one(sql: &str) -> Result<Statement> {
-    let sql = expand::mark_renames(&samples::normalize(sql)?)?;
+    let sql = filter_clause::insert_where(sql)?;
+    let sql = expand::mark_renames(&samples::normalize(&sql)?)?;
     let mut statements = Parser::parse_sql(&dialect::TarnDialect, &sql)
         .map_err(|e| TarnError::Parse(parser_message(&e.to_string(), &sql)))?;
     match statements.len() {

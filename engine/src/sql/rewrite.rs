@@ -9,12 +9,12 @@ use regex::Regex;
 
 use super::dialect::TarnDialect;
 use sqlparser::ast::{
-    BinaryOperator, CastKind, CeilFloorKind, DataType, DateTimeField, ExactNumberInfo, Expr,
-    Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident,
-    JoinOperator, ObjectName, OrderByExpr, OrderByKind, Query, Select, SelectFlavor, SelectItem,
-    SetExpr, Statement, TableAlias, TableAliasColumnDef, TableFactor, TableSample, TableSampleKind,
-    TableSampleUnit, TableWithJoins, TypedString, Value, VisitMut, VisitorMut,
-    WildcardAdditionalOptions, visit_expressions_mut,
+    ArrayElemTypeDef, BinaryOperator, CastKind, CeilFloorKind, DataType, DateTimeField,
+    ExactNumberInfo, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    FunctionArguments, Ident, JoinOperator, ObjectName, OrderByExpr, OrderByKind, Query, Select,
+    SelectFlavor, SelectItem, SetExpr, Statement, TableAlias, TableAliasColumnDef, TableFactor,
+    TableSample, TableSampleKind, TableSampleUnit, TableWithJoins, TypedString, UnaryOperator,
+    Value, VisitMut, VisitorMut, WildcardAdditionalOptions, visit_expressions_mut,
 };
 use sqlparser::parser::Parser;
 
@@ -148,7 +148,7 @@ impl Rewriter<'_> {
     }
 }
 
-/// Gives `/`, `//`, `^`, `^@`, `->`, `->>`, `CAST(x AS JSON)`, `CAST(x AS BLOB)` and
+/// Gives `/`, `//`, `^`, `^@`, `~`, `->`, `->>`, `CAST(x AS JSON)`, `CAST(x AS BLOB)` and
 /// `INTERVAL 1 DAY` in a window frame DuckDB's meaning. Runs
 /// after [`name_columns`], so columns keep the names users wrote (`(a / b)`).
 pub fn duckdb_operators(statement: &mut Statement) -> Result<()> {
@@ -187,11 +187,8 @@ impl VisitorMut for OperatorRewriter {
             *expr = call(super::json::MINIFY, [inner.as_ref().clone()]);
             return ControlFlow::Continue(());
         }
-        // DuckDB's BLOB is DataFusion's BYTEA (both binary).
-        if let Expr::Cast { data_type, .. } = expr
-            && matches!(data_type, DataType::Blob(_))
-        {
-            *data_type = DataType::Bytea;
+        if let Expr::Cast { data_type, .. } = expr {
+            respell_type(data_type);
         }
         pad_timestamp_literal(expr);
         // `INTERVAL 1 DAY`: DataFusion reads a bare number there in an expression but not in
@@ -202,6 +199,14 @@ impl VisitorMut for OperatorRewriter {
             && let Value::Number(digits, _) = &value.value
         {
             *interval.value = Expr::value(Value::SingleQuotedString(digits.clone()));
+            return ControlFlow::Continue(());
+        }
+        if let Expr::UnaryOp {
+            op: UnaryOperator::BitwiseNot,
+            expr: operand,
+        } = expr
+        {
+            *expr = call(super::bits::BITWISE_NOT, [operand.as_ref().clone()]);
             return ControlFlow::Continue(());
         }
         if let Expr::BinaryOp { op, left, right } = expr {
@@ -223,6 +228,33 @@ impl VisitorMut for OperatorRewriter {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// DuckDB's names for types DataFusion knows by others, in a cast: BLOB is BYTEA, and the
+/// unsigned integers (`UTINYINT` or `UINT8`, `USMALLINT`/`UINT16`, `UINTEGER`/`UINT32`,
+/// `UBIGINT`/`UINT64`) are MySQL's `... UNSIGNED`; also as a list's element type.
+fn respell_type(data_type: &mut DataType) {
+    let custom = match data_type {
+        DataType::Custom(name, modifiers) if modifiers.is_empty() => {
+            name.to_string().to_ascii_uppercase()
+        }
+        _ => String::new(),
+    };
+    *data_type = match data_type {
+        DataType::Blob(_) => DataType::Bytea,
+        DataType::UTinyInt | DataType::UInt8 => DataType::TinyIntUnsigned(None),
+        DataType::USmallInt | DataType::UInt16 => DataType::SmallIntUnsigned(None),
+        DataType::UInt32 => DataType::IntUnsigned(None),
+        _ if custom == "UINTEGER" => DataType::IntUnsigned(None),
+        DataType::UBigInt | DataType::UInt64 => DataType::BigIntUnsigned(None),
+        DataType::Array(
+            ArrayElemTypeDef::SquareBracket(element, _) | ArrayElemTypeDef::AngleBracket(element),
+        ) => {
+            respell_type(element);
+            return;
+        }
+        _ => return,
+    };
 }
 
 /// `TIMESTAMP '2024-1-2 3:04'` and `CAST('2024-01-02 12:00' AS TIMESTAMP)` as Arrow's parser

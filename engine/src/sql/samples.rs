@@ -8,6 +8,7 @@
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::Token;
 
+use super::tokens::{is_keyword, skip_whitespace};
 use crate::error::{Result, TarnError};
 
 /// Rewrites the sample clauses of one statement; text without them comes back unchanged.
@@ -19,7 +20,7 @@ pub fn normalize(sql: &str) -> Result<String> {
     let mut tokens = super::tokenize(sql)?;
     let mut i = 0;
     while i < tokens.len() {
-        if is_word(&tokens[i], "TABLESAMPLE") {
+        if is_keyword(&tokens[i], "TABLESAMPLE") {
             if let Some((clause, end)) = sample_size(&tokens, i + 1)? {
                 let replacement = clause_tokens(&clause);
                 let inserted = replacement.len();
@@ -27,8 +28,8 @@ pub fn normalize(sql: &str) -> Result<String> {
                 i += inserted;
                 continue;
             }
-        } else if is_word(&tokens[i], "USING")
-            && next_word(&tokens, i + 1).is_some_and(|j| is_word(&tokens[j], "SAMPLE"))
+        } else if is_keyword(&tokens[i], "USING")
+            && next_word(&tokens, i + 1).is_some_and(|j| is_keyword(&tokens[j], "SAMPLE"))
         {
             let sample_at = next_word(&tokens, i + 1).expect("checked above");
             let Some((clause, end)) = sample_size(&tokens, sample_at + 1)? else {
@@ -57,22 +58,22 @@ fn clause_tokens(clause: &str) -> Vec<Token> {
 /// Reads `[method] [(] N (%|PERCENT|ROWS) [)] [(method[, seed])]` from `start`; returns the
 /// normalized `(N PERCENT)`/`(N ROWS)` and the index after the clause.
 fn sample_size(tokens: &[Token], start: usize) -> Result<Option<(String, usize)>> {
-    let mut j = skip_ws(tokens, start);
+    let mut j = skip_whitespace(tokens, start);
     // A method name first: `reservoir(10 ROWS)`, `bernoulli(5%)`.
     if let Some(Token::Word(w)) = tokens.get(j)
         && ["BERNOULLI", "SYSTEM", "RESERVOIR"].contains(&w.value.to_ascii_uppercase().as_str())
     {
-        j = skip_ws(tokens, j + 1);
+        j = skip_whitespace(tokens, j + 1);
     }
     let parenthesized = tokens.get(j) == Some(&Token::LParen);
     if parenthesized {
-        j = skip_ws(tokens, j + 1);
+        j = skip_whitespace(tokens, j + 1);
     }
     let Some(Token::Number(number, _)) = tokens.get(j) else {
         return Ok(None);
     };
     let number = number.clone();
-    j = skip_ws(tokens, j + 1);
+    j = skip_whitespace(tokens, j + 1);
     let unit = match tokens.get(j) {
         Some(Token::Mod) => "PERCENT",
         Some(Token::Word(w)) if w.value.eq_ignore_ascii_case("PERCENT") => "PERCENT",
@@ -83,12 +84,12 @@ fn sample_size(tokens: &[Token], start: usize) -> Result<Option<(String, usize)>
             )));
         }
     };
-    j = skip_ws(tokens, j + 1);
+    j = skip_whitespace(tokens, j + 1);
     if parenthesized {
         if tokens.get(j) != Some(&Token::RParen) {
             return Err(TarnError::Parse("unclosed sample size".into()));
         }
-        j = skip_ws(tokens, j + 1);
+        j = skip_whitespace(tokens, j + 1);
     }
     // A trailing `(bernoulli)` or `(system, 42)`: every method is sampled row by row here.
     if tokens.get(j) == Some(&Token::LParen) {
@@ -109,7 +110,7 @@ fn relation_end(tokens: &[Token], at: usize) -> Result<usize> {
         match &tokens[k] {
             Token::RParen => depth += 1,
             Token::LParen => depth -= 1,
-            t if depth == 0 && is_word(t, "FROM") => {
+            t if depth == 0 && is_keyword(t, "FROM") => {
                 from = Some(k);
                 break;
             }
@@ -117,7 +118,7 @@ fn relation_end(tokens: &[Token], at: usize) -> Result<usize> {
         }
     }
     let from = from.ok_or_else(|| TarnError::Parse("USING SAMPLE needs a FROM clause".into()))?;
-    let mut j = skip_ws(tokens, from + 1);
+    let mut j = skip_whitespace(tokens, from + 1);
     // The relation: a name (possibly dotted), a string, or a call or subquery in parentheses.
     loop {
         match tokens.get(j) {
@@ -151,21 +152,21 @@ fn relation_end(tokens: &[Token], at: usize) -> Result<usize> {
         break;
     }
     // An alias: `AS x` or a bare name that is not a keyword.
-    let after = skip_ws(tokens, j);
-    if tokens.get(after).is_some_and(|t| is_word(t, "AS")) {
-        j = skip_ws(tokens, after + 1) + 1;
+    let after = skip_whitespace(tokens, j);
+    if tokens.get(after).is_some_and(|t| is_keyword(t, "AS")) {
+        j = skip_whitespace(tokens, after + 1) + 1;
     } else if matches!(tokens.get(after), Some(Token::Word(w)) if w.keyword == Keyword::NoKeyword) {
         j = after + 1;
     }
     // Joins or a second relation after it: sampling one side would be wrong.
-    let mut k = skip_ws(tokens, j);
+    let mut k = skip_whitespace(tokens, j);
     while k < at {
         match &tokens[k] {
             Token::Comma => return Err(TarnError::Invalid(
                 "USING SAMPLE over several relations is not supported; sample one with TABLESAMPLE"
                     .into(),
             )),
-            t if is_word(t, "JOIN") => {
+            t if is_keyword(t, "JOIN") => {
                 return Err(TarnError::Invalid(
                     "USING SAMPLE over a join is not supported; sample one side with TABLESAMPLE"
                         .into(),
@@ -177,20 +178,9 @@ fn relation_end(tokens: &[Token], at: usize) -> Result<usize> {
     Ok(j)
 }
 
-fn skip_ws(tokens: &[Token], mut i: usize) -> usize {
-    while matches!(tokens.get(i), Some(Token::Whitespace(_))) {
-        i += 1;
-    }
-    i
-}
-
 fn next_word(tokens: &[Token], i: usize) -> Option<usize> {
-    let j = skip_ws(tokens, i);
+    let j = skip_whitespace(tokens, i);
     matches!(tokens.get(j), Some(Token::Word(_))).then_some(j)
-}
-
-fn is_word(token: &Token, keyword: &str) -> bool {
-    matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(keyword))
 }
 
 #[cfg(test)]

@@ -1076,3 +1076,57 @@ async fn try_gives_null_where_an_expression_fails() {
     .await;
     assert!(err.contains("'bad'"), "{err}");
 }
+
+#[tokio::test]
+async fn complements_unsigned_casts_code_points_and_bare_filters() {
+    let (mut s, _dir) = table().await;
+    // `~` keeps its operand's type (x is a BIGINT here; DuckDB's own table had INTEGERs).
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT DISTINCT x, ~x, ~x::UTINYINT, typeof(~x), typeof(~x::UTINYINT) FROM t \
+             ORDER BY x NULLS LAST"
+        )
+        .await,
+        [
+            ["1", "-2", "254", "BIGINT", "UTINYINT"],
+            ["3", "-4", "252", "BIGINT", "UTINYINT"],
+            ["10", "-11", "245", "BIGINT", "UTINYINT"],
+            ["NULL", "NULL", "NULL", "BIGINT", "UTINYINT"]
+        ]
+    );
+    let err = error(&mut s, "SELECT ~s FROM t").await;
+    assert!(err.ends_with("~ takes an integer, not VARCHAR."), "{err}");
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT s, unicode(s), ord(s) FROM t WHERE g = 1 ORDER BY s"
+        )
+        .await,
+        [
+            ["a", "97", "97"],
+            ["b", "98", "98"],
+            ["b", "98", "98"],
+            ["héllo", "104", "104"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT unicode(''), typeof(x::UINTEGER), typeof([1, 2]::UBIGINT[]), \
+             TRY_CAST(-x AS USMALLINT), (x::UINT16 + 1)::VARCHAR FROM t WHERE x = 10"
+        )
+        .await,
+        [["-1", "UINTEGER", "UBIGINT[]", "NULL", "11"]]
+    );
+    // DuckDB's FILTER may leave out its WHERE.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, count(*) FILTER (x > 1), sum(x) FILTER (x > 1 AND s <> 'a'), \
+             list(s ORDER BY s) FILTER (d > 1) FROM t GROUP BY g ORDER BY g"
+        )
+        .await,
+        [["1", "2", "6", "[a, b, héllo]"], ["2", "1", "10", "[NULL]"]]
+    );
+}
