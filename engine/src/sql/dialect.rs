@@ -300,6 +300,12 @@ impl Dialect for TarnDialect {
     fn supports_comma_separated_trim(&self) -> bool {
         DuckDbDialect.supports_comma_separated_trim()
     }
+
+    /// DuckDB's `s.* RENAME (a AS b)` over a STRUCT or a table (`* RENAME` alone is read by
+    /// `expand::mark_renames`).
+    fn supports_select_wildcard_rename(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -1,21 +1,27 @@
 //! Select-list forms that need the FROM clause's columns before DataFusion sees them:
 //! `COLUMNS('regex')` and `COLUMNS(*)` (alone or inside an expression, once per matching
 //! column) and
-//! `* RENAME (a AS b, ...)` (every column in order, some renamed).
+//! `* RENAME (a AS b, ...)` (every column in order, some renamed), and
+//! `s.* [EXCLUDE (...)] [REPLACE (...)] [RENAME (...)]` for a STRUCT column `s` (each field a column named
+//! after it).
 //!
 //! `* RENAME` does not parse, so [`mark_renames`] first turns it into a marker call
 //! `__tarn_star_rename('a', 'b', ...)`; [`expand_select_lists`] then replaces markers and
 //! `COLUMNS` calls using the columns that `SELECT * FROM <same FROM>` has.
 
 use super::dialect::TarnDialect;
-use super::tokens::{is_keyword, skip_whitespace};
+use super::rewrite::relation_names;
+use super::tokens::{is_keyword, previous_significant, skip_whitespace};
+use super::types::sql_type_name;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::execution::SessionState;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::tokenizer::Token;
 use regex::Regex;
 use sqlparser::ast::{
-    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Select, SelectItem,
-    SetExpr, Statement, Value,
+    ExcludeSelectItem, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
+    ObjectName, RenameSelectItem, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr,
+    Statement, Value, WildcardAdditionalOptions,
 };
 use sqlparser::parser::Parser;
 
@@ -31,7 +37,10 @@ pub fn mark_renames(sql: &str) -> Result<String> {
     let mut tokens = super::tokenize(sql)?;
     let mut i = 0;
     while i < tokens.len() {
-        if tokens[i] == Token::Mul {
+        // After `s.` the parser reads RENAME itself (see `dialect`).
+        let qualified =
+            previous_significant(&tokens, i).is_some_and(|p| tokens[p] == Token::Period);
+        if tokens[i] == Token::Mul && !qualified {
             let rename = skip_whitespace(&tokens, i + 1);
             let is_rename = tokens.get(rename).is_some_and(|t| is_keyword(t, "RENAME"));
             let open = skip_whitespace(&tokens, rename + 1);
@@ -107,21 +116,31 @@ pub async fn expand_select_lists(statement: &mut Statement, state: &SessionState
         }
     }
     for select in selects {
-        if !select.projection.iter().any(needs_expansion) {
+        let relations = relation_names(&select.from);
+        if !select
+            .projection
+            .iter()
+            .any(|item| needs_expansion(item, &relations))
+        {
             continue;
         }
         let columns = from_columns(select, with.as_ref(), state).await?;
         let mut projection = Vec::with_capacity(select.projection.len());
         for item in select.projection.drain(..) {
-            projection.extend(expand_item(item, &columns)?);
+            projection.extend(expand_item(item, &columns, &relations)?);
         }
         select.projection = unique_names(projection);
     }
     Ok(())
 }
 
-/// A column of the FROM clause: its qualifier (table alias) if any, and its name.
-type Column = (Option<String>, String);
+/// A column of the FROM clause.
+struct Column {
+    /// The table alias it is reached through, if any.
+    qualifier: Option<String>,
+    name: String,
+    data_type: DataType,
+}
 
 async fn from_columns(
     select: &Select,
@@ -145,31 +164,77 @@ async fn from_columns(
     Ok(plan
         .schema()
         .iter()
-        .map(|(qualifier, field)| {
-            (
-                qualifier.map(|q| q.table().to_string()),
-                field.name().clone(),
-            )
+        .map(|(qualifier, field)| Column {
+            qualifier: qualifier.map(|q| q.table().to_string()),
+            name: field.name().clone(),
+            data_type: field.data_type().clone(),
         })
         .collect())
 }
 
-fn needs_expansion(item: &SelectItem) -> bool {
+fn needs_expansion(item: &SelectItem, relations: &[String]) -> bool {
     match item {
         SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => {
             columns_pattern(expr).is_some() || is_rename_marker(expr)
         }
+        // A table's `t.*` is DataFusion's, but for RENAME, which it lacks.
+        SelectItem::QualifiedWildcard(kind, options) => star_qualifier(kind)
+            .is_some_and(|q| !names_relation(q, relations) || options.opt_rename.is_some()),
         _ => false,
     }
 }
 
-fn expand_item(item: SelectItem, columns: &[Column]) -> Result<Vec<Expanded>> {
+/// The `x` of `x.*`, when it is one name.
+fn star_qualifier(kind: &SelectItemQualifiedWildcardKind) -> Option<&Ident> {
+    match kind {
+        SelectItemQualifiedWildcardKind::ObjectName(name) => match name.0.as_slice() {
+            [part] => part.as_ident(),
+            _ => None,
+        },
+        SelectItemQualifiedWildcardKind::Expr(_) => None,
+    }
+}
+
+/// Whether `name` is a relation of the FROM clause; otherwise `name.*` means a STRUCT
+/// column's fields.
+fn names_relation(name: &Ident, relations: &[String]) -> bool {
+    relations
+        .iter()
+        .any(|relation| relation.eq_ignore_ascii_case(&name.value))
+}
+
+fn expand_item(
+    item: SelectItem,
+    columns: &[Column],
+    relations: &[String],
+) -> Result<Vec<Expanded>> {
+    if let SelectItem::QualifiedWildcard(kind, options) = &item
+        && let Some(qualifier) = star_qualifier(kind)
+    {
+        let star = format!("{qualifier}.*");
+        if !names_relation(qualifier, relations) {
+            return apply_star_options(&star, "field", struct_fields(qualifier, columns)?, options);
+        }
+        if options.opt_rename.is_some() {
+            let table_columns = columns
+                .iter()
+                .filter(|column| {
+                    column
+                        .qualifier
+                        .as_ref()
+                        .is_some_and(|q| q.eq_ignore_ascii_case(&qualifier.value))
+                })
+                .map(|column| (column.name.clone(), column_ref(column)))
+                .collect();
+            return apply_star_options(&star, "column", table_columns, options);
+        }
+    }
     let SelectItem::UnnamedExpr(expr) = &item else {
         return Ok(vec![Expanded::Item(Box::new(item))]);
     };
     if let Some(renames) = rename_marker_pairs(expr)? {
         for (from, _) in &renames {
-            if !columns.iter().any(|(_, name)| name == from) {
+            if !columns.iter().any(|column| column.name == *from) {
                 return Err(TarnError::Invalid(format!(
                     "RENAME: column '{from}' is not in the FROM clause"
                 )));
@@ -180,7 +245,7 @@ fn expand_item(item: SelectItem, columns: &[Column]) -> Result<Vec<Expanded>> {
             .map(|column| {
                 let reference = column_ref(column);
                 Expanded::Item(Box::new(
-                    match renames.iter().find(|(from, _)| *from == column.1) {
+                    match renames.iter().find(|(from, _)| *from == column.name) {
                         Some((_, to)) => SelectItem::ExprWithAlias {
                             expr: reference,
                             alias: Ident::with_quote('"', to),
@@ -199,7 +264,7 @@ fn expand_item(item: SelectItem, columns: &[Column]) -> Result<Vec<Expanded>> {
     })?;
     let matching: Vec<&Column> = columns
         .iter()
-        .filter(|(_, name)| regex.is_match(name))
+        .filter(|column| regex.is_match(&column.name))
         .collect();
     if matching.is_empty() {
         return Err(TarnError::Invalid(format!(
@@ -218,10 +283,10 @@ fn expand_item(item: SelectItem, columns: &[Column]) -> Result<Vec<Expanded>> {
                 // or, where that name is taken, as written with the column in place.
                 other => Expanded::Named {
                     expr: Box::new(other),
-                    name: column.1.clone(),
+                    name: column.name.clone(),
                     written: replace_columns_call(
                         expr.clone(),
-                        &Expr::Identifier(Ident::new(&column.1)),
+                        &Expr::Identifier(Ident::new(&column.name)),
                     )
                     .to_string(),
                 },
@@ -285,14 +350,133 @@ fn item_name(item: &SelectItem) -> Option<String> {
     }
 }
 
-fn column_ref((qualifier, name): &Column) -> Expr {
-    match qualifier {
-        Some(table) => Expr::CompoundIdentifier(vec![
-            Ident::with_quote('"', table),
-            Ident::with_quote('"', name),
-        ]),
-        None => Expr::Identifier(Ident::with_quote('"', name)),
+fn column_ref(column: &Column) -> Expr {
+    match column_path(column, None) {
+        mut parts if parts.len() == 1 => Expr::Identifier(parts.remove(0)),
+        parts => Expr::CompoundIdentifier(parts),
     }
+}
+
+/// The quoted parts that reach a column, or one of its STRUCT fields.
+fn column_path(column: &Column, field: Option<&str>) -> Vec<Ident> {
+    column
+        .qualifier
+        .iter()
+        .map(String::as_str)
+        .chain([column.name.as_str()])
+        .chain(field)
+        .map(|part| Ident::with_quote('"', part))
+        .collect()
+}
+
+/// The fields of the STRUCT column `name` (of `name.*`), each with the expression that reads it.
+fn struct_fields(name: &Ident, columns: &[Column]) -> Result<Vec<(String, Expr)>> {
+    let star = format!("{name}.*");
+    let same_name = |candidate: &str| match name.quote_style {
+        Some(_) => candidate == name.value,
+        None => candidate.eq_ignore_ascii_case(&name.value),
+    };
+    let column = match columns
+        .iter()
+        .filter(|column| same_name(&column.name))
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [column] => *column,
+        [] => {
+            return Err(TarnError::Invalid(format!(
+                "{star}: no table or column in the FROM clause is named {name}"
+            )));
+        }
+        _ => {
+            return Err(TarnError::Invalid(format!(
+                "{star}: more than one table has a column {name}"
+            )));
+        }
+    };
+    let DataType::Struct(fields) = &column.data_type else {
+        return Err(TarnError::Invalid(format!(
+            "{star}: {name} is a {}, not a STRUCT",
+            sql_type_name(&column.data_type)
+        )));
+    };
+    Ok(fields
+        .iter()
+        .map(|field| {
+            let path = column_path(column, Some(field.name()));
+            (field.name().clone(), Expr::CompoundIdentifier(path))
+        })
+        .collect())
+}
+
+/// `x.* [EXCLUDE (a, ...)] [REPLACE (expr AS a, ...)] [RENAME (a AS b, ...)]` over the named
+/// expressions `x.*` stands for (a STRUCT's fields or a table's columns, in order): one item
+/// per name not excluded, named after it unless renamed. `what` is what the names are, for
+/// errors.
+fn apply_star_options(
+    star: &str,
+    what: &str,
+    entries: Vec<(String, Expr)>,
+    options: &WildcardAdditionalOptions,
+) -> Result<Vec<Expanded>> {
+    if options.opt_ilike.is_some() || options.opt_except.is_some() || options.opt_alias.is_some() {
+        return Err(TarnError::Invalid(format!(
+            "{star}: only EXCLUDE, REPLACE and RENAME may follow it"
+        )));
+    }
+    let excluded: Vec<String> = match &options.opt_exclude {
+        Some(ExcludeSelectItem::Single(name)) => vec![last_part(name)],
+        Some(ExcludeSelectItem::Multiple(names)) => names.iter().map(last_part).collect(),
+        None => vec![],
+    };
+    let replaced: Vec<(String, &Expr)> = options
+        .opt_replace
+        .iter()
+        .flat_map(|replace| &replace.items)
+        .map(|element| (element.column_name.value.clone(), &element.expr))
+        .collect();
+    let renamed: Vec<(String, &Ident)> = match &options.opt_rename {
+        Some(RenameSelectItem::Single(rename)) => vec![(rename.ident.value.clone(), &rename.alias)],
+        Some(RenameSelectItem::Multiple(renames)) => renames
+            .iter()
+            .map(|rename| (rename.ident.value.clone(), &rename.alias))
+            .collect(),
+        None => vec![],
+    };
+    if let Some(unknown) = excluded
+        .iter()
+        .chain(replaced.iter().map(|(name, _)| name))
+        .chain(renamed.iter().map(|(name, _)| name))
+        .find(|name| !entries.iter().any(|(entry, _)| entry == *name))
+    {
+        return Err(TarnError::Invalid(format!(
+            "{star} has no {what} {unknown}"
+        )));
+    }
+    Ok(entries
+        .into_iter()
+        .filter(|(name, _)| !excluded.contains(name))
+        .map(|(name, expr)| {
+            let expr = match replaced.iter().find(|(replaced, _)| *replaced == name) {
+                Some((_, replacement)) => (*replacement).clone(),
+                None => expr,
+            };
+            let alias = match renamed.iter().find(|(renamed, _)| *renamed == name) {
+                Some((_, alias)) => (*alias).clone(),
+                None => Ident::with_quote('"', name),
+            };
+            Expanded::Item(Box::new(SelectItem::ExprWithAlias { expr, alias }))
+        })
+        .collect())
+}
+
+/// The last part of a name, as written: `EXCLUDE (t.a)` names `a`.
+fn last_part(name: &ObjectName) -> String {
+    name.0
+        .last()
+        .and_then(|part| part.as_ident())
+        .map(|ident| ident.value.clone())
+        .unwrap_or_default()
 }
 
 /// The regex of the first `COLUMNS('...')` call in `expr`.

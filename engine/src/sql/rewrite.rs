@@ -452,7 +452,7 @@ fn name_select_items(select: &mut Select) {
 }
 
 /// The names a FROM clause gives its relations: each alias, or else a table's own name.
-fn relation_names(from: &[TableWithJoins]) -> Vec<String> {
+pub(super) fn relation_names(from: &[TableWithJoins]) -> Vec<String> {
     from.iter()
         .flat_map(|table| {
             std::iter::once(&table.relation).chain(table.joins.iter().map(|join| &join.relation))

@@ -318,6 +318,60 @@ async fn struct_fields_take_their_own_names_and_repeated_names_are_numbered() {
 }
 
 #[tokio::test]
+async fn a_struct_star_gives_its_fields_as_columns() {
+    let (mut s, _dir) = table().await;
+    let from = "FROM (SELECT {'lang': s, 'n': small} AS meta, i FROM t) u ORDER BY i";
+    let batches = s.query(&format!("SELECT meta.*, i {from}")).await.unwrap();
+    let names: Vec<&str> = batches[0]
+        .schema_ref()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(names, ["lang", "n", "i"]);
+    assert_eq!(
+        query(&mut s, &format!("SELECT meta.*, i {from}")).await,
+        [["xyz", "-128", "-3"], ["abc", "100", "9223372036854775807"]]
+    );
+    // DuckDB's star options work on a STRUCT's fields, and RENAME on a table's `u.*`.
+    assert_eq!(
+        query(
+            &mut s,
+            &format!("SELECT meta.* EXCLUDE (lang) RENAME (n AS small) {from}")
+        )
+        .await,
+        [["-128"], ["100"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            &format!("SELECT meta.* REPLACE (upper(meta.lang) AS lang) {from}")
+        )
+        .await,
+        [["XYZ", "-128"], ["ABC", "100"]]
+    );
+    let batches = s
+        .query(&format!("SELECT u.* RENAME (i AS k) {from}"))
+        .await
+        .unwrap();
+    assert_eq!(batches[0].schema_ref().field(1).name(), "k");
+    for (sql, message) in [
+        ("SELECT i.* FROM t", "i.*: i is a BIGINT, not a STRUCT"),
+        (
+            "SELECT nope.* FROM t",
+            "nope.*: no table or column in the FROM clause is named nope",
+        ),
+        (
+            "SELECT meta.* EXCLUDE (x) FROM (SELECT {'a': 1} AS meta)",
+            "meta.* has no field x",
+        ),
+    ] {
+        let err = error(&mut s, sql).await;
+        assert!(err.ends_with(message), "{sql}: {err}");
+    }
+}
+
+#[tokio::test]
 async fn doubles_meet_decimals_as_doubles() {
     let (mut s, _dir) = table().await;
     // DataFusion would cast the DOUBLE to DECIMAL(30,15): 2.5e-21 would equal 0.0, and 2.5e20
