@@ -1,6 +1,9 @@
 //! The engine's error type: one variant per kind of failure a user can cause or meet, each rendering
 //! as a single line that names the thing at fault (a path, a setting, a statement position).
 
+use std::str::FromStr;
+
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
 
@@ -120,7 +123,9 @@ fn one_line(err: &DataFusionError) -> String {
         DataFusionError::SQL(e, _) => ("Parser Error", e.to_string()),
         DataFusionError::Plan(m) => (
             "Binder Error",
-            refused_arguments(m).unwrap_or_else(|| m.clone()),
+            refused_arguments(m)
+                .or_else(|| no_matching_function(m))
+                .unwrap_or_else(|| m.clone()),
         ),
         DataFusionError::SchemaError(e, _) => ("Binder Error", e.to_string()),
         DataFusionError::NotImplemented(m) => (
@@ -181,6 +186,53 @@ fn refused_arguments(message: &str) -> Option<String> {
         .split_once(" No function matches the given name")
         .map_or(reason, |(reason, _)| reason);
     Some(reason.to_string())
+}
+
+/// A call no signature of the function takes: DataFusion lists every signature it tried, in
+/// Arrow's type names, and calls it a bug in DataFusion (`sum(text)` gives some 900
+/// characters). Users get DuckDB's sentence, in SQL's type names: `No function matches the
+/// given name and argument types 'sum(VARCHAR)'. You might need to add explicit type casts.`
+/// `None` for any other message.
+fn no_matching_function(message: &str) -> Option<String> {
+    const NO_MATCH: &str = "No function matches the given name and argument types '";
+    let (_, call) = message.split_once(NO_MATCH)?;
+    let (call, _) = call.split_once("'. ")?;
+    let (name, arguments) = call.split_once('(')?;
+    let arguments = arguments.strip_suffix(')')?;
+    let types: Vec<String> = top_level_parts(arguments)
+        .into_iter()
+        .map(|arrow| match DataType::from_str(arrow) {
+            Ok(data_type) => crate::sql::types::sql_type_name(&data_type),
+            Err(_) => arrow.to_string(),
+        })
+        .collect();
+    Some(format!(
+        "No function matches the given name and argument types '{name}({})'. You might need to \
+         add explicit type casts.",
+        types.join(", ")
+    ))
+}
+
+/// `text` split at the commas outside parentheses: `Int64, List(Int64, x)` is two parts.
+fn top_level_parts(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                parts.push(text[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let last = text[start..].trim();
+    if !last.is_empty() {
+        parts.push(last);
+    }
+    parts
 }
 
 /// A cluster task's error as the embedded engine words it. Ballista reports a failed task as
@@ -245,6 +297,32 @@ mod tests {
             "Binder Error: bit_count takes an integer, not VARCHAR."
         );
         assert_eq!(refused_arguments("column x not found"), None);
+    }
+
+    #[test]
+    fn a_call_no_signature_takes_is_named_in_sql_types() {
+        let planner = "Internal error: Function 'sum' failed to match any signature, errors: \
+            Error during planning: Function 'sum' requires Decimal, but received String \
+            (DataType: Utf8View).. This issue was likely caused by a bug in DataFusion's code. \
+            No function matches the given name and argument types 'sum(Utf8View)'. You might \
+            need to add explicit type casts. Candidate functions: sum(Decimal) sum(UInt64)";
+        let err = TarnError::DataFusion(DataFusionError::Plan(planner.into()));
+        assert_eq!(
+            err.to_string(),
+            "Binder Error: No function matches the given name and argument types \
+             'sum(VARCHAR)'. You might need to add explicit type casts."
+        );
+        assert_eq!(
+            no_matching_function(
+                "No function matches the given name and argument types \
+                 'f(Int64, List(Int64), Weird<T>)'. You might need to add explicit type casts."
+            )
+            .as_deref(),
+            Some(
+                "No function matches the given name and argument types \
+                 'f(BIGINT, BIGINT[], Weird<T>)'. You might need to add explicit type casts."
+            )
+        );
     }
 
     #[test]
