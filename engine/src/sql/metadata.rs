@@ -1,14 +1,19 @@
 //! Table functions that describe files rather than read their rows: `glob(pattern)`,
-//! `parquet_metadata(path)` (one row per column chunk) and `parquet_schema(path)` (one row per
-//! schema element), with DuckDB's column names.
+//! `parquet_metadata(path)` (one row per column chunk), `parquet_schema(path)` (one row per
+//! schema element), `parquet_file_metadata(path)` (one row per file) and
+//! `parquet_kv_metadata(path)` (one row per key-value pair of a footer), with DuckDB's column
+//! names.
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, Int64Builder, StringBuilder};
+use datafusion::arrow::array::{
+    ArrayRef, BinaryBuilder, Int64Builder, StringArray, StringBuilder, UInt64Builder,
+};
 use datafusion::catalog::{MemTable, TableProvider};
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::execution::SessionState;
-use datafusion::parquet::file::metadata::ParquetMetaData;
+use datafusion::object_store::ObjectStoreExt;
+use datafusion::parquet::file::metadata::{FooterTail, ParquetMetaData};
 use datafusion::parquet::file::statistics::Statistics;
 use datafusion::parquet::schema::types::Type as ParquetType;
 
@@ -28,25 +33,47 @@ pub async fn glob_table(state: &SessionState, pattern: &str) -> Result<Arc<dyn T
     table(vec![("file", Arc::new(file.finish()) as ArrayRef)])
 }
 
+/// A Parquet file's footer, with what the file-level table needs besides it.
+struct Footer {
+    /// The file as users see it named.
+    name: String,
+    metadata: Arc<ParquetMetaData>,
+    file_size: u64,
+    /// The bytes of the encoded footer, as its last 8 bytes give it.
+    footer_size: u64,
+}
+
 /// Reads the footer of every Parquet file the paths name, with the displayed file name.
-async fn footers(
-    state: &SessionState,
-    paths: &[String],
-) -> Result<Vec<(String, Arc<ParquetMetaData>)>> {
+async fn footers(state: &SessionState, paths: &[String]) -> Result<Vec<Footer>> {
     let mut footers = Vec::new();
     for (url, listed) in list_paths(state, paths).await?.files {
         let store = state.runtime_env().object_store(&url)?;
         for meta in listed {
             let name = display_path(&url, &meta);
+            let bad_file = |reason: String| TarnError::BadFile {
+                path: name.clone(),
+                format: "Parquet",
+                reason,
+            };
             let metadata = DFParquetMetadata::new(store.as_ref(), &meta)
                 .fetch_metadata()
                 .await
-                .map_err(|e| TarnError::BadFile {
-                    path: name.clone(),
-                    format: "Parquet",
-                    reason: e.to_string(),
-                })?;
-            footers.push((name, metadata));
+                .map_err(|e| bad_file(e.to_string()))?;
+            // The footer was read whole above, so the file has these 8 bytes.
+            let tail = store
+                .get_range(&meta.location, meta.size - 8..meta.size)
+                .await
+                .map_err(|e| bad_file(e.to_string()))?;
+            let tail: [u8; 8] = tail.as_ref().try_into().expect("a range of 8 bytes");
+            let footer_size = FooterTail::try_new(&tail)
+                .map_err(|e| bad_file(e.to_string()))?
+                .metadata_length() as u64;
+            footers.push(Footer {
+                name,
+                metadata,
+                file_size: meta.size,
+                footer_size,
+            });
         }
     }
     Ok(footers)
@@ -75,10 +102,10 @@ pub async fn parquet_metadata_table(
     let mut encodings = StringBuilder::new();
     let mut total_compressed_size = Int64Builder::new();
     let mut total_uncompressed_size = Int64Builder::new();
-    for (name, metadata) in footers(state, paths).await? {
-        for (rg_index, row_group) in metadata.row_groups().iter().enumerate() {
+    for footer in footers(state, paths).await? {
+        for (rg_index, row_group) in footer.metadata.row_groups().iter().enumerate() {
             for (col_index, column) in row_group.columns().iter().enumerate() {
-                file_name.append_value(&name);
+                file_name.append_value(&footer.name);
                 row_group_id.append_value(rg_index as i64);
                 row_group_num_rows.append_value(row_group.num_rows());
                 row_group_num_columns.append_value(row_group.num_columns() as i64);
@@ -150,8 +177,8 @@ pub async fn parquet_schema_table(
     paths: &[String],
 ) -> Result<Arc<dyn TableProvider>> {
     let mut rows = SchemaRows::default();
-    for (name, metadata) in footers(state, paths).await? {
-        rows.visit(&name, metadata.file_metadata().schema());
+    for footer in footers(state, paths).await? {
+        rows.visit(&footer.name, footer.metadata.file_metadata().schema());
     }
     table(vec![
         ("file_name", Arc::new(rows.file_name.finish()) as ArrayRef),
@@ -165,6 +192,68 @@ pub async fn parquet_schema_table(
         ("precision", Arc::new(rows.precision.finish())),
         ("field_id", Arc::new(rows.field_id.finish())),
         ("logical_type", Arc::new(rows.logical_type.finish())),
+    ])
+}
+
+/// `parquet_file_metadata(path)`: one row per file. Tarn reads no encrypted files, so the
+/// encryption columns are NULL; DuckDB's `column_orders` (its own debug text) is left out.
+pub async fn parquet_file_metadata_table(
+    state: &SessionState,
+    paths: &[String],
+) -> Result<Arc<dyn TableProvider>> {
+    let footers = footers(state, paths).await?;
+    let mut file_name = StringBuilder::new();
+    let mut created_by = StringBuilder::new();
+    let mut num_rows = Int64Builder::new();
+    let mut num_row_groups = Int64Builder::new();
+    let mut format_version = Int64Builder::new();
+    let mut file_size_bytes = UInt64Builder::new();
+    let mut footer_size = UInt64Builder::new();
+    for footer in &footers {
+        let file = footer.metadata.file_metadata();
+        file_name.append_value(&footer.name);
+        created_by.append_option(file.created_by());
+        num_rows.append_value(file.num_rows());
+        num_row_groups.append_value(footer.metadata.num_row_groups() as i64);
+        format_version.append_value(file.version() as i64);
+        file_size_bytes.append_value(footer.file_size);
+        footer_size.append_value(footer.footer_size);
+    }
+    let no_text = || Arc::new(StringArray::new_null(footers.len())) as ArrayRef;
+    table(vec![
+        ("file_name", Arc::new(file_name.finish()) as ArrayRef),
+        ("created_by", Arc::new(created_by.finish())),
+        ("num_rows", Arc::new(num_rows.finish())),
+        ("num_row_groups", Arc::new(num_row_groups.finish())),
+        ("format_version", Arc::new(format_version.finish())),
+        ("encryption_algorithm", no_text()),
+        ("footer_signing_key_metadata", no_text()),
+        ("file_size_bytes", Arc::new(file_size_bytes.finish())),
+        ("footer_size", Arc::new(footer_size.finish())),
+    ])
+}
+
+/// `parquet_kv_metadata(path)`: the key-value pairs of each footer (a writer's settings, the
+/// Arrow schema, a pipeline's own tags), as BLOBs as DuckDB gives them.
+pub async fn parquet_kv_metadata_table(
+    state: &SessionState,
+    paths: &[String],
+) -> Result<Arc<dyn TableProvider>> {
+    let mut file_name = StringBuilder::new();
+    let mut key = BinaryBuilder::new();
+    let mut value = BinaryBuilder::new();
+    for footer in footers(state, paths).await? {
+        let pairs = footer.metadata.file_metadata().key_value_metadata();
+        for pair in pairs.into_iter().flatten() {
+            file_name.append_value(&footer.name);
+            key.append_value(&pair.key);
+            value.append_option(pair.value.as_ref());
+        }
+    }
+    table(vec![
+        ("file_name", Arc::new(file_name.finish()) as ArrayRef),
+        ("key", Arc::new(key.finish())),
+        ("value", Arc::new(value.finish())),
     ])
 }
 

@@ -1,6 +1,6 @@
 //! DuckDB's file table functions, read from the statement's syntax tree: `read_parquet`,
 //! `read_csv`, `read_json` (and their `_auto` spellings), `glob`, `parquet_metadata`,
-//! `parquet_schema`, plus a bare path in `FROM 'path'`; and `eplb` ([`super::eplb_table`]), which
+//! `parquet_schema`, `parquet_file_metadata`, `parquet_kv_metadata`, plus a bare path in `FROM 'path'`; and `eplb` ([`super::eplb_table`]), which
 //! plans expert placement from a table of loads.
 //!
 //! Arguments must be constants (as in DuckDB); named arguments use `=>` or `:=`.
@@ -26,6 +26,8 @@ pub const TABLE_FUNCTIONS: &[&str] = &[
     "glob",
     "parquet_metadata",
     "parquet_schema",
+    "parquet_file_metadata",
+    "parquet_kv_metadata",
     "eplb",
 ];
 
@@ -36,6 +38,8 @@ pub enum TableFunction {
     Glob(String),
     ParquetMetadata(Vec<String>),
     ParquetSchema(Vec<String>),
+    ParquetFileMetadata(Vec<String>),
+    ParquetKvMetadata(Vec<String>),
     Eplb(EplbSpec),
 }
 
@@ -59,7 +63,12 @@ impl TableFunction {
             "read_json" | "read_json_auto" | "read_ndjson" | "read_ndjson_auto" => {
                 Some(FileFormatKind::Json)
             }
-            "glob" | "parquet_metadata" | "parquet_schema" | "eplb" => None,
+            "glob"
+            | "parquet_metadata"
+            | "parquet_schema"
+            | "parquet_file_metadata"
+            | "parquet_kv_metadata"
+            | "eplb" => None,
             _ => return Ok(None),
         };
         let (positional, named) = evaluate_args(&name, args)?;
@@ -97,6 +106,14 @@ impl TableFunction {
                 reject_named(&name, &named, &[])?;
                 TableFunction::ParquetSchema(paths)
             }
+            "parquet_file_metadata" => {
+                reject_named(&name, &named, &[])?;
+                TableFunction::ParquetFileMetadata(paths)
+            }
+            "parquet_kv_metadata" => {
+                reject_named(&name, &named, &[])?;
+                TableFunction::ParquetKvMetadata(paths)
+            }
             _ => {
                 let format = format.expect("scan functions have a format");
                 TableFunction::Scan(ScanSpec {
@@ -119,6 +136,12 @@ impl TableFunction {
             }
             TableFunction::ParquetSchema(paths) => {
                 metadata::parquet_schema_table(state, paths).await
+            }
+            TableFunction::ParquetFileMetadata(paths) => {
+                metadata::parquet_file_metadata_table(state, paths).await
+            }
+            TableFunction::ParquetKvMetadata(paths) => {
+                metadata::parquet_kv_metadata_table(state, paths).await
             }
             TableFunction::Eplb(spec) => spec.resolve(state).await,
         }

@@ -416,6 +416,43 @@ async fn glob_and_parquet_metadata_functions() {
     )
     .await;
     assert_eq!(schema[1], ["n", "INT64"]);
+    // One row per file; the footer's length is what the file's last 8 bytes say.
+    let bytes = std::fs::read(&file).unwrap();
+    let tail = &bytes[bytes.len() - 8..];
+    let footer = u32::from_le_bytes(tail[..4].try_into().unwrap());
+    assert_eq!(&tail[4..], b"PAR1");
+    let files = query(
+        &mut s,
+        &format!(
+            "SELECT num_rows, num_row_groups, format_version, encryption_algorithm, \
+             file_size_bytes, footer_size, typeof(footer_size) FROM parquet_file_metadata('{}')",
+            file.display()
+        ),
+    )
+    .await;
+    assert_eq!(
+        files,
+        [[
+            "1000".to_string(),
+            "4".into(),
+            "1".into(),
+            "NULL".into(),
+            bytes.len().to_string(),
+            footer.to_string(),
+            "UBIGINT".into()
+        ]]
+    );
+    // The Arrow writer stores its schema among the key-value pairs.
+    let pairs = query(
+        &mut s,
+        &format!(
+            "SELECT key::VARCHAR, typeof(value), length(value) > 0 \
+             FROM parquet_kv_metadata('{}')",
+            file.display()
+        ),
+    )
+    .await;
+    assert_eq!(pairs, [["ARROW:schema", "BLOB", "true"]]);
 }
 
 #[tokio::test]
