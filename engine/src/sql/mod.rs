@@ -27,6 +27,7 @@ mod format;
 mod function_names;
 mod functions;
 mod glob_match;
+mod hex_codec;
 mod json;
 mod kahan_sum;
 mod list_aggregate;
@@ -328,6 +329,7 @@ fn register_functions(ctx: &SessionContext) {
     format::register(ctx);
     json::register(ctx);
     base64_codec::register(ctx);
+    hex_codec::register(ctx);
     byte_sizes::register(ctx);
     epoch::register(ctx);
     let functions = [

@@ -1134,3 +1134,35 @@ async fn complements_unsigned_casts_code_points_and_bare_filters() {
         [["1", "2", "6", "[a, b, héllo]"], ["2", "1", "10", "[NULL]"]]
     );
 }
+
+#[tokio::test]
+async fn hex_digits_of_numbers_strings_and_blobs() {
+    let (mut s, _dir) = table().await;
+    // DuckDB's answers: upper case, a negative number as a BIGINT's bits, bytes two digits each.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT DISTINCT x, hex(x), to_hex(-x), hex(s), hex(s::BLOB) FROM t WHERE g = 1 \
+             ORDER BY x, 4"
+        )
+        .await,
+        [
+            ["1", "1", "FFFFFFFFFFFFFFFF", "61", "61"],
+            ["1", "1", "FFFFFFFFFFFFFFFF", "62", "62"],
+            ["3", "3", "FFFFFFFFFFFFFFFD", "62", "62"],
+            ["3", "3", "FFFFFFFFFFFFFFFD", "68C3A96C6C6F", "68C3A96C6C6F"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT hex(hash('a')), unhex('616263'), from_hex('6'), typeof(unhex('61')), \
+             unhex(hex(s)) = s::BLOB FROM t WHERE x = 10"
+        )
+        .await,
+        // (BLOBs print here as Arrow writes them: hex.)
+        [["AE5494EE2630CEC7", "616263", "06", "BLOB", "true"]]
+    );
+    let err = error(&mut s, "SELECT unhex('6z')").await;
+    assert!(err.ends_with("Invalid input for hex digit: z"), "{err}");
+}

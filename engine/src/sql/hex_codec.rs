@@ -1,0 +1,187 @@
+//! DuckDB's `hex(x)` (also `to_hex`) and `unhex(text)` (also `from_hex`): upper-case hex digits
+//! of an integer's two's-complement value without leading zeros (`hex(255)` is `FF`, a negative
+//! number's as a BIGINT's: `hex(-1)` is sixteen `F`s), or of a string's or BLOB's bytes
+//! (`hex('abc')` is `616263`); and back from digits to a BLOB, an odd count read as if a `0`
+//! led. DataFusion's `to_hex` writes lower case and takes integers only.
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryBuilder, StringBuilder};
+use datafusion::arrow::datatypes::{DataType, Int64Type, UInt64Type};
+use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::SessionContext;
+
+use super::text_functions::{arrays, call_value, is_text};
+use super::types::sql_type_name;
+
+/// Registers `hex` and `unhex` under DuckDB's names.
+pub fn register(ctx: &SessionContext) {
+    ctx.register_udf(ScalarUDF::from(Hex::new(Direction::Encode)));
+    ctx.register_udf(ScalarUDF::from(Hex::new(Direction::Decode)));
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Direction {
+    /// A number or bytes to digits.
+    Encode,
+    /// Digits to bytes.
+    Decode,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Hex {
+    direction: Direction,
+    signature: Signature,
+    aliases: Vec<String>,
+}
+
+impl Hex {
+    fn new(direction: Direction) -> Self {
+        let alias = match direction {
+            Direction::Encode => "to_hex",
+            Direction::Decode => "from_hex",
+        };
+        Hex {
+            direction,
+            signature: Signature::user_defined(Volatility::Immutable),
+            aliases: vec![alias.into()],
+        }
+    }
+}
+
+/// The upper-case digits of `bytes`, two per byte.
+fn byte_digits(bytes: &[u8]) -> String {
+    let mut digits = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        write!(digits, "{byte:02X}").expect("writing to a String");
+    }
+    digits
+}
+
+/// The bytes that `digits` spell; an odd count is read with a leading `0`.
+fn digit_bytes(digits: &str) -> std::result::Result<Vec<u8>, char> {
+    let value = |c: char| c.to_digit(16).map(|d| d as u8).ok_or(c);
+    let chars: Vec<char> = digits.chars().collect();
+    let (first, pairs) = chars.split_at(chars.len() % 2);
+    let mut bytes = Vec::with_capacity(chars.len() / 2 + 1);
+    if let [c] = first {
+        bytes.push(value(*c)?);
+    }
+    for pair in pairs.chunks(2) {
+        bytes.push(value(pair[0])? << 4 | value(pair[1])?);
+    }
+    Ok(bytes)
+}
+
+impl ScalarUDFImpl for Hex {
+    fn name(&self) -> &str {
+        match self.direction {
+            Direction::Encode => "hex",
+            Direction::Decode => "unhex",
+        }
+    }
+
+    fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let [argument] = arg_types else {
+            return plan_err!("{} takes one argument", self.name());
+        };
+        Ok(vec![match (self.direction, argument) {
+            (Direction::Encode, t) if t.is_unsigned_integer() => DataType::UInt64,
+            (Direction::Encode, t) if t.is_integer() || t.is_null() => DataType::Int64,
+            (Direction::Encode, t) if is_text(t) => DataType::Utf8,
+            (
+                Direction::Encode,
+                DataType::Binary | DataType::LargeBinary | DataType::BinaryView,
+            ) => DataType::Binary,
+            (Direction::Decode, t) if is_text(t) || t.is_null() => DataType::Utf8,
+            (_, t) => {
+                return plan_err!(
+                    "{} takes {}, not {}",
+                    self.name(),
+                    match self.direction {
+                        Direction::Encode => "an integer, a string or a BLOB",
+                        Direction::Decode => "a string of hex digits",
+                    },
+                    sql_type_name(t)
+                );
+            }
+        }])
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(match self.direction {
+            Direction::Encode => DataType::Utf8,
+            Direction::Decode => DataType::Binary,
+        })
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let input = &arrays(&args.args, args.number_rows)?[0];
+        let answer: ArrayRef = match self.direction {
+            Direction::Encode => {
+                let mut text = StringBuilder::with_capacity(input.len(), input.len() * 16);
+                for row in 0..input.len() {
+                    if input.is_null(row) {
+                        text.append_null();
+                        continue;
+                    }
+                    text.append_value(match input.data_type() {
+                        DataType::Int64 => {
+                            format!("{:X}", input.as_primitive::<Int64Type>().value(row))
+                        }
+                        DataType::UInt64 => {
+                            format!("{:X}", input.as_primitive::<UInt64Type>().value(row))
+                        }
+                        DataType::Utf8 => {
+                            byte_digits(input.as_string::<i32>().value(row).as_bytes())
+                        }
+                        _ => byte_digits(input.as_binary::<i32>().value(row)),
+                    });
+                }
+                Arc::new(text.finish())
+            }
+            Direction::Decode => {
+                let texts = input.as_string::<i32>();
+                let mut bytes = BinaryBuilder::with_capacity(texts.len(), texts.len() * 8);
+                for text in texts {
+                    match text.map(digit_bytes) {
+                        None => bytes.append_null(),
+                        Some(Ok(decoded)) => bytes.append_value(decoded),
+                        Some(Err(bad)) => {
+                            return exec_err!("Invalid input for hex digit: {bad}");
+                        }
+                    }
+                }
+                Arc::new(bytes.finish())
+            }
+        };
+        call_value(&args.args, answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_and_bytes_round_trip() {
+        assert_eq!(byte_digits(b"abc\xff"), "616263FF");
+        assert_eq!(digit_bytes("616263ff"), Ok(b"abc\xff".to_vec()));
+        assert_eq!(digit_bytes("6"), Ok(vec![6]));
+        assert_eq!(digit_bytes("161"), Ok(vec![1, 0x61]));
+        assert_eq!(digit_bytes(""), Ok(vec![]));
+        assert_eq!(digit_bytes("6z"), Err('z'));
+    }
+}
