@@ -130,7 +130,9 @@ fn one_line(err: &DataFusionError) -> String {
         DataFusionError::SchemaError(e, _) => ("Binder Error", e.to_string()),
         DataFusionError::NotImplemented(m) => (
             "Not implemented Error",
-            unsupported_syntax(m).unwrap_or_else(|| m.clone()),
+            unsupported_syntax(m)
+                .or_else(|| lateral_reference(m))
+                .unwrap_or_else(|| m.clone()),
         ),
         DataFusionError::ResourcesExhausted(m) => ("Out of Memory Error", m.clone()),
         DataFusionError::IoError(e) => ("IO Error", e.to_string()),
@@ -171,6 +173,22 @@ fn unsupported_syntax(message: &str) -> Option<String> {
             .to_string(),
         _ => format!("this SQL syntax ({kind}) is not supported"),
     })
+}
+
+/// DataFusion plans no table in FROM that reads the columns of the tables before it
+/// (`FROM t, unnest(t.l)`, a LATERAL reference) and says so in the debug form of the column's
+/// Arrow field. Users get what it was and what works instead. `None` for any other message.
+fn lateral_reference(message: &str) -> Option<String> {
+    let (_, reference) = message.split_once("OuterReferenceColumn(")?;
+    let column = reference
+        .split_once("Column { relation: Some(Bare { table: \"")
+        .and_then(|(_, rest)| rest.split_once("\" }), name: \""))
+        .and_then(|(table, rest)| Some(format!("{table}.{}", rest.split_once('"')?.0)))
+        .unwrap_or_else(|| "a column of an earlier table".to_string());
+    Some(format!(
+        "a table in FROM cannot read {column} from a table before it (a LATERAL reference); \
+         unnest in the SELECT list instead: SELECT t.*, unnest(t.l) AS v FROM t"
+    ))
 }
 
 /// A function that checks its own argument types says what it takes (`bit_count takes an
@@ -322,6 +340,21 @@ mod tests {
                 "No function matches the given name and argument types \
                  'f(BIGINT, BIGINT[], Weird<T>)'. You might need to add explicit type casts."
             )
+        );
+    }
+
+    #[test]
+    fn a_lateral_reference_names_the_column_and_the_way_that_works() {
+        let planner = "Physical plan does not support logical expression \
+            OuterReferenceColumn(Field { name: \"l\", data_type: List(Field { data_type: Int64, \
+            nullable: true }), nullable: true }, Column { relation: Some(Bare { table: \"s\" }), \
+            name: \"l\" })";
+        let err = TarnError::DataFusion(DataFusionError::NotImplemented(planner.into()));
+        assert_eq!(
+            err.to_string(),
+            "Not implemented Error: a table in FROM cannot read s.l from a table before it (a \
+             LATERAL reference); unnest in the SELECT list instead: SELECT t.*, unnest(t.l) AS v \
+             FROM t"
         );
     }
 

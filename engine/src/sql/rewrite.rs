@@ -82,6 +82,7 @@ impl VisitorMut for Rewriter<'_> {
 
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<TarnError> {
         name_series_column(factor);
+        unnest_as_table(factor);
         if let TableFactor::NestedJoin {
             table_with_joins, ..
         } = factor
@@ -538,6 +539,50 @@ fn name_series_column(factor: &mut TableFactor) {
     if alias.columns.is_empty() {
         alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
     }
+}
+
+/// `FROM unnest(list) [AS t(x)]`: a call to the parser, DataFusion's `UNNEST` table once
+/// rewritten. Its column is named after the alias's column, or `unnest`, as in DuckDB.
+fn unnest_as_table(factor: &mut TableFactor) {
+    let TableFactor::Table {
+        name,
+        args: Some(call),
+        alias,
+        ..
+    } = factor
+    else {
+        return;
+    };
+    let is_unnest = matches!(name.0.as_slice(), [part]
+        if part.as_ident().is_some_and(|i| i.quote_style.is_none() && i.value.eq_ignore_ascii_case("unnest")));
+    let lists: Option<Vec<Expr>> = call
+        .args
+        .iter()
+        .map(|arg| match arg {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr.clone()),
+            _ => None,
+        })
+        .collect();
+    // Named options (DuckDB's `recursive := true`) are left for DataFusion to refuse.
+    let (true, Some(lists)) = (is_unnest, lists) else {
+        return;
+    };
+    let mut alias = alias.take().unwrap_or_else(|| TableAlias {
+        explicit: false,
+        name: Ident::new("unnest"),
+        columns: vec![],
+        at: None,
+    });
+    if alias.columns.is_empty() {
+        alias.columns = vec![TableAliasColumnDef::from_name("unnest")];
+    }
+    *factor = TableFactor::UNNEST {
+        alias: Some(alias),
+        array_exprs: lists,
+        with_offset: false,
+        with_offset_alias: None,
+        with_ordinality: false,
+    };
 }
 
 /// A table name that stands for files: a single-quoted string, or a double-quoted name that is

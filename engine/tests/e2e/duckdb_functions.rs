@@ -1166,3 +1166,36 @@ async fn hex_digits_of_numbers_strings_and_blobs() {
     let err = error(&mut s, "SELECT unhex('6z')").await;
     assert!(err.ends_with("Invalid input for hex digit: z"), "{err}");
 }
+
+#[tokio::test]
+async fn unnest_in_from_is_a_table_of_the_list() {
+    let (mut s, _dir) = table().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT x, x * 2 FROM unnest([3, 1, NULL]) AS t(x) ORDER BY x NULLS LAST"
+        )
+        .await,
+        [["1", "2"], ["3", "6"], ["NULL", "NULL"]]
+    );
+    // Named `unnest` without an alias's column, as in DuckDB; a list of lists gives lists.
+    let batches = s
+        .query("SELECT * FROM unnest([[1, 2], [3]])")
+        .await
+        .unwrap();
+    assert_eq!(batches[0].schema_ref().field(0).name(), "unnest");
+    assert_eq!(
+        query(&mut s, "SELECT unnest FROM unnest([[1, 2], [3]]) u").await,
+        [["[1, 2]"], ["[3]"]]
+    );
+    // Reading a column of an earlier table (LATERAL) is not planned: the error says what works.
+    let err = error(
+        &mut s,
+        "SELECT l.g, u.v FROM (SELECT g, [x] AS xs FROM t) l, unnest(l.xs) AS u(v)",
+    )
+    .await;
+    assert!(
+        err.contains("cannot read l.xs from a table before it"),
+        "{err}"
+    );
+}
