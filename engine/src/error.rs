@@ -153,9 +153,8 @@ fn one_line(err: &DataFusionError) -> String {
 }
 
 /// DataFusion words syntax it cannot plan with the parser's whole tree in debug form, often
-/// thousands of characters (`Unsupported ast node Pivot { table: Derived { ... } } in
-/// create_relation`); users get the kind of node, and for the SQL-standard PIVOT and UNPIVOT
-/// the statements Tarn has instead. `None` for any other message.
+/// thousands of characters (`Unsupported ast node MatchRecognize { table: Derived { ... } } in
+/// create_relation`); users get the kind of node. `None` for any other message.
 fn unsupported_syntax(message: &str) -> Option<String> {
     let tree = message.strip_prefix("Unsupported ast node ")?;
     let tree = tree.strip_prefix("in sqltorel: ").unwrap_or(tree);
@@ -165,12 +164,6 @@ fn unsupported_syntax(message: &str) -> Option<String> {
         .collect();
     Some(match kind.as_str() {
         "" => return None,
-        "Pivot" => "PIVOT (...) after a table is not supported; the PIVOT statement is: \
-                    PIVOT t ON column [IN (values)] USING aggregate [GROUP BY columns]"
-            .to_string(),
-        "Unpivot" => "UNPIVOT (...) after a table is not supported; the UNPIVOT statement is: \
-                      UNPIVOT t ON columns INTO NAME name VALUE value"
-            .to_string(),
         _ => format!("this SQL syntax ({kind}) is not supported"),
     })
 }
@@ -356,6 +349,18 @@ mod tests {
              LATERAL reference); unnest in the SELECT list instead: SELECT t.*, unnest(t.l) AS v \
              FROM t"
         );
+    }
+
+    #[test]
+    fn syntax_datafusion_cannot_plan_is_named_by_its_kind() {
+        let planner = "Unsupported ast node MatchRecognize { table: Table { name: ObjectName([\
+            Identifier(Ident { value: \"t\" })]) }, partition_by: [] } in create_relation";
+        let err = TarnError::DataFusion(DataFusionError::NotImplemented(planner.into()));
+        assert_eq!(
+            err.to_string(),
+            "Not implemented Error: this SQL syntax (MatchRecognize) is not supported"
+        );
+        assert_eq!(unsupported_syntax("Unsupported ast node { }"), None);
     }
 
     #[test]

@@ -6,8 +6,13 @@
 //!   not named in `ON` or `USING`.
 //! * `UNPIVOT src ON col, ... INTO NAME name VALUE value [INCLUDE NULLS]`: one row per input row
 //!   and listed column, NULL values skipped unless `INCLUDE NULLS`.
+//!
+//! The SQL-standard forms in FROM, `t PIVOT (agg [AS name], ... FOR col IN (v [AS name], ...))`
+//! and `t UNPIVOT [INCLUDE NULLS] (value FOR name IN (col, ...))`, become the same queries as
+//! derived tables ([`standard_forms`]).
 
 use std::collections::BTreeSet;
+use std::ops::ControlFlow;
 
 use super::dialect::TarnDialect;
 use super::quote_identifier;
@@ -15,8 +20,12 @@ use datafusion::arrow::array::{Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::SessionState;
+use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::tokenizer::Token;
-use sqlparser::ast::Expr;
+use sqlparser::ast::{
+    Expr, NullInclusion, PivotValueSource, Statement, TableFactor, Value, VisitMut, VisitorMut,
+};
 use sqlparser::parser::Parser;
 
 use super::{SqlSession, collect};
@@ -61,16 +70,52 @@ pub async fn pivot(session: &mut SqlSession, statement: &str) -> Result<Sendable
         }
     };
 
-    let mut select = group_by.clone();
-    for value in &values {
-        let condition = match value {
-            None => format!("{on_column} IS NULL"),
-            Some(v) => format!("CAST({on_column} AS VARCHAR) = '{}'", v.replace('\'', "''")),
-        };
-        let label = value.clone().unwrap_or_else(|| "NULL".to_string());
-        for aggregate in &aggregates {
+    let columns: Vec<PivotColumn> = values
+        .into_iter()
+        .map(|value| match value {
+            None => PivotColumn {
+                condition: format!("{on_column} IS NULL"),
+                label: "NULL".into(),
+            },
+            Some(v) => PivotColumn {
+                condition: format!("CAST({on_column} AS VARCHAR) = '{}'", v.replace('\'', "''")),
+                label: v,
+            },
+        })
+        .collect();
+    let mut sql = pivot_query(&source, &columns, &aggregates, &group_by)?;
+    if let Some(order) = clauses.get("ORDER") {
+        sql.push_str(&format!(" ORDER {order}"));
+    } else if !group_by.is_empty() {
+        sql.push_str(" ORDER BY ALL");
+    }
+    if let Some(limit) = clauses.get("LIMIT") {
+        sql.push_str(&format!(" LIMIT {limit}"));
+    }
+    Ok(session.dataframe(&sql).await?.execute_stream().await?)
+}
+
+/// One value of the pivoted column: the rows it selects, and the name its columns take.
+struct PivotColumn {
+    condition: String,
+    label: String,
+}
+
+/// `SELECT group_by, agg FILTER (WHERE condition) AS label, ... FROM source GROUP BY group_by`:
+/// a column per value and aggregate, named `label` for one unnamed aggregate and
+/// `label_name` otherwise, as DuckDB names them.
+fn pivot_query(
+    source: &str,
+    columns: &[PivotColumn],
+    aggregates: &[String],
+    group_by: &[String],
+) -> Result<String> {
+    let mut select = group_by.to_vec();
+    for column in columns {
+        for aggregate in aggregates {
             let (expr, alias) = split_alias(aggregate);
-            let filtered = filter_aggregates(&expr, &condition)?;
+            let filtered = filter_aggregates(&expr, &column.condition)?;
+            let label = &column.label;
             let name = match (aggregates.len(), alias) {
                 (1, None) => label.clone(),
                 (_, Some(alias)) => format!("{label}_{alias}"),
@@ -83,15 +128,7 @@ pub async fn pivot(session: &mut SqlSession, statement: &str) -> Result<Sendable
     if !group_by.is_empty() {
         sql.push_str(&format!(" GROUP BY {}", group_by.join(", ")));
     }
-    if let Some(order) = clauses.get("ORDER") {
-        sql.push_str(&format!(" ORDER {order}"));
-    } else if !group_by.is_empty() {
-        sql.push_str(" ORDER BY ALL");
-    }
-    if let Some(limit) = clauses.get("LIMIT") {
-        sql.push_str(&format!(" LIMIT {limit}"));
-    }
-    Ok(session.dataframe(&sql).await?.execute_stream().await?)
+    Ok(sql)
 }
 
 pub async fn unpivot(
@@ -123,7 +160,28 @@ pub async fn unpivot(
     };
     let include_nulls = clauses.get("INCLUDE").is_some();
     let columns = source_columns(session, &source).await?;
-    for column in &on {
+    let sql = unpivot_query(
+        &source,
+        &columns,
+        &on,
+        &name_column,
+        &value_column,
+        include_nulls,
+    )?;
+    Ok(session.dataframe(&sql).await?.execute_stream().await?)
+}
+
+/// One `SELECT kept, 'column' AS name, column AS value FROM source` per unpivoted column, as a
+/// UNION ALL; NULL values are left out unless `include_nulls`.
+fn unpivot_query(
+    source: &str,
+    columns: &[String],
+    on: &[String],
+    name_column: &str,
+    value_column: &str,
+    include_nulls: bool,
+) -> Result<String> {
+    for column in on {
         if !columns.contains(column) {
             return Err(TarnError::Invalid(format!(
                 "UNPIVOT: column '{column}' is not in {source}"
@@ -142,12 +200,12 @@ pub async fn unpivot(
             items.push(format!(
                 "'{}' AS {}",
                 column.replace('\'', "''"),
-                quote_identifier(&name_column)
+                quote_identifier(name_column)
             ));
             items.push(format!(
                 "{} AS {}",
                 quote_identifier(column),
-                quote_identifier(&value_column)
+                quote_identifier(value_column)
             ));
             let filter = if include_nulls {
                 String::new()
@@ -157,11 +215,7 @@ pub async fn unpivot(
             format!("SELECT {} FROM {source}{filter}", items.join(", "))
         })
         .collect();
-    Ok(session
-        .dataframe(&branches.join(" UNION ALL "))
-        .await?
-        .execute_stream()
-        .await?)
+    Ok(branches.join(" UNION ALL "))
 }
 
 /// The statement cut at its top-level clause keywords.
@@ -366,4 +420,194 @@ fn split_list(text: &str) -> Vec<String> {
         items.push(current.trim().to_string());
     }
     items
+}
+
+/// Replaces each SQL-standard PIVOT and UNPIVOT in the statement's FROM clauses by the derived
+/// table the statements above build, innermost first. Runs once the files the statement names
+/// are registered, since the source's columns come from planning `SELECT * FROM source`.
+pub async fn standard_forms(statement: &mut Statement, state: &SessionState) -> Result<()> {
+    let with = match statement {
+        Statement::Query(query) => query.with.as_ref().map(|w| format!("{w} ")),
+        _ => None,
+    }
+    .unwrap_or_default();
+    while let ControlFlow::Break(form) = statement.visit(&mut FirstForm) {
+        let replacement = derived_table(&form, &with, state).await?;
+        let _ = statement.visit(&mut ReplaceFirstForm(Some(replacement)));
+    }
+    Ok(())
+}
+
+/// Finds the first PIVOT or UNPIVOT whose source holds none (visiting children first).
+struct FirstForm;
+
+/// (Boxed: the break value is returned through every level of the visit, and in a debug
+/// build each of the visitor's many match arms keeps a slot for it on the stack.)
+impl VisitorMut for FirstForm {
+    type Break = Box<TableFactor>;
+
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<Self::Break> {
+        match factor {
+            TableFactor::Pivot { .. } | TableFactor::Unpivot { .. } => {
+                ControlFlow::Break(Box::new(factor.clone()))
+            }
+            _ => ControlFlow::Continue(()),
+        }
+    }
+}
+
+/// Puts its table in place of the factor [`FirstForm`] found, in the same visiting order.
+struct ReplaceFirstForm(Option<TableFactor>);
+
+impl VisitorMut for ReplaceFirstForm {
+    type Break = ();
+
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        if matches!(
+            factor,
+            TableFactor::Pivot { .. } | TableFactor::Unpivot { .. }
+        ) {
+            *factor = self.0.take().expect("replaced once");
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// The derived table a standard PIVOT or UNPIVOT stands for, under the form's alias.
+async fn derived_table(
+    form: &TableFactor,
+    with: &str,
+    state: &SessionState,
+) -> Result<TableFactor> {
+    let (sql, alias) = match form {
+        TableFactor::Pivot {
+            table,
+            aggregate_functions,
+            value_column,
+            value_source,
+            default_on_null,
+            alias,
+        } => {
+            let source = table.to_string();
+            let [on] = value_column.as_slice() else {
+                return Err(TarnError::Invalid(
+                    "PIVOT: one column may follow FOR".into(),
+                ));
+            };
+            let PivotValueSource::List(values) = value_source else {
+                return Err(TarnError::Invalid(
+                    "PIVOT: IN takes a list of values, as IN (2023, 2024)".into(),
+                ));
+            };
+            if default_on_null.is_some() {
+                return Err(TarnError::Invalid(
+                    "PIVOT: DEFAULT ON NULL is not supported; coalesce the columns instead".into(),
+                ));
+            }
+            let aggregates: Vec<String> = aggregate_functions
+                .iter()
+                .map(|aggregate| match &aggregate.alias {
+                    Some(alias) => {
+                        format!("{} AS {}", aggregate.expr, quote_identifier(&alias.value))
+                    }
+                    None => aggregate.expr.to_string(),
+                })
+                .collect();
+            let used = referenced_names(&aggregates)?;
+            let on_name = match on {
+                Expr::Identifier(ident) => ident.value.clone(),
+                other => other.to_string(),
+            };
+            let group_by: Vec<String> = columns_of(&source, with, state)
+                .await?
+                .into_iter()
+                .filter(|c| *c != on_name && !used.contains(c))
+                .map(|c| quote_identifier(&c))
+                .collect();
+            let columns: Vec<PivotColumn> = values
+                .iter()
+                .map(|value| {
+                    let literal = match &value.expr {
+                        Expr::Value(v) => Some(&v.value),
+                        _ => None,
+                    };
+                    let condition = match literal {
+                        Some(Value::Null) => format!("{on} IS NULL"),
+                        _ => format!("{on} = ({})", value.expr),
+                    };
+                    let label = match (&value.alias, literal) {
+                        (Some(alias), _) => alias.value.clone(),
+                        (None, Some(Value::SingleQuotedString(text))) => text.clone(),
+                        (None, _) => value.expr.to_string(),
+                    };
+                    PivotColumn { condition, label }
+                })
+                .collect();
+            (
+                pivot_query(&source, &columns, &aggregates, &group_by)?,
+                alias,
+            )
+        }
+        TableFactor::Unpivot {
+            table,
+            value,
+            name,
+            columns,
+            null_inclusion,
+            alias,
+        } => {
+            let source = table.to_string();
+            let on: Vec<String> = columns
+                .iter()
+                .map(|column| match &column.expr {
+                    Expr::Identifier(ident) => ident.value.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            let value = match value {
+                Expr::Identifier(ident) => ident.value.clone(),
+                other => other.to_string(),
+            };
+            let include_nulls = matches!(null_inclusion, Some(NullInclusion::IncludeNulls));
+            let source_columns = columns_of(&source, with, state).await?;
+            let sql = unpivot_query(
+                &source,
+                &source_columns,
+                &on,
+                &name.value,
+                &value,
+                include_nulls,
+            )?;
+            (sql, alias)
+        }
+        other => unreachable!("FirstForm finds only PIVOT and UNPIVOT, not {other}"),
+    };
+    let subquery = Parser::new(&TarnDialect)
+        .try_with_sql(&sql)
+        .and_then(|mut parser| parser.parse_query())
+        .map_err(|e| TarnError::Parse(format!("in the query PIVOT stands for ({sql}): {e}")))?;
+    Ok(TableFactor::Derived {
+        lateral: false,
+        subquery,
+        alias: alias.clone(),
+        sample: None,
+    })
+}
+
+/// The column names of `SELECT * FROM source`, planned with the statement's WITH clause.
+async fn columns_of(source: &str, with: &str, state: &SessionState) -> Result<Vec<String>> {
+    let probe = format!("{with}SELECT * FROM {source}");
+    let statement = Parser::parse_sql(&TarnDialect, &probe)
+        .map_err(|e| TarnError::Parse(e.to_string()))?
+        .remove(0);
+    let plan = state
+        .statement_to_plan(DFStatement::Statement(Box::new(statement)))
+        .await?;
+    Ok(plan
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect())
 }
