@@ -14,6 +14,7 @@ use super::rewrite::relation_names;
 use super::tokens::{is_keyword, previous_significant, skip_whitespace};
 use super::types::sql_type_name;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::common::DFSchemaRef;
 use datafusion::execution::SessionState;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::tokenizer::Token;
@@ -154,15 +155,8 @@ async fn from_columns(
     }
     let from: Vec<String> = select.from.iter().map(|t| t.to_string()).collect();
     let with = with.map(|w| format!("{w} ")).unwrap_or_default();
-    let probe = format!("{with}SELECT * FROM {}", from.join(", "));
-    let statement = Parser::parse_sql(&TarnDialect, &probe)
-        .map_err(|e| TarnError::Parse(e.to_string()))?
-        .remove(0);
-    let plan = state
-        .statement_to_plan(DFStatement::Statement(Box::new(statement)))
-        .await?;
-    Ok(plan
-        .schema()
+    Ok(from_schema(&with, &from.join(", "), state)
+        .await?
         .iter()
         .map(|(qualifier, field)| Column {
             qualifier: qualifier.map(|q| q.table().to_string()),
@@ -170,6 +164,23 @@ async fn from_columns(
             data_type: field.data_type().clone(),
         })
         .collect())
+}
+
+/// The schema of `SELECT * FROM {from}` under the statement's WITH clause (`with` is empty or
+/// ends in a space): the columns a FROM clause offers, before the query around it is planned.
+pub(super) async fn from_schema(
+    with: &str,
+    from: &str,
+    state: &SessionState,
+) -> Result<DFSchemaRef> {
+    let probe = format!("{with}SELECT * FROM {from}");
+    let statement = Parser::parse_sql(&TarnDialect, &probe)
+        .map_err(|e| TarnError::Parse(e.to_string()))?
+        .remove(0);
+    let plan = state
+        .statement_to_plan(DFStatement::Statement(Box::new(statement)))
+        .await?;
+    Ok(plan.schema().clone())
 }
 
 fn needs_expansion(item: &SelectItem, relations: &[String]) -> bool {

@@ -6,8 +6,8 @@ mod age;
 mod approx_quantile;
 pub(crate) mod args;
 mod attach;
-mod base64_codec;
 mod bits;
+mod byte_codecs;
 mod byte_sizes;
 mod checked_sum;
 mod copy;
@@ -27,7 +27,6 @@ mod format;
 mod function_names;
 mod functions;
 mod glob_match;
-mod hex_codec;
 mod json;
 mod kahan_sum;
 mod list_aggregate;
@@ -329,8 +328,7 @@ fn register_functions(ctx: &SessionContext) {
     text_functions::register(ctx);
     format::register(ctx);
     json::register(ctx);
-    base64_codec::register(ctx);
-    hex_codec::register(ctx);
+    byte_codecs::register(ctx);
     byte_sizes::register(ctx);
     epoch::register(ctx);
     let functions = [

@@ -21,7 +21,6 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::SessionState;
-use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::tokenizer::Token;
 use sqlparser::ast::{
     Expr, NullInclusion, PivotValueSource, Statement, TableFactor, Value, VisitMut, VisitorMut,
@@ -597,17 +596,6 @@ async fn derived_table(
 
 /// The column names of `SELECT * FROM source`, planned with the statement's WITH clause.
 async fn columns_of(source: &str, with: &str, state: &SessionState) -> Result<Vec<String>> {
-    let probe = format!("{with}SELECT * FROM {source}");
-    let statement = Parser::parse_sql(&TarnDialect, &probe)
-        .map_err(|e| TarnError::Parse(e.to_string()))?
-        .remove(0);
-    let plan = state
-        .statement_to_plan(DFStatement::Statement(Box::new(statement)))
-        .await?;
-    Ok(plan
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect())
+    let schema = super::expand::from_schema(with, source, state).await?;
+    Ok(schema.fields().iter().map(|f| f.name().clone()).collect())
 }

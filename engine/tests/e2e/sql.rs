@@ -39,7 +39,8 @@ pub(crate) fn rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
     out
 }
 
-fn columns(batches: &[RecordBatch]) -> Vec<String> {
+/// The result's column names.
+pub(crate) fn columns(batches: &[RecordBatch]) -> Vec<String> {
     batches[0]
         .schema()
         .fields()
