@@ -14,9 +14,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, BinaryBuilder, StringBuilder,
-};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryBuilder, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Int64Type, UInt64Type};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
@@ -29,10 +27,17 @@ use super::types::sql_type_name;
 
 /// Registers `to_base64`, `from_base64`, `hex` and `unhex` under DuckDB's names.
 pub fn register(ctx: &SessionContext) {
-    for direction in [Direction::Encode, Direction::Decode] {
-        ctx.register_udf(ScalarUDF::from(Base64::new(direction)));
-        ctx.register_udf(ScalarUDF::from(Hex::new(direction)));
+    for codec in [Codec::Base64, Codec::Hex] {
+        for direction in [Direction::Encode, Direction::Decode] {
+            ctx.register_udf(ScalarUDF::from(ByteCodec::new(codec, direction)));
+        }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Codec {
+    Base64,
+    Hex,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,107 +49,100 @@ enum Direction {
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct Base64 {
+struct ByteCodec {
+    codec: Codec,
     direction: Direction,
     signature: Signature,
     aliases: Vec<String>,
 }
 
-impl Base64 {
-    fn new(direction: Direction) -> Self {
-        let aliases = match direction {
-            Direction::Encode => vec!["base64".into()],
-            Direction::Decode => vec![],
+impl ByteCodec {
+    fn new(codec: Codec, direction: Direction) -> Self {
+        let aliases: &[&str] = match (codec, direction) {
+            (Codec::Base64, Direction::Encode) => &["base64"],
+            (Codec::Base64, Direction::Decode) => &[],
+            (Codec::Hex, Direction::Encode) => &["to_hex"],
+            (Codec::Hex, Direction::Decode) => &["from_hex"],
         };
-        Base64 {
+        ByteCodec {
+            codec,
             direction,
             signature: Signature::user_defined(Volatility::Immutable),
-            aliases,
-        }
-    }
-}
-
-impl ScalarUDFImpl for Base64 {
-    fn name(&self) -> &str {
-        match self.direction {
-            Direction::Encode => "to_base64",
-            Direction::Decode => "from_base64",
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
         }
     }
 
-    fn aliases(&self) -> &[String] {
-        &self.aliases
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let [_] = arg_types else {
-            return plan_err!("{} takes one argument", self.name());
-        };
-        Ok(vec![match self.direction {
-            Direction::Encode => DataType::Binary,
-            Direction::Decode => DataType::Utf8,
-        }])
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(match self.direction {
-            Direction::Encode => DataType::Utf8,
-            Direction::Decode => DataType::Binary,
+    /// The type the argument is cast to, `None` where the function does not take it. Base64
+    /// takes anything that casts to bytes or text.
+    fn argument_type(&self, argument: &DataType) -> Option<DataType> {
+        let binary = matches!(
+            argument,
+            DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+        );
+        Some(match (self.codec, self.direction) {
+            (Codec::Base64, Direction::Encode) => DataType::Binary,
+            (Codec::Base64, Direction::Decode) => DataType::Utf8,
+            (Codec::Hex, Direction::Encode) if argument.is_unsigned_integer() => DataType::UInt64,
+            (Codec::Hex, Direction::Encode) if argument.is_integer() || argument.is_null() => {
+                DataType::Int64
+            }
+            (Codec::Hex, Direction::Encode) if is_text(argument) => DataType::Utf8,
+            (Codec::Hex, Direction::Encode) if binary => DataType::Binary,
+            (Codec::Hex, Direction::Decode) if is_text(argument) || argument.is_null() => {
+                DataType::Utf8
+            }
+            (Codec::Hex, _) => return None,
         })
     }
 
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let input = &arrays(&args.args, args.number_rows)?[0];
-        let answer: ArrayRef = match self.direction {
-            Direction::Encode => {
-                let bytes: &BinaryArray = input.as_binary();
-                let mut text = StringBuilder::with_capacity(bytes.len(), bytes.len() * 8);
-                for value in bytes {
-                    text.append_option(value.map(|b| STANDARD.encode(b)));
-                }
-                Arc::new(text.finish())
+    /// Each value of `input` (of its [`Self::argument_type`]) as text.
+    fn encode(&self, input: &dyn Array) -> ArrayRef {
+        let mut text = StringBuilder::with_capacity(input.len(), input.len() * 16);
+        for row in 0..input.len() {
+            if input.is_null(row) {
+                text.append_null();
+                continue;
             }
-            Direction::Decode => {
-                let texts = input.as_string::<i32>();
-                let mut bytes = BinaryBuilder::with_capacity(texts.len(), texts.len() * 8);
-                for text in texts {
-                    match text.map(|t| (t, STANDARD.decode(t))) {
-                        None => bytes.append_null(),
-                        Some((_, Ok(decoded))) => bytes.append_value(decoded),
-                        Some((t, Err(err))) => {
-                            return exec_err!("Could not decode string \"{t}\" as base64: {err}");
-                        }
-                    }
+            text.append_value(match (self.codec, input.data_type()) {
+                (Codec::Base64, _) => STANDARD.encode(input.as_binary::<i32>().value(row)),
+                (Codec::Hex, DataType::Int64) => {
+                    format!("{:X}", input.as_primitive::<Int64Type>().value(row))
                 }
-                Arc::new(bytes.finish())
-            }
-        };
-        call_value(&args.args, answer)
-    }
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct Hex {
-    direction: Direction,
-    signature: Signature,
-    aliases: Vec<String>,
-}
-
-impl Hex {
-    fn new(direction: Direction) -> Self {
-        let alias = match direction {
-            Direction::Encode => "to_hex",
-            Direction::Decode => "from_hex",
-        };
-        Hex {
-            direction,
-            signature: Signature::user_defined(Volatility::Immutable),
-            aliases: vec![alias.into()],
+                (Codec::Hex, DataType::UInt64) => {
+                    format!("{:X}", input.as_primitive::<UInt64Type>().value(row))
+                }
+                (Codec::Hex, DataType::Utf8) => {
+                    byte_digits(input.as_string::<i32>().value(row).as_bytes())
+                }
+                (Codec::Hex, _) => byte_digits(input.as_binary::<i32>().value(row)),
+            });
         }
+        Arc::new(text.finish())
+    }
+
+    /// Each text of `input` as the bytes it spells; text that spells none fails the query.
+    fn decode(&self, input: &dyn Array) -> Result<ArrayRef> {
+        let texts = input.as_string::<i32>();
+        let mut bytes = BinaryBuilder::with_capacity(texts.len(), texts.len() * 8);
+        for text in texts {
+            let Some(text) = text else {
+                bytes.append_null();
+                continue;
+            };
+            let decoded = match self.codec {
+                Codec::Base64 => STANDARD
+                    .decode(text)
+                    .map_err(|err| format!("Could not decode string \"{text}\" as base64: {err}")),
+                Codec::Hex => {
+                    digit_bytes(text).map_err(|bad| format!("Invalid input for hex digit: {bad}"))
+                }
+            };
+            match decoded {
+                Ok(decoded) => bytes.append_value(decoded),
+                Err(message) => return exec_err!("{message}"),
+            }
+        }
+        Ok(Arc::new(bytes.finish()))
     }
 }
 
@@ -172,11 +170,13 @@ fn digit_bytes(digits: &str) -> std::result::Result<Vec<u8>, char> {
     Ok(bytes)
 }
 
-impl ScalarUDFImpl for Hex {
+impl ScalarUDFImpl for ByteCodec {
     fn name(&self) -> &str {
-        match self.direction {
-            Direction::Encode => "hex",
-            Direction::Decode => "unhex",
+        match (self.codec, self.direction) {
+            (Codec::Base64, Direction::Encode) => "to_base64",
+            (Codec::Base64, Direction::Decode) => "from_base64",
+            (Codec::Hex, Direction::Encode) => "hex",
+            (Codec::Hex, Direction::Decode) => "unhex",
         }
     }
 
@@ -192,27 +192,18 @@ impl ScalarUDFImpl for Hex {
         let [argument] = arg_types else {
             return plan_err!("{} takes one argument", self.name());
         };
-        Ok(vec![match (self.direction, argument) {
-            (Direction::Encode, t) if t.is_unsigned_integer() => DataType::UInt64,
-            (Direction::Encode, t) if t.is_integer() || t.is_null() => DataType::Int64,
-            (Direction::Encode, t) if is_text(t) => DataType::Utf8,
-            (
-                Direction::Encode,
-                DataType::Binary | DataType::LargeBinary | DataType::BinaryView,
-            ) => DataType::Binary,
-            (Direction::Decode, t) if is_text(t) || t.is_null() => DataType::Utf8,
-            (_, t) => {
-                return plan_err!(
-                    "{} takes {}, not {}",
-                    self.name(),
-                    match self.direction {
-                        Direction::Encode => "an integer, a string or a BLOB",
-                        Direction::Decode => "a string of hex digits",
-                    },
-                    sql_type_name(t)
-                );
-            }
-        }])
+        match self.argument_type(argument) {
+            Some(coerced) => Ok(vec![coerced]),
+            None => plan_err!(
+                "{} takes {}, not {}",
+                self.name(),
+                match self.direction {
+                    Direction::Encode => "an integer, a string or a BLOB",
+                    Direction::Decode => "a string of hex digits",
+                },
+                sql_type_name(argument)
+            ),
+        }
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
@@ -224,43 +215,9 @@ impl ScalarUDFImpl for Hex {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let input = &arrays(&args.args, args.number_rows)?[0];
-        let answer: ArrayRef = match self.direction {
-            Direction::Encode => {
-                let mut text = StringBuilder::with_capacity(input.len(), input.len() * 16);
-                for row in 0..input.len() {
-                    if input.is_null(row) {
-                        text.append_null();
-                        continue;
-                    }
-                    text.append_value(match input.data_type() {
-                        DataType::Int64 => {
-                            format!("{:X}", input.as_primitive::<Int64Type>().value(row))
-                        }
-                        DataType::UInt64 => {
-                            format!("{:X}", input.as_primitive::<UInt64Type>().value(row))
-                        }
-                        DataType::Utf8 => {
-                            byte_digits(input.as_string::<i32>().value(row).as_bytes())
-                        }
-                        _ => byte_digits(input.as_binary::<i32>().value(row)),
-                    });
-                }
-                Arc::new(text.finish())
-            }
-            Direction::Decode => {
-                let texts = input.as_string::<i32>();
-                let mut bytes = BinaryBuilder::with_capacity(texts.len(), texts.len() * 8);
-                for text in texts {
-                    match text.map(digit_bytes) {
-                        None => bytes.append_null(),
-                        Some(Ok(decoded)) => bytes.append_value(decoded),
-                        Some(Err(bad)) => {
-                            return exec_err!("Invalid input for hex digit: {bad}");
-                        }
-                    }
-                }
-                Arc::new(bytes.finish())
-            }
+        let answer = match self.direction {
+            Direction::Encode => self.encode(input),
+            Direction::Decode => self.decode(input)?,
         };
         call_value(&args.args, answer)
     }
