@@ -1,5 +1,5 @@
 //! DuckDB's `COPY (query) TO 'path' (FORMAT parquet, PARTITION_BY (cols), COMPRESSION zstd,
-//! ROW_GROUP_SIZE n, OVERWRITE)`.
+//! ROW_GROUP_SIZE n, KV_METADATA {key: 'value'}, OVERWRITE)`.
 //!
 //! Output appears whole or not at all: on a local disk or a 3FS mount everything is written
 //! under a hidden staging name next to the target and renamed into place at the end; in an object
@@ -35,6 +35,9 @@ pub struct CopyStatement {
     pub compression: Option<String>,
     pub compression_level: Option<u32>,
     pub row_group_size: Option<usize>,
+    /// Key-value pairs for each Parquet file's footer (a pipeline's provenance, say), in the
+    /// order written.
+    pub kv_metadata: Vec<(String, String)>,
     pub overwrite: bool,
     pub header: bool,
     pub delimiter: u8,
@@ -211,6 +214,7 @@ impl CopyStatement {
             compression: None,
             compression_level: None,
             row_group_size: None,
+            kv_metadata: vec![],
             overwrite: false,
             header: true,
             delimiter: b',',
@@ -256,6 +260,7 @@ impl CopyStatement {
                             .map_err(|_| syntax("ROW_GROUP_SIZE takes a number"))?,
                     )
                 }
+                "KV_METADATA" => copy.kv_metadata = key_value_pairs(&option[1..])?,
                 "OVERWRITE" | "OVERWRITE_OR_IGNORE" => {
                     copy.overwrite = values.is_empty() || single()?.eq_ignore_ascii_case("true")
                 }
@@ -272,6 +277,11 @@ impl CopyStatement {
                 }
                 other => return Err(TarnError::Invalid(format!("COPY: unknown option {other}"))),
             }
+        }
+        if !copy.kv_metadata.is_empty() && copy.format != FileFormatKind::Parquet {
+            return Err(TarnError::Invalid(
+                "COPY: KV_METADATA is written into Parquet files only".into(),
+            ));
         }
         if copy.row_group_size == Some(0) {
             return Err(TarnError::Invalid(
@@ -303,6 +313,11 @@ impl CopyStatement {
                 parquet.global.compression = Some(self.parquet_compression()?);
                 if let Some(rows) = self.row_group_size {
                     parquet.global.max_row_group_size = rows;
+                }
+                for (key, value) in &self.kv_metadata {
+                    parquet
+                        .key_value_metadata
+                        .insert(key.clone(), Some(value.clone()));
                 }
                 frame.write_parquet(&path, options, Some(parquet)).await?
             }
@@ -426,11 +441,11 @@ fn split_options(tokens: &[Token]) -> Vec<Vec<Token>> {
     for token in tokens {
         match token {
             Token::Comma if depth == 0 => options.push(std::mem::take(&mut current)),
-            Token::LParen => {
+            Token::LParen | Token::LBrace => {
                 depth += 1;
                 current.push(token.clone());
             }
-            Token::RParen => {
+            Token::RParen | Token::RBrace => {
                 depth = depth.saturating_sub(1);
                 current.push(token.clone());
             }
@@ -441,6 +456,28 @@ fn split_options(tokens: &[Token]) -> Vec<Vec<Token>> {
         options.push(current);
     }
     options
+}
+
+/// `{key: value, ...}`, DuckDB's struct literal for KV_METADATA: each key a name or a string,
+/// each value a constant, kept as its text.
+fn key_value_pairs(tokens: &[Token]) -> Result<Vec<(String, String)>> {
+    let malformed = || TarnError::Parse("COPY: KV_METADATA takes {key: 'value', ...}".into());
+    let [Token::LBrace, entries @ .., Token::RBrace] = tokens else {
+        return Err(malformed());
+    };
+    let text = |token: &Token| match token {
+        Token::Word(w) => Some(w.value.clone()),
+        Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => Some(s.clone()),
+        Token::Number(n, _) => Some(n.clone()),
+        _ => None,
+    };
+    entries
+        .split(|t| *t == Token::Comma)
+        .map(|entry| match entry {
+            [key, Token::Colon, value] => text(key).zip(text(value)).ok_or_else(malformed),
+            _ => Err(malformed()),
+        })
+        .collect()
 }
 
 /// An option's values: words, strings and numbers, with parentheses and commas dropped.
@@ -473,6 +510,30 @@ mod tests {
         assert_eq!(copy.parquet_compression().unwrap(), "zstd(3)");
         assert_eq!(copy.row_group_size, Some(1000));
         assert!(copy.overwrite);
+    }
+
+    #[test]
+    fn key_value_metadata_is_a_struct_of_constants() {
+        let copy = CopyStatement::parse(
+            "COPY t TO 'x.parquet' (KV_METADATA {origin: 'crawl-7', \"rows kept\": 0.5}, \
+             ROW_GROUP_SIZE 10)",
+        )
+        .unwrap();
+        assert_eq!(
+            copy.kv_metadata,
+            [
+                ("origin".to_string(), "crawl-7".to_string()),
+                ("rows kept".to_string(), "0.5".to_string())
+            ]
+        );
+        assert_eq!(copy.row_group_size, Some(10));
+        for bad in [
+            "COPY t TO 'x.parquet' (KV_METADATA 'a')",
+            "COPY t TO 'x.parquet' (KV_METADATA {a 'b'})",
+            "COPY t TO 'x.csv' (KV_METADATA {a: 'b'})",
+        ] {
+            assert!(CopyStatement::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -454,6 +454,27 @@ async fn glob_and_parquet_metadata_functions() {
     )
     .await;
     assert_eq!(pairs, [["ARROW:schema", "BLOB", "true"]]);
+    // COPY writes a pipeline's own pairs into the footer, as DuckDB's KV_METADATA does.
+    let tagged = dir.path().join("tagged.parquet");
+    query(
+        &mut s,
+        &format!(
+            "COPY (SELECT 1 AS n) TO '{}' (FORMAT parquet, KV_METADATA {{origin: 'crawl-7', \
+             kept: 0.5}})",
+            tagged.display()
+        ),
+    )
+    .await;
+    let pairs = query(
+        &mut s,
+        &format!(
+            "SELECT key::VARCHAR, value::VARCHAR FROM parquet_kv_metadata('{}') \
+             WHERE key::VARCHAR <> 'ARROW:schema' ORDER BY 1",
+            tagged.display()
+        ),
+    )
+    .await;
+    assert_eq!(pairs, [["kept", "0.5"], ["origin", "crawl-7"]]);
 }
 
 #[tokio::test]
