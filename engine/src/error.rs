@@ -180,7 +180,7 @@ fn lateral_reference(message: &str) -> Option<String> {
         .unwrap_or_else(|| "a column of an earlier table".to_string());
     Some(format!(
         "a table in FROM cannot read {column} from a table before it (a LATERAL reference); \
-         unnest in the SELECT list instead: SELECT t.*, unnest(t.l) AS v FROM t"
+         compute it in the SELECT list instead (for a list: SELECT t.*, unnest(t.l) AS v FROM t)"
     ))
 }
 
@@ -346,8 +346,8 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "Not implemented Error: a table in FROM cannot read s.l from a table before it (a \
-             LATERAL reference); unnest in the SELECT list instead: SELECT t.*, unnest(t.l) AS v \
-             FROM t"
+             LATERAL reference); compute it in the SELECT list instead (for a list: SELECT t.*, \
+             unnest(t.l) AS v FROM t)"
         );
     }
 
