@@ -47,7 +47,7 @@ pub fn register_aliases(ctx: &SessionContext) {
         (string::ends_with().as_ref().clone(), &["suffix"]),
         (
             string_to_array_udf().as_ref().clone(),
-            &["string_split", "str_split"],
+            &["string_split", "str_split", "split"],
         ),
         (math::signum().as_ref().clone(), &["sign"]),
         (datetime::to_char().as_ref().clone(), &["strftime"]),
@@ -166,6 +166,19 @@ impl VisitorMut for DuckDbCalls<'_> {
                 .into_iter()
                 .flat_map(|(name, value)| [Expr::value(Value::SingleQuotedString(name)), value]);
             *expr = super::rewrite::call("named_struct", args);
+            return ControlFlow::Continue(());
+        }
+        // Over a window DataFusion plans `first_value` and `last_value` with window functions
+        // it finds by the call's name, and knows DuckDB's other names for them only as
+        // aggregates.
+        if call.over.is_some()
+            && let Some(window_name) = match name.as_str() {
+                "first" | "arbitrary" => Some("first_value"),
+                "last" => Some("last_value"),
+                _ => None,
+            }
+        {
+            call.name = ObjectName::from(vec![Ident::new(window_name)]);
             return ControlFlow::Continue(());
         }
         if super::macros::defines(&name)

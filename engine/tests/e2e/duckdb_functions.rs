@@ -1199,3 +1199,31 @@ async fn unnest_in_from_is_a_table_of_the_list() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn first_last_and_arbitrary_work_over_windows() {
+    let (mut s, _dir) = table().await;
+    // DuckDB's names for first_value/last_value, which DataFusion knew only as aggregates.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT d, first(x) OVER w, last(x) OVER w, arbitrary(s) OVER w FROM t WHERE g = 1 \
+             WINDOW w AS (ORDER BY d ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) ORDER BY d"
+        )
+        .await,
+        [
+            ["1.0", "3", "3", "b"],
+            ["2.0", "3", "1", "b"],
+            ["4.0", "1", "1", "a"],
+            ["8.0", "1", "3", "b"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT split('a b', ' '), first(x), last(x) FROM t WHERE g = 2"
+        )
+        .await,
+        [["[a, b]", "10", "NULL"]]
+    );
+}
