@@ -132,6 +132,7 @@ fn one_line(err: &DataFusionError) -> String {
             "Not implemented Error",
             unsupported_syntax(m)
                 .or_else(|| lateral_reference(m))
+                .or_else(|| grouped_window(m))
                 .unwrap_or_else(|| m.clone()),
         ),
         DataFusionError::ResourcesExhausted(m) => ("Out of Memory Error", m.clone()),
@@ -182,6 +183,19 @@ fn lateral_reference(message: &str) -> Option<String> {
         "a table in FROM cannot read {column} from a table before it (a LATERAL reference); \
          compute it in the SELECT list instead (for a list: SELECT t.*, unnest(t.l) AS v FROM t)"
     ))
+}
+
+/// A window function left where only grouped values may be (a GROUP BY key, as GROUP BY ALL
+/// makes every SELECT item without an aggregate), which DataFusion reports with the function's
+/// debug form. Users get DuckDB's sentence. `None` for any other message.
+fn grouped_window(message: &str) -> Option<String> {
+    message
+        .starts_with("Physical plan does not support logical expression WindowFunction(")
+        .then(|| {
+            "Cannot group on a window clause (GROUP BY ALL groups by each SELECT item without \
+             an aggregate)"
+                .to_string()
+        })
 }
 
 /// A function that checks its own argument types says what it takes (`bit_count takes an
@@ -361,6 +375,19 @@ mod tests {
             "Not implemented Error: this SQL syntax (MatchRecognize) is not supported"
         );
         assert_eq!(unsupported_syntax("Unsupported ast node { }"), None);
+    }
+
+    #[test]
+    fn a_grouped_window_reads_as_duckdbs_sentence() {
+        let planner = "Physical plan does not support logical expression WindowFunction(\
+            WindowFunction { fun: WindowUDF(WindowUDF { inner: RowNumber { signature: \
+            Signature { type_signature: Nullary } } }), params: WindowFunctionParams {} })";
+        let err = TarnError::DataFusion(DataFusionError::NotImplemented(planner.into()));
+        assert!(
+            err.to_string()
+                .starts_with("Not implemented Error: Cannot group on a window clause"),
+            "{err}"
+        );
     }
 
     #[test]
