@@ -122,14 +122,16 @@ pub async fn summarize(session: &SqlSession, target: &str) -> Result<SendableRec
             distinct,
             numeric(format!("CAST(avg({c}) AS DOUBLE)")),
             numeric(format!("CAST(stddev_samp({c}) AS DOUBLE)")),
+            // One digest for the three (the planner shares the identical aggregate), in the
+            // column's type, as DuckDB's SUMMARIZE gives them (a BIGINT's quartile is a BIGINT).
             numeric(format!(
-                "CAST(approx_percentile_cont(0.25) WITHIN GROUP (ORDER BY {c}) AS VARCHAR)"
+                "CAST(approx_quantile({c}, [0.25, 0.5, 0.75])[1] AS VARCHAR)"
             )),
             numeric(format!(
-                "CAST(approx_percentile_cont(0.5) WITHIN GROUP (ORDER BY {c}) AS VARCHAR)"
+                "CAST(approx_quantile({c}, [0.25, 0.5, 0.75])[2] AS VARCHAR)"
             )),
             numeric(format!(
-                "CAST(approx_percentile_cont(0.75) WITHIN GROUP (ORDER BY {c}) AS VARCHAR)"
+                "CAST(approx_quantile({c}, [0.25, 0.5, 0.75])[3] AS VARCHAR)"
             )),
             format!("count({c})"),
         ]);

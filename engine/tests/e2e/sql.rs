@@ -570,6 +570,8 @@ async fn describe_summarize_and_show_tables() {
     );
     let summary = rows(&batches);
     assert_eq!(summary[0][..6], ["x", "BIGINT", "1", "7", "4", "4.0"]);
+    // Quartiles in the column's type, as DuckDB's (one digest per column).
+    assert_eq!(summary[0][7..10], ["2", "4", "6"]);
     assert_eq!(summary[0][10], "4");
     assert_eq!(summary[1][..4], ["label", "VARCHAR", "a", "d"]);
     assert_eq!(summary[1][11], "25.0");
@@ -584,6 +586,8 @@ async fn describe_summarize_and_show_tables() {
     .await;
     assert_eq!(floats[0][..5], ["h", "DOUBLE", "0.5", "3.5", "4"]);
     assert_eq!(floats[1][..5], ["d", "DECIMAL(10,2)", "1.00", "7.00", "4"]);
+    assert_eq!(floats[0][7..10], ["1.0", "2.0", "3.0"]);
+    assert_eq!(floats[1][7..10], ["2.00", "4.00", "6.00"]);
 }
 
 #[tokio::test]
