@@ -31,7 +31,7 @@ use sqlparser::ast::{
     AccessExpr, BinaryOperator, CaseWhen, Expr, Function, FunctionArg, FunctionArgExpr,
     FunctionArgumentClause, FunctionArgumentList, FunctionArguments, Ident, LambdaSyntax,
     ObjectName, OneOrManyWithParens, OrderByExpr, OrderByOptions, Statement, Subscript, Value,
-    VisitMut, VisitorMut,
+    VisitMut, VisitorMut, visit_expressions_mut,
 };
 
 /// Registers DataFusion's functions under DuckDB's names as well.
@@ -122,6 +122,7 @@ impl VisitorMut for DuckDbCalls<'_> {
     type Break = ();
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        lambda_fields_as_calls(expr);
         qualified_method_call(expr);
         super::try_expr::rewrite(expr);
         if let Expr::Function(call) = expr
@@ -486,6 +487,12 @@ fn access_chain_as_calls(expr: &mut Expr) {
                 let (lower, upper) = (bound(lower_bound, "1"), bound(upper_bound, "-1"));
                 super::rewrite::call("list_slice", [value, lower, upper])
             }
+            // An index stays DataFusion's; what follows it is read from its element
+            // (`turns[1].content`).
+            AccessExpr::Subscript(index @ Subscript::Index { .. }) => Expr::CompoundFieldAccess {
+                root: Box::new(value),
+                access_chain: vec![AccessExpr::Subscript(index.clone())],
+            },
             _ => break,
         };
         is_column = false;
@@ -502,6 +509,31 @@ fn access_chain_as_calls(expr: &mut Expr) {
             access_chain: std::mem::take(access_chain),
         },
     };
+}
+
+/// `t.content` inside `lambda t: ...`: a field of the lambda's parameter, which DataFusion would
+/// look for as a column `content` of a table `t`; as `get_field(t, 'content')` (one call per
+/// part, so `t.meta.lang` reaches a nested field).
+fn lambda_fields_as_calls(expr: &mut Expr) {
+    let Expr::Lambda(lambda) = expr else {
+        return;
+    };
+    let parameters: Vec<String> = lambda.params.iter().map(|p| p.name.value.clone()).collect();
+    let _ = visit_expressions_mut(lambda.body.as_mut(), |e| {
+        if let Expr::CompoundIdentifier(parts) = e
+            && parameters
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(&parts[0].value))
+        {
+            let mut value = Expr::Identifier(parts[0].clone());
+            for field in &parts[1..] {
+                let name = Expr::value(Value::SingleQuotedString(field.value.clone()));
+                value = super::rewrite::call("get_field", [value, name]);
+            }
+            *e = value;
+        }
+        ControlFlow::<()>::Continue(())
+    });
 }
 
 /// A call's arguments when each is named (`a := 1`), as names and values.

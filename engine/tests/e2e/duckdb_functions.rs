@@ -1227,3 +1227,34 @@ async fn first_last_and_arbitrary_work_over_windows() {
         [["[a, b]", "10", "NULL"]]
     );
 }
+
+#[tokio::test]
+async fn fields_of_list_elements_in_lambdas_and_after_indexes() {
+    // Chat turns as a list of structs, as conversation corpora store them.
+    let (mut s, _dir) = parquet_view(
+        "SELECT * FROM (VALUES \
+           (1, [{'role': 'user', 'text': 'hi', 'meta': {'lang': 'en'}}, \
+                {'role': 'assistant', 'text': 'hello', 'meta': {'lang': 'en'}}]), \
+           (2, [{'role': 'user', 'text': 'hallo', 'meta': {'lang': 'de'}}])) AS v(id, turns)",
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, list_transform(turns, lambda t: t.text), \
+             list_filter(turns, t -> t.role = 'assistant'), turns[1].meta.lang, \
+             list_transform(turns, lambda t: upper(t.meta.lang))[1] FROM t ORDER BY id"
+        )
+        .await,
+        [
+            [
+                "1",
+                "[hi, hello]",
+                "[{role: assistant, text: hello, meta: {lang: en}}]",
+                "en",
+                "EN"
+            ],
+            ["2", "[hallo]", "[]", "de", "DE"]
+        ]
+    );
+}
