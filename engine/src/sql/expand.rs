@@ -90,32 +90,7 @@ fn rename_pairs(tokens: &[Token]) -> Result<Vec<(String, String)>> {
 
 /// Expands `COLUMNS(...)` and rename markers in the outermost query's select lists.
 pub async fn expand_select_lists(statement: &mut Statement, state: &SessionState) -> Result<()> {
-    let query = match statement {
-        Statement::Query(query) => query.as_mut(),
-        Statement::CreateTable(create) => match &mut create.query {
-            Some(query) => query.as_mut(),
-            None => return Ok(()),
-        },
-        _ => return Ok(()),
-    };
-    let with = query.with.clone();
-    let mut body = query.body.as_mut();
-    let mut selects: Vec<&mut Select> = Vec::new();
-    loop {
-        match body {
-            SetExpr::Select(select) => {
-                selects.push(select);
-                break;
-            }
-            SetExpr::SetOperation { left, right, .. } => {
-                if let SetExpr::Select(select) = right.as_mut() {
-                    selects.push(select);
-                }
-                body = left.as_mut();
-            }
-            _ => break,
-        }
-    }
+    let (with, selects) = outer_selects(statement);
     for select in selects {
         let relations = relation_names(&select.from);
         if !select
@@ -125,7 +100,7 @@ pub async fn expand_select_lists(statement: &mut Statement, state: &SessionState
         {
             continue;
         }
-        let columns = from_columns(select, with.as_ref(), state).await?;
+        let columns = from_columns(select, &with, state).await?;
         let mut projection = Vec::with_capacity(select.projection.len());
         for item in select.projection.drain(..) {
             projection.extend(expand_item(item, &columns, &relations)?);
@@ -143,19 +118,14 @@ struct Column {
     data_type: DataType,
 }
 
-async fn from_columns(
-    select: &Select,
-    with: Option<&sqlparser::ast::With>,
-    state: &SessionState,
-) -> Result<Vec<Column>> {
+async fn from_columns(select: &Select, with: &str, state: &SessionState) -> Result<Vec<Column>> {
     if select.from.is_empty() {
         return Err(TarnError::Invalid(
             "COLUMNS and * RENAME need a FROM clause".into(),
         ));
     }
     let from: Vec<String> = select.from.iter().map(|t| t.to_string()).collect();
-    let with = with.map(|w| format!("{w} ")).unwrap_or_default();
-    Ok(from_schema(&with, &from.join(", "), state)
+    Ok(from_schema(with, &from.join(", "), state)
         .await?
         .iter()
         .map(|(qualifier, field)| Column {
@@ -164,6 +134,43 @@ async fn from_columns(
             data_type: field.data_type().clone(),
         })
         .collect())
+}
+
+/// The SELECTs whose columns are the statement's result (the outermost query's, and each branch
+/// of a set operation at its top), with the query's WITH clause as text (empty, or ending in a
+/// space) for planning their FROM clauses alone.
+pub(super) fn outer_selects(statement: &mut Statement) -> (String, Vec<&mut Select>) {
+    let query = match statement {
+        Statement::Query(query) => query.as_mut(),
+        Statement::CreateTable(create) => match &mut create.query {
+            Some(query) => query.as_mut(),
+            None => return (String::new(), vec![]),
+        },
+        _ => return (String::new(), vec![]),
+    };
+    let with = query
+        .with
+        .as_ref()
+        .map(|w| format!("{w} "))
+        .unwrap_or_default();
+    let mut body = query.body.as_mut();
+    let mut selects: Vec<&mut Select> = Vec::new();
+    loop {
+        match body {
+            SetExpr::Select(select) => {
+                selects.push(select);
+                break;
+            }
+            SetExpr::SetOperation { left, right, .. } => {
+                if let SetExpr::Select(select) = right.as_mut() {
+                    selects.push(select);
+                }
+                body = left.as_mut();
+            }
+            _ => break,
+        }
+    }
+    (with, selects)
 }
 
 /// The schema of `SELECT * FROM {from}` under the statement's WITH clause (`with` is empty or

@@ -3,6 +3,7 @@
 //! `DESCRIBE`, `ATTACH`, settings) and handing the rest to DataFusion with the duckdb dialect.
 
 mod age;
+mod alias_reuse;
 mod approx_quantile;
 pub(crate) mod args;
 mod attach;
@@ -259,6 +260,7 @@ impl SqlSession {
             pivot::standard_forms(&mut statement, &state).await?;
             expand::expand_select_lists(&mut statement, &state).await?;
             rewrite::name_columns(&mut statement);
+            alias_reuse::substitute_aliases(&mut statement, &state).await?;
             rewrite::duckdb_operators(&mut statement)?;
             function_names::duckdb_calls(&mut statement, &|name| {
                 state.higher_order_functions().contains_key(name)

@@ -4,7 +4,7 @@
 
 use tempfile::TempDir;
 
-use crate::sql::{columns, error, parquet_view, query};
+use crate::sql::{columns, error, parquet_view, query, rows};
 
 /// A session with `t(i BIGINT, small TINYINT, d DOUBLE, f FLOAT, m DECIMAL(2,1), s VARCHAR,
 /// day DATE)` read from a Parquet file.
@@ -360,6 +360,40 @@ async fn a_struct_star_gives_its_fields_as_columns() {
         let err = error(&mut s, sql).await;
         assert!(err.ends_with(message), "{sql}: {err}");
     }
+}
+
+#[tokio::test]
+async fn select_items_and_where_reuse_earlier_aliases() {
+    let (mut s, _dir) = table().await;
+    let batches = s
+        .query(
+            "SELECT length(s) AS n, n > 2 AS long, n * 2, [i, n] AS l, len(l) FROM t \
+             WHERE n >= 3 AND long ORDER BY i",
+        )
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["n", "long", "(n * 2)", "l", "len(l)"]);
+    assert_eq!(
+        rows(&batches),
+        [
+            ["3", "true", "6", "[-3, 3]", "2"],
+            ["3", "true", "6", "[9223372036854775807, 3]", "2"]
+        ]
+    );
+    // A column of the FROM clause wins over an alias of the same name, as in DuckDB, and a
+    // subquery's names stay its own.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT i * 0 AS s, s, (SELECT max(s) FROM t) AS m FROM t ORDER BY i"
+        )
+        .await,
+        [["0", "xyz", "xyz"], ["0", "abc", "xyz"]]
+    );
+    assert_eq!(
+        query(&mut s, "SELECT 1 AS a, a + 1 AS b, b + 1").await,
+        [["1", "2", "3"]]
+    );
 }
 
 #[tokio::test]
