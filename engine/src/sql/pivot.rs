@@ -63,7 +63,7 @@ pub async fn pivot(session: &mut SqlSession, statement: &str) -> Result<Sendable
             source_columns(session, &source)
                 .await?
                 .into_iter()
-                .filter(|c| *c != on_name && !used.contains(c))
+                .filter(|c| !pivot_reads(c, &on_name, &used))
                 .map(|c| quote_identifier(&c))
                 .collect()
         }
@@ -354,6 +354,12 @@ fn add_filter(expr: &mut Expr, filter: &Expr) {
     }
 }
 
+/// Whether the source column `column` is the pivoted one or one the aggregates read, so not a
+/// group key. Names match in any case, as identifiers do.
+fn pivot_reads(column: &str, on: &str, used: &BTreeSet<String>) -> bool {
+    column.eq_ignore_ascii_case(on) || used.iter().any(|u| u.eq_ignore_ascii_case(column))
+}
+
 /// Column names the aggregates read, so they are not grouped by.
 fn referenced_names(aggregates: &[String]) -> Result<BTreeSet<String>> {
     let mut names = BTreeSet::new();
@@ -521,7 +527,7 @@ async fn derived_table(
             let group_by: Vec<String> = columns_of(&source, with, state)
                 .await?
                 .into_iter()
-                .filter(|c| *c != on_name && !used.contains(c))
+                .filter(|c| !pivot_reads(c, &on_name, &used))
                 .map(|c| quote_identifier(&c))
                 .collect();
             let columns: Vec<PivotColumn> = values

@@ -966,6 +966,23 @@ async fn pivot_and_unpivot_like_duckdb() {
             ["nl", "2024", "25"]
         ]
     );
+    // Names in any case, as identifiers are: neither is taken for a group key.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT * FROM sales PIVOT (sum(Amount) FOR YEAR IN (2024)) ORDER BY 1"
+        )
+        .await,
+        [["de", "NULL"], ["nl", "25"]]
+    );
+    assert_eq!(
+        rows(
+            &s.query("PIVOT sales ON Year IN (2024) USING sum(AMOUNT)")
+                .await
+                .unwrap()
+        ),
+        [["de", "NULL"], ["nl", "25"]]
+    );
     let err = error(
         &mut s,
         "SELECT * FROM sales PIVOT (sum(amount) FOR year IN (ANY))",
