@@ -12,7 +12,7 @@ use datafusion::arrow::array::{
 use datafusion::catalog::{MemTable, TableProvider};
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::execution::SessionState;
-use datafusion::object_store::ObjectStoreExt;
+use datafusion::object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use datafusion::parquet::file::metadata::{FooterTail, ParquetMetaData};
 use datafusion::parquet::file::statistics::Statistics;
 use datafusion::parquet::schema::types::Type as ParquetType;
@@ -33,14 +33,35 @@ pub async fn glob_table(state: &SessionState, pattern: &str) -> Result<Arc<dyn T
     table(vec![("file", Arc::new(file.finish()) as ArrayRef)])
 }
 
-/// A Parquet file's footer, with what the file-level table needs besides it.
+/// A Parquet file's footer, with where the file is for what the footer does not say.
 struct Footer {
     /// The file as users see it named.
     name: String,
     metadata: Arc<ParquetMetaData>,
-    file_size: u64,
-    /// The bytes of the encoded footer, as its last 8 bytes give it.
-    footer_size: u64,
+    store: Arc<dyn ObjectStore>,
+    file: ObjectMeta,
+}
+
+impl Footer {
+    /// The bytes of the encoded footer, as the file's last 8 bytes give it: one more read,
+    /// so only `parquet_file_metadata` asks.
+    async fn encoded_size(&self) -> Result<u64> {
+        let bad_file = |reason: String| TarnError::BadFile {
+            path: self.name.clone(),
+            format: "Parquet",
+            reason,
+        };
+        // The footer was read whole, so the file has these 8 bytes.
+        let size = self.file.size;
+        let tail = self
+            .store
+            .get_range(&self.file.location, size - 8..size)
+            .await
+            .map_err(|e| bad_file(e.to_string()))?;
+        let tail: [u8; 8] = tail.as_ref().try_into().expect("a range of 8 bytes");
+        let tail = FooterTail::try_new(&tail).map_err(|e| bad_file(e.to_string()))?;
+        Ok(tail.metadata_length() as u64)
+    }
 }
 
 /// Reads the footer of every Parquet file the paths name, with the displayed file name.
@@ -50,29 +71,19 @@ async fn footers(state: &SessionState, paths: &[String]) -> Result<Vec<Footer>> 
         let store = state.runtime_env().object_store(&url)?;
         for meta in listed {
             let name = display_path(&url, &meta);
-            let bad_file = |reason: String| TarnError::BadFile {
-                path: name.clone(),
-                format: "Parquet",
-                reason,
-            };
             let metadata = DFParquetMetadata::new(store.as_ref(), &meta)
                 .fetch_metadata()
                 .await
-                .map_err(|e| bad_file(e.to_string()))?;
-            // The footer was read whole above, so the file has these 8 bytes.
-            let tail = store
-                .get_range(&meta.location, meta.size - 8..meta.size)
-                .await
-                .map_err(|e| bad_file(e.to_string()))?;
-            let tail: [u8; 8] = tail.as_ref().try_into().expect("a range of 8 bytes");
-            let footer_size = FooterTail::try_new(&tail)
-                .map_err(|e| bad_file(e.to_string()))?
-                .metadata_length() as u64;
+                .map_err(|e| TarnError::BadFile {
+                    path: name.clone(),
+                    format: "Parquet",
+                    reason: e.to_string(),
+                })?;
             footers.push(Footer {
                 name,
                 metadata,
-                file_size: meta.size,
-                footer_size,
+                store: store.clone(),
+                file: meta,
             });
         }
     }
@@ -216,8 +227,8 @@ pub async fn parquet_file_metadata_table(
         num_rows.append_value(file.num_rows());
         num_row_groups.append_value(footer.metadata.num_row_groups() as i64);
         format_version.append_value(file.version() as i64);
-        file_size_bytes.append_value(footer.file_size);
-        footer_size.append_value(footer.footer_size);
+        file_size_bytes.append_value(footer.file.size);
+        footer_size.append_value(footer.encoded_size().await?);
     }
     let no_text = || Arc::new(StringArray::new_null(footers.len())) as ArrayRef;
     table(vec![

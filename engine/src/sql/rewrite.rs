@@ -235,18 +235,16 @@ impl VisitorMut for OperatorRewriter {
 /// unsigned integers (`UTINYINT` or `UINT8`, `USMALLINT`/`UINT16`, `UINTEGER`/`UINT32`,
 /// `UBIGINT`/`UINT64`) are MySQL's `... UNSIGNED`; also as a list's element type.
 fn respell_type(data_type: &mut DataType) {
-    let custom = match data_type {
-        DataType::Custom(name, modifiers) if modifiers.is_empty() => {
-            name.to_string().to_ascii_uppercase()
-        }
-        _ => String::new(),
-    };
     *data_type = match data_type {
         DataType::Blob(_) => DataType::Bytea,
         DataType::UTinyInt | DataType::UInt8 => DataType::TinyIntUnsigned(None),
         DataType::USmallInt | DataType::UInt16 => DataType::SmallIntUnsigned(None),
         DataType::UInt32 => DataType::IntUnsigned(None),
-        _ if custom == "UINTEGER" => DataType::IntUnsigned(None),
+        DataType::Custom(name, modifiers)
+            if modifiers.is_empty() && name.to_string().eq_ignore_ascii_case("UINTEGER") =>
+        {
+            DataType::IntUnsigned(None)
+        }
         DataType::UBigInt | DataType::UInt64 => DataType::BigIntUnsigned(None),
         DataType::Array(
             ArrayElemTypeDef::SquareBracket(element, _) | ArrayElemTypeDef::AngleBracket(element),
