@@ -30,6 +30,7 @@ mod functions;
 mod glob_match;
 mod json;
 mod kahan_sum;
+mod lateral_unnest;
 mod list_aggregate;
 mod list_reduce;
 mod list_sum;
@@ -54,6 +55,7 @@ mod text_functions;
 mod tokens;
 mod try_expr;
 pub mod types;
+mod user_macros;
 mod vector_metrics;
 mod vectors;
 mod weight_files;
@@ -93,6 +95,8 @@ pub const DEFAULT_SCHEMA: &str = "main";
 pub struct SqlSession {
     ctx: SessionContext,
     config: TarnConfig,
+    /// The macros CREATE MACRO defined, expanded in every statement planned afterwards.
+    macros: user_macros::UserMacros,
 }
 
 impl SqlSession {
@@ -134,7 +138,11 @@ impl SqlSession {
         ctx.catalog(DEFAULT_CATALOG)
             .expect("the default catalog exists")
             .register_schema(rewrite::FILES_SCHEMA, Arc::new(MemorySchemaProvider::new()))?;
-        Ok(SqlSession { ctx, config })
+        Ok(SqlSession {
+            ctx,
+            config,
+            macros: user_macros::UserMacros::default(),
+        })
     }
 
     /// The DataFusion context, for registering tables and functions.
@@ -166,6 +174,12 @@ impl SqlSession {
             "COPY" => return copy::copy(self, statement).await,
             "PIVOT" => return pivot::pivot(self, statement).await,
             "UNPIVOT" => return pivot::unpivot(self, statement).await,
+            "DROP" => {
+                if let Some((name, if_exists)) = user_macros::drop_macro_statement(rest) {
+                    self.macros.drop(&name, if_exists)?;
+                    return Ok(empty_stream());
+                }
+            }
             _ => {}
         }
         let statement = parse_one(statement)?;
@@ -187,6 +201,16 @@ impl SqlSession {
                 ..
             } => explain::explain_analyze(self, &statement.to_string()).await,
             Statement::ShowTables { .. } => describe::show_tables(self).await,
+            Statement::CreateMacro {
+                or_replace,
+                name,
+                args,
+                definition,
+                ..
+            } => {
+                self.macros.create(&name, or_replace, args, definition)?;
+                Ok(empty_stream())
+            }
             Statement::AttachDuckDBDatabase {
                 database_path,
                 database_alias,
@@ -245,6 +269,7 @@ impl SqlSession {
     /// Rewrites a statement, resolves the files it names and plans it.
     async fn plan(&self, mut statement: Statement) -> Result<LogicalPlan> {
         let ctx = &self.ctx;
+        self.macros.expand(&mut statement)?;
         let rewritten = rewrite::rewrite(&mut statement, &|name| {
             ctx.table_exist(name).unwrap_or(false)
         })?;
@@ -257,6 +282,7 @@ impl SqlSession {
                 files.register_table(placeholder.clone(), table)?;
                 registered.push(placeholder.clone());
             }
+            lateral_unnest::inline(&mut statement)?;
             pivot::standard_forms(&mut statement, &state).await?;
             expand::expand_select_lists(&mut statement, &state).await?;
             rewrite::name_columns(&mut statement);

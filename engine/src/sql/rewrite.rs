@@ -493,7 +493,7 @@ fn struct_field_name(parts: &[Ident], relations: &[String]) -> Option<String> {
 
 /// `expr` written with every binary operation in it in parentheses, as DuckDB names a column:
 /// `1 + 2 * 3` is `(1 + (2 * 3))`, `sum(x + 1)` is `sum((x + 1))`.
-fn fully_parenthesized(expr: &Expr) -> String {
+pub(super) fn fully_parenthesized(expr: &Expr) -> String {
     let mut expr = expr.clone();
     // After the children, so each operation is wrapped once, inside out.
     let _ = visit_expressions_mut(&mut expr, |e| {
@@ -539,22 +539,25 @@ fn name_series_column(factor: &mut TableFactor) {
     }
 }
 
-/// `FROM unnest(list) [AS t(x)]`: a call to the parser, DataFusion's `UNNEST` table once
-/// rewritten. Its column is named after the alias's column, or `unnest`, as in DuckDB.
+/// `FROM unnest(list) [AS t(x)]` (or `LATERAL unnest(...)`): a call to the parser,
+/// DataFusion's `UNNEST` table once rewritten. Its column is named after the alias's column,
+/// or the alias, or `unnest`, as in DuckDB.
 fn unnest_as_table(factor: &mut TableFactor) {
-    let TableFactor::Table {
-        name,
-        args: Some(call),
-        alias,
-        ..
-    } = factor
-    else {
-        return;
+    let (name, args, alias) = match factor {
+        TableFactor::Table {
+            name,
+            args: Some(call),
+            alias,
+            ..
+        } => (&*name, &call.args, alias),
+        TableFactor::Function {
+            name, args, alias, ..
+        } => (&*name, &*args, alias),
+        _ => return,
     };
     let is_unnest = matches!(name.0.as_slice(), [part]
         if part.as_ident().is_some_and(|i| i.quote_style.is_none() && i.value.eq_ignore_ascii_case("unnest")));
-    let lists: Option<Vec<Expr>> = call
-        .args
+    let lists: Option<Vec<Expr>> = args
         .iter()
         .map(|arg| match arg {
             FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr.clone()),
@@ -572,7 +575,7 @@ fn unnest_as_table(factor: &mut TableFactor) {
         at: None,
     });
     if alias.columns.is_empty() {
-        alias.columns = vec![TableAliasColumnDef::from_name("unnest")];
+        alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
     }
     *factor = TableFactor::UNNEST {
         alias: Some(alias),

@@ -6,6 +6,8 @@ mod duckdb_functions;
 mod fuzz;
 mod jobs;
 mod json;
+mod lateral_unnest;
+mod macros;
 mod routing;
 mod sort;
 mod sql;

@@ -1,0 +1,139 @@
+//! DuckDB's lateral unnest in FROM (`FROM t, unnest(t.turns) AS u(turn)`), the way nested
+//! training data (conversations, tag lists) is flattened; answers as DuckDB 2.0 gives them
+//! (checked by hand on the same rows).
+
+use crate::sql::{columns, error, parquet_view, query, rows};
+
+/// `t(id, tags, turns)`: a conversation per row, as a list of `{role, text}` structs, and a
+/// list of tags, empty in row 2 and NULL in row 3.
+async fn conversations() -> (tarn_engine::SqlSession, tempfile::TempDir) {
+    parquet_view(
+        "SELECT * FROM (VALUES \
+           (1, ['a', 'b'], [{'role': 'user', 'text': 'hi'}, {'role': 'bot', 'text': 'hello'}]), \
+           (2, [], [{'role': 'user', 'text': 'why'}]), \
+           (3, NULL, [])) v(id, tags, turns)",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn each_element_joins_its_row() {
+    let (mut s, _dir) = conversations().await;
+    // The comma, CROSS JOIN, JOIN ... ON true and LATERAL spellings are one join; the unnest's
+    // name qualifies its column in the SELECT list, WHERE and ORDER BY.
+    for from in [
+        "t, unnest(t.turns) AS u(turn)",
+        "t CROSS JOIN unnest(t.turns) u(turn)",
+        "t JOIN LATERAL unnest(turns) AS u(turn) ON true",
+        "t AS c, unnest(c.turns) AS u(turn)",
+    ] {
+        let sql = format!(
+            "SELECT id, u.turn.role, turn.text FROM {from} WHERE u.turn.role <> 'x' \
+             ORDER BY id, u.turn.text"
+        );
+        assert_eq!(
+            query(&mut s, &sql).await,
+            [
+                ["1", "bot", "hello"],
+                ["1", "user", "hi"],
+                ["2", "user", "why"]
+            ],
+            "{sql}"
+        );
+    }
+    // `*` is the table's columns, then the unnest's, named as DuckDB names them: the alias's
+    // column, else the alias, else `unnest`.
+    for (from, name) in [
+        ("t, unnest(t.tags) AS u(tag)", "tag"),
+        ("t, unnest(t.tags) AS u", "u"),
+        ("t, unnest(t.tags)", "unnest"),
+    ] {
+        let batches = s
+            .query(&format!("SELECT * EXCLUDE (turns) FROM {from} ORDER BY 3"))
+            .await
+            .unwrap();
+        assert_eq!(columns(&batches), ["id", "tags", name], "{from}");
+        assert_eq!(
+            rows(&batches),
+            [["1", "[a, b]", "a"], ["1", "[a, b]", "b"]],
+            "{from}"
+        );
+    }
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT u.* FROM t, unnest(t.tags) AS u(tag) ORDER BY 1"
+        )
+        .await,
+        [["a"], ["b"]]
+    );
+}
+
+#[tokio::test]
+async fn unnests_chain_and_aggregate() {
+    let (mut s, _dir) = conversations().await;
+    // A later unnest reads an earlier one's column; two of one table multiply.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, tag, turn.role FROM t, unnest(t.tags) AS a(tag), unnest(t.turns) AS b(turn) \
+             ORDER BY ALL"
+        )
+        .await,
+        [
+            ["1", "a", "bot"],
+            ["1", "a", "user"],
+            ["1", "b", "bot"],
+            ["1", "b", "user"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT n, count(*) FROM (SELECT [[1, 2], [3]] AS l) t, unnest(t.l) a(x), unnest(x) b(n) \
+             GROUP BY n ORDER BY n"
+        )
+        .await,
+        [["1", "1"], ["2", "1"], ["3", "1"]]
+    );
+    // Joined with another table, by the unnested value.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT t.id, r.weight FROM t, unnest(t.turns) AS u(turn) \
+             JOIN (VALUES ('user', 1), ('bot', 2)) r(role, weight) ON r.role = turn.role \
+             ORDER BY 1, 2"
+        )
+        .await,
+        [["1", "1"], ["1", "2"], ["2", "1"]]
+    );
+}
+
+#[tokio::test]
+async fn a_left_join_keeps_rows_without_elements() {
+    let (mut s, _dir) = conversations().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, tag FROM t LEFT JOIN unnest(t.tags) AS u(tag) ON true ORDER BY id, tag"
+        )
+        .await,
+        [["1", "a"], ["1", "b"], ["2", "NULL"], ["3", "NULL"]]
+    );
+}
+
+#[tokio::test]
+async fn an_unnest_that_cannot_move_is_refused_in_one_line() {
+    let (mut s, _dir) = conversations().await;
+    // The table is the NULL side of an outer join: moving the unnest would change the rows.
+    let err = error(
+        &mut s,
+        "SELECT * FROM (VALUES (9)) o(k) LEFT JOIN t ON t.id = o.k, unnest(t.tags) AS u(tag)",
+    )
+    .await;
+    assert!(
+        err.contains("cannot read t.tags from a table before it"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
