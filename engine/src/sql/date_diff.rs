@@ -81,14 +81,14 @@ impl Part {
 }
 
 /// The time `micros` microseconds after the epoch.
-fn at(micros: i64) -> NaiveDateTime {
+pub(super) fn at(micros: i64) -> NaiveDateTime {
     DateTime::from_timestamp_micros(micros)
         .expect("every i64 of microseconds is a date chrono can hold")
         .naive_utc()
 }
 
 /// Months since the year 0, for the boundaries crossed.
-fn months(t: NaiveDateTime) -> i64 {
+pub(super) fn months(t: NaiveDateTime) -> i64 {
     t.year() as i64 * 12 + t.month0() as i64
 }
 

@@ -160,6 +160,18 @@ const MACROS: &[Macro] = &[
         arity: 1,
         body: "CAST($1 AS BYTEA)",
     },
+    // A row per piece, as unnest makes them.
+    Macro {
+        names: &["regexp_split_to_table"],
+        arity: 2,
+        body: "unnest(regexp_split_to_array($1, $2))",
+    },
+    // The elements at the given (1-based) positions, NULL past the end.
+    Macro {
+        names: &["list_select", "array_select"],
+        arity: 2,
+        body: "list_transform($2, lambda i: $1[i])",
+    },
     Macro {
         names: &["regexp_full_match"],
         arity: 2,

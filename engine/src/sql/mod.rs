@@ -52,6 +52,7 @@ mod statistics;
 mod substring;
 mod table_functions;
 mod text_functions;
+mod time_bucket;
 mod tokens;
 mod try_expr;
 pub mod types;
@@ -359,6 +360,7 @@ fn register_functions(ctx: &SessionContext) {
     byte_codecs::register(ctx);
     byte_sizes::register(ctx);
     epoch::register(ctx);
+    time_bucket::register(ctx);
     let functions = [
         ScalarUDF::from(list_sum::ListSum::new()),
         ScalarUDF::from(slice::Slice::new()),

@@ -1251,3 +1251,60 @@ async fn fields_of_list_elements_in_lambdas_and_after_indexes() {
         ]
     );
 }
+
+#[tokio::test]
+async fn time_bucket_lays_buckets_out_as_duckdb() {
+    let (mut s, _dir) = table().await;
+    // Weeks from a Monday, months from the first; a DATE stays a DATE.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT time_bucket(INTERVAL '1 week', day) AS w, time_bucket(INTERVAL '1 month', day), \
+             typeof(w), count(*) FROM t WHERE day IS NOT NULL GROUP BY ALL ORDER BY ALL"
+        )
+        .await,
+        [
+            ["2023-12-25", "2023-12-01", "DATE", "1"],
+            ["2024-01-29", "2024-01-01", "DATE", "1"],
+            ["2024-02-05", "2024-02-01", "DATE", "1"],
+            ["2024-02-26", "2024-02-01", "DATE", "1"],
+            ["2024-03-11", "2024-03-01", "DATE", "1"]
+        ]
+    );
+    // Timestamps: an offset, an origin; NULL anywhere is NULL.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT time_bucket(INTERVAL '90 minute', TIMESTAMP '2024-03-05 10:00'), \
+             time_bucket(INTERVAL '1 month', TIMESTAMP '2024-03-02 10:00', INTERVAL '3 day'), \
+             time_bucket(INTERVAL '6 hour', TIMESTAMP '2024-01-01 01:00', TIMESTAMP '2024-01-01 03:00'), \
+             time_bucket(NULL::INTERVAL, TIMESTAMP '2024-01-01')"
+        )
+        .await,
+        [[
+            "2024-03-05T09:00:00",
+            "2024-02-04T00:00:00",
+            "2023-12-31T21:00:00",
+            "NULL"
+        ]]
+    );
+    let mixed = error(
+        &mut s,
+        "SELECT time_bucket(INTERVAL '1 month 2 day', TIMESTAMP '2024-01-01')",
+    )
+    .await;
+    assert!(mixed.contains("cannot mix months with days"), "{mixed}");
+}
+
+#[tokio::test]
+async fn list_select_and_regexp_split_to_table() {
+    let (mut s, _dir) = table().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT list_select([10, 20, 30], [3, 1, 9]), regexp_split_to_table('a1b22c', '[0-9]+') AS p"
+        )
+        .await,
+        [["[30, 10, NULL]", "a"], ["[30, 10, NULL]", "b"], ["[30, 10, NULL]", "c"]]
+    );
+}
