@@ -11,10 +11,10 @@ use super::dialect::TarnDialect;
 use sqlparser::ast::{
     ArrayElemTypeDef, BinaryOperator, CastKind, CeilFloorKind, DataType, DateTimeField,
     ExactNumberInfo, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-    FunctionArguments, Ident, JoinOperator, ObjectName, OrderByExpr, OrderByKind, Query, Select,
-    SelectFlavor, SelectItem, SetExpr, Statement, TableAlias, TableAliasColumnDef, TableFactor,
-    TableSample, TableSampleKind, TableSampleUnit, TableWithJoins, TypedString, UnaryOperator,
-    Value, VisitMut, VisitorMut, WildcardAdditionalOptions, visit_expressions_mut,
+    FunctionArguments, Ident, JoinOperator, ObjectName, ObjectNamePart, OrderByExpr, OrderByKind,
+    Query, Select, SelectFlavor, SelectItem, SetExpr, Statement, TableAlias, TableAliasColumnDef,
+    TableFactor, TableSample, TableSampleKind, TableSampleUnit, TableWithJoins, TypedString,
+    UnaryOperator, Value, VisitMut, VisitorMut, WildcardAdditionalOptions, visit_expressions_mut,
 };
 use sqlparser::parser::Parser;
 
@@ -491,15 +491,37 @@ fn struct_field_name(parts: &[Ident], relations: &[String]) -> Option<String> {
     reaches_into_struct.then(|| parts[parts.len() - 1].value.clone())
 }
 
-/// `expr` written with every binary operation in it in parentheses, as DuckDB names a column:
-/// `1 + 2 * 3` is `(1 + (2 * 3))`, `sum(x + 1)` is `sum((x + 1))`.
+/// `expr` written as DuckDB names a column: every operation in parentheses (`1 + 2 * 3` is
+/// `(1 + (2 * 3))`, `sum(x + 1)` is `sum((x + 1))`, `(x IS NULL)`), function names in lower
+/// case (`SUM(x)` is `sum(x)`; but `COALESCE`), and `x::T` as `CAST(x AS T)`.
 pub(super) fn fully_parenthesized(expr: &Expr) -> String {
     let mut expr = expr.clone();
     // After the children, so each operation is wrapped once, inside out.
     let _ = visit_expressions_mut(&mut expr, |e| {
         match e {
             // `j -> 'a'` is a binary operation in DuckDB (JSON), a lambda to the parser.
-            Expr::BinaryOp { .. } | Expr::Lambda(_) => *e = Expr::Nested(Box::new(e.clone())),
+            Expr::BinaryOp { .. }
+            | Expr::Lambda(_)
+            | Expr::IsNull(_)
+            | Expr::IsNotNull(_)
+            | Expr::Between { .. }
+            | Expr::InList { .. }
+            | Expr::UnaryOp {
+                op: UnaryOperator::Not,
+                ..
+            } => *e = Expr::Nested(Box::new(e.clone())),
+            Expr::Function(call) => {
+                if let [ObjectNamePart::Identifier(name)] = call.name.0.as_mut_slice()
+                    && name.quote_style.is_none()
+                {
+                    // COALESCE is an operator to DuckDB, which names it in capitals.
+                    name.value = match name.value.to_lowercase() {
+                        coalesce if coalesce == "coalesce" => "COALESCE".to_string(),
+                        lower => lower,
+                    };
+                }
+            }
+            Expr::Cast { kind, .. } if *kind == CastKind::DoubleColon => *kind = CastKind::Cast,
             // Parentheses the query wrote around an operation: once is enough.
             Expr::Nested(inner) if matches!(inner.as_ref(), Expr::Nested(_)) => {
                 *e = (**inner).clone();

@@ -282,6 +282,27 @@ async fn columns_are_named_as_duckdb_names_them() {
             "ceil(m)"
         ]
     );
+    // Function names in lower case, `::` as CAST, tests in parentheses.
+    let batches = s
+        .query(
+            "SELECT SUM(i), Count(DISTINCT s), COALESCE(s, 'x'), i::VARCHAR, i IS NULL, \
+             i IN (1, 2), NOT i > 1, i BETWEEN 1 AND 2 FROM t GROUP BY ALL",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        columns(&batches),
+        [
+            "sum(i)",
+            "count(DISTINCT s)",
+            "COALESCE(s, 'x')",
+            "CAST(i AS VARCHAR)",
+            "(i IS NULL)",
+            "(i IN (1, 2))",
+            "(NOT (i > 1))",
+            "(i BETWEEN 1 AND 2)"
+        ]
+    );
 }
 
 #[tokio::test]
