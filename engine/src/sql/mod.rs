@@ -4,6 +4,7 @@
 
 mod age;
 mod alias_reuse;
+mod alter_table;
 mod approx_quantile;
 pub(crate) mod args;
 mod attach;
@@ -202,6 +203,12 @@ impl SqlSession {
                 ..
             } => explain::explain_analyze(self, &statement.to_string()).await,
             Statement::ShowTables { .. } => describe::show_tables(self).await,
+            Statement::AlterTable(alter) => alter_table::alter_table(self, alter).await,
+            // A session's tables are all in memory and its own: a temporary one is a table.
+            Statement::CreateTable(mut create) if create.temporary => {
+                create.temporary = false;
+                self.run_statement(Statement::CreateTable(create)).await
+            }
             Statement::CreateMacro {
                 or_replace,
                 name,

@@ -1,0 +1,107 @@
+//! DuckDB's statements that change a session's tables where DataFusion has none: ALTER TABLE,
+//! temporary tables; answers as DuckDB 2.0 gives them (checked by hand).
+
+use crate::sql::{columns, error, query, session};
+
+#[tokio::test]
+async fn alter_table_renames_adds_drops_and_retypes() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE docs (id INTEGER, n VARCHAR, junk VARCHAR); \
+         INSERT INTO docs VALUES (1, '10', 'a'), (2, '20', 'b')",
+    )
+    .await;
+    query(&mut s, "ALTER TABLE docs RENAME COLUMN n TO tokens").await;
+    query(&mut s, "ALTER TABLE docs ALTER COLUMN tokens TYPE BIGINT").await;
+    query(&mut s, "ALTER TABLE docs DROP COLUMN junk").await;
+    query(
+        &mut s,
+        "ALTER TABLE docs ADD COLUMN split VARCHAR DEFAULT 'train'",
+    )
+    .await;
+    query(&mut s, "ALTER TABLE docs ADD COLUMN score DOUBLE").await;
+    query(&mut s, "ALTER TABLE docs RENAME TO corpus").await;
+    let batches = s
+        .query("SELECT *, typeof(tokens), typeof(score) FROM corpus ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(
+        columns(&batches),
+        [
+            "id",
+            "tokens",
+            "split",
+            "score",
+            "typeof(tokens)",
+            "typeof(score)"
+        ]
+    );
+    assert_eq!(
+        crate::sql::rows(&batches),
+        [
+            ["1", "10", "train", "NULL", "BIGINT", "DOUBLE"],
+            ["2", "20", "train", "NULL", "BIGINT", "DOUBLE"]
+        ]
+    );
+    let gone = error(&mut s, "SELECT * FROM docs").await;
+    assert!(gone.contains("docs"), "{gone}");
+    // IF [NOT] EXISTS makes a repeat harmless.
+    query(
+        &mut s,
+        "ALTER TABLE corpus DROP COLUMN IF EXISTS junk; \
+         ALTER TABLE corpus ADD COLUMN IF NOT EXISTS split VARCHAR; \
+         ALTER TABLE IF EXISTS nowhere ADD COLUMN x INTEGER",
+    )
+    .await;
+    assert_eq!(query(&mut s, "SELECT count(*) FROM corpus").await, [["2"]]);
+}
+
+#[tokio::test]
+async fn a_failed_alter_leaves_the_table_as_it_was() {
+    let mut s = session();
+    query(&mut s, "CREATE TABLE t AS SELECT 'x' AS a, 1 AS b").await;
+    query(&mut s, "CREATE TABLE one AS SELECT 1 AS a").await;
+    let every = error(&mut s, "ALTER TABLE one DROP COLUMN a").await;
+    assert!(every.contains("cannot drop every column"), "{every}");
+    let cast = error(&mut s, "ALTER TABLE t ALTER a SET DATA TYPE INTEGER").await;
+    assert!(cast.contains("'x'"), "{cast}");
+    assert_eq!(query(&mut s, "SELECT * FROM t").await, [["x", "1"]]);
+
+    let cases = [
+        (
+            "ALTER TABLE t DROP COLUMN nope",
+            "Table \"t\" does not have a column with name \"nope\"",
+        ),
+        (
+            "ALTER TABLE t ADD COLUMN b INTEGER",
+            "Column with name b already exists in table \"t\"",
+        ),
+        (
+            "ALTER TABLE t DROP COLUMN a, DROP COLUMN b",
+            "one change per statement",
+        ),
+        (
+            "ALTER TABLE nope RENAME TO t2",
+            "Table with name nope does not exist",
+        ),
+        (
+            "ALTER TABLE v ADD COLUMN c INTEGER",
+            "v is a view or stands for files",
+        ),
+    ];
+    query(&mut s, "CREATE VIEW v AS SELECT 1 AS a").await;
+    for (sql, expected) in cases {
+        let message = error(&mut s, sql).await;
+        assert!(message.contains(expected), "{sql}: {message}");
+        assert_eq!(message.lines().count(), 1, "{message}");
+    }
+    assert_eq!(query(&mut s, "SELECT * FROM t").await, [["x", "1"]]);
+}
+
+#[tokio::test]
+async fn a_temporary_table_is_a_session_table() {
+    let mut s = session();
+    query(&mut s, "CREATE TEMP TABLE scratch AS SELECT 42 AS answer").await;
+    assert_eq!(query(&mut s, "FROM scratch").await, [["42"]]);
+}
