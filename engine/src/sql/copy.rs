@@ -408,7 +408,7 @@ fn publish(staging: &Path, target: &Path, aside: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn matching_paren(tokens: &[Token], open: usize) -> Option<usize> {
+pub(super) fn matching_paren(tokens: &[Token], open: usize) -> Option<usize> {
     let mut depth = 0usize;
     for (i, token) in tokens.iter().enumerate().skip(open) {
         match token {
@@ -425,7 +425,7 @@ fn matching_paren(tokens: &[Token], open: usize) -> Option<usize> {
     None
 }
 
-fn join_tokens(tokens: &[Token]) -> String {
+pub(super) fn join_tokens(tokens: &[Token]) -> String {
     tokens
         .iter()
         .map(|t| t.to_string())
@@ -434,7 +434,7 @@ fn join_tokens(tokens: &[Token]) -> String {
 }
 
 /// Splits an option list at top-level commas.
-fn split_options(tokens: &[Token]) -> Vec<Vec<Token>> {
+pub(super) fn split_options(tokens: &[Token]) -> Vec<Vec<Token>> {
     let mut options = vec![];
     let mut current = vec![];
     let mut depth = 0usize;
@@ -481,7 +481,7 @@ fn key_value_pairs(tokens: &[Token]) -> Result<Vec<(String, String)>> {
 }
 
 /// An option's values: words, strings and numbers, with parentheses and commas dropped.
-fn option_values(tokens: &[Token]) -> Vec<String> {
+pub(super) fn option_values(tokens: &[Token]) -> Vec<String> {
     tokens
         .iter()
         .filter_map(|t| match t {

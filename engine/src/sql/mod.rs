@@ -13,6 +13,7 @@ mod byte_codecs;
 mod byte_sizes;
 mod checked_sum;
 mod copy;
+mod copy_from;
 mod date_diff;
 mod decimal_avg;
 mod describe;
@@ -29,6 +30,7 @@ mod format;
 mod function_names;
 mod functions;
 mod glob_match;
+mod insert_by_name;
 mod json;
 mod kahan_sum;
 mod lateral_unnest;
@@ -173,9 +175,24 @@ impl SqlSession {
         let (first, rest) = split_first_word(statement);
         match first.to_ascii_uppercase().as_str() {
             "SUMMARIZE" => return describe::summarize(self, rest).await,
-            "COPY" => return copy::copy(self, statement).await,
+            "COPY" => {
+                return match copy_from::as_insert(statement)? {
+                    Some(copy) => {
+                        let insert = parse_one(&copy.insert)?;
+                        self.run_statement(insert)
+                            .await
+                            .map_err(|e| copy.explain(e))
+                    }
+                    None => copy::copy(self, statement).await,
+                };
+            }
             "PIVOT" => return pivot::pivot(self, statement).await,
             "UNPIVOT" => return pivot::unpivot(self, statement).await,
+            "INSERT" => {
+                if let Some(insert) = insert_by_name::plain_insert(self, statement).await? {
+                    return self.run_statement(parse_one(&insert)?).await;
+                }
+            }
             "DROP" => {
                 if let Some((name, if_exists)) = user_macros::drop_macro_statement(rest) {
                     self.macros.drop(&name, if_exists)?;

@@ -15,9 +15,8 @@ use sqlparser::ast::{
     ObjectName, Query, SelectItem, Statement, TableAlias, TableFactor, VisitMut, VisitorMut,
 };
 
-use sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::tokenizer::Token;
 
-use super::dialect::TarnDialect;
 use super::tokens::is_keyword;
 use crate::error::{Result, TarnError};
 
@@ -144,7 +143,7 @@ impl UserMacros {
 /// The name and IF EXISTS of `MACRO [TABLE] [IF EXISTS] name`, the text after DROP in DuckDB's
 /// `DROP MACRO`, which the parser does not read; `None` for any other DROP.
 pub(super) fn drop_macro_statement(after_drop: &str) -> Option<(String, bool)> {
-    let tokens = Tokenizer::new(&TarnDialect, after_drop).tokenize().ok()?;
+    let tokens = super::tokenize(after_drop).ok()?;
     let words: Vec<&Token> = tokens
         .iter()
         .filter(|t| !matches!(t, Token::Whitespace(_) | Token::SemiColon))

@@ -105,3 +105,82 @@ async fn a_temporary_table_is_a_session_table() {
     query(&mut s, "CREATE TEMP TABLE scratch AS SELECT 42 AS answer").await;
     assert_eq!(query(&mut s, "FROM scratch").await, [["42"]]);
 }
+
+#[tokio::test]
+async fn copy_from_appends_a_files_rows_in_column_order() {
+    let mut s = session();
+    let dir = tempfile::TempDir::new().unwrap();
+    let csv = dir.path().join("scores.csv");
+    let parquet = dir.path().join("scores.parquet");
+    for (path, format) in [(&csv, "csv"), (&parquet, "parquet")] {
+        query(
+            &mut s,
+            &format!(
+                "COPY (SELECT * FROM (VALUES (1, 0.5), (2, 0.25)) v(k, score)) TO '{}' \
+                 (FORMAT {format})",
+                path.display()
+            ),
+        )
+        .await;
+    }
+    query(&mut s, "CREATE TABLE t (k INTEGER, score DOUBLE)").await;
+    let csv = csv.display();
+    let parquet = parquet.display();
+    assert_eq!(
+        query(&mut s, &format!("COPY t FROM '{csv}'")).await,
+        [["2"]]
+    );
+    query(
+        &mut s,
+        &format!("COPY t FROM '{csv}' (FORMAT csv, HEADER true, DELIMITER ',')"),
+    )
+    .await;
+    query(&mut s, &format!("COPY t FROM '{parquet}'")).await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT k, count(*), sum(score) FROM t GROUP BY k ORDER BY k"
+        )
+        .await,
+        [["1", "3", "1.5"], ["2", "3", "0.75"]]
+    );
+    // Named columns take the file's columns in order; the others are NULL.
+    query(
+        &mut s,
+        "CREATE TABLE wide (score DOUBLE, note VARCHAR, k INTEGER)",
+    )
+    .await;
+    query(&mut s, &format!("COPY wide (k, score) FROM '{parquet}'")).await;
+    assert_eq!(
+        query(&mut s, "SELECT * FROM wide ORDER BY k").await,
+        [["0.5", "NULL", "1"], ["0.25", "NULL", "2"]]
+    );
+    let mismatch = error(&mut s, &format!("COPY wide FROM '{parquet}'")).await;
+    assert!(
+        mismatch.contains("COPY wide FROM") && mismatch.contains("do not match the table's"),
+        "{mismatch}"
+    );
+    let option = error(&mut s, &format!("COPY t FROM '{parquet}' (HEADER)")).await;
+    assert!(option.contains("options of CSV files"), "{option}");
+}
+
+#[tokio::test]
+async fn insert_by_name_matches_columns_by_name() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE t (id INTEGER, text VARCHAR, score DOUBLE)",
+    )
+    .await;
+    query(&mut s, "INSERT INTO t BY NAME SELECT 'hi' AS text, 1 AS ID").await;
+    query(&mut s, "INSERT INTO t BY POSITION VALUES (2, 'yo', 0.5)").await;
+    assert_eq!(
+        query(&mut s, "SELECT * FROM t ORDER BY id").await,
+        [["1", "hi", "NULL"], ["2", "yo", "0.5"]]
+    );
+    let unknown = error(&mut s, "INSERT INTO t BY NAME SELECT 1 AS nope").await;
+    assert!(
+        unknown.contains("Table \"t\" does not have a column with name \"nope\""),
+        "{unknown}"
+    );
+}

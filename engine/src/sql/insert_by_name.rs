@@ -1,0 +1,70 @@
+//! DuckDB's `INSERT INTO table BY NAME query`: the query's columns go to the table's columns of
+//! the same names (in any case), whatever their order; the table's other columns get NULL. It
+//! becomes `INSERT INTO table ("a", "b") query` with the query's column names, once the query's
+//! schema is known. (`BY POSITION`, the default, is dropped.)
+
+use datafusion::sql::sqlparser::tokenizer::Token;
+
+use super::SqlSession;
+use super::copy::join_tokens;
+use super::tokens::is_keyword;
+use crate::error::{Result, TarnError};
+
+/// The plain INSERT that an `INSERT ... BY NAME | BY POSITION` statement stands for; `None`
+/// for any other INSERT.
+pub(super) async fn plain_insert(session: &SqlSession, statement: &str) -> Result<Option<String>> {
+    let tokens: Vec<Token> = super::tokenize(statement)?
+        .into_iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_) | Token::SemiColon))
+        .collect();
+    let Some(into) = tokens.iter().position(|t| is_keyword(t, "INTO")) else {
+        return Ok(None);
+    };
+    let Some(by) = tokens
+        .windows(2)
+        .position(|w| {
+            is_keyword(&w[0], "BY") && (is_keyword(&w[1], "NAME") || is_keyword(&w[1], "POSITION"))
+        })
+        .filter(|&by| by > into + 1 && !tokens[into + 1..by].contains(&Token::LParen))
+    else {
+        return Ok(None);
+    };
+    let table = join_tokens(&tokens[into + 1..by]).replace(" . ", ".");
+    let query = join_tokens(&tokens[by + 2..]);
+    let head = join_tokens(&tokens[..=into]);
+    if is_keyword(&tokens[by + 1], "POSITION") {
+        return Ok(Some(format!("{head} {table} {query}")));
+    }
+    let ctx = session.context();
+    let table_columns: Vec<String> = ctx
+        .table_provider(table.as_str())
+        .await
+        .map_err(|_| TarnError::Invalid(format!("Table with name {table} does not exist")))?
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let frame = session.dataframe(&query).await?;
+    let columns = frame
+        .schema()
+        .fields()
+        .iter()
+        .map(|field| {
+            table_columns
+                .iter()
+                .find(|c| c.eq_ignore_ascii_case(field.name()))
+                .map(|c| format!("\"{}\"", c.replace('"', "\"\"")))
+                .ok_or_else(|| {
+                    TarnError::Invalid(format!(
+                        "Table \"{table}\" does not have a column with name \"{}\"",
+                        field.name()
+                    ))
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(format!(
+        "{head} {table} ({}) {query}",
+        columns.join(", ")
+    )))
+}
