@@ -308,6 +308,7 @@ impl SqlSession {
                 registered.push(placeholder.clone());
             }
             lateral_unnest::inline(&mut statement)?;
+            samples::seeded_positions(&mut statement, &state).await?;
             pivot::standard_forms(&mut statement, &state).await?;
             expand::expand_select_lists(&mut statement, &state).await?;
             rewrite::name_columns(&mut statement);

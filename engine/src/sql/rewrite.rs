@@ -662,7 +662,8 @@ fn file_stem(path: &str) -> String {
 }
 
 /// `t TABLESAMPLE (10 PERCENT)` becomes `(SELECT * FROM t WHERE random() < 0.1) AS t` (a
-/// Bernoulli sample), and `t TABLESAMPLE (100 ROWS)` becomes a random choice of 100 rows.
+/// Bernoulli sample), and `t TABLESAMPLE (100 ROWS)` becomes a random choice of 100 rows;
+/// `REPEATABLE (seed)` makes the choice the same on every run.
 fn sample_to_subquery(factor: &mut TableFactor) -> Result<()> {
     let TableFactor::Table {
         sample,
@@ -686,9 +687,14 @@ fn sample_to_subquery(factor: &mut TableFactor) -> Result<()> {
             .unwrap_or_else(|| Ident::new("sample"))
     });
     let inner = factor.clone();
+    // With a seed, each row's place comes from its values (see `samples::seeded_positions`).
+    let position = match &spec.seed {
+        Some(seed) => format!("{}({})", super::samples::SEEDED_POSITION, seed.value),
+        None => "random()".to_string(),
+    };
     let clause = match amount {
-        SampleAmount::Percent(p) => format!("WHERE random() < {}", p / 100.0),
-        SampleAmount::Rows(n) => format!("ORDER BY random() LIMIT {n}"),
+        SampleAmount::Percent(p) => format!("WHERE {position} < {}", p / 100.0),
+        SampleAmount::Rows(n) => format!("ORDER BY {position} LIMIT {n}"),
     };
     let query = format!("SELECT * FROM {inner} {clause}");
     let subquery: Box<Query> = Parser::new(&TarnDialect)

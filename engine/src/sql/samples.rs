@@ -4,12 +4,110 @@
 //!
 //! `USING SAMPLE` samples the FROM clause of its SELECT; over a join it is refused rather than
 //! applied to one side.
+//!
+//! A seed (`USING SAMPLE 10% (bernoulli, 42)`, `TABLESAMPLE 10% REPEATABLE (42)`) makes the
+//! sample reproducible: each row's place in [0, 1) is the hash of its values and the seed, so
+//! the same rows are chosen on every run, whatever the threads, partitions or machines (and
+//! identical rows together). DuckDB's seeded samples choose other rows.
 
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+
+use datafusion::execution::session_state::SessionState;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::Token;
+use sqlparser::ast::{Expr, Query, SetExpr, Statement, VisitMut, VisitorMut};
+use sqlparser::parser::Parser;
 
+use super::dialect::TarnDialect;
 use super::tokens::{is_keyword, skip_whitespace};
 use crate::error::{Result, TarnError};
+
+/// The call a seeded sample's subquery orders or filters by, `tarn_sample_position(seed)`,
+/// until [`seeded_positions`] knows the sampled relation's columns.
+pub(super) const SEEDED_POSITION: &str = "tarn_sample_position";
+
+/// Replaces each `tarn_sample_position(seed)` in a sample's subquery
+/// (`SELECT * FROM t WHERE tarn_sample_position(42) < 0.1`) by the row's place,
+/// `hash(c1, c2, ..., seed) % 1000000 / 1000000.0`, over the columns of `t`.
+pub(super) async fn seeded_positions(
+    statement: &mut Statement,
+    state: &SessionState,
+) -> Result<()> {
+    let mut sources = Vec::new();
+    let _ = statement.visit(&mut SeededSamples(&mut |from: &str, _: &mut Expr| {
+        sources.push(from.to_string())
+    }));
+    if sources.is_empty() {
+        return Ok(());
+    }
+    let with = match &*statement {
+        Statement::Query(query) => query.with.as_ref().map(|w| format!("{w} ")),
+        _ => None,
+    }
+    .unwrap_or_default();
+    let mut columns: HashMap<String, String> = HashMap::new();
+    for from in sources {
+        let schema = super::expand::from_schema(&with, &from, state).await?;
+        let names: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| format!("\"{}\"", f.name().replace('"', "\"\"")))
+            .collect();
+        columns.insert(from, names.join(", "));
+    }
+    let mut failure = None;
+    let _ = statement.visit(&mut SeededSamples(&mut |from: &str, call: &mut Expr| {
+        let Expr::Function(function) = call else {
+            return;
+        };
+        let seed = function.args.to_string();
+        let seed = seed.trim_start_matches('(').trim_end_matches(')');
+        let position = format!(
+            "(CAST(hash({}, {seed}) % 1000000 AS DOUBLE) / 1000000.0)",
+            columns[from]
+        );
+        match Parser::new(&TarnDialect)
+            .try_with_sql(&position)
+            .and_then(|mut p| p.parse_expr())
+        {
+            Ok(expr) => *call = expr,
+            Err(e) => failure = Some(TarnError::Parse(e.to_string())),
+        }
+    }));
+    failure.map_or(Ok(()), Err)
+}
+
+/// Calls `found(relation, call)` for each `tarn_sample_position(...)` call in a query over one
+/// relation (a sample's subquery), with the relation as text.
+struct SeededSamples<'a>(&'a mut dyn FnMut(&str, &mut Expr));
+
+impl VisitorMut for SeededSamples<'_> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        let Query { body, order_by, .. } = query;
+        let SetExpr::Select(select) = body.as_mut() else {
+            return ControlFlow::Continue(());
+        };
+        let [from] = select.from.as_slice() else {
+            return ControlFlow::Continue(());
+        };
+        let relation = from.relation.to_string();
+        let found = &mut *self.0;
+        let mut marker = |expr: &mut Expr| {
+            if let Expr::Function(call) = expr
+                && call.name.to_string() == SEEDED_POSITION
+            {
+                found(&relation, expr);
+            }
+            ControlFlow::<()>::Continue(())
+        };
+        let _ = sqlparser::ast::visit_expressions_mut(&mut select.selection, &mut marker);
+        let _ = sqlparser::ast::visit_expressions_mut(order_by, &mut marker);
+        ControlFlow::Continue(())
+    }
+}
 
 /// Rewrites the sample clauses of one statement; text without them comes back unchanged.
 pub fn normalize(sql: &str) -> Result<String> {
@@ -91,14 +189,40 @@ fn sample_size(tokens: &[Token], start: usize) -> Result<Option<(String, usize)>
         }
         j = skip_whitespace(tokens, j + 1);
     }
-    // A trailing `(bernoulli)` or `(system, 42)`: every method is sampled row by row here.
+    // A trailing `(bernoulli)` or `(system, 42)`: every method is sampled row by row here, and
+    // a number is the seed.
+    let mut seed = None;
     if tokens.get(j) == Some(&Token::LParen) {
         while j < tokens.len() && tokens[j] != Token::RParen {
+            if let Token::Number(n, _) = &tokens[j] {
+                seed = Some(n.clone());
+            }
             j += 1;
         }
-        j += 1;
+        j = skip_whitespace(tokens, j + 1);
     }
-    Ok(Some((format!("({number} {unit})"), j.min(tokens.len()))))
+    // `REPEATABLE (42)`.
+    if tokens.get(j).is_some_and(|t| is_keyword(t, "REPEATABLE")) {
+        let open = skip_whitespace(tokens, j + 1);
+        let number = skip_whitespace(tokens, open + 1);
+        let close = skip_whitespace(tokens, number + 1);
+        match (tokens.get(open), tokens.get(number), tokens.get(close)) {
+            (Some(Token::LParen), Some(Token::Number(n, _)), Some(Token::RParen)) => {
+                seed = Some(n.clone());
+                j = close + 1;
+            }
+            _ => {
+                return Err(TarnError::Parse(
+                    "REPEATABLE takes a seed: REPEATABLE (42)".into(),
+                ));
+            }
+        }
+    }
+    let clause = match seed {
+        Some(seed) => format!("({number} {unit}) REPEATABLE ({seed})"),
+        None => format!("({number} {unit})"),
+    };
+    Ok(Some((clause, j.min(tokens.len()))))
 }
 
 /// The index just after the first relation of the FROM clause that owns the clause at `at`:
@@ -212,6 +336,20 @@ mod tests {
             "SELECT * FROM t TABLESAMPLE (5 PERCENT)"
         );
         assert_eq!(normalize("SELECT 'sample'").unwrap(), "SELECT 'sample'");
+        for seeded in [
+            "SELECT * FROM t USING SAMPLE 10% (bernoulli, 42)",
+            "SELECT * FROM t TABLESAMPLE 10% REPEATABLE (42)",
+        ] {
+            assert_eq!(
+                normalize(seeded)
+                    .unwrap()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                "SELECT * FROM t TABLESAMPLE (10 PERCENT) REPEATABLE (42)",
+                "{seeded}"
+            );
+        }
     }
 
     #[test]

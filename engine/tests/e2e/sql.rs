@@ -537,6 +537,48 @@ async fn sampling_really_samples() {
 }
 
 #[tokio::test]
+async fn a_seeded_sample_is_the_same_on_every_run() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("docs.parquet");
+    let mut writer = session();
+    write(
+        &mut writer,
+        "SELECT n, n % 7 AS k FROM generate_series(1, 20000) AS t(n)",
+        &path,
+    )
+    .await;
+    let path = path.display();
+    let sample = |seed: u32| {
+        format!(
+            "SELECT count(*), sum(n) FROM '{path}' USING SAMPLE 10% (bernoulli, {seed}) \
+             WHERE k < 7"
+        )
+    };
+    // One thread or two, the same rows; another seed, other rows; about 10% of them.
+    let mut one = SqlSession::new(TarnConfig {
+        threads: 1,
+        memory_limit: None,
+        ..TarnConfig::default()
+    })
+    .unwrap();
+    let mut two = session();
+    let first = query(&mut one, &sample(42)).await;
+    assert_eq!(query(&mut two, &sample(42)).await, first);
+    assert_ne!(query(&mut two, &sample(43)).await, first);
+    let count: i64 = first[0][0].parse().unwrap();
+    assert!((1500..=2500).contains(&count), "{count}");
+    let rows =
+        format!("SELECT list(n ORDER BY n) FROM (FROM '{path}' TABLESAMPLE 5 ROWS REPEATABLE (7))");
+    assert_eq!(query(&mut one, &rows).await, query(&mut two, &rows).await);
+    let bad = error(
+        &mut two,
+        &format!("FROM '{path}' USING SAMPLE 1% REPEATABLE (x)"),
+    )
+    .await;
+    assert!(bad.contains("REPEATABLE takes a seed"), "{bad}");
+}
+
+#[tokio::test]
 async fn describe_summarize_and_show_tables() {
     let mut s = session();
     query(&mut s, "CREATE TABLE t AS SELECT * FROM (VALUES (1, 'a'), (3, NULL), (5, 'c'), (7, 'd')) AS v(x, label)").await;
