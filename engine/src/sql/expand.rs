@@ -192,6 +192,7 @@ pub(super) async fn from_schema(
 
 fn needs_expansion(item: &SelectItem, relations: &[String]) -> bool {
     match item {
+        SelectItem::UnnamedExpr(expr) if unnested_column(expr, relations).is_some() => true,
         SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => {
             columns_pattern(expr).is_some() || is_rename_marker(expr)
         }
@@ -199,6 +200,29 @@ fn needs_expansion(item: &SelectItem, relations: &[String]) -> bool {
         SelectItem::QualifiedWildcard(kind, options) => star_qualifier(kind)
             .is_some_and(|q| !names_relation(q, relations) || options.opt_rename.is_some()),
         _ => false,
+    }
+}
+
+/// The column `c` of `unnest(c)` or `unnest(t.c)` (`t` a relation of the FROM clause).
+fn unnested_column<'a>(expr: &'a Expr, relations: &[String]) -> Option<&'a Ident> {
+    let Expr::Function(call) = expr else {
+        return None;
+    };
+    let is_unnest = matches!(call.name.0.as_slice(), [part]
+        if part.as_ident().is_some_and(|i| i.value.eq_ignore_ascii_case("unnest")));
+    let FunctionArguments::List(list) = &call.args else {
+        return None;
+    };
+    match (is_unnest, list.args.as_slice()) {
+        (true, [FunctionArg::Unnamed(FunctionArgExpr::Expr(argument))]) => match argument {
+            Expr::Identifier(column) => Some(column),
+            Expr::CompoundIdentifier(parts) => match parts.as_slice() {
+                [relation, column] if names_relation(relation, relations) => Some(column),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -250,6 +274,22 @@ fn expand_item(
     let SelectItem::UnnamedExpr(expr) = &item else {
         return Ok(vec![Expanded::Item(Box::new(item))]);
     };
+    // `unnest(s)` of a STRUCT column is a column per field, named after the field as DuckDB
+    // names them (DataFusion's would be `t.s.field`); of a list it stays as it is.
+    if let Some(column) = unnested_column(expr, relations)
+        && columns.iter().any(|c| {
+            c.name.eq_ignore_ascii_case(&column.value) && matches!(c.data_type, DataType::Struct(_))
+        })
+    {
+        let star = format!("unnest({column})");
+        let fields = struct_fields(column, columns)?;
+        return apply_star_options(
+            &star,
+            "field",
+            fields,
+            &WildcardAdditionalOptions::default(),
+        );
+    }
     if let Some(renames) = rename_marker_pairs(expr)? {
         for (from, _) in &renames {
             if !columns.iter().any(|column| column.name == *from) {

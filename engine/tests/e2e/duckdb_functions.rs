@@ -1308,3 +1308,23 @@ async fn list_select_and_regexp_split_to_table() {
         [["[30, 10, NULL]", "a"], ["[30, 10, NULL]", "b"], ["[30, 10, NULL]", "c"]]
     );
 }
+
+#[tokio::test]
+async fn unnest_of_a_struct_column_is_a_column_per_field() {
+    let (mut s, _dir) =
+        parquet_view("SELECT 1 AS id, {'source': 'web', 'tokens': 7} AS meta, [1, 2] AS l").await;
+    let batches = s
+        .query("SELECT id, unnest(meta), unnest(t.meta) FROM t")
+        .await
+        .unwrap();
+    assert_eq!(
+        columns(&batches),
+        ["id", "source", "tokens", "source_1", "tokens_1"]
+    );
+    assert_eq!(rows(&batches), [["1", "web", "7", "web", "7"]]);
+    // A list column still unnests into rows.
+    assert_eq!(
+        query(&mut s, "SELECT unnest(l) FROM t").await,
+        [["1"], ["2"]]
+    );
+}
