@@ -30,10 +30,7 @@ use crate::error::{Result, TarnError};
 
 /// Inlines every lateral unnest of `statement` that can move next to its table.
 pub(super) fn inline(statement: &mut sqlparser::ast::Statement) -> Result<()> {
-    match statement.visit(&mut Inliner) {
-        ControlFlow::Continue(()) => Ok(()),
-        ControlFlow::Break(err) => Err(err),
-    }
+    super::rewrite::run_visitor(statement, &mut Inliner)
 }
 
 struct Inliner;

@@ -37,8 +37,17 @@ pub fn rewrite(statement: &mut Statement, known_table: &dyn Fn(&str) -> bool) ->
         known_table,
         found: Rewritten::default(),
     };
-    match statement.visit(&mut visitor) {
-        ControlFlow::Continue(()) => Ok(visitor.found),
+    run_visitor(statement, &mut visitor)?;
+    Ok(visitor.found)
+}
+
+/// Runs a rewriting visitor over `node`; the error it stopped at, if any.
+pub(super) fn run_visitor<V: VisitorMut<Break = TarnError>>(
+    node: &mut impl VisitMut,
+    visitor: &mut V,
+) -> Result<()> {
+    match node.visit(visitor) {
+        ControlFlow::Continue(()) => Ok(()),
         ControlFlow::Break(err) => Err(err),
     }
 }
@@ -153,10 +162,7 @@ impl Rewriter<'_> {
 /// `INTERVAL 1 DAY` in a window frame DuckDB's meaning. Runs
 /// after [`name_columns`], so columns keep the names users wrote (`(a / b)`).
 pub fn duckdb_operators(statement: &mut Statement) -> Result<()> {
-    match statement.visit(&mut OperatorRewriter) {
-        ControlFlow::Continue(()) => Ok(()),
-        ControlFlow::Break(err) => Err(err),
-    }
+    run_visitor(statement, &mut OperatorRewriter)
 }
 
 struct OperatorRewriter;

@@ -7,7 +7,7 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Statement, Value, VisitMut, VisitorMut,
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Statement, Value, VisitorMut,
 };
 
 use crate::error::{Result, TarnError};
@@ -17,10 +17,7 @@ const FUNCTIONS: &[(&str, &[&str])] = &[("moe_route", &super::routing::PARAMETER
 
 /// Rewrites the named arguments of the [`FUNCTIONS`] in `statement`.
 pub fn positional_settings(statement: &mut Statement) -> Result<()> {
-    match statement.visit(&mut Rewriter) {
-        ControlFlow::Continue(()) => Ok(()),
-        ControlFlow::Break(err) => Err(err),
-    }
+    super::rewrite::run_visitor(statement, &mut Rewriter)
 }
 
 struct Rewriter;

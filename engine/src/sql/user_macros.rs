@@ -17,6 +17,7 @@ use sqlparser::ast::{
 
 use sqlparser::tokenizer::Token;
 
+use super::rewrite::run_visitor;
 use super::tokens::is_keyword;
 use crate::error::{Result, TarnError};
 
@@ -108,10 +109,7 @@ impl UserMacros {
             macros: self,
             depth: 0,
         };
-        match statement.visit(&mut expander) {
-            ControlFlow::Continue(()) => Ok(()),
-            ControlFlow::Break(err) => Err(err),
-        }
+        run_visitor(statement, &mut expander)
     }
 
     /// The macro a call's name names, when it is one identifier.
@@ -217,10 +215,7 @@ impl Expander<'_> {
             macros: self.macros,
             depth: self.depth + 1,
         };
-        match body.visit(&mut inner) {
-            ControlFlow::Continue(()) => Ok(()),
-            ControlFlow::Break(err) => Err(err),
-        }
+        run_visitor(body, &mut inner)
     }
 }
 
