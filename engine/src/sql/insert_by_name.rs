@@ -20,12 +20,21 @@ pub(super) async fn plain_insert(session: &SqlSession, statement: &str) -> Resul
     let Some(into) = tokens.iter().position(|t| is_keyword(t, "INTO")) else {
         return Ok(None);
     };
+    // The table's name, `t` or `s.t`, is all that stands between INTO and BY (a query's
+    // `GROUP BY name` is not this BY).
+    let plain_name = |name: &[Token]| {
+        name.len() % 2 == 1
+            && name.iter().enumerate().all(|(i, t)| match i % 2 {
+                0 => matches!(t, Token::Word(_)),
+                _ => *t == Token::Period,
+            })
+    };
     let Some(by) = tokens
         .windows(2)
         .position(|w| {
             is_keyword(&w[0], "BY") && (is_keyword(&w[1], "NAME") || is_keyword(&w[1], "POSITION"))
         })
-        .filter(|&by| by > into + 1 && !tokens[into + 1..by].contains(&Token::LParen))
+        .filter(|&by| by > into + 1 && plain_name(&tokens[into + 1..by]))
     else {
         return Ok(None);
     };

@@ -178,6 +178,14 @@ async fn insert_by_name_matches_columns_by_name() {
         query(&mut s, "SELECT * FROM t ORDER BY id").await,
         [["1", "hi", "NULL"], ["2", "yo", "0.5"]]
     );
+    // A query's own BY is not the table's.
+    query(
+        &mut s,
+        "CREATE TABLE s AS SELECT 'x' AS name; \
+         INSERT INTO t SELECT 3, name, 0.0 FROM s GROUP BY name",
+    )
+    .await;
+    assert_eq!(query(&mut s, "SELECT count(*) FROM t").await, [["3"]]);
     let unknown = error(&mut s, "INSERT INTO t BY NAME SELECT 1 AS nope").await;
     assert!(
         unknown.contains("Table \"t\" does not have a column with name \"nope\""),
