@@ -26,6 +26,7 @@ use sqlparser::ast::{
 use sqlparser::parser::Parser;
 
 use super::dialect::TarnDialect;
+use super::rewrite::visible_name;
 use crate::error::{Result, TarnError};
 
 /// Inlines every lateral unnest of `statement` that can move next to its table.
@@ -95,26 +96,6 @@ fn factor_at(from: &[TableWithJoins], at: Position) -> &TableFactor {
     match at.slot {
         0 => &from[at.item].relation,
         k => &from[at.item].joins[k - 1].relation,
-    }
-}
-
-/// The name a FROM factor's columns are qualified with: its alias, or a table's own name.
-fn visible_name(factor: &TableFactor) -> Option<&Ident> {
-    match factor {
-        TableFactor::Table {
-            alias: Some(alias), ..
-        }
-        | TableFactor::Derived {
-            alias: Some(alias), ..
-        }
-        | TableFactor::UNNEST {
-            alias: Some(alias), ..
-        }
-        | TableFactor::Function {
-            alias: Some(alias), ..
-        } => Some(&alias.name),
-        TableFactor::Table { name, .. } => name.0.last().and_then(|part| part.as_ident()),
-        _ => None,
     }
 }
 

@@ -462,27 +462,28 @@ pub(super) fn relation_names(from: &[TableWithJoins]) -> Vec<String> {
         .flat_map(|table| {
             std::iter::once(&table.relation).chain(table.joins.iter().map(|join| &join.relation))
         })
-        .filter_map(|factor| match factor {
-            TableFactor::Table {
-                alias: Some(alias), ..
-            }
-            | TableFactor::Derived {
-                alias: Some(alias), ..
-            }
-            | TableFactor::UNNEST {
-                alias: Some(alias), ..
-            }
-            | TableFactor::Function {
-                alias: Some(alias), ..
-            } => Some(alias.name.value.clone()),
-            TableFactor::Table { name, .. } => name
-                .0
-                .last()
-                .and_then(|part| part.as_ident())
-                .map(|ident| ident.value.clone()),
-            _ => None,
-        })
+        .filter_map(|factor| visible_name(factor).map(|name| name.value.clone()))
         .collect()
+}
+
+/// The name a FROM factor's columns are qualified with: its alias, or a table's own name.
+pub(super) fn visible_name(factor: &TableFactor) -> Option<&Ident> {
+    match factor {
+        TableFactor::Table {
+            alias: Some(alias), ..
+        }
+        | TableFactor::Derived {
+            alias: Some(alias), ..
+        }
+        | TableFactor::UNNEST {
+            alias: Some(alias), ..
+        }
+        | TableFactor::Function {
+            alias: Some(alias), ..
+        } => Some(&alias.name),
+        TableFactor::Table { name, .. } => name.0.last().and_then(|part| part.as_ident()),
+        _ => None,
+    }
 }
 
 /// DuckDB's name for a dotted reference that reaches into a struct (`meta.lang`,
