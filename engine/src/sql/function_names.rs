@@ -598,7 +598,7 @@ fn unnamed_arguments(args: &[FunctionArg]) -> Option<Vec<Expr>> {
 }
 
 /// A function's name in lower case, when it is one unqualified identifier.
-fn plain_name(name: &ObjectName) -> Option<String> {
+pub(super) fn plain_name(name: &ObjectName) -> Option<String> {
     match name.0.as_slice() {
         [part] => part.as_ident().map(|i| i.value.to_lowercase()),
         _ => None,

@@ -4,6 +4,7 @@
 //! schema is known. (`BY POSITION`, the default, is dropped.)
 
 use datafusion::sql::sqlparser::tokenizer::Token;
+use sqlparser::ast::Ident;
 
 use super::SqlSession;
 use super::copy::join_tokens;
@@ -63,7 +64,7 @@ pub(super) async fn plain_insert(session: &SqlSession, statement: &str) -> Resul
             table_columns
                 .iter()
                 .find(|c| c.eq_ignore_ascii_case(field.name()))
-                .map(|c| format!("\"{}\"", c.replace('"', "\"\"")))
+                .map(|c| Ident::with_quote('"', c).to_string())
                 .ok_or_else(|| {
                     TarnError::Invalid(format!(
                         "Table \"{table}\" does not have a column with name \"{}\"",

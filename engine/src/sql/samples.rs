@@ -16,7 +16,7 @@ use std::ops::ControlFlow;
 use datafusion::execution::session_state::SessionState;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::Token;
-use sqlparser::ast::{Expr, Query, SetExpr, Statement, VisitMut, VisitorMut};
+use sqlparser::ast::{Expr, Ident, Query, SetExpr, Statement, VisitMut, VisitorMut};
 use sqlparser::parser::Parser;
 
 use super::dialect::TarnDialect;
@@ -48,11 +48,14 @@ pub(super) async fn seeded_positions(
     .unwrap_or_default();
     let mut columns: HashMap<String, String> = HashMap::new();
     for from in sources {
+        if columns.contains_key(&from) {
+            continue;
+        }
         let schema = super::expand::from_schema(&with, &from, state).await?;
         let names: Vec<String> = schema
             .fields()
             .iter()
-            .map(|f| format!("\"{}\"", f.name().replace('"', "\"\"")))
+            .map(|f| Ident::with_quote('"', f.name()).to_string())
             .collect();
         columns.insert(from, names.join(", "));
     }

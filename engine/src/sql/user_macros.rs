@@ -114,10 +114,7 @@ impl UserMacros {
 
     /// The macro a call's name names, when it is one identifier.
     fn lookup(&self, name: &ObjectName) -> Option<&Macro> {
-        match name.0.as_slice() {
-            [part] => self.by_name.get(&part.as_ident()?.value.to_lowercase()),
-            _ => None,
-        }
+        self.by_name.get(&super::function_names::plain_name(name)?)
     }
 
     /// Whether `expr` calls a defined scalar macro anywhere inside.
@@ -167,14 +164,10 @@ pub(super) fn drop_macro_statement(after_drop: &str) -> Option<(String, bool)> {
 /// The macro's name: one identifier (DuckDB's schema-qualified names are not kept apart).
 fn macro_name(name: &ObjectName) -> Result<String> {
     match name.0.as_slice() {
-        [part] => part
-            .as_ident()
-            .map(|ident| ident.value.clone())
-            .ok_or_else(|| TarnError::Invalid(format!("a macro's name is one word, not {name}"))),
-        _ => Err(TarnError::Invalid(format!(
-            "a macro's name is one word, not {name}"
-        ))),
+        [part] => part.as_ident().map(|ident| ident.value.clone()),
+        _ => None,
     }
+    .ok_or_else(|| TarnError::Invalid(format!("a macro's name is one word, not {name}")))
 }
 
 /// Gives each result column that calls a macro the name DuckDB gives it, the call as written,
