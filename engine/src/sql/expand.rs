@@ -110,6 +110,37 @@ pub async fn expand_select_lists(statement: &mut Statement, state: &SessionState
     Ok(())
 }
 
+/// `ORDER BY ALL` over a select list with a `*` sorts by the positions of all the output
+/// columns, counted by planning the query without its ORDER BY: by name, as DataFusion sorts
+/// it, two columns called alike (`SELECT * FROM a JOIN b ON a.k = b.k`) are ambiguous.
+pub(super) async fn order_by_all_over_stars(
+    statement: &mut Statement,
+    state: &SessionState,
+) -> Result<()> {
+    let Statement::Query(query) = statement else {
+        return Ok(());
+    };
+    let Some(order_by) = &query.order_by else {
+        return Ok(());
+    };
+    if !matches!(order_by.kind, sqlparser::ast::OrderByKind::All(_)) {
+        return Ok(());
+    }
+    let mut unordered = query.clone();
+    unordered.order_by = None;
+    unordered.limit_clause = None;
+    let plan = state
+        .statement_to_plan(DFStatement::Statement(Box::new(Statement::Query(
+            unordered,
+        ))))
+        .await?;
+    let count = plan.schema().fields().len();
+    if let Some(order_by) = &mut query.order_by {
+        super::rewrite::sort_by_positions(order_by, count);
+    }
+    Ok(())
+}
+
 /// A column of the FROM clause.
 struct Column {
     /// The table alias it is reached through, if any.

@@ -7,6 +7,7 @@ mod alias_reuse;
 mod alter_table;
 mod approx_quantile;
 pub(crate) mod args;
+mod asof_join;
 mod attach;
 mod bits;
 mod byte_codecs;
@@ -308,6 +309,7 @@ impl SqlSession {
                 registered.push(placeholder.clone());
             }
             lateral_unnest::inline(&mut statement)?;
+            asof_join::plan_as_joins(&mut statement)?;
             samples::seeded_positions(&mut statement, &state).await?;
             pivot::standard_forms(&mut statement, &state).await?;
             expand::expand_select_lists(&mut statement, &state).await?;
@@ -318,6 +320,7 @@ impl SqlSession {
                 state.higher_order_functions().contains_key(name)
             });
             scalar_args::positional_settings(&mut statement)?;
+            expand::order_by_all_over_stars(&mut statement, &state).await?;
             let plan = state
                 .statement_to_plan(DFStatement::Statement(Box::new(statement)))
                 .await?;
@@ -540,7 +543,7 @@ fn files_schema(ctx: &SessionContext) -> Arc<dyn SchemaProvider> {
 
 /// Parses exactly one statement with the DuckDB dialect.
 pub(crate) fn parse_one(sql: &str) -> Result<Statement> {
-    let sql = filter_clause::insert_where(sql)?;
+    let sql = asof_join::mark(&filter_clause::insert_where(sql)?)?;
     let sql = expand::mark_renames(&samples::normalize(&sql)?)?;
     let mut statements = Parser::parse_sql(&dialect::TarnDialect, &sql)
         .map_err(|e| TarnError::Parse(parser_message(&e.to_string(), &sql)))?;

@@ -11,10 +11,11 @@ use super::dialect::TarnDialect;
 use sqlparser::ast::{
     ArrayElemTypeDef, BinaryOperator, CastKind, CeilFloorKind, DataType, DateTimeField,
     ExactNumberInfo, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-    FunctionArguments, Ident, JoinOperator, ObjectName, ObjectNamePart, OrderByExpr, OrderByKind,
-    Query, Select, SelectFlavor, SelectItem, SetExpr, Statement, TableAlias, TableAliasColumnDef,
-    TableFactor, TableSample, TableSampleKind, TableSampleUnit, TableWithJoins, TypedString,
-    UnaryOperator, Value, VisitMut, VisitorMut, WildcardAdditionalOptions, visit_expressions_mut,
+    FunctionArguments, Ident, JoinOperator, ObjectName, ObjectNamePart, OrderBy, OrderByExpr,
+    OrderByKind, Query, Select, SelectFlavor, SelectItem, SetExpr, Statement, TableAlias,
+    TableAliasColumnDef, TableFactor, TableSample, TableSampleKind, TableSampleUnit,
+    TableWithJoins, TypedString, UnaryOperator, Value, VisitMut, VisitorMut,
+    WildcardAdditionalOptions, visit_expressions_mut,
 };
 use sqlparser::parser::Parser;
 
@@ -385,9 +386,9 @@ fn order_by_all_as_positions(query: &mut Query) {
     let Some(order_by) = &mut query.order_by else {
         return;
     };
-    let OrderByKind::All(options) = &order_by.kind else {
+    if !matches!(order_by.kind, OrderByKind::All(_)) {
         return;
-    };
+    }
     let SetExpr::Select(select) = query.body.as_ref() else {
         return;
     };
@@ -399,8 +400,17 @@ fn order_by_all_as_positions(query: &mut Query) {
     }) {
         return;
     }
+    let count = select.projection.len();
+    sort_by_positions(order_by, count);
+}
+
+/// `ORDER BY ALL` as `ORDER BY 1, 2, ..., count` with its options; other orders are kept.
+pub(super) fn sort_by_positions(order_by: &mut OrderBy, count: usize) {
+    let OrderByKind::All(options) = &order_by.kind else {
+        return;
+    };
     let options = *options;
-    let positions = (1..=select.projection.len())
+    let positions = (1..=count)
         .map(|position| OrderByExpr {
             expr: Expr::value(Value::Number(position.to_string(), false)),
             options,

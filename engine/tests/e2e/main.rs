@@ -1,5 +1,6 @@
 //! End-to-end tests of the engine, in one binary so that DataFusion is linked once.
 
+mod asof_join;
 mod ddl;
 mod dedup;
 mod duckdb_answers;

@@ -120,6 +120,16 @@ async fn bare_from_and_friendly_select() {
         .await,
         [["1", "1"], ["2", "2"]]
     );
+    // Over `*`, ORDER BY ALL sorts by position, so that columns called alike (`id` of both
+    // sides of a join) are not ambiguous.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT * FROM t JOIN t u ON t.id = u.id AND t.name < u.name ORDER BY ALL DESC"
+        )
+        .await,
+        [["2", "b", "NULL", "2", "c", "3.0"]]
+    );
     assert_eq!(
         query(&mut s, "SELECT name FROM t QUALIFY row_number() OVER (PARTITION BY id ORDER BY name DESC) = 1 ORDER BY name").await,
         [["a"], ["c"]]

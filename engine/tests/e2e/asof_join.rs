@@ -1,0 +1,249 @@
+//! DuckDB's `ASOF JOIN`, which pairs each event with the latest (or earliest) row of another
+//! table at its time: a trade with the quote in force, a training example with the model
+//! checkpoint or label snapshot current when it was logged. Answers as DuckDB 2.0 gives them
+//! on the same rows.
+
+use crate::sql::{columns, error, query, rows, session};
+
+/// Trades and quotes as Parquet files, with a repeated quote (AAPL at 10:00:05), NULL tickers
+/// and NULL times on both sides.
+async fn market() -> (tarn_engine::SqlSession, tempfile::TempDir) {
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut s = session();
+    let trades = "SELECT * FROM (VALUES \
+        (1, 'AAPL', TIMESTAMP '2024-03-01 10:00:05', 100), \
+        (2, 'AAPL', TIMESTAMP '2024-03-01 10:00:10', 50), \
+        (3, 'MSFT', TIMESTAMP '2024-03-01 10:00:01', 10), \
+        (4, 'MSFT', TIMESTAMP '2024-03-01 09:59:00', 20), \
+        (5, NULL, TIMESTAMP '2024-03-01 10:00:10', 5), \
+        (6, 'AAPL', NULL, 7)) v(id, ticker, ts, qty)";
+    let quotes = "SELECT * FROM (VALUES \
+        ('AAPL', TIMESTAMP '2024-03-01 10:00:00', 180.0), \
+        ('AAPL', TIMESTAMP '2024-03-01 10:00:05', 181.0), \
+        ('AAPL', TIMESTAMP '2024-03-01 10:00:05', 181.0), \
+        ('AAPL', TIMESTAMP '2024-03-01 10:00:08', 182.5), \
+        ('MSFT', TIMESTAMP '2024-03-01 10:00:00', 410.0), \
+        ('MSFT', TIMESTAMP '2024-03-01 10:00:02', 411.0), \
+        (NULL, TIMESTAMP '2024-03-01 10:00:00', 1.0), \
+        ('AAPL', NULL, 2.0)) v(ticker, ts, price)";
+    for (name, rows) in [("trades", trades), ("quotes", quotes)] {
+        let path = dir.path().join(format!("{name}.parquet"));
+        let path = path.display();
+        query(
+            &mut s,
+            &format!("COPY ({rows}) TO '{path}' (FORMAT parquet)"),
+        )
+        .await;
+        query(&mut s, &format!("CREATE VIEW {name} AS FROM '{path}'")).await;
+    }
+    (s, dir)
+}
+
+#[tokio::test]
+async fn each_row_meets_the_nearest_row_on_the_inequalitys_side() {
+    let (mut s, _dir) = market().await;
+    let prices = |rows: &[(&str, &str)]| -> Vec<Vec<String>> {
+        rows.iter()
+            .map(|(id, price)| vec![id.to_string(), price.to_string()])
+            .collect()
+    };
+    for (join, expected) in [
+        // The latest quote at or before the trade: the repeated quote gives one row.
+        (
+            "ASOF JOIN quotes q ON t.ticker = q.ticker AND t.ts >= q.ts",
+            prices(&[("1", "181.0"), ("2", "182.5"), ("3", "410.0")]),
+        ),
+        // Trades with no quote before them, a NULL ticker or a NULL time are kept.
+        (
+            "ASOF LEFT JOIN quotes q ON t.ticker = q.ticker AND t.ts >= q.ts",
+            prices(&[
+                ("1", "181.0"),
+                ("2", "182.5"),
+                ("3", "410.0"),
+                ("4", "NULL"),
+                ("5", "NULL"),
+                ("6", "NULL"),
+            ]),
+        ),
+        // Strictly before: trade 1 no longer meets the quote at its own time.
+        (
+            "ASOF INNER JOIN quotes q ON t.ticker = q.ticker AND t.ts > q.ts",
+            prices(&[("1", "180.0"), ("2", "182.5"), ("3", "410.0")]),
+        ),
+        // The earliest quote at or after, written with the right side first.
+        (
+            "ASOF JOIN quotes q ON q.ticker = t.ticker AND q.ts >= t.ts",
+            prices(&[("1", "181.0"), ("3", "411.0"), ("4", "410.0")]),
+        ),
+        (
+            "ASOF JOIN quotes q ON t.ticker = q.ticker AND t.ts < q.ts",
+            prices(&[("1", "182.5"), ("3", "411.0"), ("4", "410.0")]),
+        ),
+        // A condition on the right side filters the candidates; one on the left side leaves
+        // the failing rows without a match.
+        (
+            "ASOF LEFT OUTER JOIN quotes q ON t.ticker = q.ticker AND t.ts >= q.ts \
+             AND q.price < 181 AND t.qty > 10",
+            prices(&[
+                ("1", "180.0"),
+                ("2", "180.0"),
+                ("3", "NULL"),
+                ("4", "NULL"),
+                ("5", "NULL"),
+                ("6", "NULL"),
+            ]),
+        ),
+    ] {
+        let sql = format!("SELECT t.id, q.price FROM trades t {join} ORDER BY t.id");
+        assert_eq!(query(&mut s, &sql).await, expected, "{sql}");
+    }
+}
+
+#[tokio::test]
+async fn star_shows_both_sides_and_using_merges_the_keys() {
+    let (mut s, _dir) = market().await;
+    let batches = s
+        .query(
+            "SELECT * FROM trades t ASOF JOIN quotes q ON t.ticker = q.ticker AND t.ts >= q.ts \
+             ORDER BY ALL LIMIT 1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        columns(&batches),
+        ["id", "ticker", "ts", "qty", "ticker", "ts", "price"]
+    );
+    assert_eq!(
+        rows(&batches),
+        [[
+            "1",
+            "AAPL",
+            "2024-03-01T10:00:05",
+            "100",
+            "AAPL",
+            "2024-03-01T10:00:05",
+            "181.0"
+        ]]
+    );
+    // USING (keys..., time): the last column is the time, compared with >=, and the keys and
+    // the time are the left side's, unqualified.
+    let batches = s
+        .query("SELECT * FROM trades ASOF JOIN quotes USING (ticker, ts) ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["id", "ticker", "ts", "qty", "price"]);
+    assert_eq!(
+        rows(&batches),
+        [
+            ["1", "AAPL", "2024-03-01T10:00:05", "100", "181.0"],
+            ["2", "AAPL", "2024-03-01T10:00:10", "50", "182.5"],
+            ["3", "MSFT", "2024-03-01T10:00:01", "10", "410.0"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT ticker, count(*), max(price) FROM trades ASOF LEFT JOIN quotes \
+             USING (ticker, ts) GROUP BY ALL ORDER BY ALL"
+        )
+        .await,
+        [
+            ["AAPL", "3", "182.5"],
+            ["MSFT", "2", "410.0"],
+            ["NULL", "1", "NULL"]
+        ]
+    );
+}
+
+/// On random events, the ASOF join's match is the one a correlated subquery finds (the
+/// definition, which runs in quadratic time), for each inequality.
+#[tokio::test]
+async fn the_match_is_the_nearest_time_by_definition() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE l AS SELECT range AS id, hash(range, 1) % 5 AS k, \
+         hash(range, 2) % 2000 AS t FROM range(3000)",
+    )
+    .await;
+    query(
+        &mut s,
+        "CREATE TABLE r AS SELECT hash(range, 3) % 5 AS k, hash(range, 4) % 2000 AS t \
+         FROM range(1000)",
+    )
+    .await;
+    for (op, nearest, filter) in [
+        (">=", "max", "r.t <= l.t"),
+        (">", "max", "r.t < l.t"),
+        ("<=", "min", "r.t >= l.t"),
+        ("<", "min", "r.t > l.t"),
+    ] {
+        let asof = query(
+            &mut s,
+            &format!(
+                "SELECT l.id, r.t FROM l ASOF LEFT JOIN r ON l.k = r.k AND l.t {op} r.t \
+                 ORDER BY l.id"
+            ),
+        )
+        .await;
+        let definition = query(
+            &mut s,
+            &format!(
+                "SELECT id, (SELECT {nearest}(r.t) FROM r WHERE r.k = l.k AND {filter}) \
+                 FROM l ORDER BY id"
+            ),
+        )
+        .await;
+        assert_eq!(asof.len(), 3000);
+        assert_eq!(asof, definition, "l.t {op} r.t");
+    }
+    // Without keys, over the whole right side.
+    let asof = query(
+        &mut s,
+        "SELECT l.id, r.t FROM l ASOF JOIN r ON l.t >= r.t ORDER BY l.id",
+    )
+    .await;
+    let definition = query(
+        &mut s,
+        "SELECT id, (SELECT max(r.t) FROM r WHERE r.t <= l.t) AS m FROM l WHERE m IS NOT NULL \
+         ORDER BY id",
+    )
+    .await;
+    assert_eq!(asof, definition);
+}
+
+#[tokio::test]
+async fn conditions_it_cannot_join_on_are_one_line() {
+    let (mut s, _dir) = market().await;
+    for (sql, expected) in [
+        (
+            "SELECT * FROM trades t ASOF JOIN quotes q ON t.ticker = q.ticker",
+            "an ASOF JOIN needs exactly one inequality (such as t.ts >= q.ts) in its condition, \
+             found 0",
+        ),
+        (
+            "SELECT * FROM trades t ASOF JOIN quotes q ON t.ts >= q.ts AND t.ts <= q.ts",
+            "found 2",
+        ),
+        (
+            "SELECT * FROM trades t ASOF JOIN quotes q ON ticker = q.ticker AND t.ts >= q.ts",
+            "qualify `ticker` in the ASOF JOIN's condition with its table (t.ticker or q.ticker)",
+        ),
+        (
+            "SELECT * FROM trades t ASOF JOIN quotes q ON t.ts >= q.ts AND t.qty <> q.price",
+            "`t.qty <> q.price` cannot be part of it",
+        ),
+        (
+            "SELECT * FROM trades t ASOF RIGHT JOIN quotes q ON t.ts >= q.ts",
+            "ASOF RIGHT JOIN is not supported",
+        ),
+        (
+            "SELECT * FROM trades t JOIN trades u USING (id) ASOF JOIN quotes q ON t.ts >= q.ts",
+            "the left side of an ASOF JOIN must be one table",
+        ),
+    ] {
+        let message = error(&mut s, sql).await;
+        assert!(message.contains(expected), "{sql}: {message}");
+        assert_eq!(message.lines().count(), 1, "{message}");
+    }
+}
