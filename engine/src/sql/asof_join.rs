@@ -431,13 +431,7 @@ impl AsofJoin {
             helpers.join(", ")
         );
         let right_name = &self.right_name;
-        let distinct: Vec<String> = self
-            .keys
-            .iter()
-            .map(|(_, b)| b.to_string())
-            .chain([right_time.to_string()])
-            .collect();
-        let distinct = distinct.join(", ");
+        let right_rows = self.one_row_per_time(&right);
         let join = match self.keep_unmatched {
             true => "LEFT JOIN",
             false => "JOIN",
@@ -452,8 +446,8 @@ impl AsofJoin {
                     .chain([hidden.to_string()])
                     .collect();
                 format!(
-                    "{join} (SELECT DISTINCT ON ({distinct}) * EXCLUDE ({time_column}), \
-                     {time_column} AS {hidden} FROM {right}) AS {right_name} USING ({})",
+                    "{join} (SELECT * EXCLUDE ({time_column}), {time_column} AS {hidden} \
+                     FROM {right_rows}) AS {right_name} USING ({})",
                     merged.join(", ")
                 )
             }
@@ -464,10 +458,7 @@ impl AsofJoin {
                     .map(|(a, b)| format!("{a} = {b}"))
                     .chain([format!("{left_name}.{hidden} = {right_time}")])
                     .collect();
-                format!(
-                    "{join} (SELECT DISTINCT ON ({distinct}) * FROM {right}) AS {right_name} ON {}",
-                    on.join(" AND ")
-                )
+                format!("{join} {right_rows} ON {}", on.join(" AND "))
             }
         };
         let sql = format!("SELECT * FROM {left_rows} {joined}");
@@ -480,6 +471,49 @@ impl AsofJoin {
         };
         let mut from = select.from.remove(0);
         Ok((from.relation, from.joins.remove(0)))
+    }
+}
+
+impl AsofJoin {
+    /// The right side (`right`, a FROM factor) with one row per key and time, under its own
+    /// name: a left row's match is then one row. `DISTINCT ON` over all the rows would pick
+    /// one by `first_value` of every column, many times slower than the join itself, so only
+    /// the rows whose key and time repeat (usually none, found by an aggregate over the key
+    /// and time columns alone) go through it. The repeats come first in the semi and anti
+    /// joins, so that the hash table is built from them, not from the right side.
+    fn one_row_per_time(&self, right: &str) -> String {
+        let name = &self.right_name;
+        let dups = format!("{PREFIX}_repeats");
+        let columns: Vec<(String, String)> = self
+            .keys
+            .iter()
+            .map(|(_, b)| b.to_string())
+            .chain([self.time.1.to_string()])
+            .enumerate()
+            .map(|(k, expr)| (expr, format!("{PREFIX}_c{k}")))
+            .collect();
+        let select: Vec<String> = columns.iter().map(|(e, c)| format!("{e} AS {c}")).collect();
+        let positions: Vec<String> = (1..=columns.len()).map(|k| k.to_string()).collect();
+        let on: Vec<String> = columns
+            .iter()
+            .map(|(e, c)| format!("{e} = {dups}.{c}"))
+            .collect();
+        let exprs: Vec<&str> = columns.iter().map(|(e, _)| e.as_str()).collect();
+        let (select, positions, on, exprs) = (
+            select.join(", "),
+            positions.join(", "),
+            on.join(" AND "),
+            exprs.join(", "),
+        );
+        let repeats = format!(
+            "(SELECT {select} FROM {right} GROUP BY {positions} HAVING count(*) > 1) AS {dups}"
+        );
+        format!(
+            "(SELECT {name}.* FROM {repeats} RIGHT ANTI JOIN {right} ON {on} \
+             UNION ALL \
+             SELECT DISTINCT ON ({exprs}) {name}.* FROM {repeats} RIGHT SEMI JOIN {right} ON {on}) \
+             AS {name}"
+        )
     }
 }
 

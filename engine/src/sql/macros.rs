@@ -172,6 +172,29 @@ const MACROS: &[Macro] = &[
         arity: 2,
         body: "list_transform($2, lambda i: $1[i])",
     },
+    // RE2's QuoteMeta, as DuckDB: a backslash before every ASCII character but letters,
+    // digits and `_`.
+    Macro {
+        names: &["regexp_escape"],
+        arity: 1,
+        body: r"regexp_replace($1, '([^0-9A-Za-z_\x{80}-\x{10FFFF}])', '\\\1', 'g')",
+    },
+    Macro {
+        names: &["pg_typeof"],
+        arity: 1,
+        body: "lower(typeof($1))",
+    },
+    // A session's tables live in DuckDB's in-memory database and its default schema.
+    Macro {
+        names: &["current_database"],
+        arity: 0,
+        body: "'memory'",
+    },
+    Macro {
+        names: &["current_schema"],
+        arity: 0,
+        body: "'main'",
+    },
     Macro {
         names: &["regexp_full_match"],
         arity: 2,

@@ -117,6 +117,26 @@ async fn macros_give_duckdbs_answers() {
         .await,
         [["[1, 1, 3, 3]", "1"]]
     );
+    // regexp_escape quotes every ASCII character but letters, digits and `_` (RE2's
+    // QuoteMeta), so the text matches itself as a pattern.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT regexp_escape('a.b*c+d?e(f)g[h]i{j}k|l^m$n\\o-p/q r#s&té'), \
+              regexp_matches('a.b', regexp_escape('a.b')), regexp_matches('axb', regexp_escape('a.b')), \
+              pg_typeof('a'), pg_typeof(DATE '2024-01-01'), current_database(), current_schema()"
+        )
+        .await,
+        [[
+            r"a\.b\*c\+d\?e\(f\)g\[h\]i\{j\}k\|l\^m\$n\\o\-p\/q\ r\#s\&té",
+            "true",
+            "false",
+            "varchar",
+            "date",
+            "memory",
+            "main"
+        ]]
+    );
     // The macro names the column as DuckDB does, by the call written.
     let mut names = s.query("SELECT count_if(x > 1) FROM t").await.unwrap();
     let schema = names.remove(0).schema();
