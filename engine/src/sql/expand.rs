@@ -356,9 +356,7 @@ fn expand_item(
         .filter(|column| regex.is_match(&column.name))
         .collect();
     if matching.is_empty() {
-        return Err(TarnError::Invalid(format!(
-            "COLUMNS('{pattern}') matches no column"
-        )));
+        return Err(TarnError::Invalid(format!("{expr} matches no column")));
     }
     Ok(matching
         .into_iter()
@@ -592,6 +590,21 @@ fn columns_call_pattern(expr: &Expr) -> Option<String> {
         && let [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)] = list.args.as_slice()
     {
         return Some(".*".into());
+    }
+    // `COLUMNS(['a', 'b'])`: the named columns, in any case, in the FROM clause's order.
+    if let FunctionArguments::List(list) = &function.args
+        && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Array(names)))] =
+            list.args.as_slice()
+    {
+        let names: Option<Vec<String>> = names
+            .elem
+            .iter()
+            .map(|name| match name {
+                Expr::Value(v) => v.value.clone().into_string().map(|n| regex::escape(&n)),
+                _ => None,
+            })
+            .collect();
+        return Some(format!("(?i)^(?:{})$", names?.join("|")));
     }
     match string_args(function)?.as_slice() {
         [pattern] => Some(pattern.clone()),

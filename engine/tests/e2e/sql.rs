@@ -153,8 +153,20 @@ async fn bare_from_and_friendly_select() {
     // Named after the columns, as DuckDB 2 names them.
     assert_eq!(columns(&batches), ["id", "score"]);
     assert_eq!(rows(&batches), [["2", "10.5"]]);
+    // A list names columns, in any case; they come in the FROM clause's order.
+    let batches = s
+        .query("SELECT min(COLUMNS(['SCORE', 'id'])) FROM t")
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["id", "score"]);
+    assert_eq!(rows(&batches), [["1", "3.0"]]);
     let err = error(&mut s, "SELECT COLUMNS('zzz') FROM t").await;
-    assert!(err.contains("matches no column"), "{err}");
+    assert!(err.contains("COLUMNS('zzz') matches no column"), "{err}");
+    let err = error(&mut s, "SELECT max(COLUMNS(['nope'])) FROM t").await;
+    assert!(
+        err.contains("max(COLUMNS(['nope'])) matches no column"),
+        "{err}"
+    );
     // Where a name is taken, as written (DuckDB repeats names, which DataFusion refuses).
     let batches = s
         .query("SELECT id, min(COLUMNS(*)) FROM t GROUP BY id")
