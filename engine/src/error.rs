@@ -180,8 +180,10 @@ fn lateral_reference(message: &str) -> Option<String> {
         .and_then(|(table, rest)| Some(format!("{table}.{}", rest.split_once('"')?.0)))
         .unwrap_or_else(|| "a column of an earlier table".to_string());
     Some(format!(
-        "a table in FROM cannot read {column} from a table before it (a LATERAL reference); \
-         compute it in the SELECT list instead (for a list: SELECT t.*, unnest(t.l) AS v FROM t)"
+        "a table in FROM cannot read {column} from a table before it (a LATERAL reference) \
+         here: a LATERAL subquery with a LIMIT may read it only in equalities of its WHERE \
+         clause (x.k = t.k); otherwise compute it in the SELECT list (for a list: \
+         SELECT t.*, unnest(t.l) AS v FROM t)"
     ))
 }
 

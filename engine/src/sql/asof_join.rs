@@ -31,7 +31,7 @@ use sqlparser::ast::{
 use sqlparser::parser::Parser;
 
 use super::dialect::TarnDialect;
-use super::rewrite::{run_visitor, visible_name};
+use super::rewrite::{conjunction, run_visitor, split_conjuncts, visible_name};
 use super::tokens::{is_keyword, skip_whitespace};
 use crate::error::{Result, TarnError};
 
@@ -514,30 +514,6 @@ impl AsofJoin {
              SELECT DISTINCT ON ({exprs}) {name}.* FROM {repeats} RIGHT SEMI JOIN {right} ON {on}) \
              AS {name}"
         )
-    }
-}
-
-/// The conjuncts joined by AND, or `None` for none.
-fn conjunction(conjuncts: Vec<Expr>) -> Option<Expr> {
-    conjuncts.into_iter().reduce(|all, next| Expr::BinaryOp {
-        left: Box::new(all),
-        op: BinaryOperator::And,
-        right: Box::new(next),
-    })
-}
-
-fn split_conjuncts(expr: &Expr, into: &mut Vec<Expr>) {
-    match expr {
-        Expr::BinaryOp {
-            left,
-            op: BinaryOperator::And,
-            right,
-        } => {
-            split_conjuncts(left, into);
-            split_conjuncts(right, into);
-        }
-        Expr::Nested(inner) => split_conjuncts(inner, into),
-        other => into.push(other.clone()),
     }
 }
 

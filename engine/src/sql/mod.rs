@@ -34,6 +34,7 @@ mod glob_match;
 mod insert_by_name;
 mod json;
 mod kahan_sum;
+mod lateral_limit;
 mod lateral_unnest;
 mod list_aggregate;
 mod list_reduce;
@@ -310,6 +311,7 @@ impl SqlSession {
             }
             lateral_unnest::inline(&mut statement)?;
             asof_join::plan_as_joins(&mut statement)?;
+            lateral_limit::rank_limits(&mut statement)?;
             samples::seeded_positions(&mut statement, &state).await?;
             pivot::standard_forms(&mut statement, &state).await?;
             expand::expand_select_lists(&mut statement, &state).await?;

@@ -466,6 +466,31 @@ fn name_select_items(select: &mut Select) {
     }
 }
 
+/// The conjuncts joined by AND, or `None` for none.
+pub(super) fn conjunction(conjuncts: Vec<Expr>) -> Option<Expr> {
+    conjuncts.into_iter().reduce(|all, next| Expr::BinaryOp {
+        left: Box::new(all),
+        op: BinaryOperator::And,
+        right: Box::new(next),
+    })
+}
+
+/// The parts of an AND chain (parentheses looked through), appended to `into`.
+pub(super) fn split_conjuncts(expr: &Expr, into: &mut Vec<Expr>) {
+    match expr {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            split_conjuncts(left, into);
+            split_conjuncts(right, into);
+        }
+        Expr::Nested(inner) => split_conjuncts(inner, into),
+        other => into.push(other.clone()),
+    }
+}
+
 /// The names a FROM clause gives its relations: each alias, or else a table's own name.
 pub(super) fn relation_names(from: &[TableWithJoins]) -> Vec<String> {
     from.iter()

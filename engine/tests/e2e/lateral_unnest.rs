@@ -137,3 +137,75 @@ async fn an_unnest_that_cannot_move_is_refused_in_one_line() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// `docs(id, lang, score)`: three languages, one without documents in `langs`, and `langs`
+/// naming one language twice and one with no documents.
+async fn documents() -> (tarn_engine::SqlSession, tempfile::TempDir) {
+    let (mut s, dir) = parquet_view(
+        "SELECT * FROM (VALUES (1, 'en', 0.9), (2, 'en', 0.7), (3, 'en', 0.8), (4, 'de', 0.5), \
+           (5, 'de', 0.6), (6, 'fr', 0.1)) v(id, lang, score)",
+    )
+    .await;
+    query(
+        &mut s,
+        "CREATE TABLE langs AS SELECT * FROM (VALUES ('en'), ('de'), ('en'), ('xx')) v(lang)",
+    )
+    .await;
+    (s, dir)
+}
+
+/// The top rows per outer row (`LATERAL (... ORDER BY ... LIMIT n)`), which DataFusion cannot
+/// decorrelate through the LIMIT; answers as DuckDB 2.0 gives them.
+#[tokio::test]
+async fn a_lateral_limit_takes_the_top_rows_of_each_outer_row() {
+    let (mut s, _dir) = documents().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT l.lang, x.id FROM langs l, LATERAL (SELECT id FROM t WHERE t.lang = l.lang \
+             ORDER BY score DESC LIMIT 2) x ORDER BY ALL"
+        )
+        .await,
+        [
+            ["de", "4"],
+            ["de", "5"],
+            ["en", "1"],
+            ["en", "1"],
+            ["en", "3"],
+            ["en", "3"]
+        ]
+    );
+    // OFFSET, a local condition, the equality written either way round, LEFT JOIN keeping the
+    // language without documents, and `x.*` without the rewrite's helper columns.
+    let batches = s
+        .query(
+            "SELECT l.lang, x.* FROM (SELECT DISTINCT lang FROM langs) l LEFT JOIN LATERAL \
+             (SELECT id, score FROM t WHERE l.lang = t.lang AND t.score > 0.55 \
+              ORDER BY score DESC LIMIT 5 OFFSET 1) x ON true ORDER BY ALL",
+        )
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["lang", "id", "score"]);
+    assert_eq!(
+        rows(&batches),
+        [
+            ["de", "NULL", "NULL"],
+            ["en", "2", "0.7"],
+            ["en", "3", "0.8"],
+            ["xx", "NULL", "NULL"]
+        ]
+    );
+    // A LATERAL subquery meeting its outer row other than by an equality is refused in one
+    // line that says what works.
+    let err = error(
+        &mut s,
+        "SELECT l.lang, x.id FROM langs l, LATERAL (SELECT id FROM t WHERE t.lang > l.lang \
+         ORDER BY id LIMIT 1) x",
+    )
+    .await;
+    assert!(
+        err.contains("only in equalities of its WHERE clause"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
