@@ -362,8 +362,9 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "Not implemented Error: a table in FROM cannot read s.l from a table before it (a \
-             LATERAL reference); compute it in the SELECT list instead (for a list: SELECT t.*, \
-             unnest(t.l) AS v FROM t)"
+             LATERAL reference) here: a LATERAL subquery with a LIMIT may read it only in \
+             equalities of its WHERE clause (x.k = t.k); otherwise compute it in the SELECT \
+             list (for a list: SELECT t.*, unnest(t.l) AS v FROM t)"
         );
     }
 
