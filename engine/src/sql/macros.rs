@@ -172,6 +172,13 @@ const MACROS: &[Macro] = &[
         arity: 2,
         body: "list_transform($2, lambda i: $1[i])",
     },
+    // The k most frequent values, most frequent first (ties by value), counted exactly.
+    Macro {
+        names: &["approx_top_k"],
+        arity: 2,
+        body: "list_transform(list_sort(list_transform(map_entries(histogram($1)), \
+               e -> {'c': -CAST(e['value'] AS BIGINT), 'k': e['key']})), e -> e['k'])[1:$2]",
+    },
     // RE2's QuoteMeta, as DuckDB: a backslash before every ASCII character but letters,
     // digits and `_`.
     Macro {

@@ -117,6 +117,16 @@ async fn macros_give_duckdbs_answers() {
         .await,
         [["[1, 1, 3, 3]", "1"]]
     );
+    // approx_top_k counts exactly here: the k most frequent values, NULLs left out.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT approx_top_k(x, 2), approx_top_k(y, 5) FROM (VALUES (NULL, 'b'), \
+             (NULL, 'a'), (NULL, 'b'), (1, 'c'), (2, 'a'), (2, 'b'), (2, 'b')) v(x, y)"
+        )
+        .await,
+        [["[2, 1]", "[b, a, c]"]]
+    );
     // regexp_escape quotes every ASCII character but letters, digits and `_` (RE2's
     // QuoteMeta), so the text matches itself as a pattern.
     assert_eq!(
