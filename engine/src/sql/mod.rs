@@ -40,6 +40,7 @@ mod list_aggregate;
 mod list_reduce;
 mod list_sum;
 mod macros;
+mod map_from_entries;
 mod metadata;
 mod near_duplicates;
 mod next_after;
@@ -400,6 +401,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(glob_match::GlobMatch::new()),
         ScalarUDF::from(next_after::NextAfter::new()),
         ScalarUDF::from(sha1_digest::Sha1Digest::new()),
+        ScalarUDF::from(map_from_entries::MapFromEntries::new()),
         ScalarUDF::from(duckdb_hash::DuckDbHash::new()),
         ScalarUDF::from(duckdb_text::DuckDbText::new()),
         ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::Boundaries)),

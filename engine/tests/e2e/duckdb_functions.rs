@@ -1358,3 +1358,47 @@ async fn unnest_of_a_struct_column_is_a_column_per_field() {
         [["1"], ["2"]]
     );
 }
+
+#[tokio::test]
+async fn map_from_entries_builds_maps_from_key_value_structs() {
+    // The entries as written in Parquet, one list NULL; the struct's field names do not matter.
+    let (mut s, _dir) = parquet_view(
+        "SELECT * FROM (VALUES (1, [{'k': 'x', 'v': [1, 2]}, {'k': 'y', 'v': NULL}]), (2, NULL), \
+           (3, [])) v(id, entries)",
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, map_from_entries(entries) AS m, m['x'], map_keys(m) FROM t ORDER BY id"
+        )
+        .await,
+        [
+            ["1", "{x: [1, 2], y: NULL}", "[1, 2]", "[x, y]"],
+            ["2", "NULL", "NULL", "NULL"],
+            ["3", "{}", "NULL", "[]"]
+        ]
+    );
+    assert_eq!(
+        query(&mut s, "SELECT map_from_entries([(1, 'a'), (2, 'b')])[2]").await,
+        [["b"]]
+    );
+    for (sql, expected) in [
+        (
+            "SELECT map_from_entries([(1, 'a'), (1, 'b')])",
+            "map_from_entries: map keys must be unique",
+        ),
+        (
+            "SELECT map_from_entries([(NULL, 'a')])",
+            "map_from_entries: a map key cannot be NULL",
+        ),
+        (
+            "SELECT map_from_entries([{'a': 1, 'b': 2, 'c': 3}])",
+            "map_from_entries takes a list of (key, value) structs, not STRUCT(a BIGINT, b \
+             BIGINT, c BIGINT)[]",
+        ),
+    ] {
+        let message = error(&mut s, sql).await;
+        assert!(message.contains(expected), "{sql}: {message}");
+    }
+}
