@@ -26,7 +26,7 @@ use datafusion::sql::sqlparser::tokenizer::{Token, Whitespace};
 use sqlparser::ast::{
     BinaryOperator, ExcludeSelectItem, Expr, Ident, JoinConstraint, JoinOperator, Select,
     SelectItem, SelectItemQualifiedWildcardKind, Statement, TableFactor, VisitorMut,
-    WildcardAdditionalOptions, visit_expressions,
+    WildcardAdditionalOptions, visit_expressions, visit_expressions_mut,
 };
 use sqlparser::parser::Parser;
 
@@ -446,8 +446,8 @@ impl AsofJoin {
                     .chain([hidden.to_string()])
                     .collect();
                 format!(
-                    "{join} (SELECT * EXCLUDE ({time_column}), {time_column} AS {hidden} \
-                     FROM {right_rows}) AS {right_name} USING ({})",
+                    "{join} (SELECT *, {time_column} AS {hidden} FROM {right_rows}) AS \
+                     {right_name} USING ({})",
                     merged.join(", ")
                 )
             }
@@ -590,9 +590,8 @@ impl AsofJoin {
                              is joined to other tables or has options"
                         )));
                     }
-                    let (_, keys) = using.split_last().expect("one inequality");
                     for (table, hidden_too) in
-                        [(&self.left_name, &[][..]), (&self.right_name, keys)]
+                        [(&self.left_name, &[][..]), (&self.right_name, &using[..])]
                     {
                         let mut options = WildcardAdditionalOptions::default();
                         for column in hidden_too {
@@ -615,8 +614,29 @@ impl AsofJoin {
             projection.push(item);
         }
         select.projection = projection;
+        if let Some(using) = &self.using {
+            let time_column = using.last().expect("one inequality");
+            qualify_time_column(select, time_column, &self.left_name);
+        }
         Ok(())
     }
+}
+
+/// After `USING (keys..., ts)` an unqualified `ts` is the left side's, as in DuckDB; both sides
+/// keep a `ts` here (USING merges the hidden match column instead), so the name is qualified.
+fn qualify_time_column(select: &mut Select, time_column: &Ident, left: &Ident) {
+    let qualify = |expr: &mut Expr| {
+        if let Expr::Identifier(ident) = expr
+            && ident.value.eq_ignore_ascii_case(&time_column.value)
+        {
+            *expr = Expr::CompoundIdentifier(vec![left.clone(), ident.clone()]);
+        }
+        ControlFlow::<()>::Continue(())
+    };
+    let _ = visit_expressions_mut(&mut select.projection, qualify);
+    let _ = visit_expressions_mut(&mut select.selection, qualify);
+    let _ = visit_expressions_mut(&mut select.group_by, qualify);
+    let _ = visit_expressions_mut(&mut select.having, qualify);
 }
 
 fn exclude(options: &mut WildcardAdditionalOptions, column: Ident) {

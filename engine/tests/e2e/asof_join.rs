@@ -140,6 +140,31 @@ async fn star_shows_both_sides_and_using_merges_the_keys() {
             ["3", "MSFT", "2024-03-01T10:00:01", "10", "410.0"]
         ]
     );
+    // An unqualified time is the left side's; the right side's `q.*` has its own.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, ts, q.* FROM trades ASOF JOIN quotes q USING (ticker, ts) \
+             WHERE ts > TIMESTAMP '2024-03-01 10:00:02' ORDER BY id"
+        )
+        .await,
+        [
+            [
+                "1",
+                "2024-03-01T10:00:05",
+                "AAPL",
+                "2024-03-01T10:00:05",
+                "181.0"
+            ],
+            [
+                "2",
+                "2024-03-01T10:00:10",
+                "AAPL",
+                "2024-03-01T10:00:08",
+                "182.5"
+            ]
+        ]
+    );
     assert_eq!(
         query(
             &mut s,
