@@ -7,8 +7,9 @@
 //! by `rewrite::duckdb_operators`), and `^@` (starts with) as `BinaryOperator::PGStartsWith`.
 //! JSON's `->` and `->>` bind tighter than comparisons ([`ARROW_PRECEDENCE`]). `a [NOT] GLOB b`,
 //! which sqlparser does not know, is parsed at `LIKE`'s precedence as a call of
-//! [`GLOB_MATCH`], and `[x * 2 FOR x IN list IF x > 0]`, DuckDB's list comprehension, as
-//! `list_transform` over `list_filter`.
+//! [`GLOB_MATCH`], `[x * 2 FOR x IN list IF x > 0]`, DuckDB's list comprehension, as
+//! `list_transform` over `list_filter`, and `a && b` (the lists share an element) as
+//! `list_has_any(a, b)`.
 //!
 //! Everything else is the DuckDB dialect's: `dialect()` answers with its type, so the parser's
 //! DuckDB-only syntax stays on, and every setting the DuckDB dialect changes is forwarded.
@@ -166,6 +167,15 @@ impl Dialect for TarnDialect {
                 parser
                     .parse_subexpr(like)
                     .map(|pattern| glob_call(expr.clone(), pattern, negated)),
+            );
+        }
+        if parser.peek_token_ref().token == Token::Overlap {
+            parser.advance_token();
+            let level = self.prec_value(Precedence::PgOther);
+            return Some(
+                parser
+                    .parse_subexpr(level)
+                    .map(|right| call("list_has_any", [expr.clone(), right])),
             );
         }
         let (op, tokens) = power_operator(parser)?;

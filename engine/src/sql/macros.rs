@@ -172,6 +172,12 @@ const MACROS: &[Macro] = &[
         arity: 2,
         body: "list_transform($2, lambda i: $1[i])",
     },
+    // The mean over fsum's compensated sum.
+    Macro {
+        names: &["favg"],
+        arity: 1,
+        body: "fsum($1) / count($1)",
+    },
     // The k most frequent values, most frequent first (ties by value), counted exactly.
     Macro {
         names: &["approx_top_k"],

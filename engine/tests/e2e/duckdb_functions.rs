@@ -1402,3 +1402,30 @@ async fn map_from_entries_builds_maps_from_key_value_structs() {
         assert!(message.contains(expected), "{sql}: {message}");
     }
 }
+
+#[tokio::test]
+async fn list_overlap_operator_and_compensated_mean() {
+    let (mut s, _dir) = parquet_view(
+        "SELECT * FROM (VALUES (0, [0, 1], 0.1), (1, [2], 0.2), (2, NULL, 0.3), (3, [3, 2], NULL)) \
+           v(id, tags, score)",
+    )
+    .await;
+    // `a && b`: the lists share an element (DuckDB's list_has_any), binding tighter than NOT.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, tags && [2, 9], NOT tags && [0] FROM t WHERE tags && [2] OR id = 0 \
+             ORDER BY id"
+        )
+        .await,
+        [
+            ["0", "false", "false"],
+            ["1", "true", "true"],
+            ["3", "true", "true"]
+        ]
+    );
+    assert_eq!(
+        query(&mut s, "SELECT favg(score), typeof(favg(id)) FROM t").await,
+        [["0.19999999999999998", "DOUBLE"]]
+    );
+}
