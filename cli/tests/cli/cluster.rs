@@ -280,7 +280,8 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
     }
 
     // Tables made on the client (CREATE TABLE AS, glob(), range()) travel inside the plans,
-    // LIMIT holds over them, and the executors have Tarn's functions (MiniLM embeddings, vector
+    // LIMIT holds over them, ASOF joins and LATERAL ... LIMIT (rewritten into SQL before
+    // planning) run there, and the executors have Tarn's functions (MiniLM embeddings, vector
     // maths, DuckDB's division, integer arithmetic checked for overflow).
     let script = format!(
         "CREATE TABLE small AS SELECT n_nationkey AS k, n_name AS name FROM nation WHERE n_regionkey = 1;
@@ -290,6 +291,10 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
          SELECT count(*) AS n, sum(x) AS total FROM range(1000) r(x);
          SELECT name, round(cosine_similarity(embed(name), embed('AMERICA')), 4) AS sim, k / 2 AS half
            FROM small ORDER BY k;
+         SELECT count(*) AS shipped, max(l.l_shipdate) AS latest FROM orders o
+           ASOF JOIN lineitem l ON o.o_orderkey = l.l_orderkey AND o.o_orderdate >= l.l_shipdate;
+         SELECT count(*) AS top, sum(x.c_custkey) AS keys FROM nation n, LATERAL (SELECT c_custkey
+           FROM customer c WHERE c.c_nationkey = n.n_nationkey ORDER BY c_acctbal DESC LIMIT 2) x;
          SELECT count(*) AS files FROM glob('{}/*.parquet');
          SELECT sum(k * 3) AS triple, max(k - 1) AS below FROM small;",
         data.display()
