@@ -26,12 +26,12 @@ use datafusion::sql::sqlparser::tokenizer::{Token, Whitespace};
 use sqlparser::ast::{
     BinaryOperator, ExcludeSelectItem, Expr, Ident, JoinConstraint, JoinOperator, Select,
     SelectItem, SelectItemQualifiedWildcardKind, Statement, TableFactor, VisitorMut,
-    WildcardAdditionalOptions, visit_expressions, visit_expressions_mut,
+    WildcardAdditionalOptions, visit_expressions_mut,
 };
 use sqlparser::parser::Parser;
 
 use super::dialect::TarnDialect;
-use super::rewrite::{conjunction, run_visitor, split_conjuncts, visible_name};
+use super::rewrite::{conjunction, names_read, run_visitor, split_conjuncts, visible_name};
 use super::tokens::{is_keyword, skip_whitespace};
 use crate::error::{Result, TarnError};
 
@@ -472,9 +472,7 @@ impl AsofJoin {
         let mut from = select.from.remove(0);
         Ok((from.relation, from.joins.remove(0)))
     }
-}
 
-impl AsofJoin {
     /// The right side (`right`, a FROM factor) with one row per key and time, under its own
     /// name: a left row's match is then one row. `DISTINCT ON` over all the rows would pick
     /// one by `first_value` of every column, many times slower than the join itself, so only
@@ -515,54 +513,7 @@ impl AsofJoin {
              AS {name}"
         )
     }
-}
 
-/// Which sides' columns an expression reads.
-#[derive(PartialEq)]
-enum Side {
-    Left,
-    Right,
-    Both,
-    /// No column at all (a constant).
-    Neither,
-}
-
-/// Which side's columns an expression reads, from its qualified names. An unqualified name
-/// could be either side's, so it is refused.
-fn side_of(expr: &Expr, left: &Ident, right: &Ident) -> Result<Side> {
-    let mut sides = Vec::new();
-    let mut bare = None;
-    let _ = visit_expressions(expr, |e| {
-        match e {
-            Expr::CompoundIdentifier(parts) => {
-                let qualifier = &parts[0].value;
-                if qualifier.eq_ignore_ascii_case(&left.value) {
-                    sides.push(Side::Left);
-                } else if qualifier.eq_ignore_ascii_case(&right.value) {
-                    sides.push(Side::Right);
-                }
-            }
-            Expr::Identifier(ident) => bare = Some(ident.clone()),
-            _ => {}
-        }
-        ControlFlow::<()>::Continue(())
-    });
-    if let Some(name) = bare {
-        return Err(TarnError::Invalid(format!(
-            "qualify `{name}` in the ASOF JOIN's condition with its table ({left}.{name} or \
-             {right}.{name})"
-        )));
-    }
-    let reads = |side: Side| sides.contains(&side);
-    Ok(match (reads(Side::Left), reads(Side::Right)) {
-        (true, true) => Side::Both,
-        (true, false) => Side::Left,
-        (false, true) => Side::Right,
-        (false, false) => Side::Neither,
-    })
-}
-
-impl AsofJoin {
     /// Leaves `hidden` out of the select list's `*`, `left.*` and `right.*`. After `USING`,
     /// where both sides have the hidden column, `*` becomes `left.* EXCLUDE (hidden),
     /// right.* EXCLUDE (the USING columns, hidden)`: what `*` means after USING, written out,
@@ -620,6 +571,35 @@ impl AsofJoin {
         }
         Ok(())
     }
+}
+
+/// Which sides' columns an expression reads.
+#[derive(PartialEq)]
+enum Side {
+    Left,
+    Right,
+    Both,
+    /// No column at all (a constant).
+    Neither,
+}
+
+/// Which side's columns an expression reads, from its qualified names. An unqualified name
+/// could be either side's, so it is refused.
+fn side_of(expr: &Expr, left: &Ident, right: &Ident) -> Result<Side> {
+    let read = names_read(expr);
+    if let Some(name) = read.bare {
+        return Err(TarnError::Invalid(format!(
+            "qualify `{name}` in the ASOF JOIN's condition with its table ({left}.{name} or \
+             {right}.{name})"
+        )));
+    }
+    let names = |table: &Ident| read.qualifiers.contains(&table.value.to_lowercase());
+    Ok(match (names(left), names(right)) {
+        (true, true) => Side::Both,
+        (true, false) => Side::Left,
+        (false, true) => Side::Right,
+        (false, false) => Side::Neither,
+    })
 }
 
 /// After `USING (keys..., ts)` an unqualified `ts` is the left side's, as in DuckDB; both sides

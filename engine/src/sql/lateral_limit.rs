@@ -24,13 +24,12 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    BinaryOperator, Expr, LimitClause, Query, Select, SetExpr, TableFactor, Visit, VisitorMut,
-    visit_expressions,
+    BinaryOperator, Expr, LimitClause, Query, Select, SetExpr, TableFactor, VisitorMut,
 };
 use sqlparser::parser::Parser;
 
 use super::dialect::TarnDialect;
-use super::rewrite::{conjunction, run_visitor, split_conjuncts, visible_name};
+use super::rewrite::{conjunction, names_read, run_visitor, split_conjuncts, visible_name};
 use crate::error::{Result, TarnError};
 
 const PREFIX: &str = "__tarn_lateral";
@@ -101,10 +100,17 @@ fn ranked(subquery: &Query, outer: &[String]) -> Option<Result<Query>> {
     if let Some(selection) = &select.selection {
         split_conjuncts(selection, &mut conjuncts);
     }
-    let reads_outer = |expr: &Expr| qualifiers(expr).iter().any(|q| outer.contains(q));
+    let reads_outer = |expr: &Expr| {
+        names_read(expr)
+            .qualifiers
+            .iter()
+            .any(|q| outer.contains(q))
+    };
     let only_outer = |expr: &Expr| {
-        let found = qualifiers(expr);
-        !found.is_empty() && found.iter().all(|q| outer.contains(q)) && !has_bare_name(expr)
+        let read = names_read(expr);
+        !read.qualifiers.is_empty()
+            && read.qualifiers.iter().all(|q| outer.contains(q))
+            && read.bare.is_none()
     };
     let mut keys = Vec::new();
     let mut local = Vec::new();
@@ -129,10 +135,12 @@ fn ranked(subquery: &Query, outer: &[String]) -> Option<Result<Query>> {
             _ => return None,
         }
     }
-    let outer_in_select = select
-        .projection
-        .iter()
-        .any(|item| qualifiers(item).iter().any(|q| outer.contains(q)));
+    let outer_in_select = select.projection.iter().any(|item| {
+        names_read(item)
+            .qualifiers
+            .iter()
+            .any(|q| outer.contains(q))
+    });
     if keys.is_empty() || outer_in_select {
         return None;
     }
@@ -185,25 +193,4 @@ fn ranked(subquery: &Query, outer: &[String]) -> Option<Result<Query>> {
             .map(|query| *query)
             .map_err(|e| TarnError::Parse(format!("rewriting a LATERAL subquery's LIMIT: {e}"))),
     )
-}
-
-/// The first parts of the qualified names a node reads, lowercased.
-fn qualifiers(node: &impl Visit) -> Vec<String> {
-    let mut found = Vec::new();
-    let _ = visit_expressions(node, |e| {
-        if let Expr::CompoundIdentifier(parts) = e {
-            found.push(parts[0].value.to_lowercase());
-        }
-        ControlFlow::<()>::Continue(())
-    });
-    found
-}
-
-fn has_bare_name(expr: &Expr) -> bool {
-    let mut bare = false;
-    let _ = visit_expressions(expr, |e| {
-        bare |= matches!(e, Expr::Identifier(_));
-        ControlFlow::<()>::Continue(())
-    });
-    bare
 }

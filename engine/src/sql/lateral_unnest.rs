@@ -21,12 +21,12 @@ use std::ops::ControlFlow;
 use sqlparser::ast::{
     Expr, Ident, JoinConstraint, JoinOperator, Query, Select, SelectItem,
     SelectItemQualifiedWildcardKind, SetExpr, TableAlias, TableFactor, TableWithJoins, Value,
-    VisitMut, VisitorMut, visit_expressions,
+    VisitMut, VisitorMut,
 };
 use sqlparser::parser::Parser;
 
 use super::dialect::TarnDialect;
-use super::rewrite::visible_name;
+use super::rewrite::{names_read, visible_name};
 use crate::error::{Result, TarnError};
 
 /// Inlines every lateral unnest of `statement` that can move next to its table.
@@ -164,16 +164,8 @@ fn cross_or_outer(operator: &JoinOperator) -> Option<bool> {
 /// earlier table when it names none. `None` when it reads no earlier table (a constant list,
 /// which DataFusion plans itself) or several.
 fn read_table(list: &Expr, earlier: &[Position], from: &[TableWithJoins]) -> Option<Position> {
-    let mut qualifiers: Vec<String> = Vec::new();
-    let mut bare = false;
-    let _ = visit_expressions(list, |e| {
-        match e {
-            Expr::CompoundIdentifier(parts) => qualifiers.push(parts[0].value.to_lowercase()),
-            Expr::Identifier(_) => bare = true,
-            _ => {}
-        }
-        ControlFlow::<()>::Continue(())
-    });
+    let read = names_read(list);
+    let (qualifiers, bare) = (read.qualifiers, read.bare.is_some());
     let named: Vec<Position> = earlier
         .iter()
         .copied()

@@ -466,6 +466,29 @@ fn name_select_items(select: &mut Select) {
     }
 }
 
+/// The names an expression (or any node) reads: the first parts of its qualified names
+/// (`t` of `t.x`), lowercased, and the first unqualified name, if any.
+pub(super) struct NamesRead {
+    pub qualifiers: Vec<String>,
+    pub bare: Option<Ident>,
+}
+
+pub(super) fn names_read(node: &impl sqlparser::ast::Visit) -> NamesRead {
+    let mut read = NamesRead {
+        qualifiers: Vec::new(),
+        bare: None,
+    };
+    let _ = sqlparser::ast::visit_expressions(node, |e| {
+        match e {
+            Expr::CompoundIdentifier(parts) => read.qualifiers.push(parts[0].value.to_lowercase()),
+            Expr::Identifier(ident) if read.bare.is_none() => read.bare = Some(ident.clone()),
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    read
+}
+
 /// The conjuncts joined by AND, or `None` for none.
 pub(super) fn conjunction(conjuncts: Vec<Expr>) -> Option<Expr> {
     conjuncts.into_iter().reduce(|all, next| Expr::BinaryOp {
