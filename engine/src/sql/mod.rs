@@ -63,6 +63,7 @@ mod tokens;
 mod try_expr;
 pub mod types;
 mod user_macros;
+mod using_join;
 mod vector_metrics;
 mod vectors;
 mod weight_files;
@@ -310,6 +311,7 @@ impl SqlSession {
                 files.register_table(placeholder.clone(), table)?;
                 registered.push(placeholder.clone());
             }
+            using_join::merge_using_columns(&mut statement)?;
             lateral_unnest::inline(&mut statement)?;
             asof_join::plan_as_joins(&mut statement)?;
             lateral_limit::rank_limits(&mut statement)?;

@@ -68,6 +68,7 @@ impl VisitorMut for Rewriter<'_> {
                 .push(SelectItem::Wildcard(WildcardAdditionalOptions::default()));
         }
         select.from.iter_mut().for_each(semi_and_anti_joins_as_left);
+        name_unnamed_subqueries(&mut select.from);
         ControlFlow::Continue(())
     }
 
@@ -116,6 +117,39 @@ fn semi_and_anti_joins_as_left(from: &mut TableWithJoins) {
             JoinOperator::Semi(on) => join.join_operator = JoinOperator::LeftSemi(on.clone()),
             JoinOperator::Anti(on) => join.join_operator = JoinOperator::LeftAnti(on.clone()),
             _ => {}
+        }
+    }
+}
+
+/// Names each unaliased subquery of a FROM clause with more than one relation as DuckDB does
+/// (`unnamed_subquery`, `unnamed_subquery2`, ...). DataFusion would qualify its columns with
+/// the tables inside it, so `t JOIN (SELECT id FROM t) USING (id)` saw `t.id` twice.
+fn name_unnamed_subqueries(from: &mut [TableWithJoins]) {
+    let relations: usize = from.iter().map(|table| 1 + table.joins.len()).sum();
+    if relations < 2 {
+        return;
+    }
+    let factors = from.iter_mut().flat_map(|table| {
+        std::iter::once(&mut table.relation).chain(table.joins.iter_mut().map(|j| &mut j.relation))
+    });
+    let mut named = 0;
+    for factor in factors {
+        if let TableFactor::Derived {
+            alias: alias @ None,
+            ..
+        } = factor
+        {
+            named += 1;
+            let name = match named {
+                1 => "unnamed_subquery".to_string(),
+                n => format!("unnamed_subquery{n}"),
+            };
+            *alias = Some(sqlparser::ast::TableAlias {
+                explicit: true,
+                name: Ident::new(name),
+                columns: vec![],
+                at: None,
+            });
         }
     }
 }

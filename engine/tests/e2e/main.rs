@@ -14,4 +14,5 @@ mod routing;
 mod sort;
 mod sql;
 mod stores;
+mod using_join;
 mod vectors;
