@@ -225,7 +225,7 @@ fn needs_expansion(item: &SelectItem, relations: &[String]) -> bool {
     match item {
         SelectItem::UnnamedExpr(expr) if unnested_column(expr, relations).is_some() => true,
         SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => {
-            columns_pattern(expr).is_some() || is_rename_marker(expr)
+            Selector::first_in(expr).is_some() || is_rename_marker(expr)
         }
         // A table's `t.*` is DataFusion's, but for RENAME, which it lacks.
         SelectItem::QualifiedWildcard(kind, options) => star_qualifier(kind)
@@ -345,15 +345,14 @@ fn expand_item(
             })
             .collect());
     }
-    let Some(pattern) = columns_pattern(expr) else {
+    let Some(selector) = Selector::first_in(expr) else {
         return Ok(vec![Expanded::Item(Box::new(item))]);
     };
-    let regex = Regex::new(&pattern).map_err(|e| {
-        TarnError::Invalid(format!("COLUMNS('{pattern}'): bad regular expression: {e}"))
-    })?;
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    let selected = selector.select(&names, &expr.to_string())?;
     let matching: Vec<&Column> = columns
         .iter()
-        .filter(|column| regex.is_match(&column.name))
+        .filter(|column| selected.contains(&column.name.as_str()))
         .collect();
     if matching.is_empty() {
         return Err(TarnError::Invalid(format!("{expr} matches no column")));
@@ -566,55 +565,115 @@ fn last_part(name: &ObjectName) -> String {
         .unwrap_or_default()
 }
 
-/// The regex of the first `COLUMNS('...')` call in `expr`.
-fn columns_pattern(expr: &Expr) -> Option<String> {
-    let mut found = None;
-    let _ = sqlparser::ast::visit_expressions(expr, |e| {
-        if found.is_none() {
-            found = columns_call_pattern(e);
-        }
-        std::ops::ControlFlow::<()>::Continue(())
-    });
-    found
+/// What a `COLUMNS(...)` call selects.
+pub(super) enum Selector {
+    /// Names a regular expression matches: `COLUMNS('re')`, `COLUMNS(*)`, `COLUMNS(['a', 'b'])`.
+    Pattern(String),
+    /// Every column but the named ones (in any case): `COLUMNS(* EXCLUDE (a, b))`.
+    AllBut(Vec<String>),
 }
 
-fn columns_call_pattern(expr: &Expr) -> Option<String> {
-    let Expr::Function(function) = expr else {
-        return None;
-    };
-    if !function.name.to_string().eq_ignore_ascii_case("columns") {
-        return None;
+impl Selector {
+    /// The first `COLUMNS(...)` call in `expr`.
+    fn first_in(expr: &Expr) -> Option<Selector> {
+        let mut found = None;
+        let _ = sqlparser::ast::visit_expressions(expr, |e| {
+            if found.is_none() {
+                found = Selector::of(e);
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        found
     }
-    // `COLUMNS(*)`: every column.
-    if let FunctionArguments::List(list) = &function.args
-        && let [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)] = list.args.as_slice()
-    {
-        return Some(".*".into());
+
+    /// What `expr` selects, if it is a `COLUMNS(...)` call.
+    pub(super) fn of(expr: &Expr) -> Option<Selector> {
+        let Expr::Function(function) = expr else {
+            return None;
+        };
+        if !function.name.to_string().eq_ignore_ascii_case("columns") {
+            return None;
+        }
+        let FunctionArguments::List(list) = &function.args else {
+            return None;
+        };
+        match list.args.as_slice() {
+            [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)] => {
+                return Some(Selector::Pattern(".*".into()));
+            }
+            [FunctionArg::Unnamed(FunctionArgExpr::WildcardWithOptions(options))] => {
+                let only_exclude = WildcardAdditionalOptions {
+                    opt_exclude: options.opt_exclude.clone(),
+                    ..Default::default()
+                };
+                if *options != only_exclude {
+                    return None;
+                }
+                let names = match &options.opt_exclude {
+                    Some(ExcludeSelectItem::Single(name)) => vec![last_part(name)],
+                    Some(ExcludeSelectItem::Multiple(names)) => {
+                        names.iter().map(last_part).collect()
+                    }
+                    None => vec![],
+                };
+                return Some(Selector::AllBut(names));
+            }
+            // The named columns, in any case, in the FROM clause's order.
+            [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Array(names)))] => {
+                let names: Option<Vec<String>> = names
+                    .elem
+                    .iter()
+                    .map(|name| match name {
+                        Expr::Value(v) => v.value.clone().into_string().map(|n| regex::escape(&n)),
+                        _ => None,
+                    })
+                    .collect();
+                return Some(Selector::Pattern(format!("(?i)^(?:{})$", names?.join("|"))));
+            }
+            _ => {}
+        }
+        match string_args(function)?.as_slice() {
+            [pattern] => Some(Selector::Pattern(pattern.clone())),
+            _ => None,
+        }
     }
-    // `COLUMNS(['a', 'b'])`: the named columns, in any case, in the FROM clause's order.
-    if let FunctionArguments::List(list) = &function.args
-        && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Array(names)))] =
-            list.args.as_slice()
-    {
-        let names: Option<Vec<String>> = names
-            .elem
-            .iter()
-            .map(|name| match name {
-                Expr::Value(v) => v.value.clone().into_string().map(|n| regex::escape(&n)),
-                _ => None,
-            })
-            .collect();
-        return Some(format!("(?i)^(?:{})$", names?.join("|")));
-    }
-    match string_args(function)?.as_slice() {
-        [pattern] => Some(pattern.clone()),
-        _ => None,
+
+    /// The names among `names` it selects, in their order; an error for a bad pattern or an
+    /// excluded name that is not there. `call` is the call as written, for errors.
+    pub(super) fn select<'n>(&self, names: &[&'n str], call: &str) -> Result<Vec<&'n str>> {
+        match self {
+            Selector::Pattern(pattern) => {
+                let regex = Regex::new(pattern).map_err(|e| {
+                    TarnError::Invalid(format!("{call}: bad regular expression: {e}"))
+                })?;
+                Ok(names
+                    .iter()
+                    .copied()
+                    .filter(|n| regex.is_match(n))
+                    .collect())
+            }
+            Selector::AllBut(excluded) => {
+                if let Some(missing) = excluded
+                    .iter()
+                    .find(|e| !names.iter().any(|n| n.eq_ignore_ascii_case(e)))
+                {
+                    return Err(TarnError::Invalid(format!(
+                        "{call}: no column {missing} to exclude"
+                    )));
+                }
+                Ok(names
+                    .iter()
+                    .copied()
+                    .filter(|n| !excluded.iter().any(|e| e.eq_ignore_ascii_case(n)))
+                    .collect())
+            }
+        }
     }
 }
 
 fn replace_columns_call(mut expr: Expr, column: &Expr) -> Expr {
     let _ = sqlparser::ast::visit_expressions_mut(&mut expr, |e| {
-        if columns_call_pattern(e).is_some() {
+        if Selector::of(e).is_some() {
             *e = column.clone();
         }
         std::ops::ControlFlow::<()>::Continue(())

@@ -4,8 +4,10 @@
 //!   [LIMIT n]`: one output column per distinct value of `col` (sorted) and aggregate, each
 //!   aggregate filtered to that value; the rows are grouped by `GROUP BY`, or by every column
 //!   not named in `ON` or `USING`.
-//! * `UNPIVOT src ON col, ... INTO NAME name VALUE value [INCLUDE NULLS]`: one row per input row
-//!   and listed column, NULL values skipped unless `INCLUDE NULLS`.
+//! * `UNPIVOT src ON col, ... [INTO NAME name VALUE value] [INCLUDE NULLS] [ORDER BY ...]
+//!   [LIMIT n]`: one row per input row and listed column (`COLUMNS(...)` lists the columns it
+//!   selects), NULL values skipped unless `INCLUDE NULLS`; without INTO the columns are
+//!   `name` and `value`.
 //!
 //! The SQL-standard forms in FROM, `t PIVOT (agg [AS name], ... FOR col IN (v [AS name], ...))`
 //! and `t UNPIVOT [INCLUDE NULLS] (value FOR name IN (col, ...))`, become the same queries as
@@ -136,11 +138,10 @@ pub async fn unpivot(
 ) -> Result<SendableRecordBatchStream> {
     let clauses = Clauses::parse(statement, "UNPIVOT")?;
     let source = clauses.source()?;
-    let on: Vec<String> = split_list(&clauses.required("ON")?)
-        .into_iter()
-        .map(|c| c.trim_matches('"').to_string())
-        .collect();
-    let into = clauses.required("INTO")?;
+    let columns = source_columns(session, &source).await?;
+    let on = unpivoted_columns(split_list(&clauses.required("ON")?), &columns)?;
+    // DuckDB's names when INTO is left out.
+    let into = clauses.get("INTO").unwrap_or("NAME name VALUE value");
     let words: Vec<&str> = into.split_whitespace().collect();
     let (name_column, value_column) = match words.as_slice() {
         [n, name, v, value]
@@ -158,8 +159,7 @@ pub async fn unpivot(
         }
     };
     let include_nulls = clauses.get("INCLUDE").is_some();
-    let columns = source_columns(session, &source).await?;
-    let sql = unpivot_query(
+    let mut sql = unpivot_query(
         &source,
         &columns,
         &on,
@@ -167,7 +167,44 @@ pub async fn unpivot(
         &value_column,
         include_nulls,
     )?;
+    if clauses.get("ORDER").is_some() || clauses.get("LIMIT").is_some() {
+        sql = format!("SELECT * FROM ({sql})");
+        if let Some(order) = clauses.get("ORDER") {
+            sql.push_str(&format!(" ORDER {order}"));
+        }
+        if let Some(limit) = clauses.get("LIMIT") {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+    }
     Ok(session.dataframe(&sql).await?.execute_stream().await?)
+}
+
+/// The columns UNPIVOT's list names: each name as written (quotes removed), or the columns a
+/// `COLUMNS(...)` item selects, in the source's order.
+fn unpivoted_columns(
+    items: impl IntoIterator<Item = String>,
+    columns: &[String],
+) -> Result<Vec<String>> {
+    let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let mut unpivoted = Vec::new();
+    for item in items {
+        let selector = parse_expr(&item)
+            .ok()
+            .and_then(|expr| super::expand::Selector::of(&expr));
+        match selector {
+            Some(selector) => {
+                let selected = selector.select(&names, &item)?;
+                if selected.is_empty() {
+                    return Err(TarnError::Invalid(format!(
+                        "UNPIVOT: {item} matches no column"
+                    )));
+                }
+                unpivoted.extend(selected.into_iter().map(str::to_string));
+            }
+            None => unpivoted.push(item.trim_matches('"').to_string()),
+        }
+    }
+    Ok(unpivoted)
 }
 
 /// One `SELECT kept, 'column' AS name, column AS value FROM source` per unpivoted column, as a
@@ -563,19 +600,17 @@ async fn derived_table(
             alias,
         } => {
             let source = table.to_string();
-            let on: Vec<String> = columns
-                .iter()
-                .map(|column| match &column.expr {
-                    Expr::Identifier(ident) => ident.value.clone(),
-                    other => other.to_string(),
-                })
-                .collect();
+            let source_columns = columns_of(&source, with, state).await?;
+            let items = columns.iter().map(|column| match &column.expr {
+                Expr::Identifier(ident) => ident.value.clone(),
+                other => other.to_string(),
+            });
+            let on = unpivoted_columns(items, &source_columns)?;
             let value = match value {
                 Expr::Identifier(ident) => ident.value.clone(),
                 other => other.to_string(),
             };
             let include_nulls = matches!(null_inclusion, Some(NullInclusion::IncludeNulls));
-            let source_columns = columns_of(&source, with, state).await?;
             let sql = unpivot_query(
                 &source,
                 &source_columns,

@@ -984,6 +984,23 @@ async fn pivot_and_unpivot_like_duckdb() {
     assert_eq!(got, [["a", "q1", "1"], ["b", "q1", "3"], ["b", "q2", "4"]]);
     let err = error(&mut s, "UNPIVOT wide ON q9 INTO NAME a VALUE b").await;
     assert!(err.contains("'q9'"), "{err}");
+    // COLUMNS(...) lists the columns, INTO defaults to DuckDB's names, ORDER BY and LIMIT apply.
+    for on in ["COLUMNS(* EXCLUDE (k))", "COLUMNS('^q')", "q1, q2"] {
+        let batches = s
+            .query(&format!("UNPIVOT wide ON {on} ORDER BY value DESC LIMIT 2"))
+            .await
+            .unwrap();
+        assert_eq!(columns(&batches), ["k", "name", "value"], "{on}");
+        assert_eq!(rows(&batches), [["b", "q2", "4"], ["b", "q1", "3"]], "{on}");
+    }
+    let batches = s
+        .query("FROM wide UNPIVOT (amount FOR quarter IN (COLUMNS('q'))) ORDER BY ALL")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&batches),
+        [["a", "q1", "1"], ["b", "q1", "3"], ["b", "q2", "4"]]
+    );
     // The SQL-standard forms inside FROM, with DuckDB's names and answers.
     let batches = s
         .query(
@@ -1581,4 +1598,23 @@ async fn avg_of_a_decimal_is_duckdbs_double() {
         .await,
         [["1.1"], ["1.675"], ["2.625"]]
     );
+}
+
+#[tokio::test]
+async fn columns_can_take_every_column_but_some() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE t AS SELECT * FROM (VALUES (1, 'a', 3.0), (2, 'c', 10.5)) v(id, name, score)",
+    )
+    .await;
+    // In any case, as identifiers are.
+    let batches = s
+        .query("SELECT max(COLUMNS(* EXCLUDE (NAME))) FROM t")
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["id", "score"]);
+    assert_eq!(rows(&batches), [["2", "10.5"]]);
+    let err = error(&mut s, "SELECT COLUMNS(* EXCLUDE (nope)) FROM t").await;
+    assert!(err.contains("no column nope to exclude"), "{err}");
 }
