@@ -37,8 +37,7 @@ use sqlparser::ast::{
 /// Registers DataFusion's functions under DuckDB's names as well.
 pub fn register_aliases(ctx: &SessionContext) {
     use datafusion::functions::{core, datetime, math, regex, string};
-    let config = ctx.state().config_options().clone();
-    let scalars: [(ScalarUDF, &[&str]); 11] = [
+    let scalars: [(ScalarUDF, &[&str]); 10] = [
         (core::get_field().as_ref().clone(), &["struct_extract"]),
         (string::octet_length().as_ref().clone(), &["strlen"]),
         (regex::regexp_like().as_ref().clone(), &["regexp_matches"]),
@@ -51,10 +50,6 @@ pub fn register_aliases(ctx: &SessionContext) {
         ),
         (math::signum().as_ref().clone(), &["sign"]),
         (datetime::to_char().as_ref().clone(), &["strftime"]),
-        (
-            datetime::to_timestamp(&config).as_ref().clone(),
-            &["strptime"],
-        ),
         (string::uuid().as_ref().clone(), &["gen_random_uuid"]),
     ];
     for (function, names) in scalars {

@@ -55,6 +55,7 @@ mod sha1_digest;
 mod slice;
 mod split;
 mod statistics;
+mod strptime;
 mod substring;
 mod table_functions;
 mod text_functions;
@@ -409,6 +410,8 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::Boundaries)),
         ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::WholeParts)),
         ScalarUDF::from(substring::DuckSubstring::new()),
+        ScalarUDF::from(strptime::Strptime::new(false)),
+        ScalarUDF::from(strptime::Strptime::new(true)),
     ];
     for function in functions {
         ctx.register_udf(function);

@@ -1429,3 +1429,39 @@ async fn list_overlap_operator_and_compensated_mean() {
         [["0.19999999999999998", "DOUBLE"]]
     );
 }
+
+#[tokio::test]
+async fn strptime_reads_duckdbs_formats_with_its_defaults() {
+    let (mut s, _dir) = parquet_view(
+        "SELECT * FROM (VALUES ('2024-03-05 10', 1), ('05/03/2024', 2), ('junk', 3), (NULL, 4)) \
+           v(text, id)",
+    )
+    .await;
+    // The first format that fits; the hour DataFusion's to_timestamp dropped; NULL for junk.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, try_strptime(text, ['%Y-%m-%d %H', '%d/%m/%Y']) FROM t ORDER BY id"
+        )
+        .await,
+        [
+            ["1", "2024-03-05T10:00:00"],
+            ["2", "2024-03-05T00:00:00"],
+            ["3", "NULL"],
+            ["4", "NULL"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT strptime('10:30', '%H:%M'), strptime('2024-03-05 10:30:00.250', '%Y-%m-%d %H:%M:%S.%g')"
+        )
+        .await,
+        [["1900-01-01T10:30:00", "2024-03-05T10:30:00.250"]]
+    );
+    let message = error(&mut s, "SELECT strptime(text, '%Y-%m-%d %H') FROM t").await;
+    assert!(
+        message.contains("'05/03/2024' does not fit the format '%Y-%m-%d %H'"),
+        "{message}"
+    );
+}
