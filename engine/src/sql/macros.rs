@@ -208,6 +208,67 @@ const MACROS: &[Macro] = &[
         arity: 0,
         body: "'main'",
     },
+    // Intervals from a count of units (see `interval_times`).
+    Macro {
+        names: &["to_millennia"],
+        arity: 1,
+        body: "tarn_interval_times($1, INTERVAL '1000 years')",
+    },
+    Macro {
+        names: &["to_centuries"],
+        arity: 1,
+        body: "tarn_interval_times($1, INTERVAL '100 years')",
+    },
+    Macro {
+        names: &["to_decades"],
+        arity: 1,
+        body: "tarn_interval_times($1, INTERVAL '10 years')",
+    },
+    Macro {
+        names: &["to_years"],
+        arity: 1,
+        body: "tarn_interval_times($1, INTERVAL '1 year')",
+    },
+    Macro {
+        names: &["to_months"],
+        arity: 1,
+        body: "tarn_interval_times($1, INTERVAL '1 month')",
+    },
+    Macro {
+        names: &["to_weeks"],
+        arity: 1,
+        body: "tarn_interval_times($1, INTERVAL '7 days')",
+    },
+    Macro {
+        names: &["to_days"],
+        arity: 1,
+        body: "tarn_interval_times($1, INTERVAL '1 day')",
+    },
+    Macro {
+        names: &["to_hours"],
+        arity: 1,
+        body: "tarn_interval_times($1, INTERVAL '1 hour')",
+    },
+    Macro {
+        names: &["to_minutes"],
+        arity: 1,
+        body: "tarn_interval_times($1, INTERVAL '1 minute')",
+    },
+    Macro {
+        names: &["to_seconds"],
+        arity: 1,
+        body: "tarn_interval_times($1, INTERVAL '1 second')",
+    },
+    Macro {
+        names: &["to_milliseconds"],
+        arity: 1,
+        body: "tarn_interval_times($1, INTERVAL '1 millisecond')",
+    },
+    Macro {
+        names: &["to_microseconds"],
+        arity: 1,
+        body: "tarn_interval_times($1, INTERVAL '1 microsecond')",
+    },
     Macro {
         names: &["regexp_full_match"],
         arity: 2,

@@ -32,6 +32,7 @@ mod function_names;
 mod functions;
 mod glob_match;
 mod insert_by_name;
+mod interval_times;
 mod json;
 mod kahan_sum;
 mod lateral_limit;
@@ -412,6 +413,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(substring::DuckSubstring::new()),
         ScalarUDF::from(strptime::Strptime::new(false)),
         ScalarUDF::from(strptime::Strptime::new(true)),
+        ScalarUDF::from(interval_times::IntervalTimes::new()),
     ];
     for function in functions {
         ctx.register_udf(function);

@@ -193,8 +193,9 @@ impl Rewriter<'_> {
     }
 }
 
-/// Gives `/`, `//`, `^`, `^@`, `~`, `->`, `->>`, `CAST(x AS JSON)`, `CAST(x AS BLOB)` and
-/// `INTERVAL 1 DAY` in a window frame DuckDB's meaning. Runs
+/// Gives `/`, `//`, `^`, `^@`, `~`, `->`, `->>`, `CAST(x AS JSON)`, `CAST(x AS BLOB)`,
+/// `INTERVAL 1 DAY` in a window frame, `INTERVAL (x) DAY` and `n * INTERVAL 1 DAY` DuckDB's
+/// meaning. Runs
 /// after [`name_columns`], so columns keep the names users wrote (`(a / b)`).
 pub fn duckdb_operators(statement: &mut Statement) -> Result<()> {
     run_visitor(statement, &mut OperatorRewriter)
@@ -241,6 +242,9 @@ impl VisitorMut for OperatorRewriter {
             && let Value::Number(digits, _) = &value.value
         {
             *interval.value = Expr::value(Value::SingleQuotedString(digits.clone()));
+            return ControlFlow::Continue(());
+        }
+        if super::interval_times::rewrite(expr) {
             return ControlFlow::Continue(());
         }
         if let Expr::UnaryOp {

@@ -1465,3 +1465,62 @@ async fn strptime_reads_duckdbs_formats_with_its_defaults() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_number_times_an_interval_steps_a_time_series() {
+    let (mut s, _dir) = parquet_view("SELECT * FROM range(3) v(i)").await;
+    // DuckDB's three spellings of i hours, and a month that keeps to the month's end.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT TIMESTAMP '2024-01-01' + INTERVAL (i) HOUR, \
+                    TIMESTAMP '2024-01-01' + i * INTERVAL 1 HOUR, \
+                    TIMESTAMP '2024-01-01' + to_hours(i), \
+                    DATE '2024-01-31' + INTERVAL 1 MONTH * i \
+             FROM t ORDER BY i"
+        )
+        .await,
+        [
+            [
+                "2024-01-01T00:00:00",
+                "2024-01-01T00:00:00",
+                "2024-01-01T00:00:00",
+                "2024-01-31T00:00:00"
+            ],
+            [
+                "2024-01-01T01:00:00",
+                "2024-01-01T01:00:00",
+                "2024-01-01T01:00:00",
+                "2024-02-29T00:00:00"
+            ],
+            [
+                "2024-01-01T02:00:00",
+                "2024-01-01T02:00:00",
+                "2024-01-01T02:00:00",
+                "2024-03-31T00:00:00"
+            ]
+        ]
+    );
+    // DuckDB's answers: a fraction carries into the smaller parts.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT CAST(INTERVAL 1 MONTH * 1.5 AS VARCHAR), CAST(to_seconds(1.5) AS VARCHAR), \
+                    CAST(to_weeks(2) AS VARCHAR), CAST(-1 * INTERVAL '1 day 1 hour' AS VARCHAR)"
+        )
+        .await,
+        [[
+            "1 month 15 days",
+            "00:00:01.5",
+            "14 days",
+            "-1 day -01:00:00"
+        ]]
+    );
+    let message = error(&mut s, "SELECT to_days(3000000000)").await;
+    assert!(
+        message.contains("interval out of range: 3000000000"),
+        "{message}"
+    );
+    let message = error(&mut s, "SELECT 'a' * INTERVAL 1 DAY").await;
+    assert!(message.contains("not by VARCHAR"), "{message}");
+}
