@@ -280,9 +280,10 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
     }
 
     // Tables made on the client (CREATE TABLE AS, glob(), range()) travel inside the plans,
-    // LIMIT holds over them, ASOF joins and LATERAL ... LIMIT (rewritten into SQL before
-    // planning) run there, and the executors have Tarn's functions (MiniLM embeddings, vector
-    // maths, DuckDB's division, integer arithmetic checked for overflow).
+    // LIMIT holds over them, ASOF joins, USING joins and LATERAL ... LIMIT (rewritten into SQL
+    // before planning) run there, and the executors have Tarn's functions (MiniLM embeddings,
+    // vector maths, DuckDB's division, JSON casts, intervals times numbers, integer arithmetic
+    // checked for overflow).
     let script = format!(
         "CREATE TABLE small AS SELECT n_nationkey AS k, n_name AS name FROM nation WHERE n_regionkey = 1;
          SELECT count(*) AS n, min(name) AS first FROM small JOIN customer ON c_nationkey = k;
@@ -295,6 +296,10 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
            ASOF JOIN lineitem l ON o.o_orderkey = l.l_orderkey AND o.o_orderdate >= l.l_shipdate;
          SELECT count(*) AS top, sum(x.c_custkey) AS keys FROM nation n, LATERAL (SELECT c_custkey
            FROM customer c WHERE c.c_nationkey = n.n_nationkey ORDER BY c_acctbal DESC LIMIT 2) x;
+         SELECT count(*) AS nations, max(k) AS top FROM small
+           FULL JOIN (SELECT n_nationkey AS k FROM nation WHERE n_regionkey = 2) USING (k);
+         SELECT sum(len(CAST(to_json([k, k]) AS BIGINT[]))) AS items,
+           max(DATE '2024-01-01' + INTERVAL (k) DAY) AS latest FROM small;
          SELECT count(*) AS files FROM glob('{}/*.parquet');
          SELECT sum(k * 3) AS triple, max(k - 1) AS below FROM small;",
         data.display()

@@ -439,12 +439,9 @@ fn access_chain_as_calls(expr: &mut Expr) {
     );
     let mut value = root.as_ref().clone();
     let mut taken = 0;
-    // `t.s.upper()`: the parser leaves `.s` in the chain; with a method call after it, it is
-    // part of the column's name.
-    let method_follows = access_chain
-        .iter()
-        .any(|a| matches!(a, AccessExpr::Dot(Expr::Function(_))));
-    if is_column && method_follows {
+    // `t.s.upper()`, `t.turns[1].role`: the parser leaves `.s` and `.turns` in the chain; they
+    // are part of the column's name.
+    if is_column {
         let mut path = match &value {
             Expr::Identifier(part) => vec![part.clone()],
             Expr::CompoundIdentifier(parts) => parts.clone(),

@@ -194,8 +194,8 @@ impl Rewriter<'_> {
 }
 
 /// Gives `/`, `//`, `^`, `^@`, `~`, `->`, `->>`, `CAST(x AS JSON)`, `CAST(x AS BLOB)`,
-/// `INTERVAL 1 DAY` in a window frame, `INTERVAL (x) DAY` and `n * INTERVAL 1 DAY` DuckDB's
-/// meaning. Runs
+/// `INTERVAL 1 DAY` in a window frame, `INTERVAL (x) DAY`, `n * INTERVAL 1 DAY` and
+/// `json_transform(j, structure)` DuckDB's meaning. Runs
 /// after [`name_columns`], so columns keep the names users wrote (`(a / b)`).
 pub fn duckdb_operators(statement: &mut Statement) -> Result<()> {
     run_visitor(statement, &mut OperatorRewriter)
@@ -247,6 +247,30 @@ impl VisitorMut for OperatorRewriter {
         if super::interval_times::rewrite(expr) {
             return ControlFlow::Continue(());
         }
+        if let Expr::Function(function) = expr
+            && let FunctionArguments::List(list) = &function.args
+            && let Some(name) = function.name.0.last().and_then(|p| p.as_ident())
+        {
+            let args: Vec<Expr> = list
+                .args
+                .iter()
+                .filter_map(|arg| match arg {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                    _ => None,
+                })
+                .collect();
+            match super::json::transform_as_cast(&name.value.to_ascii_lowercase(), &args) {
+                Some(Ok(mut cast)) => {
+                    if let Expr::Cast { data_type, .. } = &mut cast {
+                        respell_type(data_type);
+                    }
+                    *expr = cast;
+                    return ControlFlow::Continue(());
+                }
+                Some(Err(err)) => return ControlFlow::Break(err),
+                None => {}
+            }
+        }
         if let Expr::UnaryOp {
             op: UnaryOperator::BitwiseNot,
             expr: operand,
@@ -295,6 +319,12 @@ fn respell_type(data_type: &mut DataType) {
             ArrayElemTypeDef::SquareBracket(element, _) | ArrayElemTypeDef::AngleBracket(element),
         ) => {
             respell_type(element);
+            return;
+        }
+        DataType::Struct(fields, _) => {
+            for field in fields {
+                respell_type(&mut field.field_type);
+            }
             return;
         }
         _ => return,

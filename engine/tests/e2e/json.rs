@@ -183,3 +183,53 @@ async fn bad_json_and_bad_paths_are_named() {
     let err = error(&mut s, "SELECT json_object('a') FROM t").await;
     assert!(err.contains("keys and values in pairs"), "{err}");
 }
+
+#[tokio::test]
+async fn json_text_becomes_typed_structs_and_lists() {
+    let (mut s, _dir) = records().await;
+    // The structure names the type; a missing key is NULL, a value that does not fit (-3 for
+    // UTINYINT) NULL alone.
+    assert_eq!(
+        query(
+            &mut s,
+            r#"SELECT id, r.source, r.score, len(r.turns), r.turns[1].text, r.extra.n
+               FROM (SELECT id, json_transform(meta, '{"source": "VARCHAR", "score": "DOUBLE",
+                       "turns": [{"role": "VARCHAR", "text": "VARCHAR"}],
+                       "extra": {"n": "UTINYINT"}}') AS r FROM t)
+               ORDER BY id"#
+        )
+        .await,
+        [
+            ["1", "web", "0.92", "2", "hi", "NULL"],
+            ["2", "book", "0.5", "1", "hallo", "NULL"],
+            ["3", "web", "1.0", "NULL", "NULL", "NULL"],
+            ["4", "NULL", "NULL", "NULL", "NULL", "NULL"]
+        ]
+    );
+    // A cast of text to a list reads it as JSON.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, CAST(meta->'tags' AS VARCHAR[]), len(CAST(meta->'tags' AS VARCHAR[])) \
+             FROM t ORDER BY id"
+        )
+        .await,
+        [
+            ["1", "[a, b]", "2"],
+            ["2", "[]", "0"],
+            ["3", "[c]", "1"],
+            ["4", "NULL", "NULL"]
+        ]
+    );
+    let message = error(
+        &mut s,
+        r#"SELECT json_transform_strict(meta, '{"extra": {"n": "UTINYINT"}}') FROM t"#,
+    )
+    .await;
+    assert!(message.contains("cannot read -3 as UTINYINT"), "{message}");
+    let message = error(&mut s, "SELECT json_transform(meta, 'INTEGER') FROM t").await;
+    assert!(
+        message.contains("the structure is a constant string"),
+        "{message}"
+    );
+}

@@ -13,6 +13,7 @@
 //! Malformed JSON is an error naming the byte and the text, as in DuckDB; a NULL document or
 //! path gives NULL, and a path that finds nothing gives NULL.
 
+mod cast;
 mod encode;
 mod path;
 mod read;
@@ -25,6 +26,7 @@ use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
+pub use cast::{JsonCast, reads_json, transform_as_cast};
 use read::{Reader, ReaderUdf};
 use value::Json;
 use write::{Writer, WriterUdf};
@@ -54,6 +56,9 @@ pub fn register(ctx: &SessionContext) {
     }
     for function in [Writer::ToJson, Writer::Object, Writer::Array] {
         ctx.register_udf(ScalarUDF::from(WriterUdf::new(function)));
+    }
+    for lenient in [false, true] {
+        ctx.register_udf(ScalarUDF::from(JsonCast::new(lenient)));
     }
 }
 

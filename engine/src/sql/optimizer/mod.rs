@@ -69,6 +69,7 @@ mod inequality_subqueries;
 mod integer_casts;
 mod join_key_filter;
 mod join_order;
+mod json_casts;
 mod not_in_join;
 mod selectivity;
 mod semi_join_build_side;
@@ -108,6 +109,7 @@ pub use inequality_subqueries::InequalitySubqueries;
 pub use integer_casts::IntegerCasts;
 pub use join_key_filter::{JoinKeyFilters, KeyFilteredJoinExec};
 pub use join_order::JoinOrder;
+pub use json_casts::JsonCasts;
 pub use not_in_join::{NotInBuildSide, NotInJoinExec};
 pub use semi_join_build_side::SemiJoinBuildSide;
 pub use semi_join_pushdown::SemiJoinPushdown;
@@ -125,7 +127,7 @@ const KEYS_ALIAS: &str = "__tarn_join_keys";
 /// DataFusion's analyzer rules with Tarn's: [`DateIntervals`] and [`FloatOverDecimal`] just
 /// before type coercion, whose choice of type they correct, [`IntegerCasts`],
 /// [`TruncatedDecimals`], [`SubqueryValues`], [`InequalitySubqueries`] (after the previous,
-/// whose `count(*)` subqueries it may take), [`TextCasts`] and [`CheckedConstants`] after it,
+/// whose `count(*)` subqueries it may take), [`TextCasts`], [`JsonCasts`] and [`CheckedConstants`] after it,
 /// which need its casts and types in place.
 pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     let mut rules = Analyzer::new().rules;
@@ -140,6 +142,7 @@ pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     rules.push(Arc::new(SubqueryValues));
     rules.push(Arc::new(InequalitySubqueries));
     rules.push(Arc::new(TextCasts));
+    rules.push(Arc::new(JsonCasts));
     rules.push(Arc::new(CheckedConstants));
     rules
 }
