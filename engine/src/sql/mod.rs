@@ -52,6 +52,7 @@ mod routing;
 mod samples;
 mod scalar_args;
 mod scoring;
+mod set_operations;
 mod sha1_digest;
 mod slice;
 mod split;
@@ -327,6 +328,8 @@ impl SqlSession {
                 state.higher_order_functions().contains_key(name)
             });
             scalar_args::positional_settings(&mut statement)?;
+            // Boxed: it plans the inputs, and that future would swell every `plan`'s.
+            Box::pin(set_operations::count_duplicates(&mut statement, &state)).await?;
             expand::order_by_all_over_stars(&mut statement, &state).await?;
             let plan = state
                 .statement_to_plan(DFStatement::Statement(Box::new(statement)))

@@ -415,26 +415,28 @@ fn as_double(expr: Expr) -> Expr {
     }
 }
 
-/// Names the result columns of a query statement (or CTAS) as DuckDB does; run after
+/// Names the result columns of every query in the statement (the statement's own, and each
+/// subquery's and CTE's, which `*` and a CTE's column list see) as DuckDB does; run after
 /// select-list expansion so expanded columns are named too.
 pub fn name_columns(statement: &mut Statement) {
-    match statement {
-        Statement::Query(query) => name_columns_like_duckdb(query),
-        Statement::CreateTable(create) => {
-            if let Some(query) = &mut create.query {
-                name_columns_like_duckdb(query)
-            }
-        }
-        Statement::CreateView(view) => name_columns_like_duckdb(&mut view.query),
-        Statement::Explain { statement, .. } => name_columns(statement),
-        _ => {}
+    let _ = statement.visit(&mut NameColumns);
+}
+
+struct NameColumns;
+
+impl VisitorMut for NameColumns {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        name_columns_like_duckdb(query);
+        ControlFlow::Continue(())
     }
 }
 
 /// Gives unnamed result columns DuckDB's names: the expression as written (`sum(x)`, not
 /// DataFusion's `sum(t.x)`), every binary operation in parentheses, `count(*)` as
 /// `count_star()`.
-/// Only the outermost SELECT's columns are visible, so only those are renamed.
+/// Only a set operation's first SELECT names its columns, so only those are renamed.
 fn name_columns_like_duckdb(query: &mut Query) {
     order_by_all_as_positions(query);
     let mut body = query.body.as_mut();

@@ -11,6 +11,7 @@ mod json;
 mod lateral_unnest;
 mod macros;
 mod routing;
+mod set_operations;
 mod sort;
 mod sql;
 mod stores;

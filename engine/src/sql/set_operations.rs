@@ -1,0 +1,207 @@
+//! `INTERSECT ALL` and `EXCEPT ALL` count duplicates, as SQL and DuckDB define them: a row `m`
+//! times in the left input and `n` times in the right is `min(m, n)` times in the intersection
+//! and `max(m - n, 0)` times in the difference. DataFusion plans them as a semi and an anti
+//! join, which keep every left copy of a row the right input has, or none
+//! (`(1, 2, 2, 2) EXCEPT ALL (2, 3)` gave `1` where it is `1, 2, 2`).
+//!
+//! Each becomes the DISTINCT operation over both inputs with each row numbered among its
+//! copies (`row_number() OVER (PARTITION BY every column)`), so that the k-th copy on the left
+//! meets the k-th on the right; the numbers are then dropped. Runs last among the rewrites, on
+//! inputs already in DataFusion's terms, since the left input's columns come from planning it.
+
+use std::ops::ControlFlow;
+
+use datafusion::execution::SessionState;
+use datafusion::sql::parser::Statement as DFStatement;
+use sqlparser::ast::{
+    Query, SetExpr, SetOperator, SetQuantifier, Statement, TableFactor, VisitMut, VisitorMut, With,
+};
+use sqlparser::parser::Parser;
+
+use super::dialect::TarnDialect;
+use super::quote_identifier;
+use crate::error::{Result, TarnError};
+
+/// Names of the subqueries that stand for the inputs in a template, until [`PlaceInputs`] puts
+/// the inputs there (and names them [`LEFT`] and [`RIGHT`], so that a rewrite nested in an
+/// input is never taken for a placeholder).
+const LEFT_PLACEHOLDER: &str = "__tarn_left_input";
+const RIGHT_PLACEHOLDER: &str = "__tarn_right_input";
+const LEFT: &str = "__tarn_left";
+const RIGHT: &str = "__tarn_right";
+
+/// Rewrites every `INTERSECT ALL` and `EXCEPT ALL` in the statement, innermost first.
+pub(super) async fn count_duplicates(
+    statement: &mut Statement,
+    state: &SessionState,
+) -> Result<()> {
+    let with = match statement {
+        Statement::Query(query) => query.with.clone(),
+        _ => None,
+    };
+    while let ControlFlow::Break(Some(found)) = statement.visit(&mut FirstCounted { replace: None })
+    {
+        let replacement = counted(*found, with.clone(), state).await?;
+        let _ = statement.visit(&mut FirstCounted {
+            replace: Some(replacement),
+        });
+    }
+    Ok(())
+}
+
+fn counts_duplicates(body: &SetExpr) -> bool {
+    matches!(
+        body,
+        SetExpr::SetOperation {
+            op: SetOperator::Intersect | SetOperator::Except,
+            set_quantifier: SetQuantifier::All,
+            ..
+        }
+    )
+}
+
+/// Finds the first `INTERSECT ALL` or `EXCEPT ALL` (innermost first within a query body), or
+/// puts `replace` in its place.
+struct FirstCounted {
+    replace: Option<SetExpr>,
+}
+
+impl FirstCounted {
+    /// The first such operation under `body`, children first.
+    fn first(body: &mut SetExpr) -> Option<&mut SetExpr> {
+        let (in_left, in_right) = match &*body {
+            SetExpr::SetOperation { left, right, .. } => (holds(left), holds(right)),
+            _ => (false, false),
+        };
+        if in_left || in_right {
+            let SetExpr::SetOperation { left, right, .. } = body else {
+                unreachable!("only a set operation has inputs");
+            };
+            return Self::first(if in_left { left } else { right });
+        }
+        counts_duplicates(body).then_some(body)
+    }
+}
+
+/// Whether `body` is or holds (outside nested queries) an operation that counts duplicates.
+fn holds(body: &SetExpr) -> bool {
+    counts_duplicates(body)
+        || matches!(body, SetExpr::SetOperation { left, right, .. } if holds(left) || holds(right))
+}
+
+impl VisitorMut for FirstCounted {
+    /// The operation found, or `None` once replaced.
+    type Break = Option<Box<SetExpr>>;
+
+    fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<Self::Break> {
+        let Some(found) = Self::first(&mut query.body) else {
+            return ControlFlow::Continue(());
+        };
+        match self.replace.take() {
+            Some(replacement) => {
+                *found = replacement;
+                ControlFlow::Break(None)
+            }
+            None => ControlFlow::Break(Some(Box::new(found.clone()))),
+        }
+    }
+}
+
+/// The distinct form of `operation` over numbered copies (see the module documentation).
+async fn counted(operation: SetExpr, with: Option<With>, state: &SessionState) -> Result<SetExpr> {
+    let SetExpr::SetOperation {
+        op, left, right, ..
+    } = operation
+    else {
+        unreachable!("FirstCounted finds set operations");
+    };
+    let names = column_names(&left, with, state).await?;
+    let quoted: Vec<String> = names.iter().map(|n| quote_identifier(n)).collect();
+    let columns = quoted.join(", ");
+    let keyword = match op {
+        SetOperator::Intersect => "INTERSECT",
+        _ => "EXCEPT",
+    };
+    let numbered = |alias: &str, renamed: bool| {
+        let rename = if renamed {
+            format!("({columns})")
+        } else {
+            String::new()
+        };
+        format!(
+            "(SELECT *, row_number() OVER (PARTITION BY {columns}) AS __tarn_copy \
+             FROM (SELECT 1) AS {alias}{rename})"
+        )
+    };
+    let sql = format!(
+        "SELECT {columns} FROM ({} {keyword} {}) AS __tarn_copies",
+        numbered(LEFT_PLACEHOLDER, false),
+        numbered(RIGHT_PLACEHOLDER, true)
+    );
+    let mut query = parse_query(&sql)?;
+    let _ = query.visit(&mut PlaceInputs {
+        left: Some(*left),
+        right: Some(*right),
+    });
+    Ok(*query.body)
+}
+
+/// The names of the columns `input` gives, under the statement's WITH clause.
+async fn column_names(
+    input: &SetExpr,
+    with: Option<With>,
+    state: &SessionState,
+) -> Result<Vec<String>> {
+    let mut probe = parse_query(&format!("SELECT * FROM (SELECT 1) AS {LEFT_PLACEHOLDER}"))?;
+    probe.with = with;
+    let _ = probe.visit(&mut PlaceInputs {
+        left: Some(input.clone()),
+        right: None,
+    });
+    let plan = state
+        .statement_to_plan(DFStatement::Statement(Box::new(Statement::Query(probe))))
+        .await?;
+    Ok(plan
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect())
+}
+
+fn parse_query(sql: &str) -> Result<Box<Query>> {
+    Parser::new(&TarnDialect)
+        .try_with_sql(sql)
+        .and_then(|mut parser| parser.parse_query())
+        .map_err(|e| TarnError::Parse(format!("in the query a set operation stands for: {e}")))
+}
+
+/// Puts the inputs in place of the placeholder subqueries.
+struct PlaceInputs {
+    left: Option<SetExpr>,
+    right: Option<SetExpr>,
+}
+
+impl VisitorMut for PlaceInputs {
+    type Break = ();
+
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Derived {
+            subquery,
+            alias: Some(alias),
+            ..
+        } = factor
+        {
+            let (input, name) = match alias.name.value.as_str() {
+                LEFT_PLACEHOLDER => (self.left.take(), LEFT),
+                RIGHT_PLACEHOLDER => (self.right.take(), RIGHT),
+                _ => return ControlFlow::Continue(()),
+            };
+            if let Some(input) = input {
+                *subquery.body = input;
+                alias.name = sqlparser::ast::Ident::new(name);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}

@@ -1,0 +1,128 @@
+//! `INTERSECT ALL` and `EXCEPT ALL` count duplicates (a row m times on the left and n times on
+//! the right is min(m, n) times in the intersection, max(m - n, 0) in the difference), and
+//! subqueries name their columns as DuckDB does. Answers as DuckDB 2.0 gives them.
+
+use std::collections::BTreeMap;
+
+use crate::sql::{columns, query, session};
+
+#[tokio::test]
+async fn intersect_all_and_except_all_count_copies() {
+    let mut s = session();
+    let left = "SELECT * FROM (VALUES (1, 'x'), (2, NULL), (2, NULL), (2, NULL), (3, 'z')) l(a, b)";
+    let right = "SELECT * FROM (VALUES (2, NULL), (2, NULL), (3, 'z'), (3, 'z'), (4, 'w')) r(a, b)";
+    assert_eq!(
+        query(
+            &mut s,
+            &format!("{left} INTERSECT ALL {right} ORDER BY ALL")
+        )
+        .await,
+        [["2", "NULL"], ["2", "NULL"], ["3", "z"]]
+    );
+    assert_eq!(
+        query(&mut s, &format!("{left} EXCEPT ALL {right} ORDER BY ALL")).await,
+        [["1", "x"], ["2", "NULL"]]
+    );
+    // Inside a CTE and a subquery, and nested: the inner one first.
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "WITH d AS ({left} EXCEPT ALL {right}) \
+                 SELECT count(*) FROM (SELECT * FROM d INTERSECT ALL ({left} EXCEPT ALL \
+                 SELECT 2, NULL))"
+            )
+        )
+        .await,
+        [["2"]]
+    );
+    // Without ALL the operations stay DataFusion's (one copy of each row).
+    assert_eq!(
+        query(&mut s, &format!("{left} EXCEPT {right} ORDER BY ALL")).await,
+        [["1", "x"]]
+    );
+}
+
+#[tokio::test]
+async fn copies_match_the_counting_definition_on_random_multisets() {
+    let mut s = session();
+    // Small values so that rows repeat on both sides, deterministic without a RNG crate.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % 6
+    };
+    let rows = |next: &mut dyn FnMut() -> u64, n| -> Vec<u64> { (0..n).map(|_| next()).collect() };
+    let left = rows(&mut next, 300);
+    let right = rows(&mut next, 200);
+    let values = |rows: &[u64]| {
+        rows.iter()
+            .map(|v| format!("({v})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let count = |rows: &[u64]| {
+        let mut counts = BTreeMap::new();
+        for v in rows {
+            *counts.entry(*v).or_insert(0i64) += 1;
+        }
+        counts
+    };
+    let (lc, rc) = (count(&left), count(&right));
+    for (op, expected) in [
+        (
+            "INTERSECT ALL",
+            lc.iter()
+                .map(|(v, m)| (*v, (*m).min(*rc.get(v).unwrap_or(&0))))
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "EXCEPT ALL",
+            lc.iter()
+                .map(|(v, m)| (*v, (*m - *rc.get(v).unwrap_or(&0)).max(0)))
+                .collect(),
+        ),
+    ] {
+        let sql = format!(
+            "SELECT v, count(*) FROM (SELECT * FROM (VALUES {}) l(v) {op} \
+             SELECT * FROM (VALUES {}) r(v)) GROUP BY v ORDER BY v",
+            values(&left),
+            values(&right)
+        );
+        let got = query(&mut s, &sql).await;
+        let expected: Vec<Vec<String>> = expected
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(v, n)| vec![v.to_string(), n.to_string()])
+            .collect();
+        assert_eq!(got, expected, "{op}");
+    }
+}
+
+#[tokio::test]
+async fn subqueries_and_ctes_name_their_columns_as_duckdb() {
+    let mut s = session();
+    // DataFusion named both `Int64(1)` and refused them as one name twice.
+    let batches = s.query("SELECT * FROM (SELECT 1, 1)").await.unwrap();
+    assert_eq!(columns(&batches), ["1", "1_1"]);
+    assert_eq!(
+        query(&mut s, "WITH t(a, b) AS (SELECT 1, 1) SELECT a + b FROM t").await,
+        [["2"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "WITH RECURSIVE fib(n, a, b) AS (SELECT 1, 0, 1 UNION ALL \
+             SELECT n + 1, b, a + b FROM fib WHERE n < 10) SELECT max(b) FROM fib"
+        )
+        .await,
+        [["55"]]
+    );
+    let batches = s
+        .query("SELECT * FROM (SELECT sum(x), count(*) FROM range(4) t(x))")
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["sum(x)", "count_star()"]);
+}
