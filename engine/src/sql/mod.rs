@@ -15,6 +15,7 @@ mod byte_sizes;
 mod checked_sum;
 mod copy;
 mod copy_from;
+mod cte_hints;
 mod date_diff;
 mod decimal_avg;
 mod describe;
@@ -45,6 +46,7 @@ mod map_from_entries;
 mod metadata;
 mod near_duplicates;
 mod next_after;
+mod null_treatment;
 pub(crate) mod optimizer;
 mod pivot;
 mod rewrite;
@@ -558,6 +560,7 @@ fn files_schema(ctx: &SessionContext) -> Arc<dyn SchemaProvider> {
 /// Parses exactly one statement with the DuckDB dialect.
 pub(crate) fn parse_one(sql: &str) -> Result<Statement> {
     let sql = asof_join::mark(&filter_clause::insert_where(sql)?)?;
+    let sql = cte_hints::drop_materialized(&null_treatment::after_the_call(&sql)?)?;
     let sql = expand::mark_renames(&samples::normalize(&sql)?)?;
     let mut statements = Parser::parse_sql(&dialect::TarnDialect, &sql)
         .map_err(|e| TarnError::Parse(parser_message(&e.to_string(), &sql)))?;

@@ -1524,3 +1524,31 @@ async fn a_number_times_an_interval_steps_a_time_series() {
     let message = error(&mut s, "SELECT 'a' * INTERVAL 1 DAY").await;
     assert!(message.contains("not by VARCHAR"), "{message}");
 }
+
+#[tokio::test]
+async fn ignore_nulls_inside_the_call_fills_gaps() {
+    let (mut s, _dir) = parquet_view(
+        "SELECT * FROM (VALUES (1, 8), (2, NULL), (3, NULL), (4, 10), (5, 0)) v(t, x)",
+    )
+    .await;
+    // DuckDB's forward and backward fills and the previous non-NULL value.
+    assert_eq!(
+        query(
+            &mut s,
+            "WITH f AS MATERIALIZED (SELECT * FROM t) \
+             SELECT t, last_value(x IGNORE NULLS) OVER (ORDER BY t ROWS BETWEEN UNBOUNDED \
+               PRECEDING AND CURRENT ROW), \
+             first_value(x IGNORE NULLS) OVER (ORDER BY t ROWS BETWEEN CURRENT ROW AND \
+               UNBOUNDED FOLLOWING), \
+             lag(x IGNORE NULLS) OVER (ORDER BY t) FROM f ORDER BY t"
+        )
+        .await,
+        [
+            ["1", "8", "8", "NULL"],
+            ["2", "8", "10", "8"],
+            ["3", "8", "10", "8"],
+            ["4", "10", "10", "8"],
+            ["5", "0", "0", "10"]
+        ]
+    );
+}
