@@ -21,7 +21,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::SessionState;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{LogicalPlanBuilder, lit};
-use datafusion::object_store::ObjectMeta;
+use datafusion::object_store::{ObjectMeta, ObjectStoreExt};
 use datafusion::prelude::{
     CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionConfig, col,
 };
@@ -80,6 +80,83 @@ pub struct ScanOptions {
     pub delim: Option<u8>,
     /// CSV/JSON: explicit column names and SQL types, in order; skips inference.
     pub columns: Option<Vec<(String, DataType)>>,
+    /// CSV: the quote, escape and comment characters.
+    pub quote: Option<u8>,
+    pub escape: Option<u8>,
+    pub comment: Option<u8>,
+    /// CSV: every column as VARCHAR (`all_varchar`).
+    pub all_varchar: bool,
+    /// CSV/JSON: types for some columns by name (`types`, `dtypes`), the rest inferred.
+    pub types: Vec<(String, DataType)>,
+    /// CSV: the columns' names in order (`names`), in place of the header's.
+    pub names: Vec<String>,
+    /// JSON: one array of records (`format = 'array'`) or a record per line
+    /// (`'newline_delimited'`); `None` tells from the file.
+    pub json_array: Option<bool>,
+}
+
+impl ScanOptions {
+    /// An inferred schema with the names and types the options give: DuckDB's `column0`,
+    /// `column1`, ... for a CSV file without a header (DataFusion's are `column_1`, ...), then
+    /// `names` in order, `types` by name, and VARCHAR for all with `all_varchar`. The CSV
+    /// reader takes a file's columns by position, so a new name or type is read as such.
+    fn adjusted(&self, schema: SchemaRef, format: FileFormatKind) -> Result<SchemaRef> {
+        let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        let csv = format == FileFormatKind::Csv;
+        if csv && self.header == Some(false) {
+            for (i, field) in fields.iter_mut().enumerate() {
+                *field = field.clone().with_name(format!("column{i}"));
+            }
+        }
+        if self.names.len() > fields.len() {
+            return Err(TarnError::Invalid(format!(
+                "read_csv(): {} names for {} columns",
+                self.names.len(),
+                fields.len()
+            )));
+        }
+        for (field, name) in fields.iter_mut().zip(&self.names) {
+            *field = field.clone().with_name(name);
+        }
+        for (name, data_type) in &self.types {
+            let field = fields
+                .iter_mut()
+                .find(|f| f.name().eq_ignore_ascii_case(name))
+                .ok_or_else(|| {
+                    TarnError::Invalid(format!("types: the files have no column {name}"))
+                })?;
+            *field = field.clone().with_data_type(data_type.clone());
+        }
+        if csv && self.all_varchar {
+            for field in &mut fields {
+                *field = field.clone().with_data_type(DataType::Utf8);
+            }
+        }
+        Ok(Arc::new(Schema::new_with_metadata(
+            fields,
+            schema.metadata().clone(),
+        )))
+    }
+}
+
+/// The first bytes of the first file listed, for telling its dialect (see `sniff`), and
+/// whether they are the whole file.
+async fn first_bytes(
+    state: &SessionState,
+    files: &[(ListingTableUrl, Vec<ObjectMeta>)],
+) -> Result<(bytes::Bytes, bool)> {
+    const SAMPLE: u64 = 64 * 1024;
+    let (url, listed) = &files[0];
+    let Some(meta) = listed.iter().find(|meta| meta.size > 0) else {
+        return Ok((bytes::Bytes::new(), true));
+    };
+    let store = state.runtime_env().object_store(url)?;
+    let end = meta.size.min(SAMPLE);
+    let bytes = store
+        .get_range(&meta.location, 0..end)
+        .await
+        .map_err(|e| TarnError::DataFusion(e.into()))?;
+    Ok((bytes, end == meta.size))
 }
 
 /// A file format and the options that make it, as plain data.
@@ -90,6 +167,15 @@ pub struct FormatOptions {
     pub header: Option<bool>,
     /// CSV: the field delimiter (default `,`).
     pub delim: Option<u8>,
+    #[serde(default)]
+    pub quote: Option<u8>,
+    #[serde(default)]
+    pub escape: Option<u8>,
+    #[serde(default)]
+    pub comment: Option<u8>,
+    /// JSON: one array of records rather than a record per line.
+    #[serde(default)]
+    pub json_array: bool,
 }
 
 impl FormatOptions {
@@ -106,13 +192,17 @@ impl FormatOptions {
             FileFormatKind::Csv => {
                 let mut read = CsvReadOptions::new()
                     .has_header(self.header.unwrap_or(true))
-                    .delimiter(self.delim.unwrap_or(b','));
+                    .delimiter(self.delim.unwrap_or(b','))
+                    .quote(self.quote.unwrap_or(b'"'));
+                read.escape = self.escape;
+                read.comment = self.comment;
                 read.file_extension = "";
                 read.to_listing_options(config, table_options.clone())
             }
             FileFormatKind::Json => {
                 let read = JsonReadOptions {
                     file_extension: "",
+                    newline_delimited: !self.json_array,
                     ..Default::default()
                 };
                 read.to_listing_options(config, table_options.clone())
@@ -192,10 +282,34 @@ impl ScanSpec {
             Some(false) => vec![],
             _ => hive_partitions(&files),
         };
+        let sample = match (format, self.options.delim, self.options.json_array) {
+            (FileFormatKind::Csv, None, _) | (FileFormatKind::Json, _, None) => {
+                Some(first_bytes(state, &files).await?)
+            }
+            _ => None,
+        };
+        let sampled = sample
+            .as_ref()
+            .map(|(bytes, whole)| (bytes.as_ref(), *whole));
         let reading = FormatOptions {
             kind: format,
             header: self.options.header,
-            delim: self.options.delim,
+            delim: match (format, sampled) {
+                (FileFormatKind::Csv, Some((bytes, whole))) if self.options.delim.is_none() => {
+                    Some(super::sniff::delimiter(bytes, whole, self.options.comment))
+                }
+                _ => self.options.delim,
+            },
+            quote: self.options.quote,
+            escape: self.options.escape,
+            comment: self.options.comment,
+            json_array: match (self.options.json_array, sampled) {
+                (Some(array), _) => array,
+                (None, Some((bytes, _))) => {
+                    format == FileFormatKind::Json && super::sniff::is_json_array(bytes)
+                }
+                (None, None) => false,
+            },
         };
         let options = reading
             .listing_options(state.config(), &state.default_table_options())
@@ -209,7 +323,10 @@ impl ScanSpec {
                     .map(|(name, ty)| Field::new(name, ty.clone(), true))
                     .collect::<Vec<_>>(),
             )),
-            None => self.infer_schema(state, &options, &files, format).await?,
+            None => {
+                let inferred = self.infer_schema(state, &options, &files, format).await?;
+                self.options.adjusted(inferred, format)?
+            }
         };
 
         Ok(ResolvedFiles {

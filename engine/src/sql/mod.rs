@@ -57,6 +57,7 @@ mod scoring;
 mod set_operations;
 mod sha1_digest;
 mod slice;
+mod sniff;
 mod split;
 mod statistics;
 mod strptime;

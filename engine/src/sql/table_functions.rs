@@ -169,6 +169,15 @@ fn scan_options(
             "sep",
             "columns",
             "auto_detect",
+            "quote",
+            "escape",
+            "comment",
+            "all_varchar",
+            "types",
+            "dtypes",
+            "column_types",
+            "names",
+            "column_names",
         ],
         FileFormatKind::Json => &[
             "hive_partitioning",
@@ -194,10 +203,46 @@ fn scan_options(
             "union_by_name" => options.union_by_name = flag()?,
             "filename" => options.filename = flag()?,
             "header" => options.header = Some(flag()?),
-            "delim" | "sep" => match value {
-                Const::Str(s) if s.len() == 1 => options.delim = Some(s.as_bytes()[0]),
-                Const::Str(s) if s == "\\t" => options.delim = Some(b'\t'),
-                _ => return Err(wrong("a one-character string")),
+            "delim" | "sep" => {
+                options.delim =
+                    Some(one_character(value).ok_or_else(|| wrong("a one-character string"))?)
+            }
+            "quote" => {
+                options.quote =
+                    Some(one_character(value).ok_or_else(|| wrong("a one-character string"))?)
+            }
+            "escape" => {
+                options.escape =
+                    Some(one_character(value).ok_or_else(|| wrong("a one-character string"))?)
+            }
+            "comment" => {
+                options.comment =
+                    Some(one_character(value).ok_or_else(|| wrong("a one-character string"))?)
+            }
+            "all_varchar" => options.all_varchar = flag()?,
+            "types" | "dtypes" | "column_types" => {
+                let Const::Struct(fields) = value else {
+                    return Err(wrong("a struct such as {'a': 'INTEGER'}"));
+                };
+                options.types = fields
+                    .iter()
+                    .map(|(column, ty)| match ty {
+                        Const::Str(ty) => Ok((column.clone(), parse_sql_type(ty)?)),
+                        _ => Err(wrong("a struct of type names")),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+            }
+            "names" | "column_names" => match value {
+                Const::List(names) => {
+                    options.names = names
+                        .iter()
+                        .map(|name| match name {
+                            Const::Str(name) => Ok(name.clone()),
+                            _ => Err(wrong("a list of names")),
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                }
+                _ => return Err(wrong("a list of names")),
             },
             "columns" => {
                 let Const::Struct(fields) = value else {
@@ -213,8 +258,12 @@ fn scan_options(
                 options.columns = Some(columns);
             }
             "format" => match value {
-                Const::Str(s) if s.eq_ignore_ascii_case("newline_delimited") || s == "auto" => {}
-                _ => return Err(wrong("'newline_delimited'")),
+                Const::Str(s) if s.eq_ignore_ascii_case("newline_delimited") => {
+                    options.json_array = Some(false)
+                }
+                Const::Str(s) if s.eq_ignore_ascii_case("array") => options.json_array = Some(true),
+                Const::Str(s) if s.eq_ignore_ascii_case("auto") => {}
+                _ => return Err(wrong("'auto', 'array' or 'newline_delimited'")),
             },
             // Accepted for compatibility: inference is always on and strings stay strings.
             "auto_detect" | "binary_as_string" => {
@@ -224,6 +273,15 @@ fn scan_options(
         }
     }
     Ok(options)
+}
+
+/// The byte of a one-character string (`'\t'` written out is a tab, as in DuckDB).
+fn one_character(value: &Const) -> Option<u8> {
+    match value {
+        Const::Str(s) if s.len() == 1 => Some(s.as_bytes()[0]),
+        Const::Str(s) if s == "\\t" => Some(b'\t'),
+        _ => None,
+    }
 }
 
 /// A SQL type name as an Arrow type, with DuckDB's spellings.

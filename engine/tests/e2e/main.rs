@@ -10,6 +10,7 @@ mod jobs;
 mod json;
 mod lateral_unnest;
 mod macros;
+mod readers;
 mod routing;
 mod set_operations;
 mod sort;

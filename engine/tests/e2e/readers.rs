@@ -1,0 +1,139 @@
+//! Reading CSV and JSON files as DuckDB reads them: a CSV file's delimiter and a JSON file's
+//! layout (an array of records or a record per line) told from the file when not given, and
+//! `read_csv`'s options for names and types. Answers as DuckDB 2.0 gives them.
+
+use crate::sql::{columns, error, query, session};
+
+/// A pipe-delimited file with a quoted pipe, an empty field and an empty date.
+const PIPES: &str =
+    "id|name|score|day\n1|alpha|0.5|2024-01-02\n2||NA|2024-01-03\n3|\"ga|mma\"|1.5|\n";
+
+#[tokio::test]
+async fn a_csv_files_delimiter_is_told_from_its_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipes = dir.path().join("p.csv");
+    std::fs::write(&pipes, PIPES).unwrap();
+    let semicolons = dir.path().join("c.csv");
+    std::fs::write(&semicolons, "# made by a tool\nid;note\n1;\"a;b\"\n2;'q'\n").unwrap();
+    let mut s = session();
+    let p = pipes.display();
+    for sql in [
+        format!("SELECT * FROM '{p}' ORDER BY id"),
+        format!("SELECT * FROM read_csv_auto('{p}') ORDER BY id"),
+    ] {
+        let batches = s.query(&sql).await.unwrap();
+        assert_eq!(columns(&batches), ["id", "name", "score", "day"], "{sql}");
+        assert_eq!(
+            crate::sql::rows(&batches),
+            [
+                ["1", "alpha", "0.5", "2024-01-02"],
+                ["2", "NULL", "NA", "2024-01-03"],
+                ["3", "ga|mma", "1.5", "NULL"]
+            ],
+            "{sql}"
+        );
+    }
+    // Comment lines are not judged.
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT * FROM read_csv('{}', comment = '#') ORDER BY id",
+                semicolons.display()
+            )
+        )
+        .await,
+        [["1", "a;b"], ["2", "'q'"]]
+    );
+}
+
+#[tokio::test]
+async fn read_csv_names_and_types_columns_as_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.csv");
+    std::fs::write(&path, PIPES).unwrap();
+    let p = path.display();
+    let mut s = session();
+    // Without a header DuckDB counts columns from 0.
+    let batches = s
+        .query(&format!(
+            "SELECT * FROM read_csv('{p}', header = false) LIMIT 1"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        columns(&batches),
+        ["column0", "column1", "column2", "column3"]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT typeof(a), typeof(b), typeof(day), sum(a) \
+                 FROM read_csv('{p}', names = ['a', 'b'], types = {{'day': 'VARCHAR', 'a': 'DOUBLE'}}) \
+                 GROUP BY ALL"
+            )
+        )
+        .await
+        .iter()
+        .map(|row| row.join(" "))
+        .collect::<Vec<_>>(),
+        ["DOUBLE VARCHAR VARCHAR 6.0"]
+    );
+    // `names` leaves the columns it does not reach their header's names.
+    let batches = s
+        .query(&format!(
+            "SELECT * FROM read_csv('{p}', names = ['a']) LIMIT 1"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["a", "name", "score", "day"]);
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT typeof(id), typeof(day), max(id) FROM read_csv('{p}', all_varchar = true) \
+                 GROUP BY ALL"
+            )
+        )
+        .await,
+        [["VARCHAR", "VARCHAR", "3"]]
+    );
+    let message = error(
+        &mut s,
+        &format!("SELECT * FROM read_csv('{p}', types = {{'nope': 'INTEGER'}})"),
+    )
+    .await;
+    assert!(message.contains("no column nope"), "{message}");
+    let message = error(
+        &mut s,
+        &format!("SELECT * FROM read_csv('{p}', names = ['a', 'b', 'c', 'd', 'e'])"),
+    )
+    .await;
+    assert!(message.contains("5 names for 4 columns"), "{message}");
+}
+
+#[tokio::test]
+async fn a_json_array_of_records_reads_like_newline_delimited_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("arr.json");
+    std::fs::write(
+        &path,
+        "[\n  {\"id\": 1, \"tags\": [\"a\"]},\n  {\"id\": 2, \"tags\": []}\n]\n",
+    )
+    .unwrap();
+    let p = path.display();
+    let mut s = session();
+    for sql in [
+        format!("SELECT id, len(tags) FROM '{p}' ORDER BY id"),
+        format!("SELECT id, len(tags) FROM read_json('{p}', format = 'array') ORDER BY id"),
+    ] {
+        assert_eq!(query(&mut s, &sql).await, [["1", "1"], ["2", "0"]], "{sql}");
+    }
+    let message = error(
+        &mut s,
+        &format!("SELECT * FROM read_json('{p}', format = 'newline_delimited')"),
+    )
+    .await;
+    assert!(message.contains("arr.json"), "{message}");
+}
