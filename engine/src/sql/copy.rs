@@ -1,5 +1,7 @@
 //! DuckDB's `COPY (query) TO 'path' (FORMAT parquet, PARTITION_BY (cols), COMPRESSION zstd,
-//! ROW_GROUP_SIZE n, KV_METADATA {key: 'value'}, OVERWRITE)`.
+//! ROW_GROUP_SIZE n, ROW_GROUPS_PER_FILE k, PER_THREAD_OUTPUT, KV_METADATA {key: 'value'},
+//! OVERWRITE)`. `ROW_GROUPS_PER_FILE` and `PER_THREAD_OUTPUT` make the target a folder of
+//! files (shards of `k` row groups, or one file per thread), as in DuckDB.
 //!
 //! Output appears whole or not at all: on a local disk or a 3FS mount everything is written
 //! under a hidden staging name next to the target and renamed into place at the end; in an object
@@ -12,6 +14,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, RecordBatch, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::config::ConfigNonZeroUsize;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::sql::sqlparser::tokenizer::Token;
@@ -35,6 +38,10 @@ pub struct CopyStatement {
     pub compression: Option<String>,
     pub compression_level: Option<u32>,
     pub row_group_size: Option<usize>,
+    /// Shards: a new file after this many row groups (`ROW_GROUPS_PER_FILE`).
+    pub row_groups_per_file: Option<usize>,
+    /// A file per thread (`PER_THREAD_OUTPUT`).
+    pub per_thread: bool,
     /// Key-value pairs for each Parquet file's footer (a pipeline's provenance, say), in the
     /// order written.
     pub kv_metadata: Vec<(String, String)>,
@@ -214,6 +221,8 @@ impl CopyStatement {
             compression: None,
             compression_level: None,
             row_group_size: None,
+            row_groups_per_file: None,
+            per_thread: false,
             kv_metadata: vec![],
             overwrite: false,
             header: true,
@@ -260,6 +269,25 @@ impl CopyStatement {
                             .map_err(|_| syntax("ROW_GROUP_SIZE takes a number"))?,
                     )
                 }
+                "ROW_GROUPS_PER_FILE" => {
+                    copy.row_groups_per_file = Some(
+                        single()?
+                            .parse()
+                            .ok()
+                            .filter(|&n: &usize| n > 0)
+                            .ok_or_else(|| syntax("ROW_GROUPS_PER_FILE takes a number from 1"))?,
+                    )
+                }
+                "PER_THREAD_OUTPUT" => {
+                    copy.per_thread = values.is_empty() || single()?.eq_ignore_ascii_case("true")
+                }
+                "FILE_SIZE_BYTES" => {
+                    return Err(TarnError::Invalid(
+                        "COPY: FILE_SIZE_BYTES is not supported; ROW_GROUPS_PER_FILE n starts a \
+                         new file every n row groups"
+                            .into(),
+                    ));
+                }
                 "KV_METADATA" => copy.kv_metadata = key_value_pairs(&option[1..])?,
                 "OVERWRITE" | "OVERWRITE_OR_IGNORE" => {
                     copy.overwrite = values.is_empty() || single()?.eq_ignore_ascii_case("true")
@@ -298,11 +326,15 @@ impl CopyStatement {
         frame: datafusion::prelude::DataFrame,
         staging: &Path,
     ) -> Result<u64> {
-        let directory = !self.partition_by.is_empty() || self.target.ends_with('/');
+        let directory = !self.partition_by.is_empty()
+            || self.target.ends_with('/')
+            || self.per_thread
+            || self.row_groups_per_file.is_some();
         let mut path = staging.display().to_string();
         if directory {
             path.push('/');
         }
+        let frame = self.with_file_limits(frame)?;
         let options = DataFrameWriteOptions::new()
             .with_single_file_output(!directory)
             .with_partition_by(self.partition_by.clone());
@@ -340,6 +372,46 @@ impl CopyStatement {
             .filter_map(|b| b.column(0).as_any().downcast_ref::<UInt64Array>())
             .flat_map(|a| a.iter().flatten())
             .sum())
+    }
+
+    /// `frame` under the session's settings with DataFusion's limits on output files set for
+    /// `ROW_GROUPS_PER_FILE` (files filled one after another up to that many rows) or
+    /// `PER_THREAD_OUTPUT` (as many files as threads).
+    fn with_file_limits(
+        &self,
+        frame: datafusion::prelude::DataFrame,
+    ) -> Result<datafusion::prelude::DataFrame> {
+        if self.row_groups_per_file.is_none() && !self.per_thread {
+            return Ok(frame);
+        }
+        let (state, plan) = frame.into_parts();
+        // The catalogs are shared with the session's state: a fresh default one would replace
+        // its own.
+        let mut config = state
+            .config()
+            .clone()
+            .with_create_default_catalog_and_schema(false);
+        let execution = &mut config.options_mut().execution;
+        if let Some(groups) = self.row_groups_per_file {
+            let group_rows = self.row_group_size.unwrap_or(
+                state
+                    .default_table_options()
+                    .parquet
+                    .global
+                    .max_row_group_size,
+            );
+            execution.soft_max_rows_per_output_file =
+                ConfigNonZeroUsize::try_new(groups.saturating_mul(group_rows).max(1))?;
+            execution.minimum_parallel_output_files = ConfigNonZeroUsize::try_new(1)?;
+        }
+        if self.per_thread {
+            execution.minimum_parallel_output_files =
+                ConfigNonZeroUsize::try_new(execution.target_partitions.max(1))?;
+        }
+        let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
+            .with_config(config)
+            .build();
+        Ok(datafusion::prelude::DataFrame::new(state, plan))
     }
 
     /// `frame` with each column of a type `spelled` picks (but the partition columns, whose

@@ -1618,3 +1618,62 @@ async fn columns_can_take_every_column_but_some() {
     let err = error(&mut s, "SELECT COLUMNS(* EXCLUDE (nope)) FROM t").await;
     assert!(err.contains("no column nope to exclude"), "{err}");
 }
+
+#[tokio::test]
+async fn copy_shards_by_row_groups_or_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session();
+    let shards = dir.path().join("shards");
+    let rows = "SELECT i, i % 7 AS k FROM range(100000) t(i)";
+    let count = query(
+        &mut s,
+        &format!(
+            "COPY ({rows}) TO '{}' (FORMAT parquet, ROW_GROUP_SIZE 10000, ROW_GROUPS_PER_FILE 2)",
+            shards.display()
+        ),
+    )
+    .await;
+    assert_eq!(count, [["100000"]]);
+    // A new file once one holds two row groups' rows (checked per batch of rows).
+    let files = query(
+        &mut s,
+        &format!(
+            "SELECT count(*), sum(num_rows), max(num_rows) <= 20000 + 8192 \
+             FROM parquet_file_metadata('{}/*.parquet')",
+            shards.display()
+        ),
+    )
+    .await;
+    let file_count: usize = files[0][0].parse().unwrap();
+    assert!((4..=5).contains(&file_count), "{files:?}");
+    assert_eq!(files[0][1..], ["100000", "true"]);
+    let threads = dir.path().join("threads");
+    query(
+        &mut s,
+        &format!(
+            "COPY ({rows}) TO '{}' (FORMAT parquet, PER_THREAD_OUTPUT)",
+            threads.display()
+        ),
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT count(*), sum(num_rows) FROM parquet_file_metadata('{}/*.parquet')",
+                threads.display()
+            )
+        )
+        .await,
+        [["2", "100000"]]
+    );
+    let message = error(
+        &mut s,
+        &format!(
+            "COPY ({rows}) TO '{}/x' (FORMAT parquet, FILE_SIZE_BYTES '1MB')",
+            dir.path().display()
+        ),
+    )
+    .await;
+    assert!(message.contains("ROW_GROUPS_PER_FILE"), "{message}");
+}
