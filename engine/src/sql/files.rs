@@ -80,6 +80,8 @@ pub struct ScanOptions {
     pub delim: Option<u8>,
     /// CSV/JSON: explicit column names and SQL types, in order; skips inference.
     pub columns: Option<Vec<(String, DataType)>>,
+    /// CSV: the text that stands for NULL (`nullstr`), in place of an empty field.
+    pub null_string: Option<String>,
     /// CSV: the quote, escape and comment characters.
     pub quote: Option<u8>,
     pub escape: Option<u8>,
@@ -139,6 +141,45 @@ impl ScanOptions {
     }
 }
 
+/// `schema` with every column as text.
+fn as_text(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_data_type(DataType::Utf8))
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// A view over `table` (its file columns read as text) in which each file column of `typed`
+/// is NULL where it holds `null_text` and of its type elsewhere; other columns (partitions,
+/// `filename`) as they are.
+fn typed_over(
+    table: Arc<dyn TableProvider>,
+    typed: &SchemaRef,
+    null_text: &str,
+) -> Result<Arc<dyn TableProvider>> {
+    use datafusion::logical_expr::{cast, when};
+    let mut projection = Vec::with_capacity(table.schema().fields().len());
+    for field in table.schema().fields() {
+        let column = col(format!("\"{}\"", field.name().replace('"', "\"\"")));
+        let expr = match typed.field_with_name(field.name()) {
+            Ok(target) => {
+                let null = datafusion::common::ScalarValue::try_from(target.data_type())?;
+                when(column.clone().eq(lit(null_text)), lit(null))
+                    .otherwise(cast(column, target.data_type().clone()))?
+                    .alias(field.name())
+            }
+            Err(_) => column,
+        };
+        projection.push(expr);
+    }
+    let plan = LogicalPlanBuilder::scan("file", provider_as_source(table), None)?
+        .project(projection)?
+        .build()?;
+    Ok(Arc::new(ViewTable::new(plan, None)))
+}
+
 /// The first bytes of the first file listed, for telling its dialect (see `sniff`), and
 /// whether they are the whole file.
 async fn first_bytes(
@@ -176,6 +217,10 @@ pub struct FormatOptions {
     /// JSON: one array of records rather than a record per line.
     #[serde(default)]
     pub json_array: bool,
+    /// CSV: the text that stands for NULL while inferring types (reading takes the columns as
+    /// text, see [`ScanSpec::resolve`]).
+    #[serde(default)]
+    pub null_string: Option<String>,
 }
 
 impl FormatOptions {
@@ -197,6 +242,10 @@ impl FormatOptions {
                 read.escape = self.escape;
                 read.comment = self.comment;
                 read.file_extension = "";
+                read.null_regex = self
+                    .null_string
+                    .as_ref()
+                    .map(|text| format!("^{}$", regex::escape(text)));
                 read.to_listing_options(config, table_options.clone())
             }
             FileFormatKind::Json => {
@@ -247,22 +296,35 @@ impl ScanSpec {
             files,
             narrowed,
             options,
+            reading,
             schema,
-            ..
         } = self.resolve_files(state).await?;
-        if self.options.filename || narrowed {
-            return self.file_by_file(&options, schema, &files, self.options.filename);
+        // DataFusion's CSV reader does not take a NULL text (it infers with it), so such
+        // columns are read as text and made NULL and typed over the scan.
+        let null_string = match reading.kind {
+            FileFormatKind::Csv => self.options.null_string.as_deref(),
+            _ => None,
+        };
+        let scanned = match null_string {
+            Some(_) => as_text(&schema),
+            None => schema.clone(),
+        };
+        let table: Arc<dyn TableProvider> = if self.options.filename || narrowed {
+            self.file_by_file(&options, scanned, &files, self.options.filename)?
+        } else {
+            let urls = files.iter().map(|(url, _)| url.clone()).collect();
+            let config = ListingTableConfig::new_with_multi_paths(urls)
+                .with_listing_options(options)
+                .with_schema(scanned);
+            // The statistics cache lets the join-order rule's row counts and physical planning
+            // share one read of each file's footer.
+            let statistics = state.runtime_env().cache_manager.get_file_statistic_cache();
+            Arc::new(ListingTable::try_new(config)?.with_cache(statistics))
+        };
+        match null_string {
+            Some(text) => typed_over(table, &schema, text),
+            None => Ok(table),
         }
-        let urls = files.iter().map(|(url, _)| url.clone()).collect();
-        let config = ListingTableConfig::new_with_multi_paths(urls)
-            .with_listing_options(options)
-            .with_schema(schema);
-        // The statistics cache lets the join-order rule's row counts and physical planning
-        // share one read of each file's footer.
-        let statistics = state.runtime_env().cache_manager.get_file_statistic_cache();
-        Ok(Arc::new(
-            ListingTable::try_new(config)?.with_cache(statistics),
-        ))
     }
 
     /// Lists the files and works out their format, partition columns and schema.
@@ -303,6 +365,7 @@ impl ScanSpec {
             quote: self.options.quote,
             escape: self.options.escape,
             comment: self.options.comment,
+            null_string: self.options.null_string.clone(),
             json_array: match (self.options.json_array, sampled) {
                 (Some(array), _) => array,
                 (None, Some((bytes, _))) => {

@@ -169,6 +169,8 @@ fn scan_options(
             "sep",
             "columns",
             "auto_detect",
+            "nullstr",
+            "null",
             "quote",
             "escape",
             "comment",
@@ -219,6 +221,10 @@ fn scan_options(
                 options.comment =
                     Some(one_character(value).ok_or_else(|| wrong("a one-character string"))?)
             }
+            "nullstr" | "null" => match value {
+                Const::Str(text) => options.null_string = Some(text.clone()),
+                _ => return Err(wrong("a string")),
+            },
             "all_varchar" => options.all_varchar = flag()?,
             "types" | "dtypes" | "column_types" => {
                 let Const::Struct(fields) = value else {

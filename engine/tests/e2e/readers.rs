@@ -99,6 +99,24 @@ async fn read_csv_names_and_types_columns_as_asked() {
         .await,
         [["VARCHAR", "VARCHAR", "3"]]
     );
+    // A NULL text: the column keeps its type (DataFusion's reader would fail on `NA`), also
+    // when each row's file is named.
+    for filename in ["false", "true"] {
+        assert_eq!(
+            query(
+                &mut s,
+                &format!(
+                    "SELECT id, score, typeof(score), score IS NULL FROM read_csv('{p}', \
+                     nullstr = 'NA', filename = {filename}) WHERE id > 1 ORDER BY id"
+                )
+            )
+            .await,
+            [
+                ["2", "NULL", "DOUBLE", "true"],
+                ["3", "1.5", "DOUBLE", "false"]
+            ]
+        );
+    }
     let message = error(
         &mut s,
         &format!("SELECT * FROM read_csv('{p}', types = {{'nope': 'INTEGER'}})"),
