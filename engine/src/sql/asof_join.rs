@@ -28,9 +28,7 @@ use sqlparser::ast::{
     SelectItem, SelectItemQualifiedWildcardKind, Statement, TableFactor, VisitorMut,
     WildcardAdditionalOptions, visit_expressions_mut,
 };
-use sqlparser::parser::Parser;
 
-use super::dialect::TarnDialect;
 use super::rewrite::{conjunction, names_read, run_visitor, split_conjuncts, visible_name};
 use super::tokens::{is_keyword, skip_whitespace};
 use crate::error::{Result, TarnError};
@@ -462,9 +460,7 @@ impl AsofJoin {
             }
         };
         let sql = format!("SELECT * FROM {left_rows} {joined}");
-        let mut parsed = Parser::new(&TarnDialect)
-            .try_with_sql(&sql)
-            .and_then(|mut p| p.parse_query())
+        let mut parsed = super::dialect::parse_query(&sql)
             .map_err(|e| TarnError::Parse(format!("rewriting an ASOF JOIN: {e}")))?;
         let sqlparser::ast::SetExpr::Select(select) = parsed.body.as_mut() else {
             unreachable!("a SELECT was written");

@@ -18,7 +18,7 @@ use std::any::TypeId;
 
 use sqlparser::ast::{
     BinaryOperator, Expr, LambdaFunction, LambdaFunctionParameter, LambdaSyntax,
-    OneOrManyWithParens, UnaryOperator,
+    OneOrManyWithParens, Query, UnaryOperator,
 };
 use sqlparser::dialect::{Dialect, DuckDbDialect, Precedence};
 use sqlparser::keywords::Keyword;
@@ -316,6 +316,20 @@ impl Dialect for TarnDialect {
     fn supports_select_wildcard_rename(&self) -> bool {
         true
     }
+}
+
+/// A query in Tarn's dialect (the SQL the rewrites build).
+pub(crate) fn parse_query(sql: &str) -> Result<Box<Query>, ParserError> {
+    Parser::new(&TarnDialect)
+        .try_with_sql(sql)
+        .and_then(|mut parser| parser.parse_query())
+}
+
+/// An expression in Tarn's dialect.
+pub(crate) fn parse_expr(sql: &str) -> Result<Expr, ParserError> {
+    Parser::new(&TarnDialect)
+        .try_with_sql(sql)
+        .and_then(|mut parser| parser.parse_expr())
 }
 
 #[cfg(test)]

@@ -19,9 +19,7 @@ use datafusion::logical_expr::{
 };
 
 use sqlparser::ast::{BinaryOperator, Expr, Interval, Value};
-use sqlparser::parser::Parser;
 
-use super::dialect::TarnDialect;
 use super::rewrite::call;
 use super::text_functions::{arrays, call_value};
 use super::types::sql_type_name;
@@ -144,10 +142,10 @@ pub(super) fn rewrite(expr: &mut Expr) -> bool {
             last_field: None,
             ..
         }) if !matches!(value.as_ref(), Expr::Value(_)) => {
-            let count = Parser::new(&TarnDialect)
-                .try_with_sql(&format!("CAST(trunc(CAST({value} AS DOUBLE)) AS BIGINT)"))
-                .and_then(|mut parser| parser.parse_expr())
-                .expect("an expression in a cast parses");
+            let count = super::dialect::parse_expr(&format!(
+                "CAST(trunc(CAST({value} AS DOUBLE)) AS BIGINT)"
+            ))
+            .expect("an expression in a cast parses");
             let one = Expr::Interval(Interval {
                 value: Box::new(Expr::value(Value::SingleQuotedString("1".into()))),
                 leading_field: Some(unit.clone()),

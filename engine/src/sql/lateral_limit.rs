@@ -26,9 +26,7 @@ use std::ops::ControlFlow;
 use sqlparser::ast::{
     BinaryOperator, Expr, LimitClause, Query, Select, SetExpr, TableFactor, VisitorMut,
 };
-use sqlparser::parser::Parser;
 
-use super::dialect::TarnDialect;
 use super::rewrite::{conjunction, names_read, run_visitor, split_conjuncts, visible_name};
 use crate::error::{Result, TarnError};
 
@@ -187,9 +185,7 @@ fn ranked(subquery: &Query, outer: &[String]) -> Option<Result<Query>> {
         meets.concat()
     );
     Some(
-        Parser::new(&TarnDialect)
-            .try_with_sql(&sql)
-            .and_then(|mut parser| parser.parse_query())
+        super::dialect::parse_query(&sql)
             .map(|query| *query)
             .map_err(|e| TarnError::Parse(format!("rewriting a LATERAL subquery's LIMIT: {e}"))),
     )

@@ -23,9 +23,7 @@ use sqlparser::ast::{
     SelectItemQualifiedWildcardKind, SetExpr, TableAlias, TableFactor, TableWithJoins, Value,
     VisitMut, VisitorMut,
 };
-use sqlparser::parser::Parser;
 
-use super::dialect::TarnDialect;
 use super::rewrite::{names_read, visible_name};
 use crate::error::{Result, TarnError};
 
@@ -256,9 +254,7 @@ fn apply(select: &mut Select, found: Found) -> Result<Rename> {
         list.to_string()
     };
     let sql = format!("SELECT {name}.*, unnest({list}) AS {column} FROM {table}");
-    let subquery = Parser::new(&TarnDialect)
-        .try_with_sql(&sql)
-        .and_then(|mut parser| parser.parse_query())
+    let subquery = super::dialect::parse_query(&sql)
         .map_err(|e| TarnError::Parse(format!("inlining a lateral unnest: {e}")))?;
     *table = TableFactor::Derived {
         lateral: false,

@@ -9,9 +9,6 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{Expr, Value, VisitMut, VisitorMut};
-use sqlparser::parser::Parser;
-
-use super::dialect::TarnDialect;
 
 /// A macro: DuckDB's names for the function, its argument count, and its body in SQL.
 struct Macro {
@@ -286,10 +283,8 @@ pub fn expand(name: &str, args: &[Expr]) -> Option<Expr> {
     let definition = MACROS
         .iter()
         .find(|m| m.names.contains(&name) && m.arity == args.len())?;
-    let mut body = Parser::new(&TarnDialect)
-        .try_with_sql(definition.body)
-        .and_then(|mut parser| parser.parse_expr())
-        .expect("a macro's body is valid SQL");
+    let mut body =
+        super::dialect::parse_expr(definition.body).expect("a macro's body is valid SQL");
     let _ = body.visit(&mut Arguments(args));
     Some(body)
 }

@@ -16,7 +16,6 @@
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
-use super::dialect::TarnDialect;
 use super::quote_identifier;
 use datafusion::arrow::array::{Array, StringArray};
 use datafusion::arrow::compute::cast;
@@ -27,7 +26,6 @@ use datafusion::sql::sqlparser::tokenizer::Token;
 use sqlparser::ast::{
     Expr, NullInclusion, PivotValueSource, Statement, TableFactor, Value, VisitMut, VisitorMut,
 };
-use sqlparser::parser::Parser;
 
 use super::{SqlSession, collect};
 use crate::error::{Result, TarnError};
@@ -421,10 +419,7 @@ fn referenced_names(aggregates: &[String]) -> Result<BTreeSet<String>> {
 }
 
 fn parse_expr(text: &str) -> Result<Expr> {
-    Parser::new(&TarnDialect)
-        .try_with_sql(text)
-        .and_then(|mut p| p.parse_expr())
-        .map_err(|e| TarnError::Parse(format!("in '{text}': {e}")))
+    super::dialect::parse_expr(text).map_err(|e| TarnError::Parse(format!("in '{text}': {e}")))
 }
 
 /// `sum(x) AS total` → (`sum(x)`, Some(`total`)).
@@ -623,9 +618,7 @@ async fn derived_table(
         }
         other => unreachable!("FirstForm finds only PIVOT and UNPIVOT, not {other}"),
     };
-    let subquery = Parser::new(&TarnDialect)
-        .try_with_sql(&sql)
-        .and_then(|mut parser| parser.parse_query())
+    let subquery = super::dialect::parse_query(&sql)
         .map_err(|e| TarnError::Parse(format!("in the query PIVOT stands for ({sql}): {e}")))?;
     Ok(TableFactor::Derived {
         lateral: false,

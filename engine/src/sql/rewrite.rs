@@ -7,7 +7,6 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::dialect::TarnDialect;
 use sqlparser::ast::{
     ArrayElemTypeDef, BinaryOperator, CastKind, CeilFloorKind, DataType, DateTimeField,
     ExactNumberInfo, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
@@ -17,7 +16,6 @@ use sqlparser::ast::{
     TableWithJoins, TypedString, UnaryOperator, Value, VisitMut, VisitorMut,
     WildcardAdditionalOptions, visit_expressions_mut,
 };
-use sqlparser::parser::Parser;
 
 use super::table_functions::TableFunction;
 use crate::error::{Result, TarnError};
@@ -832,10 +830,8 @@ fn sample_to_subquery(factor: &mut TableFactor) -> Result<()> {
         SampleAmount::Rows(n) => format!("ORDER BY {position} LIMIT {n}"),
     };
     let query = format!("SELECT * FROM {inner} {clause}");
-    let subquery: Box<Query> = Parser::new(&TarnDialect)
-        .try_with_sql(&query)
-        .and_then(|mut p| p.parse_query())
-        .map_err(|e| TarnError::Parse(e.to_string()))?;
+    let subquery: Box<Query> =
+        super::dialect::parse_query(&query).map_err(|e| TarnError::Parse(e.to_string()))?;
     *factor = TableFactor::Derived {
         lateral: false,
         subquery,
@@ -880,7 +876,8 @@ fn sample_amount(spec: &TableSample) -> Result<SampleAmount> {
 
 #[cfg(test)]
 mod tests {
-    use super::{TarnDialect, padded_timestamp, rewrite};
+    use super::{padded_timestamp, rewrite};
+    use crate::sql::dialect::TarnDialect;
     use sqlparser::parser::Parser;
 
     #[test]

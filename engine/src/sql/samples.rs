@@ -17,9 +17,7 @@ use datafusion::execution::session_state::SessionState;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::Token;
 use sqlparser::ast::{Expr, Ident, Query, SetExpr, Statement, VisitMut, VisitorMut};
-use sqlparser::parser::Parser;
 
-use super::dialect::TarnDialect;
 use super::tokens::{is_keyword, skip_whitespace};
 use crate::error::{Result, TarnError};
 
@@ -70,10 +68,7 @@ pub(super) async fn seeded_positions(
             "(CAST(hash({}, {seed}) % 1000000 AS DOUBLE) / 1000000.0)",
             columns[from]
         );
-        match Parser::new(&TarnDialect)
-            .try_with_sql(&position)
-            .and_then(|mut p| p.parse_expr())
-        {
+        match super::dialect::parse_expr(&position) {
             Ok(expr) => *call = expr,
             Err(e) => failure = Some(TarnError::Parse(e.to_string())),
         }

@@ -16,9 +16,7 @@ use datafusion::sql::parser::Statement as DFStatement;
 use sqlparser::ast::{
     Query, SetExpr, SetOperator, SetQuantifier, Statement, TableFactor, VisitMut, VisitorMut, With,
 };
-use sqlparser::parser::Parser;
 
-use super::dialect::TarnDialect;
 use super::quote_identifier;
 use crate::error::{Result, TarnError};
 
@@ -170,9 +168,7 @@ async fn column_names(
 }
 
 fn parse_query(sql: &str) -> Result<Box<Query>> {
-    Parser::new(&TarnDialect)
-        .try_with_sql(sql)
-        .and_then(|mut parser| parser.parse_query())
+    super::dialect::parse_query(sql)
         .map_err(|e| TarnError::Parse(format!("in the query a set operation stands for: {e}")))
 }
 
