@@ -9,6 +9,7 @@ mod approx_quantile;
 pub(crate) mod args;
 mod asof_join;
 mod attach;
+mod bar;
 mod bits;
 mod byte_codecs;
 mod byte_sizes;
@@ -420,6 +421,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(strptime::Strptime::new(false)),
         ScalarUDF::from(strptime::Strptime::new(true)),
         ScalarUDF::from(interval_times::IntervalTimes::new()),
+        ScalarUDF::from(bar::Bar::new()),
     ];
     for function in functions {
         ctx.register_udf(function);

@@ -1552,3 +1552,22 @@ async fn ignore_nulls_inside_the_call_fills_gaps() {
         ]
     );
 }
+
+#[tokio::test]
+async fn bar_draws_a_histogram() {
+    let (mut s, _dir) = table().await;
+    // DuckDB's answers: x out of 4 in 8 characters, eighths as partial blocks.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, bar(count(*), 0, 5, 8), bar(NULL, 0, 1) FROM t GROUP BY g ORDER BY g"
+        )
+        .await,
+        [["1", "██████▍ ", "NULL"], ["2", "███▏    ", "NULL"]]
+    );
+    let message = error(&mut s, "SELECT bar(1, 0, 2, 1001)").await;
+    assert!(
+        message.contains("width must be from 1 to 1000"),
+        "{message}"
+    );
+}
