@@ -45,6 +45,7 @@ mod list_sum;
 mod macros;
 mod map_from_entries;
 mod metadata;
+mod natural_join;
 mod near_duplicates;
 mod next_after;
 mod null_treatment;
@@ -318,6 +319,8 @@ impl SqlSession {
                 files.register_table(placeholder.clone(), table)?;
                 registered.push(placeholder.clone());
             }
+            // Boxed: it plans the joined relations, and that future would swell `plan`'s.
+            Box::pin(natural_join::as_using(&mut statement, &state)).await?;
             using_join::merge_using_columns(&mut statement)?;
             lateral_unnest::inline(&mut statement)?;
             asof_join::plan_as_joins(&mut statement)?;

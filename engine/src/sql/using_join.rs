@@ -94,7 +94,7 @@ fn keeps(operator: &JoinOperator) -> Option<(Keeps, &JoinConstraint)> {
 }
 
 /// The constraint of a join [`keeps`] knows; `None` for other joins.
-fn constraint_mut(operator: &mut JoinOperator) -> Option<&mut JoinConstraint> {
+pub(super) fn constraint_mut(operator: &mut JoinOperator) -> Option<&mut JoinConstraint> {
     match operator {
         JoinOperator::Join(c)
         | JoinOperator::Inner(c)

@@ -202,3 +202,37 @@ async fn a_using_column_one_side_lacks_is_named_in_the_error() {
     let message = error(&mut s, &sql).await;
     assert!(message.contains("runs.nope"), "{message}");
 }
+
+#[tokio::test]
+async fn a_natural_join_is_the_using_join_on_the_shared_names() {
+    let (mut s, dir) = runs().await;
+    let d = dir.path().display();
+    // `runs` and `evals` share `id` alone.
+    let sql = format!(
+        "SELECT * FROM '{d}/runs.parquet' NATURAL FULL JOIN '{d}/evals.parquet' \
+         WHERE id > 1 ORDER BY id"
+    );
+    let batches = s.query(&sql).await.unwrap();
+    assert_eq!(columns(&batches), ["id", "model", "loss", "acc"]);
+    assert_eq!(
+        rows(&batches),
+        table(&[
+            &["2", "b", "70", "90"],
+            &["3", "NULL", "NULL", "40"],
+            &["4", "d", "NULL", "80"],
+        ])
+    );
+    // Two shared names, and a chain.
+    let sql = "SELECT * FROM (VALUES (1, 2)) t(a, b) NATURAL LEFT JOIN (VALUES (1, 3), (1, 4)) \
+               u(a, c) NATURAL JOIN (VALUES (3, 'x', 1)) w(c, d, a)";
+    assert_eq!(query(&mut s, sql).await, table(&[&["1", "2", "3", "x"]]));
+    let message = error(
+        &mut s,
+        "SELECT * FROM (VALUES (1)) t(a) NATURAL JOIN (VALUES (2)) u(b)",
+    )
+    .await;
+    assert!(
+        message.contains("NATURAL JOIN: u shares no column name"),
+        "{message}"
+    );
+}
