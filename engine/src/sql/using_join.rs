@@ -11,11 +11,11 @@
 //! So each USING join whose sides are named relations becomes `ON left.k = right.k`, bare
 //! references to `k` in the SELECT's own clauses become the merged expression (not inside
 //! subqueries, which have their own scope, nor where a lambda parameter shadows the name), and
-//! a plain `*` becomes each relation's `t.*` with the right sides' merged columns excluded and
-//! the left side's replaced by the merged expression where it differs. A SELECT this cannot
-//! write out (a side without a name, a parenthesized join, a `*` with options, a merged column
-//! whose left relation is unknown because the left side joins several by ON) keeps its USING
-//! joins for DataFusion, as before.
+//! `*` becomes each relation's `t.*` with the right sides' merged columns excluded and the left
+//! side's replaced by the merged expression where it differs (`* EXCLUDE (k)` leaves `k` out of
+//! all). A SELECT this cannot write out (a side without a name, a parenthesized join, a `*` with
+//! other options, a merged column whose left relation is unknown because the left side joins
+//! several by ON) keeps its USING joins for DataFusion, as before.
 
 use std::ops::ControlFlow;
 
@@ -142,6 +142,30 @@ impl MergedColumns {
         visitor.replaced
     }
 
+    /// The merged columns a plain `*`'s options leave out (none for a bare `*`); `None` for
+    /// options other than EXCLUDE, or an EXCLUDE of a column that is not merged.
+    fn excluded_by(&self, options: &WildcardAdditionalOptions) -> Option<Vec<Ident>> {
+        let only_exclude = WildcardAdditionalOptions {
+            opt_exclude: options.opt_exclude.clone(),
+            ..Default::default()
+        };
+        if *options != only_exclude {
+            return None;
+        }
+        let names: Vec<&ObjectName> = match &options.opt_exclude {
+            None => vec![],
+            Some(ExcludeSelectItem::Single(name)) => vec![name],
+            Some(ExcludeSelectItem::Multiple(names)) => names.iter().collect(),
+        };
+        names
+            .into_iter()
+            .map(|name| {
+                let ident = last_ident(name)?;
+                self.find(&ident).map(|m| m.name.clone())
+            })
+            .collect()
+    }
+
     fn substitute_all<'e>(&self, exprs: impl IntoIterator<Item = &'e mut Expr>) {
         for expr in exprs {
             self.substitute(expr);
@@ -165,14 +189,22 @@ fn rewrite_select(select: &mut Select) -> Option<MergedColumns> {
     if !uses {
         return None;
     }
-    let star_has_options = select.projection.iter().any(|item| {
-        matches!(item, SelectItem::Wildcard(options) if *options != WildcardAdditionalOptions::default())
-    });
-    if star_has_options {
-        return None;
-    }
-    let (stars, merged, conditions) = plan(&select.from)?;
+    let (mut stars, merged, conditions) = plan(&select.from)?;
     let merged = MergedColumns(merged);
+    // `* EXCLUDE (k)` of merged columns leaves them out of every part; other options would
+    // need to know which relation has the column.
+    for item in &select.projection {
+        if let SelectItem::Wildcard(options) = item {
+            for name in merged.excluded_by(options)? {
+                for star in &mut stars {
+                    star.replace.retain(|(n, _)| !same_name(n, &name));
+                    if !star.exclude.iter().any(|e| same_name(e, &name)) {
+                        star.exclude.push(name.clone());
+                    }
+                }
+            }
+        }
+    }
 
     // The ON conditions, and bare references in ON conditions after the first USING join.
     let mut conditions = conditions.into_iter();

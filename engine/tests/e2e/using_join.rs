@@ -76,6 +76,22 @@ async fn full_and_right_joins_merge_the_column_from_the_side_that_has_the_row() 
             &["4", "4", "4"],
         ])
     );
+    // `* EXCLUDE` of the merged column leaves it out everywhere.
+    let exclude = format!(
+        "SELECT * EXCLUDE (id) FROM '{d}/runs.parquet' FULL JOIN '{d}/evals.parquet' \
+         USING (id) ORDER BY acc"
+    );
+    let batches = s.query(&exclude).await.unwrap();
+    assert_eq!(columns(&batches), ["model", "loss", "acc"]);
+    assert_eq!(
+        rows(&batches),
+        table(&[
+            &["NULL", "NULL", "40"],
+            &["d", "NULL", "80"],
+            &["b", "70", "90"],
+            &["a", "50", "NULL"],
+        ])
+    );
     // Three sides: the second join meets the first one's merged column.
     let chain = format!(
         "SELECT * FROM '{d}/runs.parquet' FULL JOIN '{d}/evals.parquet' USING (id) \
