@@ -566,7 +566,7 @@ fn keep_lambdas(call: &mut sqlparser::ast::Function) {
 
 /// A call's arguments when they are all plain expressions and the call has none of the clauses
 /// a macro would drop (`DISTINCT`, `ORDER BY`, `IGNORE NULLS`, `WITHIN GROUP`).
-fn plain_arguments(call: &sqlparser::ast::Function) -> Option<Vec<Expr>> {
+pub(super) fn plain_arguments(call: &sqlparser::ast::Function) -> Option<Vec<Expr>> {
     if call.null_treatment.is_some() || !call.within_group.is_empty() {
         return None;
     }

@@ -245,19 +245,8 @@ impl VisitorMut for OperatorRewriter {
         if super::interval_times::rewrite(expr) {
             return ControlFlow::Continue(());
         }
-        if let Expr::Function(function) = expr
-            && let FunctionArguments::List(list) = &function.args
-            && let Some(name) = function.name.0.last().and_then(|p| p.as_ident())
-        {
-            let args: Vec<Expr> = list
-                .args
-                .iter()
-                .filter_map(|arg| match arg {
-                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
-                    _ => None,
-                })
-                .collect();
-            match super::json::transform_as_cast(&name.value.to_ascii_lowercase(), &args) {
+        if let Expr::Function(function) = expr {
+            match super::json::transform_as_cast(function) {
                 Some(Ok(mut cast)) => {
                     if let Expr::Cast { data_type, .. } = &mut cast {
                         respell_type(data_type);

@@ -26,13 +26,15 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 use serde_json::Number;
-use sqlparser::ast::{CastKind, Expr, Value};
+use sqlparser::ast::{CastKind, Expr, Function, Value};
 use sqlparser::parser::Parser;
 
 use super::is_text;
 use super::value::Json;
 use crate::error::TarnError;
 use crate::sql::dialect::TarnDialect;
+use crate::sql::function_names::{plain_arguments, plain_name};
+use crate::sql::text_functions::call_value;
 use crate::sql::types::sql_type_name;
 
 /// The function a cast of text to a nested type is planned as.
@@ -99,12 +101,7 @@ impl ScalarUDFImpl for JsonCast {
         let texts = cast(&args.args[0].to_array(args.number_rows)?, &DataType::Utf8)?;
         let target = args.return_field.data_type();
         let values = decode(texts.as_string::<i32>(), target, self.lenient)?;
-        Ok(match &args.args[0] {
-            ColumnarValue::Scalar(_) => {
-                ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&values, 0)?)
-            }
-            ColumnarValue::Array(_) => ColumnarValue::Array(values),
-        })
+        call_value(&args.args, values)
     }
 }
 
@@ -284,13 +281,15 @@ fn integer(f: f64, target: &DataType) -> Option<Json> {
 /// DuckDB's `json_transform(j, structure)` and its other names, as the cast the structure
 /// spells: lenient (`TRY_CAST`) for `json_transform` and `from_json`, strict for
 /// `json_transform_strict` and `from_json_strict`. `None` for any other call.
-pub fn transform_as_cast(name: &str, args: &[Expr]) -> Option<crate::error::Result<Expr>> {
-    let kind = match name {
+pub fn transform_as_cast(call: &Function) -> Option<crate::error::Result<Expr>> {
+    let name = plain_name(&call.name)?;
+    let kind = match name.as_str() {
         "json_transform" | "from_json" => CastKind::TryCast,
         "json_transform_strict" | "from_json_strict" => CastKind::Cast,
         _ => return None,
     };
-    let [document, structure] = args else {
+    let args = plain_arguments(call).unwrap_or_default();
+    let [document, structure] = args.as_slice() else {
         return Some(Err(TarnError::Invalid(format!(
             "{name} takes a JSON document and a structure"
         ))));
@@ -298,11 +297,11 @@ pub fn transform_as_cast(name: &str, args: &[Expr]) -> Option<crate::error::Resu
     let structure = match structure {
         Expr::Value(v) => match &v.value {
             Value::SingleQuotedString(text) => text,
-            _ => return Some(Err(structure_error(name))),
+            _ => return Some(Err(structure_error(&name))),
         },
-        _ => return Some(Err(structure_error(name))),
+        _ => return Some(Err(structure_error(&name))),
     };
-    Some(cast_for(name, document, structure, kind))
+    Some(cast_for(&name, document, structure, kind))
 }
 
 fn structure_error(name: &str) -> TarnError {
