@@ -17,6 +17,8 @@ mod cast;
 mod encode;
 mod path;
 mod read;
+mod seek;
+mod typed;
 mod value;
 mod write;
 
@@ -28,7 +30,7 @@ use datafusion::prelude::SessionContext;
 
 pub use cast::{JsonCast, reads_json, transform_as_cast};
 use read::{Reader, ReaderUdf};
-use value::Json;
+use value::{Json, Malformed};
 use write::{Writer, WriterUdf};
 
 /// The function `j -> path` is planned as.
@@ -64,15 +66,24 @@ pub fn register(ctx: &SessionContext) {
 
 /// A document, or the error DuckDB gives for text that is not one.
 pub(super) fn parse(function: &str, text: &str) -> Result<Json> {
-    Json::parse(text).or_else(|bad| {
-        let shown: String = text.chars().take(80).collect();
-        let more = if shown.len() < text.len() { "..." } else { "" };
-        exec_err!(
-            "{function}: malformed JSON at byte {} of input: {}. Input: \"{shown}{more}\"",
-            bad.byte,
-            bad.reason
-        )
-    })
+    Json::parse(text).or_else(|bad| malformed(function, text, bad))
+}
+
+/// The error DuckDB gives for text that is not one document.
+pub(super) fn malformed<T>(function: &str, text: &str, bad: Malformed) -> Result<T> {
+    exec_err!(
+        "{function}: malformed JSON at byte {} of input: {}. Input: \"{}\"",
+        bad.byte,
+        bad.reason,
+        shown(text)
+    )
+}
+
+/// The start of a document, for an error.
+fn shown(text: &str) -> String {
+    let start: String = text.chars().take(80).collect();
+    let more = if start.len() < text.len() { "..." } else { "" };
+    format!("{start}{more}")
 }
 
 /// Whether row `row` of `array` is NULL (a column of type NULL included).

@@ -14,11 +14,11 @@ use super::value::Json;
 /// A parsed path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonPath {
-    steps: Vec<Step>,
+    pub(super) steps: Vec<Step>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum Step {
+pub(super) enum Step {
     Member(String),
     Element(i64),
     /// A JSON Pointer token: a member of an object, or an element of an array when it is a

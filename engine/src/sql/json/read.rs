@@ -15,7 +15,7 @@ use datafusion::logical_expr::{
 
 use super::path::JsonPath;
 use super::value::Json;
-use super::{EXTRACT, EXTRACT_STRING, MINIFY, is_text, parse};
+use super::{EXTRACT, EXTRACT_STRING, MINIFY, is_text, malformed, parse};
 use crate::sql::text_functions::{arrays, call_value};
 use crate::sql::types::sql_type_name;
 
@@ -224,7 +224,7 @@ impl ScalarUDFImpl for ReaderUdf {
         let docs: &StringArray = arrays[0].as_string();
         let answer = match self.function {
             Reader::Valid => {
-                let valid = docs.iter().map(|doc| doc.map(|d| Json::parse(d).is_ok()));
+                let valid = docs.iter().map(|doc| doc.map(Json::is_valid));
                 Arc::new(valid.collect::<datafusion::arrow::array::BooleanArray>()) as ArrayRef
             }
             Reader::Contains => {
@@ -265,11 +265,16 @@ impl ReaderUdf {
                 answers.append_null();
                 continue;
             };
-            let doc = parse(self.name(), docs.value(row))?;
-            let found = path.select(&doc);
+            let text = docs.value(row);
             match wildcard {
-                true => answers.append_list(self.function, &found),
-                false => answers.append(self.function, found.first().copied()),
+                true => {
+                    let doc = parse(self.name(), text)?;
+                    answers.append_list(self.function, &path.select(&doc));
+                }
+                false => match path.find(text) {
+                    Ok(found) => answers.append(self.function, found.as_ref()),
+                    Err(bad) => return malformed(self.name(), text, bad),
+                },
             }
         }
         Ok(answers.finish())

@@ -31,10 +31,12 @@ pub struct Malformed {
 impl Json {
     /// Parses exactly one document (surrounding whitespace allowed).
     pub fn parse(text: &str) -> Result<Json, Malformed> {
-        serde_json::from_str(text).map_err(|err| Malformed {
-            byte: byte_offset(text, err.line(), err.column()),
-            reason: reason(&err),
-        })
+        serde_json::from_str(text).map_err(|err| Malformed::new(text, &err))
+    }
+
+    /// Whether `text` is exactly one document; nothing is built.
+    pub fn is_valid(text: &str) -> bool {
+        serde_json::from_str::<de::IgnoredAny>(text).is_ok()
     }
 
     /// The document as minified JSON text, as DuckDB writes it.
@@ -105,6 +107,16 @@ impl Json {
             (Json::Number(a), Json::Number(b)) => a.as_f64() == b.as_f64(),
             (Json::Array(_) | Json::Object(_), _) => false,
             (a, b) => a == b,
+        }
+    }
+}
+
+impl Malformed {
+    /// Where and why serde_json could not read `text`.
+    pub fn new(text: &str, err: &serde_json::Error) -> Malformed {
+        Malformed {
+            byte: byte_offset(text, err.line(), err.column()),
+            reason: reason(err),
         }
     }
 }
