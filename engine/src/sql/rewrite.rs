@@ -814,11 +814,17 @@ fn sample_to_subquery(factor: &mut TableFactor) -> Result<()> {
         Some(seed) => format!("{}({})", super::samples::SEEDED_POSITION, seed.value),
         None => "random()".to_string(),
     };
-    let clause = match amount {
-        SampleAmount::Percent(p) => format!("WHERE {position} < {}", p / 100.0),
-        SampleAmount::Rows(n) => format!("ORDER BY {position} LIMIT {n}"),
+    let query = match amount {
+        SampleAmount::Percent(p) => {
+            format!("SELECT * FROM {inner} WHERE {position} < {}", p / 100.0)
+        }
+        // The place is a column: DataFusion's top-k fails on rows with no columns, which is
+        // what it gets when the query reads none of the relation's (`SELECT count(*)`).
+        SampleAmount::Rows(n) => format!(
+            "SELECT * EXCLUDE ({SAMPLE_POSITION}) FROM (SELECT *, {position} AS {SAMPLE_POSITION} \
+             FROM {inner}) ORDER BY {SAMPLE_POSITION} LIMIT {n}"
+        ),
     };
-    let query = format!("SELECT * FROM {inner} {clause}");
     let subquery: Box<Query> =
         super::dialect::parse_query(&query).map_err(|e| TarnError::Parse(e.to_string()))?;
     *factor = TableFactor::Derived {
@@ -834,6 +840,9 @@ fn sample_to_subquery(factor: &mut TableFactor) -> Result<()> {
     };
     Ok(())
 }
+
+/// The column a sample of so many rows orders by.
+const SAMPLE_POSITION: &str = "__tarn_sample_position";
 
 enum SampleAmount {
     Percent(f64),

@@ -26,7 +26,8 @@ use crate::error::{Result, TarnError};
 pub(super) const SEEDED_POSITION: &str = "tarn_sample_position";
 
 /// Replaces each `tarn_sample_position(seed)` in a sample's subquery
-/// (`SELECT * FROM t WHERE tarn_sample_position(42) < 0.1`) by the row's place,
+/// (`SELECT * FROM t WHERE tarn_sample_position(42) < 0.1`, or in its select list) by the
+/// row's place,
 /// `hash(c1, c2, ..., seed) % 1000000 / 1000000.0`, over the columns of `t`.
 pub(super) async fn seeded_positions(
     statement: &mut Statement,
@@ -101,6 +102,7 @@ impl VisitorMut for SeededSamples<'_> {
             }
             ControlFlow::<()>::Continue(())
         };
+        let _ = sqlparser::ast::visit_expressions_mut(&mut select.projection, &mut marker);
         let _ = sqlparser::ast::visit_expressions_mut(&mut select.selection, &mut marker);
         let _ = sqlparser::ast::visit_expressions_mut(order_by, &mut marker);
         ControlFlow::Continue(())
