@@ -34,6 +34,7 @@ mod function_names;
 mod functions;
 mod glob_match;
 mod insert_by_name;
+pub(crate) mod integer_text;
 mod interval_times;
 mod json;
 mod kahan_sum;
@@ -405,6 +406,7 @@ fn register_functions(ctx: &SessionContext) {
     byte_codecs::register(ctx);
     byte_sizes::register(ctx);
     epoch::register(ctx);
+    integer_text::register(ctx);
     time_bucket::register(ctx);
     let functions = [
         ScalarUDF::from(list_sum::ListSum::new()),

@@ -4,7 +4,7 @@
 
 use tempfile::TempDir;
 
-use crate::sql::{columns, error, parquet_view, query, rows};
+use crate::sql::{columns, error, parquet_view, query, rows, session};
 
 /// A session with `t(i BIGINT, small TINYINT, d DOUBLE, f FLOAT, m DECIMAL(2,1), s VARCHAR,
 /// day DATE)` read from a Parquet file.
@@ -140,6 +140,32 @@ async fn casts_to_integers_round() {
     );
     let err = error(&mut s, "SELECT CAST(1e20 AS BIGINT)").await;
     assert!(err.contains("1e20"), "{err}");
+}
+
+#[tokio::test]
+async fn text_casts_to_integers_read_what_duckdb_reads() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE t AS SELECT * FROM (VALUES (1, '12.5'), (2, ' -2.5 '), (3, '1e3'), \
+         (4, '1_000'), (5, '0x1F'), (6, '+7'), (7, '99999'), (8, 'abc'), (9, NULL)) v(i, s)",
+    )
+    .await;
+    // DuckDB: 13, -3, 1000, 1000, 31, 7, then NULL for what does not fit a SMALLINT or
+    // is no number.
+    let cast = query(&mut s, "SELECT TRY_CAST(s AS SMALLINT) FROM t ORDER BY i").await;
+    let expected = [
+        "13", "-3", "1000", "1000", "31", "7", "NULL", "NULL", "NULL",
+    ];
+    assert_eq!(cast.concat(), expected);
+    assert_eq!(
+        query(&mut s, "SELECT CAST(s AS BIGINT) FROM t WHERE i = 7").await,
+        [["99999"]]
+    );
+    let err = error(&mut s, "SELECT CAST(s AS INTEGER) FROM t").await;
+    assert!(err.contains("'abc'"), "{err}");
+    let err = error(&mut s, "SELECT CAST(s AS TINYINT) FROM t WHERE i = 7").await;
+    assert!(err.contains("'99999'"), "{err}");
 }
 
 /// DuckDB drops the digits `floor`, `ceil` and `trunc` cut from a DECIMAL's type; DataFusion

@@ -559,10 +559,19 @@ async fn sampling_really_samples() {
     // A sample of rows when the query reads no column of the relation (DataFusion's top-k
     // failed on batches without columns), and the sampled rows keep their own columns only.
     assert_eq!(
-        single(query(&mut s, "SELECT count(*) FROM range(1000) USING SAMPLE 10 ROWS").await),
+        single(
+            query(
+                &mut s,
+                "SELECT count(*) FROM range(1000) USING SAMPLE 10 ROWS"
+            )
+            .await
+        ),
         "10"
     );
-    let sampled = s.query("SELECT * FROM big USING SAMPLE 2 ROWS").await.unwrap();
+    let sampled = s
+        .query("SELECT * FROM big USING SAMPLE 2 ROWS")
+        .await
+        .unwrap();
     assert_eq!(columns(&sampled), ["n"]);
     assert_eq!(rows(&sampled).len(), 2);
 }

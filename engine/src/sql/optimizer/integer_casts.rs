@@ -5,7 +5,8 @@
 //! half away from zero (`2.5` → 3) and a DOUBLE or FLOAT half to even (`2.5` → 2, `3.5` → 4,
 //! C's `nearbyint`). [`IntegerCasts`], an analyzer rule after type coercion, puts `round` or
 //! `roundbankers` ([`RoundEven`]) under each such cast (or `TRY_CAST`), so constants fold to DuckDB's answer
-//! too. Columns keep their names: the rewritten cast answers to the name the cast had.
+//! too. Text gets [`IntegerText`], which reads `'12.5'`, `' 7 '` or `'1e3'` as DuckDB does.
+//! Columns keep their names: the rewritten cast answers to the name the cast had.
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, ScalarUDF};
 use datafusion::optimizer::AnalyzerRule;
 
 use crate::sql::functions::{ROUND_EVEN, RoundEven};
+use crate::sql::integer_text::{INTEGER_TEXT, IntegerText};
 
 /// See the module documentation.
 #[derive(Debug, Default)]
@@ -46,7 +48,7 @@ fn round_before_integer_cast(expr: Expr, schema: &DFSchema) -> Result<Transforme
         _ => return Ok(Transformed::no(expr)),
     };
     if let Expr::ScalarFunction(call) = inner
-        && [ROUND_EVEN, "round"].contains(&call.name())
+        && [ROUND_EVEN, "round", INTEGER_TEXT].contains(&call.name())
     {
         return Ok(Transformed::no(expr)); // rounded already (a view analyzed again)
     }
@@ -61,6 +63,11 @@ fn round_before_integer_cast(expr: Expr, schema: &DFSchema) -> Result<Transforme
         | DataType::Decimal64(..)
         | DataType::Decimal128(..)
         | DataType::Decimal256(..) => call(round(), inner.clone()),
+        DataType::Utf8 => call(Arc::new(ScalarUDF::from(IntegerText::new())), inner.clone()),
+        DataType::LargeUtf8 | DataType::Utf8View => call(
+            Arc::new(ScalarUDF::from(IntegerText::new())),
+            Expr::Cast(Cast::new(Box::new(inner.clone()), DataType::Utf8)),
+        ),
         _ => return Ok(Transformed::no(expr)),
     };
     let rounded = Box::new(rounded);
