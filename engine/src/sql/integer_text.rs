@@ -70,7 +70,7 @@ impl ScalarUDFImpl for IntegerText {
         let input = &arrays(&args.args, args.number_rows)?[0];
         let texts = input.as_string::<i32>();
         // Most columns hold plain digits already: those pass as they are.
-        let plain = texts.iter().flatten().all(|text| plain_digits(text));
+        let plain = texts.iter().flatten().all(plain_digits);
         let answer: ArrayRef = match plain {
             true => input.clone(),
             false => std::sync::Arc::new(
