@@ -5,6 +5,8 @@
 //! `s.* [EXCLUDE (...)] [REPLACE (...)] [RENAME (...)]` for a STRUCT column `s` (each field a column named
 //! after it).
 //!
+//! `COLUMNS(lambda)` and `* LIKE 'p'` are in `column_lambdas`.
+//!
 //! `* RENAME` does not parse, so [`mark_renames`] first turns it into a marker call
 //! `__tarn_star_rename('a', 'b', ...)`; [`expand_select_lists`] then replaces markers and
 //! `COLUMNS` calls using the columns that `SELECT * FROM <same FROM>` has.
@@ -101,6 +103,14 @@ pub async fn expand_select_lists(statement: &mut Statement, state: &SessionState
             continue;
         }
         let columns = from_columns(select, &with, state).await?;
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        // Boxed: running a lambda's query is a deep future, and planning runs on small stacks.
+        Box::pin(super::column_lambdas::resolve(
+            &mut select.projection,
+            &names,
+            state,
+        ))
+        .await?;
         let mut projection = Vec::with_capacity(select.projection.len());
         for item in select.projection.drain(..) {
             projection.extend(expand_item(item, &columns, &relations)?);
@@ -571,6 +581,9 @@ pub(super) enum Selector {
     Pattern(String),
     /// Every column but the named ones (in any case): `COLUMNS(* EXCLUDE (a, b))`.
     AllBut(Vec<String>),
+    /// The names a condition keeps, `COLUMNS(c -> c LIKE 'x%')`: a select list's are made
+    /// names first (`column_lambdas::resolve`).
+    Lambda,
 }
 
 impl Selector {
@@ -588,6 +601,9 @@ impl Selector {
 
     /// What `expr` selects, if it is a `COLUMNS(...)` call.
     pub(super) fn of(expr: &Expr) -> Option<Selector> {
+        if super::column_lambdas::lambda_of(expr).is_some() {
+            return Some(Selector::Lambda);
+        }
         let Expr::Function(function) = expr else {
             return None;
         };
@@ -667,6 +683,9 @@ impl Selector {
                     .filter(|n| !excluded.iter().any(|e| e.eq_ignore_ascii_case(n)))
                     .collect())
             }
+            Selector::Lambda => Err(TarnError::Invalid(format!(
+                "{call}: a lambda in COLUMNS chooses columns in a select list only"
+            ))),
         }
     }
 }

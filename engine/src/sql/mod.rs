@@ -14,6 +14,7 @@ mod bits;
 mod byte_codecs;
 mod byte_sizes;
 mod checked_sum;
+mod column_lambdas;
 mod copy;
 mod copy_from;
 mod cte_hints;
@@ -569,7 +570,8 @@ fn files_schema(ctx: &SessionContext) -> Arc<dyn SchemaProvider> {
 pub(crate) fn parse_one(sql: &str) -> Result<Statement> {
     let sql = asof_join::mark(&filter_clause::insert_where(sql)?)?;
     let sql = cte_hints::drop_materialized(&null_treatment::after_the_call(&sql)?)?;
-    let sql = expand::mark_renames(&samples::normalize(&sql)?)?;
+    let sql = column_lambdas::star_conditions(&samples::normalize(&sql)?)?;
+    let sql = expand::mark_renames(&sql)?;
     let mut statements = Parser::parse_sql(&dialect::TarnDialect, &sql)
         .map_err(|e| TarnError::Parse(parser_message(&e.to_string(), &sql)))?;
     match statements.len() {

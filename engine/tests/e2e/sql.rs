@@ -1619,6 +1619,45 @@ async fn avg_of_a_decimal_is_duckdbs_double() {
 }
 
 #[tokio::test]
+async fn columns_are_chosen_by_a_condition_on_their_names() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE f AS SELECT 1 AS id, 0.5 AS score_a, 0.7 AS score_b, 'x' AS text",
+    )
+    .await;
+    // DuckDB's answers: `* LIKE` and its kin keep the FROM clause's order.
+    for (sql, expected) in [
+        ("SELECT * LIKE 'score_%' FROM f", vec!["score_a", "score_b"]),
+        ("SELECT * ILIKE 'SCORE_A' FROM f", vec!["score_a"]),
+        ("SELECT * NOT LIKE 'score%' FROM f", vec!["id", "text"]),
+        ("SELECT * SIMILAR TO 's.*_b' FROM f", vec!["score_b"]),
+        ("SELECT * GLOB '*t' FROM f", vec!["text"]),
+        (
+            "SELECT COLUMNS(lambda c: c IN ('text', 'id')) FROM f",
+            vec!["id", "text"],
+        ),
+        (
+            "SELECT max(COLUMNS(lambda c: c LIKE 's%')) FROM f",
+            vec!["score_a", "score_b"],
+        ),
+    ] {
+        let batches = s.query(sql).await.unwrap();
+        assert_eq!(columns(&batches), expected, "{sql}");
+    }
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT COLUMNS(lambda c: regexp_matches(c, '^score')) * 10 FROM f"
+        )
+        .await,
+        [["5.0", "7.0"]]
+    );
+    let err = error(&mut s, "SELECT * LIKE 'zz%' FROM f").await;
+    assert!(err.contains("* LIKE 'zz%' matches no column"), "{err}");
+}
+
+#[tokio::test]
 async fn columns_can_take_every_column_but_some() {
     let mut s = session();
     query(
