@@ -145,6 +145,12 @@ const MACROS: &[Macro] = &[
         arity: 1,
         body: "array_distinct(array_filter($1, lambda x: x IS NOT NULL))",
     },
+    // The subscripts of a list's first dimension, as rows; another dimension gives none.
+    Macro {
+        names: &["generate_subscripts"],
+        arity: 2,
+        body: "unnest(generate_series(1, CASE WHEN $2 = 1 THEN len($1) END))",
+    },
     Macro {
         names: &["list_unique", "array_unique"],
         arity: 1,

@@ -19,6 +19,7 @@ mod copy;
 mod copy_from;
 mod cte_hints;
 mod date_diff;
+mod date_part_list;
 mod decimal_avg;
 mod describe;
 pub(crate) mod dialect;
@@ -45,6 +46,7 @@ mod list_aggregate;
 mod list_reduce;
 mod list_sum;
 mod macros;
+mod map_concat;
 mod map_from_entries;
 mod metadata;
 mod natural_join;
@@ -419,6 +421,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(next_after::NextAfter::new()),
         ScalarUDF::from(sha1_digest::Sha1Digest::new()),
         ScalarUDF::from(map_from_entries::MapFromEntries::new()),
+        ScalarUDF::from(map_concat::MapConcat::new()),
         ScalarUDF::from(duckdb_hash::DuckDbHash::new()),
         ScalarUDF::from(duckdb_text::DuckDbText::new()),
         ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::Boundaries)),

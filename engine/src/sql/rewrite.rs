@@ -245,6 +245,12 @@ impl VisitorMut for OperatorRewriter {
         if super::interval_times::rewrite(expr) {
             return ControlFlow::Continue(());
         }
+        if let Expr::Function(function) = expr
+            && let Some(parts) = super::date_part_list::as_struct(function)
+        {
+            *expr = parts;
+            return ControlFlow::Continue(());
+        }
         if let Expr::Function(function) = expr {
             match super::json::transform_as_cast(function) {
                 Some(Ok(mut cast)) => {

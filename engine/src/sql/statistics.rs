@@ -4,6 +4,8 @@
 //!   the first seen, where DuckDB's choice depends on its hash table), `entropy(x)` (in bits; 0 for no rows), `histogram(x)` (a MAP from each
 //!   value, in order, to its count) and `quantile_disc(x, q)` / `quantile(x, q)` (the value at
 //!   position ⌈n·q⌉ - 1, at least 0, in sorted order);
+//!   and `mad(x)` (the median absolute deviation: the median of each value's distance from the
+//!   median, medians interpolated as `median` does; DOUBLE, or the DECIMAL given);
 //! * over running sums: `product(x)`, `skewness(x)`, `kurtosis(x)` (the sample statistics,
 //!   NULL below 3 and 4 values or with no spread) and `kurtosis_pop(x)`, by DuckDB's formulas
 //!   on the sums of powers.
@@ -35,6 +37,7 @@ pub fn register(ctx: &SessionContext) {
         Statistic::Entropy,
         Statistic::Histogram,
         Statistic::QuantileDisc,
+        Statistic::Mad,
         Statistic::Product,
         Statistic::Skewness,
         Statistic::Kurtosis,
@@ -51,6 +54,7 @@ enum Statistic {
     Entropy,
     Histogram,
     QuantileDisc,
+    Mad,
     Product,
     Skewness,
     Kurtosis,
@@ -64,6 +68,7 @@ impl Statistic {
             Statistic::Entropy => "entropy",
             Statistic::Histogram => "histogram",
             Statistic::QuantileDisc => "quantile_disc",
+            Statistic::Mad => "mad",
             Statistic::Product => "product",
             Statistic::Skewness => "skewness",
             Statistic::Kurtosis => "kurtosis",
@@ -120,6 +125,11 @@ impl AggregateUDFImpl for StatisticUdf {
         match (self.statistic, arg_types) {
             (Statistic::QuantileDisc, [value, _]) => Ok(vec![value.clone(), DataType::Float64]),
             (Statistic::QuantileDisc, _) => plan_err!("{name} takes a value and a quantile"),
+            (Statistic::Mad, [value]) if value.is_decimal() => Ok(vec![value.clone()]),
+            (Statistic::Mad, [value]) if value.is_numeric() || value.is_null() => {
+                Ok(vec![DataType::Float64])
+            }
+            (Statistic::Mad, [value]) => plan_err!("{name} of {value}, not of a number"),
             (s, [value]) if s.is_sums() => match value.is_numeric() || value.is_null() {
                 true => Ok(vec![DataType::Float64]),
                 false => plan_err!("{name} of {value}, not of a number"),
@@ -131,7 +141,7 @@ impl AggregateUDFImpl for StatisticUdf {
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         Ok(match self.statistic {
-            Statistic::Mode | Statistic::QuantileDisc => arg_types[0].clone(),
+            Statistic::Mode | Statistic::QuantileDisc | Statistic::Mad => arg_types[0].clone(),
             Statistic::Histogram => histogram_type(&arg_types[0]),
             _ => DataType::Float64,
         })
@@ -339,6 +349,22 @@ impl Accumulator for ValueCounts {
                 }
                 unreachable!("the position is below the total count")
             }
+            Statistic::Mad if self.counts.is_empty() => missing(),
+            Statistic::Mad => {
+                let mut values = Vec::with_capacity(self.counts.len());
+                for (value, count) in &self.counts {
+                    let ScalarValue::Float64(Some(x)) = value.cast_to(&DataType::Float64)? else {
+                        return exec_err!("mad: {value} is not a number");
+                    };
+                    values.push((x, *count));
+                }
+                let center = median(&mut values);
+                let mut deviations: Vec<(f64, u64)> = values
+                    .iter()
+                    .map(|&(x, n)| ((x - center).abs(), n))
+                    .collect();
+                ScalarValue::Float64(Some(median(&mut deviations))).cast_to(&self.input)
+            }
             other => exec_err!("{} is not a value-count statistic", other.name()),
         }
     }
@@ -351,6 +377,25 @@ impl Accumulator for ValueCounts {
                 .map(|(v, _)| 2 * v.size() + 24)
                 .sum::<usize>()
     }
+}
+
+/// The median of values given with their counts (not empty), the two middle values' mean
+/// when the count is even.
+fn median(values: &mut [(f64, u64)]) -> f64 {
+    values.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total: u64 = values.iter().map(|(_, n)| n).sum();
+    let at = |position: u64| {
+        let mut seen = 0;
+        for &(x, n) in values.iter() {
+            seen += n;
+            if seen > position {
+                return x;
+            }
+        }
+        unreachable!("the position is below the total count")
+    };
+    let (low, high) = (at((total - 1) / 2), at(total / 2));
+    low + (high - low) / 2.0
 }
 
 /// Count and sums of the first four powers of the values, and their product.

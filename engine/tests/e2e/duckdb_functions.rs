@@ -1571,3 +1571,54 @@ async fn bar_draws_a_histogram() {
         "{message}"
     );
 }
+
+/// `map_concat`, `mad`, `generate_subscripts` and `date_part` of a list, with DuckDB's answers.
+#[tokio::test]
+async fn map_concat_mad_subscripts_and_parts_answer_as_duckdb() {
+    let (mut s, _dir) = parquet_view(
+        "SELECT * FROM (VALUES (1, 1, [4, 5], MAP {'a': 1}), (1, 5, [6], NULL), \
+         (1, 6, [], MAP {'z': 7, 'y': 8}), (2, 3, NULL, MAP {})) v(g, x, l, m)",
+    )
+    .await;
+    // A key keeps its first place and takes the last value; a NULL map adds nothing.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT x, map_concat(m, MAP {'z': x}, m) FROM t ORDER BY x"
+        )
+        .await,
+        [
+            ["1", "{a: 1, z: 1}"],
+            ["3", "{z: 3}"],
+            ["5", "{z: 5}"],
+            ["6", "{z: 7, y: 8}"]
+        ]
+    );
+    let err = error(&mut s, "SELECT map_concat(m, MAP {'b': 2.5}) FROM t").await;
+    assert!(err.contains("map_concat: the maps differ in type"), "{err}");
+    // mad: the median of the distances from the median (1, 5, 6: median 5, distances 4, 0, 1).
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, mad(x), mad(y) FROM (SELECT g, x, x::DECIMAL(4,1) AS y FROM t) GROUP BY g ORDER BY g"
+        )
+        .await,
+        [["1", "1.0", "1.0"], ["2", "0.0", "0.0"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT x, generate_subscripts(l, 1) AS i FROM t ORDER BY x, i"
+        )
+        .await,
+        [["1", "1"], ["1", "2"], ["5", "1"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT date_part(['year', 'Month', 'dow'], TIMESTAMP '2024-03-05 10:00')"
+        )
+        .await,
+        [["{year: 2024, month: 3, dow: 2}"]]
+    );
+}
