@@ -13,6 +13,7 @@ mod bar;
 mod bits;
 mod byte_codecs;
 mod byte_sizes;
+mod cast_names;
 mod checked_sum;
 mod column_lambdas;
 mod copy;
@@ -339,6 +340,7 @@ impl SqlSession {
                 state.higher_order_functions().contains_key(name)
             });
             scalar_args::positional_settings(&mut statement)?;
+            cast_names::name_casts(&mut statement);
             // Boxed: it plans the inputs, and that future would swell every `plan`'s.
             Box::pin(set_operations::count_duplicates(&mut statement, &state)).await?;
             expand::order_by_all_over_stars(&mut statement, &state).await?;
@@ -410,6 +412,7 @@ fn register_functions(ctx: &SessionContext) {
     byte_sizes::register(ctx);
     epoch::register(ctx);
     integer_text::register(ctx);
+    cast_names::register(ctx);
     time_bucket::register(ctx);
     let functions = [
         ScalarUDF::from(list_sum::ListSum::new()),

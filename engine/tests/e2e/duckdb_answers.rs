@@ -881,3 +881,36 @@ async fn sums_are_exact_and_an_overflow_of_a_sum_or_average_is_an_error() {
         [["1", "9223372036854775804"]]
     );
 }
+
+/// Aggregates and groups that differ only by a cast, which DataFusion names alike
+/// (apache/datafusion#18975) and DuckDB answers.
+#[tokio::test]
+async fn aggregates_and_groups_that_differ_by_a_cast() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE t AS SELECT * FROM (VALUES (TIMESTAMP '2024-01-01 10:00', 1.25), \
+         (TIMESTAMP '2024-01-01 11:00', 2.5), (TIMESTAMP '2024-01-02 09:00', 4.0)) v(ts, x)",
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT min(ts), min(ts::DATE), sum(x), sum(x::INTEGER), sum(CAST(x AS DOUBLE)) FROM t"
+        )
+        .await,
+        [["2024-01-01T10:00:00", "2024-01-01", "7.75", "8", "7.75"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT ts::DATE AS d, count(*) FROM t GROUP BY ts, ts::DATE ORDER BY ts::DATE, ts"
+        )
+        .await,
+        [
+            ["2024-01-01", "1"],
+            ["2024-01-01", "1"],
+            ["2024-01-02", "1"]
+        ]
+    );
+}
