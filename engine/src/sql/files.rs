@@ -88,6 +88,9 @@ pub struct ScanOptions {
     pub comment: Option<u8>,
     /// CSV: every column as VARCHAR (`all_varchar`).
     pub all_varchar: bool,
+    /// CSV: a row with a field its column's type cannot read is left out (`ignore_errors`),
+    /// as in DuckDB, rather than failing the query.
+    pub ignore_errors: bool,
     /// CSV/JSON: types for some columns by name (`types`, `dtypes`), the rest inferred.
     pub types: Vec<(String, DataType)>,
     /// CSV: the columns' names in order (`names`), in place of the header's.
@@ -153,30 +156,47 @@ fn as_text(schema: &SchemaRef) -> SchemaRef {
 
 /// A view over `table` (its file columns read as text) in which each file column of `typed`
 /// is NULL where it holds `null_text` and of its type elsewhere; other columns (partitions,
-/// `filename`) as they are.
+/// `filename`) as they are. With `skip_unreadable`, a row with a field its type cannot read
+/// is left out.
 fn typed_over(
     table: Arc<dyn TableProvider>,
     typed: &SchemaRef,
-    null_text: &str,
+    null_text: Option<&str>,
+    skip_unreadable: bool,
 ) -> Result<Arc<dyn TableProvider>> {
-    use datafusion::logical_expr::{cast, when};
+    use datafusion::logical_expr::{Expr, cast, try_cast, when};
     let mut projection = Vec::with_capacity(table.schema().fields().len());
+    let mut readable: Option<Expr> = None;
     for field in table.schema().fields() {
         let column = col(format!("\"{}\"", field.name().replace('"', "\"\"")));
-        let expr = match typed.field_with_name(field.name()) {
-            Ok(target) => {
-                let null = datafusion::common::ScalarValue::try_from(target.data_type())?;
-                when(column.clone().eq(lit(null_text)), lit(null))
-                    .otherwise(cast(column, target.data_type().clone()))?
-                    .alias(field.name())
-            }
-            Err(_) => column,
+        let Ok(target) = typed.field_with_name(field.name()) else {
+            projection.push(column);
+            continue;
         };
-        projection.push(expr);
+        let target = target.data_type().clone();
+        let mut value = match skip_unreadable {
+            true => try_cast(column.clone(), target.clone()),
+            false => cast(column.clone(), target.clone()),
+        };
+        let mut read = column.clone().is_null().or(value.clone().is_not_null());
+        if let Some(text) = null_text {
+            let null = datafusion::common::ScalarValue::try_from(&target)?;
+            value = when(column.clone().eq(lit(text)), lit(null)).otherwise(value)?;
+            read = read.or(column.eq(lit(text)));
+        }
+        if skip_unreadable && target != DataType::Utf8 {
+            readable = Some(match readable {
+                Some(earlier) => earlier.and(read),
+                None => read,
+            });
+        }
+        projection.push(value.alias(field.name()));
     }
-    let plan = LogicalPlanBuilder::scan("file", provider_as_source(table), None)?
-        .project(projection)?
-        .build()?;
+    let mut plan = LogicalPlanBuilder::scan("file", provider_as_source(table), None)?;
+    if let Some(readable) = readable {
+        plan = plan.filter(readable)?;
+    }
+    let plan = plan.project(projection)?.build()?;
     Ok(Arc::new(ViewTable::new(plan, None)))
 }
 
@@ -299,15 +319,16 @@ impl ScanSpec {
             reading,
             schema,
         } = self.resolve_files(state).await?;
-        // DataFusion's CSV reader does not take a NULL text (it infers with it), so such
-        // columns are read as text and made NULL and typed over the scan.
-        let null_string = match reading.kind {
-            FileFormatKind::Csv => self.options.null_string.as_deref(),
-            _ => None,
-        };
-        let scanned = match null_string {
-            Some(_) => as_text(&schema),
-            None => schema.clone(),
+        // DataFusion's CSV reader does not take a NULL text (it infers with it), nor skip a
+        // row it cannot read, so for those the columns are read as text and typed over the
+        // scan.
+        let csv = reading.kind == FileFormatKind::Csv;
+        let null_string = self.options.null_string.as_deref().filter(|_| csv);
+        let ignore_errors = csv && self.options.ignore_errors;
+        let retyped = null_string.is_some() || ignore_errors;
+        let scanned = match retyped {
+            true => as_text(&schema),
+            false => schema.clone(),
         };
         let table: Arc<dyn TableProvider> = if self.options.filename || narrowed {
             self.file_by_file(&options, scanned, &files, self.options.filename)?
@@ -321,9 +342,9 @@ impl ScanSpec {
             let statistics = state.runtime_env().cache_manager.get_file_statistic_cache();
             Arc::new(ListingTable::try_new(config)?.with_cache(statistics))
         };
-        match null_string {
-            Some(text) => typed_over(table, &schema, text),
-            None => Ok(table),
+        match retyped {
+            true => typed_over(table, &schema, null_string, ignore_errors),
+            false => Ok(table),
         }
     }
 

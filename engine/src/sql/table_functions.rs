@@ -180,6 +180,7 @@ fn scan_options(
             "column_types",
             "names",
             "column_names",
+            "ignore_errors",
         ],
         FileFormatKind::Json => &[
             "hive_partitioning",
@@ -226,6 +227,7 @@ fn scan_options(
                 _ => return Err(wrong("a string")),
             },
             "all_varchar" => options.all_varchar = flag()?,
+            "ignore_errors" => options.ignore_errors = flag()?,
             "types" | "dtypes" | "column_types" => {
                 let Const::Struct(fields) = value else {
                     return Err(wrong("a struct such as {'a': 'INTEGER'}"));

@@ -155,3 +155,39 @@ async fn a_json_array_of_records_reads_like_newline_delimited_json() {
     .await;
     assert!(message.contains("arr.json"), "{message}");
 }
+
+/// `ignore_errors`: a row with a field its column's type cannot read is left out, as DuckDB
+/// leaves it out; without the option the read fails naming the value.
+#[tokio::test]
+async fn ignore_errors_leaves_out_the_rows_a_type_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dirty.csv");
+    std::fs::write(
+        &path,
+        "id,score,day\n1,0.5,2024-01-01\n2,oops,2024-01-02\n3,1.5,not a day\n4,,2024-01-04\n\
+         x,2.5,2024-01-05\n",
+    )
+    .unwrap();
+    let p = path.display();
+    let mut s = session();
+    let types = "types = {'id': 'INTEGER', 'score': 'DOUBLE', 'day': 'DATE'}";
+    assert_eq!(
+        query(
+            &mut s,
+            &format!("SELECT * FROM read_csv('{p}', ignore_errors = true, {types}) ORDER BY id")
+        )
+        .await,
+        [["1", "0.5", "2024-01-01"], ["4", "NULL", "2024-01-04"]]
+    );
+    // Inferred types read every row (the columns with text in them are VARCHAR).
+    assert_eq!(
+        query(
+            &mut s,
+            &format!("SELECT count(*) FROM read_csv('{p}', ignore_errors = true)")
+        )
+        .await,
+        [["5"]]
+    );
+    let err = error(&mut s, &format!("SELECT * FROM read_csv('{p}', {types})")).await;
+    assert!(err.contains("'x'") || err.contains("oops"), "{err}");
+}
