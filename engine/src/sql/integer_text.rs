@@ -101,7 +101,7 @@ fn respelled(text: &str) -> Cow<'_, str> {
 /// The integer DuckDB reads in `text`: a sign, then digits (`_` between them allowed) with a
 /// fraction rounded half away from zero or an exponent; or, unsigned, `0x`/`0b` and hex or
 /// binary digits.
-fn integer(text: &str) -> Option<i128> {
+pub(crate) fn integer(text: &str) -> Option<i128> {
     let (negative, unsigned) = match text.as_bytes().first()? {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),

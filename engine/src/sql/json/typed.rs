@@ -204,17 +204,15 @@ impl<'v> Scalar<'v> {
     }
 
     /// The value as an integer in `min..=max`. Integers are exact; DuckDB rounds a JSON
-    /// number half to even (2.5 is 2) and a string half away from zero (`"2.5"` is 3).
+    /// number half to even (2.5 is 2), and reads a string as it casts text to an integer
+    /// (`"2.5"` is 3, `"0x10"` is 16).
     fn integer(self, min: i128, max: i128) -> Option<i128> {
         let value = match self {
             Scalar::Unsigned(value) => value.into(),
             Scalar::Signed(value) => value.into(),
             Scalar::Bool(value) => value.into(),
             Scalar::Float(value) => whole(value.round_ties_even(), min, max)?,
-            Scalar::Str(text) => match text.trim().parse::<i128>() {
-                Ok(value) => value,
-                Err(_) => whole(self.number()?.round(), min, max)?,
-            },
+            Scalar::Str(text) => crate::sql::integer_text::integer(text.trim())?,
         };
         (min..=max).contains(&value).then_some(value)
     }
