@@ -98,16 +98,7 @@ fn star_condition(tokens: &[Token], at: usize) -> Option<(usize, String)> {
 
 /// The lambda of a `COLUMNS(param -> condition)` call.
 pub(super) fn lambda_of(expr: &Expr) -> Option<&LambdaFunction> {
-    let Expr::Function(function) = expr else {
-        return None;
-    };
-    if !function.name.to_string().eq_ignore_ascii_case("columns") {
-        return None;
-    }
-    let FunctionArguments::List(list) = &function.args else {
-        return None;
-    };
-    match list.args.as_slice() {
+    match super::expand::columns_call(expr)?.1 {
         [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Lambda(lambda)))] => Some(lambda),
         _ => None,
     }

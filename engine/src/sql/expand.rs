@@ -575,6 +575,20 @@ fn last_part(name: &ObjectName) -> String {
         .unwrap_or_default()
 }
 
+/// A `COLUMNS(...)` call and its arguments.
+pub(super) fn columns_call(expr: &Expr) -> Option<(&Function, &[FunctionArg])> {
+    let Expr::Function(function) = expr else {
+        return None;
+    };
+    if !function.name.to_string().eq_ignore_ascii_case("columns") {
+        return None;
+    }
+    match &function.args {
+        FunctionArguments::List(list) => Some((function, list.args.as_slice())),
+        _ => None,
+    }
+}
+
 /// What a `COLUMNS(...)` call selects.
 pub(super) enum Selector {
     /// Names a regular expression matches: `COLUMNS('re')`, `COLUMNS(*)`, `COLUMNS(['a', 'b'])`.
@@ -604,16 +618,8 @@ impl Selector {
         if super::column_lambdas::lambda_of(expr).is_some() {
             return Some(Selector::Lambda);
         }
-        let Expr::Function(function) = expr else {
-            return None;
-        };
-        if !function.name.to_string().eq_ignore_ascii_case("columns") {
-            return None;
-        }
-        let FunctionArguments::List(list) = &function.args else {
-            return None;
-        };
-        match list.args.as_slice() {
+        let (function, arguments) = columns_call(expr)?;
+        match arguments {
             [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)] => {
                 return Some(Selector::Pattern(".*".into()));
             }
