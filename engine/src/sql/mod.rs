@@ -47,6 +47,7 @@ mod list_aggregate;
 mod list_reduce;
 mod list_sum;
 mod macros;
+mod map_cast;
 mod map_concat;
 mod map_from_entries;
 mod metadata;

@@ -231,6 +231,14 @@ impl VisitorMut for OperatorRewriter {
         if let Expr::Cast { data_type, .. } = expr {
             respell_type(data_type);
         }
+        match super::map_cast::as_json_cast(expr) {
+            Some(Ok(cast)) => {
+                *expr = cast;
+                return ControlFlow::Continue(());
+            }
+            Some(Err(err)) => return ControlFlow::Break(err),
+            None => {}
+        }
         pad_timestamp_literal(expr);
         // `INTERVAL 1 DAY`: DataFusion reads a bare number there in an expression but not in
         // a window frame (`RANGE BETWEEN INTERVAL 1 DAY PRECEDING ...`); `INTERVAL '1' DAY`,

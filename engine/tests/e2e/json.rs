@@ -233,3 +233,43 @@ async fn json_text_becomes_typed_structs_and_lists() {
         "{message}"
     );
 }
+
+/// JSON objects with keys of their own (per-label scores) cast to a MAP, a type DataFusion's
+/// SQL planner lacks; a NULL of a MAP type too.
+#[tokio::test]
+async fn json_objects_cast_to_maps() {
+    let (mut s, _dir) = parquet_view(
+        r#"SELECT * FROM (VALUES (1, '{"scores": {"toxic": 0.1, "spam": "0.7"}}'),
+           (2, '{"scores": {}}'), (3, NULL)) v(id, meta)"#,
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, CAST(meta->'scores' AS MAP(VARCHAR, DOUBLE)) AS m FROM t ORDER BY id"
+        )
+        .await,
+        [["1", "{toxic: 0.1, spam: 0.7}"], ["2", "{}"], ["3", "NULL"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT CAST(meta->'scores' AS MAP(VARCHAR, DOUBLE))['spam'] FROM t WHERE id = 1"
+        )
+        .await,
+        [["0.7"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT map_concat(NULL::MAP(VARCHAR, BIGINT), MAP {'a': 1})"
+        )
+        .await,
+        [["{a: 1}"]]
+    );
+    let err = error(&mut s, "SELECT CAST('oops' AS MAP(VARCHAR, INTEGER))").await;
+    assert!(
+        err.contains("CAST to MAP(VARCHAR, INTEGER): malformed JSON"),
+        "{err}"
+    );
+}

@@ -13,9 +13,11 @@
 //! alone, as DuckDB's `json_transform` does (`json_transform_strict` and `from_json_strict`
 //! fail).
 
+use std::sync::Arc;
+
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
@@ -87,7 +89,7 @@ impl ScalarUDFImpl for JsonCast {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        Ok(arg_types[1].clone())
+        Ok(utf8_map_keys(&arg_types[1]))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -97,6 +99,32 @@ impl ScalarUDFImpl for JsonCast {
         let values = decode(texts.as_string::<i32>(), target, self.lenient)?;
         call_value(&args.args, values)
     }
+}
+
+/// `target` with a map's text keys as Utf8: the session spells VARCHAR as Utf8View, and
+/// DataFusion's `m['key']` compares the keys with a Utf8 literal only.
+fn utf8_map_keys(target: &DataType) -> DataType {
+    let DataType::Map(entries, sorted) = target else {
+        return target.clone();
+    };
+    let DataType::Struct(kv) = entries.data_type() else {
+        return target.clone();
+    };
+    let fields: Vec<Field> = kv
+        .iter()
+        .enumerate()
+        .map(|(at, field)| match (at, field.data_type()) {
+            (0, DataType::Utf8View | DataType::LargeUtf8) => {
+                field.as_ref().clone().with_data_type(DataType::Utf8)
+            }
+            _ => field.as_ref().clone(),
+        })
+        .collect();
+    let entries = entries
+        .as_ref()
+        .clone()
+        .with_data_type(DataType::Struct(fields.into()));
+    DataType::Map(Arc::new(entries), *sorted)
 }
 
 /// DuckDB's `json_transform(j, structure)` and its other names, as the cast the structure
