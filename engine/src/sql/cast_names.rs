@@ -72,6 +72,17 @@ impl VisitorMut for CastNamer {
 /// The casts (as text) inside the calls and GROUP BY expressions of `select` that look like
 /// another once casts are taken out.
 fn alike_casts(select: &Select) -> HashSet<String> {
+    // Most SELECTs have no cast where names are made: they cost one walk.
+    let mut has_cast = false;
+    let mut note_cast = |expr: &Expr| {
+        has_cast |= is_cast(expr);
+        ControlFlow::<()>::Continue(())
+    };
+    let _ = sqlparser::ast::visit_expressions(&select.projection, &mut note_cast);
+    let _ = sqlparser::ast::visit_expressions(&select.group_by, &mut note_cast);
+    if !has_cast {
+        return HashSet::new();
+    }
     let mut named: Vec<Expr> = Vec::new();
     let _ = sqlparser::ast::visit_expressions(&select.projection, |expr| {
         if matches!(expr, Expr::Function(_)) {
@@ -83,16 +94,14 @@ fn alike_casts(select: &Select) -> HashSet<String> {
         named.extend(groups.iter().cloned());
     }
     // Each expression's text with its casts taken out, and the texts that give it.
-    let mut texts: HashMap<String, HashSet<String>> = HashMap::new();
-    for expr in &named {
-        texts
-            .entry(without_casts(expr).to_string())
-            .or_default()
-            .insert(expr.to_string());
+    let keys: Vec<String> = named.iter().map(|e| without_casts(e).to_string()).collect();
+    let mut texts: HashMap<&str, HashSet<String>> = HashMap::new();
+    for (key, expr) in keys.iter().zip(&named) {
+        texts.entry(key).or_default().insert(expr.to_string());
     }
     let mut alike = HashSet::new();
-    for expr in &named {
-        if texts[&without_casts(expr).to_string()].len() > 1 {
+    for (key, expr) in keys.iter().zip(&named) {
+        if texts[key.as_str()].len() > 1 {
             let _ = sqlparser::ast::visit_expressions(expr, |inner| {
                 if is_cast(inner) {
                     alike.insert(inner.to_string());

@@ -87,8 +87,10 @@ impl ScalarUDFImpl for MapConcat {
         let mut chosen: Vec<u32> = Vec::new();
         let mut offsets = vec![0i32];
         let mut valid = Vec::with_capacity(args.number_rows);
+        // Where each key of the row stands among its chosen entries.
+        let mut place = HashMap::new();
         for row in 0..args.number_rows {
-            let mut place = HashMap::new();
+            place.clear();
             for (map, base) in maps.iter().zip(&bases) {
                 if map.is_null(row) {
                     continue;

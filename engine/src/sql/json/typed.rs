@@ -119,41 +119,39 @@ enum Column {
 }
 
 /// Strings in one buffer, as Arrow keeps them.
-#[derive(Default)]
 struct Texts {
     bytes: String,
-    /// Where each string ends in `bytes`.
-    ends: Vec<usize>,
+    /// Where each string starts in `bytes`, and where the last ends.
+    offsets: Vec<usize>,
     valid: Vec<bool>,
+}
+
+impl Default for Texts {
+    fn default() -> Self {
+        Texts {
+            bytes: String::new(),
+            offsets: vec![0],
+            valid: vec![],
+        }
+    }
 }
 
 impl Texts {
     fn push(&mut self, text: Option<&str>) {
         self.bytes.push_str(text.unwrap_or_default());
-        self.ends.push(self.bytes.len());
+        self.offsets.push(self.bytes.len());
         self.valid.push(text.is_some());
     }
 
     fn truncate(&mut self, len: usize) {
-        self.bytes.truncate(self.start(len));
-        self.ends.truncate(len);
+        self.bytes.truncate(self.offsets[len]);
+        self.offsets.truncate(len + 1);
         self.valid.truncate(len);
     }
 
-    fn start(&self, row: usize) -> usize {
-        row.checked_sub(1).map_or(0, |before| self.ends[before])
-    }
-
     fn finish(self) -> Result<StringArray> {
-        let offsets = std::iter::once(0)
-            .chain(self.ends)
-            .map(|end| {
-                i32::try_from(end)
-                    .map_err(|_| exec_datafusion_err!("over 2 GiB of JSON text in one batch"))
-            })
-            .collect::<Result<Vec<i32>>>()?;
         Ok(StringArray::try_new(
-            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+            offsets(&self.offsets)?,
             self.bytes.into_bytes().into(),
             nulls(self.valid),
         )?)
@@ -256,11 +254,14 @@ fn nulls(valid: Vec<bool>) -> Option<NullBuffer> {
     Some(NullBuffer::from(valid)).filter(|nulls| nulls.null_count() > 0)
 }
 
+/// Offsets (from 0) as Arrow's offsets of type `O`; an error past what `O` holds.
 fn offsets<O: TryFrom<usize> + ArrowNativeType>(ends: &[usize]) -> Result<OffsetBuffer<O>> {
     let offsets = ends
         .iter()
         .map(|&end| {
-            O::try_from(end).map_err(|_| exec_datafusion_err!("a list too long for its offsets"))
+            O::try_from(end).map_err(|_| {
+                exec_datafusion_err!("too many values in one batch for Arrow's offsets")
+            })
         })
         .collect::<Result<Vec<O>>>()?;
     Ok(OffsetBuffer::new(ScalarBuffer::from(offsets)))
