@@ -1,8 +1,7 @@
 //! DuckDB's names for functions DataFusion has under other names or forms.
 //!
 //! * [`register_aliases`]: the same function, another name (`strlen` is `octet_length`,
-//!   `list_value` is `make_array`, `variance` is `var_samp`, `first` is `first_value`,
-//!   `list_apply` is `array_transform`).
+//!   `list_value` is `make_array`, `variance` is `var_samp`, `first` is `first_value`).
 //! * [`duckdb_calls`]: calls DataFusion spells another way, rewritten in the syntax tree
 //!   (after the result columns are named, so a column is still called `year(d)`): the
 //!   one-argument date parts (`year(d)` is `date_part('year', d)`), `arg_max(a, b)` / `max_by`
@@ -14,17 +13,14 @@
 //!   in SQL (`mod(a, b)` is `a % b`, `count_if(c)` is `count(CASE WHEN c THEN 1 END)`).
 
 use std::ops::ControlFlow;
-use std::sync::Arc;
 
 use datafusion::functions_aggregate::approx_distinct::approx_distinct_udaf;
 use datafusion::functions_aggregate::array_agg::array_agg_udaf;
 use datafusion::functions_aggregate::first_last::{first_value_udaf, last_value_udaf};
 use datafusion::functions_aggregate::variance::var_samp_udaf;
-use datafusion::functions_nested::array_filter::array_filter_higher_order_function;
-use datafusion::functions_nested::array_transform::array_transform_higher_order_function;
 use datafusion::functions_nested::make_array::make_array_udf;
 use datafusion::functions_nested::string::string_to_array_udf;
-use datafusion::logical_expr::{AggregateUDF, HigherOrderUDF, ScalarUDF};
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 use sqlparser::ast::helpers::attached_token::AttachedToken;
 use sqlparser::ast::{
@@ -67,19 +63,6 @@ pub fn register_aliases(ctx: &SessionContext) {
     ];
     for (function, names) in aggregates {
         ctx.register_udaf(function.with_aliases(names.iter().copied()));
-    }
-    let higher_order: [(HigherOrderUDF, &[&str]); 2] = [
-        (
-            array_transform_higher_order_function().as_ref().clone(),
-            &["list_apply", "array_apply", "apply"],
-        ),
-        (
-            array_filter_higher_order_function().as_ref().clone(),
-            &["filter"],
-        ),
-    ];
-    for (function, names) in higher_order {
-        ctx.register_higher_order_function(Arc::new(function.with_aliases(names.iter().copied())));
     }
 }
 

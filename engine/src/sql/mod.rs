@@ -44,6 +44,7 @@ mod kahan_sum;
 mod lateral_limit;
 mod lateral_unnest;
 mod list_aggregate;
+mod list_lambdas;
 mod list_reduce;
 mod list_sum;
 mod macros;
@@ -442,6 +443,12 @@ fn register_functions(ctx: &SessionContext) {
     ctx.register_higher_order_function(Arc::new(HigherOrderUDF::new_from_impl(
         list_reduce::ListReduce::new(),
     )));
+    for list_lambda in [
+        list_lambdas::ListLambda::transform(),
+        list_lambdas::ListLambda::filter(),
+    ] {
+        ctx.register_higher_order_function(Arc::new(HigherOrderUDF::new_from_impl(list_lambda)));
+    }
     ctx.register_higher_order_function(Arc::new(HigherOrderUDF::new_from_impl(
         try_expr::TryOrNull::new(),
     )));

@@ -1022,6 +1022,63 @@ async fn list_reduce_folds_lists_as_duckdb_does() {
 }
 
 #[tokio::test]
+async fn list_transform_and_filter_take_the_position_as_duckdb_does() {
+    let (mut s, _dir) = table().await;
+    // The position is 1-based in each list; a captured column repeats per element; a NULL
+    // list stays NULL and an empty one empty.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT list_transform(l, lambda x, i: x + i + k), list_filter(l, lambda x, i: i > 1) \
+             FROM (VALUES ([1, 2], 10), (NULL, 20), ([], 30), ([5], 40)) v(l, k)"
+        )
+        .await,
+        [
+            ["[12, 14]", "[2]"],
+            ["NULL", "NULL"],
+            ["[]", "[]"],
+            ["[46]", "[]"]
+        ]
+    );
+    // Nested lambdas each see their own position; a filter's NULL or 0 drops the element, a
+    // number other than 0 keeps it; fixed-size lists (embeddings) transform as lists.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT list_transform([[1, 2], [3]], lambda x, i: \
+               list_transform(x, lambda y, j: y * 10 + j + i)), \
+             list_filter([1, NULL, 3], lambda x, i: i > 1), \
+             list_filter([1, 0, 3], lambda x: x), list_filter([1, 2], lambda x: NULL), \
+             array_apply(['a', 'b'], lambda s, i: s || i), \
+             list_transform([1.5, 2.5]::FLOAT[2], lambda x: x * 2), \
+             [x * 2 FOR x IN [1, 2, 3] IF x > 1]"
+        )
+        .await,
+        [[
+            "[[12, 23], [33]]",
+            "[NULL, 3]",
+            "[1, 3]",
+            "[]",
+            "[a1, b2]",
+            "[3.0, 5.0]",
+            "[4, 6]"
+        ]]
+    );
+    // Filtering rows of a table with the position of each value in its group's list.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, list_filter(list(x ORDER BY d), lambda v, i: i % 2 = 1) \
+             FROM t GROUP BY g ORDER BY g"
+        )
+        .await,
+        [["1", "[3, 1]"], ["2", "[NULL]"]]
+    );
+    let err = error(&mut s, "SELECT list_filter(['a', 'b'], lambda x: x)").await;
+    assert!(err.contains("'a'"), "{err}");
+}
+
+#[tokio::test]
 async fn method_calls_semi_and_anti_joins_and_list_distincts() {
     let (mut s, _dir) = table().await;
     // `value.method(args)` on columns, qualified columns, literals and chained calls.
