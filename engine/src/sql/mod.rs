@@ -43,6 +43,7 @@ mod json;
 mod kahan_sum;
 mod lateral_limit;
 mod lateral_unnest;
+mod limit_percent;
 mod list_aggregate;
 mod list_lambdas;
 mod list_reduce;
@@ -313,6 +314,8 @@ impl SqlSession {
     /// Rewrites a statement, resolves the files it names and plans it.
     async fn plan(&self, mut statement: Statement) -> Result<LogicalPlan> {
         let ctx = &self.ctx;
+        // Boxed: counting plans the counted query, and so this future holds another `plan`.
+        Box::pin(limit_percent::resolve(&mut statement, self)).await?;
         self.macros.expand(&mut statement)?;
         let rewritten = rewrite::rewrite(&mut statement, &|name| {
             ctx.table_exist(name).unwrap_or(false)
@@ -585,7 +588,7 @@ pub(crate) fn parse_one(sql: &str) -> Result<Statement> {
     let sql = asof_join::mark(&filter_clause::insert_where(sql)?)?;
     let sql = cte_hints::drop_materialized(&null_treatment::after_the_call(&sql)?)?;
     let sql = column_lambdas::star_conditions(&samples::normalize(&sql)?)?;
-    let sql = expand::mark_renames(&sql)?;
+    let sql = limit_percent::mark(&expand::mark_renames(&sql)?)?;
     let mut statements = Parser::parse_sql(&dialect::TarnDialect, &sql)
         .map_err(|e| TarnError::Parse(parser_message(&e.to_string(), &sql)))?;
     match statements.len() {

@@ -577,6 +577,53 @@ async fn sampling_really_samples() {
 }
 
 #[tokio::test]
+async fn a_percentage_limit_keeps_that_share_of_the_rows() {
+    let (mut s, _dir) =
+        parquet_view("SELECT n AS id, (n * 37) % 101 AS score FROM generate_series(1, 95) AS g(n)")
+            .await;
+    // floor(95 * 10 / 100) = 9 rows, the best by score after the first 7, as DuckDB keeps
+    // them: the share is of the rows before the OFFSET.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, score FROM t ORDER BY score DESC, id LIMIT 10% OFFSET 7"
+        )
+        .await,
+        [
+            ["38", "93"],
+            ["68", "92"],
+            ["27", "90"],
+            ["57", "89"],
+            ["87", "88"],
+            ["16", "87"],
+            ["46", "86"],
+            ["76", "85"],
+            ["5", "84"]
+        ]
+    );
+    // The share is of the rows the query gives (47 pass the filter), inner queries are cut
+    // before the queries around them count, and `%` followed by an operand is arithmetic.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT (SELECT count(*) FROM (SELECT * FROM t WHERE score > 50 LIMIT 20 PERCENT)), \
+             (WITH best AS (FROM t ORDER BY score DESC LIMIT 50%) \
+              SELECT min(score) FROM (FROM best ORDER BY id LIMIT 10%)), \
+             (SELECT count(*) FROM (FROM t LIMIT 0%)), \
+             (SELECT count(*) FROM (FROM t LIMIT 100%)), \
+             (SELECT max(id) FROM (FROM t ORDER BY id LIMIT 10 % 3))"
+        )
+        .await,
+        [["9", "57", "0", "95", "1"]]
+    );
+    let err = error(&mut s, "SELECT * FROM t LIMIT 150%").await;
+    assert!(
+        err.contains("LIMIT 150%: a percentage limit must be between 0% and 100%"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn a_seeded_sample_is_the_same_on_every_run() {
     let dir = tempfile::TempDir::new().unwrap();
     let path = dir.path().join("docs.parquet");
