@@ -74,6 +74,10 @@ pub struct ScanOptions {
     pub union_by_name: bool,
     /// Adds a `filename` column holding each row's source file.
     pub filename: bool,
+    /// Parquet: adds a `file_row_number` column holding each row's 0-based place in its file
+    /// (`file_row_number`), which keeps rows aligned with their files however the scan is
+    /// split across threads.
+    pub file_row_number: bool,
     /// CSV: whether the first line is a header (default true).
     pub header: Option<bool>,
     /// CSV: the field delimiter (default `,`).
@@ -158,6 +162,31 @@ fn as_text(schema: &SchemaRef) -> SchemaRef {
 /// is NULL where it holds `null_text` and of its type elsewhere; other columns (partitions,
 /// `filename`) as they are. With `skip_unreadable`, a row with a field its type cannot read
 /// is left out.
+/// `table` with a `file_row_number` column, placed as DuckDB places it: after the file's and
+/// partition columns, before `filename`. DataFusion's `file_row_index()` is answered by the
+/// Parquet scan itself, from the row group offsets.
+fn with_file_row_numbers(table: Arc<dyn TableProvider>) -> Result<Arc<dyn TableProvider>> {
+    let names: Vec<String> = table
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let column = |name: &String| col(format!("\"{}\"", name.replace('"', "\"\"")));
+    let before_filename = names.len() - usize::from(names.last().is_some_and(|n| n == "filename"));
+    let mut projection: Vec<_> = names[..before_filename].iter().map(column).collect();
+    projection.push(
+        datafusion::functions::core::file_row_index()
+            .call(vec![])
+            .alias("file_row_number"),
+    );
+    projection.extend(names[before_filename..].iter().map(column));
+    let plan = LogicalPlanBuilder::scan("file", provider_as_source(table), None)?
+        .project(projection)?
+        .build()?;
+    Ok(Arc::new(ViewTable::new(plan, None)))
+}
+
 fn typed_over(
     table: Arc<dyn TableProvider>,
     typed: &SchemaRef,
@@ -342,8 +371,12 @@ impl ScanSpec {
             let statistics = state.runtime_env().cache_manager.get_file_statistic_cache();
             Arc::new(ListingTable::try_new(config)?.with_cache(statistics))
         };
-        match retyped {
-            true => typed_over(table, &schema, null_string, ignore_errors),
+        let table = match retyped {
+            true => typed_over(table, &schema, null_string, ignore_errors)?,
+            false => table,
+        };
+        match self.options.file_row_number {
+            true => with_file_row_numbers(table),
             false => Ok(table),
         }
     }

@@ -158,6 +158,7 @@ fn scan_options(
             "hive_partitioning",
             "union_by_name",
             "filename",
+            "file_row_number",
             "binary_as_string",
         ],
         FileFormatKind::Csv => &[
@@ -205,6 +206,7 @@ fn scan_options(
             "hive_partitioning" => options.hive_partitioning = Some(flag()?),
             "union_by_name" => options.union_by_name = flag()?,
             "filename" => options.filename = flag()?,
+            "file_row_number" => options.file_row_number = flag()?,
             "header" => options.header = Some(flag()?),
             "delim" | "sep" => {
                 options.delim =

@@ -191,3 +191,65 @@ async fn ignore_errors_leaves_out_the_rows_a_type_cannot_read() {
     let err = error(&mut s, &format!("SELECT * FROM read_csv('{p}', {types})")).await;
     assert!(err.contains("'x'") || err.contains("oops"), "{err}");
 }
+
+#[tokio::test]
+async fn file_row_number_is_each_rows_place_in_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session();
+    // Two files of several row groups each, so the numbers run across row groups, restart per
+    // file, and survive a filter the scan applies.
+    for (name, start) in [("a", 0), ("b", 1000)] {
+        let path = dir.path().join(format!("{name}.parquet"));
+        query(
+            &mut s,
+            &format!(
+                "COPY (SELECT {start} + n AS id FROM range(2500) AS r(n) ORDER BY n) \
+                 TO '{}' (FORMAT parquet, ROW_GROUP_SIZE 1000)",
+                path.display()
+            ),
+        )
+        .await;
+    }
+    let glob = dir.path().join("*.parquet");
+    let glob = glob.display();
+    let batches = s
+        .query(&format!(
+            "SELECT * FROM read_parquet('{glob}', file_row_number = true, filename = true) \
+             WHERE id % 1000 = 999 ORDER BY id, file_row_number"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["id", "file_row_number", "filename"]);
+    let numbered: Vec<[String; 2]> = crate::sql::rows(&batches)
+        .into_iter()
+        .map(|row| [row[0].clone(), row[1].clone()])
+        .collect();
+    assert_eq!(
+        numbered,
+        [
+            ["999", "999"],
+            ["1999", "999"],
+            ["1999", "1999"],
+            ["2999", "1999"]
+        ]
+        .map(|r| r.map(String::from))
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT count(*), count(*) FILTER (WHERE file_row_number <> id - \
+                 CASE WHEN filename LIKE '%b.parquet' THEN 1000 ELSE 0 END) \
+                 FROM read_parquet('{glob}', file_row_number = true, filename = true)"
+            )
+        )
+        .await,
+        [["5000", "0"]]
+    );
+    let err = error(
+        &mut s,
+        &format!("SELECT * FROM read_csv('{glob}', file_row_number = true)"),
+    )
+    .await;
+    assert!(err.contains("file_row_number"), "{err}");
+}
