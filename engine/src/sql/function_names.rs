@@ -147,6 +147,17 @@ impl VisitorMut for DuckDbCalls<'_> {
             *expr = super::rewrite::call("named_struct", args);
             return ControlFlow::Continue(());
         }
+        // `struct_insert(s, b := 2)`: the new fields as one struct (see `struct_insert`).
+        if name == "struct_insert"
+            && let Some((base, fields)) = base_and_named_arguments(call)
+        {
+            let args = fields
+                .into_iter()
+                .flat_map(|(name, value)| [Expr::value(Value::SingleQuotedString(name)), value]);
+            let added = super::rewrite::call("named_struct", args);
+            *expr = super::rewrite::call("struct_insert", [base, added]);
+            return ControlFlow::Continue(());
+        }
         // Over a window DataFusion plans `first_value` and `last_value` with window functions
         // it finds by the call's name, and knows DuckDB's other names for them only as
         // aggregates.
@@ -516,8 +527,25 @@ fn named_arguments(call: &sqlparser::ast::Function) -> Option<Vec<(String, Expr)
     let FunctionArguments::List(list) = &call.args else {
         return None;
     };
-    list.args
-        .iter()
+    names_and_values(&list.args)
+}
+
+/// A call's first argument, unnamed, and the rest when each is named (`f(s, a := 1)`).
+fn base_and_named_arguments(
+    call: &sqlparser::ast::Function,
+) -> Option<(Expr, Vec<(String, Expr)>)> {
+    let FunctionArguments::List(list) = &call.args else {
+        return None;
+    };
+    let (FunctionArg::Unnamed(FunctionArgExpr::Expr(base)), rest) = list.args.split_first()? else {
+        return None;
+    };
+    Some((base.clone(), names_and_values(rest)?))
+}
+
+/// Named arguments as names and values; `None` if one is not named.
+fn names_and_values(args: &[FunctionArg]) -> Option<Vec<(String, Expr)>> {
+    args.iter()
         .map(|arg| match arg {
             FunctionArg::Named {
                 name,

@@ -86,6 +86,14 @@ const MACROS: &[Macro] = &[
                + (CAST($4 AS BIGINT) * 3600 + CAST($5 AS BIGINT) * 60) * 1000000 \
                + CAST(round(CAST($6 AS DOUBLE) * 1000000) AS BIGINT))",
     },
+    // DuckDB's seconds may have a fraction (DataFusion's make_time takes whole seconds, as a
+    // TIME of seconds); a TIME holds them to the microsecond here.
+    Macro {
+        names: &["make_time"],
+        arity: 3,
+        body: "CAST(make_time($1, $2, 0) AS TIME) + tarn_interval_times(\
+               CAST(round(CAST($3 AS DOUBLE) * 1000000) AS BIGINT), INTERVAL '1 microsecond')",
+    },
     // DuckDB defines these two as macros too (so they take no FILTER either); a repeated key
     // is an error here, where DuckDB writes it twice.
     Macro {
@@ -157,11 +165,18 @@ const MACROS: &[Macro] = &[
         body: "cardinality(array_distinct(array_filter($1, lambda x: x IS NOT NULL)))",
     },
     // With one argument, DuckDB's encode is a string's UTF-8 bytes; with two it is
-    // DataFusion's base64 or hex.
+    // DataFusion's base64 or hex, as is decode.
     Macro {
         names: &["encode"],
         arity: 1,
         body: "CAST($1 AS BYTEA)",
+    },
+    // And decode is the text those bytes spell (a cast to VARCHAR escapes bytes as \xC3,
+    // as DuckDB's cast does); bytes that are not UTF-8 fail.
+    Macro {
+        names: &["decode"],
+        arity: 1,
+        body: "arrow_cast($1, 'Utf8')",
     },
     // A row per piece, as unnest makes them.
     Macro {

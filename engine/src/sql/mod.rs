@@ -71,6 +71,7 @@ mod sniff;
 mod split;
 mod statistics;
 mod strptime;
+mod struct_insert;
 mod substring;
 mod table_functions;
 mod text_functions;
@@ -439,6 +440,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(strptime::Strptime::new(true)),
         ScalarUDF::from(interval_times::IntervalTimes::new()),
         ScalarUDF::from(bar::Bar::new()),
+        ScalarUDF::from(struct_insert::StructInsert::new()),
     ];
     for function in functions {
         ctx.register_udf(function);

@@ -10,9 +10,10 @@
 //!   `levenshtein('é', 'e')` is 2): `levenshtein` (also `editdist3`), `damerau_levenshtein`
 //!   (unrestricted transpositions), `hamming` (also `mismatches`; equal lengths only),
 //!   `jaccard` (of the two sets of bytes), `jaro_similarity`, `jaro_winkler_similarity`.
-//! * [`StripAccents`]: `strip_accents(s)`, the text without its combining marks after
-//!   canonical decomposition (`café` is `cafe`; `ß` and ligatures stay), for normalising text
-//!   before deduplication or tokenisation.
+//! * [`Normalize`]: `strip_accents(s)`, the text without its combining marks after
+//!   canonical decomposition (`café` is `cafe`; `ß` and ligatures stay), and `nfc_normalize(s)`,
+//!   the text in Unicode's composed form (an `e` and a combining accent become `é`), for
+//!   normalising text before deduplication or tokenisation.
 
 use std::sync::Arc;
 
@@ -48,7 +49,9 @@ pub fn register(ctx: &SessionContext) {
     ] {
         ctx.register_udf(ScalarUDF::from(MeasureUdf::new(measure)));
     }
-    ctx.register_udf(ScalarUDF::from(StripAccents::new()));
+    for form in [Form::StripAccents, Form::Nfc] {
+        ctx.register_udf(ScalarUDF::from(Normalize::new(form)));
+    }
 }
 
 /// The arguments as arrays of `rows` rows, of the types `coerce_types` gave them.
@@ -497,23 +500,37 @@ impl ScalarUDFImpl for MeasureUdf {
     }
 }
 
+/// How [`Normalize`] rewrites a text.
+#[derive(Debug, PartialEq, Eq, Hash, Clone, Copy)]
+enum Form {
+    /// Canonical decomposition without the combining marks.
+    StripAccents,
+    /// Canonical composition (NFC).
+    Nfc,
+}
+
 /// See the module documentation.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct StripAccents {
+pub struct Normalize {
+    form: Form,
     signature: Signature,
 }
 
-impl StripAccents {
-    fn new() -> Self {
-        StripAccents {
+impl Normalize {
+    fn new(form: Form) -> Self {
+        Normalize {
+            form,
             signature: Signature::user_defined(Volatility::Immutable),
         }
     }
 }
 
-impl ScalarUDFImpl for StripAccents {
+impl ScalarUDFImpl for Normalize {
     fn name(&self) -> &str {
-        "strip_accents"
+        match self.form {
+            Form::StripAccents => "strip_accents",
+            Form::Nfc => "nfc_normalize",
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -523,7 +540,7 @@ impl ScalarUDFImpl for StripAccents {
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         match arg_types.len() {
             1 => Ok(vec![DataType::Utf8]),
-            _ => plan_err!("strip_accents takes one string"),
+            _ => plan_err!("{} takes one string", self.name()),
         }
     }
 
@@ -533,17 +550,19 @@ impl ScalarUDFImpl for StripAccents {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let texts = &arrays(&args.args, args.number_rows)?[0];
-        let stripped: StringArray = texts
+        let normalized: StringArray = texts
             .as_string::<i32>()
             .iter()
             .map(|text| {
-                text.map(|t| {
-                    t.nfd()
+                text.map(|t| match self.form {
+                    Form::StripAccents => t
+                        .nfd()
                         .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-                        .collect::<String>()
+                        .collect::<String>(),
+                    Form::Nfc => t.nfc().collect::<String>(),
                 })
             })
             .collect();
-        call_value(&args.args, Arc::new(stripped))
+        call_value(&args.args, Arc::new(normalized))
     }
 }

@@ -721,9 +721,16 @@ async fn list_sums_accents_and_digests() {
     );
     let err = error(&mut s, "SELECT list_sum([9223372036854775807, 1])").await;
     assert!(err.contains("Overflow in list_sum of BIGINT"), "{err}");
+    // nfc_normalize composes a letter and its combining accent into one character.
     assert_eq!(
-        query(&mut s, "SELECT strip_accents(s) FROM t WHERE s LIKE 'h%'").await,
-        [["hello"]]
+        query(
+            &mut s,
+            "SELECT strip_accents(s), nfc_normalize(strip_accents(s) || chr(769)) = 'hellò', \
+             nfc_normalize('e' || chr(769)) = 'é', length('e' || chr(769)), \
+             length(nfc_normalize('e' || chr(769))) FROM t WHERE s LIKE 'h%'"
+        )
+        .await,
+        [["hello", "false", "true", "2", "1"]]
     );
     // A digest is hex text, as DuckDB gives it (DataFusion's sha256 gave the bytes).
     assert_eq!(
@@ -1678,4 +1685,40 @@ async fn map_concat_mad_subscripts_and_parts_answer_as_duckdb() {
         .await,
         [["{year: 2024, month: 3, dow: 2}"]]
     );
+}
+
+#[tokio::test]
+async fn struct_insert_time_parts_and_text_bytes() {
+    let (mut s, _dir) = table().await;
+    // struct_insert adds fields after the struct's own; a NULL struct's fields are NULL beside
+    // the new ones, as in DuckDB.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT struct_insert(m, score := m.x * 2, tag := 'k') FROM \
+             (SELECT CASE WHEN x > 1 THEN {'x': x, 's': s} END AS m, d FROM t WHERE g = 1) \
+             ORDER BY d"
+        )
+        .await,
+        [
+            ["{x: 3, s: b, score: 6, tag: k}"],
+            ["{x: NULL, s: NULL, score: NULL, tag: k}"],
+            ["{x: NULL, s: NULL, score: NULL, tag: k}"],
+            ["{x: 3, s: héllo, score: 6, tag: k}"]
+        ]
+    );
+    let err = error(&mut s, "SELECT struct_insert({'a': 1}, a := 2)").await;
+    assert!(err.contains("Duplicate struct entry name \"a\""), "{err}");
+    // make_time takes fractional seconds; encode and decode are a text's UTF-8 bytes and back.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT make_time(1, 2, 3.25), make_time(23, 59, 59), decode(encode('héllo')), \
+             hex(encode('é'))"
+        )
+        .await,
+        [["01:02:03.250", "23:59:59", "héllo", "C3A9"]]
+    );
+    let err = error(&mut s, "SELECT decode(unhex('FF'))").await;
+    assert!(err.contains("UTF-8"), "{err}");
 }
