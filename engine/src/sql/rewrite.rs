@@ -301,9 +301,11 @@ impl VisitorMut for OperatorRewriter {
     }
 }
 
-/// DuckDB's names for types DataFusion knows by others, in a cast: BLOB is BYTEA, and the
+/// DuckDB's names for types DataFusion knows by others, in a cast: BLOB is BYTEA, the
 /// unsigned integers (`UTINYINT` or `UINT8`, `USMALLINT`/`UINT16`, `UINTEGER`/`UINT32`,
-/// `UBIGINT`/`UINT64`) are MySQL's `... UNSIGNED`; also as a list's element type.
+/// `UBIGINT`/`UINT64`) are MySQL's `... UNSIGNED`, and the 128-bit integers (`HUGEINT`,
+/// `INT128`, `UHUGEINT`, `UINT128`), which Arrow lacks, are `DECIMAL(38, 0)`: every integer of
+/// up to 38 digits, so `sum(x::HUGEINT)` cannot overflow; also as a list's element type.
 fn respell_type(data_type: &mut DataType) {
     *data_type = match data_type {
         DataType::Blob(_) => DataType::Bytea,
@@ -316,6 +318,9 @@ fn respell_type(data_type: &mut DataType) {
             DataType::IntUnsigned(None)
         }
         DataType::UBigInt | DataType::UInt64 => DataType::BigIntUnsigned(None),
+        DataType::HugeInt | DataType::Int128 | DataType::UHugeInt | DataType::UInt128 => {
+            DataType::Decimal(ExactNumberInfo::PrecisionAndScale(38, 0))
+        }
         DataType::Array(
             ArrayElemTypeDef::SquareBracket(element, _) | ArrayElemTypeDef::AngleBracket(element),
         ) => {

@@ -308,6 +308,7 @@ pub fn parse_sql_type(name: &str) -> Result<DataType> {
         "USMALLINT" => DataType::UInt16,
         "UINTEGER" => DataType::UInt32,
         "UBIGINT" => DataType::UInt64,
+        "HUGEINT" | "INT128" | "UHUGEINT" | "UINT128" => DataType::Decimal128(38, 0),
         "REAL" | "FLOAT" | "FLOAT4" => DataType::Float32,
         "DOUBLE" | "FLOAT8" => DataType::Float64,
         "VARCHAR" | "TEXT" | "STRING" | "CHAR" | "BPCHAR" => DataType::Utf8,

@@ -1628,6 +1628,22 @@ async fn number_literals_have_duckdbs_types() {
         query(&mut s, "SELECT 1e308 * 10, -2.5E-320 < 0, 1e-400").await,
         [["inf", "true", "0.0"]]
     );
+    // The 128-bit integers are DECIMAL(38, 0): a sum past BIGINT's range is exact.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT sum(x::HUGEINT), arrow_typeof(sum(x::HUGEINT)), \
+             CAST('123456789012345678901234567890' AS INT128) + 1, [1, 2]::UHUGEINT[] \
+             FROM (VALUES (9223372036854775807), (9223372036854775807)) v(x)"
+        )
+        .await,
+        [[
+            "18446744073709551614",
+            "Decimal128(38, 0)",
+            "123456789012345678901234567891",
+            "[1, 2]"
+        ]]
+    );
 }
 
 #[tokio::test]
