@@ -147,6 +147,14 @@ impl VisitorMut for DuckDbCalls<'_> {
             *expr = super::rewrite::call("named_struct", args);
             return ControlFlow::Continue(());
         }
+        // `regexp_extract(s, pattern, ['a', 'b'] [, options])`: the names as literals.
+        if name == "regexp_extract"
+            && let Some(args) = plain_arguments(call)
+            && let Some(named) = regexp_extract_named(args)
+        {
+            *expr = named;
+            return ControlFlow::Continue(());
+        }
         // `struct_insert(s, b := 2)`: the new fields as one struct (see `struct_insert`).
         if name == "struct_insert"
             && let Some((base, fields)) = base_and_named_arguments(call)
@@ -520,6 +528,33 @@ fn lambda_fields_as_calls(expr: &mut Expr) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// `regexp_extract(s, pattern, ['a', 'b'] [, options])` as
+/// `tarn_regexp_extract_named(s, pattern, options, 'a', 'b')` (see `text_functions`), when the
+/// names are a list of string literals.
+fn regexp_extract_named(args: Vec<Expr>) -> Option<Expr> {
+    let mut args = args.into_iter();
+    let (text, pattern, Some(Expr::Array(names))) = (args.next()?, args.next()?, args.next())
+    else {
+        return None;
+    };
+    let literal =
+        |e: &Expr| matches!(e, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)));
+    if !names.elem.iter().all(literal) {
+        return None;
+    }
+    let options = args
+        .next()
+        .unwrap_or_else(|| Expr::value(Value::SingleQuotedString(String::new())));
+    if args.next().is_some() {
+        return None;
+    }
+    let all = [text, pattern, options].into_iter().chain(names.elem);
+    Some(super::rewrite::call(
+        super::text_functions::EXTRACT_NAMED,
+        all,
+    ))
 }
 
 /// A call's arguments when each is named (`a := 1`), as names and values.

@@ -1,7 +1,9 @@
 //! DuckDB's text functions that DataFusion lacks or answers differently:
 //!
 //! * [`RegexFunction`]: `regexp_extract(s, pattern [, group [, options]])` (the first match, or
-//!   its `group`; `''` when nothing matches), `regexp_extract_all` (every match, as a list) and
+//!   its `group`; `''` when nothing matches; with a constant list of names in place of the
+//!   group, a struct of the groups by those names, as a parser of log lines or file names
+//!   wants them), `regexp_extract_all` (every match, as a list) and
 //!   `regexp_split_to_array(s, pattern)` (also `string_split_regex`). Options: `i` ignores case,
 //!   `c` respects it, `s` lets `.` match a newline, `m` makes `^` and `$` match at lines.
 //! * [`Length`]: `len(x)` / `length(x)`, characters of a string or elements of a list, as a
@@ -19,11 +21,13 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, ListBuilder, StringArray, StringBuilder,
+    StructArray,
 };
-use datafusion::arrow::datatypes::{DataType, Field};
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
+use datafusion::common::{Result, ScalarValue, exec_err, internal_err, plan_err};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
 use datafusion::prelude::SessionContext;
 use regex::{Regex, RegexBuilder};
@@ -35,6 +39,7 @@ pub fn register(ctx: &SessionContext) {
         RegexFunction::Extract,
         RegexFunction::ExtractAll,
         RegexFunction::Split,
+        RegexFunction::ExtractNamed,
     ] {
         ctx.register_udf(ScalarUDF::from(RegexUdf::new(function)));
     }
@@ -93,7 +98,17 @@ pub enum RegexFunction {
     Extract,
     ExtractAll,
     Split,
+    /// `regexp_extract(s, pattern, ['a', 'b'] [, options])`, which the syntax rewrite passes as
+    /// `tarn_regexp_extract_named(s, pattern, options, 'a', 'b')`: the names as literals, so
+    /// the planner can read them for the answer's type.
+    ExtractNamed,
 }
+
+/// The name of [`RegexFunction::ExtractNamed`]'s function.
+pub(super) const EXTRACT_NAMED: &str = "tarn_regexp_extract_named";
+
+/// Where [`RegexFunction::ExtractNamed`]'s group names start among its arguments.
+const NAMES_AT: usize = 3;
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct RegexUdf {
@@ -119,6 +134,7 @@ impl RegexUdf {
     fn max_args(&self) -> usize {
         match self.function {
             RegexFunction::Split => 3,
+            RegexFunction::ExtractNamed => usize::MAX,
             _ => 4,
         }
     }
@@ -130,6 +146,7 @@ impl ScalarUDFImpl for RegexUdf {
             RegexFunction::Extract => "regexp_extract",
             RegexFunction::ExtractAll => "regexp_extract_all",
             RegexFunction::Split => "regexp_split_to_array",
+            RegexFunction::ExtractNamed => EXTRACT_NAMED,
         }
     }
 
@@ -149,7 +166,20 @@ impl ScalarUDFImpl for RegexUdf {
                 self.max_args() - 2
             );
         }
-        // Split's third argument is its options; the others' are the group.
+        // A list literal of names became `ExtractNamed` in the syntax tree; any other list is
+        // not known while planning.
+        if self.function == RegexFunction::Extract
+            && arg_types.get(2).is_some_and(|t| {
+                matches!(
+                    t,
+                    DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
+                )
+            })
+        {
+            return group_names_refused();
+        }
+        // Split's third argument is its options; the others' are the group; the named form's
+        // are all text.
         Ok((0..arg_types.len())
             .map(|at| match (at, self.function) {
                 (2, RegexFunction::Extract | RegexFunction::ExtractAll) => DataType::Int64,
@@ -161,23 +191,56 @@ impl ScalarUDFImpl for RegexUdf {
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(match self.function {
             RegexFunction::Extract => DataType::Utf8,
+            RegexFunction::ExtractNamed => {
+                return internal_err!("{EXTRACT_NAMED} is typed by return_field_from_args");
+            }
             _ => DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
         })
+    }
+
+    /// The named form gives a struct of text fields by the names it was given.
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        if self.function != RegexFunction::ExtractNamed {
+            let types: Vec<DataType> = args
+                .arg_fields
+                .iter()
+                .map(|f| f.data_type().clone())
+                .collect();
+            return Ok(Arc::new(Field::new("", self.return_type(&types)?, true)));
+        }
+        let fields = args.scalar_arguments[NAMES_AT..]
+            .iter()
+            .map(|name| match name {
+                Some(ScalarValue::Utf8(Some(name))) => Ok(Field::new(name, DataType::Utf8, true)),
+                _ => group_names_refused(),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Arc::new(Field::new(
+            "",
+            DataType::Struct(fields.into()),
+            true,
+        )))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = arrays(&args.args, args.number_rows)?;
         let (group_at, options_at) = match self.function {
-            RegexFunction::Split => (None, 2),
+            RegexFunction::Split | RegexFunction::ExtractNamed => (None, 2),
             _ => (Some(2), 3),
         };
         let texts = arrays[0].as_string::<i32>();
         let patterns = arrays[1].as_string::<i32>();
+        let options = arrays.get(options_at).map(|o| o.as_string::<i32>());
+        let mut compiled = Compiled::default();
+        if let DataType::Struct(fields) = args.return_type() {
+            return call_value(
+                &args.args,
+                extract_named(texts, patterns, options, fields, &mut compiled)?,
+            );
+        }
         let groups = group_at
             .and_then(|at| arrays.get(at))
             .map(|g| g.as_primitive());
-        let options = arrays.get(options_at).map(|o| o.as_string::<i32>());
-        let mut compiled = Compiled::default();
         let rows = 0..args.number_rows;
         let known = |row: usize| {
             texts.is_valid(row)
@@ -203,6 +266,7 @@ impl ScalarUDFImpl for RegexUdf {
                 }
                 Arc::new(out.finish())
             }
+            RegexFunction::ExtractNamed => unreachable!("answered as a struct above"),
             RegexFunction::ExtractAll | RegexFunction::Split => {
                 let mut out = ListBuilder::new(StringBuilder::new());
                 for row in rows {
@@ -233,6 +297,55 @@ impl ScalarUDFImpl for RegexUdf {
         };
         call_value(&args.args, result)
     }
+}
+
+/// `regexp_extract` with group names: per row, a struct of the first match's groups 1, 2, ...
+/// under `fields`' names (`''` for each when nothing matches); NULL where an argument is.
+fn extract_named(
+    texts: &StringArray,
+    patterns: &StringArray,
+    options: Option<&StringArray>,
+    fields: &Fields,
+    compiled: &mut Compiled,
+) -> Result<ArrayRef> {
+    let mut groups: Vec<StringBuilder> = fields.iter().map(|_| StringBuilder::new()).collect();
+    let mut valid = Vec::with_capacity(texts.len());
+    for row in 0..texts.len() {
+        let known = texts.is_valid(row)
+            && patterns.is_valid(row)
+            && options.is_none_or(|o| o.is_valid(row));
+        valid.push(known);
+        if !known {
+            groups.iter_mut().for_each(|g| g.append_null());
+            continue;
+        }
+        let regex = compiled.get(patterns.value(row), options.map(|o| o.value(row)))?;
+        if regex.captures_len() <= fields.len() {
+            return exec_err!(
+                "Not enough capturing groups ({}) for provided names ({})",
+                regex.captures_len() - 1,
+                fields.len()
+            );
+        }
+        let captures = regex.captures(texts.value(row));
+        for (index, group) in groups.iter_mut().enumerate() {
+            let found = captures.as_ref().and_then(|c| c.get(index + 1));
+            group.append_value(found.map_or("", |m| m.as_str()));
+        }
+    }
+    let columns = groups
+        .iter_mut()
+        .map(|g| Arc::new(g.finish()) as ArrayRef)
+        .collect();
+    Ok(Arc::new(StructArray::try_new(
+        fields.clone(),
+        columns,
+        Some(valid.into()),
+    )?))
+}
+
+fn group_names_refused<T>() -> Result<T> {
+    plan_err!("regexp_extract's group names must be a constant list of texts")
 }
 
 /// A capture group's index; a negative one matches no group.

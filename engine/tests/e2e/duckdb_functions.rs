@@ -1722,3 +1722,38 @@ async fn struct_insert_time_parts_and_text_bytes() {
     let err = error(&mut s, "SELECT decode(unhex('FF'))").await;
     assert!(err.contains("UTF-8"), "{err}");
 }
+
+#[tokio::test]
+async fn regexp_extract_names_its_groups_as_struct_fields() {
+    let (mut s, _dir) = table().await;
+    // Each group under its name; '' for each when nothing matches; NULL for a NULL text.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT regexp_extract(f, '([a-z]+)-(\\d+)', ['stem', 'shard']), \
+             regexp_extract(f, '([a-z]+)-(\\d+)', ['stem', 'shard'], 'i').shard \
+             FROM (VALUES ('web-0012.parquet'), ('CODE-7'), ('none'), (NULL)) v(f)"
+        )
+        .await,
+        [
+            ["{stem: web, shard: 0012}", "0012"],
+            ["{stem: , shard: }", "7"],
+            ["{stem: , shard: }", ""],
+            ["NULL", "NULL"]
+        ]
+    );
+    let err = error(
+        &mut s,
+        "SELECT regexp_extract('a-1', '([a-z]+)-(\\d+)', ['a', 'b', 'c'])",
+    )
+    .await;
+    assert!(
+        err.contains("Not enough capturing groups (2) for provided names (3)"),
+        "{err}"
+    );
+    let err = error(&mut s, "SELECT regexp_extract(s, '(a)', [s]) FROM t").await;
+    assert!(
+        err.contains("regexp_extract's group names must be a constant list of texts"),
+        "{err}"
+    );
+}
