@@ -91,7 +91,10 @@ pub(super) async fn resolve(statement: &mut Statement, session: &SqlSession) -> 
 
 /// The number of rows `query` gives.
 async fn count_rows(session: &SqlSession, query: &str) -> Result<i64> {
-    let batches = session.dataframe(query).await?.collect().await?;
+    // Boxed: planning the count is a whole `plan`, whose future would otherwise sit inside the
+    // future of the `plan` that called this, on the stack of every statement planned.
+    let counted = Box::pin(session.dataframe(query)).await?;
+    let batches = counted.collect().await?;
     Ok(batches.first().map_or(0, |batch| {
         batch.column(0).as_primitive::<Int64Type>().value(0)
     }))

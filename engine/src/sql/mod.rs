@@ -315,8 +315,7 @@ impl SqlSession {
     /// Rewrites a statement, resolves the files it names and plans it.
     async fn plan(&self, mut statement: Statement) -> Result<LogicalPlan> {
         let ctx = &self.ctx;
-        // Boxed: counting plans the counted query, and so this future holds another `plan`.
-        Box::pin(limit_percent::resolve(&mut statement, self)).await?;
+        limit_percent::resolve(&mut statement, self).await?;
         self.macros.expand(&mut statement)?;
         let rewritten = rewrite::rewrite(&mut statement, &|name| {
             ctx.table_exist(name).unwrap_or(false)
