@@ -3,8 +3,9 @@
 //! columns: `format('Q: {} A: {:.2f}', question, score)`.
 //!
 //! * `format`: `{}` takes the next argument, `{n}` the nth (from 0), `{{` and `}}` are braces;
-//!   a spec after `:` is `[[fill]align][sign][0][width][.precision][type]`, align `<`, `>` or
-//!   `^`, type `d`, `f`, `e`, `x`, `X`, `o`, `b`, `s` or `c`.
+//!   a spec after `:` is `[[fill]align][sign][0][width][,][.precision][type]`, align `<`, `>`
+//!   or `^`, `,` a comma between each three digits of a decimal number (`1,234,567.89`), type
+//!   `d`, `f`, `e`, `x`, `X`, `o`, `b`, `s` or `c`.
 //! * `printf`: `%[flags][width][.precision]type`, flags `-`, `+`, `0` and space, type `d`, `i`,
 //!   `u`, `s`, `f`, `F`, `e`, `E`, `x`, `X`, `o` or `c`; `%%` is `%`.
 //!
@@ -57,6 +58,8 @@ struct Spec {
     space: bool,
     zero: bool,
     width: usize,
+    /// Whether a decimal number's whole digits are grouped by threes with commas.
+    thousands: bool,
     precision: Option<usize>,
     /// The conversion (`d`, `f`, `s`, ...), if any.
     kind: Option<char>,
@@ -121,6 +124,11 @@ impl Spec {
                 (self.sign(x.is_sign_negative() && x != 0.0), body)
             }
         };
+        let decimal = numeric && matches!(self.kind, None | Some('d' | 'f' | 'F'));
+        let body = match self.thousands && decimal {
+            true => grouped_by_thousands(&body),
+            false => body,
+        };
         let length = sign.chars().count() + body.chars().count();
         let padding = self.width.saturating_sub(length);
         if self.zero && numeric && self.align.is_none() {
@@ -149,6 +157,24 @@ impl Spec {
             _ => "",
         }
     }
+}
+
+/// A number's text with a comma between each three of its whole digits: `1234567.5` is
+/// `1,234,567.5`.
+fn grouped_by_thousands(number: &str) -> String {
+    let whole = number
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(number.len());
+    let (digits, rest) = number.split_at(whole);
+    let mut grouped = String::with_capacity(number.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped.push_str(rest);
+    grouped
 }
 
 /// `x` (not negative) as C writes `%.{precision}e`: `1.500000e+02`.
@@ -207,7 +233,7 @@ fn parse_fmt(template: &str) -> Result<Vec<Piece>, String> {
     Ok(pieces)
 }
 
-/// `[[fill]align][sign][0][width][.precision][type]`.
+/// `[[fill]align][sign][0][width][,][.precision][type]`.
 fn fmt_spec(spec: &str) -> Result<Spec, String> {
     let chars: Vec<char> = spec.chars().collect();
     let mut at = 0;
@@ -231,6 +257,9 @@ fn fmt_spec(spec: &str) -> Result<Spec, String> {
         (parsed.zero, at) = (true, at + 1);
     }
     at = number(&chars, at, &mut parsed.width);
+    if chars.get(at) == Some(&',') {
+        (parsed.thousands, at) = (true, at + 1);
+    }
     if chars.get(at) == Some(&'.') {
         let mut precision = 0;
         at = number(&chars, at + 1, &mut precision);
@@ -495,6 +524,10 @@ mod tests {
             ("{:.1E}", Float(0.00123), "1.2E-03"),
             ("{:.3}", Text("abcdef"), "abc"),
             ("{{}} {0}{0}", Text("x"), "{} xx"),
+            ("{:,}", Integer(-1234567), "-1,234,567"),
+            ("{:,.2f}", Float(1234567.891), "1,234,567.89"),
+            ("{:,}", Integer(999), "999"),
+            ("{:>8,}", Integer(1234), "   1,234"),
         ] {
             assert_eq!(
                 render(template, Syntax::Fmt, &[value]),

@@ -287,6 +287,12 @@ const MACROS: &[Macro] = &[
         arity: 1,
         body: "tarn_interval_times($1, INTERVAL '1 microsecond')",
     },
+    // Whether a map has a key; NULL for a NULL map.
+    Macro {
+        names: &["map_contains"],
+        arity: 2,
+        body: "list_contains(map_keys($1), $2)",
+    },
     Macro {
         names: &["regexp_full_match"],
         arity: 2,

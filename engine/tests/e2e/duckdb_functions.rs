@@ -1721,6 +1721,17 @@ async fn struct_insert_time_parts_and_text_bytes() {
     );
     let err = error(&mut s, "SELECT decode(unhex('FF'))").await;
     assert!(err.contains("UTF-8"), "{err}");
+    // map_contains asks for a key; format groups digits by thousands with `,`.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT map_contains(m, 'a'), map_contains(m, 'z'), \
+             map_contains(NULL::MAP(VARCHAR, INT), 'a'), format('{:,} rows, {:,.1f} MB', 1234567, 9876.54) \
+             FROM (SELECT map(['a', 'b'], [1, 2]) AS m)"
+        )
+        .await,
+        [["true", "false", "NULL", "1,234,567 rows, 9,876.5 MB"]]
+    );
 }
 
 #[tokio::test]
