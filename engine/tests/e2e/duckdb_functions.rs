@@ -1685,6 +1685,25 @@ async fn map_concat_mad_subscripts_and_parts_answer_as_duckdb() {
         .await,
         [["{year: 2024, month: 3, dow: 2}"]]
     );
+    // Date parts are BIGINT, as in DuckDB (DataFusion's are INTEGER); epoch stays DOUBLE.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT typeof(year(day)), typeof(date_part('month', day)), \
+             typeof(extract(hour FROM day::TIMESTAMP)), typeof(epoch(day::TIMESTAMP)), \
+             typeof(date_part(['year', 'dow'], day)), year(day) = 2024 \
+             FROM (SELECT DATE '2024-03-05' AS day)"
+        )
+        .await,
+        [[
+            "BIGINT",
+            "BIGINT",
+            "BIGINT",
+            "DOUBLE",
+            "STRUCT(year BIGINT, dow BIGINT)",
+            "true"
+        ]]
+    );
 }
 
 #[tokio::test]

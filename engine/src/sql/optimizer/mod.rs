@@ -31,14 +31,15 @@
 //!   statistics bound finds each row's group in an array indexed by the key (TPC-H Q13, Q18);
 //!   one on a few keys, one of them a string, finds it by the keys packed into words (Q1).
 //!
-//! Nine rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
+//! Ten rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
 //! [`CheckedArithmetic`] (physical) make integer overflow an error, as in DuckDB, where
 //! DataFusion wraps around; [`IntegerCasts`] (analyzer) makes a cast to an integer round, where
 //! DataFusion truncates; [`FloatOverDecimal`] (analyzer) compares a DOUBLE with a DECIMAL as
 //! DOUBLEs, where DataFusion casts the DOUBLE to DECIMAL(30,15); [`TruncatedDecimals`]
 //! (analyzer) gives `floor`, `ceil` and `trunc` of a DECIMAL the scale they keep;
 //! [`DateIntervals`] (analyzer) makes a DATE plus an interval with a time of day a TIMESTAMP,
-//! where DataFusion drops the time;
+//! where DataFusion drops the time; [`DatePartTypes`] (analyzer) makes date parts BIGINT, where
+//! DataFusion's are INTEGER;
 //! [`SubqueryValues`] (analyzer) answers `IN` and `EXISTS` subqueries in a SELECT list, which
 //! DataFusion plans only as conditions; [`InequalitySubqueries`] (analyzer) answers scalar
 //! subqueries correlated by inequalities, which DataFusion does not decorrelate; [`TextCasts`] (analyzer) writes a timestamp or a float
@@ -58,6 +59,7 @@ mod bounded_decimal;
 mod checked_integers;
 mod conjunct_order;
 mod date_intervals;
+mod date_part_types;
 mod decimal_comparison;
 mod dictionary_sizes;
 mod direct_aggregate;
@@ -99,6 +101,7 @@ pub use bounded_decimal::{BoundedDecimal, DecimalArithmetic};
 pub use checked_integers::{CheckedArithmetic, CheckedConstants, CheckedInteger};
 pub use conjunct_order::ConjunctOrder;
 pub use date_intervals::DateIntervals;
+pub use date_part_types::DatePartTypes;
 pub use decimal_comparison::{Comparison, DecimalComparison, NarrowDecimalCompare};
 pub use direct_aggregate::{DirectAggregateExec, DirectAggregation, GroupLookup};
 pub use eager_and::{EagerAnd, EagerConjunction};
@@ -124,8 +127,8 @@ pub use view_equality::{StringViewEquality, ViewEquals};
 /// [`SemiJoinPushdown`] knows to be small.
 const KEYS_ALIAS: &str = "__tarn_join_keys";
 
-/// DataFusion's analyzer rules with Tarn's: [`DateIntervals`] and [`FloatOverDecimal`] just
-/// before type coercion, whose choice of type they correct, [`IntegerCasts`],
+/// DataFusion's analyzer rules with Tarn's: [`DateIntervals`], [`DatePartTypes`] and
+/// [`FloatOverDecimal`] just before type coercion, whose choice of type they correct, [`IntegerCasts`],
 /// [`TruncatedDecimals`], [`SubqueryValues`], [`InequalitySubqueries`] (after the previous,
 /// whose `count(*)` subqueries it may take), [`TextCasts`], [`JsonCasts`] and [`CheckedConstants`] after it,
 /// which need its casts and types in place.
@@ -137,6 +140,7 @@ pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
         .unwrap_or(rules.len());
     rules.insert(coercion, Arc::new(FloatOverDecimal));
     rules.insert(coercion, Arc::new(DateIntervals));
+    rules.insert(coercion, Arc::new(DatePartTypes));
     rules.push(Arc::new(IntegerCasts));
     rules.push(Arc::new(TruncatedDecimals));
     rules.push(Arc::new(SubqueryValues));
