@@ -5,8 +5,7 @@
 //! * [`duckdb_calls`]: calls DataFusion spells another way, rewritten in the syntax tree
 //!   (after the result columns are named, so a column is still called `year(d)`): the
 //!   one-argument date parts (`year(d)` is `date_part('year', d)`), `arg_max(a, b)` / `max_by`
-//!   (`first_value(a ORDER BY b DESC) FILTER (WHERE b IS NOT NULL)`; DuckDB skips rows whose
-//!   `b` is NULL), `arg_min` / `min_by` likewise, and their top-n forms with `max(x, n)` and
+//!   and `arg_min` / `min_by` (Tarn's aggregates, see [`super::arg_best`]), their top-n forms with `max(x, n)` and
 //!   `min(x, n)` (lists; see [`top_n`]); `substring`, which the parser reads as
 //!   syntax, as a call of DuckDB's `substring`; a quantile aggregate over a list of quantiles
 //!   as a list of aggregates (see [`quantiles_one_by_one`]); and the functions [`super::macros`] defines
@@ -212,6 +211,18 @@ impl VisitorMut for DuckDbCalls<'_> {
         let Some(args) = unnamed_arguments(&list.args) else {
             return ControlFlow::Continue(());
         };
+        // Tarn's own aggregate (see `arg_best`), over a window too.
+        let best = match name.as_str() {
+            "arg_max" | "max_by" => Some(super::arg_best::Best::Max),
+            "arg_min" | "min_by" => Some(super::arg_best::Best::Min),
+            _ => None,
+        };
+        if let (Some(best), [_, _]) = (best, args.as_slice())
+            && list.clauses.is_empty()
+        {
+            call.name = ObjectName::from(vec![Ident::new(super::arg_best::name(best))]);
+            return ControlFlow::Continue(());
+        }
         if call.over.is_some() {
             return ControlFlow::Continue(());
         }
@@ -236,27 +247,6 @@ impl VisitorMut for DuckDbCalls<'_> {
             let descending = matches!(name.as_str(), "max" | "arg_max" | "max_by");
             *expr = top_n(call, value, by, n, descending);
             return ControlFlow::Continue(());
-        }
-        match (name.as_str(), args.as_slice()) {
-            ("arg_max" | "max_by" | "arg_min" | "min_by", [_, by]) if list.clauses.is_empty() => {
-                let descending = matches!(name.as_str(), "arg_max" | "max_by");
-                list.args.truncate(1);
-                list.clauses = vec![FunctionArgumentClause::OrderBy(vec![OrderByExpr {
-                    expr: by.clone(),
-                    options: OrderByOptions {
-                        asc: Some(!descending),
-                        nulls_first: None,
-                    },
-                    with_fill: None,
-                }])];
-                let by_known = Expr::IsNotNull(Box::new(by.clone()));
-                call.filter = Some(Box::new(match call.filter.take() {
-                    Some(filter) => and(Expr::Nested(filter), by_known),
-                    None => by_known,
-                }));
-                call.name = ObjectName::from(vec![Ident::new("first_value")]);
-            }
-            _ => {}
         }
         ControlFlow::Continue(())
     }

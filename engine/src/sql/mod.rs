@@ -6,6 +6,7 @@ mod age;
 mod alias_reuse;
 mod alter_table;
 mod approx_quantile;
+mod arg_best;
 pub(crate) mod args;
 mod asof_join;
 mod attach;
@@ -457,6 +458,9 @@ fn register_functions(ctx: &SessionContext) {
         try_expr::TryOrNull::new(),
     )));
     ctx.register_udaf(AggregateUDF::from(kahan_sum::KahanSum::new()));
+    for best in [arg_best::Best::Max, arg_best::Best::Min] {
+        ctx.register_udaf(AggregateUDF::from(arg_best::ArgBest::new(best)));
+    }
     ctx.register_udaf(AggregateUDF::from(approx_quantile::ApproxQuantile::new()));
     vectors::register(ctx);
     vector_metrics::register(ctx);

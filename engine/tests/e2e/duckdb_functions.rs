@@ -1787,3 +1787,71 @@ async fn regexp_extract_names_its_groups_as_struct_fields() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn arg_max_keeps_a_whole_record_per_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("docs.parquet");
+    let mut s = crate::sql::session();
+    // 20000 documents in 5000 clusters, in row groups of 4096, so that the threads' partial
+    // answers merge; a cluster's scores are distinct, so its best document is one.
+    query(
+        &mut s,
+        &format!(
+            "COPY (SELECT n % 5000 AS cluster, n AS id, 'doc ' || n AS text, \
+             (n * 7919) % 10007 AS score FROM range(20000) AS r(n)) \
+             TO '{}' (FORMAT parquet, ROW_GROUP_SIZE 4096)",
+            path.display()
+        ),
+    )
+    .await;
+    let docs = path.display();
+    let by_aggregate = query(
+        &mut s,
+        &format!(
+            "SELECT count(*), sum(best.id), sum(length(best.text)), sum(worst[1]) FROM \
+             (SELECT cluster, arg_max({{'id': id, 'text': text}}, score) AS best, \
+              min_by([id], score) AS worst FROM '{docs}' GROUP BY cluster)"
+        ),
+    )
+    .await;
+    let by_window = query(
+        &mut s,
+        &format!(
+            "SELECT count(*), sum(b.id), sum(length(b.text)), sum(w.id) FROM \
+             (SELECT * FROM '{docs}' \
+              QUALIFY row_number() OVER (PARTITION BY cluster ORDER BY score DESC) = 1) b \
+             JOIN (SELECT * FROM '{docs}' \
+              QUALIFY row_number() OVER (PARTITION BY cluster ORDER BY score) = 1) w \
+             USING (cluster)"
+        ),
+    )
+    .await;
+    assert_eq!(by_aggregate, by_window);
+    assert_eq!(by_aggregate[0][0], "5000");
+    // As in DuckDB, a row whose value or ordering value is NULL is skipped; a group with no
+    // other row gives NULL; over a window, a frame growing from the partition's start works.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, arg_max(v, k), min_by(v, k), arg_max(v, k) FILTER (WHERE v <> 'b') \
+             FROM (VALUES (1, 'a', 3), (1, 'b', 5), (1, 'c', NULL), (2, NULL, 9), (2, 'e', 1), \
+             (3, 'f', NULL)) t(g, v, k) GROUP BY g ORDER BY g"
+        )
+        .await,
+        [
+            ["1", "b", "a", "a"],
+            ["2", "e", "e", "e"],
+            ["3", "NULL", "NULL", "NULL"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT k, arg_max(v, k) OVER (ORDER BY k), arg_min(v, k) OVER () \
+             FROM (VALUES ('a', 3), ('b', 5), ('c', 4)) t(v, k) ORDER BY k"
+        )
+        .await,
+        [["3", "a", "a"], ["4", "c", "a"], ["5", "b", "a"]]
+    );
+}
