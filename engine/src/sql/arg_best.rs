@@ -28,6 +28,8 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
+use super::decimal_avg::selected;
+
 /// Which end of the order wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Best {
@@ -177,10 +179,7 @@ impl ArgBestGroups {
         let is_null =
             |nulls: &Option<NullBuffer>, row: usize| nulls.as_ref().is_some_and(|n| n.is_null(row));
         for (row, &group) in groups.iter().enumerate() {
-            if is_null(&key_nulls, row)
-                || is_null(&value_nulls, row)
-                || filter.is_some_and(|f| !f.is_valid(row) || !f.value(row))
-            {
+            if is_null(&key_nulls, row) || is_null(&value_nulls, row) || !selected(filter, row) {
                 continue;
             }
             let key = rows.row(row);
