@@ -11,13 +11,14 @@ count, checks that both engines agree, and prints the tarn/DuckDB time ratio.
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from versus_duckdb import race  # noqa: E402
 
 QUERIES = {
     "inner": "SELECT count(*), round(sum(q.price), 3) FROM '{d}/trades.parquet' t "
@@ -45,15 +46,6 @@ def generate(data: Path, quotes: int, trades: int, tickers: int) -> None:
     )
 
 
-def best(run, repeat: int):
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    return min(times), result
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tarn", default=os.path.expanduser("~/.cache/tarn-target/release/tarn"))
@@ -74,14 +66,9 @@ def main() -> int:
         failed = False
         for name, sql in QUERIES.items():
             sql = sql.format(d=data)
-            duck_s, duck = best(lambda: con.sql(sql).fetchall()[0], args.repeat)
-            tarn_cmd = [args.tarn, "sql", "--mode", "csv", "--threads", str(args.threads), "-c", sql]
-            tarn_s, tarn = best(
-                lambda: subprocess.run(tarn_cmd, check=True, capture_output=True, text=True).stdout,
-                args.repeat,
+            tarn_s, duck_s, tarn_row, duck, agree = race(
+                args.tarn, con, sql, args.threads, args.repeat
             )
-            tarn_row = tarn.strip().splitlines()[-1]
-            agree = tarn_row == ",".join(str(v) for v in duck)
             failed |= not agree
             print(f"{name:>6}  {tarn_s:8.3f}  {duck_s:8.3f}  {tarn_s / duck_s:6.2f}  "
                   f"{'ok' if agree else f'DIFFERS: tarn {tarn_row}, duckdb {duck}'}")

@@ -12,13 +12,14 @@ The queries are the two ways a curation pipeline deduplicates: `arg_max` of the 
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from versus_duckdb import race  # noqa: E402
 
 QUERIES = {
     "arg_max struct": "SELECT count(*), sum(b.id), sum(length(b.text)) FROM (SELECT cluster, "
@@ -43,15 +44,6 @@ def generate(data: Path, rows: int, clusters: int) -> None:
     )
 
 
-def best(run, repeat: int):
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    return min(times), result
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tarn", default=os.path.expanduser("~/.cache/tarn-target/release/tarn"))
@@ -71,19 +63,9 @@ def main() -> int:
         print(f"{'query':>15} {'tarn s':>9} {'duckdb s':>9} {'ratio':>7}  result")
         for name, template in QUERIES.items():
             sql = template.format(d=data)
-
-            def tarn():
-                out = subprocess.run(
-                    [args.tarn, "sql", "--mode", "csv", "-c", f"SET threads = {args.threads}; {sql}"],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                return out.stdout.strip().splitlines()[-1].split(",")
-
-            tarn_s, tarn_row = best(tarn, args.repeat)
-            duck_s, duck_row = best(lambda: list(con.sql(sql).fetchall()[0]), args.repeat)
-            same = [str(v) for v in duck_row] == tarn_row
+            tarn_s, duck_s, tarn_row, duck_row, same = race(
+                args.tarn, con, sql, args.threads, args.repeat
+            )
             failed += not same
             verdict = "ok" if same else f"DIFFER tarn {tarn_row} duckdb {duck_row}"
             print(f"{name:>15} {tarn_s:9.3f} {duck_s:9.3f} {tarn_s / duck_s:7.2f}  {verdict}")

@@ -173,11 +173,7 @@ impl ListLambda {
         answer_type: &DataType,
     ) -> Result<ArrayRef> {
         let elements = list_values(list)?;
-        let lengths: Vec<usize> = list
-            .offsets()
-            .windows(2)
-            .map(|w| (w[1] - w[0]).as_usize())
-            .collect();
+        let lengths: Vec<usize> = list.offsets().lengths().collect();
         let positions = || -> Result<ArrayRef> {
             let positions = lengths.iter().flat_map(|&n| 1..=n as i64);
             Ok(Arc::new(Int64Array::from_iter_values(positions)))
