@@ -29,6 +29,15 @@ pub struct TarnConfig {
     /// A Ballista cluster (`df://host:port`) that runs the session's queries and jobs; `None`
     /// runs them in this process.
     pub cluster: Option<String>,
+    /// Whether query results keep the order of the rows in the files they come from (DuckDB's
+    /// `preserve_insertion_order`); off, partitions merge as their rows arrive.
+    #[serde(default = "keeps_insertion_order")]
+    pub preserve_insertion_order: bool,
+}
+
+/// The default of [`TarnConfig::preserve_insertion_order`], for settings saved without it.
+fn keeps_insertion_order() -> bool {
+    true
 }
 
 impl Default for TarnConfig {
@@ -44,6 +53,7 @@ impl Default for TarnConfig {
             concurrency: cores,
             max_attempts: 3,
             cluster: None,
+            preserve_insertion_order: keeps_insertion_order(),
         }
     }
 }
@@ -146,6 +156,13 @@ impl TarnConfig {
                     )));
                 }
                 self.job_id = Some(value.to_string());
+            }
+            "preserve_insertion_order" => {
+                self.preserve_insertion_order = match value.trim().to_ascii_lowercase().as_str() {
+                    "true" | "on" | "1" => true,
+                    "false" | "off" | "0" => false,
+                    other => return Err(invalid(format!("'{other}' is not true or false"))),
+                }
             }
             "memory_limit" | "max_memory" => {
                 self.memory_limit = parse_size(value).map_err(invalid)?;
@@ -251,6 +268,9 @@ mod tests {
         assert!(config.set("threads", "0").is_err());
         assert!(config.set("memory_limit", "2GB").unwrap());
         assert_eq!(config.memory_limit, Some(2_000_000_000));
+        assert!(config.set("preserve_insertion_order", "false").unwrap());
+        assert!(!config.preserve_insertion_order);
+        assert!(config.set("preserve_insertion_order", "maybe").is_err());
         assert!(
             !config
                 .set("datafusion.execution.batch_size", "1024")

@@ -84,15 +84,23 @@ pub async fn run_scheduler(options: SchedulerOptions) -> Result<()> {
 /// rewrite of `NOT IN` subqueries, which its distributed plans need. Ballista's adaptive
 /// planner is off: it plans with its own list of physical rules, which would drop Tarn's (the
 /// overflow check on integer arithmetic among them), where the static planner uses the
-/// session's.
+/// session's. The insertion-order rule is left out: Ballista cuts its stages at partition
+/// merges, and an ordered merge would hide them and run a whole stage as one task.
 fn scheduler_session(
     config: SessionConfig,
 ) -> datafusion::error::Result<datafusion::execution::SessionState> {
     let runtime = runtime_env(&plain_runtime(None)).map_err(DataFusionError::from)?;
     let state = tarn_state(config.with_ballista_adaptive_query_planner(false), runtime);
     let rules = ballista_core::optimizer::with_ballista_optimizer_rules(state.optimizers());
+    let physical_rules = state
+        .physical_optimizers()
+        .iter()
+        .filter(|rule| rule.name() != "insertion_order")
+        .cloned()
+        .collect();
     Ok(SessionStateBuilder::new_from_existing(state)
         .with_optimizer_rules(rules)
+        .with_physical_optimizer_rules(physical_rules)
         .build())
 }
 

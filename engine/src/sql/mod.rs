@@ -151,6 +151,7 @@ impl SqlSession {
             "false",
         )?;
         let state = tarn_state(session_config, runtime);
+        keep_insertion_order(&state, config.preserve_insertion_order);
         let ctx = match &config.cluster {
             None => SessionContext::new_with_state(state),
             Some(url) => {
@@ -380,6 +381,7 @@ impl SqlSession {
             .with_config(session_config)
             .with_runtime_env(runtime_env(&config)?)
             .build();
+        keep_insertion_order(&state, config.preserve_insertion_order);
         self.ctx = SessionContext::new_with_state(state);
         self.config = config;
         Ok(())
@@ -392,18 +394,34 @@ pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>
     // The session reads table sizes into `tables` before optimizing; the join-order rule reads
     // them there.
     let tables = Arc::new(optimizer::TableStats::default());
+    // The session sets it from `SET preserve_insertion_order`; the insertion-order rule reads it.
+    let keep_order = Arc::new(optimizer::KeepInsertionOrder::default());
+    let session_config = session_config
+        .with_extension(Arc::clone(&tables))
+        .with_extension(Arc::clone(&keep_order));
     let mut state = SessionStateBuilder::new()
-        .with_config(session_config.with_extension(Arc::clone(&tables)))
+        .with_config(session_config)
         .with_runtime_env(runtime)
         .with_default_features();
     state = state.with_analyzer_rules(optimizer::analyzer_rules());
-    state = state.with_physical_optimizer_rules(optimizer::physical_rules(Arc::clone(&tables)));
+    state = state
+        .with_physical_optimizer_rules(optimizer::physical_rules(Arc::clone(&tables), keep_order));
     for rule in optimizer::rules(tables) {
         state = state.with_optimizer_rule(rule);
     }
     let ctx = SessionContext::new_with_state(state.build());
     register_functions(&ctx);
     ctx.state()
+}
+
+/// Passes `preserve_insertion_order` on to the rule of `state` that reads it.
+fn keep_insertion_order(state: &SessionState, keep: bool) {
+    if let Some(setting) = state
+        .config()
+        .get_extension::<optimizer::KeepInsertionOrder>()
+    {
+        setting.set(keep);
+    }
 }
 
 /// Tarn's SQL functions: DuckDB's division and `avg`, vectors and embeddings, MoE routing.

@@ -6,6 +6,7 @@ mod dedup;
 mod duckdb_answers;
 mod duckdb_functions;
 mod fuzz;
+mod insertion_order;
 mod jobs;
 mod json;
 mod lateral_unnest;

@@ -68,11 +68,13 @@ mod expressions;
 mod filter_estimates;
 mod float_decimal;
 mod inequality_subqueries;
+mod insertion_order;
 mod integer_casts;
 mod join_key_filter;
 mod join_order;
 mod json_casts;
 mod not_in_join;
+mod ordered_concat;
 mod selectivity;
 mod semi_join_build_side;
 mod semi_join_pushdown;
@@ -109,6 +111,7 @@ pub use expressions::ArithmeticOp;
 pub use filter_estimates::FilterEstimates;
 pub use float_decimal::FloatOverDecimal;
 pub use inequality_subqueries::InequalitySubqueries;
+pub use insertion_order::{InsertionOrder, KeepInsertionOrder, MemoryScansInOrder};
 pub use integer_casts::IntegerCasts;
 pub use join_key_filter::{JoinKeyFilters, KeyFilteredJoinExec};
 pub use join_order::JoinOrder;
@@ -162,7 +165,8 @@ pub fn rules(tables: Arc<TableStats>) -> Vec<Arc<dyn OptimizerRule + Send + Sync
     ]
 }
 
-/// DataFusion's physical optimizer rules with Tarn's: [`FilterEstimates`] first, so that join
+/// DataFusion's physical optimizer rules with Tarn's: [`MemoryScansInOrder`] first, before any
+/// rule splits scans; [`FilterEstimates`] next, so that join
 /// selection sees its estimates (from the dictionary sizes in `tables`); [`CheckedArithmetic`]
 /// next, so that the checked expressions are what projection pushdown moves into a file scan;
 /// [`SemiJoinBuildSide`] right after join selection, whose choice it corrects, and before the
@@ -170,9 +174,11 @@ pub fn rules(tables: Arc<TableStats>) -> Vec<Arc<dyn OptimizerRule + Send + Sync
 /// [`DecimalComparison`] and [`StringViewEquality`] next to last, so that DataFusion's rules
 /// (filter pushdown among them) see only their own expressions, and in that order, as the first
 /// looks for DataFusion's comparisons; [`DirectAggregation`] last, as its node holds the
-/// aggregate whose expressions those rules rewrite.
+/// aggregate whose expressions those rules rewrite; [`InsertionOrder`] after all, as it only
+/// changes how partitions are split and merged, once every rule has placed its merges.
 pub fn physical_rules(
     tables: Arc<TableStats>,
+    keep_order: Arc<KeepInsertionOrder>,
 ) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules = PhysicalOptimizer::default().rules;
     let after = rules
@@ -182,6 +188,10 @@ pub fn physical_rules(
     rules.insert(after, Arc::new(SemiJoinBuildSide));
     rules.insert(0, Arc::new(CheckedArithmetic));
     rules.insert(0, Arc::new(FilterEstimates::new(tables)));
+    rules.insert(
+        0,
+        Arc::new(MemoryScansInOrder::new(Arc::clone(&keep_order))),
+    );
     rules.push(Arc::new(NotInBuildSide));
     rules.push(Arc::new(JoinKeyFilters));
     rules.push(Arc::new(EagerConjunction));
@@ -189,6 +199,7 @@ pub fn physical_rules(
     rules.push(Arc::new(DecimalComparison));
     rules.push(Arc::new(StringViewEquality));
     rules.push(Arc::new(DirectAggregation));
+    rules.push(Arc::new(InsertionOrder::new(keep_order)));
     rules
 }
 
