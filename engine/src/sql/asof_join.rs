@@ -24,12 +24,14 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::tokenizer::{Token, Whitespace};
 use sqlparser::ast::{
-    BinaryOperator, ExcludeSelectItem, Expr, Ident, JoinConstraint, JoinOperator, Select,
-    SelectItem, SelectItemQualifiedWildcardKind, Statement, TableFactor, VisitorMut,
-    WildcardAdditionalOptions, visit_expressions_mut,
+    BinaryOperator, Expr, Ident, JoinConstraint, JoinOperator, Select, SelectItem,
+    SelectItemQualifiedWildcardKind, Statement, TableFactor, VisitorMut, WildcardAdditionalOptions,
+    visit_expressions_mut,
 };
 
-use super::rewrite::{conjunction, names_read, run_visitor, split_conjuncts, visible_name};
+use super::rewrite::{
+    conjunction, exclude, names_read, run_visitor, split_conjuncts, visible_name,
+};
 use super::tokens::{is_keyword, skip_whitespace};
 use crate::error::{Result, TarnError};
 
@@ -613,19 +615,6 @@ fn qualify_time_column(select: &mut Select, time_column: &Ident, left: &Ident) {
     let _ = visit_expressions_mut(&mut select.selection, qualify);
     let _ = visit_expressions_mut(&mut select.group_by, qualify);
     let _ = visit_expressions_mut(&mut select.having, qualify);
-}
-
-fn exclude(options: &mut WildcardAdditionalOptions, column: Ident) {
-    options.opt_exclude = Some(match options.opt_exclude.take() {
-        None => ExcludeSelectItem::Single(column.into()),
-        Some(ExcludeSelectItem::Single(first)) => {
-            ExcludeSelectItem::Multiple(vec![first, column.into()])
-        }
-        Some(ExcludeSelectItem::Multiple(mut columns)) => {
-            columns.push(column.into());
-            ExcludeSelectItem::Multiple(columns)
-        }
-    });
 }
 
 #[cfg(test)]

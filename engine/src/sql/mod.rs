@@ -60,6 +60,7 @@ mod next_after;
 mod null_treatment;
 pub(crate) mod optimizer;
 mod pivot;
+mod positional_join;
 mod rewrite;
 mod routing;
 mod samples;
@@ -336,6 +337,9 @@ impl SqlSession {
             using_join::merge_using_columns(&mut statement)?;
             lateral_unnest::inline(&mut statement)?;
             asof_join::plan_as_joins(&mut statement)?;
+            positional_join::plan_as_joins(&mut statement, &|name| {
+                state.aggregate_functions().contains_key(name)
+            })?;
             lateral_limit::rank_limits(&mut statement)?;
             samples::seeded_positions(&mut statement, &state).await?;
             pivot::standard_forms(&mut statement, &state).await?;
@@ -609,6 +613,7 @@ fn files_schema(ctx: &SessionContext) -> Arc<dyn SchemaProvider> {
 /// Parses exactly one statement with the DuckDB dialect.
 pub(crate) fn parse_one(sql: &str) -> Result<Statement> {
     let sql = asof_join::mark(&filter_clause::insert_where(sql)?)?;
+    let sql = positional_join::mark(&sql)?;
     let sql = cte_hints::drop_materialized(&null_treatment::after_the_call(&sql)?)?;
     let sql = column_lambdas::star_conditions(&samples::normalize(&sql)?)?;
     let sql = limit_percent::mark(&expand::mark_renames(&sql)?)?;

@@ -9,10 +9,10 @@ use regex::Regex;
 
 use sqlparser::ast::{
     ArrayElemTypeDef, BinaryOperator, CastKind, CeilFloorKind, DataType, DateTimeField,
-    ExactNumberInfo, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-    FunctionArguments, Ident, JoinOperator, ObjectName, ObjectNamePart, OrderBy, OrderByExpr,
-    OrderByKind, Query, Select, SelectFlavor, SelectItem, SetExpr, Statement, TableAlias,
-    TableAliasColumnDef, TableFactor, TableSample, TableSampleKind, TableSampleUnit,
+    ExactNumberInfo, ExcludeSelectItem, Expr, Function, FunctionArg, FunctionArgExpr,
+    FunctionArgumentList, FunctionArguments, Ident, JoinOperator, ObjectName, ObjectNamePart,
+    OrderBy, OrderByExpr, OrderByKind, Query, Select, SelectFlavor, SelectItem, SetExpr, Statement,
+    TableAlias, TableAliasColumnDef, TableFactor, TableSample, TableSampleKind, TableSampleUnit,
     TableWithJoins, TypedString, UnaryOperator, Value, VisitMut, VisitorMut,
     WildcardAdditionalOptions, visit_expressions_mut,
 };
@@ -598,6 +598,20 @@ pub(super) fn relation_names(from: &[TableWithJoins]) -> Vec<String> {
         })
         .filter_map(|factor| visible_name(factor).map(|name| name.value.clone()))
         .collect()
+}
+
+/// Adds `column` to the columns a `*` or `t.*` leaves out (`EXCLUDE`).
+pub(super) fn exclude(options: &mut WildcardAdditionalOptions, column: Ident) {
+    options.opt_exclude = Some(match options.opt_exclude.take() {
+        None => ExcludeSelectItem::Single(column.into()),
+        Some(ExcludeSelectItem::Single(first)) => {
+            ExcludeSelectItem::Multiple(vec![first, column.into()])
+        }
+        Some(ExcludeSelectItem::Multiple(mut columns)) => {
+            columns.push(column.into());
+            ExcludeSelectItem::Multiple(columns)
+        }
+    });
 }
 
 /// The name a FROM factor's columns are qualified with: its alias, or a table's own name.

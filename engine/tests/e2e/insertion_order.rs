@@ -256,3 +256,74 @@ async fn insertion_order_can_be_turned_off() {
             .contains("OrderedConcatExec")
     );
 }
+
+#[tokio::test]
+async fn a_positional_join_pairs_rows_by_their_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE t1 AS FROM (VALUES (1), (2), (3)) t(x); \
+         CREATE TABLE t2 AS FROM (VALUES ('a', 10), ('b', 20)) t(s, v)",
+    )
+    .await;
+    // DuckDB's answers: the shorter side is padded with NULLs, rows come in position order.
+    let null = || "NULL".to_string();
+    assert_eq!(
+        query(&mut s, "SELECT * FROM t1 POSITIONAL JOIN t2").await,
+        [["1", "a", "10"], ["2", "b", "20"], ["3", &null(), &null()]]
+    );
+    assert_eq!(
+        query(&mut s, "SELECT t2.*, x FROM t1 POSITIONAL JOIN t2").await,
+        [["a", "10", "1"], ["b", "20", "2"], [&null(), &null(), "3"]]
+    );
+    assert_eq!(
+        query(&mut s, "SELECT count(*), sum(v) FROM t1 POSITIONAL JOIN t2").await,
+        [["3", "30"]]
+    );
+    assert_eq!(
+        query(&mut s, "SELECT * FROM t2 POSITIONAL JOIN t1 WHERE x > 1").await,
+        [["b", "20", "2"], [&null(), &null(), "3"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT * FROM t1 POSITIONAL JOIN t2 ORDER BY x DESC LIMIT 2"
+        )
+        .await,
+        [["3", &null(), &null()], ["2", "b", "20"]]
+    );
+    assert_eq!(
+        query(&mut s, "SELECT * FROM t1 AS a POSITIONAL JOIN t1 AS b").await,
+        [["1", "1"], ["2", "2"], ["3", "3"]]
+    );
+
+    // Scores computed for a file in its order, paired back with it.
+    let file = numbered_file(&mut s, dir.path()).await;
+    let scores = dir.path().join("scores.parquet");
+    query(
+        &mut s,
+        &format!(
+            "COPY (SELECT n * 10 AS score FROM '{}' WHERE n <= 300000) TO '{}'",
+            file.display(),
+            scores.display()
+        ),
+    )
+    .await;
+    let paired = format!(
+        "SELECT count(*), count(score), count(*) FILTER (WHERE score <> n * 10) \
+         FROM '{}' AS docs POSITIONAL JOIN '{}' AS scores",
+        file.display(),
+        scores.display()
+    );
+    assert_eq!(query(&mut s, &paired).await, [["400000", "300000", "0"]]);
+
+    let err = error(&mut s, "SELECT * FROM t1 POSITIONAL JOIN t2 ON t1.x = t2.v").await;
+    assert!(err.contains("no ON or USING"), "{err}");
+    let err = error(
+        &mut s,
+        "SELECT * FROM t1 POSITIONAL JOIN t2 POSITIONAL JOIN t1 AS t3",
+    )
+    .await;
+    assert!(err.contains("one POSITIONAL JOIN"), "{err}");
+}
