@@ -82,15 +82,7 @@ impl KeepInsertionOrder {
 
 /// The physical rule; see the module documentation.
 #[derive(Debug)]
-pub struct InsertionOrder {
-    keep: Arc<KeepInsertionOrder>,
-}
-
-impl InsertionOrder {
-    pub fn new(keep: Arc<KeepInsertionOrder>) -> Self {
-        Self { keep }
-    }
-}
+pub struct InsertionOrder(pub Arc<KeepInsertionOrder>);
 
 impl PhysicalOptimizerRule for InsertionOrder {
     fn optimize(
@@ -98,7 +90,7 @@ impl PhysicalOptimizerRule for InsertionOrder {
         plan: Arc<dyn ExecutionPlan>,
         config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if !self.keep.get() {
+        if !self.0.get() {
             return Ok(plan);
         }
         let threads = config.execution.target_partitions;
@@ -127,15 +119,7 @@ impl PhysicalOptimizerRule for InsertionOrder {
 /// order; a table keeps its rows in insertion order in its partitions read one after another
 /// (a table created from a query holds one partition, which [`InsertionOrder`] gave it).
 #[derive(Debug)]
-pub struct MemoryScansInOrder {
-    keep: Arc<KeepInsertionOrder>,
-}
-
-impl MemoryScansInOrder {
-    pub fn new(keep: Arc<KeepInsertionOrder>) -> Self {
-        Self { keep }
-    }
-}
+pub struct MemoryScansInOrder(pub Arc<KeepInsertionOrder>);
 
 impl PhysicalOptimizerRule for MemoryScansInOrder {
     fn optimize(
@@ -143,7 +127,7 @@ impl PhysicalOptimizerRule for MemoryScansInOrder {
         plan: Arc<dyn ExecutionPlan>,
         config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if !self.keep.get() {
+        if !self.0.get() {
             return Ok(plan);
         }
         let threads = config.execution.target_partitions;

@@ -188,10 +188,7 @@ pub fn physical_rules(
     rules.insert(after, Arc::new(SemiJoinBuildSide));
     rules.insert(0, Arc::new(CheckedArithmetic));
     rules.insert(0, Arc::new(FilterEstimates::new(tables)));
-    rules.insert(
-        0,
-        Arc::new(MemoryScansInOrder::new(Arc::clone(&keep_order))),
-    );
+    rules.insert(0, Arc::new(MemoryScansInOrder(Arc::clone(&keep_order))));
     rules.push(Arc::new(NotInBuildSide));
     rules.push(Arc::new(JoinKeyFilters));
     rules.push(Arc::new(EagerConjunction));
@@ -199,7 +196,7 @@ pub fn physical_rules(
     rules.push(Arc::new(DecimalComparison));
     rules.push(Arc::new(StringViewEquality));
     rules.push(Arc::new(DirectAggregation));
-    rules.push(Arc::new(InsertionOrder::new(keep_order)));
+    rules.push(Arc::new(InsertionOrder(keep_order)));
     rules
 }
 
