@@ -293,6 +293,32 @@ const MACROS: &[Macro] = &[
         arity: 2,
         body: "list_contains(map_keys($1), $2)",
     },
+    // The elements of $1 at the places where the mask $2 is true (NULL past $1's end); the
+    // lambdas' names are ones no argument can mean.
+    Macro {
+        names: &["list_where", "array_where"],
+        arity: 2,
+        body: "CASE WHEN $1 IS NOT NULL THEN list_transform(list_filter(\
+               list_transform($2, lambda __tarn_m, __tarn_i: CASE WHEN __tarn_m THEN __tarn_i END), \
+               lambda __tarn_i: __tarn_i IS NOT NULL), lambda __tarn_i: $1[__tarn_i]) END",
+    },
+    // The places of $1's elements in sorted order, ties in place order, NULLs last: each
+    // element sorted with its place (negated for DESC, so that ties stay in place order).
+    Macro {
+        names: &["list_grade_up", "array_grade_up", "grade_up"],
+        arity: 1,
+        body: "list_transform(list_sort(list_transform($1, lambda __tarn_x, __tarn_i: \
+               {'v': __tarn_x, 'i': __tarn_i}), 'ASC', 'NULLS LAST'), lambda __tarn_s: __tarn_s['i'])",
+    },
+    Macro {
+        names: &["list_grade_up", "array_grade_up", "grade_up"],
+        arity: 2,
+        body: "CASE WHEN upper($2) = 'DESC' THEN list_transform(list_sort(list_transform($1, \
+               lambda __tarn_x, __tarn_i: {'v': __tarn_x, 'i': -__tarn_i}), 'DESC', 'NULLS LAST'), \
+               lambda __tarn_s: -__tarn_s['i']) ELSE list_transform(list_sort(list_transform($1, \
+               lambda __tarn_x, __tarn_i: {'v': __tarn_x, 'i': __tarn_i}), 'ASC', 'NULLS LAST'), \
+               lambda __tarn_s: __tarn_s['i']) END",
+    },
     Macro {
         names: &["regexp_full_match"],
         arity: 2,

@@ -1083,6 +1083,24 @@ async fn list_transform_and_filter_take_the_position_as_duckdb_does() {
     );
     let err = error(&mut s, "SELECT list_filter(['a', 'b'], lambda x: x)").await;
     assert!(err.contains("'a'"), "{err}");
+    // DuckDB's answers: list_where keeps the elements the mask marks (NULL past the list's end),
+    // list_grade_up gives the places in sorted order, ties in place order, NULLs last.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT list_where(l, m), list_where([1, 2], [true, true, true]),              list_where(NULL::INT[], [true]), list_grade_up([3, NULL, 1, 3]),              list_grade_up([3, NULL, 1, 3], 'desc'), array_grade_up(['b', 'a']),              list_grade_up([])              FROM (VALUES (['a', 'b', 'c'], [false, true, true])) v(l, m)"
+        )
+        .await,
+        [[
+            "[b, c]",
+            "[1, 2, NULL]",
+            "NULL",
+            "[3, 1, 4, 2]",
+            "[1, 4, 3, 2]",
+            "[2, 1]",
+            "[]"
+        ]]
+    );
 }
 
 #[tokio::test]
