@@ -24,6 +24,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::limit::LimitStream;
@@ -149,11 +150,14 @@ impl ExecutionPlan for OrderedConcatExec {
         }
         let in_order = Box::pin(InOrder {
             input: Arc::clone(&self.input),
-            context,
             next: 0,
             morsels: self.input.output_partitioning().partition_count(),
             concurrency: self.concurrency,
             running: VecDeque::new(),
+            waiting: Arc::new(
+                MemoryConsumer::new("OrderedConcatExec").register(context.memory_pool()),
+            ),
+            context,
         });
         let metrics = BaselineMetrics::new(&self.metrics, partition);
         Ok(Box::pin(LimitStream::new(in_order, 0, self.fetch, metrics)))
@@ -186,6 +190,10 @@ struct InOrder {
     concurrency: usize,
     /// The running morsels in partition order; the first is the one being passed on.
     running: VecDeque<Morsel>,
+    /// The memory of the batches sent and not yet passed on, counted in the session's pool so
+    /// that operators that can spill see it taken (never refused: the morsels in flight are
+    /// bounded by `concurrency`).
+    waiting: Arc<MemoryReservation>,
 }
 
 impl InOrder {
@@ -194,6 +202,7 @@ impl InOrder {
         while self.running.len() < self.concurrency && self.next < self.morsels {
             let (sender, pieces) = mpsc::unbounded_channel();
             let stream = self.input.execute(self.next, Arc::clone(&self.context));
+            let waiting = Arc::clone(&self.waiting);
             let task = SpawnedTask::spawn(async move {
                 let mut stream = match stream {
                     Ok(stream) => stream,
@@ -204,6 +213,9 @@ impl InOrder {
                 };
                 while let Some(batch) = stream.next().await {
                     let failed = batch.is_err();
+                    if let Ok(batch) = &batch {
+                        waiting.grow(batch.get_array_memory_size());
+                    }
                     // The receiver is gone when the consumer stopped early: stop too.
                     if sender.send(Piece::Batch(batch)).is_err() || failed {
                         return;
@@ -234,7 +246,10 @@ impl Stream for InOrder {
             };
             match ready!(first.pieces.poll_recv(cx)) {
                 Some(Piece::Batch(Ok(batch))) if batch.num_rows() == 0 => continue,
-                Some(Piece::Batch(Ok(batch))) => return Poll::Ready(Some(Ok(batch))),
+                Some(Piece::Batch(Ok(batch))) => {
+                    self.waiting.shrink(batch.get_array_memory_size());
+                    return Poll::Ready(Some(Ok(batch)));
+                }
                 Some(Piece::Batch(Err(e))) => {
                     self.stop();
                     return Poll::Ready(Some(Err(e)));
