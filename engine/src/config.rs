@@ -67,7 +67,8 @@ impl TarnConfig {
     }
 
     /// Applies `TARN_THREADS`, `TARN_MEMORY_LIMIT`, `TARN_TEMP_DIRECTORY`, `TARN_DATA_ROOT`,
-    /// `TARN_JOB_ID`, `TARN_CONCURRENCY`, `TARN_MAX_ATTEMPTS` and `TARN_CLUSTER` where they are set.
+    /// `TARN_JOB_ID`, `TARN_CONCURRENCY`, `TARN_MAX_ATTEMPTS`, `TARN_PRESERVE_INSERTION_ORDER` and
+    /// `TARN_CLUSTER` where they are set.
     pub fn apply_env(&mut self) -> Result<()> {
         if let Ok(url) = std::env::var("TARN_CLUSTER") {
             self.set_cluster(&url)?;
@@ -80,6 +81,7 @@ impl TarnConfig {
             ("job_id", "TARN_JOB_ID"),
             ("concurrency", "TARN_CONCURRENCY"),
             ("max_attempts", "TARN_MAX_ATTEMPTS"),
+            ("preserve_insertion_order", "TARN_PRESERVE_INSERTION_ORDER"),
         ] {
             if let Ok(value) = std::env::var(var) {
                 self.set(setting, &value).map_err(|e| match e {
