@@ -23,8 +23,8 @@ use datafusion::sql::sqlparser::tokenizer::Token;
 use regex::Regex;
 use sqlparser::ast::{
     ExcludeSelectItem, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
-    ObjectName, RenameSelectItem, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr,
-    Statement, Value, WildcardAdditionalOptions,
+    JoinConstraint, JoinOperator, ObjectName, RenameSelectItem, Select, SelectItem,
+    SelectItemQualifiedWildcardKind, SetExpr, Statement, Value, WildcardAdditionalOptions,
 };
 use sqlparser::parser::Parser;
 
@@ -95,14 +95,21 @@ pub async fn expand_select_lists(statement: &mut Statement, state: &SessionState
     let (with, selects) = outer_selects(statement);
     for select in selects {
         let relations = relation_names(&select.from);
-        if !select
+        let expands = select
             .projection
             .iter()
-            .any(|item| needs_expansion(item, &relations))
-        {
+            .any(|item| needs_expansion(item, &relations));
+        let star_beside_names = star_beside_names(select);
+        if !expands && !star_beside_names {
             continue;
         }
         let columns = from_columns(select, &with, state).await?;
+        if star_beside_names {
+            write_out_repeated_stars(select, &columns);
+        }
+        if !expands {
+            continue;
+        }
         let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
         // Boxed: running a lambda's query is a deep future, and planning runs on small stacks.
         Box::pin(super::column_lambdas::resolve(
@@ -118,6 +125,63 @@ pub async fn expand_select_lists(statement: &mut Statement, state: &SessionState
         select.projection = unique_names(projection);
     }
     Ok(())
+}
+
+/// Whether `select` has a plain `*` beside items with names of their own (`SELECT id, *`),
+/// whose names the `*` may repeat. Not after `USING` or `NATURAL`, whose `*` merges columns.
+fn star_beside_names(select: &Select) -> bool {
+    let merges = select.from.iter().any(|table| {
+        table.joins.iter().any(|join| match &join.join_operator {
+            JoinOperator::Join(c)
+            | JoinOperator::Inner(c)
+            | JoinOperator::Left(c)
+            | JoinOperator::LeftOuter(c)
+            | JoinOperator::Right(c)
+            | JoinOperator::RightOuter(c)
+            | JoinOperator::FullOuter(c) => {
+                matches!(c, JoinConstraint::Using(_) | JoinConstraint::Natural)
+            }
+            _ => false,
+        })
+    });
+    let star = select.projection.iter().any(is_plain_star);
+    let named = select
+        .projection
+        .iter()
+        .any(|item| item_name(item).is_some());
+    star && named && !merges
+}
+
+fn is_plain_star(item: &SelectItem) -> bool {
+    matches!(item, SelectItem::Wildcard(options) if *options == WildcardAdditionalOptions::default())
+}
+
+/// Writes each plain `*` of `select` out as the FROM clause's `columns` when one of them has
+/// the name of another item: DuckDB allows a name twice in a result, DataFusion does not, and
+/// written out, the repeats are numbered (`id_1`) as DuckDB numbers them in a subquery or a
+/// file (`rewrite::name_columns`).
+fn write_out_repeated_stars(select: &mut Select, columns: &[Column]) {
+    let mut names: Vec<String> = select.projection.iter().filter_map(item_name).collect();
+    names.extend(columns.iter().map(|column| column.name.clone()));
+    let repeats = names
+        .iter()
+        .enumerate()
+        .any(|(i, name)| names[..i].iter().any(|n| n.eq_ignore_ascii_case(name)));
+    if !repeats {
+        return;
+    }
+    let mut projection = Vec::with_capacity(select.projection.len() + columns.len());
+    for item in select.projection.drain(..) {
+        match is_plain_star(&item) {
+            true => projection.extend(
+                columns
+                    .iter()
+                    .map(|column| SelectItem::UnnamedExpr(column_ref(column))),
+            ),
+            false => projection.push(item),
+        }
+    }
+    select.projection = projection;
 }
 
 /// `ORDER BY ALL` over a select list with a `*` sorts by the positions of all the output

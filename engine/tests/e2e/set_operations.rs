@@ -125,4 +125,20 @@ async fn subqueries_and_ctes_name_their_columns_as_duckdb() {
         .await
         .unwrap();
     assert_eq!(columns(&batches), ["sum(x)", "count_star()"]);
+    // A `*` that repeats a name of the result's select list: the repeats numbered as in
+    // DuckDB's subqueries and files (DataFusion refused the query).
+    s.query("CREATE TABLE r AS SELECT 1 AS id, 2 AS x").await.unwrap();
+    for (sql, names) in [
+        ("SELECT id, * FROM r", vec!["id", "id_1", "x"]),
+        ("SELECT *, ID FROM r", vec!["id", "x", "ID_1"]),
+        ("SELECT id, *, id FROM r", vec!["id", "id_1", "x", "id_2"]),
+        (
+            "SELECT a.id, * FROM r AS a JOIN r AS b ON a.id = b.id",
+            vec!["id", "id_1", "x", "id_2", "x_1"],
+        ),
+        ("SELECT *, x * 2 AS y FROM r", vec!["id", "x", "y"]),
+    ] {
+        let batches = s.query(sql).await.unwrap();
+        assert_eq!(columns(&batches), names, "{sql}");
+    }
 }
