@@ -127,7 +127,9 @@ async fn subqueries_and_ctes_name_their_columns_as_duckdb() {
     assert_eq!(columns(&batches), ["sum(x)", "count_star()"]);
     // A `*` that repeats a name of the result's select list: the repeats numbered as in
     // DuckDB's subqueries and files (DataFusion refused the query).
-    s.query("CREATE TABLE r AS SELECT 1 AS id, 2 AS x").await.unwrap();
+    s.query("CREATE TABLE r AS SELECT 1 AS id, 2 AS x")
+        .await
+        .unwrap();
     for (sql, names) in [
         ("SELECT id, * FROM r", vec!["id", "id_1", "x"]),
         ("SELECT *, ID FROM r", vec!["id", "x", "ID_1"]),
