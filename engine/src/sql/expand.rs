@@ -23,8 +23,8 @@ use datafusion::sql::sqlparser::tokenizer::Token;
 use regex::Regex;
 use sqlparser::ast::{
     ExcludeSelectItem, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
-    JoinConstraint, JoinOperator, ObjectName, RenameSelectItem, Select, SelectItem,
-    SelectItemQualifiedWildcardKind, SetExpr, Statement, Value, WildcardAdditionalOptions,
+    ObjectName, RenameSelectItem, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr,
+    Statement, Value, WildcardAdditionalOptions,
 };
 use sqlparser::parser::Parser;
 
@@ -131,18 +131,10 @@ pub async fn expand_select_lists(statement: &mut Statement, state: &SessionState
 /// whose names the `*` may repeat. Not after `USING` or `NATURAL`, whose `*` merges columns.
 fn star_beside_names(select: &Select) -> bool {
     let merges = select.from.iter().any(|table| {
-        table.joins.iter().any(|join| match &join.join_operator {
-            JoinOperator::Join(c)
-            | JoinOperator::Inner(c)
-            | JoinOperator::Left(c)
-            | JoinOperator::LeftOuter(c)
-            | JoinOperator::Right(c)
-            | JoinOperator::RightOuter(c)
-            | JoinOperator::FullOuter(c) => {
-                matches!(c, JoinConstraint::Using(_) | JoinConstraint::Natural)
-            }
-            _ => false,
-        })
+        table
+            .joins
+            .iter()
+            .any(|join| super::using_join::merges_columns(&join.join_operator))
     });
     let star = select.projection.iter().any(is_plain_star);
     let named = select

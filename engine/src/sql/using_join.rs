@@ -93,6 +93,13 @@ fn keeps(operator: &JoinOperator) -> Option<(Keeps, &JoinConstraint)> {
     }
 }
 
+/// Whether a join merges the columns it joins on (`USING`, `NATURAL`), so that its `*` has
+/// them once.
+pub(super) fn merges_columns(operator: &JoinOperator) -> bool {
+    keeps(operator)
+        .is_some_and(|(_, c)| matches!(c, JoinConstraint::Using(_) | JoinConstraint::Natural))
+}
+
 /// The constraint of a join [`keeps`] knows; `None` for other joins.
 pub(super) fn constraint_mut(operator: &mut JoinOperator) -> Option<&mut JoinConstraint> {
     match operator {
