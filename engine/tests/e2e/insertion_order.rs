@@ -142,12 +142,29 @@ async fn copy_writes_rows_in_the_order_it_reads_them() {
     )
     .await;
     // The k-th row of the copy (from 0) is 2k + 2.
-    let misplaced = format!(
-        "SELECT count(*), count(*) FILTER (WHERE n <> 2 * file_row_number + 2) \
-         FROM read_parquet('{}', file_row_number = true)",
-        even.display()
-    );
-    assert_eq!(query(&mut s, &misplaced).await, [["200000", "0"]]);
+    let misplaced = |path: &Path| {
+        format!(
+            "SELECT count(*), count(*) FILTER (WHERE n <> 2 * file_row_number + 2) \
+             FROM read_parquet('{}', file_row_number = true)",
+            path.display()
+        )
+    };
+    assert_eq!(query(&mut s, &misplaced(&even)).await, [["200000", "0"]]);
+    // Under a small memory limit the pieces waiting their turn take at most an eighth of it,
+    // and the writer has the rest.
+    query(&mut s, "SET memory_limit = '16MB'").await;
+    let small = dir.path().join("even_small.parquet");
+    query(
+        &mut s,
+        &format!(
+            "COPY (SELECT n, h FROM '{}' WHERE n % 2 = 0) TO '{}' (FORMAT parquet)",
+            file.display(),
+            small.display()
+        ),
+    )
+    .await;
+    assert_eq!(query(&mut s, &misplaced(&small)).await, [["200000", "0"]]);
+    query(&mut s, "SET memory_limit = '-1'").await;
 
     // CSV is read in pieces too, each from its first whole line.
     let csv = dir.path().join("numbered.csv");

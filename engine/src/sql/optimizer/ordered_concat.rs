@@ -10,13 +10,17 @@
 //! Up to `concurrency` morsels run at once, each on its own task, and the rows of those after
 //! the first wait in memory until their turn; a morsel starts when the one `concurrency` places
 //! ahead of it has been passed on. So memory holds at most `concurrency` morsels' rows, and all
-//! threads stay busy while the consumer keeps up. Dropping the stream (a `LIMIT` met) stops every
-//! running morsel.
+//! threads stay busy while the consumer keeps up. Under a memory limit the waiting rows are
+//! counted in the session's pool and take at most an eighth of it: a morsel that would take more
+//! pauses until the consumer has passed rows on, so that the consumer (a file writer, a window)
+//! keeps the rest. The morsel being passed on never waits for the others, only for the consumer
+//! to take its own rows. Dropping the stream (a `LIMIT` met) stops every running morsel.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 
 use datafusion::arrow::array::RecordBatch;
@@ -24,7 +28,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result};
-use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryReservation};
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::limit::LimitStream;
@@ -34,7 +38,7 @@ use datafusion::physical_plan::{
     PlanProperties,
 };
 use futures::{FutureExt, Stream, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 /// Its input's partitions concatenated in partition order, as one partition.
 #[derive(Debug)]
@@ -154,9 +158,11 @@ impl ExecutionPlan for OrderedConcatExec {
             morsels: self.input.output_partitioning().partition_count(),
             concurrency: self.concurrency,
             running: VecDeque::new(),
-            waiting: Arc::new(
+            first: 0,
+            waiting: Arc::new(Waiting::new(
                 MemoryConsumer::new("OrderedConcatExec").register(context.memory_pool()),
-            ),
+                context.memory_pool().memory_limit(),
+            )),
             context,
         });
         let metrics = BaselineMetrics::new(&self.metrics, partition);
@@ -177,6 +183,7 @@ enum Piece {
 /// One input partition running on its own task.
 struct Morsel {
     pieces: mpsc::UnboundedReceiver<Piece>,
+    sent: Arc<Sent>,
     task: SpawnedTask<()>,
 }
 
@@ -190,10 +197,85 @@ struct InOrder {
     concurrency: usize,
     /// The running morsels in partition order; the first is the one being passed on.
     running: VecDeque<Morsel>,
-    /// The memory of the batches sent and not yet passed on, counted in the session's pool so
-    /// that operators that can spill see it taken (never refused: the morsels in flight are
-    /// bounded by `concurrency`).
-    waiting: Arc<MemoryReservation>,
+    /// The partition being passed on.
+    first: usize,
+    waiting: Arc<Waiting>,
+}
+
+/// The batches sent by the running morsels and not yet passed on.
+struct Waiting {
+    /// Their memory, in the session's pool.
+    reservation: MemoryReservation,
+    /// The most the morsels after the first may hold: an eighth of a finite pool.
+    bound: usize,
+    /// The partition being passed on.
+    first: AtomicUsize,
+    /// Told whenever the consumer takes a batch or moves on to the next partition.
+    taken: Notify,
+}
+
+/// What one morsel has sent and the consumer not yet taken.
+#[derive(Default)]
+struct Sent {
+    unread: AtomicUsize,
+    /// The part of it counted in the memory pool.
+    reserved: AtomicUsize,
+}
+
+/// How far the morsel being passed on may run ahead of its consumer.
+const FIRST_AHEAD_BYTES: usize = 16 << 20;
+
+impl Waiting {
+    fn new(reservation: MemoryReservation, pool_limit: MemoryLimit) -> Self {
+        let bound = match pool_limit {
+            MemoryLimit::Finite(bytes) => bytes / 8,
+            MemoryLimit::Infinite | MemoryLimit::Unknown => usize::MAX,
+        };
+        Self {
+            reservation,
+            bound,
+            first: AtomicUsize::new(0),
+            taken: Notify::new(),
+        }
+    }
+
+    /// Waits until partition `partition` may send a batch of `bytes`, and counts it in `sent`.
+    async fn hold(&self, partition: usize, sent: &Sent, bytes: usize) {
+        loop {
+            // Made before the checks, so that a batch taken between them still wakes it.
+            let taken = self.taken.notified();
+            if self.first.load(Ordering::Acquire) == partition {
+                // Not in the pool: the consumer is taking these, and counts what it keeps.
+                if sent.unread.load(Ordering::Acquire) <= FIRST_AHEAD_BYTES {
+                    sent.unread.fetch_add(bytes, Ordering::AcqRel);
+                    return;
+                }
+            } else if self.reservation.size() + bytes <= self.bound
+                && self.reservation.try_grow(bytes).is_ok()
+            {
+                sent.unread.fetch_add(bytes, Ordering::AcqRel);
+                sent.reserved.fetch_add(bytes, Ordering::AcqRel);
+                return;
+            }
+            taken.await;
+        }
+    }
+
+    /// The consumer took a batch of `bytes` from the morsel that sent `sent`. Its batches
+    /// counted in the pool are its first ones, sent before it was the one passed on.
+    fn take(&self, sent: &Sent, bytes: usize) {
+        sent.unread.fetch_sub(bytes, Ordering::AcqRel);
+        let reserved = sent.reserved.load(Ordering::Acquire).min(bytes);
+        sent.reserved.fetch_sub(reserved, Ordering::AcqRel);
+        self.reservation.shrink(reserved);
+        self.taken.notify_waiters();
+    }
+
+    /// The consumer moved on to partition `partition`.
+    fn move_to(&self, partition: usize) {
+        self.first.store(partition, Ordering::Release);
+        self.taken.notify_waiters();
+    }
 }
 
 impl InOrder {
@@ -203,6 +285,9 @@ impl InOrder {
             let (sender, pieces) = mpsc::unbounded_channel();
             let stream = self.input.execute(self.next, Arc::clone(&self.context));
             let waiting = Arc::clone(&self.waiting);
+            let sent = Arc::new(Sent::default());
+            let sending = Arc::clone(&sent);
+            let partition = self.next;
             let task = SpawnedTask::spawn(async move {
                 let mut stream = match stream {
                     Ok(stream) => stream,
@@ -214,7 +299,8 @@ impl InOrder {
                 while let Some(batch) = stream.next().await {
                     let failed = batch.is_err();
                     if let Ok(batch) = &batch {
-                        waiting.grow(batch.get_array_memory_size());
+                        let bytes = batch.get_array_memory_size();
+                        waiting.hold(partition, &sending, bytes).await;
                     }
                     // The receiver is gone when the consumer stopped early: stop too.
                     if sender.send(Piece::Batch(batch)).is_err() || failed {
@@ -223,7 +309,7 @@ impl InOrder {
                 }
                 let _ = sender.send(Piece::Done);
             });
-            self.running.push_back(Morsel { pieces, task });
+            self.running.push_back(Morsel { pieces, sent, task });
             self.next += 1;
         }
     }
@@ -247,7 +333,8 @@ impl Stream for InOrder {
             match ready!(first.pieces.poll_recv(cx)) {
                 Some(Piece::Batch(Ok(batch))) if batch.num_rows() == 0 => continue,
                 Some(Piece::Batch(Ok(batch))) => {
-                    self.waiting.shrink(batch.get_array_memory_size());
+                    let sent = Arc::clone(&first.sent);
+                    self.waiting.take(&sent, batch.get_array_memory_size());
                     return Poll::Ready(Some(Ok(batch)));
                 }
                 Some(Piece::Batch(Err(e))) => {
@@ -256,6 +343,8 @@ impl Stream for InOrder {
                 }
                 Some(Piece::Done) => {
                     self.running.pop_front();
+                    self.first += 1;
+                    self.waiting.move_to(self.first);
                 }
                 // The task ended without saying it was done: it panicked. Its rows are
                 // incomplete, so the query fails rather than return part of them.
