@@ -315,9 +315,7 @@ const MACROS: &[Macro] = &[
         arity: 2,
         body: "CASE WHEN upper($2) = 'DESC' THEN list_transform(list_sort(list_transform($1, \
                lambda __tarn_x, __tarn_i: {'v': __tarn_x, 'i': -__tarn_i}), 'DESC', 'NULLS LAST'), \
-               lambda __tarn_s: -__tarn_s['i']) ELSE list_transform(list_sort(list_transform($1, \
-               lambda __tarn_x, __tarn_i: {'v': __tarn_x, 'i': __tarn_i}), 'ASC', 'NULLS LAST'), \
-               lambda __tarn_s: __tarn_s['i']) END",
+               lambda __tarn_s: -__tarn_s['i']) ELSE list_grade_up($1) END",
     },
     Macro {
         names: &["regexp_full_match"],
@@ -338,8 +336,30 @@ pub fn expand(name: &str, args: &[Expr]) -> Option<Expr> {
         .find(|m| m.names.contains(&name) && m.arity == args.len())?;
     let mut body =
         super::dialect::parse_expr(definition.body).expect("a macro's body is valid SQL");
+    // The macros a body calls expand first, their arguments still placeholders.
+    let _ = body.visit(&mut InnerCalls(name, args.len()));
     let _ = body.visit(&mut Arguments(args));
     Some(body)
+}
+
+/// Expands the calls of macros inside the body of the macro it names, with its argument count;
+/// a body's call of itself (`make_time` over DataFusion's `make_time`) is the function it wraps.
+struct InnerCalls<'a>(&'a str, usize);
+
+impl VisitorMut for InnerCalls<'_> {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::Function(call) = expr
+            && let Some(name) = super::function_names::plain_name(&call.name)
+            && let Some(args) = super::function_names::plain_arguments(call)
+            && (name != self.0 || args.len() != self.1)
+            && let Some(expansion) = expand(&name, &args)
+        {
+            *expr = Expr::Nested(Box::new(expansion));
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// Replaces the placeholders `$1`, `$2`, ... with the arguments.

@@ -224,7 +224,7 @@ fn in_morsels(
     threads: usize,
 ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     if let Some(scan) = plan.downcast_ref::<DataSourceExec>() {
-        return Ok(scan_in_morsels(scan, threads)?.map(|scan| Arc::new(scan) as _));
+        return scan_in_morsels(plan, scan, threads);
     }
     // A generator of one partition (`generate_series`, `range`) is in order; it stays one morsel.
     if plan.children().is_empty() {
@@ -251,13 +251,18 @@ fn in_morsels(
     replace_children_if_necessary(Arc::clone(plan), children).map(Some)
 }
 
-/// A file scan re-split into consecutive byte ranges of about [`MORSEL_BYTES`], at least
-/// [`MORSELS_PER_THREAD`] per thread, each read by its own partition (DataFusion otherwise lets a
-/// partition take another's files). A scan of a table in memory is in order as it is, since
-/// [`MemoryScansInOrder`] made its partitions consecutive runs of the table's batches.
-fn scan_in_morsels(scan: &DataSourceExec, threads: usize) -> Result<Option<DataSourceExec>> {
+/// `plan`, the file scan `scan`, re-split into consecutive byte ranges of about
+/// [`MORSEL_BYTES`], at least [`MORSELS_PER_THREAD`] per thread, each read by its own partition
+/// (DataFusion otherwise lets a partition take another's files). A scan of a table in memory is
+/// in order as it is, since [`MemoryScansInOrder`] made its partitions consecutive runs of the
+/// table's batches.
+fn scan_in_morsels(
+    plan: &Arc<dyn ExecutionPlan>,
+    scan: &DataSourceExec,
+    threads: usize,
+) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     if scan.data_source().is::<MemorySourceConfig>() {
-        return Ok(Some(scan.clone()));
+        return Ok(Some(Arc::clone(plan)));
     }
     let Some(files) = scan.data_source().downcast_ref::<FileScanConfig>() else {
         return Ok(None);
@@ -277,5 +282,7 @@ fn scan_in_morsels(scan: &DataSourceExec, threads: usize) -> Result<Option<DataS
         None => Arc::new(files.clone()),
     };
     let in_own_partitions = resplit.with_preserve_order(true).unwrap_or(resplit);
-    Ok(Some(scan.clone().with_data_source(in_own_partitions)))
+    Ok(Some(Arc::new(
+        scan.clone().with_data_source(in_own_partitions),
+    )))
 }

@@ -158,7 +158,6 @@ impl ExecutionPlan for OrderedConcatExec {
             morsels: self.input.output_partitioning().partition_count(),
             concurrency: self.concurrency,
             running: VecDeque::new(),
-            first: 0,
             waiting: Arc::new(Waiting::new(
                 MemoryConsumer::new("OrderedConcatExec").register(context.memory_pool()),
                 context.memory_pool().memory_limit(),
@@ -197,8 +196,6 @@ struct InOrder {
     concurrency: usize,
     /// The running morsels in partition order; the first is the one being passed on.
     running: VecDeque<Morsel>,
-    /// The partition being passed on.
-    first: usize,
     waiting: Arc<Waiting>,
 }
 
@@ -324,33 +321,35 @@ impl InOrder {
 impl Stream for InOrder {
     type Item = Result<RecordBatch>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
         loop {
-            self.start_morsels();
-            let Some(first) = self.running.front_mut() else {
+            this.start_morsels();
+            let Some(first) = this.running.front_mut() else {
                 return Poll::Ready(None);
             };
             match ready!(first.pieces.poll_recv(cx)) {
-                Some(Piece::Batch(Ok(batch))) if batch.num_rows() == 0 => continue,
                 Some(Piece::Batch(Ok(batch))) => {
-                    let sent = Arc::clone(&first.sent);
-                    self.waiting.take(&sent, batch.get_array_memory_size());
-                    return Poll::Ready(Some(Ok(batch)));
+                    this.waiting
+                        .take(&first.sent, batch.get_array_memory_size());
+                    if batch.num_rows() > 0 {
+                        return Poll::Ready(Some(Ok(batch)));
+                    }
                 }
                 Some(Piece::Batch(Err(e))) => {
-                    self.stop();
+                    this.stop();
                     return Poll::Ready(Some(Err(e)));
                 }
                 Some(Piece::Done) => {
-                    self.running.pop_front();
-                    self.first += 1;
-                    self.waiting.move_to(self.first);
+                    this.running.pop_front();
+                    // The running morsels are the partitions just before the next to start.
+                    this.waiting.move_to(this.next - this.running.len());
                 }
                 // The task ended without saying it was done: it panicked. Its rows are
                 // incomplete, so the query fails rather than return part of them.
                 None => {
                     let ended = ready!(first.task.poll_unpin(cx));
-                    self.stop();
+                    this.stop();
                     let reason = match ended {
                         Err(e) => e.to_string(),
                         Ok(()) => "it stopped before its end".to_string(),
