@@ -834,7 +834,8 @@ fn sample_to_subquery(factor: &mut TableFactor) -> Result<()> {
     };
     let (TableSampleKind::BeforeTableAlias(spec) | TableSampleKind::AfterTableAlias(spec)) = kind;
     let amount = sample_amount(&spec)?;
-    let visible = alias.take().map(|a| a.name).unwrap_or_else(|| {
+    // The inner relation keeps its alias, with any column names (`range(9) AS r(x)`).
+    let visible = alias.as_ref().map(|a| a.name.clone()).unwrap_or_else(|| {
         name.0
             .last()
             .and_then(|p| p.as_ident())

@@ -275,12 +275,23 @@ fn relation_end(tokens: &[Token], at: usize) -> Result<usize> {
         }
         break;
     }
-    // An alias: `AS x` or a bare name that is not a keyword.
+    // An alias: `AS x` or a bare name that is not a keyword, with its column names if any
+    // (`t(x, y)`).
     let after = skip_whitespace(tokens, j);
-    if tokens.get(after).is_some_and(|t| is_keyword(t, "AS")) {
+    let aliased = if tokens.get(after).is_some_and(|t| is_keyword(t, "AS")) {
         j = skip_whitespace(tokens, after + 1) + 1;
+        true
     } else if matches!(tokens.get(after), Some(Token::Word(w)) if w.keyword == Keyword::NoKeyword) {
         j = after + 1;
+        true
+    } else {
+        false
+    };
+    if aliased && tokens.get(j) == Some(&Token::LParen) {
+        j += tokens[j..]
+            .iter()
+            .position(|t| *t == Token::RParen)
+            .map_or(tokens.len() - j, |close| close + 1);
     }
     // Joins or a second relation after it: sampling one side would be wrong.
     let mut k = skip_whitespace(tokens, j);
@@ -334,6 +345,14 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(" "),
             "SELECT * FROM t TABLESAMPLE (5 PERCENT)"
+        );
+        assert_eq!(
+            normalize("SELECT * FROM range(9) t(x) WHERE x > 1 USING SAMPLE 2 ROWS")
+                .unwrap()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+            "SELECT * FROM range(9) t(x) TABLESAMPLE (2 ROWS) WHERE x > 1"
         );
         assert_eq!(normalize("SELECT 'sample'").unwrap(), "SELECT 'sample'");
         for seeded in [

@@ -568,6 +568,18 @@ async fn sampling_really_samples() {
         ),
         "10"
     );
+    // After an alias that names the relation's columns, and with a WHERE before it: the
+    // sample is of the relation, taken before the filter.
+    assert_eq!(
+        single(
+            query(
+                &mut s,
+                "SELECT count(*) FROM range(1000) AS r(x) WHERE x >= 0 USING SAMPLE 7 ROWS"
+            )
+            .await
+        ),
+        "7"
+    );
     let sampled = s
         .query("SELECT * FROM big USING SAMPLE 2 ROWS")
         .await
