@@ -1,7 +1,7 @@
 //! DuckDB's names for functions DataFusion has under other names or forms.
 //!
-//! * [`register_aliases`]: the same function, another name (`strlen` is `octet_length`,
-//!   `list_value` is `make_array`, `variance` is `var_samp`, `first` is `first_value`).
+//! * [`register_aliases`]: the same function, another name (`list_value` and `list_pack` are
+//!   `make_array`, `variance` is `var_samp`, `first` is `first_value`).
 //! * [`duckdb_calls`]: calls DataFusion spells another way, rewritten in the syntax tree
 //!   (after the result columns are named, so a column is still called `year(d)`): the
 //!   one-argument date parts (`year(d)` is `date_part('year', d)`), `arg_max(a, b)` / `max_by`
@@ -32,11 +32,13 @@ use sqlparser::ast::{
 /// Registers DataFusion's functions under DuckDB's names as well.
 pub fn register_aliases(ctx: &SessionContext) {
     use datafusion::functions::{core, datetime, math, regex, string};
-    let scalars: [(ScalarUDF, &[&str]); 10] = [
+    let scalars: [(ScalarUDF, &[&str]); 9] = [
         (core::get_field().as_ref().clone(), &["struct_extract"]),
-        (string::octet_length().as_ref().clone(), &["strlen"]),
         (regex::regexp_like().as_ref().clone(), &["regexp_matches"]),
-        (make_array_udf().as_ref().clone(), &["list_value"]),
+        (
+            make_array_udf().as_ref().clone(),
+            &["list_value", "list_pack"],
+        ),
         (string::starts_with().as_ref().clone(), &["prefix"]),
         (string::ends_with().as_ref().clone(), &["suffix"]),
         (

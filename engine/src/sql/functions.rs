@@ -17,10 +17,11 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array};
+use datafusion::arrow::array::{ArrayRef, AsArray, Decimal128Array, Float64Array};
 use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::kernels::arity::try_binary;
 use datafusion::arrow::compute::kernels::numeric::div;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, FieldRef, Float64Type};
 use datafusion::arrow::error::ArrowError;
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::functions_aggregate::average::avg_udaf;
@@ -295,6 +296,8 @@ fn divide(
 
 /// DuckDB's `//`: integers divide to an integer of their common type (rounding toward zero),
 /// anything else as DOUBLE (`7.5 // 2` is 3.75); a zero divisor is an error either way.
+/// A HUGEINT, which Tarn holds as DECIMAL(38, 0), divides as an integer too (`7::HUGEINT // 2`
+/// is 3), into a HUGEINT.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DuckIntegerDivide {
     signature: Signature,
@@ -333,6 +336,12 @@ impl ScalarUDFImpl for DuckIntegerDivide {
                 let common = BinaryTypeCoercer::new(a, &Operator::Divide, b).get_result_type()?;
                 Ok(vec![common.clone(), common])
             }
+            [a, b]
+                if (*a == HUGEINT || *b == HUGEINT)
+                    && [a, b].iter().all(|t| t.is_integer() || **t == HUGEINT) =>
+            {
+                Ok(vec![HUGEINT, HUGEINT])
+            }
             [a, b] if numeric_or_null(a) && numeric_or_null(b) => {
                 Ok(vec![DataType::Float64, DataType::Float64])
             }
@@ -347,6 +356,9 @@ impl ScalarUDFImpl for DuckIntegerDivide {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         divide(&args, |numerators, denominators| {
+            if *numerators.data_type() == HUGEINT {
+                return hugeint_quotients(numerators, denominators);
+            }
             // Integer division fails on zero by itself; DOUBLE division would give inf.
             let float_zero = *denominators.data_type() == DataType::Float64
                 && denominators
@@ -362,6 +374,22 @@ impl ScalarUDFImpl for DuckIntegerDivide {
             }
         })
     }
+}
+
+/// The type a HUGEINT is held in.
+const HUGEINT: DataType = DataType::Decimal128(38, 0);
+
+/// HUGEINT quotients rounded toward zero; Arrow's decimal division would keep a fraction.
+/// A zero divisor fails only beside a number, as for the other integers (`NULL // 0` is NULL).
+fn hugeint_quotients(numerators: &ArrayRef, denominators: &ArrayRef) -> Result<ArrayRef> {
+    let quotients: Decimal128Array = try_binary(
+        numerators.as_primitive::<Decimal128Type>(),
+        denominators.as_primitive::<Decimal128Type>(),
+        // Nothing overflows: 38 digits are far from i128::MIN, the one quotient that could.
+        |n: i128, d: i128| n.checked_div(d).ok_or(ArrowError::DivideByZero),
+    )
+    .or_else(|_| exec_err!("Division by zero in an expression with //"))?;
+    Ok(Arc::new(quotients.with_data_type(HUGEINT)))
 }
 
 fn numeric_or_null(data_type: &DataType) -> bool {

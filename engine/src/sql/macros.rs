@@ -23,6 +23,12 @@ const MACROS: &[Macro] = &[
         arity: 2,
         body: "$1 % $2",
     },
+    // The product's root as the mean of logarithms: 0 with a zero, NaN with a negative.
+    Macro {
+        names: &["geomean", "geometric_mean"],
+        arity: 1,
+        body: "exp(avg(ln(CAST($1 AS DOUBLE))))",
+    },
     Macro {
         names: &["if"],
         arity: 3,

@@ -8,6 +8,7 @@ mod alter_table;
 mod approx_quantile;
 mod arg_best;
 pub(crate) mod args;
+mod array_value;
 mod asof_join;
 mod attach;
 mod bar;
@@ -58,6 +59,7 @@ mod natural_join;
 mod near_duplicates;
 mod next_after;
 mod null_treatment;
+mod octet_length;
 pub(crate) mod optimizer;
 mod pivot;
 mod positional_join;
@@ -444,12 +446,14 @@ fn register_functions(ctx: &SessionContext) {
     time_bucket::register(ctx);
     let functions = [
         ScalarUDF::from(list_sum::ListSum::new()),
+        ScalarUDF::from(array_value::ArrayValue::new()),
         ScalarUDF::from(slice::Slice::new()),
         ScalarUDF::from(age::Age::new()),
         ScalarUDF::from(bits::BitCount::new()),
         ScalarUDF::from(bits::BitwiseNot::new()),
         ScalarUDF::from(glob_match::GlobMatch::new()),
         ScalarUDF::from(next_after::NextAfter::new()),
+        ScalarUDF::from(octet_length::OctetLength::new()),
         ScalarUDF::from(sha1_digest::Sha1Digest::new()),
         ScalarUDF::from(map_from_entries::MapFromEntries::new()),
         ScalarUDF::from(map_concat::MapConcat::new()),

@@ -1873,3 +1873,57 @@ async fn arg_max_keeps_a_whole_record_per_group() {
         [["3", "a", "a"], ["4", "c", "a"], ["5", "b", "a"]]
     );
 }
+
+#[tokio::test]
+async fn fixed_size_arrays_blob_sizes_hugeint_quotients_and_geometric_means() {
+    let (mut s, _dir) = table().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT DISTINCT x, array_value(x, x * 2), typeof(array_value(x, x * 2)), \
+             x::HUGEINT // 2, (-x)::HUGEINT // 3 FROM t ORDER BY x NULLS LAST"
+        )
+        .await,
+        [
+            ["1", "[1, 2]", "BIGINT[2]", "0", "0"],
+            ["3", "[3, 6]", "BIGINT[2]", "1", "-1"],
+            ["10", "[10, 20]", "BIGINT[2]", "5", "-3"],
+            ["NULL", "[NULL, NULL]", "BIGINT[2]", "NULL", "NULL"]
+        ]
+    );
+    let err = error(&mut s, "SELECT x::HUGEINT // 0 FROM t").await;
+    assert!(err.contains("Division by zero"), "{err}");
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT DISTINCT s, octet_length(s::BLOB), strlen(s), typeof(octet_length(s::BLOB)), \
+             octet_length(from_base64('/w==')) FROM t WHERE s <> 'héllo' ORDER BY s"
+        )
+        .await,
+        [
+            ["a", "1", "1", "BIGINT", "1"],
+            ["b", "1", "1", "BIGINT", "1"],
+            ["c", "1", "1", "BIGINT", "1"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, round(geomean(x), 12), round(geometric_mean(d), 12) FROM t GROUP BY g \
+             ORDER BY g"
+        )
+        .await,
+        [
+            ["1", "1.732050807569", "2.828427124746"],
+            ["2", "10.0", "5.0"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT list_pack(1, 2), list_pack(x) FROM t WHERE x = 10"
+        )
+        .await,
+        [["[1, 2]", "[10]"]]
+    );
+}
