@@ -29,6 +29,7 @@ use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use tarn_fs::FsError;
 
+use super::csv_formats::TextFormats;
 use crate::error::{Result, TarnError};
 
 /// The file formats a scan can read.
@@ -99,12 +100,21 @@ pub struct ScanOptions {
     pub types: Vec<(String, DataType)>,
     /// CSV: the columns' names in order (`names`), in place of the header's.
     pub names: Vec<String>,
+    /// CSV: how dates and timestamps are written (`dateformat`, `timestampformat`).
+    pub formats: TextFormats,
     /// JSON: one array of records (`format = 'array'`) or a record per line
     /// (`'newline_delimited'`); `None` tells from the file.
     pub json_array: Option<bool>,
 }
 
 impl ScanOptions {
+    /// The columns whose type the options give (`types`, `columns`), which no format retypes.
+    fn typed_columns(&self) -> Vec<String> {
+        let explicit = self.columns.iter().flatten().map(|(name, _)| name.clone());
+        let typed = self.types.iter().map(|(name, _)| name.clone());
+        explicit.chain(typed).collect()
+    }
+
     /// An inferred schema with the names and types the options give: DuckDB's `column0`,
     /// `column1`, ... for a CSV file without a header (DataFusion's are `column_1`, ...), then
     /// `names` in order, `types` by name, and VARCHAR for all with `all_varchar`. The CSV
@@ -158,10 +168,6 @@ fn as_text(schema: &SchemaRef) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
-/// A view over `table` (its file columns read as text) in which each file column of `typed`
-/// is NULL where it holds `null_text` and of its type elsewhere; other columns (partitions,
-/// `filename`) as they are. With `skip_unreadable`, a row with a field its type cannot read
-/// is left out.
 /// `table` with a `file_row_number` column, placed as DuckDB places it: after the file's and
 /// partition columns, before `filename`. DataFusion's `file_row_index()` is answered by the
 /// Parquet scan itself, from the row group offsets.
@@ -187,11 +193,16 @@ fn with_file_row_numbers(table: Arc<dyn TableProvider>) -> Result<Arc<dyn TableP
     Ok(Arc::new(ViewTable::new(plan, None)))
 }
 
+/// A view over `table` (its file columns read as text) in which each file column of `typed`
+/// is NULL where it holds `null_text` and of its type elsewhere, read in its format where
+/// `formats` has one for the type; other columns (partitions, `filename`) as they are. With
+/// `skip_unreadable`, a row with a field its type cannot read is left out.
 fn typed_over(
     table: Arc<dyn TableProvider>,
     typed: &SchemaRef,
     null_text: Option<&str>,
     skip_unreadable: bool,
+    formats: Option<&TextFormats>,
 ) -> Result<Arc<dyn TableProvider>> {
     use datafusion::logical_expr::{Expr, cast, try_cast, when};
     let mut projection = Vec::with_capacity(table.schema().fields().len());
@@ -203,9 +214,11 @@ fn typed_over(
             continue;
         };
         let target = target.data_type().clone();
-        let mut value = match skip_unreadable {
-            true => try_cast(column.clone(), target.clone()),
-            false => cast(column.clone(), target.clone()),
+        let formatted = formats.and_then(|f| f.read(column.clone(), &target, skip_unreadable));
+        let mut value = match (formatted, skip_unreadable) {
+            (Some(formatted), _) => formatted,
+            (None, true) => try_cast(column.clone(), target.clone()),
+            (None, false) => cast(column.clone(), target.clone()),
         };
         let mut read = column.clone().is_null().or(value.clone().is_not_null());
         if let Some(text) = null_text {
@@ -354,7 +367,8 @@ impl ScanSpec {
         let csv = reading.kind == FileFormatKind::Csv;
         let null_string = self.options.null_string.as_deref().filter(|_| csv);
         let ignore_errors = csv && self.options.ignore_errors;
-        let retyped = null_string.is_some() || ignore_errors;
+        let formats = Some(&self.options.formats).filter(|f| csv && !f.is_empty());
+        let retyped = null_string.is_some() || ignore_errors || formats.is_some();
         let scanned = match retyped {
             true => as_text(&schema),
             false => schema.clone(),
@@ -372,7 +386,17 @@ impl ScanSpec {
             Arc::new(ListingTable::try_new(config)?.with_cache(statistics))
         };
         let table = match retyped {
-            true => typed_over(table, &schema, null_string, ignore_errors)?,
+            true => {
+                let schema = match formats {
+                    Some(formats) => {
+                        formats
+                            .typed_schema(&schema, &table, &self.options.typed_columns(), state)
+                            .await?
+                    }
+                    None => schema,
+                };
+                typed_over(table, &schema, null_string, ignore_errors, formats)?
+            }
             false => table,
         };
         match self.options.file_row_number {

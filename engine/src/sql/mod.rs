@@ -20,6 +20,7 @@ mod checked_sum;
 mod column_lambdas;
 mod copy;
 mod copy_from;
+mod csv_formats;
 mod cte_hints;
 mod date_diff;
 mod date_part_list;

@@ -137,6 +137,11 @@ fn formats_per_row(formats: &ArrayRef) -> Result<Vec<Option<Vec<String>>>> {
         .collect())
 }
 
+/// Whether `text` reads in DuckDB's `format`.
+pub(super) fn fits(text: &str, format: &str) -> bool {
+    timestamp(text, &duckdb_format(format)).is_some()
+}
+
 /// DuckDB's fraction specifiers in chrono's spelling: `%g` milliseconds, `%f` microseconds,
 /// `%n` nanoseconds, each a fixed number of digits.
 fn duckdb_format(format: &str) -> String {

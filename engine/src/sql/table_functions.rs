@@ -182,6 +182,10 @@ fn scan_options(
             "names",
             "column_names",
             "ignore_errors",
+            "dateformat",
+            "date_format",
+            "timestampformat",
+            "timestamp_format",
         ],
         FileFormatKind::Json => &[
             "hive_partitioning",
@@ -227,6 +231,14 @@ fn scan_options(
             "nullstr" | "null" => match value {
                 Const::Str(text) => options.null_string = Some(text.clone()),
                 _ => return Err(wrong("a string")),
+            },
+            "dateformat" | "date_format" => match value {
+                Const::Str(format) => options.formats.date = Some(format.clone()),
+                _ => return Err(wrong("a format string such as '%d/%m/%Y'")),
+            },
+            "timestampformat" | "timestamp_format" => match value {
+                Const::Str(format) => options.formats.timestamp = Some(format.clone()),
+                _ => return Err(wrong("a format string such as '%d/%m/%Y %H:%M'")),
             },
             "all_varchar" => options.all_varchar = flag()?,
             "ignore_errors" => options.ignore_errors = flag()?,

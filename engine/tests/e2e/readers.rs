@@ -253,3 +253,93 @@ async fn file_row_number_is_each_rows_place_in_its_file() {
     .await;
     assert!(err.contains("file_row_number"), "{err}");
 }
+
+/// `dateformat` and `timestampformat`: a text column whose values all read in a format is a
+/// DATE or a TIMESTAMP, one they do not all fit stays VARCHAR, and a column typed DATE is read
+/// in the format, a value that does not fit failing the read or, with `ignore_errors`, leaving
+/// its row out.
+#[tokio::test]
+async fn dates_and_times_in_a_given_format_are_typed_and_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let dates = dir.path().join("dmy.csv");
+    std::fs::write(
+        &dates,
+        "id,day,seen,note\n1,05/01/2024,05/01/2024 10:30,a\n2,31/12/2023,31/12/2023 23:59,b\n\
+         3,,01/02/2024 00:00,c\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "id,day\n1,05/01/2024\n2,someday\n3,31/12/2023\n").unwrap();
+    let (dates, bad) = (dates.display(), bad.display());
+    let mut s = session();
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT *, typeof(day), typeof(seen) FROM read_csv('{dates}', \
+                 dateformat = '%d/%m/%Y', timestampformat = '%d/%m/%Y %H:%M') ORDER BY id"
+            )
+        )
+        .await,
+        [
+            [
+                "1",
+                "2024-01-05",
+                "2024-01-05T10:30:00",
+                "a",
+                "DATE",
+                "TIMESTAMP"
+            ],
+            [
+                "2",
+                "2023-12-31",
+                "2023-12-31T23:59:00",
+                "b",
+                "DATE",
+                "TIMESTAMP"
+            ],
+            ["3", "NULL", "2024-02-01T00:00:00", "c", "DATE", "TIMESTAMP"]
+        ]
+    );
+    // 31/12 is no month/day: the column stays text.
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT DISTINCT typeof(day), typeof(seen) \
+                 FROM read_csv('{dates}', date_format = '%m/%d/%Y')"
+            )
+        )
+        .await,
+        [["VARCHAR", "VARCHAR"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT id, day, typeof(day) FROM read_csv('{bad}', dateformat = '%d/%m/%Y') \
+                 ORDER BY id"
+            )
+        )
+        .await,
+        [
+            ["1", "05/01/2024", "VARCHAR"],
+            ["2", "someday", "VARCHAR"],
+            ["3", "31/12/2023", "VARCHAR"]
+        ]
+    );
+    let typed = format!("read_csv('{bad}', dateformat = '%d/%m/%Y', types = {{'day': 'DATE'}}");
+    assert_eq!(
+        query(
+            &mut s,
+            &format!("SELECT id, day FROM {typed}, ignore_errors = true) ORDER BY id")
+        )
+        .await,
+        [["1", "2024-01-05"], ["3", "2023-12-31"]]
+    );
+    let err = error(&mut s, &format!("SELECT id, day FROM {typed})")).await;
+    assert!(
+        err.contains("'someday'") && err.contains("%d/%m/%Y"),
+        "{err}"
+    );
+}
