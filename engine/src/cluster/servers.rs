@@ -85,7 +85,8 @@ pub async fn run_scheduler(options: SchedulerOptions) -> Result<()> {
 /// planner is off: it plans with its own list of physical rules, which would drop Tarn's (the
 /// overflow check on integer arithmetic among them), where the static planner uses the
 /// session's. The insertion-order rule is left out: Ballista cuts its stages at partition
-/// merges, and an ordered merge would hide them and run a whole stage as one task.
+/// merges, and an ordered merge would hide them and run a whole stage as one task. So is the
+/// positional zip, whose sides a cluster does not read in insertion order anyway.
 fn scheduler_session(
     config: SessionConfig,
 ) -> datafusion::error::Result<datafusion::execution::SessionState> {
@@ -95,7 +96,7 @@ fn scheduler_session(
     let physical_rules = state
         .physical_optimizers()
         .iter()
-        .filter(|rule| rule.name() != "insertion_order")
+        .filter(|rule| !["insertion_order", "positional_zip"].contains(&rule.name()))
         .cloned()
         .collect();
     Ok(SessionStateBuilder::new_from_existing(state)

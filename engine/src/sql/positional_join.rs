@@ -32,8 +32,9 @@ use crate::error::{Result, TarnError};
 /// The join condition [`mark`] writes for a positional join.
 const MARKER: &str = "tarn_positional";
 /// The prefix of the hidden position columns; the n-th positional join of a statement numbers
-/// its left rows in `__tarn_position_n` and its right rows in `__tarn_position_n_r`.
-const PREFIX: &str = "__tarn_position";
+/// its left rows in `__tarn_position_n` and its right rows in `__tarn_position_n_r` (which the
+/// physical rule `optimizer::PositionalZip` looks for).
+pub(crate) const POSITION_PREFIX: &str = "__tarn_position";
 
 /// Keywords that end the relation after `POSITIONAL JOIN` (outside parentheses).
 const RELATION_ENDS: [&str; 23] = [
@@ -195,7 +196,7 @@ impl PositionalJoins<'_> {
                     ));
                 }
                 self.count += 1;
-                let hidden = format!("{PREFIX}_{}", self.count);
+                let hidden = format!("{POSITION_PREFIX}_{}", self.count);
                 let hidden_right = format!("{hidden}_r");
                 let name_of = |factor| {
                     visible_name(factor).cloned().ok_or_else(|| {

@@ -334,6 +334,32 @@ async fn a_positional_join_pairs_rows_by_their_place() {
         scores.display()
     );
     assert_eq!(query(&mut s, &paired).await, [["400000", "300000", "0"]]);
+    // The sides are zipped as they stream, not joined by hashing one of them, so the pair
+    // needs far less memory than a side holds (16 MiB), with an aggregate or a limit above.
+    let plan = plan_text(&mut s, &paired).await;
+    assert!(
+        plan.contains("PositionalZipExec") && !plan.contains("HashJoinExec"),
+        "{plan}"
+    );
+    query(&mut s, "SET memory_limit = '4MB'").await;
+    assert_eq!(query(&mut s, &paired).await, [["400000", "300000", "0"]]);
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT n, score FROM '{}' POSITIONAL JOIN '{}' LIMIT 3 OFFSET 299998",
+                file.display(),
+                scores.display()
+            )
+        )
+        .await,
+        [
+            ["299999", "2999990"],
+            ["300000", "3000000"],
+            ["300001", &null()]
+        ]
+    );
+    query(&mut s, "SET memory_limit = '-1'").await;
 
     let err = error(&mut s, "SELECT * FROM t1 POSITIONAL JOIN t2 ON t1.x = t2.v").await;
     assert!(err.contains("no ON or USING"), "{err}");

@@ -75,6 +75,7 @@ mod join_order;
 mod json_casts;
 mod not_in_join;
 mod ordered_concat;
+mod positional_zip;
 mod selectivity;
 mod semi_join_build_side;
 mod semi_join_pushdown;
@@ -117,6 +118,7 @@ pub use join_key_filter::{JoinKeyFilters, KeyFilteredJoinExec};
 pub use join_order::JoinOrder;
 pub use json_casts::JsonCasts;
 pub use not_in_join::{NotInBuildSide, NotInJoinExec};
+pub use positional_zip::PositionalZip;
 pub use semi_join_build_side::SemiJoinBuildSide;
 pub use semi_join_pushdown::SemiJoinPushdown;
 pub use subquery_values::SubqueryValues;
@@ -175,7 +177,8 @@ pub fn rules(tables: Arc<TableStats>) -> Vec<Arc<dyn OptimizerRule + Send + Sync
 /// (filter pushdown among them) see only their own expressions, and in that order, as the first
 /// looks for DataFusion's comparisons; [`DirectAggregation`] last, as its node holds the
 /// aggregate whose expressions those rules rewrite; [`InsertionOrder`] after all, as it only
-/// changes how partitions are split and merged, once every rule has placed its merges.
+/// changes how partitions are split and merged, once every rule has placed its merges; and
+/// [`PositionalZip`] after it, to find each side of a positional join read in order.
 pub fn physical_rules(
     tables: Arc<TableStats>,
     keep_order: Arc<KeepInsertionOrder>,
@@ -197,6 +200,7 @@ pub fn physical_rules(
     rules.push(Arc::new(StringViewEquality));
     rules.push(Arc::new(DirectAggregation));
     rules.push(Arc::new(InsertionOrder(keep_order)));
+    rules.push(Arc::new(PositionalZip));
     rules
 }
 
