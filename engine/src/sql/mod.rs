@@ -84,6 +84,7 @@ mod time_bucket;
 mod tokens;
 mod try_expr;
 pub mod types;
+mod unnest_levels;
 mod user_macros;
 mod using_join;
 mod vector_metrics;
@@ -348,6 +349,8 @@ impl SqlSession {
             pivot::standard_forms(&mut statement, &state).await?;
             expand::expand_select_lists(&mut statement, &state).await?;
             rewrite::name_columns(&mut statement);
+            // Boxed: it plans the unnested values, and that future would swell `plan`'s.
+            Box::pin(unnest_levels::nest_unnests(&mut statement, &state)).await?;
             alias_reuse::substitute_aliases(&mut statement, &state).await?;
             rewrite::duckdb_operators(&mut statement)?;
             function_names::duckdb_calls(&mut statement, &|name| {

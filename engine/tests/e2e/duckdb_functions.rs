@@ -1927,3 +1927,51 @@ async fn fixed_size_arrays_blob_sizes_hugeint_quotients_and_geometric_means() {
         [["[1, 2]", "[10]"]]
     );
 }
+
+#[tokio::test]
+async fn unnest_goes_down_as_many_levels_as_asked() {
+    let (mut s, _dir) = parquet_view(
+        "SELECT * FROM (VALUES (1, [[1, 2], [3]], [{'a': 1, 'b': {'c': 'x', 'd': 2.5}}]), \
+         (2, [[4], []], [{'a': 2, 'b': {'c': 'y', 'd': NULL}}, {'a': 3, 'b': NULL}])) v(id, l, s)",
+    )
+    .await;
+    let every_level = [["1", "1"], ["1", "2"], ["1", "3"], ["2", "4"]];
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, unnest(l, recursive := true) AS v FROM t ORDER BY id, v"
+        )
+        .await,
+        every_level
+    );
+    let batches = s
+        .query("SELECT id, unnest(l, max_depth := 2) FROM t ORDER BY ALL")
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["id", "unnest(l, max_depth := 2)"]);
+    assert_eq!(rows(&batches), every_level);
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, unnest(l, max_depth := 1) FROM t ORDER BY ALL"
+        )
+        .await,
+        [["1", "[1, 2]"], ["1", "[3]"], ["2", "[]"], ["2", "[4]"]]
+    );
+    // A STRUCT at the bottom is a column per field, a STRUCT field a column per its fields.
+    let batches = s
+        .query("SELECT id, unnest(s, recursive := true) FROM t ORDER BY ALL")
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["id", "a", "c", "d"]);
+    assert_eq!(
+        rows(&batches),
+        [
+            ["1", "1", "x", "2.5"],
+            ["2", "2", "y", "NULL"],
+            ["2", "3", "NULL", "NULL"]
+        ]
+    );
+    let err = error(&mut s, "SELECT unnest(l, max_depth := 0) FROM t").await;
+    assert!(err.contains("max_depth must be 1 or more"), "{err}");
+}
