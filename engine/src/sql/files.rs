@@ -373,18 +373,26 @@ impl ScanSpec {
             true => as_text(&schema),
             false => schema.clone(),
         };
-        let table: Arc<dyn TableProvider> = if self.options.filename || narrowed {
-            self.file_by_file(&options, scanned, &files, self.options.filename)?
-        } else {
-            let urls = files.iter().map(|(url, _)| url.clone()).collect();
-            let config = ListingTableConfig::new_with_multi_paths(urls)
-                .with_listing_options(options)
-                .with_schema(scanned);
-            // The statistics cache lets the join-order rule's row counts and physical planning
-            // share one read of each file's footer.
-            let statistics = state.runtime_env().cache_manager.get_file_statistic_cache();
-            Arc::new(ListingTable::try_new(config)?.with_cache(statistics))
-        };
+        // DataFusion reads a listing's files in name order; files named out of that order
+        // (`read_parquet(['b.parquet', 'a.parquet'])`) are read one by one, in the order given,
+        // as DuckDB reads them.
+        let out_of_name_order = !files
+            .iter()
+            .flat_map(|(_, listed)| listed.iter().map(|meta| &meta.location))
+            .is_sorted();
+        let table: Arc<dyn TableProvider> =
+            if self.options.filename || narrowed || out_of_name_order {
+                self.file_by_file(&options, scanned, &files, self.options.filename)?
+            } else {
+                let urls = files.iter().map(|(url, _)| url.clone()).collect();
+                let config = ListingTableConfig::new_with_multi_paths(urls)
+                    .with_listing_options(options)
+                    .with_schema(scanned);
+                // The statistics cache lets the join-order rule's row counts and physical planning
+                // share one read of each file's footer.
+                let statistics = state.runtime_env().cache_manager.get_file_statistic_cache();
+                Arc::new(ListingTable::try_new(config)?.with_cache(statistics))
+            };
         let table = match retyped {
             true => {
                 let schema = match formats {

@@ -188,7 +188,7 @@ async fn copy_writes_rows_in_the_order_it_reads_them() {
 }
 
 #[tokio::test]
-async fn files_of_a_glob_are_read_in_name_order() {
+async fn files_of_a_glob_are_read_in_name_order_and_a_lists_in_its_order() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = session();
     let parts = dir.path().join("parts");
@@ -222,6 +222,23 @@ async fn files_of_a_glob_are_read_in_name_order() {
         .filter(|n| n % 7 == 0)
         .collect();
     assert_eq!(all, expected);
+    // A list of files is read in the order given, as in DuckDB; the glob beside it in name
+    // order.
+    let listed = numbers(
+        query(
+            &mut s,
+            &format!(
+                "SELECT n FROM read_parquet(['{0}/c.parquet', '{0}/[ab].parquet']) WHERE n % 7 = 0",
+                parts.display()
+            ),
+        )
+        .await,
+    );
+    let expected: Vec<i64> = (300_001..=400_000)
+        .chain(1..=200_000)
+        .filter(|n| n % 7 == 0)
+        .collect();
+    assert_eq!(listed, expected);
 }
 
 #[tokio::test]
