@@ -12,6 +12,12 @@
 //! `t.turn`). `LEFT JOIN unnest(...) ON true` keeps a row whose list is empty or NULL, with a
 //! NULL element, as DuckDB does.
 //!
+//! A LATERAL subquery without a FROM clause of its own, `FROM t, LATERAL (SELECT t.x * 2 AS d,
+//! unnest(t.l) AS e) s`, is one row (or a row per element) computed from each row of `t`, and
+//! moves next to its table the same way: `FROM (SELECT t.*, t.x * 2 AS d, unnest(t.l) AS e FROM
+//! t) AS t`. DataFusion decorrelates a LATERAL subquery that reads earlier tables only in its
+//! filters, not in its select list.
+//!
 //! Moving the unnest next to its table changes no answer where that table keeps all its rows
 //! through the joins between them (it is not the NULL side of an outer join); elsewhere the
 //! query is left to DataFusion, which refuses it (see `error::lateral_reference`).
@@ -19,29 +25,36 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, Ident, JoinConstraint, JoinOperator, Query, Select, SelectItem,
+    Expr, GroupByExpr, Ident, JoinConstraint, JoinOperator, Query, Select, SelectItem,
     SelectItemQualifiedWildcardKind, SetExpr, TableAlias, TableFactor, TableWithJoins, Value,
-    VisitMut, VisitorMut,
+    Visit, VisitMut, VisitorMut, visit_expressions,
 };
 
-use super::rewrite::{names_read, visible_name};
+use super::rewrite::{fully_parenthesized, names_read, visible_name};
 use crate::error::{Result, TarnError};
 
-/// Inlines every lateral unnest of `statement` that can move next to its table.
-pub(super) fn inline(statement: &mut sqlparser::ast::Statement) -> Result<()> {
-    super::rewrite::run_visitor(statement, &mut Inliner)
+/// Inlines every lateral unnest of `statement` that can move next to its table, and every
+/// FROM-less LATERAL subquery; `is_aggregate` tells an aggregate function's name (a subquery
+/// that aggregates is one row, which moved into its table's select would aggregate the table).
+pub(super) fn inline(
+    statement: &mut sqlparser::ast::Statement,
+    is_aggregate: &dyn Fn(&str) -> bool,
+) -> Result<()> {
+    super::rewrite::run_visitor(statement, &mut Inliner { is_aggregate })
 }
 
-struct Inliner;
+struct Inliner<'a> {
+    is_aggregate: &'a dyn Fn(&str) -> bool,
+}
 
-impl VisitorMut for Inliner {
+impl VisitorMut for Inliner<'_> {
     type Break = TarnError;
 
     // A query's own SELECT first, so that its ORDER BY is renamed with it.
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<TarnError> {
         let Query { body, order_by, .. } = query;
         if let SetExpr::Select(select) = body.as_mut() {
-            match inline_in_select(select) {
+            match inline_in_select(select, self.is_aggregate) {
                 Ok(renames) => {
                     for mut rename in renames {
                         let _ = order_by.visit(&mut rename);
@@ -55,7 +68,7 @@ impl VisitorMut for Inliner {
 
     // The branches of a set operation.
     fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<TarnError> {
-        match inline_in_select(select) {
+        match inline_in_select(select, self.is_aggregate) {
             Ok(_) => ControlFlow::Continue(()),
             Err(err) => ControlFlow::Break(err),
         }
@@ -64,9 +77,12 @@ impl VisitorMut for Inliner {
 
 /// Inlines the select's lateral unnests, one at a time from the left (a later one may read an
 /// earlier one's column), and returns the renamings made.
-fn inline_in_select(select: &mut Select) -> Result<Vec<Rename>> {
+fn inline_in_select(
+    select: &mut Select,
+    is_aggregate: &dyn Fn(&str) -> bool,
+) -> Result<Vec<Rename>> {
     let mut renames = Vec::new();
-    while let Some(found) = next_lateral_unnest(&select.from) {
+    while let Some(found) = next_lateral_unnest(&select.from, is_aggregate) {
         let mut rename = apply(select, found)?;
         let _ = select.visit(&mut rename);
         renames.push(rename);
@@ -82,10 +98,19 @@ struct Position {
     slot: usize,
 }
 
-/// A lateral unnest that can be inlined: where it is, and the table it reads.
+/// What a lateral factor computes from each row of its table: a list's elements, or the
+/// columns a FROM-less subquery selects.
+enum Computed {
+    Unnest(Expr),
+    Columns(Vec<(Expr, Ident)>),
+}
+
+/// A lateral unnest or FROM-less subquery that can be inlined: where it is, and the table it
+/// reads.
 struct Found {
     unnest: Position,
     table: Position,
+    computed: Computed,
     /// `LEFT JOIN unnest(...) ON true`: rows with no element are kept.
     keep_empty: bool,
 }
@@ -97,26 +122,51 @@ fn factor_at(from: &[TableWithJoins], at: Position) -> &TableFactor {
     }
 }
 
-fn next_lateral_unnest(from: &[TableWithJoins]) -> Option<Found> {
+fn next_lateral_unnest(
+    from: &[TableWithJoins],
+    is_aggregate: &dyn Fn(&str) -> bool,
+) -> Option<Found> {
     let positions: Vec<Position> = from
         .iter()
         .enumerate()
         .flat_map(|(item, table)| (0..=table.joins.len()).map(move |slot| Position { item, slot }))
         .collect();
     positions.iter().enumerate().find_map(|(index, &at)| {
-        let TableFactor::UNNEST { array_exprs, .. } = factor_at(from, at) else {
-            return None;
+        let computed = match factor_at(from, at) {
+            TableFactor::UNNEST { array_exprs, .. } => match array_exprs.as_slice() {
+                [list] => Computed::Unnest(list.clone()),
+                _ => return None,
+            },
+            TableFactor::Derived {
+                lateral: true,
+                subquery,
+                ..
+            } => Computed::Columns(from_less_columns(subquery, is_aggregate)?),
+            _ => return None,
         };
         // Its own FROM item (`, unnest(...)`) is joined to the items before it.
         let keep_empty = match at.slot {
             0 => false,
             k => cross_or_outer(&from[at.item].joins[k - 1].join_operator)?,
         };
-        let [list] = array_exprs.as_slice() else {
+        // A subquery's row is there for every row of its table, but an unnest among its
+        // columns would drop a row whose list is empty.
+        if let Computed::Columns(columns) = &computed
+            && keep_empty
+            && columns
+                .iter()
+                .any(|(expr, _)| calls(expr, &|name| name == "unnest"))
+        {
             return None;
-        };
+        }
         let earlier = &positions[..index];
-        let table = read_table(list, earlier, from)?;
+        let table = match &computed {
+            Computed::Unnest(list) => read_table(list, earlier, from)?,
+            Computed::Columns(columns) => {
+                let values: Vec<Expr> = columns.iter().map(|(value, _)| value.clone()).collect();
+                read_table(&values, earlier, from)?
+            }
+        };
         // The joins of the unnest's own item move to the end of the table's item: the same
         // rows where they keep their left side's rows and no item lies between the two.
         let joins_can_move = at.slot != 0
@@ -137,9 +187,72 @@ fn next_lateral_unnest(from: &[TableWithJoins]) -> Option<Found> {
         (joins_can_move && keeps_all_rows(from, table, at)).then_some(Found {
             unnest: at,
             table,
+            computed,
             keep_empty,
         })
     })
+}
+
+/// The columns of a LATERAL subquery that is a select list alone (no FROM, filter, grouping,
+/// aggregate, window, DISTINCT, order or limit), each with its name; `None` for any other.
+fn from_less_columns(
+    subquery: &Query,
+    is_aggregate: &dyn Fn(&str) -> bool,
+) -> Option<Vec<(Expr, Ident)>> {
+    let SetExpr::Select(select) = subquery.body.as_ref() else {
+        return None;
+    };
+    let plain_query = subquery.with.is_none()
+        && subquery.order_by.is_none()
+        && subquery.limit_clause.is_none()
+        && subquery.fetch.is_none();
+    let plain_select = select.from.is_empty()
+        && select.selection.is_none()
+        && select.having.is_none()
+        && select.qualify.is_none()
+        && select.distinct.is_none()
+        && select.named_window.is_empty()
+        && matches!(&select.group_by, GroupByExpr::Expressions(keys, _) if keys.is_empty());
+    if !plain_query || !plain_select {
+        return None;
+    }
+    select
+        .projection
+        .iter()
+        .map(|item| {
+            let (expr, name) = match item {
+                SelectItem::ExprWithAlias { expr, alias } => (expr, alias.clone()),
+                SelectItem::UnnamedExpr(expr @ Expr::Identifier(name)) => (expr, name.clone()),
+                SelectItem::UnnamedExpr(expr @ Expr::CompoundIdentifier(parts)) => {
+                    (expr, parts.last()?.clone())
+                }
+                SelectItem::UnnamedExpr(expr) => {
+                    (expr, Ident::with_quote('"', fully_parenthesized(expr)))
+                }
+                _ => return None,
+            };
+            let per_row = !calls(expr, is_aggregate) && !windowed(expr);
+            per_row.then(|| (expr.clone(), name))
+        })
+        .collect()
+}
+
+/// Whether `expr` calls a function whose name `is_named` accepts.
+fn calls(expr: &Expr, is_named: &dyn Fn(&str) -> bool) -> bool {
+    visit_expressions(expr, |e| match e {
+        Expr::Function(f) if is_named(&f.name.to_string().to_lowercase()) => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    })
+    .is_break()
+}
+
+/// Whether `expr` holds a window function.
+fn windowed(expr: &Expr) -> bool {
+    visit_expressions(expr, |e| match e {
+        Expr::Function(f) if f.over.is_some() => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    })
+    .is_break()
 }
 
 /// `Some(false)` for a join that pairs every row with every element (CROSS JOIN, or an inner
@@ -158,11 +271,15 @@ fn cross_or_outer(operator: &JoinOperator) -> Option<bool> {
     }
 }
 
-/// The one earlier table the list reads: the one its qualified names name, or the only
-/// earlier table when it names none. `None` when it reads no earlier table (a constant list,
-/// which DataFusion plans itself) or several.
-fn read_table(list: &Expr, earlier: &[Position], from: &[TableWithJoins]) -> Option<Position> {
-    let read = names_read(list);
+/// The one earlier table `values` (a list, or a subquery's columns) read: the one their
+/// qualified names name, or the only earlier table when they name none. `None` when they read
+/// no earlier table (constants, which DataFusion plans itself) or several.
+fn read_table(
+    values: &impl Visit,
+    earlier: &[Position],
+    from: &[TableWithJoins],
+) -> Option<Position> {
+    let read = names_read(values);
     let (qualifiers, bare) = (read.qualifiers, read.bare.is_some());
     let named: Vec<Position> = earlier
         .iter()
@@ -215,8 +332,9 @@ fn keeps_all_rows(from: &[TableWithJoins], table: Position, unnest: Position) ->
     !null_side_from_the_left && !null_side_from_the_right
 }
 
-/// Replaces the table by `(SELECT name.*, unnest(list) AS column FROM table) AS name` and
-/// removes the unnest; returns the renaming the rest of the query needs.
+/// Replaces the table by `(SELECT name.*, unnest(list) AS column FROM table) AS name` (or the
+/// subquery's columns in place of the unnest) and removes the lateral factor; returns the
+/// renaming the rest of the query needs.
 fn apply(select: &mut Select, found: Found) -> Result<Rename> {
     let from = &mut select.from;
     let unnest = match found.unnest.slot {
@@ -227,19 +345,36 @@ fn apply(select: &mut Select, found: Found) -> Result<Rename> {
         }
         k => from[found.unnest.item].joins.remove(k - 1).relation,
     };
-    let TableFactor::UNNEST {
-        alias, array_exprs, ..
-    } = unnest
-    else {
-        unreachable!("next_lateral_unnest found an UNNEST factor");
+    let (alias, computed) = match (unnest, found.computed) {
+        (TableFactor::UNNEST { alias, .. }, Computed::Unnest(list)) => {
+            let alias = alias.unwrap_or_else(|| unnest_alias("unnest"));
+            let column = alias
+                .columns
+                .first()
+                .map(|c| c.name.clone())
+                .unwrap_or_else(|| alias.name.clone());
+            // DataFusion's unnest drops a row whose list is empty or NULL; one NULL element
+            // keeps it.
+            let list = match found.keep_empty {
+                true => format!(
+                    "CASE WHEN coalesce(cardinality({list}), 0) = 0 THEN [NULL] ELSE {list} END"
+                ),
+                false => list.to_string(),
+            };
+            (alias.name, vec![(format!("unnest({list})"), column)])
+        }
+        (TableFactor::Derived { alias, .. }, Computed::Columns(columns)) => {
+            let alias = alias.unwrap_or_else(|| unnest_alias("unnamed_subquery"));
+            // `LATERAL (SELECT ...) AS s(a, b)` renames the columns in order.
+            let mut renamed = alias.columns.iter().map(|c| c.name.clone());
+            let columns = columns
+                .into_iter()
+                .map(|(expr, name)| (expr.to_string(), renamed.next().unwrap_or(name)))
+                .collect();
+            (alias.name, columns)
+        }
+        _ => unreachable!("next_lateral_unnest found an UNNEST or a derived table"),
     };
-    let alias = alias.unwrap_or_else(|| unnest_alias("unnest"));
-    let column = alias
-        .columns
-        .first()
-        .map(|c| c.name.clone())
-        .unwrap_or_else(|| alias.name.clone());
-    let list = &array_exprs[0];
     let table = match found.table.slot {
         0 => &mut from[found.table.item].relation,
         k => &mut from[found.table.item].joins[k - 1].relation,
@@ -247,13 +382,11 @@ fn apply(select: &mut Select, found: Found) -> Result<Rename> {
     let name = visible_name(table)
         .cloned()
         .expect("the table was found by its name");
-    // DataFusion's unnest drops a row whose list is empty or NULL; one NULL element keeps it.
-    let list = if found.keep_empty {
-        format!("CASE WHEN coalesce(cardinality({list}), 0) = 0 THEN [NULL] ELSE {list} END")
-    } else {
-        list.to_string()
-    };
-    let sql = format!("SELECT {name}.*, unnest({list}) AS {column} FROM {table}");
+    let items: Vec<String> = computed
+        .iter()
+        .map(|(value, column)| format!("{value} AS {column}"))
+        .collect();
+    let sql = format!("SELECT {name}.*, {} FROM {table}", items.join(", "));
     let subquery = super::dialect::parse_query(&sql)
         .map_err(|e| TarnError::Parse(format!("inlining a lateral unnest: {e}")))?;
     *table = TableFactor::Derived {
@@ -268,9 +401,9 @@ fn apply(select: &mut Select, found: Found) -> Result<Rename> {
         sample: None,
     };
     Ok(Rename {
-        from: alias.name.value,
+        from: alias.value,
         to: name,
-        column,
+        columns: computed.into_iter().map(|(_, column)| column).collect(),
     })
 }
 
@@ -284,12 +417,12 @@ fn unnest_alias(name: &str) -> TableAlias {
 }
 
 /// Replaces the unnest's name in qualified references by its table's: `u.x` becomes `t.x`,
-/// and `u.*` the unnest's column, `t.x`.
+/// and `u.*` the unnest's columns, `t.x`.
 #[derive(Clone)]
 struct Rename {
     from: String,
     to: Ident,
-    column: Ident,
+    columns: Vec<Ident>,
 }
 
 impl VisitorMut for Rename {
@@ -305,20 +438,26 @@ impl VisitorMut for Rename {
     }
 
     fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
-        for item in &mut select.projection {
+        let mut projection = Vec::with_capacity(select.projection.len());
+        for item in select.projection.drain(..) {
             if let SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(n), _) =
-                item
+                &item
                 && let [part] = n.0.as_slice()
                 && part
                     .as_ident()
                     .is_some_and(|i| i.value.eq_ignore_ascii_case(&self.from))
             {
-                *item = SelectItem::UnnamedExpr(Expr::CompoundIdentifier(vec![
-                    self.to.clone(),
-                    self.column.clone(),
-                ]));
+                projection.extend(self.columns.iter().map(|column| {
+                    SelectItem::UnnamedExpr(Expr::CompoundIdentifier(vec![
+                        self.to.clone(),
+                        column.clone(),
+                    ]))
+                }));
+            } else {
+                projection.push(item);
             }
         }
+        select.projection = projection;
         ControlFlow::Continue(())
     }
 }

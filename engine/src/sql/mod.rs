@@ -339,7 +339,9 @@ impl SqlSession {
             // Boxed: it plans the joined relations, and that future would swell `plan`'s.
             Box::pin(natural_join::as_using(&mut statement, &state)).await?;
             using_join::merge_using_columns(&mut statement)?;
-            lateral_unnest::inline(&mut statement)?;
+            lateral_unnest::inline(&mut statement, &|name| {
+                state.aggregate_functions().contains_key(name)
+            })?;
             asof_join::plan_as_joins(&mut statement)?;
             positional_join::plan_as_joins(&mut statement, &|name| {
                 state.aggregate_functions().contains_key(name)

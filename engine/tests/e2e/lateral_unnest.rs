@@ -209,3 +209,49 @@ async fn a_lateral_limit_takes_the_top_rows_of_each_outer_row() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// A LATERAL subquery without a FROM clause computes columns from each row of the table before
+/// it (DataFusion decorrelates outer references in filters only, not in a select list).
+#[tokio::test]
+async fn a_lateral_select_list_computes_from_each_row() {
+    let (mut s, _dir) = parquet_view(
+        "SELECT * FROM (VALUES (1, 10, [1, 2]), (2, 20, []), (3, 30, [3])) v(k, x, l)",
+    )
+    .await;
+    let batches = s
+        .query("SELECT * EXCLUDE (l) FROM t, LATERAL (SELECT t.x + 1 AS y, t.k * 10) s ORDER BY k")
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["k", "x", "y", "(t.k * 10)"]);
+    assert_eq!(
+        rows(&batches),
+        [
+            ["1", "10", "11", "10"],
+            ["2", "20", "21", "20"],
+            ["3", "30", "31", "30"]
+        ]
+    );
+    let batches = s
+        .query("SELECT s.* FROM t CROSS JOIN LATERAL (SELECT x + k AS z) s(w) ORDER BY 1")
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["w"]);
+    assert_eq!(rows(&batches), [["11"], ["22"], ["33"]]);
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT k, e FROM t, LATERAL (SELECT unnest(t.l) AS e) s ORDER BY ALL"
+        )
+        .await,
+        [["1", "1"], ["1", "2"], ["3", "3"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT k, s.d FROM t LEFT JOIN LATERAL (SELECT x // 10 AS d) s ON true \
+             WHERE d > 1 ORDER BY ALL"
+        )
+        .await,
+        [["2", "2"], ["3", "3"]]
+    );
+}
