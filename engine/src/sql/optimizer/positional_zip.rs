@@ -10,17 +10,21 @@
 //! with NULLs. Memory holds a batch of each side.
 //!
 //! A side in several partitions is merged by position where each partition is in position
-//! order (a round-robin split of the numbered rows); otherwise the join is left as it is.
+//! order (a round-robin split of the numbered rows); otherwise the join is left as it is. A
+//! side that numbers its rows with `row_number() OVER ()` is read from below the numbering, and
+//! the zip counts the positions itself: numbering took most of the time the zip had left.
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{RecordBatch, new_null_array};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt64Array, new_null_array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{FieldRef, SchemaRef};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{JoinType, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::window::StandardWindowExpr;
 use datafusion::physical_expr::{
     EquivalenceProperties, LexOrdering, PhysicalExpr, PhysicalSortExpr,
 };
@@ -29,10 +33,12 @@ use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::joins::HashJoinExec;
 use datafusion::physical_plan::limit::GlobalLimitExec;
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::windows::{BoundedWindowAggExec, WindowUDFExpr};
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
     PlanProperties,
@@ -139,6 +145,9 @@ fn by_position(ordering: &LexOrdering) -> bool {
 pub struct PositionalZipExec {
     left: Arc<dyn ExecutionPlan>,
     right: Arc<dyn ExecutionPlan>,
+    /// Where each column of the join's left and right sides comes from.
+    left_columns: Vec<Source>,
+    right_columns: Vec<Source>,
     /// The join's columns before its projection: the left side's, then the right side's.
     joined: SchemaRef,
     /// The columns of `joined` the join returns, when not all.
@@ -166,8 +175,8 @@ impl PositionalZipExec {
         if !positional {
             return None;
         }
-        let left = in_position_order(join.left(), left_key)?;
-        let right = in_position_order(join.right(), right_key)?;
+        let (left, left_columns) = numbered(in_position_order(join.left(), left_key)?);
+        let (right, right_columns) = numbered(in_position_order(join.right(), right_key)?);
         let schema = join.schema();
         let properties = PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&schema)),
@@ -178,6 +187,8 @@ impl PositionalZipExec {
         Some(Self {
             left,
             right,
+            left_columns,
+            right_columns,
             joined: Arc::clone(join.join_schema()),
             projection: join.projection.clone(),
             properties: Arc::new(properties),
@@ -206,6 +217,73 @@ fn in_position_order(
         .ordering_satisfy(ordering.clone())
         .ok()?
         .then(|| Arc::new(SortPreservingMergeExec::new(ordering, Arc::clone(side))) as _)
+}
+
+/// Where a column of a zipped side comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Source {
+    /// The column at this index of the side's input.
+    Input(usize),
+    /// The row's 1-based place in the side, which the zip counts.
+    Position,
+}
+
+/// What a side in position order is read from: where it numbers its rows with
+/// `row_number() OVER ()` (a projection over that window), the window's input, the zip counting
+/// the rows itself, as numbering them is most of the work a zip has left; otherwise the side
+/// itself, every column read from it.
+fn numbered(side: Arc<dyn ExecutionPlan>) -> (Arc<dyn ExecutionPlan>, Vec<Source>) {
+    let every_column = |side: &Arc<dyn ExecutionPlan>| {
+        (0..side.schema().fields().len())
+            .map(Source::Input)
+            .collect()
+    };
+    let Some(projection) = side.downcast_ref::<ProjectionExec>() else {
+        let columns = every_column(&side);
+        return (side, columns);
+    };
+    let Some(window) = projection.input().downcast_ref::<BoundedWindowAggExec>() else {
+        let columns = every_column(&side);
+        return (side, columns);
+    };
+    let input = window.input();
+    let width = input.schema().fields().len();
+    let [numbering] = window.window_expr() else {
+        let columns = every_column(&side);
+        return (side, columns);
+    };
+    let row_number = numbering.partition_by().is_empty()
+        && numbering.order_by().is_empty()
+        && numbering
+            .as_any()
+            .downcast_ref::<StandardWindowExpr>()
+            .and_then(|e| {
+                e.get_standard_func_expr()
+                    .as_any()
+                    .downcast_ref::<WindowUDFExpr>()
+            })
+            .is_some_and(|e| e.fun().name() == "row_number");
+    let sources: Option<Vec<Source>> = projection
+        .expr()
+        .iter()
+        .map(|projected| {
+            let column = projected.expr.downcast_ref::<Column>()?;
+            match column.index() {
+                i if i < width => Some(Source::Input(i)),
+                i if i == width && row_number => Some(Source::Position),
+                _ => None,
+            }
+        })
+        .collect();
+    match sources {
+        Some(sources) if input.output_partitioning().partition_count() == 1 => {
+            (Arc::clone(input), sources)
+        }
+        _ => {
+            let columns = every_column(&side);
+            (side, columns)
+        }
+    }
 }
 
 impl DisplayAs for PositionalZipExec {
@@ -254,6 +332,8 @@ impl ExecutionPlan for PositionalZipExec {
         Ok(Arc::new(Self {
             left,
             right,
+            left_columns: self.left_columns.clone(),
+            right_columns: self.right_columns.clone(),
             joined: Arc::clone(&self.joined),
             projection: self.projection.clone(),
             properties: Arc::clone(&self.properties),
@@ -266,9 +346,19 @@ impl ExecutionPlan for PositionalZipExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
+        let left_fields = self.joined.fields()[..self.left_columns.len()].to_vec();
+        let right_fields = self.joined.fields()[self.left_columns.len()..].to_vec();
         let zip = Zip {
-            left: Side::new(self.left.execute(0, Arc::clone(&context))?),
-            right: Side::new(self.right.execute(0, context)?),
+            left: Side::new(
+                self.left.execute(0, Arc::clone(&context))?,
+                self.left_columns.clone(),
+                left_fields,
+            ),
+            right: Side::new(
+                self.right.execute(0, context)?,
+                self.right_columns.clone(),
+                right_fields,
+            ),
             joined: Arc::clone(&self.joined),
             projection: self.projection.clone(),
             metrics: BaselineMetrics::new(&self.metrics, partition),
@@ -287,21 +377,30 @@ impl ExecutionPlan for PositionalZipExec {
     }
 }
 
-/// One side of a zip: its stream and the rows of its current batch not yet passed on.
+/// One side of a zip: its stream, the rows of its current batch not yet passed on, and how
+/// its columns are made from them.
 struct Side {
     stream: SendableRecordBatchStream,
+    columns: Vec<Source>,
+    /// The side's columns in the join's schema.
+    fields: Vec<FieldRef>,
     batch: Option<RecordBatch>,
     /// The first row of `batch` not yet passed on.
     offset: usize,
+    /// How many rows have been passed on, the position of the last.
+    passed: u64,
     done: bool,
 }
 
 impl Side {
-    fn new(stream: SendableRecordBatchStream) -> Self {
+    fn new(stream: SendableRecordBatchStream, columns: Vec<Source>, fields: Vec<FieldRef>) -> Self {
         Side {
             stream,
+            columns,
+            fields,
             batch: None,
             offset: 0,
+            passed: 0,
             done: false,
         }
     }
@@ -327,23 +426,32 @@ impl Side {
         }
     }
 
-    /// The next `rows` waiting rows, column by column; NULLs in the side's schema when it has
-    /// none left.
-    fn take(&mut self, rows: usize) -> Vec<Arc<dyn datafusion::arrow::array::Array>> {
-        match &self.batch {
-            Some(batch) if self.offset < batch.num_rows() => {
-                let taken = batch.slice(self.offset, rows);
-                self.offset += rows;
-                taken.columns().to_vec()
-            }
-            _ => self
-                .stream
-                .schema()
-                .fields()
+    /// The next `rows` waiting rows, column by column; NULLs when the side has none left.
+    fn take(&mut self, rows: usize) -> Result<Vec<ArrayRef>> {
+        let Some(batch) = self.batch.as_ref().filter(|b| self.offset < b.num_rows()) else {
+            return Ok(self
+                .fields
                 .iter()
                 .map(|field| new_null_array(field.data_type(), rows))
-                .collect(),
-        }
+                .collect());
+        };
+        let first = self.passed + 1;
+        let columns = self
+            .columns
+            .iter()
+            .zip(&self.fields)
+            .map(|(source, field)| match source {
+                Source::Input(i) => Ok(batch.column(*i).slice(self.offset, rows)),
+                Source::Position => {
+                    let positions: ArrayRef =
+                        Arc::new(UInt64Array::from_iter_values(first..first + rows as u64));
+                    Ok(cast(&positions, field.data_type())?)
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.offset += rows;
+        self.passed += rows as u64;
+        Ok(columns)
     }
 }
 
@@ -366,8 +474,8 @@ impl Zip {
             (0, rows) | (rows, 0) => rows,
             (left, right) => left.min(right),
         };
-        let mut columns = self.left.take(rows);
-        columns.extend(self.right.take(rows));
+        let mut columns = self.left.take(rows)?;
+        columns.extend(self.right.take(rows)?);
         let batch = RecordBatch::try_new(Arc::clone(&self.joined), columns)?;
         let batch = match &self.projection {
             Some(projection) => batch.project(projection)?,
