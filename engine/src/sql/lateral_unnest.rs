@@ -101,7 +101,7 @@ struct Position {
 /// What a lateral factor computes from each row of its table: a list's elements, or the
 /// columns a FROM-less subquery selects.
 enum Computed {
-    Unnest(Expr),
+    Unnest(Box<Expr>),
     Columns(Vec<(Expr, Ident)>),
 }
 
@@ -134,7 +134,7 @@ fn next_lateral_unnest(
     positions.iter().enumerate().find_map(|(index, &at)| {
         let computed = match factor_at(from, at) {
             TableFactor::UNNEST { array_exprs, .. } => match array_exprs.as_slice() {
-                [list] => Computed::Unnest(list.clone()),
+                [list] => Computed::Unnest(Box::new(list.clone())),
                 _ => return None,
             },
             TableFactor::Derived {
