@@ -579,6 +579,14 @@ fn with_resources(
     {
         execution.perfect_hash_join_small_build_threshold = direct_lookup_range(config);
     }
+    // While insertion order is kept, so is a subquery's or a CTE's ORDER BY, as DuckDB keeps
+    // it (`WITH ranked AS (... ORDER BY score DESC) SELECT * FROM ranked LIMIT 10` is the ten
+    // best); DataFusion's planner drops it. Where nothing above needs the order (an aggregate,
+    // a join's build side), the physical planner drops the sort itself.
+    session_config
+        .options_mut()
+        .sql_parser
+        .enable_subquery_sort_elimination = !config.preserve_insertion_order;
     if let Some(limit) = config.memory_limit {
         let per_partition = (limit as usize / (4 * config.threads)).clamp(1 << 20, 10 << 20);
         session_config

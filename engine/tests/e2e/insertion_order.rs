@@ -387,3 +387,37 @@ async fn a_positional_join_pairs_rows_by_their_place() {
     .await;
     assert!(err.contains("one POSITIONAL JOIN"), "{err}");
 }
+
+/// A subquery's or a CTE's ORDER BY is kept where its order shows, as DuckDB keeps it (DataFusion
+/// drops it), and costs no sort where nothing above needs the order.
+#[tokio::test]
+async fn a_subquerys_order_shows_above_it() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE docs AS SELECT n AS id, (n * 37) % 101 AS score \
+         FROM generate_series(1, 1000) g(n)",
+    )
+    .await;
+    let best = "WITH ranked AS (SELECT id, score FROM docs ORDER BY score DESC, id) \
+                SELECT id, score FROM ranked LIMIT 3";
+    assert_eq!(
+        query(&mut s, best).await,
+        [["30", "100"], ["131", "100"], ["232", "100"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, row_number() OVER () AS r \
+             FROM (SELECT id FROM docs WHERE score = 100 ORDER BY id DESC) LIMIT 2"
+        )
+        .await,
+        [["939", "1"], ["838", "2"]]
+    );
+    let counted = "SELECT count(*), sum(score) FROM (SELECT * FROM docs ORDER BY score)";
+    assert_eq!(query(&mut s, counted).await, [["1000", "50044"]]);
+    assert!(!plan_text(&mut s, counted).await.contains("SortExec"));
+    // Without insertion order, DataFusion's planning drops the subquery's sort.
+    query(&mut s, "SET preserve_insertion_order = false").await;
+    assert!(!plan_text(&mut s, best).await.contains("SortExec"));
+}
