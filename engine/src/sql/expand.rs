@@ -277,8 +277,13 @@ pub(super) async fn from_schema(
     from: &str,
     state: &SessionState,
 ) -> Result<DFSchemaRef> {
-    let probe = format!("{with}SELECT * FROM {from}");
-    let statement = Parser::parse_sql(&TarnDialect, &probe)
+    probe_schema(&format!("{with}SELECT * FROM {from}"), state).await
+}
+
+/// The schema of the query `probe`, planned but not run: what a rewrite learns of the columns
+/// and types a part of the statement has.
+pub(super) async fn probe_schema(probe: &str, state: &SessionState) -> Result<DFSchemaRef> {
+    let statement = Parser::parse_sql(&TarnDialect, probe)
         .map_err(|e| TarnError::Parse(e.to_string()))?
         .remove(0);
     let plan = state

@@ -10,13 +10,10 @@
 
 use datafusion::arrow::datatypes::{DataType, Fields};
 use datafusion::execution::SessionState;
-use datafusion::sql::parser::Statement as DFStatement;
 use sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, SelectItem, Statement, Value,
 };
-use sqlparser::parser::Parser;
 
-use super::dialect::TarnDialect;
 use super::rewrite::call;
 use crate::error::{Result, TarnError};
 
@@ -134,13 +131,8 @@ async fn value_type(
         true => format!("{with}SELECT {value}"),
         false => format!("{with}SELECT {value} FROM {}", from.join(", ")),
     };
-    let statement = Parser::parse_sql(&TarnDialect, &probe)
-        .map_err(|e| TarnError::Parse(e.to_string()))?
-        .remove(0);
-    let plan = state
-        .statement_to_plan(DFStatement::Statement(Box::new(statement)))
-        .await?;
-    Ok(plan.schema().field(0).data_type().clone())
+    let schema = super::expand::probe_schema(&probe, state).await?;
+    Ok(schema.field(0).data_type().clone())
 }
 
 /// `value` unnested through every list level of its type, named `name`; or, with a STRUCT at
