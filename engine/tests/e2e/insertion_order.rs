@@ -414,6 +414,24 @@ async fn a_subquerys_order_shows_above_it() {
         .await,
         [["939", "1"], ["838", "2"]]
     );
+    // What reads rows in order without asking for an order: a list and a string_agg (on more
+    // rows than a batch, which a round-robin split would deal out), a positional join's sides.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT list(n) = range(100000, 0, -1), string_agg(n::VARCHAR, ',')[1:13]              FROM (SELECT n FROM generate_series(1, 100000) g(n) ORDER BY n DESC)"
+        )
+        .await,
+        [["true", "100000,99999,"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT * FROM (SELECT id FROM docs WHERE score = 100 ORDER BY id DESC) a              POSITIONAL JOIN (SELECT id FROM docs WHERE score = 99 ORDER BY id) b LIMIT 3"
+        )
+        .await,
+        [["939", "60"], ["838", "161"], ["737", "262"]]
+    );
     let counted = "SELECT count(*), sum(score) FROM (SELECT * FROM docs ORDER BY score)";
     assert_eq!(query(&mut s, counted).await, [["1000", "50044"]]);
     assert!(!plan_text(&mut s, counted).await.contains("SortExec"));

@@ -75,7 +75,7 @@ impl KeepInsertionOrder {
         self.0.store(keep, Ordering::Relaxed);
     }
 
-    fn get(&self) -> bool {
+    pub(super) fn get(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
 }

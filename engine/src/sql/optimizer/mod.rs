@@ -79,6 +79,7 @@ mod positional_zip;
 mod selectivity;
 mod semi_join_build_side;
 mod semi_join_pushdown;
+mod sorted_inputs;
 mod subquery_values;
 mod table_stats;
 mod text_casts;
@@ -121,6 +122,7 @@ pub use not_in_join::{NotInBuildSide, NotInJoinExec};
 pub use positional_zip::PositionalZip;
 pub use semi_join_build_side::SemiJoinBuildSide;
 pub use semi_join_pushdown::SemiJoinPushdown;
+pub use sorted_inputs::{SortedInputs, UnsplitSortedInputs};
 pub use subquery_values::SubqueryValues;
 pub use table_stats::TableStats;
 pub use text_casts::TextCasts;
@@ -168,7 +170,8 @@ pub fn rules(tables: Arc<TableStats>) -> Vec<Arc<dyn OptimizerRule + Send + Sync
 }
 
 /// DataFusion's physical optimizer rules with Tarn's: [`MemoryScansInOrder`] first, before any
-/// rule splits scans; [`FilterEstimates`] next, so that join
+/// rule splits scans; [`SortedInputs`] and [`UnsplitSortedInputs`] just before and after
+/// DataFusion enforces distributions and orders; [`FilterEstimates`] next, so that join
 /// selection sees its estimates (from the dictionary sizes in `tables`); [`CheckedArithmetic`]
 /// next, so that the checked expressions are what projection pushdown moves into a file scan;
 /// [`SemiJoinBuildSide`] right after join selection, whose choice it corrects, and before the
@@ -189,6 +192,18 @@ pub fn physical_rules(
         .position(|rule| rule.name() == "join_selection")
         .map_or(0, |position| position + 1);
     rules.insert(after, Arc::new(SemiJoinBuildSide));
+    let requirements = rules
+        .iter()
+        .position(|rule| rule.name() == "EnsureRequirements")
+        .unwrap_or(0);
+    rules.insert(
+        requirements + 1,
+        Arc::new(UnsplitSortedInputs(Arc::clone(&keep_order))),
+    );
+    rules.insert(
+        requirements,
+        Arc::new(SortedInputs(Arc::clone(&keep_order))),
+    );
     rules.insert(0, Arc::new(CheckedArithmetic));
     rules.insert(0, Arc::new(FilterEstimates::new(tables)));
     rules.insert(0, Arc::new(MemoryScansInOrder(Arc::clone(&keep_order))));
