@@ -233,24 +233,23 @@ enum Source {
 /// the rows itself, as numbering them is most of the work a zip has left; otherwise the side
 /// itself, every column read from it.
 fn numbered(side: Arc<dyn ExecutionPlan>) -> (Arc<dyn ExecutionPlan>, Vec<Source>) {
-    let every_column = |side: &Arc<dyn ExecutionPlan>| {
-        (0..side.schema().fields().len())
+    below_numbering(&side).unwrap_or_else(|| {
+        let every_column = (0..side.schema().fields().len())
             .map(Source::Input)
-            .collect()
-    };
-    let Some(projection) = side.downcast_ref::<ProjectionExec>() else {
-        let columns = every_column(&side);
-        return (side, columns);
-    };
-    let Some(window) = projection.input().downcast_ref::<BoundedWindowAggExec>() else {
-        let columns = every_column(&side);
-        return (side, columns);
-    };
+            .collect();
+        (side, every_column)
+    })
+}
+
+/// The input of `side`'s `row_number() OVER ()` window and where each of `side`'s columns
+/// comes from, when `side` is a projection of such a window's columns alone.
+fn below_numbering(side: &Arc<dyn ExecutionPlan>) -> Option<(Arc<dyn ExecutionPlan>, Vec<Source>)> {
+    let projection = side.downcast_ref::<ProjectionExec>()?;
+    let window = projection.input().downcast_ref::<BoundedWindowAggExec>()?;
     let input = window.input();
     let width = input.schema().fields().len();
     let [numbering] = window.window_expr() else {
-        let columns = every_column(&side);
-        return (side, columns);
+        return None;
     };
     let row_number = numbering.partition_by().is_empty()
         && numbering.order_by().is_empty()
@@ -263,7 +262,7 @@ fn numbered(side: Arc<dyn ExecutionPlan>) -> (Arc<dyn ExecutionPlan>, Vec<Source
                     .downcast_ref::<WindowUDFExpr>()
             })
             .is_some_and(|e| e.fun().name() == "row_number");
-    let sources: Option<Vec<Source>> = projection
+    let sources: Vec<Source> = projection
         .expr()
         .iter()
         .map(|projected| {
@@ -274,16 +273,8 @@ fn numbered(side: Arc<dyn ExecutionPlan>) -> (Arc<dyn ExecutionPlan>, Vec<Source
                 _ => None,
             }
         })
-        .collect();
-    match sources {
-        Some(sources) if input.output_partitioning().partition_count() == 1 => {
-            (Arc::clone(input), sources)
-        }
-        _ => {
-            let columns = every_column(&side);
-            (side, columns)
-        }
-    }
+        .collect::<Option<_>>()?;
+    (input.output_partitioning().partition_count() == 1).then(|| (Arc::clone(input), sources))
 }
 
 impl DisplayAs for PositionalZipExec {

@@ -41,31 +41,15 @@ impl PhysicalOptimizerRule for SortedInputs {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if !self.0.get() {
-            return Ok(plan);
-        }
-        plan.transform_up(|node| {
-            if !reads_in_order(&node) {
-                return Ok(Transformed::no(node));
-            }
-            let [input] = node.children()[..] else {
-                return Ok(Transformed::no(node));
-            };
-            let Some(ordering) = input.output_ordering() else {
-                return Ok(Transformed::no(node));
-            };
-            let kept = Arc::new(OutputRequirementExec::new(
+        replace_inputs_read_in_order(plan, &self.0, |input| {
+            let ordering = input.output_ordering()?;
+            Some(Arc::new(OutputRequirementExec::new(
                 Arc::clone(input),
                 Some(OrderingRequirements::from(ordering.clone())),
                 Distribution::SinglePartition,
                 None,
-            ));
-            Ok(Transformed::yes(replace_children_if_necessary(
-                node,
-                vec![kept],
-            )?))
+            )))
         })
-        .map(|transformed| transformed.data)
     }
 
     fn name(&self) -> &str {
@@ -89,32 +73,14 @@ impl PhysicalOptimizerRule for UnsplitSortedInputs {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if !self.0.get() {
-            return Ok(plan);
-        }
-        plan.transform_up(|node| {
-            if !reads_in_order(&node) {
-                return Ok(Transformed::no(node));
-            }
-            let [input] = node.children()[..] else {
-                return Ok(Transformed::no(node));
-            };
-            match input.downcast_ref::<RepartitionExec>() {
-                Some(split)
-                    if matches!(split.partitioning(), Partitioning::RoundRobinBatch(_))
-                        && split.input().output_partitioning().partition_count() == 1
-                        && split.input().output_ordering().is_some() =>
-                {
-                    let whole = Arc::clone(split.input());
-                    Ok(Transformed::yes(replace_children_if_necessary(
-                        node,
-                        vec![whole],
-                    )?))
-                }
-                _ => Ok(Transformed::no(node)),
-            }
+        replace_inputs_read_in_order(plan, &self.0, |input| {
+            let split = input.downcast_ref::<RepartitionExec>()?;
+            let whole = split.input();
+            (matches!(split.partitioning(), Partitioning::RoundRobinBatch(_))
+                && whole.output_partitioning().partition_count() == 1
+                && whole.output_ordering().is_some())
+            .then(|| Arc::clone(whole))
         })
-        .map(|transformed| transformed.data)
     }
 
     fn name(&self) -> &str {
@@ -124,6 +90,33 @@ impl PhysicalOptimizerRule for UnsplitSortedInputs {
     fn schema_check(&self) -> bool {
         true
     }
+}
+
+/// `plan` with the one input of each operator that reads rows in order replaced by what
+/// `replacement` makes of it, where it makes anything; `plan` as it is while insertion order
+/// is not kept.
+fn replace_inputs_read_in_order(
+    plan: Arc<dyn ExecutionPlan>,
+    keep: &KeepInsertionOrder,
+    replacement: impl Fn(&Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionPlan>>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    if !keep.get() {
+        return Ok(plan);
+    }
+    plan.transform_up(|node| {
+        let new_input = match node.children()[..] {
+            [input] if reads_in_order(&node) => replacement(input),
+            _ => None,
+        };
+        match new_input {
+            Some(input) => Ok(Transformed::yes(replace_children_if_necessary(
+                node,
+                vec![input],
+            )?)),
+            None => Ok(Transformed::no(node)),
+        }
+    })
+    .map(|transformed| transformed.data)
 }
 
 /// Whether `node`'s answer depends on the order of its input rows though it asks for none: a
