@@ -4,11 +4,13 @@
 //! the two apart when decoding.
 //!
 //! * Logical: in-memory tables (`CREATE TABLE … AS`, `glob()`, `parquet_metadata()`, `eplb()`
-//!   results), as Arrow IPC streams. Files, listing tables and views DataFusion carries itself.
+//!   results), as Arrow IPC streams; [`AsofJoinNode`]s, whose expressions travel as DataFusion's
+//!   expression bytes. Files, listing tables and views DataFusion carries itself.
 //! * Physical: [`StageTasksExec`], one stage of a partitioned job; [`NotInJoinExec`] and
 //!   [`KeyFilteredJoinExec`], whose one input, the hash join each wraps, Ballista's codec
 //!   carries; and [`DirectAggregateExec`], whose partial aggregate travels as DataFusion's own
-//!   plan bytes over an empty input.
+//!   plan bytes over an empty input; [`AsofJoinExec`], whose keys and times travel the same way,
+//!   as a projection of each side.
 
 use std::sync::Arc;
 
@@ -20,21 +22,24 @@ use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
-use datafusion::logical_expr::{Extension, LogicalPlan};
+use datafusion::logical_expr::{Expr, Extension, LogicalPlan, UserDefinedLogicalNodeCore};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr_common::physical_expr::proto_decode::PhysicalExprDecodeCtx;
 use datafusion::physical_expr_common::physical_expr::proto_encode::PhysicalExprEncodeCtx;
 use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::{ChildrenPropertiesMode, ExecutionPlan, ReplaceChildrenOptions};
 use datafusion_proto::bytes::{
-    physical_plan_from_bytes_with_proto_converter, physical_plan_to_bytes_with_proto_converter,
+    Serializeable, physical_plan_from_bytes_with_proto_converter,
+    physical_plan_to_bytes_with_proto_converter,
 };
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
 use super::ipc;
 use super::stage::StageTasksExec;
+use crate::sql::asof_join::{AsofJoinExec, AsofJoinNode, Inequality};
 use crate::sql::optimizer::{
     ArithmeticOp, BoundedDecimal, CheckedInteger, Comparison, DirectAggregateExec, EagerAnd,
     GroupLookup, KeyFilteredJoinExec, NarrowDecimalCompare, NotInJoinExec, ViewEquals,
@@ -42,6 +47,12 @@ use crate::sql::optimizer::{
 
 /// Marks an in-memory table's bytes.
 const MEMORY_TABLE: &[u8] = b"tarn.memtable.v1\0";
+/// What an [`AsofJoinNode`] is encoded as, followed by [`asof_header`] and its expressions,
+/// each as its length (8 bytes, little-endian) and its bytes.
+const ASOF_JOIN_NODE: &[u8] = b"tarn.asof_join_node.v1:";
+/// What an [`AsofJoinExec`] is encoded as, followed by [`asof_header`], the length of the
+/// left side's projection (8 bytes, little-endian), and the two projections' plan bytes.
+const ASOF_JOIN_EXEC: &[u8] = b"tarn.asof_join_exec.v1:";
 /// Marks a job stage's bytes.
 const STAGE_TASKS: &[u8] = b"tarn.stage.v1\0";
 /// What a [`NotInJoinExec`] is encoded as.
@@ -80,11 +91,34 @@ impl LogicalExtensionCodec for TarnLogicalCodec {
         inputs: &[LogicalPlan],
         ctx: &TaskContext,
     ) -> Result<Extension> {
-        self.ballista.try_decode(buf, inputs, ctx)
+        let Some(bytes) = buf.strip_prefix(ASOF_JOIN_NODE) else {
+            return self.ballista.try_decode(buf, inputs, ctx);
+        };
+        let ((inequality, keep_unmatched), mut rest) = read_asof_header(bytes)?;
+        let mut exprs = Vec::new();
+        while !rest.is_empty() {
+            let (expr, after) = length_prefixed(rest)?;
+            exprs.push(Expr::from_bytes_with_ctx(expr, ctx)?);
+            rest = after;
+        }
+        let node = AsofJoinNode::from_parts(inequality, keep_unmatched, exprs, inputs.to_vec())?;
+        Ok(Extension {
+            node: Arc::new(node),
+        })
     }
 
     fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
-        self.ballista.try_encode(node, buf)
+        let Some(join) = node.node.as_any().downcast_ref::<AsofJoinNode>() else {
+            return self.ballista.try_encode(node, buf);
+        };
+        buf.extend_from_slice(ASOF_JOIN_NODE);
+        buf.extend(asof_header(join.inequality, join.keep_unmatched));
+        for expr in join.expressions() {
+            let bytes = expr.to_bytes()?;
+            buf.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            buf.extend_from_slice(&bytes);
+        }
+        Ok(())
     }
 
     fn try_decode_table_provider(
@@ -192,6 +226,100 @@ fn decode_direct_aggregate(
     Arc::new(over_empty).replace_children(vec![Arc::clone(input)], recompute)
 }
 
+/// An ASOF join's inequality and kind, as text: `>= 1\n` for an `ASOF LEFT JOIN` on `>=`.
+fn asof_header(inequality: Inequality, keep_unmatched: bool) -> Vec<u8> {
+    format!("{inequality} {}\n", u8::from(keep_unmatched)).into_bytes()
+}
+
+/// The inequality and kind [`asof_header`] wrote at the start of `bytes`, and the bytes after.
+fn read_asof_header(bytes: &[u8]) -> Result<((Inequality, bool), &[u8])> {
+    let malformed = || DataFusionError::Internal("malformed ASOF join bytes".into());
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(malformed)?;
+    let header = std::str::from_utf8(&bytes[..end]).map_err(|_| malformed())?;
+    let (op, keep) = header.split_once(' ').ok_or_else(malformed)?;
+    let inequality = op.parse().map_err(|()| malformed())?;
+    Ok(((inequality, keep == "1"), &bytes[end + 1..]))
+}
+
+/// The bytes after an 8-byte little-endian length at the start of `bytes`, that long, and
+/// the bytes after them.
+fn length_prefixed(bytes: &[u8]) -> Result<(&[u8], &[u8])> {
+    let malformed = || DataFusionError::Internal("malformed ASOF join bytes".into());
+    let (length, rest) = bytes.split_first_chunk::<8>().ok_or_else(malformed)?;
+    let length = usize::try_from(u64::from_le_bytes(*length)).map_err(|_| malformed())?;
+    (length <= rest.len())
+        .then(|| rest.split_at(length))
+        .ok_or_else(malformed)
+}
+
+/// `exprs` as a projection of an empty input with `side`'s schema, whose plan bytes carry them.
+fn projected(
+    exprs: Vec<Arc<dyn PhysicalExpr>>,
+    side: &Arc<dyn ExecutionPlan>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let empty: Arc<dyn ExecutionPlan> = Arc::new(EmptyExec::new(side.schema()));
+    let named = exprs
+        .into_iter()
+        .enumerate()
+        .map(|(i, expr)| (expr, format!("e{i}")));
+    Ok(Arc::new(ProjectionExec::try_new(named, empty)?))
+}
+
+/// The expressions of a projection [`projected`] made, from its plan bytes.
+fn projection_exprs(
+    bytes: &[u8],
+    ctx: &TaskContext,
+    codec: &TarnPhysicalCodec,
+    converter: &dyn PhysicalProtoConverterExtension,
+) -> Result<Vec<Arc<dyn PhysicalExpr>>> {
+    let plan = physical_plan_from_bytes_with_proto_converter(bytes, ctx, codec, converter)?;
+    let projection = plan.downcast_ref::<ProjectionExec>().ok_or_else(|| {
+        DataFusionError::Internal("an ASOF join's expressions are not a projection".into())
+    })?;
+    Ok(projection
+        .expr()
+        .iter()
+        .map(|e| Arc::clone(&e.expr))
+        .collect())
+}
+
+/// The [`AsofJoinExec`] whose bytes (after the tag) are `bytes`, over `inputs`.
+fn decode_asof_join(
+    bytes: &[u8],
+    inputs: &[Arc<dyn ExecutionPlan>],
+    ctx: &TaskContext,
+    codec: &TarnPhysicalCodec,
+    converter: &dyn PhysicalProtoConverterExtension,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let malformed = || DataFusionError::Internal("malformed ASOF join bytes".into());
+    let [left, right] = inputs else {
+        return Err(malformed());
+    };
+    let ((inequality, keep_unmatched), rest) = read_asof_header(bytes)?;
+    let (left_bytes, right_bytes) = length_prefixed(rest)?;
+    let mut left_exprs = projection_exprs(left_bytes, ctx, codec, converter)?;
+    let mut right_exprs = projection_exprs(right_bytes, ctx, codec, converter)?;
+    let time = (
+        left_exprs.pop().ok_or_else(malformed)?,
+        right_exprs.pop().ok_or_else(malformed)?,
+    );
+    if left_exprs.len() != right_exprs.len() {
+        return Err(malformed());
+    }
+    let on = left_exprs.into_iter().zip(right_exprs).collect();
+    Ok(Arc::new(AsofJoinExec::try_new(
+        Arc::clone(left),
+        Arc::clone(right),
+        on,
+        time,
+        inequality,
+        keep_unmatched,
+    )?))
+}
+
 /// Ballista's physical codec plus job stages.
 #[derive(Debug, Default)]
 pub struct TarnPhysicalCodec {
@@ -215,6 +343,9 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
         if let Some(bytes) = buf.strip_prefix(PACKED_AGGREGATE) {
             return decode_direct_aggregate(bytes, true, inputs, ctx, self, converter);
         }
+        if let Some(bytes) = buf.strip_prefix(ASOF_JOIN_EXEC) {
+            return decode_asof_join(bytes, inputs, ctx, self, converter);
+        }
         match (buf, inputs) {
             (NOT_IN_JOIN, [join]) => Ok(Arc::new(NotInJoinExec::try_new(Arc::clone(join))?)),
             (KEY_FILTERED_JOIN, [join]) => {
@@ -233,6 +364,29 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
         if let Some(stage) = node.downcast_ref::<StageTasksExec>() {
             buf.extend_from_slice(STAGE_TASKS);
             buf.extend(stage.encode()?);
+            return Ok(());
+        }
+        if let Some(join) = node.downcast_ref::<AsofJoinExec>() {
+            let sides = [(join.left(), 0), (join.right(), 1)].map(|(side, at)| {
+                let exprs = join
+                    .on()
+                    .iter()
+                    .chain([join.time()])
+                    .map(|pair| Arc::clone(if at == 0 { &pair.0 } else { &pair.1 }))
+                    .collect();
+                physical_plan_to_bytes_with_proto_converter(
+                    projected(exprs, side)?,
+                    self,
+                    converter,
+                )
+            });
+            let [left, right] = sides;
+            let (left, right) = (left?, right?);
+            buf.extend_from_slice(ASOF_JOIN_EXEC);
+            buf.extend(asof_header(join.inequality(), join.keeps_unmatched()));
+            buf.extend_from_slice(&(left.len() as u64).to_le_bytes());
+            buf.extend_from_slice(&left);
+            buf.extend_from_slice(&right);
             return Ok(());
         }
         if node.downcast_ref::<NotInJoinExec>().is_some() {

@@ -9,7 +9,7 @@ mod approx_quantile;
 mod arg_best;
 pub(crate) mod args;
 mod array_value;
-mod asof_join;
+pub(crate) mod asof_join;
 mod attach;
 mod bar;
 mod bits;
@@ -414,7 +414,8 @@ pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>
     let mut state = SessionStateBuilder::new()
         .with_config(session_config)
         .with_runtime_env(runtime)
-        .with_default_features();
+        .with_default_features()
+        .with_query_planner(Arc::new(asof_join::TarnQueryPlanner));
     state = state.with_analyzer_rules(optimizer::analyzer_rules());
     state = state
         .with_physical_optimizer_rules(optimizer::physical_rules(Arc::clone(&tables), keep_order));
@@ -440,6 +441,7 @@ fn keep_insertion_order(state: &SessionState, keep: bool) {
 fn register_functions(ctx: &SessionContext) {
     function_names::register_aliases(ctx);
     functions::register(ctx);
+    asof_join::register(ctx);
     statistics::register(ctx);
     text_functions::register(ctx);
     format::register(ctx);

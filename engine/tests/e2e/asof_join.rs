@@ -197,30 +197,43 @@ async fn the_match_is_the_nearest_time_by_definition() {
          FROM range(1000)",
     )
     .await;
-    for (op, nearest, filter) in [
-        (">=", "max", "r.t <= l.t"),
-        (">", "max", "r.t < l.t"),
-        ("<=", "min", "r.t >= l.t"),
-        ("<", "min", "r.t > l.t"),
-    ] {
-        let asof = query(
-            &mut s,
-            &format!(
-                "SELECT l.id, r.t FROM l ASOF LEFT JOIN r ON l.k = r.k AND l.t {op} r.t \
-                 ORDER BY l.id"
-            ),
-        )
-        .await;
-        let definition = query(
-            &mut s,
-            &format!(
-                "SELECT id, (SELECT {nearest}(r.t) FROM r WHERE r.k = l.k AND {filter}) \
-                 FROM l ORDER BY id"
-            ),
-        )
-        .await;
-        assert_eq!(asof.len(), 3000);
-        assert_eq!(asof, definition, "l.t {op} r.t");
+    // Times of each kind the join compares differently: integers, and others by their bytes.
+    for time in ["BIGINT", "UINTEGER", "DOUBLE", "VARCHAR"] {
+        for (side, table) in [("lt", "l"), ("rt", "r")] {
+            query(
+                &mut s,
+                &format!(
+                    "CREATE OR REPLACE VIEW {side} AS SELECT * REPLACE (t::{time} AS t) \
+                     FROM {table}"
+                ),
+            )
+            .await;
+        }
+        for (op, nearest, filter) in [
+            (">=", "max", "r.t <= l.t"),
+            (">", "max", "r.t < l.t"),
+            ("<=", "min", "r.t >= l.t"),
+            ("<", "min", "r.t > l.t"),
+        ] {
+            let asof = query(
+                &mut s,
+                &format!(
+                    "SELECT l.id, r.t FROM lt l ASOF LEFT JOIN rt r ON l.k = r.k AND l.t {op} r.t \
+                     ORDER BY l.id"
+                ),
+            )
+            .await;
+            let definition = query(
+                &mut s,
+                &format!(
+                    "SELECT id, (SELECT {nearest}(r.t) FROM rt r WHERE r.k = l.k AND {filter}) \
+                     FROM lt l ORDER BY id"
+                ),
+            )
+            .await;
+            assert_eq!(asof.len(), 3000);
+            assert_eq!(asof, definition, "{time}: l.t {op} r.t");
+        }
     }
     // Without keys, over the whole right side.
     let asof = query(
@@ -235,6 +248,65 @@ async fn the_match_is_the_nearest_time_by_definition() {
     )
     .await;
     assert_eq!(asof, definition);
+}
+
+/// Where the right side repeats a time, a left row meets the first of those rows in the right
+/// side's order, whichever way the inequality points.
+#[tokio::test]
+async fn repeated_times_give_the_first_row() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE t AS SELECT * FROM (VALUES (1, 10), (1, 15), (1, 20), (1, 5)) v(k, ts)",
+    )
+    .await;
+    for (order, expected) in [
+        ("ASC", [["10", "a"], ["15", "a"], ["20", "d"]]),
+        ("DESC", [["10", "c"], ["15", "c"], ["20", "e"]]),
+    ] {
+        query(
+            &mut s,
+            &format!(
+                "CREATE OR REPLACE TABLE q AS SELECT * FROM (VALUES (1, 10, 'a'), (1, 10, 'b'), \
+                 (1, 10, 'c'), (1, 20, 'd'), (1, 20, 'e')) v(k, ts, name) ORDER BY name {order}"
+            ),
+        )
+        .await;
+        let at_or_after = "SELECT t.ts, q.name FROM t ASOF JOIN q ON t.k = q.k AND t.ts >= q.ts \
+                           ORDER BY t.ts";
+        assert_eq!(query(&mut s, at_or_after).await, expected, "{order}");
+        let before = "SELECT t.ts, q.name FROM t ASOF JOIN q ON t.k = q.k AND t.ts < q.ts \
+                      ORDER BY t.ts";
+        let first = &expected[0][1];
+        let later = &expected[2][1];
+        assert_eq!(
+            query(&mut s, before).await,
+            [["5", first], ["10", later], ["15", later]],
+            "{order}"
+        );
+    }
+}
+
+/// Everything joined before an ASOF join is its left side; its keys may come from any of
+/// those tables.
+#[tokio::test]
+async fn the_left_side_may_be_a_join() {
+    let (mut s, _dir) = market().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT t.id, u.qty, q.price FROM trades t JOIN trades u ON t.id = u.id + 1 \
+             ASOF LEFT JOIN quotes q ON u.ticker = q.ticker AND t.ts >= q.ts ORDER BY t.id"
+        )
+        .await,
+        [
+            ["2", "100", "182.5"],
+            ["3", "50", "180.0"],
+            ["4", "10", "NULL"],
+            ["5", "20", "411.0"],
+            ["6", "5", "NULL"]
+        ]
+    );
 }
 
 #[tokio::test]
@@ -263,8 +335,12 @@ async fn conditions_it_cannot_join_on_are_one_line() {
             "ASOF RIGHT JOIN is not supported",
         ),
         (
-            "SELECT * FROM trades t JOIN trades u USING (id) ASOF JOIN quotes q ON t.ts >= q.ts",
-            "the left side of an ASOF JOIN must be one table",
+            "SELECT * FROM trades t JOIN trades u USING (id) ASOF JOIN quotes q USING (ts)",
+            "an ASOF JOIN ... USING takes one table on its left; write the join to q with ON",
+        ),
+        (
+            "SELECT * FROM trades t ASOF JOIN quotes q ON t.ticker = q.ticker AND t.ts >= q.price",
+            "an ASOF JOIN cannot compare t.ts (Timestamp(ns)) with q.price (Decimal128(4, 1))",
         ),
     ] {
         let message = error(&mut s, sql).await;

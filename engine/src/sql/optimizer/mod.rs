@@ -155,6 +155,8 @@ pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     rules.push(Arc::new(TextCasts));
     rules.push(Arc::new(JsonCasts));
     rules.push(Arc::new(CheckedConstants));
+    // After type coercion, which types the two times of each ASOF join alike.
+    rules.push(Arc::new(crate::sql::asof_join::AsofJoins));
     rules
 }
 

@@ -1,0 +1,315 @@
+//! The right side of an ASOF join held for lookups: its rows grouped by key, each group sorted
+//! by time, so that a left row finds its match by one hash lookup and a binary search.
+//!
+//! Rows whose key or time is NULL are left out: they equal nothing. Where a group repeats a
+//! time, the match is the first such row in the side's order, as DuckDB picks it.
+
+use std::cmp::Ordering;
+use std::hash::BuildHasher;
+use std::ops::Range;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, UInt32Array};
+use datafusion::arrow::buffer::BooleanBuffer;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int64Type, UInt64Type};
+use datafusion::arrow::row::{Row, RowConverter, Rows, SortField};
+use datafusion::common::Result;
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+use super::Inequality;
+
+/// Times in a form that compares fast: integers where the type is one (dates, timestamps,
+/// durations and integers up to 64 bits, mapped so that unsigned order is the type's order),
+/// Arrow's row format, which compares as bytes, for every other type.
+enum Times {
+    Integers(Vec<u64>),
+    Rows(Rows),
+}
+
+impl Times {
+    /// `array`'s times; `converter` is the row format both sides share.
+    fn of(array: &ArrayRef, converter: &RowConverter) -> Result<Self> {
+        let integers = match array.data_type() {
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::Date32
+            | DataType::Date64
+            | DataType::Time32(_)
+            | DataType::Time64(_)
+            | DataType::Timestamp(_, _)
+            | DataType::Duration(_) => {
+                let values = cast(array, &DataType::Int64)?;
+                // Flipping the sign bit orders signed values as unsigned ones.
+                values
+                    .as_primitive::<Int64Type>()
+                    .values()
+                    .iter()
+                    .map(|&v| (v as u64) ^ (1 << 63))
+                    .collect()
+            }
+            DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
+                let values = cast(array, &DataType::UInt64)?;
+                values.as_primitive::<UInt64Type>().values().to_vec()
+            }
+            _ => return Ok(Self::Rows(converter.convert_columns(&[Arc::clone(array)])?)),
+        };
+        Ok(Self::Integers(integers))
+    }
+
+    /// How the time of row `a` here compares with the time of row `b` of `other`, which was
+    /// made by the same converter from a column of the same type.
+    fn cmp(&self, a: usize, other: &Self, b: usize) -> Ordering {
+        match (self, other) {
+            (Self::Integers(x), Self::Integers(y)) => x[a].cmp(&y[b]),
+            (Self::Rows(x), Self::Rows(y)) => x.row(a).cmp(&y.row(b)),
+            _ => unreachable!("both sides' times are converted alike"),
+        }
+    }
+}
+
+/// One key's rows: `order[range]`, sorted by time.
+struct Group {
+    hash: u64,
+    /// A row of the group, whose key stands for the group's.
+    first: u32,
+    range: Range<usize>,
+}
+
+/// The key rows of one side, in the row format both sides share; `None` without keys.
+type Keys = Option<Rows>;
+
+/// The right side's rows ordered for lookups.
+pub(super) struct AsofIndex {
+    key_converter: Option<RowConverter>,
+    time_converter: RowConverter,
+    hasher: DefaultHashBuilder,
+    keys: Keys,
+    times: Times,
+    groups: Vec<Group>,
+    /// Group number by key hash.
+    table: HashTable<u32>,
+    /// Row numbers, group after group, each group's by time, ties in the side's order.
+    order: Vec<u32>,
+}
+
+impl AsofIndex {
+    /// Indexes rows whose keys are `keys` (in the join's key order) and whose times are
+    /// `times`.
+    pub(super) fn build(keys: &[ArrayRef], times: &ArrayRef) -> Result<Self> {
+        let key_converter = match keys.is_empty() {
+            true => None,
+            false => Some(RowConverter::new(
+                keys.iter()
+                    .map(|k| SortField::new(k.data_type().clone()))
+                    .collect(),
+            )?),
+        };
+        let time_converter = RowConverter::new(vec![SortField::new(times.data_type().clone())])?;
+        let key_rows = match &key_converter {
+            Some(converter) => Some(converter.convert_columns(keys)?),
+            None => None,
+        };
+        let time_values = Times::of(times, &time_converter)?;
+        let valid = valid_rows(keys, times);
+        let hasher = DefaultHashBuilder::default();
+        let mut groups: Vec<Group> = Vec::new();
+        let mut table = HashTable::new();
+        // The group of each valid row, then the rows counted into place group by group.
+        let mut group_of = vec![u32::MAX; times.len()];
+        let mut counts: Vec<usize> = Vec::new();
+        for row in (0..times.len()).filter(|&row| valid.value(row)) {
+            let group = match &key_rows {
+                None => {
+                    if groups.is_empty() {
+                        groups.push(Group {
+                            hash: 0,
+                            first: row as u32,
+                            range: 0..0,
+                        });
+                        counts.push(0);
+                    }
+                    0
+                }
+                Some(rows) => {
+                    let key = rows.row(row);
+                    let hash = hasher.hash_one(key.as_ref());
+                    let found = table.find(hash, |&g: &u32| {
+                        let group = &groups[g as usize];
+                        group.hash == hash && rows.row(group.first as usize) == key
+                    });
+                    match found {
+                        Some(&g) => g,
+                        None => {
+                            let g = groups.len() as u32;
+                            groups.push(Group {
+                                hash,
+                                first: row as u32,
+                                range: 0..0,
+                            });
+                            counts.push(0);
+                            table.insert_unique(hash, g, |&g| groups[g as usize].hash);
+                            g
+                        }
+                    }
+                }
+            };
+            group_of[row] = group;
+            counts[group as usize] += 1;
+        }
+        let mut start = 0;
+        for (group, count) in groups.iter_mut().zip(&counts) {
+            group.range = start..start + count;
+            start += count;
+        }
+        let mut next: Vec<usize> = groups.iter().map(|g| g.range.start).collect();
+        let mut order = vec![0u32; start];
+        for (row, &group) in group_of.iter().enumerate() {
+            if group != u32::MAX {
+                order[next[group as usize]] = row as u32;
+                next[group as usize] += 1;
+            }
+        }
+        // Ties broken by row number keep the side's order, so an unstable sort will do.
+        for group in &groups {
+            let rows = &mut order[group.range.clone()];
+            match &time_values {
+                Times::Integers(t) => rows.sort_unstable_by_key(|&r| (t[r as usize], r)),
+                Times::Rows(t) => rows.sort_unstable_by(|&a, &b| {
+                    t.row(a as usize).cmp(&t.row(b as usize)).then(a.cmp(&b))
+                }),
+            }
+        }
+        Ok(Self {
+            key_converter,
+            time_converter,
+            hasher,
+            keys: key_rows,
+            times: time_values,
+            groups,
+            table,
+            order,
+        })
+    }
+
+    /// The bytes the index holds beside the rows it indexes.
+    pub(super) fn memory_size(&self) -> usize {
+        let rows = |rows: &Rows| rows.size();
+        let times = match &self.times {
+            Times::Integers(values) => values.capacity() * size_of::<u64>(),
+            Times::Rows(values) => rows(values),
+        };
+        self.keys.as_ref().map_or(0, rows)
+            + times
+            + self.order.capacity() * size_of::<u32>()
+            + self.groups.capacity() * size_of::<Group>()
+            + self.table.capacity() * size_of::<u32>()
+    }
+
+    /// For each row of the left side's `keys` and `times`, the right row it meets under
+    /// `inequality`, or NULL where none does.
+    pub(super) fn matches(
+        &self,
+        keys: &[ArrayRef],
+        times: &ArrayRef,
+        inequality: Inequality,
+    ) -> Result<UInt32Array> {
+        let key_rows = match &self.key_converter {
+            Some(converter) => Some(converter.convert_columns(keys)?),
+            None => None,
+        };
+        let left_times = Times::of(times, &self.time_converter)?;
+        let valid = valid_rows(keys, times);
+        let matches = (0..times.len()).map(|row| {
+            if !valid.value(row) {
+                return None;
+            }
+            let group = self.group_of(key_rows.as_ref().map(|rows| rows.row(row)))?;
+            let position = self.nearest(group, &left_times, row, inequality)?;
+            Some(self.order[position])
+        });
+        Ok(matches.collect())
+    }
+
+    /// The group of the rows whose key is `key` (`None` without keys).
+    fn group_of(&self, key: Option<Row<'_>>) -> Option<&Group> {
+        let Some(key) = key else {
+            return self.groups.first();
+        };
+        let own = self.keys.as_ref()?;
+        let hash = self.hasher.hash_one(key.as_ref());
+        self.table
+            .find(hash, |&g| {
+                let group = &self.groups[g as usize];
+                group.hash == hash && own.row(group.first as usize) == key
+            })
+            .map(|&g| &self.groups[g as usize])
+    }
+
+    /// The position in `order` of the row of `group` that the left row `row` of `times`
+    /// meets: the latest time at or before it (`>=`), strictly before it (`>`), or the earliest
+    /// at or after (`<=`) or strictly after (`<`); the first of equal times.
+    fn nearest(
+        &self,
+        group: &Group,
+        times: &Times,
+        row: usize,
+        inequality: Inequality,
+    ) -> Option<usize> {
+        let row_at = |position: usize| self.order[position] as usize;
+        // How the right time at `position` compares with the left row's.
+        let versus_left = |position: usize| self.times.cmp(row_at(position), times, row);
+        let range = group.range.clone();
+        let last = match inequality {
+            // The first later time (or the first time not earlier), then one back.
+            Inequality::AtOrAfter => {
+                first_where(range.clone(), |p| versus_left(p) == Ordering::Greater).checked_sub(1)
+            }
+            Inequality::After => {
+                first_where(range.clone(), |p| versus_left(p) != Ordering::Less).checked_sub(1)
+            }
+            // The first of equal times already.
+            Inequality::AtOrBefore => {
+                let found = first_where(range.clone(), |p| versus_left(p) != Ordering::Less);
+                return (found < range.end).then_some(found);
+            }
+            Inequality::Before => {
+                let found = first_where(range.clone(), |p| versus_left(p) == Ordering::Greater);
+                return (found < range.end).then_some(found);
+            }
+        };
+        let last = last.filter(|&p| p >= range.start)?;
+        // Back to the first row with the same time.
+        Some(first_where(range.start..last, |p| {
+            self.times.cmp(row_at(p), &self.times, row_at(last)).is_eq()
+        }))
+    }
+}
+
+/// The first position of `range` where `reached` holds, given that it holds from some position
+/// on; `range.end` when it never does.
+fn first_where(range: Range<usize>, reached: impl Fn(usize) -> bool) -> usize {
+    let (mut low, mut high) = (range.start, range.end);
+    while low < high {
+        let middle = low + (high - low) / 2;
+        if reached(middle) {
+            high = middle;
+        } else {
+            low = middle + 1;
+        }
+    }
+    low
+}
+
+/// Which rows have a key and a time: none of them NULL.
+fn valid_rows(keys: &[ArrayRef], times: &ArrayRef) -> BooleanBuffer {
+    let mut valid = BooleanBuffer::new_set(times.len());
+    for array in keys.iter().chain([times]) {
+        if let Some(nulls) = array.logical_nulls() {
+            valid = &valid & nulls.inner();
+        }
+    }
+    valid
+}
