@@ -3,7 +3,7 @@
 //! checkpoint or label snapshot current when it was logged. Answers as DuckDB 2.0 gives them
 //! on the same rows.
 
-use crate::sql::{columns, error, query, rows, session};
+use crate::sql::{columns, error, physical_plan, query, rows, session};
 
 /// Trades and quotes as Parquet files, with a repeated quote (AAPL at 10:00:05), NULL tickers
 /// and NULL times on both sides.
@@ -248,6 +248,23 @@ async fn the_match_is_the_nearest_time_by_definition() {
     )
     .await;
     assert_eq!(asof, definition);
+}
+
+/// A WHERE condition on the right side applies to the matches, while one on the left side alone
+/// goes down to the left side's scan.
+#[tokio::test]
+async fn where_conditions_filter_the_matches() {
+    let (mut s, _dir) = market().await;
+    let sql = "SELECT t.id, q.price FROM trades t ASOF JOIN quotes q \
+               ON t.ticker = q.ticker AND t.ts >= q.ts WHERE q.price < 182 AND t.qty > 10 \
+               ORDER BY t.id";
+    // Trade 2's match is the quote at 182.5: filtering the quotes first would give it 181.0.
+    assert_eq!(query(&mut s, sql).await, [["1", "181.0"]]);
+    let physical = physical_plan(&mut s, sql).await;
+    let (above, below) = physical.split_once("AsofJoinExec").unwrap();
+    assert!(above.contains("price@"), "{physical}");
+    assert!(below.contains("predicate=qty@3 > 10"), "{physical}");
+    assert!(!below.contains("price@2 <"), "{physical}");
 }
 
 /// Where the right side repeats a time, a left row meets the first of those rows in the right

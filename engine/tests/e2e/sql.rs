@@ -838,7 +838,7 @@ async fn attach_folder_of_parquet() {
 }
 
 /// The physical plan of `sql`, one node per line.
-async fn physical_plan(session: &mut SqlSession, sql: &str) -> String {
+pub(crate) async fn physical_plan(session: &mut SqlSession, sql: &str) -> String {
     query(session, "SET datafusion.explain.physical_plan_only = true").await;
     query(session, "SET datafusion.explain.format = 'indent'").await;
     let plan = query(session, &format!("EXPLAIN {sql}")).await;

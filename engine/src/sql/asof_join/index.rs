@@ -313,3 +313,91 @@ fn valid_rows(keys: &[ArrayRef], times: &ArrayRef) -> BooleanBuffer {
     }
     valid
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use proptest::prelude::*;
+
+    /// The match of a left row by definition: among the right rows with its key and a time on
+    /// the inequality's side, the nearest time, and the first such row.
+    fn nearest_by_definition(
+        right: &[(Option<&str>, Option<i64>)],
+        key: Option<&str>,
+        time: Option<i64>,
+        inequality: Inequality,
+    ) -> Option<u32> {
+        let (key, time) = (key?, time?);
+        let candidates = right.iter().enumerate().filter_map(|(row, (k, t))| {
+            let t = (*k == Some(key)).then_some(*t)??;
+            let fits = match inequality {
+                Inequality::AtOrAfter => time >= t,
+                Inequality::After => time > t,
+                Inequality::AtOrBefore => time <= t,
+                Inequality::Before => time < t,
+            };
+            fits.then_some((t, row as u32))
+        });
+        match inequality {
+            // The latest time, and of those the first row.
+            Inequality::AtOrAfter | Inequality::After => candidates
+                .max_by(|(t1, r1), (t2, r2)| t1.cmp(t2).then(r2.cmp(r1)))
+                .map(|(_, row)| row),
+            Inequality::AtOrBefore | Inequality::Before => candidates.min().map(|(_, row)| row),
+        }
+    }
+
+    fn columns(rows: &[(Option<&str>, Option<i64>)]) -> (ArrayRef, ArrayRef) {
+        let keys: StringArray = rows.iter().map(|(k, _)| *k).collect();
+        let times: Int64Array = rows.iter().map(|(_, t)| *t).collect();
+        (Arc::new(keys), Arc::new(times))
+    }
+
+    fn side() -> impl Strategy<Value = Vec<(Option<&'static str>, Option<i64>)>> {
+        let key = prop_oneof![
+            Just(None),
+            Just(Some("a")),
+            Just(Some("b")),
+            Just(Some("c"))
+        ];
+        let time = prop_oneof![Just(None), (0i64..12).prop_map(Some)];
+        prop::collection::vec((key, time), 0..40)
+    }
+
+    proptest! {
+        #[test]
+        fn matches_are_the_nearest_rows_by_definition(right in side(), left in side()) {
+            let (right_keys, right_times) = columns(&right);
+            let (left_keys, left_times) = columns(&left);
+            let index = AsofIndex::build(&[right_keys], &right_times).unwrap();
+            for inequality in [
+                Inequality::AtOrAfter,
+                Inequality::After,
+                Inequality::AtOrBefore,
+                Inequality::Before,
+            ] {
+                let found = index
+                    .matches(std::slice::from_ref(&left_keys), &left_times, inequality)
+                    .unwrap();
+                let expected: Vec<Option<u32>> = left
+                    .iter()
+                    .map(|(k, t)| nearest_by_definition(&right, *k, *t, inequality))
+                    .collect();
+                prop_assert_eq!(found.iter().collect::<Vec<_>>(), expected, "{}", inequality);
+            }
+        }
+    }
+
+    #[test]
+    fn without_keys_every_row_is_one_group() {
+        let times: ArrayRef = Arc::new(Int64Array::from(vec![Some(5), None, Some(1), Some(5)]));
+        let index = AsofIndex::build(&[], &times).unwrap();
+        let left: ArrayRef = Arc::new(Int64Array::from(vec![Some(0), Some(3), Some(9), None]));
+        let found = index.matches(&[], &left, Inequality::AtOrAfter).unwrap();
+        assert_eq!(
+            found.iter().collect::<Vec<_>>(),
+            [None, Some(2), Some(0), None]
+        );
+    }
+}

@@ -12,14 +12,18 @@
 //! [`exec::AsofJoinExec`]: the right side grouped by key and sorted by time ([`index`]), each
 //! left row's match found by a hash lookup and a binary search.
 //!
-//! A condition on the left side alone leaves the rows failing it without a match (their time
-//! becomes NULL); one on the right side alone filters the right rows before the join.
+//! A condition of the ON clause on the left side alone leaves the rows failing it without a
+//! match (their time becomes NULL); one on the right side alone filters the right rows before
+//! the join. A WHERE condition on the left side alone moves below the join
+//! ([`left_filters`]).
 
 mod exec;
 mod index;
+mod left_filters;
 mod plan;
 
 pub use exec::AsofJoinExec;
+pub use left_filters::AsofLeftFilters;
 pub(crate) use plan::register;
 pub use plan::{AsofJoin as AsofJoinNode, AsofJoins, TarnQueryPlanner};
 

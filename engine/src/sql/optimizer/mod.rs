@@ -168,6 +168,7 @@ pub fn rules(tables: Arc<TableStats>) -> Vec<Arc<dyn OptimizerRule + Send + Sync
         Arc::new(SemiJoinPushdown),
         Arc::new(AggregateKeyReduction),
         Arc::new(ConjunctOrder),
+        Arc::new(crate::sql::asof_join::AsofLeftFilters),
     ]
 }
 
