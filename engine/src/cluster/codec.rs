@@ -585,4 +585,86 @@ mod tests {
             .unwrap();
         assert_eq!((sums.value(0), rows[0].num_rows()), (6, 1));
     }
+
+    #[test]
+    fn asof_joins_cross_the_wire_whole() {
+        use datafusion::logical_expr::{LogicalPlanBuilder, col, lit};
+        use datafusion::physical_expr::expressions::Column;
+        use datafusion::physical_plan::displayable;
+        use datafusion_proto::bytes::{
+            logical_plan_from_bytes_with_extension_codec,
+            logical_plan_to_bytes_with_extension_codec,
+            physical_plan_from_bytes_with_extension_codec,
+            physical_plan_to_bytes_with_extension_codec,
+        };
+
+        let ctx = SessionContext::new();
+        let side = |name: &str| {
+            LogicalPlanBuilder::values(vec![vec![lit("a"), lit(5i64)]])
+                .unwrap()
+                .project([col("column1").alias("k"), col("column2").alias("ts")])
+                .unwrap()
+                .alias(name)
+                .unwrap()
+                .build()
+                .unwrap()
+        };
+        let node = AsofJoinNode::from_parts(
+            Inequality::After,
+            true,
+            vec![col("l.k"), col("r.k"), col("l.ts") + lit(1i64), col("r.ts")],
+            vec![side("l"), side("r")],
+        )
+        .unwrap();
+        let plan = LogicalPlan::Extension(Extension {
+            node: Arc::new(node),
+        });
+        let codec = TarnLogicalCodec::default();
+        let bytes = logical_plan_to_bytes_with_extension_codec(&plan, &codec).unwrap();
+        let decoded =
+            logical_plan_from_bytes_with_extension_codec(&bytes, &ctx.task_ctx(), &codec).unwrap();
+        assert_eq!(
+            decoded.display_indent().to_string(),
+            plan.display_indent().to_string()
+        );
+        assert!(
+            plan.display_indent()
+                .to_string()
+                .contains("time l.ts + Int64(1) > r.ts"),
+            "{}",
+            plan.display_indent()
+        );
+
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Utf8, true),
+            Field::new("ts", DataType::Int64, true),
+        ]));
+        let empty = || -> Arc<dyn ExecutionPlan> { Arc::new(EmptyExec::new(Arc::clone(&schema))) };
+        let column =
+            |name: &str, at: usize| -> Arc<dyn PhysicalExpr> { Arc::new(Column::new(name, at)) };
+        let join: Arc<dyn ExecutionPlan> = Arc::new(
+            AsofJoinExec::try_new(
+                empty(),
+                empty(),
+                vec![(column("k", 0), column("k", 0))],
+                (column("ts", 1), column("ts", 1)),
+                Inequality::AtOrBefore,
+                false,
+            )
+            .unwrap(),
+        );
+        let codec = TarnPhysicalCodec::default();
+        let bytes = physical_plan_to_bytes_with_extension_codec(Arc::clone(&join), &codec).unwrap();
+        let decoded =
+            physical_plan_from_bytes_with_extension_codec(&bytes, &ctx.task_ctx(), &codec).unwrap();
+        let shown =
+            |plan: &Arc<dyn ExecutionPlan>| displayable(plan.as_ref()).indent(true).to_string();
+        assert_eq!(shown(&decoded), shown(&join));
+        assert!(
+            shown(&join)
+                .contains("AsofJoinExec: join_type=Inner, on=[(k@0, k@0)], time=ts@1 <= ts@1"),
+            "{}",
+            shown(&join)
+        );
+    }
 }
