@@ -16,7 +16,9 @@ use datafusion::physical_expr::{
     Distribution, EquivalenceProperties, PhysicalExpr, PhysicalExprRef,
 };
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::metrics::{
+    BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
@@ -215,6 +217,8 @@ impl ExecutionPlan for AsofJoinExec {
             self.on.iter().map(|(_, r)| Arc::clone(r)).collect(),
             Arc::clone(&self.time.1),
         );
+        // The time spent indexing the right side, apart from the probe's in `elapsed_compute`.
+        let build_time = MetricBuilder::new(&self.metrics).subset_time("build_time", partition);
         let built = async move {
             let batches: Vec<RecordBatch> = right
                 .and_then(|batch| {
@@ -223,6 +227,7 @@ impl ExecutionPlan for AsofJoinExec {
                 })
                 .try_collect()
                 .await?;
+            let _timer = build_time.timer();
             let batch = concat_batches(&right_schema, &batches)?;
             drop(batches);
             reservation.try_resize(batch.get_array_memory_size())?;

@@ -58,16 +58,6 @@ impl Times {
         };
         Ok(Self::Integers(integers))
     }
-
-    /// How the time of row `a` here compares with the time of row `b` of `other`, which was
-    /// made by the same converter from a column of the same type.
-    fn cmp(&self, a: usize, other: &Self, b: usize) -> Ordering {
-        match (self, other) {
-            (Self::Integers(x), Self::Integers(y)) => x[a].cmp(&y[b]),
-            (Self::Rows(x), Self::Rows(y)) => x.row(a).cmp(&y.row(b)),
-            _ => unreachable!("both sides' times are converted alike"),
-        }
-    }
 }
 
 /// One key's rows: `order[range]`, sorted by time.
@@ -87,6 +77,7 @@ pub(super) struct AsofIndex {
     time_converter: RowConverter,
     hasher: DefaultHashBuilder,
     keys: Keys,
+    /// The times of the rows: integers by position in `order`, rows by row number.
     times: Times,
     groups: Vec<Group>,
     /// Group number by key hash.
@@ -172,16 +163,33 @@ impl AsofIndex {
                 next[group as usize] += 1;
             }
         }
-        // Ties broken by row number keep the side's order, so an unstable sort will do.
-        for group in &groups {
-            let rows = &mut order[group.range.clone()];
-            match &time_values {
-                Times::Integers(t) => rows.sort_unstable_by_key(|&r| (t[r as usize], r)),
-                Times::Rows(t) => rows.sort_unstable_by(|&a, &b| {
-                    t.row(a as usize).cmp(&t.row(b as usize)).then(a.cmp(&b))
-                }),
+        // Ties broken by row number keep the side's order, so an unstable sort will do. Integer
+        // times are sorted beside their rows and then laid out by position: a binary search
+        // reads one contiguous run rather than rows scattered over the side.
+        let time_values = match time_values {
+            Times::Integers(t) => {
+                let mut by_position = vec![0u64; order.len()];
+                let mut pairs: Vec<(u64, u32)> = Vec::new();
+                for group in &groups {
+                    let range = group.range.clone();
+                    pairs.clear();
+                    pairs.extend(order[range.clone()].iter().map(|&r| (t[r as usize], r)));
+                    pairs.sort_unstable();
+                    for (at, (time, row)) in range.zip(&pairs) {
+                        (by_position[at], order[at]) = (*time, *row);
+                    }
+                }
+                Times::Integers(by_position)
             }
-        }
+            Times::Rows(t) => {
+                for group in &groups {
+                    order[group.range.clone()].sort_unstable_by(|&a, &b| {
+                        t.row(a as usize).cmp(&t.row(b as usize)).then(a.cmp(&b))
+                    });
+                }
+                Times::Rows(t)
+            }
+        };
         Ok(Self {
             key_converter,
             time_converter,
@@ -248,9 +256,8 @@ impl AsofIndex {
             .map(|&g| &self.groups[g as usize])
     }
 
-    /// The position in `order` of the row of `group` that the left row `row` of `times`
-    /// meets: the latest time at or before it (`>=`), strictly before it (`>`), or the earliest
-    /// at or after (`<=`) or strictly after (`<`); the first of equal times.
+    /// The position in `order` of the row of `group` that the left row `row` of `times` meets
+    /// (see [`nearest_in`]).
     fn nearest(
         &self,
         group: &Group,
@@ -258,34 +265,63 @@ impl AsofIndex {
         row: usize,
         inequality: Inequality,
     ) -> Option<usize> {
-        let row_at = |position: usize| self.order[position] as usize;
-        // How the right time at `position` compares with the left row's.
-        let versus_left = |position: usize| self.times.cmp(row_at(position), times, row);
         let range = group.range.clone();
-        let last = match inequality {
-            // The first later time (or the first time not earlier), then one back.
-            Inequality::AtOrAfter => {
-                first_where(range.clone(), |p| versus_left(p) == Ordering::Greater).checked_sub(1)
+        match (&self.times, times) {
+            (Times::Integers(own), Times::Integers(left)) => {
+                let time = left[row];
+                nearest_in(
+                    range,
+                    |p| own[p].cmp(&time),
+                    |a, b| own[a] == own[b],
+                    inequality,
+                )
             }
-            Inequality::After => {
-                first_where(range.clone(), |p| versus_left(p) != Ordering::Less).checked_sub(1)
+            (Times::Rows(own), Times::Rows(left)) => {
+                let (time, row_of) = (left.row(row), |p: usize| own.row(self.order[p] as usize));
+                nearest_in(
+                    range,
+                    |p| row_of(p).cmp(&time),
+                    |a, b| row_of(a) == row_of(b),
+                    inequality,
+                )
             }
-            // The first of equal times already.
-            Inequality::AtOrBefore => {
-                let found = first_where(range.clone(), |p| versus_left(p) != Ordering::Less);
-                return (found < range.end).then_some(found);
-            }
-            Inequality::Before => {
-                let found = first_where(range.clone(), |p| versus_left(p) == Ordering::Greater);
-                return (found < range.end).then_some(found);
-            }
-        };
-        let last = last.filter(|&p| p >= range.start)?;
-        // Back to the first row with the same time.
-        Some(first_where(range.start..last, |p| {
-            self.times.cmp(row_at(p), &self.times, row_at(last)).is_eq()
-        }))
+            _ => unreachable!("both sides' times are converted alike"),
+        }
     }
+}
+
+/// The position in `range` that a left row meets under `inequality`, where `versus_left(p)` is
+/// how the time at position `p` compares with the left row's and `same(a, b)` whether two
+/// positions hold the same time: the latest time at or before the left row's (`>=`),
+/// strictly before it (`>`), or the earliest at or after (`<=`) or strictly after (`<`); the
+/// first of equal times.
+fn nearest_in(
+    range: Range<usize>,
+    versus_left: impl Fn(usize) -> Ordering,
+    same: impl Fn(usize, usize) -> bool,
+    inequality: Inequality,
+) -> Option<usize> {
+    let last = match inequality {
+        // The first later time (or the first time not earlier), then one back.
+        Inequality::AtOrAfter => {
+            first_where(range.clone(), |p| versus_left(p) == Ordering::Greater).checked_sub(1)
+        }
+        Inequality::After => {
+            first_where(range.clone(), |p| versus_left(p) != Ordering::Less).checked_sub(1)
+        }
+        // The first of equal times already.
+        Inequality::AtOrBefore => {
+            let found = first_where(range.clone(), |p| versus_left(p) != Ordering::Less);
+            return (found < range.end).then_some(found);
+        }
+        Inequality::Before => {
+            let found = first_where(range.clone(), |p| versus_left(p) == Ordering::Greater);
+            return (found < range.end).then_some(found);
+        }
+    };
+    let last = last.filter(|&p| p >= range.start)?;
+    // Back to the first position with the same time.
+    Some(first_where(range.start..last, |p| same(p, last)))
 }
 
 /// The first position of `range` where `reached` holds, given that it holds from some position
