@@ -8,6 +8,10 @@
 //!   number's as a BIGINT's: `hex(-1)` is sixteen `F`s), or of a string's or BLOB's bytes
 //!   (`hex('abc')` is `616263`); and back from digits to a BLOB, an odd count read as if a `0`
 //!   led. DataFusion's `to_hex` writes lower case and takes integers only.
+//! * `CAST(text AS BLOB)` ([`TEXT_TO_BLOB`]): characters are their UTF-8 bytes and `\xHH` the
+//!   byte of two hex digits, as DuckDB reads `'\x41\x00'::BLOB`; any other backslash fails,
+//!   naming the string. DataFusion's cast would keep the backslash and the digits as bytes.
+//!   DuckDB refuses non-ASCII characters; Tarn takes their bytes, as `encode(text)` does.
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -25,8 +29,15 @@ use datafusion::prelude::SessionContext;
 use super::text_functions::{arrays, call_value, is_text};
 use super::types::sql_type_name;
 
-/// Registers `to_base64`, `from_base64`, `hex` and `unhex` under DuckDB's names.
+/// What `CAST(x AS BLOB)` calls (see the module's doc).
+pub(crate) const TEXT_TO_BLOB: &str = "__tarn_text_to_blob";
+
+/// Registers `to_base64`, `from_base64`, `hex` and `unhex` under DuckDB's names, and the cast
+/// of text to BLOB.
 pub fn register(ctx: &SessionContext) {
+    ctx.register_udf(ScalarUDF::from(TextToBlob {
+        signature: Signature::user_defined(Volatility::Immutable),
+    }));
     for codec in [Codec::Base64, Codec::Hex] {
         for direction in [Direction::Encode, Direction::Decode] {
             ctx.register_udf(ScalarUDF::from(ByteCodec::new(codec, direction)));
@@ -223,6 +234,94 @@ impl ScalarUDFImpl for ByteCodec {
     }
 }
 
+/// `CAST(x AS BLOB)` the way DuckDB reads text (see the module's doc); a BLOB stays as it is.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TextToBlob {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for TextToBlob {
+    fn name(&self) -> &str {
+        TEXT_TO_BLOB
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [text] if is_text(text) || text.is_null() => Ok(vec![DataType::Utf8]),
+            [DataType::Binary | DataType::LargeBinary | DataType::BinaryView] => {
+                Ok(vec![DataType::Binary])
+            }
+            [other] => plan_err!(
+                "Unimplemented type for cast ({} -> BLOB)",
+                sql_type_name(other)
+            ),
+            _ => plan_err!("a cast takes one value"),
+        }
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Binary)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let input = &arrays(&args.args, args.number_rows)?[0];
+        if input.data_type() == &DataType::Binary {
+            return Ok(args.args[0].clone());
+        }
+        let texts = input.as_string::<i32>();
+        let mut bytes = BinaryBuilder::with_capacity(texts.len(), texts.len() * 8);
+        for text in texts {
+            match text.map(escaped_bytes).transpose() {
+                Ok(value) => bytes.append_option(value),
+                Err(message) => return exec_err!("{message}"),
+            }
+        }
+        call_value(&args.args, Arc::new(bytes.finish()))
+    }
+}
+
+/// The bytes `text` spells with `\xHH` escapes, or DuckDB's message for why it spells none.
+/// Escapes are ASCII, so reading bytes never splits a character's.
+fn escaped_bytes(text: &str) -> std::result::Result<Vec<u8>, String> {
+    if !text.contains('\\') {
+        return Ok(text.as_bytes().to_vec());
+    }
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&byte, after)) = rest.split_first() {
+        rest = after;
+        if byte != b'\\' {
+            bytes.push(byte);
+            continue;
+        }
+        let invalid = |reason: &str| {
+            format!(
+                "Invalid hex escape code encountered in string -> blob conversion of string \
+                 \"{text}\": {reason}"
+            )
+        };
+        let Some(escape) = rest.get(..3) else {
+            return Err(invalid("unterminated escape code at end of blob"));
+        };
+        let digits = std::str::from_utf8(&escape[1..]).ok();
+        match (
+            escape[0],
+            digits.and_then(|d| u8::from_str_radix(d, 16).ok()),
+        ) {
+            (b'x', Some(value)) if escape[1..].iter().all(u8::is_ascii_hexdigit) => {
+                bytes.push(value)
+            }
+            _ => return Err(invalid(&format!("\\{}", String::from_utf8_lossy(escape)))),
+        }
+        rest = &rest[3..];
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +334,26 @@ mod tests {
         assert_eq!(digit_bytes("161"), Ok(vec![1, 0x61]));
         assert_eq!(digit_bytes(""), Ok(vec![]));
         assert_eq!(digit_bytes("6z"), Err('z'));
+    }
+
+    #[test]
+    fn text_escapes_spell_bytes_as_duckdb_reads_them() {
+        assert_eq!(escaped_bytes(r"\x41\x4ab"), Ok(b"AJb".to_vec()));
+        assert_eq!(escaped_bytes(r"\xff\x00"), Ok(vec![0xff, 0]));
+        assert_eq!(escaped_bytes(""), Ok(vec![]));
+        for (text, reason) in [
+            (r"a\b", "unterminated escape code at end of blob"),
+            (r"ab\x4", "unterminated escape code at end of blob"),
+            (r"\xZZ", r"\xZZ"),
+            (r"\X41", r"\X41"),
+            (r"\x+1", r"\x+1"),
+        ] {
+            let message = escaped_bytes(text).unwrap_err();
+            assert!(
+                message.ends_with(&format!("of string \"{text}\": {reason}")),
+                "{message}"
+            );
+        }
+        assert_eq!(escaped_bytes(r"é\x21"), Ok("é!".as_bytes().to_vec()));
     }
 }

@@ -228,6 +228,16 @@ impl VisitorMut for OperatorRewriter {
             *expr = call(super::json::MINIFY, [inner.as_ref().clone()]);
             return ControlFlow::Continue(());
         }
+        if let Expr::Cast {
+            kind: CastKind::Cast | CastKind::DoubleColon,
+            expr: inner,
+            data_type: DataType::Blob(_) | DataType::Bytea,
+            ..
+        } = expr
+        {
+            *expr = call(super::byte_codecs::TEXT_TO_BLOB, [inner.as_ref().clone()]);
+            return ControlFlow::Continue(());
+        }
         if let Expr::Cast { data_type, .. } = expr {
             respell_type(data_type);
         }

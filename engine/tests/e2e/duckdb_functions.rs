@@ -1906,6 +1906,23 @@ async fn fixed_size_arrays_blob_sizes_hugeint_quotients_and_geometric_means() {
             ["c", "1", "1", "BIGINT", "1"]
         ]
     );
+    // Text cast to BLOB reads `\xHH` escapes, as DuckDB does; a BLOB stays as it is.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT octet_length('\\xAA\\xBB'::BLOB), hex(CAST('\\x41\\x4a!' AS BLOB)), \
+             hex(CAST(s AS BLOB)::BLOB) FROM t WHERE s = 'a' LIMIT 1"
+        )
+        .await,
+        [["2", "414A21", "61"]]
+    );
+    let err = error(&mut s, r"SELECT 'a\q'::BLOB").await;
+    assert!(
+        err.contains(
+            r#"Invalid hex escape code encountered in string -> blob conversion of string "a\q""#
+        ),
+        "{err}"
+    );
     assert_eq!(
         query(
             &mut s,
