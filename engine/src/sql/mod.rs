@@ -87,6 +87,7 @@ pub mod types;
 mod unnest_levels;
 mod user_macros;
 mod using_join;
+mod values_names;
 mod vector_metrics;
 mod vectors;
 mod weight_files;

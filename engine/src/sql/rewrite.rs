@@ -29,9 +29,11 @@ pub struct Rewritten {
     pub files: Vec<(String, TableFunction)>,
 }
 
-/// Rewrites `statement` in place. `known_table` says whether a quoted name is an existing table
+/// Rewrites `statement` in place, VALUES lists first (their columns named as DuckDB names them).
+/// `known_table` says whether a quoted name is an existing table
 /// (then `FROM "name"` keeps its meaning) rather than a path.
 pub fn rewrite(statement: &mut Statement, known_table: &dyn Fn(&str) -> bool) -> Result<Rewritten> {
+    super::values_names::name_values_columns(statement)?;
     let mut visitor = Rewriter {
         known_table,
         found: Rewritten::default(),

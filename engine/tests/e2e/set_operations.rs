@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::sql::{columns, query, session};
+use crate::sql::{columns, query, rows, session};
 
 #[tokio::test]
 async fn intersect_all_and_except_all_count_copies() {
@@ -99,6 +99,66 @@ async fn copies_match_the_counting_definition_on_random_multisets() {
             .collect();
         assert_eq!(got, expected, "{op}");
     }
+}
+
+/// A VALUES list's columns are `col0`, `col1`, ... wherever their names show, and an alias may
+/// rename some of them (DataFusion's names were `column1`, ..., and a short alias failed).
+#[tokio::test]
+async fn values_lists_name_their_columns_as_duckdb() {
+    let mut s = session();
+    for (sql, names, expected) in [
+        (
+            "VALUES (3, 'c'), (1, 'a') ORDER BY col0 LIMIT 1",
+            vec!["col0", "col1"],
+            vec![vec!["1", "a"]],
+        ),
+        (
+            "SELECT * FROM (VALUES (1, 2)) t(a)",
+            vec!["a", "col1"],
+            vec![vec!["1", "2"]],
+        ),
+        (
+            "SELECT t.col1 FROM (VALUES (1, 2)) t",
+            vec!["col1"],
+            vec![vec!["2"]],
+        ),
+        (
+            "WITH v AS (VALUES (1, 2)) SELECT col1 FROM v",
+            vec!["col1"],
+            vec![vec!["2"]],
+        ),
+        (
+            "SELECT * FROM (VALUES (1, 2)) UNION ALL VALUES (3, 4) ORDER BY col0",
+            vec!["col0", "col1"],
+            vec![vec!["1", "2"], vec!["3", "4"]],
+        ),
+        (
+            "SELECT 2 IN (VALUES (1), (2)) AS found",
+            vec!["found"],
+            vec![vec!["true"]],
+        ),
+    ] {
+        let batches = s.query(sql).await.unwrap();
+        assert_eq!(columns(&batches), names, "{sql}");
+        assert_eq!(rows(&batches), expected, "{sql}");
+    }
+    query(&mut s, "CREATE TABLE made AS VALUES (1, 'x')").await;
+    query(&mut s, "CREATE VIEW shown AS VALUES (2, 'y')").await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT col1 FROM made UNION ALL SELECT col1 FROM shown ORDER BY 1"
+        )
+        .await,
+        [["x"], ["y"]]
+    );
+    // The rows an INSERT takes keep the table's names.
+    query(&mut s, "CREATE TABLE kept (a INT, b VARCHAR)").await;
+    query(&mut s, "INSERT INTO kept VALUES (5, 'z')").await;
+    assert_eq!(
+        query(&mut s, "SELECT b FROM kept WHERE a = 5").await,
+        [["z"]]
+    );
 }
 
 #[tokio::test]
