@@ -304,6 +304,33 @@ async fn repeated_times_give_the_first_row() {
     }
 }
 
+/// Rows an `ASOF LEFT JOIN` leaves unmatched get NULLs, also where the right side's columns
+/// hold no NULL of their own.
+#[tokio::test]
+async fn unmatched_rows_get_nulls_from_any_right_side() {
+    let mut s = session();
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT t.k, q.v FROM (VALUES (NULL::INT, 5), (1, 3), (2, 1)) t(k, ts) \
+             ASOF LEFT JOIN (VALUES (NULL::INT, 2, 'a'), (1, 3, 'b')) q(k, ts, v) \
+             ON t.k = q.k AND t.ts >= q.ts ORDER BY ALL"
+        )
+        .await,
+        [["1", "b"], ["2", "NULL"], ["NULL", "NULL"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT t.k, q.v FROM (VALUES (1, 5)) t(k, ts) ASOF LEFT JOIN \
+             (SELECT * FROM (VALUES (1, 2, 'a')) x(k, ts, v) WHERE k > 5) q \
+             ON t.k = q.k AND t.ts >= q.ts"
+        )
+        .await,
+        [["1", "NULL"]]
+    );
+}
+
 /// Everything joined before an ASOF join is its left side; its keys may come from any of
 /// those tables.
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt32Array};
-use datafusion::arrow::compute::{concat_batches, take_record_batch};
+use datafusion::arrow::compute::{concat_batches, take_arrays};
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result};
@@ -304,8 +304,13 @@ impl Probe {
         let keys = evaluate(&self.left_keys, batch)?;
         let times = evaluate(std::slice::from_ref(&self.left_time), batch)?.remove(0);
         let matches = side.index.matches(&keys, &times, self.inequality)?;
+        // Column by column: a right column unmatched rows make NULL may be declared non-null
+        // in the right side's own schema.
         let (left, right) = if self.keep_unmatched {
-            (batch.clone(), take_record_batch(&side.batch, &matches)?)
+            (
+                batch.columns().to_vec(),
+                take_arrays(side.batch.columns(), &matches, None)?,
+            )
         } else {
             let matched: UInt32Array = matches
                 .iter()
@@ -314,14 +319,13 @@ impl Probe {
                 .collect();
             let rows: UInt32Array = matches.iter().flatten().collect();
             (
-                take_record_batch(batch, &matched)?,
-                take_record_batch(&side.batch, &rows)?,
+                take_arrays(batch.columns(), &matched, None)?,
+                take_arrays(side.batch.columns(), &rows, None)?,
             )
         };
-        let columns = left.columns().iter().chain(right.columns()).cloned();
         Ok(RecordBatch::try_new(
             Arc::clone(&self.schema),
-            columns.collect(),
+            left.into_iter().chain(right).collect(),
         )?)
     }
 }
