@@ -8,7 +8,7 @@
 //!   number's as a BIGINT's: `hex(-1)` is sixteen `F`s), or of a string's or BLOB's bytes
 //!   (`hex('abc')` is `616263`); and back from digits to a BLOB, an odd count read as if a `0`
 //!   led. DataFusion's `to_hex` writes lower case and takes integers only.
-//! * `CAST(text AS BLOB)` ([`TEXT_TO_BLOB`]): characters are their UTF-8 bytes and `\xHH` the
+//! * `CAST(text AS BLOB)` ([`TEXT_TO_BLOB`], and `TRY_CAST`, whose failures are NULL): characters are their UTF-8 bytes and `\xHH` the
 //!   byte of two hex digits, as DuckDB reads `'\x41\x00'::BLOB`; any other backslash fails,
 //!   naming the string. DataFusion's cast would keep the backslash and the digits as bytes.
 //!   DuckDB refuses non-ASCII characters; Tarn takes their bytes, as `encode(text)` does.
@@ -31,13 +31,18 @@ use super::types::sql_type_name;
 
 /// What `CAST(x AS BLOB)` calls (see the module's doc).
 pub(crate) const TEXT_TO_BLOB: &str = "__tarn_text_to_blob";
+/// What `TRY_CAST(x AS BLOB)` calls: the same, with NULL for text that spells no bytes.
+pub(crate) const TRY_TEXT_TO_BLOB: &str = "__tarn_try_text_to_blob";
 
 /// Registers `to_base64`, `from_base64`, `hex` and `unhex` under DuckDB's names, and the cast
 /// of text to BLOB.
 pub fn register(ctx: &SessionContext) {
-    ctx.register_udf(ScalarUDF::from(TextToBlob {
-        signature: Signature::user_defined(Volatility::Immutable),
-    }));
+    for lenient in [false, true] {
+        ctx.register_udf(ScalarUDF::from(TextToBlob {
+            lenient,
+            signature: Signature::user_defined(Volatility::Immutable),
+        }));
+    }
     for codec in [Codec::Base64, Codec::Hex] {
         for direction in [Direction::Encode, Direction::Decode] {
             ctx.register_udf(ScalarUDF::from(ByteCodec::new(codec, direction)));
@@ -237,12 +242,17 @@ impl ScalarUDFImpl for ByteCodec {
 /// `CAST(x AS BLOB)` the way DuckDB reads text (see the module's doc); a BLOB stays as it is.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct TextToBlob {
+    /// `TRY_CAST`: text that spells no bytes is NULL rather than an error.
+    lenient: bool,
     signature: Signature,
 }
 
 impl ScalarUDFImpl for TextToBlob {
     fn name(&self) -> &str {
-        TEXT_TO_BLOB
+        match self.lenient {
+            false => TEXT_TO_BLOB,
+            true => TRY_TEXT_TO_BLOB,
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -277,6 +287,7 @@ impl ScalarUDFImpl for TextToBlob {
         for text in texts {
             match text.map(escaped_bytes).transpose() {
                 Ok(value) => bytes.append_option(value),
+                Err(_) if self.lenient => bytes.append_null(),
                 Err(message) => return exec_err!("{message}"),
             }
         }

@@ -231,13 +231,17 @@ impl VisitorMut for OperatorRewriter {
             return ControlFlow::Continue(());
         }
         if let Expr::Cast {
-            kind: CastKind::Cast | CastKind::DoubleColon,
+            kind,
             expr: inner,
             data_type: DataType::Blob(_) | DataType::Bytea,
             ..
         } = expr
         {
-            *expr = call(super::byte_codecs::TEXT_TO_BLOB, [inner.as_ref().clone()]);
+            let function = match kind {
+                CastKind::TryCast | CastKind::SafeCast => super::byte_codecs::TRY_TEXT_TO_BLOB,
+                CastKind::Cast | CastKind::DoubleColon => super::byte_codecs::TEXT_TO_BLOB,
+            };
+            *expr = call(function, [inner.as_ref().clone()]);
             return ControlFlow::Continue(());
         }
         if let Expr::Cast { data_type, .. } = expr {

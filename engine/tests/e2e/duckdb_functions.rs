@@ -1916,6 +1916,14 @@ async fn fixed_size_arrays_blob_sizes_hugeint_quotients_and_geometric_means() {
         .await,
         [["2", "414A21", "61"]]
     );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT hex(TRY_CAST('\\x41' AS BLOB)), TRY_CAST('a\\q' AS BLOB) IS NULL"
+        )
+        .await,
+        [["41", "true"]]
+    );
     let err = error(&mut s, r"SELECT 'a\q'::BLOB").await;
     assert!(
         err.contains(
