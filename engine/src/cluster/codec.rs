@@ -226,6 +226,11 @@ fn decode_direct_aggregate(
     Arc::new(over_empty).replace_children(vec![Arc::clone(input)], recompute)
 }
 
+/// The error for ASOF join bytes that do not read back.
+fn malformed_asof() -> DataFusionError {
+    DataFusionError::Internal("malformed ASOF join bytes".into())
+}
+
 /// An ASOF join's inequality and kind, as text: `>= 1\n` for an `ASOF LEFT JOIN` on `>=`.
 fn asof_header(inequality: Inequality, keep_unmatched: bool) -> Vec<u8> {
     format!("{inequality} {}\n", u8::from(keep_unmatched)).into_bytes()
@@ -233,26 +238,24 @@ fn asof_header(inequality: Inequality, keep_unmatched: bool) -> Vec<u8> {
 
 /// The inequality and kind [`asof_header`] wrote at the start of `bytes`, and the bytes after.
 fn read_asof_header(bytes: &[u8]) -> Result<((Inequality, bool), &[u8])> {
-    let malformed = || DataFusionError::Internal("malformed ASOF join bytes".into());
     let end = bytes
         .iter()
         .position(|&b| b == b'\n')
-        .ok_or_else(malformed)?;
-    let header = std::str::from_utf8(&bytes[..end]).map_err(|_| malformed())?;
-    let (op, keep) = header.split_once(' ').ok_or_else(malformed)?;
-    let inequality = op.parse().map_err(|()| malformed())?;
+        .ok_or_else(malformed_asof)?;
+    let header = std::str::from_utf8(&bytes[..end]).map_err(|_| malformed_asof())?;
+    let (op, keep) = header.split_once(' ').ok_or_else(malformed_asof)?;
+    let inequality = op.parse().map_err(|()| malformed_asof())?;
     Ok(((inequality, keep == "1"), &bytes[end + 1..]))
 }
 
 /// The bytes after an 8-byte little-endian length at the start of `bytes`, that long, and
 /// the bytes after them.
 fn length_prefixed(bytes: &[u8]) -> Result<(&[u8], &[u8])> {
-    let malformed = || DataFusionError::Internal("malformed ASOF join bytes".into());
-    let (length, rest) = bytes.split_first_chunk::<8>().ok_or_else(malformed)?;
-    let length = usize::try_from(u64::from_le_bytes(*length)).map_err(|_| malformed())?;
+    let (length, rest) = bytes.split_first_chunk::<8>().ok_or_else(malformed_asof)?;
+    let length = usize::try_from(u64::from_le_bytes(*length)).map_err(|_| malformed_asof())?;
     (length <= rest.len())
         .then(|| rest.split_at(length))
-        .ok_or_else(malformed)
+        .ok_or_else(malformed_asof)
 }
 
 /// `exprs` as a projection of an empty input with `side`'s schema, whose plan bytes carry them.
@@ -294,20 +297,19 @@ fn decode_asof_join(
     codec: &TarnPhysicalCodec,
     converter: &dyn PhysicalProtoConverterExtension,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    let malformed = || DataFusionError::Internal("malformed ASOF join bytes".into());
     let [left, right] = inputs else {
-        return Err(malformed());
+        return Err(malformed_asof());
     };
     let ((inequality, keep_unmatched), rest) = read_asof_header(bytes)?;
     let (left_bytes, right_bytes) = length_prefixed(rest)?;
     let mut left_exprs = projection_exprs(left_bytes, ctx, codec, converter)?;
     let mut right_exprs = projection_exprs(right_bytes, ctx, codec, converter)?;
     let time = (
-        left_exprs.pop().ok_or_else(malformed)?,
-        right_exprs.pop().ok_or_else(malformed)?,
+        left_exprs.pop().ok_or_else(malformed_asof)?,
+        right_exprs.pop().ok_or_else(malformed_asof)?,
     );
     if left_exprs.len() != right_exprs.len() {
-        return Err(malformed());
+        return Err(malformed_asof());
     }
     let on = left_exprs.into_iter().zip(right_exprs).collect();
     Ok(Arc::new(AsofJoinExec::try_new(

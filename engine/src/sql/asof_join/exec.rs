@@ -11,7 +11,7 @@ use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
-use datafusion::execution::memory_pool::MemoryConsumer;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::physical_expr::{
     Distribution, EquivalenceProperties, PhysicalExpr, PhysicalExprRef,
 };
@@ -286,7 +286,7 @@ fn joined_schema(left: &Schema, right: &Schema, keep_unmatched: bool) -> SchemaR
 struct Side {
     batch: RecordBatch,
     index: AsofIndex,
-    _reservation: datafusion::execution::memory_pool::MemoryReservation,
+    _reservation: MemoryReservation,
 }
 
 /// What joins each left batch.

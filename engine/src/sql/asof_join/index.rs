@@ -68,15 +68,13 @@ struct Group {
     range: Range<usize>,
 }
 
-/// The key rows of one side, in the row format both sides share; `None` without keys.
-type Keys = Option<Rows>;
-
 /// The right side's rows ordered for lookups.
 pub(super) struct AsofIndex {
     key_converter: Option<RowConverter>,
     time_converter: RowConverter,
     hasher: DefaultHashBuilder,
-    keys: Keys,
+    /// The key rows, in the row format both sides share; `None` without keys.
+    keys: Option<Rows>,
     /// The times of the rows: integers by position in `order`, rows by row number.
     times: Times,
     groups: Vec<Group>,

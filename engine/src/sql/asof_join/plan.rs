@@ -23,7 +23,7 @@ use datafusion::execution::context::QueryPlanner;
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::type_coercion::binary::comparison_coercion;
-use datafusion::logical_expr::utils::split_conjunction_owned;
+use datafusion::logical_expr::utils::{split_conjunction, split_conjunction_owned};
 use datafusion::logical_expr::{
     BinaryExpr, ColumnarValue, Expr, ExprSchemable, Extension, JoinType, LogicalPlan, Operator,
     ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, UserDefinedLogicalNode,
@@ -253,8 +253,8 @@ impl AnalyzerRule for AsofJoins {
         plan.transform_up_with_subqueries(|node| match node {
             LogicalPlan::Join(join)
                 if join.filter.as_ref().is_some_and(|f| {
-                    split_conjunction_owned(f.clone())
-                        .iter()
+                    split_conjunction(f)
+                        .into_iter()
                         .any(|e| marker(e).is_some())
                 }) =>
             {
