@@ -113,6 +113,7 @@ pub(super) async fn alter_table(
                     }
                 }
             }
+            super::collation::refuse_column_collation(&column_def)?;
             let default = column_def
                 .options
                 .iter()

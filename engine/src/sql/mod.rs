@@ -17,6 +17,7 @@ mod byte_codecs;
 mod byte_sizes;
 mod cast_names;
 mod checked_sum;
+mod collation;
 mod column_lambdas;
 mod copy;
 mod copy_from;
@@ -356,6 +357,7 @@ impl SqlSession {
             Box::pin(unnest_levels::nest_unnests(&mut statement, &state)).await?;
             alias_reuse::substitute_aliases(&mut statement, &state).await?;
             rewrite::duckdb_operators(&mut statement)?;
+            collation::mark_collations(&mut statement)?;
             function_names::duckdb_calls(&mut statement, &|name| {
                 state.higher_order_functions().contains_key(name)
             });
@@ -452,6 +454,7 @@ fn register_functions(ctx: &SessionContext) {
     epoch::register(ctx);
     integer_text::register(ctx);
     cast_names::register(ctx);
+    collation::register(ctx);
     time_bucket::register(ctx);
     let functions = [
         ScalarUDF::from(list_sum::ListSum::new()),

@@ -613,6 +613,13 @@ impl ScalarUDFImpl for MeasureUdf {
     }
 }
 
+/// `text` without its combining marks after canonical decomposition (`café` is `cafe`).
+pub(crate) fn without_accents(text: &str) -> String {
+    text.nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .collect()
+}
+
 /// How [`Normalize`] rewrites a text.
 #[derive(Debug, PartialEq, Eq, Hash, Clone, Copy)]
 enum Form {
@@ -668,10 +675,7 @@ impl ScalarUDFImpl for Normalize {
             .iter()
             .map(|text| {
                 text.map(|t| match self.form {
-                    Form::StripAccents => t
-                        .nfd()
-                        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-                        .collect::<String>(),
+                    Form::StripAccents => without_accents(t),
                     Form::Nfc => t.nfc().collect::<String>(),
                 })
             })

@@ -1,6 +1,7 @@
 //! End-to-end tests of the engine, in one binary so that DataFusion is linked once.
 
 mod asof_join;
+mod collations;
 mod ddl;
 mod dedup;
 mod duckdb_answers;

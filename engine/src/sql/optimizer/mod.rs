@@ -31,7 +31,7 @@
 //!   statistics bound finds each row's group in an array indexed by the key (TPC-H Q13, Q18);
 //!   one on a few keys, one of them a string, finds it by the keys packed into words (Q1).
 //!
-//! Ten rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
+//! Eleven rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
 //! [`CheckedArithmetic`] (physical) make integer overflow an error, as in DuckDB, where
 //! DataFusion wraps around; [`IntegerCasts`] (analyzer) makes a cast to an integer round, where
 //! DataFusion truncates; [`FloatOverDecimal`] (analyzer) compares a DOUBLE with a DECIMAL as
@@ -42,8 +42,9 @@
 //! DataFusion's are INTEGER;
 //! [`SubqueryValues`] (analyzer) answers `IN` and `EXISTS` subqueries in a SELECT list, which
 //! DataFusion plans only as conditions; [`InequalitySubqueries`] (analyzer) answers scalar
-//! subqueries correlated by inequalities, which DataFusion does not decorrelate; [`TextCasts`] (analyzer) writes a timestamp or a float
-//! cast to text as DuckDB does.
+//! subqueries correlated by inequalities, which DataFusion does not decorrelate; [`TextCasts`]
+//! (analyzer) writes a timestamp or a float cast to text as DuckDB does; [`Collations`]
+//! (analyzer) makes text marked `COLLATE` compare, sort and group by its collation.
 //!
 //! The two subquery rules work without statistics, each restricted to a plan shape where the
 //! rewrite is cheap and the win is likely:
@@ -57,6 +58,7 @@
 mod aggregate_key_reduction;
 mod bounded_decimal;
 mod checked_integers;
+mod collations;
 mod conjunct_order;
 mod date_intervals;
 mod date_part_types;
@@ -103,6 +105,7 @@ use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 pub use aggregate_key_reduction::AggregateKeyReduction;
 pub use bounded_decimal::{BoundedDecimal, DecimalArithmetic};
 pub use checked_integers::{CheckedArithmetic, CheckedConstants, CheckedInteger};
+pub use collations::Collations;
 pub use conjunct_order::ConjunctOrder;
 pub use date_intervals::DateIntervals;
 pub use date_part_types::DatePartTypes;
@@ -137,8 +140,8 @@ const KEYS_ALIAS: &str = "__tarn_join_keys";
 /// DataFusion's analyzer rules with Tarn's: [`DateIntervals`], [`DatePartTypes`] and
 /// [`FloatOverDecimal`] just before type coercion, whose choice of type they correct, [`IntegerCasts`],
 /// [`TruncatedDecimals`], [`SubqueryValues`], [`InequalitySubqueries`] (after the previous,
-/// whose `count(*)` subqueries it may take), [`TextCasts`], [`JsonCasts`] and [`CheckedConstants`] after it,
-/// which need its casts and types in place.
+/// whose `count(*)` subqueries it may take), [`TextCasts`], [`JsonCasts`], [`CheckedConstants`]
+/// and [`Collations`] after it, which need its casts and types in place.
 pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     let mut rules = Analyzer::new().rules;
     let coercion = rules
@@ -155,6 +158,7 @@ pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     rules.push(Arc::new(TextCasts));
     rules.push(Arc::new(JsonCasts));
     rules.push(Arc::new(CheckedConstants));
+    rules.push(Arc::new(Collations));
     // After type coercion, which types the two times of each ASOF join alike.
     rules.push(Arc::new(crate::sql::asof_join::AsofJoins));
     rules
