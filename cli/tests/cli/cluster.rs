@@ -283,7 +283,7 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
     // LIMIT holds over them, ASOF joins, USING joins and LATERAL ... LIMIT (rewritten into SQL
     // before planning) run there, and the executors have Tarn's functions (MiniLM embeddings,
     // vector maths, DuckDB's division, JSON casts, intervals times numbers, integer arithmetic
-    // checked for overflow).
+    // checked for overflow, collations).
     let script = format!(
         "CREATE TABLE small AS SELECT n_nationkey AS k, n_name AS name FROM nation WHERE n_regionkey = 1;
          SELECT count(*) AS n, min(name) AS first FROM small JOIN customer ON c_nationkey = k;
@@ -300,6 +300,8 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
            FULL JOIN (SELECT n_nationkey AS k FROM nation WHERE n_regionkey = 2) USING (k);
          SELECT sum(len(CAST(to_json([k, k]) AS BIGINT[]))) AS items,
            max(DATE '2024-01-01' + INTERVAL (k) DAY) AS latest FROM small;
+         SELECT count(*) AS cased, count(DISTINCT n_name COLLATE NOCASE) AS names FROM nation
+           WHERE n_name COLLATE NOCASE IN ('brazil', 'Canada');
          SELECT count(*) AS files FROM glob('{}/*.parquet');
          SELECT sum(k * 3) AS triple, max(k - 1) AS below FROM small;",
         data.display()
@@ -325,6 +327,7 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
         embedded.contains("k,name\n1,ARGENTINA\n2,BRAZIL\nx\n1\nn,total\n1000,499500\n"),
         "{embedded}"
     );
+    assert!(embedded.contains("cased,names\n2,2\n"), "{embedded}");
     assert!(
         embedded.ends_with("files\n8\ntriple,below\n141,23\n"),
         "{embedded}"
