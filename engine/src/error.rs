@@ -142,6 +142,7 @@ fn one_line(err: &DataFusionError) -> String {
         DataFusionError::ArrowError(e, _) => match e.as_ref() {
             ArrowError::ArithmeticOverflow(m) => ("Out of Range Error", m.clone()),
             ArrowError::DivideByZero => ("Invalid Input Error", e.to_string()),
+            ArrowError::CastError(m) => ("Conversion Error", m.clone()),
             _ => ("Conversion Error", e.to_string()),
         },
         DataFusionError::Execution(m) => {

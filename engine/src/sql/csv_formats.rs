@@ -5,8 +5,8 @@
 //! values in the first [`SAMPLE_ROWS`] rows all read in the date format is a DATE, else in the
 //! timestamp format a TIMESTAMP. A column given a type by `types` or `columns` keeps it, and
 //! a DATE or TIMESTAMP column is read in its format. The values are read with `strptime`, so
-//! the format is DuckDB's; a value that does not fit fails the query naming it, or with
-//! `ignore_errors` leaves its row out.
+//! the format is DuckDB's; a value that does not fit fails the query naming it, its column and
+//! its file (`checked_reads`), or with `ignore_errors` leaves its row out.
 
 use std::sync::Arc;
 
@@ -91,17 +91,22 @@ impl TextFormats {
         )))
     }
 
+    /// The format given for values of type `target`, if any.
+    pub fn format_of(&self, target: &DataType) -> Option<&str> {
+        match target {
+            DataType::Date32 => self.date.as_deref(),
+            DataType::Timestamp(_, _) => self.timestamp.as_deref(),
+            _ => None,
+        }
+    }
+
     /// `text` read as `target` in its format, where one was given for the type; `None`
-    /// otherwise. `lenient` gives NULL where a value does not fit, instead of failing.
-    pub fn read(&self, text: Expr, target: &DataType, lenient: bool) -> Option<Expr> {
-        let format = match target {
-            DataType::Date32 => self.date.as_ref()?,
-            DataType::Timestamp(_, _) => self.timestamp.as_ref()?,
-            _ => return None,
-        };
-        let strptime = ScalarUDF::from(Strptime::new(lenient));
+    /// otherwise. A value that does not fit is NULL.
+    pub fn read(&self, text: Expr, target: &DataType) -> Option<Expr> {
+        let format = self.format_of(target)?;
+        let strptime = ScalarUDF::from(Strptime::new(true));
         Some(datafusion::logical_expr::cast(
-            strptime.call(vec![text, lit(format.as_str())]),
+            strptime.call(vec![text, lit(format)]),
             target.clone(),
         ))
     }
@@ -118,13 +123,9 @@ mod tests {
             timestamp: None,
         };
         let column = datafusion::prelude::col("d");
-        assert!(
-            formats
-                .read(column.clone(), &DataType::Date32, false)
-                .is_some()
-        );
+        assert!(formats.read(column.clone(), &DataType::Date32).is_some());
         let stamp = DataType::Timestamp(TimeUnit::Microsecond, None);
-        assert!(formats.read(column.clone(), &stamp, false).is_none());
-        assert!(formats.read(column, &DataType::Utf8, false).is_none());
+        assert!(formats.read(column.clone(), &stamp).is_none());
+        assert!(formats.read(column, &DataType::Utf8).is_none());
     }
 }

@@ -29,7 +29,9 @@ use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use tarn_fs::FsError;
 
+use super::checked_reads::read_or_fail;
 use super::csv_formats::TextFormats;
+use super::types::sql_type_name;
 use crate::error::{Result, TarnError};
 
 /// The file formats a scan can read.
@@ -203,8 +205,9 @@ fn typed_over(
     null_text: Option<&str>,
     skip_unreadable: bool,
     formats: Option<&TextFormats>,
+    files: &str,
 ) -> Result<Arc<dyn TableProvider>> {
-    use datafusion::logical_expr::{Expr, cast, try_cast, when};
+    use datafusion::logical_expr::{Expr, try_cast, when};
     let mut projection = Vec::with_capacity(table.schema().fields().len());
     let mut readable: Option<Expr> = None;
     for field in table.schema().fields() {
@@ -214,11 +217,20 @@ fn typed_over(
             continue;
         };
         let target = target.data_type().clone();
-        let formatted = formats.and_then(|f| f.read(column.clone(), &target, skip_unreadable));
-        let mut value = match (formatted, skip_unreadable) {
-            (Some(formatted), _) => formatted,
-            (None, true) => try_cast(column.clone(), target.clone()),
-            (None, false) => cast(column.clone(), target.clone()),
+        let format = formats.and_then(|f| f.format_of(&target));
+        let lenient = formats
+            .and_then(|f| f.read(column.clone(), &target))
+            .unwrap_or_else(|| try_cast(column.clone(), target.clone()));
+        let mut value = match skip_unreadable || target == DataType::Utf8 {
+            true => lenient,
+            false => {
+                let reading = match format {
+                    Some(format) => format!("{} in the format '{format}'", sql_type_name(&target)),
+                    None => sql_type_name(&target),
+                };
+                let place = format!("column {} of {files}", field.name());
+                read_or_fail(column.clone(), lenient, place, reading)
+            }
         };
         let mut read = column.clone().is_null().or(value.clone().is_not_null());
         if let Some(text) = null_text {
@@ -403,7 +415,15 @@ impl ScanSpec {
                     }
                     None => schema,
                 };
-                typed_over(table, &schema, null_string, ignore_errors, formats)?
+                let files: Vec<String> = self.paths.iter().map(|p| format!("'{p}'")).collect();
+                typed_over(
+                    table,
+                    &schema,
+                    null_string,
+                    ignore_errors,
+                    formats,
+                    &files.join(", "),
+                )?
             }
             false => table,
         };

@@ -16,6 +16,7 @@ mod bits;
 mod byte_codecs;
 mod byte_sizes;
 mod cast_names;
+mod checked_reads;
 mod checked_sum;
 mod collation;
 mod column_lambdas;

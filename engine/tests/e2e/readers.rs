@@ -256,8 +256,8 @@ async fn file_row_number_is_each_rows_place_in_its_file() {
 
 /// `dateformat` and `timestampformat`: a text column whose values all read in a format is a
 /// DATE or a TIMESTAMP, one they do not all fit stays VARCHAR, and a column typed DATE is read
-/// in the format, a value that does not fit failing the read or, with `ignore_errors`, leaving
-/// its row out.
+/// in the format, a value that does not fit failing the read (naming it, its column and its
+/// file) or, with `ignore_errors`, leaving its row out.
 #[tokio::test]
 async fn dates_and_times_in_a_given_format_are_typed_and_read() {
     let dir = tempfile::tempdir().unwrap();
@@ -337,9 +337,24 @@ async fn dates_and_times_in_a_given_format_are_typed_and_read() {
         .await,
         [["1", "2024-01-05"], ["3", "2023-12-31"]]
     );
+    // One line naming the value, the column, the file and the reading.
     let err = error(&mut s, &format!("SELECT id, day FROM {typed})")).await;
-    assert!(
-        err.contains("'someday'") && err.contains("%d/%m/%Y"),
-        "{err}"
+    assert_eq!(
+        err,
+        format!(
+            "Conversion Error: 'someday' in column day of '{bad}' cannot be read as DATE in \
+             the format '%d/%m/%Y'"
+        )
+    );
+    let err = error(
+        &mut s,
+        &format!("SELECT * FROM read_csv('{bad}', nullstr = 'NA', types = {{'id': 'BIGINT', 'day': 'INTEGER'}})"),
+    )
+    .await;
+    assert_eq!(
+        err,
+        format!(
+            "Conversion Error: '05/01/2024' in column day of '{bad}' cannot be read as INTEGER"
+        )
     );
 }
