@@ -42,6 +42,7 @@ mod function_names;
 mod functions;
 mod glob_match;
 mod insert_by_name;
+mod insert_defaults;
 pub(crate) mod integer_text;
 mod interval_times;
 mod json;
@@ -327,6 +328,7 @@ impl SqlSession {
         let ctx = &self.ctx;
         limit_percent::resolve(&mut statement, self).await?;
         self.macros.expand(&mut statement)?;
+        insert_defaults::fill_defaults(&mut statement, ctx).await?;
         let rewritten = rewrite::rewrite(&mut statement, &|name| {
             ctx.table_exist(name).unwrap_or(false)
         })?;

@@ -192,3 +192,36 @@ async fn insert_by_name_matches_columns_by_name() {
         "{unknown}"
     );
 }
+
+/// `DEFAULT` in a VALUES row and `DEFAULT VALUES` give each column its default, or NULL without
+/// one, in the table's order or the INSERT's (DuckDB 2.0's answers).
+#[tokio::test]
+async fn insert_fills_default_in_values_rows() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE docs (id INTEGER, split VARCHAR DEFAULT 'train', tokens INTEGER DEFAULT 7 * 2)",
+    )
+    .await;
+    for insert in [
+        "INSERT INTO docs VALUES (1, DEFAULT, 2), (DEFAULT, 'test', DEFAULT)",
+        "INSERT INTO docs DEFAULT VALUES",
+        "INSERT INTO docs (tokens, id) VALUES (DEFAULT, 3)",
+        "INSERT INTO docs (ID, \"split\") VALUES (4, DEFAULT)",
+    ] {
+        query(&mut s, insert).await;
+    }
+    assert_eq!(
+        query(&mut s, "SELECT * FROM docs").await,
+        [
+            ["1", "train", "2"],
+            ["NULL", "test", "14"],
+            ["NULL", "train", "14"],
+            ["3", "train", "14"],
+            ["4", "train", "14"]
+        ]
+    );
+    // A quoted "default" is a column name, as in DuckDB.
+    let err = error(&mut s, "INSERT INTO docs VALUES (5, \"default\", 1)").await;
+    assert!(err.contains("default"), "{err}");
+}
