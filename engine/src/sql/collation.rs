@@ -28,7 +28,7 @@ use sqlparser::ast::{self, ColumnDef, ColumnOption, Statement, VisitorMut};
 use unicode_normalization::UnicodeNormalization;
 
 use super::rewrite::{call, run_visitor};
-use super::text_functions::without_accents;
+use super::text_functions::{call_value, without_accents};
 use super::types::sql_type_name;
 use crate::error::{Result as TarnResult, TarnError};
 
@@ -334,14 +334,7 @@ impl ScalarUDFImpl for CollationKey {
             DataType::Utf8View => texts.as_string_view().iter().map(&mut keyed).collect(),
             _ => texts.as_string::<i32>().iter().map(&mut keyed).collect(),
         };
-        let keys = Arc::new(keys);
-        match &args.args[0] {
-            ColumnarValue::Scalar(_) => Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                keys.as_ref(),
-                0,
-            )?)),
-            ColumnarValue::Array(_) => Ok(ColumnarValue::Array(keys)),
-        }
+        call_value(&args.args, Arc::new(keys))
     }
 }
 

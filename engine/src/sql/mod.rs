@@ -65,6 +65,7 @@ mod next_after;
 mod null_treatment;
 mod octet_length;
 pub(crate) mod optimizer;
+mod path_parts;
 mod pivot;
 mod positional_join;
 mod rewrite;
@@ -483,7 +484,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(bar::Bar::new()),
         ScalarUDF::from(struct_insert::StructInsert::new()),
     ];
-    for function in functions {
+    for function in functions.into_iter().chain(path_parts::functions()) {
         ctx.register_udf(function);
     }
     ctx.register_higher_order_function(Arc::new(HigherOrderUDF::new_from_impl(

@@ -193,7 +193,7 @@ async fn ignore_errors_leaves_out_the_rows_a_type_cannot_read() {
 }
 
 #[tokio::test]
-async fn file_row_number_is_each_rows_place_in_its_file() {
+async fn file_row_number_and_filename_say_where_each_row_comes_from() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = session();
     // Two files of several row groups each, so the numbers run across row groups, restart per
@@ -252,6 +252,24 @@ async fn file_row_number_is_each_rows_place_in_its_file() {
     )
     .await;
     assert!(err.contains("file_row_number"), "{err}");
+    // DuckDB's path functions take the file's name apart.
+    let folder = dir.path().display().to_string();
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT parse_filename(filename), parse_filename(filename, true), \
+                 parse_dirpath(filename) = '{folder}', parse_dirname(filename), \
+                 parse_path(filename)[-1], count(*) \
+                 FROM read_parquet('{glob}', filename = true) GROUP BY ALL ORDER BY ALL"
+            )
+        )
+        .await,
+        [
+            ["a.parquet", "a", "true", "/", "a.parquet", "2500"],
+            ["b.parquet", "b", "true", "/", "b.parquet", "2500"]
+        ]
+    );
 }
 
 /// `dateformat` and `timestampformat`: a text column whose values all read in a format is a
