@@ -9,7 +9,8 @@
 //! which sqlparser does not know, is parsed at `LIKE`'s precedence as a call of
 //! [`GLOB_MATCH`], `[x * 2 FOR x IN list IF x > 0]`, DuckDB's list comprehension, as
 //! `list_transform` over `list_filter`, and `a && b` (the lists share an element) as
-//! `list_has_any(a, b)`.
+//! `list_has_any(a, b)`. `a IS [NOT] DISTINCT FROM b` takes `b` at `IS`'s precedence, so that
+//! `AND` and `OR` after it join conditions, as in DuckDB.
 //!
 //! Everything else is the DuckDB dialect's: `dialect()` answers with its type, so the parser's
 //! DuckDB-only syntax stays on, and every setting the DuckDB dialect changes is forwarded.
@@ -66,6 +67,26 @@ fn glob_operator(parser: &Parser) -> Option<(bool, usize)> {
         Some((false, 1))
     } else if is_not(&first.token) && is_glob(&second.token) {
         Some((true, 2))
+    } else {
+        None
+    }
+}
+
+/// Whether the parser is at `IS DISTINCT FROM` or `IS NOT DISTINCT FROM`, and how many tokens
+/// that is.
+fn distinct_from(parser: &Parser) -> Option<(bool, usize)> {
+    let [is, second, third, fourth] = parser.peek_tokens_with_location::<4>();
+    let word = |token: &Token, name: &str| is_keyword(token, name);
+    if !word(&is.token, "is") {
+        return None;
+    }
+    if word(&second.token, "distinct") && word(&third.token, "from") {
+        Some((false, 3))
+    } else if word(&second.token, "not")
+        && word(&third.token, "distinct")
+        && word(&fourth.token, "from")
+    {
+        Some((true, 4))
     } else {
         None
     }
@@ -168,6 +189,21 @@ impl Dialect for TarnDialect {
                     .parse_subexpr(like)
                     .map(|pattern| glob_call(expr.clone(), pattern, negated)),
             );
+        }
+        // sqlparser reads the right side of IS [NOT] DISTINCT FROM as a whole expression, so
+        // `a IS DISTINCT FROM b OR c` took `b OR c`; it stops where IS binds no further.
+        if let Some((negated, tokens)) = distinct_from(parser) {
+            for _ in 0..tokens {
+                parser.advance_token();
+            }
+            let level = self.prec_value(Precedence::Is);
+            return Some(parser.parse_subexpr(level).map(|right| {
+                let (left, right) = (Box::new(expr.clone()), Box::new(right));
+                match negated {
+                    true => Expr::IsNotDistinctFrom(left, right),
+                    false => Expr::IsDistinctFrom(left, right),
+                }
+            }));
         }
         if parser.peek_token_ref().token == Token::Overlap {
             parser.advance_token();
