@@ -225,3 +225,33 @@ async fn insert_fills_default_in_values_rows() {
     let err = error(&mut s, "INSERT INTO docs VALUES (5, \"default\", 1)").await;
     assert!(err.contains("default"), "{err}");
 }
+
+/// `CREATE TABLE AS` optimizes its query and runs it, which optimizes it again: a DATE plus an
+/// INTEGER column stays a DATE in both (the second pass once saw DataFusion's day interval as
+/// one with a time of day, made the batches TIMESTAMPs, and the table refused them).
+#[tokio::test]
+async fn create_table_as_keeps_dates_plus_days() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE due AS SELECT DATE '2024-01-30' + x::INTEGER AS day, \
+         DATE '2024-01-30' + x AS later, DATE '2024-01-30' + INTERVAL (x) HOUR AS stamp \
+         FROM range(3) t(x)",
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT typeof(day), typeof(later), typeof(stamp), max(day), max(stamp) FROM due \
+             GROUP BY ALL"
+        )
+        .await,
+        [[
+            "DATE",
+            "DATE",
+            "TIMESTAMP",
+            "2024-02-01",
+            "2024-01-30T02:00:00"
+        ]]
+    );
+}

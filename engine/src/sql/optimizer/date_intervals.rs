@@ -76,9 +76,13 @@ fn date_to_timestamp(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>>
     })))
 }
 
-/// False only for a constant interval of whole months and days.
+/// False only for a constant interval of whole months and days, and for the days DataFusion's
+/// type coercion makes of `date + integer`: `CAST(CAST(n * 86400 AS Duration(s)) AS Interval)`.
+/// A plan optimized twice (`CREATE TABLE AS` optimizes its query, then runs it, which optimizes
+/// it again) would otherwise turn a DATE of the first pass into a TIMESTAMP in the second.
 fn may_have_time_of_day(interval: &Expr) -> bool {
     match interval {
+        Expr::Cast(Cast { expr, .. }) if is_whole_days(expr) => false,
         Expr::Literal(ScalarValue::IntervalYearMonth(_), _) => false,
         Expr::Literal(ScalarValue::IntervalDayTime(value), _) => {
             value.is_some_and(|v| v.milliseconds != 0)
@@ -88,4 +92,17 @@ fn may_have_time_of_day(interval: &Expr) -> bool {
         }
         _ => true,
     }
+}
+
+/// `CAST(n * 86400 AS Duration(s))`: a number of days as seconds.
+fn is_whole_days(expr: &Expr) -> bool {
+    let Expr::Cast(Cast { expr, field }) = expr else {
+        return false;
+    };
+    *field.data_type() == DataType::Duration(TimeUnit::Second)
+        && matches!(expr.as_ref(), Expr::BinaryExpr(BinaryExpr {
+            op: Operator::Multiply,
+            right,
+            ..
+        }) if matches!(right.as_ref(), Expr::Literal(ScalarValue::Int64(Some(86_400)), _)))
 }
