@@ -37,6 +37,7 @@ mod expand;
 mod explain;
 pub(crate) mod files;
 mod filter_clause;
+mod float_extremes;
 mod format;
 mod function_names;
 mod functions;
@@ -500,6 +501,9 @@ fn register_functions(ctx: &SessionContext) {
         try_expr::TryOrNull::new(),
     )));
     ctx.register_udaf(AggregateUDF::from(kahan_sum::KahanSum::new()));
+    for extreme in float_extremes::functions() {
+        ctx.register_udaf(extreme);
+    }
     for best in [arg_best::Best::Max, arg_best::Best::Min] {
         ctx.register_udaf(AggregateUDF::from(arg_best::ArgBest::new(best)));
     }

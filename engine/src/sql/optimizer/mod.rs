@@ -31,7 +31,7 @@
 //!   statistics bound finds each row's group in an array indexed by the key (TPC-H Q13, Q18);
 //!   one on a few keys, one of them a string, finds it by the keys packed into words (Q1).
 //!
-//! Eleven rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
+//! Twelve rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
 //! [`CheckedArithmetic`] (physical) make integer overflow an error, as in DuckDB, where
 //! DataFusion wraps around; [`IntegerCasts`] (analyzer) makes a cast to an integer round, where
 //! DataFusion truncates; [`FloatOverDecimal`] (analyzer) compares a DOUBLE with a DECIMAL as
@@ -44,7 +44,9 @@
 //! DataFusion plans only as conditions; [`InequalitySubqueries`] (analyzer) answers scalar
 //! subqueries correlated by inequalities, which DataFusion does not decorrelate; [`TextCasts`]
 //! (analyzer) writes a timestamp or a float cast to text as DuckDB does; [`Collations`]
-//! (analyzer) makes text marked `COLLATE` compare, sort and group by its collation.
+//! (analyzer) makes text marked `COLLATE` compare, sort and group by its collation;
+//! [`FloatExtremes`] (analyzer) makes `max` and `min` of floats order NaN above every number,
+//! where DataFusion's grouped ones lose track after a NaN.
 //!
 //! The two subquery rules work without statistics, each restricted to a plan shape where the
 //! rewrite is cheap and the win is likely:
@@ -69,6 +71,7 @@ mod eager_and;
 mod expressions;
 mod filter_estimates;
 mod float_decimal;
+mod float_extremes;
 mod inequality_subqueries;
 mod insertion_order;
 mod integer_casts;
@@ -115,6 +118,7 @@ pub use eager_and::{EagerAnd, EagerConjunction};
 pub use expressions::ArithmeticOp;
 pub use filter_estimates::FilterEstimates;
 pub use float_decimal::FloatOverDecimal;
+pub use float_extremes::FloatExtremes;
 pub use inequality_subqueries::InequalitySubqueries;
 pub use insertion_order::{InsertionOrder, KeepInsertionOrder, MemoryScansInOrder};
 pub use integer_casts::IntegerCasts;
@@ -140,8 +144,8 @@ const KEYS_ALIAS: &str = "__tarn_join_keys";
 /// DataFusion's analyzer rules with Tarn's: [`DateIntervals`], [`DatePartTypes`] and
 /// [`FloatOverDecimal`] just before type coercion, whose choice of type they correct, [`IntegerCasts`],
 /// [`TruncatedDecimals`], [`SubqueryValues`], [`InequalitySubqueries`] (after the previous,
-/// whose `count(*)` subqueries it may take), [`TextCasts`], [`JsonCasts`], [`CheckedConstants`]
-/// and [`Collations`] after it, which need its casts and types in place.
+/// whose `count(*)` subqueries it may take), [`TextCasts`], [`JsonCasts`], [`CheckedConstants`],
+/// [`Collations`] and [`FloatExtremes`] after it, which need its casts and types in place.
 pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     let mut rules = Analyzer::new().rules;
     let coercion = rules
@@ -159,6 +163,7 @@ pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     rules.push(Arc::new(JsonCasts));
     rules.push(Arc::new(CheckedConstants));
     rules.push(Arc::new(Collations));
+    rules.push(Arc::new(FloatExtremes));
     // After type coercion, which types the two times of each ASOF join alike.
     rules.push(Arc::new(crate::sql::asof_join::AsofJoins));
     rules
