@@ -16,19 +16,25 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, UInt32Array, new_null_array};
-use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::array::{
+    Array, ArrayRef, ArrowNativeTypeOp, ArrowPrimitiveType, AsArray, BooleanArray, PrimitiveArray,
+    UInt32Array, new_null_array,
+};
+use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 use datafusion::arrow::compute::kernels::boolean::not;
 use datafusion::arrow::compute::{interleave, nullif, prep_null_mask_filter, take};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Date64Type, Decimal128Type, Field, FieldRef, Float32Type, Float64Type,
+    Int8Type, Int16Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
+};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
-
-use super::decimal_avg::selected;
 
 /// Which end of the order wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,14 +134,218 @@ impl ArgBest {
 /// No winner yet.
 const NONE: (u32, u32) = (u32::MAX, 0);
 
+/// Each group's best key so far, kept as the key's own type allows: numbers, dates and times as
+/// values of their type in one vector, any other type in Arrow's row format (compared as bytes).
+trait BestKeys: Send + Sync {
+    /// Makes room for `groups` groups.
+    fn resize(&mut self, groups: usize);
+
+    /// For each row `eligible` admits (all without it), in order: when its key beats its
+    /// group's best, records the key and calls `won(row, group)`.
+    fn offer(
+        &mut self,
+        best: Best,
+        keys: &ArrayRef,
+        groups: &[usize],
+        eligible: Option<&BooleanBuffer>,
+        won: &mut dyn FnMut(usize, usize),
+    ) -> Result<()>;
+
+    /// The keys of the groups `emit_to` names, which leave the state; NULL where a group has
+    /// none.
+    fn emit(&mut self, emit_to: EmitTo) -> Result<ArrayRef>;
+
+    /// The bytes the keys take.
+    fn size(&self) -> usize;
+}
+
+/// The keys for `key_type`.
+fn best_keys(key_type: &DataType) -> Result<Box<dyn BestKeys>> {
+    fn typed<T: ArrowPrimitiveType>(key_type: &DataType) -> Result<Box<dyn BestKeys>> {
+        Ok(Box::new(PrimitiveKeys::<T> {
+            key_type: key_type.clone(),
+            best: Vec::new(),
+            set: Vec::new(),
+        }))
+    }
+    match key_type {
+        DataType::Int8 => typed::<Int8Type>(key_type),
+        DataType::Int16 => typed::<Int16Type>(key_type),
+        DataType::Int32 => typed::<Int32Type>(key_type),
+        DataType::Int64 => typed::<Int64Type>(key_type),
+        DataType::UInt8 => typed::<UInt8Type>(key_type),
+        DataType::UInt16 => typed::<UInt16Type>(key_type),
+        DataType::UInt32 => typed::<UInt32Type>(key_type),
+        DataType::UInt64 => typed::<UInt64Type>(key_type),
+        DataType::Float32 => typed::<Float32Type>(key_type),
+        DataType::Float64 => typed::<Float64Type>(key_type),
+        DataType::Date32 => typed::<Date32Type>(key_type),
+        DataType::Date64 => typed::<Date64Type>(key_type),
+        DataType::Decimal128(_, _) => typed::<Decimal128Type>(key_type),
+        DataType::Timestamp(TimeUnit::Second, _) => typed::<TimestampSecondType>(key_type),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            typed::<TimestampMillisecondType>(key_type)
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            typed::<TimestampMicrosecondType>(key_type)
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => typed::<TimestampNanosecondType>(key_type),
+        _ => Ok(Box::new(RowKeys {
+            converter: RowConverter::new(vec![SortField::new(key_type.clone())])?,
+            key_type: key_type.clone(),
+            best: Vec::new(),
+            bytes: 0,
+        })),
+    }
+}
+
+/// Keys of a primitive type; floats compare in IEEE total order, NaN above all numbers.
+struct PrimitiveKeys<T: ArrowPrimitiveType> {
+    /// The type to emit, with its time zone or precision.
+    key_type: DataType,
+    best: Vec<T::Native>,
+    /// Whether each group has a key yet.
+    set: Vec<bool>,
+}
+
+impl<T: ArrowPrimitiveType> BestKeys for PrimitiveKeys<T> {
+    fn resize(&mut self, groups: usize) {
+        self.best.resize(groups, T::Native::default());
+        self.set.resize(groups, false);
+    }
+
+    fn offer(
+        &mut self,
+        best: Best,
+        keys: &ArrayRef,
+        groups: &[usize],
+        eligible: Option<&BooleanBuffer>,
+        won: &mut dyn FnMut(usize, usize),
+    ) -> Result<()> {
+        let keys = keys.as_primitive::<T>().values();
+        for (row, (&group, &key)) in groups.iter().zip(keys.iter()).enumerate() {
+            if eligible.is_some_and(|e| !e.value(row)) {
+                continue;
+            }
+            let better = !self.set[group]
+                || match best {
+                    Best::Max => key.is_gt(self.best[group]),
+                    Best::Min => key.is_lt(self.best[group]),
+                };
+            if better {
+                self.best[group] = key;
+                self.set[group] = true;
+                won(row, group);
+            }
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let best = emit_to.take_needed(&mut self.best);
+        let set = emit_to.take_needed(&mut self.set);
+        let keys = PrimitiveArray::<T>::new(best.into(), Some(NullBuffer::from(set)))
+            .with_data_type(self.key_type.clone());
+        Ok(Arc::new(keys))
+    }
+
+    fn size(&self) -> usize {
+        self.best.capacity() * std::mem::size_of::<T::Native>() + self.set.capacity()
+    }
+}
+
+/// Keys of any other type, in Arrow's row format; an empty key is none yet.
+struct RowKeys {
+    converter: RowConverter,
+    key_type: DataType,
+    best: Vec<Vec<u8>>,
+    /// The bytes the keys hold in all, kept as they change: summing them for every batch's
+    /// `size` took a tenth of a query over 500 thousand groups.
+    bytes: usize,
+}
+
+impl BestKeys for RowKeys {
+    fn resize(&mut self, groups: usize) {
+        self.best.resize_with(groups, Vec::new);
+    }
+
+    fn offer(
+        &mut self,
+        best: Best,
+        keys: &ArrayRef,
+        groups: &[usize],
+        eligible: Option<&BooleanBuffer>,
+        won: &mut dyn FnMut(usize, usize),
+    ) -> Result<()> {
+        let rows = self.converter.convert_columns(std::slice::from_ref(keys))?;
+        for (row, &group) in groups.iter().enumerate() {
+            if eligible.is_some_and(|e| !e.value(row)) {
+                continue;
+            }
+            let key = rows.row(row);
+            let current = &mut self.best[group];
+            let better = current.is_empty()
+                || match best {
+                    Best::Max => key.as_ref() > current.as_slice(),
+                    Best::Min => key.as_ref() < current.as_slice(),
+                };
+            if better {
+                self.bytes -= current.capacity();
+                current.clear();
+                current.extend_from_slice(key.as_ref());
+                self.bytes += current.capacity();
+                won(row, group);
+            }
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let keys = emit_to.take_needed(&mut self.best);
+        self.bytes -= keys.iter().map(Vec::capacity).sum::<usize>();
+        let null_key = self
+            .converter
+            .convert_columns(&[new_null_array(&self.key_type, 1)])?;
+        let parser = self.converter.parser();
+        let rows = keys.iter().map(|key| match key.is_empty() {
+            true => null_key.row(0),
+            false => parser.parse(key),
+        });
+        Ok(self.converter.convert_rows(rows)?.remove(0))
+    }
+
+    fn size(&self) -> usize {
+        self.bytes + self.best.capacity() * std::mem::size_of::<Vec<u8>>() + self.converter.size()
+    }
+}
+
+/// The rows that take part: a key and a value not NULL, and kept by the filter; `None` for all.
+fn eligible_rows(
+    values: &ArrayRef,
+    keys: &ArrayRef,
+    filter: Option<&BooleanArray>,
+) -> Option<BooleanBuffer> {
+    let not_null = NullBuffer::union(
+        keys.logical_nulls().as_ref(),
+        values.logical_nulls().as_ref(),
+    )
+    .map(|nulls| nulls.into_inner());
+    let kept = filter.map(|filter| match filter.null_count() {
+        0 => filter.values().clone(),
+        _ => prep_null_mask_filter(filter).values().clone(),
+    });
+    match (not_null, kept) {
+        (Some(not_null), Some(kept)) => Some(&not_null & &kept),
+        (one, other) => one.or(other),
+    }
+}
+
 /// The state of every group; see the module documentation.
 struct ArgBestGroups {
     best: Best,
     value_type: DataType,
     key_type: DataType,
-    keys: RowConverter,
-    /// Per group, its best key in row format; empty while it has none.
-    best_keys: Vec<Vec<u8>>,
+    keys: Box<dyn BestKeys>,
     /// Per group, its winner: an index into `chunks` and a row in it, or [`NONE`].
     winners: Vec<(u32, u32)>,
     /// Arrays of winning values, taken from the batches they came in.
@@ -149,9 +359,8 @@ impl ArgBestGroups {
         Ok(ArgBestGroups {
             best,
             value_type,
-            keys: RowConverter::new(vec![SortField::new(key_type.clone())])?,
+            keys: best_keys(&key_type)?,
             key_type,
-            best_keys: Vec::new(),
             winners: Vec::new(),
             chunks: Vec::new(),
             chunk_rows: 0,
@@ -167,41 +376,28 @@ impl ArgBestGroups {
         filter: Option<&BooleanArray>,
         total_groups: usize,
     ) -> Result<()> {
-        self.best_keys.resize_with(total_groups, Vec::new);
+        self.keys.resize(total_groups);
         self.winners.resize(total_groups, NONE);
-        let rows = self.keys.convert_columns(std::slice::from_ref(keys))?;
         // The rows of this batch that win, each with its group; a group that wins twice keeps
         // its slot and takes the later row. The chunk they will form is `chunk`, so a group's
         // winner already says which slot it holds.
         let chunk = self.chunks.len() as u32;
         let mut won: Vec<u32> = Vec::new();
-        let (key_nulls, value_nulls) = (keys.logical_nulls(), values.logical_nulls());
-        let is_null =
-            |nulls: &Option<NullBuffer>, row: usize| nulls.as_ref().is_some_and(|n| n.is_null(row));
-        for (row, &group) in groups.iter().enumerate() {
-            if is_null(&key_nulls, row) || is_null(&value_nulls, row) || !selected(filter, row) {
-                continue;
-            }
-            let key = rows.row(row);
-            let best = &mut self.best_keys[group];
-            let better = best.is_empty()
-                || match self.best {
-                    Best::Max => key.as_ref() > best.as_slice(),
-                    Best::Min => key.as_ref() < best.as_slice(),
-                };
-            if !better {
-                continue;
-            }
-            best.clear();
-            best.extend_from_slice(key.as_ref());
-            match self.winners[group] {
+        let winners = &mut self.winners;
+        let eligible = eligible_rows(values, keys, filter);
+        self.keys.offer(
+            self.best,
+            keys,
+            groups,
+            eligible.as_ref(),
+            &mut |row, group| match winners[group] {
                 (in_chunk, slot) if in_chunk == chunk => won[slot as usize] = row as u32,
                 _ => {
-                    self.winners[group] = (chunk, won.len() as u32);
+                    winners[group] = (chunk, won.len() as u32);
                     won.push(row as u32);
                 }
-            }
-        }
+            },
+        )?;
         if won.is_empty() {
             return Ok(());
         }
@@ -244,28 +440,15 @@ impl ArgBestGroups {
     }
 
     /// The winners' values and keys of the groups `emit_to` names, which leave the state.
-    fn emit(&mut self, emit_to: EmitTo) -> Result<(ArrayRef, Vec<Vec<u8>>)> {
+    fn emit(&mut self, emit_to: EmitTo) -> Result<(ArrayRef, ArrayRef)> {
         let winners = emit_to.take_needed(&mut self.winners);
-        let keys = emit_to.take_needed(&mut self.best_keys);
+        let keys = self.keys.emit(emit_to)?;
         let values = self.gather(winners.into_iter())?;
         if self.winners.is_empty() {
             self.chunks.clear();
             self.chunk_rows = 0;
         }
         Ok((values, keys))
-    }
-
-    /// Keys in row format back as an array, NULL where a group has none.
-    fn key_array(&self, keys: &[Vec<u8>]) -> Result<ArrayRef> {
-        let null_key = self
-            .keys
-            .convert_columns(&[new_null_array(&self.key_type, 1)])?;
-        let parser = self.keys.parser();
-        let rows = keys.iter().map(|key| match key.is_empty() {
-            true => null_key.row(0),
-            false => parser.parse(key),
-        });
-        Ok(self.keys.convert_rows(rows)?.remove(0))
     }
 }
 
@@ -292,7 +475,7 @@ impl GroupsAccumulator for ArgBestGroups {
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
         let (values, keys) = self.emit(emit_to)?;
-        Ok(vec![values, self.key_array(&keys)?])
+        Ok(vec![values, keys])
     }
 
     fn merge_batch(
@@ -328,9 +511,8 @@ impl GroupsAccumulator for ArgBestGroups {
             .iter()
             .map(|c| c.get_array_memory_size())
             .sum::<usize>()
-            + self.best_keys.iter().map(|k| k.capacity()).sum::<usize>()
-            + self.winners.capacity() * std::mem::size_of::<(u32, u32)>()
             + self.keys.size()
+            + self.winners.capacity() * std::mem::size_of::<(u32, u32)>()
     }
 }
 
@@ -344,20 +526,12 @@ impl std::fmt::Debug for OneGroup {
 }
 
 impl OneGroup {
-    /// The group's state as arrays of one row, leaving it in place.
+    /// The group's state as arrays of one row, leaving it in place: emitted, then offered
+    /// back.
     fn current(&mut self) -> Result<(ArrayRef, ArrayRef)> {
         let (values, keys) = self.0.emit(EmitTo::All)?;
-        let key_array = self.0.key_array(&keys)?;
-        // Put the winner back: it is the only row of the array just gathered.
-        let winner = match keys[0].is_empty() {
-            true => NONE,
-            false => (0, 0),
-        };
-        self.0.chunks = vec![Arc::clone(&values)];
-        self.0.chunk_rows = 1;
-        self.0.winners = vec![winner];
-        self.0.best_keys = keys;
-        Ok((values, key_array))
+        self.0.offer(&values, &keys, &[0], None, 1)?;
+        Ok((values, keys))
     }
 
     fn offer(&mut self, values: &[ArrayRef]) -> Result<()> {

@@ -914,3 +914,50 @@ async fn aggregates_and_groups_that_differ_by_a_cast() {
         ]
     );
 }
+
+/// NaN is above every number, as in DuckDB: `max` is NaN wherever one was seen and `min` only
+/// where nothing else was, in groups too (DataFusion's grouped `max` took whatever value came
+/// after a NaN: -3 for 1, NaN, -3).
+#[tokio::test]
+async fn max_and_min_put_nan_above_every_number() {
+    let mut s = session();
+    let rows = "(VALUES (1, 1.0::DOUBLE), (1, 'nan'::DOUBLE), (1, -3.0::DOUBLE), \
+        (2, 'nan'::DOUBLE), (2, 5.0::DOUBLE), (3, 'nan'::DOUBLE), (4, NULL)) t(g, d)";
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT g, max(d), min(d), max(d::FLOAT), min(d::FLOAT) FROM {rows} \
+                 GROUP BY g ORDER BY g"
+            )
+        )
+        .await,
+        [
+            ["1", "NaN", "-3.0", "NaN", "-3.0"],
+            ["2", "NaN", "5.0", "NaN", "5.0"],
+            ["3", "NaN", "NaN", "NaN", "NaN"],
+            ["4", "NULL", "NULL", "NULL", "NULL"]
+        ]
+    );
+    assert_eq!(
+        query(&mut s, &format!("SELECT max(d), min(d) FROM {rows}")).await,
+        [["NaN", "-3.0"]]
+    );
+}
+
+/// `IS [NOT] DISTINCT FROM` binds tighter than `AND` and `OR`, as in DuckDB (sqlparser took all
+/// of `b OR c` as the right side of `a IS DISTINCT FROM b OR c`).
+#[tokio::test]
+async fn is_distinct_from_binds_tighter_than_and_and_or() {
+    let mut s = session();
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT 1 IS DISTINCT FROM 2 OR false, true OR 1 IS DISTINCT FROM 1, \
+             1 IS NOT DISTINCT FROM 1 AND false, NULL IS NOT DISTINCT FROM NULL, \
+             1 IS DISTINCT FROM 1 + 1"
+        )
+        .await,
+        [["true", "true", "false", "true", "true"]]
+    );
+}

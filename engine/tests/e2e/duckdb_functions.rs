@@ -1874,6 +1874,67 @@ async fn arg_max_keeps_a_whole_record_per_group() {
     );
 }
 
+/// `arg_max(k, k)` is `max(k)` and `arg_min(k, k)` is `min(k)`, per group and over all rows,
+/// for every type of ordering value: numbers, dates and times are kept as values of their type,
+/// any other type in Arrow's row format (text here), and both must order as `max` does (NaN
+/// above all numbers, NULL skipped).
+#[tokio::test]
+async fn arg_max_orders_values_of_every_type() {
+    let mut s = crate::sql::session();
+    let keys = [
+        ("tiny", "(b % 100)::TINYINT"),
+        ("small", "b::SMALLINT"),
+        ("int", "b::INTEGER"),
+        ("big", "b::BIGINT * 1000000"),
+        ("utiny", "(abs(b) % 200)::UTINYINT"),
+        ("usmall", "abs(b)::USMALLINT"),
+        ("uint", "abs(b)::UINTEGER"),
+        ("ubig", "abs(b)::UBIGINT"),
+        ("f", "b::FLOAT / 7"),
+        ("d", "CASE WHEN n = 77 THEN 'nan'::DOUBLE ELSE b / 7.0 END"),
+        ("day", "DATE '2000-01-01' + b::INTEGER"),
+        ("ts", "TIMESTAMP '2000-01-01' + INTERVAL (b) SECOND"),
+        (
+            "tstz",
+            "(TIMESTAMP '2000-01-01' + INTERVAL (b) SECOND)::TIMESTAMPTZ",
+        ),
+        ("dec", "(b / 1000)::DECIMAL(12, 3)"),
+        ("text", "'k' || b"),
+        ("sparse", "CASE WHEN n % 5 = 0 THEN NULL ELSE b END"),
+    ];
+    let columns: Vec<String> = keys
+        .iter()
+        .map(|(name, e)| format!("{e} AS {name}"))
+        .collect();
+    query(
+        &mut s,
+        &format!(
+            "CREATE TABLE keys AS SELECT n % 7 AS g, {} FROM \
+             (SELECT n, (n * 7919) % 10007 - 5000 AS b FROM range(3000) r(n))",
+            columns.join(", ")
+        ),
+    )
+    .await;
+    for (name, _) in keys {
+        let wrong = format!(
+            "SELECT count(*) FILTER (WHERE a IS DISTINCT FROM m OR i IS DISTINCT FROM mi) \
+             FROM (SELECT g, arg_max({name}, {name}) AS a, max({name}) AS m, \
+                   arg_min({name}, {name}) AS i, min({name}) AS mi FROM keys GROUP BY g)"
+        );
+        assert_eq!(query(&mut s, &wrong).await, [["0"]], "{name}");
+        let all = format!(
+            "SELECT arg_max({name}, {name}) IS NOT DISTINCT FROM max({name}), \
+             arg_min({name}, {name}) IS NOT DISTINCT FROM min({name}) FROM keys"
+        );
+        assert_eq!(query(&mut s, &all).await, [["true", "true"]], "{name}");
+    }
+    // Row 77 (group 0) holds the NaN, which wins there.
+    assert_eq!(
+        query(&mut s, "SELECT isnan(arg_max(d, d)) FROM keys WHERE g = 0").await,
+        [["true"]]
+    );
+}
+
 #[tokio::test]
 async fn fixed_size_arrays_blob_sizes_hugeint_quotients_and_geometric_means() {
     let (mut s, _dir) = table().await;
