@@ -410,3 +410,73 @@ async fn score_runs_a_linear_head_over_a_column_of_vectors() {
         "{err}"
     );
 }
+
+/// `QUALIFY row_number() OVER (PARTITION BY g ORDER BY s) = 1` keeps each partition's first row
+/// as DuckDB orders it (NULLS LAST unless asked, a partition of NULLs keeping a row, the NULL
+/// key a partition too), planned as a hash aggregate instead of a window; a filter keeping
+/// more rows stays a window. Answers as DuckDB 2.0 gives them.
+#[tokio::test]
+async fn the_first_row_per_partition_is_an_aggregate() {
+    let (mut s, _dir) = crate::sql::parquet_view(
+        "SELECT * FROM (VALUES (1, 5, 'a'), (1, 9, 'b'), (1, NULL, 'c'), (2, NULL, 'd'), \
+         (3, 2, 'e'), (3, 1, 'f'), (NULL, 4, 'g'), (NULL, 3, 'h')) v(g, s, v)",
+    )
+    .await;
+    let firsts = |order: &str| {
+        format!(
+            "SELECT g, v FROM t QUALIFY row_number() OVER (PARTITION BY g ORDER BY {order}) = 1 \
+             ORDER BY g NULLS LAST"
+        )
+    };
+    for (order, expected) in [
+        ("s DESC", ["b", "d", "e", "g"]),
+        ("s", ["a", "d", "f", "h"]),
+        ("s DESC NULLS FIRST", ["c", "d", "e", "g"]),
+        ("s NULLS FIRST", ["c", "d", "f", "h"]),
+    ] {
+        let sql = firsts(order);
+        let kept: Vec<String> = query(&mut s, &sql)
+            .await
+            .into_iter()
+            .map(|r| r[1].clone())
+            .collect();
+        assert_eq!(kept, expected, "{sql}");
+        let plan = crate::sql::physical_plan(&mut s, &sql).await;
+        assert!(
+            !plan.contains("WindowAggExec") && plan.contains("tarn_arg_"),
+            "{plan}"
+        );
+    }
+    // The number itself, kept by a subquery, is 1; `rn < 2` keeps the same rows.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, v, rn FROM (SELECT *, row_number() OVER (PARTITION BY g ORDER BY s) AS rn \
+             FROM t) WHERE rn < 2 ORDER BY g NULLS LAST"
+        )
+        .await,
+        [
+            ["1", "a", "1"],
+            ["2", "d", "1"],
+            ["3", "f", "1"],
+            ["NULL", "h", "1"]
+        ]
+    );
+    let two = "SELECT * FROM t QUALIFY row_number() OVER (PARTITION BY g ORDER BY s) <= 2";
+    let plan = crate::sql::physical_plan(&mut s, two).await;
+    assert!(plan.contains("WindowAggExec"), "{plan}");
+    assert_eq!(
+        query(&mut s, &format!("SELECT count(*) FROM ({two})")).await,
+        [["7"]]
+    );
+    // A key that cannot be NULL is compared as itself.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT x FROM range(10) r(x) \
+             QUALIFY row_number() OVER (PARTITION BY x % 3 ORDER BY x DESC) = 1 ORDER BY x"
+        )
+        .await,
+        [["7"], ["8"], ["9"]]
+    );
+}

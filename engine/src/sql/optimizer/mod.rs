@@ -12,6 +12,9 @@
 //!   Q5, Q7, Q8, Q21).
 //! * [`ConjunctOrder`]: a filter evaluates its cheapest conditions first, so that the costly
 //!   ones run on fewer rows (TPC-H Q12).
+//! * [`FirstRowPerPartition`]: `QUALIFY row_number() OVER (PARTITION BY k ORDER BY s) = 1`,
+//!   the deduplication idiom, is a hash aggregate keeping each partition's best row rather than
+//!   a sort of every row.
 //! * [`SemiJoinBuildSide`] (physical): a semi or anti join builds its hash table on the side
 //!   with fewer estimated rows (TPC-H Q21).
 //! * [`NotInBuildSide`] (physical): so does a `NOT IN`, whose null-aware anti join DataFusion
@@ -70,6 +73,7 @@ mod direct_aggregate;
 mod eager_and;
 mod expressions;
 mod filter_estimates;
+mod first_row_per_partition;
 mod float_decimal;
 mod float_extremes;
 mod inequality_subqueries;
@@ -117,6 +121,7 @@ pub use direct_aggregate::{DirectAggregateExec, DirectAggregation, GroupLookup};
 pub use eager_and::{EagerAnd, EagerConjunction};
 pub use expressions::ArithmeticOp;
 pub use filter_estimates::FilterEstimates;
+pub use first_row_per_partition::FirstRowPerPartition;
 pub use float_decimal::FloatOverDecimal;
 pub use float_extremes::FloatExtremes;
 pub use inequality_subqueries::InequalitySubqueries;
@@ -178,6 +183,7 @@ pub fn rules(tables: Arc<TableStats>) -> Vec<Arc<dyn OptimizerRule + Send + Sync
         Arc::new(AggregateKeyReduction),
         Arc::new(ConjunctOrder),
         Arc::new(crate::sql::asof_join::AsofLeftFilters),
+        Arc::new(FirstRowPerPartition),
     ]
 }
 

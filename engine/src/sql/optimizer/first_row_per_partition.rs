@@ -1,0 +1,190 @@
+//! The deduplication idiom `QUALIFY row_number() OVER (PARTITION BY k ORDER BY s DESC) = 1`
+//! (or the same filter on a subquery's `row_number`) keeps the first row of each partition. As
+//! a window it sorts every row by the partition and the order; [`FirstRowPerPartition`] plans
+//! it as a hash aggregate instead, which keeps each partition's best row as it goes:
+//! `arg_max` (`arg_min` for an ascending order) of the whole row, a struct, by the ordering
+//! value, grouped by the partition keys, the struct's fields then taken back out as the row's
+//! columns, and `row_number` the constant 1.
+//!
+//! The order's NULL placement holds: where the ordering value may be NULL, the key is
+//! `{nulls: s IS [NOT] NULL, key: s}`, so that a partition whose values are all NULL still
+//! keeps a row, and a NULL comes first or last as the window would put it. With ties, either
+//! row may be kept, as with `row_number`. Only the one-key form is planned so; a window with
+//! more ordering keys, other window functions, or a filter that keeps more than the first row
+//! stays a window.
+
+use std::sync::Arc;
+
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::{Column, Result, ScalarValue};
+use datafusion::functions::core::{get_field, named_struct};
+use datafusion::logical_expr::expr::{Sort, WindowFunction};
+use datafusion::logical_expr::{
+    Aggregate, AggregateUDF, BinaryExpr, Expr, ExprSchemable, LogicalPlan, Operator, Projection,
+    WindowFunctionDefinition, lit,
+};
+use datafusion::optimizer::optimizer::ApplyOrder;
+use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
+
+use crate::sql::arg_best::{ArgBest, Best};
+
+/// The aggregate's output column: the first row of its partition.
+const FIRST_ROW: &str = "__tarn_first_row";
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub struct FirstRowPerPartition;
+
+impl OptimizerRule for FirstRowPerPartition {
+    fn name(&self) -> &str {
+        "tarn_first_row_per_partition"
+    }
+
+    fn apply_order(&self) -> Option<ApplyOrder> {
+        Some(ApplyOrder::TopDown)
+    }
+
+    fn supports_rewrite(&self) -> bool {
+        true
+    }
+
+    fn rewrite(
+        &self,
+        plan: LogicalPlan,
+        _config: &dyn OptimizerConfig,
+    ) -> Result<Transformed<LogicalPlan>> {
+        let LogicalPlan::Filter(filter) = &plan else {
+            return Ok(Transformed::no(plan));
+        };
+        // DataFusion leaves a projection of the columns read above the window.
+        let (columns_read, below) = match filter.input.as_ref() {
+            LogicalPlan::Projection(projection)
+                if projection.expr.iter().all(|e| matches!(e, Expr::Column(_))) =>
+            {
+                (Some(projection), projection.input.as_ref())
+            }
+            below => (None, below),
+        };
+        let LogicalPlan::Window(window) = below else {
+            return Ok(Transformed::no(plan));
+        };
+        let [Expr::WindowFunction(function)] = window.window_expr.as_slice() else {
+            return Ok(Transformed::no(plan));
+        };
+        let WindowFunction { fun, params } = function.as_ref();
+        let is_row_number =
+            matches!(fun, WindowFunctionDefinition::WindowUDF(udf) if udf.name() == "row_number");
+        let [order] = params.order_by.as_slice() else {
+            return Ok(Transformed::no(plan));
+        };
+        let numbered = window.schema.columns().pop();
+        let keeps_first = numbered.is_some_and(|n| keeps_only_first(&filter.predicate, &n));
+        if !is_row_number
+            || !keeps_first
+            || params.partition_by.is_empty()
+            || params.filter.is_some()
+        {
+            return Ok(Transformed::no(plan));
+        }
+        let input = Arc::clone(&window.input);
+        let first = first_rows(&input, &params.partition_by, order)?;
+        let numbered = window
+            .schema
+            .qualified_field(window.schema.fields().len() - 1);
+        let mut columns: Vec<Expr> = input
+            .schema()
+            .iter()
+            .enumerate()
+            .map(|(at, (qualifier, field))| {
+                get_field()
+                    .call(vec![
+                        Expr::Column(Column::from_name(FIRST_ROW)),
+                        lit(slot(at)),
+                    ])
+                    .alias_qualified(qualifier.cloned(), field.name())
+            })
+            .collect();
+        columns.push(
+            lit(ScalarValue::UInt64(Some(1)))
+                .alias_qualified(numbered.0.cloned(), numbered.1.name()),
+        );
+        let rows = Projection::try_new(columns, Arc::new(LogicalPlan::Aggregate(first)))?;
+        let rows = LogicalPlan::Projection(rows);
+        Ok(Transformed::yes(match columns_read {
+            Some(read) => {
+                LogicalPlan::Projection(Projection::try_new(read.expr.clone(), Arc::new(rows))?)
+            }
+            None => rows,
+        }))
+    }
+}
+
+/// The struct field that holds the input's column `at`: names of their own, as the input may
+/// repeat a name under two qualifiers.
+fn slot(at: usize) -> String {
+    format!("c{at}")
+}
+
+/// Whether `predicate` keeps the rows numbered 1 and no others: `n = 1`, `n <= 1` or `n < 2`,
+/// either way round.
+fn keeps_only_first(predicate: &Expr, numbered: &Column) -> bool {
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = predicate else {
+        return false;
+    };
+    let constant = |e: &Expr| match e {
+        Expr::Literal(value, _) => value
+            .cast_to(&datafusion::arrow::datatypes::DataType::Int64)
+            .ok(),
+        _ => None,
+    };
+    let is_numbered = |e: &Expr| matches!(e, Expr::Column(c) if c == numbered);
+    let (op, bound) = match (is_numbered(left), is_numbered(right)) {
+        (true, false) => (*op, constant(right)),
+        (false, true) => match op.swap() {
+            Some(swapped) => (swapped, constant(left)),
+            None => return false,
+        },
+        _ => return false,
+    };
+    matches!(
+        (op, bound),
+        (
+            Operator::Eq | Operator::LtEq,
+            Some(ScalarValue::Int64(Some(1)))
+        ) | (Operator::Lt, Some(ScalarValue::Int64(Some(2))))
+    )
+}
+
+/// The aggregate that keeps the first row of each partition of `input` in `order`.
+fn first_rows(input: &Arc<LogicalPlan>, partition_by: &[Expr], order: &Sort) -> Result<Aggregate> {
+    let schema = input.schema();
+    let fields = schema
+        .iter()
+        .enumerate()
+        .flat_map(|(at, (qualifier, field))| {
+            [
+                lit(slot(at)),
+                Expr::Column(Column::from((qualifier, field))),
+            ]
+        });
+    let row = named_struct().call(fields.collect());
+    let key = match order.expr.nullable(schema)? {
+        false => order.expr.clone(),
+        // The flag orders NULLs as the window would (see the module documentation).
+        true => {
+            let flag = match order.asc != order.nulls_first {
+                true => order.expr.clone().is_null(),
+                false => order.expr.clone().is_not_null(),
+            };
+            named_struct().call(vec![lit("nulls"), flag, lit("key"), order.expr.clone()])
+        }
+    };
+    let best = match order.asc {
+        true => Best::Min,
+        false => Best::Max,
+    };
+    let first = AggregateUDF::from(ArgBest::new(best))
+        .call(vec![row, key])
+        .alias(FIRST_ROW);
+    Aggregate::try_new(Arc::clone(input), partition_by.to_vec(), vec![first])
+}
