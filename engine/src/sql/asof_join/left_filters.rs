@@ -16,6 +16,7 @@ use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
 use super::plan::AsofJoin;
+use crate::sql::optimizer::under_column_projection;
 
 /// See the module documentation.
 #[derive(Debug, Default)]
@@ -43,14 +44,7 @@ impl OptimizerRule for AsofLeftFilters {
             return Ok(Transformed::no(plan));
         };
         // DataFusion leaves a projection of the columns read above the join.
-        let (projection, input) = match filter.input.as_ref() {
-            LogicalPlan::Projection(projection)
-                if projection.expr.iter().all(|e| matches!(e, Expr::Column(_))) =>
-            {
-                (Some(projection), projection.input.as_ref())
-            }
-            input => (None, input),
-        };
+        let (projection, input) = under_column_projection(&filter.input);
         let LogicalPlan::Extension(Extension { node }) = input else {
             return Ok(Transformed::no(plan));
         };

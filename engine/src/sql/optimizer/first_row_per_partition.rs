@@ -57,14 +57,7 @@ impl OptimizerRule for FirstRowPerPartition {
             return Ok(Transformed::no(plan));
         };
         // DataFusion leaves a projection of the columns read above the window.
-        let (columns_read, below) = match filter.input.as_ref() {
-            LogicalPlan::Projection(projection)
-                if projection.expr.iter().all(|e| matches!(e, Expr::Column(_))) =>
-            {
-                (Some(projection), projection.input.as_ref())
-            }
-            below => (None, below),
-        };
+        let (columns_read, below) = super::under_column_projection(&filter.input);
         let LogicalPlan::Window(window) = below else {
             return Ok(Transformed::no(plan));
         };

@@ -102,7 +102,7 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, DataFusionError, Result};
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::utils::merge_schema;
-use datafusion::logical_expr::{Expr, LogicalPlan, Operator};
+use datafusion::logical_expr::{Expr, LogicalPlan, Operator, Projection};
 use datafusion::optimizer::analyzer::Analyzer;
 use datafusion::optimizer::{AnalyzerRule, OptimizerRule};
 use datafusion::physical_expr::PhysicalExpr;
@@ -285,6 +285,20 @@ fn rewrite_logical_expressions(
         })
     })
     .map(|transformed| transformed.data)
+}
+
+/// `plan` seen past a projection that only picks columns, as DataFusion's projection pushdown
+/// leaves between a filter and the node it filters: the projection, if any, and the node under
+/// it.
+pub(crate) fn under_column_projection(plan: &LogicalPlan) -> (Option<&Projection>, &LogicalPlan) {
+    match plan {
+        LogicalPlan::Projection(projection)
+            if projection.expr.iter().all(|e| matches!(e, Expr::Column(_))) =>
+        {
+            (Some(projection), projection.input.as_ref())
+        }
+        other => (None, other),
+    }
 }
 
 /// The plan under any `SubqueryAlias` and `Projection` nodes: what a join side computes, seen
