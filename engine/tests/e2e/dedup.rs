@@ -447,6 +447,32 @@ async fn the_first_row_per_partition_is_an_aggregate() {
             "{plan}"
         );
     }
+    // Ties broken by a second key, ordered either way; a text ordered against the first key
+    // leaves the window, with the same answer.
+    let (mut ties, _ties_dir) = crate::sql::parquet_view(
+        "SELECT * FROM (VALUES (1, 5, 'a', 1), (1, 9, 'b', 2), (1, 9, 'b2', 3), (1, NULL, 'c', 4), \
+         (2, NULL, 'd', 5), (2, NULL, 'd2', 6), (3, 2, 'e', 7), (3, 2, 'f', 8), (NULL, 4, 'g', 9), \
+         (NULL, 3, 'h', 10)) v(g, s, v, id)",
+    )
+    .await;
+    for (order, expected, aggregated) in [
+        ("s DESC, id", ["b", "d", "e", "g"], true),
+        ("s DESC, id DESC", ["b2", "d2", "f", "g"], true),
+        ("s, id DESC", ["a", "d2", "f", "h"], true),
+        ("s NULLS FIRST, id", ["c", "d", "e", "h"], true),
+        ("s DESC, v", ["b", "d", "e", "g"], false),
+        ("s DESC, v DESC", ["b2", "d2", "f", "g"], true),
+    ] {
+        let sql = firsts(order);
+        let kept: Vec<String> = query(&mut ties, &sql)
+            .await
+            .into_iter()
+            .map(|r| r[1].clone())
+            .collect();
+        assert_eq!(kept, expected, "{sql}");
+        let plan = crate::sql::physical_plan(&mut ties, &sql).await;
+        assert_eq!(!plan.contains("WindowAggExec"), aggregated, "{plan}");
+    }
     // The number itself, kept by a subquery, is 1; `rn < 2` keeps the same rows.
     assert_eq!(
         query(

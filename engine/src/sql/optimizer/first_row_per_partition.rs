@@ -7,26 +7,29 @@
 //! columns, and `row_number` the constant 1.
 //!
 //! The order's NULL placement holds: where the ordering value may be NULL, the key is
-//! `{nulls: s IS [NOT] NULL, key: s}`, so that a partition whose values are all NULL still
-//! keeps a row, and a NULL comes first or last as the window would put it. With ties, either
-//! row may be kept, as with `row_number`. Only the one-key form is planned so; a window with
-//! more ordering keys, other window functions, or a filter that keeps more than the first row
-//! stays a window.
+//! `{nulls0: s IS [NOT] NULL, key0: s}`, so that a partition whose values are all NULL still
+//! keeps a row, and a NULL comes first or last as the window would put it. Several ordering
+//! keys (`ORDER BY quality DESC, id`) make one struct of them, a key ordered against the first
+//! turned around (an integer by its complement, a float or decimal by negation). With ties,
+//! either row may be kept, as with `row_number`. A later key ordered against the first that is
+//! not a number, other window functions, or a filter that keeps more than the first row leave
+//! the window as it was.
 
 use std::sync::Arc;
 
 use datafusion::common::tree_node::Transformed;
-use datafusion::common::{Column, Result, ScalarValue};
+use datafusion::common::{Column, DFSchema, Result, ScalarValue};
 use datafusion::functions::core::{get_field, named_struct};
 use datafusion::logical_expr::expr::{Sort, WindowFunction};
 use datafusion::logical_expr::{
     Aggregate, AggregateUDF, BinaryExpr, Expr, ExprSchemable, LogicalPlan, Operator, Projection,
-    WindowFunctionDefinition, lit,
+    ScalarUDF, WindowFunctionDefinition, lit,
 };
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
 use crate::sql::arg_best::{ArgBest, Best};
+use crate::sql::bits::BitwiseNot;
 
 /// The aggregate's output column: the first row of its partition.
 const FIRST_ROW: &str = "__tarn_first_row";
@@ -67,7 +70,8 @@ impl OptimizerRule for FirstRowPerPartition {
         let WindowFunction { fun, params } = function.as_ref();
         let is_row_number =
             matches!(fun, WindowFunctionDefinition::WindowUDF(udf) if udf.name() == "row_number");
-        let [order] = params.order_by.as_slice() else {
+        let input = Arc::clone(&window.input);
+        let Some((best, key)) = ordering_key(&params.order_by, input.schema())? else {
             return Ok(Transformed::no(plan));
         };
         let numbered = window.schema.columns().pop();
@@ -79,8 +83,7 @@ impl OptimizerRule for FirstRowPerPartition {
         {
             return Ok(Transformed::no(plan));
         }
-        let input = Arc::clone(&window.input);
-        let first = first_rows(&input, &params.partition_by, order)?;
+        let first = first_rows(&input, &params.partition_by, best, key)?;
         let numbered = window
             .schema
             .qualified_field(window.schema.fields().len() - 1);
@@ -148,8 +151,56 @@ fn keeps_only_first(predicate: &Expr, numbered: &Column) -> bool {
     )
 }
 
-/// The aggregate that keeps the first row of each partition of `input` in `order`.
-fn first_rows(input: &Arc<LogicalPlan>, partition_by: &[Expr], order: &Sort) -> Result<Aggregate> {
+/// One value that orders rows as `order` does, with which end of it comes first; `None` where
+/// no such value is known (a later key ordered the other way that is not a number).
+fn ordering_key(order: &[Sort], schema: &DFSchema) -> Result<Option<(Best, Expr)>> {
+    let Some(first) = order.first() else {
+        return Ok(None);
+    };
+    let best = match first.asc {
+        true => Best::Min,
+        false => Best::Max,
+    };
+    let mut parts = Vec::with_capacity(2 * order.len());
+    for (at, key) in order.iter().enumerate() {
+        // A key ordered against the first is turned around: integers by their complement (no
+        // overflow, unlike negation), floats and decimals by negation.
+        let value = match (key.asc == first.asc, key.expr.get_type(schema)?) {
+            (true, _) => key.expr.clone(),
+            (false, t) if t.is_integer() => {
+                ScalarUDF::from(BitwiseNot::new()).call(vec![key.expr.clone()])
+            }
+            (false, t) if t.is_floating() || t.is_decimal() => -key.expr.clone(),
+            (false, _) => return Ok(None),
+        };
+        if key.expr.nullable(schema)? {
+            // The flag orders NULLs as the window would (see the module documentation).
+            let flag = match (best, key.nulls_first) {
+                (Best::Min, true) | (Best::Max, false) => key.expr.clone().is_not_null(),
+                _ => key.expr.clone().is_null(),
+            };
+            parts.extend([lit(format!("nulls{at}")), flag]);
+        }
+        parts.extend([lit(format!("key{at}")), value]);
+    }
+    let single = parts.len() == 2 && order.len() == 1;
+    Ok(Some((
+        best,
+        match single {
+            true => parts.swap_remove(1),
+            false => named_struct().call(parts),
+        },
+    )))
+}
+
+/// The aggregate that keeps the first row of each partition of `input`: the row whose `key`
+/// is the `best`.
+fn first_rows(
+    input: &Arc<LogicalPlan>,
+    partition_by: &[Expr],
+    best: Best,
+    key: Expr,
+) -> Result<Aggregate> {
     let schema = input.schema();
     let fields = schema
         .iter()
@@ -161,21 +212,6 @@ fn first_rows(input: &Arc<LogicalPlan>, partition_by: &[Expr], order: &Sort) -> 
             ]
         });
     let row = named_struct().call(fields.collect());
-    let key = match order.expr.nullable(schema)? {
-        false => order.expr.clone(),
-        // The flag orders NULLs as the window would (see the module documentation).
-        true => {
-            let flag = match order.asc != order.nulls_first {
-                true => order.expr.clone().is_null(),
-                false => order.expr.clone().is_not_null(),
-            };
-            named_struct().call(vec![lit("nulls"), flag, lit("key"), order.expr.clone()])
-        }
-    };
-    let best = match order.asc {
-        true => Best::Min,
-        false => Best::Max,
-    };
     let first = AggregateUDF::from(ArgBest::new(best))
         .call(vec![row, key])
         .alias(FIRST_ROW);
