@@ -17,6 +17,7 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Column, DFSchema, Result, ScalarValue};
 use datafusion::functions::core::{get_field, named_struct};
@@ -128,9 +129,7 @@ fn keeps_only_first(predicate: &Expr, numbered: &Column) -> bool {
         return false;
     };
     let constant = |e: &Expr| match e {
-        Expr::Literal(value, _) => value
-            .cast_to(&datafusion::arrow::datatypes::DataType::Int64)
-            .ok(),
+        Expr::Literal(value, _) => value.cast_to(&DataType::Int64).ok(),
         _ => None,
     };
     let is_numbered = |e: &Expr| matches!(e, Expr::Column(c) if c == numbered);
