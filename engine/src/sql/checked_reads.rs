@@ -15,6 +15,11 @@ use datafusion::logical_expr::{
 /// The longest part of a value an error quotes.
 const QUOTED_CHARS: usize = 80;
 
+/// Registers the function, which plans carried to a cluster's executors name.
+pub fn register(ctx: &datafusion::prelude::SessionContext) {
+    ctx.register_udf(ScalarUDF::from(ReadOrFail::new()));
+}
+
 /// `value` (`text` read leniently), checked: an error naming `place` (`column d of 'f.csv'`) and
 /// `reading` (`DATE in the format '%d/%m/%Y'`) where it lost a value.
 pub fn read_or_fail(text: Expr, value: Expr, place: String, reading: String) -> Expr {

@@ -7,6 +7,7 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::unparser::expr_to_sql;
 use sqlparser::ast::{Expr, Insert, ObjectName, SetExpr, Statement, TableObject, Value};
 
+use super::dialect::parse_query;
 use crate::error::{Result, TarnError};
 
 /// Replaces each bare `DEFAULT` in the VALUES rows of an INSERT into a table of `ctx`, and gives
@@ -47,9 +48,8 @@ pub async fn fill_defaults(statement: &mut Statement, ctx: &SessionContext) -> R
         }
         None => {
             // One row, whose values are then the defaults.
-            let Statement::Query(mut query) = super::parse_one("VALUES (NULL)")? else {
-                return Ok(());
-            };
+            let mut query =
+                parse_query("VALUES (NULL)").map_err(|err| TarnError::Parse(err.to_string()))?;
             if let SetExpr::Values(values) = query.body.as_mut() {
                 values.rows[0].content = defaults;
             }

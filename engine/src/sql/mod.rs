@@ -459,6 +459,7 @@ fn register_functions(ctx: &SessionContext) {
     epoch::register(ctx);
     integer_text::register(ctx);
     cast_names::register(ctx);
+    checked_reads::register(ctx);
     collation::register(ctx);
     time_bucket::register(ctx);
     let functions = [

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::Transformed;
+use datafusion::common::tree_node::{Transformed, TreeNodeIterator};
 use datafusion::common::{Column, DFSchema, Result, plan_err};
 use datafusion::functions_aggregate::first_last::first_value_udaf;
 use datafusion::logical_expr::dml::CopyTo;
@@ -114,23 +114,6 @@ fn equality_key(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     }
 }
 
-/// Applies `rewrite` to each item, saying whether any changed.
-fn each<T>(
-    items: Vec<T>,
-    mut rewrite: impl FnMut(T) -> Result<Transformed<T>>,
-) -> Result<Transformed<Vec<T>>> {
-    let mut changed = false;
-    let items = items
-        .into_iter()
-        .map(|item| {
-            let rewritten = rewrite(item)?;
-            changed |= rewritten.transformed;
-            Ok(rewritten.data)
-        })
-        .collect::<Result<Vec<T>>>()?;
-    Ok(Transformed::new_transformed(items, changed))
-}
-
 /// The comparisons, patterns, windows and ordered aggregates in one expression, over keys where
 /// they read collated text.
 fn collated_operands(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
@@ -187,8 +170,14 @@ fn collated_operands(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>>
         Expr::InSubquery(in_subquery) => looked_up_by_key(in_subquery, schema),
         Expr::WindowFunction(window) => {
             let WindowFunction { fun, params } = *window;
-            let partition_by = each(params.partition_by, |e| equality_key(e, schema))?;
-            let order_by = each(params.order_by, |s| sort_key(s, schema))?;
+            let partition_by = params
+                .partition_by
+                .into_iter()
+                .map_until_stop_and_collect(|e| equality_key(e, schema))?;
+            let order_by = params
+                .order_by
+                .into_iter()
+                .map_until_stop_and_collect(|s| sort_key(s, schema))?;
             let changed = partition_by.transformed || order_by.transformed;
             let window = WindowFunction {
                 fun,
@@ -204,16 +193,16 @@ fn collated_operands(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>>
             ))
         }
         Expr::AggregateFunction(AggregateFunction { func, mut params }) => {
-            let order_by = each(std::mem::take(&mut params.order_by), |s| {
-                sort_key(s, schema)
-            })?;
+            let order_by = std::mem::take(&mut params.order_by)
+                .into_iter()
+                .map_until_stop_and_collect(|s| sort_key(s, schema))?;
             params.order_by = order_by.data;
             let mut changed = order_by.transformed;
             // Only the number of distinct values, not the values, can be read from their keys.
             if params.distinct && func.name() == "count" {
-                let args = each(std::mem::take(&mut params.args), |e| {
-                    equality_key(e, schema)
-                })?;
+                let args = std::mem::take(&mut params.args)
+                    .into_iter()
+                    .map_until_stop_and_collect(|e| equality_key(e, schema))?;
                 params.args = args.data;
                 changed |= args.transformed;
             }
@@ -254,7 +243,9 @@ fn looked_up_by_key(in_subquery: InSubquery, schema: &DFSchema) -> Result<Transf
 fn collated_inputs(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
     match plan {
         LogicalPlan::Sort(Sort { expr, input, fetch }) => {
-            let keys = each(expr, |s| sort_key(s, input.schema()))?;
+            let keys = expr
+                .into_iter()
+                .map_until_stop_and_collect(|s| sort_key(s, input.schema()))?;
             Ok(Transformed::new_transformed(
                 LogicalPlan::Sort(Sort {
                     expr: keys.data,

@@ -71,10 +71,6 @@ impl OptimizerRule for FirstRowPerPartition {
         let WindowFunction { fun, params } = function.as_ref();
         let is_row_number =
             matches!(fun, WindowFunctionDefinition::WindowUDF(udf) if udf.name() == "row_number");
-        let input = Arc::clone(&window.input);
-        let Some((best, key)) = ordering_key(&params.order_by, input.schema())? else {
-            return Ok(Transformed::no(plan));
-        };
         let numbered = window.schema.columns().pop();
         let keeps_first = numbered.is_some_and(|n| keeps_only_first(&filter.predicate, &n));
         if !is_row_number
@@ -84,6 +80,10 @@ impl OptimizerRule for FirstRowPerPartition {
         {
             return Ok(Transformed::no(plan));
         }
+        let input = Arc::clone(&window.input);
+        let Some((best, key)) = ordering_key(&params.order_by, input.schema())? else {
+            return Ok(Transformed::no(plan));
+        };
         let first = first_rows(&input, &params.partition_by, best, key)?;
         let numbered = window
             .schema
