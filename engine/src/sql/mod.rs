@@ -60,6 +60,7 @@ mod map_cast;
 mod map_concat;
 mod map_from_entries;
 mod metadata;
+mod named_windows;
 mod natural_join;
 mod near_duplicates;
 mod next_after;
@@ -343,6 +344,7 @@ impl SqlSession {
                 files.register_table(placeholder.clone(), table)?;
                 registered.push(placeholder.clone());
             }
+            named_windows::inline(&mut statement)?;
             // Boxed: it plans the joined relations, and that future would swell `plan`'s.
             Box::pin(natural_join::as_using(&mut statement, &state)).await?;
             using_join::merge_using_columns(&mut statement)?;

@@ -21,9 +21,9 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{
     Distinct, ExcludeSelectItem, Expr, GroupByExpr, Ident, JoinConstraint, JoinOperator,
-    NamedWindowExpr, ObjectName, OrderByKind, Query, ReplaceSelectElement, ReplaceSelectItem,
-    Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Statement, TableWithJoins,
-    VisitMut, VisitorMut, WildcardAdditionalOptions,
+    ObjectName, OrderByKind, Query, ReplaceSelectElement, ReplaceSelectItem, Select, SelectItem,
+    SelectItemQualifiedWildcardKind, SetExpr, Statement, TableWithJoins, VisitMut, VisitorMut,
+    WildcardAdditionalOptions,
 };
 
 use super::rewrite::{call, conjunction, fully_parenthesized, run_visitor, visible_name};
@@ -275,12 +275,6 @@ fn rewrite_select(select: &mut Select) -> Option<MergedColumns> {
         .into_iter()
         .flatten(),
     );
-    for window in &mut select.named_window {
-        if let NamedWindowExpr::WindowSpec(spec) = &mut window.1 {
-            merged.substitute_all(&mut spec.partition_by);
-            merged.substitute_all(spec.order_by.iter_mut().map(|o| &mut o.expr));
-        }
-    }
     Some(merged)
 }
 

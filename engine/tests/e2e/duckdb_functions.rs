@@ -1306,6 +1306,84 @@ async fn unnest_in_from_is_a_table_of_the_list() {
 }
 
 #[tokio::test]
+async fn named_windows_are_written_out_wherever_they_are_used() {
+    let (mut s, _dir) = table().await;
+    // `w2` builds on `w`: before, its partitions were lost and the sums ran across groups.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, d, sum(d) OVER w2 FROM t \
+             WINDOW w AS (PARTITION BY g), w2 AS (w ORDER BY d) ORDER BY g, d"
+        )
+        .await,
+        [
+            ["1", "1.0", "1.0"],
+            ["1", "2.0", "3.0"],
+            ["1", "4.0", "7.0"],
+            ["1", "8.0", "15.0"],
+            ["2", "5.0", "5.0"],
+            ["2", "NULL", "5.0"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, d, count(*) OVER (w ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t \
+             WINDOW w AS (PARTITION BY g ORDER BY d) ORDER BY g, d"
+        )
+        .await,
+        [
+            ["1", "1.0", "1"],
+            ["1", "2.0", "2"],
+            ["1", "4.0", "2"],
+            ["1", "8.0", "2"],
+            ["2", "5.0", "1"],
+            ["2", "NULL", "2"]
+        ]
+    );
+    // QUALIFY, and a subquery with a window of the same name as the outer one's.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, d FROM t WINDOW w AS (PARTITION BY g ORDER BY d DESC) \
+             QUALIFY rank() OVER w = 1 ORDER BY g"
+        )
+        .await,
+        [["1", "8.0"], ["2", "5.0"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, (SELECT max(y) OVER w FROM range(3) u(y) WINDOW w AS (ORDER BY y DESC) \
+             LIMIT 1) FROM t WINDOW w AS (PARTITION BY g) QUALIFY count(*) OVER w = 2"
+        )
+        .await,
+        [["2", "2"], ["2", "2"]]
+    );
+    for (sql, message) in [
+        (
+            "SELECT count(*) OVER (w ROWS 1 PRECEDING) FROM t \
+             WINDOW w AS (ORDER BY d ROWS 1 PRECEDING)",
+            "Parser Error: cannot copy window \"w\" because it has a frame clause",
+        ),
+        (
+            "SELECT count(*) OVER (w ORDER BY x) FROM t WINDOW w AS (ORDER BY d)",
+            "Parser Error: Cannot override ORDER BY clause of window \"w\"",
+        ),
+        (
+            "SELECT count(*) OVER v FROM t WINDOW w AS (ORDER BY d)",
+            "Parser Error: window \"v\" does not exist",
+        ),
+        (
+            "SELECT count(*) OVER w FROM t WINDOW w AS (ORDER BY d), W AS (ORDER BY x)",
+            "Parser Error: window \"W\" is already defined",
+        ),
+    ] {
+        assert_eq!(error(&mut s, sql).await, message, "{sql}");
+    }
+}
+
+#[tokio::test]
 async fn first_last_and_arbitrary_work_over_windows() {
     let (mut s, _dir) = table().await;
     // DuckDB's names for first_value/last_value, which DataFusion knew only as aggregates.
