@@ -36,6 +36,9 @@ pub enum TarnError {
     /// A statement, option or argument the engine understood but cannot accept.
     #[error("Invalid Input Error: {0}")]
     Invalid(String),
+    /// A row broke a table's PRIMARY KEY, UNIQUE or NOT NULL constraint; nothing was written.
+    #[error("Constraint Error: {0}")]
+    Constraint(String),
     /// A setting got a value it cannot take.
     #[error("Invalid Input Error: setting {name}: {reason}")]
     Setting { name: String, reason: String },

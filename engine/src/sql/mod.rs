@@ -85,12 +85,14 @@ mod strptime;
 mod struct_insert;
 mod substring;
 mod table_functions;
+mod table_keys;
 mod text_functions;
 mod time_bucket;
 mod tokens;
 mod try_expr;
 pub mod types;
 mod unnest_levels;
+mod upsert;
 mod user_macros;
 mod using_join;
 mod values_names;
@@ -115,7 +117,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
 use futures::StreamExt;
-use sqlparser::ast::{DescribeAlias, Expr, Set, Statement, Value};
+use sqlparser::ast::{DescribeAlias, Expr, Set, Statement, TableFactor, Value};
 use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
 
@@ -321,9 +323,47 @@ impl SqlSession {
     }
 
     async fn run_statement(&self, statement: Statement) -> Result<SendableRecordBatchStream> {
-        let plan = self.plan(statement).await?;
+        if matches!(statement, Statement::Insert(_) | Statement::Update(_)) {
+            // Boxed: its future would swell every statement's.
+            return Box::pin(self.run_on_table_rules(statement)).await;
+        }
+        self.run_plan(self.plan(statement).await?).await
+    }
+
+    async fn run_plan(&self, plan: LogicalPlan) -> Result<SendableRecordBatchStream> {
         let frame = self.ctx.execute_logical_plan(plan).await?;
         Ok(frame.execute_stream().await?)
+    }
+
+    /// Runs an INSERT or UPDATE, checking the rows it leaves where its table has keys or NOT
+    /// NULL columns, or the INSERT has a conflict clause.
+    async fn run_on_table_rules(&self, statement: Statement) -> Result<SendableRecordBatchStream> {
+        let checked = match &statement {
+            Statement::Insert(insert) => upsert::insert(self, insert).await?,
+            Statement::Update(update) => {
+                let rules = match &update.table.relation {
+                    TableFactor::Table { name, .. } => {
+                        table_keys::TableRules::of(&self.ctx, &name.to_string()).await?
+                    }
+                    _ => None,
+                };
+                match rules {
+                    Some(rules) if !rules.is_free() => {
+                        let run = async || {
+                            let plan = self.plan(statement.clone()).await?;
+                            collect(self.run_plan(plan).await?).await
+                        };
+                        Some(table_keys::guarded_update(&rules, run).await?)
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        match checked {
+            Some(stream) => Ok(stream),
+            None => self.run_plan(self.plan(statement).await?).await,
+        }
     }
 
     /// Rewrites a statement, resolves the files it names and plans it.

@@ -2,6 +2,7 @@
 
 mod asof_join;
 mod collations;
+mod constraints;
 mod ddl;
 mod dedup;
 mod duckdb_answers;

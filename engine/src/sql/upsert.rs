@@ -1,0 +1,550 @@
+//! INSERT into a table with keys or NOT NULL columns, and DuckDB's conflict clauses:
+//! `ON CONFLICT [(cols)] DO NOTHING`, `ON CONFLICT [(cols)] DO UPDATE SET .. [WHERE ..]`,
+//! `INSERT OR IGNORE` and `INSERT OR REPLACE`, which DataFusion refuses.
+//!
+//! The INSERT's rows are computed in full, matched against the table's keys, and the table's
+//! rows that would result are checked against its [`TableRules`] before any is written: a
+//! refused INSERT changes nothing. As in DuckDB, within one INSERT the first row with a key
+//! is the one that counts; a later row with that key is dropped by a conflict clause.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, UInt64Array};
+use datafusion::arrow::compute::{
+    cast, concat_batches, filter_record_batch, interleave_record_batch, take_record_batch,
+};
+use datafusion::arrow::datatypes::Schema;
+use datafusion::common::{DFSchema, TableReference, plan_datafusion_err};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::logical_expr::LogicalPlan;
+use sqlparser::ast::{
+    AssignmentTarget, ConflictTarget, Expr, ExprWithAlias, Ident, Insert, OnConflictAction,
+    OnInsert, SqliteOnConflict, Statement, TableObject, visit_expressions_mut,
+};
+
+use super::table_keys::TableRules;
+use super::{SqlSession, batch_of};
+use crate::error::{Result, TarnError};
+
+/// The qualifier of the row an INSERT proposed, in a DO UPDATE's expressions.
+const EXCLUDED: &str = "excluded";
+
+/// Runs `insert` when its table has rules or it has a conflict clause; `None` when neither, for
+/// DataFusion's plain INSERT.
+pub(super) async fn insert(
+    session: &SqlSession,
+    insert: &Insert,
+) -> Result<Option<SendableRecordBatchStream>> {
+    let TableObject::TableName(name) = &insert.table else {
+        return Ok(None);
+    };
+    let has_clause = insert.on.is_some() || insert.or.is_some();
+    let rules = match TableRules::of(session.context(), &name.to_string()).await? {
+        Some(rules) if has_clause || !rules.is_free() => rules,
+        None if has_clause => {
+            return Err(TarnError::Invalid(format!(
+                "ON CONFLICT needs a table CREATE TABLE made; {name} is a view or stands for files"
+            )));
+        }
+        _ => return Ok(None),
+    };
+    let policy = Policy::of(&rules, insert)?;
+    let proposed = proposed_rows(session, &rules, insert).await?;
+    let mut partitions = rules.partitions().await;
+    let existing: Vec<&RecordBatch> = partitions.iter().flatten().collect();
+    let matched = policy.match_rows(&rules, &existing, &proposed)?;
+    let updated = match &policy {
+        Policy::Update(update) => {
+            Some(update.apply(session, &rules, &existing, &proposed, &matched.updates)?)
+        }
+        _ => None,
+    };
+    let appended = take_record_batch(
+        &proposed,
+        &UInt64Array::from_iter_values(matched.appended.iter().map(|&i| i as u64)),
+    )?;
+    let mut count = appended.num_rows();
+    if let Some((updated, positions)) = updated {
+        rules.check_not_null(&updated)?;
+        count += updated.num_rows();
+        partitions = with_updates(&partitions, &updated, &positions)?;
+    }
+    // Into the first partition, as DataFusion's INSERT puts an INSERT of one batch, in batches
+    // the scan can spread over threads.
+    let batch_size = session.context().state().config().batch_size();
+    for offset in (0..appended.num_rows()).step_by(batch_size) {
+        let length = batch_size.min(appended.num_rows() - offset);
+        partitions[0].push(appended.slice(offset, length));
+    }
+    rules.check_unique(&partitions.iter().flatten().cloned().collect::<Vec<_>>())?;
+    rules.replace(partitions).await;
+    let count = batch_of(vec![(
+        "count",
+        Arc::new(UInt64Array::from(vec![count as u64])),
+    )])?;
+    Ok(Some(super::batch_stream(count)))
+}
+
+/// What an INSERT does with a row whose key a table row (or an earlier row of its own) has.
+enum Policy {
+    /// A plain INSERT: the row breaks the key.
+    Refuse,
+    /// `DO NOTHING`, `OR IGNORE`: the row is dropped, for conflicts on these keys.
+    Ignore(Vec<usize>),
+    /// `DO UPDATE`, `OR REPLACE`: the table's row takes the assigned values.
+    Update(Box<Update>),
+}
+
+/// A DO UPDATE: which key it settles, what it assigns, where.
+struct Update {
+    key: usize,
+    /// (column, value), where a bare column is the table's row and `excluded.column` the
+    /// row the INSERT offered.
+    assignments: Vec<(usize, Expr)>,
+    /// Only rows where this holds are updated.
+    condition: Option<Expr>,
+    /// The table's name (or the INSERT's alias for it) in the expressions.
+    qualifier: String,
+}
+
+/// Which proposed rows an INSERT appends, and which table rows it updates.
+struct Matched {
+    /// Proposed rows to append, in order.
+    appended: Vec<usize>,
+    /// (table row as (batch, row) of the table's batches in order, proposed row).
+    updates: Vec<((usize, usize), usize)>,
+}
+
+impl Policy {
+    fn of(rules: &TableRules, insert: &Insert) -> Result<Policy> {
+        let no_keys = || {
+            binder(
+                "There are no UNIQUE/PRIMARY KEY constraints that refer to this table, specify \
+                 ON CONFLICT columns manually",
+            )
+        };
+        let only_key = || match rules.keys.len() {
+            0 => Err(no_keys()),
+            1 => Ok(0),
+            _ => Err(binder(
+                "Conflict target has to be provided for a DO UPDATE operation when the table has \
+                 multiple UNIQUE/PRIMARY KEY constraints",
+            )),
+        };
+        let target = |target: &Option<ConflictTarget>| -> Result<Option<usize>> {
+            if rules.keys.is_empty() {
+                return Err(no_keys());
+            }
+            match target {
+                None => Ok(None),
+                Some(ConflictTarget::Columns(columns)) => {
+                    let mut wanted = columns
+                        .iter()
+                        .map(|column| column_index(rules, column))
+                        .collect::<Result<Vec<_>>>()?;
+                    wanted.sort_unstable();
+                    let found = rules.keys.iter().position(|key| {
+                        let mut columns = key.columns.clone();
+                        columns.sort_unstable();
+                        columns == wanted
+                    });
+                    found.map(Some).ok_or_else(|| {
+                        binder(
+                            "The specified columns as conflict target are not referenced by a \
+                             UNIQUE/PRIMARY KEY CONSTRAINT or INDEX",
+                        )
+                    })
+                }
+                Some(ConflictTarget::OnConstraint(name)) => Err(TarnError::Invalid(format!(
+                    "ON CONFLICT ON CONSTRAINT {name} is not supported; name the key's columns"
+                ))),
+            }
+        };
+        let all_keys = || (0..rules.keys.len()).collect::<Vec<_>>();
+        match (&insert.on, &insert.or) {
+            (None, None) => Ok(Policy::Refuse),
+            (Some(OnInsert::OnConflict(conflict)), None) => {
+                let key = target(&conflict.conflict_target)?;
+                match &conflict.action {
+                    OnConflictAction::DoNothing => {
+                        Ok(Policy::Ignore(key.map_or_else(all_keys, |key| vec![key])))
+                    }
+                    OnConflictAction::DoUpdate(update) => Ok(Policy::Update(Box::new(Update {
+                        key: key.map_or_else(only_key, Ok)?,
+                        assignments: update
+                            .assignments
+                            .iter()
+                            .map(|assignment| match &assignment.target {
+                                AssignmentTarget::ColumnName(column) => {
+                                    let name = column.0.last().and_then(|part| part.as_ident());
+                                    let name = name.cloned().unwrap_or_else(|| Ident::new(column.to_string()));
+                                    Ok((column_index(rules, &name)?, assignment.value.clone()))
+                                }
+                                AssignmentTarget::Tuple(_) => Err(TarnError::Invalid(
+                                    "DO UPDATE SET (a, b) = ... is not supported; assign each column"
+                                        .to_string(),
+                                )),
+                            })
+                            .collect::<Result<_>>()?,
+                        condition: update.selection.clone(),
+                        qualifier: qualifier(insert),
+                    }))),
+                }
+            }
+            (None, Some(SqliteOnConflict::Ignore)) => {
+                if rules.keys.is_empty() {
+                    return Err(no_keys());
+                }
+                Ok(Policy::Ignore(all_keys()))
+            }
+            (None, Some(SqliteOnConflict::Replace)) => {
+                let key = only_key()?;
+                let schema = rules.schema();
+                let assignments = (0..schema.fields().len())
+                    .filter(|c| !rules.keys[key].columns.contains(c))
+                    .map(|c| {
+                        let column = Ident::with_quote('"', schema.field(c).name());
+                        (
+                            c,
+                            Expr::CompoundIdentifier(vec![Ident::new(EXCLUDED), column]),
+                        )
+                    })
+                    .collect();
+                Ok(Policy::Update(Box::new(Update {
+                    key,
+                    assignments,
+                    condition: None,
+                    qualifier: qualifier(insert),
+                })))
+            }
+            (Some(other), _) => Err(TarnError::Invalid(format!(
+                "INSERT ... {other} is not supported (ON CONFLICT is)"
+            ))),
+            (None, Some(other)) => Err(TarnError::Invalid(format!(
+                "INSERT {other} is not supported (OR IGNORE and OR REPLACE are)"
+            ))),
+        }
+    }
+
+    /// The keys whose conflicts this policy settles; a conflict on another key breaks it.
+    fn settled_keys(&self) -> Vec<usize> {
+        match self {
+            Policy::Refuse => vec![],
+            Policy::Ignore(keys) => keys.clone(),
+            Policy::Update(update) => vec![update.key],
+        }
+    }
+
+    /// Matches `proposed`'s rows against the table's rows, `existing`, on the settled keys.
+    fn match_rows(
+        &self,
+        rules: &TableRules,
+        existing: &[&RecordBatch],
+        proposed: &RecordBatch,
+    ) -> Result<Matched> {
+        let keys: Vec<_> = self
+            .settled_keys()
+            .into_iter()
+            .map(|k| &rules.keys[k])
+            .collect();
+        let existing_values = keys
+            .iter()
+            .map(|key| existing.iter().map(|batch| key.values(batch)).collect())
+            .collect::<Result<Vec<Vec<_>>>>()?;
+        let table_rows: Vec<HashMap<_, _>> = existing_values
+            .iter()
+            .map(|batches| {
+                let mut rows = HashMap::new();
+                for (b, values) in batches.iter().enumerate() {
+                    for r in 0..existing[b].num_rows() {
+                        if let Some(value) = values.get(r) {
+                            rows.entry(value).or_insert((b, r));
+                        }
+                    }
+                }
+                rows
+            })
+            .collect();
+        let proposed_values = keys
+            .iter()
+            .map(|key| key.values(proposed))
+            .collect::<Result<Vec<_>>>()?;
+        let mut seen: Vec<HashSet<_>> = vec![HashSet::new(); keys.len()];
+        let mut updated = HashSet::new();
+        let mut matched = Matched {
+            appended: vec![],
+            updates: vec![],
+        };
+        for i in 0..proposed.num_rows() {
+            let mut conflict = ControlFlow::Continue(());
+            for (k, values) in proposed_values.iter().enumerate() {
+                let Some(value) = values.get(i) else { continue };
+                if let Some(&at) = table_rows[k].get(&value) {
+                    conflict = ControlFlow::Break(Some(at));
+                    break;
+                }
+                if seen[k].contains(&value) {
+                    conflict = ControlFlow::Break(None);
+                    break;
+                }
+            }
+            match conflict {
+                ControlFlow::Continue(()) => {
+                    matched.appended.push(i);
+                    for (k, values) in proposed_values.iter().enumerate() {
+                        if let Some(value) = values.get(i) {
+                            seen[k].insert(value);
+                        }
+                    }
+                }
+                ControlFlow::Break(Some(at)) => {
+                    if matches!(self, Policy::Update(_)) && updated.insert(at) {
+                        matched.updates.push((at, i));
+                    }
+                }
+                ControlFlow::Break(None) => {}
+            }
+        }
+        Ok(matched)
+    }
+}
+
+/// The table's name in a DO UPDATE's expressions: the INSERT's alias for it, else its name.
+fn qualifier(insert: &Insert) -> String {
+    match (&insert.table_alias, &insert.table) {
+        (Some(alias), _) => alias.alias.value.clone(),
+        (None, TableObject::TableName(name)) => name
+            .0
+            .last()
+            .and_then(|part| part.as_ident())
+            .map(|ident| ident.value.clone())
+            .unwrap_or_default(),
+        (None, _) => String::new(),
+    }
+}
+
+/// A statement that names what the table does not have, worded as DuckDB words it.
+fn binder(message: &str) -> TarnError {
+    plan_datafusion_err!("{message}").into()
+}
+
+/// The column of the table `column` names.
+fn column_index(rules: &TableRules, column: &Ident) -> Result<usize> {
+    let schema = rules.schema();
+    let found = schema
+        .fields()
+        .iter()
+        .position(|field| match column.quote_style {
+            Some(_) => field.name() == &column.value,
+            None => field.name().eq_ignore_ascii_case(&column.value),
+        });
+    found.ok_or_else(|| {
+        binder(&format!(
+            "Referenced column {} not found in table {}",
+            column.value, rules.name
+        ))
+    })
+}
+
+/// The INSERT's rows, cast to the table's columns, checked for NULLs where the table has none.
+async fn proposed_rows(
+    session: &SqlSession,
+    rules: &TableRules,
+    insert: &Insert,
+) -> Result<RecordBatch> {
+    let mut plain = insert.clone();
+    plain.on = None;
+    plain.or = None;
+    let schema = rules.schema();
+    // VALUES rows are typed as the table's columns, so a NULL in a NOT NULL column fails as
+    // they are made, naming the VALUES list's column: `column2` is the INSERT's second.
+    let values_column = |named: &str| {
+        let position: usize = named.strip_prefix("column")?.parse().ok()?;
+        match insert.columns.get(position.checked_sub(1)?) {
+            Some(column) => Some(column.to_string()),
+            None if insert.columns.is_empty() => {
+                Some(schema.fields().get(position - 1)?.name().clone())
+            }
+            None => None,
+        }
+    };
+    let batches = async {
+        let LogicalPlan::Dml(insert_plan) = session.plan(Statement::Insert(plain)).await? else {
+            return Err(TarnError::Invalid(format!(
+                "INSERT INTO {} planned as something else",
+                rules.name
+            )));
+        };
+        let input = insert_plan.input.as_ref().clone();
+        let frame = session.context().execute_logical_plan(input).await?;
+        Ok(frame.collect().await?)
+    }
+    .await
+    .map_err(|err| rules.explain_null(err, values_column))?;
+    let rows = match batches.first() {
+        Some(first) => concat_batches(&first.schema(), &batches)?,
+        None => RecordBatch::new_empty(Arc::clone(&schema)),
+    };
+    let rows = RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|field| field.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        )),
+        rows.columns().to_vec(),
+        &Default::default(),
+    )?;
+    rules.check_not_null(&rows)?;
+    Ok(RecordBatch::try_new(schema, rows.columns().to_vec())?)
+}
+
+impl Update {
+    /// The table rows `updates` names with the assignments applied, where the condition
+    /// holds, and the position of each.
+    fn apply(
+        &self,
+        session: &SqlSession,
+        rules: &TableRules,
+        existing: &[&RecordBatch],
+        proposed: &RecordBatch,
+        updates: &[((usize, usize), usize)],
+    ) -> Result<(RecordBatch, Vec<(usize, usize)>)> {
+        let qualifier = self.qualifier.as_str();
+        let schema = rules.schema();
+        let positions: Vec<(usize, usize)> = updates.iter().map(|(at, _)| *at).collect();
+        let current = match existing.first() {
+            Some(_) => interleave_record_batch(existing, &positions)?,
+            None => RecordBatch::new_empty(Arc::clone(&schema)),
+        };
+        let offered = take_record_batch(
+            proposed,
+            &UInt64Array::from_iter_values(updates.iter().map(|(_, i)| *i as u64)),
+        )?;
+        // One batch holding both rows side by side: the table's under its name, the offered one
+        // under `excluded`.
+        let qualified = |name: &str| -> Vec<_> {
+            schema
+                .fields()
+                .iter()
+                .map(|field| (Some(TableReference::bare(name)), Arc::clone(field)))
+                .collect()
+        };
+        let both = DFSchema::new_with_metadata(
+            [qualified(qualifier), qualified(EXCLUDED)].concat(),
+            HashMap::new(),
+        )?;
+        let mut columns = current.columns().to_vec();
+        columns.extend(offered.columns().iter().cloned());
+        let pairs = RecordBatch::try_new_with_options(
+            Arc::new(both.as_arrow().clone()),
+            columns,
+            &Default::default(),
+        )?;
+        let state = session.context().state();
+        let table_columns: HashSet<String> = schema
+            .fields()
+            .iter()
+            .map(|field| field.name().to_lowercase())
+            .collect();
+        let evaluate = |expr: &Expr, batch: &RecordBatch| -> Result<Arc<dyn Array>> {
+            let mut expr = expr.clone();
+            // A bare column is the table's, as in DuckDB.
+            let _ = visit_expressions_mut(&mut expr, |e| {
+                if let Expr::Identifier(column) = e
+                    && table_columns.contains(&column.value.to_lowercase())
+                {
+                    *e = Expr::CompoundIdentifier(vec![Ident::new(qualifier), column.clone()]);
+                }
+                ControlFlow::<()>::Continue(())
+            });
+            let logical = state
+                .create_logical_expr_from_sql_expr(ExprWithAlias { expr, alias: None }, &both)?;
+            let physical = state.create_physical_expr(logical, &both)?;
+            Ok(physical.evaluate(batch)?.into_array(batch.num_rows())?)
+        };
+        let (pairs, current, positions) = match &self.condition {
+            None => (pairs, current, positions),
+            Some(condition) => {
+                let holds = evaluate(condition, &pairs)?;
+                let holds = holds
+                    .as_any()
+                    .downcast_ref::<BooleanArray>()
+                    .ok_or_else(|| {
+                        TarnError::Invalid(format!(
+                            "DO UPDATE ... WHERE {condition} is not a condition"
+                        ))
+                    })?;
+                let keep: BooleanArray = holds.iter().map(|v| Some(v == Some(true))).collect();
+                let positions = positions
+                    .into_iter()
+                    .zip(keep.values().iter())
+                    .filter_map(|(at, kept)| kept.then_some(at))
+                    .collect();
+                (
+                    filter_record_batch(&pairs, &keep)?,
+                    filter_record_batch(&current, &keep)?,
+                    positions,
+                )
+            }
+        };
+        let mut columns = current.columns().to_vec();
+        for (column, value) in &self.assignments {
+            let value = evaluate(value, &pairs)?;
+            columns[*column] = cast(&value, schema.field(*column).data_type())?;
+        }
+        let updated = RecordBatch::try_new_with_options(
+            Arc::new(Schema::new(
+                schema
+                    .fields()
+                    .iter()
+                    .map(|field| field.as_ref().clone().with_nullable(true))
+                    .collect::<Vec<_>>(),
+            )),
+            columns,
+            &Default::default(),
+        )?;
+        Ok((updated, positions))
+    }
+}
+
+/// `partitions` with the rows at `positions` (batch, row of the batches in order) replaced by
+/// `updated`'s rows, in place.
+fn with_updates(
+    partitions: &[Vec<RecordBatch>],
+    updated: &RecordBatch,
+    positions: &[(usize, usize)],
+) -> Result<Vec<Vec<RecordBatch>>> {
+    let by_position: HashMap<(usize, usize), usize> = positions
+        .iter()
+        .enumerate()
+        .map(|(k, at)| (*at, k))
+        .collect();
+    let mut flat = 0;
+    let mut result = Vec::with_capacity(partitions.len());
+    for partition in partitions {
+        let mut batches = Vec::with_capacity(partition.len());
+        for batch in partition {
+            let indices: Vec<(usize, usize)> = (0..batch.num_rows())
+                .map(|r| match by_position.get(&(flat, r)) {
+                    Some(&k) => (1, k),
+                    None => (0, r),
+                })
+                .collect();
+            let changed = indices.iter().any(|(source, _)| *source == 1);
+            batches.push(match changed {
+                true => {
+                    let updated = RecordBatch::try_new(batch.schema(), updated.columns().to_vec())?;
+                    interleave_record_batch(&[batch, &updated], &indices)?
+                }
+                false => batch.clone(),
+            });
+            flat += 1;
+        }
+        result.push(batches);
+    }
+    Ok(result)
+}
