@@ -92,6 +92,7 @@ mod tokens;
 mod try_expr;
 pub mod types;
 mod unnest_levels;
+mod update_from;
 mod upsert;
 mod user_macros;
 mod using_join;
@@ -340,6 +341,9 @@ impl SqlSession {
     async fn run_on_table_rules(&self, statement: Statement) -> Result<SendableRecordBatchStream> {
         let checked = match &statement {
             Statement::Insert(insert) => upsert::insert(self, insert).await?,
+            Statement::Update(update) if update.from.is_some() => {
+                Some(update_from::update(self, update).await?)
+            }
             Statement::Update(update) => {
                 let rules = match &update.table.relation {
                     TableFactor::Table { name, .. } => {

@@ -7,16 +7,17 @@
 //! (`upsert`) and UPDATE ([`guarded_update`]) check the rows they would leave against it and
 //! change nothing when one breaks it, with DuckDB's one-line `Constraint Error`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
 use datafusion::arrow::buffer::NullBuffer;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::compute::{CastOptions, cast_with_options, interleave_record_batch};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::row::{Row, RowConverter, Rows, SortField};
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::catalog::{MemTable, TableProvider};
-use datafusion::common::Constraint;
+use datafusion::common::{Constraint, plan_datafusion_err};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
 
@@ -151,6 +152,18 @@ impl TableRules {
         self.table.schema()
     }
 
+    /// The table's columns, every one nullable: rows on their way in, not yet checked.
+    pub fn unchecked_schema(&self) -> SchemaRef {
+        let schema = self.schema();
+        Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|field| field.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        ))
+    }
+
     pub fn memory(&self) -> &MemTable {
         self.table
             .downcast_ref::<MemTable>()
@@ -275,4 +288,58 @@ pub(super) async fn guarded_update(
             Err(err)
         }
     }
+}
+
+/// `values` as the table's column type: a value that does not convert fails, as in DuckDB,
+/// rather than becoming NULL.
+pub(super) fn as_column_type(values: &ArrayRef, column: &DataType) -> Result<ArrayRef> {
+    let strict = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    Ok(cast_with_options(values, column, &strict)?)
+}
+
+/// A statement that names what the table does not have (a column, a key), as a Binder Error,
+/// as DuckDB words it.
+pub(super) fn binder(message: &str) -> TarnError {
+    plan_datafusion_err!("{message}").into()
+}
+
+/// `partitions` with the rows at `positions` (batch, row of the batches in order) replaced by
+/// `updated`'s rows, in place.
+pub(super) fn with_rows_replaced(
+    partitions: &[Vec<RecordBatch>],
+    updated: &RecordBatch,
+    positions: &[(usize, usize)],
+) -> Result<Vec<Vec<RecordBatch>>> {
+    let by_position: HashMap<(usize, usize), usize> = positions
+        .iter()
+        .enumerate()
+        .map(|(k, at)| (*at, k))
+        .collect();
+    let mut flat = 0;
+    let mut result = Vec::with_capacity(partitions.len());
+    for partition in partitions {
+        let mut batches = Vec::with_capacity(partition.len());
+        for batch in partition {
+            let indices: Vec<(usize, usize)> = (0..batch.num_rows())
+                .map(|r| match by_position.get(&(flat, r)) {
+                    Some(&k) => (1, k),
+                    None => (0, r),
+                })
+                .collect();
+            let changed = indices.iter().any(|(source, _)| *source == 1);
+            batches.push(match changed {
+                true => {
+                    let updated = RecordBatch::try_new(batch.schema(), updated.columns().to_vec())?;
+                    interleave_record_batch(&[batch, &updated], &indices)?
+                }
+                false => batch.clone(),
+            });
+            flat += 1;
+        }
+        result.push(batches);
+    }
+    Ok(result)
 }

@@ -13,10 +13,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, UInt64Array};
 use datafusion::arrow::compute::{
-    cast, concat_batches, filter_record_batch, interleave_record_batch, take_record_batch,
+    concat_batches, filter_record_batch, interleave_record_batch, take_record_batch,
 };
-use datafusion::arrow::datatypes::Schema;
-use datafusion::common::{DFSchema, TableReference, plan_datafusion_err};
+use datafusion::common::{DFSchema, TableReference};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::logical_expr::LogicalPlan;
 use sqlparser::ast::{
@@ -24,7 +23,7 @@ use sqlparser::ast::{
     OnInsert, SqliteOnConflict, Statement, TableObject, visit_expressions_mut,
 };
 
-use super::table_keys::TableRules;
+use super::table_keys::{TableRules, as_column_type, binder, with_rows_replaced};
 use super::{SqlSession, batch_of};
 use crate::error::{Result, TarnError};
 
@@ -69,7 +68,7 @@ pub(super) async fn insert(
     if let Some((updated, positions)) = updated {
         rules.check_not_null(&updated)?;
         count += updated.num_rows();
-        partitions = with_updates(&partitions, &updated, &positions)?;
+        partitions = with_rows_replaced(&partitions, &updated, &positions)?;
     }
     // Into the first partition, as DataFusion's INSERT puts an INSERT of one batch, in batches
     // the scan can spread over threads.
@@ -325,11 +324,6 @@ fn qualifier(insert: &Insert) -> String {
     }
 }
 
-/// A statement that names what the table does not have, worded as DuckDB words it.
-fn binder(message: &str) -> TarnError {
-    plan_datafusion_err!("{message}").into()
-}
-
 /// The column of the table `column` names.
 fn column_index(rules: &TableRules, column: &Ident) -> Result<usize> {
     let schema = rules.schema();
@@ -387,17 +381,7 @@ async fn proposed_rows(
         Some(first) => concat_batches(&first.schema(), &batches)?,
         None => RecordBatch::new_empty(Arc::clone(&schema)),
     };
-    let rows = RecordBatch::try_new_with_options(
-        Arc::new(Schema::new(
-            schema
-                .fields()
-                .iter()
-                .map(|field| field.as_ref().clone().with_nullable(true))
-                .collect::<Vec<_>>(),
-        )),
-        rows.columns().to_vec(),
-        &Default::default(),
-    )?;
+    let rows = RecordBatch::try_new(rules.unchecked_schema(), rows.columns().to_vec())?;
     rules.check_not_null(&rows)?;
     Ok(RecordBatch::try_new(schema, rows.columns().to_vec())?)
 }
@@ -494,57 +478,9 @@ impl Update {
         let mut columns = current.columns().to_vec();
         for (column, value) in &self.assignments {
             let value = evaluate(value, &pairs)?;
-            columns[*column] = cast(&value, schema.field(*column).data_type())?;
+            columns[*column] = as_column_type(&value, schema.field(*column).data_type())?;
         }
-        let updated = RecordBatch::try_new_with_options(
-            Arc::new(Schema::new(
-                schema
-                    .fields()
-                    .iter()
-                    .map(|field| field.as_ref().clone().with_nullable(true))
-                    .collect::<Vec<_>>(),
-            )),
-            columns,
-            &Default::default(),
-        )?;
+        let updated = RecordBatch::try_new(rules.unchecked_schema(), columns)?;
         Ok((updated, positions))
     }
-}
-
-/// `partitions` with the rows at `positions` (batch, row of the batches in order) replaced by
-/// `updated`'s rows, in place.
-fn with_updates(
-    partitions: &[Vec<RecordBatch>],
-    updated: &RecordBatch,
-    positions: &[(usize, usize)],
-) -> Result<Vec<Vec<RecordBatch>>> {
-    let by_position: HashMap<(usize, usize), usize> = positions
-        .iter()
-        .enumerate()
-        .map(|(k, at)| (*at, k))
-        .collect();
-    let mut flat = 0;
-    let mut result = Vec::with_capacity(partitions.len());
-    for partition in partitions {
-        let mut batches = Vec::with_capacity(partition.len());
-        for batch in partition {
-            let indices: Vec<(usize, usize)> = (0..batch.num_rows())
-                .map(|r| match by_position.get(&(flat, r)) {
-                    Some(&k) => (1, k),
-                    None => (0, r),
-                })
-                .collect();
-            let changed = indices.iter().any(|(source, _)| *source == 1);
-            batches.push(match changed {
-                true => {
-                    let updated = RecordBatch::try_new(batch.schema(), updated.columns().to_vec())?;
-                    interleave_record_batch(&[batch, &updated], &indices)?
-                }
-                false => batch.clone(),
-            });
-            flat += 1;
-        }
-        result.push(batches);
-    }
-    Ok(result)
 }

@@ -255,3 +255,61 @@ async fn create_table_as_keeps_dates_plus_days() {
         ]]
     );
 }
+
+#[tokio::test]
+async fn update_from_takes_values_from_other_tables() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE docs (id INTEGER PRIMARY KEY, label VARCHAR, score DOUBLE); \
+         INSERT INTO docs VALUES (1, 'a', 0.5), (2, 'b', 0.25), (3, 'c', 1.0); \
+         CREATE TABLE fixes AS SELECT * FROM (VALUES (2, 'B', '0.75'), (3, 'C', '2')) f(id, label, score)",
+    )
+    .await;
+    // Answers (not the messages) as DuckDB 2.0's: a text score is cast to the column's type,
+    // unmatched rows stay.
+    assert_eq!(
+        query(
+            &mut s,
+            "UPDATE docs SET label = f.label || '!', score = f.score FROM fixes f \
+             WHERE docs.id = f.id AND f.label <> 'C'"
+        )
+        .await,
+        [["1"]]
+    );
+    assert_eq!(
+        query(&mut s, "SELECT * FROM docs ORDER BY id").await,
+        [["1", "a", "0.5"], ["2", "B!", "0.75"], ["3", "c", "1.0"]]
+    );
+    // The table may join itself under an alias; `AS d` names the rows updated.
+    query(
+        &mut s,
+        "UPDATE docs AS d SET score = prev.score + 10 FROM docs prev WHERE d.id = prev.id + 1",
+    )
+    .await;
+    assert_eq!(
+        query(&mut s, "SELECT id, score FROM docs ORDER BY id").await,
+        [["1", "0.5"], ["2", "10.5"], ["3", "10.75"]]
+    );
+    // A refused UPDATE changes nothing.
+    for (sql, message) in [
+        (
+            "UPDATE docs SET id = f.id FROM fixes f WHERE docs.id = 1 AND f.id = 2",
+            "Constraint Error: Duplicate key \"id: 2\" violates primary key constraint.",
+        ),
+        (
+            "UPDATE docs SET score = f.label FROM fixes f WHERE docs.id = f.id",
+            "Conversion Error: Cannot cast string 'B' to value of Float64 type",
+        ),
+        (
+            "UPDATE docs SET rank = 1 FROM fixes",
+            "Binder Error: Referenced update column rank not found in table docs",
+        ),
+    ] {
+        assert_eq!(error(&mut s, sql).await, message, "{sql}");
+    }
+    assert_eq!(
+        query(&mut s, "SELECT id, score FROM docs ORDER BY id").await,
+        [["1", "0.5"], ["2", "10.5"], ["3", "10.75"]]
+    );
+}
