@@ -5,12 +5,20 @@
 //! A table is renamed in the catalog; the other changes rebuild it from
 //! `SELECT ... FROM t` (`* EXCLUDE (a)`, `*, CAST(v AS T) AS b`, ...), computed in full before
 //! it replaces the table, so a failed change (a cast that fails, say) leaves the table as it
-//! was. The rebuilt table keeps each column's type but not the NOT NULL or DEFAULT of its
-//! declaration.
+//! was. The rebuilt table keeps what the columns were declared with ([`Declared`]): NOT NULL,
+//! DEFAULT, PRIMARY KEY and UNIQUE, following a renamed column; as in DuckDB, a key's column
+//! may not be dropped or retyped.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
+use datafusion::common::{Constraint, Constraints, DFSchema};
 use datafusion::datasource::MemTable;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::logical_expr::{Expr as LogicalExpr, ExprSchemable};
 use sqlparser::ast::{
     AlterColumnOperation, AlterTable, AlterTableOperation, ColumnOption, Ident, RenameTableNameKind,
 };
@@ -41,11 +49,8 @@ pub(super) async fn alter_table(
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    let has = |column: &Ident| {
-        columns
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(&column.value))
-    };
+    let mut declared = Declared::of(table.as_ref());
+    let has = |column: &Ident| named(&columns, column).is_some();
     let missing = |column: &Ident| {
         TarnError::Invalid(format!(
             "Table \"{name}\" does not have a column with name \"{}\"",
@@ -70,9 +75,10 @@ pub(super) async fn alter_table(
             old_column_name,
             new_column_name,
         } => {
-            if !has(&old_column_name) {
+            let Some(old) = named(&columns, &old_column_name) else {
                 return Err(missing(&old_column_name));
-            }
+            };
+            declared.rename(old, &new_column_name.value);
             format!("* RENAME ({old_column_name} AS {new_column_name})")
         }
         AlterTableOperation::DropColumn {
@@ -93,6 +99,9 @@ pub(super) async fn alter_table(
                 return Err(TarnError::Invalid(format!(
                     "cannot drop every column of table \"{name}\""
                 )));
+            }
+            for column in &present {
+                declared.drop(named(&columns, column).unwrap_or_default())?;
             }
             let list: Vec<String> = present.iter().map(|c| c.to_string()).collect();
             format!("* EXCLUDE ({})", list.join(", "))
@@ -122,6 +131,7 @@ pub(super) async fn alter_table(
                     _ => None,
                 })
                 .unwrap_or_else(|| "NULL".to_string());
+            declared.new_column = Some((column_def.name.value.clone(), default.clone()));
             format!(
                 "*, CAST({default} AS {}) AS {}",
                 column_def.data_type, column_def.name
@@ -131,9 +141,10 @@ pub(super) async fn alter_table(
             column_name,
             op: AlterColumnOperation::SetDataType { data_type, .. },
         } => {
-            if !has(&column_name) {
+            let Some(column) = named(&columns, &column_name) else {
                 return Err(missing(&column_name));
-            }
+            };
+            declared.retype(column)?;
             format!("* REPLACE (CAST({column_name} AS {data_type}) AS {column_name})")
         }
         other => {
@@ -143,22 +154,180 @@ pub(super) async fn alter_table(
             )));
         }
     };
-    rebuild(session, &name, &select).await?;
+    rebuild(session, &name, &select, declared).await?;
     Ok(empty_stream())
 }
 
+/// The table's column named `column` (compared as SQL compares an unquoted name).
+fn named<'a>(columns: &'a [String], column: &Ident) -> Option<&'a str> {
+    columns
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(&column.value))
+        .map(String::as_str)
+}
+
+/// What a table's columns were declared with, by column name, carried to the rebuilt table.
+struct Declared {
+    /// PRIMARY KEY (true) and UNIQUE (false) keys, by their columns' names.
+    keys: Vec<(Vec<String>, bool)>,
+    defaults: HashMap<String, LogicalExpr>,
+    not_null: HashSet<String>,
+    /// `ADD COLUMN`'s name and its default as SQL, which becomes the column's default.
+    new_column: Option<(String, String)>,
+}
+
+impl Declared {
+    fn of(table: &dyn TableProvider) -> Declared {
+        let schema = table.schema();
+        let name = |c: &usize| schema.field(*c).name().clone();
+        let keys = table
+            .constraints()
+            .into_iter()
+            .flat_map(|constraints| constraints.iter())
+            .map(|constraint| match constraint {
+                Constraint::PrimaryKey(columns) => (columns.iter().map(name).collect(), true),
+                Constraint::Unique(columns) => (columns.iter().map(name).collect(), false),
+            })
+            .collect();
+        let fields = schema.fields();
+        Declared {
+            keys,
+            defaults: fields
+                .iter()
+                .filter_map(|f| {
+                    Some((
+                        f.name().clone(),
+                        table.get_column_default(f.name())?.clone(),
+                    ))
+                })
+                .collect(),
+            not_null: fields
+                .iter()
+                .filter(|f| !f.is_nullable())
+                .map(|f| f.name().clone())
+                .collect(),
+            new_column: None,
+        }
+    }
+
+    fn key_of(&self, column: &str) -> Option<bool> {
+        self.keys
+            .iter()
+            .find(|(columns, _)| columns.iter().any(|c| c == column))
+            .map(|(_, primary)| *primary)
+    }
+
+    fn rename(&mut self, old: &str, new: &str) {
+        for (columns, _) in &mut self.keys {
+            for column in columns.iter_mut().filter(|c| *c == old) {
+                *column = new.to_string();
+            }
+        }
+        if let Some(default) = self.defaults.remove(old) {
+            self.defaults.insert(new.to_string(), default);
+        }
+        if self.not_null.remove(old) {
+            self.not_null.insert(new.to_string());
+        }
+    }
+
+    fn drop(&mut self, column: &str) -> Result<()> {
+        if let Some(primary) = self.key_of(column) {
+            let kind = if primary { "PRIMARY KEY" } else { "UNIQUE" };
+            return Err(TarnError::Invalid(format!(
+                "Cannot drop column \"{column}\" because there is a {kind} constraint that depends \
+                 on it"
+            )));
+        }
+        self.defaults.remove(column);
+        self.not_null.remove(column);
+        Ok(())
+    }
+
+    fn retype(&self, column: &str) -> Result<()> {
+        match self.key_of(column) {
+            Some(_) => Err(TarnError::Invalid(
+                "Cannot change the type of a column that has a UNIQUE or PRIMARY KEY constraint \
+                 specified"
+                    .to_string(),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The rebuilt table, of `schema` and `partitions`, with the declarations applied.
+    fn apply(
+        self,
+        session: &SqlSession,
+        schema: SchemaRef,
+        partitions: Vec<Vec<RecordBatch>>,
+    ) -> Result<MemTable> {
+        let position = |name: &str| schema.fields().iter().position(|f| f.name() == name);
+        let constraints = self
+            .keys
+            .iter()
+            .filter_map(|(columns, primary)| {
+                let columns = columns
+                    .iter()
+                    .map(|c| position(c))
+                    .collect::<Option<Vec<_>>>()?;
+                Some(match primary {
+                    true => Constraint::PrimaryKey(columns),
+                    false => Constraint::Unique(columns),
+                })
+            })
+            .collect();
+        let mut defaults = self.defaults;
+        if let Some((column, default)) = self.new_column
+            && let Some(field) = schema.fields().iter().find(|f| f.name() == &column)
+        {
+            let empty = DFSchema::empty();
+            let value = session
+                .context()
+                .state()
+                .create_logical_expr(&default, &empty)?;
+            defaults.insert(column, value.cast_to(field.data_type(), &empty)?);
+        }
+        let schema = Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    f.as_ref()
+                        .clone()
+                        .with_nullable(!self.not_null.contains(f.name()))
+                })
+                .collect::<Vec<_>>(),
+        ));
+        let partitions = partitions
+            .into_iter()
+            .map(|batches| {
+                batches
+                    .into_iter()
+                    .map(|batch| {
+                        RecordBatch::try_new(Arc::clone(&schema), batch.columns().to_vec())
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(MemTable::try_new(schema, partitions)?
+            .with_constraints(Constraints::new_unverified(constraints))
+            .with_column_defaults(defaults))
+    }
+}
+
 /// Replaces table `name` by the rows of `SELECT {select} FROM name`, computed in full before
-/// the old table is let go.
-async fn rebuild(session: &SqlSession, name: &str, select: &str) -> Result<()> {
+/// the old table is let go, with what its columns were `declared` with.
+async fn rebuild(session: &SqlSession, name: &str, select: &str, declared: Declared) -> Result<()> {
     let frame = session
         .dataframe(&format!("SELECT {select} FROM {name}"))
         .await?;
-    let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
+    let schema = Arc::new(frame.schema().as_arrow().clone());
     let partitions = frame.collect_partitioned().await?;
-    let table = MemTable::try_new(schema, partitions)?;
+    let table = declared.apply(session, schema, partitions)?;
     let ctx = session.context();
     ctx.deregister_table(name)?;
-    ctx.register_table(name, std::sync::Arc::new(table))?;
+    ctx.register_table(name, Arc::new(table))?;
     Ok(())
 }
 

@@ -313,3 +313,49 @@ async fn update_from_takes_values_from_other_tables() {
         [["1", "0.5"], ["2", "10.5"], ["3", "10.75"]]
     );
 }
+
+#[tokio::test]
+async fn alter_table_keeps_keys_defaults_and_not_null() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE t (a INTEGER PRIMARY KEY, b INTEGER NOT NULL DEFAULT 5, c INTEGER); \
+         ALTER TABLE t ADD COLUMN d INTEGER DEFAULT 7; \
+         ALTER TABLE t DROP COLUMN c; \
+         INSERT INTO t (a) VALUES (1)",
+    )
+    .await;
+    // Answers and messages as DuckDB 2.0's, except where a comment says otherwise.
+    assert_eq!(query(&mut s, "SELECT * FROM t").await, [["1", "5", "7"]]);
+    for (sql, message) in [
+        (
+            "INSERT INTO t VALUES (1, 1, 1)",
+            "Constraint Error: Duplicate key \"a: 1\" violates primary key constraint.",
+        ),
+        (
+            "INSERT INTO t (a, b) VALUES (2, NULL)",
+            "Constraint Error: NOT NULL constraint failed: t.b",
+        ),
+        (
+            "ALTER TABLE t DROP COLUMN a",
+            // DuckDB's is a Catalog Error.
+            "Invalid Input Error: Cannot drop column \"a\" because there is a PRIMARY KEY \
+             constraint that depends on it",
+        ),
+        (
+            "ALTER TABLE t ALTER COLUMN a TYPE BIGINT",
+            // DuckDB's is a Binder Error.
+            "Invalid Input Error: Cannot change the type of a column that has a UNIQUE or \
+             PRIMARY KEY constraint specified",
+        ),
+    ] {
+        assert_eq!(error(&mut s, sql).await, message, "{sql}");
+    }
+    // The key follows its column's new name (DuckDB's message still names `a`).
+    query(&mut s, "ALTER TABLE t RENAME COLUMN a TO k").await;
+    assert_eq!(
+        error(&mut s, "INSERT INTO t VALUES (1, 2, 3)").await,
+        "Constraint Error: Duplicate key \"k: 1\" violates primary key constraint."
+    );
+    assert_eq!(query(&mut s, "SELECT * FROM t").await, [["1", "5", "7"]]);
+}
