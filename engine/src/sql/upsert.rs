@@ -70,13 +70,9 @@ pub(super) async fn insert(
         count += updated.num_rows();
         partitions = with_rows_replaced(&partitions, &updated, &positions)?;
     }
-    // Into the first partition, as DataFusion's INSERT puts an INSERT of one batch, in batches
-    // the scan can spread over threads.
+    // Into the first partition, as DataFusion's INSERT puts an INSERT of one batch.
     let batch_size = session.context().state().config().batch_size();
-    for offset in (0..appended.num_rows()).step_by(batch_size) {
-        let length = batch_size.min(appended.num_rows() - offset);
-        partitions[0].push(appended.slice(offset, length));
-    }
+    append(&mut partitions[0], appended, batch_size)?;
     rules.check_unique(&partitions.iter().flatten().cloned().collect::<Vec<_>>())?;
     rules.replace(partitions).await;
     let count = batch_of(vec![(
@@ -84,6 +80,26 @@ pub(super) async fn insert(
         Arc::new(UInt64Array::from(vec![count as u64])),
     )])?;
     Ok(Some(super::batch_stream(count)))
+}
+
+/// Appends `rows` to `partition` in batches of `batch_size`, which the scan can spread over
+/// threads. A short last batch takes the first of them, so that INSERTs of a row at a time
+/// leave full batches rather than one per row, which every later check would walk.
+fn append(partition: &mut Vec<RecordBatch>, rows: RecordBatch, batch_size: usize) -> Result<()> {
+    let rows = match partition.pop() {
+        Some(last) if last.num_rows() < batch_size => {
+            concat_batches(&rows.schema(), [&last, &rows])?
+        }
+        Some(last) => {
+            partition.push(last);
+            rows
+        }
+        None => rows,
+    };
+    for offset in (0..rows.num_rows()).step_by(batch_size) {
+        partition.push(rows.slice(offset, batch_size.min(rows.num_rows() - offset)));
+    }
+    Ok(())
 }
 
 /// What an INSERT does with a row whose key a table row (or an earlier row of its own) has.
