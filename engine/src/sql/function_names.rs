@@ -140,7 +140,7 @@ impl VisitorMut for DuckDbCalls<'_> {
             return ControlFlow::Continue(());
         };
         if name == "struct_pack"
-            && let Some(fields) = named_arguments(call)
+            && let Some(fields) = packed_fields(call)
         {
             let args = fields
                 .into_iter()
@@ -549,12 +549,24 @@ fn regexp_extract_named(args: Vec<Expr>) -> Option<Expr> {
     ))
 }
 
-/// A call's arguments when each is named (`a := 1`), as names and values.
-fn named_arguments(call: &sqlparser::ast::Function) -> Option<Vec<(String, Expr)>> {
+/// `struct_pack`'s fields as names and values: each argument named (`a := 1`) or a column,
+/// which names its field (`struct_pack(id, t.text)`, as in DuckDB); `None` for anything else.
+fn packed_fields(call: &sqlparser::ast::Function) -> Option<Vec<(String, Expr)>> {
     let FunctionArguments::List(list) = &call.args else {
         return None;
     };
-    names_and_values(&list.args)
+    list.args
+        .iter()
+        .map(|arg| match arg {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(column @ Expr::Identifier(name))) => {
+                Some((name.value.clone(), column.clone()))
+            }
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(
+                column @ Expr::CompoundIdentifier(parts),
+            )) => Some((parts.last()?.value.clone(), column.clone())),
+            named => names_and_values(std::slice::from_ref(named))?.pop(),
+        })
+        .collect()
 }
 
 /// A call's first argument, unnamed, and the rest when each is named (`f(s, a := 1)`).

@@ -666,6 +666,18 @@ async fn base64_epochs_structs_and_series_columns() {
         .await,
         [["c", "10"], ["NULL", "NULL"]]
     );
+    // A column passed bare names its field, as in DuckDB (before: "Invalid function").
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT struct_pack(t.g, s, n := x) AS p FROM t WHERE g = 2 ORDER BY x"
+        )
+        .await,
+        [
+            ["{g: 2, s: c, n: 10}"],
+            ["{g: 2, s: NULL, n: NULL}"]
+        ]
+    );
     assert_eq!(
         query(
             &mut s,
