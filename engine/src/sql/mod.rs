@@ -75,6 +75,7 @@ mod routing;
 mod samples;
 mod scalar_args;
 mod scoring;
+mod sequences;
 mod set_operations;
 mod sha1_digest;
 mod slice;
@@ -118,7 +119,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
 use futures::StreamExt;
-use sqlparser::ast::{DescribeAlias, Expr, Set, Statement, TableFactor, Value};
+use sqlparser::ast::{DescribeAlias, Expr, ObjectType, Set, Statement, TableFactor, Value};
 use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
 
@@ -138,6 +139,8 @@ pub struct SqlSession {
     config: TarnConfig,
     /// The macros CREATE MACRO defined, expanded in every statement planned afterwards.
     macros: user_macros::UserMacros,
+    /// The sequences CREATE SEQUENCE defined, which `nextval` and `currval` read.
+    sequences: Arc<sequences::Sequences>,
 }
 
 impl SqlSession {
@@ -180,10 +183,13 @@ impl SqlSession {
         ctx.catalog(DEFAULT_CATALOG)
             .expect("the default catalog exists")
             .register_schema(rewrite::FILES_SCHEMA, Arc::new(MemorySchemaProvider::new()))?;
+        let sequences = Arc::new(sequences::Sequences::default());
+        sequences.register(&ctx);
         Ok(SqlSession {
             ctx,
             config,
             macros: user_macros::UserMacros::default(),
+            sequences,
         })
     }
 
@@ -231,6 +237,7 @@ impl SqlSession {
                     return self.run_statement(parse_one(&insert)?).await;
                 }
             }
+            "CREATE" if self.sequences.create(statement)? => return Ok(empty_stream()),
             "DROP" => {
                 if let Some((name, if_exists)) = user_macros::drop_macro_statement(rest) {
                     self.macros.drop(&name, if_exists)?;
@@ -258,6 +265,17 @@ impl SqlSession {
                 ..
             } => explain::explain_analyze(self, &statement.to_string()).await,
             Statement::ShowTables { .. } => describe::show_tables(self).await,
+            Statement::Drop {
+                object_type: ObjectType::Sequence,
+                if_exists,
+                names,
+                ..
+            } => {
+                for name in &names {
+                    self.sequences.remove(name, if_exists)?;
+                }
+                Ok(empty_stream())
+            }
             Statement::AlterTable(alter) => alter_table::alter_table(self, alter).await,
             // A session's tables are all in memory and its own: a temporary one is a table.
             Statement::CreateTable(mut create) if create.temporary => {

@@ -359,3 +359,71 @@ async fn alter_table_keeps_keys_defaults_and_not_null() {
     );
     assert_eq!(query(&mut s, "SELECT * FROM t").await, [["1", "5", "7"]]);
 }
+
+#[tokio::test]
+async fn sequences_number_rows_as_duckdbs_do() {
+    let mut s = session();
+    // Each answer is DuckDB 2.0's, and each message but for its prefix (DuckDB's "Sequence
+    // Error", "Catalog Error"); the options may come in any order.
+    let steps: [(&str, &[&str]); 5] = [
+        (
+            "CREATE SEQUENCE ids; SELECT nextval('ids') FROM range(3)",
+            &["1", "2", "3"],
+        ),
+        ("SELECT currval('ids')", &["3"]),
+        (
+            "CREATE SEQUENCE ring START 1 MAXVALUE 2 CYCLE; SELECT nextval('ring') FROM range(5)",
+            &["1", "2", "1", "2", "1"],
+        ),
+        (
+            "CREATE SEQUENCE down INCREMENT BY -5 START WITH -10; \
+             SELECT nextval('down') FROM range(2)",
+            &["-10", "-15"],
+        ),
+        // A column's default, as an INSERT leaves it out or writes DEFAULT.
+        (
+            "CREATE TABLE docs (id BIGINT DEFAULT nextval('ids') PRIMARY KEY, v VARCHAR); \
+             INSERT INTO docs (v) VALUES ('a'), ('b'); \
+             INSERT INTO docs VALUES (DEFAULT, 'c'); \
+             SELECT id FROM docs ORDER BY id",
+            &["4", "5", "6"],
+        ),
+    ];
+    for (sql, values) in steps {
+        let expected: Vec<Vec<String>> = values.iter().map(|v| vec![v.to_string()]).collect();
+        assert_eq!(query(&mut s, sql).await, expected, "{sql}");
+    }
+    for (sql, message) in [
+        (
+            "CREATE SEQUENCE capped MAXVALUE 2; SELECT nextval('capped') FROM range(3)",
+            "Invalid Input Error: nextval: reached maximum value of sequence \"capped\" (2)",
+        ),
+        (
+            "CREATE SEQUENCE fresh; SELECT currval('fresh')",
+            "Invalid Input Error: currval: sequence is not yet defined in this session",
+        ),
+        (
+            "CREATE SEQUENCE ids",
+            "Invalid Input Error: Sequence with name ids already exists!",
+        ),
+        (
+            "CREATE SEQUENCE z START 0",
+            "Parser Error: START value (0) cannot be less than MINVALUE (1)",
+        ),
+        (
+            "CREATE SEQUENCE z INCREMENT 0",
+            "Parser Error: Increment must not be zero",
+        ),
+        (
+            "DROP SEQUENCE ring; SELECT nextval('ring')",
+            "Binder Error: Sequence with name ring does not exist!",
+        ),
+    ] {
+        assert_eq!(error(&mut s, sql).await, message, "{sql}");
+    }
+    // IF NOT EXISTS keeps the sequence where it was; OR REPLACE starts it again.
+    query(&mut s, "CREATE SEQUENCE IF NOT EXISTS ids").await;
+    assert_eq!(query(&mut s, "SELECT nextval('ids')").await, [["7"]]);
+    query(&mut s, "CREATE OR REPLACE SEQUENCE ids START 100").await;
+    assert_eq!(query(&mut s, "SELECT nextval('ids')").await, [["100"]]);
+}

@@ -673,10 +673,7 @@ async fn base64_epochs_structs_and_series_columns() {
             "SELECT struct_pack(t.g, s, n := x) AS p FROM t WHERE g = 2 ORDER BY x"
         )
         .await,
-        [
-            ["{g: 2, s: c, n: 10}"],
-            ["{g: 2, s: NULL, n: NULL}"]
-        ]
+        [["{g: 2, s: c, n: 10}"], ["{g: 2, s: NULL, n: NULL}"]]
     );
     assert_eq!(
         query(
