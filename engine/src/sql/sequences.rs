@@ -4,7 +4,8 @@
 //! `CREATE TABLE docs (id BIGINT DEFAULT nextval('doc_ids') PRIMARY KEY, ...)`.
 //!
 //! A session's sequences live in its [`Sequences`], which its `nextval` and `currval` share.
-//! They are the client's: a plan that calls them is not sent to a cluster's executors.
+//! They live in the session's process: a cluster's executors have none, and a plan that calls
+//! them fails there.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
