@@ -73,7 +73,9 @@ pub(super) async fn insert(
     // Into the first partition, as DataFusion's INSERT puts an INSERT of one batch.
     let batch_size = session.context().state().config().batch_size();
     append(&mut partitions[0], appended, batch_size)?;
-    rules.check_unique(&partitions.iter().flatten().cloned().collect::<Vec<_>>())?;
+    if !policy.settles_every_key(&rules) {
+        rules.check_unique(&partitions.iter().flatten().cloned().collect::<Vec<_>>())?;
+    }
     rules.replace(partitions).await;
     let count = batch_of(vec![(
         "count",
@@ -122,6 +124,15 @@ struct Update {
     condition: Option<Expr>,
     /// The table's name (or the INSERT's alias for it) in the expressions.
     qualifier: String,
+}
+
+/// What a proposed row's key meets.
+enum Conflict {
+    None,
+    /// The table's row at (batch, row).
+    TableRow((usize, usize)),
+    /// A row earlier in the same INSERT, which counts instead.
+    EarlierRow,
 }
 
 /// Which proposed rows an INSERT appends, and which table rows it updates.
@@ -252,6 +263,23 @@ impl Policy {
         }
     }
 
+    /// Whether the rows it leaves need no check of their keys: it settled every key's
+    /// conflicts while matching, and no update assigns a key's column.
+    fn settles_every_key(&self, rules: &TableRules) -> bool {
+        match self {
+            Policy::Refuse => rules.keys.is_empty(),
+            Policy::Ignore(keys) => keys.len() == rules.keys.len(),
+            Policy::Update(update) => {
+                let key = &rules.keys[update.key].columns;
+                rules.keys.len() == 1
+                    && update
+                        .assignments
+                        .iter()
+                        .all(|(column, _)| !key.contains(column))
+            }
+        }
+    }
+
     /// Matches `proposed`'s rows against the table's rows, `existing`, on the settled keys.
     fn match_rows(
         &self,
@@ -293,20 +321,20 @@ impl Policy {
             updates: vec![],
         };
         for i in 0..proposed.num_rows() {
-            let mut conflict = ControlFlow::Continue(());
+            let mut conflict = Conflict::None;
             for (k, values) in proposed_values.iter().enumerate() {
                 let Some(value) = values.get(i) else { continue };
                 if let Some(&at) = table_rows[k].get(&value) {
-                    conflict = ControlFlow::Break(Some(at));
+                    conflict = Conflict::TableRow(at);
                     break;
                 }
                 if seen[k].contains(&value) {
-                    conflict = ControlFlow::Break(None);
+                    conflict = Conflict::EarlierRow;
                     break;
                 }
             }
             match conflict {
-                ControlFlow::Continue(()) => {
+                Conflict::None => {
                     matched.appended.push(i);
                     for (k, values) in proposed_values.iter().enumerate() {
                         if let Some(value) = values.get(i) {
@@ -314,12 +342,12 @@ impl Policy {
                         }
                     }
                 }
-                ControlFlow::Break(Some(at)) => {
+                Conflict::TableRow(at) => {
                     if matches!(self, Policy::Update(_)) && updated.insert(at) {
                         matched.updates.push((at, i));
                     }
                 }
-                ControlFlow::Break(None) => {}
+                Conflict::EarlierRow => {}
             }
         }
         Ok(matched)
