@@ -14,10 +14,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from versus_duckdb import best  # noqa: E402
 
 
 def workloads(rows: int, singles: int) -> dict:
@@ -35,15 +37,6 @@ def workloads(rows: int, singles: int) -> dict:
         + "".join(f"INSERT INTO t VALUES ({i}, 'row {i}');\n" for i in range(singles))
         + "SELECT count(*), max(a) FROM t;",
     }
-
-
-def best(run, repeat: int):
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def run_tarn(tarn: str, script: Path, threads: int) -> str:
