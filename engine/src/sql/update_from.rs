@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{AsArray, RecordBatch, UInt64Array};
-use datafusion::arrow::compute::{concat_batches, interleave_record_batch};
+use datafusion::arrow::compute::interleave_record_batch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, UInt64Type};
 use datafusion::catalog::MemTable;
 use datafusion::execution::SendableRecordBatchStream;
@@ -100,9 +100,10 @@ pub(super) async fn update(
 
     let partitions = rules.partitions().await;
     let batches: Vec<&RecordBatch> = partitions.iter().flatten().collect();
+    let (rows, starts) = numbered(&rules, &batches)?;
     let matches = {
         let files = files_schema(session.context());
-        files.register_table(NUMBERED_ROWS.to_string(), numbered(&rules, &batches)?)?;
+        files.register_table(NUMBERED_ROWS.to_string(), rows)?;
         let matches = async {
             let plan = session.plan(parse_one(&query)?).await?;
             collect(session.run_plan(plan).await?).await
@@ -113,14 +114,6 @@ pub(super) async fn update(
     };
 
     // The first match of each row, and where the row is among the table's batches.
-    let starts: Vec<u64> = batches
-        .iter()
-        .scan(0u64, |start, batch| {
-            let this = *start;
-            *start += batch.num_rows() as u64;
-            Some(this)
-        })
-        .collect();
     let mut seen = HashSet::new();
     let mut positions = Vec::new();
     let mut kept = Vec::new();
@@ -134,19 +127,10 @@ pub(super) async fn update(
             }
         }
     }
-    let updated = match matches.first() {
-        Some(_) => {
-            let matches: Vec<&RecordBatch> = matches.iter().collect();
-            interleave_record_batch(&matches, &kept)?
-        }
-        None => RecordBatch::new_empty(Arc::new(Schema::new(vec![Field::new(
-            ROW_NUMBER,
-            DataType::UInt64,
-            false,
-        )]))),
-    };
     let count = positions.len();
     if count > 0 {
+        let matches: Vec<&RecordBatch> = matches.iter().collect();
+        let updated = interleave_record_batch(&matches, &kept)?;
         let columns = updated.columns()[1..]
             .iter()
             .zip(schema.fields())
@@ -164,24 +148,25 @@ pub(super) async fn update(
     )])?))
 }
 
-/// The table's rows with [`ROW_NUMBER`] added, numbered in the order of `batches`.
-fn numbered(rules: &TableRules, batches: &[&RecordBatch]) -> Result<Arc<MemTable>> {
+/// The table's rows with [`ROW_NUMBER`] added, numbered in the order of `batches`, and the
+/// number of each batch's first row.
+fn numbered(rules: &TableRules, batches: &[&RecordBatch]) -> Result<(Arc<MemTable>, Vec<u64>)> {
     let schema = rules.schema();
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.push(Field::new(ROW_NUMBER, DataType::UInt64, false));
     let numbered_schema = Arc::new(Schema::new(fields));
     let mut start = 0u64;
+    let mut starts = Vec::with_capacity(batches.len());
     let mut numbered = Vec::with_capacity(batches.len());
     for batch in batches {
         let rows = batch.num_rows() as u64;
         let mut columns = batch.columns().to_vec();
         columns.push(Arc::new(UInt64Array::from_iter_values(start..start + rows)));
         numbered.push(RecordBatch::try_new(Arc::clone(&numbered_schema), columns)?);
+        starts.push(start);
         start += rows;
     }
-    let all = concat_batches(&numbered_schema, &numbered)?;
-    Ok(Arc::new(MemTable::try_new(
-        numbered_schema,
-        vec![vec![all]],
-    )?))
+    // One partition, its batches in order: the first match of a row is the first the join meets.
+    let table = MemTable::try_new(numbered_schema, vec![numbered])?;
+    Ok((Arc::new(table), starts))
 }
