@@ -11,7 +11,9 @@
 //!   on the sums of powers.
 //!
 //! NULL inputs are skipped. These are row-at-a-time accumulators: they serve exploration,
-//! not the hot paths DataFusion's own aggregates are tuned for.
+//! not the hot paths DataFusion's own aggregates are tuned for. The value-count statistics
+//! also take values back, so they run over sliding window frames (`mode(x) OVER (ORDER BY t
+//! ROWS 3 PRECEDING)`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -237,9 +239,15 @@ impl ValueCounts {
         }
     }
 
+    /// The values counted now with their counts, in the order first seen: a value a sliding
+    /// window took back keeps its place at a count of 0.
+    fn counted(&self) -> impl Iterator<Item = &(ScalarValue, u64)> {
+        self.counts.iter().filter(|(_, count)| *count > 0)
+    }
+
     /// The values in ascending order with their counts.
     fn sorted(&self) -> Vec<&(ScalarValue, u64)> {
-        let mut sorted: Vec<_> = self.counts.iter().collect();
+        let mut sorted: Vec<_> = self.counted().collect();
         sorted.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
         sorted
     }
@@ -277,6 +285,24 @@ impl Accumulator for ValueCounts {
         Ok(())
     }
 
+    fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let values = &values[0];
+        for row in 0..values.len() {
+            if values.is_valid(row) {
+                let value = ScalarValue::try_from_array(values, row)?;
+                match self.index.get(&value) {
+                    Some(&at) if self.counts[at].1 > 0 => self.counts[at].1 -= 1,
+                    _ => return exec_err!("{}: {value} taken back but never added", self.statistic.name()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn supports_retract_batch(&self) -> bool {
+        true
+    }
+
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         let (values, counts) = (states[0].as_list::<i32>(), states[1].as_list::<i32>());
         for row in 0..values.len() {
@@ -293,10 +319,9 @@ impl Accumulator for ValueCounts {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let values: Vec<ScalarValue> = self.counts.iter().map(|(v, _)| v.clone()).collect();
+        let values: Vec<ScalarValue> = self.counted().map(|(v, _)| v.clone()).collect();
         let counts: Vec<ScalarValue> = self
-            .counts
-            .iter()
+            .counted()
             .map(|(_, c)| ScalarValue::UInt64(Some(*c)))
             .collect();
         Ok(vec![
@@ -311,7 +336,7 @@ impl Accumulator for ValueCounts {
             Statistic::Mode => {
                 // The first value seen among those counted most often.
                 let mut best: Option<&(ScalarValue, u64)> = None;
-                for entry in &self.counts {
+                for entry in self.counted() {
                     if best.is_none_or(|b| entry.1 > b.1) {
                         best = Some(entry);
                     }
@@ -319,21 +344,21 @@ impl Accumulator for ValueCounts {
                 best.map_or_else(missing, |(v, _)| Ok(v.clone()))
             }
             Statistic::Entropy => {
-                let total: u64 = self.counts.iter().map(|(_, c)| c).sum();
+                let total: u64 = self.counted().map(|(_, c)| c).sum();
                 // Subtracted from 0.0, so that one value gives 0.0 rather than -0.0.
                 let mut bits = 0.0;
-                for &(_, count) in &self.counts {
+                for &(_, count) in self.counted() {
                     let p = count as f64 / total as f64;
                     bits -= p * p.log2();
                 }
                 Ok(ScalarValue::Float64(Some(bits)))
             }
-            Statistic::Histogram if self.counts.is_empty() => {
+            Statistic::Histogram if self.counted().next().is_none() => {
                 ScalarValue::try_from(histogram_type(&self.input))
             }
             Statistic::Histogram => self.histogram(),
             Statistic::QuantileDisc => {
-                let total: u64 = self.counts.iter().map(|(_, c)| c).sum();
+                let total: u64 = self.counted().map(|(_, c)| c).sum();
                 if total == 0 {
                     return missing();
                 }
@@ -349,10 +374,10 @@ impl Accumulator for ValueCounts {
                 }
                 unreachable!("the position is below the total count")
             }
-            Statistic::Mad if self.counts.is_empty() => missing(),
+            Statistic::Mad if self.counted().next().is_none() => missing(),
             Statistic::Mad => {
                 let mut values = Vec::with_capacity(self.counts.len());
-                for (value, count) in &self.counts {
+                for (value, count) in self.counted() {
                     let ScalarValue::Float64(Some(x)) = value.cast_to(&DataType::Float64)? else {
                         return exec_err!("mad: {value} is not a number");
                     };
