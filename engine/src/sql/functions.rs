@@ -11,7 +11,7 @@
 //!   divisor. The rewrite step turns `a / b` into [`DIVIDE`]`(a, b)`, [`DuckDivide`], and
 //!   `a // b` into [`INTEGER_DIVIDE`]`(a, b)`, [`DuckIntegerDivide`].
 //! * A cast of a DOUBLE to an integer rounds half to even in DuckDB (`optimizer::IntegerCasts`
-//!   puts [`ROUND_EVEN`] under it): [`RoundEven`], also DuckDB's `roundbankers(x [, digits])`.
+//!   puts [`ROUND_EVEN`] under it): [`RoundEven`], also DuckDB's `roundbankers(x [, digits])` and `round_even`.
 //! * `typeof(x)` names `x`'s type as DuckDB writes it (`DOUBLE`, `VARCHAR`, `DECIMAL(15,2)`):
 //!   [`DuckTypeOf`]; DataFusion has only `arrow_typeof` (`Float64`, `Utf8View`).
 
@@ -54,7 +54,8 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::from(DuckDivide::new()));
     ctx.register_udf(ScalarUDF::from(DuckIntegerDivide::new()));
     ctx.register_udf(ScalarUDF::from(DuckTypeOf::new()));
-    ctx.register_udf(ScalarUDF::from(RoundEven::new()));
+    ctx.register_udf(ScalarUDF::from(RoundEven::new()).with_aliases(["round_even"]));
+    ctx.register_udf(ScalarUDF::from(super::nested_rounding::RoundNested::new()));
 }
 
 /// DuckDB's `roundbankers(x [, digits])`: `x` as a DOUBLE rounded to `digits` (0 unless given)

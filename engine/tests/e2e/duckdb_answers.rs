@@ -140,6 +140,24 @@ async fn casts_to_integers_round() {
     );
     let err = error(&mut s, "SELECT CAST(1e20 AS BIGINT)").await;
     assert!(err.contains("1e20"), "{err}");
+    // Inside lists and structs, each number as it rounds alone.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT CAST([1.5, 2.5, -1.5] AS BIGINT[]), \
+             CAST({'a': 2.5, 'b': 2.5} AS STRUCT(a INT, b DOUBLE)), \
+             CAST([2.5::DOUBLE, 3.5, NULL] AS INT[]), TRY_CAST([[0.5, 1.5]] AS INT[][]), \
+             CAST([1.5, 2.5]::DOUBLE[2] AS INT[2])"
+        )
+        .await,
+        [[
+            "[2, 3, -2]",
+            "{a: 3, b: 2.5}",
+            "[2, 4, NULL]",
+            "[[1, 2]]",
+            "[2, 2]"
+        ]]
+    );
 }
 
 #[tokio::test]

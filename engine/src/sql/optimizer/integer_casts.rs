@@ -6,14 +6,16 @@
 //! C's `nearbyint`). [`IntegerCasts`], an analyzer rule after type coercion, puts `round` or
 //! `roundbankers` ([`RoundEven`]) under each such cast (or `TRY_CAST`), so constants fold to DuckDB's answer
 //! too. Text gets [`IntegerText`], which reads `'12.5'`, `' 7 '` or `'1e3'` as DuckDB does.
-//! Columns keep their names: the rewritten cast answers to the name the cast had.
+//! A list or struct cast to one of integers gets [`RoundNested`], which rounds each number
+//! inside the same way. Columns keep their names: the rewritten cast answers to the name the
+//! cast had.
 
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
-use datafusion::common::{DFSchema, Result};
+use datafusion::common::{DFSchema, Result, ScalarValue};
 use datafusion::functions::math::round;
 use datafusion::logical_expr::expr::{Cast, ScalarFunction, TryCast};
 use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, ScalarUDF};
@@ -21,6 +23,7 @@ use datafusion::optimizer::AnalyzerRule;
 
 use crate::sql::functions::{ROUND_EVEN, RoundEven};
 use crate::sql::integer_text::{INTEGER_TEXT, IntegerText};
+use crate::sql::nested_rounding::{ROUND_NESTED, RoundNested, rounds_inside};
 
 /// See the module documentation.
 #[derive(Debug, Default)]
@@ -37,8 +40,24 @@ impl AnalyzerRule for IntegerCasts {
 }
 
 /// `expr` with a rounding under it when it casts a DECIMAL or floating-point value to an
-/// integer type.
+/// integer type, alone or inside a list or struct.
 fn round_before_integer_cast(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    if let Expr::Cast(Cast { expr: inner, field }) | Expr::TryCast(TryCast { expr: inner, field }) =
+        &expr
+        && !matches!(inner.as_ref(), Expr::ScalarFunction(call) if call.name() == ROUND_NESTED)
+        && rounds_inside(&inner.get_type(schema)?, field.data_type())
+    {
+        let target = Expr::Literal(ScalarValue::try_from(field.data_type())?, None);
+        let rounded = Box::new(Expr::ScalarFunction(ScalarFunction::new_udf(
+            Arc::new(ScalarUDF::from(RoundNested::new())),
+            vec![inner.as_ref().clone(), target],
+        )));
+        let field = Arc::clone(field);
+        return Ok(Transformed::yes(match expr {
+            Expr::TryCast(_) => Expr::TryCast(TryCast::new_from_field(rounded, field)),
+            _ => Expr::Cast(Cast::new_from_field(rounded, field)),
+        }));
+    }
     let (inner, field) = match &expr {
         Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field })
             if field.data_type().is_integer() =>
