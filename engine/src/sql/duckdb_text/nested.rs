@@ -1,6 +1,12 @@
 //! Lists, structs, maps and BLOBs as DuckDB writes them (see `super`).
+//!
+//! A string inside a list, struct or map is quoted where it could not be read back otherwise
+//! ([`needs_quotes`]): `['', a b, ',', 'x\'y', 'NULL', NULL]`. A struct's field names are
+//! always quoted.
 
 use std::sync::Arc;
+
+use std::borrow::Cow;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray, StringBuilder};
 use datafusion::arrow::compute::cast;
@@ -66,7 +72,7 @@ fn write_nested(array: &dyn Array, row: usize, out: &mut String) -> Result<()> {
                 if at > 0 {
                     out.push_str(", ");
                 }
-                out.push_str(&format!("'{}': ", field.name()));
+                out.push_str(&format!("'{}': ", escaped(field.name())));
                 write_nested(column.as_ref(), row, out)?;
             }
             out.push('}');
@@ -86,11 +92,42 @@ fn write_nested(array: &dyn Array, row: usize, out: &mut String) -> Result<()> {
             out.push('}');
             Ok(())
         }
-        _ => {
+        data_type => {
             let text = super::duckdb_text(&array.slice(row, 1))?;
-            out.push_str(text.as_string::<i32>().value(0));
+            out.push_str(&item_text(text.as_string::<i32>().value(0), data_type));
             Ok(())
         }
+    }
+}
+
+/// A value's text as an item of a nested value: a string quoted where [`needs_quotes`] says.
+fn item_text<'a>(text: &'a str, data_type: &DataType) -> Cow<'a, str> {
+    let string = matches!(
+        data_type,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    );
+    match string && needs_quotes(text) {
+        true => Cow::Owned(format!("'{}'", escaped(text))),
+        false => Cow::Borrowed(text),
+    }
+}
+
+/// Whether DuckDB quotes this string inside a nested value: when it is empty, is `NULL` in any
+/// case, starts or ends with white space, or holds a character of the nested syntax.
+fn needs_quotes(text: &str) -> bool {
+    const SYNTAX: &[char] = &[',', '[', ']', '{', '}', '(', ')', '\'', '"', ':', '=', '\\'];
+    text.is_empty()
+        || text.eq_ignore_ascii_case("null")
+        || text.starts_with(char::is_whitespace)
+        || text.ends_with(char::is_whitespace)
+        || text.contains(SYNTAX)
+}
+
+/// `text` with its quotes and backslashes escaped by a backslash, to stand between quotes.
+fn escaped(text: &str) -> Cow<'_, str> {
+    match text.contains(['\'', '\\']) {
+        true => Cow::Owned(text.replace('\\', "\\\\").replace('\'', "\\'")),
+        false => Cow::Borrowed(text),
     }
 }
 
@@ -107,7 +144,10 @@ fn write_items(items: &ArrayRef, out: &mut String) -> Result<()> {
         }
         match &texts {
             Some(_) if items.is_null(item) => out.push_str("NULL"),
-            Some(texts) => out.push_str(texts.as_string::<i32>().value(item)),
+            Some(texts) => out.push_str(&item_text(
+                texts.as_string::<i32>().value(item),
+                items.data_type(),
+            )),
             None => write_nested(items.as_ref(), item, out)?,
         }
     }
@@ -136,4 +176,27 @@ pub fn blob_text(column: &ArrayRef) -> Result<ArrayRef> {
         })
         .collect();
     Ok(Arc::new(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_quoted_where_duckdb_quotes_them() {
+        let items = [
+            "", "a b", ",", "x'y", " s", "t\t", "[", "null", "NULL", "a\\b", "é-/;#",
+        ];
+        let written: Vec<String> = items
+            .iter()
+            .map(|item| item_text(item, &DataType::Utf8).into_owned())
+            .collect();
+        let duckdb = [
+            "''", "a b", "','", r"'x\'y'", "' s'", "'t\t'", "'['", "'null'", "'NULL'", r"'a\\b'",
+            "é-/;#",
+        ];
+        assert_eq!(written, duckdb);
+        // Numbers and other types never are.
+        assert_eq!(item_text("", &DataType::Int64), "");
+    }
 }
