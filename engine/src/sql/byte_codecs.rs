@@ -8,6 +8,9 @@
 //!   number's as a BIGINT's: `hex(-1)` is sixteen `F`s), or of a string's or BLOB's bytes
 //!   (`hex('abc')` is `616263`); and back from digits to a BLOB, an odd count read as if a `0`
 //!   led. DataFusion's `to_hex` writes lower case and takes integers only.
+//! * `url_encode(text)` and `url_decode(text)`: percent-encoding of every byte but letters,
+//!   digits and `-_.~` (a space is `%20`, as DuckDB writes it), and back to text; a `+` stays
+//!   a `+`.
 //! * `CAST(text AS BLOB)` ([`TEXT_TO_BLOB`], and `TRY_CAST`, whose failures are NULL): characters are their UTF-8 bytes and `\xHH` the
 //!   byte of two hex digits, as DuckDB reads `'\x41\x00'::BLOB`; any other backslash fails,
 //!   naming the string. DataFusion's cast would keep the backslash and the digits as bytes.
@@ -18,7 +21,9 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryBuilder, StringBuilder};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryBuilder, StringArray, StringBuilder,
+};
 use datafusion::arrow::datatypes::{DataType, Int64Type, UInt64Type};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
@@ -43,7 +48,7 @@ pub fn register(ctx: &SessionContext) {
             signature: Signature::user_defined(Volatility::Immutable),
         }));
     }
-    for codec in [Codec::Base64, Codec::Hex] {
+    for codec in [Codec::Base64, Codec::Hex, Codec::Url] {
         for direction in [Direction::Encode, Direction::Decode] {
             ctx.register_udf(ScalarUDF::from(ByteCodec::new(codec, direction)));
         }
@@ -54,7 +59,16 @@ pub fn register(ctx: &SessionContext) {
 enum Codec {
     Base64,
     Hex,
+    /// Text to text: `url_decode` answers a string.
+    Url,
 }
+
+/// The bytes `url_encode` leaves as they are: RFC 3986's unreserved characters.
+const URL_KEPT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Direction {
@@ -79,6 +93,7 @@ impl ByteCodec {
             (Codec::Base64, Direction::Decode) => &[],
             (Codec::Hex, Direction::Encode) => &["to_hex"],
             (Codec::Hex, Direction::Decode) => &["from_hex"],
+            (Codec::Url, _) => &[],
         };
         ByteCodec {
             codec,
@@ -108,6 +123,7 @@ impl ByteCodec {
                 DataType::Utf8
             }
             (Codec::Hex, _) => return None,
+            (Codec::Url, _) => DataType::Utf8,
         })
     }
 
@@ -131,6 +147,10 @@ impl ByteCodec {
                     byte_digits(input.as_string::<i32>().value(row).as_bytes())
                 }
                 (Codec::Hex, _) => byte_digits(input.as_binary::<i32>().value(row)),
+                (Codec::Url, _) => {
+                    let text = input.as_string::<i32>().value(row);
+                    percent_encoding::utf8_percent_encode(text, URL_KEPT).to_string()
+                }
             });
         }
         Arc::new(text.finish())
@@ -139,6 +159,9 @@ impl ByteCodec {
     /// Each text of `input` as the bytes it spells; text that spells none fails the query.
     fn decode(&self, input: &dyn Array) -> Result<ArrayRef> {
         let texts = input.as_string::<i32>();
+        if self.codec == Codec::Url {
+            return url_decoded(texts);
+        }
         let mut bytes = BinaryBuilder::with_capacity(texts.len(), texts.len() * 8);
         for text in texts {
             let Some(text) = text else {
@@ -152,6 +175,7 @@ impl ByteCodec {
                 Codec::Hex => {
                     digit_bytes(text).map_err(|bad| format!("Invalid input for hex digit: {bad}"))
                 }
+                Codec::Url => unreachable!("url_decode answers text, decoded above"),
             };
             match decoded {
                 Ok(decoded) => bytes.append_value(decoded),
@@ -160,6 +184,25 @@ impl ByteCodec {
         }
         Ok(Arc::new(bytes.finish()))
     }
+}
+
+/// `url_decode`: each text with its `%HH` escapes as the bytes they spell, read as UTF-8; text
+/// that spells no UTF-8 fails the query, naming it.
+fn url_decoded(texts: &StringArray) -> Result<ArrayRef> {
+    let mut decoded = StringBuilder::with_capacity(texts.len(), texts.len() * 16);
+    for text in texts {
+        let Some(text) = text else {
+            decoded.append_null();
+            continue;
+        };
+        match percent_encoding::percent_decode_str(text).decode_utf8() {
+            Ok(value) => decoded.append_value(value),
+            Err(_) => {
+                return exec_err!("url_decode: \"{text}\" decodes to bytes that are not UTF-8");
+            }
+        }
+    }
+    Ok(Arc::new(decoded.finish()))
 }
 
 /// The upper-case digits of `bytes`, two per byte.
@@ -193,6 +236,8 @@ impl ScalarUDFImpl for ByteCodec {
             (Codec::Base64, Direction::Decode) => "from_base64",
             (Codec::Hex, Direction::Encode) => "hex",
             (Codec::Hex, Direction::Decode) => "unhex",
+            (Codec::Url, Direction::Encode) => "url_encode",
+            (Codec::Url, Direction::Decode) => "url_decode",
         }
     }
 
@@ -223,9 +268,9 @@ impl ScalarUDFImpl for ByteCodec {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(match self.direction {
-            Direction::Encode => DataType::Utf8,
-            Direction::Decode => DataType::Binary,
+        Ok(match (self.codec, self.direction) {
+            (Codec::Url, _) | (_, Direction::Encode) => DataType::Utf8,
+            (_, Direction::Decode) => DataType::Binary,
         })
     }
 

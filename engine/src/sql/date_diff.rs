@@ -27,7 +27,8 @@ use datafusion::logical_expr::{
 /// The parts `date_diff` counts, under DuckDB's names for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
-    Year,
+    /// A number of years: a year, a decade, a century, a millennium.
+    Years(i64),
     Quarter,
     Month,
     Week,
@@ -39,7 +40,10 @@ enum Part {
 impl Part {
     fn parse(name: &str) -> Option<Part> {
         Some(match name.to_lowercase().as_str() {
-            "year" | "years" | "y" | "yr" | "yrs" => Part::Year,
+            "year" | "years" | "y" | "yr" | "yrs" => Part::Years(1),
+            "decade" | "decades" | "dec" | "decs" => Part::Years(10),
+            "century" | "centuries" | "cent" | "c" => Part::Years(100),
+            "millennium" | "millennia" | "millenium" | "mil" | "mils" => Part::Years(1000),
             "quarter" | "quarters" => Part::Quarter,
             "month" | "months" | "mon" | "mons" => Part::Month,
             "week" | "weeks" | "w" => Part::Week,
@@ -57,7 +61,9 @@ impl Part {
     fn between(self, start: i64, end: i64) -> i64 {
         let days = |t: NaiveDateTime| t.date().num_days_from_ce() as i64;
         match self {
-            Part::Year => (at(end).year() - at(start).year()) as i64,
+            Part::Years(n) => {
+                (at(end).year() as i64).div_euclid(n) - (at(start).year() as i64).div_euclid(n)
+            }
             Part::Quarter => months(at(end)) / 3 - months(at(start)) / 3,
             Part::Month => months(at(end)) - months(at(start)),
             Part::Week => (days(at(end)) - days(at(start))) / 7,
@@ -70,7 +76,7 @@ impl Part {
     fn whole_between(self, start: i64, end: i64) -> i64 {
         const DAY: i64 = 86_400_000_000;
         match self {
-            Part::Year => whole_months(at(start), at(end)) / 12,
+            Part::Years(n) => whole_months(at(start), at(end)) / (12 * n),
             Part::Quarter => whole_months(at(start), at(end)) / 3,
             Part::Month => whole_months(at(start), at(end)),
             Part::Week => (end - start) / (7 * DAY),

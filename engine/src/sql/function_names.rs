@@ -18,7 +18,6 @@ use datafusion::functions_aggregate::array_agg::array_agg_udaf;
 use datafusion::functions_aggregate::first_last::{first_value_udaf, last_value_udaf};
 use datafusion::functions_aggregate::variance::var_samp_udaf;
 use datafusion::functions_nested::make_array::make_array_udf;
-use datafusion::functions_nested::string::string_to_array_udf;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 use sqlparser::ast::helpers::attached_token::AttachedToken;
@@ -32,7 +31,7 @@ use sqlparser::ast::{
 /// Registers DataFusion's functions under DuckDB's names as well.
 pub fn register_aliases(ctx: &SessionContext) {
     use datafusion::functions::{core, datetime, math, regex, string};
-    let scalars: [(ScalarUDF, &[&str]); 9] = [
+    let scalars: [(ScalarUDF, &[&str]); 10] = [
         (core::get_field().as_ref().clone(), &["struct_extract"]),
         (regex::regexp_like().as_ref().clone(), &["regexp_matches"]),
         (
@@ -41,11 +40,9 @@ pub fn register_aliases(ctx: &SessionContext) {
         ),
         (string::starts_with().as_ref().clone(), &["prefix"]),
         (string::ends_with().as_ref().clone(), &["suffix"]),
-        (
-            string_to_array_udf().as_ref().clone(),
-            &["string_split", "str_split", "split"],
-        ),
         (math::signum().as_ref().clone(), &["sign"]),
+        (string::upper().as_ref().clone(), &["ucase"]),
+        (string::lower().as_ref().clone(), &["lcase"]),
         (datetime::to_char().as_ref().clone(), &["strftime"]),
         (string::uuid().as_ref().clone(), &["gen_random_uuid"]),
     ];
@@ -115,6 +112,8 @@ impl VisitorMut for DuckDbCalls<'_> {
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         arrow_as_json(expr);
         access_chain_as_calls(expr);
+        super::date_periods::rewrite(expr);
+        super::strptime::strftime_in_chrono_spelling(expr);
         // The parser reads `substring(s, a, b)` and `SUBSTRING(s FROM a FOR b)` as syntax,
         // which DataFusion plans with its own function; as a call, it finds Tarn's
         // (`substring::DuckSubstring`).

@@ -61,6 +61,55 @@ const MACROS: &[Macro] = &[
         arity: 1,
         body: "CASE WHEN length($1) = 0 THEN -1 ELSE ascii($1) END",
     },
+    // DuckDB's long periods from the year: the 21st century and the 3rd millennium start in
+    // 2001, the 202nd decade in 2020; the era is 1 AD and 0 BC.
+    Macro {
+        names: &["century"],
+        arity: 1,
+        body: "CASE WHEN date_part('year', $1) > 0 \
+               THEN (CAST(date_part('year', $1) AS BIGINT) - 1) / 100 + 1 \
+               ELSE CAST(date_part('year', $1) AS BIGINT) / 100 - 1 END",
+    },
+    Macro {
+        names: &["millennium"],
+        arity: 1,
+        body: "CASE WHEN date_part('year', $1) > 0 \
+               THEN (CAST(date_part('year', $1) AS BIGINT) - 1) / 1000 + 1 \
+               ELSE CAST(date_part('year', $1) AS BIGINT) / 1000 - 1 END",
+    },
+    Macro {
+        names: &["decade"],
+        arity: 1,
+        body: "CAST(date_part('year', $1) AS BIGINT) / 10",
+    },
+    Macro {
+        names: &["era"],
+        arity: 1,
+        body: "CASE WHEN date_part('year', $1) > 0 THEN CAST(1 AS BIGINT) ELSE 0 END",
+    },
+    // From microseconds or nanoseconds since the epoch.
+    Macro {
+        names: &["make_timestamp"],
+        arity: 1,
+        body: "to_timestamp_micros($1)",
+    },
+    Macro {
+        names: &["make_timestamp_ns"],
+        arity: 1,
+        body: "to_timestamp_nanos($1)",
+    },
+    // Division rounded down, and the remainder that goes with it (the divisor's sign, where
+    // C's fmod takes the dividend's), as DOUBLEs.
+    Macro {
+        names: &["fdiv"],
+        arity: 2,
+        body: "floor(CAST($1 AS DOUBLE) / CAST($2 AS DOUBLE))",
+    },
+    Macro {
+        names: &["fmod"],
+        arity: 2,
+        body: "CAST($1 AS DOUBLE) - floor(CAST($1 AS DOUBLE) / CAST($2 AS DOUBLE)) * CAST($2 AS DOUBLE)",
+    },
     Macro {
         names: &["dayname"],
         arity: 1,

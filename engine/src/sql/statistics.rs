@@ -292,7 +292,12 @@ impl Accumulator for ValueCounts {
                 let value = ScalarValue::try_from_array(values, row)?;
                 match self.index.get(&value) {
                     Some(&at) if self.counts[at].1 > 0 => self.counts[at].1 -= 1,
-                    _ => return exec_err!("{}: {value} taken back but never added", self.statistic.name()),
+                    _ => {
+                        return exec_err!(
+                            "{}: {value} taken back but never added",
+                            self.statistic.name()
+                        );
+                    }
                 }
             }
         }

@@ -8,6 +8,8 @@
 //! DataFusion's `to_timestamp`, which the name meant before, read `'2024-03-05 10'` with
 //! `'%Y-%m-%d %H'` as midnight. A time with an offset (`%z`) gives the UTC time. `strptime`
 //! fails on a string no format fits, naming it; `try_strptime` gives NULL.
+//!
+//! `strftime(value, format)` writes in the same spelling ([`strftime_in_chrono_spelling`]).
 
 use std::sync::Arc;
 
@@ -22,6 +24,10 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
+use sqlparser::ast::{Expr, Value};
+
+use super::function_names::{plain_arguments, plain_name};
+use super::rewrite::call;
 use super::text_functions::{arrays, call_value, is_text};
 use super::types::sql_type_name;
 
@@ -126,25 +132,62 @@ fn formats_per_row(formats: &ArrayRef) -> Result<Vec<Option<Vec<String>>>> {
                     return Ok(None);
                 }
                 let values = strings(&lists.value(row))?;
-                Ok(Some(values.iter().flatten().map(duckdb_format).collect()))
+                Ok(Some(
+                    values
+                        .iter()
+                        .flatten()
+                        .map(|f| duckdb_format(f, false))
+                        .collect(),
+                ))
             })
             .collect();
     }
     let values = strings(formats)?;
     Ok(values
         .iter()
-        .map(|f| f.map(|f| vec![duckdb_format(f)]))
+        .map(|f| f.map(|f| vec![duckdb_format(f, false)]))
         .collect())
 }
 
 /// Whether `text` reads in DuckDB's `format`.
 pub(super) fn fits(text: &str, format: &str) -> bool {
-    timestamp(text, &duckdb_format(format)).is_some()
+    timestamp(text, &duckdb_format(format, false)).is_some()
+}
+
+/// `strftime(value, 'format')`, or DuckDB's other order `strftime('format', value)`, with a
+/// constant format: DataFusion's `to_char` with the format in chrono's spelling
+/// ([`duckdb_format`]). Chrono's `%f` alone is nine digits, DuckDB's six.
+pub(super) fn strftime_in_chrono_spelling(expr: &mut Expr) {
+    let Expr::Function(function) = expr else {
+        return;
+    };
+    if plain_name(&function.name).as_deref() != Some("strftime") {
+        return;
+    }
+    let Some(args) = plain_arguments(function) else {
+        return;
+    };
+    let text = |arg: &Expr| match arg {
+        Expr::Value(v) => v.value.clone().into_string(),
+        _ => None,
+    };
+    let (value, format) = match args.as_slice() {
+        [value, format] if text(format).is_some() => (value, text(format)),
+        [format, value] if text(format).is_some() => (value, text(format)),
+        _ => return,
+    };
+    let Some(format) = format else {
+        return;
+    };
+    let format = Expr::value(Value::SingleQuotedString(duckdb_format(&format, true)));
+    *expr = call("to_char", [value.clone(), format]);
 }
 
 /// DuckDB's fraction specifiers in chrono's spelling: `%g` milliseconds, `%f` microseconds,
-/// `%n` nanoseconds, each a fixed number of digits.
-fn duckdb_format(format: &str) -> String {
+/// `%n` nanoseconds, each a fixed number of digits. A format for `strftime` (`writing`) also
+/// spells out `%c`, `%x` and `%X` as DuckDB writes them (ISO 8601, not chrono's locale
+/// forms), and writes a time without a zone as DuckDB does: `%z` as `+00`, `%Z` as nothing.
+pub(super) fn duckdb_format(format: &str, writing: bool) -> String {
     let mut out = String::with_capacity(format.len() + 4);
     let mut chars = format.chars();
     while let Some(c) = chars.next() {
@@ -156,6 +199,11 @@ fn duckdb_format(format: &str) -> String {
             Some('g') => out.push_str("%3f"),
             Some('f') => out.push_str("%6f"),
             Some('n') => out.push_str("%9f"),
+            Some('c') if writing => out.push_str("%Y-%m-%d %H:%M:%S"),
+            Some('x') if writing => out.push_str("%Y-%m-%d"),
+            Some('X') if writing => out.push_str("%H:%M:%S"),
+            Some('z') if writing => out.push_str("+00"),
+            Some('Z') if writing => {}
             Some(other) => {
                 out.push('%');
                 out.push(other);
@@ -214,7 +262,7 @@ mod tests {
     use super::*;
 
     fn at(text: &str, format: &str) -> Option<String> {
-        timestamp(text, &duckdb_format(format)).map(|nanos| {
+        timestamp(text, &duckdb_format(format, false)).map(|nanos| {
             chrono::DateTime::from_timestamp_nanos(nanos)
                 .naive_utc()
                 .to_string()

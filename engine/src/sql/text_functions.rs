@@ -7,7 +7,8 @@
 //!   `regexp_split_to_array(s, pattern)` (also `string_split_regex`). Options: `i` ignores case,
 //!   `c` respects it, `s` lets `.` match a newline, `m` makes `^` and `$` match at lines.
 //! * [`Length`]: `len(x)` / `length(x)`, characters of a string or elements of a list, as a
-//!   BIGINT (DataFusion's `length` measures a list's text: `length([1, 2])` was 6).
+//!   BIGINT (DataFusion's `length` measures a list's text: `length([1, 2])` was 6); and
+//!   `length_grapheme(s)`, the grapheme clusters (a flag of two code points is one).
 //! * [`StringMeasure`]: edit distances and similarities, which DuckDB computes on bytes (so
 //!   `levenshtein('é', 'e')` is 2): `levenshtein` (also `editdist3`), `damerau_levenshtein`
 //!   (unrestricted transpositions), `hamming` (also `mismatches`; equal lengths only),
@@ -16,6 +17,7 @@
 //!   canonical decomposition (`café` is `cafe`; `ß` and ligatures stay), and `nfc_normalize(s)`,
 //!   the text in Unicode's composed form (an `e` and a combining accent become `é`), for
 //!   normalising text before deduplication or tokenisation.
+//! * `string_split` and `split_part`, registered here: see [`super::string_split`].
 
 use std::sync::Arc;
 
@@ -32,6 +34,9 @@ use datafusion::logical_expr::{
 use datafusion::prelude::SessionContext;
 use regex::{Regex, RegexBuilder};
 use unicode_normalization::UnicodeNormalization;
+use unicode_segmentation::UnicodeSegmentation;
+
+use super::string_split::{Splitting, StringSplit};
 
 /// Registers the text functions on a context.
 pub fn register(ctx: &SessionContext) {
@@ -43,7 +48,9 @@ pub fn register(ctx: &SessionContext) {
     ] {
         ctx.register_udf(ScalarUDF::from(RegexUdf::new(function)));
     }
-    ctx.register_udf(ScalarUDF::from(Length::new()));
+    for graphemes in [false, true] {
+        ctx.register_udf(ScalarUDF::from(Length::new(graphemes)));
+    }
     for measure in [
         StringMeasure::Levenshtein,
         StringMeasure::DamerauLevenshtein,
@@ -56,6 +63,9 @@ pub fn register(ctx: &SessionContext) {
     }
     for form in [Form::StripAccents, Form::Nfc] {
         ctx.register_udf(ScalarUDF::from(Normalize::new(form)));
+    }
+    for splitting in [Splitting::All, Splitting::Part] {
+        ctx.register_udf(ScalarUDF::from(StringSplit::new(splitting)));
     }
 }
 
@@ -389,25 +399,34 @@ impl Compiled {
     }
 }
 
-/// DuckDB's `len(x)` / `length(x)` (see the module documentation).
+/// DuckDB's `len(x)` / `length(x)`, or `length_grapheme(s)` (see the module documentation).
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Length {
+    /// `length_grapheme`: user-perceived characters, not code points.
+    graphemes: bool,
     signature: Signature,
     aliases: Vec<String>,
 }
 
 impl Length {
-    fn new() -> Self {
+    fn new(graphemes: bool) -> Self {
         Length {
+            graphemes,
             signature: Signature::user_defined(Volatility::Immutable),
-            aliases: vec!["length".into()],
+            aliases: match graphemes {
+                true => vec![],
+                false => vec!["length".into()],
+            },
         }
     }
 }
 
 impl ScalarUDFImpl for Length {
     fn name(&self) -> &str {
-        "len"
+        match self.graphemes {
+            true => "length_grapheme",
+            false => "len",
+        }
     }
 
     fn aliases(&self) -> &[String] {
@@ -420,11 +439,13 @@ impl ScalarUDFImpl for Length {
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         match arg_types {
-            [DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)] => {
+            [DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)]
+                if !self.graphemes =>
+            {
                 Ok(arg_types.to_vec())
             }
             [_] => Ok(vec![DataType::Utf8]),
-            _ => plan_err!("length takes one argument"),
+            _ => plan_err!("{} takes one argument", self.name()),
         }
     }
 
@@ -435,6 +456,11 @@ impl ScalarUDFImpl for Length {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let array = args.args[0].to_array(args.number_rows)?;
         let lengths: Int64Array = match array.data_type() {
+            DataType::Utf8 if self.graphemes => array
+                .as_string::<i32>()
+                .iter()
+                .map(|s| s.map(|s| s.graphemes(true).count() as i64))
+                .collect(),
             DataType::Utf8 => array
                 .as_string::<i32>()
                 .iter()

@@ -2172,3 +2172,103 @@ async fn unnest_goes_down_as_many_levels_as_asked() {
     let err = error(&mut s, "SELECT unnest(l, max_depth := 0) FROM t").await;
     assert!(err.contains("max_depth must be 1 or more"), "{err}");
 }
+
+/// Long date periods, strftime's specifiers, DuckDB's splitting, URL and grapheme functions,
+/// LIKE's escapes and strings quoted inside nested values: each call's text is DuckDB 2.0's.
+#[tokio::test]
+async fn periods_formats_splits_and_patterns_answer_as_duckdb() {
+    let mut s = crate::sql::session();
+    let cases = [
+        (r#"date_part('century', DATE '2000-12-31')"#, r#"20"#),
+        (r#"century(DATE '2001-01-01')"#, r#"21"#),
+        (r#"EXTRACT(decade FROM DATE '1999-06-01')"#, r#"199"#),
+        (r#"millennium(TIMESTAMP '2001-01-01 10:00')"#, r#"3"#),
+        (r#"era(DATE '2024-01-01')"#, r#"1"#),
+        (
+            r#"date_trunc('decade', DATE '2024-05-05')"#,
+            r#"2020-01-01 00:00:00"#,
+        ),
+        (
+            r#"date_trunc('century', TIMESTAMP '2024-05-05 10:00')"#,
+            r#"2000-01-01 00:00:00"#,
+        ),
+        (
+            r#"date_trunc('millennium', DATE '2024-05-05')"#,
+            r#"2000-01-01 00:00:00"#,
+        ),
+        (
+            r#"date_diff('century', DATE '1999-12-31', DATE '2001-01-01')"#,
+            r#"1"#,
+        ),
+        (
+            r#"date_sub('decade', DATE '2000-05-01', DATE '2010-04-01')"#,
+            r#"0"#,
+        ),
+        (
+            r#"date_diff('millennium', DATE '1999-12-31', DATE '2001-01-01')"#,
+            r#"1"#,
+        ),
+        (
+            r#"strftime(TIMESTAMP '2024-03-05 07:08:09.123456', '%S.%f|%g|%n')"#,
+            r#"09.123456|123|123456000"#,
+        ),
+        (
+            r#"strftime(TIMESTAMP '2024-03-05 07:08:09', '%c|%x|%X|%z|%Z|%%f')"#,
+            r#"2024-03-05 07:08:09|2024-03-05|07:08:09|+00||%f"#,
+        ),
+        (
+            r#"strftime('%d/%m/%Y', DATE '2024-03-05')"#,
+            r#"05/03/2024"#,
+        ),
+        (
+            r#"make_timestamp(1700000000000000)"#,
+            r#"2023-11-14 22:13:20"#,
+        ),
+        (
+            r#"make_timestamp_ns(1700000000000000123)"#,
+            r#"2023-11-14 22:13:20.000000123"#,
+        ),
+        (r#"split_part('a,b,c', ',', 0)"#, r#""#),
+        (r#"split_part('a,b,c', ',', -1)"#, r#"c"#),
+        (r#"split_part('abc', '', 2)"#, r#"b"#),
+        (r#"split_part('a,b', ',', 5)"#, r#""#),
+        (r#"string_split('', ',')"#, r#"['']"#),
+        (r#"string_split('héllo', '')"#, r#"[h, é, l, l, o]"#),
+        (r#"str_split('a,b,', ',')"#, r#"[a, b, '']"#),
+        (r#"len(string_split('', ' '))"#, r#"1"#),
+        (r#"ucase('abé')"#, r#"ABÉ"#),
+        (r#"lcase('ÀB')"#, r#"àb"#),
+        (r#"url_encode('ä/b?c=d e~')"#, r#"%C3%A4%2Fb%3Fc%3Dd%20e~"#),
+        (r#"url_decode('%C3%A4+b%20c')"#, r#"ä+b c"#),
+        (r#"length_grapheme('🇨🇦é')"#, r#"2"#),
+        (r#"like_escape('a_c', 'a$_c', '$')"#, r#"true"#),
+        (r#"not_like_escape('abc', 'a$_c', '$')"#, r#"true"#),
+        (r#"ilike_escape('A%C', 'a#%c', '#')"#, r#"true"#),
+        (r#"'C:\data\x' LIKE 'C:\data\%'"#, r#"true"#),
+        (r#"'a_c' LIKE 'a$_c' ESCAPE '$'"#, r#"true"#),
+        (r#"'a$c' LIKE 'a$$c' ESCAPE '$'"#, r#"true"#),
+        (r#"'ab' ~~ 'a\%'"#, r#"false"#),
+        (r#"'a\b' ILIKE 'A\B'"#, r#"true"#),
+        (r#"fdiv(-7, 2)"#, r#"-4.0"#),
+        (r#"fmod(-7.5, 2)"#, r#"0.5"#),
+        (r#"round_even(2.5, 0) = 2"#, r#"true"#),
+        (
+            r#"['', 'a b', ',', 'x''y', ' s', 'NULL', NULL]"#,
+            r#"['', a b, ',', 'x\'y', ' s', 'NULL', NULL]"#,
+        ),
+        (r#"{'a': '', 'b': 'x,y'}"#, r#"{'a': '', 'b': 'x,y'}"#),
+        (r#"MAP {'': 'k'}"#, r#"{''=k}"#),
+    ];
+    for (call, duckdb) in cases {
+        let text = query(&mut s, &format!("SELECT CAST(({call}) AS VARCHAR)")).await;
+        assert_eq!(text, [[duckdb]], "{call}");
+    }
+    let err = error(
+        &mut s,
+        "SELECT s LIKE p ESCAPE '#' FROM (VALUES ('a', 'a')) t(s, p)",
+    )
+    .await;
+    assert!(err.contains("ESCAPE '#' takes a constant pattern"), "{err}");
+    let err = error(&mut s, "SELECT url_decode('%FF')").await;
+    assert!(err.contains(r#"url_decode: "%FF""#), "{err}");
+}
