@@ -2173,7 +2173,7 @@ async fn unnest_goes_down_as_many_levels_as_asked() {
     assert!(err.contains("max_depth must be 1 or more"), "{err}");
 }
 
-/// Long date periods, strftime's specifiers, DuckDB's splitting, URL and grapheme functions,
+/// Long date periods, times' fractions, strftime's specifiers, DuckDB's splitting, URL and grapheme functions,
 /// LIKE's escapes and strings quoted inside nested values: each call's text is DuckDB 2.0's.
 #[tokio::test]
 async fn periods_formats_splits_and_patterns_answer_as_duckdb() {
@@ -2224,6 +2224,9 @@ async fn periods_formats_splits_and_patterns_answer_as_duckdb() {
             r#"make_timestamp(1700000000000000)"#,
             r#"2023-11-14 22:13:20"#,
         ),
+        (r#"make_time(1, 2, 3.5)"#, r#"01:02:03.5"#),
+        (r#"TIME '01:02:03.120'"#, r#"01:02:03.12"#),
+        (r#"TIME '01:02:03'"#, r#"01:02:03"#),
         (
             r#"make_timestamp_ns(1700000000000000123)"#,
             r#"2023-11-14 22:13:20.000000123"#,

@@ -3,7 +3,7 @@
 //!
 //! * Timestamps: a space between the date and the time, the fraction of a second only as long
 //!   as it needs to be (`2024-01-02 03:04:05.5`, where Arrow writes `2024-01-02T03:04:05.500`),
-//!   and a zone's offset after it (`+00`, `+05:30`).
+//!   and a zone's offset after it (`+00`, `+05:30`); a TIME's fraction likewise (`01:02:03.5`).
 //! * Floating-point numbers: Arrow's shortest text that reads back as the same number, but an
 //!   exponent with its sign and two digits at least (`1e+20`, `1e-07`; Arrow: `1e20`, `1e-7`),
 //!   and NaN as `nan` (`-nan` with the sign bit set; Arrow: `NaN`).
@@ -38,6 +38,7 @@ use super::text_functions::call_value;
 pub fn respell(column: &ArrayRef) -> Result<Option<ArrayRef>> {
     match column.data_type() {
         DataType::Timestamp(..) => temporal::timestamp_text(column),
+        DataType::Time32(_) | DataType::Time64(_) => temporal::time_text(column).map(Some),
         DataType::Interval(_) | DataType::Duration(_) => temporal::interval_text(column),
         DataType::Float16 | DataType::Float32 | DataType::Float64 => numbers::float_text(column),
         t if nested::is_nested(t) => nested::nested_text(column).map(Some),
@@ -60,6 +61,8 @@ pub fn respelled(data_type: &DataType) -> bool {
     matches!(
         data_type,
         DataType::Timestamp(..)
+            | DataType::Time32(_)
+            | DataType::Time64(_)
             | DataType::Float16
             | DataType::Float32
             | DataType::Float64

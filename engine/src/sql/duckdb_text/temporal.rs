@@ -1,4 +1,4 @@
-//! Timestamps and intervals as DuckDB writes them (see `super`).
+//! Timestamps, times and intervals as DuckDB writes them (see `super`).
 
 use std::sync::Arc;
 
@@ -51,6 +51,23 @@ fn spell<T: ArrowTimestampType>(column: &ArrayRef, zone: Option<&str>) -> Result
         )
     });
     Ok(Arc::new(text.collect::<StringArray>()))
+}
+
+/// A TIME column as DuckDB's text: the fraction of a second only as long as it needs to be
+/// (`01:02:03.5`, where Arrow writes `01:02:03.500`).
+pub fn time_text(column: &ArrayRef) -> Result<ArrayRef> {
+    let arrow = cast(column, &DataType::Utf8)?;
+    let text: StringArray = arrow
+        .as_string::<i32>()
+        .iter()
+        .map(|value| {
+            value.map(|time| match time.contains('.') {
+                true => time.trim_end_matches('0').trim_end_matches('.'),
+                false => time,
+            })
+        })
+        .collect();
+    Ok(Arc::new(text))
 }
 
 /// `2024-01-02 03:04:05.5`, and the offset when given in seconds east of UTC (`+05:30`).
