@@ -11,7 +11,8 @@
 //!   divisor. The rewrite step turns `a / b` into [`DIVIDE`]`(a, b)`, [`DuckDivide`], and
 //!   `a // b` into [`INTEGER_DIVIDE`]`(a, b)`, [`DuckIntegerDivide`].
 //! * A cast of a DOUBLE to an integer rounds half to even in DuckDB (`optimizer::IntegerCasts`
-//!   puts [`ROUND_EVEN`] under it): [`RoundEven`], also DuckDB's `roundbankers(x [, digits])` and `round_even`.
+//!   puts [`ROUND_EVEN`] under it): [`RoundEven`], also DuckDB's `roundbankers(x [, digits])`
+//!   and `round_even`.
 //! * `typeof(x)` names `x`'s type as DuckDB writes it (`DOUBLE`, `VARCHAR`, `DECIMAL(15,2)`):
 //!   [`DuckTypeOf`]; DataFusion has only `arrow_typeof` (`Float64`, `Utf8View`).
 

@@ -17,6 +17,8 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
+use super::text_functions::call_value;
+
 /// The name of [`RoundNested`].
 pub const ROUND_NESTED: &str = "tarn_round_nested";
 
@@ -79,16 +81,9 @@ impl ScalarUDFImpl for RoundNested {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let target = args.arg_fields[1].data_type().clone();
-        let scalar = matches!(args.args[0], ColumnarValue::Scalar(_));
+        let target = args.arg_fields[1].data_type();
         let values = args.args[0].to_array(args.number_rows)?;
-        let rounded = rounded(&values, &target)?;
-        Ok(match scalar {
-            true => ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(
-                &rounded, 0,
-            )?),
-            false => ColumnarValue::Array(rounded),
-        })
+        call_value(&args.args, rounded(&values, target)?)
     }
 }
 

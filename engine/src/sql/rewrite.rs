@@ -208,9 +208,9 @@ impl VisitorMut for OperatorRewriter {
 
     /// DuckDB's division: `a / b` is floating point (see `functions::DIVIDE`), `a // b` integer
     /// division (`functions::INTEGER_DIVIDE`); `a ^ b` a DOUBLE power; `j -> path` and
-    /// `j ->> path` JSON extraction; LIKE patterns (`like_patterns`). And DuckDB's literals: `0.1` is a DECIMAL (the session
-    /// parses it so), but `1e3` is a DOUBLE, where DataFusion would make it a DECIMAL of scale
-    /// -3.
+    /// `j ->> path` JSON extraction; LIKE patterns (`like_patterns`). And DuckDB's literals:
+    /// `0.1` is a DECIMAL (the session parses it so), but `1e3` is a DOUBLE, where DataFusion
+    /// would make it a DECIMAL of scale -3.
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<TarnError> {
         if let Err(err) = super::like_patterns::rewrite(expr) {
             return ControlFlow::Break(err);

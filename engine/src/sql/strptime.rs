@@ -171,13 +171,13 @@ pub(super) fn strftime_in_chrono_spelling(expr: &mut Expr) {
         Expr::Value(v) => v.value.clone().into_string(),
         _ => None,
     };
-    let (value, format) = match args.as_slice() {
-        [value, format] if text(format).is_some() => (value, text(format)),
-        [format, value] if text(format).is_some() => (value, text(format)),
-        _ => return,
-    };
-    let Some(format) = format else {
+    let [first, second] = args.as_slice() else {
         return;
+    };
+    let (value, format) = match (text(second), text(first)) {
+        (Some(format), _) => (first, format),
+        (None, Some(format)) => (second, format),
+        (None, None) => return,
     };
     let format = Expr::value(Value::SingleQuotedString(duckdb_format(&format, true)));
     *expr = call("to_char", [value.clone(), format]);

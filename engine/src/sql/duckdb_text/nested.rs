@@ -4,14 +4,15 @@
 //! ([`needs_quotes`]): `['', a b, ',', 'x\'y', 'NULL', NULL]`. A struct's field names are
 //! always quoted.
 
-use std::sync::Arc;
-
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
+
+use crate::sql::text_functions::is_text;
 
 /// Whether values of this type hold other values.
 pub fn is_nested(data_type: &DataType) -> bool {
@@ -102,11 +103,7 @@ fn write_nested(array: &dyn Array, row: usize, out: &mut String) -> Result<()> {
 
 /// A value's text as an item of a nested value: a string quoted where [`needs_quotes`] says.
 fn item_text<'a>(text: &'a str, data_type: &DataType) -> Cow<'a, str> {
-    let string = matches!(
-        data_type,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-    );
-    match string && needs_quotes(text) {
+    match is_text(data_type) && needs_quotes(text) {
         true => Cow::Owned(format!("'{}'", escaped(text))),
         false => Cow::Borrowed(text),
     }
