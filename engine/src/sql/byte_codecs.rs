@@ -8,6 +8,9 @@
 //!   number's as a BIGINT's: `hex(-1)` is sixteen `F`s), or of a string's or BLOB's bytes
 //!   (`hex('abc')` is `616263`); and back from digits to a BLOB, an odd count read as if a `0`
 //!   led. DataFusion's `to_hex` writes lower case and takes integers only.
+//! * `bin(x)` (also `to_binary`) and `unbin(text)` (also `from_binary`): the same with binary
+//!   digits, eight per byte (`bin(5)` is `101`, `bin('A')` is `01000001`); a count that is no
+//!   multiple of eight is read as if zeros led.
 //! * `url_encode(text)` and `url_decode(text)`: percent-encoding of every byte but letters,
 //!   digits and `-_.~` (a space is `%20`, as DuckDB writes it), and back to text; a `+` stays
 //!   a `+`.
@@ -39,8 +42,8 @@ pub(crate) const TEXT_TO_BLOB: &str = "__tarn_text_to_blob";
 /// What `TRY_CAST(x AS BLOB)` calls: the same, with NULL for text that spells no bytes.
 pub(crate) const TRY_TEXT_TO_BLOB: &str = "__tarn_try_text_to_blob";
 
-/// Registers `to_base64`, `from_base64`, `hex` and `unhex` under DuckDB's names, and the cast
-/// of text to BLOB.
+/// Registers `to_base64`, `from_base64`, `hex`, `unhex`, `bin`, `unbin`, `url_encode` and
+/// `url_decode` under DuckDB's names, and the cast of text to BLOB.
 pub fn register(ctx: &SessionContext) {
     for lenient in [false, true] {
         ctx.register_udf(ScalarUDF::from(TextToBlob {
@@ -48,7 +51,7 @@ pub fn register(ctx: &SessionContext) {
             signature: Signature::user_defined(Volatility::Immutable),
         }));
     }
-    for codec in [Codec::Base64, Codec::Hex, Codec::Url] {
+    for codec in [Codec::Base64, Codec::Hex, Codec::Binary, Codec::Url] {
         for direction in [Direction::Encode, Direction::Decode] {
             ctx.register_udf(ScalarUDF::from(ByteCodec::new(codec, direction)));
         }
@@ -59,6 +62,8 @@ pub fn register(ctx: &SessionContext) {
 enum Codec {
     Base64,
     Hex,
+    /// Hex's rules with binary digits.
+    Binary,
     /// Text to text: `url_decode` answers a string.
     Url,
 }
@@ -93,6 +98,8 @@ impl ByteCodec {
             (Codec::Base64, Direction::Decode) => &[],
             (Codec::Hex, Direction::Encode) => &["to_hex"],
             (Codec::Hex, Direction::Decode) => &["from_hex"],
+            (Codec::Binary, Direction::Encode) => &["to_binary"],
+            (Codec::Binary, Direction::Decode) => &["from_binary"],
             (Codec::Url, _) => &[],
         };
         ByteCodec {
@@ -112,18 +119,15 @@ impl ByteCodec {
         );
         Some(match (self.codec, self.direction) {
             (Codec::Base64, Direction::Encode) => DataType::Binary,
-            (Codec::Base64, Direction::Decode) => DataType::Utf8,
-            (Codec::Hex, Direction::Encode) if argument.is_unsigned_integer() => DataType::UInt64,
-            (Codec::Hex, Direction::Encode) if argument.is_integer() || argument.is_null() => {
+            (Codec::Base64, Direction::Decode) | (Codec::Url, _) => DataType::Utf8,
+            (_, Direction::Encode) if argument.is_unsigned_integer() => DataType::UInt64,
+            (_, Direction::Encode) if argument.is_integer() || argument.is_null() => {
                 DataType::Int64
             }
-            (Codec::Hex, Direction::Encode) if is_text(argument) => DataType::Utf8,
-            (Codec::Hex, Direction::Encode) if binary => DataType::Binary,
-            (Codec::Hex, Direction::Decode) if is_text(argument) || argument.is_null() => {
-                DataType::Utf8
-            }
-            (Codec::Hex, _) => return None,
-            (Codec::Url, _) => DataType::Utf8,
+            (_, Direction::Encode) if is_text(argument) => DataType::Utf8,
+            (_, Direction::Encode) if binary => DataType::Binary,
+            (_, Direction::Decode) if is_text(argument) || argument.is_null() => DataType::Utf8,
+            (Codec::Hex | Codec::Binary, _) => return None,
         })
     }
 
@@ -137,20 +141,26 @@ impl ByteCodec {
             }
             text.append_value(match (self.codec, input.data_type()) {
                 (Codec::Base64, _) => STANDARD.encode(input.as_binary::<i32>().value(row)),
+                (Codec::Url, _) => {
+                    let text = input.as_string::<i32>().value(row);
+                    percent_encoding::utf8_percent_encode(text, URL_KEPT).to_string()
+                }
                 (Codec::Hex, DataType::Int64) => {
                     format!("{:X}", input.as_primitive::<Int64Type>().value(row))
                 }
                 (Codec::Hex, DataType::UInt64) => {
                     format!("{:X}", input.as_primitive::<UInt64Type>().value(row))
                 }
-                (Codec::Hex, DataType::Utf8) => {
-                    byte_digits(input.as_string::<i32>().value(row).as_bytes())
+                (Codec::Binary, DataType::Int64) => {
+                    format!("{:b}", input.as_primitive::<Int64Type>().value(row))
                 }
-                (Codec::Hex, _) => byte_digits(input.as_binary::<i32>().value(row)),
-                (Codec::Url, _) => {
-                    let text = input.as_string::<i32>().value(row);
-                    percent_encoding::utf8_percent_encode(text, URL_KEPT).to_string()
+                (Codec::Binary, DataType::UInt64) => {
+                    format!("{:b}", input.as_primitive::<UInt64Type>().value(row))
                 }
+                (codec, DataType::Utf8) => {
+                    byte_digits(input.as_string::<i32>().value(row).as_bytes(), codec)
+                }
+                (codec, _) => byte_digits(input.as_binary::<i32>().value(row), codec),
             });
         }
         Arc::new(text.finish())
@@ -172,9 +182,10 @@ impl ByteCodec {
                 Codec::Base64 => STANDARD
                     .decode(text)
                     .map_err(|err| format!("Could not decode string \"{text}\" as base64: {err}")),
-                Codec::Hex => {
-                    digit_bytes(text).map_err(|bad| format!("Invalid input for hex digit: {bad}"))
-                }
+                Codec::Hex => digit_bytes(text, 4)
+                    .map_err(|bad| format!("Invalid input for hex digit: {bad}")),
+                Codec::Binary => digit_bytes(text, 1)
+                    .map_err(|bad| format!("Invalid input for binary digit: {bad}")),
                 Codec::Url => unreachable!("url_decode answers text, decoded above"),
             };
             match decoded {
@@ -205,26 +216,37 @@ fn url_decoded(texts: &StringArray) -> Result<ArrayRef> {
     Ok(Arc::new(decoded.finish()))
 }
 
-/// The upper-case digits of `bytes`, two per byte.
-fn byte_digits(bytes: &[u8]) -> String {
-    let mut digits = String::with_capacity(bytes.len() * 2);
+/// The digits of `bytes`: two upper-case hex digits per byte, or eight binary ones.
+fn byte_digits(bytes: &[u8], codec: Codec) -> String {
+    let mut digits = String::with_capacity(bytes.len() * 8);
     for byte in bytes {
-        write!(digits, "{byte:02X}").expect("writing to a String");
+        match codec {
+            Codec::Binary => write!(digits, "{byte:08b}"),
+            _ => write!(digits, "{byte:02X}"),
+        }
+        .expect("writing to a String");
     }
     digits
 }
 
-/// The bytes that `digits` spell; an odd count is read with a leading `0`.
-fn digit_bytes(digits: &str) -> std::result::Result<Vec<u8>, char> {
-    let value = |c: char| c.to_digit(16).map(|d| d as u8).ok_or(c);
+/// The bytes that `digits` spell, each digit holding `digit_bits` bits (4 for hex, 1 for
+/// binary); a count that fills no whole bytes is read as if zeros led. The digit that is none
+/// comes back as the error.
+fn digit_bytes(digits: &str, digit_bits: u32) -> std::result::Result<Vec<u8>, char> {
+    let value = |c: char| c.to_digit(1 << digit_bits).map(|d| d as u8).ok_or(c);
+    let per_byte = (8 / digit_bits) as usize;
     let chars: Vec<char> = digits.chars().collect();
-    let (first, pairs) = chars.split_at(chars.len() % 2);
-    let mut bytes = Vec::with_capacity(chars.len() / 2 + 1);
-    if let [c] = first {
-        bytes.push(value(*c)?);
-    }
-    for pair in pairs.chunks(2) {
-        bytes.push(value(pair[0])? << 4 | value(pair[1])?);
+    let (first, whole) = chars.split_at(chars.len() % per_byte);
+    let groups = std::iter::once(first)
+        .filter(|group| !group.is_empty())
+        .chain(whole.chunks(per_byte));
+    let mut bytes = Vec::with_capacity(chars.len() / per_byte + 1);
+    for group in groups {
+        let mut byte = 0u8;
+        for c in group {
+            byte = byte << digit_bits | value(*c)?;
+        }
+        bytes.push(byte);
     }
     Ok(bytes)
 }
@@ -236,6 +258,8 @@ impl ScalarUDFImpl for ByteCodec {
             (Codec::Base64, Direction::Decode) => "from_base64",
             (Codec::Hex, Direction::Encode) => "hex",
             (Codec::Hex, Direction::Decode) => "unhex",
+            (Codec::Binary, Direction::Encode) => "bin",
+            (Codec::Binary, Direction::Decode) => "unbin",
             (Codec::Url, Direction::Encode) => "url_encode",
             (Codec::Url, Direction::Decode) => "url_decode",
         }
@@ -260,7 +284,8 @@ impl ScalarUDFImpl for ByteCodec {
                 self.name(),
                 match self.direction {
                     Direction::Encode => "an integer, a string or a BLOB",
-                    Direction::Decode => "a string of hex digits",
+                    Direction::Decode if self.codec == Codec::Hex => "a string of hex digits",
+                    Direction::Decode => "a string of binary digits",
                 },
                 sql_type_name(argument)
             ),
@@ -384,12 +409,17 @@ mod tests {
 
     #[test]
     fn digits_and_bytes_round_trip() {
-        assert_eq!(byte_digits(b"abc\xff"), "616263FF");
-        assert_eq!(digit_bytes("616263ff"), Ok(b"abc\xff".to_vec()));
-        assert_eq!(digit_bytes("6"), Ok(vec![6]));
-        assert_eq!(digit_bytes("161"), Ok(vec![1, 0x61]));
-        assert_eq!(digit_bytes(""), Ok(vec![]));
-        assert_eq!(digit_bytes("6z"), Err('z'));
+        assert_eq!(byte_digits(b"abc\xff", Codec::Hex), "616263FF");
+        assert_eq!(digit_bytes("616263ff", 4), Ok(b"abc\xff".to_vec()));
+        assert_eq!(digit_bytes("6", 4), Ok(vec![6]));
+        assert_eq!(digit_bytes("161", 4), Ok(vec![1, 0x61]));
+        assert_eq!(digit_bytes("", 4), Ok(vec![]));
+        assert_eq!(digit_bytes("6z", 4), Err('z'));
+        assert_eq!(byte_digits(b"A\x05", Codec::Binary), "0100000100000101");
+        assert_eq!(digit_bytes("0100000101000010", 1), Ok(b"AB".to_vec()));
+        assert_eq!(digit_bytes("101", 1), Ok(vec![5]));
+        assert_eq!(digit_bytes("1000000001", 1), Ok(vec![2, 1]));
+        assert_eq!(digit_bytes("12", 1), Err('2'));
     }
 
     #[test]
