@@ -492,6 +492,10 @@ pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>
         .with_runtime_env(runtime)
         .with_default_features()
         .with_query_planner(Arc::new(asof_join::TarnQueryPlanner));
+    // Before DataFusion's, which would plan `text[i]` as a list's element.
+    if let Some(planners) = state.expr_planners() {
+        planners.insert(0, Arc::new(slice::TextSubscripts::default()));
+    }
     state = state.with_analyzer_rules(optimizer::analyzer_rules());
     state = state
         .with_physical_optimizer_rules(optimizer::physical_rules(Arc::clone(&tables), keep_order));
@@ -534,6 +538,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(list_sum::ListSum::new()),
         ScalarUDF::from(array_value::ArrayValue::new()),
         ScalarUDF::from(slice::Slice::new()),
+        ScalarUDF::from(slice::Element::new()),
         ScalarUDF::from(age::Age::new()),
         ScalarUDF::from(bits::BitCount::new()),
         ScalarUDF::from(bits::BitwiseNot::new()),

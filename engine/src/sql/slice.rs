@@ -1,19 +1,28 @@
-//! DuckDB's `list_slice(x, begin, end)` (also `array_slice`, and the syntax `x[begin:end]`),
-//! which slices strings as well as lists: `'hello'[2:3]` is `el`, `text[:200]` the first 200
-//! characters. Positions count from 1, both ends included; a negative one counts from the end
-//! (`-1` is the last); they are clamped to the value. DataFusion's `array_slice` has these
-//! rules for lists, and slices lists here; it refuses strings.
+//! DuckDB's subscripts, which take strings as well as lists:
+//!
+//! * [`Slice`]: `list_slice(x, begin, end)` (also `array_slice`, and the syntax `x[begin:end]`):
+//!   `'hello'[2:3]` is `el`, `text[:200]` the first 200 characters. Positions count from 1,
+//!   both ends included; a negative one counts from the end (`-1` is the last); they are
+//!   clamped to the value.
+//! * [`Element`]: `array_extract(x, i)` (also `array_element`, `list_extract`, `list_element`,
+//!   and the syntax `x[i]`, which [`TextSubscripts`] plans): `'hello'[2]` is `e`, `word[-1]`
+//!   the last character, and a position past either end the empty string.
+//!
+//! DataFusion's `array_slice` and `array_element` have these rules for lists, and answer for
+//! lists here; they refuse strings.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
-use datafusion::common::{Result, plan_err};
-use datafusion::functions_nested::extract::array_slice_udf;
+use datafusion::common::{DFSchema, Result, plan_err};
+use datafusion::functions_nested::extract::{array_element_udf, array_slice_udf};
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawFieldAccessExpr};
 use datafusion::logical_expr::type_coercion::functions::fields_with_udf;
 use datafusion::logical_expr::{
-    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    Volatility,
+    ColumnarValue, Expr, ExprSchemable, GetFieldAccess, ReturnFieldArgs, ScalarFunctionArgs,
+    ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
 use super::text_functions::{arrays, call_value, is_text};
@@ -64,14 +73,7 @@ impl ScalarUDFImpl for Slice {
             [text, ..] if is_text(text) => {
                 plan_err!("list_slice of a string takes a begin and an end")
             }
-            _ => {
-                let fields: Vec<FieldRef> = arg_types
-                    .iter()
-                    .map(|t| Arc::new(Field::new("argument", t.clone(), true)))
-                    .collect();
-                let coerced = fields_with_udf(&fields, self.lists.as_ref())?;
-                Ok(coerced.iter().map(|f| f.data_type().clone()).collect())
-            }
+            _ => list_argument_types(arg_types, &self.lists),
         }
     }
 
@@ -103,6 +105,132 @@ impl ScalarUDFImpl for Slice {
             })
             .collect();
         call_value(&args.args, Arc::new(sliced))
+    }
+}
+
+/// The types `lists` (DataFusion's function) takes `arg_types` as.
+fn list_argument_types(arg_types: &[DataType], lists: &ScalarUDF) -> Result<Vec<DataType>> {
+    let fields: Vec<FieldRef> = arg_types
+        .iter()
+        .map(|t| Arc::new(Field::new("argument", t.clone(), true)))
+        .collect();
+    let coerced = fields_with_udf(&fields, lists)?;
+    Ok(coerced.iter().map(|f| f.data_type().clone()).collect())
+}
+
+/// See the module documentation.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Element {
+    /// DataFusion's `array_element`, for lists.
+    lists: Arc<ScalarUDF>,
+    signature: Signature,
+}
+
+impl Element {
+    pub fn new() -> Self {
+        Element {
+            lists: array_element_udf(),
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl Default for Element {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ScalarUDFImpl for Element {
+    /// DataFusion's name, so that this replaces its function under each of its names.
+    fn name(&self) -> &str {
+        self.lists.name()
+    }
+
+    fn aliases(&self) -> &[String] {
+        self.lists.aliases()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [text, _] if is_text(text) => Ok(vec![DataType::Utf8, DataType::Int64]),
+            _ => list_argument_types(arg_types, &self.lists),
+        }
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        plan_err!("array_extract's type comes from its arguments")
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        match args.arg_fields.first().map(|f| f.data_type()) {
+            Some(DataType::Utf8) => Ok(Arc::new(Field::new(self.name(), DataType::Utf8, true))),
+            _ => self.lists.return_field_from_args(args),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        if args.args[0].data_type() != DataType::Utf8 {
+            return self.lists.invoke_with_args(args);
+        }
+        let arrays = arrays(&args.args, args.number_rows)?;
+        let (texts, positions) = (
+            arrays[0].as_string::<i32>(),
+            arrays[1].as_primitive::<Int64Type>(),
+        );
+        let characters: StringArray = (0..texts.len())
+            .map(|row| {
+                let valid = texts.is_valid(row) && positions.is_valid(row);
+                let at = positions.value(row);
+                valid.then(|| slice_text(texts.value(row), at, at))
+            })
+            .collect();
+        call_value(&args.args, Arc::new(characters))
+    }
+}
+
+/// Plans `text[i]` with [`Element`], where DataFusion's planner would call its own
+/// `array_element`, which refuses strings; it plans every other subscript.
+#[derive(Debug)]
+pub struct TextSubscripts {
+    element: Arc<ScalarUDF>,
+}
+
+impl Default for TextSubscripts {
+    fn default() -> Self {
+        TextSubscripts {
+            element: Arc::new(ScalarUDF::from(Element::new())),
+        }
+    }
+}
+
+impl ExprPlanner for TextSubscripts {
+    fn plan_field_access(
+        &self,
+        access: RawFieldAccessExpr,
+        schema: &DFSchema,
+    ) -> Result<PlannerResult<RawFieldAccessExpr>> {
+        let RawFieldAccessExpr {
+            field_access: GetFieldAccess::ListIndex { key },
+            expr,
+        } = access
+        else {
+            return Ok(PlannerResult::Original(access));
+        };
+        if !is_text(&expr.get_type(schema)?) {
+            let field_access = GetFieldAccess::ListIndex { key };
+            return Ok(PlannerResult::Original(RawFieldAccessExpr {
+                field_access,
+                expr,
+            }));
+        }
+        Ok(PlannerResult::Planned(Expr::ScalarFunction(
+            ScalarFunction::new_udf(Arc::clone(&self.element), vec![expr, *key]),
+        )))
     }
 }
 
