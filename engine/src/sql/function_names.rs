@@ -24,8 +24,8 @@ use sqlparser::ast::helpers::attached_token::AttachedToken;
 use sqlparser::ast::{
     AccessExpr, BinaryOperator, CaseWhen, Expr, Function, FunctionArg, FunctionArgExpr,
     FunctionArgumentClause, FunctionArgumentList, FunctionArguments, Ident, LambdaSyntax,
-    ObjectName, OneOrManyWithParens, OrderByExpr, OrderByOptions, Statement, Subscript, Value,
-    VisitMut, VisitorMut, visit_expressions_mut,
+    NullTreatment, ObjectName, OneOrManyWithParens, OrderByExpr, OrderByOptions, Statement,
+    Subscript, Value, VisitMut, VisitorMut, visit_expressions_mut,
 };
 
 /// Registers DataFusion's functions under DuckDB's names as well.
@@ -177,6 +177,20 @@ impl VisitorMut for DuckDbCalls<'_> {
             }
         {
             call.name = ObjectName::from(vec![Ident::new(window_name)]);
+            return ControlFlow::Continue(());
+        }
+        // `any_value(x ORDER BY t)`: DuckDB's first x that is not NULL in t's order, which
+        // DataFusion's `any_value` ignores.
+        if name == "any_value"
+            && call.over.is_none()
+            && let FunctionArguments::List(list) = &call.args
+            && list
+                .clauses
+                .iter()
+                .any(|c| matches!(c, FunctionArgumentClause::OrderBy(_)))
+        {
+            call.name = ObjectName::from(vec![Ident::new("first_value")]);
+            call.null_treatment = Some(NullTreatment::IgnoreNulls);
             return ControlFlow::Continue(());
         }
         if super::macros::defines(&name)
