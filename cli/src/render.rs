@@ -10,7 +10,7 @@ use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets::UTF8_
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use tarn_engine::sql::duckdb_text::respell;
+use tarn_engine::sql::duckdb_text::respell_field;
 use tarn_engine::sql::types::sql_type_name;
 
 /// How results are printed.
@@ -113,13 +113,14 @@ pub fn render(
 
 /// `batch` with DuckDB's spelling where Arrow's text writers differ or fail, as the engine's
 /// `duckdb_text` writes it (`nan`, `1e+20`, `2024-01-02 03:04:05.5`, `1 day 01:00:00`,
-/// `[1, NULL]`, `{'a': 7}`, `ab\x0A`). Such a column becomes text.
+/// `[1, NULL]`, `{'a': 7}`, `ab\x0A`, a list of JSON `["x", {"b":1}]`). Such a column becomes
+/// text.
 fn with_duckdb_text(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
     let mut changed = false;
     let mut fields = Vec::with_capacity(batch.num_columns());
     let mut columns = Vec::with_capacity(batch.num_columns());
     for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-        match respell(column)? {
+        match respell_field(field, column)? {
             Some(text) => {
                 changed = true;
                 fields.push(Arc::new(Field::new(field.name(), DataType::Utf8, true)));

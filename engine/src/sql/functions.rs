@@ -161,7 +161,11 @@ impl ScalarUDFImpl for DuckTypeOf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let name = super::types::sql_type_name(args.arg_fields[0].data_type());
+        let field = &args.arg_fields[0];
+        let name = match super::json::holds_json_items(field) {
+            true => "JSON[]".to_string(),
+            false => super::types::sql_type_name(field.data_type()),
+        };
         Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(name))))
     }
 }

@@ -2275,3 +2275,95 @@ async fn periods_formats_splits_and_patterns_answer_as_duckdb() {
     let err = error(&mut s, "SELECT url_decode('%FF')").await;
     assert!(err.contains(r#"url_decode: "%FF""#), "{err}");
 }
+
+#[tokio::test]
+async fn subscripts_binary_digits_and_json_shapes_answer_as_duckdb() {
+    let (mut s, _dir) = table().await;
+    // A string column's subscripts, and `any_value` in an order.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT s[1], s[-2], array_extract(s, 2) FROM t WHERE g = 2 OR d IN (1, 8) ORDER BY d"
+        )
+        .await,
+        [
+            ["b", "", ""],
+            ["NULL", "NULL", "NULL"],
+            ["h", "l", "é"],
+            ["c", "", ""]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, any_value(x ORDER BY d DESC), any_value(s ORDER BY day) FROM t \
+             GROUP BY g ORDER BY g"
+        )
+        .await,
+        [["1", "3", "a"], ["2", "10", "c"]]
+    );
+    let cases = [
+        (r#"'hello'[2]"#, r#"e"#),
+        (r#"'hello'[-1]"#, r#"o"#),
+        (r#"'hello'[0]"#, r#""#),
+        (r#"'hello'[9]"#, r#""#),
+        (r#"'héllo'[2]"#, r#"é"#),
+        (r#"array_extract('hello', -2)"#, r#"l"#),
+        (r#"list_extract('abc', 1)"#, r#"a"#),
+        (r#"[10, 20, 30][2]"#, r#"20"#),
+        (r#"MAP {'a': 1}['a']"#, r#"1"#),
+        (r#"bin(5)"#, r#"101"#),
+        (r#"bin(-1)"#, &"1".repeat(64)),
+        (r#"to_binary(255::UTINYINT)"#, r#"11111111"#),
+        (r#"bin('AB')"#, r#"0100000101000010"#),
+        (r#"unbin('0100000101000010')"#, r#"AB"#),
+        (r#"from_binary('101')"#, r#"\x05"#),
+        (r#"unbin('')"#, r#""#),
+        (r#"json_quote('a"b')"#, r#""a\"b""#),
+        (r#"json_quote([1, 2])"#, r#"[1,2]"#),
+        (
+            r#"json_pretty('{"a": [1, {"b": null}, []], "c": {}}')"#,
+            "{\n    \"a\": [\n        1,\n        {\n            \"b\": null\n        },\n        \
+             []\n    ],\n    \"c\": {}\n}",
+        ),
+        (
+            r#"json_structure('{"a": [1, -2], "b": [{"c": 1}, {"d": "x"}], "e": [1, "x"]}')"#,
+            r#"{"a":["HUGEINT"],"b":[{"c":"UBIGINT","d":"VARCHAR"}],"e":["JSON"]}"#,
+        ),
+        (
+            r#"json_extract('{"a": 1, "b": [2, "x"]}', ['$.a', '$.b', '$.z'])"#,
+            r#"[1, [2,"x"], NULL]"#,
+        ),
+        (
+            r#"json_extract('{"a": ["x", {"b": 1}]}', '$.a[*]')"#,
+            r#"["x", {"b":1}]"#,
+        ),
+        (
+            r#"json_extract_string('{"a": "x"}', ['a', '$.a'])"#,
+            r#"[x, x]"#,
+        ),
+        (
+            r#"json_exists('{"a": 1}', ['$.a', '$.b'])"#,
+            r#"[true, false]"#,
+        ),
+        (
+            r#"json_type('{"a": [1]}', ['$.a', '$.a[0]'])"#,
+            r#"[ARRAY, UBIGINT]"#,
+        ),
+        (r#"typeof(json_extract('{"a": 1}', ['$.a']))"#, r#"JSON[]"#),
+    ];
+    for (call, duckdb) in cases {
+        let text = query(&mut s, &format!("SELECT CAST(({call}) AS VARCHAR)")).await;
+        assert_eq!(text, [[duckdb]], "{call}");
+    }
+    for (sql, message) in [
+        ("SELECT unbin('12')", "Invalid input for binary digit: 2"),
+        (
+            "SELECT json_extract('{}', ['$.a[*]'])",
+            "json_extract: a list of paths cannot hold a wildcard",
+        ),
+    ] {
+        let err = error(&mut s, sql).await;
+        assert!(err.contains(message), "{sql}: {err}");
+    }
+}

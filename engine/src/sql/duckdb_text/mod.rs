@@ -23,7 +23,7 @@ mod temporal;
 
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
@@ -44,6 +44,15 @@ pub fn respell(column: &ArrayRef) -> Result<Option<ArrayRef>> {
         t if nested::is_nested(t) => nested::nested_text(column).map(Some),
         t if nested::is_binary(t) => nested::blob_text(column).map(Some),
         _ => Ok(None),
+    }
+}
+
+/// [`respell`] of a column whose field is at hand: a column of lists of JSON values
+/// (`json::holds_json_items`) is written with each item as it is.
+pub fn respell_field(field: &Field, column: &ArrayRef) -> Result<Option<ArrayRef>> {
+    match super::json::holds_json_items(field) {
+        true => nested::json_list_text(column).map(Some),
+        false => respell(column),
     }
 }
 
@@ -118,6 +127,10 @@ impl ScalarUDFImpl for DuckDbText {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let column = args.args[0].to_array(args.number_rows)?;
-        call_value(&args.args, duckdb_text(&column)?)
+        let text = match respell_field(&args.arg_fields[0], &column)? {
+            Some(text) => text,
+            None => duckdb_text(&column)?,
+        };
+        call_value(&args.args, text)
     }
 }

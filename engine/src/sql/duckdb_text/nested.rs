@@ -1,8 +1,8 @@
 //! Lists, structs, maps and BLOBs as DuckDB writes them (see `super`).
 //!
 //! A string inside a list, struct or map is quoted where it could not be read back otherwise
-//! ([`needs_quotes`]): `['', a b, ',', 'x\'y', 'NULL', NULL]`. A struct's field names are
-//! always quoted.
+//! ([`needs_quotes`]): `['', a b, ',', 'x\'y', 'NULL', NULL]`, unless it is JSON text
+//! ([`json_list_text`]: `[{"a":1}, "x"]`). A struct's field names are always quoted.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -56,6 +56,24 @@ pub fn nested_text(column: &ArrayRef) -> Result<ArrayRef> {
     Ok(Arc::new(text.finish()))
 }
 
+/// A column of lists of JSON text as text: each item as it is, as DuckDB writes a `JSON[]`
+/// (`["x", {"b":1}]`, where a list of strings is `['"x"', '{"b":1}']`).
+pub fn json_list_text(column: &ArrayRef) -> Result<ArrayRef> {
+    let lists = column.as_list::<i32>();
+    let mut text = StringBuilder::new();
+    let mut value = String::new();
+    for row in 0..lists.len() {
+        if lists.is_null(row) {
+            text.append_null();
+            continue;
+        }
+        value.clear();
+        write_items(&lists.value(row), false, &mut value)?;
+        text.append_value(&value);
+    }
+    Ok(Arc::new(text.finish()))
+}
+
 /// Appends row `row` of `array` to `out`, nested values as [`nested_text`] writes them.
 fn write_nested(array: &dyn Array, row: usize, out: &mut String) -> Result<()> {
     if array.is_null(row) {
@@ -63,9 +81,11 @@ fn write_nested(array: &dyn Array, row: usize, out: &mut String) -> Result<()> {
         return Ok(());
     }
     match array.data_type() {
-        DataType::List(_) => write_items(&array.as_list::<i32>().value(row), out),
-        DataType::LargeList(_) => write_items(&array.as_list::<i64>().value(row), out),
-        DataType::FixedSizeList(..) => write_items(&array.as_fixed_size_list().value(row), out),
+        DataType::List(_) => write_items(&array.as_list::<i32>().value(row), true, out),
+        DataType::LargeList(_) => write_items(&array.as_list::<i64>().value(row), true, out),
+        DataType::FixedSizeList(..) => {
+            write_items(&array.as_fixed_size_list().value(row), true, out)
+        }
         DataType::Struct(fields) => {
             out.push('{');
             for (at, (field, column)) in fields.iter().zip(array.as_struct().columns()).enumerate()
@@ -128,8 +148,9 @@ fn escaped(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// Appends a list's items as `[a, b, NULL]`; items that are not nested are spelled together.
-fn write_items(items: &ArrayRef, out: &mut String) -> Result<()> {
+/// Appends a list's items as `[a, b, NULL]`; items that are not nested are spelled together,
+/// strings `quoted` where [`needs_quotes`] says.
+fn write_items(items: &ArrayRef, quoted: bool, out: &mut String) -> Result<()> {
     out.push('[');
     let texts = match is_nested(items.data_type()) {
         true => None,
@@ -141,6 +162,7 @@ fn write_items(items: &ArrayRef, out: &mut String) -> Result<()> {
         }
         match &texts {
             Some(_) if items.is_null(item) => out.push_str("NULL"),
+            Some(texts) if !quoted => out.push_str(texts.as_string::<i32>().value(item)),
             Some(texts) => out.push_str(&item_text(
                 texts.as_string::<i32>().value(item),
                 items.data_type(),

@@ -4,10 +4,12 @@
 //! * reading: `json_extract(j, path)` (`j -> path`; also `json_extract_path`) gives JSON text,
 //!   `json_extract_string(j, path)` (`j ->> path`; also `json_extract_path_text`) a string as
 //!   its text, `json_value` a scalar only, `json_exists`, `json_type`, `json_array_length`,
-//!   `json_keys`, `json_valid`, `json_contains`, and `json(j)`, the document minified (also
-//!   `CAST(j AS JSON)`). A path is JSONPath, JSON Pointer, a key or an index ([`path`]); a path
-//!   with a wildcard (`$.turns[*].text`) gives a list.
-//! * writing: `to_json(x)`, `json_object(key, value, ...)`, `json_array(x, ...)` ([`encode`]);
+//!   `json_keys`, `json_valid`, `json_contains`, `json(j)`, the document minified (also
+//!   `CAST(j AS JSON)`), `json_pretty(j)`, the document indented, and `json_structure(j)`, its
+//!   types ([`structure`]). A path is JSONPath, JSON Pointer, a key or an index ([`path`]); a path
+//!   with a wildcard (`$.turns[*].text`) gives a list, and so does a list of paths
+//!   (`json_extract(j, ['$.a', '$.b'])`).
+//! * writing: `to_json(x)` (also `json_quote`), `json_object(key, value, ...)`, `json_array(x, ...)` ([`encode`]);
 //!   `json_group_array` and `json_group_object` are macros over these (`super::macros`).
 //!
 //! Malformed JSON is an error naming the byte and the text, as in DuckDB; a NULL document or
@@ -18,12 +20,15 @@ mod encode;
 mod path;
 mod read;
 mod seek;
+mod structure;
 mod typed;
 mod value;
 mod write;
 
+use std::sync::Arc;
+
 use datafusion::arrow::array::ArrayRef;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
@@ -53,6 +58,8 @@ pub fn register(ctx: &SessionContext) {
         Reader::Valid,
         Reader::Minify,
         Reader::Contains,
+        Reader::Pretty,
+        Reader::Structure,
     ] {
         ctx.register_udf(ScalarUDF::from(ReaderUdf::new(function)));
     }
@@ -62,6 +69,24 @@ pub fn register(ctx: &SessionContext) {
     for lenient in [false, true] {
         ctx.register_udf(ScalarUDF::from(JsonCast::new(lenient)));
     }
+}
+
+/// The metadata key that marks a column of lists of JSON text (see [`json_list_field`]).
+const JSON_ITEMS_KEY: &str = "tarn.json_items";
+
+/// The field of a column of lists of JSON text, named `name`: a plain list of strings, marked
+/// in its metadata, so that it is written without quoting each item (`["x", {"b":1}]`, as
+/// DuckDB writes a `JSON[]`) and `typeof` names it `JSON[]`. The mark is on the column's field,
+/// not in its type, so the column still unions and compares with any list of strings.
+pub(crate) fn json_list_field(name: &str) -> FieldRef {
+    let marker = [(JSON_ITEMS_KEY.to_string(), "true".to_string())];
+    let list = DataType::new_list(DataType::Utf8, true);
+    Arc::new(Field::new(name, list, true).with_metadata(marker.into()))
+}
+
+/// Whether `field` is a column of lists of JSON text (see [`json_list_field`]).
+pub(crate) fn holds_json_items(field: &Field) -> bool {
+    field.metadata().contains_key(JSON_ITEMS_KEY)
 }
 
 /// A document, or the error DuckDB gives for text that is not one.

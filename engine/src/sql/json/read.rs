@@ -4,8 +4,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, Int64Array, ListBuilder, StringArray, StringBuilder,
-    UInt64Builder,
+    Array, ArrayRef, AsArray, BooleanBuilder, Int64Array, ListArray, ListBuilder, StringArray,
+    StringBuilder, UInt64Builder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
@@ -14,8 +14,9 @@ use datafusion::logical_expr::{
 };
 
 use super::path::JsonPath;
+use super::structure::structure;
 use super::value::Json;
-use super::{EXTRACT, EXTRACT_STRING, MINIFY, is_text, malformed, parse};
+use super::{EXTRACT, EXTRACT_STRING, MINIFY, is_text, json_list_field, malformed, parse};
 use crate::sql::text_functions::{arrays, call_value};
 use crate::sql::types::sql_type_name;
 
@@ -32,6 +33,8 @@ pub(super) enum Reader {
     Valid,
     Minify,
     Contains,
+    Pretty,
+    Structure,
 }
 
 impl Reader {
@@ -47,6 +50,8 @@ impl Reader {
             Reader::Valid => "json_valid",
             Reader::Minify => MINIFY,
             Reader::Contains => "json_contains",
+            Reader::Pretty => "json_pretty",
+            Reader::Structure => "json_structure",
         }
     }
 
@@ -59,7 +64,7 @@ impl Reader {
             | Reader::Exists
             | Reader::Contains => &[2],
             Reader::Type | Reader::ArrayLength | Reader::Keys => &[1, 2],
-            Reader::Valid | Reader::Minify => &[1],
+            Reader::Valid | Reader::Minify | Reader::Pretty | Reader::Structure => &[1],
         }
     }
 
@@ -81,6 +86,24 @@ impl Reader {
         )
     }
 
+    /// Whether a list of paths gives a list of its answers, one per path.
+    fn takes_path_lists(self) -> bool {
+        self.lists_wildcards() || self == Reader::Exists
+    }
+
+    /// The field of a list of its answers, one per value a wildcard path finds or per path of
+    /// a list: `json_extract`'s answers are JSON (see [`json_list_field`]).
+    fn answer_list_field(self) -> FieldRef {
+        match self {
+            Reader::Extract => json_list_field(self.name()),
+            _ => Arc::new(Field::new(
+                self.name(),
+                DataType::new_list(self.answer_type(), true),
+                true,
+            )),
+        }
+    }
+
     /// Its text answer about the value a path found (`None` for NULL).
     fn text(self, value: &Json) -> Option<String> {
         match (self, value) {
@@ -88,6 +111,8 @@ impl Reader {
             (Reader::ExtractString, Json::String(text)) => Some(text.clone()),
             (Reader::Value, Json::Array(_) | Json::Object(_)) => None,
             (Reader::Type, value) => Some(value.type_name().to_string()),
+            (Reader::Pretty, value) => Some(value.to_pretty_text()),
+            (Reader::Structure, value) => Some(structure(value)),
             (_, value) => Some(value.to_text()),
         }
     }
@@ -160,8 +185,8 @@ impl ScalarUDFImpl for ReaderUdf {
         &self.signature
     }
 
-    /// Text becomes Utf8 and an index Int64; other types stay, for
-    /// [`Self::return_field_from_args`] to refuse with a plain message.
+    /// Text becomes Utf8, an index Int64 and a list of paths a list of Utf8; other types
+    /// stay, for [`Self::return_field_from_args`] to refuse with a plain message.
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         Ok(arg_types
             .iter()
@@ -169,6 +194,10 @@ impl ScalarUDFImpl for ReaderUdf {
             .map(|(at, data_type)| match (at, data_type) {
                 (_, t) if is_text(t) => DataType::Utf8,
                 (1, t) if t.is_integer() => DataType::Int64,
+                (
+                    1,
+                    DataType::List(item) | DataType::LargeList(item) | DataType::ListView(item),
+                ) if is_text(item.data_type()) => DataType::new_list(DataType::Utf8, true),
                 (_, t) => t.clone(),
             })
             .collect())
@@ -193,6 +222,9 @@ impl ScalarUDFImpl for ReaderUdf {
             match (at, field.data_type()) {
                 (_, DataType::Utf8) => {}
                 (1, DataType::Int64) if self.function != Reader::Contains => {}
+                (1, DataType::List(_)) if self.function.takes_path_lists() => {
+                    return Ok(self.function.answer_list_field());
+                }
                 (0, t) => {
                     return plan_err!(
                         "{}: the JSON must be text, not {}",
@@ -209,13 +241,13 @@ impl ScalarUDFImpl for ReaderUdf {
                 }
             }
         }
-        let mut data_type = self.function.answer_type();
         if self.function != Reader::Contains {
             let path = args.scalar_arguments.get(1).copied().flatten();
             if self.constant_path(path)?.is_some_and(|p| p.is_wildcard()) {
-                data_type = DataType::new_list(data_type, true);
+                return Ok(self.function.answer_list_field());
             }
         }
+        let data_type = self.function.answer_type();
         Ok(Arc::new(Field::new(self.name(), data_type, true)))
     }
 
@@ -240,6 +272,13 @@ impl ScalarUDFImpl for ReaderUdf {
                 }
                 Arc::new(answer.finish())
             }
+            _ if matches!(
+                arrays.get(1).map(|a| a.data_type()),
+                Some(DataType::List(_))
+            ) =>
+            {
+                self.answer_each_path(docs, arrays[1].as_list())?
+            }
             _ => {
                 let constant = match args.args.get(1) {
                     Some(ColumnarValue::Scalar(value)) => self.constant_path(Some(value))?,
@@ -259,7 +298,10 @@ impl ReaderUdf {
     /// The answers, row by row, of a function that looks at the value (or, for a wildcard,
     /// the values) a path finds.
     fn answer(&self, docs: &StringArray, paths: &Paths, wildcard: bool) -> Result<ArrayRef> {
-        let mut answers = Answers::new(self.function, wildcard, docs.len());
+        let mut answers = match wildcard {
+            true => Answers::Texts(ListBuilder::new(StringBuilder::new())),
+            false => Answers::new(self.function, docs.len()),
+        };
         for row in 0..docs.len() {
             let (Some(path), true) = (paths.get(row)?, docs.is_valid(row)) else {
                 answers.append_null();
@@ -276,6 +318,40 @@ impl ReaderUdf {
                     Err(bad) => return malformed(self.name(), text, bad),
                 },
             }
+        }
+        Ok(answers.finish())
+    }
+
+    /// The answers, row by row, to a list of paths: a list of answers, one per path, each
+    /// about the value it finds (NULL where it finds none).
+    fn answer_each_path(&self, docs: &StringArray, path_lists: &ListArray) -> Result<ArrayRef> {
+        let mut answers = match self.function {
+            Reader::Exists => Answers::Flags(ListBuilder::new(BooleanBuilder::new())),
+            _ => Answers::Texts(ListBuilder::new(StringBuilder::new())),
+        };
+        for row in 0..docs.len() {
+            if docs.is_null(row) || path_lists.is_null(row) {
+                answers.append_null();
+                continue;
+            }
+            let doc = parse(self.name(), docs.value(row))?;
+            let paths = path_lists.value(row);
+            let mut found = Vec::with_capacity(paths.len());
+            for path in paths.as_string::<i32>() {
+                let Some(path) = path else {
+                    found.push(None);
+                    continue;
+                };
+                let path = self.parse_path(path)?;
+                if path.is_wildcard() {
+                    return exec_err!(
+                        "{}: a list of paths cannot hold a wildcard; give it alone",
+                        self.name()
+                    );
+                }
+                found.push(path.select(&doc).first().copied());
+            }
+            answers.append_each(self.function, &found);
         }
         Ok(answers.finish())
     }
@@ -333,15 +409,17 @@ enum Answers {
     Text(StringBuilder),
     Texts(ListBuilder<StringBuilder>),
     Flag(BooleanBuilder),
+    Flags(ListBuilder<BooleanBuilder>),
     Count(UInt64Builder),
 }
 
 impl Answers {
-    fn new(function: Reader, wildcard: bool, rows: usize) -> Answers {
-        match (function, wildcard) {
-            (Reader::Exists, _) => Answers::Flag(BooleanBuilder::with_capacity(rows)),
-            (Reader::ArrayLength, _) => Answers::Count(UInt64Builder::with_capacity(rows)),
-            (Reader::Keys, _) | (_, true) => Answers::Texts(ListBuilder::new(StringBuilder::new())),
+    /// The builder of one answer per row (a list of keys for `json_keys`).
+    fn new(function: Reader, rows: usize) -> Answers {
+        match function {
+            Reader::Exists => Answers::Flag(BooleanBuilder::with_capacity(rows)),
+            Reader::ArrayLength => Answers::Count(UInt64Builder::with_capacity(rows)),
+            Reader::Keys => Answers::Texts(ListBuilder::new(StringBuilder::new())),
             _ => Answers::Text(StringBuilder::with_capacity(rows, rows * 16)),
         }
     }
@@ -351,6 +429,7 @@ impl Answers {
             Answers::Text(b) => b.append_null(),
             Answers::Texts(b) => b.append_null(),
             Answers::Flag(b) => b.append_null(),
+            Answers::Flags(b) => b.append_null(),
             Answers::Count(b) => b.append_null(),
         }
     }
@@ -366,6 +445,7 @@ impl Answers {
             }
             (Answers::Texts(b), Some(_)) => b.append_value(std::iter::empty::<Option<&str>>()),
             (Answers::Text(b), Some(value)) => b.append_option(function.text(value)),
+            (Answers::Flags(_), Some(_)) => unreachable!("one path answers one value"),
             (answers, None) => answers.append_null(),
         }
     }
@@ -377,11 +457,26 @@ impl Answers {
         }
     }
 
+    /// The answers about the value each of a list of paths found (`None`: it found nothing),
+    /// as one list.
+    fn append_each(&mut self, function: Reader, found: &[Option<&Json>]) {
+        match self {
+            Answers::Flags(b) => b.append_value(found.iter().map(|value| Some(value.is_some()))),
+            Answers::Texts(b) => b.append_value(
+                found
+                    .iter()
+                    .map(|value| value.and_then(|value| function.text(value))),
+            ),
+            _ => unreachable!("a list of paths answers a list"),
+        }
+    }
+
     fn finish(self) -> ArrayRef {
         match self {
             Answers::Text(mut b) => Arc::new(b.finish()),
             Answers::Texts(mut b) => Arc::new(b.finish()),
             Answers::Flag(mut b) => Arc::new(b.finish()),
+            Answers::Flags(mut b) => Arc::new(b.finish()),
             Answers::Count(mut b) => Arc::new(b.finish()),
         }
     }

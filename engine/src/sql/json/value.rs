@@ -44,6 +44,17 @@ impl Json {
         serde_json::to_string(self).expect("a JSON value always serialises")
     }
 
+    /// The document indented by four spaces, a member or element to a line, as DuckDB's
+    /// `json_pretty` writes it.
+    pub fn to_pretty_text(&self) -> String {
+        let mut text = Vec::new();
+        let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+        let mut serializer = serde_json::Serializer::with_formatter(&mut text, formatter);
+        self.serialize(&mut serializer)
+            .expect("a JSON value always serialises");
+        String::from_utf8(text).expect("serde_json writes UTF-8")
+    }
+
     /// The member `key` of an object (the first, when the key repeats).
     pub fn member(&self, key: &str) -> Option<&Json> {
         match self {
@@ -244,6 +255,16 @@ mod tests {
             Some(&Json::Number(Number::from_f64(1.5).unwrap()))
         );
         assert_eq!(Json::parse("1e5").unwrap().to_text(), "100000.0");
+    }
+
+    #[test]
+    fn pretty_text_is_duckdbs() {
+        // DuckDB 2.0's `json_pretty`.
+        let doc = Json::parse(r#"{"a": [1, {"b": null}, []], "c": {}, "d": "x\"y"}"#).unwrap();
+        let expected = "{\n    \"a\": [\n        1,\n        {\n            \"b\": null\n        },\n        []\n    ],\n    \"c\": {},\n    \"d\": \"x\\\"y\"\n}";
+        assert_eq!(doc.to_pretty_text(), expected);
+        assert_eq!(Json::parse("[]").unwrap().to_pretty_text(), "[]");
+        assert_eq!(Json::parse("1").unwrap().to_pretty_text(), "1");
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub(super) enum Writer {
 pub(super) struct WriterUdf {
     function: Writer,
     signature: Signature,
+    aliases: Vec<String>,
 }
 
 impl WriterUdf {
@@ -41,9 +42,14 @@ impl WriterUdf {
                 Volatility::Immutable,
             ),
         };
+        let aliases = match function {
+            Writer::ToJson => vec!["json_quote".to_string()],
+            Writer::Object | Writer::Array => vec![],
+        };
         WriterUdf {
             function,
             signature,
+            aliases,
         }
     }
 }
@@ -55,6 +61,10 @@ impl ScalarUDFImpl for WriterUdf {
             Writer::Object => "json_object",
             Writer::Array => "json_array",
         }
+    }
+
+    fn aliases(&self) -> &[String] {
+        &self.aliases
     }
 
     fn signature(&self) -> &Signature {
