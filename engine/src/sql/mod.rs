@@ -77,6 +77,7 @@ mod rewrite;
 mod routing;
 mod samples;
 mod scalar_args;
+mod schema_views;
 mod scoring;
 mod sequences;
 mod set_operations;
@@ -539,6 +540,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(array_value::ArrayValue::new()),
         ScalarUDF::from(slice::Slice::new()),
         ScalarUDF::from(slice::Element::new()),
+        ScalarUDF::from(schema_views::SqlTypeName::new()),
         ScalarUDF::from(age::Age::new()),
         ScalarUDF::from(bits::BitCount::new()),
         ScalarUDF::from(bits::BitwiseNot::new()),

@@ -106,6 +106,13 @@ impl VisitorMut for Rewriter<'_> {
             Err(err) => ControlFlow::Break(err),
         }
     }
+
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<TarnError> {
+        match super::schema_views::duckdb_type_names(factor) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(err) => ControlFlow::Break(err),
+        }
+    }
 }
 
 /// DuckDB's `a SEMI JOIN b` and `a ANTI JOIN b` keep the rows of `a` that have (or lack) a

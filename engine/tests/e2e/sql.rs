@@ -690,6 +690,36 @@ async fn describe_summarize_and_show_tables() {
         query(&mut s, "DESCRIBE SELECT x / 2 AS half FROM t").await[0][..2],
         ["half", "DOUBLE"]
     );
+    // The schema view names types as DESCRIBE does (DataFusion's named Arrow's: `Int64`).
+    query(
+        &mut s,
+        "CREATE TABLE typed(a INT, b DECIMAL(10, 2), c TIMESTAMP, d VARCHAR[], e STRUCT(f INT))",
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT c.column_name, c.data_type FROM memory.information_schema.columns AS c \
+             WHERE table_name = 'typed' ORDER BY ordinal_position"
+        )
+        .await,
+        [
+            ["a", "INTEGER"],
+            ["b", "DECIMAL(10,2)"],
+            ["c", "TIMESTAMP_NS"],
+            ["d", "VARCHAR[]"],
+            ["e", "STRUCT(f INTEGER)"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT data_type FROM information_schema.columns WHERE column_name = 'label'"
+        )
+        .await,
+        [["VARCHAR"]]
+    );
+    query(&mut s, "DROP TABLE typed").await;
 
     let batches = s.query("SUMMARIZE t").await.unwrap();
     assert_eq!(
