@@ -155,7 +155,7 @@ impl VisitorMut for DuckDbCalls<'_> {
             *expr = named;
             return ControlFlow::Continue(());
         }
-        // `struct_insert(s, b := 2)`: the new fields as one struct (see `struct_insert`).
+        // `struct_insert(s, b := 2)`: the new fields as one struct (see `struct_fields`).
         if name == "struct_insert"
             && let Some((base, fields)) = base_and_named_arguments(call)
         {

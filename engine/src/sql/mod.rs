@@ -73,6 +73,7 @@ pub(crate) mod optimizer;
 mod path_parts;
 mod pivot;
 mod positional_join;
+mod repeat;
 mod rewrite;
 mod routing;
 mod samples;
@@ -88,12 +89,13 @@ mod split;
 mod statistics;
 mod string_split;
 mod strptime;
-mod struct_insert;
+mod struct_fields;
 mod substring;
 mod table_functions;
 mod table_keys;
 mod text_functions;
 mod time_bucket;
+mod to_base;
 mod tokens;
 mod try_expr;
 pub mod types;
@@ -540,6 +542,8 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(array_value::ArrayValue::new()),
         ScalarUDF::from(slice::Slice::new()),
         ScalarUDF::from(slice::Element::new()),
+        ScalarUDF::from(repeat::Repeat::new()),
+        ScalarUDF::from(to_base::ToBase::new()),
         ScalarUDF::from(schema_views::SqlTypeName::new()),
         ScalarUDF::from(age::Age::new()),
         ScalarUDF::from(bits::BitCount::new()),
@@ -559,7 +563,13 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(strptime::Strptime::new(true)),
         ScalarUDF::from(interval_times::IntervalTimes::new()),
         ScalarUDF::from(bar::Bar::new()),
-        ScalarUDF::from(struct_insert::StructInsert::new()),
+        ScalarUDF::from(struct_fields::StructJoin::new(
+            struct_fields::Joined::Insert,
+        )),
+        ScalarUDF::from(struct_fields::StructJoin::new(
+            struct_fields::Joined::Concat,
+        )),
+        ScalarUDF::from(struct_fields::StructKeys::new()),
     ];
     for function in functions.into_iter().chain(path_parts::functions()) {
         ctx.register_udf(function);

@@ -19,13 +19,12 @@ use datafusion::common::{DFSchema, Result, plan_err};
 use datafusion::functions_nested::extract::{array_element_udf, array_slice_udf};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawFieldAccessExpr};
-use datafusion::logical_expr::type_coercion::functions::fields_with_udf;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, GetFieldAccess, ReturnFieldArgs, ScalarFunctionArgs,
     ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::text_functions::{arrays, call_value, is_text};
+use super::text_functions::{arrays, call_value, coerced_arguments, is_text};
 
 /// See the module documentation.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -73,7 +72,7 @@ impl ScalarUDFImpl for Slice {
             [text, ..] if is_text(text) => {
                 plan_err!("list_slice of a string takes a begin and an end")
             }
-            _ => list_argument_types(arg_types, &self.lists),
+            _ => coerced_arguments(&self.lists, arg_types),
         }
     }
 
@@ -106,16 +105,6 @@ impl ScalarUDFImpl for Slice {
             .collect();
         call_value(&args.args, Arc::new(sliced))
     }
-}
-
-/// The types `lists` (DataFusion's function) takes `arg_types` as.
-fn list_argument_types(arg_types: &[DataType], lists: &ScalarUDF) -> Result<Vec<DataType>> {
-    let fields: Vec<FieldRef> = arg_types
-        .iter()
-        .map(|t| Arc::new(Field::new("argument", t.clone(), true)))
-        .collect();
-    let coerced = fields_with_udf(&fields, lists)?;
-    Ok(coerced.iter().map(|f| f.data_type().clone()).collect())
 }
 
 /// See the module documentation.
@@ -158,7 +147,7 @@ impl ScalarUDFImpl for Element {
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         match arg_types {
             [text, _] if is_text(text) => Ok(vec![DataType::Utf8, DataType::Int64]),
-            _ => list_argument_types(arg_types, &self.lists),
+            _ => coerced_arguments(&self.lists, arg_types),
         }
     }
 

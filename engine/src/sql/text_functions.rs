@@ -27,6 +27,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::common::{Result, ScalarValue, exec_err, internal_err, plan_err};
+use datafusion::logical_expr::type_coercion::functions::fields_with_udf;
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     Volatility,
@@ -90,6 +91,20 @@ pub(super) fn constants(args: &[ColumnarValue]) -> Vec<Option<&ScalarValue>> {
             ColumnarValue::Array(_) => None,
         })
         .collect()
+}
+
+/// The types DataFusion's `function` takes `arg_types` as, by its own signature: for a function
+/// of Tarn's that hands some calls on to it.
+pub(super) fn coerced_arguments(
+    function: &ScalarUDF,
+    arg_types: &[DataType],
+) -> Result<Vec<DataType>> {
+    let fields: Vec<FieldRef> = arg_types
+        .iter()
+        .map(|t| Arc::new(Field::new("argument", t.clone(), true)))
+        .collect();
+    let coerced = fields_with_udf(&fields, function)?;
+    Ok(coerced.iter().map(|f| f.data_type().clone()).collect())
 }
 
 /// `answer` as the value of a call on `args`: one constant when every argument was one.

@@ -2277,7 +2277,7 @@ async fn periods_formats_splits_and_patterns_answer_as_duckdb() {
 }
 
 #[tokio::test]
-async fn subscripts_binary_digits_and_json_shapes_answer_as_duckdb() {
+async fn subscripts_repeats_digits_structs_and_json_answer_as_duckdb() {
     let (mut s, _dir) = table().await;
     // A string column's subscripts, and `any_value` in an order.
     assert_eq!(
@@ -2301,6 +2301,21 @@ async fn subscripts_binary_digits_and_json_shapes_answer_as_duckdb() {
         )
         .await,
         [["1", "3", "a"], ["2", "10", "c"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, repeat(list(x ORDER BY d), g), struct_keys({'g': g, 's': s})[2] \
+             FROM t GROUP BY g, s ORDER BY g, s"
+        )
+        .await,
+        [
+            ["1", "[1]", "s"],
+            ["1", "[3, 1]", "s"],
+            ["1", "[3]", "s"],
+            ["2", "[10, 10]", "s"],
+            ["2", "[NULL, NULL]", "s"]
+        ]
     );
     let cases = [
         (r#"'hello'[2]"#, r#"e"#),
@@ -2351,6 +2366,16 @@ async fn subscripts_binary_digits_and_json_shapes_answer_as_duckdb() {
             r#"[ARRAY, UBIGINT]"#,
         ),
         (r#"typeof(json_extract('{"a": 1}', ['$.a']))"#, r#"JSON[]"#),
+        (r#"repeat([1, NULL], 2)"#, r#"[1, NULL, 1, NULL]"#),
+        (r#"repeat(['a'], 0)"#, r#"[]"#),
+        (r#"repeat('ab', 2)"#, r#"abab"#),
+        (r#"struct_keys({'a': 1, 'b': {'c': 2}})"#, r#"[a, b]"#),
+        (
+            r#"struct_concat({'a': 1}, NULL::STRUCT(b INT), {'c': 'x'})"#,
+            r#"{'a': 1, 'b': NULL, 'c': x}"#,
+        ),
+        (r#"to_base(255, 2, 10)"#, r#"0011111111"#),
+        (r#"to_base(35, 36)"#, r#"Z"#),
     ];
     for (call, duckdb) in cases {
         let text = query(&mut s, &format!("SELECT CAST(({call}) AS VARCHAR)")).await;
@@ -2361,6 +2386,14 @@ async fn subscripts_binary_digits_and_json_shapes_answer_as_duckdb() {
         (
             "SELECT json_extract('{}', ['$.a[*]'])",
             "json_extract: a list of paths cannot hold a wildcard",
+        ),
+        (
+            "SELECT struct_concat({'a': 1}, {'a': 2})",
+            "struct_concat: Arguments contain duplicate STRUCT entry \"a\"",
+        ),
+        (
+            "SELECT to_base(-1, 16)",
+            "'to_base' number must be greater than or equal to 0",
         ),
     ] {
         let err = error(&mut s, sql).await;
