@@ -36,6 +36,7 @@ mod eplb_table;
 mod epoch;
 mod expand;
 mod explain;
+mod file_contents;
 pub(crate) mod files;
 mod filter_clause;
 mod float_extremes;

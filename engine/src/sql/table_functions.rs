@@ -1,5 +1,6 @@
 //! DuckDB's file table functions, read from the statement's syntax tree: `read_parquet`,
-//! `read_csv`, `read_json` (and their `_auto` spellings), `glob`, `parquet_metadata`,
+//! `read_csv`, `read_json` (and their `_auto` spellings), `read_text`, `read_blob`, `glob`,
+//! `parquet_metadata`,
 //! `parquet_schema`, `parquet_file_metadata`, `parquet_kv_metadata`, plus a bare path in `FROM 'path'`; and `eplb` ([`super::eplb_table`]), which
 //! plans expert placement from a table of loads.
 //!
@@ -14,6 +15,7 @@ use sqlparser::ast::FunctionArg;
 
 use super::args::{Const, as_paths, evaluate_args, reject_named};
 use super::eplb_table::EplbSpec;
+use super::file_contents::{self, Content};
 use super::files::{FileFormatKind, ScanOptions, ScanSpec};
 use super::metadata;
 use crate::error::{Result, TarnError};
@@ -23,6 +25,8 @@ pub const TABLE_FUNCTIONS: &[&str] = &[
     "read_parquet",
     "read_csv",
     "read_json",
+    "read_text",
+    "read_blob",
     "glob",
     "parquet_metadata",
     "parquet_schema",
@@ -36,6 +40,8 @@ pub const TABLE_FUNCTIONS: &[&str] = &[
 pub enum TableFunction {
     Scan(ScanSpec),
     Glob(String),
+    /// `read_text` and `read_blob`: each file whole.
+    FileContents(Vec<String>, Content),
     ParquetMetadata(Vec<String>),
     ParquetSchema(Vec<String>),
     ParquetFileMetadata(Vec<String>),
@@ -64,6 +70,8 @@ impl TableFunction {
                 Some(FileFormatKind::Json)
             }
             "glob"
+            | "read_text"
+            | "read_blob"
             | "parquet_metadata"
             | "parquet_schema"
             | "parquet_file_metadata"
@@ -98,6 +106,14 @@ impl TableFunction {
                 };
                 TableFunction::Glob(pattern.clone())
             }
+            "read_text" | "read_blob" => {
+                reject_named(&name, &named, &[])?;
+                let content = match name.as_str() {
+                    "read_text" => Content::Text,
+                    _ => Content::Blob,
+                };
+                TableFunction::FileContents(paths, content)
+            }
             "parquet_metadata" => {
                 reject_named(&name, &named, &[])?;
                 TableFunction::ParquetMetadata(paths)
@@ -131,6 +147,9 @@ impl TableFunction {
         match self {
             TableFunction::Scan(spec) => spec.resolve(state).await,
             TableFunction::Glob(pattern) => metadata::glob_table(state, pattern).await,
+            TableFunction::FileContents(paths, content) => {
+                file_contents::file_contents_table(state, paths, *content).await
+            }
             TableFunction::ParquetMetadata(paths) => {
                 metadata::parquet_metadata_table(state, paths).await
             }

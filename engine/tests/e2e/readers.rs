@@ -1,6 +1,7 @@
 //! Reading CSV and JSON files as DuckDB reads them: a CSV file's delimiter and a JSON file's
 //! layout (an array of records or a record per line) told from the file when not given, and
-//! `read_csv`'s options for names and types. Answers as DuckDB 2.0 gives them.
+//! `read_csv`'s options for names and types; and whole files as rows (`read_text`,
+//! `read_blob`). Answers as DuckDB 2.0 gives them.
 
 use crate::sql::{columns, error, query, session};
 
@@ -374,5 +375,66 @@ async fn dates_and_times_in_a_given_format_are_typed_and_read() {
         format!(
             "Conversion Error: '05/01/2024' in column day of '{bad}' cannot be read as INTEGER"
         )
+    );
+}
+
+#[tokio::test]
+async fn read_text_and_read_blob_give_a_row_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    std::fs::write(docs.join("a.txt"), "first doc\nline two").unwrap();
+    std::fs::write(docs.join("b.txt"), "héllo").unwrap();
+    std::fs::write(docs.join("c.txt"), "").unwrap();
+    std::fs::write(docs.join("latin1.bin"), b"caf\xe9").unwrap();
+    let mut s = session();
+    let d = docs.display();
+    let batches = s
+        .query(&format!(
+            "SELECT replace(filename, '{d}/', '') AS name, content, size, \
+             typeof(last_modified) FROM read_text('{d}/*.txt') ORDER BY name"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::sql::rows(&batches),
+        [
+            [
+                "a.txt",
+                "first doc\nline two",
+                "18",
+                "TIMESTAMP WITH TIME ZONE"
+            ],
+            ["b.txt", "héllo", "6", "TIMESTAMP WITH TIME ZONE"],
+            ["c.txt", "", "0", "TIMESTAMP WITH TIME ZONE"],
+        ]
+    );
+    // Bytes as they are; and a query that reads no content reads no file, so the file that is
+    // no UTF-8 text is listed by `read_text` too.
+    assert_eq!(
+        query(
+            &mut s,
+            &format!("SELECT content, octet_length(content) FROM read_blob('{d}/latin1.bin')")
+        )
+        .await,
+        [["636166e9", "4"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            &format!("SELECT count(*), sum(size) FROM read_text(['{d}/*.txt', '{d}/*.bin'])")
+        )
+        .await,
+        [["4", "28"]]
+    );
+    let err = error(&mut s, &format!("SELECT content FROM read_text('{d}/*')")).await;
+    assert!(
+        err.contains("read_text: '") && err.contains("latin1.bin' is not valid UTF-8 text"),
+        "{err}"
+    );
+    let err = error(&mut s, &format!("SELECT * FROM read_text('{d}/*.md')")).await;
+    assert!(
+        err.contains("no files found") && err.contains("*.md"),
+        "{err}"
     );
 }
