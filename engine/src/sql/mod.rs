@@ -69,6 +69,7 @@ mod near_duplicates;
 mod nested_rounding;
 mod next_after;
 mod null_treatment;
+mod numbered_rows;
 mod octet_length;
 pub(crate) mod optimizer;
 mod path_parts;
@@ -101,7 +102,6 @@ mod tokens;
 mod try_expr;
 pub mod types;
 mod unnest_levels;
-mod update_from;
 mod upsert;
 mod user_macros;
 mod using_join;
@@ -350,6 +350,10 @@ impl SqlSession {
     }
 
     async fn run_statement(&self, statement: Statement) -> Result<SendableRecordBatchStream> {
+        if numbered_rows::runs_here(&statement) {
+            // Boxed: its future would swell every statement's.
+            return Box::pin(numbered_rows::run(self, &statement)).await;
+        }
         if matches!(statement, Statement::Insert(_) | Statement::Update(_)) {
             // Boxed: its future would swell every statement's.
             return Box::pin(self.run_on_table_rules(statement)).await;
@@ -367,9 +371,6 @@ impl SqlSession {
     async fn run_on_table_rules(&self, statement: Statement) -> Result<SendableRecordBatchStream> {
         let checked = match &statement {
             Statement::Insert(insert) => upsert::insert(self, insert).await?,
-            Statement::Update(update) if update.from.is_some() => {
-                Some(update_from::update(self, update).await?)
-            }
             Statement::Update(update) => {
                 let rules = match &update.table.relation {
                     TableFactor::Table { name, .. } => {

@@ -315,6 +315,82 @@ async fn update_from_takes_values_from_other_tables() {
 }
 
 #[tokio::test]
+async fn subquery_conditions_delete_and_update_only_the_rows_they_match() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE docs (id INTEGER PRIMARY KEY, label VARCHAR, score DOUBLE); \
+         INSERT INTO docs SELECT i, 'l' || i, i / 10 FROM range(1, 7) t(i); \
+         CREATE TABLE flagged AS SELECT * FROM (VALUES (2), (4), (4)) f(id)",
+    )
+    .await;
+    // DataFusion's DML saw no filter in a subquery condition: this DELETE removed every row and
+    // this UPDATE changed every row. Answers as DuckDB 2.0's.
+    assert_eq!(
+        query(
+            &mut s,
+            "DELETE FROM docs WHERE id IN (SELECT id FROM flagged)"
+        )
+        .await,
+        [["2"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "UPDATE docs SET label = upper(label) WHERE id NOT IN (SELECT id + 2 FROM flagged)"
+        )
+        .await,
+        [["3"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "UPDATE docs SET score = (SELECT max(score) FROM docs) \
+             WHERE EXISTS (SELECT 1 FROM flagged f WHERE f.id + 1 = docs.id)"
+        )
+        .await,
+        [["2"]]
+    );
+    assert_eq!(
+        query(&mut s, "SELECT * FROM docs ORDER BY id").await,
+        [
+            ["1", "L1", "0.1"],
+            ["3", "L3", "0.6"],
+            ["5", "L5", "0.6"],
+            ["6", "l6", "0.6"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "DELETE FROM docs AS d USING flagged f WHERE d.id = f.id + 1 AND d.score > 0.5"
+        )
+        .await,
+        [["2"]]
+    );
+    assert_eq!(
+        query(&mut s, "SELECT id FROM docs ORDER BY id").await,
+        [["1"], ["6"]]
+    );
+    // A refused statement changes nothing.
+    for (sql, message) in [
+        (
+            "UPDATE docs SET id = (SELECT 6) WHERE id = 1",
+            "Constraint Error: Duplicate key \"id: 6\" violates primary key constraint.",
+        ),
+        (
+            "DELETE FROM docs WHERE id IN (SELECT id FROM docs) RETURNING id",
+            "Invalid Input Error: DELETE ... RETURNING is not supported",
+        ),
+    ] {
+        assert_eq!(error(&mut s, sql).await, message, "{sql}");
+    }
+    assert_eq!(query(&mut s, "TRUNCATE docs").await, [["2"]]);
+    query(&mut s, "INSERT INTO docs VALUES (9, 'n', 0)").await;
+    assert_eq!(query(&mut s, "SELECT id FROM docs").await, [["9"]]);
+}
+
+#[tokio::test]
 async fn alter_table_keeps_keys_defaults_and_not_null() {
     let mut s = session();
     query(
