@@ -496,7 +496,8 @@ pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>
         .with_config(session_config)
         .with_runtime_env(runtime)
         .with_default_features()
-        .with_query_planner(Arc::new(asof_join::TarnQueryPlanner));
+        .with_query_planner(Arc::new(asof_join::TarnQueryPlanner))
+        .with_type_planner(Arc::new(types::DuckDbTypes));
     // Before DataFusion's, which would plan `text[i]` as a list's element.
     if let Some(planners) = state.expr_planners() {
         planners.insert(0, Arc::new(slice::TextSubscripts::default()));

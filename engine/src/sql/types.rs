@@ -1,7 +1,28 @@
 //! Arrow types under the names DuckDB users know (`BIGINT`, `VARCHAR`, `DECIMAL(15,2)`), for
-//! `DESCRIBE`, `SUMMARIZE` and the shell's types row.
+//! `DESCRIBE`, `SUMMARIZE` and the shell's types row; and the SQL type names of DuckDB's that
+//! DataFusion's planner lacks ([`DuckDbTypes`]).
 
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, TimeUnit};
+use datafusion::common::Result;
+use datafusion::logical_expr::planner::TypePlanner;
+use sqlparser::ast::DataType as SqlType;
+
+/// DuckDB's SQL types DataFusion's planner refuses: `BLOB` (`CREATE TABLE t(image BLOB)`),
+/// Arrow's Binary, which DataFusion knows only as `BYTEA`. (A cast to BLOB is planned as
+/// `byte_codecs`' reading of text, before types are planned.)
+#[derive(Debug, Default)]
+pub struct DuckDbTypes;
+
+impl TypePlanner for DuckDbTypes {
+    fn plan_type_field(&self, sql_type: &SqlType) -> Result<Option<FieldRef>> {
+        Ok(match sql_type {
+            SqlType::Blob(_) => Some(Arc::new(Field::new("", DataType::Binary, true))),
+            _ => None,
+        })
+    }
+}
 
 /// DuckDB's name for an Arrow type.
 pub fn sql_type_name(data_type: &DataType) -> String {

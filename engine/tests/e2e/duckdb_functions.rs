@@ -2096,6 +2096,16 @@ async fn fixed_size_arrays_blob_sizes_hugeint_quotients_and_geometric_means() {
         .await,
         [["41", "true"]]
     );
+    // A BLOB column holds them: DataFusion knew the type only as BYTEA.
+    query(
+        &mut s,
+        "CREATE TABLE blobs(b BLOB); INSERT INTO blobs VALUES ('\\xAA!'::BLOB)",
+    )
+    .await;
+    assert_eq!(
+        query(&mut s, "SELECT hex(b), typeof(b) FROM blobs").await,
+        [["AA21", "BLOB"]]
+    );
     let err = error(&mut s, r"SELECT 'a\q'::BLOB").await;
     assert!(
         err.contains(
