@@ -141,6 +141,13 @@ const MACROS: &[Macro] = &[
                + (CAST($4 AS BIGINT) * 3600 + CAST($5 AS BIGINT) * 60) * 1000000 \
                + CAST(round(CAST($6 AS DOUBLE) * 1000000) AS BIGINT))",
     },
+    // The same instant as a TIMESTAMPTZ, the parts read in UTC (DuckDB reads them in the
+    // session's time zone, UTC unless set).
+    Macro {
+        names: &["make_timestamptz"],
+        arity: 6,
+        body: "CAST(make_timestamp($1, $2, $3, $4, $5, $6) AS TIMESTAMPTZ)",
+    },
     // DuckDB's seconds may have a fraction (DataFusion's make_time takes whole seconds, as a
     // TIME of seconds); a TIME holds them to the microsecond here.
     Macro {

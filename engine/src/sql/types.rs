@@ -7,20 +7,29 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, TimeUnit};
 use datafusion::common::Result;
 use datafusion::logical_expr::planner::TypePlanner;
-use sqlparser::ast::DataType as SqlType;
+use sqlparser::ast::{DataType as SqlType, TimezoneInfo};
 
-/// DuckDB's SQL types DataFusion's planner refuses: `BLOB` (`CREATE TABLE t(image BLOB)`),
-/// Arrow's Binary, which DataFusion knows only as `BYTEA`. (A cast to BLOB is planned as
-/// `byte_codecs`' reading of text, before types are planned.)
+/// DuckDB's SQL types where DataFusion's planner refuses them or means another type:
+///
+/// * `BLOB` (`CREATE TABLE t(image BLOB)`): Arrow's Binary, which DataFusion knows only as
+///   `BYTEA`. (A cast to BLOB is planned as `byte_codecs`' reading of text, before types are
+///   planned.)
+/// * `TIMESTAMPTZ` (`TIMESTAMP WITH TIME ZONE`): an instant, microseconds in UTC, written with
+///   its offset (`2024-01-01 08:00:00+00`); text with an offset is read at it. DataFusion made it
+///   a TIMESTAMP without a zone, which kept the instant but lost the type and the offset.
 #[derive(Debug, Default)]
 pub struct DuckDbTypes;
 
 impl TypePlanner for DuckDbTypes {
     fn plan_type_field(&self, sql_type: &SqlType) -> Result<Option<FieldRef>> {
-        Ok(match sql_type {
-            SqlType::Blob(_) => Some(Arc::new(Field::new("", DataType::Binary, true))),
-            _ => None,
-        })
+        let data_type = match sql_type {
+            SqlType::Blob(_) => DataType::Binary,
+            SqlType::Timestamp(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => {
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(Arc::new(Field::new("", data_type, true))))
     }
 }
 

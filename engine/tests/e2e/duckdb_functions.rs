@@ -2287,7 +2287,7 @@ async fn periods_formats_splits_and_patterns_answer_as_duckdb() {
 }
 
 #[tokio::test]
-async fn subscripts_repeats_digits_structs_and_json_answer_as_duckdb() {
+async fn subscripts_repeats_digits_structs_json_and_zones_answer_as_duckdb() {
     let (mut s, _dir) = table().await;
     // A string column's subscripts, and `any_value` in an order.
     assert_eq!(
@@ -2386,6 +2386,35 @@ async fn subscripts_repeats_digits_structs_and_json_answer_as_duckdb() {
         ),
         (r#"to_base(255, 2, 10)"#, r#"0011111111"#),
         (r#"to_base(35, 36)"#, r#"Z"#),
+        (
+            r#"'2024-01-01 10:00:00+02'::TIMESTAMPTZ"#,
+            r#"2024-01-01 08:00:00+00"#,
+        ),
+        (
+            r#"typeof(TIMESTAMPTZ '2024-01-01 10:00:00')"#,
+            r#"TIMESTAMP WITH TIME ZONE"#,
+        ),
+        (
+            r#"date_trunc('day', TIMESTAMPTZ '2024-01-01 10:00:00+02')"#,
+            r#"2024-01-01 00:00:00+00"#,
+        ),
+        (
+            r#"TIMESTAMPTZ '2024-01-01 10:00:00+02' + INTERVAL 1 HOUR"#,
+            r#"2024-01-01 09:00:00+00"#,
+        ),
+        (
+            r#"make_timestamptz(2024, 1, 2, 3, 4, 5.5)"#,
+            r#"2024-01-02 03:04:05.5+00"#,
+        ),
+        (
+            r#"TIMESTAMPTZ '2024-01-01 08:00:00+00' = TIMESTAMP '2024-01-01 08:00:00'"#,
+            r#"true"#,
+        ),
+        (r#"[TIME '01:02:03']"#, r#"['01:02:03']"#),
+        (
+            r#"{'t': TIMESTAMP '2024-01-01 08:00:00'}"#,
+            r#"{'t': '2024-01-01 08:00:00'}"#,
+        ),
     ];
     for (call, duckdb) in cases {
         let text = query(&mut s, &format!("SELECT CAST(({call}) AS VARCHAR)")).await;

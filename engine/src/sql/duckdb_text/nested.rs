@@ -1,8 +1,10 @@
 //! Lists, structs, maps and BLOBs as DuckDB writes them (see `super`).
 //!
-//! A string inside a list, struct or map is quoted where it could not be read back otherwise
-//! ([`needs_quotes`]): `['', a b, ',', 'x\'y', 'NULL', NULL]`, unless it is JSON text
-//! ([`json_list_text`]: `[{"a":1}, "x"]`). A struct's field names are always quoted.
+//! A value inside a list, struct or map is quoted where its text could not be read back
+//! otherwise ([`needs_quotes`]): strings (`['', a b, ',', 'x\'y', 'NULL', NULL]`), and any other
+//! value whose text holds the nested syntax, as a timestamp's or a time's colons do
+//! (`['2024-01-01 08:00:00']`), unless it is JSON text ([`json_list_text`]: `[{"a":1}, "x"]`).
+//! A struct's field names are always quoted.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -11,8 +13,6 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray, StringBuil
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
-
-use crate::sql::text_functions::is_text;
 
 /// Whether values of this type hold other values.
 pub fn is_nested(data_type: &DataType) -> bool {
@@ -113,17 +113,17 @@ fn write_nested(array: &dyn Array, row: usize, out: &mut String) -> Result<()> {
             out.push('}');
             Ok(())
         }
-        data_type => {
+        _ => {
             let text = super::duckdb_text(&array.slice(row, 1))?;
-            out.push_str(&item_text(text.as_string::<i32>().value(0), data_type));
+            out.push_str(&item_text(text.as_string::<i32>().value(0)));
             Ok(())
         }
     }
 }
 
-/// A value's text as an item of a nested value: a string quoted where [`needs_quotes`] says.
-fn item_text<'a>(text: &'a str, data_type: &DataType) -> Cow<'a, str> {
-    match is_text(data_type) && needs_quotes(text) {
+/// A value's text as an item of a nested value: quoted where [`needs_quotes`] says.
+fn item_text(text: &str) -> Cow<'_, str> {
+    match needs_quotes(text) {
         true => Cow::Owned(format!("'{}'", escaped(text))),
         false => Cow::Borrowed(text),
     }
@@ -163,10 +163,7 @@ fn write_items(items: &ArrayRef, quoted: bool, out: &mut String) -> Result<()> {
         match &texts {
             Some(_) if items.is_null(item) => out.push_str("NULL"),
             Some(texts) if !quoted => out.push_str(texts.as_string::<i32>().value(item)),
-            Some(texts) => out.push_str(&item_text(
-                texts.as_string::<i32>().value(item),
-                items.data_type(),
-            )),
+            Some(texts) => out.push_str(&item_text(texts.as_string::<i32>().value(item))),
             None => write_nested(items.as_ref(), item, out)?,
         }
     }
@@ -208,14 +205,15 @@ mod tests {
         ];
         let written: Vec<String> = items
             .iter()
-            .map(|item| item_text(item, &DataType::Utf8).into_owned())
+            .map(|item| item_text(item).into_owned())
             .collect();
         let duckdb = [
             "''", "a b", "','", r"'x\'y'", "' s'", "'t\t'", "'['", "'null'", "'NULL'", r"'a\\b'",
             "é-/;#",
         ];
         assert_eq!(written, duckdb);
-        // Numbers and other types never are.
-        assert_eq!(item_text("", &DataType::Int64), "");
+        // Any value's text, as DuckDB 2.0 writes `['01:02:03']` and `[1.5]`.
+        assert_eq!(item_text("01:02:03"), "'01:02:03'");
+        assert_eq!(item_text("-1.5e+20"), "-1.5e+20");
     }
 }
