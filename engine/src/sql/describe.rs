@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, Decimal128Array, Float64Array, Int64Array, StringArray,
+};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::DFSchema;
@@ -192,10 +194,11 @@ pub async fn summarize(session: &SqlSession, target: &str) -> Result<SendableRec
         // than non-null ones.
         approx_unique.push(float(2).map(|n| (n as i64).min(non_null)));
         count.push(total);
+        // DuckDB's DECIMAL(9,2): hundredths of a percent, rounded.
         null_percentage.push(if total == 0 {
-            0.0
+            0
         } else {
-            100.0 * (total - non_null) as f64 / total as f64
+            (10_000.0 * (total - non_null) as f64 / total as f64).round() as i128
         });
         out[6].push(q75);
     }
@@ -218,7 +221,7 @@ pub async fn summarize(session: &SqlSession, target: &str) -> Result<SendableRec
         ("count", Arc::new(Int64Array::from(count))),
         (
             "null_percentage",
-            Arc::new(Float64Array::from(null_percentage)),
+            Arc::new(Decimal128Array::from(null_percentage).with_precision_and_scale(9, 2)?),
         ),
     ];
     table(columns)

@@ -745,7 +745,7 @@ async fn describe_summarize_and_show_tables() {
     assert_eq!(summary[0][7..10], ["2", "4", "6"]);
     assert_eq!(summary[0][10], "4");
     assert_eq!(summary[1][..4], ["label", "VARCHAR", "a", "d"]);
-    assert_eq!(summary[1][11], "25.0");
+    assert_eq!(summary[1][11], "25.00");
     assert_eq!(
         query(&mut s, "SUMMARIZE SELECT y FROM w").await[0][..4],
         ["y", "BIGINT", "2", "14"]
