@@ -36,6 +36,10 @@ pub enum TarnError {
     /// A statement, option or argument the engine understood but cannot accept.
     #[error("Invalid Input Error: {0}")]
     Invalid(String),
+    /// BEGIN, COMMIT or ROLLBACK out of turn, or a statement in a transaction a failed
+    /// statement aborted.
+    #[error("TransactionContext Error: {0}")]
+    Transaction(String),
     /// A row broke a table's PRIMARY KEY, UNIQUE or NOT NULL constraint; nothing was written.
     #[error("Constraint Error: {0}")]
     Constraint(String),

@@ -99,6 +99,7 @@ mod text_functions;
 mod time_bucket;
 mod to_base;
 mod tokens;
+mod transactions;
 mod try_expr;
 pub mod types;
 mod unnest_levels;
@@ -149,6 +150,8 @@ pub struct SqlSession {
     macros: user_macros::UserMacros,
     /// The sequences CREATE SEQUENCE defined, which `nextval` and `currval` read.
     sequences: Arc<sequences::Sequences>,
+    /// The transaction BEGIN opened, until COMMIT or ROLLBACK.
+    transaction: Option<transactions::Transaction>,
 }
 
 impl SqlSession {
@@ -198,6 +201,7 @@ impl SqlSession {
             config,
             macros: user_macros::UserMacros::default(),
             sequences,
+            transaction: None,
         })
     }
 
@@ -222,8 +226,61 @@ impl SqlSession {
     }
 
     /// Runs one statement (without its semicolon) and streams its result; statements with no
-    /// result (DDL, settings) give an empty stream with an empty schema.
+    /// result (DDL, settings) give an empty stream with an empty schema. Inside a transaction
+    /// (`transactions`), a statement that fails aborts it.
     pub async fn execute(&mut self, statement: &str) -> Result<SendableRecordBatchStream> {
+        if let Some(control) = transactions::Control::of(statement) {
+            return self.control_transaction(control).await;
+        }
+        if self.transaction.as_ref().is_some_and(|t| t.is_aborted()) {
+            return Err(transactions::aborted_error());
+        }
+        // Boxed: its future would swell every caller's.
+        let result = Box::pin(self.execute_statement(statement)).await;
+        match (&self.transaction, result) {
+            (Some(open), Err(err)) => {
+                open.abort();
+                Err(err)
+            }
+            (Some(open), Ok(stream)) => Ok(open.watch(stream)),
+            (None, result) => result,
+        }
+    }
+
+    /// BEGIN, COMMIT or ROLLBACK, with DuckDB's answers where one comes out of turn (a COMMIT
+    /// of an aborted transaction rolls it back).
+    async fn control_transaction(
+        &mut self,
+        control: transactions::Control,
+    ) -> Result<SendableRecordBatchStream> {
+        use transactions::Control;
+        let refused = |message: &str| Err(TarnError::Transaction(message.to_string()));
+        match (control, self.transaction.take()) {
+            (Control::Begin, None) => {
+                let open =
+                    transactions::Transaction::begin(&self.ctx, DEFAULT_CATALOG, &self.macros)
+                        .await?;
+                self.transaction = Some(open);
+            }
+            (Control::Begin, Some(open)) => {
+                open.abort();
+                self.transaction = Some(open);
+                return refused("cannot start a transaction within a transaction");
+            }
+            (Control::Commit, Some(open)) if !open.is_aborted() => {}
+            (Control::Commit | Control::Rollback, Some(open)) => {
+                self.macros = open.roll_back(&self.ctx).await?;
+            }
+            (Control::Commit, None) => return refused("cannot commit - no transaction is active"),
+            (Control::Rollback, None) => {
+                return refused("cannot rollback - no transaction is active");
+            }
+        }
+        Ok(empty_stream())
+    }
+
+    /// [`Self::execute`] outside of transaction control.
+    async fn execute_statement(&mut self, statement: &str) -> Result<SendableRecordBatchStream> {
         let (first, rest) = split_first_word(statement);
         match first.to_ascii_uppercase().as_str() {
             "SUMMARIZE" => return describe::summarize(self, rest).await,

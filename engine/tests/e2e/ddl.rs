@@ -391,6 +391,82 @@ async fn subquery_conditions_delete_and_update_only_the_rows_they_match() {
 }
 
 #[tokio::test]
+async fn rollback_puts_back_what_the_transaction_changed() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE t(id INTEGER PRIMARY KEY, v VARCHAR); INSERT INTO t VALUES (1, 'a'), (2, 'b'); \
+         CREATE SCHEMA kept",
+    )
+    .await;
+    // Inside, a statement sees the transaction's changes; ROLLBACK undoes rows, tables,
+    // schemas, ALTERs and macros, as in DuckDB.
+    query(
+        &mut s,
+        "BEGIN; INSERT INTO t VALUES (3, 'c'); UPDATE t SET v = 'z' WHERE id = 1; \
+         DELETE FROM t WHERE id = 2; ALTER TABLE t ADD COLUMN w INTEGER; \
+         CREATE TABLE made AS SELECT 1 AS x; CREATE TABLE kept.y AS SELECT 2 AS y; \
+         CREATE SCHEMA fresh; DROP SCHEMA kept CASCADE; CREATE MACRO twice(x) AS x * 2",
+    )
+    .await;
+    assert_eq!(
+        query(&mut s, "SELECT id, v, w, twice(id) FROM t ORDER BY id").await,
+        [["1", "z", "NULL", "2"], ["3", "c", "NULL", "6"]]
+    );
+    query(&mut s, "ROLLBACK").await;
+    assert_eq!(
+        query(&mut s, "SELECT * FROM t ORDER BY id").await,
+        [["1", "a"], ["2", "b"]]
+    );
+    assert_eq!(query(&mut s, "SHOW TABLES").await, [["t"]]);
+    for (sql, message) in [
+        ("SELECT * FROM kept.y", "table 'memory.kept.y' not found"),
+        ("SELECT twice(1)", "Invalid function 'twice'"),
+        ("CREATE TABLE fresh.z AS SELECT 1", "fresh"),
+    ] {
+        let err = error(&mut s, sql).await;
+        assert!(err.contains(message), "{sql}: {err}");
+    }
+    // The table's keys came back with its rows.
+    let err = error(&mut s, "INSERT INTO t VALUES (2, 'again')").await;
+    assert!(err.contains("Duplicate key \"id: 2\""), "{err}");
+
+    // COMMIT keeps; a failed statement aborts the transaction, whose COMMIT rolls back.
+    query(
+        &mut s,
+        "BEGIN TRANSACTION; INSERT INTO t VALUES (5, 'e'); COMMIT",
+    )
+    .await;
+    query(&mut s, "BEGIN; INSERT INTO t VALUES (6, 'f')").await;
+    let err = error(&mut s, "INSERT INTO t VALUES (1, 'dup')").await;
+    assert!(err.contains("Duplicate key"), "{err}");
+    assert_eq!(
+        error(&mut s, "SELECT 1").await,
+        "TransactionContext Error: Current transaction is aborted (please ROLLBACK)"
+    );
+    query(&mut s, "COMMIT").await;
+    assert_eq!(
+        query(&mut s, "SELECT list(id ORDER BY id) FROM t").await,
+        [["[1, 2, 5]"]]
+    );
+    for (sql, message) in [
+        ("COMMIT", "cannot commit - no transaction is active"),
+        ("ROLLBACK", "cannot rollback - no transaction is active"),
+    ] {
+        assert_eq!(
+            error(&mut s, sql).await,
+            format!("TransactionContext Error: {message}")
+        );
+    }
+    query(&mut s, "BEGIN").await;
+    assert_eq!(
+        error(&mut s, "BEGIN").await,
+        "TransactionContext Error: cannot start a transaction within a transaction"
+    );
+    query(&mut s, "ROLLBACK").await;
+}
+
+#[tokio::test]
 async fn alter_table_keeps_keys_defaults_and_not_null() {
     let mut s = session();
     query(
