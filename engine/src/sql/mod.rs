@@ -269,7 +269,7 @@ impl SqlSession {
             }
             (Control::Commit, Some(open)) if !open.is_aborted() => {}
             (Control::Commit | Control::Rollback, Some(open)) => {
-                self.macros = open.roll_back(&self.ctx).await?;
+                self.macros = open.roll_back().await?;
             }
             (Control::Commit, None) => return refused("cannot commit - no transaction is active"),
             (Control::Rollback, None) => {

@@ -96,9 +96,9 @@ impl Transaction {
         Box::pin(RecordBatchStreamAdapter::new(schema, watched))
     }
 
-    /// Puts the catalog and macros back as they were at BEGIN; the macros come back.
-    pub(super) async fn roll_back(self, ctx: &SessionContext) -> Result<UserMacros> {
-        self.snapshot.restore(ctx).await
+    /// Puts the catalog back as it was at BEGIN; the macros of then come back.
+    pub(super) async fn roll_back(self) -> Result<UserMacros> {
+        self.snapshot.restore().await
     }
 }
 
@@ -129,8 +129,14 @@ struct SchemaState {
 struct TableState {
     name: String,
     provider: Arc<dyn TableProvider>,
-    /// An in-memory table's batches per partition, and its sort order.
-    rows: Option<(Vec<Vec<RecordBatch>>, Vec<Vec<SortExpr>>)>,
+    /// An in-memory table's rows.
+    rows: Option<MemoryRows>,
+}
+
+/// An in-memory table's batches per partition, and its sort order.
+struct MemoryRows {
+    partitions: Vec<Vec<RecordBatch>>,
+    sort_order: Vec<Vec<SortExpr>>,
 }
 
 impl Snapshot {
@@ -171,7 +177,7 @@ impl Snapshot {
         })
     }
 
-    async fn restore(self, _ctx: &SessionContext) -> Result<UserMacros> {
+    async fn restore(self) -> Result<UserMacros> {
         let catalog = &self.catalog;
         // Schemas made since BEGIN go; schemas dropped since come back.
         for name in catalog.schema_names() {
@@ -196,13 +202,13 @@ impl Snapshot {
                     provider.deregister_table(&table.name)?;
                     provider.register_table(table.name.clone(), Arc::clone(&table.provider))?;
                 }
-                if let (Some(memory), Some((partitions, order))) =
+                if let (Some(memory), Some(rows)) =
                     (table.provider.downcast_ref::<MemTable>(), &table.rows)
                 {
-                    for (partition, batches) in memory.batches.iter().zip(partitions) {
+                    for (partition, batches) in memory.batches.iter().zip(&rows.partitions) {
                         *partition.write().await = batches.clone();
                     }
-                    *memory.sort_order.lock() = order.clone();
+                    *memory.sort_order.lock() = rows.sort_order.clone();
                 }
             }
         }
@@ -210,13 +216,16 @@ impl Snapshot {
     }
 }
 
-/// An in-memory table's batches and sort order.
-async fn memory_rows(memory: &MemTable) -> (Vec<Vec<RecordBatch>>, Vec<Vec<SortExpr>>) {
+/// An in-memory table's rows as they are now.
+async fn memory_rows(memory: &MemTable) -> MemoryRows {
     let mut partitions = Vec::with_capacity(memory.batches.len());
     for partition in &memory.batches {
         partitions.push(partition.read().await.clone());
     }
-    (partitions, memory.sort_order.lock().clone())
+    MemoryRows {
+        partitions,
+        sort_order: memory.sort_order.lock().clone(),
+    }
 }
 
 #[cfg(test)]
