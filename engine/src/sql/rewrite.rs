@@ -201,8 +201,9 @@ impl Rewriter<'_> {
 }
 
 /// Gives `/`, `//`, `^`, `^@`, `~`, `->`, `->>`, `CAST(x AS JSON)`, `CAST(x AS BLOB)`,
-/// `INTERVAL 1 DAY` in a window frame, `INTERVAL (x) DAY`, `n * INTERVAL 1 DAY` and
-/// `json_transform(j, structure)` DuckDB's meaning. Runs
+/// `INTERVAL 1 DAY` in a window frame, `INTERVAL (x) DAY`, `n * INTERVAL 1 DAY`,
+/// `json_transform(j, structure)` and DuckDB's type names in casts and in CREATE TABLE's
+/// columns (`BLOB`, `UTINYINT`, `HUGEINT`, [`respell_type`]) DuckDB's meaning. Runs
 /// after [`name_columns`], so columns keep the names users wrote (`(a / b)`).
 pub fn duckdb_operators(statement: &mut Statement) -> Result<()> {
     run_visitor(statement, &mut OperatorRewriter)
@@ -212,6 +213,15 @@ struct OperatorRewriter;
 
 impl VisitorMut for OperatorRewriter {
     type Break = TarnError;
+
+    fn pre_visit_statement(&mut self, statement: &mut Statement) -> ControlFlow<TarnError> {
+        if let Statement::CreateTable(create) = statement {
+            for column in &mut create.columns {
+                respell_type(&mut column.data_type);
+            }
+        }
+        ControlFlow::Continue(())
+    }
 
     /// DuckDB's division: `a / b` is floating point (see `functions::DIVIDE`), `a // b` integer
     /// division (`functions::INTEGER_DIVIDE`); `a ^ b` a DOUBLE power; `j -> path` and
@@ -327,7 +337,8 @@ impl VisitorMut for OperatorRewriter {
     }
 }
 
-/// DuckDB's names for types DataFusion knows by others, in a cast: BLOB is BYTEA, the
+/// DuckDB's names for types DataFusion knows by others, in a cast or a table's column: BLOB is
+/// BYTEA, the
 /// unsigned integers (`UTINYINT` or `UINT8`, `USMALLINT`/`UINT16`, `UINTEGER`/`UINT32`,
 /// `UBIGINT`/`UINT64`) are MySQL's `... UNSIGNED`, and the 128-bit integers (`HUGEINT`,
 /// `INT128`, `UHUGEINT`, `UINT128`), which Arrow lacks, are `DECIMAL(38, 0)`: every integer of

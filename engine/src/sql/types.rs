@@ -1,6 +1,6 @@
 //! Arrow types under the names DuckDB users know (`BIGINT`, `VARCHAR`, `DECIMAL(15,2)`), for
-//! `DESCRIBE`, `SUMMARIZE` and the shell's types row; and the SQL type names of DuckDB's that
-//! DataFusion's planner lacks ([`DuckDbTypes`]).
+//! `DESCRIBE`, `SUMMARIZE` and the shell's types row; and DuckDB's TIMESTAMPTZ for DataFusion's
+//! planner ([`DuckDbTypes`]).
 
 use std::sync::Arc;
 
@@ -9,27 +9,21 @@ use datafusion::common::Result;
 use datafusion::logical_expr::planner::TypePlanner;
 use sqlparser::ast::{DataType as SqlType, TimezoneInfo};
 
-/// DuckDB's SQL types where DataFusion's planner refuses them or means another type:
-///
-/// * `BLOB` (`CREATE TABLE t(image BLOB)`): Arrow's Binary, which DataFusion knows only as
-///   `BYTEA`. (A cast to BLOB is planned as `byte_codecs`' reading of text, before types are
-///   planned.)
-/// * `TIMESTAMPTZ` (`TIMESTAMP WITH TIME ZONE`): an instant, microseconds in UTC, written with
-///   its offset (`2024-01-01 08:00:00+00`); text with an offset is read at it. DataFusion made it
-///   a TIMESTAMP without a zone, which kept the instant but lost the type and the offset.
+/// DuckDB's `TIMESTAMPTZ` (`TIMESTAMP WITH TIME ZONE`), which DataFusion's planner made a
+/// TIMESTAMP without a zone (keeping the instant, losing the type and the offset): an instant,
+/// microseconds in UTC, written with its offset (`2024-01-01 08:00:00+00`); text with an offset
+/// is read at it. (DuckDB's names DataFusion knows by others, such as `BLOB`, are respelled in
+/// the statement: `rewrite::respell_type`.)
 #[derive(Debug, Default)]
 pub struct DuckDbTypes;
 
 impl TypePlanner for DuckDbTypes {
     fn plan_type_field(&self, sql_type: &SqlType) -> Result<Option<FieldRef>> {
-        let data_type = match sql_type {
-            SqlType::Blob(_) => DataType::Binary,
-            SqlType::Timestamp(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => {
-                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-            }
-            _ => return Ok(None),
+        let SqlType::Timestamp(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) = sql_type else {
+            return Ok(None);
         };
-        Ok(Some(Arc::new(Field::new("", data_type, true))))
+        let instant = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        Ok(Some(Arc::new(Field::new("", instant, true))))
     }
 }
 

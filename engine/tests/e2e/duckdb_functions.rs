@@ -2096,15 +2096,21 @@ async fn fixed_size_arrays_blob_sizes_hugeint_quotients_and_geometric_means() {
         .await,
         [["41", "true"]]
     );
-    // A BLOB column holds them: DataFusion knew the type only as BYTEA.
+    // A BLOB column holds them: DataFusion knew the type only as BYTEA (and DuckDB's other
+    // type names, in a table's columns as in casts).
     query(
         &mut s,
-        "CREATE TABLE blobs(b BLOB); INSERT INTO blobs VALUES ('\\xAA!'::BLOB)",
+        "CREATE TABLE blobs(b BLOB, u UTINYINT, h HUGEINT); \
+         INSERT INTO blobs VALUES ('\\xAA!'::BLOB, 200, 12345678901234567890123)",
     )
     .await;
     assert_eq!(
-        query(&mut s, "SELECT hex(b), typeof(b) FROM blobs").await,
-        [["AA21", "BLOB"]]
+        query(
+            &mut s,
+            "SELECT hex(b), typeof(b), typeof(u), h // 1000 FROM blobs"
+        )
+        .await,
+        [["AA21", "BLOB", "UTINYINT", "12345678901234567890"]]
     );
     let err = error(&mut s, r"SELECT 'a\q'::BLOB").await;
     assert!(
