@@ -44,7 +44,10 @@ pub fn register_aliases(ctx: &SessionContext) {
         (string::upper().as_ref().clone(), &["ucase"]),
         (string::lower().as_ref().clone(), &["lcase"]),
         (datetime::to_char().as_ref().clone(), &["strftime"]),
-        (string::uuid().as_ref().clone(), &["gen_random_uuid"]),
+        (
+            string::uuid().as_ref().clone(),
+            &["gen_random_uuid", "uuidv4"],
+        ),
     ];
     for (function, names) in scalars {
         ctx.register_udf(function.with_aliases(names.iter().copied()));
@@ -65,7 +68,7 @@ pub fn register_aliases(ctx: &SessionContext) {
 }
 
 /// DuckDB's one-argument date-part functions and the part each extracts.
-const DATE_PARTS: [(&str, &str); 15] = [
+const DATE_PARTS: [(&str, &str); 16] = [
     ("year", "year"),
     ("quarter", "quarter"),
     ("month", "month"),
@@ -74,6 +77,7 @@ const DATE_PARTS: [(&str, &str); 15] = [
     ("day", "day"),
     ("dayofmonth", "day"),
     ("dayofweek", "dow"),
+    ("weekday", "dow"),
     ("isodow", "isodow"),
     ("isoyear", "isoyear"),
     ("dayofyear", "doy"),
@@ -179,6 +183,11 @@ impl VisitorMut for DuckDbCalls<'_> {
             call.name = ObjectName::from(vec![Ident::new(window_name)]);
             return ControlFlow::Continue(());
         }
+        // `string_agg(s)` (also `group_concat`, `listagg`): DuckDB's separator is a comma.
+        if let Some(joined) = string_agg_with_separator(&name, call) {
+            *expr = joined;
+            return ControlFlow::Continue(());
+        }
         // `any_value(x ORDER BY t)`: DuckDB's first x that is not NULL in t's order, which
         // DataFusion's `any_value` ignores.
         if name == "any_value"
@@ -265,6 +274,31 @@ impl VisitorMut for DuckDbCalls<'_> {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// `string_agg(s [ORDER BY ...])` and DuckDB's other names for it, `group_concat` and
+/// `listagg`, as DataFusion's `string_agg`, with a comma for the separator where none is given.
+/// `None` for any other call.
+fn string_agg_with_separator(name: &str, call: &Function) -> Option<Expr> {
+    if !["string_agg", "group_concat", "listagg"].contains(&name) {
+        return None;
+    }
+    let FunctionArguments::List(list) = &call.args else {
+        return None;
+    };
+    if name == "string_agg" && list.args.len() != 1 {
+        return None;
+    }
+    let mut joined = call.clone();
+    joined.name = ObjectName::from(vec![Ident::new("string_agg")]);
+    if let FunctionArguments::List(list) = &mut joined.args
+        && list.args.len() == 1
+    {
+        let comma = Expr::value(Value::SingleQuotedString(",".to_string()));
+        list.args
+            .push(FunctionArg::Unnamed(FunctionArgExpr::Expr(comma)));
+    }
+    Some(Expr::Function(joined))
 }
 
 /// The exact quantile aggregates, which DuckDB also gives a list of quantiles

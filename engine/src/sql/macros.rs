@@ -23,6 +23,45 @@ const MACROS: &[Macro] = &[
         arity: 2,
         body: "$1 % $2",
     },
+    Macro {
+        names: &["ceiling"],
+        arity: 1,
+        body: "ceil($1)",
+    },
+    // The mean of `x` weighted by `w` over the rows where both are known (NaN where the
+    // weights add up to 0, as DuckDB's).
+    Macro {
+        names: &["weighted_avg", "wavg"],
+        arity: 2,
+        body: "sum(CAST($1 AS DOUBLE) * $2) / \
+               sum(CASE WHEN $1 IS NOT NULL THEN CAST($2 AS DOUBLE) END)",
+    },
+    // The standard error of the mean, DuckDB's: the population deviation over sqrt(count).
+    Macro {
+        names: &["sem"],
+        arity: 1,
+        body: "stddev_pop($1) / sqrt(count($1))",
+    },
+    Macro {
+        names: &["days_in_month"],
+        arity: 1,
+        body: "date_part('day', last_day($1))",
+    },
+    Macro {
+        names: &["to_quarters"],
+        arity: 1,
+        body: "to_months($1 * 3)",
+    },
+    Macro {
+        names: &["map_contains_value"],
+        arity: 2,
+        body: "list_contains(map_values($1), $2)",
+    },
+    Macro {
+        names: &["map_extract_value"],
+        arity: 2,
+        body: "($1)[$2]",
+    },
     // The product's root as the mean of logarithms: 0 with a zero, NaN with a negative.
     Macro {
         names: &["geomean", "geometric_mean"],

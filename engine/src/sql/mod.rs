@@ -34,6 +34,7 @@ mod duckdb_hash;
 pub mod duckdb_text;
 mod eplb_table;
 mod epoch;
+mod error_function;
 mod expand;
 mod explain;
 mod file_contents;
@@ -106,6 +107,7 @@ mod unnest_levels;
 mod upsert;
 mod user_macros;
 mod using_join;
+mod uuid_v7;
 mod values_names;
 mod vector_metrics;
 mod vectors;
@@ -604,6 +606,8 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(slice::Element::new()),
         ScalarUDF::from(repeat::Repeat::new()),
         ScalarUDF::from(to_base::ToBase::new()),
+        ScalarUDF::from(error_function::ErrorFunction::new()),
+        ScalarUDF::from(uuid_v7::UuidV7::new()),
         ScalarUDF::from(schema_views::SqlTypeName::new()),
         ScalarUDF::from(age::Age::new()),
         ScalarUDF::from(bits::BitCount::new()),

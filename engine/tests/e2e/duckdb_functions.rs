@@ -2333,6 +2333,44 @@ async fn subscripts_repeats_digits_structs_json_and_zones_answer_as_duckdb() {
             ["2", "[NULL, NULL]", "s"]
         ]
     );
+    // Weighted means and standard errors for evaluation metrics; DuckDB's names for
+    // string_agg, whose separator is a comma unless given.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, weighted_avg(x, w), round(sem(x), 12), string_agg(s), group_concat(s), \
+             listagg(s, '|') FROM (VALUES (1, 1, 1, 'a'), (1, 3, 3, 'b'), (1, NULL, 5, 'c'), \
+             (1, 5, NULL, NULL), (2, 2, 0, 'x')) t(g, x, w, s) GROUP BY g ORDER BY g"
+        )
+        .await,
+        [
+            ["1", "2.5", "0.942809041582", "a,b,c", "a,b,c", "a|b|c"],
+            ["2", "NaN", "0.0", "x", "x", "x"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT listagg(s ORDER BY s DESC) FROM (VALUES ('a'), ('c'), ('b')) t(s)"
+        )
+        .await,
+        [["c,b,a"]]
+    );
+    // `error(message)` fails the query where a row reaches it.
+    let err = error(
+        &mut s,
+        "SELECT CASE WHEN x > 1 THEN error('too big: ' || x) ELSE x END FROM range(3) t(x)",
+    )
+    .await;
+    assert!(err.ends_with("too big: 2"), "{err}");
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT count(CASE WHEN x > 5 THEN error('too big') ELSE x END) FROM range(3) t(x)"
+        )
+        .await,
+        [["3"]]
+    );
     let cases = [
         (r#"'hello'[2]"#, r#"e"#),
         (r#"'hello'[-1]"#, r#"o"#),
@@ -2417,6 +2455,25 @@ async fn subscripts_repeats_digits_structs_json_and_zones_answer_as_duckdb() {
             r#"true"#,
         ),
         (r#"[TIME '01:02:03']"#, r#"['01:02:03']"#),
+        (r#"ceiling(1.2)"#, r#"2"#),
+        (r#"days_in_month(DATE '2024-02-10')"#, r#"29"#),
+        (r#"to_quarters(2)"#, r#"6 months"#),
+        (r#"map_contains_value(MAP {'a': 1}, 1)"#, r#"true"#),
+        (r#"map_extract_value(MAP {'a': 1}, 'a')"#, r#"1"#),
+        (r#"weekday(DATE '2024-01-07')"#, r#"0"#),
+        (
+            r#"json_merge_patch('{"a": 1, "b": 2}', '{"b": null, "c": 3}')"#,
+            r#"{"a":1,"c":3}"#,
+        ),
+        (
+            r#"json_merge_patch('{"a": 1}', '{"a": {"x": 1}}', '{"a": {"y": 2}}')"#,
+            r#"{"a":{"x":1,"y":2}}"#,
+        ),
+        (
+            r#"json_strip_nulls('{"a": null, "b": [1, null], "c": {"d": null}}')"#,
+            r#"{"b":[1,null],"c":{}}"#,
+        ),
+        (r#"length(uuidv7()) = length(uuidv4())"#, r#"true"#),
         (
             r#"{'t': TIMESTAMP '2024-01-01 08:00:00'}"#,
             r#"{'t': '2024-01-01 08:00:00'}"#,

@@ -9,6 +9,7 @@
 //!   types ([`structure`]). A path is JSONPath, JSON Pointer, a key or an index ([`path`]); a path
 //!   with a wildcard (`$.turns[*].text`) gives a list, and so does a list of paths
 //!   (`json_extract(j, ['$.a', '$.b'])`).
+//! * changing: `json_merge_patch(target, patch, ...)` and `json_strip_nulls(j)` ([`edit`]).
 //! * writing: `to_json(x)` (also `json_quote`), `json_object(key, value, ...)`, `json_array(x, ...)` ([`encode`]);
 //!   `json_group_array` and `json_group_object` are macros over these (`super::macros`).
 //!
@@ -16,6 +17,7 @@
 //! path gives NULL, and a path that finds nothing gives NULL.
 
 mod cast;
+mod edit;
 mod encode;
 mod path;
 mod read;
@@ -34,6 +36,7 @@ use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
 pub use cast::{JSON_CAST, JsonCast, TRY_JSON_CAST, reads_json, transform_as_cast};
+use edit::{Edit, EditUdf};
 use read::{Reader, ReaderUdf};
 use value::{Json, Malformed};
 use write::{Writer, WriterUdf};
@@ -62,6 +65,9 @@ pub fn register(ctx: &SessionContext) {
         Reader::Structure,
     ] {
         ctx.register_udf(ScalarUDF::from(ReaderUdf::new(function)));
+    }
+    for function in [Edit::MergePatch, Edit::StripNulls] {
+        ctx.register_udf(ScalarUDF::from(EditUdf::new(function)));
     }
     for function in [Writer::ToJson, Writer::Object, Writer::Array] {
         ctx.register_udf(ScalarUDF::from(WriterUdf::new(function)));
