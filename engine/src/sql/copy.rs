@@ -15,6 +15,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, RecordBatch, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::config::ConfigNonZeroUsize;
+use datafusion::common::parsers::CompressionTypeVariant;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::sql::sqlparser::tokenizer::Token;
@@ -48,6 +49,15 @@ pub struct CopyStatement {
     pub overwrite: bool,
     pub header: bool,
     pub delimiter: u8,
+    /// CSV's quote and escape characters (`QUOTE`, `ESCAPE`).
+    pub quote: u8,
+    pub escape: Option<u8>,
+    /// CSV's text for NULL (`NULLSTR`; empty by default).
+    pub null_text: Option<String>,
+    /// CSV's formats for dates and timestamps (`DATEFORMAT`, `TIMESTAMPFORMAT`: DuckDB's `%`
+    /// codes, which chrono reads alike); DuckDB's text without them.
+    pub date_format: Option<String>,
+    pub timestamp_format: Option<String>,
 }
 
 /// Runs a `COPY` statement and returns the number of rows written in a `Count` column.
@@ -227,6 +237,11 @@ impl CopyStatement {
             overwrite: false,
             header: true,
             delimiter: b',',
+            quote: b'"',
+            escape: None,
+            null_text: None,
+            date_format: None,
+            timestamp_format: None,
         };
         for option in options {
             let Some(Token::Word(name)) = option.first() else {
@@ -303,8 +318,24 @@ impl CopyStatement {
                         _ => return Err(syntax("DELIMITER takes one character")),
                     }
                 }
+                "QUOTE" => copy.quote = one_character("QUOTE", &single()?)?,
+                "ESCAPE" => copy.escape = Some(one_character("ESCAPE", &single()?)?),
+                "NULLSTR" | "NULL" => copy.null_text = Some(single()?),
+                "DATEFORMAT" | "DATE_FORMAT" => copy.date_format = Some(single()?),
+                "TIMESTAMPFORMAT" | "TIMESTAMP_FORMAT" => copy.timestamp_format = Some(single()?),
                 other => return Err(TarnError::Invalid(format!("COPY: unknown option {other}"))),
             }
+        }
+        let csv_only = copy.escape.is_some()
+            || copy.null_text.is_some()
+            || copy.date_format.is_some()
+            || copy.timestamp_format.is_some()
+            || copy.quote != b'"';
+        if csv_only && copy.format != FileFormatKind::Csv {
+            return Err(TarnError::Invalid(
+                "COPY: QUOTE, ESCAPE, NULLSTR, DATEFORMAT and TIMESTAMPFORMAT are CSV options"
+                    .into(),
+            ));
         }
         if !copy.kv_metadata.is_empty() && copy.format != FileFormatKind::Parquet {
             return Err(TarnError::Invalid(
@@ -357,14 +388,29 @@ impl CopyStatement {
                 let mut csv = table_options.csv.clone();
                 csv.has_header = Some(self.header);
                 csv.delimiter = self.delimiter;
-                let frame = self.as_duckdb_text(frame, respelled)?;
+                csv.quote = self.quote;
+                csv.escape = self.escape;
+                csv.null_value = self.null_text.clone();
+                csv.date_format = self.date_format.clone();
+                csv.timestamp_format = self.timestamp_format.clone();
+                csv.compression = self.text_compression()?;
+                csv.compression_level = self.compression_level;
+                // A TIMESTAMPFORMAT is Arrow's writer's to apply, to the timestamps as they are.
+                let formatted = self.timestamp_format.is_some();
+                let spelled = |t: &DataType| {
+                    respelled(t) && !(formatted && matches!(t, DataType::Timestamp(..)))
+                };
+                let frame = self.as_duckdb_text(frame, spelled)?;
                 frame.write_csv(&path, options, Some(csv)).await?
             }
             FileFormatKind::Json => {
                 // Numbers, lists and structs are JSON's own; times and bytes are text.
                 let as_text = |t: &DataType| respelled(t) && !t.is_floating() && !t.is_nested();
                 let frame = self.as_duckdb_text(frame, as_text)?;
-                frame.write_json(&path, options, None).await?
+                let mut json = table_options.json.clone();
+                json.compression = self.text_compression()?;
+                json.compression_level = self.compression_level;
+                frame.write_json(&path, options, Some(json)).await?
             }
         };
         Ok(written
@@ -441,6 +487,37 @@ impl CopyStatement {
     }
 
     /// DuckDB's codec names in DataFusion's spelling; DuckDB's default is snappy.
+    /// The compression of a CSV or JSON file: `COMPRESSION`'s, or (without it, or with `auto`)
+    /// the one the target's extension names (`.gz`, `.zst`, `.bz2`, `.xz`), as DuckDB picks it.
+    fn text_compression(&self) -> Result<CompressionTypeVariant> {
+        let named = match self.compression.as_deref() {
+            None | Some("auto") => {
+                let extension = self.target.rsplit('.').next().unwrap_or_default();
+                match extension.to_ascii_lowercase().as_str() {
+                    "gz" => "gzip",
+                    "zst" => "zstd",
+                    "bz2" => "bzip2",
+                    "xz" => "xz",
+                    _ => "uncompressed",
+                }
+            }
+            Some(named) => named,
+        };
+        Ok(match named {
+            "gzip" => CompressionTypeVariant::GZIP,
+            "zstd" => CompressionTypeVariant::ZSTD,
+            "bzip2" => CompressionTypeVariant::BZIP2,
+            "xz" => CompressionTypeVariant::XZ,
+            "uncompressed" | "none" => CompressionTypeVariant::UNCOMPRESSED,
+            other => {
+                return Err(TarnError::Invalid(format!(
+                    "COPY: COMPRESSION '{other}' is not one for CSV or JSON files (gzip, zstd, \
+                     bzip2, xz, none)"
+                )));
+            }
+        })
+    }
+
     fn parquet_compression(&self) -> Result<String> {
         let codec = self.compression.as_deref().unwrap_or("snappy");
         let level = self.compression_level;
@@ -457,6 +534,16 @@ impl CopyStatement {
                 )));
             }
         })
+    }
+}
+
+/// The one byte a CSV character option (`QUOTE`, `ESCAPE`) takes.
+fn one_character(option: &str, value: &str) -> Result<u8> {
+    match value.as_bytes() {
+        [byte] => Ok(*byte),
+        _ => Err(TarnError::Parse(format!(
+            "COPY: {option} takes one character, not '{value}'"
+        ))),
     }
 }
 

@@ -12,6 +12,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::config::TableOptions;
 use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
@@ -46,9 +47,9 @@ impl FileFormatKind {
     /// The format a file name implies, looking through compression suffixes.
     pub fn from_path(path: &str) -> Option<Self> {
         let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
-        let name = ["gz", "zst", "bz2", "xz"]
+        let name = COMPRESSIONS
             .iter()
-            .find_map(|c| name.strip_suffix(&format!(".{c}")))
+            .find_map(|(suffix, _)| name.strip_suffix(&format!(".{suffix}")))
             .unwrap_or(&name);
         match name.rsplit('.').next()? {
             "parquet" | "parq" => Some(Self::Parquet),
@@ -66,6 +67,23 @@ impl FileFormatKind {
             Self::Json => "JSON",
         }
     }
+}
+
+/// The suffixes of compressed CSV and JSON files, and the compression each names.
+const COMPRESSIONS: [(&str, FileCompressionType); 4] = [
+    ("gz", FileCompressionType::GZIP),
+    ("zst", FileCompressionType::ZSTD),
+    ("bz2", FileCompressionType::BZIP2),
+    ("xz", FileCompressionType::XZ),
+];
+
+/// The compression suffix of a file's name (`gz` for `part.csv.gz`), if it has one.
+fn compression_suffix(path: &str) -> Option<&'static str> {
+    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    COMPRESSIONS
+        .iter()
+        .map(|(suffix, _)| *suffix)
+        .find(|suffix| name.ends_with(&format!(".{suffix}")))
 }
 
 /// Options of the `read_*` functions, with DuckDB's names and defaults.
@@ -295,6 +313,10 @@ pub struct FormatOptions {
     /// text, see [`ScanSpec::resolve`]).
     #[serde(default)]
     pub null_string: Option<String>,
+    /// CSV and JSON: the compression suffix of the files (`gz`, `zst`, `bz2`, `xz`), which
+    /// they are read through, as DuckDB reads `corpus.jsonl.gz`.
+    #[serde(default)]
+    pub compression: Option<String>,
 }
 
 impl FormatOptions {
@@ -315,6 +337,7 @@ impl FormatOptions {
                     .quote(self.quote.unwrap_or(b'"'));
                 read.escape = self.escape;
                 read.comment = self.comment;
+                read.file_compression_type = self.file_compression();
                 read.file_extension = "";
                 read.null_regex = self
                     .null_string
@@ -326,11 +349,22 @@ impl FormatOptions {
                 let read = JsonReadOptions {
                     file_extension: "",
                     newline_delimited: !self.json_array,
+                    file_compression_type: self.file_compression(),
                     ..Default::default()
                 };
                 read.to_listing_options(config, table_options.clone())
             }
         }
+    }
+
+    /// The compression [`Self::compression`] names.
+    fn file_compression(&self) -> FileCompressionType {
+        COMPRESSIONS
+            .iter()
+            .find(|(suffix, _)| self.compression.as_deref() == Some(*suffix))
+            .map_or(FileCompressionType::UNCOMPRESSED, |(_, compression)| {
+                *compression
+            })
     }
 
     /// The format itself, under a session's settings.
@@ -450,7 +484,12 @@ impl ScanSpec {
             Some(false) => vec![],
             _ => hive_partitions(&files),
         };
+        // A compressed file is not sniffed: its first bytes are the compressor's. It is read as
+        // comma-separated, or as a record per line.
+        let compression =
+            compression_suffix(&first_file).filter(|_| format != FileFormatKind::Parquet);
         let sample = match (format, self.options.delim, self.options.json_array) {
+            _ if compression.is_some() => None,
             (FileFormatKind::Csv, None, _) | (FileFormatKind::Json, _, None) => {
                 Some(first_bytes(state, &files).await?)
             }
@@ -479,6 +518,7 @@ impl ScanSpec {
                 }
                 (None, None) => false,
             },
+            compression: compression.map(str::to_string),
         };
         let options = reading
             .listing_options(state.config(), &state.default_table_options())

@@ -1,7 +1,7 @@
 //! Reading CSV and JSON files as DuckDB reads them: a CSV file's delimiter and a JSON file's
-//! layout (an array of records or a record per line) told from the file when not given, and
-//! `read_csv`'s options for names and types; and whole files as rows (`read_text`,
-//! `read_blob`). Answers as DuckDB 2.0 gives them.
+//! layout (an array of records or a record per line) told from the file when not given,
+//! `read_csv`'s options for names and types, compressed files (and COPY writing them); and
+//! whole files as rows (`read_text`, `read_blob`). Answers as DuckDB 2.0 gives them.
 
 use crate::sql::{columns, error, query, session};
 
@@ -437,4 +437,75 @@ async fn read_text_and_read_blob_give_a_row_per_file() {
         err.contains("no files found") && err.contains("*.md"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn copy_writes_compressed_and_formatted_text_that_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let mut s = session();
+    // The compression follows the extension (or COMPRESSION), as in DuckDB, and the files
+    // read back through it.
+    query(
+        &mut s,
+        &format!(
+            "COPY (SELECT range AS id, 'doc ' || range AS text FROM range(3)) TO '{d}/a.csv.gz'; \
+             COPY (SELECT range AS id FROM range(4)) TO '{d}/b.jsonl.zst'; \
+             COPY (SELECT 1 AS id) TO '{d}/c.csv' (COMPRESSION gzip)"
+        ),
+    )
+    .await;
+    let gzip_magic = [0x1f, 0x8b];
+    assert_eq!(
+        std::fs::read(dir.path().join("a.csv.gz")).unwrap()[..2],
+        gzip_magic
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("c.csv")).unwrap()[..2],
+        gzip_magic
+    );
+    let zstd_magic = [0x28, 0xb5, 0x2f, 0xfd];
+    assert_eq!(
+        std::fs::read(dir.path().join("b.jsonl.zst")).unwrap()[..4],
+        zstd_magic
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            &format!("SELECT * FROM '{d}/a.csv.gz' ORDER BY id DESC LIMIT 1")
+        )
+        .await,
+        [["2", "doc 2"]]
+    );
+    assert_eq!(
+        query(&mut s, &format!("SELECT sum(id) FROM '{d}/b.jsonl.zst'")).await,
+        [["6"]]
+    );
+    // CSV's QUOTE, NULLSTR, DATEFORMAT and TIMESTAMPFORMAT, as DuckDB writes them.
+    query(
+        &mut s,
+        &format!(
+            "COPY (SELECT 'x,y' AS a, NULL AS b, DATE '2024-03-05' AS d, \
+             TIMESTAMP '2024-03-05 07:08:09' AS t) TO '{d}/f.csv' (QUOTE '''', NULLSTR 'NA', \
+             DATEFORMAT '%d/%m/%Y', TIMESTAMPFORMAT '%Y%m%d %H%M')"
+        ),
+    )
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("f.csv")).unwrap(),
+        "a,b,d,t\n'x,y',NA,05/03/2024,20240305 0708\n"
+    );
+    for (sql, message) in [
+        (
+            format!("COPY (SELECT 1) TO '{d}/g.parquet' (NULLSTR 'NA')"),
+            "NULLSTR, DATEFORMAT and TIMESTAMPFORMAT are CSV options",
+        ),
+        (
+            format!("COPY (SELECT 1) TO '{d}/h.csv' (COMPRESSION snappy)"),
+            "COMPRESSION 'snappy' is not one for CSV or JSON files",
+        ),
+    ] {
+        let err = error(&mut s, &sql).await;
+        assert!(err.contains(message), "{sql}: {err}");
+    }
 }
