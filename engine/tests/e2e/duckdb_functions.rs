@@ -1662,6 +1662,17 @@ async fn strptime_reads_duckdbs_formats_with_its_defaults() {
 #[tokio::test]
 async fn a_number_times_an_interval_steps_a_time_series() {
     let (mut s, _dir) = parquet_view("SELECT * FROM range(3) v(i)").await;
+    // A date plus a computed number of days is a DATE, in a filter too (DataFusion's interval
+    // analysis of the filter failed on it).
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT i, DATE '2024-01-31' - i, typeof(i + DATE '2024-01-31') FROM t \
+             WHERE DATE '2024-01-01' + i > DATE '2024-01-02'"
+        )
+        .await,
+        [["2", "2024-01-29", "DATE"]]
+    );
     // DuckDB's three spellings of i hours, and a month that keeps to the month's end.
     assert_eq!(
         query(

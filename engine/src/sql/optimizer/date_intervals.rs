@@ -8,6 +8,13 @@
 //! An interval of whole months and days keeps the DATE: its value is DuckDB's (midnight of the
 //! same day; DuckDB types it TIMESTAMP), and a DATE column compared with `date '1994-01-01' +
 //! interval '1 year'`, as in most TPC-H queries, is compared as dates, without a cast per row.
+//!
+//! A DATE plus or minus a computed integer (`d + i`, days) is computed on the date's day number,
+//! `CAST(CAST(d AS INTEGER) + CAST(i AS INTEGER) AS DATE)`, still a DATE. DataFusion's type
+//! coercion made it `d + CAST(CAST(i * 86400 AS Duration(s)) AS Interval)`, which its interval
+//! analysis of a filter cannot take: `WHERE d + i > DATE '2024-01-03'` failed to plan ("Interval
+//! bounds have different types"). A constant integer is folded before that analysis and stays
+//! DataFusion's.
 
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::config::ConfigOptions;
@@ -48,6 +55,16 @@ fn date_to_timestamp(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>>
     };
     let is_interval =
         |e: &Expr| -> Result<bool> { Ok(matches!(e.get_type(schema)?, DataType::Interval(_))) };
+    let is_day_number = |e: &Expr| -> Result<bool> { Ok(e.get_type(schema)? == DataType::Date32) };
+    let is_counted_days = |e: &Expr| -> Result<bool> {
+        Ok(!matches!(e, Expr::Literal(..)) && e.get_type(schema)?.is_integer())
+    };
+    if is_day_number(left)? && is_counted_days(right)? {
+        return Ok(Transformed::yes(days_later(left, *op, right)));
+    }
+    if *op == Operator::Plus && is_counted_days(left)? && is_day_number(right)? {
+        return Ok(Transformed::yes(days_later(right, *op, left)));
+    }
     let date_left = is_date(left)? && is_interval(right)?;
     let date_right = *op == Operator::Plus && is_interval(left)? && is_date(right)?;
     let interval = match (date_left, date_right) {
@@ -74,6 +91,18 @@ fn date_to_timestamp(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>>
         op: *op,
         right,
     })))
+}
+
+/// `date ± count` days on the date's day number: `CAST(CAST(date AS INTEGER) ± CAST(count AS
+/// INTEGER) AS DATE)`.
+fn days_later(date: &Expr, op: Operator, count: &Expr) -> Expr {
+    let cast = |e: &Expr, to: DataType| Box::new(Expr::Cast(Cast::new(Box::new(e.clone()), to)));
+    let day_number = Expr::BinaryExpr(BinaryExpr {
+        left: cast(date, DataType::Int32),
+        op,
+        right: cast(count, DataType::Int32),
+    });
+    Expr::Cast(Cast::new(Box::new(day_number), DataType::Date32))
 }
 
 /// False only for a constant interval of whole months and days, and for the days DataFusion's
