@@ -109,6 +109,7 @@ mod user_macros;
 mod using_join;
 mod uuid_v7;
 mod values_names;
+mod variables;
 mod vector_metrics;
 mod vectors;
 mod weight_files;
@@ -119,6 +120,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::common::ScalarValue;
 use datafusion::config::{ExecutionOptions, OptimizerOptions};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
@@ -154,6 +156,8 @@ pub struct SqlSession {
     sequences: Arc<sequences::Sequences>,
     /// The transaction BEGIN opened, until COMMIT or ROLLBACK.
     transaction: Option<transactions::Transaction>,
+    /// The values SET VARIABLE gave, which `getvariable` reads.
+    variables: Arc<variables::Variables>,
 }
 
 impl SqlSession {
@@ -198,12 +202,15 @@ impl SqlSession {
             .register_schema(rewrite::FILES_SCHEMA, Arc::new(MemorySchemaProvider::new()))?;
         let sequences = Arc::new(sequences::Sequences::default());
         sequences.register(&ctx);
+        let variables = Arc::new(variables::Variables::default());
+        variables.register(&ctx);
         Ok(SqlSession {
             ctx,
             config,
             macros: user_macros::UserMacros::default(),
             sequences,
             transaction: None,
+            variables,
         })
     }
 
@@ -281,8 +288,37 @@ impl SqlSession {
         Ok(empty_stream())
     }
 
+    /// `SET VARIABLE name = expr` (the expression's one value stored) or `RESET VARIABLE name`.
+    async fn run_variable_statement(
+        &self,
+        statement: variables::VariableStatement,
+    ) -> Result<SendableRecordBatchStream> {
+        match statement {
+            variables::VariableStatement::Set(name, expr) => {
+                let select = parse_one(&format!("SELECT {expr}"))?;
+                let batches = collect(self.run_statement(select).await?).await?;
+                let value = match batches.iter().find(|b| b.num_rows() > 0) {
+                    Some(batch) if batch.num_columns() == 1 => {
+                        ScalarValue::try_from_array(batch.column(0), 0)?
+                    }
+                    _ => {
+                        return Err(TarnError::Invalid(format!(
+                            "SET VARIABLE {name}: the value must be one expression"
+                        )));
+                    }
+                };
+                self.variables.set(&name, value);
+            }
+            variables::VariableStatement::Reset(name) => self.variables.reset(&name),
+        }
+        Ok(empty_stream())
+    }
+
     /// [`Self::execute`] outside of transaction control.
     async fn execute_statement(&mut self, statement: &str) -> Result<SendableRecordBatchStream> {
+        if let Some(variable) = variables::VariableStatement::of(statement) {
+            return self.run_variable_statement(variable).await;
+        }
         let (first, rest) = split_first_word(statement);
         match first.to_ascii_uppercase().as_str() {
             "SUMMARIZE" => return describe::summarize(self, rest).await,

@@ -579,3 +579,42 @@ async fn sequences_number_rows_as_duckdbs_do() {
     query(&mut s, "CREATE OR REPLACE SEQUENCE ids START 100").await;
     assert_eq!(query(&mut s, "SELECT nextval('ids')").await, [["100"]]);
 }
+
+#[tokio::test]
+async fn session_variables_hold_values_for_later_statements() {
+    let mut s = session();
+    // As DuckDB 2.0 answers: the value is computed once, typed as it was set; names are
+    // case-insensitive; an unknown name is NULL.
+    query(
+        &mut s,
+        "SET VARIABLE cutoff = DATE '2024-01-02'; SET VARIABLE Top = (SELECT 2); \
+         SET VARIABLE labels = ['a', 'b']",
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT count(*), getvariable('top') * 10, getvariable('labels')[2], \
+             typeof(getvariable('cutoff')), getvariable('unset') IS NULL \
+             FROM range(5) t(i) WHERE DATE '2024-01-01' + CAST(i AS INTEGER) > getvariable('cutoff')"
+        )
+        .await,
+        [["3", "20", "b", "DATE", "true"]]
+    );
+    query(&mut s, "SET VARIABLE top = 'text'; RESET VARIABLE labels").await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT getvariable('top'), getvariable('labels') IS NULL"
+        )
+        .await,
+        [["text", "true"]]
+    );
+    let err = error(&mut s, "SET VARIABLE many = (SELECT range FROM range(2))").await;
+    assert!(err.contains("more than one row"), "{err}");
+    let err = error(&mut s, "SELECT getvariable(i::VARCHAR) FROM range(1) t(i)").await;
+    assert!(
+        err.contains("getvariable takes a variable's name as a constant"),
+        "{err}"
+    );
+}
