@@ -638,8 +638,8 @@ fn register_functions(ctx: &SessionContext) {
     let functions = [
         ScalarUDF::from(list_sum::ListSum::new()),
         ScalarUDF::from(array_value::ArrayValue::new()),
-        ScalarUDF::from(slice::Slice::new()),
-        ScalarUDF::from(slice::Element::new()),
+        ScalarUDF::from(slice::TextOrList::new(slice::Subscript::Slice)),
+        ScalarUDF::from(slice::TextOrList::new(slice::Subscript::Element)),
         ScalarUDF::from(repeat::Repeat::new()),
         ScalarUDF::from(to_base::ToBase::new()),
         ScalarUDF::from(error_function::ErrorFunction::new()),

@@ -1,10 +1,10 @@
 //! DuckDB's subscripts, which take strings as well as lists:
 //!
-//! * [`Slice`]: `list_slice(x, begin, end)` (also `array_slice`, and the syntax `x[begin:end]`):
+//! * [`Subscript::Slice`]: `list_slice(x, begin, end)` (also `array_slice`, and the syntax `x[begin:end]`):
 //!   `'hello'[2:3]` is `el`, `text[:200]` the first 200 characters. Positions count from 1,
 //!   both ends included; a negative one counts from the end (`-1` is the last); they are
 //!   clamped to the value.
-//! * [`Element`]: `array_extract(x, i)` (also `array_element`, `list_extract`, `list_element`,
+//! * [`Subscript::Element`]: `array_extract(x, i)` (also `array_element`, `list_extract`, `list_element`,
 //!   and the syntax `x[i]`, which [`TextSubscripts`] plans): `'hello'[2]` is `e`, `word[-1]`
 //!   the last character, and a position past either end the empty string.
 //!
@@ -26,34 +26,51 @@ use datafusion::logical_expr::{
 
 use super::text_functions::{arrays, call_value, coerced_arguments, is_text};
 
-/// See the module documentation.
+/// Which subscript a [`TextOrList`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Subscript {
+    /// `list_slice(x, begin, end)`.
+    Slice,
+    /// `array_extract(x, i)`.
+    Element,
+}
+
+/// A subscript of strings, and of lists by DataFusion's function (see the module documentation).
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct Slice {
-    /// DataFusion's `array_slice`, for lists.
+pub struct TextOrList {
+    subscript: Subscript,
+    /// DataFusion's `array_slice` or `array_element`, for lists.
     lists: Arc<ScalarUDF>,
     signature: Signature,
     aliases: Vec<String>,
 }
 
-impl Slice {
-    pub fn new() -> Self {
-        Slice {
-            lists: array_slice_udf(),
+impl TextOrList {
+    pub fn new(subscript: Subscript) -> Self {
+        let (lists, aliases) = match subscript {
+            Subscript::Slice => (array_slice_udf(), vec!["array_slice".to_string()]),
+            // DataFusion's names, so that this replaces its function under each of them.
+            Subscript::Element => {
+                let lists = array_element_udf();
+                let aliases = lists.aliases().to_vec();
+                (lists, aliases)
+            }
+        };
+        TextOrList {
+            subscript,
+            lists,
             signature: Signature::user_defined(Volatility::Immutable),
-            aliases: vec!["array_slice".into()],
+            aliases,
         }
     }
 }
 
-impl Default for Slice {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl ScalarUDFImpl for Slice {
+impl ScalarUDFImpl for TextOrList {
     fn name(&self) -> &str {
-        "list_slice"
+        match self.subscript {
+            Subscript::Slice => "list_slice",
+            Subscript::Element => self.lists.name(),
+        }
     }
 
     fn aliases(&self) -> &[String] {
@@ -65,19 +82,22 @@ impl ScalarUDFImpl for Slice {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        match arg_types {
-            [text, _, _] if is_text(text) => {
+        match (self.subscript, arg_types) {
+            (Subscript::Slice, [text, _, _]) if is_text(text) => {
                 Ok(vec![DataType::Utf8, DataType::Int64, DataType::Int64])
             }
-            [text, ..] if is_text(text) => {
+            (Subscript::Slice, [text, ..]) if is_text(text) => {
                 plan_err!("list_slice of a string takes a begin and an end")
+            }
+            (Subscript::Element, [text, _]) if is_text(text) => {
+                Ok(vec![DataType::Utf8, DataType::Int64])
             }
             _ => coerced_arguments(&self.lists, arg_types),
         }
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        plan_err!("list_slice's type comes from its arguments")
+        plan_err!("{}'s type comes from its arguments", self.name())
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
@@ -93,10 +113,12 @@ impl ScalarUDFImpl for Slice {
         }
         let arrays = arrays(&args.args, args.number_rows)?;
         let texts = arrays[0].as_string::<i32>();
-        let (begins, ends) = (
-            arrays[1].as_primitive::<Int64Type>(),
-            arrays[2].as_primitive::<Int64Type>(),
-        );
+        let begins = arrays[1].as_primitive::<Int64Type>();
+        // An element is the slice from its position to itself.
+        let ends = match self.subscript {
+            Subscript::Slice => arrays[2].as_primitive::<Int64Type>(),
+            Subscript::Element => begins,
+        };
         let sliced: StringArray = (0..texts.len())
             .map(|row| {
                 let valid = texts.is_valid(row) && begins.is_valid(row) && ends.is_valid(row);
@@ -107,82 +129,7 @@ impl ScalarUDFImpl for Slice {
     }
 }
 
-/// See the module documentation.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct Element {
-    /// DataFusion's `array_element`, for lists.
-    lists: Arc<ScalarUDF>,
-    signature: Signature,
-}
-
-impl Element {
-    pub fn new() -> Self {
-        Element {
-            lists: array_element_udf(),
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
-impl Default for Element {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl ScalarUDFImpl for Element {
-    /// DataFusion's name, so that this replaces its function under each of its names.
-    fn name(&self) -> &str {
-        self.lists.name()
-    }
-
-    fn aliases(&self) -> &[String] {
-        self.lists.aliases()
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        match arg_types {
-            [text, _] if is_text(text) => Ok(vec![DataType::Utf8, DataType::Int64]),
-            _ => coerced_arguments(&self.lists, arg_types),
-        }
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        plan_err!("array_extract's type comes from its arguments")
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        match args.arg_fields.first().map(|f| f.data_type()) {
-            Some(DataType::Utf8) => Ok(Arc::new(Field::new(self.name(), DataType::Utf8, true))),
-            _ => self.lists.return_field_from_args(args),
-        }
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        if args.args[0].data_type() != DataType::Utf8 {
-            return self.lists.invoke_with_args(args);
-        }
-        let arrays = arrays(&args.args, args.number_rows)?;
-        let (texts, positions) = (
-            arrays[0].as_string::<i32>(),
-            arrays[1].as_primitive::<Int64Type>(),
-        );
-        let characters: StringArray = (0..texts.len())
-            .map(|row| {
-                let valid = texts.is_valid(row) && positions.is_valid(row);
-                let at = positions.value(row);
-                valid.then(|| slice_text(texts.value(row), at, at))
-            })
-            .collect();
-        call_value(&args.args, Arc::new(characters))
-    }
-}
-
-/// Plans `text[i]` with [`Element`], where DataFusion's planner would call its own
+/// Plans `text[i]` with [`Subscript::Element`], where DataFusion's planner would call its own
 /// `array_element`, which refuses strings; it plans every other subscript.
 #[derive(Debug)]
 pub struct TextSubscripts {
@@ -192,7 +139,7 @@ pub struct TextSubscripts {
 impl Default for TextSubscripts {
     fn default() -> Self {
         TextSubscripts {
-            element: Arc::new(ScalarUDF::from(Element::new())),
+            element: Arc::new(ScalarUDF::from(TextOrList::new(Subscript::Element))),
         }
     }
 }
