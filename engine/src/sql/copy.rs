@@ -58,6 +58,8 @@ pub struct CopyStatement {
     /// codes, which chrono reads alike); DuckDB's text without them.
     pub date_format: Option<String>,
     pub timestamp_format: Option<String>,
+    /// JSON: one array of the records (`ARRAY true`) rather than a record per line.
+    pub json_array: bool,
 }
 
 /// Runs a `COPY` statement and returns the number of rows written in a `Count` column.
@@ -242,6 +244,7 @@ impl CopyStatement {
             null_text: None,
             date_format: None,
             timestamp_format: None,
+            json_array: false,
         };
         for option in options {
             let Some(Token::Word(name)) = option.first() else {
@@ -323,6 +326,9 @@ impl CopyStatement {
                 "NULLSTR" | "NULL" => copy.null_text = Some(single()?),
                 "DATEFORMAT" | "DATE_FORMAT" => copy.date_format = Some(single()?),
                 "TIMESTAMPFORMAT" | "TIMESTAMP_FORMAT" => copy.timestamp_format = Some(single()?),
+                "ARRAY" => {
+                    copy.json_array = values.is_empty() || single()?.eq_ignore_ascii_case("true")
+                }
                 other => return Err(TarnError::Invalid(format!("COPY: unknown option {other}"))),
             }
         }
@@ -336,6 +342,9 @@ impl CopyStatement {
                 "COPY: QUOTE, ESCAPE, NULLSTR, DATEFORMAT and TIMESTAMPFORMAT are CSV options"
                     .into(),
             ));
+        }
+        if copy.json_array && copy.format != FileFormatKind::Json {
+            return Err(TarnError::Invalid("COPY: ARRAY is a JSON option".into()));
         }
         if !copy.kv_metadata.is_empty() && copy.format != FileFormatKind::Parquet {
             return Err(TarnError::Invalid(
@@ -410,7 +419,21 @@ impl CopyStatement {
                 let mut json = table_options.json.clone();
                 json.compression = self.text_compression()?;
                 json.compression_level = self.compression_level;
-                frame.write_json(&path, options, Some(json)).await?
+                if self.json_array
+                    && (directory || json.compression != CompressionTypeVariant::UNCOMPRESSED)
+                {
+                    return Err(TarnError::Invalid(
+                        "COPY: ARRAY writes one uncompressed JSON file; leave out PARTITION_BY, \
+                         PER_THREAD_OUTPUT, ROW_GROUPS_PER_FILE and COMPRESSION"
+                            .into(),
+                    ));
+                }
+                let written = frame.write_json(&path, options, Some(json)).await?;
+                if self.json_array {
+                    records_as_array(staging)
+                        .map_err(|e| TarnError::io("write", &self.target, e))?;
+                }
+                written
             }
         };
         Ok(written
@@ -535,6 +558,25 @@ impl CopyStatement {
             }
         })
     }
+}
+
+/// Rewrites the file of one JSON record per line at `path` as one array of them, laid out as
+/// DuckDB writes `ARRAY true`: `[`, a record per line after a tab, `]`. Streamed line by line.
+fn records_as_array(path: &Path) -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader, BufWriter, Write};
+    let lines = BufReader::new(std::fs::File::open(path)?).lines();
+    let array_path = path.with_extension("array");
+    let mut out = BufWriter::new(std::fs::File::create(&array_path)?);
+    out.write_all(b"[\n\t")?;
+    for (at, line) in lines.enumerate() {
+        if at > 0 {
+            out.write_all(b",\n\t")?;
+        }
+        out.write_all(line?.as_bytes())?;
+    }
+    out.write_all(b"\n]\n")?;
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    std::fs::rename(array_path, path)
 }
 
 /// The one byte a CSV character option (`QUOTE`, `ESCAPE`) takes.

@@ -495,7 +495,31 @@ async fn copy_writes_compressed_and_formatted_text_that_reads_back() {
         std::fs::read_to_string(dir.path().join("f.csv")).unwrap(),
         "a,b,d,t\n'x,y',NA,05/03/2024,20240305 0708\n"
     );
+    // JSON as one array, byte for byte as DuckDB writes it, which reads back.
+    query(
+        &mut s,
+        &format!(
+            "COPY (SELECT range AS a, 'x' AS b FROM range(2)) TO '{d}/i.json' (FORMAT json, ARRAY true)"
+        ),
+    )
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("i.json")).unwrap(),
+        "[\n\t{\"a\":0,\"b\":\"x\"},\n\t{\"a\":1,\"b\":\"x\"}\n]\n"
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            &format!("SELECT sum(a) FROM read_json('{d}/i.json')")
+        )
+        .await,
+        [["1"]]
+    );
     for (sql, message) in [
+        (
+            format!("COPY (SELECT 1) TO '{d}/j.json.gz' (ARRAY true)"),
+            "ARRAY writes one uncompressed JSON file",
+        ),
         (
             format!("COPY (SELECT 1) TO '{d}/g.parquet' (NULLSTR 'NA')"),
             "NULLSTR, DATEFORMAT and TIMESTAMPFORMAT are CSV options",
