@@ -62,6 +62,7 @@ mod list_sum;
 mod macros;
 mod map_cast;
 mod map_concat;
+mod map_extract;
 mod map_from_entries;
 mod metadata;
 mod named_windows;
@@ -654,6 +655,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(sha1_digest::Sha1Digest::new()),
         ScalarUDF::from(map_from_entries::MapFromEntries::new()),
         ScalarUDF::from(map_concat::MapConcat::new()),
+        ScalarUDF::from(map_extract::MapExtract::new()),
         ScalarUDF::from(duckdb_hash::DuckDbHash::new()),
         ScalarUDF::from(duckdb_text::DuckDbText::new()),
         ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::Boundaries)),

@@ -2485,6 +2485,9 @@ async fn subscripts_repeats_digits_structs_json_and_zones_answer_as_duckdb() {
             r#"{"b":[1,null],"c":{}}"#,
         ),
         (r#"length(uuidv7()) = length(uuidv4())"#, r#"true"#),
+        (r#"map_extract(MAP {'a': 1, 'b': NULL}, 'b')"#, r#"[NULL]"#),
+        (r#"map_extract(MAP {'a': 1}, 'z')"#, r#"[]"#),
+        (r#"element_at(MAP {1: 'x', 2: 'y'}, 2)"#, r#"[y]"#),
         (
             r#"{'t': TIMESTAMP '2024-01-01 08:00:00'}"#,
             r#"{'t': '2024-01-01 08:00:00'}"#,
