@@ -277,7 +277,15 @@ impl ScalarUDFImpl for ReaderUdf {
                 Some(DataType::List(_))
             ) =>
             {
-                self.answer_each_path(docs, arrays[1].as_list())?
+                // A constant list of paths (the usual case) is parsed once.
+                let path_lists = arrays[1].as_list();
+                let constant = match &args.args[1] {
+                    ColumnarValue::Scalar(_) if path_lists.is_valid(0) => {
+                        Some(self.path_list(path_lists.value(0).as_ref())?)
+                    }
+                    _ => None,
+                };
+                self.answer_each_path(docs, path_lists, constant.as_deref())?
             }
             _ => {
                 let constant = match args.args.get(1) {
@@ -324,7 +332,13 @@ impl ReaderUdf {
 
     /// The answers, row by row, to a list of paths: a list of answers, one per path, each
     /// about the value it finds (NULL where it finds none).
-    fn answer_each_path(&self, docs: &StringArray, path_lists: &ListArray) -> Result<ArrayRef> {
+    /// `constant` holds the paths when every row has the same.
+    fn answer_each_path(
+        &self,
+        docs: &StringArray,
+        path_lists: &ListArray,
+        constant: Option<&[Option<JsonPath>]>,
+    ) -> Result<ArrayRef> {
         let mut answers = match self.function {
             Reader::Exists => Answers::Flags(ListBuilder::new(BooleanBuilder::new())),
             _ => Answers::Texts(ListBuilder::new(StringBuilder::new())),
@@ -335,12 +349,31 @@ impl ReaderUdf {
                 continue;
             }
             let doc = parse(self.name(), docs.value(row))?;
-            let paths = path_lists.value(row);
-            let mut found = Vec::with_capacity(paths.len());
-            for path in paths.as_string::<i32>() {
+            let parsed;
+            let paths = match constant {
+                Some(paths) => paths,
+                None => {
+                    parsed = self.path_list(path_lists.value(row).as_ref())?;
+                    &parsed
+                }
+            };
+            let found: Vec<Option<&Json>> = paths
+                .iter()
+                .map(|path| path.as_ref().and_then(|p| p.select(&doc).first().copied()))
+                .collect();
+            answers.append_each(self.function, &found);
+        }
+        Ok(answers.finish())
+    }
+
+    /// A list of paths (text), parsed; a NULL path finds nothing, a wildcard is refused.
+    fn path_list(&self, paths: &dyn Array) -> Result<Vec<Option<JsonPath>>> {
+        paths
+            .as_string::<i32>()
+            .iter()
+            .map(|path| {
                 let Some(path) = path else {
-                    found.push(None);
-                    continue;
+                    return Ok(None);
                 };
                 let path = self.parse_path(path)?;
                 if path.is_wildcard() {
@@ -349,11 +382,9 @@ impl ReaderUdf {
                         self.name()
                     );
                 }
-                found.push(path.select(&doc).first().copied());
-            }
-            answers.append_each(self.function, &found);
-        }
-        Ok(answers.finish())
+                Ok(Some(path))
+            })
+            .collect()
     }
 }
 
