@@ -101,7 +101,8 @@ struct Position {
 /// What a lateral factor computes from each row of its table: a list's elements, or the
 /// columns a FROM-less subquery selects.
 enum Computed {
-    Unnest(Box<Expr>),
+    /// Lists that go down together (`unnest(l) WITH ORDINALITY` adds the positions).
+    Unnest(Vec<Expr>),
     Columns(Vec<(Expr, Ident)>),
 }
 
@@ -133,10 +134,7 @@ fn next_lateral_unnest(
         .collect();
     positions.iter().enumerate().find_map(|(index, &at)| {
         let computed = match factor_at(from, at) {
-            TableFactor::UNNEST { array_exprs, .. } => match array_exprs.as_slice() {
-                [list] => Computed::Unnest(Box::new(list.clone())),
-                _ => return None,
-            },
+            TableFactor::UNNEST { array_exprs, .. } => Computed::Unnest(array_exprs.clone()),
             TableFactor::Derived {
                 lateral: true,
                 subquery,
@@ -161,7 +159,7 @@ fn next_lateral_unnest(
         }
         let earlier = &positions[..index];
         let table = match &computed {
-            Computed::Unnest(list) => read_table(list, earlier, from)?,
+            Computed::Unnest(lists) => read_table(lists, earlier, from)?,
             Computed::Columns(columns) => {
                 let values: Vec<Expr> = columns.iter().map(|(value, _)| value.clone()).collect();
                 read_table(&values, earlier, from)?
@@ -346,22 +344,25 @@ fn apply(select: &mut Select, found: Found) -> Result<Rename> {
         k => from[found.unnest.item].joins.remove(k - 1).relation,
     };
     let (alias, computed) = match (unnest, found.computed) {
-        (TableFactor::UNNEST { alias, .. }, Computed::Unnest(list)) => {
+        (TableFactor::UNNEST { alias, .. }, Computed::Unnest(lists)) => {
             let alias = alias.unwrap_or_else(|| unnest_alias("unnest"));
-            let column = alias
-                .columns
-                .first()
-                .map(|c| c.name.clone())
-                .unwrap_or_else(|| alias.name.clone());
-            // DataFusion's unnest drops a row whose list is empty or NULL; one NULL element
-            // keeps it.
-            let list = match found.keep_empty {
-                true => format!(
-                    "CASE WHEN coalesce(cardinality({list}), 0) = 0 THEN [NULL] ELSE {list} END"
-                ),
-                false => list.to_string(),
-            };
-            (alias.name, vec![(format!("unnest({list})"), column)])
+            let mut names = alias.columns.iter().map(|c| c.name.clone());
+            let columns: Vec<(String, Ident)> = lists
+                .iter()
+                .map(|list| {
+                    let column = names.next().unwrap_or_else(|| alias.name.clone());
+                    // DataFusion's unnest drops a row whose lists are all empty or NULL; one
+                    // NULL element keeps it.
+                    let list = match found.keep_empty {
+                        true => format!(
+                            "CASE WHEN coalesce(cardinality({list}), 0) = 0 THEN [NULL] ELSE {list} END"
+                        ),
+                        false => list.to_string(),
+                    };
+                    (format!("unnest({list})"), column)
+                })
+                .collect();
+            (alias.name, columns)
         }
         (TableFactor::Derived { alias, .. }, Computed::Columns(columns)) => {
             let alias = alias.unwrap_or_else(|| unnest_alias("unnamed_subquery"));

@@ -74,6 +74,7 @@ mod null_treatment;
 mod numbered_rows;
 mod octet_length;
 pub(crate) mod optimizer;
+mod ordinality;
 mod path_parts;
 mod pivot;
 mod positional_join;

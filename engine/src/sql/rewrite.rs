@@ -92,6 +92,9 @@ impl VisitorMut for Rewriter<'_> {
     }
 
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<TarnError> {
+        if let Err(err) = super::ordinality::number_rows(factor) {
+            return ControlFlow::Break(err);
+        }
         name_series_column(factor);
         unnest_as_table(factor);
         if let TableFactor::NestedJoin {

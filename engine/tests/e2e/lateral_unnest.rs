@@ -122,6 +122,68 @@ async fn a_left_join_keeps_rows_without_elements() {
     );
 }
 
+/// `WITH ORDINALITY` numbers each list's elements from 1 (a word's position in its document),
+/// and any other table function's rows in the order it gives them.
+#[tokio::test]
+async fn with_ordinality_numbers_elements_within_each_list() {
+    let (mut s, dir) = conversations().await;
+    for (sql, names, expected) in [
+        (
+            "SELECT id, u.* FROM t, unnest(t.tags) WITH ORDINALITY AS u(tag, pos) ORDER BY id, pos",
+            vec!["id", "tag", "pos"],
+            vec![vec!["1", "a", "1"], vec!["1", "b", "2"]],
+        ),
+        (
+            "SELECT id, tag, pos FROM t LEFT JOIN unnest(t.tags) WITH ORDINALITY AS u(tag, pos) \
+             ON true ORDER BY id, pos",
+            vec!["id", "tag", "pos"],
+            vec![
+                vec!["1", "a", "1"],
+                vec!["1", "b", "2"],
+                vec!["2", "NULL", "NULL"],
+                vec!["3", "NULL", "NULL"],
+            ],
+        ),
+        (
+            "SELECT *, typeof(ordinality) FROM unnest(['x', 'y', 'z']) WITH ORDINALITY \
+             WHERE ordinality > 1",
+            vec!["unnest", "ordinality", "typeof(ordinality)"],
+            vec![vec!["y", "2", "BIGINT"], vec!["z", "3", "BIGINT"]],
+        ),
+        (
+            "SELECT * FROM unnest([7, 8]) WITH ORDINALITY AS w(v)",
+            vec!["v", "ordinality"],
+            vec![vec!["7", "1"], vec!["8", "2"]],
+        ),
+        (
+            "SELECT * FROM range(10, 13) WITH ORDINALITY AS r",
+            vec!["r", "ordinality"],
+            vec![vec!["10", "1"], vec!["11", "2"], vec!["12", "3"]],
+        ),
+    ] {
+        let batches = s.query(sql).await.unwrap();
+        assert_eq!(columns(&batches), names, "{sql}");
+        assert_eq!(rows(&batches), expected, "{sql}");
+    }
+    // A function of several columns: the file's rows in the file's order.
+    let file = dir.path().join("t.parquet");
+    let sql = format!(
+        "SELECT n.* FROM read_parquet('{}') WITH ORDINALITY AS n(a, b, c, k) WHERE k > 1",
+        file.display()
+    );
+    let batches = s.query(&sql).await.unwrap();
+    assert_eq!(columns(&batches), ["a", "b", "c", "k"]);
+    assert_eq!(
+        rows(&batches),
+        [
+            ["2", "[]", "[{role: user, text: why}]", "2"],
+            ["3", "NULL", "[]", "3"]
+        ]
+    );
+    let err = error(&mut s, "SELECT * FROM unnest([1], [2]) WITH ORDINALITY").await;
+    assert!(err.contains("takes one list"), "{err}");
+}
+
 #[tokio::test]
 async fn an_unnest_that_cannot_move_is_refused_in_one_line() {
     let (mut s, _dir) = conversations().await;
