@@ -81,6 +81,7 @@ mod positional_join;
 mod repeat;
 mod rewrite;
 mod routing;
+mod row_in_subquery;
 mod samples;
 mod scalar_args;
 mod schema_views;
@@ -91,6 +92,7 @@ mod sha1_digest;
 mod slice;
 mod sniff;
 mod split;
+mod square_root;
 mod statistics;
 mod string_split;
 mod strptime;
@@ -499,6 +501,7 @@ impl SqlSession {
         let ctx = &self.ctx;
         limit_percent::resolve(&mut statement, self).await?;
         self.macros.expand(&mut statement)?;
+        row_in_subquery::as_exists(&mut statement)?;
         insert_defaults::fill_defaults(&mut statement, ctx).await?;
         let rewritten = rewrite::rewrite(&mut statement, &|name| {
             ctx.table_exist(name).unwrap_or(false)
@@ -652,6 +655,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(bits::BitwiseNot::new()),
         ScalarUDF::from(glob_match::GlobMatch::new()),
         ScalarUDF::from(next_after::NextAfter::new()),
+        ScalarUDF::from(square_root::SquareRoot::new()),
         ScalarUDF::from(octet_length::OctetLength::new()),
         ScalarUDF::from(sha1_digest::Sha1Digest::new()),
         ScalarUDF::from(map_from_entries::MapFromEntries::new()),

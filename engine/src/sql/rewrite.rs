@@ -73,11 +73,21 @@ impl VisitorMut for Rewriter<'_> {
     }
 
     /// `FLOOR(x)` and `CEIL(x [, scale])` are syntax to the parser, named in capitals; as
-    /// calls they are named as DuckDB names them (`floor(x)`).
+    /// calls they are named as DuckDB names them (`floor(x)`). A row value `(a + 1, b)` is a
+    /// STRUCT, as DataFusion makes `(a, b)`, which refuses one that starts with an expression.
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<TarnError> {
         let (name, operand, field) = match expr {
             Expr::Floor { expr, field } => ("floor", expr, field),
             Expr::Ceil { expr, field } => ("ceil", expr, field),
+            Expr::Tuple(values)
+                if !matches!(
+                    values.first(),
+                    None | Some(Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Value(_))
+                ) =>
+            {
+                *expr = call("struct", std::mem::take(values));
+                return ControlFlow::Continue(());
+            }
             _ => return ControlFlow::Continue(()),
         };
         let mut args = vec![operand.as_ref().clone()];

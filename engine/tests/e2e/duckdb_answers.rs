@@ -596,6 +596,68 @@ async fn in_and_exists_are_values_in_a_select_list() {
     );
 }
 
+/// A row of values in a subquery's rows, `WHERE (a, b) [NOT] IN (SELECT x, y ...)`, with SQL's
+/// row comparison: a pair with a NULL is equal to nothing, and `NOT IN` keeps a row only where
+/// every subquery row differs for certain. Answers as DuckDB 2.0 gives them.
+#[tokio::test]
+async fn rows_of_values_in_a_subquerys_rows() {
+    let (mut s, _dir) = parquet_view(
+        "SELECT * FROM (VALUES (1, NULL), (2, 3), (4, 5), (1, 7), (6, NULL)) AS v(a, b)",
+    )
+    .await;
+    query(
+        &mut s,
+        "CREATE TABLE seen AS SELECT * FROM (VALUES (1, NULL), (2, 3), (9, 9)) AS u(x, y)",
+    )
+    .await;
+    for (condition, expected) in [
+        ("(a, b) IN (SELECT x, y FROM seen)", vec![vec!["2", "3"]]),
+        (
+            "(a, b) NOT IN (SELECT x, y FROM seen)",
+            vec![vec!["4", "5"], vec!["6", "NULL"]],
+        ),
+        (
+            "(a, b) NOT IN (SELECT x, y FROM seen WHERE y IS NOT NULL)",
+            vec![
+                vec!["1", "7"],
+                vec!["1", "NULL"],
+                vec!["4", "5"],
+                vec!["6", "NULL"],
+            ],
+        ),
+        (
+            "a > 1 AND (a + 1, b) IN (SELECT x + 1, y FROM seen)",
+            vec![vec!["2", "3"]],
+        ),
+        // The subquery's columns may have the outer ones' names.
+        (
+            "(a, b) IN (SELECT x AS a, y AS b FROM seen WHERE x > 1)",
+            vec![vec!["2", "3"]],
+        ),
+    ] {
+        let sql = format!("SELECT a, b FROM t WHERE {condition} ORDER BY a, b");
+        assert_eq!(query(&mut s, &sql).await, expected, "{sql}");
+    }
+    // A row expression is a STRUCT, so it can be counted as one value.
+    assert_eq!(
+        query(&mut s, "SELECT count(DISTINCT (a % 2, b IS NULL)) FROM t").await,
+        [["4"]]
+    );
+    for (sql, message) in [
+        (
+            "SELECT (a, b) IN (SELECT x, y FROM seen) FROM t",
+            "(a, b) IN (SELECT ...) is supported as a condition of WHERE",
+        ),
+        (
+            "SELECT * FROM t WHERE (a, b) IN (SELECT x FROM seen)",
+            "a subquery of 1 columns cannot hold a row of 2 values",
+        ),
+    ] {
+        let err = error(&mut s, sql).await;
+        assert!(err.contains(message), "{sql}: {err}");
+    }
+}
+
 /// Scalar subqueries correlated by inequalities (DataFusion decorrelates only equalities and
 /// failed on these): each outer value gets the subquery's answer over the rows it meets, and
 /// the answer over no rows where it meets none (0 for `count`, NULL otherwise). A NULL outer
@@ -960,6 +1022,26 @@ async fn max_and_min_put_nan_above_every_number() {
     assert_eq!(
         query(&mut s, &format!("SELECT max(d), min(d) FROM {rows}")).await,
         [["NaN", "-3.0"]]
+    );
+    // A negative number's square root is NaN (DuckDB 2.0), in a column and as a constant; NaN
+    // is above 4.
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT g, sqrt(d), sqrt(-4), typeof(sqrt(d::FLOAT)) FROM {rows} \
+                 WHERE g = 1 OR d > 4 ORDER BY g, d"
+            )
+        )
+        .await,
+        [
+            ["1", "NaN", "NaN", "DOUBLE"],
+            ["1", "1.0", "NaN", "DOUBLE"],
+            ["1", "NaN", "NaN", "DOUBLE"],
+            ["2", "2.23606797749979", "NaN", "DOUBLE"],
+            ["2", "NaN", "NaN", "DOUBLE"],
+            ["3", "NaN", "NaN", "DOUBLE"]
+        ]
     );
 }
 
