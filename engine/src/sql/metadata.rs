@@ -124,7 +124,7 @@ pub async fn parquet_metadata_table(
                 column_id.append_value(col_index as i64);
                 file_offset.append_value(column.file_offset());
                 num_values.append_value(column.num_values());
-                path_in_schema.append_value(column.column_path().string());
+                path_in_schema.append_value(column.column_path().parts().join(", "));
                 physical_type.append_value(column.column_type().to_string());
                 let stats = column.statistics();
                 stats_min.append_option(stats.and_then(|s| stat_text(s, true)));

@@ -439,6 +439,28 @@ async fn glob_and_parquet_metadata_functions() {
     )
     .await;
     assert_eq!(schema[1], ["n", "INT64"]);
+    // A nested column's path is written as DuckDB 2.0 writes it, its parts joined by ", " (the
+    // Arrow writer names a list's items `item`, where DuckDB's names them `element`).
+    let nested = dir.path().join("nested.parquet");
+    query(
+        &mut s,
+        &format!(
+            "COPY (SELECT {{'a': [1]}} AS st) TO '{}' (FORMAT parquet)",
+            nested.display()
+        ),
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT path_in_schema FROM parquet_metadata('{}')",
+                nested.display()
+            ),
+        )
+        .await,
+        [["st, a, list, item"]]
+    );
     // One row per file; the footer's length is what the file's last 8 bytes say.
     let bytes = std::fs::read(&file).unwrap();
     let tail = &bytes[bytes.len() - 8..];
