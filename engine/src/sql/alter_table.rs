@@ -316,6 +316,38 @@ impl Declared {
     }
 }
 
+/// Lets table `name`, just made by `CREATE TABLE ... AS SELECT`, take NULLs in every column:
+/// such a table declares nothing, as in DuckDB, though DataFusion carries over that the query's
+/// values could not be NULL (`SELECT 1 AS score`), so a later INSERT or UPDATE of a NULL was
+/// refused as breaking a NOT NULL the table never declared.
+pub(super) async fn take_nulls(session: &SqlSession, name: &str) -> Result<()> {
+    let Some(table) = session_table(session, name).await? else {
+        return Ok(());
+    };
+    let schema = table.schema();
+    if schema.fields().iter().all(|f| f.is_nullable()) {
+        return Ok(());
+    }
+    let memory = table
+        .downcast_ref::<MemTable>()
+        .expect("a session table is in memory");
+    let mut partitions = Vec::with_capacity(memory.batches.len());
+    for partition in &memory.batches {
+        partitions.push(partition.read().await.clone());
+    }
+    let declared = Declared {
+        keys: vec![],
+        defaults: HashMap::new(),
+        not_null: HashSet::new(),
+        new_column: None,
+    };
+    let table = declared.apply(session, schema, partitions)?;
+    let ctx = session.context();
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, Arc::new(table))?;
+    Ok(())
+}
+
 /// Replaces table `name` by the rows of `SELECT {select} FROM name`, computed in full before
 /// the old table is let go, with what its columns were `declared` with.
 async fn rebuild(session: &SqlSession, name: &str, select: &str, declared: Declared) -> Result<()> {

@@ -93,6 +93,7 @@ mod slice;
 mod sniff;
 mod split;
 mod square_root;
+mod statement_tables;
 mod statistics;
 mod string_split;
 mod strptime;
@@ -323,6 +324,11 @@ impl SqlSession {
         if let Some(variable) = variables::VariableStatement::of(statement) {
             return self.run_variable_statement(variable).await;
         }
+        if let Some(replaced) = statement_tables::replace(self, statement).await? {
+            let result = Box::pin(self.execute_statement(&replaced.sql)).await;
+            statement_tables::forget(self, &replaced.answers)?;
+            return result;
+        }
         let (first, rest) = split_first_word(statement);
         match first.to_ascii_uppercase().as_str() {
             "SUMMARIZE" => return describe::summarize(self, rest).await,
@@ -385,9 +391,17 @@ impl SqlSession {
             }
             Statement::AlterTable(alter) => alter_table::alter_table(self, alter).await,
             // A session's tables are all in memory and its own: a temporary one is a table.
-            Statement::CreateTable(mut create) if create.temporary => {
+            Statement::CreateTable(mut create) => {
                 create.temporary = false;
-                self.run_statement(Statement::CreateTable(create)).await
+                // IF NOT EXISTS leaves a table that exists as it was declared.
+                let name = create.name.to_string();
+                let made_by_query = create.query.is_some()
+                    && !(create.if_not_exists && self.ctx.table_exist(name.as_str())?);
+                let result = self.run_statement(Statement::CreateTable(create)).await?;
+                if made_by_query {
+                    alter_table::take_nulls(self, &name).await?;
+                }
+                Ok(result)
             }
             Statement::CreateMacro {
                 or_replace,

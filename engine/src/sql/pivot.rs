@@ -34,6 +34,12 @@ use crate::error::{Result, TarnError};
 const CLAUSES: &[&str] = &["ON", "USING", "GROUP", "ORDER", "LIMIT", "INTO", "INCLUDE"];
 
 pub async fn pivot(session: &mut SqlSession, statement: &str) -> Result<SendableRecordBatchStream> {
+    let sql = pivot_sql(session, statement).await?;
+    Ok(session.dataframe(&sql).await?.execute_stream().await?)
+}
+
+/// The query a `PIVOT` statement stands for.
+pub async fn pivot_sql(session: &mut SqlSession, statement: &str) -> Result<String> {
     let clauses = Clauses::parse(statement, "PIVOT")?;
     let source = clauses.source()?;
     let on = clauses.required("ON")?;
@@ -48,7 +54,7 @@ pub async fn pivot(session: &mut SqlSession, statement: &str) -> Result<Sendable
     let values = match explicit_values {
         Some(list) => split_list(list.trim_start_matches('(').trim_end_matches(')'))
             .into_iter()
-            .map(|v| Some(v.trim_matches('\'').to_string()))
+            .map(|v| v.trim_matches('\'').to_string())
             .collect(),
         None => distinct_values(session, &source, &on_column).await?,
     };
@@ -71,15 +77,9 @@ pub async fn pivot(session: &mut SqlSession, statement: &str) -> Result<Sendable
 
     let columns: Vec<PivotColumn> = values
         .into_iter()
-        .map(|value| match value {
-            None => PivotColumn {
-                condition: format!("{on_column} IS NULL"),
-                label: "NULL".into(),
-            },
-            Some(v) => PivotColumn {
-                condition: format!("CAST({on_column} AS VARCHAR) = '{}'", v.replace('\'', "''")),
-                label: v,
-            },
+        .map(|v| PivotColumn {
+            condition: format!("CAST({on_column} AS VARCHAR) = '{}'", v.replace('\'', "''")),
+            label: v,
         })
         .collect();
     let mut sql = pivot_query(&source, &columns, &aggregates, &group_by)?;
@@ -91,7 +91,7 @@ pub async fn pivot(session: &mut SqlSession, statement: &str) -> Result<Sendable
     if let Some(limit) = clauses.get("LIMIT") {
         sql.push_str(&format!(" LIMIT {limit}"));
     }
-    Ok(session.dataframe(&sql).await?.execute_stream().await?)
+    Ok(sql)
 }
 
 /// One value of the pivoted column: the rows it selects, and the name its columns take.
@@ -134,6 +134,12 @@ pub async fn unpivot(
     session: &mut SqlSession,
     statement: &str,
 ) -> Result<SendableRecordBatchStream> {
+    let sql = unpivot_sql(session, statement).await?;
+    Ok(session.dataframe(&sql).await?.execute_stream().await?)
+}
+
+/// The query an `UNPIVOT` statement stands for.
+pub async fn unpivot_sql(session: &mut SqlSession, statement: &str) -> Result<String> {
     let clauses = Clauses::parse(statement, "UNPIVOT")?;
     let source = clauses.source()?;
     let columns = source_columns(session, &source).await?;
@@ -174,7 +180,7 @@ pub async fn unpivot(
             sql.push_str(&format!(" LIMIT {limit}"));
         }
     }
-    Ok(session.dataframe(&sql).await?.execute_stream().await?)
+    Ok(sql)
 }
 
 /// The columns UNPIVOT's list names: each name as written (quotes removed), or the columns a
@@ -336,13 +342,13 @@ async fn source_columns(session: &SqlSession, source: &str) -> Result<Vec<String
         .collect())
 }
 
-/// The distinct values of the ON column as text, sorted, `None` for NULL.
-async fn distinct_values(
-    session: &SqlSession,
-    source: &str,
-    column: &str,
-) -> Result<Vec<Option<String>>> {
-    let sql = format!("SELECT DISTINCT CAST({column} AS VARCHAR) AS v FROM {source} ORDER BY v");
+/// The distinct values of the ON column as text, sorted; NULL is left out, as DuckDB 2.0 makes
+/// no column for it (its rows are in no pivoted column).
+async fn distinct_values(session: &SqlSession, source: &str, column: &str) -> Result<Vec<String>> {
+    let sql = format!(
+        "SELECT DISTINCT CAST({column} AS VARCHAR) AS v FROM {source} \
+         WHERE {column} IS NOT NULL ORDER BY v"
+    );
     let batches = collect(session.dataframe(&sql).await?.execute_stream().await?).await?;
     let mut values = Vec::new();
     for batch in batches {
@@ -353,7 +359,7 @@ async fn distinct_values(
             .downcast_ref::<StringArray>()
             .expect("cast to Utf8");
         for i in 0..strings.len() {
-            values.push((!strings.is_null(i)).then(|| strings.value(i).to_string()));
+            values.push(strings.value(i).to_string());
         }
     }
     if values.len() > 10_000 {

@@ -705,9 +705,43 @@ async fn describe_summarize_and_show_tables() {
     query(&mut s, "CREATE TABLE t AS SELECT * FROM (VALUES (1, 'a'), (3, NULL), (5, 'c'), (7, 'd')) AS v(x, label)").await;
     query(&mut s, "CREATE VIEW w AS SELECT x * 2 AS y FROM t").await;
     assert_eq!(query(&mut s, "SHOW TABLES").await, [["t"], ["w"]]);
+    // A table CREATE TABLE AS made declares no NOT NULL, though its x never was NULL, and
+    // takes NULLs later, as in DuckDB; a declared NOT NULL is kept.
     let described = query(&mut s, "DESCRIBE t").await;
-    assert_eq!(described[0][..3], ["x", "BIGINT", "NO"]);
+    assert_eq!(described[0][..3], ["x", "BIGINT", "YES"]);
     assert_eq!(described[1][..3], ["label", "VARCHAR", "YES"]);
+    query(
+        &mut s,
+        "CREATE TABLE scores AS SELECT x, 0.5 AS score FROM t",
+    )
+    .await;
+    query(&mut s, "INSERT INTO scores VALUES (NULL, NULL)").await;
+    query(&mut s, "UPDATE scores SET score = NULL WHERE x = 1").await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT count(x), count(score), count(*) FROM scores"
+        )
+        .await,
+        [["4", "3", "5"]]
+    );
+    query(&mut s, "CREATE TABLE declared(k INT NOT NULL)").await;
+    query(
+        &mut s,
+        "CREATE TABLE IF NOT EXISTS declared AS SELECT 1 AS k",
+    )
+    .await;
+    let err = error(&mut s, "INSERT INTO declared VALUES (NULL)").await;
+    assert!(
+        err.contains("NOT NULL constraint failed: declared.k"),
+        "{err}"
+    );
+    assert_eq!(
+        query(&mut s, "DESCRIBE declared").await[0][..3],
+        ["k", "INTEGER", "NO"]
+    );
+    query(&mut s, "DROP TABLE scores").await;
+    query(&mut s, "DROP TABLE declared").await;
     assert_eq!(
         query(&mut s, "DESCRIBE SELECT x / 2 AS half FROM t").await[0][..2],
         ["half", "DOUBLE"]
@@ -781,6 +815,41 @@ async fn describe_summarize_and_show_tables() {
     assert_eq!(floats[1][..5], ["d", "DECIMAL(10,2)", "1.00", "7.00", "4"]);
     assert_eq!(floats[0][7..10], ["1.0", "2.0", "3.0"]);
     assert_eq!(floats[1][7..10], ["2.00", "4.00", "6.00"]);
+
+    // The statements stand for tables in a query, as in DuckDB: in FROM, in a join and as a
+    // CTE; PIVOT as the query it stands for.
+    for (sql, expected) in [
+        (
+            "SELECT column_name FROM (DESCRIBE t) WHERE column_type = 'VARCHAR'",
+            vec![vec!["label"]],
+        ),
+        (
+            "SELECT column_name, null_percentage FROM (SUMMARIZE t) WHERE null_percentage > 0",
+            vec![vec!["label", "25.00"]],
+        ),
+        (
+            "SELECT a.column_name, b.column_type FROM (DESC SELECT x FROM t) a \
+             JOIN (DESCRIBE t) AS b USING (column_name)",
+            vec![vec!["x", "BIGINT"]],
+        ),
+        (
+            "WITH names AS (SHOW TABLES) SELECT count(*) FROM names",
+            vec![vec!["2"]],
+        ),
+        // NULL makes no column, as in DuckDB 2.0.
+        (
+            "SELECT * FROM (PIVOT t ON label USING sum(x)) p",
+            vec![vec!["1", "5", "7"]],
+        ),
+        (
+            "SELECT n, sum(v) FROM (UNPIVOT t ON x INTO NAME n VALUE v) GROUP BY n",
+            vec![vec!["x", "16"]],
+        ),
+    ] {
+        assert_eq!(query(&mut s, sql).await, expected, "{sql}");
+    }
+    let err = error(&mut s, "SELECT * FROM (DESCRIBE nosuch)").await;
+    assert!(err.contains("nosuch"), "{err}");
 }
 
 #[tokio::test]
