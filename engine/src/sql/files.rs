@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::TableProvider;
 use datafusion::config::TableOptions;
 use datafusion::datasource::file_format::FileFormat;
@@ -142,6 +142,18 @@ impl ScanOptions {
     fn adjusted(&self, schema: SchemaRef, format: FileFormatKind) -> Result<SchemaRef> {
         let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
         let csv = format == FileFormatKind::Csv;
+        // Text read as a time is a TIMESTAMP (microseconds), as DuckDB's sniffer types it; the
+        // CSV reader's inference picks seconds or milliseconds by the digits it saw.
+        if matches!(format, FileFormatKind::Csv | FileFormatKind::Json) {
+            for field in &mut fields {
+                if let DataType::Timestamp(TimeUnit::Second | TimeUnit::Millisecond, zone) =
+                    field.data_type()
+                {
+                    let micros = DataType::Timestamp(TimeUnit::Microsecond, zone.clone());
+                    *field = field.clone().with_data_type(micros);
+                }
+            }
+        }
         if csv && self.header == Some(false) {
             for (i, field) in fields.iter_mut().enumerate() {
                 *field = field.clone().with_name(format!("column{i}"));

@@ -24,6 +24,7 @@ mod copy;
 mod copy_from;
 mod csv_formats;
 mod cte_hints;
+mod current_time;
 mod date_diff;
 mod date_part_list;
 mod date_periods;
@@ -87,6 +88,7 @@ mod scalar_args;
 mod schema_views;
 mod scoring;
 mod sequences;
+mod series_times;
 mod set_operations;
 mod sha1_digest;
 mod slice;
@@ -624,6 +626,7 @@ pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>
     }
     let ctx = SessionContext::new_with_state(state.build());
     register_functions(&ctx);
+    series_times::register(&ctx);
     ctx.state()
 }
 
@@ -670,6 +673,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(glob_match::GlobMatch::new()),
         ScalarUDF::from(next_after::NextAfter::new()),
         ScalarUDF::from(square_root::SquareRoot::new()),
+        ScalarUDF::from(current_time::Now::new()),
         ScalarUDF::from(octet_length::OctetLength::new()),
         ScalarUDF::from(sha1_digest::Sha1Digest::new()),
         ScalarUDF::from(map_from_entries::MapFromEntries::new()),

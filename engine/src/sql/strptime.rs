@@ -9,19 +9,23 @@
 //! `'%Y-%m-%d %H'` as midnight. A time with an offset (`%z`) gives the UTC time. `strptime`
 //! fails on a string no format fits, naming it; `try_strptime` gives NULL.
 //!
+//! The result is a TIMESTAMP (microseconds, years 1 to 9999 as in DuckDB), or a TIMESTAMP_NS
+//! where the format is a constant that reads nanoseconds (`%n`), as DuckDB types it.
+//!
 //! `strftime(value, format)` writes in the same spelling ([`strftime_in_chrono_spelling`]).
 
 use std::sync::Arc;
 
 use chrono::format::{Parsed, StrftimeItems, parse};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, ListArray, StringArray, TimestampNanosecondBuilder,
+    Array, ArrayRef, AsArray, ListArray, StringArray, TimestampMicrosecondArray,
+    TimestampNanosecondArray,
 };
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
-use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, TimeUnit};
+use datafusion::common::{Result, ScalarValue, exec_err, internal_err, plan_err};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
 use sqlparser::ast::{Expr, Value};
@@ -86,23 +90,42 @@ impl ScalarUDFImpl for Strptime {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Timestamp(TimeUnit::Nanosecond, None))
+        internal_err!("strptime's type depends on its format: return_field_from_args")
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let unit = match args.scalar_arguments.get(1) {
+            Some(Some(format)) if reads_nanoseconds(format) => TimeUnit::Nanosecond,
+            _ => TimeUnit::Microsecond,
+        };
+        Ok(Arc::new(Field::new(
+            self.name(),
+            DataType::Timestamp(unit, None),
+            true,
+        )))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let unit = match args.return_field.data_type() {
+            DataType::Timestamp(unit, _) => *unit,
+            other => return internal_err!("strptime planned as {other}"),
+        };
         let arrays = arrays(&args.args, args.number_rows)?;
         let texts = arrays[0].as_string::<i32>();
         let formats = formats_per_row(&arrays[1])?;
-        let mut out = TimestampNanosecondBuilder::with_capacity(texts.len());
+        let mut out = Vec::with_capacity(texts.len());
         for row in 0..texts.len() {
             let Some(formats) = formats[row].as_ref().filter(|_| texts.is_valid(row)) else {
-                out.append_null();
+                out.push(None);
                 continue;
             };
             let text = texts.value(row);
-            match formats.iter().find_map(|format| timestamp(text, format)) {
-                Some(nanos) => out.append_value(nanos),
-                None if self.lenient => out.append_null(),
+            match formats
+                .iter()
+                .find_map(|format| timestamp(text, format, unit))
+            {
+                Some(value) => out.push(Some(value)),
+                None if self.lenient => out.push(None),
                 None => {
                     return exec_err!(
                         "strptime: '{text}' does not fit the format {} (try_strptime gives NULL)",
@@ -115,7 +138,24 @@ impl ScalarUDFImpl for Strptime {
                 }
             }
         }
-        call_value(&args.args, Arc::new(out.finish()) as ArrayRef)
+        let out: ArrayRef = match unit {
+            TimeUnit::Nanosecond => Arc::new(TimestampNanosecondArray::from(out)),
+            _ => Arc::new(TimestampMicrosecondArray::from(out)),
+        };
+        call_value(&args.args, out)
+    }
+}
+
+/// Whether a constant format (or list of formats) reads nanoseconds (`%n`).
+fn reads_nanoseconds(format: &ScalarValue) -> bool {
+    match format {
+        ScalarValue::List(list) => (0..list.values().len()).any(|i| {
+            ScalarValue::try_from_array(list.values(), i).is_ok_and(|f| reads_nanoseconds(&f))
+        }),
+        other => other
+            .try_as_str()
+            .flatten()
+            .is_some_and(|f| f.contains("%n")),
     }
 }
 
@@ -151,7 +191,7 @@ fn formats_per_row(formats: &ArrayRef) -> Result<Vec<Option<Vec<String>>>> {
 
 /// Whether `text` reads in DuckDB's `format`.
 pub(super) fn fits(text: &str, format: &str) -> bool {
-    timestamp(text, &duckdb_format(format, false)).is_some()
+    timestamp(text, &duckdb_format(format, false), TimeUnit::Microsecond).is_some()
 }
 
 /// `strftime(value, 'format')`, or DuckDB's other order `strftime('format', value)`, with a
@@ -214,9 +254,10 @@ pub(super) fn duckdb_format(format: &str, writing: bool) -> String {
     out
 }
 
-/// Nanoseconds since the epoch of `text` read in `format` (chrono's spelling), the fields it
-/// leaves out defaulted as DuckDB defaults them; `None` where it does not fit.
-fn timestamp(text: &str, format: &str) -> Option<i64> {
+/// Microseconds or nanoseconds (`unit`) since the epoch of `text` read in `format` (chrono's
+/// spelling), the fields it leaves out defaulted as DuckDB defaults them; `None` where it does
+/// not fit or the unit cannot hold it.
+fn timestamp(text: &str, format: &str, unit: TimeUnit) -> Option<i64> {
     let mut parsed = Parsed::new();
     parse(&mut parsed, text, StrftimeItems::new(format)).ok()?;
     let has_year = parsed.year().is_some()
@@ -252,9 +293,12 @@ fn timestamp(text: &str, format: &str) -> Option<i64> {
     }
     // The fields as written, then moved to UTC by the offset they were written in.
     let offset = parsed.offset().unwrap_or(0);
-    let written = parsed.to_naive_datetime_with_offset(offset).ok()?;
-    let nanos = written.and_utc().timestamp_nanos_opt()?;
-    nanos.checked_sub(i64::from(offset) * 1_000_000_000)
+    let written = parsed.to_naive_datetime_with_offset(offset).ok()?.and_utc();
+    let (value, per_second) = match unit {
+        TimeUnit::Nanosecond => (written.timestamp_nanos_opt()?, 1_000_000_000),
+        _ => (written.timestamp_micros(), 1_000_000),
+    };
+    value.checked_sub(i64::from(offset) * per_second)
 }
 
 #[cfg(test)]
@@ -262,7 +306,7 @@ mod tests {
     use super::*;
 
     fn at(text: &str, format: &str) -> Option<String> {
-        timestamp(text, &duckdb_format(format, false)).map(|nanos| {
+        timestamp(text, &duckdb_format(format, false), TimeUnit::Nanosecond).map(|nanos| {
             chrono::DateTime::from_timestamp_nanos(nanos)
                 .naive_utc()
                 .to_string()

@@ -19,11 +19,16 @@ pub struct DuckDbTypes;
 
 impl TypePlanner for DuckDbTypes {
     fn plan_type_field(&self, sql_type: &SqlType) -> Result<Option<FieldRef>> {
-        let SqlType::Timestamp(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) = sql_type else {
-            return Ok(None);
+        let zone = match sql_type {
+            SqlType::Timestamp(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => {
+                Some("UTC".into())
+            }
+            SqlType::Timestamp(None, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone)
+            | SqlType::Datetime(None) => None,
+            _ => return Ok(None),
         };
-        let instant = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-        Ok(Some(Arc::new(Field::new("", instant, true))))
+        let timestamp = DataType::Timestamp(TimeUnit::Microsecond, zone);
+        Ok(Some(Arc::new(Field::new("", timestamp, true))))
     }
 }
 

@@ -384,7 +384,7 @@ async fn conditions_it_cannot_join_on_are_one_line() {
         ),
         (
             "SELECT * FROM trades t ASOF JOIN quotes q ON t.ticker = q.ticker AND t.ts >= q.price",
-            "an ASOF JOIN cannot compare t.ts (Timestamp(ns)) with q.price (Decimal128(4, 1))",
+            "an ASOF JOIN cannot compare t.ts (TIMESTAMP) with q.price (DECIMAL(4,1))",
         ),
     ] {
         let message = error(&mut s, sql).await;

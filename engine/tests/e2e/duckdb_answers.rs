@@ -855,6 +855,89 @@ async fn window_frames_take_intervals_as_duckdb_writes_them() {
     );
 }
 
+/// A TIMESTAMP is microseconds, as DuckDB's: years 1 to 9999 (the sentinel `9999-12-31`
+/// overflowed nanoseconds), and a Parquet file holds it as microseconds, which Spark and
+/// BigQuery read (they refuse nanoseconds). `now()` is a TIMESTAMPTZ; text read as a time is a
+/// TIMESTAMP; a file's nanoseconds stay TIMESTAMP_NS and meet TIMESTAMPs.
+#[tokio::test]
+async fn timestamps_are_microseconds_as_duckdbs() {
+    let dir = TempDir::new().unwrap();
+    let mut s = session();
+    for (sql, expected) in [
+        (
+            "SELECT TIMESTAMP '9999-12-31 23:59:59.999999', CAST('1500-01-01' AS TIMESTAMP), \
+             CAST(DATE '9999-12-31' AS TIMESTAMP)",
+            vec![
+                "9999-12-31T23:59:59.999999",
+                "1500-01-01T00:00:00",
+                "9999-12-31T00:00:00",
+            ],
+        ),
+        (
+            "SELECT typeof(TIMESTAMP '2024-01-01'), typeof(strptime('2024', '%Y')), \
+             typeof(strptime('1.500000000', '%S.%n')), typeof(now()), typeof(current_timestamp)",
+            vec![
+                "TIMESTAMP",
+                "TIMESTAMP",
+                "TIMESTAMP_NS",
+                "TIMESTAMP WITH TIME ZONE",
+                "TIMESTAMP WITH TIME ZONE",
+            ],
+        ),
+        (
+            "SELECT now() = current_timestamp, now() > TIMESTAMP '2024-01-01', \
+             CAST(now() AS DATE) = current_date",
+            vec!["true", "true", "true"],
+        ),
+        (
+            "SELECT count(*), min(t), typeof(min(t)) FROM generate_series(TIMESTAMP '2024-01-01', \
+             TIMESTAMP '2024-01-02', INTERVAL 6 HOUR) AS g(t)",
+            vec!["5", "2024-01-01T00:00:00", "TIMESTAMP_NS"],
+        ),
+    ] {
+        assert_eq!(query(&mut s, sql).await, [expected], "{sql}");
+    }
+    let csv = dir.path().join("times.csv");
+    std::fs::write(
+        &csv,
+        "id,at\n1,2024-01-01 10:00:00\n2,9999-12-31 00:00:00\n",
+    )
+    .unwrap();
+    let file = dir.path().join("times.parquet");
+    query(
+        &mut s,
+        &format!(
+            "COPY (SELECT at, at + INTERVAL 1 SECOND AS later FROM '{}') TO '{}'",
+            csv.display(),
+            file.display()
+        ),
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT name, logical_type LIKE '%MICROS%' FROM parquet_schema('{}') \
+                 WHERE name <> 'arrow_schema'",
+                file.display()
+            )
+        )
+        .await,
+        [["at", "true"], ["later", "true"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT typeof(at), max(later) FROM '{}' GROUP BY ALL",
+                file.display()
+            )
+        )
+        .await,
+        [["TIMESTAMP", "9999-12-31T00:00:01"]]
+    );
+}
+
 #[tokio::test]
 async fn a_date_plus_a_time_of_day_is_a_timestamp() {
     let (mut s, _dir) = table().await;

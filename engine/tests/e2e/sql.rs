@@ -762,7 +762,7 @@ async fn describe_summarize_and_show_tables() {
         [
             ["a", "INTEGER"],
             ["b", "DECIMAL(10,2)"],
-            ["c", "TIMESTAMP_NS"],
+            ["c", "TIMESTAMP"],
             ["d", "VARCHAR[]"],
             ["e", "STRUCT(f INTEGER)"]
         ]

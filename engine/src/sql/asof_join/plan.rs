@@ -23,6 +23,8 @@ use datafusion::execution::context::QueryPlanner;
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::type_coercion::binary::comparison_coercion;
+
+use crate::sql::types::sql_type_name;
 use datafusion::logical_expr::utils::{split_conjunction, split_conjunction_owned};
 use datafusion::logical_expr::{
     BinaryExpr, ColumnarValue, Expr, ExprSchemable, Extension, JoinType, LogicalPlan, Operator,
@@ -297,7 +299,9 @@ impl AnalyzerRule for AsofJoins {
                 let (left_type, right_type) = (l.get_type(left)?, r.get_type(right)?);
                 if left_type != right_type {
                     return Err(DataFusionError::Plan(format!(
-                        "an ASOF JOIN cannot compare {l} ({left_type}) with {r} ({right_type})"
+                        "an ASOF JOIN cannot compare {l} ({}) with {r} ({})",
+                        sql_type_name(&left_type),
+                        sql_type_name(&right_type)
                     )));
                 }
                 let node = AsofJoin::try_new(

@@ -1,0 +1,58 @@
+//! `range(start, stop, step)` and `generate_series(...)` in FROM over timestamps of any unit:
+//! DataFusion's take only nanosecond timestamps, so a TIMESTAMP (microseconds, as DuckDB's) or
+//! a TIMESTAMPTZ was refused ("First argument must be a timestamp or NULL"). [`SeriesTimes`]
+//! casts such arguments to nanoseconds and hands the call to DataFusion's function.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::Result;
+use datafusion::logical_expr::Expr;
+use datafusion::prelude::SessionContext;
+
+/// DataFusion's table function `inner`, with its timestamp arguments in nanoseconds.
+#[derive(Debug)]
+struct SeriesTimes {
+    inner: Arc<dyn TableFunctionImpl>,
+}
+
+impl TableFunctionImpl for SeriesTimes {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let exprs = args
+            .exprs()
+            .iter()
+            .map(in_nanoseconds)
+            .collect::<Result<Vec<_>>>()?;
+        self.inner
+            .call_with_args(TableFunctionArgs::new(&exprs, args.session()))
+    }
+}
+
+/// A constant timestamp of another unit as nanoseconds; any other argument as it is.
+fn in_nanoseconds(expr: &Expr) -> Result<Expr> {
+    match expr {
+        Expr::Literal(value, metadata) => match value.data_type() {
+            DataType::Timestamp(unit, zone) if unit != TimeUnit::Nanosecond => Ok(Expr::Literal(
+                value.cast_to(&DataType::Timestamp(TimeUnit::Nanosecond, zone))?,
+                metadata.clone(),
+            )),
+            _ => Ok(expr.clone()),
+        },
+        _ => Ok(expr.clone()),
+    }
+}
+
+/// Wraps the session's `range` and `generate_series` table functions.
+pub(super) fn register(ctx: &SessionContext) {
+    for name in ["range", "generate_series"] {
+        let inner = ctx
+            .state()
+            .table_functions()
+            .get(name)
+            .map(|f| Arc::clone(f.function()));
+        if let Some(inner) = inner {
+            ctx.register_udtf(name, Arc::new(SeriesTimes { inner }));
+        }
+    }
+}
