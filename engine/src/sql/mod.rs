@@ -76,6 +76,7 @@ mod numbered_rows;
 mod octet_length;
 pub(crate) mod optimizer;
 mod ordinality;
+mod partial_aliases;
 mod path_parts;
 mod pivot;
 mod positional_join;
@@ -532,6 +533,8 @@ impl SqlSession {
                 registered.push(placeholder.clone());
             }
             named_windows::inline(&mut statement)?;
+            // Boxed: it plans aliased relations, and that future would swell `plan`'s.
+            Box::pin(partial_aliases::complete(&mut statement, &state)).await?;
             // Boxed: it plans the joined relations, and that future would swell `plan`'s.
             Box::pin(natural_join::as_using(&mut statement, &state)).await?;
             using_join::merge_using_columns(&mut statement)?;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::sql::{columns, query, rows, session};
+use crate::sql::{columns, error, query, rows, session};
 
 #[tokio::test]
 async fn intersect_all_and_except_all_count_copies() {
@@ -199,8 +199,28 @@ async fn subqueries_and_ctes_name_their_columns_as_duckdb() {
             vec!["id", "id_1", "x", "id_2", "x_1"],
         ),
         ("SELECT *, x * 2 AS y FROM r", vec!["id", "x", "y"]),
+        // An alias naming fewer columns renames the first ones and keeps the rest's names.
+        ("SELECT * FROM r AS q(key)", vec!["key", "x"]),
+        (
+            "SELECT * FROM (SELECT * FROM r, (VALUES (3, 4)) v(\"Mixed Case\", w)) s(a, b)",
+            vec!["a", "b", "Mixed Case", "w"],
+        ),
+        (
+            "WITH c AS (SELECT 1 AS p, 2 AS q) SELECT * FROM c AS d(z)",
+            vec!["z", "q"],
+        ),
     ] {
         let batches = s.query(sql).await.unwrap();
         assert_eq!(columns(&batches), names, "{sql}");
     }
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT key, t.x FROM r AS t(key) JOIN (SELECT 1 AS key, 5 AS c) u USING (key)"
+        )
+        .await,
+        [["1", "2"]]
+    );
+    let err = error(&mut s, "SELECT * FROM (SELECT 1 AS a) t(x, y)").await;
+    assert!(err.contains("1 columns"), "{err}");
 }
