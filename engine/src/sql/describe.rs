@@ -51,6 +51,18 @@ pub async fn show_tables(session: &SqlSession) -> Result<SendableRecordBatchStre
     )])
 }
 
+/// `SHOW ALL TABLES`: every table and view of every schema and attached database, with its
+/// columns' names and types in order, as DuckDB lists them.
+pub async fn show_all_tables(session: &SqlSession) -> Result<SendableRecordBatchStream> {
+    let sql = "SELECT table_catalog AS database, table_schema AS schema, table_name AS name, \
+               list(column_name ORDER BY ordinal_position) AS column_names, \
+               list(data_type ORDER BY ordinal_position) AS column_types, false AS temporary \
+               FROM information_schema.columns \
+               WHERE table_schema NOT IN ('information_schema', 'tarn_files') \
+               GROUP BY ALL ORDER BY ALL";
+    Ok(session.dataframe(sql).await?.execute_stream().await?)
+}
+
 /// `SUMMARIZE t` / `SUMMARIZE SELECT ...`: per column its type, min, max, approximate distinct
 /// count, avg, std, quartiles, count and null percentage, computed in one aggregate pass.
 pub async fn summarize(session: &SqlSession, target: &str) -> Result<SendableRecordBatchStream> {

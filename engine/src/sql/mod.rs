@@ -335,6 +335,19 @@ impl SqlSession {
         let (first, rest) = split_first_word(statement);
         match first.to_ascii_uppercase().as_str() {
             "SUMMARIZE" => return describe::summarize(self, rest).await,
+            // DuckDB's `SHOW name` describes a table; `SHOW ALL TABLES` lists them all. Any
+            // other name is a setting, for DataFusion to show.
+            "SHOW" => {
+                let target = rest.trim().trim_end_matches(';').trim();
+                if target.eq_ignore_ascii_case("ALL TABLES") {
+                    return describe::show_all_tables(self).await;
+                }
+                if !target.eq_ignore_ascii_case("TABLES")
+                    && self.ctx.table_exist(target).unwrap_or(false)
+                {
+                    return describe::describe(self, &format!("SELECT * FROM {target}")).await;
+                }
+            }
             "COPY" => {
                 return match copy_from::as_insert(statement)? {
                     Some(copy) => {

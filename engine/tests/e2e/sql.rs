@@ -850,6 +850,28 @@ async fn describe_summarize_and_show_tables() {
     }
     let err = error(&mut s, "SELECT * FROM (DESCRIBE nosuch)").await;
     assert!(err.contains("nosuch"), "{err}");
+    // `SHOW t` describes a table; `SHOW ALL TABLES` lists every schema's, with their columns.
+    assert_eq!(
+        query(&mut s, "SHOW t").await,
+        query(&mut s, "DESCRIBE t").await
+    );
+    query(&mut s, "CREATE SCHEMA staging").await;
+    query(&mut s, "CREATE TABLE staging.raw AS SELECT 'x' AS text").await;
+    assert_eq!(
+        query(&mut s, "SHOW ALL TABLES").await,
+        [
+            [
+                "memory",
+                "main",
+                "t",
+                "[x, label]",
+                "[BIGINT, VARCHAR]",
+                "false"
+            ],
+            ["memory", "main", "w", "[y]", "[BIGINT]", "false"],
+            ["memory", "staging", "raw", "[text]", "[VARCHAR]", "false"]
+        ]
+    );
 }
 
 #[tokio::test]
