@@ -107,6 +107,7 @@ mod table_keys;
 mod text_functions;
 mod time_bucket;
 mod to_base;
+mod to_timestamp;
 mod tokens;
 mod transactions;
 mod try_expr;
@@ -690,6 +691,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(next_after::NextAfter::new()),
         ScalarUDF::from(square_root::SquareRoot::new()),
         ScalarUDF::from(current_time::Now::new()),
+        ScalarUDF::from(to_timestamp::ToTimestamp::new()),
         ScalarUDF::from(octet_length::OctetLength::new()),
         ScalarUDF::from(sha1_digest::Sha1Digest::new()),
         ScalarUDF::from(map_from_entries::MapFromEntries::new()),

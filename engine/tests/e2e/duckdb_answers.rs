@@ -857,8 +857,9 @@ async fn window_frames_take_intervals_as_duckdb_writes_them() {
 
 /// A TIMESTAMP is microseconds, as DuckDB's: years 1 to 9999 (the sentinel `9999-12-31`
 /// overflowed nanoseconds), and a Parquet file holds it as microseconds, which Spark and
-/// BigQuery read (they refuse nanoseconds). `now()` is a TIMESTAMPTZ; text read as a time is a
-/// TIMESTAMP; a file's nanoseconds stay TIMESTAMP_NS and meet TIMESTAMPs.
+/// BigQuery read (they refuse nanoseconds). `now()` and `to_timestamp(seconds)` are
+/// TIMESTAMPTZs; text read as a time is a TIMESTAMP; a file's nanoseconds stay TIMESTAMP_NS and
+/// meet TIMESTAMPs.
 #[tokio::test]
 async fn timestamps_are_microseconds_as_duckdbs() {
     let dir = TempDir::new().unwrap();
@@ -888,6 +889,16 @@ async fn timestamps_are_microseconds_as_duckdbs() {
             "SELECT now() = current_timestamp, now() > TIMESTAMP '2024-01-01', \
              CAST(now() AS DATE) = current_date",
             vec!["true", "true", "true"],
+        ),
+        // Epoch seconds are an instant, kept to the microsecond; text is read as before.
+        (
+            "SELECT CAST(to_timestamp(1700000000.5) AS VARCHAR), typeof(to_timestamp(0)), \
+             typeof(to_timestamp('2024-01-02 03:04:05'))",
+            vec![
+                "2023-11-14 22:13:20.5+00",
+                "TIMESTAMP WITH TIME ZONE",
+                "TIMESTAMP_NS",
+            ],
         ),
         (
             "SELECT count(*), min(t), typeof(min(t)) FROM generate_series(TIMESTAMP '2024-01-01', \
