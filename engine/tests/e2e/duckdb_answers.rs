@@ -596,6 +596,50 @@ async fn in_and_exists_are_values_in_a_select_list() {
     );
 }
 
+/// An `IN` subquery inside a condition, under OR or NOT, keeps SQL's NULL: `s NOT IN (...)` is
+/// NULL for a NULL `s` or a subquery holding a NULL, so `a = 5 OR s NOT IN (...)` drops such
+/// rows. DataFusion's mark joins answered FALSE there and kept them. Answers as DuckDB 2.0's.
+#[tokio::test]
+async fn in_subqueries_under_or_and_not_keep_sqls_nulls() {
+    let (mut s, _dir) =
+        parquet_view("SELECT * FROM (VALUES (1, NULL), (2, 'x'), (3, 'y'), (4, 'z')) AS v(a, s)")
+            .await;
+    query(
+        &mut s,
+        "CREATE TABLE seen AS SELECT * FROM (VALUES ('x'), ('z')) AS u(v)",
+    )
+    .await;
+    query(
+        &mut s,
+        "CREATE TABLE holey AS SELECT * FROM (VALUES ('x'), (NULL)) AS u(v)",
+    )
+    .await;
+    for (condition, expected) in [
+        ("a = 9 OR s NOT IN (SELECT v FROM seen)", vec!["3"]),
+        ("a = 9 OR NOT (s IN (SELECT v FROM seen))", vec!["3"]),
+        (
+            "a = 1 OR (a > 2 AND s NOT IN (SELECT v FROM seen))",
+            vec!["1", "3"],
+        ),
+        ("a = 9 OR s NOT IN (SELECT v FROM holey)", vec![]),
+        (
+            "coalesce(s IN (SELECT v FROM seen), true)",
+            vec!["1", "2", "4"],
+        ),
+        (
+            "(s NOT IN (SELECT v FROM holey)) IS NULL",
+            vec!["1", "3", "4"],
+        ),
+        // Reached through AND and OR alone, and as a whole condition, as before.
+        ("a = 9 OR s IN (SELECT v FROM holey)", vec!["2"]),
+        ("s NOT IN (SELECT v FROM seen)", vec!["3"]),
+    ] {
+        let sql = format!("SELECT a FROM t WHERE {condition} ORDER BY a");
+        let expected: Vec<Vec<&str>> = expected.into_iter().map(|a| vec![a]).collect();
+        assert_eq!(query(&mut s, &sql).await, expected, "{sql}");
+    }
+}
+
 /// A row of values in a subquery's rows, `WHERE (a, b) [NOT] IN (SELECT x, y ...)`, with SQL's
 /// row comparison: a pair with a NULL is equal to nothing, and `NOT IN` keeps a row only where
 /// every subquery row differs for certain. Answers as DuckDB 2.0 gives them.

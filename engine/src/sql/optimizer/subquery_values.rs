@@ -9,6 +9,11 @@
 //! empty, NULL when x is NULL or S holds a NULL, and false otherwise; `EXISTS (S)` is whether S
 //! has a row. S is planned up to three times. Columns keep their names.
 //!
+//! In a filter, DataFusion plans an `IN` subquery inside a condition (under OR or NOT, or in
+//! another expression) as a mark join, whose answer is never NULL: `WHERE a = 5 OR s NOT IN
+//! (SELECT ...)` kept the rows where `s` is NULL. The rule gives such a subquery the same
+//! three-valued form, where NULL and FALSE would differ ([`rewrite_filter`]).
+//!
 //! A subquery in an aggregate's arguments, its FILTER or a group key (`count(*) FILTER (WHERE id
 //! IN (SELECT id FROM flagged))`) fails in DataFusion wherever it is: it decorrelates only
 //! those in projections and filters. The rule computes such a subquery in a projection below
@@ -20,10 +25,12 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema, ExprSchema, Result, ScalarValue};
 use datafusion::functions_aggregate::count::count_all;
-use datafusion::logical_expr::expr::{Exists, InSubquery};
+use datafusion::logical_expr::expr::{BinaryExpr, Exists, InSubquery};
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::utils::{conjunction, split_conjunction_owned};
 use datafusion::logical_expr::{
-    Aggregate, Expr, LogicalPlan, LogicalPlanBuilder, Projection, Subquery, case, lit,
+    Aggregate, Expr, Filter, LogicalPlan, LogicalPlanBuilder, Operator, Projection, Subquery, case,
+    lit,
 };
 use datafusion::optimizer::AnalyzerRule;
 
@@ -36,6 +43,9 @@ impl AnalyzerRule for SubqueryValues {
         plan.transform_up_with_subqueries(|node| match node {
             LogicalPlan::Projection(projection) if projection.expr.iter().any(tests_subquery) => {
                 rewrite_projection(projection).map(Transformed::yes)
+            }
+            LogicalPlan::Filter(filter) if tests_subquery(&filter.predicate) => {
+                rewrite_filter(filter)
             }
             LogicalPlan::Aggregate(aggregate)
                 if aggregate
@@ -124,6 +134,75 @@ fn lift_subqueries(aggregate: Aggregate) -> Result<LogicalPlan> {
     )?))
 }
 
+/// `filter` with each `IN` subquery whose NULL answer matters given the three-valued form:
+/// one under NOT, `NOT IN` other than as a whole condition, or one inside another expression
+/// (`coalesce(x IN (...), true)`). DataFusion plans those as mark joins, whose FALSE for a NULL
+/// `x` or a subquery holding a NULL made `WHERE a = 5 OR s NOT IN (SELECT ...)` keep the rows
+/// where `s` is NULL. A whole condition (`WHERE x [NOT] IN (...)`, a null-aware anti join for
+/// NOT IN) and an `IN` reached through AND and OR alone (where NULL and FALSE drop the row
+/// alike) keep DataFusion's joins.
+fn rewrite_filter(filter: Filter) -> Result<Transformed<LogicalPlan>> {
+    let outer = Arc::clone(filter.input.schema());
+    let mut changed = false;
+    let conditions = split_conjunction_owned(filter.predicate.clone())
+        .into_iter()
+        .map(|condition| match condition {
+            Expr::InSubquery(_) | Expr::Exists(_) => Ok(condition),
+            other => {
+                let guarded = positive(other.clone(), &outer)?;
+                changed |= guarded != other;
+                Ok(guarded)
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if !changed {
+        return Ok(Transformed::no(LogicalPlan::Filter(filter)));
+    }
+    let predicate = conjunction(conditions).expect("a filter has one condition at least");
+    Ok(Transformed::yes(LogicalPlan::Filter(Filter::try_new(
+        predicate,
+        filter.input,
+    )?)))
+}
+
+/// `expr`, a condition whose NULL drops its row as FALSE does, with the `IN` subqueries below
+/// it that are not reached through AND and OR alone in three-valued form.
+fn positive(expr: Expr, outer: &DFSchema) -> Result<Expr> {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr { left, op, right })
+            if matches!(op, Operator::And | Operator::Or) =>
+        {
+            Ok(Expr::BinaryExpr(BinaryExpr::new(
+                Box::new(positive(*left, outer)?),
+                op,
+                Box::new(positive(*right, outer)?),
+            )))
+        }
+        Expr::InSubquery(InSubquery { negated: false, .. }) | Expr::Exists(_) => Ok(expr),
+        other => three_valued(other, outer),
+    }
+}
+
+/// `expr` with every `IN` subquery in it (outside subqueries of its own) as `count(*)`
+/// subqueries that keep SQL's three-valued answer, and every `EXISTS` as a count.
+fn three_valued(expr: Expr, outer: &DFSchema) -> Result<Expr> {
+    Ok(expr
+        .transform_up(|e| match e {
+            Expr::InSubquery(InSubquery {
+                expr,
+                subquery,
+                negated,
+            }) => in_value(*expr, subquery, outer)
+                .map(|value| Transformed::yes(negate_if(value, negated))),
+            Expr::Exists(Exists { subquery, negated }) => {
+                let rows = count_subquery(&subquery, None, vec![])?;
+                Ok(Transformed::yes(negate_if(rows.gt(lit(0i64)), negated)))
+            }
+            e => Ok(Transformed::no(e)),
+        })?
+        .data)
+}
+
 fn rewrite_projection(projection: Projection) -> Result<LogicalPlan> {
     let outer = Arc::clone(projection.input.schema());
     let names = NamePreserver::new_for_projection();
@@ -132,20 +211,7 @@ fn rewrite_projection(projection: Projection) -> Result<LogicalPlan> {
         .into_iter()
         .map(|expr| {
             let name = names.save(&expr);
-            let rewritten = expr.transform_up(|e| match e {
-                Expr::InSubquery(InSubquery {
-                    expr,
-                    subquery,
-                    negated,
-                }) => in_value(*expr, subquery, &outer)
-                    .map(|value| Transformed::yes(negate_if(value, negated))),
-                Expr::Exists(Exists { subquery, negated }) => {
-                    let rows = count_subquery(&subquery, None, vec![])?;
-                    Ok(Transformed::yes(negate_if(rows.gt(lit(0i64)), negated)))
-                }
-                e => Ok(Transformed::no(e)),
-            })?;
-            Ok(name.restore(rewritten.data))
+            Ok(name.restore(three_valued(expr, &outer)?))
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(LogicalPlan::Projection(Projection::try_new(
