@@ -14,14 +14,16 @@ use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::sum_checked;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, FieldRef, Int64Type, UInt64Type};
 use datafusion::arrow::error::ArrowError;
+use datafusion::common::types::{NativeType, logical_boolean, logical_int64};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::functions_aggregate::sum::sum_udaf;
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::AggregateOrderSensitivity;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, EmitTo, Expr, GroupsAccumulator,
-    Operator, ReversedUDAF, SetMonotonicity, Signature, StatisticsArgs,
+    Accumulator, AggregateUDF, AggregateUDFImpl, Coercion, Documentation, EmitTo, Expr,
+    GroupsAccumulator, Operator, ReversedUDAF, SetMonotonicity, Signature, StatisticsArgs,
+    TypeSignature, TypeSignatureClass,
 };
 
 use super::decimal_avg::selected;
@@ -31,11 +33,27 @@ use super::types::sql_type_name;
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DuckSum {
     inner: Arc<AggregateUDF>,
+    /// DataFusion's, and a BOOLEAN summed as 1 for true, as DuckDB sums it: `sum(label = 1)`
+    /// counts the matches (DataFusion refused it).
+    signature: Signature,
 }
 
 impl DuckSum {
     pub fn new() -> Self {
-        DuckSum { inner: sum_udaf() }
+        let inner = sum_udaf();
+        let booleans = TypeSignature::Coercible(vec![Coercion::new_implicit(
+            TypeSignatureClass::Native(logical_int64()),
+            vec![TypeSignatureClass::Native(logical_boolean())],
+            NativeType::Int64,
+        )]);
+        let signature = match &inner.signature().type_signature {
+            TypeSignature::OneOf(types) => Signature::one_of(
+                types.iter().cloned().chain([booleans]).collect(),
+                inner.signature().volatility,
+            ),
+            _ => inner.signature().clone(),
+        };
+        DuckSum { inner, signature }
     }
 }
 
@@ -75,7 +93,7 @@ impl AggregateUDFImpl for DuckSum {
     }
 
     fn signature(&self) -> &Signature {
-        self.inner.signature()
+        &self.signature
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {

@@ -15,6 +15,7 @@ mod bar;
 mod bits;
 mod byte_codecs;
 mod byte_sizes;
+mod call_comparisons;
 mod cast_names;
 mod checked_reads;
 mod checked_sum;
@@ -881,7 +882,11 @@ pub(crate) fn parse_one(sql: &str) -> Result<Statement> {
     let mut statements = Parser::parse_sql(&dialect::TarnDialect, &sql)
         .map_err(|e| TarnError::Parse(parser_message(&e.to_string(), &sql)))?;
     match statements.len() {
-        1 => Ok(statements.remove(0)),
+        1 => {
+            let mut statement = statements.remove(0);
+            call_comparisons::as_comparisons(&mut statement);
+            Ok(statement)
+        }
         0 => Err(TarnError::Parse("empty statement".into())),
         n => Err(TarnError::Parse(format!(
             "expected one statement, found {n}"

@@ -640,6 +640,58 @@ async fn in_subqueries_under_or_and_not_keep_sqls_nulls() {
     }
 }
 
+/// `name = value` inside a call is a comparison, as in DuckDB (the parser read it as a named
+/// argument, which every scalar and aggregate function refused), and `sum` of a BOOLEAN counts
+/// its trues: `sum(label = 1)`, the accuracy `avg(CAST(pred = label AS DOUBLE))`. A table
+/// function's `header = true` is still a named setting. Answers as DuckDB 2.0's.
+#[tokio::test]
+async fn comparisons_inside_calls_are_comparisons() {
+    let (mut s, dir) = parquet_view(
+        "SELECT * FROM (VALUES (1, 1, 'en'), (0, 1, 'de'), (1, 1, 'en'), (0, 0, NULL)) \
+         AS v(pred, label, lang)",
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT sum(label = 1), avg(CAST(pred = label AS DOUBLE)), bool_or(lang = 'de'), \
+             count(DISTINCT lang = 'en'), count_if(lang = 'en'), coalesce(max(lang) = 'en', false), \
+             list(pred = label ORDER BY lang NULLS FIRST, pred) FROM t"
+        )
+        .await,
+        [[
+            "3",
+            "0.75",
+            "true",
+            "2",
+            "2",
+            "true",
+            "[true, false, true, true]"
+        ]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT lang, sum(pred = 1) FROM t GROUP BY lang ORDER BY lang NULLS LAST"
+        )
+        .await,
+        [["de", "0"], ["en", "2"], ["NULL", "0"]]
+    );
+    let csv = dir.path().join("flags.csv");
+    std::fs::write(&csv, "flag\n1\n").unwrap();
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT flag = 1 FROM read_csv('{}', header = true)",
+                csv.display()
+            )
+        )
+        .await,
+        [["true"]]
+    );
+}
+
 /// A row of values in a subquery's rows, `WHERE (a, b) [NOT] IN (SELECT x, y ...)`, with SQL's
 /// row comparison: a pair with a NULL is equal to nothing, and `NOT IN` keeps a row only where
 /// every subquery row differs for certain. Answers as DuckDB 2.0 gives them.
