@@ -6,15 +6,14 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue, internal_err};
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
-/// The zone DuckDB's TIMESTAMPTZ values are shown in (`types::DuckDbTypes` plans the type).
-const UTC: &str = "UTC";
+use super::types::{UTC, timestamptz};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Now {
@@ -37,10 +36,6 @@ impl Now {
     }
 }
 
-fn instant() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
-}
-
 impl ScalarUDFImpl for Now {
     fn name(&self) -> &str {
         "now"
@@ -55,11 +50,11 @@ impl ScalarUDFImpl for Now {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(instant())
+        Ok(timestamptz())
     }
 
     fn return_field_from_args(&self, _args: ReturnFieldArgs) -> Result<FieldRef> {
-        Ok(Arc::new(Field::new(self.name(), instant(), false)))
+        Ok(Arc::new(Field::new(self.name(), timestamptz(), false)))
     }
 
     /// The statement's start, a constant before the plan runs.

@@ -13,7 +13,7 @@ use datafusion::arrow::array::{
     ArrayRef, BinaryBuilder, Int64Array, RecordBatch, StringArray, StringBuilder,
     TimestampMicrosecondArray,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::datasource::TableType;
@@ -76,11 +76,7 @@ pub async fn file_contents_table(
         Field::new("filename", DataType::Utf8, false),
         Field::new("content", content_type, true),
         Field::new("size", DataType::Int64, false),
-        Field::new(
-            "last_modified",
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            false,
-        ),
+        Field::new("last_modified", super::types::timestamptz(), false),
     ]));
     Ok(Arc::new(FileContents {
         schema,
@@ -201,7 +197,7 @@ async fn read_batch(
         .iter()
         .map(|f| Some(f.meta.last_modified.timestamp_micros()))
         .collect::<TimestampMicrosecondArray>()
-        .with_timezone("UTC");
+        .with_timezone(super::types::UTC);
     let contents: ArrayRef = match (reads_content, content) {
         (false, _) => {
             datafusion::arrow::array::new_null_array(schema.field(1).data_type(), files.len())

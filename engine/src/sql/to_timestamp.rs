@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{AsArray, TimestampMicrosecondArray};
-use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{
@@ -15,9 +15,7 @@ use datafusion::logical_expr::{
 };
 
 use super::text_functions::{arrays, call_value};
-
-/// The zone of DuckDB's TIMESTAMPTZ values (as `types::DuckDbTypes` plans the type).
-const UTC: &str = "UTC";
+use super::types::{UTC, timestamptz};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct ToTimestamp {
@@ -40,10 +38,6 @@ fn reads_seconds(arg_types: &[DataType]) -> bool {
     matches!(arg_types, [DataType::Float64])
 }
 
-fn instant() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
-}
-
 impl ScalarUDFImpl for ToTimestamp {
     fn name(&self) -> &str {
         "to_timestamp"
@@ -62,7 +56,7 @@ impl ScalarUDFImpl for ToTimestamp {
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         match reads_seconds(arg_types) {
-            true => Ok(instant()),
+            true => Ok(timestamptz()),
             false => self.text.return_type(arg_types),
         }
     }

@@ -17,11 +17,19 @@ use sqlparser::ast::{DataType as SqlType, TimezoneInfo};
 #[derive(Debug, Default)]
 pub struct DuckDbTypes;
 
+/// The zone DuckDB's TIMESTAMPTZ values are held and shown in.
+pub(crate) const UTC: &str = "UTC";
+
+/// DuckDB's TIMESTAMPTZ as Arrow holds it: microseconds in UTC.
+pub(crate) fn timestamptz() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
+}
+
 impl TypePlanner for DuckDbTypes {
     fn plan_type_field(&self, sql_type: &SqlType) -> Result<Option<FieldRef>> {
         let zone = match sql_type {
             SqlType::Timestamp(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => {
-                Some("UTC".into())
+                Some(UTC.into())
             }
             SqlType::Timestamp(None, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone)
             | SqlType::Datetime(None) => None,
