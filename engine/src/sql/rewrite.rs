@@ -245,6 +245,27 @@ impl VisitorMut for OperatorRewriter {
         if let Err(err) = super::like_patterns::rewrite(expr) {
             return ControlFlow::Break(err);
         }
+        // DuckDB's `s SIMILAR TO 'regex'` matches the whole string; DataFusion's matched
+        // anywhere in it (`'Hello' SIMILAR TO '[a-z]+'` was true).
+        if let Expr::SimilarTo {
+            negated,
+            expr: tested,
+            pattern,
+            escape_char: None,
+        } = expr
+        {
+            let text = |s: &str| Expr::value(Value::SingleQuotedString(s.into()));
+            let whole = call("concat", [text("^(?:"), (**pattern).clone(), text(")$")]);
+            let matched = call("regexp_like", [(**tested).clone(), whole]);
+            *expr = match negated {
+                true => Expr::UnaryOp {
+                    op: UnaryOperator::Not,
+                    expr: Box::new(Expr::Nested(Box::new(matched))),
+                },
+                false => matched,
+            };
+            return ControlFlow::Continue(());
+        }
         if let Expr::Value(value) = expr
             && let Value::Number(digits, _) = &value.value
             && digits.contains(['e', 'E'])

@@ -559,6 +559,22 @@ async fn glob_matches_whole_strings_as_duckdb_does() {
     );
     let err = error(&mut s, "SELECT x GLOB '1' FROM t").await;
     assert!(err.contains("GLOB takes strings, not BIGINT"), "{err}");
+    // SIMILAR TO matches its regular expression against the whole string too (DataFusion's
+    // matched anywhere: `'héllo' SIMILAR TO '[a-z]+'` was true).
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT s, s SIMILAR TO '[a-z]+', s NOT SIMILAR TO 'h.*', s SIMILAR TO 'b|h.*o' \
+             FROM t WHERE g = 1 ORDER BY d"
+        )
+        .await,
+        [
+            ["b", "true", "true", "true"],
+            ["a", "true", "true", "false"],
+            ["b", "true", "true", "true"],
+            ["héllo", "false", "false", "true"]
+        ]
+    );
 }
 
 /// `[element FOR x IN list IF condition]`, over a column, nested, and beside plain lists.
