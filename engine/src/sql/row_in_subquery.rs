@@ -8,9 +8,10 @@
 //!
 //! which DataFusion runs as a semi join on the columns. The subquery's columns are renamed, so
 //! that `(a, b) IN (SELECT a, b FROM u)` compares the outer `a` with `u.a`, and it cannot read
-//! the outer query's columns (DuckDB does not run such a correlated one either). A condition of WHERE needs only its
-//! TRUE rows, and the two are TRUE for the same rows: a row with a NULL value is in no
-//! subquery's rows by SQL's row comparison (DuckDB's too), as it meets no equality.
+//! the outer query's columns (DuckDB does not run such a correlated one either). A condition
+//! of WHERE needs only its TRUE rows, and the two are TRUE for the same rows: a row with a
+//! NULL value is in no subquery's rows by SQL's row comparison (DuckDB's too), as it meets no
+//! equality.
 //!
 //! `NOT IN` is TRUE only where every subquery row differs for certain: some pair of values is
 //! unequal with neither NULL. So `(a, b) NOT IN (...)` becomes `NOT EXISTS (... WHERE
