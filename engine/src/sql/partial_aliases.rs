@@ -109,7 +109,7 @@ impl Visitor for Candidates {
 
 /// The number of columns a query body selects where its text says: a select list without `*`,
 /// or a VALUES list's width.
-fn written_width(body: &SetExpr) -> Option<usize> {
+pub(super) fn written_width(body: &SetExpr) -> Option<usize> {
     match body {
         SetExpr::Select(select) => select
             .projection

@@ -25,7 +25,7 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    BinaryOperator, Expr, Ident, Query, Select, SelectItem, SetExpr, Statement, TableAlias,
+    BinaryOperator, Expr, Ident, Query, Select, SetExpr, Statement, TableAlias,
     TableAliasColumnDef, TableFactor, TableWithJoins, VisitorMut,
 };
 
@@ -109,7 +109,7 @@ fn row_in(condition: &Expr) -> Option<(&[Expr], &Query, bool)> {
 
 /// `[NOT] EXISTS (SELECT 1 FROM (subquery) AS tarn_in(tarn_in_1, ...) WHERE ...)`.
 fn exists(values: &[Expr], subquery: &Query, negated: bool) -> Result<Expr> {
-    if let Some(width) = select_width(subquery)
+    if let Some(width) = super::partial_aliases::written_width(&subquery.body)
         && width != values.len()
     {
         return Err(TarnError::Invalid(format!(
@@ -173,20 +173,6 @@ fn subquery_rows(subquery: &Query, width: usize) -> (Box<Query>, Vec<Expr>) {
         }];
     }
     (query, selected)
-}
-
-/// The number of columns a subquery selects, where its select list says (no `*`).
-fn select_width(subquery: &Query) -> Option<usize> {
-    let SetExpr::Select(select) = subquery.body.as_ref() else {
-        return None;
-    };
-    let plain = select.projection.iter().all(|item| {
-        matches!(
-            item,
-            SelectItem::UnnamedExpr(_) | SelectItem::ExprWithAlias { .. }
-        )
-    });
-    plain.then_some(select.projection.len())
 }
 
 fn binary(left: Expr, op: BinaryOperator, right: Expr) -> Expr {

@@ -6,10 +6,12 @@
 //! statement around it is planned (a description or a summary is a row per column).
 
 use std::sync::Arc;
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use datafusion::datasource::MemTable;
 use datafusion::sql::sqlparser::tokenizer::Token;
+use regex::Regex;
 
 use super::tokens::{is_keyword, previous_significant, skip_whitespace};
 use super::{SqlSession, collect, rewrite::FILES_SCHEMA};
@@ -31,8 +33,13 @@ pub(super) struct Replaced {
 /// Replaces each parenthesized statement of `sql` (see the module documentation); `None` when
 /// there is none.
 pub(super) async fn replace(session: &mut SqlSession, sql: &str) -> Result<Option<Replaced>> {
-    let upper = sql.to_ascii_uppercase();
-    if !STATEMENTS.iter().any(|s| upper.contains(s)) {
+    // A cheap look for `(` and a statement's keyword before tokenizing: every statement
+    // passes here, and `DESC` alone is in many.
+    static OPENING: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\(\s*(DESCRIBE|DESC|SUMMARIZE|SHOW|PIVOT|UNPIVOT)\b")
+            .expect("a valid pattern")
+    });
+    if !OPENING.is_match(sql) {
         return Ok(None);
     }
     let tokens = super::tokenize(sql)?;
