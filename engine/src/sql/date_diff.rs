@@ -26,7 +26,7 @@ use datafusion::logical_expr::{
 
 /// The parts `date_diff` counts, under DuckDB's names for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Part {
+pub(super) enum Part {
     /// A number of years: a year, a decade, a century, a millennium.
     Years(i64),
     Quarter,
@@ -38,7 +38,7 @@ enum Part {
 }
 
 impl Part {
-    fn parse(name: &str) -> Option<Part> {
+    pub(super) fn parse(name: &str) -> Option<Part> {
         Some(match name.to_lowercase().as_str() {
             "year" | "years" | "y" | "yr" | "yrs" => Part::Years(1),
             "decade" | "decades" | "dec" | "decs" => Part::Years(10),

@@ -30,8 +30,8 @@ use sqlparser::ast::{
 
 /// Registers DataFusion's functions under DuckDB's names as well.
 pub fn register_aliases(ctx: &SessionContext) {
-    use datafusion::functions::{core, datetime, math, regex, string};
-    let scalars: [(ScalarUDF, &[&str]); 10] = [
+    use datafusion::functions::{core, datetime, regex, string};
+    let scalars: [(ScalarUDF, &[&str]); 9] = [
         (core::get_field().as_ref().clone(), &["struct_extract"]),
         (regex::regexp_like().as_ref().clone(), &["regexp_matches"]),
         (
@@ -40,7 +40,6 @@ pub fn register_aliases(ctx: &SessionContext) {
         ),
         (string::starts_with().as_ref().clone(), &["prefix"]),
         (string::ends_with().as_ref().clone(), &["suffix"]),
-        (math::signum().as_ref().clone(), &["sign"]),
         (string::upper().as_ref().clone(), &["ucase"]),
         (string::lower().as_ref().clone(), &["lcase"]),
         (datetime::to_char().as_ref().clone(), &["strftime"]),

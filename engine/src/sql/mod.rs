@@ -29,6 +29,7 @@ mod current_time;
 mod date_diff;
 mod date_part_list;
 mod date_periods;
+mod date_trunc;
 mod decimal_avg;
 mod describe;
 pub(crate) mod dialect;
@@ -93,6 +94,7 @@ mod sequences;
 mod series_times;
 mod set_operations;
 mod sha1_digest;
+mod sign;
 mod slice;
 mod sniff;
 mod split;
@@ -691,6 +693,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(glob_match::GlobMatch::new()),
         ScalarUDF::from(next_after::NextAfter::new()),
         ScalarUDF::from(square_root::SquareRoot::new()),
+        ScalarUDF::from(sign::Sign::new()),
         ScalarUDF::from(current_time::Now::new()),
         ScalarUDF::from(to_timestamp::ToTimestamp::new()),
         ScalarUDF::from(octet_length::OctetLength::new()),
@@ -702,6 +705,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(duckdb_text::DuckDbText::new()),
         ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::Boundaries)),
         ScalarUDF::from(date_diff::DateDiff::new(date_diff::Counting::WholeParts)),
+        ScalarUDF::from(date_trunc::DateTrunc::new()),
         ScalarUDF::from(substring::DuckSubstring::new()),
         ScalarUDF::from(strptime::Strptime::new(false)),
         ScalarUDF::from(strptime::Strptime::new(true)),

@@ -27,15 +27,26 @@ pub(crate) fn timestamptz() -> DataType {
 
 impl TypePlanner for DuckDbTypes {
     fn plan_type_field(&self, sql_type: &SqlType) -> Result<Option<FieldRef>> {
-        let zone = match sql_type {
+        let (unit, zone) = match sql_type {
             SqlType::Timestamp(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => {
-                Some(UTC.into())
+                (TimeUnit::Microsecond, Some(UTC.into()))
             }
             SqlType::Timestamp(None, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone)
-            | SqlType::Datetime(None) => None,
+            | SqlType::Datetime(None) => (TimeUnit::Microsecond, None),
+            // DuckDB's TIMESTAMP_S, _MS, _US and _NS, timestamps of other units.
+            SqlType::Custom(name, modifiers) if modifiers.is_empty() => {
+                let unit = match name.to_string().to_uppercase().as_str() {
+                    "TIMESTAMP_S" => TimeUnit::Second,
+                    "TIMESTAMP_MS" => TimeUnit::Millisecond,
+                    "TIMESTAMP_US" => TimeUnit::Microsecond,
+                    "TIMESTAMP_NS" => TimeUnit::Nanosecond,
+                    _ => return Ok(None),
+                };
+                (unit, None)
+            }
             _ => return Ok(None),
         };
-        let timestamp = DataType::Timestamp(TimeUnit::Microsecond, zone);
+        let timestamp = DataType::Timestamp(unit, zone);
         Ok(Some(Arc::new(Field::new("", timestamp, true))))
     }
 }

@@ -79,6 +79,15 @@ async fn integer_overflow_is_an_error() {
             "SELECT 9223372036854775807 + 1",
             "Overflow in addition of BIGINT",
         ),
+        // Only the smallest value of a type has no negation (DataFusion gave it back).
+        (
+            "SELECT -small FROM t",
+            "Overflow in negation of TINYINT (-128)",
+        ),
+        (
+            "SELECT -i - 2 FROM t WHERE i > 0",
+            "Overflow in subtraction of BIGINT",
+        ),
     ] {
         let err = error(&mut s, sql).await;
         assert!(err.starts_with("Out of Range Error: "), "{sql}: {err}");
@@ -87,8 +96,11 @@ async fn integer_overflow_is_an_error() {
     }
     // What fits is computed as before.
     assert_eq!(
-        query(&mut s, "SELECT i - 1, small + 27 FROM t ORDER BY i").await,
-        [["-4", "-101"], ["9223372036854775806", "127"]]
+        query(&mut s, "SELECT i - 1, small + 27, -i FROM t ORDER BY i").await,
+        [
+            ["-4", "-101", "3"],
+            ["9223372036854775806", "127", "-9223372036854775807"]
+        ]
     );
     assert_eq!(
         query(
@@ -1091,6 +1103,156 @@ async fn a_date_plus_a_time_of_day_is_a_timestamp() {
         )
         .await,
         [["DATE"]]
+    );
+}
+
+#[tokio::test]
+async fn dates_of_any_year_meet_timestamps_and_truncate() {
+    // DataFusion met a DATE and a TIMESTAMP in nanoseconds, which hold only 1677 to 2262, and
+    // truncated in nanoseconds: with the `0001-01-01` sentinel, each of these failed.
+    let (mut s, _dir) = parquet_view(
+        "SELECT * FROM (VALUES \
+               (1, DATE '0001-01-01', TIMESTAMP '2024-01-01 10:00:00', 'month'), \
+               (2, DATE '2024-01-01', TIMESTAMP '2024-01-01 00:00:00', 'year'), \
+               (3, DATE '1500-05-05', TIMESTAMP '1500-05-05 10:20:30.5', NULL)) \
+             AS v(id, d, ts, part)",
+    )
+    .await;
+    for (sql, expected) in [
+        (
+            "SELECT id, d < ts, d = ts, d IN (ts, TIMESTAMP '0001-01-01'), \
+             d BETWEEN TIMESTAMP '0001-01-01' AND ts FROM t ORDER BY id",
+            vec![
+                vec!["1", "true", "false", "true", "true"],
+                vec!["2", "false", "true", "true", "true"],
+                vec!["3", "true", "false", "false", "true"],
+            ],
+        ),
+        (
+            "SELECT id, coalesce(d, ts), greatest(d, ts), CASE WHEN id = 1 THEN d ELSE ts END, \
+             typeof(coalesce(d, ts)) FROM t ORDER BY id",
+            vec![
+                vec![
+                    "1",
+                    "0001-01-01T00:00:00",
+                    "2024-01-01T10:00:00",
+                    "0001-01-01T00:00:00",
+                    "TIMESTAMP",
+                ],
+                vec![
+                    "2",
+                    "2024-01-01T00:00:00",
+                    "2024-01-01T00:00:00",
+                    "2024-01-01T00:00:00",
+                    "TIMESTAMP",
+                ],
+                vec![
+                    "3",
+                    "1500-05-05T00:00:00",
+                    "1500-05-05T10:20:30.500",
+                    "1500-05-05T10:20:30.500",
+                    "TIMESTAMP",
+                ],
+            ],
+        ),
+        // A date plus a time of day, either way round.
+        (
+            "SELECT d + TIME '10:30:00.25', TIME '23:59:59' + d, typeof(d + TIME '10:00') \
+             FROM t WHERE id = 1",
+            vec![vec![
+                "0001-01-01T10:30:00.250",
+                "0001-01-01T23:59:59",
+                "TIMESTAMP",
+            ]],
+        ),
+        // date_trunc: a DATE gives a TIMESTAMP, the part may differ by row, a NULL part gives
+        // NULL; DuckDB's parts and their other names.
+        (
+            "SELECT id, date_trunc('month', d), date_trunc('week', ts), date_trunc(part, d), \
+             last_day(d), typeof(date_trunc('day', d)) FROM t ORDER BY id",
+            vec![
+                vec![
+                    "1",
+                    "0001-01-01T00:00:00",
+                    "2024-01-01T00:00:00",
+                    "0001-01-01T00:00:00",
+                    "0001-01-31",
+                    "TIMESTAMP",
+                ],
+                vec![
+                    "2",
+                    "2024-01-01T00:00:00",
+                    "2024-01-01T00:00:00",
+                    "2024-01-01T00:00:00",
+                    "2024-01-31",
+                    "TIMESTAMP",
+                ],
+                vec![
+                    "3",
+                    "1500-05-01T00:00:00",
+                    "1500-04-30T00:00:00",
+                    "NULL",
+                    "1500-05-31",
+                    "TIMESTAMP",
+                ],
+            ],
+        ),
+        (
+            "SELECT date_trunc('isoyear', DATE '2021-01-02'), datetrunc('centuries', ts), \
+             date_trunc('yrs', ts), date_trunc('ms', ts), date_trunc('epoch', ts), \
+             date_trunc('doy', ts) FROM t WHERE id = 3",
+            vec![vec![
+                "2019-12-30T00:00:00",
+                "1500-01-01T00:00:00",
+                "1500-01-01T00:00:00",
+                "1500-05-05T10:20:30.500",
+                "1500-05-05T10:20:30",
+                "1500-05-05T00:00:00",
+            ]],
+        ),
+        // A TIMESTAMPTZ stays one, cut in its zone (UTC); DuckDB's other timestamp units are
+        // types too.
+        (
+            "SELECT CAST(date_trunc('hour', TIMESTAMPTZ '2024-05-05 10:20:00+02') AS VARCHAR), \
+             typeof('2024-05-05'::TIMESTAMP_NS), typeof('2024-05-05'::TIMESTAMP_MS), \
+             typeof('2024-05-05'::TIMESTAMP_S)",
+            vec![vec![
+                "2024-05-05 08:00:00+00",
+                "TIMESTAMP_NS",
+                "TIMESTAMP_MS",
+                "TIMESTAMP_S",
+            ]],
+        ),
+    ] {
+        assert_eq!(query(&mut s, sql).await, expected, "{sql}");
+    }
+    let err = error(&mut s, "SELECT date_trunc('fortnight', d) FROM t").await;
+    assert!(
+        err.contains("date_trunc: unknown date part 'fortnight'"),
+        "{err}"
+    );
+    let err = error(&mut s, "SELECT date_trunc('hour', TIME '10:00')").await;
+    assert!(
+        err.contains("date_trunc cuts a DATE or a TIMESTAMP, not TIME"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn sign_is_a_tinyint() {
+    let (mut s, _dir) = table().await;
+    // DataFusion's signum gave DOUBLEs, and NaN for NaN.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT sign(i), sign(small), sign(m), sign(d), sign(CAST('nan' AS DOUBLE)), \
+             sign(-0.0), sign(NULL), typeof(sign(d)) FROM t ORDER BY i"
+        )
+        .await,
+        [
+            ["-1", "-1", "-1", "-1", "0", "0", "NULL", "TINYINT"],
+            ["1", "1", "1", "1", "0", "0", "NULL", "TINYINT"]
+        ]
     );
 }
 

@@ -10,7 +10,8 @@
 //!   DataFusion's simplifier folds the constants with wrapping ones.
 //! * [`CheckedArithmetic`], a physical rule, puts [`CheckedInteger`] (DataFusion's own
 //!   expression with its overflow check on, named so the cluster codec can carry it) in place
-//!   of integer arithmetic in projections, filters and aggregate arguments. It runs before
+//!   of integer arithmetic (and of `-x`, as `0 - x`: `-CAST(-128 AS TINYINT)` was -128) in
+//!   projections, filters and aggregate arguments. It runs before
 //!   DataFusion's rules, which then move the checked expressions where they move arithmetic
 //!   (into a Parquet scan's projection, for one), and in the keys of aggregates and sorts
 //!   (`GROUP BY a * b`, `ORDER BY a + 1`). Join keys and window arguments keep DataFusion's
@@ -30,7 +31,7 @@ use datafusion::logical_expr::expr::Cast;
 use datafusion::logical_expr::{ColumnarValue, Expr, LogicalPlan};
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_expr::expressions::BinaryExpr;
+use datafusion::physical_expr::expressions::{BinaryExpr, Literal, NegativeExpr};
 use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
@@ -50,6 +51,16 @@ fn overflow(op: ArithmeticOp, data_type: &DataType, values: &str) -> DataFusionE
     };
     let message = format!(
         "Overflow in {operation} of {} ({values})",
+        sql_type_name(data_type)
+    );
+    DataFusionError::ArrowError(Box::new(ArrowError::ArithmeticOverflow(message)), None)
+}
+
+/// The error an overflowing `-operand` of `data_type` fails with: only the smallest value of a
+/// type has no negation.
+fn negation_overflow(data_type: &DataType, operand: &str) -> DataFusionError {
+    let message = format!(
+        "Overflow in negation of {} ({operand})",
         sql_type_name(data_type)
     );
     DataFusionError::ArrowError(Box::new(ArrowError::ArithmeticOverflow(message)), None)
@@ -88,6 +99,20 @@ impl CheckedInteger {
     pub fn op(&self) -> ArithmeticOp {
         self.op
     }
+
+    /// Whether this is `0 - x`, the checked form of `-x`.
+    fn is_negation(&self) -> bool {
+        self.op == ArithmeticOp::Sub
+            && self
+                .checked
+                .left()
+                .downcast_ref::<Literal>()
+                .is_some_and(|zero| {
+                    let value = zero.value();
+                    value.data_type().is_integer()
+                        && ScalarValue::new_zero(&value.data_type()).is_ok_and(|z| &z == value)
+                })
+    }
 }
 
 impl fmt::Display for CheckedInteger {
@@ -118,9 +143,16 @@ impl PhysicalExpr for CheckedInteger {
                 },
                 _ => None,
             };
-            match (values, self.checked.left().data_type(&batch.schema())) {
-                (Some(values), Ok(data_type)) => overflow(self.op, &data_type, values),
-                _ => err,
+            let Ok(data_type) = self.checked.left().data_type(&batch.schema()) else {
+                return err;
+            };
+            match values {
+                Some(values) if self.is_negation() => {
+                    let operand = values.strip_prefix("0 - ").unwrap_or(values);
+                    negation_overflow(&data_type, operand)
+                }
+                Some(values) => overflow(self.op, &data_type, values),
+                None => err,
             }
         })
     }
@@ -227,6 +259,15 @@ fn check(
     schema: &Schema,
 ) -> Result<Transformed<Arc<dyn PhysicalExpr>>> {
     Arc::clone(expr).transform_up(|expr| {
+        if let Some(negative) = expr.downcast_ref::<NegativeExpr>() {
+            let data_type = negative.arg().data_type(schema)?;
+            if !data_type.is_integer() {
+                return Ok(Transformed::no(expr));
+            }
+            let zero = Arc::new(Literal::new(ScalarValue::new_zero(&data_type)?));
+            let checked = CheckedInteger::new(ArithmeticOp::Sub, zero, Arc::clone(negative.arg()));
+            return Ok(Transformed::yes(Arc::new(checked) as Arc<dyn PhysicalExpr>));
+        }
         let Some(binary) = expr.downcast_ref::<BinaryExpr>() else {
             return Ok(Transformed::no(expr));
         };
@@ -311,7 +352,7 @@ fn constant_integer(expr: &Expr) -> Result<Option<ScalarValue>> {
 #[cfg(test)]
 mod tests {
     use datafusion::arrow::array::{ArrayRef, Int8Array, Int64Array};
-    use datafusion::physical_expr::expressions::{Column, Literal};
+    use datafusion::physical_expr::expressions::Column;
 
     use super::*;
 

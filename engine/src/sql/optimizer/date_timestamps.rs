@@ -1,0 +1,175 @@
+//! A DATE beside a TIMESTAMP becomes that TIMESTAMP's type, and a DATE plus a TIME a
+//! TIMESTAMP, in microseconds as in DuckDB.
+//!
+//! DataFusion's type coercion meets a DATE and a TIMESTAMP of any unit (compared, in one
+//! `IN` list, `BETWEEN`, `CASE` or `coalesce`, or added to a TIME) in a TIMESTAMP_NS, which
+//! holds only the years 1677 to 2262: `d < TIMESTAMP '2024-01-01'` failed for every table with
+//! a date such as `0001-01-01`, the usual "unknown" sentinel, and `DATE '1500-01-01' + TIME
+//! '10:00'` too. It also dropped a TIMESTAMPTZ's zone. [`DateTimestamps`], an analyzer rule
+//! just before type coercion, casts such a DATE to the type of the TIMESTAMP beside it (its
+//! unit and zone), and makes `date + time` the date as a TIMESTAMP plus the time of day as a
+//! duration, so that coercion finds the types alike.
+
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::{DFSchema, DataFusionError, Result};
+use datafusion::logical_expr::expr::{Between, BinaryExpr, Case, Cast, InList, ScalarFunction};
+use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, Operator};
+use datafusion::optimizer::AnalyzerRule;
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub struct DateTimestamps;
+
+impl AnalyzerRule for DateTimestamps {
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        super::rewrite_logical_expressions(plan, widen_dates)
+    }
+
+    fn name(&self) -> &str {
+        "tarn_date_timestamps"
+    }
+}
+
+const MICROS: DataType = DataType::Timestamp(TimeUnit::Microsecond, None);
+
+fn is_date(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::Date32 | DataType::Date64)
+}
+
+fn cast(expr: Expr, to: DataType) -> Expr {
+    Expr::Cast(Cast::new(Box::new(expr), to))
+}
+
+/// `expr` with the dates among the values it sets side by side cast to the TIMESTAMP among
+/// them (see the module documentation).
+fn widen_dates(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            let (l, r) = (left.get_type(schema)?, right.get_type(schema)?);
+            let is_time = |t: &DataType| matches!(t, DataType::Time32(_) | DataType::Time64(_));
+            if op == Operator::Plus && is_date(&l) && is_time(&r) {
+                return Ok(Transformed::yes(date_at(*left, *right)));
+            }
+            if op == Operator::Plus && is_time(&l) && is_date(&r) {
+                return Ok(Transformed::yes(date_at(*right, *left)));
+            }
+            let (sides, changed) = widen(vec![*left, *right], schema)?;
+            let [left, right] = exactly(sides)?;
+            let expr = Expr::BinaryExpr(BinaryExpr::new(Box::new(left), op, Box::new(right)));
+            Ok(Transformed::new_transformed(expr, changed))
+        }
+        Expr::Between(Between {
+            expr,
+            negated,
+            low,
+            high,
+        }) => {
+            let (values, changed) = widen(vec![*expr, *low, *high], schema)?;
+            let [expr, low, high] = exactly(values)?;
+            let between = Between::new(Box::new(expr), negated, Box::new(low), Box::new(high));
+            Ok(Transformed::new_transformed(
+                Expr::Between(between),
+                changed,
+            ))
+        }
+        Expr::InList(InList {
+            expr,
+            list,
+            negated,
+        }) => {
+            let values = std::iter::once(*expr).chain(list).collect();
+            let (mut values, changed) = widen(values, schema)?;
+            let expr = values.remove(0);
+            let in_list = InList::new(Box::new(expr), values, negated);
+            Ok(Transformed::new_transformed(Expr::InList(in_list), changed))
+        }
+        Expr::Case(case) => widen_case(case, schema),
+        Expr::ScalarFunction(ScalarFunction { func, args }) => {
+            let (args, changed) = widen(args, schema)?;
+            let call = Expr::ScalarFunction(ScalarFunction { func, args });
+            Ok(Transformed::new_transformed(call, changed))
+        }
+        other => Ok(Transformed::no(other)),
+    }
+}
+
+/// A `CASE`'s results, and its compared values when it has an operand.
+fn widen_case(case: Case, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let Case {
+        expr,
+        when_then_expr,
+        else_expr,
+    } = case;
+    let (whens, thens): (Vec<Expr>, Vec<Expr>) = when_then_expr
+        .into_iter()
+        .map(|(when, then)| (*when, *then))
+        .unzip();
+    let results = thens.into_iter().chain(else_expr.map(|e| *e)).collect();
+    let (mut results, mut changed) = widen(results, schema)?;
+    let else_expr = (results.len() > whens.len()).then(|| Box::new(results.pop().unwrap()));
+    let (expr, whens) = match expr {
+        Some(operand) => {
+            let compared = std::iter::once(*operand).chain(whens).collect();
+            let (mut compared, widened) = widen(compared, schema)?;
+            changed |= widened;
+            let operand = compared.remove(0);
+            (Some(Box::new(operand)), compared)
+        }
+        None => (None, whens),
+    };
+    let when_then_expr = whens
+        .into_iter()
+        .zip(results)
+        .map(|(when, then)| (Box::new(when), Box::new(then)))
+        .collect();
+    let case = Case {
+        expr,
+        when_then_expr,
+        else_expr,
+    };
+    Ok(Transformed::new_transformed(Expr::Case(case), changed))
+}
+
+/// `values` with their dates cast to the type of the first TIMESTAMP among them; whether there
+/// were both.
+fn widen(values: Vec<Expr>, schema: &DFSchema) -> Result<(Vec<Expr>, bool)> {
+    let types = values
+        .iter()
+        .map(|value| value.get_type(schema))
+        .collect::<Result<Vec<_>>>()?;
+    let timestamp = types.iter().find(|t| matches!(t, DataType::Timestamp(..)));
+    let Some(timestamp) = timestamp.filter(|_| types.iter().any(is_date)) else {
+        return Ok((values, false));
+    };
+    let values = values
+        .into_iter()
+        .zip(&types)
+        .map(|(value, data_type)| match is_date(data_type) {
+            true => cast(value, timestamp.clone()),
+            false => value,
+        })
+        .collect();
+    Ok((values, true))
+}
+
+/// The `N` values [`widen`] was given back.
+fn exactly<const N: usize>(values: Vec<Expr>) -> Result<[Expr; N]> {
+    <[Expr; N]>::try_from(values)
+        .map_err(|v| DataFusionError::Internal(format!("{N} values widened into {}", v.len())))
+}
+
+/// `date + time`: the date's midnight as a TIMESTAMP plus the time of day as microseconds.
+fn date_at(date: Expr, time: Expr) -> Expr {
+    let micros = cast(
+        cast(time, DataType::Time64(TimeUnit::Microsecond)),
+        DataType::Int64,
+    );
+    let duration = cast(micros, DataType::Duration(TimeUnit::Microsecond));
+    Expr::BinaryExpr(BinaryExpr::new(
+        Box::new(cast(date, MICROS)),
+        Operator::Plus,
+        Box::new(duration),
+    ))
+}
