@@ -283,7 +283,7 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
     // LIMIT holds over them, ASOF joins, USING joins and LATERAL ... LIMIT (rewritten into SQL
     // before planning) run there, and the executors have Tarn's functions (MiniLM embeddings,
     // vector maths, DuckDB's division, JSON casts, intervals times numbers, integer arithmetic
-    // checked for overflow, collations).
+    // checked for overflow, collations, an aggregate recomputed over a sliding frame).
     let script = format!(
         "CREATE TABLE small AS SELECT n_nationkey AS k, n_name AS name FROM nation WHERE n_regionkey = 1;
          SELECT count(*) AS n, min(name) AS first FROM small JOIN customer ON c_nationkey = k;
@@ -303,7 +303,9 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
          SELECT count(*) AS cased, count(DISTINCT n_name COLLATE NOCASE) AS names FROM nation
            WHERE n_name COLLATE NOCASE IN ('brazil', 'Canada');
          SELECT count(*) AS files FROM glob('{}/*.parquet');
-         SELECT sum(k * 3) AS triple, max(k - 1) AS below FROM small;",
+         SELECT sum(k * 3) AS triple, max(k - 1) AS below FROM small;
+         SELECT n_nationkey AS k, string_agg(n_name, ',') OVER (ORDER BY n_nationkey
+           ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING) AS near FROM nation ORDER BY k LIMIT 3;",
         data.display()
     );
     let embedded = tarn(&["sql", "-c", &views, "-c", &script], None, dir.path());
@@ -329,7 +331,11 @@ fn cluster_runs_tpch_and_jobs_like_the_embedded_engine() {
     );
     assert!(embedded.contains("cased,names\n2,2\n"), "{embedded}");
     assert!(
-        embedded.ends_with("files\n8\ntriple,below\n141,23\n"),
+        embedded.ends_with(
+            "files\n8\ntriple,below\n141,23\n\
+             k,near\n0,\"ALGERIA,ARGENTINA\"\n1,\"ALGERIA,ARGENTINA,BRAZIL\"\n\
+             2,\"ARGENTINA,BRAZIL,CANADA\"\n"
+        ),
         "{embedded}"
     );
     let overflow = tarn(

@@ -12,7 +12,7 @@
 //!   plan bytes over an empty input; [`AsofJoinExec`], whose keys and times travel the same way,
 //!   as a projection of each side.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
 use datafusion::arrow::datatypes::SchemaRef;
@@ -21,8 +21,11 @@ use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::TaskContext;
-use datafusion::logical_expr::{Expr, Extension, LogicalPlan, UserDefinedLogicalNodeCore};
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::{FunctionRegistry, SessionState, TaskContext};
+use datafusion::logical_expr::{
+    AggregateUDF, Expr, Extension, LogicalPlan, UserDefinedLogicalNodeCore,
+};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr_common::physical_expr::proto_decode::PhysicalExprDecodeCtx;
 use datafusion::physical_expr_common::physical_expr::proto_encode::PhysicalExprEncodeCtx;
@@ -30,6 +33,7 @@ use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::{ChildrenPropertiesMode, ExecutionPlan, ReplaceChildrenOptions};
+use datafusion::prelude::SessionConfig;
 use datafusion_proto::bytes::{
     Serializeable, physical_plan_from_bytes_with_proto_converter,
     physical_plan_to_bytes_with_proto_converter,
@@ -42,7 +46,8 @@ use super::stage::StageTasksExec;
 use crate::sql::asof_join::{AsofJoinExec, AsofJoinNode, Inequality};
 use crate::sql::optimizer::{
     ArithmeticOp, BoundedDecimal, CheckedInteger, Comparison, DirectAggregateExec, EagerAnd,
-    GroupLookup, KeyFilteredJoinExec, NarrowDecimalCompare, NotInJoinExec, ViewEquals,
+    GroupLookup, KeyFilteredJoinExec, NarrowDecimalCompare, NotInJoinExec, RecomputedAggregate,
+    ViewEquals,
 };
 
 /// Marks an in-memory table's bytes.
@@ -74,6 +79,8 @@ const CHECKED_INTEGER: &[u8] = b"tarn.checked_integer.v1:";
 /// What a [`ViewEquals`] expression is encoded as, followed by `=` or `!` (for `<>`) and the
 /// constant's bytes.
 const VIEW_EQUALS: &[u8] = b"tarn.view_equals.v1:";
+/// What a [`RecomputedAggregate`] is encoded as: the aggregate it wraps travels by name.
+const RECOMPUTED_AGGREGATE: &[u8] = b"tarn.recomputed_aggregate.v1";
 /// What a [`NarrowDecimalCompare`] expression is encoded as, followed by its operator, a space
 /// and the constant's raw integer in decimal digits.
 const NARROW_DECIMAL_COMPARE: &[u8] = b"tarn.narrow_decimal_compare.v1:";
@@ -117,6 +124,20 @@ impl LogicalExtensionCodec for TarnLogicalCodec {
             let bytes = expr.to_bytes()?;
             buf.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
             buf.extend_from_slice(&bytes);
+        }
+        Ok(())
+    }
+
+    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+        match buf {
+            RECOMPUTED_AGGREGATE => recomputed_aggregate(name),
+            _ => self.ballista.try_decode_udaf(name, buf),
+        }
+    }
+
+    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
+        if !encode_recomputed(node, buf) {
+            self.ballista.try_encode_udaf(node, buf)?;
         }
         Ok(())
     }
@@ -417,6 +438,20 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
         self.ballista.try_encode(node, buf, converter)
     }
 
+    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+        match buf {
+            RECOMPUTED_AGGREGATE => recomputed_aggregate(name),
+            _ => self.ballista.try_decode_udaf(name, buf),
+        }
+    }
+
+    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
+        if !encode_recomputed(node, buf) {
+            self.ballista.try_encode_udaf(node, buf)?;
+        }
+        Ok(())
+    }
+
     /// Tarn's expressions: [`EagerAnd`], [`BoundedDecimal`] and [`CheckedInteger`], whose two
     /// sides travel as the node's inputs, and [`ViewEquals`] and [`NarrowDecimalCompare`],
     /// whose compared value does.
@@ -518,6 +553,27 @@ impl PhysicalExtensionCodec for TarnPhysicalCodec {
         }
         self.ballista.try_encode_expr(node, buf, ctx)
     }
+}
+
+/// Writes the tag of a [`RecomputedAggregate`]; false, writing nothing, for any other aggregate.
+fn encode_recomputed(node: &AggregateUDF, buf: &mut Vec<u8>) -> bool {
+    let recomputed = node.inner().is::<RecomputedAggregate>();
+    if recomputed {
+        buf.extend_from_slice(RECOMPUTED_AGGREGATE);
+    }
+    recomputed
+}
+
+/// The [`RecomputedAggregate`] of Tarn's aggregate `name`. The codec has no session at hand,
+/// so the aggregates are those of a session made once for this.
+fn recomputed_aggregate(name: &str) -> Result<Arc<AggregateUDF>> {
+    static AGGREGATES: LazyLock<SessionState> = LazyLock::new(|| {
+        crate::sql::tarn_state(SessionConfig::new(), Arc::new(RuntimeEnv::default()))
+    });
+    let inner = AGGREGATES.udaf(name)?;
+    Ok(Arc::new(AggregateUDF::new_from_impl(
+        RecomputedAggregate::new(inner),
+    )))
 }
 
 /// The operator and constant of an encoded [`NarrowDecimalCompare`] (the bytes after its

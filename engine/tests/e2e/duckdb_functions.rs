@@ -177,6 +177,34 @@ async fn value_count_statistics_slide_over_window_frames() {
     );
 }
 
+/// Aggregates whose accumulators cannot take values back (DataFusion's `string_agg`,
+/// `bool_or`, `bool_and`, `first`; Tarn's `arg_max`) are computed afresh over a sliding frame,
+/// where DataFusion refused the query.
+#[tokio::test]
+async fn every_aggregate_slides_over_window_frames() {
+    let (mut s, _dir) = table().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT i, string_agg(s, ',') OVER w, bool_or(v > 5) OVER w, bool_and(v > 4) OVER w, \
+             arg_max(s, v) OVER w, first(s) OVER w, \
+             string_agg(s, '') OVER (ORDER BY i ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) \
+             FROM (VALUES (1, 5, 'a'), (2, 5, 'b'), (3, 6, NULL), (4, NULL, 'd'), (5, 6, 'e'), \
+             (6, 7, 'f')) t(i, v, s) \
+             WINDOW w AS (ORDER BY i ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING) ORDER BY i"
+        )
+        .await,
+        [
+            ["1", "a,b", "false", "true", "a", "a", "abdef"],
+            ["2", "a,b", "true", "true", "a", "a", "bdef"],
+            ["3", "b,d", "true", "true", "b", "b", "def"],
+            ["4", "d,e", "true", "true", "e", "NULL", "def"],
+            ["5", "d,e,f", "true", "true", "f", "d", "ef"],
+            ["6", "e,f", "true", "true", "f", "e", "f"],
+        ]
+    );
+}
+
 #[tokio::test]
 async fn statistics_give_duckdbs_answers() {
     let (mut s, _dir) = table().await;

@@ -34,14 +34,16 @@
 //!   statistics bound finds each row's group in an array indexed by the key (TPC-H Q13, Q18);
 //!   one on a few keys, one of them a string, finds it by the keys packed into words (Q1).
 //!
-//! Twelve rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
+//! Fourteen rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
 //! [`CheckedArithmetic`] (physical) make integer overflow an error, as in DuckDB, where
 //! DataFusion wraps around; [`IntegerCasts`] (analyzer) makes a cast to an integer round, where
 //! DataFusion truncates; [`FloatOverDecimal`] (analyzer) compares a DOUBLE with a DECIMAL as
 //! DOUBLEs, where DataFusion casts the DOUBLE to DECIMAL(30,15); [`TruncatedDecimals`]
 //! (analyzer) gives `floor`, `ceil` and `trunc` of a DECIMAL the scale they keep;
 //! [`DateIntervals`] (analyzer) makes a DATE plus an interval with a time of day a TIMESTAMP,
-//! where DataFusion drops the time; [`DatePartTypes`] (analyzer) makes date parts BIGINT, where
+//! where DataFusion drops the time; [`DateTimestamps`] (analyzer) reads a DATE beside a
+//! TIMESTAMP as that TIMESTAMP, where DataFusion met them in nanoseconds, which hold only 1677
+//! to 2262; [`DatePartTypes`] (analyzer) makes date parts BIGINT, where
 //! DataFusion's are INTEGER;
 //! [`SubqueryValues`] (analyzer) answers `IN` and `EXISTS` subqueries in a SELECT list, which
 //! DataFusion plans only as conditions; [`InequalitySubqueries`] (analyzer) answers scalar
@@ -49,7 +51,9 @@
 //! (analyzer) writes a timestamp or a float cast to text as DuckDB does; [`Collations`]
 //! (analyzer) makes text marked `COLLATE` compare, sort and group by its collation;
 //! [`FloatExtremes`] (analyzer) makes `max` and `min` of floats order NaN above every number,
-//! where DataFusion's grouped ones lose track after a NaN.
+//! where DataFusion's grouped ones lose track after a NaN; [`SlidingAggregates`] (analyzer)
+//! computes any aggregate over a sliding window frame, where DataFusion refuses those whose
+//! accumulators cannot take rows back.
 //!
 //! The two subquery rules work without statistics, each restricted to a plan shape where the
 //! rewrite is cheap and the win is likely:
@@ -89,6 +93,7 @@ mod positional_zip;
 mod selectivity;
 mod semi_join_build_side;
 mod semi_join_pushdown;
+mod sliding_aggregates;
 mod sorted_inputs;
 mod subquery_values;
 mod table_stats;
@@ -136,6 +141,7 @@ pub use not_in_join::{NotInBuildSide, NotInJoinExec};
 pub use positional_zip::PositionalZip;
 pub use semi_join_build_side::SemiJoinBuildSide;
 pub use semi_join_pushdown::SemiJoinPushdown;
+pub use sliding_aggregates::{RecomputedAggregate, SlidingAggregates};
 pub use sorted_inputs::{SortedInputs, UnsplitSortedInputs};
 pub use subquery_values::SubqueryValues;
 pub use table_stats::TableStats;
@@ -148,11 +154,12 @@ pub use view_equality::{StringViewEquality, ViewEquals};
 /// [`SemiJoinPushdown`] knows to be small.
 const KEYS_ALIAS: &str = "__tarn_join_keys";
 
-/// DataFusion's analyzer rules with Tarn's: [`DateIntervals`], [`DatePartTypes`] and
-/// [`FloatOverDecimal`] just before type coercion, whose choice of type they correct, [`IntegerCasts`],
-/// [`TruncatedDecimals`], [`SubqueryValues`], [`InequalitySubqueries`] (after the previous,
-/// whose `count(*)` subqueries it may take), [`TextCasts`], [`JsonCasts`], [`CheckedConstants`],
-/// [`Collations`] and [`FloatExtremes`] after it, which need its casts and types in place.
+/// DataFusion's analyzer rules with Tarn's: [`DateTimestamps`], [`DateIntervals`],
+/// [`DatePartTypes`] and [`FloatOverDecimal`] just before type coercion, whose choice of type
+/// they correct, [`IntegerCasts`], [`TruncatedDecimals`], [`SubqueryValues`],
+/// [`InequalitySubqueries`] (after the previous, whose `count(*)` subqueries it may take),
+/// [`TextCasts`], [`JsonCasts`], [`CheckedConstants`], [`Collations`], [`FloatExtremes`] and
+/// [`SlidingAggregates`] after it, which need its casts and types in place.
 pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     let mut rules = Analyzer::new().rules;
     let coercion = rules
@@ -172,6 +179,7 @@ pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     rules.push(Arc::new(CheckedConstants));
     rules.push(Arc::new(Collations));
     rules.push(Arc::new(FloatExtremes));
+    rules.push(Arc::new(SlidingAggregates));
     // After type coercion, which types the two times of each ASOF join alike.
     rules.push(Arc::new(crate::sql::asof_join::AsofJoins));
     rules
