@@ -512,7 +512,7 @@ impl VisitorMut for NameColumns {
 
 /// Gives unnamed result columns DuckDB's names: the expression as written (`sum(x)`, not
 /// DataFusion's `sum(t.x)`), every binary operation in parentheses, `count(*)` as
-/// `count_star()`.
+/// `count_star()` (`count()` as a window function).
 /// Only a set operation's first SELECT names its columns, so only those are renamed.
 fn name_columns_like_duckdb(query: &mut Query) {
     order_by_all_as_positions(query);
@@ -585,7 +585,15 @@ fn name_select_items(select: &mut Select) {
                         if f.name.to_string().eq_ignore_ascii_case("count")
                             && f.args.to_string() == "(*)" =>
                     {
-                        ("count_star()".to_string(), false)
+                        // DuckDB's names: `count_star() FILTER (WHERE (x > 0))`, and
+                        // `count() OVER (...)` for the window function.
+                        let call = match f.over {
+                            Some(_) => "count()",
+                            None => "count_star()",
+                        };
+                        let written = fully_parenthesized(expr);
+                        let after = written.split_once("(*)").map_or("", |(_, after)| after);
+                        (format!("{call}{after}"), false)
                     }
                     _ => (fully_parenthesized(expr), false),
                 };

@@ -1,14 +1,17 @@
 //! `range(start, stop, step)` and `generate_series(...)` in FROM over timestamps of any unit:
 //! DataFusion's take only nanosecond timestamps, so a TIMESTAMP (microseconds, as DuckDB's) or
 //! a TIMESTAMPTZ was refused ("First argument must be a timestamp or NULL"). [`SeriesTimes`]
-//! casts such arguments to nanoseconds and hands the call to DataFusion's function.
+//! casts such arguments to nanoseconds, hands the call to DataFusion's function, and gives its
+//! column back in the arguments' type: a series of TIMESTAMPs is a TIMESTAMP column, as in
+//! DuckDB.
 
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::Result;
-use datafusion::logical_expr::Expr;
+use datafusion::common::{Column, Result};
+use datafusion::datasource::{ViewTable, provider_as_source};
+use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlanBuilder, cast};
 use datafusion::prelude::SessionContext;
 
 /// DataFusion's table function `inner`, with its timestamp arguments in nanoseconds.
@@ -19,13 +22,43 @@ struct SeriesTimes {
 
 impl TableFunctionImpl for SeriesTimes {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let original = args.exprs().iter().find_map(|expr| match expr {
+            Expr::Literal(value, _) => match value.data_type() {
+                timestamp @ DataType::Timestamp(unit, _) if unit != TimeUnit::Nanosecond => {
+                    Some(timestamp)
+                }
+                _ => None,
+            },
+            _ => None,
+        });
         let exprs = args
             .exprs()
             .iter()
             .map(in_nanoseconds)
             .collect::<Result<Vec<_>>>()?;
-        self.inner
-            .call_with_args(TableFunctionArgs::new(&exprs, args.session()))
+        let series = self
+            .inner
+            .call_with_args(TableFunctionArgs::new(&exprs, args.session()))?;
+        let Some(original) = original else {
+            return Ok(series);
+        };
+        let scan = LogicalPlanBuilder::scan("series", provider_as_source(series), None)?;
+        let columns = scan
+            .schema()
+            .columns()
+            .into_iter()
+            .map(|column| {
+                let expr = Expr::Column(Column::new_unqualified(column.name()));
+                match expr.get_type(scan.schema())? {
+                    DataType::Timestamp(..) => {
+                        Ok(cast(expr, original.clone()).alias(column.name()))
+                    }
+                    _ => Ok(expr),
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let plan = scan.project(columns)?.build()?;
+        Ok(Arc::new(ViewTable::new(plan, None)))
     }
 }
 

@@ -1011,7 +1011,12 @@ async fn timestamps_are_microseconds_as_duckdbs() {
         (
             "SELECT count(*), min(t), typeof(min(t)) FROM generate_series(TIMESTAMP '2024-01-01', \
              TIMESTAMP '2024-01-02', INTERVAL 6 HOUR) AS g(t)",
-            vec!["5", "2024-01-01T00:00:00", "TIMESTAMP_NS"],
+            vec!["5", "2024-01-01T00:00:00", "TIMESTAMP"],
+        ),
+        (
+            "SELECT max(t), typeof(t) FROM range(TIMESTAMPTZ '2024-01-01 00:00:00+00', \
+             TIMESTAMPTZ '2024-01-01 03:00:00+00', INTERVAL 1 HOUR) AS r(t) GROUP BY ALL",
+            vec!["2024-01-01T02:00:00Z", "TIMESTAMP WITH TIME ZONE"],
         ),
     ] {
         assert_eq!(query(&mut s, sql).await, [expected], "{sql}");
@@ -1235,6 +1240,33 @@ async fn dates_of_any_year_meet_timestamps_and_truncate() {
     assert!(
         err.contains("date_trunc cuts a DATE or a TIMESTAMP, not TIME"),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn distinct_aggregates_count_negative_zero_as_zero() {
+    // ceil(-0.5) is -0.0; beside another aggregate, DataFusion's DISTINCT counted it apart from
+    // 0.0 (3 and 1.0 + 0.0 + -0.0 would have been the answers).
+    let (mut s, _dir) = parquet_view(
+        "SELECT CAST(x AS DOUBLE) AS x, g \
+         FROM (VALUES (-0.5, 1), (0.0, 1), (1.0, 1), (-0.7, 2)) AS v(x, g)",
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT count(*), count(DISTINCT ceil(x)), sum(DISTINCT ceil(x)) FROM t"
+        )
+        .await,
+        [["4", "2", "1.0"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, count(*), count(DISTINCT ceil(x)) FROM t GROUP BY g ORDER BY g"
+        )
+        .await,
+        [["1", "3", "2"], ["2", "1", "1"]]
     );
 }
 

@@ -185,6 +185,19 @@ async fn subqueries_and_ctes_name_their_columns_as_duckdb() {
         .await
         .unwrap();
     assert_eq!(columns(&batches), ["sum(x)", "count_star()"]);
+    for (sql, names) in [
+        (
+            "SELECT COUNT(*) FILTER (WHERE x > 1) FROM range(4) t(x)",
+            vec!["count_star() FILTER (WHERE (x > 1))"],
+        ),
+        (
+            "SELECT count(*) OVER (), count(*) OVER (ORDER BY x) FROM range(4) t(x)",
+            vec!["count() OVER ()", "count() OVER (ORDER BY x)"],
+        ),
+    ] {
+        let batches = s.query(sql).await.unwrap();
+        assert_eq!(columns(&batches), names, "{sql}");
+    }
     // A `*` that repeats a name of the result's select list: the repeats numbered as in
     // DuckDB's subqueries and files (DataFusion refused the query).
     s.query("CREATE TABLE r AS SELECT 1 AS id, 2 AS x")

@@ -34,7 +34,7 @@
 //!   statistics bound finds each row's group in an array indexed by the key (TPC-H Q13, Q18);
 //!   one on a few keys, one of them a string, finds it by the keys packed into words (Q1).
 //!
-//! Fourteen rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
+//! Fifteen rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
 //! [`CheckedArithmetic`] (physical) make integer overflow an error, as in DuckDB, where
 //! DataFusion wraps around; [`IntegerCasts`] (analyzer) makes a cast to an integer round, where
 //! DataFusion truncates; [`FloatOverDecimal`] (analyzer) compares a DOUBLE with a DECIMAL as
@@ -53,7 +53,8 @@
 //! [`FloatExtremes`] (analyzer) makes `max` and `min` of floats order NaN above every number,
 //! where DataFusion's grouped ones lose track after a NaN; [`SlidingAggregates`] (analyzer)
 //! computes any aggregate over a sliding window frame, where DataFusion refuses those whose
-//! accumulators cannot take rows back.
+//! accumulators cannot take rows back; [`DistinctZeros`] (analyzer) makes a DISTINCT aggregate
+//! count -0.0 and 0.0 as one value, where DataFusion's DISTINCT accumulators tell them apart.
 //!
 //! The two subquery rules work without statistics, each restricted to a plan shape where the
 //! rewrite is cheap and the win is likely:
@@ -75,6 +76,7 @@ mod date_timestamps;
 mod decimal_comparison;
 mod dictionary_sizes;
 mod direct_aggregate;
+mod distinct_zeros;
 mod eager_and;
 mod expressions;
 mod filter_estimates;
@@ -125,6 +127,7 @@ pub use date_part_types::DatePartTypes;
 pub use date_timestamps::DateTimestamps;
 pub use decimal_comparison::{Comparison, DecimalComparison, NarrowDecimalCompare};
 pub use direct_aggregate::{DirectAggregateExec, DirectAggregation, GroupLookup};
+pub use distinct_zeros::DistinctZeros;
 pub use eager_and::{EagerAnd, EagerConjunction};
 pub use expressions::ArithmeticOp;
 pub use filter_estimates::FilterEstimates;
@@ -158,8 +161,8 @@ const KEYS_ALIAS: &str = "__tarn_join_keys";
 /// [`DatePartTypes`] and [`FloatOverDecimal`] just before type coercion, whose choice of type
 /// they correct, [`IntegerCasts`], [`TruncatedDecimals`], [`SubqueryValues`],
 /// [`InequalitySubqueries`] (after the previous, whose `count(*)` subqueries it may take),
-/// [`TextCasts`], [`JsonCasts`], [`CheckedConstants`], [`Collations`], [`FloatExtremes`] and
-/// [`SlidingAggregates`] after it, which need its casts and types in place.
+/// [`TextCasts`], [`JsonCasts`], [`CheckedConstants`], [`Collations`], [`FloatExtremes`],
+/// [`DistinctZeros`] and [`SlidingAggregates`] after it, which need its casts and types in place.
 pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     let mut rules = Analyzer::new().rules;
     let coercion = rules
@@ -179,6 +182,7 @@ pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     rules.push(Arc::new(CheckedConstants));
     rules.push(Arc::new(Collations));
     rules.push(Arc::new(FloatExtremes));
+    rules.push(Arc::new(DistinctZeros));
     rules.push(Arc::new(SlidingAggregates));
     // After type coercion, which types the two times of each ASOF join alike.
     rules.push(Arc::new(crate::sql::asof_join::AsofJoins));
