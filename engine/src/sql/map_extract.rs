@@ -7,12 +7,16 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListArray, UInt32Array};
 use datafusion::arrow::buffer::OffsetBuffer;
-use datafusion::arrow::compute::take;
+use datafusion::arrow::compute::{cast, take};
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::arrow::row::{RowConverter, SortField};
-use datafusion::common::{Result, plan_err};
+use datafusion::common::{DFSchema, Result, plan_err};
+use datafusion::functions_nested::expr_fn::array_element;
+use datafusion::logical_expr::expr::{GetFieldAccess, ScalarFunction};
+use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawFieldAccessExpr};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Expr, ExprSchemable, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility, lit,
 };
 
 use super::text_functions::{arrays, call_value};
@@ -90,7 +94,9 @@ impl ScalarUDFImpl for MapExtract {
             return call_value(&args.args, Arc::clone(&arrays[0]));
         }
         let maps = arrays[0].as_map();
-        let wanted = &arrays[1];
+        // The key as the map's keys are held (a map's declared key type and the type its
+        // values hold may differ in string layout: VARCHAR views against plain strings).
+        let wanted = &cast(&arrays[1], maps.keys().data_type())?;
         // Keys compared as rows, so any key type compares as the map's own does.
         let converter = RowConverter::new(vec![SortField::new(wanted.data_type().clone())])?;
         let keys = converter.convert_columns(&[Arc::clone(maps.keys())])?;
@@ -118,5 +124,36 @@ impl ScalarUDFImpl for MapExtract {
             maps.nulls().cloned(),
         )?;
         call_value(&args.args, Arc::new(extracted) as ArrayRef)
+    }
+}
+
+/// Plans `m[key]` on a map as `map_extract(m, key)[1]`: the value under the key, NULL where
+/// the map has none. DataFusion's `get_field` compares the map's keys with a constant of its
+/// own, so a map whose keys are VARCHAR views or INTEGERs (a table's `MAP(VARCHAR, ...)`
+/// column, a Parquet file's map) failed on `m['a']` and `m[1]` ("Invalid comparison operation:
+/// Utf8 == Utf8View"), and a key from a column was refused; `map_extract` reads the key as
+/// the map's key type.
+#[derive(Debug, Default)]
+pub struct MapSubscripts;
+
+impl ExprPlanner for MapSubscripts {
+    fn plan_field_access(
+        &self,
+        access: RawFieldAccessExpr,
+        schema: &DFSchema,
+    ) -> Result<PlannerResult<RawFieldAccessExpr>> {
+        if !matches!(access.expr.get_type(schema)?, DataType::Map(..)) {
+            return Ok(PlannerResult::Original(access));
+        }
+        // `m['a']` is read as a struct's field, `m[k]` as a list's index.
+        let key = match &access.field_access {
+            GetFieldAccess::NamedStructField { name } => lit(name.clone()),
+            GetFieldAccess::ListIndex { key } => key.as_ref().clone(),
+            GetFieldAccess::ListRange { .. } => return Ok(PlannerResult::Original(access)),
+        };
+        let extract = Arc::new(ScalarUDF::from(MapExtract::new()));
+        let values = ScalarFunction::new_udf(extract, vec![access.expr, key]);
+        let values = Expr::ScalarFunction(values);
+        Ok(PlannerResult::Planned(array_element(values, lit(1i64))))
     }
 }

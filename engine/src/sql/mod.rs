@@ -63,10 +63,10 @@ mod list_lambdas;
 mod list_reduce;
 mod list_sum;
 mod macros;
-mod map_cast;
 mod map_concat;
 mod map_extract;
 mod map_from_entries;
+mod map_types;
 mod metadata;
 mod named_windows;
 mod natural_join;
@@ -634,9 +634,11 @@ pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>
         .with_default_features()
         .with_query_planner(Arc::new(asof_join::TarnQueryPlanner))
         .with_type_planner(Arc::new(types::DuckDbTypes));
-    // Before DataFusion's, which would plan `text[i]` as a list's element.
+    // Before DataFusion's, which would plan `text[i]` as a list's element and compare a map's
+    // keys with a constant of another type.
     if let Some(planners) = state.expr_planners() {
         planners.insert(0, Arc::new(slice::TextSubscripts::default()));
+        planners.insert(0, Arc::new(map_extract::MapSubscripts));
     }
     state = state.with_analyzer_rules(optimizer::analyzer_rules());
     state = state
@@ -883,6 +885,7 @@ pub(crate) fn parse_one(sql: &str) -> Result<Statement> {
     let sql = cte_hints::drop_materialized(&null_treatment::after_the_call(&sql)?)?;
     let sql = column_lambdas::star_conditions(&samples::normalize(&sql)?)?;
     let sql = limit_percent::mark(&expand::mark_renames(&sql)?)?;
+    let sql = map_types::as_marked_structs(&sql)?;
     let mut statements = Parser::parse_sql(&dialect::TarnDialect, &sql)
         .map_err(|e| TarnError::Parse(parser_message(&e.to_string(), &sql)))?;
     match statements.len() {

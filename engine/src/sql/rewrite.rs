@@ -301,14 +301,6 @@ impl VisitorMut for OperatorRewriter {
         if let Expr::Cast { data_type, .. } = expr {
             respell_type(data_type);
         }
-        match super::map_cast::as_json_cast(expr) {
-            Some(Ok(cast)) => {
-                *expr = cast;
-                return ControlFlow::Continue(());
-            }
-            Some(Err(err)) => return ControlFlow::Break(err),
-            None => {}
-        }
         pad_timestamp_literal(expr);
         // `INTERVAL 1 DAY`: DataFusion reads a bare number there in an expression but not in
         // a window frame (`RANGE BETWEEN INTERVAL 1 DAY PRECEDING ...`); `INTERVAL '1' DAY`,
@@ -764,7 +756,7 @@ pub(super) fn fully_parenthesized(expr: &Expr) -> String {
         }
         ControlFlow::<()>::Continue(())
     });
-    expr.to_string()
+    super::map_types::as_written(&expr.to_string())
 }
 
 /// `range(...)` and `generate_series(...)` name their column after their alias in DuckDB, or

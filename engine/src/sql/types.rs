@@ -5,9 +5,16 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, TimeUnit};
-use datafusion::common::Result;
-use datafusion::logical_expr::planner::TypePlanner;
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::{Result, TableReference, plan_err};
+use datafusion::logical_expr::planner::{ContextProvider, TypePlanner};
+use datafusion::logical_expr::{AggregateUDF, HigherOrderUDF, ScalarUDF, TableSource, WindowUDF};
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+use datafusion::sql::planner::SqlToRel;
 use sqlparser::ast::{DataType as SqlType, TimezoneInfo};
+use sqlparser::dialect::DuckDbDialect;
+
+use super::map_types::{KEY_FIELD, VALUE_FIELD};
 
 /// DuckDB's `TIMESTAMPTZ` (`TIMESTAMP WITH TIME ZONE`), which DataFusion's planner made a
 /// TIMESTAMP without a zone (keeping the instant, losing the type and the offset): an instant,
@@ -33,6 +40,17 @@ impl TypePlanner for DuckDbTypes {
             }
             SqlType::Timestamp(None, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone)
             | SqlType::Datetime(None) => (TimeUnit::Microsecond, None),
+            // DuckDB's MAP(key, value), as `super::map_types` writes it.
+            SqlType::Struct(fields, _)
+                if fields.len() == 2
+                    && fields[0].field_name.as_ref().map(|n| n.value.as_str())
+                        == Some(KEY_FIELD)
+                    && fields[1].field_name.as_ref().map(|n| n.value.as_str())
+                        == Some(VALUE_FIELD) =>
+            {
+                let map = map_type(&fields[0].field_type, &fields[1].field_type)?;
+                return Ok(Some(Arc::new(Field::new("", map, true))));
+            }
             // DuckDB's TIMESTAMP_S, _MS, _US and _NS, timestamps of other units.
             SqlType::Custom(name, modifiers) if modifiers.is_empty() => {
                 let unit = match name.to_string().to_uppercase().as_str() {
@@ -48,6 +66,103 @@ impl TypePlanner for DuckDbTypes {
         };
         let timestamp = DataType::Timestamp(unit, zone);
         Ok(Some(Arc::new(Field::new("", timestamp, true))))
+    }
+}
+
+/// DuckDB's `MAP(key, value)`, which DataFusion's planner has no type for, as Arrow's map of
+/// the two types, laid out as DataFusion's `MAP {...}` values are (so that they insert and compare
+/// alike): non-null `key`s, nullable `value`s, unsorted.
+fn map_type(key: &SqlType, value: &SqlType) -> Result<DataType> {
+    let entries = Field::new(
+        "entries",
+        DataType::Struct(
+            vec![
+                Field::new("key", planned_type(key)?, false),
+                Field::new("value", planned_type(value)?, true),
+            ]
+            .into(),
+        ),
+        false,
+    );
+    Ok(DataType::Map(Arc::new(entries), false))
+}
+
+/// The Arrow type DataFusion's planner, with Tarn's types, makes of `sql_type`: the type of
+/// `SELECT CAST(NULL AS sql_type)` planned with no tables or functions. The planner converts
+/// SQL types only while planning a statement.
+fn planned_type(sql_type: &SqlType) -> Result<DataType> {
+    let sql = format!("SELECT CAST(NULL AS {sql_type})");
+    let mut statements = DFParser::parse_sql_with_dialect(&sql, &DuckDbDialect {})?;
+    let Some(DFStatement::Statement(statement)) = statements.pop_front() else {
+        return plan_err!("not a type: {sql_type}");
+    };
+    let plan = SqlToRel::new(&TypesOnly::default()).sql_statement_to_plan(*statement)?;
+    Ok(plan.schema().field(0).data_type().clone())
+}
+
+/// What the planner needs to plan a cast of NULL: options and Tarn's types, no tables or
+/// functions.
+struct TypesOnly {
+    options: ConfigOptions,
+}
+
+impl Default for TypesOnly {
+    /// VARCHAR as plain strings, as DataFusion's `MAP {...}` values hold them, so that a MAP
+    /// column and a map value are of one type (`map_concat`, `CASE`, `UNION` need them alike).
+    fn default() -> Self {
+        let mut options = ConfigOptions::default();
+        options.sql_parser.map_string_types_to_utf8view = false;
+        TypesOnly { options }
+    }
+}
+
+impl ContextProvider for TypesOnly {
+    fn get_table_source(&self, name: TableReference) -> Result<Arc<dyn TableSource>> {
+        plan_err!("no table {name} while planning a type")
+    }
+
+    fn get_type_planner(&self) -> Option<Arc<dyn TypePlanner>> {
+        Some(Arc::new(DuckDbTypes))
+    }
+
+    fn get_function_meta(&self, _name: &str) -> Option<Arc<ScalarUDF>> {
+        None
+    }
+
+    fn get_higher_order_meta(&self, _name: &str) -> Option<Arc<HigherOrderUDF>> {
+        None
+    }
+
+    fn get_aggregate_meta(&self, _name: &str) -> Option<Arc<AggregateUDF>> {
+        None
+    }
+
+    fn get_window_meta(&self, _name: &str) -> Option<Arc<WindowUDF>> {
+        None
+    }
+
+    fn get_variable_type(&self, _variable_names: &[String]) -> Option<DataType> {
+        None
+    }
+
+    fn options(&self) -> &ConfigOptions {
+        &self.options
+    }
+
+    fn udf_names(&self) -> Vec<String> {
+        vec![]
+    }
+
+    fn higher_order_function_names(&self) -> Vec<String> {
+        vec![]
+    }
+
+    fn udaf_names(&self) -> Vec<String> {
+        vec![]
+    }
+
+    fn udwf_names(&self) -> Vec<String> {
+        vec![]
     }
 }
 

@@ -3,7 +3,7 @@
 
 use tempfile::TempDir;
 
-use crate::sql::{columns, error, parquet_view, query, rows};
+use crate::sql::{columns, error, parquet_view, query, rows, session};
 
 /// A session with `t(g BIGINT, x BIGINT, d DECIMAL, s VARCHAR, day DATE)` read from Parquet:
 /// two groups, a repeated value in each, a NULL.
@@ -1593,6 +1593,61 @@ async fn unnest_of_a_struct_column_is_a_column_per_field() {
     assert_eq!(
         query(&mut s, "SELECT unnest(l) FROM t").await,
         [["1"], ["2"]]
+    );
+}
+
+/// DuckDB's MAP type, which DataFusion's planner lacks, in tables, casts and files, and
+/// subscripts of maps whose keys are INTEGERs or VARCHAR views (DataFusion's compared them with
+/// a constant of another type and failed).
+#[tokio::test]
+async fn map_types_hold_maps_in_tables_casts_and_files() {
+    let dir = TempDir::new().unwrap();
+    let mut s = session();
+    let file = dir.path().join("maps.parquet");
+    let script = format!(
+        "CREATE TABLE t(id INTEGER, m MAP(VARCHAR, INTEGER), n MAP(INTEGER, VARCHAR[]), \
+           s STRUCT(tags MAP(VARCHAR, DOUBLE)));
+         INSERT INTO t VALUES (1, MAP {{'a': 1, 'b': 2}}, MAP {{7: ['x', 'y']}}, {{'tags': MAP {{'q': 0.5}}}}),
+           (2, NULL, MAP {{}}, NULL), (3, MAP {{}}, NULL, {{'tags': NULL}});
+         COPY t TO '{}'",
+        file.display()
+    );
+    for statement in script.split(';') {
+        s.query(statement).await.unwrap();
+    }
+    assert_eq!(
+        query(&mut s, "SELECT column_name, column_type FROM (DESCRIBE t)").await,
+        [
+            ["id", "INTEGER"],
+            ["m", "MAP(VARCHAR, INTEGER)"],
+            ["n", "MAP(INTEGER, VARCHAR[])"],
+            ["s", "STRUCT(tags MAP(VARCHAR, DOUBLE))"]
+        ]
+    );
+    let expected = [
+        ["1", "1", "NULL", "[x, y]", "0.5", "2"],
+        ["2", "NULL", "NULL", "NULL", "NULL", "NULL"],
+        ["3", "NULL", "NULL", "NULL", "NULL", "0"],
+    ];
+    for table in ["t".to_string(), format!("'{}'", file.display())] {
+        let sql = format!(
+            "SELECT id, m['a'], m['zz'], n[7], s.tags['q'], cardinality(m) FROM {table} ORDER BY id"
+        );
+        assert_eq!(query(&mut s, &sql).await, expected, "{sql}");
+    }
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT CAST(m AS MAP(VARCHAR, DOUBLE))['b'], m[k], TRY_CAST(NULL AS MAP(INT, INT)), \
+             typeof(m::MAP(VARCHAR, BIGINT)) FROM t, (VALUES ('a')) v(k) WHERE id = 1"
+        )
+        .await,
+        [["2.0", "1", "NULL", "MAP(VARCHAR, BIGINT)"]]
+    );
+    // `map(keys, values)` is still the function.
+    assert_eq!(
+        query(&mut s, "SELECT map(['k'], [id])['k'] FROM t WHERE id = 3").await,
+        [["3"]]
     );
 }
 

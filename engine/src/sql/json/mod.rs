@@ -35,7 +35,7 @@ use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
-pub use cast::{JSON_CAST, JsonCast, TRY_JSON_CAST, reads_json, transform_as_cast};
+pub use cast::{JsonCast, reads_json, transform_as_cast};
 use edit::{Edit, EditUdf};
 use read::{Reader, ReaderUdf};
 use value::{Json, Malformed};
