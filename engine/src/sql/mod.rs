@@ -59,6 +59,7 @@ mod lateral_unnest;
 mod like_patterns;
 mod limit_percent;
 mod list_aggregate;
+mod list_concat;
 mod list_lambdas;
 mod list_reduce;
 mod list_sum;
@@ -634,11 +635,12 @@ pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>
         .with_default_features()
         .with_query_planner(Arc::new(asof_join::TarnQueryPlanner))
         .with_type_planner(Arc::new(types::DuckDbTypes));
-    // Before DataFusion's, which would plan `text[i]` as a list's element and compare a map's
-    // keys with a constant of another type.
+    // Before DataFusion's, which would plan `text[i]` as a list's element, compare a map's
+    // keys with a constant of another type, and read a NULL list in `||` as an empty one.
     if let Some(planners) = state.expr_planners() {
         planners.insert(0, Arc::new(slice::TextSubscripts::default()));
         planners.insert(0, Arc::new(map_extract::MapSubscripts));
+        planners.insert(0, Arc::new(list_concat::ListConcatenation));
     }
     state = state.with_analyzer_rules(optimizer::analyzer_rules());
     state = state

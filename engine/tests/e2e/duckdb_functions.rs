@@ -1652,6 +1652,24 @@ async fn map_types_hold_maps_in_tables_casts_and_files() {
 }
 
 #[tokio::test]
+async fn concatenating_a_null_list_gives_null() {
+    // DataFusion read the NULL list as empty: `[7]` for the first row. The function skips it.
+    let (mut s, _dir) =
+        parquet_view("SELECT * FROM (VALUES (1, CAST(NULL AS INT[])), (2, [1, 2])) v(id, l)").await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, l || [7], [7] || l, list_concat(l, [7]) FROM t ORDER BY id"
+        )
+        .await,
+        [
+            ["1", "NULL", "NULL", "[7]"],
+            ["2", "[1, 2, 7]", "[7, 1, 2]", "[1, 2, 7]"]
+        ]
+    );
+}
+
+#[tokio::test]
 async fn map_from_entries_builds_maps_from_key_value_structs() {
     // The entries as written in Parquet, one list NULL; the struct's field names do not matter.
     let (mut s, _dir) = parquet_view(
