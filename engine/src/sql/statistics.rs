@@ -2,8 +2,11 @@
 //!
 //! * over the distinct values and their counts: `mode(x)` (the most frequent value; on a tie
 //!   the first seen, where DuckDB's choice depends on its hash table), `entropy(x)` (in bits; 0 for no rows), `histogram(x)` (a MAP from each
-//!   value, in order, to its count) and `quantile_disc(x, q)` / `quantile(x, q)` (the value at
-//!   position ⌈n·q⌉ - 1, at least 0, in sorted order);
+//!   value, in order, to its count), `quantile_disc(x, q)` / `quantile(x, q)` (the value at
+//!   position ⌈n·q⌉ - 1, at least 0, in sorted order) and `quantile_cont(x, q)` (interpolated
+//!   at position q·(n - 1) as DuckDB does, `lo + (hi - lo)·fraction` in DOUBLEs: DataFusion's,
+//!   which `quantile_cont` named before, rounds the fraction down to millionths, so that
+//!   `quantile_cont(x, 0.3)` of 0, 1.5, 10, 10 was 1.3499985, not 1.35);
 //!   and `mad(x)` (the median absolute deviation: the median of each value's distance from the
 //!   median, medians interpolated as `median` does; DOUBLE, or the DECIMAL given);
 //! * over running sums: `product(x)`, `skewness(x)`, `kurtosis(x)` (the sample statistics,
@@ -32,6 +35,8 @@ use datafusion::logical_expr::{
 use datafusion::physical_expr::expressions::Literal;
 use datafusion::prelude::SessionContext;
 
+use super::types::sql_type_name;
+
 /// Registers every statistic on a context.
 pub fn register(ctx: &SessionContext) {
     for statistic in [
@@ -39,6 +44,7 @@ pub fn register(ctx: &SessionContext) {
         Statistic::Entropy,
         Statistic::Histogram,
         Statistic::QuantileDisc,
+        Statistic::QuantileCont,
         Statistic::Mad,
         Statistic::Product,
         Statistic::Skewness,
@@ -56,6 +62,7 @@ enum Statistic {
     Entropy,
     Histogram,
     QuantileDisc,
+    QuantileCont,
     Mad,
     Product,
     Skewness,
@@ -70,6 +77,7 @@ impl Statistic {
             Statistic::Entropy => "entropy",
             Statistic::Histogram => "histogram",
             Statistic::QuantileDisc => "quantile_disc",
+            Statistic::QuantileCont => "quantile_cont",
             Statistic::Mad => "mad",
             Statistic::Product => "product",
             Statistic::Skewness => "skewness",
@@ -126,15 +134,16 @@ impl AggregateUDFImpl for StatisticUdf {
         let name = self.statistic.name();
         match (self.statistic, arg_types) {
             (Statistic::QuantileDisc, [value, _]) => Ok(vec![value.clone(), DataType::Float64]),
-            (Statistic::QuantileDisc, _) => plan_err!("{name} takes a value and a quantile"),
-            (Statistic::Mad, [value]) if value.is_decimal() => Ok(vec![value.clone()]),
-            (Statistic::Mad, [value]) if value.is_numeric() || value.is_null() => {
-                Ok(vec![DataType::Float64])
+            (Statistic::QuantileCont, [value, _]) => {
+                Ok(vec![interpolated(name, value)?, DataType::Float64])
             }
-            (Statistic::Mad, [value]) => plan_err!("{name} of {value}, not of a number"),
+            (Statistic::QuantileDisc | Statistic::QuantileCont, _) => {
+                plan_err!("{name} takes a value and a quantile")
+            }
+            (Statistic::Mad, [value]) => Ok(vec![interpolated(name, value)?]),
             (s, [value]) if s.is_sums() => match value.is_numeric() || value.is_null() {
                 true => Ok(vec![DataType::Float64]),
-                false => plan_err!("{name} of {value}, not of a number"),
+                false => plan_err!("{name} of {}, not of a number", sql_type_name(value)),
             },
             (_, [value]) => Ok(vec![value.clone()]),
             _ => plan_err!("{name} takes one argument"),
@@ -143,7 +152,10 @@ impl AggregateUDFImpl for StatisticUdf {
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         Ok(match self.statistic {
-            Statistic::Mode | Statistic::QuantileDisc | Statistic::Mad => arg_types[0].clone(),
+            Statistic::Mode
+            | Statistic::QuantileDisc
+            | Statistic::QuantileCont
+            | Statistic::Mad => arg_types[0].clone(),
             Statistic::Histogram => histogram_type(&arg_types[0]),
             _ => DataType::Float64,
         })
@@ -174,7 +186,9 @@ impl AggregateUDFImpl for StatisticUdf {
             }));
         }
         let quantile = match self.statistic {
-            Statistic::QuantileDisc => constant_quantile(&args)?,
+            Statistic::QuantileDisc | Statistic::QuantileCont => {
+                constant_quantile(self.statistic.name(), &args)?
+            }
             _ => 0.0,
         };
         Ok(Box::new(ValueCounts {
@@ -192,8 +206,21 @@ pub(super) fn state_field(aggregate: &str, name: &str, data_type: DataType) -> F
     Arc::new(Field::new(format!("{aggregate}[{name}]"), data_type, true))
 }
 
-/// `quantile_disc`'s second argument, a constant between 0 and 1.
-fn constant_quantile(args: &AccumulatorArgs) -> Result<f64> {
+/// The type a statistic interpolating between values (`quantile_cont`, `mad`) reads `value`
+/// as: a DECIMAL as itself, any other number as a DOUBLE.
+fn interpolated(name: &str, value: &DataType) -> Result<DataType> {
+    if value.is_decimal() {
+        Ok(value.clone())
+    } else if value.is_numeric() || value.is_null() {
+        Ok(DataType::Float64)
+    } else {
+        plan_err!("{name} of {}, not of a number", sql_type_name(value))
+    }
+}
+
+/// The quantile, a constant between 0 and 1, that `quantile_disc` and `quantile_cont` take
+/// second.
+fn constant_quantile(name: &str, args: &AccumulatorArgs) -> Result<f64> {
     let quantile = args
         .exprs
         .get(1)
@@ -201,7 +228,7 @@ fn constant_quantile(args: &AccumulatorArgs) -> Result<f64> {
         .map(|l| l.value().clone());
     match quantile {
         Some(ScalarValue::Float64(Some(q))) if (0.0..=1.0).contains(&q) => Ok(q),
-        _ => plan_err!("quantile_disc: the quantile must be a constant between 0 and 1"),
+        _ => plan_err!("{name}: the quantile must be a constant between 0 and 1"),
     }
 }
 
@@ -243,6 +270,19 @@ impl ValueCounts {
     /// window took back keeps its place at a count of 0.
     fn counted(&self) -> impl Iterator<Item = &(ScalarValue, u64)> {
         self.counts.iter().filter(|(_, count)| *count > 0)
+    }
+
+    /// The values counted now as DOUBLEs, with their counts, for the statistics that
+    /// interpolate between them.
+    fn as_doubles(&self) -> Result<Vec<(f64, u64)>> {
+        let mut values = Vec::with_capacity(self.counts.len());
+        for (value, count) in self.counted() {
+            let ScalarValue::Float64(Some(x)) = value.cast_to(&DataType::Float64)? else {
+                return exec_err!("{}: {value} is not a number", self.statistic.name());
+            };
+            values.push((x, *count));
+        }
+        Ok(values)
     }
 
     /// The values in ascending order with their counts.
@@ -379,21 +419,35 @@ impl Accumulator for ValueCounts {
                 }
                 unreachable!("the position is below the total count")
             }
-            Statistic::Mad if self.counted().next().is_none() => missing(),
-            Statistic::Mad => {
-                let mut values = Vec::with_capacity(self.counts.len());
-                for (value, count) in self.counted() {
-                    let ScalarValue::Float64(Some(x)) = value.cast_to(&DataType::Float64)? else {
-                        return exec_err!("mad: {value} is not a number");
-                    };
-                    values.push((x, *count));
+            Statistic::QuantileCont | Statistic::Mad if self.counted().next().is_none() => {
+                missing()
+            }
+            Statistic::QuantileCont => match self.input {
+                DataType::Decimal128(precision, scale) => {
+                    let mut values = Vec::with_capacity(self.counts.len());
+                    for (value, count) in self.counted() {
+                        let ScalarValue::Decimal128(Some(raw), ..) = value else {
+                            return exec_err!("quantile_cont: {value} is not a DECIMAL");
+                        };
+                        values.push((*raw, *count));
+                    }
+                    let raw = decimal_quantile(&mut values, self.quantile);
+                    Ok(ScalarValue::Decimal128(Some(raw), precision, scale))
                 }
-                let center = median(&mut values);
+                _ => {
+                    let mut values = self.as_doubles()?;
+                    ScalarValue::Float64(Some(quantile(&mut values, self.quantile)))
+                        .cast_to(&self.input)
+                }
+            },
+            Statistic::Mad => {
+                let mut values = self.as_doubles()?;
+                let center = quantile(&mut values, 0.5);
                 let mut deviations: Vec<(f64, u64)> = values
                     .iter()
                     .map(|&(x, n)| ((x - center).abs(), n))
                     .collect();
-                ScalarValue::Float64(Some(median(&mut deviations))).cast_to(&self.input)
+                ScalarValue::Float64(Some(quantile(&mut deviations, 0.5))).cast_to(&self.input)
             }
             other => exec_err!("{} is not a value-count statistic", other.name()),
         }
@@ -409,14 +463,30 @@ impl Accumulator for ValueCounts {
     }
 }
 
-/// The median of values given with their counts (not empty), the two middle values' mean
-/// when the count is even.
-fn median(values: &mut [(f64, u64)]) -> f64 {
+/// The quantile `q` of values given with their counts (not empty), interpolated at position
+/// q·(n - 1) as DuckDB does: the median is the two middle values' mean when the count is even.
+fn quantile(values: &mut [(f64, u64)], q: f64) -> f64 {
     values.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let total: u64 = values.iter().map(|(_, n)| n).sum();
+    let (low, high, fraction) = bracket(values, q);
+    low + (high - low) * fraction
+}
+
+/// The quantile `q` of DECIMAL values given as their raw integers with their counts (not
+/// empty), in the same units: DuckDB interpolates in them, the step from the lower value cut
+/// towards it (1.50 and 2.25 at a quarter give 1.87, not 1.88).
+fn decimal_quantile(values: &mut [(i128, u64)], q: f64) -> i128 {
+    values.sort_by_key(|&(raw, _)| raw);
+    let (low, high, fraction) = bracket(values, q);
+    low + ((high - low) as f64 * fraction).floor() as i128
+}
+
+/// The two values at either side of position q·(n - 1) in `sorted` (values with their counts,
+/// in order), and how far the position lies from the first towards the second.
+fn bracket<T: Copy>(sorted: &[(T, u64)], q: f64) -> (T, T, f64) {
+    let total: u64 = sorted.iter().map(|(_, n)| n).sum();
     let at = |position: u64| {
         let mut seen = 0;
-        for &(x, n) in values.iter() {
+        for &(x, n) in sorted {
             seen += n;
             if seen > position {
                 return x;
@@ -424,8 +494,13 @@ fn median(values: &mut [(f64, u64)]) -> f64 {
         }
         unreachable!("the position is below the total count")
     };
-    let (low, high) = (at((total - 1) / 2), at(total / 2));
-    low + (high - low) / 2.0
+    let position = q * (total - 1) as f64;
+    let below = position.floor();
+    (
+        at(below as u64),
+        at(position.ceil() as u64),
+        position - below,
+    )
 }
 
 /// Count and sums of the first four powers of the values, and their product.
