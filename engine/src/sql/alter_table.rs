@@ -6,8 +6,8 @@
 //! `SELECT ... FROM t` (`* EXCLUDE (a)`, `*, CAST(v AS T) AS b`, ...), computed in full before
 //! it replaces the table, so a failed change (a cast that fails, say) leaves the table as it
 //! was. The rebuilt table keeps what the columns were declared with ([`Declared`]): NOT NULL,
-//! DEFAULT, PRIMARY KEY and UNIQUE, following a renamed column; as in DuckDB, a key's column
-//! may not be dropped or retyped.
+//! DEFAULT, PRIMARY KEY, UNIQUE and CHECK, following a renamed column; as in DuckDB, a key's
+//! column may not be dropped or retyped, nor a column a CHECK reads dropped or retyped.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -23,6 +23,7 @@ use sqlparser::ast::{
     AlterColumnOperation, AlterTable, AlterTableOperation, ColumnOption, Ident, RenameTableNameKind,
 };
 
+use super::check_constraints::{self, Check};
 use super::{SqlSession, empty_stream};
 use crate::error::{Result, TarnError};
 
@@ -50,6 +51,9 @@ pub(super) async fn alter_table(
         .map(|f| f.name().clone())
         .collect();
     let mut declared = Declared::of(table.as_ref());
+    declared.checks = check_constraints::kept(session.context())
+        .map(|kept| kept.of(&table))
+        .unwrap_or_default();
     let has = |column: &Ident| named(&columns, column).is_some();
     let missing = |column: &Ident| {
         TarnError::Invalid(format!(
@@ -174,6 +178,8 @@ struct Declared {
     not_null: HashSet<String>,
     /// `ADD COLUMN`'s name and its default as SQL, which becomes the column's default.
     new_column: Option<(String, String)>,
+    /// The table's CHECK conditions.
+    checks: Vec<Check>,
 }
 
 impl Declared {
@@ -207,6 +213,7 @@ impl Declared {
                 .map(|f| f.name().clone())
                 .collect(),
             new_column: None,
+            checks: Vec::new(),
         }
     }
 
@@ -229,6 +236,9 @@ impl Declared {
         if self.not_null.remove(old) {
             self.not_null.insert(new.to_string());
         }
+        for check in &mut self.checks {
+            check.rename_column(old, new);
+        }
     }
 
     fn drop(&mut self, column: &str) -> Result<()> {
@@ -239,12 +249,42 @@ impl Declared {
                  on it"
             )));
         }
+        // A CHECK on the column alone goes with it, as in DuckDB; one that also reads other
+        // columns keeps it.
+        let reads = |check: &Check| {
+            let columns = check.columns_read();
+            let here = columns.iter().any(|c| c.eq_ignore_ascii_case(column));
+            (here, columns.iter().all(|c| c.eq_ignore_ascii_case(column)))
+        };
+        if self
+            .checks
+            .iter()
+            .any(|check| reads(check) == (true, false))
+        {
+            return Err(TarnError::Invalid(format!(
+                "Cannot drop column \"{column}\" because there is a CHECK constraint that depends \
+                 on it"
+            )));
+        }
+        self.checks.retain(|check| !reads(check).0);
         self.defaults.remove(column);
         self.not_null.remove(column);
         Ok(())
     }
 
     fn retype(&self, column: &str) -> Result<()> {
+        let read = |check: &Check| {
+            check
+                .columns_read()
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(column))
+        };
+        if self.checks.iter().any(read) {
+            return Err(TarnError::Invalid(
+                "Cannot change the type of a column that has a CHECK constraint specified"
+                    .to_string(),
+            ));
+        }
         match self.key_of(column) {
             Some(_) => Err(TarnError::Invalid(
                 "Cannot change the type of a column that has a UNIQUE or PRIMARY KEY constraint \
@@ -340,6 +380,7 @@ pub(super) async fn take_nulls(session: &SqlSession, name: &str) -> Result<()> {
         defaults: HashMap::new(),
         not_null: HashSet::new(),
         new_column: None,
+        checks: Vec::new(),
     };
     let table = declared.apply(session, schema, partitions)?;
     let ctx = session.context();
@@ -350,16 +391,25 @@ pub(super) async fn take_nulls(session: &SqlSession, name: &str) -> Result<()> {
 
 /// Replaces table `name` by the rows of `SELECT {select} FROM name`, computed in full before
 /// the old table is let go, with what its columns were `declared` with.
-async fn rebuild(session: &SqlSession, name: &str, select: &str, declared: Declared) -> Result<()> {
+async fn rebuild(
+    session: &SqlSession,
+    name: &str,
+    select: &str,
+    mut declared: Declared,
+) -> Result<()> {
     let frame = session
         .dataframe(&format!("SELECT {select} FROM {name}"))
         .await?;
     let schema = Arc::new(frame.schema().as_arrow().clone());
     let partitions = frame.collect_partitioned().await?;
-    let table = declared.apply(session, schema, partitions)?;
+    let checks = std::mem::take(&mut declared.checks);
+    let table: Arc<dyn TableProvider> = Arc::new(declared.apply(session, schema, partitions)?);
     let ctx = session.context();
     ctx.deregister_table(name)?;
-    ctx.register_table(name, Arc::new(table))?;
+    ctx.register_table(name, Arc::clone(&table))?;
+    if let Some(kept) = check_constraints::kept(ctx).filter(|_| !checks.is_empty()) {
+        kept.record(&table, checks);
+    }
     Ok(())
 }
 

@@ -17,6 +17,7 @@ mod byte_codecs;
 mod byte_sizes;
 mod call_comparisons;
 mod cast_names;
+mod check_constraints;
 mod checked_reads;
 mod checked_sum;
 mod collation;
@@ -416,11 +417,23 @@ impl SqlSession {
                 create.temporary = false;
                 // IF NOT EXISTS leaves a table that exists as it was declared.
                 let name = create.name.to_string();
-                let made_by_query = create.query.is_some()
-                    && !(create.if_not_exists && self.ctx.table_exist(name.as_str())?);
+                let exists = create.if_not_exists && self.ctx.table_exist(name.as_str())?;
+                let made_by_query = create.query.is_some() && !exists;
+                let checks = check_constraints::take(&mut create);
                 let result = self.run_statement(Statement::CreateTable(create)).await?;
                 if made_by_query {
                     alter_table::take_nulls(self, &name).await?;
+                }
+                if !checks.is_empty() && !exists {
+                    let table = self.ctx.table_provider(name.as_str()).await?;
+                    if let Some(kept) = self
+                        .ctx
+                        .state()
+                        .config()
+                        .get_extension::<check_constraints::TableChecks>()
+                    {
+                        kept.record(&table, checks);
+                    }
                 }
                 Ok(result)
             }
@@ -628,7 +641,8 @@ pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>
     let keep_order = Arc::new(optimizer::KeepInsertionOrder::default());
     let session_config = session_config
         .with_extension(Arc::clone(&tables))
-        .with_extension(Arc::clone(&keep_order));
+        .with_extension(Arc::clone(&keep_order))
+        .with_extension(Arc::new(check_constraints::TableChecks::default()));
     let mut state = SessionStateBuilder::new()
         .with_config(session_config)
         .with_runtime_env(runtime)

@@ -223,7 +223,7 @@ async fn run_update(session: &SqlSession, update: &Update) -> Result<SendableRec
             .map(|(column, field)| as_column_type(column, field.data_type()))
             .collect::<Result<Vec<_>>>()?;
         let updated = RecordBatch::try_new(rules.unchecked_schema(), columns)?;
-        rules.check_not_null(&updated)?;
+        rules.check_rows(&updated)?;
         let partitions = with_rows_replaced(&partitions, &updated, &positions)?;
         rules.check_unique(&partitions.iter().flatten().cloned().collect::<Vec<_>>())?;
         rules.replace(partitions).await;

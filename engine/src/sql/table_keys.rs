@@ -1,4 +1,4 @@
-//! PRIMARY KEY, UNIQUE and NOT NULL, kept on the tables `CREATE TABLE` makes.
+//! PRIMARY KEY, UNIQUE, NOT NULL and CHECK, kept on the tables `CREATE TABLE` makes.
 //!
 //! DataFusion records a table's keys but never checks them: a second row with the same primary
 //! key went in silently. A NULL into a NOT NULL column failed with Arrow's message, naming the
@@ -21,6 +21,7 @@ use datafusion::common::{Constraint, plan_datafusion_err};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
 
+use super::check_constraints::{self, Check};
 use crate::error::{Result, TarnError};
 
 /// A PRIMARY KEY or UNIQUE constraint.
@@ -96,6 +97,10 @@ pub(super) struct TableRules {
     pub keys: Vec<Key>,
     /// Columns that may not hold NULL: those declared NOT NULL and those of the primary key.
     pub not_null: Vec<usize>,
+    /// The table's CHECK conditions.
+    checks: Vec<Check>,
+    /// The session, which plans the CHECK conditions.
+    ctx: SessionContext,
 }
 
 impl TableRules {
@@ -135,17 +140,22 @@ impl TableRules {
                 }
             }
         }
+        let checks = check_constraints::kept(ctx)
+            .map(|checks| checks.of(&table))
+            .unwrap_or_default();
         Ok(Some(TableRules {
             name: name.to_string(),
             table,
             keys,
             not_null,
+            checks,
+            ctx: ctx.clone(),
         }))
     }
 
     /// Whether the table promises anything a statement could break.
     pub fn is_free(&self) -> bool {
-        self.keys.is_empty() && self.not_null.is_empty()
+        self.keys.is_empty() && self.not_null.is_empty() && self.checks.is_empty()
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -196,14 +206,15 @@ impl TableRules {
         ))
     }
 
-    /// Fails on the first NULL in a column that may not hold one.
-    pub fn check_not_null(&self, batch: &RecordBatch) -> Result<()> {
+    /// Fails on the first NULL in a column that may not hold one, then on the first row for
+    /// which a CHECK condition is false.
+    pub fn check_rows(&self, batch: &RecordBatch) -> Result<()> {
         for &c in &self.not_null {
             if batch.column(c).logical_null_count() > 0 {
                 return Err(self.null_in(batch.schema().field(c).name()));
             }
         }
-        Ok(())
+        check_constraints::verify(&self.ctx, &self.name, &self.checks, batch)
     }
 
     /// Fails on the first key that two of `batches`' rows share.
@@ -231,7 +242,7 @@ impl TableRules {
     pub fn check(&self, partitions: &[Vec<RecordBatch>]) -> Result<()> {
         let batches: Vec<RecordBatch> = partitions.iter().flatten().cloned().collect();
         for batch in &batches {
-            self.check_not_null(batch)?;
+            self.check_rows(batch)?;
         }
         self.check_unique(&batches)
     }

@@ -66,7 +66,7 @@ pub(super) async fn insert(
     )?;
     let mut count = appended.num_rows();
     if let Some((updated, positions)) = updated {
-        rules.check_not_null(&updated)?;
+        rules.check_rows(&updated)?;
         count += updated.num_rows();
         partitions = with_rows_replaced(&partitions, &updated, &positions)?;
     }
@@ -426,7 +426,7 @@ async fn proposed_rows(
         None => RecordBatch::new_empty(Arc::clone(&schema)),
     };
     let rows = RecordBatch::try_new(rules.unchecked_schema(), rows.columns().to_vec())?;
-    rules.check_not_null(&rows)?;
+    rules.check_rows(&rows)?;
     Ok(RecordBatch::try_new(schema, rows.columns().to_vec())?)
 }
 

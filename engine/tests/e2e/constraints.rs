@@ -1,6 +1,6 @@
-//! PRIMARY KEY, UNIQUE and NOT NULL on session tables, and INSERT's conflict clauses. Every
-//! answer and message is DuckDB 2.0's for the same statements (run there by hand), except
-//! where a comment says otherwise.
+//! PRIMARY KEY, UNIQUE, NOT NULL and CHECK on session tables, and INSERT's conflict clauses.
+//! Every answer and message is DuckDB 2.0's for the same statements (run there by hand),
+//! except where a comment says otherwise.
 
 use crate::sql::{error, query, session};
 
@@ -267,4 +267,72 @@ async fn copy_from_is_checked_against_the_key() {
         "Constraint Error: Duplicate key \"a: 1\" violates primary key constraint."
     );
     assert_eq!(query(&mut s, "SELECT count(*) FROM t").await, [["0"]]);
+}
+
+/// CHECK conditions, column or table ones, which DataFusion refused to create: a row for which
+/// one is false fails the statement and changes nothing; NULL passes. They follow a renamed
+/// table or column and the other ALTER TABLE changes, as in DuckDB.
+#[tokio::test]
+async fn check_conditions_refuse_rows_and_follow_the_table() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE t (a INTEGER CHECK (a > 0), b DECIMAL(10,2), CHECK (b >= 0 AND a < 100)); \
+         INSERT INTO t VALUES (1, 2.50), (NULL, 0)",
+    )
+    .await;
+    let failed = |expression: &str| {
+        format!(
+            "Constraint Error: CHECK constraint failed on table \"t\" with expression {expression}"
+        )
+    };
+    for (sql, message) in [
+        (
+            "INSERT INTO t VALUES (2, 1), (-2, 1)",
+            failed("CHECK((a > 0))"),
+        ),
+        (
+            "INSERT INTO t SELECT 200, 1",
+            failed("CHECK(((b >= 0) AND (a < 100)))"),
+        ),
+        (
+            "UPDATE t SET b = -1 WHERE a = 1",
+            failed("CHECK(((b >= 0) AND (a < 100)))"),
+        ),
+        (
+            "ALTER TABLE t ALTER COLUMN a TYPE BIGINT",
+            "Cannot change the type of a column that has a CHECK constraint specified".to_string(),
+        ),
+        (
+            "ALTER TABLE t DROP COLUMN b",
+            "Cannot drop column \"b\" because there is a CHECK constraint that depends on it"
+                .to_string(),
+        ),
+    ] {
+        let err = error(&mut s, sql).await;
+        assert!(err.ends_with(&message), "{sql}: {err}");
+    }
+    assert_eq!(contents(&mut s).await, [["1", "2.50"], ["NULL", "0.00"]]);
+    // A renamed column and a new one keep the conditions.
+    query(
+        &mut s,
+        "ALTER TABLE t RENAME COLUMN a TO k; ALTER TABLE t ADD COLUMN c INTEGER",
+    )
+    .await;
+    let err = error(&mut s, "INSERT INTO t VALUES (-1, 1, 1)").await;
+    assert!(err.ends_with(&failed("CHECK((k > 0))")), "{err}");
+    // A renamed table keeps them; a table made again under the name has none.
+    query(&mut s, "ALTER TABLE t RENAME TO u").await;
+    let err = error(&mut s, "INSERT INTO u VALUES (-1, 1, 1)").await;
+    assert!(
+        err.contains("CHECK constraint failed on table \"u\""),
+        "{err}"
+    );
+    query(
+        &mut s,
+        "CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (-1); DROP TABLE u; \
+         CREATE TABLE u (a INTEGER); INSERT INTO u VALUES (-1)",
+    )
+    .await;
+    assert_eq!(query(&mut s, "SELECT * FROM u").await, [["-1"]]);
 }
