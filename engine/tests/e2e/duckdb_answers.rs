@@ -196,6 +196,19 @@ async fn text_casts_to_integers_read_what_duckdb_reads() {
     assert!(err.contains("'abc'"), "{err}");
     let err = error(&mut s, "SELECT CAST(s AS TINYINT) FROM t WHERE i = 7").await;
     assert!(err.contains("'99999'"), "{err}");
+    // Between types with no cast, TRY_CAST is NULL (DataFusion: "Unsupported TRY_CAST"); CAST
+    // still fails.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT TRY_CAST(DATE '2024-01-02' AS BOOLEAN), TRY_CAST(2.5 AS INTERVAL), \
+             typeof(TRY_CAST(DATE '2024-01-02' AS DOUBLE)) FROM t WHERE i = 1"
+        )
+        .await,
+        [["NULL", "NULL", "DOUBLE"]]
+    );
+    let err = error(&mut s, "SELECT CAST(DATE '2024-01-02' AS BOOLEAN)").await;
+    assert!(err.contains("Date32 to Boolean"), "{err}");
 }
 
 /// DuckDB drops the digits `floor`, `ceil` and `trunc` cut from a DECIMAL's type; DataFusion

@@ -34,7 +34,7 @@
 //!   statistics bound finds each row's group in an array indexed by the key (TPC-H Q13, Q18);
 //!   one on a few keys, one of them a string, finds it by the keys packed into words (Q1).
 //!
-//! Fifteen rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
+//! Sixteen rules are about answers, not speed: [`CheckedConstants`] (analyzer) and
 //! [`CheckedArithmetic`] (physical) make integer overflow an error, as in DuckDB, where
 //! DataFusion wraps around; [`IntegerCasts`] (analyzer) makes a cast to an integer round, where
 //! DataFusion truncates; [`FloatOverDecimal`] (analyzer) compares a DOUBLE with a DECIMAL as
@@ -54,7 +54,9 @@
 //! where DataFusion's grouped ones lose track after a NaN; [`SlidingAggregates`] (analyzer)
 //! computes any aggregate over a sliding window frame, where DataFusion refuses those whose
 //! accumulators cannot take rows back; [`DistinctZeros`] (analyzer) makes a DISTINCT aggregate
-//! count -0.0 and 0.0 as one value, where DataFusion's DISTINCT accumulators tell them apart.
+//! count -0.0 and 0.0 as one value, where DataFusion's DISTINCT accumulators tell them apart;
+//! [`ImpossibleTryCasts`] (analyzer) makes a TRY_CAST between types with no cast NULL, where
+//! DataFusion fails.
 //!
 //! The two subquery rules work without statistics, each restricted to a plan shape where the
 //! rewrite is cheap and the win is likely:
@@ -101,6 +103,7 @@ mod subquery_values;
 mod table_stats;
 mod text_casts;
 mod truncated_decimals;
+mod try_casts;
 mod view_equality;
 mod watched_join;
 
@@ -150,6 +153,7 @@ pub use subquery_values::SubqueryValues;
 pub use table_stats::TableStats;
 pub use text_casts::TextCasts;
 pub use truncated_decimals::TruncatedDecimals;
+pub use try_casts::ImpossibleTryCasts;
 pub use view_equality::{StringViewEquality, ViewEquals};
 
 /// The alias of the key set [`AggregateKeyReduction`] joins into an aggregate's input: how a
@@ -161,7 +165,8 @@ const KEYS_ALIAS: &str = "__tarn_join_keys";
 /// [`DatePartTypes`] and [`FloatOverDecimal`] just before type coercion, whose choice of type
 /// they correct, [`IntegerCasts`], [`TruncatedDecimals`], [`SubqueryValues`],
 /// [`InequalitySubqueries`] (after the previous, whose `count(*)` subqueries it may take),
-/// [`TextCasts`], [`JsonCasts`], [`CheckedConstants`], [`Collations`], [`FloatExtremes`],
+/// [`TextCasts`], [`JsonCasts`], [`ImpossibleTryCasts`], [`CheckedConstants`], [`Collations`],
+/// [`FloatExtremes`],
 /// [`DistinctZeros`] and [`SlidingAggregates`] after it, which need its casts and types in place.
 pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     let mut rules = Analyzer::new().rules;
@@ -179,6 +184,7 @@ pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     rules.push(Arc::new(InequalitySubqueries));
     rules.push(Arc::new(TextCasts));
     rules.push(Arc::new(JsonCasts));
+    rules.push(Arc::new(ImpossibleTryCasts));
     rules.push(Arc::new(CheckedConstants));
     rules.push(Arc::new(Collations));
     rules.push(Arc::new(FloatExtremes));
