@@ -504,7 +504,7 @@ impl VisitorMut for NameColumns {
 
 /// Gives unnamed result columns DuckDB's names: the expression as written (`sum(x)`, not
 /// DataFusion's `sum(t.x)`), every binary operation in parentheses, `count(*)` as
-/// `count_star()` (`count()` as a window function).
+/// `count_star()` (`count()` as a window function), wherever it stands.
 /// Only a set operation's first SELECT names its columns, so only those are renamed.
 fn name_columns_like_duckdb(query: &mut Query) {
     order_by_all_as_positions(query);
@@ -573,20 +573,6 @@ fn name_select_items(select: &mut Select) {
                         Some(field) => (field, false),
                         None => (parts[parts.len() - 1].value.clone(), true),
                     },
-                    Expr::Function(f)
-                        if f.name.to_string().eq_ignore_ascii_case("count")
-                            && f.args.to_string() == "(*)" =>
-                    {
-                        // DuckDB's names: `count_star() FILTER (WHERE (x > 0))`, and
-                        // `count() OVER (...)` for the window function.
-                        let call = match f.over {
-                            Some(_) => "count()",
-                            None => "count_star()",
-                        };
-                        let written = fully_parenthesized(expr);
-                        let after = written.split_once("(*)").map_or("", |(_, after)| after);
-                        (format!("{call}{after}"), false)
-                    }
                     _ => (fully_parenthesized(expr), false),
                 };
                 (expr, name, named_already)
@@ -737,14 +723,25 @@ pub(super) fn fully_parenthesized(expr: &Expr) -> String {
                 ..
             } => *e = Expr::Nested(Box::new(e.clone())),
             Expr::Function(call) => {
+                let counts_rows = call.args.to_string() == "(*)";
                 if let [ObjectNamePart::Identifier(name)] = call.name.0.as_mut_slice()
                     && name.quote_style.is_none()
                 {
-                    // COALESCE is an operator to DuckDB, which names it in capitals.
-                    name.value = match name.value.to_lowercase() {
-                        coalesce if coalesce == "coalesce" => "COALESCE".to_string(),
-                        lower => lower,
+                    // COALESCE is an operator to DuckDB, which names it in capitals; `count(*)`
+                    // is `count_star()`, and `count()` as a window function.
+                    let lower = name.value.to_lowercase();
+                    name.value = match lower.as_str() {
+                        "coalesce" => "COALESCE".to_string(),
+                        "count" if counts_rows && call.over.is_none() => "count_star".to_string(),
+                        _ => lower.clone(),
                     };
+                    if counts_rows && lower == "count" {
+                        call.args = FunctionArguments::List(FunctionArgumentList {
+                            duplicate_treatment: None,
+                            args: vec![],
+                            clauses: vec![],
+                        });
+                    }
                 }
             }
             Expr::Cast { kind, .. } if *kind == CastKind::DoubleColon => *kind = CastKind::Cast,

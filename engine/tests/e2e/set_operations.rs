@@ -194,6 +194,10 @@ async fn subqueries_and_ctes_name_their_columns_as_duckdb() {
             "SELECT count(*) OVER (), count(*) OVER (ORDER BY x) FROM range(4) t(x)",
             vec!["count() OVER ()", "count() OVER (ORDER BY x)"],
         ),
+        (
+            "SELECT count(*) + 1, bar(count(*), 0, 100, 20) FROM range(4) t(x)",
+            vec!["(count_star() + 1)", "bar(count_star(), 0, 100, 20)"],
+        ),
     ] {
         let batches = s.query(sql).await.unwrap();
         assert_eq!(columns(&batches), names, "{sql}");
