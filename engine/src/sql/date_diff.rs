@@ -229,16 +229,18 @@ impl ScalarUDFImpl for DateDiff {
     }
 }
 
+/// Microseconds since the epoch of a UTC time written `YYYY-MM-DD HH:MM:SS[.f]`, for tests.
+#[cfg(test)]
+pub(super) fn micros(text: &str) -> i64 {
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+        .unwrap()
+        .and_utc()
+        .timestamp_micros()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn micros(text: &str) -> i64 {
-        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
-            .unwrap()
-            .and_utc()
-            .timestamp_micros()
-    }
 
     fn diff(part: &str, start: &str, end: &str) -> i64 {
         Part::parse(part)

@@ -215,14 +215,8 @@ impl ScalarUDFImpl for DateTrunc {
 
 #[cfg(test)]
 mod tests {
+    use super::super::date_diff::micros;
     use super::*;
-
-    fn micros(text: &str) -> i64 {
-        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
-            .unwrap()
-            .and_utc()
-            .timestamp_micros()
-    }
 
     fn cut(part: &str, text: &str, zone: Option<&str>) -> String {
         let zone = zone.map(|z| z.parse::<Tz>().unwrap());
