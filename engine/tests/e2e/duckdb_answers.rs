@@ -1173,6 +1173,11 @@ async fn dates_of_any_year_meet_timestamps_and_truncate() {
                 ],
             ],
         ),
+        // A UNION's column of DATEs and TIMESTAMPs.
+        (
+            "SELECT d FROM t WHERE id = 1 UNION ALL SELECT ts FROM t WHERE id = 3 ORDER BY 1",
+            vec![vec!["0001-01-01T00:00:00"], vec!["1500-05-05T10:20:30.500"]],
+        ),
         // A date plus a time of day, either way round.
         (
             "SELECT d + TIME '10:30:00.25', TIME '23:59:59' + d, typeof(d + TIME '10:00') \

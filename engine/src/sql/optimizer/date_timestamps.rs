@@ -8,14 +8,17 @@
 //! '10:00'` too. It also dropped a TIMESTAMPTZ's zone. [`DateTimestamps`], an analyzer rule
 //! just before type coercion, casts such a DATE to the type of the TIMESTAMP beside it (its
 //! unit and zone), and makes `date + time` the date as a TIMESTAMP plus the time of day as a
-//! duration, so that coercion finds the types alike.
+//! duration, so that coercion finds the types alike. A UNION whose inputs hold a DATE and a
+//! TIMESTAMP in one column gets the same cast in a projection over the DATE's input.
+
+use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, DataFusionError, Result};
 use datafusion::logical_expr::expr::{Between, BinaryExpr, Case, Cast, InList, ScalarFunction};
-use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, Operator};
+use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, Operator, Projection, Union};
 use datafusion::optimizer::AnalyzerRule;
 
 /// See the module documentation.
@@ -24,6 +27,7 @@ pub struct DateTimestamps;
 
 impl AnalyzerRule for DateTimestamps {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        let plan = plan.transform_up_with_subqueries(widen_union_dates)?.data;
         super::rewrite_logical_expressions(plan, widen_dates)
     }
 
@@ -93,6 +97,53 @@ fn widen_dates(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         }
         other => Ok(Transformed::no(other)),
     }
+}
+
+/// A UNION whose inputs hold a DATE and a TIMESTAMP in one column, with each such DATE cast to
+/// the first of those TIMESTAMPs' types in a projection over its input.
+fn widen_union_dates(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
+    let LogicalPlan::Union(union) = &plan else {
+        return Ok(Transformed::no(plan));
+    };
+    let targets: Vec<Option<DataType>> = (0..union.schema.fields().len())
+        .map(|column| {
+            let types = union
+                .inputs
+                .iter()
+                .map(|input| input.schema().field(column).data_type());
+            let timestamp = types
+                .clone()
+                .find(|t| matches!(t, DataType::Timestamp(..)))?;
+            types.clone().any(is_date).then(|| timestamp.clone())
+        })
+        .collect();
+    if targets.iter().all(Option::is_none) {
+        return Ok(Transformed::no(plan));
+    }
+    let mut inputs = Vec::with_capacity(union.inputs.len());
+    for input in &union.inputs {
+        let schema = input.schema();
+        let columns: Vec<Expr> = schema
+            .columns()
+            .into_iter()
+            .zip(&targets)
+            .enumerate()
+            .map(|(i, (column, target))| {
+                let name = schema.field(i).name().clone();
+                let value = Expr::Column(column);
+                match target {
+                    Some(timestamp) if is_date(schema.field(i).data_type()) => {
+                        cast(value, timestamp.clone()).alias(name)
+                    }
+                    _ => value,
+                }
+            })
+            .collect();
+        let projected = Projection::try_new(columns, Arc::clone(input))?;
+        inputs.push(Arc::new(LogicalPlan::Projection(projected)));
+    }
+    let union = Union::try_new_with_loose_types(inputs)?;
+    Ok(Transformed::yes(LogicalPlan::Union(union)))
 }
 
 /// A `CASE`'s results, and its compared values when it has an operand.
