@@ -406,15 +406,13 @@ fn respell_type(data_type: &mut DataType) {
 fn pad_timestamp_literal(expr: &mut Expr) {
     let text = match expr {
         Expr::TypedString(TypedString {
-            data_type: DataType::Timestamp(..) | DataType::Datetime(_),
-            value,
-            ..
-        }) => &mut value.value,
+            data_type, value, ..
+        }) if names_timestamp(data_type) => &mut value.value,
         Expr::Cast {
             expr: inner,
-            data_type: DataType::Timestamp(..) | DataType::Datetime(_),
+            data_type,
             ..
-        } => match inner.as_mut() {
+        } if names_timestamp(data_type) => match inner.as_mut() {
             Expr::Value(value) => &mut value.value,
             _ => return,
         },
@@ -424,6 +422,18 @@ fn pad_timestamp_literal(expr: &mut Expr) {
         && let Some(padded) = padded_timestamp(text)
     {
         *text = padded;
+    }
+}
+
+/// Whether `data_type` is a TIMESTAMP of any unit (DuckDB's `TIMESTAMP_MS` and the others are
+/// custom types to the parser).
+fn names_timestamp(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Timestamp(..) | DataType::Datetime(_) => true,
+        DataType::Custom(name, modifiers) => {
+            modifiers.is_empty() && name.to_string().to_uppercase().starts_with("TIMESTAMP_")
+        }
+        _ => false,
     }
 }
 

@@ -1238,12 +1238,13 @@ async fn dates_of_any_year_meet_timestamps_and_truncate() {
         (
             "SELECT CAST(date_trunc('hour', TIMESTAMPTZ '2024-05-05 10:20:00+02') AS VARCHAR), \
              typeof('2024-05-05'::TIMESTAMP_NS), typeof('2024-05-05'::TIMESTAMP_MS), \
-             typeof('2024-05-05'::TIMESTAMP_S)",
+             typeof('2024-05-05'::TIMESTAMP_S), '2024-5-5 10:00'::TIMESTAMP_MS",
             vec![vec![
                 "2024-05-05 08:00:00+00",
                 "TIMESTAMP_NS",
                 "TIMESTAMP_MS",
                 "TIMESTAMP_S",
+                "2024-05-05T10:00:00",
             ]],
         ),
     ] {
