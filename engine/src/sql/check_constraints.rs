@@ -13,8 +13,10 @@ use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, Weak};
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::common::DFSchema;
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
 use sqlparser::ast::{
     ColumnOption, CreateTable, Expr, Ident, TableConstraint, visit_expressions,
@@ -144,24 +146,37 @@ impl TableChecks {
     }
 }
 
+/// A check planned against its table's columns, ready to evaluate on the rows of a statement.
+pub struct PlannedCheck {
+    check: Check,
+    condition: Arc<dyn PhysicalExpr>,
+}
+
+/// `checks` planned once against `schema`, their table's columns, for [`verify`].
+pub fn plan(
+    ctx: &SessionContext,
+    schema: &SchemaRef,
+    checks: Vec<Check>,
+) -> Result<Vec<PlannedCheck>> {
+    let schema = DFSchema::try_from(Arc::clone(schema))?;
+    checks
+        .into_iter()
+        .map(|check| {
+            let condition = ctx.parse_sql_expr(&check.condition.to_string(), &schema)?;
+            let condition = ctx.create_physical_expr(condition, &schema)?;
+            Ok(PlannedCheck { check, condition })
+        })
+        .collect()
+}
+
 /// Fails on the first row of `batch` (rows of table `table`) for which a condition of `checks`
 /// is false.
-pub fn verify(
-    ctx: &SessionContext,
-    table: &str,
-    checks: &[Check],
-    batch: &RecordBatch,
-) -> Result<()> {
-    if checks.is_empty() || batch.num_rows() == 0 {
+pub fn verify(table: &str, checks: &[PlannedCheck], batch: &RecordBatch) -> Result<()> {
+    if batch.num_rows() == 0 {
         return Ok(());
     }
-    let schema = DFSchema::try_from(batch.schema())?;
-    for check in checks {
-        let condition = ctx.parse_sql_expr(&check.condition.to_string(), &schema)?;
-        let holds = ctx
-            .create_physical_expr(condition, &schema)?
-            .evaluate(batch)?
-            .into_array(batch.num_rows())?;
+    for PlannedCheck { check, condition } in checks {
+        let holds = condition.evaluate(batch)?.into_array(batch.num_rows())?;
         let Some(holds) = holds.as_boolean_opt() else {
             return Err(TarnError::Invalid(format!(
                 "{} is not a condition: it gives {}",

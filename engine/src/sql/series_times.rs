@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{Column, Result};
+use datafusion::common::Result;
 use datafusion::datasource::{ViewTable, provider_as_source};
 use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlanBuilder, cast};
 use datafusion::prelude::SessionContext;
@@ -22,15 +22,7 @@ struct SeriesTimes {
 
 impl TableFunctionImpl for SeriesTimes {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let original = args.exprs().iter().find_map(|expr| match expr {
-            Expr::Literal(value, _) => match value.data_type() {
-                timestamp @ DataType::Timestamp(unit, _) if unit != TimeUnit::Nanosecond => {
-                    Some(timestamp)
-                }
-                _ => None,
-            },
-            _ => None,
-        });
+        let original = args.exprs().iter().find_map(coarser_timestamp);
         let exprs = args
             .exprs()
             .iter()
@@ -48,11 +40,10 @@ impl TableFunctionImpl for SeriesTimes {
             .columns()
             .into_iter()
             .map(|column| {
-                let expr = Expr::Column(Column::new_unqualified(column.name()));
+                let name = column.name.clone();
+                let expr = Expr::Column(column);
                 match expr.get_type(scan.schema())? {
-                    DataType::Timestamp(..) => {
-                        Ok(cast(expr, original.clone()).alias(column.name()))
-                    }
+                    DataType::Timestamp(..) => Ok(cast(expr, original.clone()).alias(name)),
                     _ => Ok(expr),
                 }
             })
@@ -62,16 +53,26 @@ impl TableFunctionImpl for SeriesTimes {
     }
 }
 
+/// The type of `expr` when it is a constant timestamp of a unit other than nanoseconds.
+fn coarser_timestamp(expr: &Expr) -> Option<DataType> {
+    match expr {
+        Expr::Literal(value, _) => match value.data_type() {
+            timestamp @ DataType::Timestamp(unit, _) if unit != TimeUnit::Nanosecond => {
+                Some(timestamp)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// A constant timestamp of another unit as nanoseconds; any other argument as it is.
 fn in_nanoseconds(expr: &Expr) -> Result<Expr> {
-    match expr {
-        Expr::Literal(value, metadata) => match value.data_type() {
-            DataType::Timestamp(unit, zone) if unit != TimeUnit::Nanosecond => Ok(Expr::Literal(
-                value.cast_to(&DataType::Timestamp(TimeUnit::Nanosecond, zone))?,
-                metadata.clone(),
-            )),
-            _ => Ok(expr.clone()),
-        },
+    match (expr, coarser_timestamp(expr)) {
+        (Expr::Literal(value, metadata), Some(DataType::Timestamp(_, zone))) => Ok(Expr::Literal(
+            value.cast_to(&DataType::Timestamp(TimeUnit::Nanosecond, zone))?,
+            metadata.clone(),
+        )),
         _ => Ok(expr.clone()),
     }
 }

@@ -21,7 +21,7 @@ use datafusion::common::{Constraint, plan_datafusion_err};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
 
-use super::check_constraints::{self, Check};
+use super::check_constraints::{self, PlannedCheck};
 use crate::error::{Result, TarnError};
 
 /// A PRIMARY KEY or UNIQUE constraint.
@@ -98,9 +98,7 @@ pub(super) struct TableRules {
     /// Columns that may not hold NULL: those declared NOT NULL and those of the primary key.
     pub not_null: Vec<usize>,
     /// The table's CHECK conditions.
-    checks: Vec<Check>,
-    /// The session, which plans the CHECK conditions.
-    ctx: SessionContext,
+    checks: Vec<PlannedCheck>,
 }
 
 impl TableRules {
@@ -143,13 +141,13 @@ impl TableRules {
         let checks = check_constraints::kept(ctx)
             .map(|checks| checks.of(&table))
             .unwrap_or_default();
+        let checks = check_constraints::plan(ctx, &schema, checks)?;
         Ok(Some(TableRules {
             name: name.to_string(),
             table,
             keys,
             not_null,
             checks,
-            ctx: ctx.clone(),
         }))
     }
 
@@ -214,7 +212,7 @@ impl TableRules {
                 return Err(self.null_in(batch.schema().field(c).name()));
             }
         }
-        check_constraints::verify(&self.ctx, &self.name, &self.checks, batch)
+        check_constraints::verify(&self.name, &self.checks, batch)
     }
 
     /// Fails on the first key that two of `batches`' rows share.

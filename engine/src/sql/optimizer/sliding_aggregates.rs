@@ -21,9 +21,7 @@ use datafusion::common::{DFSchema, Result, ScalarValue, exec_err};
 use datafusion::logical_expr::expr::{
     AggregateFunctionParams, NullTreatment, WindowFunction, WindowFunctionParams,
 };
-use datafusion::logical_expr::function::{
-    AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
-};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::AggregateOrderSensitivity;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Expr, ExprSchemable, LogicalPlan, ReversedUDAF,
@@ -194,10 +192,6 @@ impl AggregateUDFImpl for RecomputedAggregate {
 
     fn order_sensitivity(&self) -> AggregateOrderSensitivity {
         self.wrapped().order_sensitivity()
-    }
-
-    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
-        None
     }
 
     fn reverse_expr(&self) -> ReversedUDAF {
