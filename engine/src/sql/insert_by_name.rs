@@ -40,10 +40,12 @@ pub(super) async fn plain_insert(session: &SqlSession, statement: &str) -> Resul
         return Ok(None);
     };
     let table = join_tokens(&tokens[into + 1..by]).replace(" . ", ".");
-    let query = join_tokens(&tokens[by + 2..]);
+    let end = clauses_after_query(&tokens, by + 2);
+    let query = join_tokens(&tokens[by + 2..end]);
+    let clauses = join_tokens(&tokens[end..]);
     let head = join_tokens(&tokens[..=into]);
     if is_keyword(&tokens[by + 1], "POSITION") {
-        return Ok(Some(format!("{head} {table} {query}")));
+        return Ok(Some(format!("{head} {table} {query} {clauses}")));
     }
     let ctx = session.context();
     let table_columns: Vec<String> = ctx
@@ -74,7 +76,28 @@ pub(super) async fn plain_insert(session: &SqlSession, statement: &str) -> Resul
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Some(format!(
-        "{head} {table} ({}) {query}",
+        "{head} {table} ({}) {query} {clauses}",
         columns.join(", ")
     )))
+}
+
+/// Where the INSERT's own clauses after its query (`ON CONFLICT ...`, `RETURNING ...`) begin,
+/// in `tokens` from the query's first at `start`; the end of `tokens` when it has none.
+fn clauses_after_query(tokens: &[Token], start: usize) -> usize {
+    let mut depth = 0usize;
+    for (i, token) in tokens.iter().enumerate().skip(start) {
+        match token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            _ if depth > 0 => {}
+            _ if is_keyword(token, "RETURNING") => return i,
+            _ if is_keyword(token, "ON")
+                && tokens.get(i + 1).is_some_and(|t| is_keyword(t, "CONFLICT")) =>
+            {
+                return i;
+            }
+            _ => {}
+        }
+    }
+    tokens.len()
 }

@@ -85,6 +85,7 @@ mod path_parts;
 mod pivot;
 mod positional_join;
 mod repeat;
+mod returning;
 mod rewrite;
 mod routing;
 mod row_in_subquery;
@@ -133,7 +134,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider};
 use datafusion::common::ScalarValue;
 use datafusion::config::{ExecutionOptions, OptimizerOptions};
 use datafusion::execution::SendableRecordBatchStream;
@@ -506,6 +507,22 @@ impl SqlSession {
             return Box::pin(self.run_on_table_rules(statement)).await;
         }
         self.run_plan(self.plan(statement).await?).await
+    }
+
+    /// Runs `query` with `table` known as `name` in the files schema while it is planned:
+    /// how a statement reads rows the layer holds aside (a table's rows numbered, the rows
+    /// a statement changed). The plan holds the table, so the name is dropped once planned.
+    async fn query_over(
+        &self,
+        name: &str,
+        table: Arc<dyn TableProvider>,
+        query: &str,
+    ) -> Result<SendableRecordBatchStream> {
+        let files = files_schema(&self.ctx);
+        files.register_table(name.to_string(), table)?;
+        let plan = async { self.plan(parse_one(query)?).await }.await;
+        files.deregister_table(name)?;
+        self.run_plan(plan?).await
     }
 
     async fn run_plan(&self, plan: LogicalPlan) -> Result<SendableRecordBatchStream> {

@@ -10,6 +10,8 @@
 //!   its filters, and a subquery condition becomes a join, not a filter: such a DELETE removed
 //!   every row, such an UPDATE changed every row, and a scalar subquery failed to plan.
 //! * `TRUNCATE t`: every row deleted.
+//! * An UPDATE or DELETE with a RETURNING clause, which answers with the rows it changed
+//!   (see [`super::returning`]).
 //!
 //! The numbered rows are joined to the other tables (or filtered) in one query, which gives
 //! each matched row's number and, for an UPDATE, its new values; a row matched more than once
@@ -22,7 +24,8 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{AsArray, BooleanArray, RecordBatch, UInt64Array};
-use datafusion::arrow::compute::{filter_record_batch, interleave_record_batch};
+use datafusion::arrow::compute::kernels::boolean::not;
+use datafusion::arrow::compute::{concat_batches, filter_record_batch, interleave_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, UInt64Type};
 use datafusion::catalog::MemTable;
 use datafusion::execution::SendableRecordBatchStream;
@@ -31,10 +34,9 @@ use sqlparser::ast::{
     TableWithJoins, Truncate, Update, UpdateTableFromKind, visit_expressions,
 };
 
+use super::returning::{changed_count, returned_rows};
 use super::table_keys::{TableRules, as_column_type, binder, with_rows_replaced};
-use super::{
-    SqlSession, batch_of, batch_stream, collect, files_schema, parse_one, quote_identifier,
-};
+use super::{SqlSession, collect, quote_identifier};
 use crate::error::{Result, TarnError};
 
 /// The name, in the files schema, of the table's rows numbered while a statement runs.
@@ -45,8 +47,12 @@ const ROW_NUMBER: &str = "__tarn_row";
 /// Whether `statement` is one this module runs (see the module documentation).
 pub(super) fn runs_here(statement: &Statement) -> bool {
     match statement {
-        Statement::Update(update) => update.from.is_some() || has_subquery(statement),
-        Statement::Delete(delete) => delete.using.is_some() || has_subquery(statement),
+        Statement::Update(update) => {
+            update.from.is_some() || update.returning.is_some() || has_subquery(statement)
+        }
+        Statement::Delete(delete) => {
+            delete.using.is_some() || delete.returning.is_some() || has_subquery(statement)
+        }
         Statement::Truncate(_) => true,
         _ => false,
     }
@@ -143,22 +149,9 @@ fn numbered_query(
     )
 }
 
-/// The answer of a statement that changed `count` rows.
-fn count_stream(count: usize) -> Result<SendableRecordBatchStream> {
-    Ok(batch_stream(batch_of(vec![(
-        "count",
-        Arc::new(UInt64Array::from(vec![count as u64])),
-    )])?))
-}
-
 /// Runs an UPDATE (see the module documentation).
 async fn run_update(session: &SqlSession, update: &Update) -> Result<SendableRecordBatchStream> {
     let (rules, target) = changed_table(session, &update.table.relation, "UPDATE").await?;
-    if update.returning.is_some() {
-        return Err(TarnError::Invalid(
-            "UPDATE ... RETURNING is not supported".to_string(),
-        ));
-    }
     let from = match &update.from {
         Some(UpdateTableFromKind::BeforeSet(from) | UpdateTableFromKind::AfterSet(from)) => {
             from.as_slice()
@@ -200,21 +193,25 @@ async fn run_update(session: &SqlSession, update: &Update) -> Result<SendableRec
     let batches: Vec<&RecordBatch> = partitions.iter().flatten().collect();
     let (matches, starts) = over_numbered_rows(session, &rules, &batches, &query).await?;
 
-    // The first match of each row, and where the row is among the table's batches.
+    // The first match of each row, in the table's order, and where the row is among the
+    // table's batches.
     let mut seen = HashSet::new();
-    let mut positions = Vec::new();
-    let mut kept = Vec::new();
+    let mut firsts = Vec::new();
     for (b, batch) in matches.iter().enumerate() {
         let numbers = batch.column(0).as_primitive::<UInt64Type>();
         for (r, number) in numbers.values().iter().enumerate() {
             if seen.insert(*number) {
-                positions.push(position_of(*number, &starts));
-                kept.push((b, r));
+                firsts.push((*number, (b, r)));
             }
         }
     }
+    firsts.sort_unstable_by_key(|(number, _)| *number);
+    let (positions, kept): (Vec<_>, Vec<_>) = firsts
+        .into_iter()
+        .map(|(number, at)| (position_of(number, &starts), at))
+        .unzip();
     let count = positions.len();
-    if count > 0 {
+    let (updated, changed) = if count > 0 {
         let matches: Vec<&RecordBatch> = matches.iter().collect();
         let updated = interleave_record_batch(&matches, &kept)?;
         let columns = updated.columns()[1..]
@@ -226,19 +223,27 @@ async fn run_update(session: &SqlSession, update: &Update) -> Result<SendableRec
         rules.check_rows(&updated)?;
         let partitions = with_rows_replaced(&partitions, &updated, &positions)?;
         rules.check_unique(&partitions.iter().flatten().cloned().collect::<Vec<_>>())?;
+        (updated, Some(partitions))
+    } else {
+        (RecordBatch::new_empty(rules.unchecked_schema()), None)
+    };
+    let answer = match &update.returning {
+        Some(items) => returned_rows(session, &target, items, updated).await?,
+        None => changed_count(count)?,
+    };
+    if let Some(partitions) = changed {
         rules.replace(partitions).await;
     }
-    count_stream(count)
+    Ok(answer)
 }
 
 /// Runs a DELETE (see the module documentation): the rows the query matches are taken out of
 /// the table's batches, the others stay in their order.
 async fn run_delete(session: &SqlSession, delete: &Delete) -> Result<SendableRecordBatchStream> {
     let (FromTable::WithFromKeyword(tables) | FromTable::WithoutKeyword(tables)) = &delete.from;
-    let unsupported = match (tables.as_slice(), &delete.returning, &delete.limit) {
-        ([table], None, None) if table.joins.is_empty() && delete.tables.is_empty() => None,
-        (_, Some(_), _) => Some("DELETE ... RETURNING is not supported"),
-        (_, _, Some(_)) => Some("DELETE ... LIMIT is not supported"),
+    let unsupported = match (tables.as_slice(), &delete.limit) {
+        ([table], None) if table.joins.is_empty() && delete.tables.is_empty() => None,
+        (_, Some(_)) => Some("DELETE ... LIMIT is not supported"),
         _ => Some("DELETE deletes from one table; name the others in USING"),
     };
     if let Some(message) = unsupported {
@@ -261,9 +266,11 @@ async fn run_delete(session: &SqlSession, delete: &Delete) -> Result<SendableRec
                 .to_vec()
         })
         .collect();
+    // The deleted rows, in the table's order, where RETURNING answers with them.
+    let mut removed = Vec::new();
+    let mut kept = Vec::with_capacity(partitions.len());
     if !deleted.is_empty() {
         let mut flat = 0;
-        let mut kept = Vec::with_capacity(partitions.len());
         for partition in &partitions {
             let mut batches = Vec::with_capacity(partition.len());
             for batch in partition {
@@ -272,13 +279,25 @@ async fn run_delete(session: &SqlSession, delete: &Delete) -> Result<SendableRec
                     .map(|number| Some(!deleted.contains(&number)))
                     .collect();
                 batches.push(filter_record_batch(batch, &keep)?);
+                if delete.returning.is_some() {
+                    removed.push(filter_record_batch(batch, &not(&keep)?)?);
+                }
                 flat += 1;
             }
             kept.push(batches);
         }
+    }
+    let answer = match &delete.returning {
+        Some(items) => {
+            let removed = concat_batches(&rules.schema(), &removed)?;
+            returned_rows(session, &target, items, removed).await?
+        }
+        None => changed_count(deleted.len())?,
+    };
+    if !deleted.is_empty() {
         rules.replace(kept).await;
     }
-    count_stream(deleted.len())
+    Ok(answer)
 }
 
 /// Runs `TRUNCATE t`: every row of the table deleted.
@@ -295,7 +314,7 @@ async fn truncate_tables(
     let partitions = rules.partitions().await;
     let count: usize = partitions.iter().flatten().map(RecordBatch::num_rows).sum();
     rules.replace(vec![Vec::new(); partitions.len()]).await;
-    count_stream(count)
+    changed_count(count)
 }
 
 /// Runs `query` with the table's rows (`batches`, in order) numbered under [`NUMBERED_ROWS`];
@@ -307,15 +326,8 @@ async fn over_numbered_rows(
     query: &str,
 ) -> Result<(Vec<RecordBatch>, Vec<u64>)> {
     let (rows, starts) = numbered(rules, batches)?;
-    let files = files_schema(session.context());
-    files.register_table(NUMBERED_ROWS.to_string(), rows)?;
-    let matches = async {
-        let plan = session.plan(parse_one(query)?).await?;
-        collect(session.run_plan(plan).await?).await
-    }
-    .await;
-    files.deregister_table(NUMBERED_ROWS)?;
-    Ok((matches?, starts))
+    let matches = collect(session.query_over(NUMBERED_ROWS, rows, query).await?).await?;
+    Ok((matches, starts))
 }
 
 /// Where the row numbered `number` is: its batch among the table's, and its row there.

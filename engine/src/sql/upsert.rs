@@ -1,6 +1,7 @@
 //! INSERT into a table with keys or NOT NULL columns, and DuckDB's conflict clauses:
 //! `ON CONFLICT [(cols)] DO NOTHING`, `ON CONFLICT [(cols)] DO UPDATE SET .. [WHERE ..]`,
-//! `INSERT OR IGNORE` and `INSERT OR REPLACE`, which DataFusion refuses.
+//! `INSERT OR IGNORE` and `INSERT OR REPLACE`, which DataFusion refuses; and any INSERT with
+//! a RETURNING clause (see [`super::returning`]).
 //!
 //! The INSERT's rows are computed in full, matched against the table's keys, and the table's
 //! rows that would result are checked against its [`TableRules`] before any is written: a
@@ -23,8 +24,9 @@ use sqlparser::ast::{
     OnInsert, SqliteOnConflict, Statement, TableObject, visit_expressions_mut,
 };
 
+use super::SqlSession;
+use super::returning::{changed_count, returned_rows};
 use super::table_keys::{TableRules, as_column_type, binder, with_rows_replaced};
-use super::{SqlSession, batch_of};
 use crate::error::{Result, TarnError};
 
 /// The qualifier of the row an INSERT proposed, in a DO UPDATE's expressions.
@@ -40,11 +42,17 @@ pub(super) async fn insert(
         return Ok(None);
     };
     let has_clause = insert.on.is_some() || insert.or.is_some();
+    let returns = insert.returning.is_some();
     let rules = match TableRules::of(session.context(), &name.to_string()).await? {
-        Some(rules) if has_clause || !rules.is_free() => rules,
-        None if has_clause => {
+        Some(rules) if has_clause || returns || !rules.is_free() => rules,
+        None if has_clause || returns => {
+            let clause = if has_clause {
+                "ON CONFLICT"
+            } else {
+                "RETURNING"
+            };
             return Err(TarnError::Invalid(format!(
-                "ON CONFLICT needs a table CREATE TABLE made; {name} is a view or stands for files"
+                "{clause} needs a table CREATE TABLE made; {name} is a view or stands for files"
             )));
         }
         _ => return Ok(None),
@@ -64,24 +72,34 @@ pub(super) async fn insert(
         &proposed,
         &UInt64Array::from_iter_values(matched.appended.iter().map(|&i| i as u64)),
     )?;
-    let mut count = appended.num_rows();
+    // The rows the INSERT leaves, updated and appended, for a RETURNING clause.
+    let mut written = Vec::with_capacity(2);
     if let Some((updated, positions)) = updated {
         rules.check_rows(&updated)?;
-        count += updated.num_rows();
         partitions = with_rows_replaced(&partitions, &updated, &positions)?;
+        written.push(RecordBatch::try_new(
+            rules.schema(),
+            updated.columns().to_vec(),
+        )?);
     }
+    written.push(appended.clone());
     // Into the first partition, as DataFusion's INSERT puts an INSERT of one batch.
     let batch_size = session.context().state().config().batch_size();
     append(&mut partitions[0], appended, batch_size)?;
     if !policy.settles_every_key(&rules) {
         rules.check_unique(&partitions.iter().flatten().cloned().collect::<Vec<_>>())?;
     }
+    let answer = match &insert.returning {
+        Some(items) => {
+            let table = name.0.last().and_then(|part| part.as_ident()).cloned();
+            let table = table.unwrap_or_else(|| Ident::new(rules.name.clone()));
+            let written = concat_batches(&rules.schema(), &written)?;
+            returned_rows(session, &table, items, written).await?
+        }
+        None => changed_count(written.iter().map(RecordBatch::num_rows).sum())?,
+    };
     rules.replace(partitions).await;
-    let count = batch_of(vec![(
-        "count",
-        Arc::new(UInt64Array::from(vec![count as u64])),
-    )])?;
-    Ok(Some(super::batch_stream(count)))
+    Ok(Some(answer))
 }
 
 /// Appends `rows` to `partition` in batches of `batch_size`, which the scan can spread over
@@ -395,6 +413,7 @@ async fn proposed_rows(
     let mut plain = insert.clone();
     plain.on = None;
     plain.or = None;
+    plain.returning = None;
     let schema = rules.schema();
     // VALUES rows are typed as the table's columns, so a NULL in a NOT NULL column fails as
     // they are made, naming the VALUES list's column: `column2` is the INSERT's second.

@@ -1,7 +1,9 @@
 //! DuckDB's statements that change a session's tables where DataFusion has none: ALTER TABLE,
 //! temporary tables; answers as DuckDB 2.0 gives them (checked by hand).
 
-use crate::sql::{columns, error, query, session};
+use tarn_engine::sql::collect;
+
+use crate::sql::{columns, error, query, rows as rows_of, session};
 
 #[tokio::test]
 async fn alter_table_renames_adds_drops_and_retypes() {
@@ -379,8 +381,8 @@ async fn subquery_conditions_delete_and_update_only_the_rows_they_match() {
             "Constraint Error: Duplicate key \"id: 6\" violates primary key constraint.",
         ),
         (
-            "DELETE FROM docs WHERE id IN (SELECT id FROM docs) RETURNING id",
-            "Invalid Input Error: DELETE ... RETURNING is not supported",
+            "DELETE FROM docs WHERE id IN (SELECT id FROM docs) RETURNING nope",
+            "Binder Error: No field named nope. Valid fields are docs.id, docs.label, docs.score.",
         ),
     ] {
         assert_eq!(error(&mut s, sql).await, message, "{sql}");
@@ -388,6 +390,108 @@ async fn subquery_conditions_delete_and_update_only_the_rows_they_match() {
     assert_eq!(query(&mut s, "TRUNCATE docs").await, [["2"]]);
     query(&mut s, "INSERT INTO docs VALUES (9, 'n', 0)").await;
     assert_eq!(query(&mut s, "SELECT id FROM docs").await, [["9"]]);
+}
+
+#[tokio::test]
+async fn returning_answers_with_the_rows_a_statement_changed() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE docs (id INTEGER PRIMARY KEY, label VARCHAR, score DOUBLE); \
+         CREATE TABLE fixes AS SELECT * FROM (VALUES (2, 'B'), (3, 'C')) f(id, label)",
+    )
+    .await;
+    // Answers and names as DuckDB 2.0's; an upsert gives its updated rows first.
+    for (sql, names, rows) in [
+        (
+            "INSERT INTO docs VALUES (1, 'a', 0.5), (2, 'b', 0.25) RETURNING *",
+            vec!["id", "label", "score"],
+            vec![vec!["1", "a", "0.5"], vec!["2", "b", "0.25"]],
+        ),
+        (
+            "INSERT INTO docs SELECT 3, 'c', 1.0 RETURNING id * 2 AS twice, upper(label)",
+            vec!["twice", "upper(label)"],
+            vec![vec!["6", "C"]],
+        ),
+        (
+            "INSERT INTO docs VALUES (4, 'd', 0), (2, 'x', 9) \
+             ON CONFLICT DO UPDATE SET score = excluded.score RETURNING id, label, score",
+            vec!["id", "label", "score"],
+            vec![vec!["2", "b", "9.0"], vec!["4", "d", "0.0"]],
+        ),
+        (
+            "INSERT INTO docs VALUES (2, 'y', 1), (5, 'e', 2) ON CONFLICT DO NOTHING RETURNING id",
+            vec!["id"],
+            vec![vec!["5"]],
+        ),
+        (
+            "INSERT INTO docs BY NAME SELECT 'f' AS label, 6 AS id RETURNING *",
+            vec!["id", "label", "score"],
+            vec![vec!["6", "f", "NULL"]],
+        ),
+        (
+            "UPDATE docs SET score = score + 1 WHERE id % 2 = 0 RETURNING id, score",
+            vec!["id", "score"],
+            vec![vec!["2", "10.0"], vec!["4", "1.0"], vec!["6", "NULL"]],
+        ),
+        (
+            "UPDATE docs AS d SET label = f.label FROM fixes f WHERE d.id = f.id \
+             RETURNING d.label, d.id",
+            vec!["label", "id"],
+            vec![vec!["B", "2"], vec!["C", "3"]],
+        ),
+        (
+            "DELETE FROM docs WHERE score > 5 RETURNING * EXCLUDE (score)",
+            vec!["id", "label"],
+            vec![vec!["2", "B"]],
+        ),
+        (
+            "DELETE FROM docs WHERE id > 100 RETURNING id",
+            vec!["id"],
+            vec![],
+        ),
+    ] {
+        let answer = s
+            .execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let schema = answer.schema();
+        let named: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(named, names, "{sql}");
+        assert_eq!(rows_of(&collect(answer).await.unwrap()), rows, "{sql}");
+    }
+    // A clause that fails, as it is planned or as it runs, leaves the table as it was.
+    for (sql, message) in [
+        (
+            "UPDATE docs SET label = 'z' RETURNING nope",
+            "Binder Error: No field named nope. Valid fields are docs.id, docs.label, docs.score.",
+        ),
+        (
+            "DELETE FROM docs RETURNING CAST(label AS INTEGER)",
+            "Conversion Error: Cannot cast string 'a' to value of Int32 type",
+        ),
+        (
+            "INSERT INTO docs VALUES (7, 'g', 1) RETURNING CAST(label AS INTEGER)",
+            "Conversion Error: Cannot cast string 'g' to value of Int32 type",
+        ),
+        (
+            "CREATE VIEW v AS SELECT 1 AS a; INSERT INTO v VALUES (2) RETURNING a",
+            "Invalid Input Error: RETURNING needs a table CREATE TABLE made; v is a view or \
+             stands for files",
+        ),
+    ] {
+        assert_eq!(error(&mut s, sql).await, message, "{sql}");
+    }
+    assert_eq!(
+        query(&mut s, "SELECT * FROM docs ORDER BY id").await,
+        [
+            ["1", "a", "0.5"],
+            ["3", "C", "1.0"],
+            ["4", "d", "1.0"],
+            ["5", "e", "2.0"],
+            ["6", "f", "NULL"]
+        ]
+    );
 }
 
 #[tokio::test]
