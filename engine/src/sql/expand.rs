@@ -105,7 +105,7 @@ pub async fn expand_select_lists(statement: &mut Statement, state: &SessionState
         }
         let columns = from_columns(select, &with, state).await?;
         if star_beside_names {
-            write_out_repeated_stars(select, &columns);
+            write_out_repeated_stars(select, &columns)?;
         }
         if !expands {
             continue;
@@ -127,8 +127,9 @@ pub async fn expand_select_lists(statement: &mut Statement, state: &SessionState
     Ok(())
 }
 
-/// Whether `select` has a plain `*` beside items with names of their own (`SELECT id, *`),
-/// whose names the `*` may repeat. Not after `USING` or `NATURAL`, whose `*` merges columns.
+/// Whether `select` has a `*` (plain, or with EXCLUDE, REPLACE or RENAME) beside items with
+/// names of their own (`SELECT id, *`), whose names the `*` may repeat. Not after `USING` or
+/// `NATURAL`, whose `*` merges columns.
 fn star_beside_names(select: &Select) -> bool {
     let merges = select.from.iter().any(|table| {
         table
@@ -136,7 +137,10 @@ fn star_beside_names(select: &Select) -> bool {
             .iter()
             .any(|join| super::using_join::merges_columns(&join.join_operator))
     });
-    let star = select.projection.iter().any(is_plain_star);
+    let star = select
+        .projection
+        .iter()
+        .any(|item| matches!(item, SelectItem::Wildcard(_)));
     let named = select
         .projection
         .iter()
@@ -144,36 +148,42 @@ fn star_beside_names(select: &Select) -> bool {
     star && named && !merges
 }
 
-fn is_plain_star(item: &SelectItem) -> bool {
-    matches!(item, SelectItem::Wildcard(options) if *options == WildcardAdditionalOptions::default())
-}
-
-/// Writes each plain `*` of `select` out as the FROM clause's `columns` when one of them has
-/// the name of another item: DuckDB allows a name twice in a result, DataFusion does not, and
-/// written out, the repeats are numbered (`id_1`) as DuckDB numbers them in a subquery or a
-/// file (`rewrite::name_columns`).
-fn write_out_repeated_stars(select: &mut Select, columns: &[Column]) {
-    let mut names: Vec<String> = select.projection.iter().filter_map(item_name).collect();
-    names.extend(columns.iter().map(|column| column.name.clone()));
+/// Writes each `*` of `select` out as the FROM clause's `columns` it stands for when one of
+/// them has the name of another item: DuckDB allows a name twice in a result, DataFusion does
+/// not, and written out, the repeats are numbered (`id_1`) as DuckDB numbers them in a
+/// subquery or a file (`rewrite::name_columns`).
+fn write_out_repeated_stars(select: &mut Select, columns: &[Column]) -> Result<()> {
+    let mut written = Vec::with_capacity(select.projection.len() + columns.len());
+    for item in &select.projection {
+        match item {
+            SelectItem::Wildcard(options) if *options == WildcardAdditionalOptions::default() => {
+                written.extend(
+                    columns
+                        .iter()
+                        .map(|column| SelectItem::UnnamedExpr(column_ref(column))),
+                );
+            }
+            SelectItem::Wildcard(options) => {
+                let entries = columns
+                    .iter()
+                    .map(|column| (column.name.clone(), column_ref(column)))
+                    .collect();
+                written.extend(unique_names(apply_star_options(
+                    "*", "column", entries, options,
+                )?));
+            }
+            other => written.push(other.clone()),
+        }
+    }
+    let names: Vec<String> = written.iter().filter_map(item_name).collect();
     let repeats = names
         .iter()
         .enumerate()
         .any(|(i, name)| names[..i].iter().any(|n| n.eq_ignore_ascii_case(name)));
-    if !repeats {
-        return;
+    if repeats {
+        select.projection = written;
     }
-    let mut projection = Vec::with_capacity(select.projection.len() + columns.len());
-    for item in select.projection.drain(..) {
-        match is_plain_star(&item) {
-            true => projection.extend(
-                columns
-                    .iter()
-                    .map(|column| SelectItem::UnnamedExpr(column_ref(column))),
-            ),
-            false => projection.push(item),
-        }
-    }
-    select.projection = projection;
+    Ok(())
 }
 
 /// `ORDER BY ALL` over a select list with a `*` sorts by the positions of all the output

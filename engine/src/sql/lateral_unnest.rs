@@ -21,30 +21,74 @@
 //! Moving the unnest next to its table changes no answer where that table keeps all its rows
 //! through the joins between them (it is not the NULL side of an outer join); elsewhere the
 //! query is left to DataFusion, which refuses it (see `error::lateral_reference`).
+//!
+//! The table's columns are learnt by planning it alone, so that a computed column with the
+//! name of one of them (`FROM docs, unnest(docs.parts) AS p(id)`) is held in the derived table
+//! under another name, [`held_name`], and `p.id` reads it; `docs.*` leaves the computed
+//! columns out and `*` shows them under their own names, as DuckDB does.
 
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 
+use datafusion::execution::SessionState;
 use sqlparser::ast::{
     Expr, GroupByExpr, Ident, JoinConstraint, JoinOperator, Query, Select, SelectItem,
-    SelectItemQualifiedWildcardKind, SetExpr, TableAlias, TableFactor, TableWithJoins, Value,
-    Visit, VisitMut, VisitorMut, visit_expressions,
+    SelectItemQualifiedWildcardKind, SetExpr, Statement, TableAlias, TableFactor, TableWithJoins,
+    Value, Visit, VisitMut, VisitorMut, visit_expressions,
 };
 
-use super::rewrite::{fully_parenthesized, names_read, visible_name};
+use super::rewrite::{exclude, fully_parenthesized, names_read, visible_name};
 use crate::error::{Result, TarnError};
 
 /// Inlines every lateral unnest of `statement` that can move next to its table, and every
 /// FROM-less LATERAL subquery; `is_aggregate` tells an aggregate function's name (a subquery
 /// that aggregates is one row, which moved into its table's select would aggregate the table).
-pub(super) fn inline(
-    statement: &mut sqlparser::ast::Statement,
-    is_aggregate: &dyn Fn(&str) -> bool,
+///
+/// Each pass inlines what it can and asks for the columns of the tables it has not seen, which
+/// are planned before the next pass.
+pub(super) async fn inline(
+    statement: &mut Statement,
+    state: &SessionState,
+    is_aggregate: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<()> {
-    super::rewrite::run_visitor(statement, &mut Inliner { is_aggregate })
+    let with = match statement {
+        Statement::Query(query) => query.with.as_ref().map(|w| format!("{w} ")),
+        _ => None,
+    }
+    .unwrap_or_default();
+    let mut columns = HashMap::new();
+    loop {
+        let mut inliner = Inliner {
+            is_aggregate,
+            columns: &mut columns,
+            wanted: Vec::new(),
+        };
+        super::rewrite::run_visitor(statement, &mut inliner)?;
+        let wanted = inliner.wanted;
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        for relation in wanted {
+            // A table that cannot be planned alone (it reads a CTE of an inner WITH, or an
+            // outer query's columns) is inlined as its columns were not known.
+            let names = super::expand::from_schema(&with, &relation, state)
+                .await
+                .ok()
+                .map(|schema| schema.fields().iter().map(|f| f.name().clone()).collect());
+            columns.insert(relation, names);
+        }
+    }
 }
 
+/// The columns of each table a lateral factor reads, by the table factor's SQL; `None` where
+/// it could not be planned alone.
+type TableColumns = HashMap<String, Option<Vec<String>>>;
+
 struct Inliner<'a> {
-    is_aggregate: &'a dyn Fn(&str) -> bool,
+    is_aggregate: &'a (dyn Fn(&str) -> bool + Sync),
+    columns: &'a mut TableColumns,
+    /// Tables whose columns this pass needed and did not have.
+    wanted: Vec<String>,
 }
 
 impl VisitorMut for Inliner<'_> {
@@ -54,7 +98,7 @@ impl VisitorMut for Inliner<'_> {
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<TarnError> {
         let Query { body, order_by, .. } = query;
         if let SetExpr::Select(select) = body.as_mut() {
-            match inline_in_select(select, self.is_aggregate) {
+            match self.inline_in_select(select) {
                 Ok(renames) => {
                     for mut rename in renames {
                         let _ = order_by.visit(&mut rename);
@@ -68,26 +112,42 @@ impl VisitorMut for Inliner<'_> {
 
     // The branches of a set operation.
     fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<TarnError> {
-        match inline_in_select(select, self.is_aggregate) {
+        match self.inline_in_select(select) {
             Ok(_) => ControlFlow::Continue(()),
             Err(err) => ControlFlow::Break(err),
         }
     }
 }
 
-/// Inlines the select's lateral unnests, one at a time from the left (a later one may read an
-/// earlier one's column), and returns the renamings made.
-fn inline_in_select(
-    select: &mut Select,
-    is_aggregate: &dyn Fn(&str) -> bool,
-) -> Result<Vec<Rename>> {
-    let mut renames = Vec::new();
-    while let Some(found) = next_lateral_unnest(&select.from, is_aggregate) {
-        let mut rename = apply(select, found)?;
-        let _ = select.visit(&mut rename);
-        renames.push(rename);
+impl Inliner<'_> {
+    /// Inlines the select's lateral unnests, one at a time from the left (a later one may
+    /// read an earlier one's column), and returns the renamings made. It stops at one whose
+    /// table's columns are not known yet, asking for them.
+    fn inline_in_select(&mut self, select: &mut Select) -> Result<Vec<Rename>> {
+        let mut renames = Vec::new();
+        while let Some(found) = next_lateral_unnest(&select.from, self.is_aggregate) {
+            let relation = factor_at(&select.from, found.table).to_string();
+            let Some(columns) = self.columns.get(&relation).cloned() else {
+                if !self.wanted.contains(&relation) {
+                    self.wanted.push(relation);
+                }
+                break;
+            };
+            let table = found.table;
+            let mut rename = apply(select, found, columns.as_deref())?;
+            let _ = select.visit(&mut rename);
+            rename.leave_out_of_wildcards(&mut select.projection);
+            // The derived table that took the table's place, for a later factor reading it.
+            let derived = columns.map(|mut names| {
+                names.extend(rename.columns.iter().map(|(_, held)| held.value.clone()));
+                names
+            });
+            self.columns
+                .insert(factor_at(&select.from, table).to_string(), derived);
+            renames.push(rename);
+        }
+        Ok(renames)
     }
-    Ok(renames)
 }
 
 /// Where a factor sits in a FROM clause: the item, and 0 for its relation or k for its k-th
@@ -332,8 +392,9 @@ fn keeps_all_rows(from: &[TableWithJoins], table: Position, unnest: Position) ->
 
 /// Replaces the table by `(SELECT name.*, unnest(list) AS column FROM table) AS name` (or the
 /// subquery's columns in place of the unnest) and removes the lateral factor; returns the
-/// renaming the rest of the query needs.
-fn apply(select: &mut Select, found: Found) -> Result<Rename> {
+/// renaming the rest of the query needs. A column named as one of the table's `columns` is
+/// held under its [`held_name`].
+fn apply(select: &mut Select, found: Found, columns: Option<&[String]>) -> Result<Rename> {
     let from = &mut select.from;
     let unnest = match found.unnest.slot {
         0 => {
@@ -383,9 +444,22 @@ fn apply(select: &mut Select, found: Found) -> Result<Rename> {
     let name = visible_name(table)
         .cloned()
         .expect("the table was found by its name");
+    let taken = |column: &Ident| {
+        columns.is_some_and(|names| names.iter().any(|n| n.eq_ignore_ascii_case(&column.value)))
+    };
+    let computed: Vec<(String, Ident, Ident)> = computed
+        .into_iter()
+        .map(|(value, column)| {
+            let held = match taken(&column) {
+                true => held_name(&alias, &column),
+                false => column.clone(),
+            };
+            (value, column, held)
+        })
+        .collect();
     let items: Vec<String> = computed
         .iter()
-        .map(|(value, column)| format!("{value} AS {column}"))
+        .map(|(value, _, held)| format!("{value} AS {held}"))
         .collect();
     let sql = format!("SELECT {name}.*, {} FROM {table}", items.join(", "));
     let subquery = super::dialect::parse_query(&sql)
@@ -404,8 +478,17 @@ fn apply(select: &mut Select, found: Found) -> Result<Rename> {
     Ok(Rename {
         from: alias.value,
         to: name,
-        columns: computed.into_iter().map(|(_, column)| column).collect(),
+        columns: computed
+            .into_iter()
+            .map(|(_, column, held)| (column, held))
+            .collect(),
     })
+}
+
+/// The name a computed column `column` of the lateral factor `alias` is held under in its
+/// table's derived table, where the table has a column of that name.
+fn held_name(alias: &Ident, column: &Ident) -> Ident {
+    Ident::with_quote('"', format!("__tarn_{}_{}", alias.value, column.value))
 }
 
 fn unnest_alias(name: &str) -> TableAlias {
@@ -417,13 +500,63 @@ fn unnest_alias(name: &str) -> TableAlias {
     }
 }
 
-/// Replaces the unnest's name in qualified references by its table's: `u.x` becomes `t.x`,
-/// and `u.*` the unnest's columns, `t.x`.
+/// Replaces the unnest's name in qualified references by its table's: `u.x` becomes `t.x`
+/// (`t.<held name>` where the column is held under another), and `u.*` the unnest's columns,
+/// `t.x`.
 #[derive(Clone)]
 struct Rename {
     from: String,
     to: Ident,
-    columns: Vec<Ident>,
+    /// Each computed column's name, and the name its table holds it under.
+    columns: Vec<(Ident, Ident)>,
+}
+
+impl Rename {
+    /// The column `u.*` stands for each computed column: `t.x`, or `t.<held> AS x`.
+    fn column_item(&self, (column, held): &(Ident, Ident)) -> SelectItem {
+        let expr = Expr::CompoundIdentifier(vec![self.to.clone(), held.clone()]);
+        match column == held {
+            true => SelectItem::UnnamedExpr(expr),
+            false => SelectItem::ExprWithAlias {
+                expr,
+                alias: column.clone(),
+            },
+        }
+    }
+
+    /// Keeps the computed columns out of the inlined select's `t.*`, which stands for the
+    /// table's own columns. Where one is held under another name, `*` shows the computed
+    /// columns after all others, each by its own name.
+    fn leave_out_of_wildcards(&self, projection: &mut Vec<SelectItem>) {
+        let hidden = self.columns.iter().any(|(column, held)| column != held);
+        let mut items = Vec::with_capacity(projection.len() + self.columns.len());
+        for mut item in projection.drain(..) {
+            match &mut item {
+                SelectItem::QualifiedWildcard(
+                    SelectItemQualifiedWildcardKind::ObjectName(n),
+                    options,
+                ) if n.0.len() == 1
+                    && n.0[0]
+                        .as_ident()
+                        .is_some_and(|i| i.value.eq_ignore_ascii_case(&self.to.value)) =>
+                {
+                    for (_, held) in &self.columns {
+                        exclude(options, held.clone());
+                    }
+                    items.push(item);
+                }
+                SelectItem::Wildcard(options) if hidden => {
+                    for (_, held) in &self.columns {
+                        exclude(options, held.clone());
+                    }
+                    items.push(item);
+                    items.extend(self.columns.iter().map(|column| self.column_item(column)));
+                }
+                _ => items.push(item),
+            }
+        }
+        *projection = items;
+    }
 }
 
 impl VisitorMut for Rename {
@@ -434,13 +567,46 @@ impl VisitorMut for Rename {
             && parts[0].value.eq_ignore_ascii_case(&self.from)
         {
             parts[0] = self.to.clone();
+            let held = parts.get(1).and_then(|part| {
+                self.columns
+                    .iter()
+                    .find(|(column, _)| column.value.eq_ignore_ascii_case(&part.value))
+            });
+            if let Some((_, held)) = held {
+                parts[1] = held.clone();
+            }
         }
         ControlFlow::Continue(())
     }
 
     fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
         let mut projection = Vec::with_capacity(select.projection.len());
-        for item in select.projection.drain(..) {
+        for mut item in select.projection.drain(..) {
+            // An item that reads the unnest keeps the name it has as written (`(u.x + 1)`,
+            // not `(t.x + 1)`; `u.id`, not the name the column is held under).
+            if let SelectItem::UnnamedExpr(expr) = &item
+                && names_read(expr)
+                    .qualifiers
+                    .contains(&self.from.to_lowercase())
+            {
+                let name = match expr {
+                    Expr::CompoundIdentifier(parts) => {
+                        let column = &parts[parts.len() - 1];
+                        let held = self
+                            .columns
+                            .iter()
+                            .any(|(c, h)| c.value.eq_ignore_ascii_case(&column.value) && c != h);
+                        held.then(|| column.clone())
+                    }
+                    _ => Some(Ident::with_quote('"', fully_parenthesized(expr))),
+                };
+                if let Some(alias) = name {
+                    item = SelectItem::ExprWithAlias {
+                        expr: expr.clone(),
+                        alias,
+                    };
+                }
+            }
             if let SelectItem::QualifiedWildcard(SelectItemQualifiedWildcardKind::ObjectName(n), _) =
                 &item
                 && let [part] = n.0.as_slice()
@@ -448,12 +614,7 @@ impl VisitorMut for Rename {
                     .as_ident()
                     .is_some_and(|i| i.value.eq_ignore_ascii_case(&self.from))
             {
-                projection.extend(self.columns.iter().map(|column| {
-                    SelectItem::UnnamedExpr(Expr::CompoundIdentifier(vec![
-                        self.to.clone(),
-                        column.clone(),
-                    ]))
-                }));
+                projection.extend(self.columns.iter().map(|column| self.column_item(column)));
             } else {
                 projection.push(item);
             }

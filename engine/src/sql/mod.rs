@@ -54,6 +54,7 @@ mod insert_defaults;
 pub(crate) mod integer_text;
 mod interval_times;
 mod json;
+mod json_tables;
 mod kahan_sum;
 mod lateral_limit;
 mod lateral_unnest;
@@ -568,6 +569,7 @@ impl SqlSession {
         self.macros.expand(&mut statement)?;
         row_in_subquery::as_exists(&mut statement)?;
         insert_defaults::fill_defaults(&mut statement, ctx).await?;
+        json_tables::as_unnests(&mut statement)?;
         let rewritten = rewrite::rewrite(&mut statement, &|name| {
             ctx.table_exist(name).unwrap_or(false)
         })?;
@@ -586,9 +588,12 @@ impl SqlSession {
             // Boxed: it plans the joined relations, and that future would swell `plan`'s.
             Box::pin(natural_join::as_using(&mut statement, &state)).await?;
             using_join::merge_using_columns(&mut statement)?;
-            lateral_unnest::inline(&mut statement, &|name| {
+            // Boxed: it plans the tables lateral factors read, and that future would swell
+            // `plan`'s.
+            Box::pin(lateral_unnest::inline(&mut statement, &state, &|name| {
                 state.aggregate_functions().contains_key(name)
-            })?;
+            }))
+            .await?;
             asof_join::plan_as_joins(&mut statement)?;
             positional_join::plan_as_joins(&mut statement, &|name| {
                 state.aggregate_functions().contains_key(name)

@@ -8,10 +8,14 @@
 //! clause); the fields of a STRUCT at the bottom are read from it by name. The column keeps the
 //! call's name, as in DuckDB; a field's column is named after the field.
 
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+
 use datafusion::arrow::datatypes::{DataType, Fields};
 use datafusion::execution::SessionState;
 use sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, SelectItem, Statement, Value,
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Select, SelectItem, Statement,
+    Value, Visit, Visitor, VisitorMut,
 };
 
 use super::rewrite::call;
@@ -23,22 +27,80 @@ enum Levels {
     All,
 }
 
-/// Rewrites the leveled `unnest` calls of the result's select lists (see the module
-/// documentation).
+/// Rewrites the leveled `unnest` calls of every select list (see the module documentation):
+/// the result's, and a derived table's or a subquery's, where a LATERAL subquery's moves.
 pub(super) async fn nest_unnests(statement: &mut Statement, state: &SessionState) -> Result<()> {
-    let (with, selects) = super::expand::outer_selects(statement);
-    for select in selects {
-        if !select.projection.iter().any(|item| leveled(item).is_some()) {
-            continue;
+    let mut found = Recursive::default();
+    if let ControlFlow::Break(err) = Visit::visit(&*statement, &mut found) {
+        return Err(err);
+    }
+    if !found.leveled {
+        return Ok(());
+    }
+    let with = match statement {
+        Statement::Query(query) => query.with.as_ref().map(|w| format!("{w} ")),
+        Statement::CreateTable(create) => create
+            .query
+            .as_ref()
+            .and_then(|query| query.with.as_ref().map(|w| format!("{w} "))),
+        _ => None,
+    }
+    .unwrap_or_default();
+    let mut types = HashMap::new();
+    for (from, value) in found.values {
+        let data_type = value_type(&with, &from, &value, state).await?;
+        types.insert((from, value.to_string()), data_type);
+    }
+    super::rewrite::run_visitor(statement, &mut Nester { types: &types })
+}
+
+/// Whether a statement has leveled unnests, and the values unnested through every level, each
+/// with its select's FROM clause as SQL: their types are learnt before the rewrite.
+#[derive(Default)]
+struct Recursive {
+    leveled: bool,
+    values: Vec<(String, Expr)>,
+}
+
+impl Visitor for Recursive {
+    type Break = TarnError;
+
+    fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<TarnError> {
+        for item in &select.projection {
+            match leveled(item) {
+                Some(Ok((value, Levels::All))) => {
+                    self.leveled = true;
+                    self.values.push((from_sql(select), value));
+                }
+                Some(Ok(_)) => self.leveled = true,
+                Some(Err(err)) => return ControlFlow::Break(err),
+                None => {}
+            }
         }
-        let from: Vec<String> = select.from.iter().map(|t| t.to_string()).collect();
+        ControlFlow::Continue(())
+    }
+}
+
+/// Rewrites each select's leveled unnests, with the types [`Recursive`] asked for. A select is
+/// rewritten before the selects inside it, so its FROM clause is as [`Recursive`] saw it.
+struct Nester<'a> {
+    types: &'a HashMap<(String, String), DataType>,
+}
+
+impl VisitorMut for Nester<'_> {
+    type Break = TarnError;
+
+    fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<TarnError> {
+        if !select.projection.iter().any(|item| leveled(item).is_some()) {
+            return ControlFlow::Continue(());
+        }
+        let from = from_sql(select);
         let mut projection = Vec::with_capacity(select.projection.len());
         for item in select.projection.drain(..) {
-            let Some(call) = leveled(&item) else {
+            let Some(Ok((value, levels))) = leveled(&item) else {
                 projection.push(item);
                 continue;
             };
-            let (value, levels) = call?;
             let name = match &item {
                 SelectItem::ExprWithAlias { alias, .. } => alias.clone(),
                 _ => Ident::with_quote('"', item.to_string()),
@@ -49,14 +111,20 @@ pub(super) async fn nest_unnests(statement: &mut Statement, state: &SessionState
                     alias: name,
                 }),
                 Levels::All => {
-                    let data_type = value_type(&with, &from, &value, state).await?;
-                    projection.extend(all_levels(value, &data_type, name));
+                    let data_type = &self.types[&(from.clone(), value.to_string())];
+                    projection.extend(all_levels(value, data_type, name));
                 }
             }
         }
         select.projection = projection;
+        ControlFlow::Continue(())
     }
-    Ok(())
+}
+
+/// A select's FROM clause as SQL, empty where it has none.
+fn from_sql(select: &Select) -> String {
+    let from: Vec<String> = select.from.iter().map(ToString::to_string).collect();
+    from.join(", ")
 }
 
 /// The argument and levels of `unnest(value, max_depth := n)` or `unnest(value, recursive :=
@@ -123,13 +191,13 @@ fn leveled(item: &SelectItem) -> Option<Result<(Expr, Levels)>> {
 /// The type of `value` read over the FROM clause `from` under the statement's WITH clause.
 async fn value_type(
     with: &str,
-    from: &[String],
+    from: &str,
     value: &Expr,
     state: &SessionState,
 ) -> Result<DataType> {
     let probe = match from.is_empty() {
         true => format!("{with}SELECT {value}"),
-        false => format!("{with}SELECT {value} FROM {}", from.join(", ")),
+        false => format!("{with}SELECT {value} FROM {from}"),
     };
     let schema = super::expand::probe_schema(&probe, state).await?;
     Ok(schema.field(0).data_type().clone())

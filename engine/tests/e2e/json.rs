@@ -273,3 +273,117 @@ async fn json_objects_cast_to_maps() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn json_each_and_json_tree_walk_each_documents_values() {
+    let (mut s, _dir) = records().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT m.key, count(*) AS docs FROM t, json_each(t.meta) AS m GROUP BY m.key \
+             ORDER BY docs DESC, m.key"
+        )
+        .await,
+        [
+            ["lang", "3"],
+            ["score", "3"],
+            ["source", "3"],
+            ["tags", "3"],
+            ["turns", "2"],
+            ["extra", "1"]
+        ]
+    );
+    // The walk's own `id` is named apart from the table's (DuckDB shows both as `id`).
+    let batches = s
+        .query("SELECT t.id, m.* FROM t, json_each(t.meta, '$.tags') AS m ORDER BY ALL")
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::sql::columns(&batches),
+        [
+            "id", "key", "value", "type", "atom", "id_1", "parent", "fullkey", "path"
+        ]
+    );
+    assert_eq!(
+        crate::sql::rows(&batches),
+        [
+            [
+                "1",
+                "0",
+                "\"a\"",
+                "VARCHAR",
+                "\"a\"",
+                "9",
+                "NULL",
+                "$.tags[0]",
+                "$.tags"
+            ],
+            [
+                "1",
+                "1",
+                "\"b\"",
+                "VARCHAR",
+                "\"b\"",
+                "10",
+                "NULL",
+                "$.tags[1]",
+                "$.tags"
+            ],
+            [
+                "3",
+                "0",
+                "\"c\"",
+                "VARCHAR",
+                "\"c\"",
+                "9",
+                "NULL",
+                "$.tags[0]",
+                "$.tags"
+            ]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT t.id, fullkey, type, atom FROM t, json_tree(t.meta, '$.turns') \
+             WHERE json_tree.type <> 'OBJECT' ORDER BY t.id, json_tree.id"
+        )
+        .await,
+        [
+            ["1", "$.turns", "ARRAY", "NULL"],
+            ["1", "$.turns[0].role", "VARCHAR", "\"user\""],
+            ["1", "$.turns[0].text", "VARCHAR", "\"hi\""],
+            ["1", "$.turns[1].role", "VARCHAR", "\"assistant\""],
+            ["1", "$.turns[1].text", "VARCHAR", "\"hello\""],
+            ["2", "$.turns", "ARRAY", "NULL"],
+            ["2", "$.turns[0].role", "VARCHAR", "\"user\""],
+            ["2", "$.turns[0].text", "VARCHAR", "\"hallo\""]
+        ]
+    );
+    // A constant document needs no table.
+    assert_eq!(
+        query(&mut s, "SELECT * FROM json_each('[10, \"x\", null]')").await,
+        [
+            ["0", "10", "UBIGINT", "10", "1", "NULL", "$[0]", "$"],
+            ["1", "\"x\"", "VARCHAR", "\"x\"", "2", "NULL", "$[1]", "$"],
+            ["2", "null", "NULL", "NULL", "3", "NULL", "$[2]", "$"]
+        ]
+    );
+    for (sql, message) in [
+        (
+            "SELECT * FROM json_each('{\"a\":1}', '$[*]')",
+            "Wildcard JSON path not supported in json_each/json_tree",
+        ),
+        (
+            "SELECT * FROM json_each('{bad')",
+            "json_each: malformed JSON at byte 1",
+        ),
+        (
+            "SELECT * FROM t, json_tree(t.id)",
+            "json_tree: the JSON and its path must be text, not BIGINT",
+        ),
+    ] {
+        let err = error(&mut s, sql).await;
+        assert!(err.contains(message), "{sql}: {err}");
+    }
+}

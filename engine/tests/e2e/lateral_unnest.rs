@@ -185,6 +185,61 @@ async fn with_ordinality_numbers_elements_within_each_list() {
 }
 
 #[tokio::test]
+async fn a_computed_column_may_share_its_tables_column_names() {
+    let (mut s, _dir) = conversations().await;
+    // DataFusion refused the derived table the unnest moves into: two columns `id`.
+    for (sql, names, expected) in [
+        (
+            "SELECT * EXCLUDE (turns) FROM t, unnest(t.tags) AS u(id) ORDER BY ALL",
+            vec!["id", "tags", "id_1"],
+            vec![vec!["1", "[a, b]", "a"], vec!["1", "[a, b]", "b"]],
+        ),
+        (
+            "SELECT t.* EXCLUDE (turns) FROM t, unnest(t.tags) AS u(tag) ORDER BY ALL",
+            vec!["id", "tags"],
+            vec![vec!["1", "[a, b]"], vec!["1", "[a, b]"]],
+        ),
+        (
+            "SELECT u.id, t.id, u.id || '!' FROM t, unnest(t.tags) AS u(id) \
+             WHERE u.id <> 'b' ORDER BY ALL",
+            vec!["id", "id_1", "(u.id || '!')"],
+            vec![vec!["a", "1", "a!"]],
+        ),
+        (
+            "SELECT s.* FROM t, LATERAL (SELECT t.id * 10 AS id) s ORDER BY ALL",
+            vec!["id"],
+            vec![vec!["10"], vec!["20"], vec!["30"]],
+        ),
+    ] {
+        let batches = s.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(columns(&batches), names, "{sql}");
+        assert_eq!(rows(&batches), expected, "{sql}");
+    }
+}
+
+#[tokio::test]
+async fn a_recursive_unnest_opens_structs_in_subqueries_too() {
+    let (mut s, _dir) = conversations().await;
+    for sql in [
+        "SELECT t.id, x.role, x.text FROM t, LATERAL (SELECT unnest(t.turns, recursive := true)) x \
+         ORDER BY ALL",
+        "SELECT * FROM (SELECT id, unnest(turns, recursive := true) FROM t) s ORDER BY ALL",
+    ] {
+        let batches = s.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(columns(&batches), ["id", "role", "text"], "{sql}");
+        assert_eq!(
+            rows(&batches),
+            [
+                ["1", "bot", "hello"],
+                ["1", "user", "hi"],
+                ["2", "user", "why"]
+            ],
+            "{sql}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_unnest_that_cannot_move_is_refused_in_one_line() {
     let (mut s, _dir) = conversations().await;
     // The table is the NULL side of an outer join: moving the unnest would change the rows.

@@ -10,6 +10,8 @@
 //!   with a wildcard (`$.turns[*].text`) gives a list, and so does a list of paths
 //!   (`json_extract(j, ['$.a', '$.b'])`).
 //! * changing: `json_merge_patch(target, patch, ...)` and `json_strip_nulls(j)` ([`edit`]).
+//! * walking: `json_each(j [, path])` and `json_tree(j [, path])` in FROM, a row per member or
+//!   element, or per value below ([`entries`]).
 //! * writing: `to_json(x)` (also `json_quote`), `json_object(key, value, ...)`, `json_array(x, ...)` ([`encode`]);
 //!   `json_group_array` and `json_group_object` are macros over these (`super::macros`).
 //!
@@ -19,6 +21,7 @@
 mod cast;
 mod edit;
 mod encode;
+mod entries;
 mod path;
 mod read;
 mod seek;
@@ -37,6 +40,7 @@ use datafusion::prelude::SessionContext;
 
 pub use cast::{JsonCast, reads_json, transform_as_cast};
 use edit::{Edit, EditUdf};
+pub use entries::column_names as entry_columns;
 use read::{Reader, ReaderUdf};
 use value::{Json, Malformed};
 use write::{Writer, WriterUdf};
@@ -47,6 +51,10 @@ pub const EXTRACT: &str = "json_extract";
 pub const EXTRACT_STRING: &str = "json_extract_string";
 /// The function `CAST(j AS JSON)` is planned as.
 pub const MINIFY: &str = "json";
+/// The function whose list of rows `json_each` in FROM unnests.
+pub const EACH: &str = "tarn_json_each";
+/// The function whose list of rows `json_tree` in FROM unnests.
+pub const TREE: &str = "tarn_json_tree";
 
 /// Registers the JSON functions on a context.
 pub fn register(ctx: &SessionContext) {
@@ -74,6 +82,9 @@ pub fn register(ctx: &SessionContext) {
     }
     for lenient in [false, true] {
         ctx.register_udf(ScalarUDF::from(JsonCast::new(lenient)));
+    }
+    for tree in [false, true] {
+        ctx.register_udf(ScalarUDF::from(entries::JsonEntries::new(tree)));
     }
 }
 
