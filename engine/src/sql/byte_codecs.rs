@@ -25,7 +25,7 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryBuilder, StringArray, StringBuilder,
+    Array, ArrayRef, AsArray, BinaryBuilder, StringArray, StringBuilder, new_null_array,
 };
 use datafusion::arrow::datatypes::{DataType, Int64Type, UInt64Type};
 use datafusion::common::{Result, exec_err, plan_err};
@@ -335,6 +335,8 @@ impl ScalarUDFImpl for TextToBlob {
             [DataType::Binary | DataType::LargeBinary | DataType::BinaryView] => {
                 Ok(vec![DataType::Binary])
             }
+            // DuckDB's TRY_CAST of a value that is not text to a BLOB is NULL.
+            [other] if self.lenient => Ok(vec![other.clone()]),
             [other] => plan_err!(
                 "Unimplemented type for cast ({} -> BLOB)",
                 sql_type_name(other)
@@ -349,8 +351,13 @@ impl ScalarUDFImpl for TextToBlob {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let input = &arrays(&args.args, args.number_rows)?[0];
-        if input.data_type() == &DataType::Binary {
-            return Ok(args.args[0].clone());
+        match input.data_type() {
+            DataType::Binary => return Ok(args.args[0].clone()),
+            DataType::Utf8 => {}
+            _ => {
+                let nulls = new_null_array(&DataType::Binary, input.len());
+                return call_value(&args.args, nulls);
+            }
         }
         let texts = input.as_string::<i32>();
         let mut bytes = BinaryBuilder::with_capacity(texts.len(), texts.len() * 8);

@@ -619,6 +619,7 @@ impl SqlSession {
             let plan = state
                 .statement_to_plan(DFStatement::Statement(Box::new(statement)))
                 .await?;
+            let plan = optimizer::written_casts(plan)?;
             if let Some(tables) = state.config().get_extension::<optimizer::TableStats>() {
                 tables.collect(&plan, &state).await;
             }

@@ -55,8 +55,9 @@
 //! computes any aggregate over a sliding window frame, where DataFusion refuses those whose
 //! accumulators cannot take rows back; [`DistinctZeros`] (analyzer) makes a DISTINCT aggregate
 //! count -0.0 and 0.0 as one value, where DataFusion's DISTINCT accumulators tell them apart;
-//! [`ImpossibleTryCasts`] (analyzer) makes a TRY_CAST between types with no cast NULL, where
-//! DataFusion fails.
+//! [`written_casts`] (on the plan as first planned) and [`ImpossibleTryCasts`] (analyzer) cast
+//! between the types DuckDB casts between: a CAST DuckDB lacks fails, such a TRY_CAST is NULL,
+//! and BOOLEAN and DECIMAL cast to each other.
 //!
 //! The two subquery rules work without statistics, each restricted to a plan shape where the
 //! rewrite is cheap and the win is likely:
@@ -79,6 +80,7 @@ mod decimal_comparison;
 mod dictionary_sizes;
 mod direct_aggregate;
 mod distinct_zeros;
+mod duckdb_casts;
 mod eager_and;
 mod expressions;
 mod filter_estimates;
@@ -103,7 +105,6 @@ mod subquery_values;
 mod table_stats;
 mod text_casts;
 mod truncated_decimals;
-mod try_casts;
 mod view_equality;
 mod watched_join;
 
@@ -131,6 +132,7 @@ pub use date_timestamps::DateTimestamps;
 pub use decimal_comparison::{Comparison, DecimalComparison, NarrowDecimalCompare};
 pub use direct_aggregate::{DirectAggregateExec, DirectAggregation, GroupLookup};
 pub use distinct_zeros::DistinctZeros;
+pub use duckdb_casts::{ImpossibleTryCasts, written_casts};
 pub use eager_and::{EagerAnd, EagerConjunction};
 pub use expressions::ArithmeticOp;
 pub use filter_estimates::FilterEstimates;
@@ -153,7 +155,6 @@ pub use subquery_values::SubqueryValues;
 pub use table_stats::TableStats;
 pub use text_casts::TextCasts;
 pub use truncated_decimals::TruncatedDecimals;
-pub use try_casts::ImpossibleTryCasts;
 pub use view_equality::{StringViewEquality, ViewEquals};
 
 /// The alias of the key set [`AggregateKeyReduction`] joins into an aggregate's input: how a

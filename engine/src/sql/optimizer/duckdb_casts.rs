@@ -1,0 +1,160 @@
+//! Casts between the types DuckDB casts between, no more and no fewer. Arrow casts a number to
+//! a timestamp (as microseconds since the epoch), a date to an integer (its day number) and a
+//! number to a BLOB, which DuckDB refuses: a timestamp bucketed as `CAST(ts AS BIGINT)` would
+//! silently mean something else in the two. Arrow lacks two DuckDB has: a BOOLEAN to a DECIMAL
+//! (`1.00`) and a DECIMAL to a BOOLEAN (true where it is not zero). Two passes:
+//!
+//! * [`written_casts`], on a statement's plan as planned from its text (before any analyzer
+//!   rule, some of which compute date arithmetic through casts of their own, and before type
+//!   coercion; a plan analyzed once may be analyzed again), sees the casts the query wrote:
+//!   it refuses a CAST
+//!   between types DuckDB has no cast for, with DuckDB's message (`Unimplemented type for cast
+//!   (DATE -> BIGINT)`), makes such a TRY_CAST a NULL of the target type, and writes a BOOLEAN
+//!   cast to a DECIMAL through an integer and a DECIMAL cast to a BOOLEAN as a comparison with
+//!   zero;
+//! * [`ImpossibleTryCasts`], an analyzer rule after type coercion and after the JSON casts (which give text
+//!   casts to lists, structs and maps a meaning Arrow's casts lack), makes a TRY_CAST Arrow
+//!   cannot do (`TRY_CAST(d AS TIME)` of a DATE) NULL, as in DuckDB, where DataFusion failed
+//!   the query.
+
+use datafusion::arrow::compute::can_cast_types;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::error::ArrowError;
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue};
+use datafusion::logical_expr::expr::{Cast, TryCast};
+use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, lit};
+use datafusion::optimizer::AnalyzerRule;
+
+use crate::sql::types::sql_type_name;
+
+/// The casts of `plan` as DuckDB has them (see the module documentation).
+pub fn written_casts(plan: LogicalPlan) -> Result<LogicalPlan> {
+    super::rewrite_logical_expressions(plan, as_duckdb_casts)
+}
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub struct ImpossibleTryCasts;
+
+impl AnalyzerRule for ImpossibleTryCasts {
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        super::rewrite_logical_expressions(plan, null_if_impossible)
+    }
+
+    fn name(&self) -> &str {
+        "tarn_impossible_try_casts"
+    }
+}
+
+/// The kinds of type DuckDB's casts tell apart.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Boolean,
+    /// Integers and floats.
+    Number,
+    Decimal,
+    /// DATE, TIME and TIMESTAMP of any unit or zone.
+    Time,
+    Interval,
+    Blob,
+    /// Text, nested types, NULL: whatever the casts of Arrow and the other rules make of them.
+    Other,
+}
+
+fn kind(data_type: &DataType) -> Kind {
+    match data_type {
+        DataType::Boolean => Kind::Boolean,
+        DataType::Decimal32(..)
+        | DataType::Decimal64(..)
+        | DataType::Decimal128(..)
+        | DataType::Decimal256(..) => Kind::Decimal,
+        t if t.is_numeric() => Kind::Number,
+        DataType::Date32
+        | DataType::Date64
+        | DataType::Time32(_)
+        | DataType::Time64(_)
+        | DataType::Timestamp(..) => Kind::Time,
+        DataType::Interval(_) | DataType::Duration(_) => Kind::Interval,
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => Kind::Blob,
+        DataType::FixedSizeBinary(_) => Kind::Blob,
+        DataType::Dictionary(_, values) => kind(values),
+        _ => Kind::Other,
+    }
+}
+
+/// Whether DuckDB has no cast from `from` to `to`: beyond text, a BLOB casts only to a BLOB,
+/// a date or time only to a date or time, an interval only to an interval.
+fn duckdb_lacks(from: &DataType, to: &DataType) -> bool {
+    use Kind::*;
+    match (kind(from), kind(to)) {
+        (Other, _) | (_, Other) => false,
+        (a, b) if a == b => false,
+        (Blob | Time | Interval, _) | (_, Blob | Time | Interval) => true,
+        _ => false,
+    }
+}
+
+fn as_duckdb_casts(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let (inner, to, try_cast) = match &expr {
+        Expr::Cast(Cast { expr, field }) => (expr, field.data_type(), false),
+        Expr::TryCast(TryCast { expr, field }) => (expr, field.data_type(), true),
+        _ => return Ok(Transformed::no(expr)),
+    };
+    // Before type coercion an operand may have no type yet (`date + 1`); its cast is left to
+    // the rules after.
+    let Ok(from) = inner.get_type(schema) else {
+        return Ok(Transformed::no(expr));
+    };
+    if duckdb_lacks(&from, to) {
+        if try_cast {
+            return Ok(Transformed::yes(lit(ScalarValue::try_from(to)?)));
+        }
+        return Err(DataFusionError::ArrowError(
+            Box::new(ArrowError::CastError(format!(
+                "Unimplemented type for cast ({} -> {})",
+                sql_type_name(&from),
+                sql_type_name(to)
+            ))),
+            None,
+        ));
+    }
+    let rewritten = match (kind(&from), kind(to)) {
+        (Kind::Boolean, Kind::Decimal) => {
+            let integer = Expr::Cast(Cast::new(inner.clone(), DataType::Int32));
+            with_operand(&expr, integer)
+        }
+        (Kind::Decimal, Kind::Boolean) => {
+            let zero = lit(ScalarValue::new_zero(&from)?);
+            inner.as_ref().clone().not_eq(zero)
+        }
+        _ => return Ok(Transformed::no(expr)),
+    };
+    Ok(Transformed::yes(rewritten))
+}
+
+fn null_if_impossible(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let Expr::TryCast(TryCast { expr: inner, field }) = &expr else {
+        return Ok(Transformed::no(expr));
+    };
+    if can_cast_types(&inner.get_type(schema)?, field.data_type()) {
+        return Ok(Transformed::no(expr));
+    }
+    Ok(Transformed::yes(lit(ScalarValue::try_from(
+        field.data_type(),
+    )?)))
+}
+
+/// The cast `cast` with `operand` in place of what it casts.
+fn with_operand(cast: &Expr, operand: Expr) -> Expr {
+    match cast {
+        Expr::Cast(Cast { field, .. }) => {
+            Expr::Cast(Cast::new_from_field(Box::new(operand), field.clone()))
+        }
+        Expr::TryCast(TryCast { field, .. }) => {
+            Expr::TryCast(TryCast::new_from_field(Box::new(operand), field.clone()))
+        }
+        other => other.clone(),
+    }
+}
