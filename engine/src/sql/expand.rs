@@ -21,10 +21,13 @@ use datafusion::execution::SessionState;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::tokenizer::Token;
 use regex::Regex;
+use std::ops::ControlFlow;
+
 use sqlparser::ast::{
     ExcludeSelectItem, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
-    ObjectName, RenameSelectItem, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr,
-    Statement, Value, WildcardAdditionalOptions,
+    ObjectName, OrderByKind, Query, RenameSelectItem, Select, SelectItem,
+    SelectItemQualifiedWildcardKind, SetExpr, Statement, Value, Visit, VisitMut, Visitor,
+    VisitorMut, WildcardAdditionalOptions,
 };
 use sqlparser::parser::Parser;
 
@@ -188,33 +191,85 @@ fn write_out_repeated_stars(select: &mut Select, columns: &[Column]) -> Result<(
 
 /// `ORDER BY ALL` over a select list with a `*` sorts by the positions of all the output
 /// columns, counted by planning the query without its ORDER BY: by name, as DataFusion sorts
-/// it, two columns called alike (`SELECT * FROM a JOIN b ON a.k = b.k`) are ambiguous.
+/// it, two columns called alike (`SELECT * FROM a JOIN b ON a.k = b.k`) are ambiguous. A
+/// subquery's too (DataFusion drops one over a set operation): it is planned under the
+/// statement's WITH clause, and left as it is where it cannot be planned alone.
 pub(super) async fn order_by_all_over_stars(
     statement: &mut Statement,
     state: &SessionState,
 ) -> Result<()> {
-    let Statement::Query(query) = statement else {
-        return Ok(());
-    };
-    let Some(order_by) = &query.order_by else {
-        return Ok(());
-    };
-    if !matches!(order_by.kind, sqlparser::ast::OrderByKind::All(_)) {
+    let mut found = SortedByAll::default();
+    let _ = Visit::visit(&*statement, &mut found);
+    if found.unordered.is_empty() {
         return Ok(());
     }
-    let mut unordered = query.clone();
-    unordered.order_by = None;
-    unordered.limit_clause = None;
-    let plan = state
-        .statement_to_plan(DFStatement::Statement(Box::new(Statement::Query(
-            unordered,
-        ))))
-        .await?;
-    let count = plan.schema().fields().len();
-    if let Some(order_by) = &mut query.order_by {
-        super::rewrite::sort_by_positions(order_by, count);
+    let with = match &*statement {
+        Statement::Query(query) => query.with.clone(),
+        _ => None,
+    };
+    let mut counts = Vec::with_capacity(found.unordered.len());
+    for (index, mut unordered) in found.unordered {
+        if unordered.with.is_none() {
+            unordered.with = with.clone();
+        }
+        let probe = Statement::Query(Box::new(unordered));
+        match state
+            .statement_to_plan(DFStatement::Statement(Box::new(probe)))
+            .await
+        {
+            Ok(plan) => counts.push((index, plan.schema().fields().len())),
+            Err(_) if index > 0 => {}
+            Err(err) => return Err(err.into()),
+        }
     }
+    let _ = VisitMut::visit(statement, &mut PositionsForAll { index: 0, counts });
     Ok(())
+}
+
+/// The queries of a statement, in visiting order, that sort by ALL: each one's place and the
+/// query without its ORDER BY and LIMIT.
+#[derive(Default)]
+struct SortedByAll {
+    index: usize,
+    unordered: Vec<(usize, Query)>,
+}
+
+impl Visitor for SortedByAll {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+        if query
+            .order_by
+            .as_ref()
+            .is_some_and(|order_by| matches!(order_by.kind, OrderByKind::All(_)))
+        {
+            let mut unordered = query.clone();
+            unordered.order_by = None;
+            unordered.limit_clause = None;
+            self.unordered.push((self.index, unordered));
+        }
+        self.index += 1;
+        ControlFlow::Continue(())
+    }
+}
+
+/// Writes `ORDER BY ALL` as positions in the queries [`SortedByAll`] found, by their places.
+struct PositionsForAll {
+    index: usize,
+    counts: Vec<(usize, usize)>,
+}
+
+impl VisitorMut for PositionsForAll {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        let count = self.counts.iter().find(|(at, _)| *at == self.index);
+        if let (Some((_, count)), Some(order_by)) = (count, &mut query.order_by) {
+            super::rewrite::sort_by_positions(order_by, *count);
+        }
+        self.index += 1;
+        ControlFlow::Continue(())
+    }
 }
 
 /// A column of the FROM clause.

@@ -530,7 +530,8 @@ fn name_columns_like_duckdb(query: &mut Query) {
 }
 
 /// `ORDER BY ALL` sorts by every output column in order; DataFusion accepts it only over plain
-/// columns, so an explicit select list becomes `ORDER BY 1, 2, ...` with the same options.
+/// columns (and over a set operation drops it), so an explicit select list becomes `ORDER BY 1,
+/// 2, ...` with the same options. A set operation's columns are its first SELECT's.
 fn order_by_all_as_positions(query: &mut Query) {
     let Some(order_by) = &mut query.order_by else {
         return;
@@ -538,7 +539,11 @@ fn order_by_all_as_positions(query: &mut Query) {
     if !matches!(order_by.kind, OrderByKind::All(_)) {
         return;
     }
-    let SetExpr::Select(select) = query.body.as_ref() else {
+    let mut body = query.body.as_ref();
+    while let SetExpr::SetOperation { left, .. } = body {
+        body = left.as_ref();
+    }
+    let SetExpr::Select(select) = body else {
         return;
     };
     if select.projection.iter().any(|item| {

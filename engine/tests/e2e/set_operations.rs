@@ -41,6 +41,15 @@ async fn intersect_all_and_except_all_count_copies() {
         query(&mut s, &format!("{left} EXCEPT {right} ORDER BY ALL")).await,
         [["1", "x"]]
     );
+    // A set operation's ORDER BY ALL in a subquery sorts it (DataFusion dropped it).
+    assert_eq!(
+        query(
+            &mut s,
+            &format!("SELECT a FROM ({left} UNION {right} ORDER BY ALL DESC) LIMIT 3")
+        )
+        .await,
+        [["4"], ["3"], ["2"]]
+    );
 }
 
 #[tokio::test]
