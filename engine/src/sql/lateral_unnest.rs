@@ -24,8 +24,9 @@
 //!
 //! The table's columns are learnt by planning it alone, so that a computed column with the
 //! name of one of them (`FROM docs, unnest(docs.parts) AS p(id)`) is held in the derived table
-//! under another name, [`held_name`], and `p.id` reads it; `docs.*` leaves the computed
-//! columns out and `*` shows them under their own names, as DuckDB does.
+//! under another name, [`held_name`], and `p.id` reads it; a bare `id` is refused as ambiguous,
+//! `docs.*` leaves the computed columns out and `*` shows them under their own names, as
+//! DuckDB does.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -34,7 +35,7 @@ use datafusion::execution::SessionState;
 use sqlparser::ast::{
     Expr, GroupByExpr, Ident, JoinConstraint, JoinOperator, Query, Select, SelectItem,
     SelectItemQualifiedWildcardKind, SetExpr, Statement, TableAlias, TableFactor, TableWithJoins,
-    Value, Visit, VisitMut, VisitorMut, visit_expressions,
+    Value, Visit, VisitMut, Visitor, VisitorMut, visit_expressions,
 };
 
 use super::rewrite::{exclude, fully_parenthesized, names_read, visible_name};
@@ -136,6 +137,12 @@ impl Inliner<'_> {
             let table = found.table;
             let mut rename = apply(select, found, columns.as_deref())?;
             let _ = select.visit(&mut rename);
+            if let Some(name) = rename.ambiguous_name(select) {
+                return Err(super::table_keys::binder(&format!(
+                    "Ambiguous reference to column name \"{}\" (use: '{}.{}' or '{}.{}')",
+                    name.value, rename.to.value, name.value, rename.from, name.value
+                )));
+            }
             rename.leave_out_of_wildcards(&mut select.projection);
             // The derived table that took the table's place, for a later factor reading it.
             let derived = columns.map(|mut names| {
@@ -556,6 +563,66 @@ impl Rename {
             }
         }
         *projection = items;
+    }
+}
+
+impl Rename {
+    /// A bare name in `select`'s own clauses (not its subqueries') that both the table and the
+    /// computed columns have: DuckDB refuses it as ambiguous, where here the table's column
+    /// would silently win.
+    fn ambiguous_name(&self, select: &Select) -> Option<Ident> {
+        let held: Vec<&Ident> = self
+            .columns
+            .iter()
+            .filter(|(column, held)| column != held)
+            .map(|(column, _)| column)
+            .collect();
+        if held.is_empty() {
+            return None;
+        }
+        let mut finder = BareName {
+            names: held,
+            depth: 0,
+        };
+        match select.visit(&mut finder) {
+            ControlFlow::Break(name) => Some(name),
+            ControlFlow::Continue(()) => None,
+        }
+    }
+}
+
+/// Finds one of `names` written bare outside any subquery.
+struct BareName<'a> {
+    names: Vec<&'a Ident>,
+    depth: usize,
+}
+
+impl Visitor for BareName<'_> {
+    type Break = Ident;
+
+    fn pre_visit_query(&mut self, _query: &Query) -> ControlFlow<Ident> {
+        self.depth += 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _query: &Query) -> ControlFlow<Ident> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<Ident> {
+        match expr {
+            Expr::Identifier(ident)
+                if self.depth == 0
+                    && self
+                        .names
+                        .iter()
+                        .any(|name| name.value.eq_ignore_ascii_case(&ident.value)) =>
+            {
+                ControlFlow::Break(ident.clone())
+            }
+            _ => ControlFlow::Continue(()),
+        }
     }
 }
 

@@ -215,6 +215,25 @@ async fn a_computed_column_may_share_its_tables_column_names() {
         assert_eq!(columns(&batches), names, "{sql}");
         assert_eq!(rows(&batches), expected, "{sql}");
     }
+    // A bare name both have is ambiguous, as in DuckDB, where the table's column would win;
+    // in a subquery it is the subquery's own.
+    assert_eq!(
+        error(
+            &mut s,
+            "SELECT id FROM t, unnest(t.tags) AS u(id) WHERE id <> 'b'"
+        )
+        .await,
+        "Binder Error: Ambiguous reference to column name \"id\" (use: 't.id' or 'u.id')"
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT (SELECT max(id) FROM t) AS top, u.id FROM t, unnest(t.tags) AS u(id) \
+             ORDER BY ALL"
+        )
+        .await,
+        [["3", "a"], ["3", "b"]]
+    );
 }
 
 #[tokio::test]
