@@ -285,11 +285,12 @@ const MACROS: &[Macro] = &[
         arity: 2,
         body: "unnest(regexp_split_to_array($1, $2))",
     },
-    // The elements at the given (1-based) positions, NULL past the end.
+    // The elements at the given (1-based) positions, NULL past the end; NULL for a NULL list
+    // (the positions alone gave a list of NULLs). The lambda's name is one no argument can mean.
     Macro {
         names: &["list_select", "array_select"],
         arity: 2,
-        body: "list_transform($2, lambda i: $1[i])",
+        body: "CASE WHEN $1 IS NOT NULL THEN list_transform($2, lambda __tarn_i: $1[__tarn_i]) END",
     },
     // The mean over fsum's compensated sum.
     Macro {

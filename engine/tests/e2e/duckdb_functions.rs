@@ -1684,7 +1684,7 @@ async fn map_types_hold_maps_in_tables_casts_and_files() {
 }
 
 #[tokio::test]
-async fn concatenating_a_null_list_gives_null() {
+async fn a_null_list_concatenated_or_selected_from_gives_null() {
     // DataFusion read the NULL list as empty: `[7]` for the first row. The function skips it.
     let (mut s, _dir) =
         parquet_view("SELECT * FROM (VALUES (1, CAST(NULL AS INT[])), (2, [1, 2])) v(id, l)").await;
@@ -1698,6 +1698,15 @@ async fn concatenating_a_null_list_gives_null() {
             ["1", "NULL", "NULL", "[7]"],
             ["2", "[1, 2, 7]", "[7, 1, 2]", "[1, 2, 7]"]
         ]
+    );
+    // Selecting from a NULL list is NULL too (it gave a list of NULLs), as DuckDB 2.0 gives it.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, list_select(l, [2, 1, 3]), list_where(l, [true]) FROM t ORDER BY id"
+        )
+        .await,
+        [["1", "NULL", "NULL"], ["2", "[2, 1, NULL]", "[1]"]]
     );
 }
 
