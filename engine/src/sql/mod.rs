@@ -119,6 +119,7 @@ mod tokens;
 mod transactions;
 mod try_expr;
 pub mod types;
+mod undefined_statistics;
 mod unnest_levels;
 mod upsert;
 mod user_macros;
@@ -783,6 +784,13 @@ fn register_functions(ctx: &SessionContext) {
         ctx.register_udaf(AggregateUDF::from(arg_best::ArgBest::new(best)));
     }
     ctx.register_udaf(AggregateUDF::from(approx_quantile::ApproxQuantile::new()));
+    for undefined_as_nan in [
+        datafusion::functions_aggregate::correlation::corr_udaf(),
+        datafusion::functions_aggregate::regr::regr_slope_udaf(),
+    ] {
+        let wrapped = undefined_statistics::NanWhenUndefined::new(undefined_as_nan);
+        ctx.register_udaf(AggregateUDF::from(wrapped));
+    }
     vectors::register(ctx);
     vector_metrics::register(ctx);
     routing::register(ctx);

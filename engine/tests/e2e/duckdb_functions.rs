@@ -205,6 +205,41 @@ async fn every_aggregate_slides_over_window_frames() {
     );
 }
 
+/// `corr` and `regr_slope` are NaN where rows have both values but the statistic is undefined
+/// (one row, or no spread), NULL where no row has both; DataFusion gave NULL for all. Answers
+/// as DuckDB 2.0's, grouped and over a window frame.
+#[tokio::test]
+async fn undefined_correlations_are_nan() {
+    let (mut s, _dir) = parquet_view(
+        "SELECT * FROM (VALUES (1, 1.0, 2.0), (1, 1.0, 3.0), (2, 1.0, 1.0), (2, 2.0, 2.0), \
+           (3, NULL, 1.0), (4, 1.0, 2.0), (4, 2.0, 4.5), (4, 3.0, 5.0)) v(g, x, y)",
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT g, corr(y, x), regr_slope(y, x), regr_intercept(y, x) FROM t GROUP BY g \
+             ORDER BY g"
+        )
+        .await,
+        [
+            ["1", "NaN", "NaN", "NULL"],
+            ["2", "1.0", "1.0", "0.0"],
+            ["3", "NULL", "NULL", "NULL"],
+            ["4", "0.9332565252573828", "1.5", "0.8333333333333335"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT x, isnan(corr(y, x) OVER (ORDER BY x ROWS BETWEEN 1 PRECEDING AND CURRENT \
+             ROW)) FROM t WHERE g = 4 ORDER BY x"
+        )
+        .await,
+        [["1.0", "true"], ["2.0", "false"], ["3.0", "false"]]
+    );
+}
+
 /// Interpolated quantiles are exact, as DuckDB's: DataFusion's `percentile_cont`, which
 /// `quantile_cont` named, rounded the step between two values down to millionths (1.3499985
 /// below). A DECIMAL steps in its own units, cut towards the lower value as DuckDB does.
