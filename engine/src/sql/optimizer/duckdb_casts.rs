@@ -4,18 +4,16 @@
 //! silently mean something else in the two. Arrow lacks two DuckDB has: a BOOLEAN to a DECIMAL
 //! (`1.00`) and a DECIMAL to a BOOLEAN (true where it is not zero). Two passes:
 //!
-//! * [`written_casts`], on a statement's plan as planned from its text (before any analyzer
-//!   rule, some of which compute date arithmetic through casts of their own, and before type
-//!   coercion; a plan analyzed once may be analyzed again), sees the casts the query wrote:
-//!   it refuses a CAST
-//!   between types DuckDB has no cast for, with DuckDB's message (`Unimplemented type for cast
-//!   (DATE -> BIGINT)`), makes such a TRY_CAST a NULL of the target type, and writes a BOOLEAN
-//!   cast to a DECIMAL through an integer and a DECIMAL cast to a BOOLEAN as a comparison with
-//!   zero;
-//! * [`ImpossibleTryCasts`], an analyzer rule after type coercion and after the JSON casts (which give text
-//!   casts to lists, structs and maps a meaning Arrow's casts lack), makes a TRY_CAST Arrow
-//!   cannot do (`TRY_CAST(d AS TIME)` of a DATE) NULL, as in DuckDB, where DataFusion failed
-//!   the query.
+//! * [`written_casts`] runs on a statement's plan as planned from its text, before any analyzer
+//!   rule (some compute date arithmetic through casts of their own, and a plan analyzed once
+//!   may be analyzed again), so it sees the casts the query wrote. It refuses a CAST between
+//!   types DuckDB has no cast for, with DuckDB's message (`Unimplemented type for cast (DATE ->
+//!   BIGINT)`), makes such a TRY_CAST a NULL of the target type, and writes a BOOLEAN cast to a
+//!   DECIMAL through an integer and a DECIMAL cast to a BOOLEAN as a comparison with zero.
+//! * [`ImpossibleTryCasts`], an analyzer rule after type coercion and after the JSON casts
+//!   (which give text casts to lists, structs and maps a meaning Arrow's casts lack), makes a
+//!   TRY_CAST Arrow cannot do (`TRY_CAST(d AS TIME)` of a DATE) NULL, as in DuckDB, where
+//!   DataFusion failed the query.
 
 use datafusion::arrow::compute::can_cast_types;
 use datafusion::arrow::datatypes::DataType;
