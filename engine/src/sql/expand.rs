@@ -11,6 +11,8 @@
 //! `__tarn_star_rename('a', 'b', ...)`; [`expand_select_lists`] then replaces markers and
 //! `COLUMNS` calls using the columns that `SELECT * FROM <same FROM>` has.
 
+use std::ops::ControlFlow;
+
 use super::dialect::TarnDialect;
 use super::rewrite::relation_names;
 use super::tokens::{is_keyword, previous_significant, skip_whitespace};
@@ -21,8 +23,6 @@ use datafusion::execution::SessionState;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::tokenizer::Token;
 use regex::Regex;
-use std::ops::ControlFlow;
-
 use sqlparser::ast::{
     ExcludeSelectItem, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
     ObjectName, OrderByKind, Query, RenameSelectItem, Select, SelectItem,
@@ -298,10 +298,25 @@ async fn from_columns(select: &Select, with: &str, state: &SessionState) -> Resu
         .collect())
 }
 
+/// The WITH clause of the statement's query (a CREATE TABLE's too) as text, empty or ending in
+/// a space: what a part of the statement is planned under, alone, to learn its columns.
+pub(super) fn with_text(statement: &Statement) -> String {
+    let query = match statement {
+        Statement::Query(query) => Some(query.as_ref()),
+        Statement::CreateTable(create) => create.query.as_deref(),
+        _ => None,
+    };
+    query
+        .and_then(|query| query.with.as_ref())
+        .map(|with| format!("{with} "))
+        .unwrap_or_default()
+}
+
 /// The SELECTs whose columns are the statement's result (the outermost query's, and each branch
 /// of a set operation at its top), with the query's WITH clause as text (empty, or ending in a
 /// space) for planning their FROM clauses alone.
 pub(super) fn outer_selects(statement: &mut Statement) -> (String, Vec<&mut Select>) {
+    let with = with_text(statement);
     let query = match statement {
         Statement::Query(query) => query.as_mut(),
         Statement::CreateTable(create) => match &mut create.query {
@@ -310,11 +325,6 @@ pub(super) fn outer_selects(statement: &mut Statement) -> (String, Vec<&mut Sele
         },
         _ => return (String::new(), vec![]),
     };
-    let with = query
-        .with
-        .as_ref()
-        .map(|w| format!("{w} "))
-        .unwrap_or_default();
     let mut body = query.body.as_mut();
     let mut selects: Vec<&mut Select> = Vec::new();
     loop {

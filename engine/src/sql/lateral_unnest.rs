@@ -52,11 +52,7 @@ pub(super) async fn inline(
     state: &SessionState,
     is_aggregate: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<()> {
-    let with = match statement {
-        Statement::Query(query) => query.with.as_ref().map(|w| format!("{w} ")),
-        _ => None,
-    }
-    .unwrap_or_default();
+    let with = super::expand::with_text(statement);
     let mut columns = HashMap::new();
     loop {
         let mut inliner = Inliner {
@@ -519,6 +515,14 @@ struct Rename {
 }
 
 impl Rename {
+    /// The computed columns held under another name than their own (the table has theirs).
+    fn held_apart(&self) -> impl Iterator<Item = &Ident> {
+        self.columns
+            .iter()
+            .filter(|(column, held)| column != held)
+            .map(|(column, _)| column)
+    }
+
     /// The column `u.*` stands for each computed column: `t.x`, or `t.<held> AS x`.
     fn column_item(&self, (column, held): &(Ident, Ident)) -> SelectItem {
         let expr = Expr::CompoundIdentifier(vec![self.to.clone(), held.clone()]);
@@ -535,7 +539,7 @@ impl Rename {
     /// table's own columns. Where one is held under another name, `*` shows the computed
     /// columns after all others, each by its own name.
     fn leave_out_of_wildcards(&self, projection: &mut Vec<SelectItem>) {
-        let hidden = self.columns.iter().any(|(column, held)| column != held);
+        let hidden = self.held_apart().next().is_some();
         let mut items = Vec::with_capacity(projection.len() + self.columns.len());
         for mut item in projection.drain(..) {
             match &mut item {
@@ -564,19 +568,12 @@ impl Rename {
         }
         *projection = items;
     }
-}
 
-impl Rename {
     /// A bare name in `select`'s own clauses (not its subqueries') that both the table and the
     /// computed columns have: DuckDB refuses it as ambiguous, where here the table's column
     /// would silently win.
     fn ambiguous_name(&self, select: &Select) -> Option<Ident> {
-        let held: Vec<&Ident> = self
-            .columns
-            .iter()
-            .filter(|(column, held)| column != held)
-            .map(|(column, _)| column)
-            .collect();
+        let held: Vec<&Ident> = self.held_apart().collect();
         if held.is_empty() {
             return None;
         }
@@ -660,9 +657,8 @@ impl VisitorMut for Rename {
                     Expr::CompoundIdentifier(parts) => {
                         let column = &parts[parts.len() - 1];
                         let held = self
-                            .columns
-                            .iter()
-                            .any(|(c, h)| c.value.eq_ignore_ascii_case(&column.value) && c != h);
+                            .held_apart()
+                            .any(|c| c.value.eq_ignore_ascii_case(&column.value));
                         held.then(|| column.clone())
                     }
                     _ => Some(Ident::with_quote('"', fully_parenthesized(expr))),

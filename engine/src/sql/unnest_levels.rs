@@ -37,15 +37,7 @@ pub(super) async fn nest_unnests(statement: &mut Statement, state: &SessionState
     if !found.leveled {
         return Ok(());
     }
-    let with = match statement {
-        Statement::Query(query) => query.with.as_ref().map(|w| format!("{w} ")),
-        Statement::CreateTable(create) => create
-            .query
-            .as_ref()
-            .and_then(|query| query.with.as_ref().map(|w| format!("{w} "))),
-        _ => None,
-    }
-    .unwrap_or_default();
+    let with = super::expand::with_text(statement);
     let mut types = HashMap::new();
     for (from, value) in found.values {
         let data_type = value_type(&with, &from, &value, state).await?;
