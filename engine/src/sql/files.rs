@@ -22,7 +22,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::SessionState;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{LogicalPlanBuilder, lit};
-use datafusion::object_store::{ObjectMeta, ObjectStoreExt};
+use datafusion::object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use datafusion::prelude::{
     CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionConfig, col,
 };
@@ -584,14 +584,19 @@ impl ScanSpec {
             }
             match options.format.infer_schema(state, &store, &readable).await {
                 Ok(schema) => schemas.push(schema.as_ref().clone()),
-                Err(err) => {
-                    return Err(find_bad_file(state, options, files, format)
-                        .await
-                        .unwrap_or(TarnError::DataFusion(err)));
-                }
+                // DataFusion's merge refuses columns that differ in width; each file's schema
+                // is read alone and widened below.
+                Err(err) => match each_files_schema(state, options, &store, &readable).await {
+                    Ok(each) => schemas.extend(each),
+                    Err(_) => {
+                        return Err(find_bad_file(state, options, files, format)
+                            .await
+                            .unwrap_or(TarnError::DataFusion(err)));
+                    }
+                },
             }
         }
-        let merged = Schema::try_merge(schemas).map_err(|e| {
+        let merged = super::file_schemas::widened(schemas).map_err(|e| {
             TarnError::Invalid(format!(
                 "files under '{}' have conflicting column types: {e}",
                 self.paths.join("', '")
@@ -906,6 +911,32 @@ pub(crate) fn display_path(url: &ListingTableUrl, meta: &ObjectMeta) -> String {
         return absolute;
     }
     format!("{}{}", store.as_str(), meta.location)
+}
+
+/// The schema of each of `files`, read a few at a time.
+async fn each_files_schema(
+    state: &SessionState,
+    options: &ListingOptions,
+    store: &Arc<dyn ObjectStore>,
+    files: &[ObjectMeta],
+) -> std::result::Result<Vec<Schema>, DataFusionError> {
+    let at_once: usize = state
+        .config_options()
+        .execution
+        .meta_fetch_concurrency
+        .into();
+    let mut schemas = Vec::with_capacity(files.len());
+    for some in files.chunks(at_once.max(1)) {
+        let read = some.iter().map(|meta| {
+            options
+                .format
+                .infer_schema(state, store, std::slice::from_ref(meta))
+        });
+        for schema in futures::future::try_join_all(read).await? {
+            schemas.push(schema.as_ref().clone());
+        }
+    }
+    Ok(schemas)
 }
 
 /// After a failed schema inference, reads each file alone to name the one that is broken.

@@ -42,6 +42,7 @@ mod error_function;
 mod expand;
 mod explain;
 mod file_contents;
+mod file_schemas;
 pub(crate) mod files;
 mod filter_clause;
 mod float_extremes;

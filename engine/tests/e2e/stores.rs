@@ -155,6 +155,59 @@ async fn a_folder_is_listed_afresh_by_every_query() {
     );
 }
 
+/// Shards written by different tools hold a column in different widths; the folder reads as the
+/// widest (DuckDB reads it as its first file's types, and fails where a value does not fit).
+#[tokio::test]
+async fn files_whose_numbers_differ_in_width_read_as_the_wider() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sql = session();
+    let glob = format!("'{}/*.parquet'", dir.path().display());
+    for (file, columns) in [
+        ("a", "1 AS id, 1.5::FLOAT AS score"),
+        ("b", "3000000000 AS id, 2 AS score"),
+    ] {
+        let path = dir.path().join(format!("{file}.parquet"));
+        let copy = format!(
+            "COPY (SELECT {columns}) TO '{}' (FORMAT parquet)",
+            path.display()
+        );
+        query(&mut sql, &copy).await;
+    }
+    assert_eq!(
+        query(
+            &mut sql,
+            &format!("SELECT id, score, typeof(id), typeof(score) FROM {glob} ORDER BY id")
+        )
+        .await,
+        [
+            ["1", "1.5", "BIGINT", "FLOAT"],
+            ["3000000000", "2.0", "BIGINT", "FLOAT"]
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut sql,
+            &format!("SELECT count(*) FROM {glob} WHERE id > 2")
+        )
+        .await,
+        [["1"]]
+    );
+    let text = dir.path().join("c.parquet");
+    query(
+        &mut sql,
+        &format!(
+            "COPY (SELECT 'a' AS id) TO '{}' (FORMAT parquet)",
+            text.display()
+        ),
+    )
+    .await;
+    let err = error(&mut sql, &format!("SELECT * FROM {glob}")).await;
+    assert!(
+        err.contains("column 'id' is BIGINT in some files and VARCHAR in others"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn sql_reads_parquet_from_memory() {
     let dir = tempfile::tempdir().unwrap();
