@@ -97,7 +97,7 @@ SELECT 42 AS answer;
     assert_eq!(
         stdout(&out),
         "t\n| id | name |\n|---:|---|\n| 1 | one |\n| 2 | two |\n{\"name\":\"two\"}\n  id = 1\nname = one\n\
-         CREATE TABLE t(id BIGINT, name VARCHAR);\n[{\"answer\":42}]\n"
+         CREATE TABLE t(id INTEGER, name VARCHAR);\n[{\"answer\":42}]\n"
     );
     assert_eq!(
         std::fs::read_to_string(dir.path().join("result.json")).unwrap(),

@@ -1,6 +1,7 @@
 //! DuckDB's `map_concat(m1, m2, ...)`: one MAP with every key of the maps. A key in several
 //! keeps the place it first had and the value of the last map that has it; a NULL map adds
-//! nothing, and only NULL maps give NULL. The maps must have the same type, as in DuckDB.
+//! nothing, and only NULL maps give NULL. The maps must have the same type, as in DuckDB, but
+//! for the widths of their integers.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,15 +9,41 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, MapArray, StructArray, UInt32Array};
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::compute::{concat, take};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::{Result, plan_err};
+use datafusion::logical_expr::type_coercion::binary::type_union_resolution;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
 use super::text_functions::{arrays, call_value};
 use super::types::sql_type_name;
+
+/// `a` and `b` as one type where they differ at most in the widths of their integers, each
+/// integer the wider of the two.
+fn integers_widened(a: &DataType, b: &DataType) -> Option<DataType> {
+    let field = |x: &FieldRef, y: &FieldRef| -> Option<FieldRef> {
+        let data_type = integers_widened(x.data_type(), y.data_type())?;
+        (x.name() == y.name()).then(|| Arc::new(x.as_ref().clone().with_data_type(data_type)))
+    };
+    match (a, b) {
+        _ if a == b => Some(a.clone()),
+        _ if a.is_integer() && b.is_integer() => {
+            type_union_resolution(&[a.clone(), b.clone()]).filter(DataType::is_integer)
+        }
+        (DataType::Map(x, sorted), DataType::Map(y, _)) => {
+            Some(DataType::Map(field(x, y)?, *sorted))
+        }
+        (DataType::List(x), DataType::List(y)) => Some(DataType::List(field(x, y)?)),
+        (DataType::Struct(xs), DataType::Struct(ys)) if xs.len() == ys.len() => {
+            let fields: Option<Vec<FieldRef>> =
+                xs.iter().zip(ys.iter()).map(|(x, y)| field(x, y)).collect();
+            Some(DataType::Struct(fields?.into()))
+        }
+        _ => None,
+    }
+}
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct MapConcat {
@@ -40,27 +67,32 @@ impl ScalarUDFImpl for MapConcat {
         &self.signature
     }
 
-    /// The first map's type for all; a NULL takes it too.
+    /// The maps' type for all; a NULL takes it too. Maps that differ only in the widths of their
+    /// integers take the wider: the plan is typed before its integer literals are, so a map
+    /// literal's values are BIGINT until then (`map_concat(m, MAP {'a': 1})` of a map of
+    /// INTEGERs).
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         if arg_types.len() < 2 {
             return plan_err!("map_concat takes two maps or more");
         }
-        let Some(map) = arg_types.iter().find(|t| matches!(t, DataType::Map(..))) else {
+        let Some(first) = arg_types.iter().find(|t| matches!(t, DataType::Map(..))) else {
             return plan_err!(
                 "map_concat takes maps, not {}",
                 sql_type_name(&arg_types[0])
             );
         };
-        for t in arg_types {
-            if t != map && !t.is_null() {
+        let mut map = first.clone();
+        for t in arg_types.iter().filter(|t| !t.is_null()) {
+            let Some(common) = integers_widened(&map, t) else {
                 return plan_err!(
                     "map_concat: the maps differ in type, {} and {}",
-                    sql_type_name(map),
+                    sql_type_name(&map),
                     sql_type_name(t)
                 );
-            }
+            };
+            map = common;
         }
-        Ok(vec![map.clone(); arg_types.len()])
+        Ok(vec![map; arg_types.len()])
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {

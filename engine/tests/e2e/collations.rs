@@ -185,7 +185,7 @@ async fn errors_name_the_collation() {
         ),
         (
             "SELECT id COLLATE NOCASE FROM t",
-            "collations are only supported for type VARCHAR, not BIGINT",
+            "collations are only supported for type VARCHAR, not INTEGER",
         ),
         (
             "SELECT x COLLATE NOCASE = x COLLATE NOACCENT FROM t",

@@ -401,7 +401,7 @@ async fn approximate_quantiles_answer_in_the_input_type() {
              reservoir_quantile(x, 0.5) FROM t WHERE g = 1"
         )
         .await,
-        [["1", "2", "8.0", "BIGINT", "DECIMAL(2,1)", "1"]]
+        [["1", "2", "8.0", "INTEGER", "DECIMAL(2,1)", "1"]]
     );
     // 33,334 values a group: within 0.1% of the exact quantile at 0.9 and 0.01.
     let answers = query(
@@ -437,8 +437,8 @@ async fn approximate_quantiles_answer_in_the_input_type() {
         )
         .await,
         [
-            ["1", "[1, 2, 3]", "[8.0]", "BIGINT[]", "[]"],
-            ["2", "[10, 10, 10]", "[5.0]", "BIGINT[]", "[]"]
+            ["1", "[1, 2, 3]", "[8.0]", "INTEGER[]", "[]"],
+            ["2", "[10, 10, 10]", "[5.0]", "INTEGER[]", "[]"]
         ]
     );
     assert_eq!(
@@ -653,7 +653,7 @@ async fn glob_matches_whole_strings_as_duckdb_does() {
         [["1"]]
     );
     let err = error(&mut s, "SELECT x GLOB '1' FROM t").await;
-    assert!(err.contains("GLOB takes strings, not BIGINT"), "{err}");
+    assert!(err.contains("GLOB takes strings, not INTEGER"), "{err}");
     // SIMILAR TO matches its regular expression against the whole string too (DataFusion's
     // matched anywhere: `'héllo' SIMILAR TO '[a-z]+'` was true).
     assert_eq!(
@@ -976,7 +976,7 @@ async fn list_aggregates_and_list_sorts() {
 #[tokio::test]
 async fn byte_counts_as_text_and_bit_counts() {
     let (mut s, _dir) = table().await;
-    // x is a BIGINT: -1 has 64 bits set.
+    // x is an INTEGER, as the literals it was made from are: -1 has 32 bits set.
     assert_eq!(
         query(
             &mut s,
@@ -985,9 +985,9 @@ async fn byte_counts_as_text_and_bit_counts() {
         )
         .await,
         [
-            ["1", "97.6 KiB", "100.0 kB", "1", "64"],
-            ["3", "292.9 KiB", "300.0 kB", "2", "63"],
-            ["10", "976.5 KiB", "1.0 MB", "2", "62"],
+            ["1", "97.6 KiB", "100.0 kB", "1", "32"],
+            ["3", "292.9 KiB", "300.0 kB", "2", "31"],
+            ["10", "976.5 KiB", "1.0 MB", "2", "30"],
             ["NULL", "NULL", "NULL", "NULL", "NULL"]
         ]
     );
@@ -1340,7 +1340,7 @@ async fn try_gives_null_where_an_expression_fails() {
 #[tokio::test]
 async fn complements_unsigned_casts_code_points_and_bare_filters() {
     let (mut s, _dir) = table().await;
-    // `~` keeps its operand's type (x is a BIGINT here; DuckDB's own table had INTEGERs).
+    // `~` keeps its operand's type (x is an INTEGER, as in DuckDB's own table).
     assert_eq!(
         query(
             &mut s,
@@ -1349,10 +1349,10 @@ async fn complements_unsigned_casts_code_points_and_bare_filters() {
         )
         .await,
         [
-            ["1", "-2", "254", "BIGINT", "UTINYINT"],
-            ["3", "-4", "252", "BIGINT", "UTINYINT"],
-            ["10", "-11", "245", "BIGINT", "UTINYINT"],
-            ["NULL", "NULL", "NULL", "BIGINT", "UTINYINT"]
+            ["1", "-2", "254", "INTEGER", "UTINYINT"],
+            ["3", "-4", "252", "INTEGER", "UTINYINT"],
+            ["10", "-11", "245", "INTEGER", "UTINYINT"],
+            ["NULL", "NULL", "NULL", "INTEGER", "UTINYINT"]
         ]
     );
     let err = error(&mut s, "SELECT ~s FROM t").await;
@@ -2261,10 +2261,10 @@ async fn fixed_size_arrays_blob_sizes_hugeint_quotients_and_geometric_means() {
         )
         .await,
         [
-            ["1", "[1, 2]", "BIGINT[2]", "0", "0"],
-            ["3", "[3, 6]", "BIGINT[2]", "1", "-1"],
-            ["10", "[10, 20]", "BIGINT[2]", "5", "-3"],
-            ["NULL", "[NULL, NULL]", "BIGINT[2]", "NULL", "NULL"]
+            ["1", "[1, 2]", "INTEGER[2]", "0", "0"],
+            ["3", "[3, 6]", "INTEGER[2]", "1", "-1"],
+            ["10", "[10, 20]", "INTEGER[2]", "5", "-3"],
+            ["NULL", "[NULL, NULL]", "INTEGER[2]", "NULL", "NULL"]
         ]
     );
     let err = error(&mut s, "SELECT x::HUGEINT // 0 FROM t").await;

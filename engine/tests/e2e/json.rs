@@ -179,7 +179,7 @@ async fn bad_json_and_bad_paths_are_named() {
     let err = error(&mut s, "SELECT json_keys(meta, '$.turns[*]') FROM t").await;
     assert!(err.contains("json_keys: a path with a wildcard"), "{err}");
     let err = error(&mut s, "SELECT json_extract(id, '$') FROM t").await;
-    assert!(err.contains("the JSON must be text, not BIGINT"), "{err}");
+    assert!(err.contains("the JSON must be text, not INTEGER"), "{err}");
     let err = error(&mut s, "SELECT json_object('a') FROM t").await;
     assert!(err.contains("keys and values in pairs"), "{err}");
 }
@@ -262,7 +262,7 @@ async fn json_objects_cast_to_maps() {
     assert_eq!(
         query(
             &mut s,
-            "SELECT map_concat(NULL::MAP(VARCHAR, BIGINT), MAP {'a': 1})"
+            "SELECT map_concat(NULL::MAP(VARCHAR, INTEGER), MAP {'a': 1})"
         )
         .await,
         [["{a: 1}"]]
@@ -380,7 +380,7 @@ async fn json_each_and_json_tree_walk_each_documents_values() {
         ),
         (
             "SELECT * FROM t, json_tree(t.id)",
-            "json_tree: the JSON and its path must be text, not BIGINT",
+            "json_tree: the JSON and its path must be text, not INTEGER",
         ),
     ] {
         let err = error(&mut s, sql).await;

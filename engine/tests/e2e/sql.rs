@@ -708,7 +708,7 @@ async fn describe_summarize_and_show_tables() {
     // A table CREATE TABLE AS made declares no NOT NULL, though its x never was NULL, and
     // takes NULLs later, as in DuckDB; a declared NOT NULL is kept.
     let described = query(&mut s, "DESCRIBE t").await;
-    assert_eq!(described[0][..3], ["x", "BIGINT", "YES"]);
+    assert_eq!(described[0][..3], ["x", "INTEGER", "YES"]);
     assert_eq!(described[1][..3], ["label", "VARCHAR", "YES"]);
     query(
         &mut s,
@@ -796,7 +796,7 @@ async fn describe_summarize_and_show_tables() {
         ]
     );
     let summary = rows(&batches);
-    assert_eq!(summary[0][..6], ["x", "BIGINT", "1", "7", "4", "4.0"]);
+    assert_eq!(summary[0][..6], ["x", "INTEGER", "1", "7", "4", "4.0"]);
     // Quartiles in the column's type, as DuckDB's (one digest per column).
     assert_eq!(summary[0][7..10], ["2", "4", "6"]);
     assert_eq!(summary[0][10], "4");
@@ -804,7 +804,7 @@ async fn describe_summarize_and_show_tables() {
     assert_eq!(summary[1][11], "25.00");
     assert_eq!(
         query(&mut s, "SUMMARIZE SELECT y FROM w").await[0][..4],
-        ["y", "BIGINT", "2", "14"]
+        ["y", "INTEGER", "2", "14"]
     );
     let floats = query(
         &mut s,
@@ -830,7 +830,7 @@ async fn describe_summarize_and_show_tables() {
         (
             "SELECT a.column_name, b.column_type FROM (DESC SELECT x FROM t) a \
              JOIN (DESCRIBE t) AS b USING (column_name)",
-            vec![vec!["x", "BIGINT"]],
+            vec![vec!["x", "INTEGER"]],
         ),
         (
             "WITH names AS (SHOW TABLES) SELECT count(*) FROM names",
@@ -865,10 +865,10 @@ async fn describe_summarize_and_show_tables() {
                 "main",
                 "t",
                 "[x, label]",
-                "[BIGINT, VARCHAR]",
+                "[INTEGER, VARCHAR]",
                 "false"
             ],
-            ["memory", "main", "w", "[y]", "[BIGINT]", "false"],
+            ["memory", "main", "w", "[y]", "[INTEGER]", "false"],
             ["memory", "staging", "raw", "[text]", "[VARCHAR]", "false"]
         ]
     );
