@@ -87,7 +87,7 @@ pub(super) fn number_rows(factor: &mut TableFactor) -> Result<()> {
             return Ok(());
         }
         let sql = format!(
-            "SELECT *, CAST(row_number() OVER () AS BIGINT) AS {} FROM {function}({args}) AS {}({})",
+            "SELECT *, row_number() OVER () AS {} FROM {function}({args}) AS {}({})",
             quote_identifier(number),
             quote_identifier(&table_name.value),
             quote_identifier(&column),
@@ -95,7 +95,7 @@ pub(super) fn number_rows(factor: &mut TableFactor) -> Result<()> {
         (sql, vec![])
     } else {
         let sql = format!(
-            "SELECT *, CAST(row_number() OVER () AS BIGINT) AS {} FROM {function}({args})",
+            "SELECT *, row_number() OVER () AS {} FROM {function}({args})",
             quote_identifier(ORDINALITY)
         );
         (sql, names)

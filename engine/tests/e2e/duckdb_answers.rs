@@ -227,6 +227,47 @@ async fn integer_literals_are_integers_that_take_the_type_they_meet() {
     }
 }
 
+/// `row_number()`, `rank()`, `dense_rank()` and `ntile(n)` are BIGINT (DataFusion's were
+/// UBIGINT), in answers and in the files COPY writes.
+#[tokio::test]
+async fn ranking_functions_count_in_bigint() {
+    let (mut s, dir) = table().await;
+    let file = dir.path().join("numbered.parquet");
+    let copy = format!(
+        "COPY (SELECT row_number() OVER (ORDER BY i) AS id, i FROM t) TO '{}' (FORMAT parquet)",
+        file.display()
+    );
+    query(&mut s, &copy).await;
+    let described = format!(
+        "SELECT column_type FROM (DESCRIBE SELECT * FROM '{}') WHERE column_name = 'id'",
+        file.display()
+    );
+    for (sql, expected) in [
+        (
+            "SELECT typeof(row_number() OVER ()), typeof(rank() OVER (ORDER BY i)), \
+             typeof(dense_rank() OVER (ORDER BY i)), typeof(ntile(2) OVER ()), \
+             typeof(row_number() OVER () - 1) FROM t LIMIT 1",
+            vec![vec!["BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT"]],
+        ),
+        (
+            "SELECT i, row_number() OVER (ORDER BY i) - 1, rank() OVER (ORDER BY small), \
+             ntile(2) OVER (ORDER BY i) FROM t ORDER BY i",
+            vec![
+                vec!["-3", "0", "1", "1"],
+                vec!["9223372036854775807", "1", "2", "2"],
+            ],
+        ),
+        // The deduplication idiom still keeps each partition's best row.
+        (
+            "SELECT i FROM t QUALIFY row_number() OVER (ORDER BY i DESC) = 1",
+            vec![vec!["9223372036854775807"]],
+        ),
+        (described.as_str(), vec![vec!["BIGINT"]]),
+    ] {
+        assert_eq!(query(&mut s, sql).await, expected, "{sql}");
+    }
+}
+
 #[tokio::test]
 async fn casts_to_integers_round() {
     let (mut s, _dir) = table().await;

@@ -102,7 +102,7 @@ impl OptimizerRule for FirstRowPerPartition {
             })
             .collect();
         columns.push(
-            lit(ScalarValue::UInt64(Some(1)))
+            lit(ScalarValue::Int64(Some(1)))
                 .alias_qualified(numbered.0.cloned(), numbered.1.name()),
         );
         let rows = Projection::try_new(columns, Arc::new(LogicalPlan::Aggregate(first)))?;
