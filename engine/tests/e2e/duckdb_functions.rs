@@ -2037,6 +2037,22 @@ async fn map_concat_mad_subscripts_and_parts_answer_as_duckdb() {
             "true"
         ]]
     );
+    // A list's length and a string position are BIGINT and a list position an INTEGER, as in
+    // DuckDB (DataFusion's are UBIGINT, INTEGER and UBIGINT); a literal beside one takes its type.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT typeof(array_length([1, 2])), typeof(len([1])), \
+             typeof(list_position([1, 2], 2)), typeof(instr('abc', 'b')), \
+             typeof(position('b' IN 'abc')), typeof(bit_length('abc')), \
+             typeof(array_length([1, 2]) - 1), array_length([1, 2]) - 1, \
+             list_position([5, 6], 6) + 1"
+        )
+        .await,
+        [[
+            "BIGINT", "BIGINT", "INTEGER", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "1", "3"
+        ]]
+    );
 }
 
 #[tokio::test]

@@ -316,12 +316,13 @@ fn shared_type(values: Vec<Expr>, schema: &DFSchema) -> Result<Transformed<Vec<E
 }
 
 /// The integer type that the values other than written literals share, if they share one (the
-/// narrowest that holds each of their types). A value whose type cannot be told yet (it reads
+/// narrowest that holds each of their types, a call's as DuckDB types it). A value whose type cannot be told yet (it reads
 /// a column type coercion has still to settle) makes it none.
 fn shared_integer_type(values: &[Expr], schema: &DFSchema) -> Option<DataType> {
     let mut types = Vec::new();
     for value in values.iter().filter(|value| !is_written_integer(value)) {
-        match value.get_type(schema).ok()? {
+        let data_type = value.get_type(schema).ok()?;
+        match super::function_types::duckdb_type(value, &data_type).unwrap_or(data_type) {
             DataType::Null => {}
             data_type if data_type.is_integer() => types.push(data_type),
             _ => return None,

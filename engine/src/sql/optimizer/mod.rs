@@ -43,8 +43,8 @@
 //! [`DateIntervals`] (analyzer) makes a DATE plus an interval with a time of day a TIMESTAMP,
 //! where DataFusion drops the time; [`DateTimestamps`] (analyzer) reads a DATE beside a
 //! TIMESTAMP as that TIMESTAMP, where DataFusion met them in nanoseconds, which hold only 1677
-//! to 2262; [`DatePartTypes`] (analyzer) makes date parts BIGINT, where
-//! DataFusion's are INTEGER;
+//! to 2262; [`FunctionTypes`] (analyzer) gives date parts, list lengths and positions and
+//! string positions DuckDB's types, where DataFusion's are INTEGER or UBIGINT;
 //! [`SubqueryValues`] (analyzer) answers `IN` and `EXISTS` subqueries in a SELECT list, which
 //! DataFusion plans only as conditions; [`InequalitySubqueries`] (analyzer) answers scalar
 //! subqueries correlated by inequalities, which DataFusion does not decorrelate; [`TextCasts`]
@@ -74,7 +74,6 @@ mod checked_integers;
 mod collations;
 mod conjunct_order;
 mod date_intervals;
-mod date_part_types;
 mod date_timestamps;
 mod decimal_comparison;
 mod dictionary_sizes;
@@ -87,6 +86,7 @@ mod filter_estimates;
 mod first_row_per_partition;
 mod float_decimal;
 mod float_extremes;
+mod function_types;
 mod inequality_subqueries;
 mod insertion_order;
 mod integer_casts;
@@ -128,7 +128,6 @@ pub use checked_integers::{CheckedArithmetic, CheckedConstants, CheckedInteger};
 pub use collations::Collations;
 pub use conjunct_order::ConjunctOrder;
 pub use date_intervals::DateIntervals;
-pub use date_part_types::DatePartTypes;
 pub use date_timestamps::DateTimestamps;
 pub use decimal_comparison::{Comparison, DecimalComparison, NarrowDecimalCompare};
 pub use direct_aggregate::{DirectAggregateExec, DirectAggregation, GroupLookup};
@@ -140,6 +139,7 @@ pub use filter_estimates::FilterEstimates;
 pub use first_row_per_partition::FirstRowPerPartition;
 pub use float_decimal::FloatOverDecimal;
 pub use float_extremes::FloatExtremes;
+pub use function_types::FunctionTypes;
 pub use inequality_subqueries::InequalitySubqueries;
 pub use insertion_order::{InsertionOrder, KeepInsertionOrder, MemoryScansInOrder};
 pub use integer_casts::IntegerCasts;
@@ -165,7 +165,7 @@ pub use view_equality::{StringViewEquality, ViewEquals};
 const KEYS_ALIAS: &str = "__tarn_join_keys";
 
 /// DataFusion's analyzer rules with Tarn's: [`DateTimestamps`], [`DateIntervals`],
-/// [`DatePartTypes`] and [`FloatOverDecimal`] just before type coercion, whose choice of type
+/// [`FunctionTypes`] and [`FloatOverDecimal`] just before type coercion, whose choice of type
 /// they correct, [`IntegerCasts`], [`TruncatedDecimals`], [`SubqueryValues`],
 /// [`InequalitySubqueries`] (after the previous, whose `count(*)` subqueries it may take),
 /// [`TextCasts`], [`JsonCasts`], [`ImpossibleTryCasts`], [`CheckedConstants`], [`Collations`],
@@ -180,7 +180,7 @@ pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     rules.insert(coercion, Arc::new(FloatOverDecimal));
     rules.insert(coercion, Arc::new(DateIntervals));
     rules.insert(coercion, Arc::new(DateTimestamps));
-    rules.insert(coercion, Arc::new(DatePartTypes));
+    rules.insert(coercion, Arc::new(FunctionTypes));
     rules.push(Arc::new(IntegerCasts));
     rules.push(Arc::new(TruncatedDecimals));
     rules.push(Arc::new(SubqueryValues));
