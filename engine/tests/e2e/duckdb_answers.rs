@@ -123,7 +123,7 @@ async fn integer_literals_are_integers_that_take_the_type_they_meet() {
             "SELECT typeof(1), typeof(3000000000), typeof(-1), typeof(small + 1), \
              typeof(small + 200), typeof(coalesce(small, 0)), \
              typeof(CASE WHEN small > 0 THEN small ELSE 0 END), typeof([1, 2]), \
-             typeof({'a': 1}), typeof(m + 1), typeof(1 + 1) FROM t LIMIT 1"
+             typeof({'a': 1}), typeof(m + 1), typeof(1 + 1), typeof(abs(-1)) FROM t LIMIT 1"
         )
         .await,
         [[
@@ -137,6 +137,7 @@ async fn integer_literals_are_integers_that_take_the_type_they_meet() {
             "INTEGER[]",
             "STRUCT(a INTEGER)",
             "DECIMAL(12,1)",
+            "INTEGER",
             "INTEGER"
         ]]
     );

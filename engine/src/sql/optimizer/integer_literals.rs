@@ -57,8 +57,8 @@ const SHARED_TYPE_FUNCTIONS: [&str; 7] = [
 ];
 
 /// The functions each of whose arguments is a value of its own type (a struct's fields, what
-/// `typeof` names).
-const OWN_TYPE_FUNCTIONS: [&str; 3] = ["named_struct", "struct", "typeof"];
+/// `typeof` names, what `abs` keeps the type of).
+const OWN_TYPE_FUNCTIONS: [&str; 4] = ["named_struct", "struct", "typeof", "abs"];
 
 /// `node`, whose inputs are already retyped, with its own literals retyped and its schema
 /// recomputed from its inputs' new types.
