@@ -147,39 +147,19 @@ fn widen_union_dates(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
 }
 
 /// A `CASE`'s results, and its compared values when it has an operand.
-fn widen_case(case: Case, schema: &DFSchema) -> Result<Transformed<Expr>> {
-    let Case {
-        expr,
-        when_then_expr,
-        else_expr,
-    } = case;
-    let (whens, thens): (Vec<Expr>, Vec<Expr>) = when_then_expr
-        .into_iter()
-        .map(|(when, then)| (*when, *then))
-        .unzip();
-    let results = thens.into_iter().chain(else_expr.map(|e| *e)).collect();
-    let (mut results, mut changed) = widen(results, schema)?;
-    let else_expr = (results.len() > whens.len()).then(|| Box::new(results.pop().unwrap()));
-    let (expr, whens) = match expr {
-        Some(operand) => {
-            let compared = std::iter::once(*operand).chain(whens).collect();
-            let (mut compared, widened) = widen(compared, schema)?;
-            changed |= widened;
-            let operand = compared.remove(0);
-            (Some(Box::new(operand)), compared)
+fn widen_case(mut case: Case, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let mut changed = false;
+    for mut group in super::case_groups(&mut case) {
+        let values = group
+            .iter_mut()
+            .map(|value| std::mem::take(*value))
+            .collect();
+        let (widened, group_changed) = widen(values, schema)?;
+        for (place, value) in group.into_iter().zip(widened) {
+            *place = value;
         }
-        None => (None, whens),
-    };
-    let when_then_expr = whens
-        .into_iter()
-        .zip(results)
-        .map(|(when, then)| (Box::new(when), Box::new(then)))
-        .collect();
-    let case = Case {
-        expr,
-        when_then_expr,
-        else_expr,
-    };
+        changed |= group_changed;
+    }
     Ok(Transformed::new_transformed(Expr::Case(case), changed))
 }
 

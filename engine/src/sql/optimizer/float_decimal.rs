@@ -24,22 +24,11 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::Field;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Column, DFSchema, Result, ScalarValue};
-use datafusion::logical_expr::expr::{Between, Case, Cast, InList, ScalarFunction};
+use datafusion::logical_expr::expr::{Between, Cast, InList, ScalarFunction};
 use datafusion::logical_expr::{
     BinaryExpr, Expr, ExprSchemable, LogicalPlan, Projection, Union, Values,
 };
 use datafusion::optimizer::AnalyzerRule;
-
-/// The functions whose arguments are unified into one type (`make_array` is also `[a, b]`).
-const UNIFYING_FUNCTIONS: [&str; 7] = [
-    "coalesce",
-    "nullif",
-    "greatest",
-    "least",
-    "nvl",
-    "ifnull",
-    "make_array",
-];
 
 /// See the module documentation.
 #[derive(Debug, Default)]
@@ -85,30 +74,13 @@ fn compare_as_double(mut expr: Expr, schema: &DFSchema) -> Result<Transformed<Ex
             all.extend(list.iter_mut());
             unify(all, schema)
         }
-        Expr::Case(Case {
-            expr: operand,
-            when_then_expr,
-            else_expr,
-        }) => {
-            let mut compared = Vec::new();
-            let mut results = Vec::new();
-            if let Some(operand) = operand {
-                compared.push(operand.as_mut());
-            }
-            for (when, then) in when_then_expr.iter_mut() {
-                if !compared.is_empty() {
-                    compared.push(when.as_mut());
-                }
-                results.push(then.as_mut());
-            }
-            if let Some(otherwise) = else_expr {
-                results.push(otherwise.as_mut());
-            }
+        Expr::Case(case) => {
+            let [compared, results] = super::case_groups(case);
             let compared = unify(compared, schema);
             unify(results, schema) || compared
         }
         Expr::ScalarFunction(ScalarFunction { func, args })
-            if UNIFYING_FUNCTIONS.contains(&func.name()) =>
+            if super::UNIFYING_FUNCTIONS.contains(&func.name()) =>
         {
             unify(args.iter_mut().collect(), schema)
         }

@@ -45,17 +45,6 @@ pub fn integer_literals(plan: LogicalPlan) -> Result<LogicalPlan> {
         .map(|transformed| transformed.data)
 }
 
-/// The functions whose arguments are values of one type, which a literal among them takes.
-const SHARED_TYPE_FUNCTIONS: [&str; 7] = [
-    "coalesce",
-    "nullif",
-    "greatest",
-    "least",
-    "nvl",
-    "ifnull",
-    "make_array",
-];
-
 /// The functions each of whose arguments is a value of its own type (a struct's fields, what
 /// `typeof` names, what `abs` keeps the type of).
 const OWN_TYPE_FUNCTIONS: [&str; 4] = ["named_struct", "struct", "typeof", "abs"];
@@ -239,7 +228,7 @@ fn typed(expr: Expr, beside: Option<&DataType>, schema: &DFSchema) -> Result<Tra
             }
         },
         Expr::ScalarFunction(ScalarFunction { func, args })
-            if SHARED_TYPE_FUNCTIONS.contains(&func.name()) =>
+            if super::UNIFYING_FUNCTIONS.contains(&func.name()) =>
         {
             Ok(shared_type(args, schema)?
                 .update_data(|args| Expr::ScalarFunction(ScalarFunction { func, args })))
@@ -334,58 +323,29 @@ fn shared_integer_type(values: &[Expr], schema: &DFSchema) -> Option<DataType> {
     type_union_resolution(&types).filter(DataType::is_integer)
 }
 
-/// A `CASE` with its literals typed: its operand and `WHEN` values meet, as do its results.
-fn typed_case(case: Case, schema: &DFSchema) -> Result<Transformed<Expr>> {
-    let Case {
-        expr,
-        when_then_expr,
-        else_expr,
-    } = case;
-    let (whens, thens): (Vec<Expr>, Vec<Expr>) = when_then_expr
-        .into_iter()
-        .map(|(when, then)| (*when, *then))
-        .unzip();
-    let branches = whens.len();
-    let (expr, whens, compared) = match expr {
-        Some(expr) => {
-            let compared = shared_type(std::iter::once(*expr).chain(whens).collect(), schema)?;
-            let mut values = compared.data;
-            let expr = values.remove(0);
-            (Some(Box::new(expr)), values, compared.transformed)
+/// A `CASE` with its literals typed: its operand and `WHEN` values meet, as do its results; a
+/// `WHEN` without an operand is a condition, typed alone.
+fn typed_case(mut case: Case, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let mut transformed = false;
+    if case.expr.is_none() {
+        for (when, _) in case.when_then_expr.iter_mut() {
+            let condition = typed(std::mem::take(when.as_mut()), None, schema)?;
+            transformed |= condition.transformed;
+            **when = condition.data;
         }
-        None => {
-            let mut transformed = false;
-            let whens = whens
-                .into_iter()
-                .map(|when| {
-                    let when = typed(when, None, schema)?;
-                    transformed |= when.transformed;
-                    Ok(when.data)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            (None, whens, transformed)
+    }
+    for mut group in super::case_groups(&mut case) {
+        let values = group
+            .iter_mut()
+            .map(|value| std::mem::take(*value))
+            .collect();
+        let typed = shared_type(values, schema)?;
+        transformed |= typed.transformed;
+        for (place, value) in group.into_iter().zip(typed.data) {
+            *place = value;
         }
-    };
-    let results = shared_type(
-        thens.into_iter().chain(else_expr.map(|e| *e)).collect(),
-        schema,
-    )?;
-    let mut thens = results.data;
-    let else_expr = (thens.len() > branches).then(|| Box::new(thens.remove(branches)));
-    let when_then_expr = whens
-        .into_iter()
-        .zip(thens)
-        .map(|(when, then)| (Box::new(when), Box::new(then)))
-        .collect();
-    let case = Expr::Case(Case {
-        expr,
-        when_then_expr,
-        else_expr,
-    });
-    Ok(Transformed::new_transformed(
-        case,
-        compared || results.transformed,
-    ))
+    }
+    Ok(Transformed::new_transformed(Expr::Case(case), transformed))
 }
 
 /// A VALUES list with its literals typed, each column of the type its rows share.

@@ -113,6 +113,7 @@ use std::sync::Arc;
 
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, DataFusionError, Result};
+use datafusion::logical_expr::expr::Case;
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::utils::merge_schema;
 use datafusion::logical_expr::{Expr, LogicalPlan, Operator, Projection};
@@ -269,6 +270,33 @@ fn two_children(
     <[_; 2]>::try_from(children).map_err(|c| {
         DataFusionError::Internal(format!("{name} takes two children, not {}", c.len()))
     })
+}
+
+/// The functions whose arguments meet as values of one type (`make_array` is also `[a, b]`).
+const UNIFYING_FUNCTIONS: [&str; 7] = [
+    "coalesce",
+    "nullif",
+    "greatest",
+    "least",
+    "nvl",
+    "ifnull",
+    "make_array",
+];
+
+/// The values a `CASE` makes meet, each group of one type: its operand with its `WHEN` values
+/// (without an operand the `WHEN`s are conditions and meet nothing), and its results.
+fn case_groups(case: &mut Case) -> [Vec<&mut Expr>; 2] {
+    let has_operand = case.expr.is_some();
+    let mut compared: Vec<&mut Expr> = case.expr.iter_mut().map(|e| e.as_mut()).collect();
+    let mut results = Vec::new();
+    for (when, then) in case.when_then_expr.iter_mut() {
+        if has_operand {
+            compared.push(when.as_mut());
+        }
+        results.push(then.as_mut());
+    }
+    results.extend(case.else_expr.iter_mut().map(|e| e.as_mut()));
+    [compared, results]
 }
 
 /// Whether `op` compares its two sides.
