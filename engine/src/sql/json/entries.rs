@@ -84,6 +84,11 @@ impl JsonEntries {
         let Some(path) = path else {
             return Ok(Some(doc));
         };
+        // A JSON Pointer (`/a/0`), which the other JSON functions read, is refused here, as in
+        // DuckDB.
+        if !path.starts_with('$') {
+            return exec_err!("JSON path must start with '$' for json_each/json_tree");
+        }
         let path = match JsonPath::parse(path) {
             Ok(path) => path,
             Err(bad) => {
@@ -403,15 +408,20 @@ mod tests {
     }
 
     #[test]
-    fn a_wildcard_path_is_refused() {
+    fn wildcard_and_pointer_paths_are_refused() {
         let doc = Json::parse("[1]").unwrap();
-        let err = JsonEntries::new(false)
-            .start(&doc, Some("$[*]"))
-            .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("Wildcard JSON path not supported in json_each/json_tree"),
-            "{err}"
-        );
+        for (path, message) in [
+            (
+                "$[*]",
+                "Wildcard JSON path not supported in json_each/json_tree",
+            ),
+            (
+                "/0",
+                "JSON path must start with '$' for json_each/json_tree",
+            ),
+        ] {
+            let err = JsonEntries::new(false).start(&doc, Some(path)).unwrap_err();
+            assert!(err.to_string().contains(message), "{path}: {err}");
+        }
     }
 }
