@@ -779,6 +779,7 @@ fn register_functions(ctx: &SessionContext) {
     ctx.register_higher_order_function(Arc::new(HigherOrderUDF::new_from_impl(
         try_expr::TryOrNull::new(),
     )));
+    ctx.register_udf(ScalarUDF::from(list_concat::ListConcat::new()));
     ctx.register_udaf(AggregateUDF::from(kahan_sum::KahanSum::new()));
     for extreme in float_extremes::functions() {
         ctx.register_udaf(extreme);

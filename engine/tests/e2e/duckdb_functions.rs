@@ -1734,6 +1734,20 @@ async fn a_null_list_concatenated_or_selected_from_gives_null() {
             ["2", "[1, 2, 7]", "[7, 1, 2]", "[1, 2, 7]"]
         ]
     );
+    // The function skips NULL lists, so NULL lists alone give an empty one (DataFusion gave
+    // NULL); a NULL without a type takes the lists' type (DataFusion refused it).
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, list_concat(l, l), list_concat(l, NULL), list_concat([1.5], NULL), \
+             list_concat(NULL, NULL) FROM t ORDER BY id"
+        )
+        .await,
+        [
+            ["1", "[]", "[]", "[1.5]", "NULL"],
+            ["2", "[1, 2, 1, 2]", "[1, 2]", "[1.5]", "NULL"]
+        ]
+    );
     // Selecting from a NULL list is NULL too (it gave a list of NULLs), as DuckDB 2.0 gives it.
     assert_eq!(
         query(
