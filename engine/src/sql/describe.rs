@@ -117,9 +117,9 @@ pub async fn summarize(session: &SqlSession, target: &str) -> Result<SendableRec
                 DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Date32
             );
         let distinct = if hashable {
-            format!("CAST(approx_distinct({c}) AS BIGINT)")
+            format!("approx_distinct({c})")
         } else if orderable {
-            format!("CAST(approx_distinct(CAST({c} AS VARCHAR)) AS BIGINT)")
+            format!("approx_distinct(CAST({c} AS VARCHAR))")
         } else {
             "NULL".into()
         };

@@ -13,7 +13,6 @@
 
 use std::ops::ControlFlow;
 
-use datafusion::functions_aggregate::approx_distinct::approx_distinct_udaf;
 use datafusion::functions_aggregate::array_agg::array_agg_udaf;
 use datafusion::functions_aggregate::first_last::{first_value_udaf, last_value_udaf};
 use datafusion::functions_aggregate::variance::var_samp_udaf;
@@ -51,15 +50,11 @@ pub fn register_aliases(ctx: &SessionContext) {
     for (function, names) in scalars {
         ctx.register_udf(function.with_aliases(names.iter().copied()));
     }
-    let aggregates: [(AggregateUDF, &[&str]); 5] = [
+    let aggregates: [(AggregateUDF, &[&str]); 4] = [
         (var_samp_udaf().as_ref().clone(), &["variance"]),
         (first_value_udaf().as_ref().clone(), &["first", "arbitrary"]),
         (array_agg_udaf().as_ref().clone(), &["list"]),
         (last_value_udaf().as_ref().clone(), &["last"]),
-        (
-            approx_distinct_udaf().as_ref().clone(),
-            &["approx_count_distinct"],
-        ),
     ];
     for (function, names) in aggregates {
         ctx.register_udaf(function.with_aliases(names.iter().copied()));

@@ -12,7 +12,7 @@ mod array_value;
 pub(crate) mod asof_join;
 mod attach;
 mod bar;
-mod bigint_ranks;
+mod bigint_counts;
 mod bits;
 mod byte_codecs;
 mod byte_sizes;
@@ -800,7 +800,7 @@ fn register_functions(ctx: &SessionContext) {
     routing::register(ctx);
     scoring::register(ctx);
     near_duplicates::register(ctx);
-    bigint_ranks::register(ctx);
+    bigint_counts::register(ctx);
     // Last: it runs any aggregate registered before it.
     list_aggregate::register(ctx);
 }

@@ -228,10 +228,10 @@ async fn integer_literals_are_integers_that_take_the_type_they_meet() {
     }
 }
 
-/// `row_number()`, `rank()`, `dense_rank()` and `ntile(n)` are BIGINT (DataFusion's were
-/// UBIGINT), in answers and in the files COPY writes.
+/// `row_number()`, `rank()`, `dense_rank()`, `ntile(n)` and `approx_count_distinct(x)` are
+/// BIGINT (DataFusion's were UBIGINT), in answers and in the files COPY writes.
 #[tokio::test]
-async fn ranking_functions_count_in_bigint() {
+async fn counts_are_bigint() {
     let (mut s, dir) = table().await;
     let file = dir.path().join("numbered.parquet");
     let copy = format!(
@@ -249,6 +249,11 @@ async fn ranking_functions_count_in_bigint() {
              typeof(dense_rank() OVER (ORDER BY i)), typeof(ntile(2) OVER ()), \
              typeof(row_number() OVER () - 1) FROM t LIMIT 1",
             vec![vec!["BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT"]],
+        ),
+        (
+            "SELECT approx_count_distinct(s), typeof(approx_count_distinct(s)), \
+             approx_count_distinct(s) FILTER (WHERE false) FROM t",
+            vec![vec!["2", "BIGINT", "0"]],
         ),
         (
             "SELECT i, row_number() OVER (ORDER BY i) - 1, rank() OVER (ORDER BY small), \

@@ -1,10 +1,11 @@
-//! `row_number()`, `rank()`, `dense_rank()` and `ntile(n)` count in BIGINT, as in DuckDB.
-//! DataFusion's give UBIGINT, so a corpus numbered as it is written (`COPY (SELECT *,
-//! row_number() OVER () AS id ...)`) held UINT64 columns, which Spark and other readers take
-//! badly, and `row_number() OVER () - 1` met its literal as an unsigned number. [`BigintRank`]
-//! wraps each of DataFusion's four under its own name: it plans and evaluates as DataFusion's
-//! does (the optimizer rules that look for `row_number` by name still find it) and gives the
-//! numbers as BIGINT.
+//! Counts are BIGINT, as in DuckDB, where DataFusion gives UBIGINT: the ranking window
+//! functions `row_number()`, `rank()`, `dense_rank()` and `ntile(n)`, and the aggregate
+//! `approx_count_distinct(x)`. A corpus numbered as it is written (`COPY (SELECT *,
+//! row_number() OVER () AS id ...)`) or a summary of distinct users held UINT64 columns, which
+//! Spark and other readers take badly, and `row_number() OVER () - 1` met its literal as an
+//! unsigned number. [`BigintRank`] and [`BigintCount`] wrap DataFusion's functions under their
+//! own names: they plan and evaluate as DataFusion's do (the optimizer rules that look for
+//! `row_number` by name still find it) and give the counts as BIGINT.
 
 use std::sync::Arc;
 
@@ -13,21 +14,23 @@ use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::{Result, ScalarValue};
+use datafusion::functions_aggregate::approx_distinct::approx_distinct_udaf;
 use datafusion::functions_window::ntile::ntile_udwf;
 use datafusion::functions_window::rank::{dense_rank_udwf, rank_udwf};
 use datafusion::functions_window::row_number::row_number_udwf;
 use datafusion::logical_expr::function::{
-    ExpressionArgs, PartitionEvaluatorArgs, WindowUDFFieldArgs,
+    AccumulatorArgs, ExpressionArgs, PartitionEvaluatorArgs, StateFieldsArgs, WindowUDFFieldArgs,
 };
 use datafusion::logical_expr::window_state::WindowAggState;
 use datafusion::logical_expr::{
-    Documentation, LimitEffect, PartitionEvaluator, ReversedUDWF, Signature, WindowUDF,
-    WindowUDFImpl,
+    Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, LimitEffect, PartitionEvaluator,
+    ReversedUDWF, Signature, WindowUDF, WindowUDFImpl,
 };
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
 
-/// Registers the BIGINT forms of the four ranking functions in place of DataFusion's.
+/// Registers the BIGINT forms of the four ranking functions and of `approx_count_distinct` in
+/// place of DataFusion's.
 pub fn register(ctx: &SessionContext) {
     for ranking in [
         row_number_udwf(),
@@ -37,6 +40,13 @@ pub fn register(ctx: &SessionContext) {
     ] {
         ctx.register_udwf(WindowUDF::from(BigintRank { inner: ranking }));
     }
+    let distinct = approx_distinct_udaf()
+        .as_ref()
+        .clone()
+        .with_aliases(["approx_count_distinct"]);
+    ctx.register_udaf(AggregateUDF::from(BigintCount {
+        inner: Arc::new(distinct),
+    }));
 }
 
 /// One of DataFusion's ranking functions, giving its numbers as BIGINT.
@@ -161,5 +171,75 @@ impl PartitionEvaluator for AsBigint {
 
     fn include_rank(&self) -> bool {
         self.0.include_rank()
+    }
+}
+
+/// DataFusion's `approx_distinct`, giving its count as BIGINT.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct BigintCount {
+    inner: Arc<AggregateUDF>,
+}
+
+impl AggregateUDFImpl for BigintCount {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn aliases(&self) -> &[String] {
+        self.inner.aliases()
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn is_nullable(&self) -> bool {
+        self.inner.is_nullable()
+    }
+
+    fn default_value(&self, _data_type: &DataType) -> Result<ScalarValue> {
+        Ok(ScalarValue::Int64(Some(0)))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        self.inner.state_fields(args)
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(CountAsBigint(self.inner.accumulator(args)?)))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.inner.documentation()
+    }
+}
+
+/// A counting accumulator whose count is cast to BIGINT.
+#[derive(Debug)]
+struct CountAsBigint(Box<dyn Accumulator>);
+
+impl Accumulator for CountAsBigint {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.0.update_batch(values)
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        self.0.evaluate()?.cast_to(&DataType::Int64)
+    }
+
+    fn size(&self) -> usize {
+        self.0.size()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.0.state()
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.0.merge_batch(states)
     }
 }
