@@ -623,7 +623,7 @@ impl SqlSession {
                 .statement_to_plan(DFStatement::Statement(Box::new(statement)))
                 .await?;
             let plan = optimizer::written_casts(plan)?;
-            let plan = optimizer::integer_literals(plan)?;
+            let plan = optimizer::literal_types(plan)?;
             if let Some(tables) = state.config().get_extension::<optimizer::TableStats>() {
                 tables.collect(&plan, &state).await;
             }

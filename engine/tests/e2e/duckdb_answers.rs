@@ -217,6 +217,12 @@ async fn integer_literals_are_integers_that_take_the_type_they_meet() {
              list_filter(list_filter([1, NULL, 3], lambda x: x IS NOT NULL), lambda x: x > 1)",
             vec![vec!["[2, 3]", "INTEGER[]", "[3]"]],
         ),
+        // A decimal literal below 1 counts its leading zero, so its table holds 1.5 too.
+        (
+            "CREATE TABLE w AS SELECT 0.5 AS weight; INSERT INTO w VALUES (1.5); \
+             SELECT typeof(weight), weight FROM w ORDER BY weight",
+            vec![vec!["DECIMAL(2,1)", "0.5"], vec!["DECIMAL(2,1)", "1.5"]],
+        ),
         // Settings keep BIGINT, and a shift's literal too: `1 << 40` must not wrap around in 32
         // bits (DuckDB refuses it).
         (

@@ -1755,7 +1755,8 @@ async fn filters_evaluate_their_cheapest_conditions_first() {
 #[tokio::test]
 async fn number_literals_have_duckdbs_types() {
     let mut s = session();
-    // A decimal literal is exact, as in DuckDB; one with an exponent is a DOUBLE.
+    // A decimal literal is exact, as in DuckDB (its leading zero a digit: DECIMAL(3,2)); one with
+    // an exponent is a DOUBLE.
     assert_eq!(
         query(
             &mut s,
@@ -1764,7 +1765,7 @@ async fn number_literals_have_duckdbs_types() {
         .await,
         [[
             "0.3",
-            "Decimal128(2, 2)",
+            "Decimal128(3, 2)",
             "1000.0",
             "Float64",
             "0.30000000000000004"

@@ -5,7 +5,7 @@
 //! where DuckDB's hold INT32 (or INT8), and `int_col + 1` of the largest INTEGER was 2147483648
 //! where DuckDB reports the overflow.
 //!
-//! [`integer_literals`] retypes the literals of a statement's plan as planned from its text,
+//! [`literal_types`] retypes the literals of a statement's plan as planned from its text,
 //! before type coercion; as an analyzer rule it would also see, in a plan analyzed twice
 //! (`CREATE TABLE AS`), the literals type coercion writes, such as the 86400 of `date + n`.
 //!
@@ -19,13 +19,16 @@
 //!   shift's: `1 << 40` would wrap around in 32 bits, where DuckDB fails.
 //! * A VALUES column's NULLs and empty lists, which DataFusion typed as its literals were, take
 //!   the column's new type; a lambda's variables take their list's.
+//! * A decimal literal below 1 counts its leading zero as a digit, as DuckDB's does: `0.5` is a
+//!   DECIMAL(2,1), which holds 1.5 too, where DataFusion's DECIMAL(1,1) did not (`.5`, which
+//!   DuckDB types DECIMAL(1,1), is one digit wider here: the plan no longer has the text).
 //! * Where a plan's types are fixed from outside, the retyped rows are cast back: an INSERT's or
 //!   UPDATE's rows to the table's types, and the two terms of a recursive CTE to the types its
 //!   work table was planned with.
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, Field};
+use datafusion::arrow::datatypes::{DECIMAL128_MAX_PRECISION, DataType, Field};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema, DFSchemaRef, Result, ScalarValue};
 use datafusion::logical_expr::expr::{
@@ -40,7 +43,7 @@ use datafusion::logical_expr::{
 };
 
 /// `plan` with its integer literals typed as DuckDB types them (see the module documentation).
-pub fn integer_literals(plan: LogicalPlan) -> Result<LogicalPlan> {
+pub fn literal_types(plan: LogicalPlan) -> Result<LogicalPlan> {
     plan.transform_up_with_subqueries(retype_node)
         .map(|transformed| transformed.data)
 }
@@ -161,6 +164,12 @@ fn narrowed(value: i64, beside: Option<&DataType>) -> Transformed<Expr> {
 fn typed(expr: Expr, beside: Option<&DataType>, schema: &DFSchema) -> Result<Transformed<Expr>> {
     match expr {
         Expr::Literal(ScalarValue::Int64(Some(value)), None) => Ok(narrowed(value, beside)),
+        Expr::Literal(ScalarValue::Decimal128(value, precision, scale), None)
+            if i16::from(precision) == i16::from(scale) && precision < DECIMAL128_MAX_PRECISION =>
+        {
+            let with_zero = ScalarValue::Decimal128(value, precision + 1, scale);
+            Ok(Transformed::yes(Expr::Literal(with_zero, None)))
+        }
         Expr::Alias(Alias {
             expr,
             relation,
