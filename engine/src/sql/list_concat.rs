@@ -89,13 +89,13 @@ impl ScalarUDFImpl for ListConcat {
         if typed.is_empty() {
             return Ok(arg_types.to_vec());
         }
-        let mut coerced = self.inner.coerce_types(&typed)?.into_iter();
-        let list = coerced.clone().next().expect("one type per typed argument");
+        let coerced = self.inner.coerce_types(&typed)?;
+        let mut lists = coerced.iter();
         Ok(arg_types
             .iter()
             .map(|t| match t.is_null() {
-                true => list.clone(),
-                false => coerced.next().expect("one type per typed argument"),
+                true => coerced[0].clone(),
+                false => lists.next().expect("one type per typed argument").clone(),
             })
             .collect())
     }
