@@ -25,7 +25,7 @@ pub fn register(ctx: &SessionContext) {
 
 /// Which units a count is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Units {
+pub(super) enum Units {
     /// KiB, MiB, … (powers of 1024).
     Binary,
     /// kB, MB, … (powers of 1000).
@@ -49,7 +49,7 @@ impl Units {
 }
 
 /// `bytes` as DuckDB writes it in `units`.
-fn format_bytes(bytes: i64, units: Units) -> String {
+pub(super) fn format_bytes(bytes: i64, units: Units) -> String {
     let sign = if bytes < 0 { "-" } else { "" };
     let magnitude = u128::from(bytes.unsigned_abs());
     let base = units.base();

@@ -34,7 +34,7 @@ pub struct Check {
 
 impl Check {
     /// DuckDB's spelling of the constraint in its message: `CHECK((price >= 0))`.
-    fn written(&self) -> String {
+    pub fn written(&self) -> String {
         format!("CHECK({})", fully_parenthesized(&self.condition))
     }
 

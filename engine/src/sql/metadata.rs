@@ -9,7 +9,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     ArrayRef, BinaryBuilder, Int64Builder, StringArray, StringBuilder, UInt64Builder,
 };
-use datafusion::catalog::{MemTable, TableProvider};
+use datafusion::catalog::TableProvider;
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::execution::SessionState;
 use datafusion::object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
@@ -17,8 +17,8 @@ use datafusion::parquet::file::metadata::{FooterTail, ParquetMetaData};
 use datafusion::parquet::file::statistics::Statistics;
 use datafusion::parquet::schema::types::Type as ParquetType;
 
-use super::batch_of;
 use super::files::{display_path, list_paths};
+use super::memory_table;
 use crate::error::{Result, TarnError};
 
 /// `glob(pattern)`: one row per matching file, in a `file` column.
@@ -30,7 +30,7 @@ pub async fn glob_table(state: &SessionState, pattern: &str) -> Result<Arc<dyn T
             file.append_value(display_path(url, meta));
         }
     }
-    table(vec![("file", Arc::new(file.finish()) as ArrayRef)])
+    memory_table(vec![("file", Arc::new(file.finish()) as ArrayRef)])
 }
 
 /// A Parquet file's footer, with where the file is for what the footer does not say.
@@ -148,7 +148,7 @@ pub async fn parquet_metadata_table(
             }
         }
     }
-    table(vec![
+    memory_table(vec![
         ("file_name", Arc::new(file_name.finish()) as ArrayRef),
         ("row_group_id", Arc::new(row_group_id.finish())),
         ("row_group_num_rows", Arc::new(row_group_num_rows.finish())),
@@ -191,7 +191,7 @@ pub async fn parquet_schema_table(
     for footer in footers(state, paths).await? {
         rows.visit(&footer.name, footer.metadata.file_metadata().schema());
     }
-    table(vec![
+    memory_table(vec![
         ("file_name", Arc::new(rows.file_name.finish()) as ArrayRef),
         ("name", Arc::new(rows.name.finish())),
         ("type", Arc::new(rows.physical_type.finish())),
@@ -231,7 +231,7 @@ pub async fn parquet_file_metadata_table(
         footer_size.append_value(footer.encoded_size().await?);
     }
     let no_text = || Arc::new(StringArray::new_null(footers.len())) as ArrayRef;
-    table(vec![
+    memory_table(vec![
         ("file_name", Arc::new(file_name.finish()) as ArrayRef),
         ("created_by", Arc::new(created_by.finish())),
         ("num_rows", Arc::new(num_rows.finish())),
@@ -261,7 +261,7 @@ pub async fn parquet_kv_metadata_table(
             value.append_option(pair.value.as_ref());
         }
     }
-    table(vec![
+    memory_table(vec![
         ("file_name", Arc::new(file_name.finish()) as ArrayRef),
         ("key", Arc::new(key.finish())),
         ("value", Arc::new(value.finish())),
@@ -356,13 +356,4 @@ fn stat_text(stats: &Statistics, min: bool) -> Option<String> {
             Some(String::from_utf8_lossy(value.data()).into_owned())
         }
     }
-}
-
-/// A one-batch in-memory table from named columns.
-fn table(columns: Vec<(&str, ArrayRef)>) -> Result<Arc<dyn TableProvider>> {
-    let batch = batch_of(columns)?;
-    Ok(Arc::new(MemTable::try_new(
-        batch.schema(),
-        vec![vec![batch]],
-    )?))
 }

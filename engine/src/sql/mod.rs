@@ -18,6 +18,7 @@ mod byte_codecs;
 mod byte_sizes;
 mod call_comparisons;
 mod cast_names;
+mod catalog_functions;
 mod check_constraints;
 mod checked_reads;
 mod checked_sum;
@@ -99,6 +100,7 @@ mod scoring;
 mod sequences;
 mod series_times;
 mod set_operations;
+mod settings;
 mod sha1_digest;
 mod sign;
 mod slice;
@@ -138,7 +140,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider};
+use datafusion::catalog::{MemTable, MemorySchemaProvider, SchemaProvider, TableProvider};
 use datafusion::common::ScalarValue;
 use datafusion::config::{ExecutionOptions, OptimizerOptions};
 use datafusion::execution::SendableRecordBatchStream;
@@ -606,6 +608,8 @@ impl SqlSession {
             pivot::standard_forms(&mut statement, &state).await?;
             expand::expand_select_lists(&mut statement, &state).await?;
             rewrite::name_columns(&mut statement);
+            // After the columns are named, so that they keep the call's name.
+            settings::current_settings(&mut statement, &state)?;
             // Boxed: it plans the unnested values, and that future would swell `plan`'s.
             Box::pin(unnest_levels::nest_unnests(&mut statement, &state)).await?;
             alias_reuse::substitute_aliases(&mut statement, &state).await?;
@@ -896,7 +900,8 @@ fn with_resources(
             .execution
             .sort_spill_reservation_bytes = per_partition;
     }
-    session_config
+    // For `duckdb_settings()` and `current_setting`.
+    session_config.with_extension(Arc::new(config.clone()))
 }
 
 /// The runtime resources for a configuration: a fair spilling memory pool when there is a
@@ -996,6 +1001,21 @@ pub(crate) fn batch_of(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
     ));
     RecordBatch::try_new(schema, columns.into_iter().map(|(_, a)| a).collect())
         .map_err(|e| TarnError::DataFusion(e.into()))
+}
+
+/// A one-batch in-memory table from named columns.
+pub(crate) fn memory_table(columns: Vec<(&str, ArrayRef)>) -> Result<Arc<dyn TableProvider>> {
+    let batch = batch_of(columns)?;
+    Ok(Arc::new(MemTable::try_new(
+        batch.schema(),
+        vec![vec![batch]],
+    )?))
+}
+
+/// Whether a schema is one Tarn keeps for itself (DataFusion's `information_schema`, and the
+/// one file references resolve through while a statement is planned) rather than the user's.
+pub(crate) fn is_internal_schema(schema: &str) -> bool {
+    schema == "information_schema" || schema == rewrite::FILES_SCHEMA
 }
 
 /// A stream of one computed batch.

@@ -17,6 +17,7 @@ use sqlparser::ast::{
     WildcardAdditionalOptions, visit_expressions_mut,
 };
 
+use super::catalog_functions::CatalogFunction;
 use super::table_functions::TableFunction;
 use crate::error::{Result, TarnError};
 
@@ -121,7 +122,7 @@ impl VisitorMut for Rewriter<'_> {
     }
 
     fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<TarnError> {
-        match super::schema_views::duckdb_type_names(factor) {
+        match super::schema_views::duckdb_columns_view(factor) {
             Ok(()) => ControlFlow::Continue(()),
             Err(err) => ControlFlow::Break(err),
         }
@@ -194,7 +195,10 @@ impl Rewriter<'_> {
             }
             None => match path_reference(name, self.known_table) {
                 Some(path) => (TableFunction::from_path(&path), file_stem(&path)),
-                None => return Ok(()),
+                None => match catalog_view(name, self.known_table) {
+                    Some((function, name)) => (TableFunction::Catalog(function), name),
+                    None => return Ok(()),
+                },
             },
         };
         if alias.is_none() {
@@ -860,6 +864,20 @@ fn path_reference(name: &ObjectName, known_table: &dyn Fn(&str) -> bool) -> Opti
         }
         _ => None,
     }
+}
+
+/// A bare `duckdb_tables` (any of the catalog functions' names) that names no table of the
+/// session: DuckDB's view over the function, so the call it stands for.
+fn catalog_view(
+    name: &ObjectName,
+    known_table: &dyn Fn(&str) -> bool,
+) -> Option<(CatalogFunction, String)> {
+    let [part] = name.0.as_slice() else {
+        return None;
+    };
+    let ident = part.as_ident()?;
+    let function = CatalogFunction::named(&ident.value)?;
+    (!known_table(&ident.value)).then(|| (function, ident.value.to_lowercase()))
 }
 
 /// Whether a quoted name reads as a file path (a folder, a glob or a known extension).

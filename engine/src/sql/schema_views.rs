@@ -1,10 +1,11 @@
-//! DuckDB's type names in `information_schema.columns`. DataFusion's view spells a column's type
-//! as Arrow writes it (`Int32`, `Utf8View`, `Timestamp(ns)`, `List(Int32)`), where DuckDB, and
-//! the tools that read the view to learn a table's schema, give SQL's (`INTEGER`, `VARCHAR`,
-//! `TIMESTAMP_NS`, `INTEGER[]`), as `DESCRIBE` already does.
+//! DuckDB's type names and column numbers in `information_schema.columns`. DataFusion's view
+//! spells a column's type as Arrow writes it (`Int32`, `Utf8View`, `Timestamp(ns)`,
+//! `List(Int32)`), where DuckDB, and the tools that read the view to learn a table's schema,
+//! give SQL's (`INTEGER`, `VARCHAR`, `TIMESTAMP_NS`, `INTEGER[]`), as `DESCRIBE` already does;
+//! and it numbers a table's columns from 0, where SQL numbers them from 1.
 //!
-//! [`duckdb_type_names`] reads the view through a subquery whose `data_type` is respelled by
-//! [`SqlTypeName`].
+//! [`duckdb_columns_view`] reads the view through a subquery whose `data_type` is respelled by
+//! [`SqlTypeName`] and whose `ordinal_position` counts from 1.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -27,7 +28,7 @@ const SQL_TYPE_NAME: &str = "tarn_sql_type_name";
 /// A reference to `information_schema.columns` (or `catalog.information_schema.columns`) as a
 /// subquery of the view with DuckDB's type names; other relations stay as they are. Called
 /// after the relation's own parts are visited, so the view named inside is left alone.
-pub(super) fn duckdb_type_names(factor: &mut TableFactor) -> TarnResult<()> {
+pub(super) fn duckdb_columns_view(factor: &mut TableFactor) -> TarnResult<()> {
     let TableFactor::Table {
         name,
         alias,
@@ -47,7 +48,8 @@ pub(super) fn duckdb_type_names(factor: &mut TableFactor) -> TarnResult<()> {
         return Ok(());
     }
     let query = format!(
-        "SELECT * REPLACE ({SQL_TYPE_NAME}(data_type) AS data_type) FROM {name} AS columns"
+        "SELECT * REPLACE ({SQL_TYPE_NAME}(data_type) AS data_type, \
+         CAST(ordinal_position + 1 AS INTEGER) AS ordinal_position) FROM {name} AS columns"
     );
     let subquery =
         super::dialect::parse_query(&query).map_err(|e| TarnError::Parse(e.to_string()))?;

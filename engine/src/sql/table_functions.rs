@@ -1,8 +1,9 @@
 //! DuckDB's file table functions, read from the statement's syntax tree: `read_parquet`,
 //! `read_csv`, `read_json` (and their `_auto` spellings), `read_text`, `read_blob`, `glob`,
-//! `parquet_metadata`,
-//! `parquet_schema`, `parquet_file_metadata`, `parquet_kv_metadata`, plus a bare path in `FROM 'path'`; and `eplb` ([`super::eplb_table`]), which
-//! plans expert placement from a table of loads.
+//! `parquet_metadata`, `parquet_schema`, `parquet_file_metadata`, `parquet_kv_metadata`, plus a
+//! bare path in `FROM 'path'`; `eplb` ([`super::eplb_table`]), which plans expert placement
+//! from a table of loads; and the catalog functions of [`super::catalog_functions`]
+//! (`duckdb_tables()`, `duckdb_settings()`, ...).
 //!
 //! Arguments must be constants (as in DuckDB); named arguments use `=>` or `:=`.
 
@@ -14,6 +15,7 @@ use datafusion::execution::SessionState;
 use sqlparser::ast::FunctionArg;
 
 use super::args::{Const, as_paths, evaluate_args, reject_named};
+use super::catalog_functions::CatalogFunction;
 use super::eplb_table::EplbSpec;
 use super::file_contents::{self, Content};
 use super::files::{FileFormatKind, ScanOptions, ScanSpec};
@@ -33,6 +35,12 @@ pub const TABLE_FUNCTIONS: &[&str] = &[
     "parquet_file_metadata",
     "parquet_kv_metadata",
     "eplb",
+    "duckdb_databases",
+    "duckdb_schemas",
+    "duckdb_tables",
+    "duckdb_views",
+    "duckdb_columns",
+    "duckdb_settings",
 ];
 
 /// A call of one of the file table functions, with its arguments evaluated.
@@ -47,6 +55,8 @@ pub enum TableFunction {
     ParquetFileMetadata(Vec<String>),
     ParquetKvMetadata(Vec<String>),
     Eplb(EplbSpec),
+    /// DuckDB's views of the session itself: its tables, columns, settings.
+    Catalog(CatalogFunction),
 }
 
 impl TableFunction {
@@ -63,6 +73,12 @@ impl TableFunction {
     /// `name` is not one of these functions.
     pub fn from_call(name: &str, args: &[FunctionArg]) -> Result<Option<Self>> {
         let name = name.to_ascii_lowercase();
+        if let Some(function) = CatalogFunction::named(&name) {
+            if !args.is_empty() {
+                return Err(TarnError::Invalid(format!("{name}() takes no arguments")));
+            }
+            return Ok(Some(TableFunction::Catalog(function)));
+        }
         let format = match name.as_str() {
             "read_parquet" | "parquet_scan" => Some(FileFormatKind::Parquet),
             "read_csv" | "read_csv_auto" => Some(FileFormatKind::Csv),
@@ -163,6 +179,7 @@ impl TableFunction {
                 metadata::parquet_kv_metadata_table(state, paths).await
             }
             TableFunction::Eplb(spec) => spec.resolve(state).await,
+            TableFunction::Catalog(function) => function.table(state).await,
         }
     }
 }

@@ -21,6 +21,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
+use super::is_internal_schema;
 use super::user_macros::UserMacros;
 use crate::error::{Result, TarnError};
 
@@ -107,12 +108,6 @@ pub(super) fn aborted_error() -> TarnError {
     TarnError::Transaction("Current transaction is aborted (please ROLLBACK)".to_string())
 }
 
-/// The schemas Tarn keeps for itself, which a transaction leaves alone: the catalog's views of
-/// itself, and the files a statement names while it is planned.
-fn is_internal(schema: &str) -> bool {
-    schema == "information_schema" || schema == super::rewrite::FILES_SCHEMA
-}
-
 /// The state of the catalog (see the module documentation).
 struct Snapshot {
     catalog: Arc<dyn CatalogProvider>,
@@ -145,8 +140,10 @@ impl Snapshot {
             .catalog(catalog)
             .ok_or_else(|| TarnError::Transaction(format!("the catalog {catalog} is not there")))?;
         let mut schemas = Vec::new();
+        // The schemas Tarn keeps for itself are left alone.
         for name in catalog.schema_names() {
-            let Some(provider) = catalog.schema(&name).filter(|_| !is_internal(&name)) else {
+            let Some(provider) = catalog.schema(&name).filter(|_| !is_internal_schema(&name))
+            else {
                 continue;
             };
             let mut tables = Vec::new();
@@ -181,7 +178,7 @@ impl Snapshot {
         let catalog = &self.catalog;
         // Schemas made since BEGIN go; schemas dropped since come back.
         for name in catalog.schema_names() {
-            if !is_internal(&name) && !self.schemas.iter().any(|s| s.name == name) {
+            if !is_internal_schema(&name) && !self.schemas.iter().any(|s| s.name == name) {
                 catalog.deregister_schema(&name, true)?;
             }
         }

@@ -722,3 +722,210 @@ async fn session_variables_hold_values_for_later_statements() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn catalog_functions_list_tables_views_columns_and_settings() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE t(id BIGINT PRIMARY KEY, price DECIMAL(10,2) CHECK (price >= 0), \
+         tags VARCHAR[], n INT DEFAULT 1+2 NOT NULL, u VARCHAR UNIQUE, CHECK (n < 100)); \
+         CREATE TABLE \"Odd Name\"(\"x y\" INT); CREATE TABLE k(a INT, b INT, PRIMARY KEY(a, b)); \
+         CREATE TABLE c AS SELECT 1 AS x, 'a' AS y FROM range(3); \
+         CREATE SCHEMA s; CREATE TABLE s.x(\"select\" FLOAT); \
+         CREATE VIEW v(q) AS SELECT 1 AS x",
+    )
+    .await;
+    query(&mut s, "ALTER TABLE t RENAME COLUMN n TO m").await;
+    // Each answer as DuckDB 2.0 gives it for the same statements (checked by hand).
+    let cases: &[(&str, &[&[&str]])] = &[
+        (
+            "SELECT schema_name, table_name, estimated_size, column_count, index_count, \
+             check_constraint_count, has_primary_key, temporary, sql FROM duckdb_tables()",
+            &[
+                &[
+                    "main",
+                    "c",
+                    "3",
+                    "2",
+                    "0",
+                    "0",
+                    "false",
+                    "false",
+                    "CREATE TABLE c(x INTEGER, y VARCHAR);",
+                ],
+                &[
+                    "main",
+                    "k",
+                    "0",
+                    "2",
+                    "1",
+                    "0",
+                    "true",
+                    "false",
+                    "CREATE TABLE k(a INTEGER, b INTEGER, PRIMARY KEY(a, b));",
+                ],
+                &[
+                    "main",
+                    "Odd Name",
+                    "0",
+                    "1",
+                    "0",
+                    "0",
+                    "false",
+                    "false",
+                    "CREATE TABLE \"Odd Name\"(\"x y\" INTEGER);",
+                ],
+                &[
+                    "main",
+                    "t",
+                    "0",
+                    "5",
+                    "2",
+                    "2",
+                    "true",
+                    "false",
+                    "CREATE TABLE t(id BIGINT PRIMARY KEY, price DECIMAL(10,2), tags VARCHAR[], \
+                   m INTEGER DEFAULT((1 + 2)) NOT NULL, u VARCHAR UNIQUE, CHECK((price >= 0)), \
+                   CHECK((m < 100)));",
+                ],
+                &[
+                    "s",
+                    "x",
+                    "0",
+                    "1",
+                    "0",
+                    "0",
+                    "false",
+                    "false",
+                    "CREATE TABLE s.x(\"select\" FLOAT);",
+                ],
+            ],
+        ),
+        (
+            "SELECT table_name, column_name, column_index, column_default, is_nullable, \
+             data_type, numeric_precision, numeric_precision_radix, numeric_scale \
+             FROM duckdb_columns WHERE table_name IN ('t', 'v', 'x')",
+            &[
+                &["t", "id", "1", "NULL", "false", "BIGINT", "64", "2", "0"],
+                &[
+                    "t",
+                    "price",
+                    "2",
+                    "NULL",
+                    "true",
+                    "DECIMAL(10,2)",
+                    "10",
+                    "10",
+                    "2",
+                ],
+                &[
+                    "t",
+                    "tags",
+                    "3",
+                    "NULL",
+                    "true",
+                    "VARCHAR[]",
+                    "NULL",
+                    "NULL",
+                    "NULL",
+                ],
+                &["t", "m", "4", "(1 + 2)", "false", "INTEGER", "32", "2", "0"],
+                &[
+                    "t", "u", "5", "NULL", "true", "VARCHAR", "NULL", "NULL", "NULL",
+                ],
+                &["v", "q", "1", "NULL", "true", "INTEGER", "32", "2", "0"],
+                &["x", "select", "1", "NULL", "true", "FLOAT", "24", "2", "0"],
+            ],
+        ),
+        (
+            "SELECT view_name, column_count, sql FROM duckdb_views() WHERE NOT internal",
+            &[&["v", "1", "CREATE VIEW v (q) AS SELECT 1 AS x;"]],
+        ),
+        (
+            "SELECT schema_name, internal FROM duckdb_schemas() WHERE database_name = 'memory'",
+            &[&["main", "true"], &["s", "false"]],
+        ),
+        (
+            "SELECT table_name, ordinal_position FROM information_schema.columns \
+             WHERE table_name = 'k' ORDER BY 2",
+            &[&["k", "1"], &["k", "2"]],
+        ),
+    ];
+    for (sql, expected) in cases {
+        assert_eq!(query(&mut s, sql).await, *expected, "{sql}");
+    }
+    // A table made since is listed at once; one dropped is gone.
+    query(&mut s, "DROP TABLE c; CREATE TABLE late(a INT)").await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT list(table_name) FROM duckdb_tables WHERE schema_name = 'main'"
+        )
+        .await,
+        [["[k, late, Odd Name, t]"]]
+    );
+}
+
+#[tokio::test]
+async fn current_setting_reads_what_set_changed() {
+    let mut s = session();
+    query(
+        &mut s,
+        "SET threads = 3; SET memory_limit = '1GB'; SET preserve_insertion_order = false",
+    )
+    .await;
+    // As DuckDB 2.0 answers, names and types included; an alias names the same setting.
+    let batches = s
+        .query(
+            "SELECT current_setting('threads'), typeof(current_setting('Worker_Threads')), \
+             current_setting('memory_limit'), current_setting('preserve_insertion_order')",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        columns(&batches),
+        [
+            "current_setting('threads')",
+            "typeof(current_setting('Worker_Threads'))",
+            "current_setting('memory_limit')",
+            "current_setting('preserve_insertion_order')"
+        ]
+    );
+    assert_eq!(rows_of(&batches), [["3", "BIGINT", "953.6 MiB", "false"]]);
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT name, value, input_type, aliases FROM duckdb_settings() \
+             WHERE name IN ('threads', 'memory_limit', 'datafusion.execution.target_partitions')"
+        )
+        .await,
+        [
+            [
+                "datafusion.execution.target_partitions",
+                "3",
+                "VARCHAR",
+                "[]"
+            ],
+            ["memory_limit", "953.6 MiB", "VARCHAR", "[max_memory]"],
+            ["threads", "3", "BIGINT", "[worker_threads]"],
+        ]
+    );
+    for (sql, message) in [
+        (
+            "SELECT current_setting('thread')",
+            "unrecognized configuration parameter \"thread\" (did you mean \"threads\"",
+        ),
+        (
+            "SELECT current_setting(name) FROM duckdb_settings()",
+            "\"current_setting\" must be a constant expression",
+        ),
+        (
+            "SELECT * FROM duckdb_tables(1)",
+            "duckdb_tables() takes no arguments",
+        ),
+    ] {
+        let err = error(&mut s, sql).await;
+        assert!(err.contains(message), "{sql}: {err}");
+    }
+}

@@ -155,7 +155,7 @@ pub use semi_join_pushdown::SemiJoinPushdown;
 pub use sliding_aggregates::{RecomputedAggregate, SlidingAggregates};
 pub use sorted_inputs::{SortedInputs, UnsplitSortedInputs};
 pub use subquery_values::SubqueryValues;
-pub use table_stats::TableStats;
+pub use table_stats::{TableStats, memory_rows};
 pub use text_casts::TextCasts;
 pub use truncated_decimals::TruncatedDecimals;
 pub use view_equality::{StringViewEquality, ViewEquals};

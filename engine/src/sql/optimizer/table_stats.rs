@@ -263,7 +263,7 @@ pub(super) fn value_range(column: &ColumnStatistics) -> Option<(f64, f64)> {
 }
 
 /// The rows an in-memory table holds.
-async fn memory_rows(memory: &MemTable) -> usize {
+pub async fn memory_rows(memory: &MemTable) -> usize {
     let mut rows = 0;
     for partition in &memory.batches {
         rows += partition
