@@ -18,6 +18,7 @@ use datafusion::catalog::{MemTable, TableProvider};
 use datafusion::common::Constraint;
 use datafusion::datasource::{TableType, ViewTable};
 use datafusion::execution::SessionState;
+use datafusion::logical_expr::Expr;
 use datafusion::sql::unparser::dialect::{DefaultDialect, Dialect};
 use datafusion::sql::unparser::expr_to_sql;
 
@@ -237,7 +238,13 @@ impl Declared {
                 .fields()
                 .iter()
                 .map(|field| {
-                    let default = table.get_column_default(field.name())?;
+                    let default = match table.get_column_default(field.name())? {
+                        // Cast to the column's type as it was stored: the column casts it.
+                        Expr::Cast(cast) if cast.field.data_type() == field.data_type() => {
+                            &cast.expr
+                        }
+                        default => default,
+                    };
                     Some(expr_to_sql(default).ok()?.to_string())
                 })
                 .collect(),

@@ -219,24 +219,33 @@ fn setting_named(expr: &Expr) -> Option<Result<String>> {
     })
 }
 
-/// DuckDB's error for a name no setting has, with the closest names.
+/// DuckDB's error for a name no setting has, with the names close to it.
 fn unknown(name: &str, settings: &[Setting]) -> TarnError {
-    let mut names: Vec<(f64, &str)> = settings
+    let wanted = name.to_lowercase();
+    let mut close: Vec<(f64, &str)> = settings
         .iter()
         .map(|s| {
-            let distance = strsim::normalized_levenshtein(&s.name, &name.to_lowercase());
-            (distance, s.name.as_str())
+            (
+                strsim::normalized_levenshtein(&s.name, &wanted),
+                s.name.as_str(),
+            )
         })
+        .filter(|&(similarity, _)| similarity >= 0.6)
         .collect();
-    names.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let closest: Vec<String> = names
-        .iter()
-        .take(3)
-        .map(|(_, name)| format!("\"{name}\""))
-        .collect();
+    close.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let suggestion = match close.as_slice() {
+        [] => String::new(),
+        close => {
+            let names: Vec<String> = close
+                .iter()
+                .take(3)
+                .map(|(_, name)| format!("\"{name}\""))
+                .collect();
+            format!(" (did you mean {}?)", names.join(", "))
+        }
+    };
     binder(&format!(
-        "unrecognized configuration parameter \"{name}\" (did you mean {}?)",
-        closest.join(", ")
+        "unrecognized configuration parameter \"{name}\"{suggestion}"
     ))
 }
 

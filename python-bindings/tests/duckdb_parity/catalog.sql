@@ -1,0 +1,22 @@
+create table t(id bigint primary key, price decimal(10,2) check (price >= 0), tags varchar[], n int default 1+2 not null, u varchar unique, check (n < 100)); select table_name, column_count, index_count, check_constraint_count, has_primary_key, sql from duckdb_tables()
+create table t(a int, b varchar); insert into t values (1, 'x'), (2, 'y'); select table_name, estimated_size, sql from duckdb_tables()
+create table k(a int, b int, primary key(a, b)); select sql from duckdb_tables()
+create table "Odd Name"("x y" int, "select" double); select sql from duckdb_tables()
+create table c as select 1 as x, 'a' as y, [1.5] as l, {'a': 1} as s; select sql from duckdb_tables()
+create schema s; create table s.x(a int); create table b(a int); select database_name, schema_name, table_name, sql from duckdb_tables() order by all
+create table t(id bigint primary key, price decimal(10,2), tags varchar[], n int default 1+2 not null, f float, d double, ti tinyint, si smallint, u ubigint); select column_name, column_index, column_default, is_nullable, data_type, numeric_precision, numeric_precision_radix, numeric_scale from duckdb_columns() where table_name = 't'
+create view v(q) as select 1 as x; select view_name, column_count, sql from duckdb_views() where not internal
+create table t(a int); create view v as select a + 1 as b from t; select table_name, column_name, is_nullable, data_type from duckdb_columns where not internal order by all
+create table t(a int); create view v as select * from t; select count(*) from duckdb_tables
+create schema s; select schema_name, internal from duckdb_schemas() where database_name = 'memory' order by all
+create table t(a int, b varchar); select table_name, column_name, ordinal_position, data_type from information_schema.columns where table_schema = 'main' order by all
+create table t(a int); alter table t rename column a to b; alter table t add column c varchar default 'z'; select sql from duckdb_tables()
+create table t(a int); create table u(b int); drop table t; select table_name from duckdb_tables()
+select typeof(current_setting('threads')), typeof(current_setting('memory_limit')), typeof(current_setting('preserve_insertion_order'))
+set preserve_insertion_order = false; select current_setting('preserve_insertion_order')
+set memory_limit = '1GB'; select current_setting('memory_limit'), current_setting('max_memory')
+set memory_limit = '1500MB'; select value from duckdb_settings() where name = 'memory_limit'
+set threads = 3; select current_setting('threads'), current_setting('worker_threads')
+select name, input_type from duckdb_settings() where name in ('threads', 'memory_limit', 'preserve_insertion_order') order by name
+select current_setting(NULL)
+select current_setting('no_such_setting')
