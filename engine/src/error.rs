@@ -106,6 +106,12 @@ impl From<ArrowError> for TarnError {
     }
 }
 
+impl From<datafusion::parquet::errors::ParquetError> for TarnError {
+    fn from(err: datafusion::parquet::errors::ParquetError) -> Self {
+        TarnError::DataFusion(err.into())
+    }
+}
+
 impl TarnError {
     /// Whether trying again may succeed: the failure came from storage, not from the query,
     /// the data or user code.

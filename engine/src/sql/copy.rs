@@ -1,7 +1,9 @@
 //! DuckDB's `COPY (query) TO 'path' (FORMAT parquet, PARTITION_BY (cols), COMPRESSION zstd,
-//! ROW_GROUP_SIZE n, ROW_GROUPS_PER_FILE k, PER_THREAD_OUTPUT, KV_METADATA {key: 'value'},
-//! OVERWRITE)`. `ROW_GROUPS_PER_FILE` and `PER_THREAD_OUTPUT` make the target a folder of
-//! files (shards of `k` row groups, or one file per thread), as in DuckDB.
+//! ROW_GROUP_SIZE n, ROW_GROUPS_PER_FILE k, FILE_SIZE_BYTES '256MB', PER_THREAD_OUTPUT,
+//! FILENAME_PATTERN 'shard_{i}', KV_METADATA {key: 'value'}, OVERWRITE)`. `ROW_GROUPS_PER_FILE`,
+//! `FILE_SIZE_BYTES` and `PER_THREAD_OUTPUT` make the target a folder of files (shards of `k`
+//! row groups or of about so many bytes, or one file per thread), as in DuckDB; a folder's files
+//! are named as DuckDB names them ([`super::copy_files`]).
 //!
 //! Output appears whole or not at all: on a local disk or a 3FS mount everything is written
 //! under a hidden staging name next to the target and renamed into place at the end; in an object
@@ -22,6 +24,7 @@ use datafusion::sql::sqlparser::tokenizer::Token;
 
 use datafusion::logical_expr::{Expr, ScalarUDF};
 
+use super::copy_files::{FilePattern, ShardLimits, name_files, write_parquet_shards};
 use super::duckdb_text::{DuckDbText, respelled};
 use super::files::FileFormatKind;
 use super::tokens::is_keyword;
@@ -41,6 +44,10 @@ pub struct CopyStatement {
     pub row_group_size: Option<usize>,
     /// Shards: a new file after this many row groups (`ROW_GROUPS_PER_FILE`).
     pub row_groups_per_file: Option<usize>,
+    /// Shards: a new file once one holds about this many bytes (`FILE_SIZE_BYTES`).
+    pub file_size_bytes: Option<u64>,
+    /// How a folder's files are named (`FILENAME_PATTERN`).
+    pub file_pattern: FilePattern,
     /// A file per thread (`PER_THREAD_OUTPUT`).
     pub per_thread: bool,
     /// Key-value pairs for each Parquet file's footer (a pipeline's provenance, say), in the
@@ -234,6 +241,8 @@ impl CopyStatement {
             compression_level: None,
             row_group_size: None,
             row_groups_per_file: None,
+            file_size_bytes: None,
+            file_pattern: FilePattern::default(),
             per_thread: false,
             kv_metadata: vec![],
             overwrite: false,
@@ -300,12 +309,14 @@ impl CopyStatement {
                     copy.per_thread = values.is_empty() || single()?.eq_ignore_ascii_case("true")
                 }
                 "FILE_SIZE_BYTES" => {
-                    return Err(TarnError::Invalid(
-                        "COPY: FILE_SIZE_BYTES is not supported; ROW_GROUPS_PER_FILE n starts a \
-                         new file every n row groups"
-                            .into(),
-                    ));
+                    let size = crate::config::parse_size(&single()?)
+                        .map_err(|reason| syntax(&format!("FILE_SIZE_BYTES: {reason}")))?;
+                    copy.file_size_bytes = Some(
+                        size.filter(|&bytes| bytes > 0)
+                            .ok_or_else(|| syntax("FILE_SIZE_BYTES takes a size above 0"))?,
+                    );
                 }
+                "FILENAME_PATTERN" => copy.file_pattern = FilePattern::parse(&single()?)?,
                 "KV_METADATA" => copy.kv_metadata = key_value_pairs(&option[1..])?,
                 "OVERWRITE" | "OVERWRITE_OR_IGNORE" => {
                     copy.overwrite = values.is_empty() || single()?.eq_ignore_ascii_case("true")
@@ -356,6 +367,17 @@ impl CopyStatement {
                 "COPY: ROW_GROUP_SIZE must be at least 1".into(),
             ));
         }
+        if copy.file_size_bytes.is_some()
+            && (copy.format != FileFormatKind::Parquet
+                || !copy.partition_by.is_empty()
+                || copy.per_thread)
+        {
+            return Err(TarnError::Invalid(
+                "COPY: FILE_SIZE_BYTES writes Parquet files one after another; it takes no \
+                 PARTITION_BY or PER_THREAD_OUTPUT, and other formats take ROW_GROUPS_PER_FILE"
+                    .into(),
+            ));
+        }
         Ok(copy)
     }
 
@@ -369,11 +391,30 @@ impl CopyStatement {
         let directory = !self.partition_by.is_empty()
             || self.target.ends_with('/')
             || self.per_thread
-            || self.row_groups_per_file.is_some();
+            || self.row_groups_per_file.is_some()
+            || self.file_size_bytes.is_some();
         let mut path = staging.display().to_string();
         if directory {
             path.push('/');
         }
+        let rows = self.write_files(session, frame, &path, directory).await?;
+        if directory && staging.exists() {
+            name_files(staging, &self.file_pattern)
+                .map_err(|e| TarnError::io("name the files of", &self.target, e))?;
+        }
+        Ok(rows)
+    }
+
+    /// Writes the rows as DataFusion names the files (a folder's by `<random>_<n>`), or, for
+    /// `FILE_SIZE_BYTES`, as shards named by the pattern; returns how many were written.
+    async fn write_files(
+        &self,
+        session: &SqlSession,
+        frame: datafusion::prelude::DataFrame,
+        path: &str,
+        directory: bool,
+    ) -> Result<u64> {
+        let staging = Path::new(path);
         let frame = self.with_file_limits(frame)?;
         let options = DataFrameWriteOptions::new()
             .with_single_file_output(!directory)
@@ -391,7 +432,16 @@ impl CopyStatement {
                         .key_value_metadata
                         .insert(key.clone(), Some(value.clone()));
                 }
-                frame.write_parquet(&path, options, Some(parquet)).await?
+                if let Some(bytes) = self.file_size_bytes {
+                    let limits = ShardLimits {
+                        bytes,
+                        row_groups: self.row_groups_per_file,
+                    };
+                    let rows = frame.execute_stream().await?;
+                    let pattern = &self.file_pattern;
+                    return write_parquet_shards(rows, staging, &parquet, limits, pattern).await;
+                }
+                frame.write_parquet(path, options, Some(parquet)).await?
             }
             FileFormatKind::Csv => {
                 let mut csv = table_options.csv.clone();
@@ -410,7 +460,7 @@ impl CopyStatement {
                     respelled(t) && !(formatted && matches!(t, DataType::Timestamp(..)))
                 };
                 let frame = self.as_duckdb_text(frame, spelled)?;
-                frame.write_csv(&path, options, Some(csv)).await?
+                frame.write_csv(path, options, Some(csv)).await?
             }
             FileFormatKind::Json => {
                 // Numbers, lists and structs are JSON's own; times and bytes are text.
@@ -428,7 +478,7 @@ impl CopyStatement {
                             .into(),
                     ));
                 }
-                let written = frame.write_json(&path, options, Some(json)).await?;
+                let written = frame.write_json(path, options, Some(json)).await?;
                 if self.json_array {
                     records_as_array(staging)
                         .map_err(|e| TarnError::io("write", &self.target, e))?;

@@ -25,6 +25,7 @@ mod checked_sum;
 mod collation;
 mod column_lambdas;
 mod copy;
+mod copy_files;
 mod copy_from;
 mod csv_formats;
 mod cte_hints;

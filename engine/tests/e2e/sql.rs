@@ -1943,13 +1943,117 @@ async fn copy_shards_by_row_groups_or_threads() {
         .await,
         [["2", "100000"]]
     );
-    let message = error(
+    // Files are named as DuckDB names them, in the order of their rows.
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT list(parse_filename(file) ORDER BY file) FROM glob('{}/*')",
+                threads.display()
+            )
+        )
+        .await,
+        [["[data_0.parquet, data_1.parquet]"]]
+    );
+}
+
+#[tokio::test]
+async fn copy_shards_by_size_under_a_file_pattern() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session();
+    let rows = "SELECT i, md5(i::VARCHAR) AS h FROM range(200000) t(i)";
+    let shards = dir.path().join("shards");
+    query(
         &mut s,
         &format!(
-            "COPY ({rows}) TO '{}/x' (FORMAT parquet, FILE_SIZE_BYTES '1MB')",
-            dir.path().display()
+            "COPY ({rows}) TO '{}' (FORMAT parquet, FILE_SIZE_BYTES '1MB', \
+             FILENAME_PATTERN 'part_{{i}}')",
+            shards.display()
         ),
     )
     .await;
-    assert!(message.contains("ROW_GROUPS_PER_FILE"), "{message}");
+    // About 1 MB each (a file closes at the first batch past that), in the order of the rows.
+    let files = query(
+        &mut s,
+        &format!(
+            "SELECT parse_filename(file_name), num_rows FROM parquet_file_metadata('{}/*') \
+             ORDER BY file_name",
+            shards.display()
+        ),
+    )
+    .await;
+    assert!(files.len() >= 5, "{files:?}");
+    for (n, file) in files.iter().enumerate() {
+        assert_eq!(file[0], format!("part_{n}.parquet"));
+    }
+    // Every file but the last (the smallest) holds about 1 MB.
+    let mut sizes: Vec<u64> = std::fs::read_dir(&shards)
+        .unwrap()
+        .map(|f| f.unwrap().metadata().unwrap().len())
+        .collect();
+    sizes.sort_unstable();
+    for size in &sizes[1..] {
+        assert!((600_000..1_500_000).contains(size), "{sizes:?}");
+    }
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT count(*), count(DISTINCT i), bool_and(h = md5(i::VARCHAR)) \
+                 FROM '{}/*.parquet'",
+                shards.display()
+            )
+        )
+        .await,
+        [["200000", "200000", "true"]]
+    );
+    // Also fewer row groups than the size allows, whichever comes first.
+    let groups = dir.path().join("groups");
+    query(
+        &mut s,
+        &format!(
+            "COPY ({rows}) TO '{}' (FORMAT parquet, FILE_SIZE_BYTES '1GB', ROW_GROUP_SIZE 50000, \
+             ROW_GROUPS_PER_FILE 1)",
+            groups.display()
+        ),
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT count(*), max(num_rows) FROM parquet_file_metadata('{}/*')",
+                groups.display()
+            )
+        )
+        .await,
+        [["4", "50000"]]
+    );
+    for (options, message) in [
+        (
+            "FORMAT csv, FILE_SIZE_BYTES '1MB'",
+            "FILE_SIZE_BYTES writes Parquet",
+        ),
+        (
+            "FORMAT parquet, FILE_SIZE_BYTES '1MB', PARTITION_BY (i)",
+            "no PARTITION_BY",
+        ),
+        (
+            "FORMAT parquet, FILE_SIZE_BYTES 0",
+            "FILE_SIZE_BYTES takes a size above 0",
+        ),
+        (
+            "FORMAT parquet, FILENAME_PATTERN 'a/b'",
+            "'a/b' is not a file name",
+        ),
+    ] {
+        let target = dir.path().join("refused");
+        let err = error(
+            &mut s,
+            &format!("COPY ({rows}) TO '{}' ({options})", target.display()),
+        )
+        .await;
+        assert!(err.contains(message), "{options}: {err}");
+        assert!(!target.exists(), "{options}");
+    }
 }

@@ -1,0 +1,191 @@
+//! The files of a `COPY ... TO` folder (`PARTITION_BY`, `PER_THREAD_OUTPUT`,
+//! `ROW_GROUPS_PER_FILE`, `FILE_SIZE_BYTES`): named as DuckDB names them, `data_0.parquet`,
+//! `data_1.parquet`, ... in the order their rows were written, or by `FILENAME_PATTERN`
+//! (`shard_{i}`, `part_{uuid}`); and Parquet shards of about `FILE_SIZE_BYTES` each, which
+//! DataFusion's writer (which splits files by rows only) cannot make.
+
+use std::path::Path;
+
+use datafusion::common::config::TableParquetOptions;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
+use futures::StreamExt;
+
+use crate::error::{Result, TarnError};
+
+/// How the files of a folder are named (`FILENAME_PATTERN`): `{i}` is the file's number in
+/// its folder, `{uuid}` (or `{uuidv4}`) a random UUID, `{uuidv7}` a time-ordered one. A
+/// pattern with neither a number nor a UUID gets the number at its end, as in DuckDB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePattern(String);
+
+impl Default for FilePattern {
+    /// DuckDB's `data_0`, `data_1`, ...
+    fn default() -> Self {
+        FilePattern("data_{i}".to_string())
+    }
+}
+
+const UUID_V4: [&str; 2] = ["{uuid}", "{uuidv4}"];
+const UUID_V7: &str = "{uuidv7}";
+
+impl FilePattern {
+    pub fn parse(text: &str) -> Result<Self> {
+        if text.is_empty() || text.contains(['/', '\\']) || text.starts_with('.') {
+            return Err(TarnError::Invalid(format!(
+                "COPY: FILENAME_PATTERN '{text}' is not a file name"
+            )));
+        }
+        let unique = text.contains("{i}")
+            || UUID_V4.iter().any(|u| text.contains(u))
+            || text.contains(UUID_V7);
+        Ok(FilePattern(match unique {
+            true => text.to_string(),
+            false => format!("{text}{{i}}"),
+        }))
+    }
+
+    /// The name of file `index` of a folder, with its `extension` (`parquet`, `csv.gz`).
+    fn name(&self, index: usize, extension: &str) -> String {
+        let mut name = self.0.replace("{i}", &index.to_string());
+        for uuid in UUID_V4 {
+            while name.contains(uuid) {
+                name = name.replacen(uuid, &uuid::Uuid::new_v4().to_string(), 1);
+            }
+        }
+        while name.contains(UUID_V7) {
+            name = name.replacen(UUID_V7, &uuid::Uuid::now_v7().to_string(), 1);
+        }
+        format!("{name}.{extension}")
+    }
+}
+
+/// Renames the files DataFusion wrote under `folder` (in each folder, `<random>_<n>.<ext>`, or
+/// `<random>.<ext>` for a folder's only file) by `pattern`, numbered in DataFusion's order,
+/// which is the order of their rows.
+pub fn name_files(folder: &Path, pattern: &FilePattern) -> std::io::Result<()> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(folder)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            name_files(&entry.path(), pattern)?;
+        } else {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some((stem, extension)) = name.split_once('.') else {
+                continue;
+            };
+            let number = stem
+                .rsplit_once('_')
+                .and_then(|(_, n)| n.parse::<usize>().ok())
+                .unwrap_or(0);
+            files.push((number, name.clone(), extension.to_string()));
+        }
+    }
+    files.sort();
+    for (index, (_, name, extension)) in files.iter().enumerate() {
+        std::fs::rename(
+            folder.join(name),
+            folder.join(pattern.name(index, extension)),
+        )?;
+    }
+    Ok(())
+}
+
+/// Where a Parquet shard ends: at about this many bytes, or at this many row groups, whichever
+/// comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardLimits {
+    pub bytes: u64,
+    pub row_groups: Option<usize>,
+}
+
+/// Writes `rows` into `folder` as Parquet files one after another, each closed once its
+/// encoded size (written row groups and the one being built) reaches `limits.bytes`, or once it
+/// holds `limits.row_groups` whole row groups. A file so ends at most one batch past the size,
+/// and exactly at its row groups. Returns the rows written.
+pub async fn write_parquet_shards(
+    mut rows: SendableRecordBatchStream,
+    folder: &Path,
+    options: &TableParquetOptions,
+    limits: ShardLimits,
+    pattern: &FilePattern,
+) -> Result<u64> {
+    std::fs::create_dir_all(folder)
+        .map_err(|e| TarnError::io("create folder", folder.display().to_string(), e))?;
+    let properties = writer_properties(options)?;
+    // A row group ends at the writer's row count (DataFusion always sets one); without one, the
+    // size alone ends a file.
+    let rows_per_file = limits.row_groups.and_then(|groups| {
+        let rows = properties.max_row_group_row_count()?;
+        Some(groups.saturating_mul(rows))
+    });
+    let schema = rows.schema();
+    let mut written = 0u64;
+    let mut files = 0;
+    let mut file: Option<(ArrowWriter<std::fs::File>, usize)> = None;
+    while let Some(batch) = rows.next().await {
+        let mut batch = batch?;
+        while batch.num_rows() > 0 {
+            let (writer, rows_in_file) = match &mut file {
+                Some(open) => open,
+                None => {
+                    let path = folder.join(pattern.name(files, "parquet"));
+                    let out = std::fs::File::create(&path)
+                        .map_err(|e| TarnError::io("create", path.display().to_string(), e))?;
+                    files += 1;
+                    let writer =
+                        ArrowWriter::try_new(out, schema.clone(), Some(properties.clone()))?;
+                    file.insert((writer, 0))
+                }
+            };
+            let room = rows_per_file.map_or(usize::MAX, |rows| rows - *rows_in_file);
+            let take = batch.num_rows().min(room);
+            writer.write(&batch.slice(0, take))?;
+            *rows_in_file += take;
+            written += take as u64;
+            batch = batch.slice(take, batch.num_rows() - take);
+            let size = (writer.bytes_written() + writer.in_progress_size()) as u64;
+            if size >= limits.bytes || rows_per_file == Some(*rows_in_file) {
+                let (writer, _) = file.take().expect("a file is open");
+                writer.close()?;
+            }
+        }
+    }
+    if let Some((writer, _)) = file {
+        writer.close()?;
+    }
+    Ok(written)
+}
+
+/// The Parquet writer's properties for the session's options with the statement's (row group
+/// size, compression, key-value metadata); the writer adds the Arrow schema itself.
+fn writer_properties(options: &TableParquetOptions) -> Result<WriterProperties> {
+    let mut options = options.clone();
+    options.global.skip_arrow_metadata = true;
+    Ok(WriterPropertiesBuilder::try_from(&options)?.build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_number_or_name_files_uniquely() {
+        let name = |pattern: &str, i| FilePattern::parse(pattern).unwrap().name(i, "parquet");
+        assert_eq!(FilePattern::default().name(3, "csv.gz"), "data_3.csv.gz");
+        assert_eq!(name("shard_{i}", 0), "shard_0.parquet");
+        assert_eq!(name("shard", 2), "shard2.parquet");
+        let random = name("p_{uuid}", 0);
+        assert_eq!(random.len(), "p_.parquet".len() + 36, "{random}");
+        assert_ne!(random, name("p_{uuid}", 0));
+        assert_eq!(
+            name("{uuidv7}", 0).chars().nth(14),
+            Some('7'),
+            "a version 7 UUID"
+        );
+        for bad in ["", "a/b", ".hidden"] {
+            assert!(FilePattern::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}
