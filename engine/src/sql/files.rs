@@ -91,6 +91,11 @@ fn compression_suffix(path: &str) -> Option<&'static str> {
 pub struct ScanOptions {
     /// `None` detects `key=value` folders automatically, as DuckDB does.
     pub hive_partitioning: Option<bool>,
+    /// Types for some partition columns by name (`hive_types`), in place of the detected ones.
+    pub hive_types: Vec<(String, DataType)>,
+    /// The other partition columns as VARCHAR (`hive_types_autocast => false`), rather than
+    /// the type their values fit.
+    pub hive_values_as_text: bool,
     /// Columns are always matched by name across files; the flag is accepted for compatibility.
     pub union_by_name: bool,
     /// Adds a `filename` column holding each row's source file.
@@ -128,6 +133,50 @@ pub struct ScanOptions {
 }
 
 impl ScanOptions {
+    /// The detected partition columns typed: as `hive_types` gives (each value checked to be
+    /// one of the type), as VARCHAR without `hive_types_autocast`, else by their values. A type
+    /// for a column that is not a partition is refused, as in DuckDB.
+    fn typed_partitions(
+        &self,
+        detected: Vec<(String, Vec<String>)>,
+    ) -> Result<Vec<(String, DataType)>> {
+        if let Some((unknown, _)) = self
+            .hive_types
+            .iter()
+            .find(|(name, _)| !detected.iter().any(|(column, _)| column == name))
+        {
+            let partitions: Vec<&str> = detected.iter().map(|(c, _)| c.as_str()).collect();
+            return Err(TarnError::Invalid(format!(
+                "hive_types: '{unknown}' is not a partition of the files (their folders name: {})",
+                partitions.join(", ")
+            )));
+        }
+        detected
+            .into_iter()
+            .map(|(name, values)| {
+                let given = self.hive_types.iter().find(|(column, _)| *column == name);
+                let data_type = match given {
+                    Some((_, given)) => {
+                        for value in &values {
+                            datafusion::common::ScalarValue::try_from_string(value.clone(), given)
+                                .map_err(|_| {
+                                    TarnError::Invalid(format!(
+                                        "Unable to cast '{value}' (from hive partition column \
+                                     '{name}') to {}",
+                                        super::types::sql_type_name(given)
+                                    ))
+                                })?;
+                        }
+                        given.clone()
+                    }
+                    None if self.hive_values_as_text => DataType::Utf8,
+                    None => infer_partition_type(&values),
+                };
+                Ok((name, data_type))
+            })
+            .collect()
+    }
+
     /// The columns whose type the options give (`types`, `columns`), which no format retypes.
     fn typed_columns(&self) -> Vec<String> {
         let explicit = self.columns.iter().flatten().map(|(name, _)| name.clone());
@@ -494,7 +543,7 @@ impl ScanSpec {
         let extension = file_extension(&first_file, &self.paths[0]);
         let partition_cols = match self.options.hive_partitioning {
             Some(false) => vec![],
-            _ => hive_partitions(&files),
+            _ => self.options.typed_partitions(hive_partitions(&files))?,
         };
         // A compressed file is not sniffed: its first bytes are the compressor's. It is read as
         // comma-separated, or as a record per line.
@@ -798,9 +847,9 @@ fn file_extension(first_file: &str, named_path: &str) -> String {
     }
 }
 
-/// Detects hive partition columns (`key=value` folders present in every file's path) and the
-/// narrowest type that fits all their values: BIGINT, DOUBLE, DATE, else VARCHAR.
-fn hive_partitions(files: &[(ListingTableUrl, Vec<ObjectMeta>)]) -> Vec<(String, DataType)> {
+/// Detects hive partition columns (`key=value` folders present in every file's path), each with
+/// the values its folders hold.
+fn hive_partitions(files: &[(ListingTableUrl, Vec<ObjectMeta>)]) -> Vec<(String, Vec<String>)> {
     let mut columns: Option<Vec<String>> = None;
     let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (url, listed) in files {
@@ -821,13 +870,14 @@ fn hive_partitions(files: &[(ListingTableUrl, Vec<ObjectMeta>)]) -> Vec<(String,
         .unwrap_or_default()
         .into_iter()
         .map(|name| {
-            let seen = values.get(&name).map(Vec::as_slice).unwrap_or_default();
-            let ty = infer_partition_type(seen);
-            (name, ty)
+            let seen = values.remove(&name).unwrap_or_default();
+            (name, seen)
         })
         .collect()
 }
 
+/// The narrowest type that holds every value of a partition column: BIGINT, DOUBLE, DATE, else
+/// VARCHAR.
 fn infer_partition_type(values: &[String]) -> DataType {
     let is_date = |v: &str| {
         v.len() == 10

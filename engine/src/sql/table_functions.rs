@@ -192,6 +192,8 @@ fn scan_options(
     let allowed: &[&str] = match format {
         FileFormatKind::Parquet => &[
             "hive_partitioning",
+            "hive_types",
+            "hive_types_autocast",
             "union_by_name",
             "filename",
             "file_row_number",
@@ -199,6 +201,8 @@ fn scan_options(
         ],
         FileFormatKind::Csv => &[
             "hive_partitioning",
+            "hive_types",
+            "hive_types_autocast",
             "union_by_name",
             "filename",
             "header",
@@ -225,6 +229,8 @@ fn scan_options(
         ],
         FileFormatKind::Json => &[
             "hive_partitioning",
+            "hive_types",
+            "hive_types_autocast",
             "union_by_name",
             "filename",
             "columns",
@@ -241,6 +247,19 @@ fn scan_options(
         let flag = || match value {
             Const::Bool(b) => Ok(*b),
             _ => Err(wrong("true or false")),
+        };
+        // A struct of type names by column, such as {'a': 'INTEGER'}.
+        let named_types = || -> Result<Vec<(String, DataType)>> {
+            let Const::Struct(fields) = value else {
+                return Err(wrong("a struct such as {'a': 'INTEGER'}"));
+            };
+            fields
+                .iter()
+                .map(|(column, ty)| match ty {
+                    Const::Str(ty) => Ok((column.clone(), parse_sql_type(ty)?)),
+                    _ => Err(wrong("a struct of type names")),
+                })
+                .collect()
         };
         match key.as_str() {
             "hive_partitioning" => options.hive_partitioning = Some(flag()?),
@@ -278,18 +297,9 @@ fn scan_options(
             },
             "all_varchar" => options.all_varchar = flag()?,
             "ignore_errors" => options.ignore_errors = flag()?,
-            "types" | "dtypes" | "column_types" => {
-                let Const::Struct(fields) = value else {
-                    return Err(wrong("a struct such as {'a': 'INTEGER'}"));
-                };
-                options.types = fields
-                    .iter()
-                    .map(|(column, ty)| match ty {
-                        Const::Str(ty) => Ok((column.clone(), parse_sql_type(ty)?)),
-                        _ => Err(wrong("a struct of type names")),
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-            }
+            "types" | "dtypes" | "column_types" => options.types = named_types()?,
+            "hive_types" => options.hive_types = named_types()?,
+            "hive_types_autocast" => options.hive_values_as_text = !flag()?,
             "names" | "column_names" => match value {
                 Const::List(names) => {
                     options.names = names
@@ -302,19 +312,7 @@ fn scan_options(
                 }
                 _ => return Err(wrong("a list of names")),
             },
-            "columns" => {
-                let Const::Struct(fields) = value else {
-                    return Err(wrong("a struct such as {'a': 'INTEGER'}"));
-                };
-                let columns = fields
-                    .iter()
-                    .map(|(column, ty)| match ty {
-                        Const::Str(ty) => Ok((column.clone(), parse_sql_type(ty)?)),
-                        _ => Err(wrong("a struct of type names")),
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                options.columns = Some(columns);
-            }
+            "columns" => options.columns = Some(named_types()?),
             "format" => match value {
                 Const::Str(s) if s.eq_ignore_ascii_case("newline_delimited") => {
                     options.json_array = Some(false)

@@ -321,6 +321,36 @@ async fn files_in_from_globs_directories_and_hive_partitions() {
         .await
         .unwrap();
     assert_eq!(columns(&batches), ["v"]);
+    // Types given for partitions (`hive_types`), or none inferred (`hive_types_autocast`), as
+    // DuckDB 2.0 answers.
+    let scan = format!("read_parquet('{hive}/*/*/*.parquet'");
+    for (options, answer) in [
+        (
+            ", hive_types => {'year': 'INTEGER'}",
+            ["INTEGER", "VARCHAR"],
+        ),
+        (
+            ", hive_types => {'year': 'VARCHAR'}",
+            ["VARCHAR", "VARCHAR"],
+        ),
+        (", hive_types_autocast => false", ["VARCHAR", "VARCHAR"]),
+    ] {
+        let sql = format!("SELECT DISTINCT typeof(year), typeof(month) FROM {scan}{options})");
+        assert_eq!(query(&mut s, &sql).await, [answer], "{sql}");
+    }
+    for (options, message) in [
+        (
+            ", hive_types => {'day': 'INTEGER'}",
+            "hive_types: 'day' is not a partition of the files (their folders name: year, month)",
+        ),
+        (
+            ", hive_types => {'month': 'DATE'}",
+            "Unable to cast 'jan' (from hive partition column 'month') to DATE",
+        ),
+    ] {
+        let err = error(&mut s, &format!("SELECT count(*) FROM {scan}{options})")).await;
+        assert!(err.contains(message), "{options}: {err}");
+    }
 }
 
 #[tokio::test]
