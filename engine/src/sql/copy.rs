@@ -9,7 +9,9 @@
 //! under a hidden staging name next to the target and renamed into place at the end; in an object
 //! store (`s3://`, `memory://`) every file becomes one object, visible only once complete, and a
 //! failed upload deletes the objects it wrote. A non-empty target is refused unless
-//! `OVERWRITE` is given, so a rerun never adds a second set of files.
+//! `OVERWRITE` is given, so a rerun never adds a second set of files; `APPEND` adds the new
+//! files to a folder's, each under a name with a UUID (moved in one by one, and taken out
+//! again if one cannot be).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,12 +26,23 @@ use datafusion::sql::sqlparser::tokenizer::Token;
 
 use datafusion::logical_expr::{Expr, ScalarUDF};
 
-use super::copy_files::{FilePattern, ShardLimits, name_files, write_parquet_shards};
+use super::copy_files::{FilePattern, ShardLimits, add_files, name_files, write_parquet_shards};
 use super::duckdb_text::{DuckDbText, respelled};
 use super::files::FileFormatKind;
 use super::tokens::is_keyword;
 use super::{SqlSession, batches_stream};
 use crate::error::{Result, TarnError};
+
+/// What a `COPY` does with a target that already holds files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExistingFiles {
+    /// Fails, so that a rerun never adds a second set of files.
+    Refuse,
+    /// Replaces them (`OVERWRITE`).
+    Replace,
+    /// Adds the new files beside them, under names no run repeats (`APPEND`).
+    Add,
+}
 
 /// A parsed `COPY ... TO` statement.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +66,8 @@ pub struct CopyStatement {
     /// Key-value pairs for each Parquet file's footer (a pipeline's provenance, say), in the
     /// order written.
     pub kv_metadata: Vec<(String, String)>,
-    pub overwrite: bool,
+    /// What to do with a target that already holds files (`OVERWRITE`, `APPEND`).
+    pub existing: ExistingFiles,
     pub header: bool,
     pub delimiter: u8,
     /// CSV's quote and escape characters (`QUOTE`, `ESCAPE`).
@@ -107,8 +121,17 @@ impl CopyStatement {
             Ok(_) => true,
             Err(_) => false,
         };
-        if has_content && !self.overwrite {
-            return Err(TarnError::TargetExists(self.target.clone()));
+        match self.existing {
+            ExistingFiles::Refuse if has_content => {
+                return Err(TarnError::TargetExists(self.target.clone()));
+            }
+            ExistingFiles::Add if target.is_file() => {
+                return Err(TarnError::Invalid(format!(
+                    "COPY: APPEND adds files to a folder, and '{}' is a file",
+                    self.target
+                )));
+            }
+            _ => {}
         }
         let parent = target
             .parent()
@@ -133,12 +156,19 @@ impl CopyStatement {
                 return Err(err);
             }
         };
-        publish(
-            &staging,
-            target,
-            &parent.join(format!(".{name}.tarn-old-{token}")),
-        )
-        .map_err(|e| TarnError::io("publish", &self.target, e))?;
+        let published = match self.existing {
+            ExistingFiles::Add if has_content => {
+                let added = add_files(&staging, target);
+                let _ = tarn_fs::remove_tree(&staging);
+                added
+            }
+            _ => publish(
+                &staging,
+                target,
+                &parent.join(format!(".{name}.tarn-old-{token}")),
+            ),
+        };
+        published.map_err(|e| TarnError::io("publish", &self.target, e))?;
         Ok(rows)
     }
 
@@ -150,7 +180,7 @@ impl CopyStatement {
         session: &SqlSession,
         frame: datafusion::prelude::DataFrame,
     ) -> Result<u64> {
-        if !self.overwrite && tarn_fs::upload::exists(&self.target).await? {
+        if self.existing == ExistingFiles::Refuse && tarn_fs::upload::exists(&self.target).await? {
             return Err(TarnError::TargetExists(self.target.clone()));
         }
         let temp = session
@@ -168,7 +198,7 @@ impl CopyStatement {
             })?;
             let rows = self.write(session, frame, &staging).await?;
             let written = tarn_fs::upload::upload(&staging, target).await?;
-            if self.overwrite {
+            if self.existing == ExistingFiles::Replace {
                 tarn_fs::upload::delete_others(target, &written).await?;
             }
             Ok(rows)
@@ -245,7 +275,7 @@ impl CopyStatement {
             file_pattern: FilePattern::default(),
             per_thread: false,
             kv_metadata: vec![],
-            overwrite: false,
+            existing: ExistingFiles::Refuse,
             header: true,
             delimiter: b',',
             quote: b'"',
@@ -255,6 +285,7 @@ impl CopyStatement {
             timestamp_format: None,
             json_array: false,
         };
+        let mut pattern = None;
         for option in options {
             let Some(Token::Word(name)) = option.first() else {
                 return Err(syntax("each option starts with its name"));
@@ -316,10 +347,20 @@ impl CopyStatement {
                             .ok_or_else(|| syntax("FILE_SIZE_BYTES takes a size above 0"))?,
                     );
                 }
-                "FILENAME_PATTERN" => copy.file_pattern = FilePattern::parse(&single()?)?,
+                "FILENAME_PATTERN" => pattern = Some(FilePattern::parse(&single()?)?),
                 "KV_METADATA" => copy.kv_metadata = key_value_pairs(&option[1..])?,
-                "OVERWRITE" | "OVERWRITE_OR_IGNORE" => {
-                    copy.overwrite = values.is_empty() || single()?.eq_ignore_ascii_case("true")
+                "OVERWRITE" | "OVERWRITE_OR_IGNORE" | "APPEND" => {
+                    let on = values.is_empty() || single()?.eq_ignore_ascii_case("true");
+                    let wanted = match name.as_str() {
+                        "APPEND" => ExistingFiles::Add,
+                        _ => ExistingFiles::Replace,
+                    };
+                    if on && copy.existing != ExistingFiles::Refuse && copy.existing != wanted {
+                        return Err(syntax("OVERWRITE and APPEND cannot both be given"));
+                    }
+                    if on {
+                        copy.existing = wanted;
+                    }
                 }
                 "HEADER" => {
                     copy.header = values.is_empty() || single()?.eq_ignore_ascii_case("true")
@@ -362,6 +403,18 @@ impl CopyStatement {
                 "COPY: KV_METADATA is written into Parquet files only".into(),
             ));
         }
+        // Appended files need names no earlier run gave: a UUID in each.
+        copy.file_pattern = match (pattern, copy.existing) {
+            (None, ExistingFiles::Add) => FilePattern::unique(),
+            (Some(pattern), ExistingFiles::Add) if !pattern.is_unique() => {
+                return Err(TarnError::Invalid(
+                    "COPY: APPEND needs a {uuid} in FILENAME_PATTERN, so that no file is \
+                     written over"
+                        .into(),
+                ));
+            }
+            (pattern, _) => pattern.unwrap_or_default(),
+        };
         if copy.row_group_size == Some(0) {
             return Err(TarnError::Invalid(
                 "COPY: ROW_GROUP_SIZE must be at least 1".into(),
@@ -389,6 +442,7 @@ impl CopyStatement {
         staging: &Path,
     ) -> Result<u64> {
         let directory = !self.partition_by.is_empty()
+            || self.existing == ExistingFiles::Add
             || self.target.ends_with('/')
             || self.per_thread
             || self.row_groups_per_file.is_some()
@@ -760,7 +814,7 @@ mod tests {
         assert_eq!(copy.partition_by, vec!["a", "b"]);
         assert_eq!(copy.parquet_compression().unwrap(), "zstd(3)");
         assert_eq!(copy.row_group_size, Some(1000));
-        assert!(copy.overwrite);
+        assert_eq!(copy.existing, ExistingFiles::Replace);
     }
 
     #[test]
@@ -794,7 +848,7 @@ mod tests {
         assert_eq!(copy.format, FileFormatKind::Csv);
         assert!(!copy.header);
         assert_eq!(copy.delimiter, b'|');
-        assert!(!copy.overwrite);
+        assert_eq!(copy.existing, ExistingFiles::Refuse);
     }
 
     #[test]

@@ -37,13 +37,21 @@ impl FilePattern {
                 "COPY: FILENAME_PATTERN '{text}' is not a file name"
             )));
         }
-        let unique = text.contains("{i}")
-            || UUID_V4.iter().any(|u| text.contains(u))
-            || text.contains(UUID_V7);
-        Ok(FilePattern(match unique {
-            true => text.to_string(),
-            false => format!("{text}{{i}}"),
-        }))
+        let pattern = FilePattern(text.to_string());
+        Ok(match text.contains("{i}") || pattern.is_unique() {
+            true => pattern,
+            false => FilePattern(format!("{text}{{i}}")),
+        })
+    }
+
+    /// DuckDB's names for appended files: a UUID each.
+    pub fn unique() -> Self {
+        FilePattern(UUID_V4[0].to_string())
+    }
+
+    /// Whether every name holds a new UUID, so that no run repeats one.
+    pub fn is_unique(&self) -> bool {
+        UUID_V4.iter().any(|u| self.0.contains(u)) || self.0.contains(UUID_V7)
     }
 
     /// The name of file `index` of a folder, with its `extension` (`parquet`, `csv.gz`).
@@ -88,6 +96,53 @@ pub fn name_files(folder: &Path, pattern: &FilePattern) -> std::io::Result<()> {
             folder.join(name),
             folder.join(pattern.name(index, extension)),
         )?;
+    }
+    Ok(())
+}
+
+/// Moves the files written under `staging` into the folder `target`, at the same places
+/// (partition folders made as needed). Should one not move, those moved are taken out again, so
+/// the folder holds all the new files or none.
+pub fn add_files(staging: &Path, target: &Path) -> std::io::Result<()> {
+    let mut files = Vec::new();
+    files_under(staging, Path::new(""), &mut files)?;
+    let mut moved = Vec::with_capacity(files.len());
+    for relative in files {
+        let to = target.join(&relative);
+        let outcome = match to.parent() {
+            Some(folder) => std::fs::create_dir_all(folder),
+            None => Ok(()),
+        }
+        .and_then(|()| match to.try_exists()? {
+            // Names hold UUIDs, so this is a repeat of a UUID: never write over a file.
+            true => Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists)),
+            false => std::fs::rename(staging.join(&relative), &to),
+        });
+        if let Err(err) = outcome {
+            for done in moved {
+                let _ = std::fs::remove_file(done);
+            }
+            return Err(err);
+        }
+        moved.push(to);
+    }
+    Ok(())
+}
+
+/// The files under `folder`, by their paths relative to `staging`'s root (`relative`).
+fn files_under(
+    folder: &Path,
+    relative: &Path,
+    files: &mut Vec<std::path::PathBuf>,
+) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(folder)? {
+        let entry = entry?;
+        let path = relative.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            files_under(&entry.path(), &path, files)?;
+        } else {
+            files.push(path);
+        }
     }
     Ok(())
 }

@@ -1988,6 +1988,74 @@ async fn copy_shards_by_row_groups_or_threads() {
 }
 
 #[tokio::test]
+async fn copy_append_adds_files_beside_a_folders_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session();
+    let local = dir.path().join("days").display().to_string();
+    for target in [local.as_str(), "memory://appends/days"] {
+        let copy = |day: i32, options: &str| {
+            format!(
+                "COPY (SELECT {day} AS day, {day} % 2 AS odd) TO '{target}' \
+                 (FORMAT parquet, PARTITION_BY (odd){options})"
+            )
+        };
+        query(&mut s, &copy(1, "")).await;
+        let refused = error(&mut s, &copy(2, "")).await;
+        assert!(refused.contains("already exists"), "{refused}");
+        query(&mut s, &copy(2, ", APPEND")).await;
+        query(
+            &mut s,
+            &copy(3, ", APPEND, FILENAME_PATTERN 'run_{uuidv7}'"),
+        )
+        .await;
+        // As DuckDB 2.0 answers: the first run's files as they were, each appended run's
+        // under a UUID, in the partition its rows belong to.
+        assert_eq!(
+            query(
+                &mut s,
+                &format!(
+                    "SELECT odd, list(day ORDER BY day), \
+                     list(regexp_replace(parse_filename(filename), '[0-9a-f-]{{36}}', 'UUID') \
+                     ORDER BY day) FROM read_parquet('{target}/*/*.parquet', filename => true) \
+                     GROUP BY odd ORDER BY odd"
+                )
+            )
+            .await,
+            [
+                ["0", "[2]", "[UUID.parquet]"],
+                ["1", "[1, 3]", "[data_0.parquet, run_UUID.parquet]"]
+            ],
+            "{target}"
+        );
+    }
+    let file = dir.path().join("one.parquet");
+    query(
+        &mut s,
+        &format!("COPY (SELECT 1 AS a) TO '{}'", file.display()),
+    )
+    .await;
+    for (options, message) in [
+        ("APPEND", "APPEND adds files to a folder"),
+        (
+            "APPEND, FILENAME_PATTERN 'a_{i}'",
+            "APPEND needs a {uuid} in FILENAME_PATTERN",
+        ),
+        (
+            "APPEND, OVERWRITE",
+            "OVERWRITE and APPEND cannot both be given",
+        ),
+    ] {
+        let sql = format!("COPY (SELECT 2 AS a) TO '{}' ({options})", file.display());
+        let err = error(&mut s, &sql).await;
+        assert!(err.contains(message), "{options}: {err}");
+    }
+    assert_eq!(
+        query(&mut s, &format!("SELECT a FROM '{}'", file.display())).await,
+        [["1"]]
+    );
+}
+
+#[tokio::test]
 async fn copy_shards_by_size_under_a_file_pattern() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = session();
