@@ -116,7 +116,8 @@ impl Relation {
     }
 }
 
-/// The session's schemas, by database and name, with whether each is DuckDB's own.
+/// The session's schemas (less those Tarn keeps for itself) as (database, schema), in order
+/// ignoring case.
 fn session_schemas(state: &SessionState) -> Vec<(String, String)> {
     let catalogs = state.catalog_list();
     let mut names: Vec<(String, String)> = catalogs
