@@ -324,6 +324,83 @@ impl Declared {
     }
 }
 
+/// What `EXPORT DATABASE` writes of a session's default database: its own schemas (not those
+/// `ATTACH` made over files), and the tables (in memory) and views in them, each with the
+/// statement that makes it (a table's as the table is now, a view's as written).
+pub(super) struct SessionDefinitions {
+    /// Schemas other than the default one, by name.
+    pub schemas: Vec<String>,
+    pub tables: Vec<Definition>,
+    pub views: Vec<Definition>,
+}
+
+/// A table or view and the statement that makes it.
+pub(super) struct Definition {
+    pub schema: String,
+    pub name: String,
+    /// The name as a statement writes it (qualified, quoted where it must be).
+    pub written_name: String,
+    pub statement: String,
+    pub table: Arc<dyn TableProvider>,
+}
+
+pub(super) async fn session_definitions(state: &SessionState) -> Result<SessionDefinitions> {
+    let all = relations(
+        state,
+        &[TableType::Base, TableType::Temporary, TableType::View],
+    )
+    .await?;
+    let over_files = |r: &Relation| {
+        r.table.table_type() != TableType::View && r.table.downcast_ref::<MemTable>().is_none()
+    };
+    let attached: Vec<&str> = all
+        .iter()
+        .filter(|r| over_files(r))
+        .map(|r| r.schema.as_str())
+        .collect();
+    let own =
+        |r: &&Relation| r.database == DEFAULT_CATALOG && !attached.contains(&r.schema.as_str());
+    let definition = |r: &Relation, statement: String| Definition {
+        schema: r.schema.clone(),
+        name: r.name.clone(),
+        written_name: r.written_name(),
+        statement,
+        table: Arc::clone(&r.table),
+    };
+    let tables = all
+        .iter()
+        .filter(own)
+        .filter(|r| r.table.table_type() != TableType::View)
+        .map(|r| definition(r, Declared::of(r, state).create_table(r)))
+        .collect();
+    let views = all
+        .iter()
+        .filter(own)
+        .filter_map(|r| Some(definition(r, view_statement(r)?)))
+        .collect();
+    let schemas = session_schemas(state)
+        .into_iter()
+        .filter(|(database, schema)| {
+            database == DEFAULT_CATALOG
+                && schema != DEFAULT_SCHEMA
+                && !attached.contains(&schema.as_str())
+        })
+        .map(|(_, schema)| schema)
+        .collect();
+    Ok(SessionDefinitions {
+        schemas,
+        tables,
+        views,
+    })
+}
+
+/// The statement that made a view, ended by `;` as DuckDB writes it; `None` for any other
+/// relation.
+fn view_statement(relation: &Relation) -> Option<String> {
+    let definition = relation.table.downcast_ref::<ViewTable>()?.definition()?;
+    Some(format!("{};", definition.trim_end().trim_end_matches(';')))
+}
+
 /// `duckdb_tables()`: each table, with its size in rows and the statement that makes it.
 async fn tables(state: &SessionState) -> Result<Arc<dyn TableProvider>> {
     let relations = relations(state, TABLES).await?;
@@ -370,11 +447,7 @@ async fn tables(state: &SessionState) -> Result<Arc<dyn TableProvider>> {
 /// `duckdb_views()`: each view with the statement that made it.
 async fn views(state: &SessionState) -> Result<Arc<dyn TableProvider>> {
     let relations = relations(state, VIEWS).await?;
-    let sql = relations.iter().map(|relation| {
-        let definition = relation.table.downcast_ref::<ViewTable>()?.definition()?;
-        let definition = definition.trim_end().trim_end_matches(';');
-        Some(format!("{definition};"))
-    });
+    let sql = relations.iter().map(view_statement);
     let column_count = relations
         .iter()
         .map(|relation| relation.table.schema().fields().len() as i64);

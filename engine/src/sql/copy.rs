@@ -133,22 +133,7 @@ impl CopyStatement {
             }
             _ => {}
         }
-        let parent = target
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        std::fs::create_dir_all(&parent)
-            .map_err(|e| TarnError::io("create folder", parent.display().to_string(), e))?;
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| {
-                TarnError::Invalid(format!("'{}' is not a file or folder name", self.target))
-            })?;
-        let token = uuid::Uuid::new_v4().simple().to_string();
-        let staging = parent.join(format!(".{name}.tarn-staging-{token}"));
-
+        let staging = staging_beside(target)?;
         let rows = match self.write(session, frame, &staging).await {
             Ok(rows) => rows,
             Err(err) => {
@@ -162,11 +147,7 @@ impl CopyStatement {
                 let _ = tarn_fs::remove_tree(&staging);
                 added
             }
-            _ => publish(
-                &staging,
-                target,
-                &parent.join(format!(".{name}.tarn-old-{token}")),
-            ),
+            _ => publish_staged(&staging, target),
         };
         published.map_err(|e| TarnError::io("publish", &self.target, e))?;
         Ok(rows)
@@ -695,7 +676,36 @@ fn one_character(option: &str, value: &str) -> Result<u8> {
 
 /// Moves the finished staging output to the target; an old target is moved aside first and
 /// deleted only once the new one is in place (and put back if that move fails).
-fn publish(staging: &Path, target: &Path, aside: &Path) -> std::io::Result<()> {
+/// A hidden path beside `target` to write its new content under (its folder made if need be),
+/// unique to this write.
+pub(super) fn staging_beside(target: &Path) -> Result<PathBuf> {
+    let parent = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    std::fs::create_dir_all(&parent)
+        .map_err(|e| TarnError::io("create folder", parent.display().to_string(), e))?;
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| {
+            TarnError::Invalid(format!(
+                "'{}' is not a file or folder name",
+                target.display()
+            ))
+        })?;
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    Ok(parent.join(format!(".{name}.tarn-staging-{token}")))
+}
+
+/// Renames the complete `staging` (from [`staging_beside`]) into place as `target`; what
+/// `target` held is set aside first and removed once the new content is in place, or put back
+/// if it cannot be.
+pub(super) fn publish_staged(staging: &Path, target: &Path) -> std::io::Result<()> {
+    let mut aside = staging.as_os_str().to_owned();
+    aside.push("-old");
+    let aside = Path::new(&aside);
     let had_old = target.exists();
     if had_old {
         std::fs::rename(target, aside)?;

@@ -44,6 +44,7 @@ mod epoch;
 mod error_function;
 mod expand;
 mod explain;
+mod export_database;
 mod file_contents;
 mod file_schemas;
 pub(crate) mod files;
@@ -237,6 +238,11 @@ impl SqlSession {
     }
 
     /// The DataFusion context, for registering tables and functions.
+    /// Whether a transaction BEGIN opened is still open.
+    pub fn in_transaction(&self) -> bool {
+        self.transaction.is_some()
+    }
+
     pub fn context(&self) -> &SessionContext {
         &self.ctx
     }
@@ -373,6 +379,17 @@ impl SqlSession {
                     None => copy::copy(self, statement).await,
                 };
             }
+            "EXPORT" | "IMPORT" => match export_database::DatabaseStatement::of(statement)? {
+                Some(export_database::DatabaseStatement::Export { folder, format }) => {
+                    export_database::export(self, &folder, format).await?;
+                    return Ok(empty_stream());
+                }
+                Some(export_database::DatabaseStatement::Import { folder }) => {
+                    Box::pin(export_database::import(self, &folder)).await?;
+                    return Ok(empty_stream());
+                }
+                None => {}
+            },
             "PIVOT" => return pivot::pivot(self, statement).await,
             "UNPIVOT" => return pivot::unpivot(self, statement).await,
             "INSERT" => {

@@ -162,6 +162,44 @@ impl Sequences {
         Ok(true)
     }
 
+    /// Each sequence as the `CREATE SEQUENCE` that makes it as it stands, by name: starting at
+    /// the value its next `nextval` gives (a spent one at its last value).
+    pub fn definitions(&self) -> Vec<String> {
+        let by_name = self.by_name.lock().expect("sequence lock");
+        let mut names: Vec<&String> = by_name.keys().collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|name| {
+                let sequence = &by_name[name];
+                let last = match sequence.increment > 0 {
+                    true => sequence.max,
+                    false => sequence.min,
+                };
+                format!(
+                    "CREATE SEQUENCE {name} START {} INCREMENT BY {} MINVALUE {} MAXVALUE {}{};",
+                    sequence.next.unwrap_or(last),
+                    sequence.increment,
+                    sequence.min,
+                    sequence.max,
+                    if sequence.cycle { " CYCLE" } else { "" },
+                )
+            })
+            .collect()
+    }
+
+    /// The sequences' names, as kept (lower case).
+    pub fn names(&self) -> Vec<String> {
+        let by_name = self.by_name.lock().expect("sequence lock");
+        by_name.keys().cloned().collect()
+    }
+
+    /// Drops every sequence but those named in `names` (as [`Self::names`] gave them).
+    pub fn retain(&self, names: &[String]) {
+        let mut by_name = self.by_name.lock().expect("sequence lock");
+        by_name.retain(|name, _| names.contains(name));
+    }
+
     /// `DROP SEQUENCE`.
     pub fn remove(&self, name: &ObjectName, if_exists: bool) -> Result<()> {
         let removed = self

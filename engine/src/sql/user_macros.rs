@@ -88,6 +88,34 @@ impl UserMacros {
         Ok(())
     }
 
+    /// Each macro as the `CREATE MACRO` that makes it, by name.
+    pub(super) fn definitions(&self) -> Vec<String> {
+        let mut macros: Vec<&Macro> = self.by_name.values().collect();
+        macros.sort_by_key(|m| m.name.to_lowercase());
+        macros
+            .into_iter()
+            .map(|m| {
+                let parameters: Vec<String> = m
+                    .parameters
+                    .iter()
+                    .map(|p| match &p.default_expr {
+                        Some(default) => format!("{} := {default}", p.name),
+                        None => p.name.to_string(),
+                    })
+                    .collect();
+                let body = match &m.body {
+                    Body::Scalar(expr) => expr.to_string(),
+                    Body::Table(query) => format!("TABLE {query}"),
+                };
+                format!(
+                    "CREATE MACRO {}({}) AS {body};",
+                    m.name,
+                    parameters.join(", ")
+                )
+            })
+            .collect()
+    }
+
     /// Removes a macro (`DROP MACRO [TABLE] [IF EXISTS] name`).
     pub(super) fn drop(&mut self, name: &str, if_exists: bool) -> Result<()> {
         match self.by_name.remove(&name.to_lowercase()) {

@@ -929,3 +929,97 @@ async fn current_setting_reads_what_set_changed() {
         assert!(err.contains(message), "{sql}: {err}");
     }
 }
+
+#[tokio::test]
+async fn export_and_import_database_keep_a_sessions_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("db").display().to_string();
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE SEQUENCE ids START 10; \
+         CREATE TABLE t(id BIGINT DEFAULT nextval('ids') PRIMARY KEY, s VARCHAR DEFAULT 'x', \
+         n INT CHECK (n > 0), l INT[], st STRUCT(a INT, b VARCHAR), d DECIMAL(10,2), ts TIMESTAMP); \
+         INSERT INTO t(s, n, l, st, d, ts) VALUES ('a', 5, [1, 2], {'a': 1, 'b': 'q'}, 1.25, \
+         TIMESTAMP '2024-01-02 03:04:05'), (NULL, 7, NULL, NULL, NULL, NULL); \
+         CREATE SCHEMA raw; CREATE TABLE raw.\"my docs\" AS SELECT i, 'd' || i AS txt FROM range(3) t(i); \
+         CREATE VIEW z AS SELECT id, n * 2 AS n2 FROM t; CREATE VIEW a_v AS SELECT * FROM z WHERE n2 > 10; \
+         CREATE MACRO add1(x, y := 1) AS x + y; \
+         CREATE MACRO top(k) AS TABLE SELECT * FROM t ORDER BY id LIMIT k",
+    )
+    .await;
+    query(&mut s, &format!("EXPORT DATABASE '{folder}'")).await;
+    let again = error(&mut s, &format!("EXPORT DATABASE '{folder}'")).await;
+    assert!(again.contains("already exists"), "{again}");
+
+    // A new session gets the same tables (rows, types, keys, defaults, checks), views, macros and
+    // sequences (going on from where they were).
+    let mut copy = session();
+    query(&mut copy, &format!("IMPORT DATABASE '{folder}'")).await;
+    let same = "SELECT *, typeof(l), typeof(st), typeof(d) FROM t ORDER BY id";
+    assert_eq!(query(&mut copy, same).await, query(&mut s, same).await);
+    let cases: &[(&str, &[&[&str]])] = &[
+        (
+            "SELECT * FROM raw.\"my docs\" ORDER BY i",
+            &[&["0", "d0"], &["1", "d1"], &["2", "d2"]],
+        ),
+        ("SELECT * FROM a_v", &[&["11", "14"]]),
+        (
+            "SELECT add1(1), add1(1, 5), (SELECT count(*) FROM top(1))",
+            &[&["2", "6", "1"]],
+        ),
+        (
+            "INSERT INTO t(n) VALUES (3) RETURNING id, s",
+            &[&["12", "x"]],
+        ),
+    ];
+    for (sql, expected) in cases {
+        assert_eq!(query(&mut copy, sql).await, *expected, "{sql}");
+    }
+    for (sql, message) in [
+        (
+            "INSERT INTO t(id, n) VALUES (10, 1)",
+            "Duplicate key \"id: 10\"",
+        ),
+        ("INSERT INTO t(n) VALUES (0)", "CHECK((n > 0))"),
+    ] {
+        let err = error(&mut copy, sql).await;
+        assert!(err.contains(message), "{sql}: {err}");
+    }
+
+    // An import that fails leaves the session as it was, sequences included, and names the
+    // statement; once the clash is gone it runs.
+    let mut clash = session();
+    query(&mut clash, "CREATE TABLE t(a INT)").await;
+    let err = error(&mut clash, &format!("IMPORT DATABASE '{folder}'")).await;
+    assert!(err.contains("schema.sql: `CREATE TABLE t("), "{err}");
+    let left = "SELECT count(*) FROM duckdb_tables() WHERE table_name <> 't'";
+    assert_eq!(query(&mut clash, left).await, [["0"]]);
+    query(&mut clash, "DROP TABLE t").await;
+    query(&mut clash, &format!("IMPORT DATABASE '{folder}'")).await;
+    assert_eq!(query(&mut clash, "SELECT nextval('ids')").await, [["12"]]);
+
+    // CSV files keep the values too, read back into the declared types; nested ones they cannot
+    // carry, so such a table is refused.
+    let csv = dir.path().join("csv").display().to_string();
+    let err = error(&mut s, &format!("EXPORT DATABASE '{csv}' (FORMAT csv)")).await;
+    assert!(err.contains("table t has nested columns (l, st)"), "{err}");
+    assert!(!std::path::Path::new(&csv).exists());
+    let mut flat = session();
+    query(
+        &mut flat,
+        "CREATE TABLE f(id INT PRIMARY KEY, s VARCHAR, d DECIMAL(10,2), ts TIMESTAMP, day DATE); \
+         INSERT INTO f VALUES (1, 'a,b \"q\"', 1.25, TIMESTAMP '2024-01-02 03:04:05', \
+         DATE '2024-02-29'), (2, NULL, NULL, NULL, NULL)",
+    )
+    .await;
+    query(&mut flat, &format!("EXPORT DATABASE '{csv}' (FORMAT csv)")).await;
+    assert!(std::path::Path::new(&csv).join("f.csv").exists());
+    let mut from_csv = session();
+    query(&mut from_csv, &format!("IMPORT DATABASE '{csv}'")).await;
+    let same = "SELECT *, typeof(d), typeof(ts), typeof(day) FROM f ORDER BY id";
+    assert_eq!(
+        query(&mut from_csv, same).await,
+        query(&mut flat, same).await
+    );
+}
