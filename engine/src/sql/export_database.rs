@@ -5,10 +5,11 @@
 //! 'file'` per table) and a data file per table; the import runs the two scripts.
 //!
 //! Files are Parquet unless `FORMAT csv` is given (DuckDB's default is CSV): Parquet keeps every
-//! type as it was, where CSV cannot carry lists, structs or maps back (such a table is refused). The export appears whole or not at all (written under a staging name beside
-//! the folder, then renamed), and refuses a folder that holds files. The import runs in a
-//! transaction of its own, so a failing statement leaves the session's tables, views and macros
-//! as they were, and names the file and statement.
+//! type as it was, where CSV cannot carry lists, structs or maps back (such a table is
+//! refused). The export appears whole or not at all (written under a staging name beside the
+//! folder, then renamed), and refuses a folder that holds files. The import runs in a
+//! transaction of its own, so a failing statement leaves the session's tables, views, macros
+//! and sequences as they were, and names the file and statement.
 
 use std::path::Path;
 
