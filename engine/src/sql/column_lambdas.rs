@@ -51,7 +51,7 @@ pub fn star_conditions(sql: &str) -> Result<String> {
         tokens.splice(i..end, replacement);
         i += inserted;
     }
-    Ok(tokens.iter().map(|t| t.to_string()).collect())
+    Ok(super::tokens::written(&tokens))
 }
 
 /// At `tokens[at]`, a select list's `*` and a condition on names after it: where they end,

@@ -743,7 +743,7 @@ pub(super) fn matching_paren(tokens: &[Token], open: usize) -> Option<usize> {
 pub(super) fn join_tokens(tokens: &[Token]) -> String {
     tokens
         .iter()
-        .map(|t| t.to_string())
+        .map(super::tokens::token_text)
         .collect::<Vec<_>>()
         .join(" ")
 }

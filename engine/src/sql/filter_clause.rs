@@ -36,7 +36,7 @@ pub fn insert_where(sql: &str) -> Result<String> {
         }
         i += 1;
     }
-    Ok(tokens.iter().map(|t| t.to_string()).collect())
+    Ok(super::tokens::written(&tokens))
 }
 
 #[cfg(test)]

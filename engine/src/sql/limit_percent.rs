@@ -52,7 +52,7 @@ pub(super) fn mark(sql: &str) -> Result<String> {
         }
         i += 1;
     }
-    Ok(tokens.iter().map(|t| t.to_string()).collect())
+    Ok(super::tokens::written(&tokens))
 }
 
 /// Whether the token at `at` ends a limit as a percent sign: `PERCENT`, or a `%` followed by

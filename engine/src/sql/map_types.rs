@@ -49,7 +49,7 @@ pub fn as_marked_structs(sql: &str) -> Result<String> {
         i += 1;
     }
     Ok(match changed {
-        true => tokens.iter().map(|t| t.to_string()).collect(),
+        true => super::tokens::written(&tokens),
         false => sql.to_string(),
     })
 }

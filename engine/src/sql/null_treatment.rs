@@ -41,7 +41,7 @@ pub fn after_the_call(sql: &str) -> Result<String> {
             _ => i += 1,
         }
     }
-    Ok(tokens.iter().map(|t| t.to_string()).collect())
+    Ok(super::tokens::written(&tokens))
 }
 
 #[cfg(test)]

@@ -146,7 +146,7 @@ pub fn normalize(sql: &str) -> Result<String> {
         }
         i += 1;
     }
-    Ok(tokens.iter().map(|t| t.to_string()).collect())
+    Ok(super::tokens::written(&tokens))
 }
 
 fn clause_tokens(clause: &str) -> Vec<Token> {

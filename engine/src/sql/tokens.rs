@@ -1,7 +1,34 @@
 //! Helpers for the passes that rewrite DuckDB syntax sqlparser cannot read at the token level,
 //! before parsing (`samples`, `expand::mark_renames`, `filter_clause`, `copy`).
 
+use std::borrow::Cow;
+
 use datafusion::sql::sqlparser::tokenizer::Token;
+
+/// A token as SQL text that reads back as the same token. sqlparser's `Display` writes a
+/// string's or a quoted name's text between its quotes as the token holds it, unescaped: the
+/// string `'it''s'`, held as `it's`, came back as `'it's'`, and a statement a pass rewrote at
+/// the token level no longer parsed.
+pub fn token_text(token: &Token) -> Cow<'_, str> {
+    let quoted = |quote: char, text: &str| {
+        let doubled = format!("{quote}{quote}");
+        format!("{quote}{}{quote}", text.replace(quote, &doubled))
+    };
+    match token {
+        Token::SingleQuotedString(text) => Cow::Owned(quoted('\'', text)),
+        Token::NationalStringLiteral(text) => Cow::Owned(format!("N{}", quoted('\'', text))),
+        Token::Word(word) => match word.quote_style {
+            Some(quote @ ('"' | '`')) => Cow::Owned(quoted(quote, &word.value)),
+            _ => Cow::Owned(token.to_string()),
+        },
+        other => Cow::Owned(other.to_string()),
+    }
+}
+
+/// Tokens written back as SQL text (see [`token_text`]).
+pub fn written(tokens: &[Token]) -> String {
+    tokens.iter().map(token_text).collect()
+}
 
 /// The index of the first token at or after `i` that is not whitespace (or a comment).
 pub fn skip_whitespace(tokens: &[Token], mut i: usize) -> usize {
@@ -21,4 +48,21 @@ pub fn previous_significant(tokens: &[Token], i: usize) -> Option<usize> {
 /// Whether `token` is the unquoted word `keyword`, in any case (`"filter"` quoted is a name).
 pub fn is_keyword(token: &Token, keyword: &str) -> bool {
     matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(keyword))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_tokens_read_back_as_the_same_tokens() {
+        for sql in [
+            r#"SELECT 'it''s', N'o''k', "a""b", `c``d` FROM t"#,
+            "SELECT '' AS \"\", x",
+        ] {
+            let tokens = crate::sql::tokenize(sql).unwrap();
+            assert_eq!(written(&tokens), sql);
+            assert_eq!(crate::sql::tokenize(&written(&tokens)).unwrap(), tokens);
+        }
+    }
 }

@@ -2155,3 +2155,46 @@ async fn copy_shards_by_size_under_a_file_pattern() {
         assert!(!target.exists(), "{options}");
     }
 }
+
+#[tokio::test]
+async fn quoted_text_survives_the_passes_that_rewrite_tokens() {
+    let mut s = session();
+    query(&mut s, "CREATE TABLE people(id INT, name VARCHAR); INSERT INTO people VALUES (1, 'O''Brien'), (2, 'x\"y')").await;
+    // Each pass that rewrites DuckDB syntax before parsing wrote a string's quote back undoubled.
+    let cases = [
+        "SELECT count(*) FILTER (WHERE name = 'O''Brien') FROM people",
+        "SELECT name FROM people WHERE name = 'O''Brien' LIMIT 100%",
+        "SELECT name FROM people USING SAMPLE 100% WHERE name = 'O''Brien'",
+        "SELECT first(name IGNORE NULLS) FROM people WHERE name = 'O''Brien'",
+        "SELECT a.name FROM people a ASOF JOIN people b ON a.id >= b.id WHERE a.name = 'O''Brien'",
+        "SELECT CAST({'n': name} AS STRUCT(n VARCHAR, m MAP(INT, INT))).n FROM people WHERE name = 'O''Brien'",
+        "SELECT \"n\"\"q\" FROM (SELECT name AS \"n\"\"q\" FROM people WHERE name = 'O''Brien') LIMIT 100%",
+    ];
+    for sql in cases {
+        let answer = query(&mut s, sql).await;
+        assert!(
+            answer == [["1"]] || answer == [["O'Brien"]],
+            "{sql}: {answer:?}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("names.csv");
+    query(
+        &mut s,
+        &format!(
+            "COPY (SELECT name FROM people WHERE name = 'O''Brien') TO '{}'",
+            file.display()
+        ),
+    )
+    .await;
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "name\nO'Brien\n");
+    query(
+        &mut s,
+        "INSERT INTO people BY NAME SELECT 'it''s' AS name, 3 AS id",
+    )
+    .await;
+    assert_eq!(
+        query(&mut s, "SELECT name FROM people WHERE id = 3").await,
+        [["it's"]]
+    );
+}

@@ -97,7 +97,7 @@ pub fn mark(sql: &str) -> Result<String> {
         tokens.splice(i + 1..next, [Token::Whitespace(Whitespace::Space)]);
         i += 1;
     }
-    Ok(tokens.iter().map(|t| t.to_string()).collect())
+    Ok(crate::sql::tokens::written(&tokens))
 }
 
 /// The index of the `ON` or `USING` that ends the relation starting at `start` (outside any
