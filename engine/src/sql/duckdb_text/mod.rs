@@ -16,9 +16,13 @@
 //!   as above (Arrow writes a NULL inside as nothing, quotes no field name, writes no `=`, and
 //!   its CSV writer refuses them).
 //! * BLOBs: printable ASCII as itself, other bytes as `\xAB` (Arrow: every byte in hex).
+//!
+//! The text of lists, structs and maps also reads back ([`nested_text_as_json`]), for casts of
+//! text to those types.
 
 mod nested;
 mod numbers;
+mod read;
 mod temporal;
 
 use datafusion::arrow::array::ArrayRef;
@@ -29,6 +33,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
+pub use read::as_json as nested_text_as_json;
 pub use temporal::timestamp_text;
 
 use super::text_functions::call_value;

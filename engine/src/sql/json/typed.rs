@@ -1,5 +1,6 @@
 //! JSON text read straight into Arrow arrays of a given type, in one pass over each document
-//! (`CAST(j AS STRUCT(...))`, `json_transform`). No document tree is built: each value goes
+//! (`CAST(j AS STRUCT(...))`, `json_transform`); text that is not JSON but DuckDB's own for the
+//! type (`{'a': 1, 'b': x}`) is read through its JSON (`duckdb_text::nested_text_as_json`). No document tree is built: each value goes
 //! into the column of its place in the type as the parser reaches it, and the members the
 //! type does not name are checked and skipped. Building a tree, fitting it to the type,
 //! writing it out again and decoding that with arrow-json made `json_transform` twelve times
@@ -46,13 +47,15 @@ pub fn decode(texts: &StringArray, target: &DataType, lenient: bool) -> Result<A
         }
         let text = texts.value(row);
         let before = column.len();
-        let mut reader = serde_json::Deserializer::from_str(text);
-        let fill = Fill {
-            column: &mut column,
-            lenient,
-            misfit: &mut misfit,
-        };
-        let read = fill.deserialize(&mut reader).and_then(|()| reader.end());
+        let mut read = fill_from(text, &mut column, lenient, &mut misfit);
+        // Not JSON, but maybe DuckDB's own text for the type (`['a b', c]`, `{'a': 1}`).
+        if read.is_err()
+            && misfit.is_none()
+            && let Some(json) = crate::sql::duckdb_text::nested_text_as_json(text, target)
+        {
+            column.truncate(before);
+            read = fill_from(&json, &mut column, lenient, &mut misfit);
+        }
         let Err(err) = read else { continue };
         if let Some(reason) = misfit.take() {
             return exec_err!(
@@ -64,17 +67,34 @@ pub fn decode(texts: &StringArray, target: &DataType, lenient: bool) -> Result<A
         if !lenient {
             let bad = Malformed::new(text, &err);
             return exec_err!(
-                "CAST to {}: malformed JSON at byte {} ({}) of '{}'",
+                "CAST to {}: '{}' is neither JSON nor DuckDB's text for the type (malformed JSON \
+                 at byte {}: {})",
                 sql_type_name(target),
+                shown(text),
                 bad.byte,
-                bad.reason,
-                shown(text)
+                bad.reason
             );
         }
         column.truncate(before);
         column.push_null();
     }
     column.finish(lenient)
+}
+
+/// Reads one document into `column`.
+fn fill_from(
+    text: &str,
+    column: &mut Column,
+    lenient: bool,
+    misfit: &mut Option<String>,
+) -> serde_json::Result<()> {
+    let mut reader = serde_json::Deserializer::from_str(text);
+    let fill = Fill {
+        column,
+        lenient,
+        misfit,
+    };
+    fill.deserialize(&mut reader).and_then(|()| reader.end())
 }
 
 /// The values read so far for one place in the type.
