@@ -311,6 +311,7 @@ async fn duckdb_text_casts_to_lists_structs_and_maps() {
             "[{'a': [1]}, NULL]",
         ),
         ("TRY_CAST('[1, x]' AS INT[])", "[1, NULL]"),
+        ("CAST('[2024-01-02, NULL]' AS DATE[])", "[2024-01-02, NULL]"),
     ];
     for (cast, text) in cases {
         let sql = format!("SELECT CAST({cast} AS VARCHAR)");

@@ -101,3 +101,21 @@ CREATE TABLE t AS SELECT * FROM (VALUES (0, '-inf'::DOUBLE), (1, -0.0)) v(id, x)
 CREATE TABLE t AS SELECT * FROM (VALUES (0, 255), (1, -1), (2, -128), (3, NULL)) v(id, x); SELECT id, CAST(x AS VARCHAR) AS y, typeof(x) FROM t ORDER BY id
 CREATE TABLE t AS SELECT * FROM (VALUES (0, DATE '1999-12-31'), (1, NULL), (2, DATE '2024-01-02')) v(id, x); SELECT id, CAST(x AS FLOAT) AS y FROM t ORDER BY id
 CREATE TABLE t AS SELECT * FROM (VALUES (0, NULL), (1, DATE '2024-01-02'), (2, DATE '1999-12-31')) v(id, x); SELECT id, x::TIME::VARCHAR AS y FROM t ORDER BY id
+select cast('[a, b c, NULL, ''NULL'', '''']' as varchar[]) as l
+select cast('["x, y", ''it\''s'']' as varchar[]) as l
+select cast('{''a'': 1, ''b'': q}' as struct(a int, b varchar)) as s
+select cast('{a: 1}' as struct(a int, b varchar)) as s
+select cast('(1, a)' as struct(x int, y varchar)) as s
+select cast('{k1=1, k2=NULL}' as map(varchar, int)) as m
+select cast('[{''a'': [1]}, NULL]' as struct(a int[])[]) as l
+select try_cast('[1, x]' as int[]) as l
+select cast('[true, false, NULL]' as boolean[]) as l
+select cast('[1.5, -2e3]' as double[]) as l
+select cast('[2024-01-02, NULL]' as date[]) as l
+select cast('[''2024-01-02 03:04:05'']' as timestamp[]) as l
+create table t as select {'a': 1, 'b': ['it''s', 'x, y', NULL, 'NULL', '']} as x; select cast(cast(x as varchar) as struct(a int, b varchar[])) = x as same from t
+create table t as select map {1: [date '2024-01-01'], 2: NULL} as x; select cast(cast(x as varchar) as map(int, date[])) = x as same from t
+create table people(id int, name varchar); insert into people values (1, 'O''Brien'); select count(*) filter (where name = 'O''Brien') as n from people
+create table people(id int, name varchar); insert into people values (1, 'O''Brien'); select a.name from people a asof join people b on a.id >= b.id where a.name = 'O''Brien'
+create table people(id int, name varchar); insert into people values (1, 'O''Brien'); select name from people where name = 'O''Brien' limit 100%
+select cast('[1, x]' as int[]) as l

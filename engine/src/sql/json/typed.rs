@@ -48,11 +48,14 @@ pub fn decode(texts: &StringArray, target: &DataType, lenient: bool) -> Result<A
         let text = texts.value(row);
         let before = column.len();
         let mut read = fill_from(text, &mut column, lenient, &mut misfit);
-        // Not JSON, but maybe DuckDB's own text for the type (`['a b', c]`, `{'a': 1}`).
+        // Not JSON, but maybe DuckDB's own text for the type (`['a b', c]`, `{'a': 1}`); a
+        // value read before the text stopped being JSON may have misfit (`[2024-01-02]` starts
+        // with the number 2024).
         if read.is_err()
-            && misfit.is_none()
+            && serde_json::from_str::<IgnoredAny>(text).is_err()
             && let Some(json) = crate::sql::duckdb_text::nested_text_as_json(text, target)
         {
+            misfit = None;
             column.truncate(before);
             read = fill_from(&json, &mut column, lenient, &mut misfit);
         }
