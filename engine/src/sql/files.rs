@@ -480,13 +480,15 @@ impl ScanSpec {
             true => as_text(&schema),
             false => schema.clone(),
         };
-        // DataFusion reads a listing's files in name order; files named out of that order
-        // (`read_parquet(['b.parquet', 'a.parquet'])`) are read one by one, in the order given,
-        // as DuckDB reads them.
-        let out_of_name_order = !files
+        // DataFusion reads a listing's files in name order, and a file two paths name once;
+        // files named out of that order (`read_parquet(['b.parquet', 'a.parquet'])`) or more
+        // than once (`['a.parquet', 'a.parquet']`) are read one by one, in the order given, as
+        // DuckDB reads them.
+        let locations: Vec<_> = files
             .iter()
             .flat_map(|(_, listed)| listed.iter().map(|meta| &meta.location))
-            .is_sorted();
+            .collect();
+        let out_of_name_order = !locations.is_sorted_by(|a, b| a < b);
         let table: Arc<dyn TableProvider> =
             if self.options.filename || narrowed || out_of_name_order {
                 self.file_by_file(&options, scanned, &files, self.options.filename)?

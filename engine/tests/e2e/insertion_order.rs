@@ -239,6 +239,18 @@ async fn files_of_a_glob_are_read_in_name_order_and_a_lists_in_its_order() {
         .filter(|n| n % 7 == 0)
         .collect();
     assert_eq!(listed, expected);
+    // A file named twice is read twice, as in DuckDB (DataFusion's listing reads it once).
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT count(*) FROM read_parquet(['{0}/a.parquet', '{0}/a.parquet', '{0}/[ab].parquet'])",
+                parts.display()
+            ),
+        )
+        .await,
+        [["400000"]]
+    );
 }
 
 #[tokio::test]
