@@ -185,10 +185,16 @@ impl ScanOptions {
     }
 
     /// An inferred schema with the names and types the options give: DuckDB's `column0`,
-    /// `column1`, ... for a CSV file without a header (DataFusion's are `column_1`, ...), then
-    /// `names` in order, `types` by name, and VARCHAR for all with `all_varchar`. The CSV
-    /// reader takes a file's columns by position, so a new name or type is read as such.
-    fn adjusted(&self, schema: SchemaRef, format: FileFormatKind) -> Result<SchemaRef> {
+    /// `column1`, ... for a CSV file without a header (`header`, as given or sniffed;
+    /// DataFusion's are `column_1`, ...), then `names` in order, `types` by name, and VARCHAR
+    /// for all with `all_varchar`. The CSV reader takes a file's columns by position, so a new
+    /// name or type is read as such.
+    fn adjusted(
+        &self,
+        schema: SchemaRef,
+        format: FileFormatKind,
+        header: Option<bool>,
+    ) -> Result<SchemaRef> {
         let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
         let csv = format == FileFormatKind::Csv;
         // Text read as a time is a TIMESTAMP (microseconds), as DuckDB's sniffer types it; the
@@ -203,7 +209,7 @@ impl ScanOptions {
                 }
             }
         }
-        if csv && self.header == Some(false) {
+        if csv && header == Some(false) {
             for (i, field) in fields.iter_mut().enumerate() {
                 *field = field.clone().with_name(format!("column{i}"));
             }
@@ -551,9 +557,13 @@ impl ScanSpec {
         // comma-separated, or as a record per line.
         let compression =
             compression_suffix(&first_file).filter(|_| format != FileFormatKind::Parquet);
+        let sniffs_header = self.options.header.is_none() && self.options.columns.is_none();
         let sample = match (format, self.options.delim, self.options.json_array) {
             _ if compression.is_some() => None,
             (FileFormatKind::Csv, None, _) | (FileFormatKind::Json, _, None) => {
+                Some(first_bytes(state, &files).await?)
+            }
+            (FileFormatKind::Csv, Some(_), _) if sniffs_header => {
                 Some(first_bytes(state, &files).await?)
             }
             _ => None,
@@ -561,15 +571,25 @@ impl ScanSpec {
         let sampled = sample
             .as_ref()
             .map(|(bytes, whole)| (bytes.as_ref(), *whole));
+        let delim = match (format, sampled) {
+            (FileFormatKind::Csv, Some((bytes, whole))) if self.options.delim.is_none() => {
+                Some(super::sniff::delimiter(bytes, whole, self.options.comment))
+            }
+            _ => self.options.delim,
+        };
+        let header = match (format, sampled) {
+            (FileFormatKind::Csv, Some((bytes, whole))) if sniffs_header => {
+                let delimiter = delim.unwrap_or(b',');
+                let header =
+                    super::sniff::has_header(bytes, whole, delimiter, self.options.comment);
+                Some(header)
+            }
+            _ => self.options.header,
+        };
         let reading = FormatOptions {
             kind: format,
-            header: self.options.header,
-            delim: match (format, sampled) {
-                (FileFormatKind::Csv, Some((bytes, whole))) if self.options.delim.is_none() => {
-                    Some(super::sniff::delimiter(bytes, whole, self.options.comment))
-                }
-                _ => self.options.delim,
-            },
+            header,
+            delim,
             quote: self.options.quote,
             escape: self.options.escape,
             comment: self.options.comment,
@@ -597,7 +617,7 @@ impl ScanSpec {
             )),
             None => {
                 let inferred = self.infer_schema(state, &options, &files, format).await?;
-                self.options.adjusted(inferred, format)?
+                self.options.adjusted(inferred, format, reading.header)?
             }
         };
 

@@ -3,7 +3,7 @@
 //! `read_csv`'s options for names and types, compressed files (and COPY writing them); and
 //! whole files as rows (`read_text`, `read_blob`). Answers as DuckDB 2.0 gives them.
 
-use crate::sql::{columns, error, query, session};
+use crate::sql::{columns, error, query, rows as rows_of, session};
 
 /// A pipe-delimited file with a quoted pipe, an empty field and an empty date.
 const PIPES: &str =
@@ -532,4 +532,60 @@ async fn copy_writes_compressed_and_formatted_text_that_reads_back() {
         let err = error(&mut s, &sql).await;
         assert!(err.contains(message), "{sql}: {err}");
     }
+}
+
+#[tokio::test]
+async fn a_csv_files_header_is_sniffed_as_duckdb_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session();
+    // Answers as DuckDB 2.0 gives them for the same files: a first line of values like the
+    // rest is a row (reading it as a header lost it), one that is not is the header.
+    // (file name, its text, the columns read, the rows read)
+    type Case<'a> = (&'a str, &'a str, &'a [&'a str], &'a [&'a [&'a str]]);
+    let cases: &[Case] = &[
+        ("ids", "0\n1\n2\n", &["column0"], &[&["0"], &["1"], &["2"]]),
+        (
+            "pairs",
+            "1,a\n2,b\n",
+            &["column0", "column1"],
+            &[&["1", "a"], &["2", "b"]],
+        ),
+        (
+            "dated",
+            "1.5|2024-01-01\n2.5|2024-01-02\n",
+            &["column0", "column1"],
+            &[&["1.5", "2024-01-01"], &["2.5", "2024-01-02"]],
+        ),
+        ("named", "id,name\n1,a\n", &["id", "name"], &[&["1", "a"]]),
+        ("numbered", "n\n1\n2\n", &["n"], &[&["1"], &["2"]]),
+        (
+            "words",
+            "name\nbob\nalice\n",
+            &["name"],
+            &[&["bob"], &["alice"]],
+        ),
+    ];
+    for (name, text, names, rows) in cases {
+        let path = dir.path().join(format!("{name}.csv"));
+        std::fs::write(&path, text).unwrap();
+        let batches = s
+            .query(&format!("FROM '{}'", path.display()))
+            .await
+            .unwrap();
+        assert_eq!(columns(&batches), *names, "{name}");
+        assert_eq!(rows_of(&batches), *rows, "{name}");
+    }
+    // Said outright, the header is as told.
+    let path = dir.path().join("ids.csv");
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT count(*) FROM read_csv('{}', header = true)",
+                path.display()
+            )
+        )
+        .await,
+        [["2"]]
+    );
 }
