@@ -2105,6 +2105,31 @@ async fn copy_shards_by_size_under_a_file_pattern() {
         .await,
         [["200000", "200000", "true"]]
     );
+    // A UUID in the pattern keeps the files' numbers in row order.
+    let named = dir.path().join("named");
+    query(
+        &mut s,
+        &format!(
+            "COPY ({rows}) TO '{}' (FORMAT parquet, FILE_SIZE_BYTES '500KB', \
+             FILENAME_PATTERN 'part_{{i}}_{{uuid}}')",
+            named.display()
+        ),
+    )
+    .await;
+    let numbers = query(
+        &mut s,
+        &format!(
+            "SELECT list(split_part(parse_filename(filename), '_', 2)::INT ORDER BY min_i) FROM \
+             (SELECT filename, min(i) AS min_i FROM read_parquet('{}/*.parquet', filename => true) \
+             GROUP BY filename)",
+            named.display()
+        ),
+    )
+    .await;
+    let count = std::fs::read_dir(&named).unwrap().count();
+    assert!(count > 10, "{count} files");
+    let in_order: Vec<String> = (0..count).map(|n| n.to_string()).collect();
+    assert_eq!(numbers, [[format!("[{}]", in_order.join(", "))]]);
     // Also fewer row groups than the size allows, whichever comes first.
     let groups = dir.path().join("groups");
     query(
