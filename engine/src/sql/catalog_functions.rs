@@ -579,7 +579,7 @@ fn settings_table(state: &SessionState) -> Result<Arc<dyn TableProvider>> {
 
 /// `name` as generated SQL writes it: bare where it reads back as itself, quoted otherwise
 /// (keywords, capitals, other characters).
-fn written_identifier(name: &str) -> String {
+pub(super) fn written_identifier(name: &str) -> String {
     let dialect = DefaultDialect {};
     match dialect.identifier_quote_style(name) {
         Some(_) => super::quote_identifier(name),

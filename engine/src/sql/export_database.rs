@@ -15,7 +15,7 @@ use std::path::Path;
 
 use datafusion::sql::sqlparser::tokenizer::Token;
 
-use super::catalog_functions::{Definition, session_definitions};
+use super::catalog_functions::{Definition, session_definitions, written_identifier};
 use super::copy::{matching_paren, option_values, split_options};
 use super::files::FileFormatKind;
 use super::tokens::is_keyword;
@@ -104,7 +104,7 @@ pub(super) async fn export(
         definitions
             .schemas
             .iter()
-            .map(|s| format!("CREATE SCHEMA {};", super::quote_identifier(s))),
+            .map(|s| format!("CREATE SCHEMA {};", written_identifier(s))),
     );
     schema.extend(session.sequences.definitions());
     schema.extend(definitions.tables.iter().map(|t| t.statement.clone()));

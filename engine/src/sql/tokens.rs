@@ -1,27 +1,25 @@
 //! Helpers for the passes that rewrite DuckDB syntax sqlparser cannot read at the token level,
 //! before parsing (`samples`, `expand::mark_renames`, `filter_clause`, `copy`).
 
-use std::borrow::Cow;
-
 use datafusion::sql::sqlparser::tokenizer::Token;
 
 /// A token as SQL text that reads back as the same token. sqlparser's `Display` writes a
 /// string's or a quoted name's text between its quotes as the token holds it, unescaped: the
 /// string `'it''s'`, held as `it's`, came back as `'it's'`, and a statement a pass rewrote at
 /// the token level no longer parsed.
-pub fn token_text(token: &Token) -> Cow<'_, str> {
+pub fn token_text(token: &Token) -> String {
     let quoted = |quote: char, text: &str| {
         let doubled = format!("{quote}{quote}");
         format!("{quote}{}{quote}", text.replace(quote, &doubled))
     };
     match token {
-        Token::SingleQuotedString(text) => Cow::Owned(quoted('\'', text)),
-        Token::NationalStringLiteral(text) => Cow::Owned(format!("N{}", quoted('\'', text))),
+        Token::SingleQuotedString(text) => quoted('\'', text),
+        Token::NationalStringLiteral(text) => format!("N{}", quoted('\'', text)),
         Token::Word(word) => match word.quote_style {
-            Some(quote @ ('"' | '`')) => Cow::Owned(quoted(quote, &word.value)),
-            _ => Cow::Owned(token.to_string()),
+            Some(quote @ ('"' | '`')) => quoted(quote, &word.value),
+            _ => token.to_string(),
         },
-        other => Cow::Owned(other.to_string()),
+        other => other.to_string(),
     }
 }
 
