@@ -24,7 +24,7 @@ use sqlparser::ast::{
 };
 
 use super::check_constraints::{self, Check};
-use super::{SqlSession, empty_stream};
+use super::{SqlSession, empty_stream, quote_identifier};
 use crate::error::{Result, TarnError};
 
 /// Applies an `ALTER TABLE` statement's one operation.
@@ -83,7 +83,11 @@ pub(super) async fn alter_table(
                 return Err(missing(&old_column_name));
             };
             declared.rename(old, &new_column_name.value);
-            format!("* RENAME ({old_column_name} AS {new_column_name})")
+            format!(
+                "* RENAME ({} AS {})",
+                quote_identifier(old),
+                quote_identifier(&new_column_name.value)
+            )
         }
         AlterTableOperation::DropColumn {
             column_names,
@@ -104,10 +108,14 @@ pub(super) async fn alter_table(
                     "cannot drop every column of table \"{name}\""
                 )));
             }
+            let present: Vec<&str> = present
+                .iter()
+                .map(|column| named(&columns, column).unwrap_or_default())
+                .collect();
             for column in &present {
-                declared.drop(named(&columns, column).unwrap_or_default())?;
+                declared.drop(column)?;
             }
-            let list: Vec<String> = present.iter().map(|c| c.to_string()).collect();
+            let list: Vec<String> = present.iter().map(|c| quote_identifier(c)).collect();
             format!("* EXCLUDE ({})", list.join(", "))
         }
         AlterTableOperation::AddColumn {
@@ -138,7 +146,8 @@ pub(super) async fn alter_table(
             declared.new_column = Some((column_def.name.value.clone(), default.clone()));
             format!(
                 "*, CAST({default} AS {}) AS {}",
-                column_def.data_type, column_def.name
+                column_def.data_type,
+                quote_identifier(&column_def.name.value)
             )
         }
         AlterTableOperation::AlterColumn {
@@ -149,7 +158,8 @@ pub(super) async fn alter_table(
                 return Err(missing(&column_name));
             };
             declared.retype(column)?;
-            format!("* REPLACE (CAST({column_name} AS {data_type}) AS {column_name})")
+            let column = quote_identifier(column);
+            format!("* REPLACE (CAST({column} AS {data_type}) AS {column})")
         }
         other => {
             return Err(TarnError::Invalid(format!(

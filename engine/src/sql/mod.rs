@@ -76,6 +76,7 @@ mod map_extract;
 mod map_from_entries;
 mod map_types;
 mod metadata;
+mod name_case;
 mod named_windows;
 mod natural_join;
 mod near_duplicates;
@@ -605,6 +606,7 @@ impl SqlSession {
                 files.register_table(placeholder.clone(), table)?;
                 registered.push(placeholder.clone());
             }
+            name_case::match_case(&mut statement, &state).await?;
             named_windows::inline(&mut statement)?;
             // Boxed: it plans aliased relations, and that future would swell `plan`'s.
             Box::pin(partial_aliases::complete(&mut statement, &state)).await?;

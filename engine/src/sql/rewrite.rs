@@ -586,14 +586,7 @@ fn name_select_items(select: &mut Select) {
     for item in &mut select.projection {
         let (expr, name, named_already) = match item {
             SelectItem::UnnamedExpr(expr) => {
-                let (name, named_already) = match expr {
-                    Expr::Identifier(ident) => (ident.value.clone(), true),
-                    Expr::CompoundIdentifier(parts) => match struct_field_name(parts, &relations) {
-                        Some(field) => (field, false),
-                        None => (parts[parts.len() - 1].value.clone(), true),
-                    },
-                    _ => (fully_parenthesized(expr), false),
-                };
+                let (name, named_already) = written_name(expr, &relations);
                 (expr, name, named_already)
             }
             SelectItem::ExprWithAlias { expr, alias } => (expr, alias.value.clone(), true),
@@ -615,6 +608,19 @@ fn name_select_items(select: &mut Select) {
             expr: expr.clone(),
             alias: Ident::with_quote('"', alias),
         };
+    }
+}
+
+/// The name DuckDB gives an unaliased select item over the relations `relations`, and whether
+/// DataFusion names it so too (a column is named by its name, an expression by its text).
+pub(super) fn written_name(expr: &Expr, relations: &[String]) -> (String, bool) {
+    match expr {
+        Expr::Identifier(ident) => (ident.value.clone(), true),
+        Expr::CompoundIdentifier(parts) => match struct_field_name(parts, relations) {
+            Some(field) => (field, false),
+            None => (parts[parts.len() - 1].value.clone(), true),
+        },
+        _ => (fully_parenthesized(expr), false),
     }
 }
 

@@ -13,6 +13,7 @@ mod jobs;
 mod json;
 mod lateral_unnest;
 mod macros;
+mod name_case;
 mod readers;
 mod routing;
 mod set_operations;

@@ -1,0 +1,420 @@
+//! Column and struct field names found whatever their case, as DuckDB finds them. A Parquet or
+//! JSON file's columns keep the case they were written with (`Title`, `meta.sourceUrl`), and
+//! DuckDB's `SELECT title, meta.sourceurl` reads them; DataFusion lowers an unquoted name to
+//! `title` and then matches case exactly, so the query failed ("No field named title") unless
+//! each name was quoted as written.
+//!
+//! Names keep the case they are given, as in DuckDB: `SELECT count(*) AS Total` answers a
+//! column `Total`, which a Parquet file written from it keeps; DataFusion made it `total`.
+//! [`match_case`] quotes each alias a statement gives its columns (SELECT items, the columns of
+//! a CTE or of a table alias) where it has capitals, so that DataFusion keeps them as written.
+//!
+//! [`match_case`] then learns the names a statement can mean: the columns of the tables, views and
+//! files it reads, every struct field inside them, and the names the statement itself gives
+//! (aliases, struct keys, lambda parameters). A name in an expression that DataFusion would not
+//! find as it normalizes it, and that matches exactly one of those names but for case, is
+//! written as that name, quoted. Names DataFusion already finds are left alone, so a query
+//! that ran before means what it meant; a name two spellings share (`Id` and `ID`) is left
+//! for DataFusion's own error.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::execution::SessionState;
+use datafusion::sql::planner::object_name_to_table_reference;
+use sqlparser::ast::{
+    AssignmentTarget, ExcludeSelectItem, Expr, FunctionArg, Ident, JoinConstraint, ObjectName,
+    ObjectNamePart, Query, Select, SelectItem, Statement, TableAlias, TableFactor, TableObject,
+    Visit, VisitMut, Visitor, VisitorMut, visit_relations,
+};
+
+use super::rewrite::{relation_names, written_name};
+use super::using_join::constraint_mut;
+use crate::error::Result;
+
+/// Writes each name of `statement` that DataFusion would miss only for its case as the name it
+/// matches (see the module documentation).
+pub(super) async fn match_case(statement: &mut Statement, state: &SessionState) -> Result<()> {
+    let _ = statement.visit(&mut AliasCase);
+    let mut relations = Vec::new();
+    let _ = visit_relations(&*statement, |name: &ObjectName| {
+        relations.push(name.clone());
+        ControlFlow::<()>::Continue(())
+    });
+    if let Statement::Insert(insert) = &*statement
+        && let TableObject::TableName(name) = &insert.table
+    {
+        relations.push(name.clone());
+    }
+    let mut known = KnownNames::default();
+    for relation in &relations {
+        // A CTE's name, or a table that does not exist: DataFusion says so where it matters.
+        if let Some(fields) = relation_fields(relation, state).await {
+            for (name, data_type) in fields {
+                known.add_column(name, &data_type);
+            }
+        }
+    }
+    let _ = Visit::visit(&*statement, &mut known);
+    let _ = statement.visit(&mut CaseMatcher { known: &known });
+    Ok(())
+}
+
+/// The name and type of each column of the table, view or file `name`, if there is one.
+async fn relation_fields(
+    name: &ObjectName,
+    state: &SessionState,
+) -> Option<Vec<(String, DataType)>> {
+    let reference = object_name_to_table_reference(name.clone(), true).ok()?;
+    let schema = state.schema_for_ref(reference.clone()).ok()?;
+    let table = schema.table(reference.table()).await.ok()??;
+    Some(
+        table
+            .schema()
+            .fields()
+            .iter()
+            .map(|field| (field.name().clone(), field.data_type().clone()))
+            .collect(),
+    )
+}
+
+/// The names a statement can mean, as written where they are defined.
+#[derive(Default)]
+struct KnownNames {
+    exact: HashSet<String>,
+    /// Each name in `exact` under its lower case.
+    by_lower_case: HashMap<String, HashSet<String>>,
+}
+
+impl KnownNames {
+    fn add(&mut self, name: String) {
+        self.by_lower_case
+            .entry(name.to_lowercase())
+            .or_default()
+            .insert(name.clone());
+        self.exact.insert(name);
+    }
+
+    /// A column's name and the names of the struct fields its type holds, at any depth.
+    fn add_column(&mut self, name: String, data_type: &DataType) {
+        self.add(name);
+        self.add_fields(data_type);
+    }
+
+    fn add_fields(&mut self, data_type: &DataType) {
+        match data_type {
+            DataType::Struct(fields) => {
+                for field in fields {
+                    self.add_column(field.name().clone(), field.data_type());
+                }
+            }
+            DataType::List(field)
+            | DataType::LargeList(field)
+            | DataType::FixedSizeList(field, _)
+            | DataType::ListView(field)
+            | DataType::LargeListView(field)
+            | DataType::Map(field, _) => self.add_fields(field.data_type()),
+            _ => {}
+        }
+    }
+
+    /// A name the statement defines, as DataFusion will hold it.
+    fn add_defined(&mut self, ident: &Ident) {
+        self.add(normalized(ident));
+    }
+
+    /// The one name `ident` stands for but for case, where DataFusion would not find it as
+    /// written.
+    fn matching(&self, ident: &Ident) -> Option<&String> {
+        if self.exact.contains(&normalized(ident)) {
+            return None;
+        }
+        self.matching_any_case(&ident.value)
+    }
+
+    /// The one known name that is `name` but for case.
+    fn matching_any_case(&self, name: &str) -> Option<&String> {
+        let mut matches = self.by_lower_case.get(&name.to_lowercase())?.iter();
+        match (matches.next(), matches.next()) {
+            (Some(name), None) => Some(name),
+            _ => None,
+        }
+    }
+}
+
+/// Quotes the column aliases a statement gives that have capitals (see the module
+/// documentation).
+struct AliasCase;
+
+impl AliasCase {
+    fn keep_case(ident: &mut Ident) {
+        if ident.quote_style.is_none() && ident.value.to_lowercase() != ident.value {
+            ident.quote_style = Some('"');
+        }
+    }
+
+    fn keep_column_case(alias: &mut TableAlias) {
+        alias
+            .columns
+            .iter_mut()
+            .for_each(|column| Self::keep_case(&mut column.name));
+    }
+}
+
+impl VisitorMut for AliasCase {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        for cte in query.with.iter_mut().flat_map(|with| &mut with.cte_tables) {
+            Self::keep_column_case(&mut cte.alias);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
+        for item in &mut select.projection {
+            if let SelectItem::ExprWithAlias { alias, .. } = item {
+                Self::keep_case(alias);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table { alias, .. }
+        | TableFactor::Derived { alias, .. }
+        | TableFactor::TableFunction { alias, .. }
+        | TableFactor::Function { alias, .. }
+        | TableFactor::UNNEST { alias, .. } = factor
+            && let Some(alias) = alias
+        {
+            Self::keep_column_case(alias);
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Collects the names the statement defines.
+impl Visitor for KnownNames {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+        for cte in query.with.iter().flat_map(|with| &with.cte_tables) {
+            self.add_defined(&cte.alias.name);
+            for column in &cte.alias.columns {
+                self.add_defined(&column.name);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<()> {
+        for item in &select.projection {
+            if let SelectItem::ExprWithAlias { alias, .. } = item {
+                self.add_defined(alias);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+        let alias = match factor {
+            TableFactor::Table { alias, .. }
+            | TableFactor::Derived { alias, .. }
+            | TableFactor::TableFunction { alias, .. }
+            | TableFactor::Function { alias, .. }
+            | TableFactor::UNNEST { alias, .. }
+            | TableFactor::NestedJoin { alias, .. }
+            | TableFactor::Pivot { alias, .. } => alias.as_ref(),
+            TableFactor::Unpivot {
+                alias, value, name, ..
+            } => {
+                if let Expr::Identifier(value) = value {
+                    self.add_defined(value);
+                }
+                self.add_defined(name);
+                alias.as_ref()
+            }
+            _ => None,
+        };
+        if let Some(alias) = alias {
+            self.add_defined(&alias.name);
+            for column in &alias.columns {
+                self.add_defined(&column.name);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+        match expr {
+            Expr::Lambda(lambda) => {
+                for param in lambda.params.iter() {
+                    self.add_defined(&param.name);
+                }
+            }
+            // A struct's keys are its fields' names as written.
+            Expr::Dictionary(fields) => {
+                for field in fields {
+                    self.add(field.key.value.clone());
+                }
+            }
+            Expr::Function(function) => {
+                if let sqlparser::ast::FunctionArguments::List(list) = &function.args {
+                    for arg in &list.args {
+                        if let FunctionArg::Named { name, .. } = arg {
+                            self.add_defined(name);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// A name as DataFusion holds it: as written when quoted, in lower case otherwise.
+fn normalized(ident: &Ident) -> String {
+    match ident.quote_style {
+        Some(_) => ident.value.clone(),
+        None => ident.value.to_lowercase(),
+    }
+}
+
+/// Rewrites the names [`KnownNames::matching`] finds.
+struct CaseMatcher<'a> {
+    known: &'a KnownNames,
+}
+
+impl CaseMatcher<'_> {
+    fn match_ident(&self, ident: &mut Ident) {
+        if let Some(name) = self.known.matching(ident) {
+            *ident = Ident::with_quote('"', name.clone());
+        }
+    }
+
+    fn match_object_name(&self, name: &mut ObjectName) {
+        for part in &mut name.0 {
+            if let ObjectNamePart::Identifier(ident) = part {
+                self.match_ident(ident);
+            }
+        }
+    }
+
+    /// Matches the names in `select`'s unaliased expressions, naming each whose names change
+    /// as it was named before: DuckDB names an expression as written (`(total + last)`, and
+    /// `sourceurl` for `meta.sourceurl`), a column by its own name.
+    fn keep_written_names(&mut self, select: &mut Select) {
+        let relations = relation_names(&select.from);
+        for item in &mut select.projection {
+            let SelectItem::UnnamedExpr(expr) = item else {
+                continue;
+            };
+            let (name, named_already) = written_name(expr, &relations);
+            let mut matched = expr.clone();
+            let _ = VisitMut::visit(&mut matched, self);
+            if !named_already && matched != *expr {
+                *item = SelectItem::ExprWithAlias {
+                    expr: matched,
+                    alias: Ident::with_quote('"', name),
+                };
+            }
+        }
+    }
+
+    /// A name in `EXCLUDE (...)`, which DataFusion compares as written, quoted or not: as the
+    /// one name it matches but for case.
+    fn match_excluded(&self, name: &mut ObjectName) {
+        for part in &mut name.0 {
+            if let ObjectNamePart::Identifier(ident) = part
+                && !self.known.exact.contains(&ident.value)
+                && let Some(name) = self.known.matching_any_case(&ident.value)
+            {
+                *ident = Ident::with_quote('"', name.clone());
+            }
+        }
+    }
+}
+
+impl VisitorMut for CaseMatcher<'_> {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        match expr {
+            Expr::Identifier(ident) => self.match_ident(ident),
+            Expr::CompoundIdentifier(parts) => parts.iter_mut().for_each(|p| self.match_ident(p)),
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
+        self.keep_written_names(select);
+        for join in select.from.iter_mut().flat_map(|from| &mut from.joins) {
+            if let Some(JoinConstraint::Using(columns)) = constraint_mut(&mut join.join_operator) {
+                columns.iter_mut().for_each(|c| self.match_object_name(c));
+            }
+        }
+        for item in &mut select.projection {
+            if let SelectItem::Wildcard(options) | SelectItem::QualifiedWildcard(_, options) = item
+            {
+                match &mut options.opt_exclude {
+                    Some(ExcludeSelectItem::Single(name)) => self.match_excluded(name),
+                    Some(ExcludeSelectItem::Multiple(names)) => {
+                        names.iter_mut().for_each(|n| self.match_excluded(n))
+                    }
+                    None => {}
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_statement(&mut self, statement: &mut Statement) -> ControlFlow<()> {
+        match statement {
+            Statement::Insert(insert) => insert
+                .columns
+                .iter_mut()
+                .for_each(|c| self.match_object_name(c)),
+            Statement::Update(update) => {
+                for assignment in &mut update.assignments {
+                    match &mut assignment.target {
+                        AssignmentTarget::ColumnName(name) => self.match_object_name(name),
+                        AssignmentTarget::Tuple(names) => {
+                            names.iter_mut().for_each(|n| self.match_object_name(n))
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known(names: &[&str]) -> KnownNames {
+        let mut known = KnownNames::default();
+        names.iter().for_each(|name| known.add(name.to_string()));
+        known
+    }
+
+    #[test]
+    fn a_name_matches_the_one_name_it_is_but_for_case() {
+        let known = known(&["Text", "Id", "ID", "score"]);
+        let found = |ident: Ident| known.matching(&ident).cloned();
+        assert_eq!(found(Ident::new("text")), Some("Text".to_string()));
+        assert_eq!(found(Ident::with_quote('"', "TEXT")), Some("Text".to_string()));
+        // Found as written already: DataFusion finds it.
+        assert_eq!(found(Ident::with_quote('"', "Text")), None);
+        assert_eq!(found(Ident::new("Score")), None);
+        // Two names differ only by case: which one is meant is not guessed.
+        assert_eq!(found(Ident::new("id")), None);
+        assert_eq!(found(Ident::new("missing")), None);
+    }
+}

@@ -1,0 +1,122 @@
+//! Names found whatever their case, and kept in the case they were given, as DuckDB has them:
+//! files whose columns and struct fields have capitals (`Text`, `meta.sourceUrl`) read with
+//! any spelling, and aliases (`AS Total`) named as written. Answers as DuckDB 2.0 gives them.
+
+use crate::sql::{columns, query, rows, session};
+
+/// Two records with capitalised columns and struct fields, as JSON tools write them.
+const DOCS: &str = "{\"Id\": 1, \"Text\": \"hi\", \"meta\": {\"sourceUrl\": \"http://a\", \
+                    \"wordCount\": 3}}\n{\"Id\": 2, \"Text\": \"yo\", \"meta\": {\"sourceUrl\": \
+                    \"http://b\", \"wordCount\": 5}}\n";
+
+#[tokio::test]
+async fn columns_and_fields_are_found_whatever_their_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs.json");
+    std::fs::write(&docs, DOCS).unwrap();
+    let docs = docs.display();
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE scores AS SELECT 1 AS DocId, 0.5 AS Score UNION ALL SELECT 2, 0.25",
+    )
+    .await;
+    // (query, the columns DuckDB names, its rows)
+    type Case<'a> = (String, &'a [&'a str], &'a [&'a [&'a str]]);
+    let cases: &[Case] = &[
+        (
+            format!("SELECT text FROM '{docs}' WHERE TEXT <> 'yo' ORDER BY ID"),
+            &["Text"],
+            &[&["hi"]],
+        ),
+        // Quoted names too: DuckDB matches every name regardless of case.
+        (
+            format!("SELECT \"id\", \"TEXT\" FROM '{docs}' ORDER BY id"),
+            &["Id", "Text"],
+            &[&["1", "hi"], &["2", "yo"]],
+        ),
+        // A struct field is named as written, a column by its own name.
+        (
+            format!(
+                "SELECT meta.sourceurl, META.WORDCOUNT FROM '{docs}' d WHERE d.Meta.wordcount > 3"
+            ),
+            &["sourceurl", "WORDCOUNT"],
+            &[&["http://b", "5"]],
+        ),
+        (
+            format!(
+                "SELECT total + top FROM (SELECT count(*) AS Total, max(id) AS Top FROM '{docs}')"
+            ),
+            &["(total + top)"],
+            &[&["4"]],
+        ),
+        (
+            format!(
+                "SELECT * EXCLUDE (META, text) FROM '{docs}' JOIN scores ON id = docid ORDER BY ID"
+            ),
+            &["Id", "DocId", "Score"],
+            &[&["1", "1", "0.50"], &["2", "2", "0.25"]],
+        ),
+        (
+            format!(
+                "SELECT * EXCLUDE (meta) FROM '{docs}' JOIN (SELECT docid AS Id, score FROM scores) \
+                 USING (id) ORDER BY score"
+            ),
+            &["Id", "Text", "Score"],
+            &[&["2", "yo", "0.25"], &["1", "hi", "0.50"]],
+        ),
+    ];
+    for (sql, names, expected) in cases {
+        let batches = s
+            .query(sql)
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+        assert_eq!(columns(&batches), *names, "{sql}");
+        assert_eq!(rows(&batches), *expected, "{sql}");
+    }
+}
+
+#[tokio::test]
+async fn aliases_keep_their_case_through_tables_and_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("scores.parquet");
+    let out = out.display();
+    let mut s = session();
+    for statement in [
+        "CREATE TABLE scores AS SELECT 1 AS DocId, 0.5 AS Score UNION ALL SELECT 2, 0.25",
+        "INSERT INTO scores (docid, SCORE) VALUES (3, 1.0)",
+        "UPDATE scores SET score = 2 WHERE DOCID = 3",
+        "ALTER TABLE scores RENAME COLUMN score TO Weight",
+        "ALTER TABLE scores ADD COLUMN Model VARCHAR DEFAULT 'v1'",
+        &format!("COPY (SELECT docid, weight * 2 AS Doubled, model FROM scores) TO '{out}'"),
+    ] {
+        query(&mut s, statement).await;
+    }
+    let batches = s
+        .query("SELECT * FROM scores ORDER BY docid")
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["DocId", "Weight", "Model"]);
+    assert_eq!(
+        rows(&batches),
+        [
+            ["1", "0.50", "v1"],
+            ["2", "0.25", "v1"],
+            ["3", "2.00", "v1"]
+        ]
+    );
+    let batches = s
+        .query(&format!(
+            "SELECT * FROM '{out}' WHERE DOUBLED > 1 ORDER BY doubled"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["DocId", "Doubled", "Model"]);
+    assert_eq!(rows(&batches), [["3", "4.00", "v1"]]);
+    // CTE and table alias columns keep their case too.
+    let batches = s
+        .query("WITH c(Ab) AS (SELECT 1) SELECT ab, Cd FROM c, (VALUES (2)) v(cD)")
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["Ab", "cD"]);
+}
