@@ -172,12 +172,9 @@ pub(super) async fn alter_table(
     Ok(empty_stream())
 }
 
-/// The table's column named `column` (compared as SQL compares an unquoted name).
+/// The table's column named `column`, whatever its case.
 fn named<'a>(columns: &'a [String], column: &Ident) -> Option<&'a str> {
-    columns
-        .iter()
-        .find(|c| c.eq_ignore_ascii_case(&column.value))
-        .map(String::as_str)
+    super::name_case::find_name(columns.iter().map(String::as_str), &column.value)
 }
 
 /// What a table's columns were declared with, by column name, carried to the rebuilt table.

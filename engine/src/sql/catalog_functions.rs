@@ -23,6 +23,7 @@ use datafusion::sql::unparser::dialect::{DefaultDialect, Dialect};
 use datafusion::sql::unparser::expr_to_sql;
 
 use super::check_constraints::TableChecks;
+use super::duckdb_keywords::written_name;
 use super::optimizer::memory_rows;
 use super::types::sql_type_name;
 use super::{DEFAULT_CATALOG, DEFAULT_SCHEMA, is_internal_schema, memory_table, settings};
@@ -285,7 +286,7 @@ impl Declared {
             .map(|(c, field)| {
                 let mut column = format!(
                     "{} {}",
-                    written_identifier(field.name()),
+                    written_name(field.name()),
                     sql_type_name(field.data_type())
                 );
                 if let Some(default) = &self.defaults[c] {
@@ -305,7 +306,7 @@ impl Declared {
             .collect();
         let names = |key: &[usize]| -> String {
             key.iter()
-                .map(|&c| written_identifier(schema.field(c).name()))
+                .map(|&c| written_name(schema.field(c).name()))
                 .collect::<Vec<_>>()
                 .join(", ")
         };

@@ -162,7 +162,9 @@ pub fn plan(
     checks
         .into_iter()
         .map(|check| {
-            let condition = ctx.parse_sql_expr(&check.condition.to_string(), &schema)?;
+            let mut condition = check.condition.clone();
+            super::name_case::match_columns(&mut condition, schema.fields());
+            let condition = ctx.parse_sql_expr(&condition.to_string(), &schema)?;
             let condition = ctx.create_physical_expr(condition, &schema)?;
             Ok(PlannedCheck { check, condition })
         })

@@ -14,6 +14,7 @@
 use std::ops::ControlFlow;
 
 use super::dialect::TarnDialect;
+use super::name_case::find_name;
 use super::rewrite::relation_names;
 use super::tokens::{is_keyword, previous_significant, skip_whitespace};
 use super::types::sql_type_name;
@@ -468,13 +469,18 @@ fn expand_item(
         );
     }
     if let Some(renames) = rename_marker_pairs(expr)? {
-        for (from, _) in &renames {
-            if !columns.iter().any(|column| column.name == *from) {
-                return Err(TarnError::Invalid(format!(
-                    "RENAME: column '{from}' is not in the FROM clause"
-                )));
-            }
-        }
+        let renames = renames
+            .into_iter()
+            .map(|(from, to)| {
+                let names = columns.iter().map(|column| column.name.as_str());
+                match find_name(names, &from) {
+                    Some(column) => Ok((column.to_string(), to)),
+                    None => Err(TarnError::Invalid(format!(
+                        "RENAME: column '{from}' is not in the FROM clause"
+                    ))),
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
         return Ok(columns
             .iter()
             .map(|column| {
@@ -675,16 +681,24 @@ fn apply_star_options(
             .collect(),
         None => vec![],
     };
-    if let Some(unknown) = excluded
+    // Each listed name as the entry it names, whatever its case.
+    let entry_named = |name: &str| -> Result<String> {
+        find_name(entries.iter().map(|(entry, _)| entry.as_str()), name)
+            .map(str::to_string)
+            .ok_or_else(|| TarnError::Invalid(format!("{star} has no {what} {name}")))
+    };
+    let excluded = excluded
         .iter()
-        .chain(replaced.iter().map(|(name, _)| name))
-        .chain(renamed.iter().map(|(name, _)| name))
-        .find(|name| !entries.iter().any(|(entry, _)| entry == *name))
-    {
-        return Err(TarnError::Invalid(format!(
-            "{star} has no {what} {unknown}"
-        )));
-    }
+        .map(|name| entry_named(name))
+        .collect::<Result<Vec<_>>>()?;
+    let replaced = replaced
+        .into_iter()
+        .map(|(name, expr)| Ok((entry_named(&name)?, expr)))
+        .collect::<Result<Vec<_>>>()?;
+    let renamed = renamed
+        .into_iter()
+        .map(|(name, alias)| Ok((entry_named(&name)?, alias)))
+        .collect::<Result<Vec<_>>>()?;
     Ok(entries
         .into_iter()
         .filter(|(name, _)| !excluded.contains(name))

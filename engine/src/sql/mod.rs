@@ -38,6 +38,7 @@ mod decimal_avg;
 mod describe;
 pub(crate) mod dialect;
 mod duckdb_hash;
+mod duckdb_keywords;
 pub mod duckdb_text;
 mod eplb_table;
 mod epoch;
@@ -445,6 +446,7 @@ impl SqlSession {
                 let name = create.name.to_string();
                 let exists = create.if_not_exists && self.ctx.table_exist(name.as_str())?;
                 let made_by_query = create.query.is_some() && !exists;
+                name_case::keep_declared_case(&mut create);
                 let checks = check_constraints::take(&mut create);
                 let result = self.run_statement(Statement::CreateTable(create)).await?;
                 if made_by_query {

@@ -20,13 +20,13 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Fields};
 use datafusion::execution::SessionState;
 use datafusion::sql::planner::object_name_to_table_reference;
 use sqlparser::ast::{
-    AssignmentTarget, ExcludeSelectItem, Expr, FunctionArg, Ident, JoinConstraint, ObjectName,
-    ObjectNamePart, Query, Select, SelectItem, Statement, TableAlias, TableFactor, TableObject,
-    Visit, VisitMut, Visitor, VisitorMut, visit_relations,
+    AssignmentTarget, CreateTable, ExcludeSelectItem, Expr, FunctionArg, Ident, JoinConstraint,
+    ObjectName, ObjectNamePart, Query, Select, SelectItem, Statement, TableAlias, TableConstraint,
+    TableFactor, TableObject, Visit, VisitMut, Visitor, VisitorMut, visit_relations,
 };
 
 use super::rewrite::{relation_names, written_name};
@@ -59,6 +59,55 @@ pub(super) async fn match_case(statement: &mut Statement, state: &SessionState) 
     let _ = Visit::visit(&*statement, &mut known);
     let _ = statement.visit(&mut CaseMatcher { known: &known });
     Ok(())
+}
+
+/// Keeps the case of the columns `create` declares (`CREATE TABLE t (DocId INT)` makes a column
+/// `DocId`, as in DuckDB), and writes the names its keys list as the columns they match. (Its
+/// CHECKs keep their text, which their errors quote; they are matched when planned.)
+pub(super) fn keep_declared_case(create: &mut CreateTable) {
+    if create.query.is_some() {
+        // The query names the columns; its aliases keep their case when it is planned.
+        return;
+    }
+    let mut known = KnownNames::default();
+    for column in &mut create.columns {
+        keep_case(&mut column.name);
+        known.add_defined(&column.name);
+    }
+    let mut matcher = CaseMatcher { known: &known };
+    for constraint in &mut create.constraints {
+        if !matches!(constraint, TableConstraint::Check(_)) {
+            let _ = VisitMut::visit(constraint, &mut matcher);
+        }
+    }
+}
+
+/// The one of `names` that `wanted` names, as DuckDB finds a column: the name written so, else
+/// the only name that is it but for case. For the lists Tarn resolves itself (`EXCLUDE`,
+/// `RENAME`, `UNPIVOT ... ON`, ALTER TABLE's and ON CONFLICT's columns).
+pub(super) fn find_name<'a>(
+    names: impl Iterator<Item = &'a str> + Clone,
+    wanted: &str,
+) -> Option<&'a str> {
+    if let Some(exact) = names.clone().find(|name| *name == wanted) {
+        return Some(exact);
+    }
+    let wanted = wanted.to_lowercase();
+    let mut matches = names.filter(|name| name.to_lowercase() == wanted);
+    match (matches.next(), matches.next()) {
+        (Some(name), None) => Some(name),
+        _ => None,
+    }
+}
+
+/// Writes the names `expr`, an expression over the columns `fields` alone, uses as the columns
+/// they match but for case (a CHECK condition, an ON CONFLICT update).
+pub(super) fn match_columns(expr: &mut Expr, fields: &Fields) {
+    let mut known = KnownNames::default();
+    for field in fields {
+        known.add_column(field.name().clone(), field.data_type());
+    }
+    let _ = VisitMut::visit(expr, &mut CaseMatcher { known: &known });
 }
 
 /// The name and type of each column of the table, view or file `name`, if there is one.
@@ -147,18 +196,19 @@ impl KnownNames {
 /// documentation).
 struct AliasCase;
 
-impl AliasCase {
-    fn keep_case(ident: &mut Ident) {
-        if ident.quote_style.is_none() && ident.value.to_lowercase() != ident.value {
-            ident.quote_style = Some('"');
-        }
+/// Quotes `ident` where it has capitals, so that DataFusion keeps it as written.
+pub(super) fn keep_case(ident: &mut Ident) {
+    if ident.quote_style.is_none() && ident.value.to_lowercase() != ident.value {
+        ident.quote_style = Some('"');
     }
+}
 
+impl AliasCase {
     fn keep_column_case(alias: &mut TableAlias) {
         alias
             .columns
             .iter_mut()
-            .for_each(|column| Self::keep_case(&mut column.name));
+            .for_each(|column| keep_case(&mut column.name));
     }
 }
 
@@ -175,7 +225,7 @@ impl VisitorMut for AliasCase {
     fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
         for item in &mut select.projection {
             if let SelectItem::ExprWithAlias { alias, .. } = item {
-                Self::keep_case(alias);
+                keep_case(alias);
             }
         }
         ControlFlow::Continue(())
@@ -328,12 +378,19 @@ impl CaseMatcher<'_> {
     /// one name it matches but for case.
     fn match_excluded(&self, name: &mut ObjectName) {
         for part in &mut name.0 {
-            if let ObjectNamePart::Identifier(ident) = part
-                && !self.known.exact.contains(&ident.value)
-                && let Some(name) = self.known.matching_any_case(&ident.value)
-            {
-                *ident = Ident::with_quote('"', name.clone());
+            if let ObjectNamePart::Identifier(ident) = part {
+                self.match_listed(ident);
             }
+        }
+    }
+
+    /// A name in a list of columns DataFusion compares as written (EXCLUDE) or lowers (REPLACE):
+    /// as the one name it matches but for case, quoted.
+    fn match_listed(&self, ident: &mut Ident) {
+        if !self.known.exact.contains(&ident.value)
+            && let Some(name) = self.known.matching_any_case(&ident.value)
+        {
+            *ident = Ident::with_quote('"', name.clone());
         }
     }
 }
@@ -360,6 +417,9 @@ impl VisitorMut for CaseMatcher<'_> {
         for item in &mut select.projection {
             if let SelectItem::Wildcard(options) | SelectItem::QualifiedWildcard(_, options) = item
             {
+                for element in options.opt_replace.iter_mut().flat_map(|r| &mut r.items) {
+                    self.match_listed(&mut element.column_name);
+                }
                 match &mut options.opt_exclude {
                     Some(ExcludeSelectItem::Single(name)) => self.match_excluded(name),
                     Some(ExcludeSelectItem::Multiple(names)) => {
@@ -409,7 +469,10 @@ mod tests {
         let known = known(&["Text", "Id", "ID", "score"]);
         let found = |ident: Ident| known.matching(&ident).cloned();
         assert_eq!(found(Ident::new("text")), Some("Text".to_string()));
-        assert_eq!(found(Ident::with_quote('"', "TEXT")), Some("Text".to_string()));
+        assert_eq!(
+            found(Ident::with_quote('"', "TEXT")),
+            Some("Text".to_string())
+        );
         // Found as written already: DataFusion finds it.
         assert_eq!(found(Ident::with_quote('"', "Text")), None);
         assert_eq!(found(Ident::new("Score")), None);

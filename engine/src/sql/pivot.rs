@@ -221,13 +221,17 @@ fn unpivot_query(
     value_column: &str,
     include_nulls: bool,
 ) -> Result<String> {
-    for column in on {
-        if !columns.contains(column) {
-            return Err(TarnError::Invalid(format!(
-                "UNPIVOT: column '{column}' is not in {source}"
-            )));
-        }
-    }
+    let on = on
+        .iter()
+        .map(|column| {
+            super::name_case::find_name(columns.iter().map(String::as_str), column)
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    TarnError::Invalid(format!("UNPIVOT: column '{column}' is not in {source}"))
+                })
+        })
+        .collect::<Result<Vec<String>>>()?;
+    let on = on.as_slice();
     let kept: Vec<String> = columns
         .iter()
         .filter(|c| !on.contains(c))

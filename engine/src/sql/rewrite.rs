@@ -397,6 +397,10 @@ fn respell_type(data_type: &mut DataType) {
         DataType::Struct(fields, _) => {
             for field in fields {
                 respell_type(&mut field.field_type);
+                // DuckDB keeps a field's case (`STRUCT(Ab INT)` has a field `Ab`).
+                if let Some(name) = &mut field.field_name {
+                    super::name_case::keep_case(name);
+                }
             }
             return;
         }

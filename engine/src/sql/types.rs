@@ -14,6 +14,7 @@ use datafusion::sql::planner::SqlToRel;
 use sqlparser::ast::{DataType as SqlType, TimezoneInfo};
 use sqlparser::dialect::DuckDbDialect;
 
+use super::duckdb_keywords::written_name;
 use super::map_types::{KEY_FIELD, VALUE_FIELD};
 
 /// DuckDB's `TIMESTAMPTZ` (`TIMESTAMP WITH TIME ZONE`), which DataFusion's planner made a
@@ -217,7 +218,11 @@ pub fn sql_type_name(data_type: &DataType) -> String {
             "STRUCT({})",
             fields
                 .iter()
-                .map(|f| format!("{} {}", f.name(), sql_type_name(f.data_type())))
+                .map(|f| format!(
+                    "{} {}",
+                    written_name(f.name()),
+                    sql_type_name(f.data_type())
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),

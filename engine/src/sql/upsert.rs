@@ -389,13 +389,9 @@ fn qualifier(insert: &Insert) -> String {
 /// The column of the table `column` names.
 fn column_index(rules: &TableRules, column: &Ident) -> Result<usize> {
     let schema = rules.schema();
-    let found = schema
-        .fields()
-        .iter()
-        .position(|field| match column.quote_style {
-            Some(_) => field.name() == &column.value,
-            None => field.name().eq_ignore_ascii_case(&column.value),
-        });
+    let names = schema.fields().iter().map(|field| field.name().as_str());
+    let found = super::name_case::find_name(names.clone(), &column.value)
+        .and_then(|name| names.clone().position(|n| n == name));
     found.ok_or_else(|| {
         binder(&format!(
             "Referenced column {} not found in table {}",
@@ -499,6 +495,7 @@ impl Update {
             .collect();
         let evaluate = |expr: &Expr, batch: &RecordBatch| -> Result<Arc<dyn Array>> {
             let mut expr = expr.clone();
+            super::name_case::match_columns(&mut expr, schema.fields());
             // A bare column is the table's, as in DuckDB.
             let _ = visit_expressions_mut(&mut expr, |e| {
                 if let Expr::Identifier(column) = e

@@ -2047,7 +2047,7 @@ async fn map_concat_mad_subscripts_and_parts_answer_as_duckdb() {
             "BIGINT",
             "BIGINT",
             "DOUBLE",
-            "STRUCT(year BIGINT, dow BIGINT)",
+            "STRUCT(\"year\" BIGINT, dow BIGINT)",
             "true"
         ]]
     );

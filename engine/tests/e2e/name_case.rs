@@ -120,3 +120,52 @@ async fn aliases_keep_their_case_through_tables_and_files() {
         .unwrap();
     assert_eq!(columns(&batches), ["Ab", "cD"]);
 }
+
+#[tokio::test]
+async fn declared_columns_and_struct_fields_keep_their_case() {
+    let mut s = session();
+    for statement in [
+        "CREATE TABLE docs(DocId INT PRIMARY KEY, Score DOUBLE CHECK (score >= 0), \
+         Meta STRUCT(sourceUrl VARCHAR, \"x y\" INT))",
+        // A struct's fields are cast to the column's regardless of case.
+        "INSERT INTO docs VALUES (1, 0.5, {'SOURCEURL': 'http://a', 'X Y': 1})",
+        "INSERT INTO docs VALUES (1, 0.7, NULL) ON CONFLICT (docid) DO UPDATE SET score = excluded.SCORE",
+    ] {
+        query(&mut s, statement).await;
+    }
+    let broken = s.query("INSERT INTO docs VALUES (2, -1, NULL)").await;
+    assert_eq!(
+        broken.unwrap_err().to_string(),
+        "Constraint Error: CHECK constraint failed on table \"docs\" with expression \
+         CHECK((score >= 0))"
+    );
+    // As DuckDB 2.0 answers each.
+    let batches = s
+        .query("SELECT docid, score, meta.sourceurl, meta FROM docs")
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["DocId", "Score", "sourceurl", "Meta"]);
+    assert_eq!(
+        rows(&batches),
+        [["1", "0.7", "http://a", "{sourceUrl: http://a, x y: 1}"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT column_name, column_type FROM (DESCRIBE docs)"
+        )
+        .await,
+        [
+            ["DocId", "INTEGER"],
+            ["Score", "DOUBLE"],
+            ["Meta", "STRUCT(sourceUrl VARCHAR, \"x y\" INTEGER)"]
+        ]
+    );
+    assert_eq!(
+        query(&mut s, "SELECT sql FROM duckdb_tables()").await,
+        [[
+            "CREATE TABLE docs(DocId INTEGER PRIMARY KEY, Score DOUBLE, Meta STRUCT(sourceUrl \
+             VARCHAR, \"x y\" INTEGER), CHECK((score >= 0)));"
+        ]]
+    );
+}

@@ -21,8 +21,9 @@ use datafusion::arrow::error::ArrowError;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue};
+use datafusion::functions::core::expr_fn::{get_field, named_struct};
 use datafusion::logical_expr::expr::{Cast, TryCast};
-use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, lit};
+use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, lit, when};
 use datafusion::optimizer::AnalyzerRule;
 
 use crate::sql::types::sql_type_name;
@@ -127,7 +128,10 @@ fn as_duckdb_casts(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
             let zero = lit(ScalarValue::new_zero(&from)?);
             inner.as_ref().clone().not_eq(zero)
         }
-        _ => return Ok(Transformed::no(expr)),
+        _ => match fields_renamed(inner, &from, to) {
+            Some(renamed) => with_operand(&expr, renamed),
+            None => return Ok(Transformed::no(expr)),
+        },
     };
     Ok(Transformed::yes(rewritten))
 }
@@ -142,6 +146,49 @@ fn null_if_impossible(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>
     Ok(Transformed::yes(lit(ScalarValue::try_from(
         field.data_type(),
     )?)))
+}
+
+/// `value`, a STRUCT of type `from`, with its fields named as `to`'s where they differ only by
+/// case, at any depth of structs; `None` where none do. DuckDB matches a struct's fields
+/// regardless of case when it casts (`INSERT INTO t VALUES ({'Id': 1})` into a `STRUCT(id
+/// INT)` column), Arrow only by exact name.
+fn fields_renamed(value: &Expr, from: &DataType, to: &DataType) -> Option<Expr> {
+    let (DataType::Struct(from), DataType::Struct(to)) = (from, to) else {
+        return None;
+    };
+    let mut renamed_any = false;
+    let mut args = Vec::with_capacity(to.len() * 2);
+    for target in to {
+        let source = match from.iter().find(|f| f.name() == target.name()) {
+            Some(exact) => exact,
+            None => {
+                let lower = target.name().to_lowercase();
+                let mut alike = from.iter().filter(|f| f.name().to_lowercase() == lower);
+                match (alike.next(), alike.next()) {
+                    (Some(only), None) => {
+                        renamed_any = true;
+                        only
+                    }
+                    // A field the cast cannot match: Arrow's cast says so.
+                    _ => return None,
+                }
+            }
+        };
+        let field = get_field(value.clone(), source.name().as_str());
+        let field = match fields_renamed(&field, source.data_type(), target.data_type()) {
+            Some(renamed) => {
+                renamed_any = true;
+                renamed
+            }
+            None => field,
+        };
+        args.extend([lit(target.name().as_str()), field]);
+    }
+    // A NULL struct stays NULL; named_struct would make one of NULL fields.
+    let renamed = when(value.clone().is_null(), lit(ScalarValue::Null))
+        .otherwise(named_struct(args))
+        .ok()?;
+    renamed_any.then_some(renamed)
 }
 
 /// The cast `cast` with `operand` in place of what it casts.
