@@ -342,7 +342,6 @@ pub(super) struct Definition {
     /// The name as a statement writes it (qualified, quoted where it must be).
     pub written_name: String,
     pub statement: String,
-    pub table: Arc<dyn TableProvider>,
 }
 
 pub(super) async fn session_definitions(state: &SessionState) -> Result<SessionDefinitions> {
@@ -366,7 +365,6 @@ pub(super) async fn session_definitions(state: &SessionState) -> Result<SessionD
         name: r.name.clone(),
         written_name: r.written_name(),
         statement,
-        table: Arc::clone(&r.table),
     };
     let tables = all
         .iter()

@@ -96,9 +96,6 @@ pub(super) async fn export(
         return Err(TarnError::TargetExists(folder.to_string()));
     }
     let definitions = session_definitions(&session.context().state()).await?;
-    if format == FileFormatKind::Csv {
-        refuse_nested_in_csv(&definitions.tables)?;
-    }
     let mut schema = Vec::new();
     schema.extend(
         definitions
@@ -151,30 +148,6 @@ pub(super) async fn export(
         let _ = tarn_fs::remove_tree(&staging);
     }
     written
-}
-
-/// Refuses a CSV export of a table with list, struct or map columns: their text would not
-/// read back into the table's types.
-fn refuse_nested_in_csv(tables: &[Definition]) -> Result<()> {
-    for table in tables {
-        let nested: Vec<String> = table
-            .table
-            .schema()
-            .fields()
-            .iter()
-            .filter(|field| field.data_type().is_nested())
-            .map(|field| field.name().clone())
-            .collect();
-        if !nested.is_empty() {
-            return Err(TarnError::Invalid(format!(
-                "EXPORT DATABASE (FORMAT csv): table {} has nested columns ({}) that CSV \
-                 cannot carry back; export as Parquet (the default)",
-                table.written_name,
-                nested.join(", ")
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// The views' statements, each after those of the views it names (a name read as a whole

@@ -56,6 +56,7 @@ mod function_names;
 mod functions;
 mod glob_match;
 mod insert_by_name;
+mod insert_casts;
 mod insert_defaults;
 pub(crate) mod integer_text;
 mod interval_times;
@@ -609,6 +610,7 @@ impl SqlSession {
                 registered.push(placeholder.clone());
             }
             name_case::match_case(&mut statement, &state).await?;
+            insert_casts::cast_nested_text(&mut statement, &state).await?;
             named_windows::inline(&mut statement)?;
             // Boxed: it plans aliased relations, and that future would swell `plan`'s.
             Box::pin(partial_aliases::complete(&mut statement, &state)).await?;

@@ -111,7 +111,7 @@ pub(super) fn match_columns(expr: &mut Expr, fields: &Fields) {
 }
 
 /// The name and type of each column of the table, view or file `name`, if there is one.
-async fn relation_fields(
+pub(super) async fn relation_fields(
     name: &ObjectName,
     state: &SessionState,
 ) -> Option<Vec<(String, DataType)>> {

@@ -336,6 +336,30 @@ async fn duckdb_text_casts_to_lists_structs_and_maps() {
         let err = error(&mut s, &format!("SELECT {cast}")).await;
         assert!(err.contains(message), "{cast}: {err}");
     }
+    // An INSERT casts text into its table's nested columns alike (DataFusion's INSERT refused
+    // text for a STRUCT or a MAP), however the rows come.
+    query(
+        &mut s,
+        "CREATE TABLE nested(id INT, s STRUCT(a INT, b VARCHAR), m MAP(VARCHAR, INT), l INT[])",
+    )
+    .await;
+    for insert in [
+        "INSERT INTO nested VALUES (1, '{''a'': 1, ''b'': x y}', '{k=1}', '[1, 2]')",
+        "INSERT INTO nested SELECT 2, '{\"a\": 2}', '{\"k\": 2}', NULL",
+        "INSERT INTO nested (m, id) SELECT '{}', 3",
+    ] {
+        query(&mut s, insert).await;
+    }
+    assert_eq!(
+        query(&mut s, "SELECT * FROM nested ORDER BY id").await,
+        [
+            ["1", "{a: 1, b: x y}", "{k: 1}", "[1, 2]"],
+            ["2", "{a: 2, b: NULL}", "{k: 2}", "NULL"],
+            ["3", "NULL", "{}", "NULL"],
+        ]
+    );
+    let err = error(&mut s, "INSERT INTO nested (s) VALUES ('{''zz'': 2}')").await;
+    assert!(err.contains("is neither JSON nor DuckDB's text"), "{err}");
 }
 
 #[tokio::test]
