@@ -219,6 +219,46 @@ fn schemas(state: &SessionState) -> Result<Arc<dyn TableProvider>> {
     ])
 }
 
+/// What DESCRIBE shows of a table's columns besides their names and types, as DuckDB shows it:
+/// for each column whether it may hold NULL, its key (`PRI` in the primary key, `UNI` in a
+/// unique one) and its default as SQL.
+pub(super) struct ColumnDeclarations {
+    pub nullable: Vec<bool>,
+    pub keys: Vec<Option<&'static str>>,
+    pub defaults: Vec<Option<String>>,
+}
+
+pub(super) fn column_declarations(
+    table: &Arc<dyn TableProvider>,
+    state: &SessionState,
+) -> ColumnDeclarations {
+    let declared = Declared::of(table, state);
+    let columns = 0..table.schema().fields().len();
+    let in_key = |key: &Vec<usize>, c: usize| key.contains(&c);
+    ColumnDeclarations {
+        nullable: columns
+            .clone()
+            .map(|c| declared.is_nullable(table, c))
+            .collect(),
+        keys: columns
+            .map(|c| {
+                if declared
+                    .primary_key
+                    .as_ref()
+                    .is_some_and(|key| in_key(key, c))
+                {
+                    Some("PRI")
+                } else if declared.unique.iter().any(|key| in_key(key, c)) {
+                    Some("UNI")
+                } else {
+                    None
+                }
+            })
+            .collect(),
+        defaults: declared.defaults,
+    }
+}
+
 /// What a table declares: its keys, its CHECK conditions and its columns' defaults.
 struct Declared {
     primary_key: Option<Vec<usize>>,
@@ -228,9 +268,8 @@ struct Declared {
 }
 
 impl Declared {
-    /// What `relation` declares; nothing for a table over files.
-    fn of(relation: &Relation, state: &SessionState) -> Declared {
-        let table = &relation.table;
+    /// What `table` declares; nothing for a table over files.
+    fn of(table: &Arc<dyn TableProvider>, state: &SessionState) -> Declared {
         let schema = table.schema();
         let mut declared = Declared {
             primary_key: None,
@@ -265,9 +304,9 @@ impl Declared {
 
     /// Whether column `c` may hold NULL: not where it is declared NOT NULL or is part of the
     /// primary key. A view's columns promise nothing, as in DuckDB.
-    fn is_nullable(&self, relation: &Relation, c: usize) -> bool {
-        relation.table.table_type() == TableType::View
-            || relation.table.schema().field(c).is_nullable()
+    fn is_nullable(&self, table: &Arc<dyn TableProvider>, c: usize) -> bool {
+        table.table_type() == TableType::View
+            || table.schema().field(c).is_nullable()
                 && !self
                     .primary_key
                     .as_ref()
@@ -370,7 +409,7 @@ pub(super) async fn session_definitions(state: &SessionState) -> Result<SessionD
         .iter()
         .filter(own)
         .filter(|r| r.table.table_type() != TableType::View)
-        .map(|r| definition(r, Declared::of(r, state).create_table(r)))
+        .map(|r| definition(r, Declared::of(&r.table, state).create_table(r)))
         .collect();
     let views = all
         .iter()
@@ -412,7 +451,7 @@ async fn tables(state: &SessionState) -> Result<Arc<dyn TableProvider>> {
     let mut sql = Vec::with_capacity(rows);
     for relation in &relations {
         let memory = relation.table.downcast_ref::<MemTable>();
-        let declared = Declared::of(relation, state);
+        let declared = Declared::of(&relation.table, state);
         has_primary_key.push(declared.primary_key.is_some());
         estimated_size.push(match memory {
             Some(memory) => Some(memory_rows(memory).await as i64),
@@ -476,13 +515,13 @@ async fn columns(state: &SessionState) -> Result<Arc<dyn TableProvider>> {
     let mut data_type = Vec::new();
     let mut precision = Vec::new();
     for relation in relations {
-        let declared = Declared::of(&relation, state);
+        let declared = Declared::of(&relation.table, state);
         let schema = relation.table.schema();
         for (c, field) in schema.fields().iter().enumerate() {
             name.push(field.name().clone());
             index.push(c as i32 + 1);
             default.push(declared.defaults[c].clone());
-            nullable.push(declared.is_nullable(&relation, c));
+            nullable.push(declared.is_nullable(&relation.table, c));
             data_type.push(sql_type_name(field.data_type()));
             precision.push(numeric_precision(field.data_type()));
         }

@@ -10,12 +10,18 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::DFSchema;
 use datafusion::execution::SendableRecordBatchStream;
 
+use super::catalog_functions::column_declarations;
 use super::types::{is_numeric, sql_type_name};
 use super::{SqlSession, batch_of, batch_stream, collect};
 use crate::error::{Result, TarnError};
 
-/// `DESCRIBE t` / `DESCRIBE SELECT ...`: one row per column.
-pub async fn describe(session: &SqlSession, query: &str) -> Result<SendableRecordBatchStream> {
+/// `DESCRIBE t` / `DESCRIBE SELECT ...`: one row per column. For a table or view (`table`, as
+/// named), also what its columns declare: keys, defaults and NOT NULL.
+pub async fn describe(
+    session: &SqlSession,
+    query: &str,
+    table: Option<&str>,
+) -> Result<SendableRecordBatchStream> {
     let frame = session.dataframe(query).await?;
     let schema: &DFSchema = frame.schema();
     let fields = schema.fields();
@@ -24,11 +30,30 @@ pub async fn describe(session: &SqlSession, query: &str) -> Result<SendableRecor
         .iter()
         .map(|f| sql_type_name(f.data_type()))
         .collect();
-    let nulls: Vec<&str> = fields
-        .iter()
-        .map(|f| if f.is_nullable() { "YES" } else { "NO" })
+    // A file named as a table (`DESCRIBE 'docs.parquet'`) declares nothing.
+    let provider = match table {
+        Some(name) => session.context().table_provider(name).await.ok(),
+        None => None,
+    };
+    let declared =
+        provider.map(|provider| column_declarations(&provider, &session.context().state()));
+    let nulls: Vec<&str> = (0..fields.len())
+        .map(|c| {
+            let nullable = match &declared {
+                Some(declared) => declared.nullable[c],
+                None => fields[c].is_nullable(),
+            };
+            if nullable { "YES" } else { "NO" }
+        })
         .collect();
     let none: Vec<Option<&str>> = vec![None; fields.len()];
+    let (keys, defaults) = match &declared {
+        Some(declared) => (
+            declared.keys.clone(),
+            declared.defaults.iter().map(Option::as_deref).collect(),
+        ),
+        None => (none.clone(), none.clone()),
+    };
     string_table(vec![
         ("column_name", names.into_iter().map(Some).collect()),
         (
@@ -36,8 +61,8 @@ pub async fn describe(session: &SqlSession, query: &str) -> Result<SendableRecor
             types.iter().map(|t| Some(t.as_str())).collect(),
         ),
         ("null", nulls.into_iter().map(Some).collect()),
-        ("key", none.clone()),
-        ("default", none.clone()),
+        ("key", keys),
+        ("default", defaults),
         ("extra", none),
     ])
 }

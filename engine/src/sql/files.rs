@@ -475,13 +475,14 @@ impl ScanSpec {
             schema,
         } = self.resolve_files(state).await?;
         // DataFusion's CSV reader does not take a NULL text (it infers with it), nor skip a
-        // row it cannot read, so for those the columns are read as text and typed over the
-        // scan.
+        // row it cannot read, nor read a list, struct or map (`types => {'tags': 'VARCHAR[]'}`),
+        // so for those the columns are read as text and typed over the scan.
         let csv = reading.kind == FileFormatKind::Csv;
         let null_string = self.options.null_string.as_deref().filter(|_| csv);
         let ignore_errors = csv && self.options.ignore_errors;
         let formats = Some(&self.options.formats).filter(|f| csv && !f.is_empty());
-        let retyped = null_string.is_some() || ignore_errors || formats.is_some();
+        let nested = csv && schema.fields().iter().any(|f| f.data_type().is_nested());
+        let retyped = null_string.is_some() || ignore_errors || formats.is_some() || nested;
         let scanned = match retyped {
             true => as_text(&schema),
             false => schema.clone(),

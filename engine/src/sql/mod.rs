@@ -368,7 +368,8 @@ impl SqlSession {
                 if !target.eq_ignore_ascii_case("TABLES")
                     && self.ctx.table_exist(target).unwrap_or(false)
                 {
-                    return describe::describe(self, &format!("SELECT * FROM {target}")).await;
+                    let query = format!("SELECT * FROM {target}");
+                    return describe::describe(self, &query, Some(target)).await;
                 }
             }
             "COPY" => {
@@ -415,12 +416,15 @@ impl SqlSession {
                 describe_alias: DescribeAlias::Describe | DescribeAlias::Desc,
                 table_name,
                 ..
-            } => describe::describe(self, &format!("SELECT * FROM {table_name}")).await,
+            } => {
+                let table = table_name.to_string();
+                describe::describe(self, &format!("SELECT * FROM {table}"), Some(&table)).await
+            }
             Statement::Explain {
                 describe_alias: DescribeAlias::Describe | DescribeAlias::Desc,
                 statement,
                 ..
-            } => describe::describe(self, &statement.to_string()).await,
+            } => describe::describe(self, &statement.to_string(), None).await,
             Statement::Explain {
                 describe_alias: DescribeAlias::Explain,
                 analyze: true,

@@ -377,7 +377,10 @@ pub fn parse_sql_type(name: &str) -> Result<DataType> {
                 _ => return Err(TarnError::Invalid(format!("bad DECIMAL type '{name}'"))),
             }
         }
-        _ => return Err(TarnError::Invalid(format!("unknown type '{name}'"))),
+        // Any other type DuckDB's SQL writes (`STRUCT(sourceUrl VARCHAR)`, `INT[]`,
+        // `MAP(VARCHAR, INT)`, `TIMESTAMPTZ`) as a statement's CAST reads it.
+        _ => super::types::type_of_text(name)
+            .map_err(|_| TarnError::Invalid(format!("unknown type '{name}'")))?,
     };
     Ok(ty)
 }

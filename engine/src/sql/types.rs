@@ -101,6 +101,16 @@ fn planned_type(sql_type: &SqlType) -> Result<DataType> {
     Ok(plan.schema().field(0).data_type().clone())
 }
 
+/// The Arrow type of a type written as text in DuckDB's SQL, as a CAST to it in a statement
+/// reads it: DuckDB's spellings (`MAP(...)`, `BLOB`, `HUGEINT`) and struct fields' case
+/// included.
+pub(crate) fn type_of_text(text: &str) -> crate::error::Result<DataType> {
+    let mut statement = super::parse_one(&format!("SELECT CAST(NULL AS {text})"))?;
+    super::rewrite::duckdb_operators(&mut statement)?;
+    let plan = SqlToRel::new(&TypesOnly::default()).sql_statement_to_plan(statement)?;
+    Ok(plan.schema().field(0).data_type().clone())
+}
+
 /// What the planner needs to plan a cast of NULL: options and Tarn's types, no tables or
 /// functions.
 struct TypesOnly {

@@ -589,3 +589,56 @@ async fn a_csv_files_header_is_sniffed_as_duckdb_does() {
         [["2"]]
     );
 }
+
+#[tokio::test]
+async fn column_types_are_read_as_duckdb_writes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs.json");
+    std::fs::write(
+        &docs,
+        "{\"Id\": 1, \"meta\": {\"sourceUrl\": \"http://a\", \"wordCount\": 3}}\n",
+    )
+    .unwrap();
+    let tags = dir.path().join("tags.csv");
+    std::fs::write(&tags, "id,tags,when\n1,\"[a, b]\",2024-01-02 03:04:05+00\n").unwrap();
+    let mut s = session();
+    // Nested types, and struct fields in the case they are written (the JSON's keys), as in
+    // DuckDB 2.0.
+    let json = format!(
+        "SELECT *, typeof(meta) FROM read_json('{}', columns => {{'Id': 'INTEGER', \
+         'meta': 'STRUCT(sourceUrl VARCHAR, wordCount BIGINT)'}})",
+        docs.display()
+    );
+    assert_eq!(
+        query(&mut s, &json).await,
+        [[
+            "1",
+            "{sourceUrl: http://a, wordCount: 3}",
+            "STRUCT(sourceUrl VARCHAR, wordCount BIGINT)"
+        ]]
+    );
+    let csv = format!(
+        "SELECT id, tags, CAST(\"when\" AS VARCHAR), typeof(tags), typeof(\"when\") \
+         FROM read_csv('{}', types => {{'tags': 'VARCHAR[]', 'when': 'TIMESTAMPTZ'}})",
+        tags.display()
+    );
+    assert_eq!(
+        query(&mut s, &csv).await,
+        [[
+            "1",
+            "[a, b]",
+            "2024-01-02 03:04:05+00",
+            "VARCHAR[]",
+            "TIMESTAMP WITH TIME ZONE"
+        ]]
+    );
+    let err = crate::sql::error(
+        &mut s,
+        &format!(
+            "SELECT * FROM read_csv('{}', types => {{'id': 'INTEGR'}})",
+            tags.display()
+        ),
+    )
+    .await;
+    assert!(err.contains("unknown type 'INTEGR'"), "{err}");
+}

@@ -770,6 +770,27 @@ async fn describe_summarize_and_show_tables() {
         query(&mut s, "DESCRIBE declared").await[0][..3],
         ["k", "INTEGER", "NO"]
     );
+    // A table's keys and defaults, as DuckDB 2.0 describes them.
+    query(
+        &mut s,
+        "CREATE SEQUENCE ids; CREATE TABLE keyed(id INT PRIMARY KEY, a INT UNIQUE, \
+         b VARCHAR DEFAULT 'x', c BIGINT DEFAULT nextval('ids'), d INT NOT NULL, \
+         e DOUBLE DEFAULT 1.5, f INT, UNIQUE (e, f))",
+    )
+    .await;
+    assert_eq!(
+        query(&mut s, "DESCRIBE keyed").await,
+        [
+            ["id", "INTEGER", "NO", "PRI", "NULL", "NULL"],
+            ["a", "INTEGER", "YES", "UNI", "NULL", "NULL"],
+            ["b", "VARCHAR", "YES", "NULL", "'x'", "NULL"],
+            ["c", "BIGINT", "YES", "NULL", "nextval('ids')", "NULL"],
+            ["d", "INTEGER", "NO", "NULL", "NULL", "NULL"],
+            ["e", "DOUBLE", "YES", "UNI", "1.5", "NULL"],
+            ["f", "INTEGER", "YES", "UNI", "NULL", "NULL"],
+        ]
+    );
+    query(&mut s, "DROP TABLE keyed").await;
     query(&mut s, "DROP TABLE scores").await;
     query(&mut s, "DROP TABLE declared").await;
     assert_eq!(
