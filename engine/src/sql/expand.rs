@@ -104,10 +104,21 @@ pub async fn expand_select_lists(statement: &mut Statement, state: &SessionState
             .iter()
             .any(|item| needs_expansion(item, &relations));
         let star_beside_names = star_beside_names(select);
-        if !expands && !star_beside_names {
+        let replaced = replaced_names(select);
+        if !expands && !star_beside_names && replaced.is_empty() {
             continue;
         }
         let columns = from_columns(select, &with, state).await?;
+        // DataFusion passes over a REPLACE of a column the FROM clause lacks, silently.
+        let names = columns.iter().map(|c| c.name.as_str());
+        if let Some(missing) = replaced
+            .iter()
+            .find(|name| find_name(names.clone(), name).is_none())
+        {
+            return Err(TarnError::Invalid(format!(
+                "Column \"{missing}\" in REPLACE list not found in FROM clause"
+            )));
+        }
         if star_beside_names {
             write_out_repeated_stars(select, &columns)?;
         }
@@ -129,6 +140,20 @@ pub async fn expand_select_lists(statement: &mut Statement, state: &SessionState
         select.projection = unique_names(projection);
     }
     Ok(())
+}
+
+/// The columns the plain `*`s of `select` REPLACE, as written.
+fn replaced_names(select: &Select) -> Vec<String> {
+    select
+        .projection
+        .iter()
+        .filter_map(|item| match item {
+            SelectItem::Wildcard(options) => options.opt_replace.as_ref(),
+            _ => None,
+        })
+        .flat_map(|replace| &replace.items)
+        .map(|element| element.column_name.value.clone())
+        .collect()
 }
 
 /// Whether `select` has a `*` (plain, or with EXCLUDE, REPLACE or RENAME) beside items with

@@ -175,7 +175,7 @@ impl KnownNames {
 
     /// The one name `ident` stands for but for case, where DataFusion would not find it as
     /// written.
-    fn matching(&self, ident: &Ident) -> Option<&String> {
+    fn matching(&self, ident: &Ident) -> Option<&str> {
         if self.exact.contains(&normalized(ident)) {
             return None;
         }
@@ -183,12 +183,9 @@ impl KnownNames {
     }
 
     /// The one known name that is `name` but for case.
-    fn matching_any_case(&self, name: &str) -> Option<&String> {
-        let mut matches = self.by_lower_case.get(&name.to_lowercase())?.iter();
-        match (matches.next(), matches.next()) {
-            (Some(name), None) => Some(name),
-            _ => None,
-        }
+    fn matching_any_case(&self, name: &str) -> Option<&str> {
+        let alike = self.by_lower_case.get(&name.to_lowercase())?;
+        find_name(alike.iter().map(String::as_str), name)
     }
 }
 
@@ -341,7 +338,7 @@ struct CaseMatcher<'a> {
 impl CaseMatcher<'_> {
     fn match_ident(&self, ident: &mut Ident) {
         if let Some(name) = self.known.matching(ident) {
-            *ident = Ident::with_quote('"', name.clone());
+            *ident = Ident::with_quote('"', name);
         }
     }
 
@@ -390,7 +387,7 @@ impl CaseMatcher<'_> {
         if !self.known.exact.contains(&ident.value)
             && let Some(name) = self.known.matching_any_case(&ident.value)
         {
-            *ident = Ident::with_quote('"', name.clone());
+            *ident = Ident::with_quote('"', name);
         }
     }
 }
@@ -467,7 +464,7 @@ mod tests {
     #[test]
     fn a_name_matches_the_one_name_it_is_but_for_case() {
         let known = known(&["Text", "Id", "ID", "score"]);
-        let found = |ident: Ident| known.matching(&ident).cloned();
+        let found = |ident: Ident| known.matching(&ident).map(str::to_string);
         assert_eq!(found(Ident::new("text")), Some("Text".to_string()));
         assert_eq!(
             found(Ident::with_quote('"', "TEXT")),

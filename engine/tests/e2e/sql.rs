@@ -112,6 +112,13 @@ async fn bare_from_and_friendly_select() {
         .await[0],
         ["1", "A", "10.5"]
     );
+    // A REPLACE of a column the FROM clause lacks is an error, as in DuckDB (DataFusion passed
+    // over it, answering the column unchanged).
+    let err = error(&mut s, "SELECT * REPLACE (upper(name) AS nmae) FROM t").await;
+    assert!(
+        err.contains("Column \"nmae\" in REPLACE list not found in FROM clause"),
+        "{err}"
+    );
     assert_eq!(
         query(
             &mut s,
