@@ -24,11 +24,13 @@ use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::sql::sqlparser::tokenizer::Token;
 
-use datafusion::logical_expr::{Expr, ScalarUDF};
+use datafusion::logical_expr::{Expr, ScalarUDF, cast, lit, when};
 
-use super::copy_files::{FilePattern, ShardLimits, add_files, name_files, write_parquet_shards};
+use super::copy_files::{
+    FilePattern, ShardLimits, add_files, name_files, name_partition_folders, write_parquet_shards,
+};
 use super::duckdb_text::{DuckDbText, respelled};
-use super::files::FileFormatKind;
+use super::files::{FileFormatKind, HIVE_DEFAULT_PARTITION};
 use super::tokens::is_keyword;
 use super::{SqlSession, batches_stream};
 use crate::error::{Result, TarnError};
@@ -440,6 +442,10 @@ impl CopyStatement {
             name_files(staging, &self.file_pattern)
                 .map_err(|e| TarnError::io("name the files of", &self.target, e))?;
         }
+        if !self.partition_by.is_empty() && staging.exists() {
+            name_partition_folders(staging)
+                .map_err(|e| TarnError::io("name the folders of", &self.target, e))?;
+        }
         Ok(rows)
     }
 
@@ -454,6 +460,7 @@ impl CopyStatement {
     ) -> Result<u64> {
         let staging = Path::new(path);
         let frame = self.with_file_limits(frame)?;
+        let frame = self.partition_folder_names(frame)?;
         let options = DataFrameWriteOptions::new()
             .with_single_file_output(!directory)
             .with_partition_by(self.partition_by.clone());
@@ -594,6 +601,42 @@ impl CopyStatement {
                 }
             })
             .collect();
+        Ok(frame.select(columns)?)
+    }
+
+    /// `frame` with each `PARTITION_BY` column as the text its folders are named by, as
+    /// DuckDB names them: the value's text, `__HIVE_DEFAULT_PARTITION__` for NULL (which readers
+    /// read back as NULL). DataFusion's writer names a folder by a value's bits whatever its
+    /// validity, so a NULL date's rows landed under `d=1970-01-01` and a NULL text's under
+    /// `s=`, read back as that date and as ''.
+    fn partition_folder_names(
+        &self,
+        frame: datafusion::prelude::DataFrame,
+    ) -> Result<datafusion::prelude::DataFrame> {
+        if self.partition_by.is_empty() {
+            return Ok(frame);
+        }
+        let text = Arc::new(ScalarUDF::from(DuckDbText::new()));
+        let columns: Vec<Expr> = frame
+            .schema()
+            .columns()
+            .into_iter()
+            .zip(frame.schema().fields())
+            .map(|(column, field)| {
+                if !self.partition_by.contains(&column.name) {
+                    return Ok(Expr::Column(column));
+                }
+                let name = column.name.clone();
+                let column = Expr::Column(column);
+                let value = match respelled(field.data_type()) {
+                    true => text.call(vec![column.clone()]),
+                    false => cast(column.clone(), DataType::Utf8),
+                };
+                let folder =
+                    when(column.is_null(), lit(HIVE_DEFAULT_PARTITION)).otherwise(value)?;
+                Ok(folder.alias(name))
+            })
+            .collect::<Result<_>>()?;
         Ok(frame.select(columns)?)
     }
 

@@ -12,6 +12,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use futures::StreamExt;
 
+use super::files::{HIVE_DEFAULT_PARTITION, percent_decode};
 use crate::error::{Result, TarnError};
 
 /// How the files of a folder are named (`FILENAME_PATTERN`): `{i}` is the file's number in
@@ -98,6 +99,51 @@ pub fn name_files(folder: &Path, pattern: &FilePattern) -> std::io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Renames the `key=value` partition folders DataFusion wrote under `folder` as DuckDB names
+/// them: each byte of the value but letters, digits and `-._~` percent-encoded (`s=a%20b`,
+/// `s=x%3Dy`). DataFusion leaves `=` and spaces as they are, and DuckDB's reader, finding a
+/// second `=` in a folder's name, reads no partitions at all. NULL's folder
+/// (`__HIVE_DEFAULT_PARTITION__`) stays as it is.
+pub fn name_partition_folders(folder: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(folder)? {
+        let entry = entry?;
+        if !entry.file_type()?.is_dir() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let mut path = entry.path();
+        if let Some((key, value)) = name.split_once('=') {
+            let value = percent_decode(value);
+            let renamed = match value == HIVE_DEFAULT_PARTITION {
+                true => name.clone(),
+                false => format!("{key}={}", percent_encode(&value)),
+            };
+            if renamed != name {
+                let to = folder.join(&renamed);
+                std::fs::rename(&path, &to)?;
+                path = to;
+            }
+        }
+        name_partition_folders(&path)?;
+    }
+    Ok(())
+}
+
+/// `value` with each byte but an ASCII letter, digit or `-._~` written `%XX`, as DuckDB
+/// writes a partition folder's value.
+fn percent_encode(value: &str) -> String {
+    let mut encoded = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                encoded.push(byte as char)
+            }
+            _ => encoded.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    encoded
 }
 
 /// Moves the files written under `staging` into the folder `target`, at the same places
@@ -224,6 +270,14 @@ fn writer_properties(options: &TableParquetOptions) -> Result<WriterProperties> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partition_values_are_encoded_as_duckdb_encodes_them() {
+        assert_eq!(percent_encode("2024-01-02"), "2024-01-02");
+        assert_eq!(percent_encode("a b=c/d"), "a%20b%3Dc%2Fd");
+        assert_eq!(percent_encode("x_y.z~é%"), "x_y.z~%C3%A9%25");
+        assert_eq!(percent_decode(&percent_encode("é=% /")), "é=% /");
+    }
 
     #[test]
     fn patterns_number_or_name_files_uniquely() {

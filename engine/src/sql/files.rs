@@ -157,7 +157,7 @@ impl ScanOptions {
                 let given = self.hive_types.iter().find(|(column, _)| *column == name);
                 let data_type = match given {
                     Some((_, given)) => {
-                        for value in &values {
+                        for value in values.iter().filter(|v| *v != HIVE_DEFAULT_PARTITION) {
                             datafusion::common::ScalarValue::try_from_string(value.clone(), given)
                                 .map_err(|_| {
                                     TarnError::Invalid(format!(
@@ -452,6 +452,9 @@ pub struct ResolvedFiles {
     /// How the format was chosen, to make it again elsewhere (a cluster's executor).
     pub reading: FormatOptions,
     pub schema: SchemaRef,
+    /// The partition columns with a NULL folder (`__HIVE_DEFAULT_PARTITION__`), and their
+    /// types: the listing reads them as text, which a view over it types.
+    pub null_partitions: Vec<(String, DataType)>,
 }
 
 /// One scan of files named in a query.
@@ -473,6 +476,7 @@ impl ScanSpec {
             options,
             reading,
             schema,
+            null_partitions,
         } = self.resolve_files(state).await?;
         // DataFusion's CSV reader does not take a NULL text (it infers with it), nor skip a
         // row it cannot read, nor read a list, struct or map (`types => {'tags': 'VARCHAR[]'}`),
@@ -531,6 +535,20 @@ impl ScanSpec {
             }
             false => table,
         };
+        let files: Vec<String> = self.paths.iter().map(|p| format!("'{p}'")).collect();
+        let table = match null_partitions.is_empty() {
+            true => table,
+            false => {
+                let typed = Arc::new(Schema::new(
+                    null_partitions
+                        .into_iter()
+                        .map(|(name, data_type)| Field::new(name, data_type, true))
+                        .collect::<Vec<_>>(),
+                ));
+                let null = Some(HIVE_DEFAULT_PARTITION);
+                typed_over(table, &typed, null, false, None, &files.join(", "))?
+            }
+        };
         match self.options.file_row_number {
             true => with_file_row_numbers(table),
             false => Ok(table),
@@ -550,10 +568,29 @@ impl ScanSpec {
             })?,
         };
         let extension = file_extension(&first_file, &self.paths[0]);
-        let partition_cols = match self.options.hive_partitioning {
+        let detected = match self.options.hive_partitioning {
             Some(false) => vec![],
-            _ => self.options.typed_partitions(hive_partitions(&files))?,
+            _ => hive_partitions(&files),
         };
+        let with_null: Vec<String> = detected
+            .iter()
+            .filter(|(_, values)| values.iter().any(|v| v == HIVE_DEFAULT_PARTITION))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let typed = self.options.typed_partitions(detected)?;
+        // DataFusion parses a folder's value as the column's type, and the NULL folder is no
+        // value of it: such a column is listed as text.
+        let partition_cols: Vec<(String, DataType)> = typed
+            .iter()
+            .map(|(name, data_type)| match with_null.contains(name) {
+                true => (name.clone(), DataType::Utf8),
+                false => (name.clone(), data_type.clone()),
+            })
+            .collect();
+        let null_partitions = typed
+            .into_iter()
+            .filter(|(name, _)| with_null.contains(name))
+            .collect();
         // A compressed file is not sniffed: its first bytes are the compressor's. It is read as
         // comma-separated, or as a record per line.
         let compression =
@@ -628,6 +665,7 @@ impl ScanSpec {
             options,
             reading,
             schema,
+            null_partitions,
         })
     }
 
@@ -899,16 +937,26 @@ fn hive_partitions(files: &[(ListingTableUrl, Vec<ObjectMeta>)]) -> Vec<(String,
         .collect()
 }
 
-/// The narrowest type that holds every value of a partition column: BIGINT, DOUBLE, DATE, else
-/// VARCHAR.
+/// The folder value that stands for NULL (`d=__HIVE_DEFAULT_PARTITION__`), as Hive, Spark and
+/// DuckDB write and read it.
+pub(crate) const HIVE_DEFAULT_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
+
+/// The narrowest type that holds every value of a partition column but NULL's: BIGINT, DOUBLE,
+/// DATE, else VARCHAR.
 fn infer_partition_type(values: &[String]) -> DataType {
+    let values: Vec<&String> = values
+        .iter()
+        .filter(|value| *value != HIVE_DEFAULT_PARTITION)
+        .collect();
     let is_date = |v: &str| {
         v.len() == 10
             && v.as_bytes()[4] == b'-'
             && v.as_bytes()[7] == b'-'
             && v.chars().filter(|c| c.is_ascii_digit()).count() == 8
     };
-    if values.iter().all(|v| v.parse::<i64>().is_ok()) {
+    if values.is_empty() {
+        DataType::Utf8
+    } else if values.iter().all(|v| v.parse::<i64>().is_ok()) {
         DataType::Int64
     } else if values.iter().all(|v| v.parse::<f64>().is_ok()) {
         DataType::Float64
@@ -952,7 +1000,8 @@ fn partition_literals(
         .collect()
 }
 
-fn percent_decode(value: &str) -> String {
+/// `value` with each `%XX` read as the byte it writes.
+pub(crate) fn percent_decode(value: &str) -> String {
     let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

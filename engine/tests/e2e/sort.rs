@@ -90,7 +90,7 @@ impl JobObserver for ShuffleWatch {
 }
 
 /// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+pub(crate) fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };

@@ -933,6 +933,59 @@ async fn describe_summarize_and_show_tables() {
 }
 
 #[tokio::test]
+async fn partition_folders_keep_nulls_and_any_text_as_duckdb_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session();
+    let rows = "SELECT * FROM (VALUES ('a b', 1, DATE '2024-01-02'), ('x/y', 2, NULL), \
+                (NULL, 3, DATE '2024-01-02'), ('é=%', 4, NULL)) t(s, i, d)";
+    let out = dir.path().join("parts");
+    query(
+        &mut s,
+        &format!(
+            "COPY ({rows}) TO '{}' (FORMAT parquet, PARTITION_BY (s, d))",
+            out.display()
+        ),
+    )
+    .await;
+    // DuckDB 2.0 names the folders so: a NULL as Hive's default partition (DataFusion's writer
+    // named a NULL date's folder `d=1970-01-01`), every other byte but `-._~` encoded.
+    let mut folders: Vec<String> = crate::sort::walk(&out)
+        .iter()
+        .map(|path| path.strip_prefix(&out).unwrap().display().to_string())
+        .collect();
+    folders.sort();
+    assert_eq!(
+        folders,
+        [
+            "s=%C3%A9%3D%25/d=__HIVE_DEFAULT_PARTITION__/data_0.parquet",
+            "s=__HIVE_DEFAULT_PARTITION__/d=2024-01-02/data_0.parquet",
+            "s=a%20b/d=2024-01-02/data_0.parquet",
+            "s=x%2Fy/d=__HIVE_DEFAULT_PARTITION__/data_0.parquet",
+        ]
+    );
+    // Read back, NULLs are NULL and the dates DATEs, as DuckDB reads the same folders.
+    let read = format!(
+        "SELECT i, s, d, typeof(d) FROM '{}/**/*.parquet' ORDER BY i",
+        out.display()
+    );
+    assert_eq!(
+        query(&mut s, &read).await,
+        [
+            ["1", "a b", "2024-01-02", "DATE"],
+            ["2", "x/y", "NULL", "DATE"],
+            ["3", "NULL", "2024-01-02", "DATE"],
+            ["4", "é=%", "NULL", "DATE"],
+        ]
+    );
+    let nulls = format!(
+        "SELECT count(*) FROM read_parquet('{}/**/*.parquet', hive_types => {{'d': 'DATE'}}) \
+         WHERE d IS NULL",
+        out.display()
+    );
+    assert_eq!(query(&mut s, &nulls).await, [["2"]]);
+}
+
+#[tokio::test]
 async fn copy_is_atomic_and_refuses_to_append() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = session();
