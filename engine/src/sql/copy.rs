@@ -28,6 +28,7 @@ use datafusion::logical_expr::{Expr, ScalarUDF, cast, lit, when};
 
 use super::copy_files::{
     FilePattern, ShardLimits, add_files, name_files, name_partition_folders, write_parquet_shards,
+    write_partitioned_parquet_shards,
 };
 use super::duckdb_text::{DuckDbText, respelled};
 use super::files::{FileFormatKind, HIVE_DEFAULT_PARTITION};
@@ -404,13 +405,11 @@ impl CopyStatement {
             ));
         }
         if copy.file_size_bytes.is_some()
-            && (copy.format != FileFormatKind::Parquet
-                || !copy.partition_by.is_empty()
-                || copy.per_thread)
+            && (copy.format != FileFormatKind::Parquet || copy.per_thread)
         {
             return Err(TarnError::Invalid(
                 "COPY: FILE_SIZE_BYTES writes Parquet files one after another; it takes no \
-                 PARTITION_BY or PER_THREAD_OUTPUT, and other formats take ROW_GROUPS_PER_FILE"
+                 PER_THREAD_OUTPUT, and other formats take ROW_GROUPS_PER_FILE"
                     .into(),
             ));
         }
@@ -484,7 +483,18 @@ impl CopyStatement {
                     };
                     let rows = frame.execute_stream().await?;
                     let pattern = &self.file_pattern;
-                    return write_parquet_shards(rows, staging, &parquet, limits, pattern).await;
+                    return match self.partition_by.is_empty() {
+                        true => {
+                            write_parquet_shards(rows, staging, &parquet, limits, pattern).await
+                        }
+                        false => {
+                            let by = &self.partition_by;
+                            write_partitioned_parquet_shards(
+                                rows, staging, &parquet, limits, pattern, by,
+                            )
+                            .await
+                        }
+                    };
                 }
                 frame.write_parquet(path, options, Some(parquet)).await?
             }

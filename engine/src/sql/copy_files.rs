@@ -4,7 +4,13 @@
 //! (`shard_{i}`, `part_{uuid}`); and Parquet shards of about `FILE_SIZE_BYTES` each, which
 //! DataFusion's writer (which splits files by rows only) cannot make.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray, UInt32Array};
+use datafusion::arrow::compute::{cast, take_record_batch};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 
 use datafusion::common::config::TableParquetOptions;
 use datafusion::execution::SendableRecordBatchStream;
@@ -212,51 +218,169 @@ pub async fn write_parquet_shards(
     limits: ShardLimits,
     pattern: &FilePattern,
 ) -> Result<u64> {
-    std::fs::create_dir_all(folder)
-        .map_err(|e| TarnError::io("create folder", folder.display().to_string(), e))?;
-    let properties = writer_properties(options)?;
-    // A row group ends at the writer's row count (DataFusion always sets one); without one, the
-    // size alone ends a file.
-    let rows_per_file = limits.row_groups.and_then(|groups| {
-        let rows = properties.max_row_group_row_count()?;
-        Some(groups.saturating_mul(rows))
-    });
-    let schema = rows.schema();
-    let mut written = 0u64;
-    let mut files = 0;
-    let mut file: Option<(ArrowWriter<std::fs::File>, usize)> = None;
+    create_folder(folder)?;
+    let shape = ShardShape::new(rows.schema(), options, limits, pattern)?;
+    let mut shards = Shards::new(folder.to_path_buf());
+    let mut written = 0;
     while let Some(batch) = rows.next().await {
-        let mut batch = batch?;
+        written += shards.write(batch?, &shape)?;
+    }
+    shards.finish()?;
+    Ok(written)
+}
+
+/// [`write_parquet_shards`] into a folder per value of the `partition_by` columns (`k=v/`, as
+/// DuckDB names them, NULL's `k=__HIVE_DEFAULT_PARTITION__`), each with its own shards. The
+/// partition columns hold their folders' text already, and are left out of the files.
+pub async fn write_partitioned_parquet_shards(
+    mut rows: SendableRecordBatchStream,
+    folder: &Path,
+    options: &TableParquetOptions,
+    limits: ShardLimits,
+    pattern: &FilePattern,
+    partition_by: &[String],
+) -> Result<u64> {
+    create_folder(folder)?;
+    let schema = rows.schema();
+    let keys: Vec<usize> = partition_by
+        .iter()
+        .map(|name| schema.index_of(name))
+        .collect::<std::result::Result<_, _>>()?;
+    let kept: Vec<usize> = (0..schema.fields().len())
+        .filter(|c| !keys.contains(c))
+        .collect();
+    let shape = ShardShape::new(Arc::new(schema.project(&kept)?), options, limits, pattern)?;
+    let mut partitions: HashMap<String, Shards> = HashMap::new();
+    let mut written = 0;
+    while let Some(batch) = rows.next().await {
+        let batch = batch?;
+        let texts: Vec<ArrayRef> = keys
+            .iter()
+            .map(|&c| cast(batch.column(c), &DataType::Utf8))
+            .collect::<std::result::Result<_, _>>()?;
+        let texts: Vec<&StringArray> = texts.iter().map(|text| text.as_string::<i32>()).collect();
+        // Each row's folder, and the rows of each folder in their order.
+        let mut rows_of: HashMap<String, Vec<u32>> = HashMap::new();
+        for row in 0..batch.num_rows() {
+            let path: Vec<String> = partition_by
+                .iter()
+                .zip(&texts)
+                .map(|(name, text)| match text.value(row) {
+                    HIVE_DEFAULT_PARTITION => format!("{name}={HIVE_DEFAULT_PARTITION}"),
+                    value => format!("{name}={}", percent_encode(value)),
+                })
+                .collect();
+            rows_of.entry(path.join("/")).or_default().push(row as u32);
+        }
+        let data = batch.project(&kept)?;
+        for (path, rows) in rows_of {
+            let part = take_record_batch(&data, &UInt32Array::from(rows))?;
+            let shards = partitions
+                .entry(path)
+                .or_insert_with_key(|path| Shards::new(folder.join(path)));
+            written += shards.write(part, &shape)?;
+        }
+    }
+    for shards in partitions.into_values() {
+        shards.finish()?;
+    }
+    Ok(written)
+}
+
+fn create_folder(folder: &Path) -> Result<()> {
+    std::fs::create_dir_all(folder)
+        .map_err(|e| TarnError::io("create folder", folder.display().to_string(), e))
+}
+
+/// What every shard of a COPY shares: its columns, writer properties, limits and names.
+struct ShardShape<'a> {
+    schema: SchemaRef,
+    properties: WriterProperties,
+    bytes: u64,
+    /// A file ends at this many rows (`ROW_GROUPS_PER_FILE` whole row groups), if given.
+    rows_per_file: Option<usize>,
+    pattern: &'a FilePattern,
+}
+
+impl<'a> ShardShape<'a> {
+    fn new(
+        schema: SchemaRef,
+        options: &TableParquetOptions,
+        limits: ShardLimits,
+        pattern: &'a FilePattern,
+    ) -> Result<Self> {
+        let properties = writer_properties(options)?;
+        // A row group ends at the writer's row count (DataFusion always sets one); without one,
+        // the size alone ends a file.
+        let rows_per_file = limits.row_groups.and_then(|groups| {
+            let rows = properties.max_row_group_row_count()?;
+            Some(groups.saturating_mul(rows))
+        });
+        Ok(ShardShape {
+            schema,
+            properties,
+            bytes: limits.bytes,
+            rows_per_file,
+            pattern,
+        })
+    }
+}
+
+/// The shards of one folder: how many were begun, and the one being written with its rows.
+struct Shards {
+    folder: PathBuf,
+    files: usize,
+    open: Option<(ArrowWriter<std::fs::File>, usize)>,
+}
+
+impl Shards {
+    fn new(folder: PathBuf) -> Self {
+        Shards {
+            folder,
+            files: 0,
+            open: None,
+        }
+    }
+
+    /// Writes `batch` across as many shards as it fills; returns its rows.
+    fn write(&mut self, mut batch: RecordBatch, shape: &ShardShape) -> Result<u64> {
+        let rows = batch.num_rows() as u64;
         while batch.num_rows() > 0 {
-            let (writer, rows_in_file) = match &mut file {
+            let (writer, rows_in_file) = match &mut self.open {
                 Some(open) => open,
                 None => {
-                    let path = folder.join(pattern.name(files, "parquet"));
+                    create_folder(&self.folder)?;
+                    let path = self.folder.join(shape.pattern.name(self.files, "parquet"));
                     let out = std::fs::File::create(&path)
                         .map_err(|e| TarnError::io("create", path.display().to_string(), e))?;
-                    files += 1;
-                    let writer =
-                        ArrowWriter::try_new(out, schema.clone(), Some(properties.clone()))?;
-                    file.insert((writer, 0))
+                    self.files += 1;
+                    let properties = Some(shape.properties.clone());
+                    let writer = ArrowWriter::try_new(out, shape.schema.clone(), properties)?;
+                    self.open.insert((writer, 0))
                 }
             };
-            let room = rows_per_file.map_or(usize::MAX, |rows| rows - *rows_in_file);
+            let room = shape
+                .rows_per_file
+                .map_or(usize::MAX, |rows| rows - *rows_in_file);
             let take = batch.num_rows().min(room);
             writer.write(&batch.slice(0, take))?;
             *rows_in_file += take;
-            written += take as u64;
             batch = batch.slice(take, batch.num_rows() - take);
             let size = (writer.bytes_written() + writer.in_progress_size()) as u64;
-            if size >= limits.bytes || rows_per_file == Some(*rows_in_file) {
-                let (writer, _) = file.take().expect("a file is open");
+            if size >= shape.bytes || shape.rows_per_file == Some(*rows_in_file) {
+                let (writer, _) = self.open.take().expect("a file is open");
                 writer.close()?;
             }
         }
+        Ok(rows)
     }
-    if let Some((writer, _)) = file {
-        writer.close()?;
+
+    fn finish(self) -> Result<()> {
+        if let Some((writer, _)) = self.open {
+            writer.close()?;
+        }
+        Ok(())
     }
-    Ok(written)
 }
 
 /// The Parquet writer's properties for the session's options with the statement's (row group

@@ -2233,14 +2233,60 @@ async fn copy_shards_by_size_under_a_file_pattern() {
         .await,
         [["4", "50000"]]
     );
+    // With PARTITION_BY, each partition's folder has its own shards, numbered from 0; a NULL
+    // key has its folder too, and every row reads back under its key.
+    let parts = dir.path().join("parts");
+    query(
+        &mut s,
+        &format!(
+            "COPY (SELECT *, CASE WHEN i % 10 = 0 THEN NULL ELSE i % 2 END AS odd FROM ({rows})) \
+             TO '{}' (FORMAT parquet, FILE_SIZE_BYTES '500KB', PARTITION_BY (odd))",
+            parts.display()
+        ),
+    )
+    .await;
+    let mut folders: Vec<String> = std::fs::read_dir(&parts)
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    assert_eq!(
+        folders,
+        ["odd=0", "odd=1", "odd=__HIVE_DEFAULT_PARTITION__"]
+    );
+    for folder in &folders {
+        let mut files: Vec<String> = std::fs::read_dir(parts.join(folder))
+            .unwrap()
+            .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort_by(|a, b| (a.len(), a).cmp(&(b.len(), b)));
+        assert!(files.len() > 1, "{folder}: {files:?}");
+        let numbered: Vec<String> = (0..files.len())
+            .map(|n| format!("data_{n}.parquet"))
+            .collect();
+        assert_eq!(files, numbered, "{folder}");
+    }
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT odd, count(*), bool_and(h = md5(i::VARCHAR)), \
+                 bool_and(odd IS NOT DISTINCT FROM CASE WHEN i % 10 = 0 THEN NULL ELSE i % 2 END) \
+                 FROM '{}/**/*.parquet' GROUP BY ALL ORDER BY ALL",
+                parts.display()
+            )
+        )
+        .await,
+        [
+            ["0", "80000", "true", "true"],
+            ["1", "100000", "true", "true"],
+            ["NULL", "20000", "true", "true"]
+        ]
+    );
     for (options, message) in [
         (
             "FORMAT csv, FILE_SIZE_BYTES '1MB'",
             "FILE_SIZE_BYTES writes Parquet",
-        ),
-        (
-            "FORMAT parquet, FILE_SIZE_BYTES '1MB', PARTITION_BY (i)",
-            "no PARTITION_BY",
         ),
         (
             "FORMAT parquet, FILE_SIZE_BYTES 0",
