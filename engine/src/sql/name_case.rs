@@ -132,13 +132,19 @@ pub(super) async fn relation_fields(
 #[derive(Default)]
 struct KnownNames {
     exact: HashSet<String>,
-    /// Each name in `exact` under its lower case.
-    by_lower_case: HashMap<String, HashSet<String>>,
+    /// The names of the columns and struct fields of the relations read, by their lower case.
+    columns: HashMap<String, HashSet<String>>,
+    /// The names the statement gives (aliases, struct keys), by their lower case.
+    given: HashMap<String, HashSet<String>>,
 }
 
 impl KnownNames {
-    fn add(&mut self, name: String) {
-        self.by_lower_case
+    fn add(&mut self, name: String, given: bool) {
+        let names = match given {
+            true => &mut self.given,
+            false => &mut self.columns,
+        };
+        names
             .entry(name.to_lowercase())
             .or_default()
             .insert(name.clone());
@@ -147,7 +153,7 @@ impl KnownNames {
 
     /// A column's name and the names of the struct fields its type holds, at any depth.
     fn add_column(&mut self, name: String, data_type: &DataType) {
-        self.add(name);
+        self.add(name, false);
         self.add_fields(data_type);
     }
 
@@ -170,7 +176,7 @@ impl KnownNames {
 
     /// A name the statement defines, as DataFusion will hold it.
     fn add_defined(&mut self, ident: &Ident) {
-        self.add(normalized(ident));
+        self.add(normalized(ident), true);
     }
 
     /// The one name `ident` stands for but for case, where DataFusion would not find it as
@@ -182,10 +188,14 @@ impl KnownNames {
         self.matching_any_case(&ident.value)
     }
 
-    /// The one known name that is `name` but for case.
+    /// The one known name that is `name` but for case: a column's where one is (`id` is the
+    /// column `Id` beside an alias `"ID"`), else one the statement gives.
     fn matching_any_case(&self, name: &str) -> Option<&str> {
-        let alike = self.by_lower_case.get(&name.to_lowercase())?;
-        find_name(alike.iter().map(String::as_str), name)
+        let lower = name.to_lowercase();
+        match self.columns.get(&lower) {
+            Some(alike) => find_name(alike.iter().map(String::as_str), name),
+            None => find_name(self.given.get(&lower)?.iter().map(String::as_str), name),
+        }
     }
 }
 
@@ -304,7 +314,7 @@ impl Visitor for KnownNames {
             // A struct's keys are its fields' names as written.
             Expr::Dictionary(fields) => {
                 for field in fields {
-                    self.add(field.key.value.clone());
+                    self.add(field.key.value.clone(), true);
                 }
             }
             Expr::Function(function) => {
@@ -457,7 +467,9 @@ mod tests {
 
     fn known(names: &[&str]) -> KnownNames {
         let mut known = KnownNames::default();
-        names.iter().for_each(|name| known.add(name.to_string()));
+        names
+            .iter()
+            .for_each(|name| known.add(name.to_string(), false));
         known
     }
 

@@ -133,6 +133,17 @@ async fn declared_columns_and_struct_fields_keep_their_case() {
     ] {
         query(&mut s, statement).await;
     }
+    // Structs compared or combined match their fields regardless of case too, and a name a
+    // column and an alias share but for case is the column's.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT {'a': 1} = {'A': 1}, docid AS \"DOCID\" FROM docs \
+             UNION ALL SELECT {'A': 2} = {'a': 3}, 2 ORDER BY 2"
+        )
+        .await,
+        [["true", "1"], ["false", "2"]]
+    );
     let broken = s.query("INSERT INTO docs VALUES (2, -1, NULL)").await;
     assert_eq!(
         broken.unwrap_err().to_string(),

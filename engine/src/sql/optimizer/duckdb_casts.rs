@@ -14,6 +14,8 @@
 //!   (which give text casts to lists, structs and maps a meaning Arrow's casts lack), makes a
 //!   TRY_CAST Arrow cannot do (`TRY_CAST(d AS TIME)` of a DATE) NULL, as in DuckDB, where
 //!   DataFusion failed the query.
+//!
+//! Both match a struct's fields regardless of case when they cast it, as DuckDB does.
 
 use datafusion::arrow::compute::can_cast_types;
 use datafusion::arrow::datatypes::DataType;
@@ -39,6 +41,9 @@ pub struct ImpossibleTryCasts;
 
 impl AnalyzerRule for ImpossibleTryCasts {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        // The casts type coercion added (`{'a': 1} = {'A': 1}`, a UNION's columns) match
+        // struct fields regardless of case too.
+        let plan = super::rewrite_logical_expressions(plan, struct_fields_by_case)?;
         super::rewrite_logical_expressions(plan, null_if_impossible)
     }
 
@@ -134,6 +139,21 @@ fn as_duckdb_casts(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         },
     };
     Ok(Transformed::yes(rewritten))
+}
+
+/// A cast between structs whose fields differ only by case, with the fields renamed first
+/// ([`fields_renamed`]).
+fn struct_fields_by_case(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let Expr::Cast(Cast { expr: inner, field }) = &expr else {
+        return Ok(Transformed::no(expr));
+    };
+    let Ok(from) = inner.get_type(schema) else {
+        return Ok(Transformed::no(expr));
+    };
+    match fields_renamed(inner, &from, field.data_type()) {
+        Some(renamed) => Ok(Transformed::yes(with_operand(&expr, renamed))),
+        None => Ok(Transformed::no(expr)),
+    }
 }
 
 fn null_if_impossible(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
