@@ -597,21 +597,14 @@ impl CopyStatement {
         spelled: impl Fn(&DataType) -> bool,
     ) -> Result<datafusion::prelude::DataFrame> {
         let text = Arc::new(ScalarUDF::from(DuckDbText::new()));
-        let columns: Vec<Expr> = frame
-            .schema()
-            .columns()
-            .into_iter()
-            .zip(frame.schema().fields())
-            .map(|(column, field)| {
-                let name = field.name().clone();
-                let kept = self.partition_by.contains(&name) || !spelled(field.data_type());
-                match kept {
-                    true => Expr::Column(column),
-                    false => text.call(vec![Expr::Column(column)]).alias(name),
-                }
+        select_each(frame, |column, field| {
+            let name = field.name().clone();
+            let kept = self.partition_by.contains(&name) || !spelled(field.data_type());
+            Ok(match kept {
+                true => Expr::Column(column),
+                false => text.call(vec![Expr::Column(column)]).alias(name),
             })
-            .collect();
-        Ok(frame.select(columns)?)
+        })
     }
 
     /// `frame` with each `PARTITION_BY` column as the text its folders are named by, as
@@ -627,27 +620,19 @@ impl CopyStatement {
             return Ok(frame);
         }
         let text = Arc::new(ScalarUDF::from(DuckDbText::new()));
-        let columns: Vec<Expr> = frame
-            .schema()
-            .columns()
-            .into_iter()
-            .zip(frame.schema().fields())
-            .map(|(column, field)| {
-                if !self.partition_by.contains(&column.name) {
-                    return Ok(Expr::Column(column));
-                }
-                let name = column.name.clone();
-                let column = Expr::Column(column);
-                let value = match respelled(field.data_type()) {
-                    true => text.call(vec![column.clone()]),
-                    false => cast(column.clone(), DataType::Utf8),
-                };
-                let folder =
-                    when(column.is_null(), lit(HIVE_DEFAULT_PARTITION)).otherwise(value)?;
-                Ok(folder.alias(name))
-            })
-            .collect::<Result<_>>()?;
-        Ok(frame.select(columns)?)
+        select_each(frame, |column, field| {
+            if !self.partition_by.contains(&column.name) {
+                return Ok(Expr::Column(column));
+            }
+            let name = column.name.clone();
+            let column = Expr::Column(column);
+            let value = match respelled(field.data_type()) {
+                true => text.call(vec![column.clone()]),
+                false => cast(column.clone(), DataType::Utf8),
+            };
+            let folder = when(column.is_null(), lit(HIVE_DEFAULT_PARTITION)).otherwise(value)?;
+            Ok(folder.alias(name))
+        })
     }
 
     /// DuckDB's codec names in DataFusion's spelling; DuckDB's default is snappy.
@@ -862,6 +847,21 @@ pub(super) fn option_values(tokens: &[Token]) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// `frame` with each column as what `each` makes of it and its field.
+fn select_each(
+    frame: datafusion::prelude::DataFrame,
+    each: impl Fn(datafusion::common::Column, &Field) -> Result<Expr>,
+) -> Result<datafusion::prelude::DataFrame> {
+    let columns = frame
+        .schema()
+        .columns()
+        .into_iter()
+        .zip(frame.schema().fields())
+        .map(|(column, field)| each(column, field))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(frame.select(columns)?)
 }
 
 #[cfg(test)]
