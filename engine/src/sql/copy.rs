@@ -434,16 +434,16 @@ impl CopyStatement {
             path.push('/');
         }
         let rows = self.write_files(session, frame, &path, directory).await?;
-        // The shard writer names its files by the pattern itself; named again, a pattern with a
+        // The shard writer names its files (and folders) itself; named again, a pattern with a
         // UUID lost the files' numbers (`part_10_<uuid>` sorts before `part_2_<uuid>`).
         let named_by_datafusion = self.file_size_bytes.is_none();
         if directory && named_by_datafusion && staging.exists() {
             name_files(staging, &self.file_pattern)
                 .map_err(|e| TarnError::io("name the files of", &self.target, e))?;
-        }
-        if !self.partition_by.is_empty() && staging.exists() {
-            name_partition_folders(staging)
-                .map_err(|e| TarnError::io("name the folders of", &self.target, e))?;
+            if !self.partition_by.is_empty() {
+                name_partition_folders(staging)
+                    .map_err(|e| TarnError::io("name the folders of", &self.target, e))?;
+            }
         }
         Ok(rows)
     }

@@ -18,7 +18,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use futures::StreamExt;
 
-use super::files::{HIVE_DEFAULT_PARTITION, percent_decode};
+use super::files::percent_decode;
 use crate::error::{Result, TarnError};
 
 /// How the files of a folder are named (`FILENAME_PATTERN`): `{i}` is the file's number in
@@ -121,11 +121,7 @@ pub fn name_partition_folders(folder: &Path) -> std::io::Result<()> {
         let name = entry.file_name().to_string_lossy().into_owned();
         let mut path = entry.path();
         if let Some((key, value)) = name.split_once('=') {
-            let value = percent_decode(value);
-            let renamed = match value == HIVE_DEFAULT_PARTITION {
-                true => name.clone(),
-                false => format!("{key}={}", percent_encode(&value)),
-            };
+            let renamed = format!("{key}={}", percent_encode(&percent_decode(value)));
             if renamed != name {
                 let to = folder.join(&renamed);
                 std::fs::rename(&path, &to)?;
@@ -138,7 +134,7 @@ pub fn name_partition_folders(folder: &Path) -> std::io::Result<()> {
 }
 
 /// `value` with each byte but an ASCII letter, digit or `-._~` written `%XX`, as DuckDB
-/// writes a partition folder's value.
+/// writes a partition folder's value (NULL's `__HIVE_DEFAULT_PARTITION__` stays as it is).
 fn percent_encode(value: &str) -> String {
     let mut encoded = String::with_capacity(value.len());
     for byte in value.bytes() {
@@ -259,21 +255,20 @@ pub async fn write_partitioned_parquet_shards(
             .map(|&c| cast(batch.column(c), &DataType::Utf8))
             .collect::<std::result::Result<_, _>>()?;
         let texts: Vec<&StringArray> = texts.iter().map(|text| text.as_string::<i32>()).collect();
-        // Each row's folder, and the rows of each folder in their order.
-        let mut rows_of: HashMap<String, Vec<u32>> = HashMap::new();
+        // The rows of each partition's values, in their order; a folder is named once per batch.
+        let mut rows_of: HashMap<Vec<&str>, Vec<u32>> = HashMap::new();
         for row in 0..batch.num_rows() {
-            let path: Vec<String> = partition_by
-                .iter()
-                .zip(&texts)
-                .map(|(name, text)| match text.value(row) {
-                    HIVE_DEFAULT_PARTITION => format!("{name}={HIVE_DEFAULT_PARTITION}"),
-                    value => format!("{name}={}", percent_encode(value)),
-                })
-                .collect();
-            rows_of.entry(path.join("/")).or_default().push(row as u32);
+            let values = texts.iter().map(|text| text.value(row)).collect();
+            rows_of.entry(values).or_default().push(row as u32);
         }
         let data = batch.project(&kept)?;
-        for (path, rows) in rows_of {
+        for (values, rows) in rows_of {
+            let path: Vec<String> = partition_by
+                .iter()
+                .zip(values)
+                .map(|(name, value)| format!("{name}={}", percent_encode(value)))
+                .collect();
+            let path = path.join("/");
             let part = take_record_batch(&data, &UInt32Array::from(rows))?;
             let shards = partitions
                 .entry(path)

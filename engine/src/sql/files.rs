@@ -513,6 +513,8 @@ impl ScanSpec {
                 let statistics = state.runtime_env().cache_manager.get_file_statistic_cache();
                 Arc::new(ListingTable::try_new(config)?.with_cache(statistics))
             };
+        let named: Vec<String> = self.paths.iter().map(|p| format!("'{p}'")).collect();
+        let named = named.join(", ");
         let table = match retyped {
             true => {
                 let schema = match formats {
@@ -523,19 +525,10 @@ impl ScanSpec {
                     }
                     None => schema,
                 };
-                let files: Vec<String> = self.paths.iter().map(|p| format!("'{p}'")).collect();
-                typed_over(
-                    table,
-                    &schema,
-                    null_string,
-                    ignore_errors,
-                    formats,
-                    &files.join(", "),
-                )?
+                typed_over(table, &schema, null_string, ignore_errors, formats, &named)?
             }
             false => table,
         };
-        let files: Vec<String> = self.paths.iter().map(|p| format!("'{p}'")).collect();
         let table = match null_partitions.is_empty() {
             true => table,
             false => {
@@ -546,7 +539,7 @@ impl ScanSpec {
                         .collect::<Vec<_>>(),
                 ));
                 let null = Some(HIVE_DEFAULT_PARTITION);
-                typed_over(table, &typed, null, false, None, &files.join(", "))?
+                typed_over(table, &typed, null, false, None, &named)?
             }
         };
         match self.options.file_row_number {

@@ -7,16 +7,16 @@
 //! casts read.
 
 use datafusion::arrow::compute::can_cast_types;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::execution::SessionState;
 use datafusion::sql::parser::Statement as DFStatement;
 use sqlparser::ast::{
     Expr, ObjectName, ObjectNamePart, SelectItem, SetExpr, Statement, TableFactor, TableObject,
 };
 
-use super::name_case::{find_name, relation_fields};
+use super::name_case::{find_name, relation_schema};
 use super::types::sql_type_name;
-use crate::error::Result;
+use crate::error::{Result, TarnError};
 
 /// The name the wrapped rows are read under.
 const ROWS: &str = "__tarn_inserted";
@@ -33,10 +33,10 @@ pub(super) async fn cast_nested_text(
     let (TableObject::TableName(table), Some(source)) = (&insert.table, &mut insert.source) else {
         return Ok(());
     };
-    let Some(fields) = relation_fields(table, state).await else {
+    let Some(schema) = relation_schema(table, state).await else {
         return Ok(());
     };
-    let Some(targets) = target_types(&insert.columns, fields) else {
+    let Some(targets) = target_types(&insert.columns, &schema) else {
         return Ok(());
     };
     if !targets.iter().any(text_cannot_cast_to) {
@@ -59,11 +59,17 @@ pub(super) async fn cast_nested_text(
     if given.len() != targets.len() {
         return Ok(());
     }
-    let casts: Vec<Option<&DataType>> = given
+    // Each column's `CAST(NULL AS type)` where it needs one, its operand replaced per value.
+    let casts: Vec<Option<Expr>> = given
         .iter()
         .zip(&targets)
-        .map(|(from, to)| (is_text(from) && text_cannot_cast_to(to)).then_some(to))
-        .collect();
+        .map(
+            |(from, to)| match is_text(from) && text_cannot_cast_to(to) {
+                true => cast_of_null(to).map(Some),
+                false => Ok(None),
+            },
+        )
+        .collect::<Result<_>>()?;
     if casts.iter().all(Option::is_none) {
         return Ok(());
     }
@@ -72,8 +78,8 @@ pub(super) async fn cast_nested_text(
         SetExpr::Values(values) => {
             for row in &mut values.rows {
                 for (value, cast) in row.content.iter_mut().zip(&casts) {
-                    if let Some(to) = cast {
-                        *value = cast_to(value.clone(), to)?;
+                    if let Some(cast) = cast {
+                        *value = with_operand(cast, value.clone());
                     }
                 }
             }
@@ -90,8 +96,8 @@ pub(super) async fn cast_nested_text(
             };
             if let SetExpr::Select(select) = wrapper.body.as_mut() {
                 for (item, cast) in select.projection.iter_mut().zip(&casts) {
-                    if let (SelectItem::UnnamedExpr(column), Some(to)) = (&mut *item, cast) {
-                        *column = cast_to(column.clone(), to)?;
+                    if let (SelectItem::UnnamedExpr(column), Some(cast)) = (&mut *item, cast) {
+                        *column = with_operand(cast, column.clone());
                     }
                 }
                 if let TableFactor::Derived { subquery, .. } = &mut select.from[0].relation {
@@ -104,32 +110,35 @@ pub(super) async fn cast_nested_text(
     Ok(())
 }
 
-/// `CAST(value AS to)`, the type written in DuckDB's SQL and parsed as statements are, so that
+/// `CAST(NULL AS to)`, the type written in DuckDB's SQL and parsed as statements are, so that
 /// its spellings (MAP) read as they do there.
-fn cast_to(value: Expr, to: &DataType) -> Result<Expr> {
-    let probe = format!("SELECT CAST(NULL AS {})", sql_type_name(to));
-    let Statement::Query(query) = super::parse_one(&probe)? else {
-        return Ok(value);
-    };
-    let SetExpr::Select(select) = *query.body else {
-        return Ok(value);
-    };
-    match select.projection.into_iter().next() {
-        Some(SelectItem::UnnamedExpr(mut cast @ Expr::Cast { .. })) => {
-            if let Expr::Cast { expr, .. } = &mut cast {
-                **expr = value;
-            }
-            Ok(cast)
-        }
-        _ => Ok(value),
+fn cast_of_null(to: &DataType) -> Result<Expr> {
+    let probe = format!("CAST(NULL AS {})", sql_type_name(to));
+    if let Statement::Query(query) = super::parse_one(&format!("SELECT {probe}"))?
+        && let SetExpr::Select(select) = *query.body
+        && let Some(SelectItem::UnnamedExpr(cast @ Expr::Cast { .. })) =
+            select.projection.into_iter().next()
+    {
+        return Ok(cast);
     }
+    Err(TarnError::Parse(format!("not a cast: {probe}")))
 }
 
-/// The types of the columns an INSERT fills, in its order (the table's `fields` when it names
+/// `cast` (a [`cast_of_null`]) of `value`.
+fn with_operand(cast: &Expr, value: Expr) -> Expr {
+    let mut cast = cast.clone();
+    if let Expr::Cast { expr, .. } = &mut cast {
+        **expr = value;
+    }
+    cast
+}
+
+/// The types of the columns an INSERT fills, in its order (the table's when it names
 /// none); `None` where it names a column the table lacks, for the INSERT to refuse.
-fn target_types(columns: &[ObjectName], fields: Vec<(String, DataType)>) -> Option<Vec<DataType>> {
+fn target_types(columns: &[ObjectName], schema: &SchemaRef) -> Option<Vec<DataType>> {
+    let fields = schema.fields();
     if columns.is_empty() {
-        return Some(fields.into_iter().map(|(_, data_type)| data_type).collect());
+        return Some(fields.iter().map(|f| f.data_type().clone()).collect());
     }
     columns
         .iter()
@@ -137,11 +146,8 @@ fn target_types(columns: &[ObjectName], fields: Vec<(String, DataType)>) -> Opti
             let ObjectNamePart::Identifier(ident) = column.0.last()? else {
                 return None;
             };
-            let name = find_name(fields.iter().map(|(name, _)| name.as_str()), &ident.value)?;
-            fields
-                .iter()
-                .find(|(field, _)| field == name)
-                .map(|(_, data_type)| data_type.clone())
+            let name = find_name(fields.iter().map(|f| f.name().as_str()), &ident.value)?;
+            Some(fields.find(name)?.1.data_type().clone())
         })
         .collect()
 }

@@ -20,7 +20,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 
-use datafusion::arrow::datatypes::{DataType, Fields};
+use datafusion::arrow::datatypes::{DataType, Fields, SchemaRef};
 use datafusion::execution::SessionState;
 use datafusion::sql::planner::object_name_to_table_reference;
 use sqlparser::ast::{
@@ -50,9 +50,9 @@ pub(super) async fn match_case(statement: &mut Statement, state: &SessionState) 
     let mut known = KnownNames::default();
     for relation in &relations {
         // A CTE's name, or a table that does not exist: DataFusion says so where it matters.
-        if let Some(fields) = relation_fields(relation, state).await {
-            for (name, data_type) in fields {
-                known.add_column(name, &data_type);
+        if let Some(schema) = relation_schema(relation, state).await {
+            for field in schema.fields() {
+                known.add_column(field.name().clone(), field.data_type());
             }
         }
     }
@@ -110,22 +110,11 @@ pub(super) fn match_columns(expr: &mut Expr, fields: &Fields) {
     let _ = VisitMut::visit(expr, &mut CaseMatcher { known: &known });
 }
 
-/// The name and type of each column of the table, view or file `name`, if there is one.
-pub(super) async fn relation_fields(
-    name: &ObjectName,
-    state: &SessionState,
-) -> Option<Vec<(String, DataType)>> {
+/// The columns of the table, view or file `name`, if there is one.
+pub(super) async fn relation_schema(name: &ObjectName, state: &SessionState) -> Option<SchemaRef> {
     let reference = object_name_to_table_reference(name.clone(), true).ok()?;
     let schema = state.schema_for_ref(reference.clone()).ok()?;
-    let table = schema.table(reference.table()).await.ok()??;
-    Some(
-        table
-            .schema()
-            .fields()
-            .iter()
-            .map(|field| (field.name().clone(), field.data_type().clone()))
-            .collect(),
-    )
+    Some(schema.table(reference.table()).await.ok()??.schema())
 }
 
 /// The names a statement can mean, as written where they are defined.
@@ -340,6 +329,14 @@ fn normalized(ident: &Ident) -> String {
     }
 }
 
+/// The parts of a name that are identifiers.
+fn idents_of(name: &mut ObjectName) -> impl Iterator<Item = &mut Ident> {
+    name.0.iter_mut().filter_map(|part| match part {
+        ObjectNamePart::Identifier(ident) => Some(ident),
+        _ => None,
+    })
+}
+
 /// Rewrites the names [`KnownNames::matching`] finds.
 struct CaseMatcher<'a> {
     known: &'a KnownNames,
@@ -353,11 +350,7 @@ impl CaseMatcher<'_> {
     }
 
     fn match_object_name(&self, name: &mut ObjectName) {
-        for part in &mut name.0 {
-            if let ObjectNamePart::Identifier(ident) = part {
-                self.match_ident(ident);
-            }
-        }
+        idents_of(name).for_each(|ident| self.match_ident(ident));
     }
 
     /// Matches the names in `select`'s unaliased expressions, naming each whose names change
@@ -377,16 +370,6 @@ impl CaseMatcher<'_> {
                     expr: matched,
                     alias: Ident::with_quote('"', name),
                 };
-            }
-        }
-    }
-
-    /// A name in `EXCLUDE (...)`, which DataFusion compares as written, quoted or not: as the
-    /// one name it matches but for case.
-    fn match_excluded(&self, name: &mut ObjectName) {
-        for part in &mut name.0 {
-            if let ObjectNamePart::Identifier(ident) = part {
-                self.match_listed(ident);
             }
         }
     }
@@ -427,12 +410,13 @@ impl VisitorMut for CaseMatcher<'_> {
                 for element in options.opt_replace.iter_mut().flat_map(|r| &mut r.items) {
                     self.match_listed(&mut element.column_name);
                 }
-                match &mut options.opt_exclude {
-                    Some(ExcludeSelectItem::Single(name)) => self.match_excluded(name),
-                    Some(ExcludeSelectItem::Multiple(names)) => {
-                        names.iter_mut().for_each(|n| self.match_excluded(n))
-                    }
-                    None => {}
+                let excluded = match &mut options.opt_exclude {
+                    Some(ExcludeSelectItem::Single(name)) => std::slice::from_mut(name),
+                    Some(ExcludeSelectItem::Multiple(names)) => names.as_mut_slice(),
+                    None => &mut [],
+                };
+                for ident in excluded.iter_mut().flat_map(idents_of) {
+                    self.match_listed(ident);
                 }
             }
         }

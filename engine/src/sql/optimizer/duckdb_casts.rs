@@ -28,6 +28,7 @@ use datafusion::logical_expr::expr::{Cast, TryCast};
 use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, lit, when};
 use datafusion::optimizer::AnalyzerRule;
 
+use crate::sql::name_case::find_name;
 use crate::sql::types::sql_type_name;
 
 /// The casts of `plan` as DuckDB has them (see the module documentation).
@@ -179,21 +180,10 @@ fn fields_renamed(value: &Expr, from: &DataType, to: &DataType) -> Option<Expr> 
     let mut renamed_any = false;
     let mut args = Vec::with_capacity(to.len() * 2);
     for target in to {
-        let source = match from.iter().find(|f| f.name() == target.name()) {
-            Some(exact) => exact,
-            None => {
-                let lower = target.name().to_lowercase();
-                let mut alike = from.iter().filter(|f| f.name().to_lowercase() == lower);
-                match (alike.next(), alike.next()) {
-                    (Some(only), None) => {
-                        renamed_any = true;
-                        only
-                    }
-                    // A field the cast cannot match: Arrow's cast says so.
-                    _ => return None,
-                }
-            }
-        };
+        // A field the cast cannot match is left to Arrow's cast, which says so.
+        let name = find_name(from.iter().map(|f| f.name().as_str()), target.name())?;
+        let (_, source) = from.find(name)?;
+        renamed_any |= source.name() != target.name();
         let field = get_field(value.clone(), source.name().as_str());
         let field = match fields_renamed(&field, source.data_type(), target.data_type()) {
             Some(renamed) => {
