@@ -4,7 +4,8 @@ Each line of a corpus file is setup statements and a query, separated by `;` (a 
 string is not allowed; lines starting with `--` are comments). Both engines run the line in a
 fresh session. The query's column names must be the same, and so must its values, each compared
 as that engine's `CAST(... AS VARCHAR)` writes it: the query is wrapped in a cast of every column
-to VARCHAR on both sides, so what is compared is the value, not a client library's rendering.
+to VARCHAR on both sides, so what is compared is the value, not a client library's rendering
+(a float to within its last bits, which a parallel aggregate's order of sums may change).
 Rows compare in order where the query orders them, as a multiset otherwise; an error on one side
 must be an error on the other.
 
@@ -15,6 +16,7 @@ two engines agreed; a line that fails is a regression (or a DuckDB upgrade: `duc
 `bench/requirements.txt`). Add a line once Tarn answers it as DuckDB does.
 """
 
+import math
 import pathlib
 
 import duckdb
@@ -89,6 +91,25 @@ def tarn_answer(statements, data_root):
         return "error", str(err).splitlines()[0]
 
 
+def alike(rows, duck_rows):
+    """Whether the rows hold the same values, floats allowed to differ in their last bits: a
+    parallel aggregate adds its threads' partial sums in the order they finish, so `regr_slope`
+    of one group may end in ...417 in one run and ...42 in the next, in DuckDB as in Tarn."""
+
+    def same(a, b):
+        if a == b:
+            return True
+        try:
+            return math.isclose(float(a), float(b), rel_tol=1e-12)
+        except (TypeError, ValueError):
+            return False
+
+    return len(rows) == len(duck_rows) and all(
+        len(row) == len(duck_row) and all(map(same, row, duck_row))
+        for row, duck_row in zip(rows, duck_rows)
+    )
+
+
 @pytest.mark.parametrize("statements", list(corpus_lines()))
 def test_tarn_answers_as_duckdb_does(statements, tmp_path):
     duck = duckdb_answer(statements)
@@ -101,4 +122,5 @@ def test_tarn_answers_as_duckdb_does(statements, tmp_path):
     assert names == duck_names
     if not ordered(statements[-1]):
         duck_rows, rows = sorted(duck_rows, key=repr), sorted(rows, key=repr)
-    assert rows == duck_rows
+    if not alike(rows, duck_rows):
+        assert rows == duck_rows
