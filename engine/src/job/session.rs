@@ -24,7 +24,8 @@ use crate::sql::{SqlSession, runtime_env};
 /// Options of [`Session::read_parquet`], with Smallpond's defaults.
 #[derive(Debug, Clone, Default)]
 pub struct ReadParquet {
-    /// Whether a folder includes the files in its subfolders.
+    /// Whether a folder includes the files in its subfolders. A glob decides for itself, as in
+    /// SQL: `data/*/*.parquet` reads one level down, `data/**/*.parquet` every level.
     pub recursive: bool,
     /// Only these columns, in this order.
     pub columns: Option<Vec<String>>,
@@ -197,7 +198,8 @@ impl Session {
                     .location
                     .prefix_match(url.prefix())
                     .is_some_and(|rest| rest.count() > 1);
-                if recursive || !url.is_collection() || !nested {
+                let globbed = url.get_glob().is_some();
+                if recursive || globbed || !url.is_collection() || !nested {
                     files.push(PartitionedFile::new_from_meta(meta.clone()));
                 }
             }

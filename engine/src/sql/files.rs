@@ -20,6 +20,7 @@ use datafusion::datasource::provider_as_source;
 use datafusion::datasource::{ViewTable, file_format::options::ReadOptions};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionState;
+use datafusion::execution::cache::cache_manager::FileStatisticsCache;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{LogicalPlanBuilder, lit};
 use datafusion::object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
@@ -255,25 +256,22 @@ fn as_text(schema: &SchemaRef) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
-/// `table` with a `file_row_number` column, placed as DuckDB places it: after the file's and
-/// partition columns, before `filename`. DataFusion's `file_row_index()` is answered by the
-/// Parquet scan itself, from the row group offsets.
-fn with_file_row_numbers(table: Arc<dyn TableProvider>) -> Result<Arc<dyn TableProvider>> {
-    let names: Vec<String> = table
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
-    let column = |name: &String| col(format!("\"{}\"", name.replace('"', "\"\"")));
-    let before_filename = names.len() - usize::from(names.last().is_some_and(|n| n == "filename"));
-    let mut projection: Vec<_> = names[..before_filename].iter().map(column).collect();
+/// `table` with a `file_row_number` column after its first `file_columns` (the file's own), as
+/// DuckDB places it: before `filename` and the partition columns. DataFusion's
+/// `file_row_index()` is answered by the Parquet scan itself, from the row group offsets.
+fn with_file_row_numbers(
+    table: Arc<dyn TableProvider>,
+    file_columns: usize,
+) -> Result<Arc<dyn TableProvider>> {
+    let column = |field: &Arc<Field>| col(format!("\"{}\"", field.name().replace('"', "\"\"")));
+    let fields = table.schema().fields().clone();
+    let mut projection: Vec<_> = fields[..file_columns].iter().map(column).collect();
     projection.push(
         datafusion::functions::core::file_row_index()
             .call(vec![])
             .alias("file_row_number"),
     );
-    projection.extend(names[before_filename..].iter().map(column));
+    projection.extend(fields[file_columns..].iter().map(column));
     let plan = LogicalPlanBuilder::scan("file", provider_as_source(table), None)?
         .project(projection)?
         .build()?;
@@ -500,19 +498,32 @@ impl ScanSpec {
             .flat_map(|(_, listed)| listed.iter().map(|meta| &meta.location))
             .collect();
         let out_of_name_order = !locations.is_sorted_by(|a, b| a < b);
+        // The statistics cache lets the join-order rule's row counts and physical planning
+        // share one read of each file's footer.
+        let statistics = state.runtime_env().cache_manager.get_file_statistic_cache();
+        let keyed_urls = files.iter().any(|(url, _)| {
+            let own = url_pairs(url);
+            let partitions = &options.table_partition_cols;
+            partitions
+                .iter()
+                .any(|(name, _)| own.iter().any(|(key, _)| key == name))
+        });
         let table: Arc<dyn TableProvider> =
             if self.options.filename || narrowed || out_of_name_order {
                 self.file_by_file(&options, scanned, &files, self.options.filename)?
+            } else if keyed_urls {
+                url_by_url(&options, scanned, &files, statistics)?
             } else {
                 let urls = files.iter().map(|(url, _)| url.clone()).collect();
                 let config = ListingTableConfig::new_with_multi_paths(urls)
                     .with_listing_options(options)
                     .with_schema(scanned);
-                // The statistics cache lets the join-order rule's row counts and physical planning
-                // share one read of each file's footer.
-                let statistics = state.runtime_env().cache_manager.get_file_statistic_cache();
                 Arc::new(ListingTable::try_new(config)?.with_cache(statistics))
             };
+        let table = match self.options.file_row_number {
+            true => with_file_row_numbers(table, schema.fields().len())?,
+            false => table,
+        };
         let named: Vec<String> = self.paths.iter().map(|p| format!("'{p}'")).collect();
         let named = named.join(", ");
         let table = match retyped {
@@ -529,8 +540,8 @@ impl ScanSpec {
             }
             false => table,
         };
-        let table = match null_partitions.is_empty() {
-            true => table,
+        match null_partitions.is_empty() {
+            true => Ok(table),
             false => {
                 let typed = Arc::new(Schema::new(
                     null_partitions
@@ -539,12 +550,8 @@ impl ScanSpec {
                         .collect::<Vec<_>>(),
                 ));
                 let null = Some(HIVE_DEFAULT_PARTITION);
-                typed_over(table, &typed, null, false, None, &named)?
+                typed_over(table, &typed, null, false, None, &named)
             }
-        };
-        match self.options.file_row_number {
-            true => with_file_row_numbers(table),
-            false => Ok(table),
         }
     }
 
@@ -718,8 +725,8 @@ impl ScanSpec {
         )))
     }
 
-    /// A union of one scan per file, with the file's hive partition values and, when
-    /// `filename`, its path in a `filename` column.
+    /// A union of one scan per file, with, when `filename`, its path in a `filename` column, and
+    /// the file's hive partition values.
     fn file_by_file(
         &self,
         options: &ListingOptions,
@@ -743,10 +750,13 @@ impl ScanSpec {
                 )?;
                 let mut projection: Vec<_> =
                     schema.fields().iter().map(|f| col(f.name())).collect();
-                projection.extend(partition_literals(url, meta, options));
                 if filename {
                     projection.push(lit(display_path(url, meta)).alias("filename"));
                 }
+                projection.extend(partition_columns(
+                    &partition_pairs(meta),
+                    &options.table_partition_cols,
+                ));
                 let scan =
                     LogicalPlanBuilder::scan("file", provider_as_source(Arc::new(table)), None)?
                         .project(projection)?;
@@ -759,6 +769,40 @@ impl ScanSpec {
         let plan = union.expect("at least one file was listed").build()?;
         Ok(Arc::new(ViewTable::new(plan, None)))
     }
+}
+
+/// A union of one scan per listing URL, for URLs whose own path has `key=value` folders:
+/// DataFusion reads the partitions below a URL, and those in it are given as the URL's values.
+fn url_by_url(
+    options: &ListingOptions,
+    schema: SchemaRef,
+    files: &[(ListingTableUrl, Vec<ObjectMeta>)],
+    statistics: Option<Arc<FileStatisticsCache>>,
+) -> Result<Arc<dyn TableProvider>> {
+    let mut union: Option<LogicalPlanBuilder> = None;
+    for (url, _) in files {
+        let own = url_pairs(url);
+        let below = options
+            .table_partition_cols
+            .iter()
+            .filter(|(name, _)| !own.iter().any(|(key, _)| key == name))
+            .cloned()
+            .collect();
+        let config = ListingTableConfig::new(url.clone())
+            .with_listing_options(options.clone().with_table_partition_cols(below))
+            .with_schema(schema.clone());
+        let table = ListingTable::try_new(config)?.with_cache(statistics.clone());
+        let mut projection: Vec<_> = schema.fields().iter().map(|f| col(f.name())).collect();
+        projection.extend(partition_columns(&own, &options.table_partition_cols));
+        let scan = LogicalPlanBuilder::scan("file", provider_as_source(Arc::new(table)), None)?
+            .project(projection)?;
+        union = Some(match union {
+            None => scan,
+            Some(acc) => acc.union(scan.build()?)?,
+        });
+    }
+    let plan = union.expect("at least one path was listed").build()?;
+    Ok(Arc::new(ViewTable::new(plan, None)))
 }
 
 /// The files some paths name.
@@ -841,15 +885,15 @@ fn folder_glob(path: &str) -> Result<Option<glob::Pattern>> {
 }
 
 /// DataFusion matches a glob against the path with its `key=value` folders removed, so
-/// `hive/*/*/*.parquet` would match nothing in a hive layout; folder levels that are a bare `*`
-/// become one `**`, which matches the same files there.
+/// `hive/*/*.parquet` or `hive/d=*/*.parquet` would match nothing in a hive layout. The glob it
+/// is given keeps only the file name's pattern, under a `**` for the folder levels: that lists
+/// every file the glob can mean, and [`folder_glob`] then keeps those it does mean.
 fn hive_friendly_glob(path: &str) -> String {
     let segments: Vec<&str> = path.split('/').collect();
     let Some(first_glob) = segments.iter().position(|s| s.contains(['*', '?', '['])) else {
         return path.to_string();
     };
-    let folders = &segments[first_glob..segments.len() - 1];
-    if folders.is_empty() || !folders.iter().all(|s| *s == "*" || *s == "**") {
+    if first_glob + 1 >= segments.len() {
         return path.to_string();
     }
     let mut rewritten: Vec<&str> = segments[..first_glob].to_vec();
@@ -906,9 +950,9 @@ fn file_extension(first_file: &str, named_path: &str) -> String {
 fn hive_partitions(files: &[(ListingTableUrl, Vec<ObjectMeta>)]) -> Vec<(String, Vec<String>)> {
     let mut columns: Option<Vec<String>> = None;
     let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (url, listed) in files {
+    for (_, listed) in files {
         for meta in listed {
-            let pairs = partition_pairs(url, meta);
+            let pairs = partition_pairs(meta);
             let names: Vec<String> = pairs.iter().map(|(k, _)| k.clone()).collect();
             match &columns {
                 None => columns = Some(names),
@@ -960,35 +1004,43 @@ fn infer_partition_type(values: &[String]) -> DataType {
     }
 }
 
-/// The `key=value` folder segments between a listing URL's prefix and a file.
-fn partition_pairs(url: &ListingTableUrl, meta: &ObjectMeta) -> Vec<(String, String)> {
-    let prefix = url.prefix().as_ref();
-    let location = meta.location.as_ref();
-    let relative = location.strip_prefix(prefix).unwrap_or(location);
-    let mut segments: Vec<&str> = relative.split('/').filter(|s| !s.is_empty()).collect();
-    segments.pop();
-    segments
+/// The `key=value` folders a file is in, its listing URL's own included: DuckDB reads
+/// `corpus/lang=en/*.parquet` with a `lang` column.
+fn partition_pairs(meta: &ObjectMeta) -> Vec<(String, String)> {
+    let mut folders: Vec<&str> = meta.location.as_ref().split('/').collect();
+    folders.pop();
+    key_values(folders)
+}
+
+/// The `key=value` folders of a listing URL's own path, which DataFusion's listing does not
+/// read as partitions (it reads those below the URL).
+fn url_pairs(url: &ListingTableUrl) -> Vec<(String, String)> {
+    key_values(url.prefix().as_ref().split('/'))
+}
+
+fn key_values<'a>(folders: impl IntoIterator<Item = &'a str>) -> Vec<(String, String)> {
+    folders
         .into_iter()
-        .filter_map(|segment| {
-            let (key, value) = segment.split_once('=')?;
+        .filter_map(|folder| {
+            let (key, value) = folder.split_once('=')?;
             Some((key.to_string(), percent_decode(value)))
         })
         .collect()
 }
 
-/// Literal partition values for one file, for the per-file scans behind `filename => true`.
-fn partition_literals(
-    url: &ListingTableUrl,
-    meta: &ObjectMeta,
-    options: &ListingOptions,
+/// The partition columns of a scan whose listing does not read `known` ones, which are given
+/// as literals of their values: the per-file scans behind `filename => true` know them all,
+/// and a listing URL knows the keys in its own path.
+fn partition_columns(
+    known: &[(String, String)],
+    partition_cols: &[(String, DataType)],
 ) -> Vec<datafusion::prelude::Expr> {
-    let pairs: BTreeMap<_, _> = partition_pairs(url, meta).into_iter().collect();
-    options
-        .table_partition_cols
+    let known: BTreeMap<_, _> = known.iter().cloned().collect();
+    partition_cols
         .iter()
-        .map(|(name, ty)| {
-            let value = pairs.get(name).cloned().unwrap_or_default();
-            datafusion::prelude::cast(lit(value), ty.clone()).alias(name)
+        .map(|(name, ty)| match known.get(name) {
+            Some(value) => datafusion::prelude::cast(lit(value.clone()), ty.clone()).alias(name),
+            None => col(name),
         })
         .collect()
 }

@@ -506,6 +506,47 @@ async fn sources_from_csv_json_and_memory() {
     assert!(sums[0].column(0).null_count() == 0);
 }
 
+/// How Smallpond reads paths: a folder is its own files unless `recursive`, while a glob
+/// decides for itself, each `*` staying within one folder.
+#[tokio::test]
+async fn folders_read_their_subfolders_only_when_recursive_and_globs_decide_for_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("parts");
+    let mut sql = SqlSession::new(config(dir.path(), None)).unwrap();
+    for (file, id) in [
+        ("top", 1),
+        ("k=a/one", 2),
+        ("k=b/two", 3),
+        ("k=b/deep/three", 4),
+    ] {
+        let path = root.join(format!("{file}.parquet"));
+        sql.query(&format!(
+            "COPY (SELECT {id}::BIGINT AS id) TO '{}' (FORMAT parquet)",
+            path.display()
+        ))
+        .await
+        .unwrap();
+    }
+    let session = Session::new(config(dir.path(), None)).unwrap();
+    let root = root.display().to_string();
+    for (path, recursive, expected) in [
+        (root.clone(), false, vec![1]),
+        (root.clone(), true, vec![1, 2, 3, 4]),
+        (format!("{root}/*/*.parquet"), false, vec![2, 3]),
+        (format!("{root}/k=*/*.parquet"), false, vec![2, 3]),
+        (format!("{root}/**/*.parquet"), false, vec![1, 2, 3, 4]),
+    ] {
+        let options = ReadParquet {
+            recursive,
+            ..ReadParquet::default()
+        };
+        let df = session.read_parquet(&[&path], options).await.unwrap();
+        let mut ids = ints(&df.to_arrow().await.unwrap(), "id");
+        ids.sort();
+        assert_eq!(ids, expected, "{path} (recursive: {recursive})");
+    }
+}
+
 #[tokio::test]
 async fn recompute_forgets_finished_tasks() {
     let (_dir, _session, df) = session_with_corpus().await;

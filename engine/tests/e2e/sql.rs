@@ -321,6 +321,36 @@ async fn files_in_from_globs_directories_and_hive_partitions() {
         rows(&batches),
         [["2024", "feb", "20240"], ["2024", "jan", "20240"]]
     );
+    // A glob may name the keys of the folders it crosses, as DuckDB's may.
+    let globbed =
+        format!("SELECT year, month, v FROM '{hive}/year=2024/month=*/*.parquet' ORDER BY month");
+    assert_eq!(
+        query(&mut s, &globbed).await,
+        [["2024", "feb", "20240"], ["2024", "jan", "20240"]]
+    );
+    let globbed = format!("SELECT count(*) FROM '{hive}/year=*/month=j?n/*.parquet'");
+    assert_eq!(query(&mut s, &globbed).await, [["2"]]);
+    // Keys in the path named are columns too, and come after `file_row_number` and
+    // `filename`, as in DuckDB.
+    let batches = s
+        .query(&format!(
+            "FROM read_parquet('{hive}/year=2024/month=jan/data.parquet', filename => true, \
+             file_row_number => true)"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        columns(&batches),
+        ["v", "file_row_number", "filename", "year", "month"]
+    );
+    assert_eq!(rows(&batches)[0][3..], ["2024", "jan"]);
+    let batches = s
+        .query(&format!(
+            "SELECT * FROM '{hive}/year=2024/*/*.parquet' WHERE month = 'feb'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows(&batches), [["20240", "2024", "feb"]]);
     let batches = s
         .query(&format!(
             "FROM read_parquet('{hive}/*/*/*.parquet', hive_partitioning => false)"
@@ -983,6 +1013,12 @@ async fn partition_folders_keep_nulls_and_any_text_as_duckdb_does() {
         out.display()
     );
     assert_eq!(query(&mut s, &nulls).await, [["2"]]);
+    let numbered = format!(
+        "SELECT i, file_row_number, d FROM read_parquet('{}/**/*.parquet', file_row_number => true) \
+         WHERE i > 3",
+        out.display()
+    );
+    assert_eq!(query(&mut s, &numbered).await, [["4", "0", "NULL"]]);
 }
 
 #[tokio::test]
