@@ -8,6 +8,11 @@
 //! copies (`row_number() OVER (PARTITION BY every column)`), so that the k-th copy on the left
 //! meets the k-th on the right; the numbers are then dropped. Runs last among the rewrites, on
 //! inputs already in DataFusion's terms, since the left input's columns come from planning it.
+//!
+//! `UNION [ALL] BY NAME` matches names whatever their case, as DuckDB does (`SELECT 1 AS Id
+//! UNION ALL BY NAME SELECT 2 AS id` is one column, `Id`); DataFusion matches them exactly, and
+//! gave two half-NULL columns. The right input's columns that are a left one's but for case
+//! are renamed to it first.
 
 use std::ops::ControlFlow;
 
@@ -17,6 +22,7 @@ use sqlparser::ast::{
     Query, SetExpr, SetOperator, SetQuantifier, Statement, TableFactor, VisitMut, VisitorMut, With,
 };
 
+use super::name_case::find_name;
 use super::quote_identifier;
 use crate::error::{Result, TarnError};
 
@@ -45,6 +51,159 @@ pub(super) async fn count_duplicates(
         });
     }
     Ok(())
+}
+
+/// Renames the right input's columns of each `UNION [ALL] BY NAME` to the left input's names
+/// they match but for case, innermost first. An operation whose inputs cannot be planned alone
+/// is left to DataFusion.
+pub(super) async fn match_names_by_case(
+    statement: &mut Statement,
+    state: &SessionState,
+) -> Result<()> {
+    let with = match statement {
+        Statement::Query(query) => query.with.clone(),
+        _ => None,
+    };
+    // By-name unions already looked at, in the order they are found.
+    let mut done = 0;
+    loop {
+        let mut finder = NthByName {
+            skip: done,
+            replace: None,
+        };
+        let ControlFlow::Break(Some(found)) = statement.visit(&mut finder) else {
+            return Ok(());
+        };
+        let SetExpr::SetOperation { left, right, .. } = *found else {
+            unreachable!("NthByName finds set operations");
+        };
+        let left = column_names(&left, with.clone(), state).await;
+        let right_names = column_names(&right, with.clone(), state).await;
+        if let (Ok(left), Ok(right_names)) = (left, right_names)
+            && let Some(renamed) = renamed_right(&left, &right_names, *right)?
+        {
+            let _ = statement.visit(&mut NthByName {
+                skip: done,
+                replace: Some(renamed),
+            });
+        }
+        done += 1;
+    }
+}
+
+/// `right` with its columns renamed to the `left` names they match but for case, or `None`
+/// where none is.
+fn renamed_right(
+    left: &[String],
+    right_names: &[String],
+    right: SetExpr,
+) -> Result<Option<SetExpr>> {
+    let mut renamed = false;
+    let columns: Vec<String> = right_names
+        .iter()
+        .map(|name| {
+            let matched = match left.contains(name) {
+                true => None,
+                false => find_name(left.iter().map(String::as_str), name),
+            };
+            match matched {
+                Some(left_name) => {
+                    renamed = true;
+                    format!(
+                        "{} AS {}",
+                        quote_identifier(name),
+                        quote_identifier(left_name)
+                    )
+                }
+                None => quote_identifier(name),
+            }
+        })
+        .collect();
+    if !renamed {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT {} FROM (SELECT 1) AS {RIGHT_PLACEHOLDER}",
+        columns.join(", ")
+    );
+    let mut query = parse_query(&sql)?;
+    let _ = query.visit(&mut PlaceInputs {
+        left: None,
+        right: Some(right),
+    });
+    Ok(Some(SetExpr::Query(query)))
+}
+
+fn is_by_name(body: &SetExpr) -> bool {
+    matches!(
+        body,
+        SetExpr::SetOperation {
+            op: SetOperator::Union,
+            set_quantifier: SetQuantifier::ByName
+                | SetQuantifier::AllByName
+                | SetQuantifier::DistinctByName,
+            ..
+        }
+    )
+}
+
+/// How many by-name unions `body` is or holds (outside nested queries).
+fn by_name_count(body: &SetExpr) -> usize {
+    let inputs = match body {
+        SetExpr::SetOperation { left, right, .. } => by_name_count(left) + by_name_count(right),
+        _ => 0,
+    };
+    inputs + usize::from(is_by_name(body))
+}
+
+/// Finds the by-name union after `skip` of them (children first, inner queries first), or puts
+/// `replace` in its right input's place.
+struct NthByName {
+    skip: usize,
+    replace: Option<SetExpr>,
+}
+
+impl NthByName {
+    /// The `n`-th by-name union under `body`, children first.
+    fn nth(body: &mut SetExpr, n: usize) -> &mut SetExpr {
+        let (in_left, in_right) = match &*body {
+            SetExpr::SetOperation { left, right, .. } => {
+                (by_name_count(left), by_name_count(right))
+            }
+            _ => return body,
+        };
+        if n >= in_left + in_right {
+            return body;
+        }
+        let SetExpr::SetOperation { left, right, .. } = body else {
+            unreachable!("matched as a set operation above");
+        };
+        match n < in_left {
+            true => Self::nth(left, n),
+            false => Self::nth(right, n - in_left),
+        }
+    }
+}
+
+impl VisitorMut for NthByName {
+    /// The operation found, or `None` once its right input is replaced.
+    type Break = Option<Box<SetExpr>>;
+
+    fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<Self::Break> {
+        let here = by_name_count(&query.body);
+        if self.skip >= here {
+            self.skip -= here;
+            return ControlFlow::Continue(());
+        }
+        let found = Self::nth(&mut query.body, self.skip);
+        match (self.replace.take(), found) {
+            (Some(replacement), SetExpr::SetOperation { right, .. }) => {
+                **right = replacement;
+                ControlFlow::Break(None)
+            }
+            (_, found) => ControlFlow::Break(Some(Box::new(found.clone()))),
+        }
+    }
 }
 
 fn counts_duplicates(body: &SetExpr) -> bool {

@@ -1,6 +1,7 @@
 //! `INTERSECT ALL` and `EXCEPT ALL` count duplicates (a row m times on the left and n times on
 //! the right is min(m, n) times in the intersection, max(m - n, 0) in the difference), and
-//! subqueries name their columns as DuckDB does. Answers as DuckDB 2.0 gives them.
+//! subqueries name their columns as DuckDB does, and `UNION BY NAME` matches names in any case.
+//! Answers as DuckDB 2.0 gives them.
 
 use std::collections::BTreeMap;
 
@@ -249,4 +250,29 @@ async fn subqueries_and_ctes_name_their_columns_as_duckdb() {
     );
     let err = error(&mut s, "SELECT * FROM (SELECT 1 AS a) t(x, y)").await;
     assert!(err.contains("1 columns"), "{err}");
+}
+
+/// `UNION BY NAME` matches names whatever their case, as DuckDB 2.0 does, the first spelling
+/// naming the column; inner unions are matched before those around them.
+#[tokio::test]
+async fn union_by_name_matches_names_in_any_case() {
+    let mut s = session();
+    let sql = "SELECT 'x' AS Col1, 1 AS b UNION ALL BY NAME SELECT 'y' AS col1, 'z' AS COL2";
+    let batches = s.query(sql).await.unwrap();
+    assert_eq!(columns(&batches), ["Col1", "b", "COL2"]);
+    assert_eq!(rows(&batches), [["x", "1", "NULL"], ["y", "NULL", "z"]]);
+    let nested = "SELECT * FROM (SELECT 'x' AS col1 UNION BY NAME SELECT 'y' AS Col1 \
+                  UNION BY NAME SELECT 'x' AS COL1) ORDER BY 1";
+    let batches = s.query(nested).await.unwrap();
+    assert_eq!(columns(&batches), ["col1"]);
+    assert_eq!(rows(&batches), [["x"], ["y"]]);
+    query(
+        &mut s,
+        "CREATE TABLE docs AS SELECT 1 AS DocId, 'a' AS Text",
+    )
+    .await;
+    let tables = "SELECT * FROM docs UNION ALL BY NAME SELECT 'b' AS text, 2 AS docid ORDER BY 1";
+    let batches = s.query(tables).await.unwrap();
+    assert_eq!(columns(&batches), ["DocId", "Text"]);
+    assert_eq!(rows(&batches), [["1", "a"], ["2", "b"]]);
 }
