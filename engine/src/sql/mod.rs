@@ -621,6 +621,7 @@ impl SqlSession {
             // Boxed: it plans the joined relations, and that future would swell `plan`'s.
             Box::pin(natural_join::as_using(&mut statement, &state)).await?;
             using_join::merge_using_columns(&mut statement)?;
+            name_case::match_qualified(&mut statement, &state).await?;
             // Boxed: it plans the tables lateral factors read, and that future would swell
             // `plan`'s.
             Box::pin(lateral_unnest::inline(&mut statement, &state, &|name| {
@@ -648,7 +649,8 @@ impl SqlSession {
             });
             scalar_args::positional_settings(&mut statement)?;
             cast_names::name_casts(&mut statement);
-            // Boxed: it plans the inputs, and that future would swell every `plan`'s.
+            // Boxed: they plan the inputs, and those futures would swell every `plan`'s.
+            Box::pin(set_operations::match_names_by_case(&mut statement, &state)).await?;
             Box::pin(set_operations::count_duplicates(&mut statement, &state)).await?;
             expand::order_by_all_over_stars(&mut statement, &state).await?;
             let plan = state

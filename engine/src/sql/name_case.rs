@@ -25,11 +25,12 @@ use datafusion::execution::SessionState;
 use datafusion::sql::planner::object_name_to_table_reference;
 use sqlparser::ast::{
     AssignmentTarget, CreateTable, ExcludeSelectItem, Expr, FunctionArg, Ident, JoinConstraint,
-    ObjectName, ObjectNamePart, Query, Select, SelectItem, Statement, TableAlias, TableConstraint,
-    TableFactor, TableObject, Visit, VisitMut, Visitor, VisitorMut, visit_relations,
+    ObjectName, ObjectNamePart, Query, Select, SelectItem, SelectItemQualifiedWildcardKind,
+    Statement, TableAlias, TableConstraint, TableFactor, TableObject, Visit, VisitMut, Visitor,
+    VisitorMut,
 };
 
-use super::rewrite::{relation_names, written_name};
+use super::rewrite::{relation_names, visible_name, written_name};
 use super::using_join::constraint_mut;
 use crate::error::Result;
 
@@ -37,28 +38,107 @@ use crate::error::Result;
 /// matches (see the module documentation).
 pub(super) async fn match_case(statement: &mut Statement, state: &SessionState) -> Result<()> {
     let _ = statement.visit(&mut AliasCase);
-    let mut relations = Vec::new();
-    let _ = visit_relations(&*statement, |name: &ObjectName| {
-        relations.push(name.clone());
-        ControlFlow::<()>::Continue(())
-    });
-    if let Statement::Insert(insert) = &*statement
+    let mut known = relations_known(statement, state, true).await;
+    let _ = Visit::visit(&*statement, &mut known);
+    let _ = statement.visit(&mut CaseMatcher { known: &known });
+    Ok(())
+}
+
+/// Writes each `relation.column` of `statement` that DataFusion would miss only for its case as
+/// that relation's column. For the names rewrites write after [`match_case`]: a USING join of
+/// `Id` with `ID` becomes `ON a.id = b.id`, which only each relation's own columns tell apart.
+pub(super) async fn match_qualified(statement: &mut Statement, state: &SessionState) -> Result<()> {
+    let mut known = relations_known(statement, state, true).await;
+    let _ = Visit::visit(&*statement, &mut known);
+    // A subquery's columns are learnt by planning it, which is only worth it where a name it
+    // is qualified with is spelled in more than one case.
+    let mut subqueries = Subqueries::default();
+    let _ = Visit::visit(&*statement, &mut subqueries);
+    let with = match &*statement {
+        Statement::Query(query) => query.with.as_ref().map(|w| format!("{w} ")),
+        _ => None,
+    }
+    .unwrap_or_default();
+    for (alias, subquery) in &subqueries.aliased {
+        let ambiguous = subqueries.qualified.iter().any(|(relation, column)| {
+            relation.value.eq_ignore_ascii_case(&alias.value)
+                && known.spelled_differently(&column.value)
+        });
+        let from = format!("({subquery}) AS {alias}");
+        if ambiguous && let Ok(schema) = super::expand::from_schema(&with, &from, state).await {
+            let names = schema.fields().iter().map(|f| f.name().clone()).collect();
+            known.add_relation(alias, names);
+        }
+    }
+    let relations = KnownNames {
+        relations: known.relations,
+        ..KnownNames::default()
+    };
+    let _ = statement.visit(&mut CaseMatcher { known: &relations });
+    Ok(())
+}
+
+/// The aliased subqueries of a statement, and the `relation.column` names it uses.
+#[derive(Default)]
+struct Subqueries {
+    aliased: Vec<(Ident, Query)>,
+    qualified: Vec<(Ident, Ident)>,
+}
+
+impl Visitor for Subqueries {
+    type Break = ();
+
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Derived {
+            lateral: false,
+            subquery,
+            alias: Some(alias),
+            ..
+        } = factor
+        {
+            self.aliased
+                .push((alias.name.clone(), (**subquery).clone()));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+        if let Expr::CompoundIdentifier(parts) = expr
+            && let [relation, column] = &parts[..]
+        {
+            self.qualified.push((relation.clone(), column.clone()));
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// The columns of the tables, views and files `statement` reads, by the name each is seen by;
+/// with `columns`, also every column and struct field among them, for unqualified names.
+async fn relations_known(statement: &Statement, state: &SessionState, columns: bool) -> KnownNames {
+    let mut relations = Relations::default();
+    let _ = Visit::visit(statement, &mut relations);
+    if let Statement::Insert(insert) = statement
         && let TableObject::TableName(name) = &insert.table
     {
-        relations.push(name.clone());
+        relations.read.push((None, name.clone()));
     }
     let mut known = KnownNames::default();
-    for relation in &relations {
+    for (visible, relation) in &relations.read {
         // A CTE's name, or a table that does not exist: DataFusion says so where it matters.
-        if let Some(schema) = relation_schema(relation, state).await {
+        let Some(schema) = relation_schema(relation, state).await else {
+            continue;
+        };
+        if columns {
             for field in schema.fields() {
                 known.add_column(field.name().clone(), field.data_type());
             }
         }
+        if let Some(visible) = visible {
+            let names = schema.fields().iter().map(|f| f.name().clone()).collect();
+            known.add_relation(visible, names);
+        }
     }
-    let _ = Visit::visit(&*statement, &mut known);
-    let _ = statement.visit(&mut CaseMatcher { known: &known });
-    Ok(())
+    known
 }
 
 /// Keeps the case of the columns `create` declares (`CREATE TABLE t (DocId INT)` makes a column
@@ -117,6 +197,32 @@ pub(super) async fn relation_schema(name: &ObjectName, state: &SessionState) -> 
     Some(schema.table(reference.table()).await.ok()??.schema())
 }
 
+/// The relations a statement reads, each with the name it is seen by where it is a table
+/// factor's.
+#[derive(Default)]
+struct Relations {
+    read: Vec<(Option<Ident>, ObjectName)>,
+}
+
+impl Visitor for Relations {
+    type Break = ();
+
+    fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
+        if !self.read.iter().any(|(_, read)| read == relation) {
+            self.read.push((None, relation.clone()));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table { name, .. } = factor {
+            self.read
+                .push((visible_name(factor).cloned(), name.clone()));
+        }
+        ControlFlow::Continue(())
+    }
+}
+
 /// The names a statement can mean, as written where they are defined.
 #[derive(Default)]
 struct KnownNames {
@@ -125,6 +231,9 @@ struct KnownNames {
     columns: HashMap<String, HashSet<String>>,
     /// The names the statement gives (aliases, struct keys), by their lower case.
     given: HashMap<String, HashSet<String>>,
+    /// Each relation's columns, by the lower case of the name it is seen by; `None` where two
+    /// relations seen by one name differ.
+    relations: HashMap<String, Option<Vec<String>>>,
 }
 
 impl KnownNames {
@@ -160,6 +269,39 @@ impl KnownNames {
             | DataType::LargeListView(field)
             | DataType::Map(field, _) => self.add_fields(field.data_type()),
             _ => {}
+        }
+    }
+
+    fn add_relation(&mut self, visible: &Ident, columns: Vec<String>) {
+        let entry = self
+            .relations
+            .entry(visible.value.to_lowercase())
+            .or_insert_with(|| Some(columns.clone()));
+        if entry.as_ref() != Some(&columns) {
+            *entry = None;
+        }
+    }
+
+    /// Whether the relations' columns, or the names the statement gives, spell `name` in more
+    /// than one case.
+    fn spelled_differently(&self, name: &str) -> bool {
+        let lower = name.to_lowercase();
+        let columns = self.columns.get(&lower).into_iter().flatten();
+        let given = self.given.get(&lower).into_iter().flatten();
+        columns.chain(given).collect::<HashSet<_>>().len() > 1
+    }
+
+    /// The one column of `relation` that `column` names but for case, where DataFusion would
+    /// not find it as written; `None` where `relation` is not one whose columns are known.
+    fn matching_in(&self, relation: &Ident, column: &Ident) -> Option<Option<&str>> {
+        let columns = self
+            .relations
+            .get(&relation.value.to_lowercase())?
+            .as_ref()?;
+        let names = columns.iter().map(String::as_str);
+        match names.clone().any(|name| name == normalized(column)) {
+            true => Some(None),
+            false => Some(find_name(names, &column.value)),
         }
     }
 
@@ -375,11 +517,16 @@ impl CaseMatcher<'_> {
     }
 
     /// A name in a list of columns DataFusion compares as written (EXCLUDE) or lowers (REPLACE):
-    /// as the one name it matches but for case, quoted.
-    fn match_listed(&self, ident: &mut Ident) {
-        if !self.known.exact.contains(&ident.value)
-            && let Some(name) = self.known.matching_any_case(&ident.value)
-        {
+    /// as the one name it matches but for case, quoted; among `relation`'s columns for its
+    /// `relation.*` where they are known.
+    fn match_listed(&self, relation: Option<&Ident>, ident: &mut Ident) {
+        let listed = Ident::with_quote('"', ident.value.clone());
+        let matched = match relation.and_then(|r| self.known.matching_in(r, &listed)) {
+            Some(in_relation) => in_relation,
+            None if self.known.exact.contains(&ident.value) => None,
+            None => self.known.matching_any_case(&ident.value),
+        };
+        if let Some(name) = matched {
             *ident = Ident::with_quote('"', name);
         }
     }
@@ -391,7 +538,14 @@ impl VisitorMut for CaseMatcher<'_> {
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         match expr {
             Expr::Identifier(ident) => self.match_ident(ident),
-            Expr::CompoundIdentifier(parts) => parts.iter_mut().for_each(|p| self.match_ident(p)),
+            Expr::CompoundIdentifier(parts) => match &mut parts[..] {
+                [relation, column] if self.known.matching_in(relation, column).is_some() => {
+                    if let Some(Some(name)) = self.known.matching_in(relation, column) {
+                        *column = Ident::with_quote('"', name);
+                    }
+                }
+                parts => parts.iter_mut().for_each(|p| self.match_ident(p)),
+            },
             _ => {}
         }
         ControlFlow::Continue(())
@@ -400,24 +554,40 @@ impl VisitorMut for CaseMatcher<'_> {
     fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
         self.keep_written_names(select);
         for join in select.from.iter_mut().flat_map(|from| &mut from.joins) {
+            // A name the joined relations spell differently (`Id`, `ID`) is each side's own,
+            // found once the USING join is written out with its relations' names.
             if let Some(JoinConstraint::Using(columns)) = constraint_mut(&mut join.join_operator) {
-                columns.iter_mut().for_each(|c| self.match_object_name(c));
+                for ident in columns.iter_mut().flat_map(idents_of) {
+                    if !self.known.spelled_differently(&ident.value) {
+                        self.match_ident(ident);
+                    }
+                }
             }
         }
         for item in &mut select.projection {
-            if let SelectItem::Wildcard(options) | SelectItem::QualifiedWildcard(_, options) = item
-            {
-                for element in options.opt_replace.iter_mut().flat_map(|r| &mut r.items) {
-                    self.match_listed(&mut element.column_name);
+            let (relation, options) = match item {
+                SelectItem::Wildcard(options) => (None, options),
+                SelectItem::QualifiedWildcard(kind, options) => {
+                    let relation = match kind {
+                        SelectItemQualifiedWildcardKind::ObjectName(name) => {
+                            name.0.last().and_then(|part| part.as_ident()).cloned()
+                        }
+                        _ => None,
+                    };
+                    (relation, options)
                 }
-                let excluded = match &mut options.opt_exclude {
-                    Some(ExcludeSelectItem::Single(name)) => std::slice::from_mut(name),
-                    Some(ExcludeSelectItem::Multiple(names)) => names.as_mut_slice(),
-                    None => &mut [],
-                };
-                for ident in excluded.iter_mut().flat_map(idents_of) {
-                    self.match_listed(ident);
-                }
+                _ => continue,
+            };
+            for element in options.opt_replace.iter_mut().flat_map(|r| &mut r.items) {
+                self.match_listed(relation.as_ref(), &mut element.column_name);
+            }
+            let excluded = match &mut options.opt_exclude {
+                Some(ExcludeSelectItem::Single(name)) => std::slice::from_mut(name),
+                Some(ExcludeSelectItem::Multiple(names)) => names.as_mut_slice(),
+                None => &mut [],
+            };
+            for ident in excluded.iter_mut().flat_map(idents_of) {
+                self.match_listed(relation.as_ref(), ident);
             }
         }
         ControlFlow::Continue(())

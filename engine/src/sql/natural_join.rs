@@ -48,7 +48,15 @@ pub(super) async fn as_using(statement: &mut Statement, state: &SessionState) ->
         let constraint = JoinConstraint::Using(
             shared
                 .into_iter()
-                .map(|name| ObjectName::from(vec![Ident::with_quote('"', name)]))
+                .map(|(name, same_case)| {
+                    // A name the sides spell differently (`Id`, `ID`) is left unquoted, so that
+                    // each side's is found among its own columns.
+                    let ident = match same_case {
+                        true => Ident::with_quote('"', name),
+                        false => Ident::new(name),
+                    };
+                    ObjectName::from(vec![ident])
+                })
                 .collect(),
         );
         let _ = statement.visit(&mut FirstNatural {
@@ -109,8 +117,13 @@ impl VisitorMut for FirstNatural {
 }
 
 /// The column names the right side shares with the left (in the right side's order, matched
-/// in any case), or `None` where a side cannot be planned alone.
-async fn shared_columns(sides: &Sides, with: &str, state: &SessionState) -> Option<Vec<String>> {
+/// in any case), each with whether the left spells it the same; `None` where a side cannot be
+/// planned alone.
+async fn shared_columns(
+    sides: &Sides,
+    with: &str,
+    state: &SessionState,
+) -> Option<Vec<(String, bool)>> {
     let mut left: Vec<String> = Vec::new();
     for factor in &sides.left {
         left.extend(column_names(factor, with, state).await?);
@@ -120,6 +133,10 @@ async fn shared_columns(sides: &Sides, with: &str, state: &SessionState) -> Opti
         right
             .into_iter()
             .filter(|name| left.iter().any(|l| l.eq_ignore_ascii_case(name)))
+            .map(|name| {
+                let same_case = left.contains(&name);
+                (name, same_case)
+            })
             .collect(),
     )
 }

@@ -180,3 +180,58 @@ async fn declared_columns_and_struct_fields_keep_their_case() {
         ]]
     );
 }
+
+/// Relations that spell a column differently (`Id` in one, `ID` in the other) join on it by
+/// USING, NATURAL or qualified names, each side's name found among its own columns.
+#[tokio::test]
+async fn a_column_two_relations_spell_differently_is_each_ones_own() {
+    let mut s = session();
+    query(&mut s, "CREATE TABLE docs AS SELECT 1 AS Id, 'a' AS x").await;
+    query(
+        &mut s,
+        "CREATE TABLE labels AS SELECT 1 AS ID, 'b' AS y UNION ALL SELECT 2, 'c'",
+    )
+    .await;
+    let sub = "(SELECT 1 AS Id, 'a' AS x) d JOIN (SELECT 1 AS ID, 'b' AS y) l";
+    // (query, the columns DuckDB names, its rows)
+    type Case<'a> = (String, &'a [&'a str], &'a [&'a [&'a str]]);
+    let cases: &[Case] = &[
+        (
+            "SELECT * FROM docs JOIN labels USING (id)".into(),
+            &["Id", "x", "y"],
+            &[&["1", "a", "b"]],
+        ),
+        (
+            "SELECT * FROM docs NATURAL JOIN labels WHERE id = 1".into(),
+            &["Id", "x", "y"],
+            &[&["1", "a", "b"]],
+        ),
+        (
+            "SELECT id, x, y FROM docs FULL JOIN labels USING (ID) ORDER BY 1".into(),
+            &["id", "x", "y"],
+            &[&["1", "a", "b"], &["2", "NULL", "c"]],
+        ),
+        (
+            "SELECT d.*, l.* EXCLUDE (id) FROM docs d RIGHT JOIN labels l ON d.id = l.id \
+             ORDER BY l.iD"
+                .into(),
+            &["Id", "x", "y"],
+            &[&["1", "a", "b"], &["NULL", "NULL", "c"]],
+        ),
+        (
+            format!("SELECT * FROM {sub} USING (id)"),
+            &["Id", "x", "y"],
+            &[&["1", "a", "b"]],
+        ),
+        (
+            format!("SELECT l.Id AS label, d.ID AS doc FROM {sub} ON d.id = l.id"),
+            &["label", "doc"],
+            &[&["1", "1"]],
+        ),
+    ];
+    for (sql, names, answer) in cases {
+        let batches = s.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(columns(&batches), *names, "{sql}");
+        assert_eq!(rows(&batches), *answer, "{sql}");
+    }
+}
