@@ -24,7 +24,7 @@ use sqlparser::ast::{
     AccessExpr, BinaryOperator, CaseWhen, Expr, Function, FunctionArg, FunctionArgExpr,
     FunctionArgumentClause, FunctionArgumentList, FunctionArguments, Ident, LambdaSyntax,
     NullTreatment, ObjectName, OneOrManyWithParens, OrderByExpr, OrderByOptions, Statement,
-    Subscript, Value, VisitMut, VisitorMut, visit_expressions_mut,
+    Subscript, Value, ValueWithSpan, VisitMut, VisitorMut, visit_expressions_mut,
 };
 
 /// Registers DataFusion's functions under DuckDB's names as well.
@@ -110,6 +110,7 @@ impl VisitorMut for DuckDbCalls<'_> {
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         arrow_as_json(expr);
         access_chain_as_calls(expr);
+        struct_extract_as_subscript(expr);
         super::date_periods::rewrite(expr);
         super::strptime::strftime_in_chrono_spelling(expr);
         // The parser reads `substring(s, a, b)` and `SUBSTRING(s FROM a FOR b)` as syntax,
@@ -460,9 +461,9 @@ fn method_call(value: Expr, method: &Function) -> Expr {
 }
 
 /// `.method(args)` on anything as a call (see [`method_call`]), `.field` on anything but a
-/// column (`{'a': 1}.a`, `struct_pack(a := 1).a`) as
-/// `get_field(value, 'field')`, which DataFusion's planner takes only for a column's fields,
-/// and a slice `[a:b]` as `list_slice(value, a, b)` (`super::slice`; an omitted bound is the
+/// column (`{'a': 1}.a`, `struct_pack(a := 1).a`) as the subscript `value['field']`, which
+/// DataFusion's planner takes for any value (`.field` only for a column's fields) and which
+/// finds a struct's field whatever its case ([`super::struct_subscripts`]), and a slice `[a:b]` as `list_slice(value, a, b)` (`super::slice`; an omitted bound is the
 /// start or the end), which takes strings too. Indexes stay DataFusion's.
 fn access_chain_as_calls(expr: &mut Expr) {
     let Expr::CompoundFieldAccess { root, access_chain } = expr else {
@@ -497,7 +498,7 @@ fn access_chain_as_calls(expr: &mut Expr) {
         value = match access {
             AccessExpr::Dot(Expr::Identifier(field)) if !is_column => {
                 let name = Expr::value(Value::SingleQuotedString(field.value.clone()));
-                super::rewrite::call("get_field", [value, name])
+                field_subscript(value, name)
             }
             AccessExpr::Dot(Expr::Function(method)) if takes_receiver(method) => {
                 method_call(value, method)
@@ -536,6 +537,41 @@ fn access_chain_as_calls(expr: &mut Expr) {
             access_chain: std::mem::take(access_chain),
         },
     };
+}
+
+/// `value['field']`, a struct's field or a map's key, as the planner reads it.
+fn field_subscript(value: Expr, field: Expr) -> Expr {
+    Expr::CompoundFieldAccess {
+        root: Box::new(value),
+        access_chain: vec![AccessExpr::Subscript(Subscript::Index { index: field })],
+    }
+}
+
+/// `struct_extract(s, 'field')` as `s['field']`, which finds the field whatever its case, as
+/// DuckDB's does; with an integer (a field by position) it stays a call.
+fn struct_extract_as_subscript(expr: &mut Expr) {
+    let Expr::Function(call) = expr else {
+        return;
+    };
+    let is_extract = plain_name(&call.name).is_some_and(|name| name == "struct_extract");
+    let FunctionArguments::List(list) = &call.args else {
+        return;
+    };
+    if let (
+        true,
+        [
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(value)),
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(
+                field @ Expr::Value(ValueWithSpan {
+                    value: Value::SingleQuotedString(_),
+                    ..
+                }),
+            )),
+        ],
+    ) = (is_extract, &list.args[..])
+    {
+        *expr = field_subscript(value.clone(), field.clone());
+    }
 }
 
 /// `t.content` inside `lambda t: ...`: a field of the lambda's parameter, which DataFusion would

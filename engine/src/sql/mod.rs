@@ -117,6 +117,7 @@ mod statistics;
 mod string_split;
 mod strptime;
 mod struct_fields;
+mod struct_subscripts;
 mod substring;
 mod table_functions;
 mod table_keys;
@@ -715,6 +716,7 @@ pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>
     if let Some(planners) = state.expr_planners() {
         planners.insert(0, Arc::new(slice::TextSubscripts::default()));
         planners.insert(0, Arc::new(map_extract::MapSubscripts));
+        planners.insert(0, Arc::new(struct_subscripts::StructSubscripts));
         planners.insert(0, Arc::new(list_concat::ListConcatenation));
     }
     state = state.with_analyzer_rules(optimizer::analyzer_rules());

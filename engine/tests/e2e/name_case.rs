@@ -65,6 +65,19 @@ async fn columns_and_fields_are_found_whatever_their_case() {
             &["Id", "Text", "Score"],
             &[&["2", "yo", "0.25"], &["1", "hi", "0.50"]],
         ),
+        // A struct's field by subscript or struct_extract; a map's key keeps its case.
+        (
+            format!(
+                "SELECT meta['sourceurl'] AS url, struct_extract(meta, 'WORDCOUNT') AS words, \
+                 MAP {{'AB': 1}}['ab'] AS missing, {{'Ab': 2}}['aB'] AS given \
+                 FROM '{docs}' ORDER BY id"
+            ),
+            &["url", "words", "missing", "given"],
+            &[
+                &["http://a", "3", "NULL", "2"],
+                &["http://b", "5", "NULL", "2"],
+            ],
+        ),
     ];
     for (sql, names, expected) in cases {
         let batches = s
