@@ -229,10 +229,7 @@ pub(super) async fn order_by_all_over_stars(
     if found.unordered.is_empty() {
         return Ok(());
     }
-    let with = match &*statement {
-        Statement::Query(query) => query.with.clone(),
-        _ => None,
-    };
+    let with = with_clause(statement);
     let mut counts = Vec::with_capacity(found.unordered.len());
     for (index, mut unordered) in found.unordered {
         if unordered.with.is_none() {
@@ -371,8 +368,23 @@ pub(super) fn outer_selects(statement: &mut Statement) -> (String, Vec<&mut Sele
     (with, selects)
 }
 
+/// The statement's WITH clause, under which the parts of it a rewrite plans alone are planned.
+pub(super) fn with_clause(statement: &Statement) -> Option<sqlparser::ast::With> {
+    match statement {
+        Statement::Query(query) => query.with.clone(),
+        _ => None,
+    }
+}
+
+/// The statement's WITH clause as text to put before a probe ([`from_schema`]): empty, or
+/// ending in a space.
+pub(super) fn with_prefix(statement: &Statement) -> String {
+    with_clause(statement).map_or_else(String::new, |with| format!("{with} "))
+}
+
 /// The schema of `SELECT * FROM {from}` under the statement's WITH clause (`with` is empty or
-/// ends in a space): the columns a FROM clause offers, before the query around it is planned.
+/// ends in a space, see [`with_prefix`]): the columns a FROM clause offers, before the query
+/// around it is planned.
 pub(super) async fn from_schema(
     with: &str,
     from: &str,

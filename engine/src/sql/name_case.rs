@@ -54,11 +54,7 @@ pub(super) async fn match_qualified(statement: &mut Statement, state: &SessionSt
     // is qualified with is spelled in more than one case.
     let mut subqueries = Subqueries::default();
     let _ = Visit::visit(&*statement, &mut subqueries);
-    let with = match &*statement {
-        Statement::Query(query) => query.with.as_ref().map(|w| format!("{w} ")),
-        _ => None,
-    }
-    .unwrap_or_default();
+    let with = super::expand::with_prefix(statement);
     for (alias, subquery) in &subqueries.aliased {
         let ambiguous = subqueries.qualified.iter().any(|(relation, column)| {
             relation.value.eq_ignore_ascii_case(&alias.value)

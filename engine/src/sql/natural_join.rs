@@ -19,11 +19,7 @@ use crate::error::{Result, TarnError};
 
 /// Rewrites each NATURAL join of the statement whose sides can be planned alone.
 pub(super) async fn as_using(statement: &mut Statement, state: &SessionState) -> Result<()> {
-    let with = match statement {
-        Statement::Query(query) => query.with.as_ref().map(|w| format!("{w} ")),
-        _ => None,
-    }
-    .unwrap_or_default();
+    let with = super::expand::with_prefix(statement);
     // Joins already looked at and left as they are, in visiting order.
     let mut kept = 0;
     loop {

@@ -25,11 +25,7 @@ pub(super) async fn complete(statement: &mut Statement, state: &SessionState) ->
     if finder.found.is_empty() {
         return Ok(());
     }
-    let with = match statement {
-        Statement::Query(query) => query.with.as_ref().map(|w| format!("{w} ")),
-        _ => None,
-    }
-    .unwrap_or_default();
+    let with = super::expand::with_prefix(statement);
     let mut completions = Vec::new();
     for candidate in finder.found {
         // A relation that cannot be planned alone keeps its alias for DataFusion to judge.

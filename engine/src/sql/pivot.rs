@@ -473,11 +473,7 @@ fn split_list(text: &str) -> Vec<String> {
 /// table the statements above build, innermost first. Runs once the files the statement names
 /// are registered, since the source's columns come from planning `SELECT * FROM source`.
 pub async fn standard_forms(statement: &mut Statement, state: &SessionState) -> Result<()> {
-    let with = match statement {
-        Statement::Query(query) => query.with.as_ref().map(|w| format!("{w} ")),
-        _ => None,
-    }
-    .unwrap_or_default();
+    let with = super::expand::with_prefix(statement);
     while let ControlFlow::Break(form) = statement.visit(&mut FirstForm) {
         let replacement = derived_table(&form, &with, state).await?;
         let _ = statement.visit(&mut ReplaceFirstForm(Some(replacement)));

@@ -40,11 +40,7 @@ pub(super) async fn seeded_positions(
     if sources.is_empty() {
         return Ok(());
     }
-    let with = match &*statement {
-        Statement::Query(query) => query.with.as_ref().map(|w| format!("{w} ")),
-        _ => None,
-    }
-    .unwrap_or_default();
+    let with = super::expand::with_prefix(statement);
     let mut columns: HashMap<String, String> = HashMap::new();
     for from in sources {
         if columns.contains_key(&from) {

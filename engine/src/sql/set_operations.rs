@@ -39,10 +39,7 @@ pub(super) async fn count_duplicates(
     statement: &mut Statement,
     state: &SessionState,
 ) -> Result<()> {
-    let with = match statement {
-        Statement::Query(query) => query.with.clone(),
-        _ => None,
-    };
+    let with = super::expand::with_clause(statement);
     while let ControlFlow::Break(Some(found)) = statement.visit(&mut FirstCounted { replace: None })
     {
         let replacement = counted(*found, with.clone(), state).await?;
@@ -60,10 +57,7 @@ pub(super) async fn match_names_by_case(
     statement: &mut Statement,
     state: &SessionState,
 ) -> Result<()> {
-    let with = match statement {
-        Statement::Query(query) => query.with.clone(),
-        _ => None,
-    };
+    let with = super::expand::with_clause(statement);
     // By-name unions already looked at, in the order they are found.
     let mut done = 0;
     loop {
