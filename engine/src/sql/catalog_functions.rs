@@ -1,8 +1,8 @@
 //! DuckDB's catalog table functions, with DuckDB's columns (less its object ids and tags):
 //! `duckdb_databases()`, `duckdb_schemas()`, `duckdb_tables()`, `duckdb_views()`,
-//! `duckdb_columns()` and `duckdb_settings()`. Notebooks and tools ported from DuckDB list a
-//! session's tables and their columns with them, and read a table's `sql` to see how it was
-//! made.
+//! `duckdb_columns()`, `duckdb_settings()` and `duckdb_functions()` (in
+//! [`super::duckdb_functions`]). Notebooks and tools ported from DuckDB list a session's tables
+//! and their columns with them, and read a table's `sql` to see how it was made.
 //!
 //! A session's tables all live in memory and are its own, so none is `temporary`; the schemas
 //! Tarn keeps for itself (`information_schema` and the one file references resolve through)
@@ -37,6 +37,7 @@ pub const CATALOG_FUNCTIONS: &[(&str, CatalogFunction)] = &[
     ("duckdb_views", CatalogFunction::Views),
     ("duckdb_columns", CatalogFunction::Columns),
     ("duckdb_settings", CatalogFunction::Settings),
+    ("duckdb_functions", CatalogFunction::Functions),
 ];
 
 /// One of DuckDB's catalog table functions.
@@ -48,6 +49,7 @@ pub enum CatalogFunction {
     Views,
     Columns,
     Settings,
+    Functions,
 }
 
 impl CatalogFunction {
@@ -68,6 +70,7 @@ impl CatalogFunction {
             CatalogFunction::Views => views(state).await,
             CatalogFunction::Columns => columns(state).await,
             CatalogFunction::Settings => settings_table(state),
+            CatalogFunction::Functions => super::duckdb_functions::functions_table(state),
         }
     }
 }

@@ -426,6 +426,13 @@ const MACROS: &[Macro] = &[
     },
 ];
 
+/// Each macro's names with its body, for `duckdb_functions()`.
+pub fn definitions() -> impl Iterator<Item = (&'static str, &'static str)> {
+    MACROS
+        .iter()
+        .flat_map(|m| m.names.iter().map(move |name| (*name, m.body)))
+}
+
 /// Whether a macro has this name (checked before a call's arguments are gathered).
 pub fn defines(name: &str) -> bool {
     MACROS.iter().any(|m| m.names.contains(&name))

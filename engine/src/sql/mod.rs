@@ -37,6 +37,7 @@ mod date_trunc;
 mod decimal_avg;
 mod describe;
 pub(crate) mod dialect;
+mod duckdb_functions;
 mod duckdb_hash;
 mod duckdb_keywords;
 pub mod duckdb_text;

@@ -41,6 +41,7 @@ pub const TABLE_FUNCTIONS: &[&str] = &[
     "duckdb_views",
     "duckdb_columns",
     "duckdb_settings",
+    "duckdb_functions",
 ];
 
 /// A call of one of the file table functions, with its arguments evaluated.

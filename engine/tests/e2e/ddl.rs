@@ -930,6 +930,83 @@ async fn current_setting_reads_what_set_changed() {
     }
 }
 
+/// `duckdb_functions()` lists what a session can call, a row per name and kind, with DuckDB's
+/// columns: aliases with what they stand for, documented descriptions and parameters, built-in
+/// macros with their bodies, and no function Tarn keeps for its own plans.
+#[tokio::test]
+async fn duckdb_functions_lists_what_a_session_can_call() {
+    let mut s = session();
+    let listed = query(
+        &mut s,
+        "SELECT function_name, alias_of, function_type, parameters, stability, \
+         has_side_effects FROM duckdb_functions() \
+         WHERE function_name IN ('upper', 'sum', 'row_number', 'random', 'list_pack', \
+         'read_parquet', 'range') ORDER BY ALL",
+    )
+    .await;
+    assert_eq!(
+        listed,
+        [
+            [
+                "list_pack",
+                "make_array",
+                "scalar",
+                "[expression_n]",
+                "CONSISTENT",
+                "false"
+            ],
+            ["random", "NULL", "scalar", "NULL", "VOLATILE", "true"],
+            [
+                "range",
+                "NULL",
+                "scalar",
+                "[start, end, step]",
+                "CONSISTENT",
+                "false"
+            ],
+            ["range", "NULL", "table", "NULL", "NULL", "NULL"],
+            ["read_parquet", "NULL", "table", "NULL", "NULL", "NULL"],
+            [
+                "row_number",
+                "NULL",
+                "window",
+                "NULL",
+                "CONSISTENT",
+                "false"
+            ],
+            [
+                "sum",
+                "NULL",
+                "aggregate",
+                "[expression]",
+                "CONSISTENT",
+                "false"
+            ],
+            ["upper", "NULL", "scalar", "[str]", "CONSISTENT", "false"],
+        ]
+    );
+    let macros = query(
+        &mut s,
+        "SELECT function_type, macro_definition FROM duckdb_functions() \
+         WHERE function_name = 'count_if'",
+    )
+    .await;
+    assert_eq!(macros.len(), 1);
+    assert_eq!(macros[0][0], "macro");
+    assert!(macros[0][1].contains("count("), "{macros:?}");
+    let unique = query(
+        &mut s,
+        "SELECT count(*), count(DISTINCT (function_name, function_type)), \
+         count(*) FILTER (function_name LIKE 'tarn\\_%' ESCAPE '\\'), \
+         count(*) FILTER (function_name = 'upper' AND description LIKE 'Converts a string%') \
+         FROM duckdb_functions()",
+    )
+    .await;
+    assert!(unique[0][0].parse::<usize>().unwrap() > 500, "{unique:?}");
+    assert_eq!(unique[0][0], unique[0][1]);
+    assert_eq!(unique[0][2..], ["0", "1"]);
+}
+
 #[tokio::test]
 async fn export_and_import_database_keep_a_sessions_tables() {
     let dir = tempfile::tempdir().unwrap();
