@@ -15,7 +15,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::{MemTable, TableProvider};
-use datafusion::common::Constraint;
+use datafusion::common::{Constraint, TableReference};
 use datafusion::datasource::{TableType, ViewTable};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::Expr;
@@ -27,7 +27,7 @@ use super::duckdb_keywords::written_name;
 use super::optimizer::memory_rows;
 use super::types::sql_type_name;
 use super::{DEFAULT_CATALOG, DEFAULT_SCHEMA, is_internal_schema, memory_table, settings};
-use crate::error::Result;
+use crate::error::{Result, TarnError};
 
 /// The functions, by name.
 pub const CATALOG_FUNCTIONS: &[(&str, CatalogFunction)] = &[
@@ -558,6 +558,53 @@ async fn columns(state: &SessionState) -> Result<Arc<dyn TableProvider>> {
         ("numeric_precision", number(|p| p.0)),
         ("numeric_precision_radix", number(|p| p.1)),
         ("numeric_scale", number(|p| p.2)),
+    ])
+}
+
+/// `pragma_table_info('t')`: each column of the table or view `t` with its number from 0, its
+/// type, whether it is NOT NULL, its default as SQL and whether it is in the primary key, as
+/// DuckDB's pragma lists them.
+pub(super) async fn table_info(state: &SessionState, name: &str) -> Result<Arc<dyn TableProvider>> {
+    let missing = || TarnError::Invalid(format!("Table with name {name} does not exist"));
+    let reference = TableReference::from(name);
+    let table = match state.schema_for_ref(reference.clone()) {
+        Ok(schema) => schema.table(reference.table()).await?,
+        Err(_) => None,
+    };
+    let table = table.ok_or_else(missing)?;
+    let declared = column_declarations(&table, state);
+    let schema = table.schema();
+    let fields = schema.fields();
+    memory_table(vec![
+        (
+            "cid",
+            Arc::new(Int32Array::from_iter_values(0..fields.len() as i32)),
+        ),
+        (
+            "name",
+            Arc::new(StringArray::from_iter_values(
+                fields.iter().map(|f| f.name()),
+            )),
+        ),
+        (
+            "type",
+            Arc::new(StringArray::from_iter_values(
+                fields.iter().map(|f| sql_type_name(f.data_type())),
+            )),
+        ),
+        (
+            "notnull",
+            Arc::new(BooleanArray::from_iter(
+                declared.nullable.iter().map(|nullable| Some(!nullable)),
+            )),
+        ),
+        ("dflt_value", Arc::new(StringArray::from(declared.defaults))),
+        (
+            "pk",
+            Arc::new(BooleanArray::from_iter(
+                declared.keys.iter().map(|key| Some(*key == Some("PRI"))),
+            )),
+        ),
     ])
 }
 

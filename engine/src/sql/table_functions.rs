@@ -3,7 +3,7 @@
 //! `parquet_metadata`, `parquet_schema`, `parquet_file_metadata`, `parquet_kv_metadata`, plus a
 //! bare path in `FROM 'path'`; `eplb` ([`super::eplb_table`]), which plans expert placement
 //! from a table of loads; and the catalog functions of [`super::catalog_functions`]
-//! (`duckdb_tables()`, `duckdb_settings()`, ...).
+//! (`duckdb_tables()`, `duckdb_settings()`, ..., and `pragma_table_info('t')`).
 //!
 //! Arguments must be constants (as in DuckDB); named arguments use `=>` or `:=`.
 
@@ -42,6 +42,7 @@ pub const TABLE_FUNCTIONS: &[&str] = &[
     "duckdb_columns",
     "duckdb_settings",
     "duckdb_functions",
+    "pragma_table_info",
 ];
 
 /// A call of one of the file table functions, with its arguments evaluated.
@@ -58,6 +59,8 @@ pub enum TableFunction {
     Eplb(EplbSpec),
     /// DuckDB's views of the session itself: its tables, columns, settings.
     Catalog(CatalogFunction),
+    /// `pragma_table_info('t')`: the columns of a table or view.
+    TableInfo(String),
 }
 
 impl TableFunction {
@@ -79,6 +82,16 @@ impl TableFunction {
                 return Err(TarnError::Invalid(format!("{name}() takes no arguments")));
             }
             return Ok(Some(TableFunction::Catalog(function)));
+        }
+        if name == "pragma_table_info" {
+            let (positional, named) = evaluate_args(&name, args)?;
+            reject_named(&name, &named, &[])?;
+            let [Const::Str(table)] = positional.as_slice() else {
+                return Err(TarnError::Invalid(
+                    "pragma_table_info() takes the name of a table or view".into(),
+                ));
+            };
+            return Ok(Some(TableFunction::TableInfo(table.clone())));
         }
         let format = match name.as_str() {
             "read_parquet" | "parquet_scan" => Some(FileFormatKind::Parquet),
@@ -181,6 +194,9 @@ impl TableFunction {
             }
             TableFunction::Eplb(spec) => spec.resolve(state).await,
             TableFunction::Catalog(function) => function.table(state).await,
+            TableFunction::TableInfo(table) => {
+                super::catalog_functions::table_info(state, table).await
+            }
         }
     }
 }

@@ -1007,6 +1007,38 @@ async fn duckdb_functions_lists_what_a_session_can_call() {
     assert_eq!(unique[0][2..], ["0", "1"]);
 }
 
+/// `pragma_table_info('t')` lists a table's or view's columns as DuckDB 2.0 does: numbered from
+/// 0, with NOT NULL, default and primary key.
+#[tokio::test]
+async fn pragma_table_info_lists_a_tables_columns() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE docs (id INT PRIMARY KEY, lang VARCHAR NOT NULL DEFAULT 'en', \
+         emb DOUBLE[], url VARCHAR UNIQUE); CREATE VIEW langs AS SELECT DISTINCT lang FROM docs",
+    )
+    .await;
+    assert_eq!(
+        query(&mut s, "SELECT * FROM pragma_table_info('Docs')").await,
+        [
+            ["0", "id", "INTEGER", "true", "NULL", "true"],
+            ["1", "lang", "VARCHAR", "true", "'en'", "false"],
+            ["2", "emb", "DOUBLE[]", "false", "NULL", "false"],
+            ["3", "url", "VARCHAR", "false", "NULL", "false"],
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT name, notnull FROM pragma_table_info('langs')"
+        )
+        .await,
+        [["lang", "false"]]
+    );
+    let err = error(&mut s, "SELECT * FROM pragma_table_info('nope')").await;
+    assert!(err.contains("Table with name nope does not exist"), "{err}");
+}
+
 #[tokio::test]
 async fn export_and_import_database_keep_a_sessions_tables() {
     let dir = tempfile::tempdir().unwrap();
