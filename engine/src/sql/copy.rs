@@ -124,8 +124,11 @@ impl CopyStatement {
             Ok(_) => true,
             Err(_) => false,
         };
+        // One file replaces a file, as in DuckDB (still whole or not at all); a folder with
+        // files in it is kept unless OVERWRITE is given.
+        let replaces_file = target.is_file() && !self.writes_folder();
         match self.existing {
-            ExistingFiles::Refuse if has_content => {
+            ExistingFiles::Refuse if has_content && !replaces_file => {
                 return Err(TarnError::TargetExists(self.target.clone()));
             }
             ExistingFiles::Add if target.is_file() => {
@@ -164,8 +167,15 @@ impl CopyStatement {
         session: &SqlSession,
         frame: datafusion::prelude::DataFrame,
     ) -> Result<u64> {
-        if self.existing == ExistingFiles::Refuse && tarn_fs::upload::exists(&self.target).await? {
-            return Err(TarnError::TargetExists(self.target.clone()));
+        if self.existing == ExistingFiles::Refuse {
+            // One file replaces an object, as on a disk; objects under the target are kept.
+            let taken = match self.writes_folder() {
+                true => tarn_fs::upload::exists(&self.target).await?,
+                false => tarn_fs::upload::has_objects_under(&self.target).await?,
+            };
+            if taken {
+                return Err(TarnError::TargetExists(self.target.clone()));
+            }
         }
         let temp = session
             .config()
@@ -416,6 +426,17 @@ impl CopyStatement {
         Ok(copy)
     }
 
+    /// Whether the output is a folder of files (partitions, shards, a file per thread, files
+    /// added to a folder) rather than one file.
+    fn writes_folder(&self) -> bool {
+        !self.partition_by.is_empty()
+            || self.existing == ExistingFiles::Add
+            || self.target.ends_with('/')
+            || self.per_thread
+            || self.row_groups_per_file.is_some()
+            || self.file_size_bytes.is_some()
+    }
+
     /// Writes the rows under `staging` and returns how many were written.
     async fn write(
         &self,
@@ -423,12 +444,7 @@ impl CopyStatement {
         frame: datafusion::prelude::DataFrame,
         staging: &Path,
     ) -> Result<u64> {
-        let directory = !self.partition_by.is_empty()
-            || self.existing == ExistingFiles::Add
-            || self.target.ends_with('/')
-            || self.per_thread
-            || self.row_groups_per_file.is_some()
-            || self.file_size_bytes.is_some();
+        let directory = self.writes_folder();
         let mut path = staging.display().to_string();
         if directory {
             path.push('/');

@@ -1085,6 +1085,18 @@ async fn copy_is_atomic_and_refuses_to_append() {
     )
     .await;
     assert_eq!(std::fs::read_to_string(&csv).unwrap(), "n\n1\n2\n");
+    // One file replaces a file, as in DuckDB; a failing COPY leaves it as it was.
+    let rerun = |filter: &str| {
+        format!(
+            "COPY (SELECT n FROM t WHERE {filter} ORDER BY n) TO '{}' (HEADER true)",
+            csv.display()
+        )
+    };
+    query(&mut s, &rerun("n = 7")).await;
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), "n\n7\n");
+    let err = error(&mut s, &rerun("CAST('x' || n AS INT) > 0")).await;
+    assert!(!err.is_empty());
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), "n\n7\n");
     let json = dir.path().join("t.json");
     query(
         &mut s,

@@ -97,12 +97,13 @@ async fn copy_writes_files_and_partitioned_folders_to_s3() {
     assert_eq!(copied, [["3000"]]);
     assert_eq!(query(&mut sql, &format!("{TOTALS} '{file}'")).await, answer);
 
-    let again = error(
-        &mut sql,
-        &format!("COPY (SELECT 1 AS x) TO '{file}' (FORMAT parquet)"),
-    )
-    .await;
-    assert!(again.contains("already exists"), "{again}");
+    // One file replaces an object, as DuckDB's COPY replaces a file.
+    let again = format!("COPY (SELECT 1 AS x) TO '{file}' (FORMAT parquet)");
+    assert_eq!(query(&mut sql, &again).await, [["1"]]);
+    assert_eq!(
+        query(&mut sql, &format!("SELECT * FROM '{file}'")).await,
+        [["1"]]
+    );
 
     let folder = format!("s3://{BUCKET}/copy/by_tag");
     query(
@@ -116,6 +117,13 @@ async fn copy_writes_files_and_partitioned_folders_to_s3() {
     )
     .await;
     assert_eq!(per_tag, [["429"]]);
+    // A folder of objects is not replaced by one file.
+    let over_folder = error(
+        &mut sql,
+        &format!("COPY (SELECT 1 AS x) TO '{folder}' (FORMAT parquet)"),
+    )
+    .await;
+    assert!(over_folder.contains("already exists"), "{over_folder}");
     // OVERWRITE replaces the folder's objects: none of the old partitions is left.
     query(
         &mut sql,
