@@ -178,6 +178,12 @@ impl VisitorMut for DuckDbCalls<'_> {
             call.name = ObjectName::from(vec![Ident::new(window_name)]);
             return ControlFlow::Continue(());
         }
+        if let Some(Expr::Function(mut quantile)) = ordered_set_as_quantile(&name, call) {
+            quantile.filter = call.filter.take();
+            quantile.over = call.over.take();
+            *expr = quantiles_one_by_one(&quantile).unwrap_or(Expr::Function(quantile));
+            return ControlFlow::Continue(());
+        }
         // `string_agg(s)` (also `group_concat`, `listagg`): DuckDB's separator is a comma.
         if let Some(joined) = string_agg_with_separator(&name, call) {
             *expr = joined;
@@ -689,6 +695,49 @@ fn keep_lambdas(call: &mut sqlparser::ast::Function) {
             lambda.syntax = LambdaSyntax::LambdaKeyword;
         }
     }
+}
+
+/// DuckDB's ordered-set aggregates as the aggregates they stand for: `mode() WITHIN GROUP
+/// (ORDER BY x)` is `mode(x)`, and `percentile_disc(q) WITHIN GROUP (ORDER BY x)` (also
+/// `percentile_cont`, `q` a fraction or a list of them) is `quantile_disc(x, q)`. A descending
+/// order reads `percentile_cont`'s fractions from the top (`1 - q`, the same interpolation);
+/// `percentile_disc`'s pick differs from the top, so that form is left to DataFusion, which
+/// refuses it. DataFusion has `percentile_cont` of one fraction only.
+fn ordered_set_as_quantile(name: &str, call: &sqlparser::ast::Function) -> Option<Expr> {
+    let [order] = call.within_group.as_slice() else {
+        return None;
+    };
+    let mut ordered = call.clone();
+    ordered.within_group.clear();
+    let args = plain_arguments(&ordered)?;
+    let value = order.expr.clone();
+    let quantile = match name {
+        "percentile_disc" => "quantile_disc",
+        "percentile_cont" => "quantile_cont",
+        "mode" if args.is_empty() => return Some(super::rewrite::call("mode", [value])),
+        _ => return None,
+    };
+    let [fraction] = args.as_slice() else {
+        return None;
+    };
+    if quantile == "quantile_disc" && order.options.asc == Some(false) {
+        return None;
+    }
+    let from_top = |q: &Expr| Expr::BinaryOp {
+        left: Box::new(Expr::value(Value::Number("1".into(), false))),
+        op: BinaryOperator::Minus,
+        right: Box::new(Expr::Nested(Box::new(q.clone()))),
+    };
+    let fraction = match (order.options.asc, fraction) {
+        (Some(false), Expr::Array(list)) => {
+            let mut list = list.clone();
+            list.elem = list.elem.iter().map(from_top).collect();
+            Expr::Array(list)
+        }
+        (Some(false), q) => from_top(q),
+        (_, q) => q.clone(),
+    };
+    Some(super::rewrite::call(quantile, [value, fraction]))
 }
 
 /// A call's arguments when they are all plain expressions and the call has none of the clauses

@@ -269,6 +269,28 @@ async fn continuous_quantiles_interpolate_exactly() {
     );
 }
 
+/// The ordered-set forms SQL and DuckDB write: `mode() WITHIN GROUP (ORDER BY x)` and
+/// `percentile_disc` / `percentile_cont` of a fraction or a list, with FILTER, as DuckDB 2.0
+/// answers them; DataFusion had `percentile_cont` of one fraction only.
+#[tokio::test]
+async fn ordered_set_aggregates_are_the_quantiles_they_stand_for() {
+    let mut s = session();
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT mode() WITHIN GROUP (ORDER BY i % 3), \
+             percentile_disc(0.5) WITHIN GROUP (ORDER BY i), \
+             percentile_cont([0.25, 0.5]) WITHIN GROUP (ORDER BY i), \
+             percentile_disc([0.1, 0.9]) WITHIN GROUP (ORDER BY i), \
+             percentile_disc(0.5) WITHIN GROUP (ORDER BY i) FILTER (WHERE i > 4), \
+             percentile_cont(0.25) WITHIN GROUP (ORDER BY i DESC) \
+             FROM range(10) t(i)"
+        )
+        .await,
+        [["0", "4", "[2.25, 4.5]", "[0, 8]", "7", "6.75"]]
+    );
+}
+
 #[tokio::test]
 async fn statistics_give_duckdbs_answers() {
     let (mut s, _dir) = table().await;
