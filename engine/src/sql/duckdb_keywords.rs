@@ -508,6 +508,13 @@ const KEYWORDS: &[&str] = &[
     "zone",
 ];
 
+/// Whether `name` is one of DuckDB's keywords, which it quotes where it writes a name.
+pub fn is_keyword(name: &str) -> bool {
+    KEYWORDS
+        .binary_search(&name.to_lowercase().as_str())
+        .is_ok()
+}
+
 /// `name` as DuckDB writes it in a type or a declaration: bare where it is a plain word that is
 /// no keyword (`Ab`, `x_1`), quoted otherwise (`"value"`, `"x y"`, `"1a"`).
 pub fn written_name(name: &str) -> String {
@@ -516,10 +523,7 @@ pub fn written_name(name: &str) -> String {
         .next()
         .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    let keyword = KEYWORDS
-        .binary_search(&name.to_lowercase().as_str())
-        .is_ok();
-    match plain && !keyword {
+    match plain && !is_keyword(name) {
         true => name.to_string(),
         false => super::quote_identifier(name),
     }

@@ -47,6 +47,7 @@ mod error_function;
 mod expand;
 mod explain;
 mod export_database;
+mod expression_names;
 mod file_contents;
 mod file_schemas;
 pub(crate) mod files;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{RecordBatch, UInt64Array};
 use datafusion::catalog::MemTable;
 use datafusion::execution::SendableRecordBatchStream;
-use sqlparser::ast::{Ident, SelectItem};
+use sqlparser::ast::{Expr, Ident, SelectItem};
 
 use super::rewrite::FILES_SCHEMA;
 use super::{SqlSession, batch_of, batch_stream, batches_stream, collect};
@@ -35,7 +35,7 @@ pub(super) async fn returned_rows(
     changed: RecordBatch,
 ) -> Result<SendableRecordBatchStream> {
     let rows = MemTable::try_new(changed.schema(), vec![vec![changed]])?;
-    let list: Vec<String> = items.iter().map(ToString::to_string).collect();
+    let list: Vec<String> = items.iter().map(returned_item).collect();
     let query = format!(
         "SELECT {} FROM {FILES_SCHEMA}.{RETURNED_ROWS} AS {table}",
         list.join(", ")
@@ -45,6 +45,20 @@ pub(super) async fn returned_rows(
         .await?;
     let schema = answer.schema();
     Ok(batches_stream(schema, collect(answer).await?))
+}
+
+/// An item of the clause as the select list's item, an expression named as DuckDB names a
+/// returned one.
+fn returned_item(item: &SelectItem) -> String {
+    match item {
+        SelectItem::UnnamedExpr(expr)
+            if !matches!(expr, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) =>
+        {
+            let name = Ident::with_quote('"', super::rewrite::returned_name(expr));
+            format!("{expr} AS {name}")
+        }
+        item => item.to_string(),
+    }
 }
 
 /// The answer of a statement without RETURNING that changed `count` rows.

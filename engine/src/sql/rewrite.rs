@@ -736,6 +736,19 @@ fn struct_field_name(parts: &[Ident], relations: &[String]) -> Option<String> {
 /// `(1 + (2 * 3))`, `sum(x + 1)` is `sum((x + 1))`, `(x IS NULL)`), function names in lower
 /// case (`SUM(x)` is `sum(x)`; but `COALESCE`), and `x::T` as `CAST(x AS T)`.
 pub(super) fn fully_parenthesized(expr: &Expr) -> String {
+    spelled(expr, true)
+}
+
+/// How DuckDB names an unaliased item of a RETURNING clause: as [`fully_parenthesized`], but
+/// with columns written as the query wrote them (`upper(label)`, where a select list's item is
+/// `upper("label")`).
+pub(super) fn returned_name(expr: &Expr) -> String {
+    spelled(expr, false)
+}
+
+/// `expr` in DuckDB's spelling (see [`fully_parenthesized`]), its columns quoted as DuckDB
+/// quotes them where `quote_columns`.
+fn spelled(expr: &Expr, quote_columns: bool) -> String {
     let mut expr = expr.clone();
     // After the children, so each operation is wrapped once, inside out.
     let _ = visit_expressions_mut(&mut expr, |e| {
@@ -780,6 +793,7 @@ pub(super) fn fully_parenthesized(expr: &Expr) -> String {
             }
             _ => {}
         }
+        super::expression_names::duckdb_spelling(e, quote_columns);
         ControlFlow::<()>::Continue(())
     });
     super::map_types::as_written(&expr.to_string())

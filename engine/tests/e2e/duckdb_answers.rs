@@ -546,7 +546,7 @@ async fn columns_are_named_as_duckdb_names_them() {
             "((1 + 2) * 3)",
             "((i - 1) + 1)",
             "((i - 1) + 1)_1",
-            "year(day)",
+            "\"year\"(\"day\")",
             "abs((small + 1))",
             "greatest((i - 1), (i - 2))",
             "floor(m)",

@@ -147,7 +147,7 @@ async fn with_ordinality_numbers_elements_within_each_list() {
         (
             "SELECT *, typeof(ordinality) FROM unnest(['x', 'y', 'z']) WITH ORDINALITY \
              WHERE ordinality > 1",
-            vec!["unnest", "ordinality", "typeof(ordinality)"],
+            vec!["unnest", "ordinality", "typeof(\"ordinality\")"],
             vec![vec!["y", "2", "BIGINT"], vec!["z", "3", "BIGINT"]],
         ),
         (

@@ -1,0 +1,227 @@
+//! How DuckDB writes an expression when it names a column after it (an unaliased select item,
+//! and so a Parquet column written from it): its own spelling of the expression, not the text
+//! the query wrote. A list literal is `list_value(i, 2)`, a struct `struct_pack(a := i)`, a map
+//! `"map"(list_value('a'), list_value(i))`, a tuple `"row"(i, 2)`, `DATE '2024-01-02'` is
+//! `CAST('2024-01-02' AS DATE)`, `-i` is `(-(i))`, `position('b' IN s)` is
+//! `"position"(s, 'b')`, and a function or column named by a keyword is quoted
+//! (`"year"("day")`, `"left"(s, 2)`, `abs("value")`), any other name bare (`abs(Ab)`). [`super::rewrite::fully_parenthesized`] applies it to each
+//! part of an expression, inside out.
+
+use sqlparser::ast::{
+    AccessExpr, BinaryOperator, CastKind, Expr, FunctionArg, FunctionArgExpr, FunctionArgOperator,
+    FunctionArguments, Ident, ObjectNamePart, UnaryOperator, Value,
+};
+
+use super::duckdb_keywords::{is_keyword, written_name};
+use super::rewrite::call;
+
+/// Rewrites `expr`, whose parts are rewritten already, into DuckDB's spelling of it; columns
+/// are left as written unless `quote_columns`.
+pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
+    let case_blind = matches!(expr, Expr::ILike { .. });
+    let spelled = match expr {
+        Expr::Array(list) => call("list_value", list.elem.drain(..)),
+        Expr::Tuple(items) => quoted_call("row", items.drain(..)),
+        Expr::TypedString(typed) => Expr::Cast {
+            kind: CastKind::Cast,
+            expr: Box::new(Expr::Value(typed.value.clone())),
+            data_type: typed.data_type.clone(),
+            array: false,
+            format: None,
+        },
+        Expr::UnaryOp {
+            op: op @ (UnaryOperator::Minus | UnaryOperator::Plus | UnaryOperator::BitwiseNot),
+            expr: operand,
+        } if !matches!(operand.as_ref(), Expr::Value(_)) => Expr::Nested(Box::new(Expr::UnaryOp {
+            op: *op,
+            expr: Box::new(Expr::Nested(operand.clone())),
+        })),
+        Expr::Dictionary(fields) => {
+            let mut packed = call("struct_pack", []);
+            if let Expr::Function(function) = &mut packed
+                && let FunctionArguments::List(list) = &mut function.args
+            {
+                list.args = fields
+                    .iter()
+                    .map(|field| FunctionArg::Named {
+                        name: written_ident(&field.key.value),
+                        arg: FunctionArgExpr::Expr(*field.value.clone()),
+                        operator: FunctionArgOperator::Assignment,
+                    })
+                    .collect();
+            }
+            packed
+        }
+        Expr::Map(map) => {
+            let keys = map.entries.iter().map(|entry| *entry.key.clone());
+            let values = map.entries.iter().map(|entry| *entry.value.clone());
+            quoted_call(
+                "map",
+                [call("list_value", keys), call("list_value", values)],
+            )
+        }
+        Expr::Position { expr: needle, r#in } => {
+            quoted_call("position", [*r#in.clone(), *needle.clone()])
+        }
+        Expr::Trim {
+            trim_where: None,
+            trim_what: None,
+            trim_characters: None,
+            expr: text,
+        } => quoted_call("trim", [*text.clone()]),
+        Expr::Substring {
+            expr: text,
+            substring_from,
+            substring_for,
+            ..
+        } => {
+            let bounds = [substring_from, substring_for].into_iter().flatten();
+            let args = std::iter::once(*text.clone()).chain(bounds.map(|b| *b.clone()));
+            quoted_call("substring", args)
+        }
+        // A column is written bare where it can be, quoted where it is a keyword or more than
+        // a plain word (`abs("value")`, `abs(Ab)` for `abs("Ab")`).
+        Expr::Identifier(ident) if quote_columns => {
+            *ident = written_ident(&ident.value);
+            return;
+        }
+        Expr::CompoundIdentifier(parts) if quote_columns => {
+            parts
+                .iter_mut()
+                .for_each(|part| *part = written_ident(&part.value));
+            return;
+        }
+        Expr::Function(function) => {
+            if let [ObjectNamePart::Identifier(name)] = function.name.0.as_mut_slice()
+                && name.quote_style.is_none()
+                && name.value != name.value.to_uppercase()
+            {
+                // DuckDB writes these two as the operators it binds them to.
+                match name.value.as_str() {
+                    "grouping" => name.value = "GROUPING".into(),
+                    "ifnull" => name.value = "COALESCE".into(),
+                    keyword if is_keyword(keyword) => name.quote_style = Some('"'),
+                    _ => {}
+                }
+            }
+            return;
+        }
+        Expr::IsDistinctFrom(..) | Expr::IsNotDistinctFrom(..) => {
+            Expr::Nested(Box::new(expr.clone()))
+        }
+        // `x LIKE p` is `(x ~~ p)`, `x NOT ILIKE p` is `(x !~~* p)`.
+        Expr::Like {
+            negated,
+            any: false,
+            expr: text,
+            pattern,
+            escape_char: None,
+        }
+        | Expr::ILike {
+            negated,
+            any: false,
+            expr: text,
+            pattern,
+            escape_char: None,
+        } => {
+            let op = match (case_blind, *negated) {
+                (false, false) => BinaryOperator::PGLikeMatch,
+                (false, true) => BinaryOperator::PGNotLikeMatch,
+                (true, false) => BinaryOperator::PGILikeMatch,
+                (true, true) => BinaryOperator::PGNotILikeMatch,
+            };
+            Expr::Nested(Box::new(Expr::BinaryOp {
+                left: text.clone(),
+                op,
+                right: pattern.clone(),
+            }))
+        }
+        Expr::Extract {
+            field, expr: date, ..
+        } => {
+            let part = Expr::value(Value::SingleQuotedString(field.to_string().to_uppercase()));
+            call("date_part", [part, *date.clone()])
+        }
+        // `(struct_pack(a := 1)).a`: a field of anything but a column is read from its
+        // parenthesized value.
+        Expr::CompoundFieldAccess { root, access_chain }
+            if matches!(access_chain.first(), Some(AccessExpr::Dot(_)))
+                && !matches!(
+                    root.as_ref(),
+                    Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Nested(_)
+                ) =>
+        {
+            *root = Box::new(Expr::Nested(root.clone()));
+            return;
+        }
+        _ => return,
+    };
+    *expr = spelled;
+}
+
+/// `name` as an identifier DuckDB writes: bare where it can be, quoted otherwise.
+fn written_ident(name: &str) -> Ident {
+    match written_name(name) == name {
+        true => Ident::new(name),
+        false => Ident::with_quote('"', name),
+    }
+}
+
+/// A call of `name` written quoted, as DuckDB writes the functions named by keywords.
+fn quoted_call(name: &str, args: impl IntoIterator<Item = Expr>) -> Expr {
+    let mut quoted = call(name, args);
+    if let Expr::Function(function) = &mut quoted {
+        function.name.0 = vec![ObjectNamePart::Identifier(Ident::with_quote('"', name))];
+    }
+    quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::dialect::parse_expr;
+    use super::super::rewrite::fully_parenthesized;
+
+    #[test]
+    fn expressions_are_named_as_duckdb_writes_them() {
+        // As DuckDB 2.0 names the columns of `SELECT <expression> FROM range(2) t(i)`.
+        for (written, name) in [
+            (
+                "year(DATE '2024-01-01')",
+                "\"year\"(CAST('2024-01-01' AS DATE))",
+            ),
+            ("left('abc', 2)", "\"left\"('abc', 2)"),
+            ("greatest(i, 2)", "greatest(i, 2)"),
+            (
+                "abs(\"Ab\") + abs(\"value\") + abs(t.\"x y\")",
+                "((abs(Ab) + abs(\"value\")) + abs(t.\"x y\"))",
+            ),
+            ("position('b' IN 'abc')", "\"position\"('abc', 'b')"),
+            ("trim(' a ')", "\"trim\"(' a ')"),
+            ("substring('abc', 1, 2)", "\"substring\"('abc', 1, 2)"),
+            ("[i, 2]", "list_value(i, 2)"),
+            ("[1, 2][1]", "list_value(1, 2)[1]"),
+            ("-i", "(-(i))"),
+            ("-1", "-1"),
+            ("~i", "(~(i))"),
+            ("{'a': i}", "struct_pack(a := i)"),
+            ("{'a': 1}.a", "(struct_pack(a := 1)).a"),
+            ("MAP {'a': i}", "\"map\"(list_value('a'), list_value(i))"),
+            ("(i, 2)", "\"row\"(i, 2)"),
+            ("row(i, 1)", "\"row\"(i, 1)"),
+            (
+                "TIMESTAMP '2024-01-01 00:00:00'",
+                "CAST('2024-01-01 00:00:00' AS TIMESTAMP)",
+            ),
+            ("coalesce(i, 1) + 1", "(COALESCE(i, 1) + 1)"),
+            ("ifnull(i, 'x')", "COALESCE(i, 'x')"),
+            ("grouping(i)", "GROUPING(i)"),
+            ("i IS NOT DISTINCT FROM 1", "(i IS NOT DISTINCT FROM 1)"),
+            ("'abc' LIKE 'a_c'", "('abc' ~~ 'a_c')"),
+            ("s NOT ILIKE 'a%'", "(s !~~* 'a%')"),
+            ("extract(year FROM d)", "date_part('YEAR', d)"),
+        ] {
+            let expr = parse_expr(written).unwrap();
+            assert_eq!(fully_parenthesized(&expr), name, "{written}");
+        }
+    }
+}
