@@ -151,7 +151,7 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
                     Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Nested(_)
                 ) =>
         {
-            *root = Box::new(Expr::Nested(root.clone()));
+            **root = Expr::Nested(root.clone());
             return;
         }
         _ => return,
