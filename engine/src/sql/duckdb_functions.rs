@@ -83,40 +83,25 @@ fn is_tarn_internal(name: &str) -> bool {
 
 /// The table `duckdb_functions()` answers for the session `state` belongs to.
 pub(super) fn functions_table(state: &SessionState) -> Result<Arc<dyn TableProvider>> {
-    let mut listed = Vec::new();
-    for (name, udf) in state.scalar_functions() {
-        let volatility = udf.signature().volatility;
-        let docs = udf.documentation();
-        listed.push(Listed::function(
-            name,
-            udf.name(),
-            "scalar",
-            docs,
-            volatility,
-        ));
-    }
-    for (name, udaf) in state.aggregate_functions() {
-        let volatility = udaf.signature().volatility;
-        let docs = udaf.documentation();
-        listed.push(Listed::function(
-            name,
-            udaf.name(),
-            "aggregate",
-            docs,
-            volatility,
-        ));
-    }
-    for (name, udwf) in state.window_functions() {
-        let volatility = udwf.signature().volatility;
-        let docs = udwf.documentation();
-        listed.push(Listed::function(
-            name,
-            udwf.name(),
-            "window",
-            docs,
-            volatility,
-        ));
-    }
+    let scalars = state.scalar_functions().iter().map(|(name, f)| {
+        let own = (f.name(), f.documentation(), f.signature().volatility);
+        (name, "scalar", own)
+    });
+    let aggregates = state.aggregate_functions().iter().map(|(name, f)| {
+        let own = (f.name(), f.documentation(), f.signature().volatility);
+        (name, "aggregate", own)
+    });
+    let windows = state.window_functions().iter().map(|(name, f)| {
+        let own = (f.name(), f.documentation(), f.signature().volatility);
+        (name, "window", own)
+    });
+    let mut listed: Vec<Listed> = scalars
+        .chain(aggregates)
+        .chain(windows)
+        .map(|(name, kind, (own_name, docs, volatility))| {
+            Listed::function(name, own_name, kind, docs, volatility)
+        })
+        .collect();
     let table_names = state.table_functions().keys().map(String::as_str);
     let table_names = table_names.chain(table_functions::TABLE_FUNCTIONS.iter().copied());
     listed.extend(table_names.map(|name| Listed::other(name, "table", None)));
