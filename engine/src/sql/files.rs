@@ -734,7 +734,7 @@ impl ScanSpec {
         files: &[(ListingTableUrl, Vec<ObjectMeta>)],
         filename: bool,
     ) -> Result<Arc<dyn TableProvider>> {
-        let mut union: Option<LogicalPlanBuilder> = None;
+        let mut scans = Vec::new();
         for (url, listed) in files {
             for meta in listed {
                 let file_url = ListingTableUrl::parse(format!(
@@ -757,17 +757,10 @@ impl ScanSpec {
                     &partition_pairs(meta),
                     &options.table_partition_cols,
                 ));
-                let scan =
-                    LogicalPlanBuilder::scan("file", provider_as_source(Arc::new(table)), None)?
-                        .project(projection)?;
-                union = Some(match union {
-                    None => scan,
-                    Some(acc) => acc.union(scan.build()?)?,
-                });
+                scans.push(projected_scan(table, projection)?);
             }
         }
-        let plan = union.expect("at least one file was listed").build()?;
-        Ok(Arc::new(ViewTable::new(plan, None)))
+        view_of_union(scans)
     }
 }
 
@@ -779,7 +772,7 @@ fn url_by_url(
     files: &[(ListingTableUrl, Vec<ObjectMeta>)],
     statistics: Option<Arc<FileStatisticsCache>>,
 ) -> Result<Arc<dyn TableProvider>> {
-    let mut union: Option<LogicalPlanBuilder> = None;
+    let mut scans = Vec::new();
     for (url, _) in files {
         let own = url_pairs(url);
         let below = options
@@ -794,15 +787,28 @@ fn url_by_url(
         let table = ListingTable::try_new(config)?.with_cache(statistics.clone());
         let mut projection: Vec<_> = schema.fields().iter().map(|f| col(f.name())).collect();
         projection.extend(partition_columns(&own, &options.table_partition_cols));
-        let scan = LogicalPlanBuilder::scan("file", provider_as_source(Arc::new(table)), None)?
-            .project(projection)?;
-        union = Some(match union {
-            None => scan,
-            Some(acc) => acc.union(scan.build()?)?,
-        });
+        scans.push(projected_scan(table, projection)?);
     }
-    let plan = union.expect("at least one path was listed").build()?;
-    Ok(Arc::new(ViewTable::new(plan, None)))
+    view_of_union(scans)
+}
+
+/// A scan of `table` that gives `projection`.
+fn projected_scan(
+    table: ListingTable,
+    projection: Vec<datafusion::prelude::Expr>,
+) -> Result<LogicalPlanBuilder> {
+    Ok(
+        LogicalPlanBuilder::scan("file", provider_as_source(Arc::new(table)), None)?
+            .project(projection)?,
+    )
+}
+
+/// A view of the union of `scans`, of which there is at least one.
+fn view_of_union(scans: Vec<LogicalPlanBuilder>) -> Result<Arc<dyn TableProvider>> {
+    let mut scans = scans.into_iter();
+    let first = scans.next().expect("at least one file was listed");
+    let union = scans.try_fold(first, |union, scan| union.union(scan.build()?))?;
+    Ok(Arc::new(ViewTable::new(union.build()?, None)))
 }
 
 /// The files some paths name.

@@ -469,7 +469,8 @@ fn method_call(value: Expr, method: &Function) -> Expr {
 /// `.method(args)` on anything as a call (see [`method_call`]), `.field` on anything but a
 /// column (`{'a': 1}.a`, `struct_pack(a := 1).a`) as the subscript `value['field']`, which
 /// DataFusion's planner takes for any value (`.field` only for a column's fields) and which
-/// finds a struct's field whatever its case ([`super::struct_subscripts`]), and a slice `[a:b]` as `list_slice(value, a, b)` (`super::slice`; an omitted bound is the
+/// finds a struct's field whatever its case ([`super::struct_subscripts`]), and a slice
+/// `[a:b]` as `list_slice(value, a, b)` (`super::slice`; an omitted bound is the
 /// start or the end), which takes strings too. Indexes stay DataFusion's.
 fn access_chain_as_calls(expr: &mut Expr) {
     let Expr::CompoundFieldAccess { root, access_chain } = expr else {
@@ -559,22 +560,15 @@ fn struct_extract_as_subscript(expr: &mut Expr) {
     let Expr::Function(call) = expr else {
         return;
     };
-    let is_extract = plain_name(&call.name).is_some_and(|name| name == "struct_extract");
-    let FunctionArguments::List(list) = &call.args else {
-        return;
-    };
-    if let (
-        true,
-        [
-            FunctionArg::Unnamed(FunctionArgExpr::Expr(value)),
-            FunctionArg::Unnamed(FunctionArgExpr::Expr(
-                field @ Expr::Value(ValueWithSpan {
-                    value: Value::SingleQuotedString(_),
-                    ..
-                }),
-            )),
-        ],
-    ) = (is_extract, &list.args[..])
+    if plain_name(&call.name).is_some_and(|name| name == "struct_extract")
+        && let Some(args) = plain_arguments(call)
+        && let [
+            value,
+            field @ Expr::Value(ValueWithSpan {
+                value: Value::SingleQuotedString(_),
+                ..
+            }),
+        ] = args.as_slice()
     {
         *expr = field_subscript(value.clone(), field.clone());
     }

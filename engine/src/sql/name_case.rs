@@ -38,7 +38,7 @@ use crate::error::Result;
 /// matches (see the module documentation).
 pub(super) async fn match_case(statement: &mut Statement, state: &SessionState) -> Result<()> {
     let _ = statement.visit(&mut AliasCase);
-    let mut known = relations_known(statement, state, true).await;
+    let mut known = relations_known(statement, state).await;
     let _ = Visit::visit(&*statement, &mut known);
     let _ = statement.visit(&mut CaseMatcher { known: &known });
     Ok(())
@@ -48,12 +48,15 @@ pub(super) async fn match_case(statement: &mut Statement, state: &SessionState) 
 /// that relation's column. For the names rewrites write after [`match_case`]: a USING join of
 /// `Id` with `ID` becomes `ON a.id = b.id`, which only each relation's own columns tell apart.
 pub(super) async fn match_qualified(statement: &mut Statement, state: &SessionState) -> Result<()> {
-    let mut known = relations_known(statement, state, true).await;
+    let mut subqueries = Subqueries::default();
+    let _ = Visit::visit(&*statement, &mut subqueries);
+    if subqueries.qualified.is_empty() && !subqueries.qualified_stars {
+        return Ok(());
+    }
+    let mut known = relations_known(statement, state).await;
     let _ = Visit::visit(&*statement, &mut known);
     // A subquery's columns are learnt by planning it, which is only worth it where a name it
     // is qualified with is spelled in more than one case.
-    let mut subqueries = Subqueries::default();
-    let _ = Visit::visit(&*statement, &mut subqueries);
     let with = super::expand::with_prefix(statement);
     for (alias, subquery) in &subqueries.aliased {
         let ambiguous = subqueries.qualified.iter().any(|(relation, column)| {
@@ -74,15 +77,25 @@ pub(super) async fn match_qualified(statement: &mut Statement, state: &SessionSt
     Ok(())
 }
 
-/// The aliased subqueries of a statement, and the `relation.column` names it uses.
+/// The aliased subqueries of a statement, the `relation.column` names it uses, and whether it
+/// has a `relation.*` (whose EXCLUDE and REPLACE lists name that relation's columns).
 #[derive(Default)]
 struct Subqueries {
     aliased: Vec<(Ident, Query)>,
     qualified: Vec<(Ident, Ident)>,
+    qualified_stars: bool,
 }
 
 impl Visitor for Subqueries {
     type Break = ();
+
+    fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<()> {
+        self.qualified_stars |= select
+            .projection
+            .iter()
+            .any(|item| matches!(item, SelectItem::QualifiedWildcard(..)));
+        ControlFlow::Continue(())
+    }
 
     fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
         if let TableFactor::Derived {
@@ -108,9 +121,9 @@ impl Visitor for Subqueries {
     }
 }
 
-/// The columns of the tables, views and files `statement` reads, by the name each is seen by;
-/// with `columns`, also every column and struct field among them, for unqualified names.
-async fn relations_known(statement: &Statement, state: &SessionState, columns: bool) -> KnownNames {
+/// The columns of the tables, views and files `statement` reads, by the name each is seen by,
+/// and every column and struct field among them, for unqualified names.
+async fn relations_known(statement: &Statement, state: &SessionState) -> KnownNames {
     let mut relations = Relations::default();
     let _ = Visit::visit(statement, &mut relations);
     if let Statement::Insert(insert) = statement
@@ -124,10 +137,8 @@ async fn relations_known(statement: &Statement, state: &SessionState, columns: b
         let Some(schema) = relation_schema(relation, state).await else {
             continue;
         };
-        if columns {
-            for field in schema.fields() {
-                known.add_column(field.name().clone(), field.data_type());
-            }
+        for field in schema.fields() {
+            known.add_column(field.name().clone(), field.data_type());
         }
         if let Some(visible) = visible {
             let names = schema.fields().iter().map(|f| f.name().clone()).collect();
