@@ -38,6 +38,7 @@ use sqlparser::ast::{
     Value, Visit, VisitMut, Visitor, VisitorMut, visit_expressions,
 };
 
+use super::qualify_windows::first_window;
 use super::rewrite::{exclude, fully_parenthesized, names_read, visible_name};
 use crate::error::{Result, TarnError};
 
@@ -292,7 +293,7 @@ fn from_less_columns(
                 }
                 _ => return None,
             };
-            let per_row = !calls(expr, is_aggregate) && !windowed(expr);
+            let per_row = !calls(expr, is_aggregate) && first_window(expr).is_none();
             per_row.then(|| (expr.clone(), name))
         })
         .collect()
@@ -302,15 +303,6 @@ fn from_less_columns(
 fn calls(expr: &Expr, is_named: &dyn Fn(&str) -> bool) -> bool {
     visit_expressions(expr, |e| match e {
         Expr::Function(f) if is_named(&f.name.to_string().to_lowercase()) => ControlFlow::Break(()),
-        _ => ControlFlow::Continue(()),
-    })
-    .is_break()
-}
-
-/// Whether `expr` holds a window function.
-fn windowed(expr: &Expr) -> bool {
-    visit_expressions(expr, |e| match e {
-        Expr::Function(f) if f.over.is_some() => ControlFlow::Break(()),
         _ => ControlFlow::Continue(()),
     })
     .is_break()

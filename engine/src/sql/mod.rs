@@ -95,6 +95,7 @@ mod partial_aliases;
 mod path_parts;
 mod pivot;
 mod positional_join;
+mod qualify_windows;
 mod repeat;
 mod returning;
 mod rewrite;
@@ -656,6 +657,7 @@ impl SqlSession {
             Box::pin(set_operations::match_names_by_case(&mut statement, &state)).await?;
             Box::pin(set_operations::count_duplicates(&mut statement, &state)).await?;
             expand::order_by_all_over_stars(&mut statement, &state).await?;
+            qualify_windows::name_select_window(&mut statement)?;
             let plan = state
                 .statement_to_plan(DFStatement::Statement(Box::new(statement)))
                 .await?;

@@ -14,7 +14,7 @@ use sqlparser::ast::{
     OrderBy, OrderByExpr, OrderByKind, Query, Select, SelectFlavor, SelectItem, SetExpr, Statement,
     TableAlias, TableAliasColumnDef, TableFactor, TableSample, TableSampleKind, TableSampleUnit,
     TableWithJoins, TypedString, UnaryOperator, Value, VisitMut, VisitorMut,
-    WildcardAdditionalOptions, visit_expressions_mut,
+    WildcardAdditionalOptions, visit_expressions, visit_expressions_mut,
 };
 
 use super::catalog_functions::CatalogFunction;
@@ -107,6 +107,7 @@ impl VisitorMut for Rewriter<'_> {
             return ControlFlow::Break(err);
         }
         name_series_column(factor);
+        series_over_columns_as_unnest(factor);
         unnest_as_table(factor);
         if let TableFactor::NestedJoin {
             table_with_joins, ..
@@ -824,6 +825,49 @@ fn name_series_column(factor: &mut TableFactor) {
     });
     if alias.columns.is_empty() {
         alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
+    }
+}
+
+/// `FROM docs, range(docs.chunks) AS c(i)`: a series whose bounds are an earlier table's
+/// columns, a series per row, as DuckDB reads it. DataFusion's `range` and `generate_series`
+/// tables take literals only, so such a call becomes the lateral unnest of the list function of
+/// the same name, `unnest(range(docs.chunks)) AS c(i)`, which gives the same rows (none for a
+/// NULL bound). A series of literals stays the streaming table function. Runs after
+/// [`name_series_column`], so the column keeps the series' name.
+fn series_over_columns_as_unnest(factor: &mut TableFactor) {
+    let TableFactor::Table {
+        name,
+        args: Some(table_args),
+        with_ordinality: false,
+        ..
+    } = factor
+    else {
+        return;
+    };
+    let function = name.to_string().to_lowercase();
+    let bounds: Option<Vec<Expr>> = table_args
+        .args
+        .iter()
+        .map(|arg| match arg {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr.clone()),
+            _ => None,
+        })
+        .collect();
+    let Some(bounds) = bounds else {
+        return;
+    };
+    let reads_columns = bounds.iter().any(|bound| {
+        visit_expressions(bound, |e| match e {
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => ControlFlow::Break(()),
+            _ => ControlFlow::Continue(()),
+        })
+        .is_break()
+    });
+    if ["range", "generate_series"].contains(&function.as_str()) && reads_columns {
+        *name = ObjectName::from(vec![Ident::new("unnest")]);
+        table_args.args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(call(
+            &function, bounds,
+        )))];
     }
 }
 

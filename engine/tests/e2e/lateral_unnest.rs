@@ -122,6 +122,35 @@ async fn a_left_join_keeps_rows_without_elements() {
     );
 }
 
+/// `range` and `generate_series` over an earlier table's columns are a series per row (a
+/// document's chunk numbers), named as the series of literals are; NULL bounds give no rows.
+#[tokio::test]
+async fn a_series_over_columns_is_a_series_per_row() {
+    let (mut s, _dir) = conversations().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, c.i FROM t, range(len(t.turns)) AS c(i) ORDER BY ALL"
+        )
+        .await,
+        [["1", "0"], ["1", "1"], ["2", "0"]]
+    );
+    let batches = s
+        .query(
+            "SELECT * EXCLUDE (tags, turns) FROM t, generate_series(id, CASE WHEN id < 3 THEN 2 END) \
+             ORDER BY ALL",
+        )
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["id", "generate_series"]);
+    assert_eq!(rows(&batches), [["1", "1"], ["1", "2"], ["2", "2"]]);
+    // A series of literals is still the table function, bounds and step as written.
+    assert_eq!(
+        query(&mut s, "SELECT range FROM range(10, 0, -4) ORDER BY 1").await,
+        [["2"], ["6"], ["10"]]
+    );
+}
+
 /// `WITH ORDINALITY` numbers each list's elements from 1 (a word's position in its document),
 /// and any other table function's rows in the order it gives them.
 #[tokio::test]

@@ -141,6 +141,19 @@ async fn bare_from_and_friendly_select() {
         query(&mut s, "SELECT name FROM t QUALIFY row_number() OVER (PARTITION BY id ORDER BY name DESC) = 1 ORDER BY name").await,
         [["a"], ["c"]]
     );
+    // A QUALIFY condition with no window function of its own filters after the SELECT list's
+    // windows: the count is of every row, the sum of each id's.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT name, count(*) OVER () AS n, sum(score) OVER (PARTITION BY id) AS s FROM t \
+             QUALIFY name > 'a' AND id = 2 ORDER BY name"
+        )
+        .await,
+        [["b", "3", "3.0"], ["c", "3", "3.0"]]
+    );
+    let err = error(&mut s, "SELECT name FROM t QUALIFY id = 2").await;
+    assert!(err.contains("QUALIFY"), "{err}");
     let batches = s
         .query("SELECT * RENAME (name AS label) FROM t")
         .await
