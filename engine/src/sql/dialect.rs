@@ -10,7 +10,9 @@
 //! [`GLOB_MATCH`], `[x * 2 FOR x IN list IF x > 0]`, DuckDB's list comprehension, as
 //! `list_transform` over `list_filter`, and `a && b` (the lists share an element) as
 //! `list_has_any(a, b)`. `a IS [NOT] DISTINCT FROM b` takes `b` at `IS`'s precedence, so that
-//! `AND` and `OR` after it join conditions, as in DuckDB.
+//! `AND` and `OR` after it join conditions, as in DuckDB. `a <=> b` and `a <-> b` are DuckDB's
+//! vector distances, cosine and Euclidean ([`distance_operator`]; sqlparser read `<=>` as
+//! MySQL's NULL-safe equality and `<->` not at all).
 //!
 //! Everything else is the DuckDB dialect's: `dialect()` answers with its type, so the parser's
 //! DuckDB-only syntax stays on, and every setting the DuckDB dialect changes is forwarded.
@@ -40,6 +42,11 @@ const POWER_PRECEDENCE: u8 = 45;
 /// sqlparser's level of `||` (above `+`, where DuckDB has both below it).
 const ARROW_PRECEDENCE: u8 = 40;
 
+/// The precedence of `<=>` and `<->`: DuckDB's grammar puts its other operators (Postgres's
+/// `Op`) above the comparisons (20) and below `+` and `-` (30), so `emb <=> q < 0.5` compares
+/// the distance.
+const DISTANCE_PRECEDENCE: u8 = 25;
+
 /// sqlparser's DuckDB dialect with DuckDB's `^`, `**`, `^@` and sign precedence.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TarnDialect;
@@ -57,6 +64,24 @@ fn power_operator(parser: &Parser) -> Option<(BinaryOperator, usize)> {
         _ => None,
     }
 }
+
+/// The vector distance operator at the parser's position, and how many tokens it spans: `<=>`
+/// (cosine distance) as `BinaryOperator::Spaceship`, `<->` (Euclidean distance, a `<` and a
+/// `->` written together) as a custom operator. `rewrite::duckdb_operators` plans them as
+/// `list_cosine_distance` and `list_distance`, once the column is named after the operator.
+fn distance_operator(parser: &Parser) -> Option<(BinaryOperator, usize)> {
+    let [first, second] = parser.peek_tokens_with_location::<2>();
+    match first.token {
+        Token::Spaceship => Some((BinaryOperator::Spaceship, 1)),
+        Token::Lt if second.token == Token::Arrow && first.span.end == second.span.start => {
+            Some((BinaryOperator::Custom(EUCLIDEAN_DISTANCE.into()), 2))
+        }
+        _ => None,
+    }
+}
+
+/// DuckDB's Euclidean distance operator.
+pub(crate) const EUCLIDEAN_DISTANCE: &str = "<->";
 
 /// Whether the parser is at `GLOB` or `NOT GLOB`, and the tokens before the pattern.
 fn glob_operator(parser: &Parser) -> Option<(bool, usize)> {
@@ -170,6 +195,9 @@ impl Dialect for TarnDialect {
         if glob_operator(parser).is_some() {
             return Some(Ok(self.prec_value(Precedence::Like)));
         }
+        if distance_operator(parser).is_some() {
+            return Some(Ok(DISTANCE_PRECEDENCE));
+        }
         power_operator(parser).map(|_| Ok(POWER_PRECEDENCE))
     }
 
@@ -214,14 +242,17 @@ impl Dialect for TarnDialect {
                     .map(|right| call("list_has_any", [expr.clone(), right])),
             );
         }
-        let (op, tokens) = power_operator(parser)?;
+        let ((op, tokens), precedence) = match distance_operator(parser) {
+            Some(distance) => (distance, DISTANCE_PRECEDENCE),
+            None => (power_operator(parser)?, POWER_PRECEDENCE),
+        };
         for _ in 0..tokens {
             parser.advance_token();
         }
         // Parsing the right side at the operator's own precedence makes a chain left-associative.
         Some(
             parser
-                .parse_subexpr(POWER_PRECEDENCE)
+                .parse_subexpr(precedence)
                 .map(|right| Expr::BinaryOp {
                     left: Box::new(expr.clone()),
                     op,
@@ -414,6 +445,15 @@ mod tests {
         same("-x::INT ^ 2", "(-(x::INT)) ^ 2");
         assert!(parsed("2 ^ 3").contains("PGExp"));
         assert!(parsed("'abc' ^@ 'a'").contains("PGStartsWith"));
+    }
+
+    #[test]
+    fn distances_bind_between_comparisons_and_sums() {
+        same("e <=> q < 0.5", "(e <=> q) < 0.5");
+        same("e <-> q + r", "e <-> (q + r)");
+        same("e <-> q <=> r", "(e <-> q) <=> r");
+        assert!(parsed("e <=> q").contains("Spaceship"));
+        assert!(parsed("e <-> q").contains("Custom(\"<->\")"));
     }
 
     #[test]

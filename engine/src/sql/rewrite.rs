@@ -356,6 +356,11 @@ impl VisitorMut for OperatorRewriter {
                 BinaryOperator::PGStartsWith => "starts_with",
                 BinaryOperator::Arrow => super::json::EXTRACT,
                 BinaryOperator::LongArrow => super::json::EXTRACT_STRING,
+                // DuckDB's vector distances (see `dialect`).
+                BinaryOperator::Spaceship => "list_cosine_distance",
+                BinaryOperator::Custom(custom) if custom == super::dialect::EUCLIDEAN_DISTANCE => {
+                    "list_distance"
+                }
                 _ => return ControlFlow::Continue(()),
             };
             let mut operands = [left.as_ref().clone(), right.as_ref().clone()];

@@ -156,6 +156,54 @@ async fn duckdb_distance_functions_between_vectors() {
     );
 }
 
+/// DuckDB's distance operators: `<=>` the cosine distance, `<->` the Euclidean one, above the
+/// comparisons and below `+`, as in DuckDB 2.0; the nearest neighbours by either.
+#[tokio::test]
+async fn distance_operators_rank_the_nearest_vectors() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE docs AS SELECT * FROM (VALUES (1, [1.0, 0.0]::FLOAT[2]), \
+         (2, [0.0, 1.0]::FLOAT[2]), (3, [3.0, 3.5]::FLOAT[2])) v(id, emb)",
+    )
+    .await;
+    let batches = s
+        .query(
+            "SELECT id, emb <=> [1.0, 1.0]::FLOAT[2], typeof(emb <-> [1.0, 1.0]::FLOAT[2]) \
+             FROM docs ORDER BY emb <=> [1.0, 1.0]::FLOAT[2], id LIMIT 1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::sql::columns(&batches),
+        [
+            "id",
+            "(emb <=> CAST(list_value(1.0, 1.0) AS FLOAT[2]))",
+            "typeof((emb <-> CAST(list_value(1.0, 1.0) AS FLOAT[2])))"
+        ]
+    );
+    // Summed in f64 and rounded once (DuckDB's FLOAT arithmetic gives 0.0029454827).
+    assert_eq!(crate::sql::rows(&batches), [["3", "0.0029455144", "FLOAT"]]);
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id FROM docs WHERE emb <-> [0.0, 0.0]::FLOAT[2] < 1 + 0.5 ORDER BY id"
+        )
+        .await,
+        [["1"], ["2"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT [1, 2, 3] <=> [3, 2, 1], [0, 0] <-> [3, 4], [1] <=> NULL"
+        )
+        .await,
+        [["0.2857142857142857", "5.0", "NULL"]]
+    );
+    let err = error(&mut s, "SELECT [1, 2] <-> [1, 2, 3]").await;
+    assert!(err.contains("list dimensions must be equal"), "{err}");
+}
+
 #[tokio::test]
 async fn a_partitioned_job_embeds_each_partition() {
     let dir = tempfile::tempdir().unwrap();
