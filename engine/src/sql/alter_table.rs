@@ -135,6 +135,7 @@ pub(super) async fn alter_table(
                 }
             }
             super::collation::refuse_column_collation(&column_def)?;
+            super::generated_columns::refuse_generated_column(&column_def)?;
             let default = column_def
                 .options
                 .iter()

@@ -56,6 +56,7 @@ mod float_extremes;
 mod format;
 mod function_names;
 mod functions;
+mod generated_columns;
 mod glob_match;
 mod insert_by_name;
 mod insert_casts;
@@ -456,6 +457,10 @@ impl SqlSession {
                 let exists = create.if_not_exists && self.ctx.table_exist(name.as_str())?;
                 let made_by_query = create.query.is_some() && !exists;
                 name_case::keep_declared_case(&mut create);
+                create
+                    .columns
+                    .iter()
+                    .try_for_each(generated_columns::refuse_generated_column)?;
                 let checks = check_constraints::take(&mut create);
                 let result = self.run_statement(Statement::CreateTable(create)).await?;
                 if made_by_query {

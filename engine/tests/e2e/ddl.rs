@@ -108,6 +108,32 @@ async fn a_temporary_table_is_a_session_table() {
     assert_eq!(query(&mut s, "FROM scratch").await, [["42"]]);
 }
 
+/// A generated column is refused where the table would leave it NULL, naming the column and
+/// the view that computes it; nothing is created or changed.
+#[tokio::test]
+async fn a_generated_column_is_refused_not_left_null() {
+    let mut s = session();
+    let err = error(
+        &mut s,
+        "CREATE TABLE t(a INT, b INT GENERATED ALWAYS AS (a * 2) VIRTUAL)",
+    )
+    .await;
+    assert_eq!(
+        err,
+        "Not implemented Error: generated column b is not computed by Tarn's tables: declare \
+         the table without it and compute it in a view (SELECT *, a * 2 AS b FROM ...)"
+    );
+    assert!(error(&mut s, "FROM t").await.contains("t"));
+    query(&mut s, "CREATE TABLE t(a INT)").await;
+    query(&mut s, "INSERT INTO t VALUES (1)").await;
+    let err = error(
+        &mut s,
+        "ALTER TABLE t ADD COLUMN b INT GENERATED ALWAYS AS (a * 2)",
+    )
+    .await;
+    assert!(err.contains("generated column b"), "{err}");
+    assert_eq!(columns(&s.query("FROM t").await.unwrap()), ["a"]);
+}
 #[tokio::test]
 async fn copy_from_appends_a_files_rows_in_column_order() {
     let mut s = session();
