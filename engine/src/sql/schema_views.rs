@@ -5,7 +5,10 @@
 //! and it numbers a table's columns from 0, where SQL numbers them from 1.
 //!
 //! [`duckdb_columns_view`] reads the view through a subquery whose `data_type` is respelled by
-//! [`SqlTypeName`] and whose `ordinal_position` counts from 1.
+//! [`SqlTypeName`] and whose `ordinal_position` counts from 1. It reads
+//! `information_schema.tables` through a subquery too, without the rows of the catalog's own
+//! views (`information_schema.columns`, `df_settings`, ...) and of the schema Tarn plans file
+//! references in: DuckDB's lists the database's tables and views alone.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -18,6 +21,7 @@ use datafusion::logical_expr::{
 };
 use sqlparser::ast::{Ident, TableAlias, TableFactor};
 
+use super::rewrite::FILES_SCHEMA;
 use super::text_functions::{arrays, call_value};
 use super::types::sql_type_name;
 use crate::error::{Result as TarnResult, TarnError};
@@ -26,7 +30,8 @@ use crate::error::{Result as TarnResult, TarnError};
 const SQL_TYPE_NAME: &str = "tarn_sql_type_name";
 
 /// A reference to `information_schema.columns` (or `catalog.information_schema.columns`) as a
-/// subquery of the view with DuckDB's type names; other relations stay as they are. Called
+/// subquery of the view with DuckDB's type names, and one to `information_schema.tables` as a
+/// subquery of the database's own tables; other relations stay as they are. Called
 /// after the relation's own parts are visited, so the view named inside is left alone.
 pub(super) fn duckdb_columns_view(factor: &mut TableFactor) -> TarnResult<()> {
     let TableFactor::Table {
@@ -44,18 +49,28 @@ pub(super) fn duckdb_columns_view(factor: &mut TableFactor) -> TarnResult<()> {
         .filter_map(|part| part.as_ident())
         .map(|ident| ident.value.to_lowercase())
         .collect();
-    if !parts.ends_with(&["information_schema".to_string(), "columns".to_string()]) {
-        return Ok(());
-    }
-    let query = format!(
-        "SELECT * REPLACE ({SQL_TYPE_NAME}(data_type) AS data_type, \
-         CAST(ordinal_position + 1 AS INTEGER) AS ordinal_position) FROM {name} AS columns"
-    );
+    let (view, query) = match parts.as_slice() {
+        [.., schema, view] if schema == "information_schema" && view == "columns" => (
+            "columns",
+            format!(
+                "SELECT * REPLACE ({SQL_TYPE_NAME}(data_type) AS data_type, \
+                 CAST(ordinal_position + 1 AS INTEGER) AS ordinal_position) FROM {name} AS columns"
+            ),
+        ),
+        [.., schema, view] if schema == "information_schema" && view == "tables" => (
+            "tables",
+            format!(
+                "SELECT * FROM {name} AS tables \
+                 WHERE table_schema NOT IN ('information_schema', '{FILES_SCHEMA}')"
+            ),
+        ),
+        _ => return Ok(()),
+    };
     let subquery =
         super::dialect::parse_query(&query).map_err(|e| TarnError::Parse(e.to_string()))?;
     let alias = alias.take().unwrap_or_else(|| TableAlias {
         explicit: true,
-        name: Ident::new("columns"),
+        name: Ident::new(view),
         columns: vec![],
         at: None,
     });

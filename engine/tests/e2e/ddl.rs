@@ -877,6 +877,16 @@ async fn catalog_functions_list_tables_views_columns_and_settings() {
              WHERE table_name = 'k' ORDER BY 2",
             &[&["k", "1"], &["k", "2"]],
         ),
+        // The database's tables and views alone, not the catalog's own views.
+        (
+            "SELECT table_schema, table_type, count(*) FROM information_schema.tables \
+             GROUP BY ALL ORDER BY ALL",
+            &[
+                &["main", "BASE TABLE", "4"],
+                &["main", "VIEW", "1"],
+                &["s", "BASE TABLE", "1"],
+            ],
+        ),
     ];
     for (sql, expected) in cases {
         assert_eq!(query(&mut s, sql).await, *expected, "{sql}");
