@@ -28,8 +28,9 @@ use datafusion::prelude::SessionContext;
 use super::text_functions::{call_value, constants};
 use super::types::sql_type_name;
 
-/// DuckDB's shorthands and the aggregate each runs.
-const SHORTHANDS: [(&str, &str); 17] = [
+/// DuckDB's shorthands and the aggregate each runs (`list_sem`, whose aggregate is a macro, is
+/// one too: `super::macros`).
+const SHORTHANDS: [(&str, &str); 23] = [
     ("list_min", "min"),
     ("list_count", "count"),
     ("list_first", "first_value"),
@@ -47,6 +48,12 @@ const SHORTHANDS: [(&str, &str); 17] = [
     ("list_kurtosis", "kurtosis"),
     ("list_skewness", "skewness"),
     ("list_approx_count_distinct", "approx_distinct"),
+    ("list_bit_and", "bit_and"),
+    ("list_bit_or", "bit_or"),
+    ("list_bit_xor", "bit_xor"),
+    ("list_histogram", "histogram"),
+    ("list_kurtosis_pop", "kurtosis_pop"),
+    ("list_mad", "mad"),
 ];
 
 /// Registers `list_aggregate` and the shorthands, over the aggregates registered so far.

@@ -43,6 +43,11 @@ const MACROS: &[Macro] = &[
         body: "stddev_pop($1) / sqrt(count($1))",
     },
     Macro {
+        names: &["list_sem"],
+        arity: 1,
+        body: "list_stddev_pop($1) / sqrt(list_count($1))",
+    },
+    Macro {
         names: &["days_in_month"],
         arity: 1,
         body: "date_part('day', last_day($1))",

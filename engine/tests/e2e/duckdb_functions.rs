@@ -988,6 +988,25 @@ async fn list_aggregates_and_list_sorts() {
         .await,
         [["[a, b, NULL]", "[b, a, NULL]", "[2, 1, NULL]"]]
     );
+    // Every shorthand DuckDB 2.0 has, with its answers.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT list_bit_and([1, 2, 2, 5]), list_bit_or([1, 2, 2, 5]), \
+             list_bit_xor([1, 2, 2, 5]), list_histogram([1, 2, 2, 5]), \
+             list_kurtosis_pop([1, 2, 2, 5]), list_mad([1, 2, 2, 5]), list_sem([1, 2, 2, 5])"
+        )
+        .await,
+        [[
+            "0",
+            "7",
+            "4",
+            "{1: 1, 2: 2, 5: 1}",
+            "-0.8148148148148149",
+            "0.5",
+            "0.7499999999999999"
+        ]]
+    );
     let err = error(&mut s, "SELECT list_aggregate([1, 2], 'nope')").await;
     assert!(
         err.contains("no aggregate function is named 'nope'"),
