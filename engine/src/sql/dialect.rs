@@ -20,8 +20,8 @@
 use std::any::TypeId;
 
 use sqlparser::ast::{
-    BinaryOperator, Expr, LambdaFunction, LambdaFunctionParameter, LambdaSyntax,
-    OneOrManyWithParens, Query, UnaryOperator,
+    BinaryOperator, CastKind, DataType, Expr, Ident, LambdaFunction, LambdaFunctionParameter,
+    LambdaSyntax, ObjectName, OneOrManyWithParens, Query, UnaryOperator, Value,
 };
 use sqlparser::dialect::{Dialect, DuckDbDialect, Precedence};
 use sqlparser::keywords::Keyword;
@@ -150,6 +150,33 @@ fn brackets_hold_for(parser: &Parser) -> bool {
     false
 }
 
+/// DuckDB's typed literals of the timestamp units, `TIMESTAMP_MS '2024-05-06 10:11:12.345'`
+/// (also `_S`, `_US`, `_NS`), as the cast `CAST('...' AS TIMESTAMP_MS)` they stand for; sqlparser
+/// knows the names only as types. The parser is moved past the literal when there is one.
+fn timestamp_unit_literal(parser: &mut Parser) -> Option<Expr> {
+    let [name, text] = parser.peek_tokens_with_location::<2>();
+    let (Token::Word(word), Token::SingleQuotedString(text)) = (name.token, text.token) else {
+        return None;
+    };
+    let unit = [
+        "TIMESTAMP_S",
+        "TIMESTAMP_MS",
+        "TIMESTAMP_US",
+        "TIMESTAMP_NS",
+    ]
+    .into_iter()
+    .find(|unit| word.quote_style.is_none() && word.value.eq_ignore_ascii_case(unit))?;
+    parser.advance_token();
+    parser.advance_token();
+    Some(Expr::Cast {
+        kind: CastKind::Cast,
+        expr: Box::new(Expr::value(Value::SingleQuotedString(text))),
+        data_type: DataType::Custom(ObjectName::from(vec![Ident::new(unit)]), vec![]),
+        array: false,
+        format: None,
+    })
+}
+
 /// DuckDB's list comprehension `[element FOR x IN list IF condition]`, as
 /// `list_transform(list_filter(list, lambda x: condition), lambda x: element)`.
 fn parse_comprehension(parser: &mut Parser) -> Result<Expr, ParserError> {
@@ -267,6 +294,9 @@ impl Dialect for TarnDialect {
     fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
         if parser.peek_token_ref().token == Token::LBracket && brackets_hold_for(parser) {
             return Some(parse_comprehension(parser));
+        }
+        if let Some(literal) = timestamp_unit_literal(parser) {
+            return Some(Ok(literal));
         }
         let op = match parser.peek_token_ref().token {
             Token::Minus => UnaryOperator::Minus,
@@ -454,6 +484,20 @@ mod tests {
         same("e <-> q <=> r", "(e <-> q) <=> r");
         assert!(parsed("e <=> q").contains("Spaceship"));
         assert!(parsed("e <-> q").contains("Custom(\"<->\")"));
+    }
+
+    #[test]
+    fn timestamp_unit_literals_are_casts() {
+        same(
+            "TIMESTAMP_MS '2024-05-06 10:11:12.345'",
+            "CAST('2024-05-06 10:11:12.345' AS TIMESTAMP_MS)",
+        );
+        same(
+            "timestamp_s '2024-05-06' + x",
+            "CAST('2024-05-06' AS TIMESTAMP_S) + x",
+        );
+        // Not before anything but a string: a column of that name stays a column.
+        assert!(parsed("timestamp_ns + 1").starts_with("BinaryOp { left: Identifier"));
     }
 
     #[test]

@@ -1449,6 +1449,12 @@ async fn dates_of_any_year_meet_timestamps_and_truncate() {
                 "2024-05-05T10:00:00",
             ]],
         ),
+        // And typed literals of them, padded as the casts are.
+        (
+            "SELECT TIMESTAMP_MS '2024-05-06 10:11:12.345', typeof(TIMESTAMP_S '2024-5-6 10:11'), \
+             TIMESTAMP_NS '2024-05-06 10:11:12.123456789' > TIMESTAMP '2024-05-06'",
+            vec![vec!["2024-05-06T10:11:12.345", "TIMESTAMP_S", "true"]],
+        ),
     ] {
         assert_eq!(query(&mut s, sql).await, expected, "{sql}");
     }
