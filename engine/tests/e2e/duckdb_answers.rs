@@ -981,6 +981,37 @@ async fn rows_of_values_in_a_subquerys_rows() {
     }
 }
 
+/// A subquery correlated with a VALUES list or literals, whose integers are INTEGERs as in
+/// DuckDB: its keys meet the outer ones in that type (they were compared as BIGINTs against
+/// INTEGERs, which matched nothing or failed).
+#[tokio::test]
+async fn subqueries_meet_literal_rows_in_their_types() {
+    let mut s = session();
+    for (sql, expected) in [
+        (
+            "SELECT * FROM (VALUES (1, 2), (3, 4)) t(x, y) WHERE (x, y) IN (SELECT 1, 2)",
+            vec![vec!["1", "2"]],
+        ),
+        (
+            "SELECT * FROM (VALUES (1, 'a'), (2, 'b')) t(x, y) \
+             WHERE (x, y) IN (SELECT 2::BIGINT, 'b')",
+            vec![vec!["2", "b"]],
+        ),
+        (
+            "SELECT * FROM (VALUES (1, 2), (3, 4)) t(x, y) \
+             WHERE EXISTS (SELECT 1 FROM (SELECT 3 AS p, 4 AS q) u WHERE u.p = t.x AND u.q = t.y)",
+            vec![vec!["3", "4"]],
+        ),
+        (
+            "SELECT x, (SELECT count(*) FROM (VALUES (1), (2)) u(p) WHERE p = t.x) FROM \
+             (VALUES (1), (5)) t(x) ORDER BY x",
+            vec![vec!["1", "1"], vec!["5", "0"]],
+        ),
+    ] {
+        assert_eq!(query(&mut s, sql).await, expected, "{sql}");
+    }
+}
+
 /// Scalar subqueries correlated by inequalities (DataFusion decorrelates only equalities and
 /// failed on these): each outer value gets the subquery's answer over the rows it meets, and
 /// the answer over no rows where it meets none (0 for `count`, NULL otherwise). A NULL outer

@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DECIMAL128_MAX_PRECISION, DataType, Field};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::{Column, DFSchema, DFSchemaRef, Result, ScalarValue};
+use datafusion::common::{Column, DFSchema, DFSchemaRef, ExprSchema, Result, ScalarValue};
 use datafusion::logical_expr::expr::{
     Alias, Between, Case, HigherOrderFunction, InList, ScalarFunction,
 };
@@ -66,6 +66,9 @@ fn retype_node(node: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
             if let LogicalPlan::TableScan(scan) = &node {
                 schema.merge(scan.projected_schema.as_ref());
             }
+            let node = node
+                .map_subqueries(|subquery| outer_references_retyped(subquery, &schema))?
+                .data;
             let names = NamePreserver::new(&node);
             let retyped = node.map_expressions(|expr| {
                 let name = names.save(&expr);
@@ -79,6 +82,56 @@ fn retype_node(node: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
             Ok(Transformed::yes(retyped.data.recompute_schema()?))
         }
     }
+}
+
+/// `subquery` (a `LogicalPlan::Subquery`) with its references to the query around it,
+/// `outer_ref(t.x)`, typed as `outer`, that query's inputs, now holds them. A subquery is
+/// retyped before the node that holds it, and its outer references kept the types DataFusion
+/// planned (`t.x` a BIGINT where its VALUES literal is now an INTEGER): the semi join an EXISTS
+/// or a row `IN` becomes then compared INTEGER keys with BIGINT ones, and found no match.
+fn outer_references_retyped(
+    subquery: LogicalPlan,
+    outer: &DFSchema,
+) -> Result<Transformed<LogicalPlan>> {
+    let retype = |expr: Expr| {
+        expr.transform(|e| match e {
+            Expr::OuterReferenceColumn(field, column) => match outer.field_from_column(&column) {
+                Ok(now) if now.data_type() != field.data_type() => {
+                    let field = field
+                        .as_ref()
+                        .clone()
+                        .with_data_type(now.data_type().clone());
+                    Ok(Transformed::yes(Expr::OuterReferenceColumn(
+                        Arc::new(field),
+                        column,
+                    )))
+                }
+                _ => Ok(Transformed::no(Expr::OuterReferenceColumn(field, column))),
+            },
+            e => Ok(Transformed::no(e)),
+        })
+    };
+    let LogicalPlan::Subquery(mut holder) = subquery else {
+        return Ok(Transformed::no(subquery));
+    };
+    let plan = Arc::unwrap_or_clone(holder.subquery).transform_up_with_subqueries(|node| {
+        let retyped = node.map_expressions(retype)?;
+        match retyped.transformed {
+            true => Ok(Transformed::yes(retyped.data.recompute_schema()?)),
+            false => Ok(retyped),
+        }
+    })?;
+    let columns = holder
+        .outer_ref_columns
+        .into_iter()
+        .map(|column| retype(column).map(|retyped| retyped.data))
+        .collect::<Result<Vec<_>>>()?;
+    holder.subquery = Arc::new(plan.data);
+    holder.outer_ref_columns = columns;
+    Ok(Transformed::new_transformed(
+        LogicalPlan::Subquery(holder),
+        plan.transformed,
+    ))
 }
 
 /// `expr` with its integer literals typed, and its lambdas' variables typed as what they range
