@@ -76,7 +76,7 @@ pub fn json_list_text(column: &ArrayRef) -> Result<ArrayRef> {
 
 /// Appends row `row` of `array` to `out`, nested values as [`nested_text`] writes them.
 fn write_nested(array: &dyn Array, row: usize, out: &mut String) -> Result<()> {
-    if array.is_null(row) {
+    if holds_null(array, row) {
         out.push_str("NULL");
         return Ok(());
     }
@@ -148,6 +148,12 @@ fn escaped(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// Whether row `row` of `array` is NULL, also in an array of the NULL type (`[NULL]`'s items),
+/// which has no validity of its own to say so.
+fn holds_null(array: &dyn Array, row: usize) -> bool {
+    array.is_null(row) || array.data_type().is_null()
+}
+
 /// Appends a list's items as `[a, b, NULL]`; items that are not nested are spelled together,
 /// strings `quoted` where [`needs_quotes`] says.
 fn write_items(items: &ArrayRef, quoted: bool, out: &mut String) -> Result<()> {
@@ -161,7 +167,7 @@ fn write_items(items: &ArrayRef, quoted: bool, out: &mut String) -> Result<()> {
             out.push_str(", ");
         }
         match &texts {
-            Some(_) if items.is_null(item) => out.push_str("NULL"),
+            Some(_) if holds_null(items.as_ref(), item) => out.push_str("NULL"),
             Some(texts) if !quoted => out.push_str(texts.as_string::<i32>().value(item)),
             Some(texts) => out.push_str(&item_text(texts.as_string::<i32>().value(item))),
             None => write_nested(items.as_ref(), item, out)?,
