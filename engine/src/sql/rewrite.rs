@@ -805,6 +805,9 @@ fn spelled(expr: &Expr, quote_columns: bool) -> String {
     super::map_types::as_written(&expr.to_string())
 }
 
+/// The table functions of a series of values, which DuckDB also has as list functions.
+pub(super) const SERIES_FUNCTIONS: [&str; 2] = ["range", "generate_series"];
+
 /// `range(...)` and `generate_series(...)` name their column after their alias in DuckDB, or
 /// after themselves (`SELECT range FROM range(3)`, `SELECT t FROM range(3) t`); DataFusion
 /// calls it `value`.
@@ -819,7 +822,7 @@ fn name_series_column(factor: &mut TableFactor) {
         return;
     };
     let function = name.to_string().to_lowercase();
-    if !["range", "generate_series"].contains(&function.as_str()) {
+    if !SERIES_FUNCTIONS.contains(&function.as_str()) {
         return;
     }
     let alias = alias.get_or_insert_with(|| TableAlias {
@@ -850,6 +853,9 @@ fn series_over_columns_as_unnest(factor: &mut TableFactor) {
         return;
     };
     let function = name.to_string().to_lowercase();
+    if !SERIES_FUNCTIONS.contains(&function.as_str()) {
+        return;
+    }
     let bounds: Option<Vec<Expr>> = table_args
         .args
         .iter()
@@ -868,7 +874,7 @@ fn series_over_columns_as_unnest(factor: &mut TableFactor) {
         })
         .is_break()
     });
-    if ["range", "generate_series"].contains(&function.as_str()) && reads_columns {
+    if reads_columns {
         *name = ObjectName::from(vec![Ident::new("unnest")]);
         table_args.args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(call(
             &function, bounds,

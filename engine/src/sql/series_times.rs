@@ -79,7 +79,7 @@ fn in_nanoseconds(expr: &Expr) -> Result<Expr> {
 
 /// Wraps the session's `range` and `generate_series` table functions.
 pub(super) fn register(ctx: &SessionContext) {
-    for name in ["range", "generate_series"] {
+    for name in super::rewrite::SERIES_FUNCTIONS {
         let inner = ctx
             .state()
             .table_functions()
