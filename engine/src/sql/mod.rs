@@ -80,6 +80,7 @@ mod map_concat;
 mod map_extract;
 mod map_from_entries;
 mod map_types;
+mod merge;
 mod metadata;
 mod name_case;
 mod named_windows;
@@ -399,6 +400,10 @@ impl SqlSession {
                 }
                 None => {}
             },
+            "MERGE" | "WITH" if merge::is_merge(statement) => {
+                // Boxed: its future would swell every statement's.
+                return Box::pin(merge::merge(self, statement)).await;
+            }
             "PIVOT" => return pivot::pivot(self, statement).await,
             "UNPIVOT" => return pivot::unpivot(self, statement).await,
             "INSERT" => {

@@ -35,14 +35,14 @@ use sqlparser::ast::{
 };
 
 use super::returning::{changed_count, returned_rows};
-use super::table_keys::{TableRules, as_column_type, binder, with_rows_replaced};
+use super::table_keys::{TableRules, binder, with_rows_replaced};
 use super::{SqlSession, collect, quote_identifier};
 use crate::error::{Result, TarnError};
 
 /// The name, in the files schema, of the table's rows numbered while a statement runs.
-const NUMBERED_ROWS: &str = "__tarn_numbered_rows";
+pub(super) const NUMBERED_ROWS: &str = "__tarn_numbered_rows";
 /// The column that numbers them.
-const ROW_NUMBER: &str = "__tarn_row";
+pub(super) const ROW_NUMBER: &str = "__tarn_row";
 
 /// Whether `statement` is one this module runs (see the module documentation).
 pub(super) fn runs_here(statement: &Statement) -> bool {
@@ -84,7 +84,7 @@ pub(super) async fn run(
 
 /// The table a statement changes, its rules, and the name its rows go by in the statement
 /// (its alias, or its own name).
-async fn changed_table(
+pub(super) async fn changed_table(
     session: &SqlSession,
     relation: &TableFactor,
     statement: &str,
@@ -214,13 +214,7 @@ async fn run_update(session: &SqlSession, update: &Update) -> Result<SendableRec
     let (updated, changed) = if count > 0 {
         let matches: Vec<&RecordBatch> = matches.iter().collect();
         let updated = interleave_record_batch(&matches, &kept)?;
-        let columns = updated.columns()[1..]
-            .iter()
-            .zip(schema.fields())
-            .map(|(column, field)| as_column_type(column, field.data_type()))
-            .collect::<Result<Vec<_>>>()?;
-        let updated = RecordBatch::try_new(rules.unchecked_schema(), columns)?;
-        rules.check_rows(&updated)?;
+        let updated = rules.checked_rows(&updated.columns()[1..])?;
         let partitions = with_rows_replaced(&partitions, &updated, &positions)?;
         rules.check_unique(&partitions.iter().flatten().cloned().collect::<Vec<_>>())?;
         (updated, Some(partitions))
@@ -266,27 +260,7 @@ async fn run_delete(session: &SqlSession, delete: &Delete) -> Result<SendableRec
                 .to_vec()
         })
         .collect();
-    // The deleted rows, in the table's order, where RETURNING answers with them.
-    let mut removed = Vec::new();
-    let mut kept = Vec::with_capacity(partitions.len());
-    if !deleted.is_empty() {
-        let mut flat = 0;
-        for partition in &partitions {
-            let mut batches = Vec::with_capacity(partition.len());
-            for batch in partition {
-                let start = starts[flat];
-                let keep: BooleanArray = (start..start + batch.num_rows() as u64)
-                    .map(|number| Some(!deleted.contains(&number)))
-                    .collect();
-                batches.push(filter_record_batch(batch, &keep)?);
-                if delete.returning.is_some() {
-                    removed.push(filter_record_batch(batch, &not(&keep)?)?);
-                }
-                flat += 1;
-            }
-            kept.push(batches);
-        }
-    }
+    let (kept, removed) = without_rows(&partitions, &starts, &deleted)?;
     let answer = match &delete.returning {
         Some(items) => {
             let removed = concat_batches(&rules.schema(), &removed)?;
@@ -298,6 +272,37 @@ async fn run_delete(session: &SqlSession, delete: &Delete) -> Result<SendableRec
         rules.replace(kept).await;
     }
     Ok(answer)
+}
+
+/// `partitions` without the rows numbered in `deleted` (`starts` numbers each batch's first
+/// row, as [`numbered`] does), the others in their order; and the deleted rows, in the table's
+/// order, for a RETURNING clause.
+pub(super) fn without_rows(
+    partitions: &[Vec<RecordBatch>],
+    starts: &[u64],
+    deleted: &HashSet<u64>,
+) -> Result<(Vec<Vec<RecordBatch>>, Vec<RecordBatch>)> {
+    let mut removed = Vec::new();
+    let mut kept = Vec::with_capacity(partitions.len());
+    let mut flat = 0;
+    for partition in partitions {
+        let mut batches = Vec::with_capacity(partition.len());
+        for batch in partition {
+            let start = starts[flat];
+            let keep: BooleanArray = (start..start + batch.num_rows() as u64)
+                .map(|number| Some(!deleted.contains(&number)))
+                .collect();
+            if keep.true_count() == batch.num_rows() {
+                batches.push(batch.clone());
+            } else {
+                batches.push(filter_record_batch(batch, &keep)?);
+                removed.push(filter_record_batch(batch, &not(&keep)?)?);
+            }
+            flat += 1;
+        }
+        kept.push(batches);
+    }
+    Ok((kept, removed))
 }
 
 /// Runs `TRUNCATE t`: every row of the table deleted.
@@ -319,7 +324,7 @@ async fn truncate_tables(
 
 /// Runs `query` with the table's rows (`batches`, in order) numbered under [`NUMBERED_ROWS`];
 /// its batches, and the number of each of the table's batches' first row.
-async fn over_numbered_rows(
+pub(super) async fn over_numbered_rows(
     session: &SqlSession,
     rules: &TableRules,
     batches: &[&RecordBatch],
@@ -331,7 +336,7 @@ async fn over_numbered_rows(
 }
 
 /// Where the row numbered `number` is: its batch among the table's, and its row there.
-fn position_of(number: u64, starts: &[u64]) -> (usize, usize) {
+pub(super) fn position_of(number: u64, starts: &[u64]) -> (usize, usize) {
     let at = starts.partition_point(|&start| start <= number) - 1;
     (at, (number - starts[at]) as usize)
 }

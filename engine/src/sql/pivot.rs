@@ -334,7 +334,7 @@ impl Clauses {
     }
 }
 
-async fn source_columns(session: &SqlSession, source: &str) -> Result<Vec<String>> {
+pub(super) async fn source_columns(session: &SqlSession, source: &str) -> Result<Vec<String>> {
     let frame = session
         .dataframe(&format!("SELECT * FROM {source} LIMIT 0"))
         .await?;

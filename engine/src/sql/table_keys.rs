@@ -215,6 +215,20 @@ impl TableRules {
         check_constraints::verify(&self.name, &self.checks, batch)
     }
 
+    /// `values`, one array per column, as rows of the table: each converted to its column's
+    /// type (see [`as_column_type`]) and checked ([`Self::check_rows`]).
+    pub fn checked_rows(&self, values: &[ArrayRef]) -> Result<RecordBatch> {
+        let schema = self.schema();
+        let columns = values
+            .iter()
+            .zip(schema.fields())
+            .map(|(values, field)| as_column_type(values, field.data_type()))
+            .collect::<Result<Vec<_>>>()?;
+        let rows = RecordBatch::try_new(self.unchecked_schema(), columns)?;
+        self.check_rows(&rows)?;
+        Ok(RecordBatch::try_new(schema, rows.columns().to_vec())?)
+    }
+
     /// Fails on the first key that two of `batches`' rows share.
     pub fn check_unique(&self, batches: &[RecordBatch]) -> Result<()> {
         for key in &self.keys {

@@ -48,6 +48,35 @@ pub fn is_keyword(token: &Token, keyword: &str) -> bool {
     matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(keyword))
 }
 
+/// Each token's nesting depth: how many brackets (round, square, curly) and `CASE ... END`
+/// blocks enclose it. An opening token counts as inside what it opens, its closing token as
+/// outside, so a statement's own clause keywords are the words at depth 0.
+pub fn nesting(tokens: &[Token]) -> Vec<usize> {
+    let mut depth = 0usize;
+    tokens
+        .iter()
+        .map(|token| match token {
+            Token::LParen | Token::LBracket | Token::LBrace => {
+                depth += 1;
+                depth
+            }
+            Token::RParen | Token::RBracket | Token::RBrace => {
+                depth = depth.saturating_sub(1);
+                depth
+            }
+            word if is_keyword(word, "CASE") => {
+                depth += 1;
+                depth
+            }
+            word if is_keyword(word, "END") => {
+                depth = depth.saturating_sub(1);
+                depth
+            }
+            _ => depth,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +91,21 @@ mod tests {
             assert_eq!(written(&tokens), sql);
             assert_eq!(crate::sql::tokenize(&written(&tokens)).unwrap(), tokens);
         }
+    }
+
+    #[test]
+    fn nesting_counts_brackets_and_case_blocks() {
+        let tokens: Vec<Token> = crate::sql::tokenize("a (b [c] CASE WHEN d THEN e END) f")
+            .unwrap()
+            .into_iter()
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .collect();
+        let depths = nesting(&tokens);
+        let at = |text: &str| depths[tokens.iter().position(|t| t.to_string() == text).unwrap()];
+        assert_eq!((at("a"), at("b"), at("c"), at("]")), (0, 1, 2, 1));
+        assert_eq!(
+            (at("CASE"), at("WHEN"), at("END"), at(")"), at("f")),
+            (2, 2, 1, 0, 0)
+        );
     }
 }

@@ -105,7 +105,11 @@ pub(super) async fn insert(
 /// Appends `rows` to `partition` in batches of `batch_size`, which the scan can spread over
 /// threads. A short last batch takes the first of them, so that INSERTs of a row at a time
 /// leave full batches rather than one per row, which every later check would walk.
-fn append(partition: &mut Vec<RecordBatch>, rows: RecordBatch, batch_size: usize) -> Result<()> {
+pub(super) fn append(
+    partition: &mut Vec<RecordBatch>,
+    rows: RecordBatch,
+    batch_size: usize,
+) -> Result<()> {
     let rows = match partition.pop() {
         Some(last) if last.num_rows() < batch_size => {
             concat_batches(&rows.schema(), [&last, &rows])?

@@ -13,6 +13,7 @@ mod jobs;
 mod json;
 mod lateral_unnest;
 mod macros;
+mod merge;
 mod name_case;
 mod readers;
 mod routing;
