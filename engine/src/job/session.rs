@@ -192,8 +192,9 @@ impl Session {
                 .state();
         let resolved = spec.resolve_files(&state).await?;
         let mut files = Vec::new();
-        for (url, listed) in &resolved.files {
-            for meta in listed {
+        for path in &resolved.files {
+            let url = &path.url;
+            for meta in &path.files {
                 let nested = meta
                     .location
                     .prefix_match(url.prefix())
@@ -212,7 +213,7 @@ impl Session {
             Some(columns) => project(&resolved.schema, columns, &what)?,
             None => resolved.schema,
         };
-        let store = resolved.files[0].0.object_store();
+        let store = resolved.files[0].url.object_store();
         Ok(self.add_source(Source::Files(FileSource {
             store,
             format: resolved.options.format,

@@ -25,7 +25,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use futures::{StreamExt, TryStreamExt};
 
-use super::files::{display_path, list_paths};
+use super::files::list_paths;
 use crate::error::Result;
 
 /// How `content` holds a file.
@@ -58,11 +58,11 @@ pub async fn file_contents_table(
 ) -> Result<Arc<dyn TableProvider>> {
     let listed = list_paths(state, paths).await?;
     let mut files = Vec::new();
-    for (url, metas) in &listed.files {
-        let store = state.runtime_env().object_store(url)?;
-        for meta in metas {
+    for path in &listed.files {
+        let store = state.runtime_env().object_store(&path.url)?;
+        for meta in &path.files {
             files.push(File {
-                name: display_path(url, meta),
+                name: path.display(meta),
                 meta: meta.clone(),
                 store: Arc::clone(&store),
             });

@@ -119,6 +119,9 @@ pub struct ScanOptions {
     pub comment: Option<u8>,
     /// CSV: every column as VARCHAR (`all_varchar`).
     pub all_varchar: bool,
+    /// CSV/JSON: how many rows of each file type inference reads (`sample_size`, -1 for all);
+    /// DataFusion's 1000 when not given.
+    pub sample_size: Option<usize>,
     /// CSV: a row with a field its column's type cannot read is left out (`ignore_errors`),
     /// as in DuckDB, rather than failing the query.
     pub ignore_errors: bool,
@@ -339,12 +342,11 @@ fn typed_over(
 
 /// The first bytes of the first file listed, for telling its dialect (see `sniff`), and
 /// whether they are the whole file.
-async fn first_bytes(
-    state: &SessionState,
-    files: &[(ListingTableUrl, Vec<ObjectMeta>)],
-) -> Result<(bytes::Bytes, bool)> {
+async fn first_bytes(state: &SessionState, files: &[ListedPath]) -> Result<(bytes::Bytes, bool)> {
     const SAMPLE: u64 = 64 * 1024;
-    let (url, listed) = &files[0];
+    let ListedPath {
+        url, files: listed, ..
+    } = &files[0];
     let Some(meta) = listed.iter().find(|meta| meta.size > 0) else {
         return Ok((bytes::Bytes::new(), true));
     };
@@ -382,6 +384,9 @@ pub struct FormatOptions {
     /// they are read through, as DuckDB reads `corpus.jsonl.gz`.
     #[serde(default)]
     pub compression: Option<String>,
+    /// CSV and JSON: how many rows of each file type inference reads ([`ScanOptions`]).
+    #[serde(default)]
+    pub sample_size: Option<usize>,
 }
 
 impl FormatOptions {
@@ -404,6 +409,9 @@ impl FormatOptions {
                 read.comment = self.comment;
                 read.file_compression_type = self.file_compression();
                 read.file_extension = "";
+                if let Some(rows) = self.sample_size {
+                    read.schema_infer_max_records = rows;
+                }
                 read.null_regex = self
                     .null_string
                     .as_ref()
@@ -411,11 +419,15 @@ impl FormatOptions {
                 read.to_listing_options(config, table_options.clone())
             }
             FileFormatKind::Json => {
+                let defaults = JsonReadOptions::default();
                 let read = JsonReadOptions {
                     file_extension: "",
                     newline_delimited: !self.json_array,
                     file_compression_type: self.file_compression(),
-                    ..Default::default()
+                    schema_infer_max_records: self
+                        .sample_size
+                        .unwrap_or(defaults.schema_infer_max_records),
+                    ..defaults
                 };
                 read.to_listing_options(config, table_options.clone())
             }
@@ -441,7 +453,7 @@ impl FormatOptions {
 
 /// The files a scan names, grouped by the path that listed them, with how to read them.
 pub struct ResolvedFiles {
-    pub files: Vec<(ListingTableUrl, Vec<ObjectMeta>)>,
+    pub files: Vec<ListedPath>,
     /// Whether a glob matched fewer files than DataFusion's listing of its URL finds (see
     /// [`Listed::narrowed`]): a table over the URLs would read too many.
     pub narrowed: bool,
@@ -495,14 +507,14 @@ impl ScanSpec {
         // DuckDB reads them.
         let locations: Vec<_> = files
             .iter()
-            .flat_map(|(_, listed)| listed.iter().map(|meta| &meta.location))
+            .flat_map(|path| path.files.iter().map(|meta| &meta.location))
             .collect();
         let out_of_name_order = !locations.is_sorted_by(|a, b| a < b);
         // The statistics cache lets the join-order rule's row counts and physical planning
         // share one read of each file's footer.
         let statistics = state.runtime_env().cache_manager.get_file_statistic_cache();
-        let keyed_urls = files.iter().any(|(url, _)| {
-            let own = url_pairs(url);
+        let keyed_urls = files.iter().any(|path| {
+            let own = url_pairs(&path.url);
             let partitions = &options.table_partition_cols;
             partitions
                 .iter()
@@ -514,7 +526,7 @@ impl ScanSpec {
             } else if keyed_urls {
                 url_by_url(&options, scanned, &files, statistics)?
             } else {
-                let urls = files.iter().map(|(url, _)| url.clone()).collect();
+                let urls = files.iter().map(|path| path.url.clone()).collect();
                 let config = ListingTableConfig::new_with_multi_paths(urls)
                     .with_listing_options(options)
                     .with_schema(scanned);
@@ -558,7 +570,7 @@ impl ScanSpec {
     /// Lists the files and works out their format, partition columns and schema.
     pub async fn resolve_files(&self, state: &SessionState) -> Result<ResolvedFiles> {
         let Listed { files, narrowed } = list_paths(state, &self.paths).await?;
-        let first_file = files[0].1[0].location.to_string();
+        let first_file = files[0].files[0].location.to_string();
         let format = match self.format {
             Some(format) => format,
             None => FileFormatKind::from_path(&first_file).ok_or_else(|| {
@@ -632,6 +644,7 @@ impl ScanSpec {
             escape: self.options.escape,
             comment: self.options.comment,
             null_string: self.options.null_string.clone(),
+            sample_size: self.options.sample_size,
             json_array: match (self.options.json_array, sampled) {
                 (Some(array), _) => array,
                 (None, Some((bytes, _))) => {
@@ -676,11 +689,14 @@ impl ScanSpec {
         &self,
         state: &SessionState,
         options: &ListingOptions,
-        files: &[(ListingTableUrl, Vec<ObjectMeta>)],
+        files: &[ListedPath],
         format: FileFormatKind,
     ) -> Result<SchemaRef> {
         let mut schemas = Vec::with_capacity(files.len());
-        for (url, listed) in files {
+        for ListedPath {
+            url, files: listed, ..
+        } in files
+        {
             let store = state.runtime_env().object_store(url)?;
             let readable: Vec<ObjectMeta> = listed
                 .iter()
@@ -731,12 +747,13 @@ impl ScanSpec {
         &self,
         options: &ListingOptions,
         schema: SchemaRef,
-        files: &[(ListingTableUrl, Vec<ObjectMeta>)],
+        files: &[ListedPath],
         filename: bool,
     ) -> Result<Arc<dyn TableProvider>> {
         let mut scans = Vec::new();
-        for (url, listed) in files {
-            for meta in listed {
+        for path in files {
+            let url = &path.url;
+            for meta in &path.files {
                 let file_url = ListingTableUrl::parse(format!(
                     "{}{}",
                     url.object_store().as_str(),
@@ -751,7 +768,7 @@ impl ScanSpec {
                 let mut projection: Vec<_> =
                     schema.fields().iter().map(|f| col(f.name())).collect();
                 if filename {
-                    projection.push(lit(display_path(url, meta)).alias("filename"));
+                    projection.push(lit(path.display(meta)).alias("filename"));
                 }
                 projection.extend(partition_columns(
                     &partition_pairs(meta),
@@ -769,11 +786,11 @@ impl ScanSpec {
 fn url_by_url(
     options: &ListingOptions,
     schema: SchemaRef,
-    files: &[(ListingTableUrl, Vec<ObjectMeta>)],
+    files: &[ListedPath],
     statistics: Option<Arc<FileStatisticsCache>>,
 ) -> Result<Arc<dyn TableProvider>> {
     let mut scans = Vec::new();
-    for (url, _) in files {
+    for ListedPath { url, .. } in files {
         let own = url_pairs(url);
         let below = options
             .table_partition_cols
@@ -813,8 +830,8 @@ fn view_of_union(scans: Vec<LogicalPlanBuilder>) -> Result<Arc<dyn TableProvider
 
 /// The files some paths name.
 pub(crate) struct Listed {
-    /// Each path's listing URL and the files it names, in name order.
-    pub files: Vec<(ListingTableUrl, Vec<ObjectMeta>)>,
+    /// Each path's listing, in the order the paths were given.
+    pub files: Vec<ListedPath>,
     /// Whether a glob matched fewer files than DataFusion's listing of its URL finds: listing
     /// subfolders, DataFusion lets `*` cross `/`, which DuckDB's globs never do.
     pub narrowed: bool,
@@ -844,7 +861,11 @@ pub(crate) async fn list_paths(state: &SessionState, paths: &[String]) -> Result
         if listed.is_empty() {
             return Err(TarnError::NoFiles(path.clone()));
         }
-        files.push((url, listed));
+        files.push(ListedPath {
+            url,
+            files: listed,
+            relative: is_relative_local(&listing_path),
+        });
     }
     Ok(Listed { files, narrowed })
 }
@@ -953,10 +974,10 @@ fn file_extension(first_file: &str, named_path: &str) -> String {
 
 /// Detects hive partition columns (`key=value` folders present in every file's path), each with
 /// the values its folders hold.
-fn hive_partitions(files: &[(ListingTableUrl, Vec<ObjectMeta>)]) -> Vec<(String, Vec<String>)> {
+fn hive_partitions(files: &[ListedPath]) -> Vec<(String, Vec<String>)> {
     let mut columns: Option<Vec<String>> = None;
     let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (_, listed) in files {
+    for ListedPath { files: listed, .. } in files {
         for meta in listed {
             let pairs = partition_pairs(meta);
             let names: Vec<String> = pairs.iter().map(|(k, _)| k.clone()).collect();
@@ -1071,19 +1092,41 @@ pub(crate) fn percent_decode(value: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The path of a file as users wrote it: relative to the working directory for local files.
-pub(crate) fn display_path(url: &ListingTableUrl, meta: &ObjectMeta) -> String {
-    let store = url.object_store();
-    if store.as_str() == ObjectStoreUrl::local_filesystem().as_str() {
-        let absolute = format!("/{}", meta.location);
-        if let Ok(cwd) = std::env::current_dir()
-            && let Ok(relative) = std::path::Path::new(&absolute).strip_prefix(&cwd)
-        {
-            return relative.display().to_string();
+/// A path or glob a query named, and the files it names.
+pub(crate) struct ListedPath {
+    /// The URL DataFusion lists it by.
+    pub url: ListingTableUrl,
+    /// The files it names, in name order.
+    pub files: Vec<ObjectMeta>,
+    /// Whether it was written as a local path relative to the working directory.
+    relative: bool,
+}
+
+impl ListedPath {
+    /// The path of one of its files as the query wrote it, as DuckDB shows it (a `filename`
+    /// column, an error): relative to the working directory where the path was, else whole.
+    /// The files' paths are the same wherever a job with absolute paths runs from.
+    pub fn display(&self, meta: &ObjectMeta) -> String {
+        let store = self.url.object_store();
+        if store.as_str() != ObjectStoreUrl::local_filesystem().as_str() {
+            return format!("{}{}", store.as_str(), meta.location);
         }
-        return absolute;
+        let absolute = format!("/{}", meta.location);
+        let relative = std::env::current_dir()
+            .ok()
+            .filter(|_| self.relative)
+            .and_then(|cwd| {
+                let relative = std::path::Path::new(&absolute).strip_prefix(cwd).ok()?;
+                Some(relative.display().to_string())
+            });
+        relative.unwrap_or(absolute)
     }
-    format!("{}{}", store.as_str(), meta.location)
+}
+
+/// Whether `path` (as [`crate::stores::listing_path`] gives it) is a local path relative to
+/// the working directory.
+fn is_relative_local(path: &str) -> bool {
+    !path.contains("://") && !path.starts_with('/')
 }
 
 /// The schema of each of `files`, read a few at a time.
@@ -1116,19 +1159,19 @@ async fn each_files_schema(
 async fn find_bad_file(
     state: &SessionState,
     options: &ListingOptions,
-    files: &[(ListingTableUrl, Vec<ObjectMeta>)],
+    files: &[ListedPath],
     format: FileFormatKind,
 ) -> Option<TarnError> {
-    for (url, listed) in files {
-        let store = state.runtime_env().object_store(url).ok()?;
-        for meta in listed {
+    for path in files {
+        let store = state.runtime_env().object_store(&path.url).ok()?;
+        for meta in &path.files {
             if let Err(err) = options
                 .format
                 .infer_schema(state, &store, std::slice::from_ref(meta))
                 .await
             {
                 return Some(TarnError::BadFile {
-                    path: display_path(url, meta),
+                    path: path.display(meta),
                     format: format.name(),
                     reason: err.find_root().message().to_string(),
                 });
@@ -1136,4 +1179,43 @@ async fn find_bad_file(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_files_path_is_shown_as_its_path_was_written() {
+        let cwd = std::env::current_dir().unwrap();
+        let file = cwd.join("corpus/a.parquet");
+        let meta = ObjectMeta {
+            location: object_store::path::Path::from_absolute_path(&file).unwrap(),
+            last_modified: Default::default(),
+            size: 1,
+            e_tag: None,
+            version: None,
+        };
+        let listed = |written: &str| ListedPath {
+            url: ListingTableUrl::parse(written).unwrap(),
+            files: vec![meta.clone()],
+            relative: is_relative_local(written),
+        };
+        assert_eq!(
+            listed("corpus/*.parquet").display(&meta),
+            "corpus/a.parquet"
+        );
+        let absolute = format!("{}/corpus/*.parquet", cwd.display());
+        assert_eq!(listed(&absolute).display(&meta), file.display().to_string());
+        let stored = ListedPath {
+            url: ListingTableUrl::parse("s3://bucket/corpus/").unwrap(),
+            files: vec![],
+            relative: false,
+        };
+        let in_store = ObjectMeta {
+            location: "corpus/a.parquet".into(),
+            ..meta
+        };
+        assert_eq!(stored.display(&in_store), "s3://bucket/corpus/a.parquet");
+    }
 }

@@ -17,7 +17,7 @@ use datafusion::parquet::file::metadata::{FooterTail, ParquetMetaData};
 use datafusion::parquet::file::statistics::Statistics;
 use datafusion::parquet::schema::types::Type as ParquetType;
 
-use super::files::{display_path, list_paths};
+use super::files::list_paths;
 use super::memory_table;
 use crate::error::{Result, TarnError};
 
@@ -25,9 +25,9 @@ use crate::error::{Result, TarnError};
 pub async fn glob_table(state: &SessionState, pattern: &str) -> Result<Arc<dyn TableProvider>> {
     let files = list_paths(state, &[pattern.to_string()]).await?.files;
     let mut file = StringBuilder::new();
-    for (url, listed) in &files {
-        for meta in listed {
-            file.append_value(display_path(url, meta));
+    for path in &files {
+        for meta in &path.files {
+            file.append_value(path.display(meta));
         }
     }
     memory_table(vec![("file", Arc::new(file.finish()) as ArrayRef)])
@@ -67,11 +67,11 @@ impl Footer {
 /// Reads the footer of every Parquet file the paths name, with the displayed file name.
 async fn footers(state: &SessionState, paths: &[String]) -> Result<Vec<Footer>> {
     let mut footers = Vec::new();
-    for (url, listed) in list_paths(state, paths).await?.files {
-        let store = state.runtime_env().object_store(&url)?;
-        for meta in listed {
-            let name = display_path(&url, &meta);
-            let metadata = DFParquetMetadata::new(store.as_ref(), &meta)
+    for path in list_paths(state, paths).await?.files {
+        let store = state.runtime_env().object_store(&path.url)?;
+        for meta in &path.files {
+            let name = path.display(meta);
+            let metadata = DFParquetMetadata::new(store.as_ref(), meta)
                 .fetch_metadata()
                 .await
                 .map_err(|e| TarnError::BadFile {
@@ -83,7 +83,7 @@ async fn footers(state: &SessionState, paths: &[String]) -> Result<Vec<Footer>> 
                 name,
                 metadata,
                 store: store.clone(),
-                file: meta,
+                file: meta.clone(),
             });
         }
     }

@@ -243,6 +243,7 @@ fn scan_options(
             "date_format",
             "timestampformat",
             "timestamp_format",
+            "sample_size",
         ],
         FileFormatKind::Json => &[
             "hive_partitioning",
@@ -253,6 +254,7 @@ fn scan_options(
             "columns",
             "format",
             "auto_detect",
+            "sample_size",
         ],
     };
     reject_named(name, named, allowed)?;
@@ -313,6 +315,11 @@ fn scan_options(
                 _ => return Err(wrong("a format string such as '%d/%m/%Y %H:%M'")),
             },
             "all_varchar" => options.all_varchar = flag()?,
+            "sample_size" => match value {
+                Const::Int(-1) => options.sample_size = Some(usize::MAX),
+                Const::Int(rows) if *rows > 0 => options.sample_size = Some(*rows as usize),
+                _ => return Err(wrong("a number of rows, or -1 for all of them")),
+            },
             "ignore_errors" => options.ignore_errors = flag()?,
             "types" | "dtypes" | "column_types" => options.types = named_types()?,
             "hive_types" => options.hive_types = named_types()?,

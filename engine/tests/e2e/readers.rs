@@ -157,6 +157,62 @@ async fn a_json_array_of_records_reads_like_newline_delimited_json() {
     assert!(message.contains("arr.json"), "{message}");
 }
 
+/// `sample_size`: how many rows of each file type inference reads, as in DuckDB. A CSV code
+/// column that is numeric for its first 1,500 rows and text after them reads as VARCHAR when
+/// every row is sampled; a JSON field first seen in row 1,501 is a column only then.
+#[tokio::test]
+async fn sample_size_sets_how_many_rows_type_inference_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let codes: Vec<String> = (0..1500)
+        .map(|i| i.to_string())
+        .chain(["A7".into()])
+        .collect();
+    let csv = dir.path().join("codes.csv");
+    std::fs::write(&csv, format!("code\n{}\n", codes.join("\n"))).unwrap();
+    let mut s = session();
+    let read_csv = |sample: i64| format!("read_csv('{}', sample_size = {sample})", csv.display());
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT typeof(code), count(*), max(code) FROM {} GROUP BY ALL",
+                read_csv(-1)
+            )
+        )
+        .await,
+        [["VARCHAR", "1501", "A7"]]
+    );
+    // A sample of the first rows takes the column as a number, and the text fails to read.
+    let message = error(&mut s, &format!("SELECT max(code) FROM {}", read_csv(100))).await;
+    assert!(message.contains("A7"), "{message}");
+    let message = error(&mut s, &format!("SELECT * FROM {}", read_csv(0))).await;
+    assert!(
+        message.contains("sample_size must be a number of rows"),
+        "{message}"
+    );
+
+    let json = dir.path().join("late.jsonl");
+    let mut lines: Vec<String> = (0..1500).map(|i| format!("{{\"id\": {i}}}")).collect();
+    lines.push("{\"id\": 1500, \"extra\": \"late\"}".into());
+    std::fs::write(&json, lines.join("\n")).unwrap();
+    let read_json =
+        |sample: i64| format!("read_json('{}', sample_size = {sample})", json.display());
+    assert_eq!(
+        query(
+            &mut s,
+            &format!("SELECT count(extra), max(extra) FROM {}", read_json(-1))
+        )
+        .await,
+        [["1", "late"]]
+    );
+    let message = error(
+        &mut s,
+        &format!("SELECT count(extra) FROM {}", read_json(100)),
+    )
+    .await;
+    assert!(message.contains("extra"), "{message}");
+}
+
 /// `ignore_errors`: a row with a field its column's type cannot read is left out, as DuckDB
 /// leaves it out; without the option the read fails naming the value.
 #[tokio::test]
