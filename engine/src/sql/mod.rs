@@ -24,6 +24,7 @@ mod checked_reads;
 mod checked_sum;
 mod collation;
 mod column_lambdas;
+mod contains;
 mod copy;
 mod copy_files;
 mod copy_from;
@@ -778,6 +779,7 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(slice::TextOrList::new(slice::Subscript::Slice)),
         ScalarUDF::from(slice::TextOrList::new(slice::Subscript::Element)),
         ScalarUDF::from(repeat::Repeat::new()),
+        ScalarUDF::from(contains::Contains::new()),
         ScalarUDF::from(to_base::ToBase::new()),
         ScalarUDF::from(error_function::ErrorFunction::new()),
         ScalarUDF::from(uuid_v7::UuidV7::new()),
