@@ -16,7 +16,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::{MemTable, TableProvider};
 use datafusion::common::{Constraint, TableReference};
-use datafusion::datasource::{TableType, ViewTable};
+use datafusion::datasource::TableType;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::Expr;
 use datafusion::sql::unparser::dialect::{DefaultDialect, Dialect};
@@ -76,11 +76,11 @@ impl CatalogFunction {
 }
 
 /// A table or view of the session, where it is.
-struct Relation {
-    database: String,
-    schema: String,
-    name: String,
-    table: Arc<dyn TableProvider>,
+pub(super) struct Relation {
+    pub database: String,
+    pub schema: String,
+    pub name: String,
+    pub table: Arc<dyn TableProvider>,
 }
 
 impl Relation {
@@ -146,7 +146,7 @@ fn session_schemas(state: &SessionState) -> Vec<(String, String)> {
 
 /// The session's tables and views of `kinds`, ordered by database, schema and name, ignoring
 /// case (as DuckDB lists them).
-async fn relations(state: &SessionState, kinds: &[TableType]) -> Result<Vec<Relation>> {
+pub(super) async fn relations(state: &SessionState, kinds: &[TableType]) -> Result<Vec<Relation>> {
     let mut relations = Vec::new();
     for (database, schema) in session_schemas(state) {
         let Some(provider) = state
@@ -176,7 +176,7 @@ async fn relations(state: &SessionState, kinds: &[TableType]) -> Result<Vec<Rela
 }
 
 const TABLES: &[TableType] = &[TableType::Base, TableType::Temporary];
-const VIEWS: &[TableType] = &[TableType::View];
+pub(super) const VIEWS: &[TableType] = &[TableType::View];
 
 /// `duckdb_databases()`: the session's database, and any other catalog it has.
 fn databases(state: &SessionState) -> Result<Arc<dyn TableProvider>> {
@@ -438,7 +438,10 @@ pub(super) async fn session_definitions(state: &SessionState) -> Result<SessionD
 /// The statement that made a view, ended by `;` as DuckDB writes it; `None` for any other
 /// relation.
 fn view_statement(relation: &Relation) -> Option<String> {
-    let definition = relation.table.downcast_ref::<ViewTable>()?.definition()?;
+    let definition = match relation.table.table_type() {
+        TableType::View => relation.table.get_table_definition()?,
+        _ => return None,
+    };
     Some(format!("{};", definition.trim_end().trim_end_matches(';')))
 }
 
@@ -488,7 +491,10 @@ async fn tables(state: &SessionState) -> Result<Arc<dyn TableProvider>> {
 /// `duckdb_views()`: each view with the statement that made it.
 async fn views(state: &SessionState) -> Result<Arc<dyn TableProvider>> {
     let relations = relations(state, VIEWS).await?;
-    let sql = relations.iter().map(view_statement);
+    // DuckDB lists a view's statement in its own spelling: keywords in capitals, one space.
+    let sql = relations
+        .iter()
+        .map(|relation| view_statement(relation).map(|written| super::views::respelled(&written)));
     let column_count = relations
         .iter()
         .map(|relation| relation.table.schema().fields().len() as i64);

@@ -145,6 +145,7 @@ mod values_names;
 mod variables;
 mod vector_metrics;
 mod vectors;
+mod views;
 mod weight_files;
 
 use std::num::NonZeroUsize;
@@ -277,13 +278,20 @@ impl SqlSession {
     /// (`transactions`), a statement that fails aborts it.
     pub async fn execute(&mut self, statement: &str) -> Result<SendableRecordBatchStream> {
         if let Some(control) = transactions::Control::of(statement) {
-            return self.control_transaction(control).await;
+            let result = self.control_transaction(control).await;
+            // A rollback puts back the tables a view read before it.
+            Box::pin(views::refresh(self)).await?;
+            return result;
         }
         if self.transaction.as_ref().is_some_and(|t| t.is_aborted()) {
             return Err(transactions::aborted_error());
         }
         // Boxed: its future would swell every caller's.
         let result = Box::pin(self.execute_statement(statement)).await;
+        if views::changes_tables(split_first_word(statement).0) {
+            // Boxed: it plans views, and that future would swell every caller's.
+            Box::pin(views::refresh(self)).await?;
+        }
         match (&self.transaction, result) {
             (Some(open), Err(err)) => {
                 open.abort();
@@ -421,8 +429,13 @@ impl SqlSession {
             }
             _ => {}
         }
+        let written = statement;
         let statement = parse_one(statement)?;
         match statement {
+            create @ Statement::CreateView(_) => {
+                let plan = views::with_written_definition(self.plan(create).await?, written);
+                self.run_plan(plan).await
+            }
             Statement::ExplainTable {
                 describe_alias: DescribeAlias::Describe | DescribeAlias::Desc,
                 table_name,

@@ -520,6 +520,72 @@ async fn returning_answers_with_the_rows_a_statement_changed() {
     );
 }
 
+/// A view reads the table its name names now, as DuckDB's views do: after the table is dropped
+/// and made again, replaced or altered, and after a rollback. (DataFusion's views kept reading
+/// the rows of the table they were made over.)
+#[tokio::test]
+async fn a_view_reads_the_table_its_name_names_now() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE t AS SELECT 1 AS a; CREATE VIEW v AS SELECT * FROM t; \
+         CREATE VIEW w AS SELECT a * 10 AS b FROM v",
+    )
+    .await;
+    // Both views' rows, as one list each.
+    let read = async |s: &mut tarn_engine::SqlSession| {
+        let v = query(s, "SELECT list(a ORDER BY a) FROM v").await;
+        let w = query(s, "SELECT list(b ORDER BY b) FROM w").await;
+        [v[0][0].clone(), w[0][0].clone()]
+    };
+    query(&mut s, "DROP TABLE t; CREATE TABLE t AS SELECT 2 AS a").await;
+    assert_eq!(read(&mut s).await, ["[2]", "[20]"]);
+    query(
+        &mut s,
+        "CREATE OR REPLACE TABLE t AS SELECT 3 AS a; INSERT INTO t VALUES (4)",
+    )
+    .await;
+    assert_eq!(read(&mut s).await, ["[3, 4]", "[30, 40]"]);
+    query(&mut s, "ALTER TABLE t RENAME COLUMN a TO a").await;
+    query(&mut s, "BEGIN; CREATE OR REPLACE TABLE t AS SELECT 9 AS a").await;
+    assert_eq!(read(&mut s).await[0], "[9]");
+    query(&mut s, "ROLLBACK").await;
+    assert_eq!(read(&mut s).await, ["[3, 4]", "[30, 40]"]);
+    // Without its table a view fails when read, naming the table, and stays listed; made
+    // again, the table is read again.
+    query(&mut s, "DROP TABLE t").await;
+    for view in ["v", "w"] {
+        assert_eq!(
+            error(&mut s, &format!("SELECT * FROM {view}")).await,
+            "Binder Error: table 'memory.main.t' not found"
+        );
+    }
+    assert_eq!(query(&mut s, "SHOW TABLES").await, [["v"], ["w"]]);
+    query(&mut s, "CREATE TABLE t AS SELECT 5 AS a").await;
+    assert_eq!(read(&mut s).await, ["[5]", "[50]"]);
+    // A view keeps the statement as written: one over a file lists it by its path.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.parquet");
+    query(
+        &mut s,
+        &format!("COPY (SELECT 7 AS id) TO '{}'", file.display()),
+    )
+    .await;
+    let create = format!(
+        "CREATE VIEW f AS SELECT id FROM read_parquet('{}')",
+        file.display()
+    );
+    query(&mut s, &create).await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT sql FROM duckdb_views() WHERE view_name = 'f'"
+        )
+        .await,
+        [[format!("{create};")]]
+    );
+}
+
 #[tokio::test]
 async fn rollback_puts_back_what_the_transaction_changed() {
     let mut s = session();
