@@ -1,6 +1,7 @@
 //! DuckDB's `ALTER TABLE` on the tables a session created (DataFusion has no ALTER TABLE):
 //! `RENAME TO`, `RENAME [COLUMN] a TO b`, `DROP [COLUMN] [IF EXISTS] a`,
-//! `ADD [COLUMN] [IF NOT EXISTS] b TYPE [DEFAULT v]` and `ALTER [COLUMN] a [SET DATA] TYPE T`.
+//! `ADD [COLUMN] [IF NOT EXISTS] b TYPE [DEFAULT v]`, `ALTER [COLUMN] a [SET DATA] TYPE T`,
+//! `ALTER [COLUMN] a SET DEFAULT v | DROP DEFAULT` and `ALTER [COLUMN] a SET | DROP NOT NULL`.
 //!
 //! A table is renamed in the catalog; the other changes rebuild it from
 //! `SELECT ... FROM t` (`* EXCLUDE (a)`, `*, CAST(v AS T) AS b`, ...), computed in full before
@@ -144,7 +145,7 @@ pub(super) async fn alter_table(
                     _ => None,
                 })
                 .unwrap_or_else(|| "NULL".to_string());
-            declared.new_column = Some((column_def.name.value.clone(), default.clone()));
+            declared.set_default = Some((column_def.name.value.clone(), default.clone()));
             format!(
                 "*, CAST({default} AS {}) AS {}",
                 column_def.data_type,
@@ -162,15 +163,62 @@ pub(super) async fn alter_table(
             let column = quote_identifier(column);
             format!("* REPLACE (CAST({column} AS {data_type}) AS {column})")
         }
-        other => {
-            return Err(TarnError::Invalid(format!(
-                "ALTER TABLE {other} is not supported (RENAME, ADD, DROP and ALTER ... TYPE \
-                     are)"
-            )));
+        AlterTableOperation::AlterColumn { column_name, op } => {
+            let Some(column) = named(&columns, &column_name) else {
+                return Err(missing(&column_name));
+            };
+            match op {
+                AlterColumnOperation::SetDefault { value } => {
+                    declared.set_default = Some((column.to_string(), value.to_string()));
+                }
+                AlterColumnOperation::DropDefault => {
+                    declared.defaults.remove(column);
+                }
+                AlterColumnOperation::SetNotNull => {
+                    refuse_nulls(session, &name, column).await?;
+                    declared.not_null.insert(column.to_string());
+                }
+                AlterColumnOperation::DropNotNull => {
+                    if declared.key_of(column) == Some(true) {
+                        return Err(TarnError::Invalid(format!(
+                            "column \"{column}\" is in a primary key"
+                        )));
+                    }
+                    declared.not_null.remove(column);
+                }
+                other => return Err(unsupported(&other.to_string())),
+            }
+            "*".to_string()
         }
+        other => return Err(unsupported(&other.to_string())),
     };
     rebuild(session, &name, &select, declared).await?;
     Ok(empty_stream())
+}
+
+fn unsupported(operation: &str) -> TarnError {
+    TarnError::Invalid(format!(
+        "ALTER TABLE {operation} is not supported (RENAME, ADD, DROP, ALTER ... TYPE, SET | DROP \
+         DEFAULT and SET | DROP NOT NULL are)"
+    ))
+}
+
+/// Fails, as DuckDB does, where the column `SET NOT NULL` would forbid NULL in holds one.
+async fn refuse_nulls(session: &SqlSession, table: &str, column: &str) -> Result<()> {
+    let nulls = session
+        .dataframe(&format!(
+            "SELECT 1 FROM {table} WHERE {} IS NULL LIMIT 1",
+            quote_identifier(column)
+        ))
+        .await?
+        .collect()
+        .await?;
+    match nulls.iter().map(RecordBatch::num_rows).sum::<usize>() {
+        0 => Ok(()),
+        _ => Err(TarnError::Constraint(format!(
+            "NOT NULL constraint failed: {table}.{column}"
+        ))),
+    }
 }
 
 /// The table's column named `column`, whatever its case.
@@ -184,8 +232,9 @@ struct Declared {
     keys: Vec<(Vec<String>, bool)>,
     defaults: HashMap<String, LogicalExpr>,
     not_null: HashSet<String>,
-    /// `ADD COLUMN`'s name and its default as SQL, which becomes the column's default.
-    new_column: Option<(String, String)>,
+    /// A column's name and a default as SQL (`ADD COLUMN`'s, `SET DEFAULT`'s), which becomes
+    /// the column's default.
+    set_default: Option<(String, String)>,
     /// The table's CHECK conditions.
     checks: Vec<Check>,
 }
@@ -220,7 +269,7 @@ impl Declared {
                 .filter(|f| !f.is_nullable())
                 .map(|f| f.name().clone())
                 .collect(),
-            new_column: None,
+            set_default: None,
             checks: Vec::new(),
         }
     }
@@ -326,7 +375,7 @@ impl Declared {
             })
             .collect();
         let mut defaults = self.defaults;
-        if let Some((column, default)) = self.new_column
+        if let Some((column, default)) = self.set_default
             && let Some(field) = schema.fields().iter().find(|f| f.name() == &column)
         {
             let empty = DFSchema::empty();
@@ -387,7 +436,7 @@ pub(super) async fn take_nulls(session: &SqlSession, name: &str) -> Result<()> {
         keys: vec![],
         defaults: HashMap::new(),
         not_null: HashSet::new(),
-        new_column: None,
+        set_default: None,
         checks: Vec::new(),
     };
     let table = declared.apply(session, schema, partitions)?;

@@ -373,12 +373,17 @@ impl SqlSession {
         let (first, rest) = split_first_word(statement);
         match first.to_ascii_uppercase().as_str() {
             "SUMMARIZE" => return describe::summarize(self, rest).await,
-            // DuckDB's `SHOW name` describes a table; `SHOW ALL TABLES` lists them all. Any
-            // other name is a setting, for DataFusion to show.
+            // DuckDB's `SHOW name` describes a table; `SHOW ALL TABLES` lists them all,
+            // `SHOW DATABASES` the databases. Any other name is a setting, for DataFusion to
+            // show.
             "SHOW" => {
                 let target = rest.trim().trim_end_matches(';').trim();
                 if target.eq_ignore_ascii_case("ALL TABLES") {
                     return describe::show_all_tables(self).await;
+                }
+                if target.eq_ignore_ascii_case("DATABASES") {
+                    let query = "SELECT database_name FROM duckdb_databases() ORDER BY 1";
+                    return Ok(self.dataframe(query).await?.execute_stream().await?);
                 }
                 if !target.eq_ignore_ascii_case("TABLES")
                     && self.ctx.table_exist(target).unwrap_or(false)

@@ -391,6 +391,8 @@ fn respell_type(data_type: &mut DataType) {
             DataType::IntUnsigned(None)
         }
         DataType::UBigInt | DataType::UInt64 => DataType::BigIntUnsigned(None),
+        // Tarn's UUIDs (`uuid()`, `gen_random_uuid()`) are their text.
+        DataType::Uuid => DataType::Varchar(None),
         DataType::HugeInt | DataType::Int128 | DataType::UHugeInt | DataType::UInt128 => {
             DataType::Decimal(ExactNumberInfo::PrecisionAndScale(38, 0))
         }

@@ -708,6 +708,54 @@ async fn alter_table_keeps_keys_defaults_and_not_null() {
     assert_eq!(query(&mut s, "SELECT * FROM t").await, [["1", "5", "7"]]);
 }
 
+/// `ALTER COLUMN ... SET | DROP DEFAULT` and `SET | DROP NOT NULL`, as DuckDB 2.0 answers them
+/// (its message for the primary key is a Catalog Error).
+#[tokio::test]
+async fn alter_column_sets_and_drops_defaults_and_not_null() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE u (k INTEGER PRIMARY KEY, a INTEGER NOT NULL, b INTEGER DEFAULT 3); \
+         ALTER TABLE u ALTER a DROP NOT NULL; INSERT INTO u VALUES (1, NULL, DEFAULT); \
+         ALTER TABLE u ALTER b DROP DEFAULT; INSERT INTO u (k) VALUES (2); \
+         ALTER TABLE u ALTER COLUMN b SET DEFAULT 10 + 1; INSERT INTO u (k, a) VALUES (3, 0)",
+    )
+    .await;
+    let rows = [["1", "NULL", "3"], ["2", "NULL", "NULL"], ["3", "0", "11"]];
+    assert_eq!(query(&mut s, "SELECT * FROM u ORDER BY k").await, rows);
+    for (sql, message) in [
+        (
+            "ALTER TABLE u ALTER a SET NOT NULL",
+            "Constraint Error: NOT NULL constraint failed: u.a",
+        ),
+        (
+            "ALTER TABLE u ALTER k DROP NOT NULL",
+            "Invalid Input Error: column \"k\" is in a primary key",
+        ),
+    ] {
+        assert_eq!(error(&mut s, sql).await, message, "{sql}");
+        assert_eq!(
+            query(&mut s, "SELECT * FROM u ORDER BY k").await,
+            rows,
+            "{sql}"
+        );
+    }
+    query(
+        &mut s,
+        "UPDATE u SET b = 0 WHERE b IS NULL; ALTER TABLE u ALTER b SET NOT NULL",
+    )
+    .await;
+    assert_eq!(
+        error(&mut s, "INSERT INTO u (k, a, b) VALUES (4, 4, NULL)").await,
+        "Constraint Error: NOT NULL constraint failed: u.b"
+    );
+    // The key and the defaults stay through the rebuilds.
+    assert_eq!(
+        error(&mut s, "INSERT INTO u (k) VALUES (3)").await,
+        "Constraint Error: Duplicate key \"k: 3\" violates primary key constraint."
+    );
+}
+
 #[tokio::test]
 async fn sequences_number_rows_as_duckdbs_do() {
     let mut s = session();

@@ -20,3 +20,6 @@ set threads = 3; select current_setting('threads'), current_setting('worker_thre
 select name, input_type from duckdb_settings() where name in ('threads', 'memory_limit', 'preserve_insertion_order') order by name
 select current_setting(NULL)
 select current_setting('no_such_setting')
+SHOW DATABASES
+CREATE TABLE t (id UUID, v INTEGER); INSERT INTO t VALUES ('0b4e1bd8-2b4d-4d3e-8a2e-6f7f2c1c0a11', 1); SELECT id, v FROM t
+CREATE TABLE u (k INTEGER PRIMARY KEY, a INTEGER NOT NULL, b INTEGER DEFAULT 3); ALTER TABLE u ALTER a DROP NOT NULL; INSERT INTO u VALUES (1, NULL, DEFAULT); ALTER TABLE u ALTER b DROP DEFAULT; INSERT INTO u (k) VALUES (2); ALTER TABLE u ALTER COLUMN b SET DEFAULT 10 + 1; INSERT INTO u (k, a) VALUES (3, 0); SELECT * FROM u ORDER BY k
