@@ -59,6 +59,7 @@ mod function_names;
 mod functions;
 mod generated_columns;
 mod glob_match;
+mod indexes;
 mod insert_by_name;
 mod insert_casts;
 mod insert_defaults;
@@ -192,6 +193,8 @@ pub struct SqlSession {
     transaction: Option<transactions::Transaction>,
     /// The values SET VARIABLE gave, which `getvariable` reads.
     variables: Arc<variables::Variables>,
+    /// The names CREATE INDEX recorded (Tarn keeps no index structures).
+    indexes: indexes::Indexes,
 }
 
 impl SqlSession {
@@ -245,6 +248,7 @@ impl SqlSession {
             sequences,
             transaction: None,
             variables,
+            indexes: indexes::Indexes::default(),
         })
     }
 
@@ -470,6 +474,19 @@ impl SqlSession {
                 for name in &names {
                     self.sequences.remove(name, if_exists)?;
                 }
+                Ok(empty_stream())
+            }
+            Statement::CreateIndex(create) => {
+                self.indexes.create(self, &create).await?;
+                Ok(empty_stream())
+            }
+            Statement::Drop {
+                object_type: ObjectType::Index,
+                if_exists,
+                names,
+                ..
+            } => {
+                self.indexes.drop(&names, if_exists)?;
                 Ok(empty_stream())
             }
             Statement::AlterTable(alter) => alter_table::alter_table(self, alter).await,

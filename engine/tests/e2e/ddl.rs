@@ -756,6 +756,54 @@ async fn alter_column_sets_and_drops_defaults_and_not_null() {
     );
 }
 
+/// `CREATE INDEX` and `DROP INDEX` run as in DuckDB, with its messages (their prefixes aside),
+/// and change no answer: Tarn keeps no index structures. An index goes with its table.
+#[tokio::test]
+async fn indexes_are_checked_recorded_and_dropped() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE t (a INTEGER, b VARCHAR); CREATE INDEX idx ON t (a); \
+         CREATE INDEX IF NOT EXISTS idx ON t (b); CREATE INDEX ab ON t (a, b); \
+         INSERT INTO t VALUES (1, 'x'), (2, 'y')",
+    )
+    .await;
+    assert_eq!(query(&mut s, "SELECT b FROM t WHERE a = 2").await, [["y"]]);
+    for (sql, message) in [
+        (
+            "CREATE INDEX idx ON t (b)",
+            "Invalid Input Error: Index with name \"idx\" already exists!",
+        ),
+        (
+            "CREATE INDEX other ON t (nope)",
+            "Invalid Input Error: Table \"t\" does not have a column named \"nope\"",
+        ),
+        (
+            "CREATE INDEX other ON nope (a)",
+            "Invalid Input Error: Table with name nope does not exist!",
+        ),
+        (
+            "CREATE UNIQUE INDEX other ON t (a)",
+            "Invalid Input Error: CREATE UNIQUE INDEX is not supported: Tarn keeps no indexes; \
+             declare the columns UNIQUE in CREATE TABLE",
+        ),
+    ] {
+        assert_eq!(error(&mut s, sql).await, message, "{sql}");
+    }
+    query(&mut s, "DROP INDEX idx; DROP INDEX IF EXISTS idx").await;
+    assert_eq!(
+        error(&mut s, "DROP INDEX idx").await,
+        "Invalid Input Error: Index with name idx does not exist!"
+    );
+    // The table's indexes go with it; a new table takes the names again.
+    query(
+        &mut s,
+        "DROP TABLE t; CREATE TABLE t (a INTEGER); CREATE INDEX ab ON t (a)",
+    )
+    .await;
+    assert_eq!(query(&mut s, "SELECT count(*) FROM t").await, [["0"]]);
+}
+
 #[tokio::test]
 async fn sequences_number_rows_as_duckdbs_do() {
     let mut s = session();
