@@ -19,6 +19,7 @@ use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatil
 use datafusion::physical_expr::expressions::Literal;
 use datafusion_functions_aggregate_common::tdigest::TDigest;
 
+use super::text_functions::is_list;
 use super::types::sql_type_name;
 
 /// Centroids a digest keeps at most: 16 KB per group at most, 0.04% off where 100 were 0.5%.
@@ -35,14 +36,6 @@ impl ApproxQuantile {
             signature: Signature::user_defined(Volatility::Immutable),
         }
     }
-}
-
-/// Whether the quantile argument is a list (`approx_quantile(x, [0.25, 0.5])`).
-fn is_list(data_type: &DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
-    )
 }
 
 impl AggregateUDFImpl for ApproxQuantile {

@@ -15,7 +15,7 @@ use datafusion::logical_expr::{
     Volatility,
 };
 
-use super::text_functions::coerced_arguments;
+use super::text_functions::{coerced_arguments, is_list};
 
 /// See the module documentation.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -57,13 +57,6 @@ fn keys_list_type(map: &DataType) -> Option<DataType> {
         key.data_type().clone(),
         true,
     ))))
-}
-
-fn is_list(data_type: &DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
-    )
 }
 
 impl ScalarUDFImpl for Contains {

@@ -14,7 +14,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::text_functions::{arrays, call_value, coerced_arguments};
+use super::text_functions::{arrays, call_value, coerced_arguments, is_list};
 
 /// See the module documentation.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -37,14 +37,6 @@ impl Default for Repeat {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// Whether values of this type are lists `repeat` takes (as a `List`).
-fn is_list(data_type: &DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
-    )
 }
 
 impl ScalarUDFImpl for Repeat {

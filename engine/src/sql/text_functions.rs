@@ -83,6 +83,14 @@ pub(super) fn is_text(data_type: &DataType) -> bool {
     )
 }
 
+/// Whether values of this type are lists (of any of Arrow's three layouts).
+pub(super) fn is_list(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
+    )
+}
+
 /// Each argument's value when it is a constant (`None` for a column).
 pub(super) fn constants(args: &[ColumnarValue]) -> Vec<Option<&ScalarValue>> {
     args.iter()
