@@ -59,12 +59,11 @@ impl Indexes {
             let Expr::Identifier(ident) = &column.column.expr else {
                 continue;
             };
-            if schema.column_with_name(&ident.value).is_none()
-                && !schema
-                    .fields()
-                    .iter()
-                    .any(|f| f.name().eq_ignore_ascii_case(&ident.value))
-            {
+            let found = schema
+                .fields()
+                .iter()
+                .any(|f| f.name().eq_ignore_ascii_case(&ident.value));
+            if !found {
                 return Err(TarnError::Invalid(format!(
                     "Table \"{table_name}\" does not have a column named \"{}\"",
                     ident.value

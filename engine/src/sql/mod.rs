@@ -283,8 +283,10 @@ impl SqlSession {
     pub async fn execute(&mut self, statement: &str) -> Result<SendableRecordBatchStream> {
         if let Some(control) = transactions::Control::of(statement) {
             let result = self.control_transaction(control).await;
-            // A rollback puts back the tables a view read before it.
-            Box::pin(views::refresh(self)).await?;
+            if views::changes_tables(split_first_word(statement).0) {
+                // A rollback puts back the tables a view read before it.
+                Box::pin(views::refresh(self)).await?;
+            }
             return result;
         }
         if self.transaction.as_ref().is_some_and(|t| t.is_aborted()) {

@@ -810,6 +810,14 @@ fn spelled(expr: &Expr, quote_columns: bool) -> String {
 /// The table functions of a series of values, which DuckDB also has as list functions.
 pub(super) const SERIES_FUNCTIONS: [&str; 2] = ["range", "generate_series"];
 
+/// The series function `name` calls, in lower case; `None` for another name.
+fn series_function(name: &ObjectName) -> Option<String> {
+    let function = name.to_string().to_lowercase();
+    SERIES_FUNCTIONS
+        .contains(&function.as_str())
+        .then_some(function)
+}
+
 /// `range(...)` and `generate_series(...)` name their column after their alias in DuckDB, or
 /// after themselves (`SELECT range FROM range(3)`, `SELECT t FROM range(3) t`); DataFusion
 /// calls it `value`.
@@ -823,10 +831,9 @@ fn name_series_column(factor: &mut TableFactor) {
     else {
         return;
     };
-    let function = name.to_string().to_lowercase();
-    if !SERIES_FUNCTIONS.contains(&function.as_str()) {
+    let Some(function) = series_function(name) else {
         return;
-    }
+    };
     let alias = alias.get_or_insert_with(|| TableAlias {
         explicit: false,
         name: Ident::new(&function),
@@ -854,10 +861,9 @@ fn series_over_columns_as_unnest(factor: &mut TableFactor) {
     else {
         return;
     };
-    let function = name.to_string().to_lowercase();
-    if !SERIES_FUNCTIONS.contains(&function.as_str()) {
+    let Some(function) = series_function(name) else {
         return;
-    }
+    };
     let bounds: Option<Vec<Expr>> = table_args
         .args
         .iter()

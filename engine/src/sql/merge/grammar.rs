@@ -89,13 +89,13 @@ pub(super) enum Values {
 
 /// Whether `statement` is a MERGE, with or without a leading WITH clause.
 pub(in crate::sql) fn is_merge(statement: &str) -> bool {
-    crate::sql::tokenize(statement).is_ok_and(|tokens| merge_keyword(&tokens).is_some())
+    crate::sql::tokenize(statement)
+        .is_ok_and(|tokens| merge_keyword(&tokens, &nesting(&tokens)).is_some())
 }
 
 /// The index of the statement's MERGE keyword: its first word, or the word after a WITH
 /// list, which follows the last query's closing parenthesis (a CTE may be named `merge`).
-fn merge_keyword(tokens: &[Token]) -> Option<usize> {
-    let depths = nesting(tokens);
+fn merge_keyword(tokens: &[Token], depths: &[usize]) -> Option<usize> {
     let words: Vec<usize> = (0..tokens.len())
         .filter(|&i| !matches!(tokens[i], Token::Whitespace(_)))
         .collect();
@@ -116,8 +116,9 @@ fn merge_keyword(tokens: &[Token]) -> Option<usize> {
 /// Reads a MERGE statement (see the module documentation).
 pub(super) fn parse(statement: &str) -> Result<MergeStatement> {
     let tokens = crate::sql::tokenize(statement)?;
-    let mut cursor = Cursor::new(&tokens);
-    let merge = merge_keyword(&tokens)
+    let depths = nesting(&tokens);
+    let mut cursor = Cursor::new(&tokens, &depths);
+    let merge = merge_keyword(&tokens, &depths)
         .ok_or_else(|| TarnError::Parse("not a MERGE statement".to_string()))?;
     let with = match written(&tokens[..merge]).trim() {
         "" => String::new(),
@@ -188,7 +189,7 @@ fn clause(cursor: &mut Cursor) -> Result<Clause> {
     let (start, end) = cursor.span_until(&["WHEN", "RETURNING"]);
     let mut action = Cursor {
         tokens: cursor.tokens,
-        depths: cursor.depths.clone(),
+        depths: cursor.depths,
         at: start,
         end,
     };
@@ -415,21 +416,22 @@ fn refuse_unreachable(clauses: &[Clause]) -> Result<()> {
 /// A position in the statement's tokens, which reads clause keywords at depth 0.
 struct Cursor<'a> {
     tokens: &'a [Token],
-    depths: Vec<usize>,
+    /// Each token's [`nesting`] depth.
+    depths: &'a [usize],
     at: usize,
     /// Where the part being read ends.
     end: usize,
 }
 
 impl<'a> Cursor<'a> {
-    fn new(tokens: &'a [Token]) -> Self {
+    fn new(tokens: &'a [Token], depths: &'a [usize]) -> Self {
         let end = tokens
             .iter()
             .rposition(|t| !matches!(t, Token::Whitespace(_) | Token::SemiColon | Token::EOF))
             .map_or(0, |last| last + 1);
         Cursor {
             tokens,
-            depths: nesting(tokens),
+            depths,
             at: 0,
             end,
         }
