@@ -25,7 +25,7 @@ use sqlparser::ast::{
 };
 
 use super::check_constraints::{self, Check};
-use super::{SqlSession, empty_stream, quote_identifier};
+use super::{SqlSession, comments, empty_stream, quote_identifier};
 use crate::error::{Result, TarnError};
 
 /// Applies an `ALTER TABLE` statement's one operation.
@@ -56,6 +56,8 @@ pub(super) async fn alter_table(
         .map(|kept| kept.of(&table))
         .unwrap_or_default();
     let has = |column: &Ident| named(&columns, column).is_some();
+    // A renamed column keeps its comment under its new name.
+    let mut renamed = None;
     let missing = |column: &Ident| {
         TarnError::Invalid(format!(
             "Table \"{name}\" does not have a column with name \"{}\"",
@@ -84,6 +86,7 @@ pub(super) async fn alter_table(
                 return Err(missing(&old_column_name));
             };
             declared.rename(old, &new_column_name.value);
+            renamed = Some((old.to_string(), new_column_name.value.clone()));
             format!(
                 "* RENAME ({} AS {})",
                 quote_identifier(old),
@@ -192,7 +195,11 @@ pub(super) async fn alter_table(
         }
         other => return Err(unsupported(&other.to_string())),
     };
-    rebuild(session, &name, &select, declared).await?;
+    let rebuilt = rebuild(session, &name, &select, declared).await?;
+    let renamed = renamed
+        .as_ref()
+        .map(|(old, new)| (old.as_str(), new.as_str()));
+    comments::carry(session.context(), &table, &rebuilt, renamed);
     Ok(empty_stream())
 }
 
@@ -447,13 +454,13 @@ pub(super) async fn take_nulls(session: &SqlSession, name: &str) -> Result<()> {
 }
 
 /// Replaces table `name` by the rows of `SELECT {select} FROM name`, computed in full before
-/// the old table is let go, with what its columns were `declared` with.
+/// the old table is let go, with what its columns were `declared` with; returns the new table.
 async fn rebuild(
     session: &SqlSession,
     name: &str,
     select: &str,
     mut declared: Declared,
-) -> Result<()> {
+) -> Result<Arc<dyn TableProvider>> {
     let frame = session
         .dataframe(&format!("SELECT {select} FROM {name}"))
         .await?;
@@ -467,7 +474,7 @@ async fn rebuild(
     if let Some(kept) = check_constraints::kept(ctx).filter(|_| !checks.is_empty()) {
         kept.record(&table, checks);
     }
-    Ok(())
+    Ok(table)
 }
 
 /// The table `name` when it is one this session created (an in-memory table); `None` when no

@@ -26,7 +26,9 @@ use super::check_constraints::TableChecks;
 use super::duckdb_keywords::written_name;
 use super::optimizer::memory_rows;
 use super::types::sql_type_name;
-use super::{DEFAULT_CATALOG, DEFAULT_SCHEMA, is_internal_schema, memory_table, settings};
+use super::{
+    DEFAULT_CATALOG, DEFAULT_SCHEMA, comments, is_internal_schema, memory_table, settings,
+};
 use crate::error::{Result, TarnError};
 
 /// The functions, by name.
@@ -85,11 +87,12 @@ pub(super) struct Relation {
 
 impl Relation {
     /// The columns `duckdb_tables()` and `duckdb_views()` start with: where each relation is,
-    /// its name, and its `comment`, `internal` and `temporary` (Tarn keeps no comments, and a
-    /// session's tables are neither DuckDB's own nor temporary).
+    /// its name, and its `comment` (COMMENT ON), `internal` and `temporary` (a session's tables
+    /// are neither DuckDB's own nor temporary).
     fn leading_columns(
         relations: &[Relation],
         name_column: &'static str,
+        state: &SessionState,
     ) -> Vec<(&'static str, ArrayRef)> {
         let text = |of: fn(&Relation) -> &str| -> ArrayRef {
             Arc::new(StringArray::from_iter_values(relations.iter().map(of)))
@@ -99,7 +102,7 @@ impl Relation {
             ("database_name", text(|r| &r.database)),
             ("schema_name", text(|r| &r.schema)),
             (name_column, text(|r| &r.name)),
-            ("comment", Arc::new(StringArray::new_null(rows))),
+            ("comment", relation_comments(relations, state)),
             ("internal", Arc::new(BooleanArray::from(vec![false; rows]))),
             ("temporary", Arc::new(BooleanArray::from(vec![false; rows]))),
         ]
@@ -118,6 +121,16 @@ impl Relation {
         parts.push(written_identifier(&self.name));
         parts.join(".")
     }
+}
+
+/// The comment on each of `relations`.
+fn relation_comments(relations: &[Relation], state: &SessionState) -> ArrayRef {
+    let comments = comments::kept_in(state);
+    Arc::new(StringArray::from_iter(
+        relations
+            .iter()
+            .map(|relation| comments.as_ref()?.on_relation(&relation.table)),
+    ))
 }
 
 /// The session's schemas (less those Tarn keeps for itself) as (database, schema), in order
@@ -470,7 +483,7 @@ async fn tables(state: &SessionState) -> Result<Arc<dyn TableProvider>> {
         // A table over files is made by ATTACH, not by a statement.
         sql.push(memory.map(|_| declared.create_table(relation)));
     }
-    let mut columns = Relation::leading_columns(&relations, "table_name");
+    let mut columns = Relation::leading_columns(&relations, "table_name", state);
     columns.extend([
         (
             "has_primary_key",
@@ -498,7 +511,7 @@ async fn views(state: &SessionState) -> Result<Arc<dyn TableProvider>> {
     let column_count = relations
         .iter()
         .map(|relation| relation.table.schema().fields().len() as i64);
-    let mut columns = Relation::leading_columns(&relations, "view_name");
+    let mut columns = Relation::leading_columns(&relations, "view_name", state);
     columns.extend([
         (
             "column_count",
@@ -523,6 +536,8 @@ async fn columns(state: &SessionState) -> Result<Arc<dyn TableProvider>> {
     let mut nullable = Vec::new();
     let mut data_type = Vec::new();
     let mut precision = Vec::new();
+    let mut comment = Vec::new();
+    let comments = comments::kept_in(state);
     for relation in relations {
         let declared = Declared::of(&relation.table, state);
         let schema = relation.table.schema();
@@ -533,6 +548,11 @@ async fn columns(state: &SessionState) -> Result<Arc<dyn TableProvider>> {
             nullable.push(declared.is_nullable(&relation.table, c));
             data_type.push(sql_type_name(field.data_type()));
             precision.push(numeric_precision(field.data_type()));
+            comment.push(
+                comments
+                    .as_ref()
+                    .and_then(|kept| kept.on_column(&relation.table, field.name())),
+            );
         }
         let place = (relation.database, relation.schema, relation.name);
         places.extend(std::iter::repeat_n(place, schema.fields().len()));
@@ -552,7 +572,7 @@ async fn columns(state: &SessionState) -> Result<Arc<dyn TableProvider>> {
         ("table_name", place(|p| &p.2)),
         ("column_name", Arc::new(StringArray::from(name))),
         ("column_index", Arc::new(Int32Array::from(index))),
-        ("comment", Arc::new(StringArray::new_null(rows))),
+        ("comment", Arc::new(StringArray::from(comment))),
         ("internal", Arc::new(BooleanArray::from(vec![false; rows]))),
         ("column_default", Arc::new(StringArray::from(default))),
         ("is_nullable", Arc::new(BooleanArray::from(nullable))),

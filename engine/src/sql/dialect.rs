@@ -413,6 +413,11 @@ impl Dialect for TarnDialect {
     fn supports_select_wildcard_rename(&self) -> bool {
         true
     }
+
+    /// `COMMENT ON TABLE | VIEW | COLUMN ... IS '...'` (see `comments`).
+    fn supports_comment_on(&self) -> bool {
+        true
+    }
 }
 
 /// A query in Tarn's dialect (the SQL the rewrites build).

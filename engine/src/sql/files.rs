@@ -774,7 +774,7 @@ impl ScanSpec {
                     &partition_pairs(meta),
                     &options.table_partition_cols,
                 ));
-                scans.push(projected_scan(table, projection)?);
+                scans.push(projected_scan(LISTED_ONCE, table, projection)?);
             }
         }
         view_of_union(scans)
@@ -804,20 +804,24 @@ fn url_by_url(
         let table = ListingTable::try_new(config)?.with_cache(statistics.clone());
         let mut projection: Vec<_> = schema.fields().iter().map(|f| col(f.name())).collect();
         projection.extend(partition_columns(&own, &options.table_partition_cols));
-        scans.push(projected_scan(table, projection)?);
+        scans.push(projected_scan("file", table, projection)?);
     }
     view_of_union(scans)
 }
 
-/// A scan of `table` that gives `projection`.
+/// The name of the scans of one file each that [`ScanSpec::resolve`] makes of files listed once,
+/// when it was called (`filename = true`, files named out of order): a view over them is planned
+/// again, which lists them again, by each statement that reads it (`super::views::relist`).
+pub(super) const LISTED_ONCE: &str = "listed_once";
+
+/// A scan of `table`, named `name`, that gives `projection`.
 fn projected_scan(
+    name: &str,
     table: ListingTable,
     projection: Vec<datafusion::prelude::Expr>,
 ) -> Result<LogicalPlanBuilder> {
-    Ok(
-        LogicalPlanBuilder::scan("file", provider_as_source(Arc::new(table)), None)?
-            .project(projection)?,
-    )
+    let source = provider_as_source(Arc::new(table));
+    Ok(LogicalPlanBuilder::scan(name, source, None)?.project(projection)?)
 }
 
 /// A view of the union of `scans`, of which there is at least one.

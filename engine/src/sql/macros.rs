@@ -322,16 +322,11 @@ const MACROS: &[Macro] = &[
         arity: 1,
         body: "lower(typeof($1))",
     },
-    // A session's tables live in DuckDB's in-memory database and its default schema.
+    // A session's tables live in DuckDB's in-memory database.
     Macro {
         names: &["current_database"],
         arity: 0,
         body: "'memory'",
-    },
-    Macro {
-        names: &["current_schema"],
-        arity: 0,
-        body: "'main'",
     },
     // Intervals from a count of units (see `interval_times`).
     Macro {

@@ -24,12 +24,14 @@ mod checked_reads;
 mod checked_sum;
 mod collation;
 mod column_lambdas;
+mod comments;
 mod contains;
 mod copy;
 mod copy_files;
 mod copy_from;
 mod csv_formats;
 mod cte_hints;
+mod current_schema;
 mod current_time;
 mod date_diff;
 mod date_part_list;
@@ -167,7 +169,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
 use futures::StreamExt;
-use sqlparser::ast::{DescribeAlias, Expr, ObjectType, Set, Statement, TableFactor, Value};
+use sqlparser::ast::{DescribeAlias, Expr, ObjectType, Set, Statement, TableFactor, Use, Value};
 use sqlparser::dialect::DuckDbDialect;
 use sqlparser::parser::Parser;
 
@@ -540,11 +542,28 @@ impl SqlSession {
                 let alias = database_alias.map(|a| a.value);
                 attach::attach(self, &database_path.value, alias.as_deref()).await
             }
+            Statement::Comment {
+                object_type,
+                object_name,
+                comment,
+                if_exists,
+            } => {
+                comments::comment_on(self, object_type, &object_name, comment, if_exists).await?;
+                Ok(empty_stream())
+            }
+            Statement::Use(Use::Object(name)) => {
+                current_schema::use_schema(self, &name)?;
+                Ok(empty_stream())
+            }
             Statement::Set(Set::SingleAssignment {
                 variable, values, ..
             }) if values.len() == 1 => {
                 let name = variable.to_string();
                 let value = setting_text(&values[0]);
+                if current_schema::is_schema_setting(&name) {
+                    current_schema::set(self, &name, &value)?;
+                    return Ok(empty_stream());
+                }
                 let mut config = self.config.clone();
                 if config.set(&name, &value)? {
                     self.apply_config(config)?;
@@ -645,8 +664,16 @@ impl SqlSession {
         }
     }
 
-    /// Rewrites a statement, resolves the files it names and plans it.
-    async fn plan(&self, mut statement: Statement) -> Result<LogicalPlan> {
+    /// Rewrites a statement, resolves the files it names and plans it, the views it reads
+    /// listing their files again where they must ([`views::relist`]).
+    async fn plan(&self, statement: Statement) -> Result<LogicalPlan> {
+        // Boxed: it plans views, and that future would swell every caller's.
+        Box::pin(views::relist(self, &statement)).await?;
+        self.plan_without_relisting(statement).await
+    }
+
+    /// [`Self::plan`] with the views as they are, for planning a view itself.
+    async fn plan_without_relisting(&self, mut statement: Statement) -> Result<LogicalPlan> {
         let ctx = &self.ctx;
         limit_percent::resolve(&mut statement, self).await?;
         self.macros.expand(&mut statement)?;
@@ -756,7 +783,8 @@ pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>
     let session_config = session_config
         .with_extension(Arc::clone(&tables))
         .with_extension(Arc::clone(&keep_order))
-        .with_extension(Arc::new(check_constraints::TableChecks::default()));
+        .with_extension(Arc::new(check_constraints::TableChecks::default()))
+        .with_extension(Arc::new(comments::Comments::default()));
     let mut state = SessionStateBuilder::new()
         .with_config(session_config)
         .with_runtime_env(runtime)

@@ -69,6 +69,12 @@ pub(super) fn of(state: &SessionState) -> Result<Vec<Setting>> {
         .get_extension::<TarnConfig>()
         .ok_or_else(|| TarnError::Invalid("this session keeps no settings".into()))?;
     let mut settings = tarn_settings(&config);
+    settings.push(Setting::tarn(
+        "schema",
+        &["search_path"],
+        ScalarValue::Utf8(Some(state.config_options().catalog.default_schema.clone())),
+        "The schema unqualified table names resolve in (USE, SET schema).",
+    ));
     settings.extend(
         state
             .config_options()
@@ -149,7 +155,8 @@ fn tarn_settings(config: &TarnConfig) -> Vec<Setting> {
     ]
 }
 
-/// Replaces each `current_setting('name')` in `statement` with the setting's value, typed.
+/// Replaces each `current_setting('name')` (and `current_schema()`) in `statement` with the
+/// setting's value, typed.
 pub(super) fn current_settings(statement: &mut Statement, state: &SessionState) -> Result<()> {
     let mut settings = None;
     let mut failure = None;
@@ -191,10 +198,15 @@ fn setting_named(expr: &Expr) -> Option<Result<String>> {
     let [name] = call.name.0.as_slice() else {
         return None;
     };
-    if !name
-        .as_ident()
-        .is_some_and(|ident| ident.value.eq_ignore_ascii_case("current_setting"))
-    {
+    let called = |function: &str| {
+        name.as_ident()
+            .is_some_and(|ident| ident.value.eq_ignore_ascii_case(function))
+    };
+    // `current_schema()` reads the schema USE chose.
+    if called("current_schema") {
+        return Some(Ok("schema".to_string()));
+    }
+    if !called("current_setting") {
         return None;
     }
     let FunctionArguments::List(list) = &call.args else {

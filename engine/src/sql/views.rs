@@ -8,7 +8,8 @@
 //! ([`changes_tables`]) every view whose plan reads a table no longer in the catalog under its
 //! name is planned again from that statement ([`refresh`]). A view whose statement no longer
 //! plans (its table was dropped) stays listed, and fails with the reason when read, until a
-//! later statement makes it plan again.
+//! later statement makes it plan again. A view over files read file by file is planned again
+//! by each statement that reads it ([`relist`]), so that it reads the files there are now.
 
 use std::sync::Arc;
 
@@ -17,13 +18,17 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, TableReference};
+use datafusion::datasource::listing::ListingTable;
 use datafusion::datasource::{MemTable, TableType, ViewTable, source_as_provider};
 use datafusion::logical_expr::{DdlStatement, Expr, LogicalPlan};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::sql::parser::Statement as DFStatement;
+use sqlparser::ast::Statement;
 use sqlparser::parser::Parser;
 
 use super::catalog_functions::{VIEWS, relations};
 use super::dialect::TarnDialect;
+use super::files::LISTED_ONCE;
 use super::rewrite::FILES_SCHEMA;
 use super::{SqlSession, parse_one};
 use crate::error::{Result, TarnError};
@@ -74,22 +79,8 @@ pub(super) async fn refresh(session: &SqlSession) -> Result<()> {
             if !is_stale(session, &view.table).await? {
                 continue;
             }
-            let Some(definition) = view.table.get_table_definition().map(str::to_string) else {
-                continue;
-            };
             let name = TableReference::full(view.database, view.schema, view.name);
-            let fresh: Arc<dyn TableProvider> = match planned_view(session, &definition).await {
-                Ok(plan) => Arc::new(ViewTable::new(plan, Some(definition))),
-                Err(err) => Arc::new(UnboundView {
-                    schema: view.table.schema(),
-                    definition,
-                    reason: Arc::new(err.into()),
-                }),
-            };
-            let ctx = session.context();
-            ctx.deregister_table(name.clone())?;
-            ctx.register_table(name, fresh)?;
-            planned_any = true;
+            planned_any |= plan_again(session, name, &view.table).await?;
         }
         if !planned_any {
             break;
@@ -98,9 +89,99 @@ pub(super) async fn refresh(session: &SqlSession) -> Result<()> {
     Ok(())
 }
 
+/// Plans again each view `statement` reads, directly or through other views, whose files were
+/// listed when it was planned: DuckDB lists a view's files at each query, so a file written
+/// since (a new shard under `'shards/*.parquet'`) is read. A scan of files that keeps its own
+/// listing (DataFusion's listing table, which lists at each scan) is left as it is; one read
+/// file by file (`filename = true`, files named out of order, a narrowed glob) is not, and
+/// the views over a view planned again are planned again after it ([`refresh`]). A view that
+/// did not plan is tried again.
+pub(super) async fn relist(session: &SqlSession, statement: &Statement) -> Result<()> {
+    let state = session.context().state();
+    let statement = DFStatement::Statement(Box::new(statement.clone()));
+    let mut pending = state.resolve_table_references(&statement)?;
+    let mut seen: Vec<Arc<dyn TableProvider>> = Vec::new();
+    let mut listed_once = Vec::new();
+    while let Some(name) = pending.pop() {
+        let Ok(table) = session.context().table_provider(name.clone()).await else {
+            continue;
+        };
+        if seen.iter().any(|known| Arc::ptr_eq(known, &table)) {
+            continue;
+        }
+        seen.push(Arc::clone(&table));
+        // A view that did not plan (its files were gone) is tried again.
+        if table.downcast_ref::<UnboundView>().is_some() {
+            listed_once.push((name, table));
+            continue;
+        }
+        let Some(plan) = table.get_logical_plan() else {
+            continue;
+        };
+        let mut reads_listed_once = false;
+        plan.apply_with_subqueries(|node| {
+            if let LogicalPlan::TableScan(scan) = node {
+                let name = &scan.table_name;
+                if name.table() == LISTED_ONCE {
+                    reads_listed_once = true;
+                } else if name.schema() == Some(FILES_SCHEMA) {
+                    // Files read through another kind of table than DataFusion's listing.
+                    reads_listed_once |= source_as_provider(&scan.source)
+                        .is_ok_and(|read| read.downcast_ref::<ListingTable>().is_none());
+                } else {
+                    pending.push(name.clone());
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        if reads_listed_once && table.get_table_definition().is_some() {
+            listed_once.push((name, table));
+        }
+    }
+    if listed_once.is_empty() {
+        return Ok(());
+    }
+    let defaults = &state.config_options().catalog;
+    for (name, view) in listed_once {
+        let name = name.resolve(&defaults.default_catalog, &defaults.default_schema);
+        let name = TableReference::full(name.catalog, name.schema, name.table);
+        plan_again(session, name, &view).await?;
+    }
+    Box::pin(refresh(session)).await
+}
+
+/// Plans `view` again from its definition and registers the new plan as `name`, or, where it
+/// no longer plans, a view that fails with the reason when read; false for a view without a
+/// definition, left as it is.
+async fn plan_again(
+    session: &SqlSession,
+    name: TableReference,
+    view: &Arc<dyn TableProvider>,
+) -> Result<bool> {
+    let Some(definition) = view.get_table_definition().map(str::to_string) else {
+        return Ok(false);
+    };
+    let fresh: Arc<dyn TableProvider> = match planned_view(session, &definition).await {
+        Ok(plan) => Arc::new(ViewTable::new(plan, Some(definition))),
+        Err(err) => Arc::new(UnboundView {
+            schema: view.schema(),
+            definition,
+            reason: Arc::new(err.into()),
+        }),
+    };
+    let ctx = session.context();
+    ctx.deregister_table(name.clone())?;
+    ctx.register_table(name, Arc::clone(&fresh))?;
+    super::comments::carry(ctx, view, &fresh, None);
+    Ok(true)
+}
+
 /// The plan of a CREATE VIEW statement's query.
 async fn planned_view(session: &SqlSession, definition: &str) -> Result<LogicalPlan> {
-    match session.plan(parse_one(definition)?).await? {
+    match session
+        .plan_without_relisting(parse_one(definition)?)
+        .await?
+    {
         LogicalPlan::Ddl(DdlStatement::CreateView(create)) => Ok(create.input.as_ref().clone()),
         _ => Err(TarnError::Invalid(format!(
             "a view's definition is not a CREATE VIEW: {definition}"

@@ -1344,3 +1344,198 @@ async fn export_and_import_database_keep_a_sessions_tables() {
         query(&mut flat, same).await
     );
 }
+
+#[tokio::test]
+async fn use_and_set_schema_choose_where_unqualified_names_resolve() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE t AS SELECT 'main' AS at; CREATE SCHEMA staging; \
+         CREATE TABLE staging.t AS SELECT 'staging' AS at",
+    )
+    .await;
+    assert_eq!(
+        query(&mut s, "SELECT at, current_schema() FROM t").await,
+        [["main", "main"]]
+    );
+    // Names resolve in the schema USE chose, and CREATE TABLE makes its tables there.
+    query(&mut s, "USE staging; CREATE TABLE made AS SELECT 1 AS x").await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT at, current_schema(), current_setting('schema') FROM t"
+        )
+        .await,
+        [["staging", "staging", "staging"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'made'"
+        )
+        .await,
+        [["staging"]]
+    );
+    assert_eq!(query(&mut s, "SELECT at FROM main.t").await, [["main"]]);
+    // `USE memory` goes back to `main`; SET schema and SET search_path choose one too, the
+    // database named or not, its case as the user likes.
+    query(&mut s, "USE memory").await;
+    assert_eq!(query(&mut s, "SELECT at FROM t").await, [["main"]]);
+    for choose in [
+        "SET schema = 'staging'",
+        "SET search_path = 'memory.staging'",
+        "USE memory.STAGING",
+    ] {
+        query(&mut s, "USE main").await;
+        query(&mut s, choose).await;
+        assert_eq!(
+            query(&mut s, "SELECT at FROM t").await,
+            [["staging"]],
+            "{choose}"
+        );
+    }
+    for (sql, message) in [
+        (
+            "USE nope",
+            "Binder Error: SET schema: No catalog + schema named \"nope\" found.",
+        ),
+        (
+            "SET search_path = 'nope'",
+            "Binder Error: SET search_path: No catalog + schema named \"nope\" found.",
+        ),
+        (
+            "SET search_path = 'staging,main'",
+            "Invalid Input Error: SET search_path: Tarn resolves names in one schema; \
+             'staging,main' names several",
+        ),
+        (
+            "USE a.b.c",
+            "Parser Error: Expected \"USE database\" or \"USE database.schema\"",
+        ),
+    ] {
+        assert_eq!(error(&mut s, sql).await, message, "{sql}");
+    }
+    // A refused choice leaves the schema as it was.
+    assert_eq!(
+        query(&mut s, "SELECT current_schema()").await,
+        [["staging"]]
+    );
+}
+
+#[tokio::test]
+async fn comments_on_tables_views_and_columns_are_kept_and_shown() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE docs (id INTEGER, body VARCHAR); CREATE VIEW long_docs AS \
+         SELECT * FROM docs WHERE length(body) > 100; \
+         COMMENT ON TABLE docs IS 'one row per crawled page'; \
+         COMMENT ON COLUMN docs.body IS 'text, utf-8'; COMMENT ON VIEW long_docs IS 'for training'; \
+         COMMENT ON COLUMN long_docs.id IS 'page id'",
+    )
+    .await;
+    let shown = "SELECT table_name, comment FROM duckdb_tables() UNION ALL \
+                 SELECT view_name, comment FROM duckdb_views() UNION ALL \
+                 SELECT table_name || '.' || column_name, comment FROM duckdb_columns() \
+                 ORDER BY 1";
+    assert_eq!(
+        query(&mut s, shown).await,
+        [
+            ["docs", "one row per crawled page"],
+            ["docs.body", "text, utf-8"],
+            ["docs.id", "NULL"],
+            ["long_docs", "for training"],
+            ["long_docs.body", "NULL"],
+            ["long_docs.id", "page id"],
+        ]
+    );
+    // ALTER TABLE carries them (a renamed column's under its new name), and so does the view
+    // planned again over the rebuilt table; IS NULL removes one.
+    query(
+        &mut s,
+        "ALTER TABLE docs RENAME COLUMN body TO text; ALTER TABLE docs ADD COLUMN lang VARCHAR; \
+         COMMENT ON COLUMN long_docs.id IS NULL",
+    )
+    .await;
+    assert_eq!(
+        query(&mut s, shown).await,
+        [
+            ["docs", "one row per crawled page"],
+            ["docs.id", "NULL"],
+            ["docs.lang", "NULL"],
+            ["docs.text", "text, utf-8"],
+            ["long_docs", "for training"],
+            ["long_docs.body", "NULL"],
+            ["long_docs.id", "NULL"],
+        ]
+    );
+    // A table made again under the name has none.
+    query(&mut s, "CREATE OR REPLACE TABLE docs AS SELECT 1 AS id").await;
+    assert_eq!(
+        query(&mut s, "SELECT comment FROM duckdb_tables()").await,
+        [["NULL"]]
+    );
+    for (sql, message) in [
+        (
+            "COMMENT ON TABLE nope IS 'x'",
+            "Binder Error: Table with name nope does not exist!",
+        ),
+        (
+            "COMMENT ON COLUMN docs.nope IS 'x'",
+            "Binder Error: Table \"docs\" does not have a column named \"nope\"",
+        ),
+        (
+            "COMMENT ON VIEW docs IS 'x'",
+            "Binder Error: docs is not a view: COMMENT ON TABLE comments on a table",
+        ),
+        (
+            "COMMENT ON SCHEMA main IS 'x'",
+            "Invalid Input Error: COMMENT ON SCHEMA is not supported: Tarn keeps comments on \
+             tables, views and columns",
+        ),
+    ] {
+        assert_eq!(error(&mut s, sql).await, message, "{sql}");
+    }
+}
+
+#[tokio::test]
+async fn a_view_over_files_reads_the_files_written_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = dir.path().display();
+    let mut s = session();
+    query(
+        &mut s,
+        &format!(
+            "COPY (SELECT 1 AS x) TO '{shards}/a.parquet'; \
+             CREATE VIEW plain AS SELECT * FROM '{shards}/*.parquet'; \
+             CREATE VIEW named AS SELECT x, parse_filename(filename) AS file \
+             FROM read_parquet('{shards}/*.parquet', filename = true); \
+             CREATE VIEW over_named AS SELECT count(*) AS files FROM named"
+        ),
+    )
+    .await;
+    assert_eq!(query(&mut s, "SELECT * FROM over_named").await, [["1"]]);
+    // A shard written after the views were made is read by each, a view over a view included.
+    query(
+        &mut s,
+        &format!("COPY (SELECT 2 AS x) TO '{shards}/b.parquet'"),
+    )
+    .await;
+    assert_eq!(query(&mut s, "SELECT sum(x) FROM plain").await, [["3"]]);
+    assert_eq!(
+        query(&mut s, "SELECT x, file FROM named ORDER BY x").await,
+        [["1", "a.parquet"], ["2", "b.parquet"]]
+    );
+    assert_eq!(query(&mut s, "SELECT * FROM over_named").await, [["2"]]);
+    // The files gone, the view fails naming them, and reads again once there are some.
+    std::fs::remove_file(dir.path().join("a.parquet")).unwrap();
+    std::fs::remove_file(dir.path().join("b.parquet")).unwrap();
+    let gone = error(&mut s, "SELECT * FROM named").await;
+    assert!(gone.contains("no files found"), "{gone}");
+    query(
+        &mut s,
+        &format!("COPY (SELECT 5 AS x) TO '{shards}/c.parquet'"),
+    )
+    .await;
+    assert_eq!(query(&mut s, "SELECT * FROM over_named").await, [["1"]]);
+}
