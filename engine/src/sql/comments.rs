@@ -198,7 +198,7 @@ pub(super) async fn comment_on(
                 .find(|f| f.name().eq_ignore_ascii_case(&column))
             else {
                 return Err(binder(&format!(
-                    "Table \"{relation_name}\" does not have a column named \"{column}\""
+                    "Table \"{relation_name}\" does not have a column with name \"{column}\""
                 )));
             };
             let column = field.name().clone();

@@ -1,7 +1,8 @@
 //! DuckDB's names for functions DataFusion has under other names or forms.
 //!
 //! * [`register_aliases`]: the same function, another name (`list_value` and `list_pack` are
-//!   `make_array`, `variance` is `var_samp`, `first` is `first_value`).
+//!   `make_array`, `variance` is `var_samp`, `first` is `first_value`, `list` is `array_agg`,
+//!   Tarn's: see [`super::distinct_list`]).
 //! * [`duckdb_calls`]: calls DataFusion spells another way, rewritten in the syntax tree
 //!   (after the result columns are named, so a column is still called `year(d)`): the
 //!   one-argument date parts (`year(d)` is `date_part('year', d)`), `arg_max(a, b)` / `max_by`
@@ -13,7 +14,6 @@
 
 use std::ops::ControlFlow;
 
-use datafusion::functions_aggregate::array_agg::array_agg_udaf;
 use datafusion::functions_aggregate::first_last::{first_value_udaf, last_value_udaf};
 use datafusion::functions_aggregate::variance::var_samp_udaf;
 use datafusion::functions_nested::make_array::make_array_udf;
@@ -53,7 +53,7 @@ pub fn register_aliases(ctx: &SessionContext) {
     let aggregates: [(AggregateUDF, &[&str]); 4] = [
         (var_samp_udaf().as_ref().clone(), &["variance"]),
         (first_value_udaf().as_ref().clone(), &["first", "arbitrary"]),
-        (array_agg_udaf().as_ref().clone(), &["list"]),
+        (super::distinct_list::ListAgg::udaf(), &["list"]),
         (last_value_udaf().as_ref().clone(), &["last"]),
     ];
     for (function, names) in aggregates {

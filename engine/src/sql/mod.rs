@@ -40,6 +40,7 @@ mod date_trunc;
 mod decimal_avg;
 mod describe;
 pub(crate) mod dialect;
+mod distinct_list;
 mod duckdb_functions;
 mod duckdb_hash;
 mod duckdb_keywords;

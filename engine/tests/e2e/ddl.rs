@@ -1482,7 +1482,7 @@ async fn comments_on_tables_views_and_columns_are_kept_and_shown() {
         ),
         (
             "COMMENT ON COLUMN docs.nope IS 'x'",
-            "Binder Error: Table \"docs\" does not have a column named \"nope\"",
+            "Binder Error: Table \"docs\" does not have a column with name \"nope\"",
         ),
         (
             "COMMENT ON VIEW docs IS 'x'",

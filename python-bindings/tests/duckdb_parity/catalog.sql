@@ -24,3 +24,19 @@ SHOW DATABASES
 CREATE TABLE t (id UUID, v INTEGER); INSERT INTO t VALUES ('0b4e1bd8-2b4d-4d3e-8a2e-6f7f2c1c0a11', 1); SELECT id, v FROM t
 CREATE TABLE u (k INTEGER PRIMARY KEY, a INTEGER NOT NULL, b INTEGER DEFAULT 3); ALTER TABLE u ALTER a DROP NOT NULL; INSERT INTO u VALUES (1, NULL, DEFAULT); ALTER TABLE u ALTER b DROP DEFAULT; INSERT INTO u (k) VALUES (2); ALTER TABLE u ALTER COLUMN b SET DEFAULT 10 + 1; INSERT INTO u (k, a) VALUES (3, 0); SELECT * FROM u ORDER BY k
 CREATE TABLE t (a INT); CREATE INDEX idx ON t (a); INSERT INTO t VALUES (1); DROP INDEX idx; SELECT * FROM t
+CREATE SCHEMA s; CREATE TABLE s.t AS SELECT 1 AS x; USE s; SELECT * FROM t
+CREATE SCHEMA s; USE s; CREATE TABLE t AS SELECT 1 AS x; SELECT table_schema, table_name FROM information_schema.tables WHERE table_name = 't'
+CREATE SCHEMA s; SET schema = 's'; CREATE TABLE u AS SELECT 2 AS y; SELECT * FROM s.u
+CREATE SCHEMA s; USE s; SELECT current_schema(), current_setting('schema')
+CREATE SCHEMA s; USE memory.s; USE memory; SELECT current_schema()
+CREATE SCHEMA s; CREATE TABLE t AS SELECT 'main' AS w; CREATE TABLE s.t AS SELECT 's' AS w; SET search_path = 's'; SELECT * FROM t
+CREATE TABLE t (x INT); COMMENT ON TABLE t IS 'hello'; SELECT comment FROM duckdb_tables() WHERE table_name = 't'
+CREATE TABLE t (x INT, y INT); COMMENT ON COLUMN t.x IS 'col'; SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 't' ORDER BY 1
+CREATE TABLE t (x INT, y INT); COMMENT ON COLUMN t.x IS 'col'; ALTER TABLE t ADD COLUMN z INT; SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 't' ORDER BY 1
+CREATE TABLE t (x INT, y INT); COMMENT ON COLUMN t.x IS 'col'; ALTER TABLE t RENAME COLUMN x TO xx; SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 't' ORDER BY 1
+CREATE TABLE t (x INT); COMMENT ON TABLE t IS 'hello'; ALTER TABLE t RENAME TO u; SELECT table_name, comment FROM duckdb_tables()
+CREATE VIEW v AS SELECT 1 AS a; COMMENT ON VIEW v IS 'vv'; SELECT view_name, comment FROM duckdb_views() WHERE NOT internal
+CREATE VIEW v AS SELECT 1 AS a; COMMENT ON TABLE v IS 'vv'; SELECT view_name, comment FROM duckdb_views() WHERE NOT internal
+CREATE TABLE t (x INT); COMMENT ON TABLE t IS 'hello'; COMMENT ON TABLE t IS NULL; SELECT comment FROM duckdb_tables()
+CREATE TABLE t (x INT); COMMENT ON TABLE t IS 'hello'; CREATE OR REPLACE TABLE t (y INT); SELECT comment FROM duckdb_tables()
+CREATE TABLE t (x INT); COMMENT ON TABLE t IS 'it''s'; SELECT comment FROM duckdb_tables()
