@@ -97,9 +97,10 @@ pub(super) async fn refresh(session: &SqlSession) -> Result<()> {
 /// the views over a view planned again are planned again after it ([`refresh`]). A view that
 /// did not plan is tried again.
 pub(super) async fn relist(session: &SqlSession, statement: &Statement) -> Result<()> {
-    let state = session.context().state();
+    // Run for every statement planned: the state is read in place, not copied.
+    let shared_state = session.context().state_ref();
     let statement = DFStatement::Statement(Box::new(statement.clone()));
-    let mut pending = state.resolve_table_references(&statement)?;
+    let mut pending = shared_state.read().resolve_table_references(&statement)?;
     let mut seen: Vec<Arc<dyn TableProvider>> = Vec::new();
     let mut listed_once = Vec::new();
     while let Some(name) = pending.pop() {
@@ -141,7 +142,7 @@ pub(super) async fn relist(session: &SqlSession, statement: &Statement) -> Resul
     if listed_once.is_empty() {
         return Ok(());
     }
-    let defaults = &state.config_options().catalog;
+    let defaults = shared_state.read().config_options().catalog.clone();
     for (name, view) in listed_once {
         let name = name.resolve(&defaults.default_catalog, &defaults.default_schema);
         let name = TableReference::full(name.catalog, name.schema, name.table);
