@@ -708,6 +708,8 @@ impl SqlSession {
                 state.aggregate_functions().contains_key(name)
             }))
             .await?;
+            // Boxed: it plans the joined relations, and that future would swell `plan`'s.
+            Box::pin(asof_join::qualify_bare_names(&mut statement, &state)).await?;
             asof_join::plan_as_joins(&mut statement)?;
             positional_join::plan_as_joins(&mut statement, &|name| {
                 state.aggregate_functions().contains_key(name)

@@ -67,6 +67,9 @@ impl VisitorMut for Rewriter<'_> {
             select
                 .projection
                 .push(SelectItem::Wildcard(WildcardAdditionalOptions::default()));
+            // Written as `SELECT * FROM`, so that the text of a part of the statement (a WITH
+            // clause a rewrite plans alone) reads back the same.
+            select.flavor = SelectFlavor::Standard;
         }
         select.from.iter_mut().for_each(semi_and_anti_joins_as_left);
         name_unnamed_subqueries(&mut select.from);

@@ -353,6 +353,48 @@ async fn the_left_side_may_be_a_join() {
     );
 }
 
+/// A bare name in the condition is the column of the one side that has it, as in DuckDB:
+/// the match condition, the keys and the filters of either side may all be written bare.
+#[tokio::test]
+async fn bare_names_in_the_condition_are_the_sides_columns() {
+    let (mut s, _dir) = market().await;
+    query(
+        &mut s,
+        "CREATE VIEW fills AS SELECT id, ticker AS symbol, ts AS filled, qty FROM trades",
+    )
+    .await;
+    let qualified = query(
+        &mut s,
+        "SELECT f.id, q.price FROM fills f ASOF LEFT JOIN quotes q \
+         ON f.symbol = q.ticker AND f.filled >= q.ts AND f.qty > 10 AND q.price > 181 \
+         ORDER BY f.id",
+    )
+    .await;
+    assert_eq!(
+        qualified,
+        [
+            ["1", "NULL"],
+            ["2", "182.5"],
+            ["3", "NULL"],
+            ["4", "NULL"],
+            ["5", "NULL"],
+            ["6", "NULL"]
+        ]
+    );
+    for sql in [
+        "SELECT f.id, q.price FROM fills f ASOF LEFT JOIN quotes q \
+         ON symbol = ticker AND filled >= ts AND qty > 10 AND price > 181 ORDER BY f.id",
+        // Names are matched in any case; the inequality may be written either way round.
+        "SELECT fills.id, quotes.price FROM fills ASOF LEFT JOIN quotes \
+         ON TICKER = Symbol AND ts <= FILLED AND qty > 10 AND price > 181 ORDER BY fills.id",
+        // A CTE is planned under the statement's WITH clause.
+        "WITH f AS (FROM fills) SELECT f.id, q.price FROM f ASOF LEFT JOIN quotes q \
+         ON symbol = ticker AND filled >= ts AND qty > 10 AND price > 181 ORDER BY f.id",
+    ] {
+        assert_eq!(query(&mut s, sql).await, qualified, "{sql}");
+    }
+}
+
 #[tokio::test]
 async fn conditions_it_cannot_join_on_are_one_line() {
     let (mut s, _dir) = market().await;
@@ -368,7 +410,12 @@ async fn conditions_it_cannot_join_on_are_one_line() {
         ),
         (
             "SELECT * FROM trades t ASOF JOIN quotes q ON ticker = q.ticker AND t.ts >= q.ts",
-            "qualify `ticker` in the ASOF JOIN's condition with its table (t.ticker or q.ticker)",
+            "ambiguous reference to column name `ticker` in the ASOF JOIN's condition (use \
+             t.ticker or q.ticker)",
+        ),
+        (
+            "SELECT * FROM trades t ASOF JOIN quotes q ON t.ticker = q.ticker AND t.ts >= stamp",
+            "`stamp` in the ASOF JOIN's condition is no column of t or q",
         ),
         (
             "SELECT * FROM trades t ASOF JOIN quotes q ON t.ts >= q.ts AND t.qty <> q.price",

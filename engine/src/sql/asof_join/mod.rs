@@ -17,11 +17,13 @@
 //! the join. A WHERE condition on the left side alone moves below the join
 //! ([`left_filters`]).
 
+mod bare_names;
 mod exec;
 mod index;
 mod left_filters;
 mod plan;
 
+pub(super) use bare_names::qualify as qualify_bare_names;
 pub use exec::AsofJoinExec;
 pub use left_filters::AsofLeftFilters;
 pub(crate) use plan::register;
@@ -469,8 +471,8 @@ enum Side {
     Neither,
 }
 
-/// Which sides' columns an expression reads, from its qualified names. An unqualified name
-/// could be either side's, so it is refused.
+/// Which sides' columns an expression reads, from its qualified names. A bare name is left
+/// only where [`qualify_bare_names`] could not plan the sides alone, so it is refused.
 fn side_of(expr: &Expr, left: &[Ident], right: &Ident) -> Result<Side> {
     let read = names_read(expr);
     let nearest = left.last().expect("a join has a left side");
