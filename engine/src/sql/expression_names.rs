@@ -8,8 +8,9 @@
 //! part of an expression, inside out.
 
 use sqlparser::ast::{
-    AccessExpr, BinaryOperator, CastKind, Expr, FunctionArg, FunctionArgExpr, FunctionArgOperator,
-    FunctionArguments, Ident, ObjectNamePart, UnaryOperator, Value,
+    AccessExpr, BinaryOperator, CastKind, Expr, Function, FunctionArg, FunctionArgExpr,
+    FunctionArgOperator, FunctionArgumentClause, FunctionArguments, Ident, ObjectName,
+    ObjectNamePart, UnaryOperator, Value,
 };
 
 use super::duckdb_keywords::{is_keyword, written_name};
@@ -92,6 +93,7 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
             return;
         }
         Expr::Function(function) => {
+            percentile_as_quantile(function);
             if let [ObjectNamePart::Identifier(name)] = function.name.0.as_mut_slice()
                 && name.quote_style.is_none()
                 && name.value != name.value.to_uppercase()
@@ -159,6 +161,27 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
     *expr = spelled;
 }
 
+/// `percentile_disc(q) WITHIN GROUP (ORDER BY x)` as DuckDB writes it, the quantile it binds
+/// to: `quantile_disc(q ORDER BY x)` (also `percentile_cont`).
+fn percentile_as_quantile(function: &mut Function) {
+    let quantile = match function.name.to_string().to_lowercase().as_str() {
+        "percentile_disc" => "quantile_disc",
+        "percentile_cont" => "quantile_cont",
+        _ => return,
+    };
+    if function.within_group.is_empty() {
+        return;
+    }
+    let FunctionArguments::List(list) = &mut function.args else {
+        return;
+    };
+    list.clauses
+        .push(FunctionArgumentClause::OrderBy(std::mem::take(
+            &mut function.within_group,
+        )));
+    function.name = ObjectName::from(vec![Ident::new(quantile)]);
+}
+
 /// `name` as an identifier DuckDB writes: bare where it can be, quoted otherwise.
 fn written_ident(name: &str) -> Ident {
     match written_name(name) == name {
@@ -198,6 +221,14 @@ mod tests {
             ("position('b' IN 'abc')", "\"position\"('abc', 'b')"),
             ("trim(' a ')", "\"trim\"(' a ')"),
             ("substring('abc', 1, 2)", "\"substring\"('abc', 1, 2)"),
+            (
+                "percentile_disc(0.5) WITHIN GROUP (ORDER BY i + 1 DESC NULLS FIRST)",
+                "quantile_disc(0.5 ORDER BY (i + 1) DESC NULLS FIRST)",
+            ),
+            (
+                "PERCENTILE_CONT([0.25, 0.5]) WITHIN GROUP (ORDER BY i)",
+                "quantile_cont(list_value(0.25, 0.5) ORDER BY i)",
+            ),
             ("[i, 2]", "list_value(i, 2)"),
             ("[1, 2][1]", "list_value(1, 2)[1]"),
             ("-i", "(-(i))"),

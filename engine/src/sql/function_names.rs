@@ -695,8 +695,9 @@ fn keep_lambdas(call: &mut sqlparser::ast::Function) {
 /// (ORDER BY x)` is `mode(x)`, and `percentile_disc(q) WITHIN GROUP (ORDER BY x)` (also
 /// `percentile_cont`, `q` a fraction or a list of them) is `quantile_disc(x, q)`. A descending
 /// order reads `percentile_cont`'s fractions from the top (`1 - q`, the same interpolation);
-/// `percentile_disc`'s pick differs from the top, so that form is left to DataFusion, which
-/// refuses it. DataFusion has `percentile_cont` of one fraction only.
+/// `percentile_disc`'s pick from the top is not the pick at `1 - q`, so it has its own
+/// aggregate ([`super::statistics::QUANTILE_DISC_DESCENDING`]). DataFusion has
+/// `percentile_cont` of one fraction only.
 fn ordered_set_as_quantile(name: &str, call: &sqlparser::ast::Function) -> Option<Expr> {
     let [order] = call.within_group.as_slice() else {
         return None;
@@ -705,7 +706,9 @@ fn ordered_set_as_quantile(name: &str, call: &sqlparser::ast::Function) -> Optio
     ordered.within_group.clear();
     let args = plain_arguments(&ordered)?;
     let value = order.expr.clone();
+    let descending = order.options.asc == Some(false);
     let quantile = match name {
+        "percentile_disc" if descending => super::statistics::QUANTILE_DISC_DESCENDING,
         "percentile_disc" => "quantile_disc",
         "percentile_cont" => "quantile_cont",
         "mode" if args.is_empty() => return Some(super::rewrite::call("mode", [value])),
@@ -714,8 +717,8 @@ fn ordered_set_as_quantile(name: &str, call: &sqlparser::ast::Function) -> Optio
     let [fraction] = args.as_slice() else {
         return None;
     };
-    if quantile == "quantile_disc" && order.options.asc == Some(false) {
-        return None;
+    if quantile != "quantile_cont" {
+        return Some(super::rewrite::call(quantile, [value, fraction.clone()]));
     }
     let from_top = |q: &Expr| Expr::BinaryOp {
         left: Box::new(Expr::value(Value::Number("1".into(), false))),

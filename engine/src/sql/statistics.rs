@@ -37,13 +37,18 @@ use datafusion::prelude::SessionContext;
 
 use super::types::sql_type_name;
 
+/// The name of `quantile_disc` over values sorted from the top, which the SQL layer writes
+/// for a descending `percentile_disc`.
+pub const QUANTILE_DISC_DESCENDING: &str = "tarn_quantile_disc_desc";
+
 /// Registers every statistic on a context.
 pub fn register(ctx: &SessionContext) {
     for statistic in [
         Statistic::Mode,
         Statistic::Entropy,
         Statistic::Histogram,
-        Statistic::QuantileDisc,
+        Statistic::QuantileDisc { descending: false },
+        Statistic::QuantileDisc { descending: true },
         Statistic::QuantileCont,
         Statistic::Mad,
         Statistic::Product,
@@ -61,7 +66,11 @@ enum Statistic {
     Mode,
     Entropy,
     Histogram,
-    QuantileDisc,
+    /// `descending`: picked from the values sorted the other way, for `percentile_disc(q)
+    /// WITHIN GROUP (ORDER BY x DESC)`.
+    QuantileDisc {
+        descending: bool,
+    },
     QuantileCont,
     Mad,
     Product,
@@ -76,7 +85,8 @@ impl Statistic {
             Statistic::Mode => "mode",
             Statistic::Entropy => "entropy",
             Statistic::Histogram => "histogram",
-            Statistic::QuantileDisc => "quantile_disc",
+            Statistic::QuantileDisc { descending: false } => "quantile_disc",
+            Statistic::QuantileDisc { descending: true } => QUANTILE_DISC_DESCENDING,
             Statistic::QuantileCont => "quantile_cont",
             Statistic::Mad => "mad",
             Statistic::Product => "product",
@@ -106,7 +116,9 @@ impl StatisticUdf {
     fn new(statistic: Statistic) -> Self {
         let aliases = match statistic {
             // DuckDB's reservoir sample holds every value of up to 8192 rows, where it is this.
-            Statistic::QuantileDisc => vec!["quantile".into(), "reservoir_quantile".into()],
+            Statistic::QuantileDisc { descending: false } => {
+                vec!["quantile".into(), "reservoir_quantile".into()]
+            }
             _ => vec![],
         };
         StatisticUdf {
@@ -133,11 +145,13 @@ impl AggregateUDFImpl for StatisticUdf {
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         let name = self.statistic.name();
         match (self.statistic, arg_types) {
-            (Statistic::QuantileDisc, [value, _]) => Ok(vec![value.clone(), DataType::Float64]),
+            (Statistic::QuantileDisc { .. }, [value, _]) => {
+                Ok(vec![value.clone(), DataType::Float64])
+            }
             (Statistic::QuantileCont, [value, _]) => {
                 Ok(vec![interpolated(name, value)?, DataType::Float64])
             }
-            (Statistic::QuantileDisc | Statistic::QuantileCont, _) => {
+            (Statistic::QuantileDisc { .. } | Statistic::QuantileCont, _) => {
                 plan_err!("{name} takes a value and a quantile")
             }
             (Statistic::Mad, [value]) => Ok(vec![interpolated(name, value)?]),
@@ -153,7 +167,7 @@ impl AggregateUDFImpl for StatisticUdf {
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         Ok(match self.statistic {
             Statistic::Mode
-            | Statistic::QuantileDisc
+            | Statistic::QuantileDisc { .. }
             | Statistic::QuantileCont
             | Statistic::Mad => arg_types[0].clone(),
             Statistic::Histogram => histogram_type(&arg_types[0]),
@@ -186,7 +200,7 @@ impl AggregateUDFImpl for StatisticUdf {
             }));
         }
         let quantile = match self.statistic {
-            Statistic::QuantileDisc | Statistic::QuantileCont => {
+            Statistic::QuantileDisc { .. } | Statistic::QuantileCont => {
                 constant_quantile(self.statistic.name(), &args)?
             }
             _ => 0.0,
@@ -402,16 +416,20 @@ impl Accumulator for ValueCounts {
                 ScalarValue::try_from(histogram_type(&self.input))
             }
             Statistic::Histogram => self.histogram(),
-            Statistic::QuantileDisc => {
+            Statistic::QuantileDisc { descending } => {
                 let total: u64 = self.counted().map(|(_, c)| c).sum();
                 if total == 0 {
                     return missing();
                 }
-                // The first value with at least a share q of the rows at or below it, as
-                // SQL's PERCENTILE_DISC and DuckDB answer.
+                // The first value with at least a share q of the rows at or before it in the
+                // order asked for, as SQL's PERCENTILE_DISC and DuckDB answer.
                 let position = ((total as f64 * self.quantile).ceil() as u64).max(1) - 1;
+                let mut sorted = self.sorted();
+                if descending {
+                    sorted.reverse();
+                }
                 let mut seen = 0;
-                for (value, count) in self.sorted() {
+                for (value, count) in sorted {
                     seen += count;
                     if seen > position {
                         return Ok(value.clone());

@@ -289,6 +289,20 @@ async fn ordered_set_aggregates_are_the_quantiles_they_stand_for() {
         .await,
         [["0", "4", "[2.25, 4.5]", "[0, 8]", "7", "6.75"]]
     );
+    // From the top, the pick is not the ascending pick at 1 - q: of 0..9, the median from the
+    // top is 5 (the fifth value down), where the median from the bottom is 4.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY i DESC), \
+             percentile_disc(0.5) WITHIN GROUP (ORDER BY i), \
+             percentile_disc([0.25, 0.5]) WITHIN GROUP (ORDER BY i DESC), \
+             percentile_disc(0.3) WITHIN GROUP (ORDER BY i DESC) FILTER (WHERE i % 3 = 0) \
+             FROM range(10) t(i)"
+        )
+        .await,
+        [["5", "4", "[7, 5]", "6"]]
+    );
 }
 
 #[tokio::test]

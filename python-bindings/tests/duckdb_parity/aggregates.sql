@@ -94,3 +94,5 @@ CREATE TABLE t(a INTEGER, s VARCHAR, f DOUBLE, d DATE, b INTEGER); INSERT INTO t
 SELECT list(x ORDER BY x DESC), array_agg(DISTINCT x ORDER BY x) FROM (VALUES (1),(2),(1)) t(x)
 SELECT list(x ORDER BY x DESC), array_agg(DISTINCT x ORDER BY x), list(DISTINCT x ORDER BY x DESC) FROM (VALUES (1),(2),(1),(3)) t(x)
 SELECT k, list(x ORDER BY x DESC), list(DISTINCT x ORDER BY x) FROM (VALUES (1, 1),(1, 2),(1, 1), (2, 5), (2, 4)) t(k, x) GROUP BY k ORDER BY k
+SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY x DESC), percentile_disc(0.5) WITHIN GROUP (ORDER BY x), percentile_disc([0.1, 0.25, 0.9]) WITHIN GROUP (ORDER BY x DESC) FROM range(10) t(x)
+SELECT g, percentile_disc(0.3) WITHIN GROUP (ORDER BY s DESC), percentile_disc(0.3) WITHIN GROUP (ORDER BY d DESC) FILTER (WHERE d > DATE '2024-01-02') FROM (VALUES (1, 'a', DATE '2024-01-01'), (1, 'c', DATE '2024-01-05'), (1, 'b', DATE '2024-01-03'), (2, 'z', NULL)) t(g, s, d) GROUP BY g ORDER BY g
