@@ -2,7 +2,7 @@
 //!
 //! * [`register_aliases`]: the same function, another name (`list_value` and `list_pack` are
 //!   `make_array`, `variance` is `var_samp`, `first` is `first_value`, `list` is `array_agg`,
-//!   Tarn's: see [`super::distinct_list`]).
+//!   Tarn's, as `string_agg` is: see [`super::ordered_aggregates`]).
 //! * [`duckdb_calls`]: calls DataFusion spells another way, rewritten in the syntax tree
 //!   (after the result columns are named, so a column is still called `year(d)`): the
 //!   one-argument date parts (`year(d)` is `date_part('year', d)`), `arg_max(a, b)` / `max_by`
@@ -50,10 +50,11 @@ pub fn register_aliases(ctx: &SessionContext) {
     for (function, names) in scalars {
         ctx.register_udf(function.with_aliases(names.iter().copied()));
     }
-    let aggregates: [(AggregateUDF, &[&str]); 4] = [
+    let aggregates: [(AggregateUDF, &[&str]); 5] = [
         (var_samp_udaf().as_ref().clone(), &["variance"]),
         (first_value_udaf().as_ref().clone(), &["first", "arbitrary"]),
-        (super::distinct_list::ListAgg::udaf(), &["list"]),
+        (super::ordered_aggregates::OrderedAgg::list(), &["list"]),
+        (super::ordered_aggregates::OrderedAgg::string_agg(), &[]),
         (last_value_udaf().as_ref().clone(), &["last"]),
     ];
     for (function, names) in aggregates {

@@ -305,6 +305,42 @@ async fn ordered_set_aggregates_are_the_quantiles_they_stand_for() {
     );
 }
 
+/// Ordered aggregates with different orders in one SELECT, which DataFusion refused for
+/// `string_agg` ("Conflicting ordering requirements"): the input is sorted for one of them and
+/// the others sort their own values. A DISTINCT one computed reversed (over input sorted the
+/// other way) keeps its own order.
+#[tokio::test]
+async fn ordered_aggregates_may_each_have_their_own_order() {
+    let mut s = session();
+    let rows =
+        "(VALUES (1, 1, 'a'), (1, 2, 'b'), (1, 3, 'c'), (1, 4, 'b'), (2, 5, 'z')) t(g, k, v)";
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT string_agg(v, ',' ORDER BY k), string_agg(v, '' ORDER BY k DESC), \
+                 list(k ORDER BY v, k DESC), string_agg(DISTINCT v, '|' ORDER BY v) FROM {rows}"
+            )
+        )
+        .await,
+        [["a,b,c,b,z", "zbcba", "[1, 4, 2, 3, 5]", "a|b|c|z"]]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            &format!(
+                "SELECT g, string_agg(v, ',' ORDER BY k DESC), list(v ORDER BY v DESC), \
+                 string_agg(DISTINCT v, ',' ORDER BY v) FROM {rows} GROUP BY g ORDER BY g"
+            )
+        )
+        .await,
+        [
+            ["1", "b,c,b,a", "[c, b, b, a]", "a,b,c"],
+            ["2", "z", "[z]", "z"]
+        ]
+    );
+}
+
 #[tokio::test]
 async fn statistics_give_duckdbs_answers() {
     let (mut s, _dir) = table().await;
