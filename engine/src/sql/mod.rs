@@ -444,7 +444,8 @@ impl SqlSession {
             _ => {}
         }
         let written = statement;
-        let statement = parse_one(statement)?;
+        let mut statement = parse_one(statement)?;
+        current_schema::qualify_from_search_path(&mut statement, &self.ctx);
         match statement {
             create @ Statement::CreateView(_) => {
                 let plan = views::with_written_definition(self.plan(create).await?, written);
@@ -667,7 +668,9 @@ impl SqlSession {
 
     /// Rewrites a statement, resolves the files it names and plans it, the views it reads
     /// listing their files again where they must ([`views::relist`]).
-    async fn plan(&self, statement: Statement) -> Result<LogicalPlan> {
+    async fn plan(&self, mut statement: Statement) -> Result<LogicalPlan> {
+        // Before the views it reads are looked up by name.
+        current_schema::qualify_from_search_path(&mut statement, &self.ctx);
         // Boxed: it plans views, and that future would swell every caller's.
         Box::pin(views::relist(self, &statement)).await?;
         self.plan_without_relisting(statement).await
@@ -676,6 +679,7 @@ impl SqlSession {
     /// [`Self::plan`] with the views as they are, for planning a view itself.
     async fn plan_without_relisting(&self, mut statement: Statement) -> Result<LogicalPlan> {
         let ctx = &self.ctx;
+        current_schema::qualify_from_search_path(&mut statement, ctx);
         limit_percent::resolve(&mut statement, self).await?;
         self.macros.expand(&mut statement)?;
         row_in_subquery::as_exists(&mut statement)?;

@@ -71,9 +71,17 @@ pub(super) fn of(state: &SessionState) -> Result<Vec<Setting>> {
     let mut settings = tarn_settings(&config);
     settings.push(Setting::tarn(
         "schema",
-        &["search_path"],
+        &[],
         ScalarValue::Utf8(Some(state.config_options().catalog.default_schema.clone())),
-        "The schema unqualified table names resolve in (USE, SET schema).",
+        "The schema unqualified table names resolve in first, and CREATE makes tables in \
+         (USE, SET schema).",
+    ));
+    settings.push(Setting::tarn(
+        "search_path",
+        &[],
+        ScalarValue::Utf8(Some(super::current_schema::search_path(state.config()))),
+        "The schemas unqualified table names resolve in, in turn, before main (SET \
+         search_path).",
     ));
     settings.extend(
         state

@@ -1404,9 +1404,13 @@ async fn use_and_set_schema_choose_where_unqualified_names_resolve() {
             "Binder Error: SET search_path: No catalog + schema named \"nope\" found.",
         ),
         (
-            "SET search_path = 'staging,main'",
-            "Invalid Input Error: SET search_path: Tarn resolves names in one schema; \
-             'staging,main' names several",
+            "SET schema = 'staging,main'",
+            "Invalid Input Error: SET schema: 'staging,main' names several schemas; a search \
+             path of several is SET search_path",
+        ),
+        (
+            "SET search_path = 'main,nope'",
+            "Binder Error: SET search_path: No catalog + schema named \"nope\" found.",
         ),
         (
             "USE a.b.c",
@@ -1419,6 +1423,67 @@ async fn use_and_set_schema_choose_where_unqualified_names_resolve() {
     assert_eq!(
         query(&mut s, "SELECT current_schema()").await,
         [["staging"]]
+    );
+}
+
+/// A search path of several schemas, as DuckDB reads it: an unqualified name is the table of
+/// the first schema of the path that has it, then of `main`; CREATE makes its tables in the
+/// first, and a CTE's name is the CTE's.
+#[tokio::test]
+async fn a_search_path_resolves_names_in_its_schemas_in_turn() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE SCHEMA a; CREATE SCHEMA b; CREATE TABLE a.x AS SELECT 'a.x' AS v; \
+         CREATE TABLE b.x AS SELECT 'b.x' AS v; CREATE TABLE b.y AS SELECT 'b.y' AS v; \
+         CREATE TABLE z AS SELECT 'main.z' AS v; SET search_path = 'a, B'",
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT x.v, y.v, z.v, current_schema(), current_setting('search_path') \
+             FROM x, y, z"
+        )
+        .await,
+        [["a.x", "b.y", "main.z", "a", "a,b"]]
+    );
+    // A table made from one of a later schema is made in the first; from then on the name is
+    // that one.
+    query(
+        &mut s,
+        "CREATE TABLE y AS SELECT v || ' copied' AS v FROM y",
+    )
+    .await;
+    assert_eq!(query(&mut s, "FROM y").await, [["b.y copied"]]);
+    assert_eq!(query(&mut s, "FROM b.y").await, [["b.y"]]);
+    // Writes, views and DROP find the table the same way.
+    query(
+        &mut s,
+        "DROP TABLE y; INSERT INTO y VALUES ('added'); UPDATE y SET v = upper(v); \
+         DELETE FROM y WHERE v = 'B.Y'; CREATE VIEW shown AS SELECT v FROM y",
+    )
+    .await;
+    assert_eq!(query(&mut s, "FROM a.shown").await, [["ADDED"]]);
+    assert_eq!(
+        query(&mut s, "WITH z AS (SELECT 'cte' AS v) SELECT v FROM z").await,
+        [["cte"]]
+    );
+    query(&mut s, "DROP TABLE y").await;
+    assert_eq!(
+        error(&mut s, "SELECT * FROM y").await.lines().count(),
+        1,
+        "a name no schema of the path has is one error line"
+    );
+    // USE sets a path of one schema; `main` is still looked in last.
+    query(&mut s, "USE b").await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT x.v, z.v, current_setting('search_path') FROM x, z"
+        )
+        .await,
+        [["b.x", "main.z", "b"]]
     );
 }
 

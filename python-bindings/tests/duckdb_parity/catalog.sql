@@ -40,3 +40,9 @@ CREATE VIEW v AS SELECT 1 AS a; COMMENT ON TABLE v IS 'vv'; SELECT view_name, co
 CREATE TABLE t (x INT); COMMENT ON TABLE t IS 'hello'; COMMENT ON TABLE t IS NULL; SELECT comment FROM duckdb_tables()
 CREATE TABLE t (x INT); COMMENT ON TABLE t IS 'hello'; CREATE OR REPLACE TABLE t (y INT); SELECT comment FROM duckdb_tables()
 CREATE TABLE t (x INT); COMMENT ON TABLE t IS 'it''s'; SELECT comment FROM duckdb_tables()
+CREATE SCHEMA a; CREATE SCHEMA b; CREATE TABLE a.x AS SELECT 'ax' AS v; CREATE TABLE b.x AS SELECT 'bx' AS v; CREATE TABLE b.y AS SELECT 'by' AS v; CREATE TABLE main.z AS SELECT 'mz' AS v; SET search_path = 'a,b'; SELECT x.v AS xv, y.v AS yv, z.v AS zv, current_schema(), current_setting('search_path'), current_setting('schema') FROM x, y, z
+CREATE SCHEMA a; CREATE SCHEMA b; CREATE TABLE b.y AS SELECT 'by' AS v; SET search_path = 'a,b'; CREATE TABLE y AS SELECT v || '!' AS v FROM y; SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN ('a', 'b') ORDER BY ALL
+CREATE SCHEMA a; CREATE SCHEMA b; CREATE TABLE b.y AS SELECT 'by' AS v; SET search_path = 'a,b'; INSERT INTO y VALUES ('new'); UPDATE y SET v = upper(v) WHERE v = 'new'; DELETE FROM y WHERE v = 'by'; SELECT * FROM b.y
+CREATE SCHEMA a; CREATE TABLE main.z AS SELECT 'mz' AS v; USE a; SELECT * FROM z
+CREATE SCHEMA a; CREATE SCHEMA b; CREATE TABLE b.y AS SELECT 1 AS i; SET search_path = 'a,b'; DROP TABLE y; SELECT count(*) FROM information_schema.tables WHERE table_schema = 'b'
+CREATE SCHEMA a; SET search_path = 'a,nope'
