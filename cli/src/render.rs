@@ -78,12 +78,19 @@ pub fn render(
         OutputMode::Box => render_box(out, schema, batches, options),
         OutputMode::Markdown => render_markdown(out, schema, batches),
         OutputMode::Csv => {
-            if batches.is_empty() {
-                writeln!(out, "{}", header_names(schema).join(","))?;
-            }
             let mut writer = datafusion::arrow::csv::WriterBuilder::new()
                 .with_header(true)
                 .build(&mut *out);
+            if batches.is_empty() {
+                // The header alone, quoted as the writer quotes it (`"a,b"`); as text columns,
+                // which the writer takes whatever the result's types.
+                let names = header_names(schema)
+                    .into_iter()
+                    .map(|name| Field::new(name, DataType::Utf8, true));
+                writer.write(&RecordBatch::new_empty(Arc::new(Schema::new(
+                    names.collect::<Vec<_>>(),
+                ))))?;
+            }
             for batch in batches {
                 writer.write(batch)?;
             }
@@ -397,6 +404,29 @@ mod tests {
         let mut out = Vec::new();
         render(&mut out, &batch.schema(), &[batch], &options).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn an_empty_result_is_its_header_quoted_as_rows_would_be() {
+        use datafusion::arrow::array::ListArray;
+        use datafusion::arrow::datatypes::Int32Type;
+        let lists = ListArray::from_iter_primitive::<Int32Type, _, _>(Vec::<Option<Vec<_>>>::new());
+        let batch = RecordBatch::try_from_iter([
+            (
+                "a,b",
+                Arc::new(StringArray::from(Vec::<&str>::new())) as ArrayRef,
+            ),
+            ("l", Arc::new(lists) as ArrayRef),
+        ])
+        .unwrap();
+        let options = RenderOptions {
+            mode: OutputMode::Csv,
+            max_rows: 40,
+            width: None,
+        };
+        let mut out = Vec::new();
+        render(&mut out, &batch.schema(), &[], &options).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "\"a,b\",l\n");
     }
 
     #[test]

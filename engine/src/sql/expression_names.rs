@@ -8,7 +8,7 @@
 //! part of an expression, inside out.
 
 use sqlparser::ast::{
-    AccessExpr, BinaryOperator, CastKind, Expr, Function, FunctionArg, FunctionArgExpr,
+    AccessExpr, BinaryOperator, CaseWhen, CastKind, Expr, Function, FunctionArg, FunctionArgExpr,
     FunctionArgOperator, FunctionArgumentClause, FunctionArguments, Ident, ObjectName,
     ObjectNamePart, UnaryOperator, Value,
 };
@@ -19,6 +19,12 @@ use super::rewrite::call;
 /// Rewrites `expr`, whose parts are rewritten already, into DuckDB's spelling of it; columns
 /// are left as written unless `quote_columns`.
 pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
+    if let Expr::Nested(operation) = expr
+        && let Some(call) = regex_match_call(operation)
+    {
+        *expr = call;
+        return;
+    }
     let case_blind = matches!(expr, Expr::ILike { .. });
     let spelled = match expr {
         Expr::Array(list) => call("list_value", list.elem.drain(..)),
@@ -74,12 +80,55 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
             expr: text,
             substring_from,
             substring_for,
+            shorthand,
             ..
         } => {
             let bounds = [substring_from, substring_for].into_iter().flatten();
             let args = std::iter::once(*text.clone()).chain(bounds.map(|b| *b.clone()));
-            quoted_call("substring", args)
+            match shorthand {
+                true => call("substr", args),
+                false => quoted_call("substring", args),
+            }
         }
+        Expr::AtTimeZone {
+            timestamp,
+            time_zone,
+        } => call("timezone", [*time_zone.clone(), *timestamp.clone()]),
+        // `s LIKE p ESCAPE '!'` is `like_escape(s, p, '!')`, `s SIMILAR TO p` is
+        // `regexp_full_match(s, p)`; negated, `(NOT ...)`.
+        Expr::Like {
+            negated,
+            any: false,
+            expr: text,
+            pattern,
+            escape_char: Some(escape),
+        }
+        | Expr::ILike {
+            negated,
+            any: false,
+            expr: text,
+            pattern,
+            escape_char: Some(escape),
+        } => {
+            let function = match case_blind {
+                true => "ilike_escape",
+                false => "like_escape",
+            };
+            let escape = Expr::Value(escape.clone());
+            negated_if(
+                *negated,
+                call(function, [*text.clone(), *pattern.clone(), escape]),
+            )
+        }
+        Expr::SimilarTo {
+            negated,
+            expr: text,
+            pattern,
+            escape_char: None,
+        } => negated_if(
+            *negated,
+            call("regexp_full_match", [*text.clone(), *pattern.clone()]),
+        ),
         // A column is written bare where it can be, quoted where it is a keyword or more than
         // a plain word (`abs("value")`, `abs(Ab)` for `abs("Ab")`).
         Expr::Identifier(ident) if quote_columns => {
@@ -91,6 +140,24 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
                 .iter_mut()
                 .for_each(|part| *part = written_ident(&part.value));
             return;
+        }
+        // `s GLOB p`, which the parser reads as a call, is DuckDB's operator `(s ~~~ p)`.
+        Expr::Function(function) if is_glob_match(function) => {
+            let FunctionArguments::List(list) = &function.args else {
+                return;
+            };
+            let [
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(text)),
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(pattern)),
+            ] = list.args.as_slice()
+            else {
+                return;
+            };
+            Expr::Nested(Box::new(Expr::BinaryOp {
+                left: Box::new(text.clone()),
+                op: BinaryOperator::Custom("~~~".into()),
+                right: Box::new(pattern.clone()),
+            }))
         }
         Expr::Function(function) => {
             percentile_as_quantile(function);
@@ -107,6 +174,45 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
                 }
             }
             return;
+        }
+        // `CASE x WHEN 1 THEN 'a' END` is `CASE  WHEN ((x = 1)) THEN ('a') ELSE NULL END`: the
+        // operand compared in each condition, each condition and result in parentheses, the
+        // ELSE written. DuckDB writes two spaces after CASE, which an empty operand gives.
+        Expr::Case {
+            case_token,
+            end_token,
+            operand,
+            conditions,
+            else_result,
+        } => {
+            let conditions = conditions
+                .iter()
+                .map(|when| {
+                    let condition = match operand {
+                        Some(operand) => Expr::Nested(Box::new(Expr::BinaryOp {
+                            left: operand.clone(),
+                            op: BinaryOperator::Eq,
+                            right: Box::new(when.condition.clone()),
+                        })),
+                        None => when.condition.clone(),
+                    };
+                    CaseWhen {
+                        condition: Expr::Nested(Box::new(condition)),
+                        result: Expr::Nested(Box::new(when.result.clone())),
+                    }
+                })
+                .collect();
+            Expr::Case {
+                case_token: case_token.clone(),
+                end_token: end_token.clone(),
+                operand: Some(Box::new(Expr::Identifier(Ident::new("")))),
+                conditions,
+                else_result: Some(
+                    else_result
+                        .clone()
+                        .unwrap_or_else(|| Box::new(Expr::value(Value::Null))),
+                ),
+            }
         }
         Expr::IsDistinctFrom(..) | Expr::IsNotDistinctFrom(..) => {
             Expr::Nested(Box::new(expr.clone()))
@@ -159,6 +265,42 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
         _ => return,
     };
     *expr = spelled;
+}
+
+/// `(s ~ p)` as DuckDB writes it: `regexp_matches(s, p)`, with `'i'` for `~*`, and in `(NOT
+/// ...)` for `!~` and `!~*`; `None` for any other operation.
+fn regex_match_call(operation: &Expr) -> Option<Expr> {
+    let Expr::BinaryOp { left, op, right } = operation else {
+        return None;
+    };
+    let (negated, case_blind) = match op {
+        BinaryOperator::PGRegexMatch => (false, false),
+        BinaryOperator::PGRegexIMatch => (false, true),
+        BinaryOperator::PGRegexNotMatch => (true, false),
+        BinaryOperator::PGRegexNotIMatch => (true, true),
+        _ => return None,
+    };
+    let mut args = vec![(**left).clone(), (**right).clone()];
+    if case_blind {
+        args.push(Expr::value(Value::SingleQuotedString("i".into())));
+    }
+    Some(negated_if(negated, call("regexp_matches", args)))
+}
+
+/// `(NOT expr)` where `negated`, else `expr`.
+fn negated_if(negated: bool, expr: Expr) -> Expr {
+    match negated {
+        true => Expr::Nested(Box::new(Expr::UnaryOp {
+            op: UnaryOperator::Not,
+            expr: Box::new(expr),
+        })),
+        false => expr,
+    }
+}
+
+/// Whether `function` is the call the parser makes of `s GLOB p`.
+fn is_glob_match(function: &Function) -> bool {
+    function.name.to_string() == super::glob_match::GLOB_MATCH
 }
 
 /// `percentile_disc(q) WITHIN GROUP (ORDER BY x)` as DuckDB writes it, the quantile it binds
@@ -221,6 +363,28 @@ mod tests {
             ("position('b' IN 'abc')", "\"position\"('abc', 'b')"),
             ("trim(' a ')", "\"trim\"(' a ')"),
             ("substring('abc', 1, 2)", "\"substring\"('abc', 1, 2)"),
+            ("s ~ '^a'", "regexp_matches(s, '^a')"),
+            ("s !~* 'A'", "(NOT regexp_matches(s, 'A', 'i'))"),
+            ("s LIKE 'a!_' ESCAPE '!'", "like_escape(s, 'a!_', '!')"),
+            (
+                "s NOT ILIKE 'a' ESCAPE '!'",
+                "(NOT ilike_escape(s, 'a', '!'))",
+            ),
+            (
+                "s NOT SIMILAR TO 'b.*'",
+                "(NOT regexp_full_match(s, 'b.*'))",
+            ),
+            ("substr(s, 2)", "substr(s, 2)"),
+            ("s NOT GLOB 'b*'", "(NOT (s ~~~ 'b*'))"),
+            ("t AT TIME ZONE 'UTC'", "timezone('UTC', t)"),
+            (
+                "CASE WHEN i < 2 THEN 'low' WHEN b THEN -i END",
+                "CASE  WHEN ((i < 2)) THEN ('low') WHEN (b) THEN ((-(i))) ELSE NULL END",
+            ),
+            (
+                "CASE i WHEN 1 THEN i + 1 ELSE 0 END",
+                "CASE  WHEN ((i = 1)) THEN ((i + 1)) ELSE 0 END",
+            ),
             (
                 "percentile_disc(0.5) WITHIN GROUP (ORDER BY i + 1 DESC NULLS FIRST)",
                 "quantile_disc(0.5 ORDER BY (i + 1) DESC NULLS FIRST)",
