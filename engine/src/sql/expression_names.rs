@@ -8,9 +8,9 @@
 //! part of an expression, inside out.
 
 use sqlparser::ast::{
-    AccessExpr, BinaryOperator, CaseWhen, CastKind, Expr, Function, FunctionArg, FunctionArgExpr,
-    FunctionArgOperator, FunctionArgumentClause, FunctionArguments, Ident, ObjectName,
-    ObjectNamePart, UnaryOperator, Value,
+    AccessExpr, ArrayElemTypeDef, BinaryOperator, CaseWhen, CastKind, DataType, ExactNumberInfo,
+    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgOperator, FunctionArgumentClause,
+    FunctionArguments, Ident, ObjectName, ObjectNamePart, UnaryOperator, Value,
 };
 
 use super::duckdb_keywords::{is_keyword, written_name};
@@ -214,6 +214,10 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
                 ),
             }
         }
+        Expr::Cast { data_type, .. } => {
+            canonical_type(data_type);
+            return;
+        }
         Expr::IsDistinctFrom(..) | Expr::IsNotDistinctFrom(..) => {
             Expr::Nested(Box::new(expr.clone()))
         }
@@ -265,6 +269,31 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
         _ => return,
     };
     *expr = spelled;
+}
+
+/// A cast's type as DuckDB names it: the SQL keywords its parser reads as types by their
+/// canonical names (`INT` is `INTEGER`, `REAL` is `FLOAT`, `NUMERIC(10,2)` is `DECIMAL(10, 2)`,
+/// `CHAR(3)` is `VARCHAR(3)`), in lists too (`INT[]`); other names as the parser wrote them.
+fn canonical_type(data_type: &mut DataType) {
+    let decimal = |modifiers: Vec<String>| {
+        DataType::Custom(ObjectName::from(vec![Ident::new("DECIMAL")]), modifiers)
+    };
+    *data_type = match data_type {
+        DataType::Int(None) | DataType::Integer(None) => DataType::Integer(None),
+        DataType::Real => DataType::Float(ExactNumberInfo::None),
+        DataType::Decimal(info) | DataType::Numeric(info) | DataType::Dec(info) => match info {
+            ExactNumberInfo::None => decimal(vec![]),
+            ExactNumberInfo::Precision(p) => decimal(vec![p.to_string()]),
+            ExactNumberInfo::PrecisionAndScale(p, s) => decimal(vec![p.to_string(), s.to_string()]),
+        },
+        DataType::Char(length) => DataType::Varchar(*length),
+        DataType::DoublePrecision => DataType::Double(ExactNumberInfo::None),
+        DataType::Array(ArrayElemTypeDef::SquareBracket(element, _)) => {
+            canonical_type(element);
+            return;
+        }
+        _ => return,
+    };
 }
 
 /// `(s ~ p)` as DuckDB writes it: `regexp_matches(s, p)`, with `'i'` for `~*`, and in `(NOT
@@ -375,6 +404,13 @@ mod tests {
                 "(NOT regexp_full_match(s, 'b.*'))",
             ),
             ("substr(s, 2)", "substr(s, 2)"),
+            (
+                "i::INT + i::real",
+                "(CAST(i AS INTEGER) + CAST(i AS FLOAT))",
+            ),
+            ("CAST(i AS NUMERIC(10,2))", "CAST(i AS DECIMAL(10, 2))"),
+            ("TRY_CAST(i AS int[])", "TRY_CAST(i AS INTEGER[])"),
+            ("i::CHAR(3)", "CAST(i AS VARCHAR(3))"),
             ("s NOT GLOB 'b*'", "(NOT (s ~~~ 'b*'))"),
             ("t AT TIME ZONE 'UTC'", "timezone('UTC', t)"),
             (

@@ -119,3 +119,4 @@ create table people(id int, name varchar); insert into people values (1, 'O''Bri
 create table people(id int, name varchar); insert into people values (1, 'O''Brien'); select a.name from people a asof join people b on a.id >= b.id where a.name = 'O''Brien'
 create table people(id int, name varchar); insert into people values (1, 'O''Brien'); select name from people where name = 'O''Brien' limit 100%
 select cast('[1, x]' as int[]) as l
+SELECT x::INT, x::REAL, x::NUMERIC(10,2), x::DECIMAL(5), TRY_CAST(x AS INT), x::CHAR(3), x::DOUBLE PRECISION, [x]::INT[] FROM range(2) t(x) ORDER BY 1
