@@ -103,6 +103,7 @@ mod path_parts;
 mod pivot;
 mod positional_join;
 mod qualify_windows;
+mod quantified_comparisons;
 mod repeat;
 mod returning;
 mod rewrite;
@@ -723,6 +724,7 @@ impl SqlSession {
             pivot::standard_forms(&mut statement, &state).await?;
             expand::expand_select_lists(&mut statement, &state).await?;
             rewrite::name_columns(&mut statement);
+            quantified_comparisons::as_exists(&mut statement)?;
             // After the columns are named, so that they keep the call's name.
             settings::current_settings(&mut statement, &state)?;
             // Boxed: it plans the unnested values, and that future would swell `plan`'s.

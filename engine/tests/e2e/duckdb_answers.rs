@@ -1703,3 +1703,43 @@ async fn is_distinct_from_binds_tighter_than_and_and_or() {
         [["true", "true", "false", "true", "true"]]
     );
 }
+
+/// `x op ANY (SELECT ...)` and `x op ALL (SELECT ...)` in a select list, which DataFusion
+/// planned and then refused to run there, with SQL's NULLs: ANY over no rows is false, ALL
+/// true; a NULL among the values, or a NULL `x`, makes a comparison no value satisfies NULL.
+#[tokio::test]
+async fn quantified_comparisons_answer_in_a_select_list() {
+    let mut s = session();
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT x, x > ANY (SELECT 1 UNION ALL SELECT 2), x >= ALL (SELECT 1 UNION ALL \
+             SELECT 2), x <> ALL (SELECT NULL::INT UNION ALL SELECT 1), \
+             x < SOME (SELECT * FROM (VALUES (NULL), (2)) v(y)), x = ANY (SELECT 1 WHERE false), \
+             x = ALL (SELECT 1 WHERE false) \
+             FROM (VALUES (0), (1), (2), (NULL)) t(x) ORDER BY x NULLS LAST"
+        )
+        .await,
+        [
+            ["0", "false", "false", "NULL", "true", "false", "true"],
+            ["1", "false", "false", "false", "true", "false", "true"],
+            ["2", "true", "true", "NULL", "NULL", "false", "true"],
+            ["NULL", "NULL", "NULL", "NULL", "NULL", "false", "true"]
+        ]
+    );
+    // Correlated with the outer row.
+    query(
+        &mut s,
+        "CREATE TABLE t AS SELECT * FROM range(4) t(id); \
+         CREATE TABLE o AS SELECT 1 AS id UNION ALL SELECT 3",
+    )
+    .await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT id, id > ANY (SELECT o.id FROM o WHERE o.id < t.id + 2) FROM t ORDER BY id"
+        )
+        .await,
+        [["0", "false"], ["1", "false"], ["2", "true"], ["3", "true"]]
+    );
+}
