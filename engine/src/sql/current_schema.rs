@@ -128,19 +128,20 @@ pub(super) fn qualify_from_search_path(statement: &mut Statement, ctx: &SessionC
         let state = ctx.state_ref();
         let state = state.read();
         let config = state.config();
-        let default = config.options().catalog.default_schema.clone();
-        let mut fallbacks = config
-            .get_extension::<LaterSchemas>()
-            .map_or_else(Vec::new, |later| later.0.clone());
-        if !fallbacks.contains(&DEFAULT_SCHEMA.to_string()) {
+        let default = &config.options().catalog.default_schema;
+        let later = config.get_extension::<LaterSchemas>().unwrap_or_default();
+        if later.0.is_empty() && default == DEFAULT_SCHEMA {
+            // The path is `main` alone, which DataFusion resolves in: the usual case.
+            return;
+        }
+        let default = default.clone();
+        let mut fallbacks = later.0.clone();
+        if !fallbacks.iter().any(|schema| schema == DEFAULT_SCHEMA) {
             fallbacks.push(DEFAULT_SCHEMA.to_string());
         }
         fallbacks.retain(|schema| *schema != default);
         (default, fallbacks)
     };
-    if fallbacks.is_empty() {
-        return;
-    }
     let Some(catalog) = ctx.catalog(DEFAULT_CATALOG) else {
         return;
     };

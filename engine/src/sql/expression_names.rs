@@ -14,7 +14,7 @@ use sqlparser::ast::{
 };
 
 use super::duckdb_keywords::{is_keyword, written_name};
-use super::rewrite::call;
+use super::rewrite::{call, negated_if};
 
 /// Rewrites `expr`, whose parts are rewritten already, into DuckDB's spelling of it; columns
 /// are left as written unless `quote_columns`.
@@ -314,17 +314,6 @@ fn regex_match_call(operation: &Expr) -> Option<Expr> {
         args.push(Expr::value(Value::SingleQuotedString("i".into())));
     }
     Some(negated_if(negated, call("regexp_matches", args)))
-}
-
-/// `(NOT expr)` where `negated`, else `expr`.
-fn negated_if(negated: bool, expr: Expr) -> Expr {
-    match negated {
-        true => Expr::Nested(Box::new(Expr::UnaryOp {
-            op: UnaryOperator::Not,
-            expr: Box::new(expr),
-        })),
-        false => expr,
-    }
 }
 
 /// Whether `function` is the call the parser makes of `s GLOB p`.

@@ -677,10 +677,10 @@ impl SqlSession {
         self.plan_without_relisting(statement).await
     }
 
-    /// [`Self::plan`] with the views as they are, for planning a view itself.
+    /// [`Self::plan`] with the views as they are, for planning a view itself; its names are
+    /// qualified from the search path already.
     async fn plan_without_relisting(&self, mut statement: Statement) -> Result<LogicalPlan> {
         let ctx = &self.ctx;
-        current_schema::qualify_from_search_path(&mut statement, ctx);
         limit_percent::resolve(&mut statement, self).await?;
         self.macros.expand(&mut statement)?;
         row_in_subquery::as_exists(&mut statement)?;

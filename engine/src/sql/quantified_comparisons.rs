@@ -14,10 +14,10 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    BinaryOperator, Expr, Query, Select, Statement, UnaryOperator, VisitMut, VisitorMut,
-    visit_expressions_mut,
+    BinaryOperator, Expr, Query, Select, Statement, VisitorMut, visit_expressions_mut,
 };
 
+use super::rewrite::{negated_if, run_visitor};
 use crate::error::{Result, TarnError};
 
 /// The alias of a compared subquery's rows, and of its one column.
@@ -26,10 +26,7 @@ const VALUE: &str = "tarn_compared_value";
 
 /// Rewrites each quantified comparison with a subquery in a select list of `statement`.
 pub(super) fn as_exists(statement: &mut Statement) -> Result<()> {
-    match statement.visit(&mut InSelectLists) {
-        ControlFlow::Continue(()) => Ok(()),
-        ControlFlow::Break(err) => Err(err),
-    }
+    run_visitor(statement, &mut InSelectLists)
 }
 
 struct InSelectLists;
@@ -54,12 +51,9 @@ impl VisitorMut for InSelectLists {
                     compare_op,
                     right,
                 } => match (right.as_ref(), negated(compare_op)) {
-                    (Expr::Subquery(query), Some(op)) => Some(any(left, &op, query).map(|any| {
-                        Expr::Nested(Box::new(Expr::UnaryOp {
-                            op: UnaryOperator::Not,
-                            expr: Box::new(any),
-                        }))
-                    })),
+                    (Expr::Subquery(query), Some(op)) => {
+                        Some(any(left, &op, query).map(|any| negated_if(true, any)))
+                    }
                     _ => None,
                 },
                 _ => None,

@@ -662,6 +662,17 @@ pub(super) fn names_read(node: &impl sqlparser::ast::Visit) -> NamesRead {
     read
 }
 
+/// `(NOT expr)` where `negated`, else `expr`.
+pub(super) fn negated_if(negated: bool, expr: Expr) -> Expr {
+    match negated {
+        true => Expr::Nested(Box::new(Expr::UnaryOp {
+            op: UnaryOperator::Not,
+            expr: Box::new(expr),
+        })),
+        false => expr,
+    }
+}
+
 /// The conjuncts joined by AND, or `None` for none.
 pub(super) fn conjunction(conjuncts: Vec<Expr>) -> Option<Expr> {
     conjuncts.into_iter().reduce(|all, next| Expr::BinaryOp {

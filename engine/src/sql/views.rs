@@ -179,10 +179,9 @@ async fn plan_again(
 
 /// The plan of a CREATE VIEW statement's query.
 async fn planned_view(session: &SqlSession, definition: &str) -> Result<LogicalPlan> {
-    match session
-        .plan_without_relisting(parse_one(definition)?)
-        .await?
-    {
+    let mut statement = parse_one(definition)?;
+    super::current_schema::qualify_from_search_path(&mut statement, session.context());
+    match session.plan_without_relisting(statement).await? {
         LogicalPlan::Ddl(DdlStatement::CreateView(create)) => Ok(create.input.as_ref().clone()),
         _ => Err(TarnError::Invalid(format!(
             "a view's definition is not a CREATE VIEW: {definition}"
