@@ -221,6 +221,14 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
         Expr::IsDistinctFrom(..) | Expr::IsNotDistinctFrom(..) => {
             Expr::Nested(Box::new(expr.clone()))
         }
+        // `x IS NOT TRUE` is `(CAST(x AS BOOLEAN) IS DISTINCT FROM true)`, `x IS UNKNOWN` is
+        // `(x IS NULL)`.
+        Expr::IsTrue(tested) => truth_test(tested, true, false),
+        Expr::IsNotTrue(tested) => truth_test(tested, true, true),
+        Expr::IsFalse(tested) => truth_test(tested, false, false),
+        Expr::IsNotFalse(tested) => truth_test(tested, false, true),
+        Expr::IsUnknown(tested) => Expr::Nested(Box::new(Expr::IsNull(tested.clone()))),
+        Expr::IsNotUnknown(tested) => Expr::Nested(Box::new(Expr::IsNotNull(tested.clone()))),
         // `x LIKE p` is `(x ~~ p)`, `x NOT ILIKE p` is `(x !~~* p)`.
         Expr::Like {
             negated,
@@ -269,6 +277,23 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
         _ => return,
     };
     *expr = spelled;
+}
+
+/// `x IS [NOT] TRUE | FALSE` as DuckDB binds it: `(CAST(x AS BOOLEAN) IS [NOT] DISTINCT FROM
+/// true | false)`, `negated` for `IS NOT`.
+fn truth_test(tested: &Expr, truth: bool, negated: bool) -> Expr {
+    let tested = Box::new(Expr::Cast {
+        kind: CastKind::Cast,
+        expr: Box::new(tested.clone()),
+        data_type: DataType::Boolean,
+        array: false,
+        format: None,
+    });
+    let truth = Box::new(Expr::value(Value::Boolean(truth)));
+    Expr::Nested(Box::new(match negated {
+        true => Expr::IsDistinctFrom(tested, truth),
+        false => Expr::IsNotDistinctFrom(tested, truth),
+    }))
 }
 
 /// A cast's type as DuckDB names it: the SQL keywords its parser reads as types by their
@@ -439,6 +464,15 @@ mod tests {
             ("'abc' LIKE 'a_c'", "('abc' ~~ 'a_c')"),
             ("s NOT ILIKE 'a%'", "(s !~~* 'a%')"),
             ("extract(year FROM d)", "date_part('YEAR', d)"),
+            (
+                "i IS TRUE",
+                "(CAST(i AS BOOLEAN) IS NOT DISTINCT FROM true)",
+            ),
+            (
+                "(i = 1) IS NOT FALSE",
+                "(CAST((i = 1) AS BOOLEAN) IS DISTINCT FROM false)",
+            ),
+            ("i IS NOT UNKNOWN", "(i IS NOT NULL)"),
         ] {
             let expr = parse_expr(written).unwrap();
             assert_eq!(fully_parenthesized(&expr), name, "{written}");

@@ -61,6 +61,7 @@ mod function_names;
 mod functions;
 mod generated_columns;
 mod glob_match;
+mod implicit_operands;
 mod indexes;
 mod insert_by_name;
 mod insert_casts;
@@ -801,8 +802,10 @@ pub(crate) fn tarn_state(session_config: SessionConfig, runtime: Arc<RuntimeEnv>
         .with_query_planner(Arc::new(asof_join::TarnQueryPlanner))
         .with_type_planner(Arc::new(types::DuckDbTypes));
     // Before DataFusion's, which would plan `text[i]` as a list's element, compare a map's
-    // keys with a constant of another type, and read a NULL list in `||` as an empty one.
+    // keys with a constant of another type, read a NULL list in `||` as an empty one, and
+    // refuse a number beside `||` or `AND`.
     if let Some(planners) = state.expr_planners() {
+        planners.insert(0, Arc::new(implicit_operands::ImplicitOperands));
         planners.insert(0, Arc::new(slice::TextSubscripts::default()));
         planners.insert(0, Arc::new(map_extract::MapSubscripts));
         planners.insert(0, Arc::new(struct_subscripts::StructSubscripts));

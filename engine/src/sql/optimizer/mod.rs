@@ -106,6 +106,7 @@ mod subquery_values;
 mod table_stats;
 mod text_casts;
 mod truncated_decimals;
+mod truth_tests;
 mod view_equality;
 mod watched_join;
 
@@ -158,6 +159,7 @@ pub use subquery_values::SubqueryValues;
 pub use table_stats::{TableStats, memory_rows};
 pub use text_casts::TextCasts;
 pub use truncated_decimals::TruncatedDecimals;
+pub use truth_tests::TruthTests;
 pub use view_equality::{StringViewEquality, ViewEquals};
 
 /// The alias of the key set [`AggregateKeyReduction`] joins into an aggregate's input: how a
@@ -166,8 +168,8 @@ pub use view_equality::{StringViewEquality, ViewEquals};
 const KEYS_ALIAS: &str = "__tarn_join_keys";
 
 /// DataFusion's analyzer rules with Tarn's: [`DateTimestamps`], [`DateIntervals`],
-/// [`FunctionTypes`] and [`FloatOverDecimal`] just before type coercion, whose choice of type
-/// they correct, [`IntegerCasts`], [`TruncatedDecimals`], [`SubqueryValues`],
+/// [`FunctionTypes`], [`FloatOverDecimal`] and [`TruthTests`] just before type coercion, whose
+/// choice of type they correct, [`IntegerCasts`], [`TruncatedDecimals`], [`SubqueryValues`],
 /// [`InequalitySubqueries`] (after the previous, whose `count(*)` subqueries it may take),
 /// [`TextCasts`], [`JsonCasts`], [`ImpossibleTryCasts`], [`CheckedConstants`], [`Collations`],
 /// [`FloatExtremes`],
@@ -178,6 +180,7 @@ pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
         .iter()
         .position(|rule| rule.name() == "type_coercion")
         .unwrap_or(rules.len());
+    rules.insert(coercion, Arc::new(TruthTests));
     rules.insert(coercion, Arc::new(FloatOverDecimal));
     rules.insert(coercion, Arc::new(DateIntervals));
     rules.insert(coercion, Arc::new(DateTimestamps));
