@@ -3,8 +3,8 @@
 //! sqlparser reads `^` as bitwise XOR below `+` and `-` (so `2 * 3 ^ 2` is `(2 * 3) XOR 2`,
 //! 4), and `**` not at all. In DuckDB both are exponentiation, binding tighter than `*` and
 //! looser than a sign, left to right: `2 * 3 ^ 2` is 18, `-2 ^ 2` is 4, `2 ^ 3 ^ 2` is 64.
-//! [`TarnDialect`] parses them so, as `BinaryOperator::PGExp` (planned as `power` on DOUBLEs
-//! by `rewrite::duckdb_operators`), and `^@` (starts with) as `BinaryOperator::PGStartsWith`.
+//! [`TarnDialect`] parses them so, as `BinaryOperator::PGExp` and [`DOUBLE_STAR_POWER`]
+//! (planned as `power` on DOUBLEs by `rewrite::duckdb_operators`), and `^@` (starts with) as `BinaryOperator::PGStartsWith`.
 //! JSON's `->` and `->>` bind tighter than comparisons ([`ARROW_PRECEDENCE`]). `a [NOT] GLOB b`,
 //! which sqlparser does not know, is parsed at `LIKE`'s precedence as a call of
 //! [`GLOB_MATCH`], `[x * 2 FOR x IN list IF x > 0]`, DuckDB's list comprehension, as
@@ -57,13 +57,17 @@ fn power_operator(parser: &Parser) -> Option<(BinaryOperator, usize)> {
     match first.token {
         Token::Caret => Some((BinaryOperator::PGExp, 1)),
         Token::CaretAt => Some((BinaryOperator::PGStartsWith, 1)),
-        // `**` is two `*` tokens; only written together is it an operator.
+        // `**` is two `*` tokens; only written together is it an operator, kept apart from
+        // `^` for the name of its column.
         Token::Mul if second.token == Token::Mul && first.span.end == second.span.start => {
-            Some((BinaryOperator::PGExp, 2))
+            Some((BinaryOperator::Custom(DOUBLE_STAR_POWER.into()), 2))
         }
         _ => None,
     }
 }
+
+/// DuckDB's `**`, the power as `^` is.
+pub(crate) const DOUBLE_STAR_POWER: &str = "**";
 
 /// The vector distance operator at the parser's position, and how many tokens it spans: `<=>`
 /// (cosine distance) as `BinaryOperator::Spaceship`, `<->` (Euclidean distance, a `<` and a
@@ -475,7 +479,8 @@ mod tests {
         same("1 + 2 ^ 2", "1 + (2 ^ 2)");
         same("-2 ^ 2", "(-2) ^ 2");
         same("2 ^ 3 ^ 2", "(2 ^ 3) ^ 2");
-        same("2 ** 3 ** 2", "(2 ^ 3) ^ 2");
+        same("2 ** 3 ** 2", "(2 ** 3) ** 2");
+        same("2 * 3 ** 2", "2 * (3 ** 2)");
         same("2 ^ -x", "2 ^ (-x)");
         same("-x::INT ^ 2", "(-(x::INT)) ^ 2");
         assert!(parsed("2 ^ 3").contains("PGExp"));

@@ -356,6 +356,9 @@ impl VisitorMut for OperatorRewriter {
                 BinaryOperator::DuckIntegerDivide => super::functions::INTEGER_DIVIDE,
                 // DuckDB's `^` and `**` (see `dialect`): a power of DOUBLEs.
                 BinaryOperator::PGExp => "power",
+                BinaryOperator::Custom(custom) if custom == super::dialect::DOUBLE_STAR_POWER => {
+                    "power"
+                }
                 BinaryOperator::PGStartsWith => "starts_with",
                 BinaryOperator::Arrow => super::json::EXTRACT,
                 BinaryOperator::LongArrow => super::json::EXTRACT_STRING,
@@ -367,7 +370,7 @@ impl VisitorMut for OperatorRewriter {
                 _ => return ControlFlow::Continue(()),
             };
             let mut operands = [left.as_ref().clone(), right.as_ref().clone()];
-            if *op == BinaryOperator::PGExp {
+            if function == "power" {
                 operands = operands.map(as_double);
             }
             *expr = call(function, operands);

@@ -38,6 +38,11 @@ async fn caret_and_double_star_are_powers() {
         query(&mut s, "SELECT s ^@ 'ab' FROM t ORDER BY s").await,
         [["true"], ["false"]]
     );
+    // Named as written: `**` is not `^` to DuckDB's names.
+    assert_eq!(
+        columns(&s.query("SELECT 2 ** 10, 2 ^ 10").await.unwrap()),
+        ["(2 ** 10)", "(2 ^ 10)"]
+    );
     let err = error(&mut s, "SELECT 2 * * 3").await;
     assert!(err.starts_with("Parser Error"), "{err}");
 }
@@ -1741,5 +1746,62 @@ async fn quantified_comparisons_answer_in_a_select_list() {
         )
         .await,
         [["0", "false"], ["1", "false"], ["2", "true"], ["3", "true"]]
+    );
+}
+
+/// A number tested for truth is true unless zero, and any value beside `||` is its text, as
+/// DuckDB casts them; DataFusion found no common type for either.
+#[tokio::test]
+async fn numbers_have_truth_and_values_have_text_where_duckdb_casts_them() {
+    let (mut s, _dir) = table().await;
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT small, small IS TRUE, small - small IS NOT TRUE, d IS FALSE, \
+             CAST(NULL AS INT) IS NOT FALSE, small IS UNKNOWN, small AND i > 0, 0 OR m \
+             FROM t ORDER BY i"
+        )
+        .await,
+        [
+            [
+                "-128", "true", "true", "false", "true", "false", "false", "true"
+            ],
+            [
+                "100", "true", "true", "false", "true", "false", "true", "true"
+            ],
+        ]
+    );
+    assert_eq!(
+        columns(
+            &s.query("SELECT small IS TRUE, small IS NOT UNKNOWN FROM t")
+                .await
+                .unwrap()
+        ),
+        [
+            "(CAST(small AS BOOLEAN) IS NOT DISTINCT FROM true)",
+            "(small IS NOT NULL)"
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT 1 || 2, m || '/' || d, day || small, true || NULL, s || i FROM t ORDER BY i"
+        )
+        .await,
+        [
+            ["12", "-3.5/-2.5", "2023-12-31-128", "NULL", "xyz-3"],
+            [
+                "12",
+                "2.5/2.5",
+                "2024-05-06100",
+                "NULL",
+                "abc9223372036854775807"
+            ],
+        ]
+    );
+    // Lists are concatenated, not their text.
+    assert_eq!(
+        query(&mut s, "SELECT [small] || [1] FROM t ORDER BY i").await,
+        [["[-128, 1]"], ["[100, 1]"]]
     );
 }

@@ -153,3 +153,6 @@ CREATE TABLE t(a INTEGER, f DOUBLE, s VARCHAR, d DATE, b INTEGER); INSERT INTO t
 SELECT x, CASE WHEN x < 2 THEN 'low' WHEN x < 4 THEN 'mid' ELSE 'high' END, CASE x WHEN 1 THEN x + 1 END, CASE WHEN x IS NULL THEN 0 ELSE -x END FROM range(5) t(x) ORDER BY x
 SELECT s ~ '^a', s !~ '^a', s ~* '^A', s !~* 'A', s LIKE 'a!_c' ESCAPE '!', s NOT ILIKE 'A%' ESCAPE '!', s SIMILAR TO 'a.*', s NOT SIMILAR TO 'b', s GLOB 'a*', s NOT GLOB 'b*', substr(s, 2), substr(s, 1, 2), substring(s, 2) FROM (VALUES ('abc'), ('a_c'), ('xyz')) t(s) ORDER BY s
 SELECT t AT TIME ZONE 'UTC' FROM (VALUES (TIMESTAMP '2024-01-01 10:00:00')) v(t)
+SELECT x, x IS TRUE, x IS NOT TRUE, x IS FALSE, x IS NOT FALSE, x IS UNKNOWN, x::DOUBLE / 2 IS TRUE, (x > 0) IS NOT FALSE FROM (VALUES (0), (1), (2), (NULL)) t(x) ORDER BY x
+SELECT x, y, x AND y, x OR y, x AND true, 1 || 2, 1.5 || true || NULL, DATE '2024-01-01' || x, x || 'a' FROM (VALUES (0, 1), (2, 0), (NULL, 3)) t(x, y) ORDER BY x
+SELECT 2 ** 10, 2 ^ 10, 2 * 3 ** 2, -2 ** 2
