@@ -38,6 +38,7 @@ pub fn rewrite(statement: &mut Statement, known_table: &dyn Fn(&str) -> bool) ->
     let mut visitor = Rewriter {
         known_table,
         found: Rewritten::default(),
+        in_schema_view: false,
     };
     run_visitor(statement, &mut visitor)?;
     Ok(visitor.found)
@@ -57,6 +58,8 @@ pub(super) fn run_visitor<V: VisitorMut<Break = TarnError>>(
 struct Rewriter<'a> {
     known_table: &'a dyn Fn(&str) -> bool,
     found: Rewritten,
+    /// Whether the visit is inside the subquery an `information_schema` view was replaced by.
+    in_schema_view: bool,
 }
 
 impl VisitorMut for Rewriter<'_> {
@@ -126,8 +129,19 @@ impl VisitorMut for Rewriter<'_> {
     }
 
     fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<TarnError> {
+        // The view named inside the subquery of one stays as it is.
+        if self.in_schema_view {
+            return ControlFlow::Continue(());
+        }
         match super::schema_views::duckdb_columns_view(factor) {
-            Ok(()) => ControlFlow::Continue(()),
+            // The subquery reads DuckDB's catalog functions, which resolve as any query's do.
+            Ok(true) => {
+                self.in_schema_view = true;
+                let flow = factor.visit(self);
+                self.in_schema_view = false;
+                flow
+            }
+            Ok(false) => ControlFlow::Continue(()),
             Err(err) => ControlFlow::Break(err),
         }
     }

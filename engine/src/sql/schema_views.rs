@@ -5,10 +5,11 @@
 //! and it numbers a table's columns from 0, where SQL numbers them from 1.
 //!
 //! [`duckdb_columns_view`] reads the view through a subquery whose `data_type` is respelled by
-//! [`SqlTypeName`] and whose `ordinal_position` counts from 1. It reads
-//! `information_schema.tables` through a subquery too, without the rows of the catalog's own
-//! views (`information_schema.columns`, `df_settings`, ...) and of the schema Tarn plans file
-//! references in: DuckDB's lists the database's tables and views alone.
+//! [`SqlTypeName`], whose `ordinal_position` counts from 1, and which adds DuckDB's
+//! `COLUMN_COMMENT` (COMMENT ON COLUMN). It reads `information_schema.tables` through a
+//! subquery too, with DuckDB's thirteen columns (`TABLE_COMMENT` last), without the rows of the
+//! catalog's own views (`information_schema.columns`, `df_settings`, ...) and of the schema
+//! Tarn plans file references in: DuckDB's lists the database's tables and views alone.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -29,11 +30,30 @@ use crate::error::{Result as TarnResult, TarnError};
 /// The name of [`SqlTypeName`].
 const SQL_TYPE_NAME: &str = "tarn_sql_type_name";
 
+/// The columns of DuckDB's `information_schema.tables` after DataFusion's four: the SQL
+/// standard's, which DuckDB leaves NULL but for `is_insertable_into` (a table's rows can be
+/// inserted, a view's not) and `is_typed`, and DuckDB's own `TABLE_COMMENT` (COMMENT ON).
+const TABLE_COLUMNS_AFTER: &str = "\
+    CAST(NULL AS VARCHAR) AS self_referencing_column_name, \
+    CAST(NULL AS VARCHAR) AS reference_generation, \
+    CAST(NULL AS VARCHAR) AS user_defined_type_catalog, \
+    CAST(NULL AS VARCHAR) AS user_defined_type_schema, \
+    CAST(NULL AS VARCHAR) AS user_defined_type_name, \
+    CASE WHEN tables.table_type = 'BASE TABLE' THEN 'YES' ELSE 'NO' END AS is_insertable_into, \
+    'NO' AS is_typed, \
+    CAST(NULL AS VARCHAR) AS commit_action, \
+    commented.comment AS \"TABLE_COMMENT\"";
+
+/// The comment on each table and view, by schema and name.
+const RELATION_COMMENTS: &str = "\
+    SELECT schema_name, table_name AS relation, comment FROM duckdb_tables() \
+    UNION ALL SELECT schema_name, view_name, comment FROM duckdb_views()";
+
 /// A reference to `information_schema.columns` (or `catalog.information_schema.columns`) as a
 /// subquery of the view with DuckDB's type names, and one to `information_schema.tables` as a
-/// subquery of the database's own tables; other relations stay as they are. Called
-/// after the relation's own parts are visited, so the view named inside is left alone.
-pub(super) fn duckdb_columns_view(factor: &mut TableFactor) -> TarnResult<()> {
+/// subquery of the database's own tables with DuckDB's columns; other relations stay as they
+/// are. Whether the relation was replaced.
+pub(super) fn duckdb_columns_view(factor: &mut TableFactor) -> TarnResult<bool> {
     let TableFactor::Table {
         name,
         alias,
@@ -41,7 +61,7 @@ pub(super) fn duckdb_columns_view(factor: &mut TableFactor) -> TarnResult<()> {
         ..
     } = factor
     else {
-        return Ok(());
+        return Ok(false);
     };
     let parts: Vec<String> = name
         .0
@@ -53,18 +73,26 @@ pub(super) fn duckdb_columns_view(factor: &mut TableFactor) -> TarnResult<()> {
         [.., schema, view] if schema == "information_schema" && view == "columns" => (
             "columns",
             format!(
-                "SELECT * REPLACE ({SQL_TYPE_NAME}(data_type) AS data_type, \
-                 CAST(ordinal_position + 1 AS INTEGER) AS ordinal_position) FROM {name} AS columns"
+                "SELECT columns.* REPLACE ({SQL_TYPE_NAME}(columns.data_type) AS data_type, \
+                 CAST(columns.ordinal_position + 1 AS INTEGER) AS ordinal_position), \
+                 commented.comment AS \"COLUMN_COMMENT\" \
+                 FROM {name} AS columns LEFT JOIN duckdb_columns() AS commented \
+                 ON commented.schema_name = columns.table_schema \
+                 AND commented.table_name = columns.table_name \
+                 AND commented.column_name = columns.column_name"
             ),
         ),
         [.., schema, view] if schema == "information_schema" && view == "tables" => (
             "tables",
             format!(
-                "SELECT * FROM {name} AS tables \
+                "SELECT tables.*, {TABLE_COLUMNS_AFTER} \
+                 FROM {name} AS tables LEFT JOIN ({RELATION_COMMENTS}) AS commented \
+                 ON commented.schema_name = tables.table_schema \
+                 AND commented.relation = tables.table_name \
                  WHERE table_schema NOT IN ('information_schema', '{FILES_SCHEMA}')"
             ),
         ),
-        _ => return Ok(()),
+        _ => return Ok(false),
     };
     let subquery =
         super::dialect::parse_query(&query).map_err(|e| TarnError::Parse(e.to_string()))?;
@@ -80,7 +108,7 @@ pub(super) fn duckdb_columns_view(factor: &mut TableFactor) -> TarnResult<()> {
         alias: Some(alias),
         sample: None,
     };
-    Ok(())
+    Ok(true)
 }
 
 /// `tarn_sql_type_name(text)`: an Arrow type's text (`Decimal128(10, 2)`) as DuckDB names the

@@ -1514,6 +1514,31 @@ async fn comments_on_tables_views_and_columns_are_kept_and_shown() {
             ["long_docs.id", "page id"],
         ]
     );
+    // The information schema shows them as DuckDB's does, in its last column.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT table_name, table_type, is_insertable_into, TABLE_COMMENT \
+             FROM information_schema.tables ORDER BY 1"
+        )
+        .await,
+        [
+            ["docs", "BASE TABLE", "YES", "one row per crawled page"],
+            ["long_docs", "VIEW", "NO", "for training"],
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT table_name, column_name, ordinal_position, data_type, column_comment \
+             FROM information_schema.columns WHERE column_comment IS NOT NULL ORDER BY 1"
+        )
+        .await,
+        [
+            ["docs", "body", "2", "VARCHAR", "text, utf-8"],
+            ["long_docs", "id", "1", "INTEGER", "page id"],
+        ]
+    );
     // ALTER TABLE carries them (a renamed column's under its new name), and so does the view
     // planned again over the rebuilt table; IS NULL removes one.
     query(

@@ -46,3 +46,5 @@ CREATE SCHEMA a; CREATE SCHEMA b; CREATE TABLE b.y AS SELECT 'by' AS v; SET sear
 CREATE SCHEMA a; CREATE TABLE main.z AS SELECT 'mz' AS v; USE a; SELECT * FROM z
 CREATE SCHEMA a; CREATE SCHEMA b; CREATE TABLE b.y AS SELECT 1 AS i; SET search_path = 'a,b'; DROP TABLE y; SELECT count(*) FROM information_schema.tables WHERE table_schema = 'b'
 CREATE SCHEMA a; SET search_path = 'a,nope'
+CREATE TABLE docs(id INT, body VARCHAR); CREATE VIEW v AS SELECT id FROM docs; COMMENT ON TABLE docs IS 'pages'; COMMENT ON VIEW v IS 'ids'; SELECT * FROM information_schema.tables ORDER BY table_name
+CREATE TABLE docs(id INT, body VARCHAR); COMMENT ON COLUMN docs.body IS 'utf-8'; SELECT table_name, column_name, ordinal_position, data_type, COLUMN_COMMENT FROM information_schema.columns ORDER BY ordinal_position
