@@ -372,9 +372,16 @@ impl ScalarUDFImpl for TextToBlob {
     }
 }
 
-/// The bytes `text` spells with `\xHH` escapes, or DuckDB's message for why it spells none.
-/// Escapes are ASCII, so reading bytes never splits a character's.
+/// The bytes `text` spells with `\xHH` escapes, or DuckDB's message for why it spells none. A
+/// character beyond ASCII must be escaped too, as in DuckDB; `encode(text)` gives its UTF-8
+/// bytes.
 fn escaped_bytes(text: &str) -> std::result::Result<Vec<u8>, String> {
+    if !text.is_ascii() {
+        return Err(format!(
+            "Invalid byte encountered in STRING -> BLOB conversion of string \"{text}\". All \
+             non-ascii characters must be escaped with hex codes (e.g. \\xAA)"
+        ));
+    }
     if !text.contains('\\') {
         return Ok(text.as_bytes().to_vec());
     }
@@ -434,6 +441,11 @@ mod tests {
         assert_eq!(escaped_bytes(r"\x41\x4ab"), Ok(b"AJb".to_vec()));
         assert_eq!(escaped_bytes(r"\xff\x00"), Ok(vec![0xff, 0]));
         assert_eq!(escaped_bytes(""), Ok(vec![]));
+        assert!(
+            escaped_bytes("h\u{e9}llo")
+                .unwrap_err()
+                .contains("non-ascii")
+        );
         for (text, reason) in [
             (r"a\b", "unterminated escape code at end of blob"),
             (r"ab\x4", "unterminated escape code at end of blob"),
@@ -447,6 +459,15 @@ mod tests {
                 "{message}"
             );
         }
-        assert_eq!(escaped_bytes(r"é\x21"), Ok("é!".as_bytes().to_vec()));
+        // As DuckDB 2.0 answers: text beyond ASCII spells no bytes, escapes or not.
+        for text in ["é", r"é\x21"] {
+            assert_eq!(
+                escaped_bytes(text),
+                Err(format!(
+                    "Invalid byte encountered in STRING -> BLOB conversion of string \"{text}\". \
+                     All non-ascii characters must be escaped with hex codes (e.g. \\xAA)"
+                ))
+            );
+        }
     }
 }

@@ -1489,7 +1489,7 @@ async fn hex_digits_of_numbers_strings_and_blobs() {
     assert_eq!(
         query(
             &mut s,
-            "SELECT DISTINCT x, hex(x), to_hex(-x), hex(s), hex(s::BLOB) FROM t WHERE g = 1 \
+            "SELECT DISTINCT x, hex(x), to_hex(-x), hex(s), hex(encode(s)) FROM t WHERE g = 1 \
              ORDER BY x, 4"
         )
         .await,
@@ -1512,6 +1512,12 @@ async fn hex_digits_of_numbers_strings_and_blobs() {
     );
     let err = error(&mut s, "SELECT unhex('6z')").await;
     assert!(err.ends_with("Invalid input for hex digit: z"), "{err}");
+    // Text beyond ASCII is no BLOB unless escaped; `encode` gives its UTF-8 bytes.
+    let err = error(&mut s, "SELECT hex(s::BLOB) FROM t WHERE x = 3").await;
+    assert!(
+        err.contains("conversion of string \"héllo\". All non-ascii characters must be escaped"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
