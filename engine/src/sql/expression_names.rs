@@ -10,7 +10,8 @@
 use sqlparser::ast::{
     AccessExpr, ArrayElemTypeDef, BinaryOperator, CaseWhen, CastKind, DataType, ExactNumberInfo,
     Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgOperator, FunctionArgumentClause,
-    FunctionArguments, Ident, ObjectName, ObjectNamePart, UnaryOperator, Value,
+    FunctionArguments, Ident, LambdaSyntax, ObjectName, ObjectNamePart, OneOrManyWithParens,
+    UnaryOperator, Value,
 };
 
 use super::duckdb_keywords::{is_keyword, written_name};
@@ -23,6 +24,12 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
         && let Some(call) = regex_match_call(operation)
     {
         *expr = call;
+        return;
+    }
+    if let Expr::Nested(operation) = expr
+        && let Some(written) = lambda_as_written(operation)
+    {
+        **operation = written;
         return;
     }
     let case_blind = matches!(expr, Expr::ILike { .. });
@@ -313,12 +320,39 @@ fn canonical_type(data_type: &mut DataType) {
         },
         DataType::Char(length) => DataType::Varchar(*length),
         DataType::DoublePrecision => DataType::Double(ExactNumberInfo::None),
+        DataType::JSON => DataType::Custom(
+            ObjectName::from(vec![Ident::with_quote('"', "JSON")]),
+            vec![],
+        ),
         DataType::Array(ArrayElemTypeDef::SquareBracket(element, _)) => {
             canonical_type(element);
             return;
         }
         _ => return,
     };
+}
+
+/// `lambda x, i: body` as DuckDB writes it, where the parser's text has a space before the
+/// colon; as a bare name, which is written as it is. `None` for anything but such a lambda.
+fn lambda_as_written(expr: &Expr) -> Option<Expr> {
+    let Expr::Lambda(lambda) = expr else {
+        return None;
+    };
+    if lambda.syntax != LambdaSyntax::LambdaKeyword {
+        return None;
+    }
+    let params = match &lambda.params {
+        OneOrManyWithParens::One(param) => param.to_string(),
+        OneOrManyWithParens::Many(params) => params
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    Some(Expr::Identifier(Ident::new(format!(
+        "lambda {params}: {}",
+        lambda.body
+    ))))
 }
 
 /// `(s ~ p)` as DuckDB writes it: `regexp_matches(s, p)`, with `'i'` for `~*`, and in `(NOT
@@ -473,6 +507,11 @@ mod tests {
                 "(CAST((i = 1) AS BOOLEAN) IS DISTINCT FROM false)",
             ),
             ("i IS NOT UNKNOWN", "(i IS NOT NULL)"),
+            (
+                "list_apply(l, lambda x, i: x * i)",
+                "list_apply(l, (lambda x, i: (x * i)))",
+            ),
+            ("s::JSON", "CAST(s AS \"JSON\")"),
         ] {
             let expr = parse_expr(written).unwrap();
             assert_eq!(fully_parenthesized(&expr), name, "{written}");

@@ -156,3 +156,5 @@ SELECT t AT TIME ZONE 'UTC' FROM (VALUES (TIMESTAMP '2024-01-01 10:00:00')) v(t)
 SELECT x, x IS TRUE, x IS NOT TRUE, x IS FALSE, x IS NOT FALSE, x IS UNKNOWN, x::DOUBLE / 2 IS TRUE, (x > 0) IS NOT FALSE FROM (VALUES (0), (1), (2), (NULL)) t(x) ORDER BY x
 SELECT x, y, x AND y, x OR y, x AND true, 1 || 2, 1.5 || true || NULL, DATE '2024-01-01' || x, x || 'a' FROM (VALUES (0, 1), (2, 0), (NULL, 3)) t(x, y) ORDER BY x
 SELECT 2 ** 10, 2 ^ 10, 2 * 3 ** 2, -2 ** 2
+SELECT list_reduce([1, 2, 3], lambda a, b: a + b), list_apply([1, 2, 3], lambda x, i: x * i), list_filter([1, 2, 3, 4], lambda x: x % 2 = 0), '{"a": 1}'::JSON ->> 'a'
+SELECT 'héllo'::BLOB
