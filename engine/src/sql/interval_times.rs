@@ -18,7 +18,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
-use sqlparser::ast::{BinaryOperator, Expr, Interval, Value};
+use sqlparser::ast::{BinaryOperator, DateTimeField, Expr, Interval, Value};
 
 use super::rewrite::call;
 use super::text_functions::{arrays, call_value};
@@ -176,6 +176,31 @@ pub(super) fn rewrite(expr: &mut Expr) -> bool {
     }
 }
 
+/// The count of `INTERVAL n UNIT` written as a number, in whole units as DuckDB counts them
+/// (`INTERVAL 1.5 DAY` is one day, `INTERVAL '-1.5' HOUR` minus one hour), but for seconds and
+/// milliseconds, which keep their fraction; other text stays as it is.
+pub(super) fn whole_count(count: &str, unit: &DateTimeField) -> String {
+    let fractional = matches!(
+        unit,
+        DateTimeField::Second
+            | DateTimeField::Seconds
+            | DateTimeField::Millisecond
+            | DateTimeField::Milliseconds
+    );
+    let Some((whole, fraction)) = count.split_once('.') else {
+        return count.to_string();
+    };
+    let digits = |text: &str| text.bytes().all(|b| b.is_ascii_digit());
+    let sign = whole.strip_prefix('-').unwrap_or(whole);
+    if fractional || !digits(sign) || !digits(fraction) {
+        return count.to_string();
+    }
+    match sign.is_empty() {
+        true => "0".to_string(),
+        false => whole.to_string(),
+    }
+}
+
 /// Whether `expr` is an interval by its syntax alone.
 fn is_interval(expr: &Expr) -> bool {
     match expr {
@@ -213,6 +238,21 @@ mod tests {
             times_integer(mixed, -1),
             Some(IntervalMonthDayNano::new(-1, -1, -HOUR))
         );
+    }
+
+    #[test]
+    fn a_count_of_units_is_whole_but_for_seconds() {
+        for (count, unit, whole) in [
+            ("1.5", DateTimeField::Day, "1"),
+            ("-1.5", DateTimeField::Hours, "-1"),
+            ("-.5", DateTimeField::Month, "0"),
+            ("2", DateTimeField::Year, "2"),
+            ("1.5", DateTimeField::Second, "1.5"),
+            ("1.25", DateTimeField::Milliseconds, "1.25"),
+            ("1 day", DateTimeField::Day, "1 day"),
+        ] {
+            assert_eq!(whole_count(count, &unit), whole, "{count} {unit}");
+        }
     }
 
     #[test]

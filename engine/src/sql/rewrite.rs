@@ -326,12 +326,18 @@ impl VisitorMut for OperatorRewriter {
         pad_timestamp_literal(expr);
         // `INTERVAL 1 DAY`: DataFusion reads a bare number there in an expression but not in
         // a window frame (`RANGE BETWEEN INTERVAL 1 DAY PRECEDING ...`); `INTERVAL '1' DAY`,
-        // the same interval, it reads in both.
+        // the same interval, it reads in both. A fraction of a unit is dropped, as in DuckDB.
         if let Expr::Interval(interval) = expr
             && let Expr::Value(value) = interval.value.as_ref()
-            && let Value::Number(digits, _) = &value.value
+            && let Value::Number(count, _) | Value::SingleQuotedString(count) = &value.value
         {
-            *interval.value = Expr::value(Value::SingleQuotedString(digits.clone()));
+            let count = match &interval.leading_field {
+                Some(unit) if interval.last_field.is_none() => {
+                    super::interval_times::whole_count(count, unit)
+                }
+                _ => count.clone(),
+            };
+            *interval.value = Expr::value(Value::SingleQuotedString(count));
             return ControlFlow::Continue(());
         }
         if super::interval_times::rewrite(expr) {
