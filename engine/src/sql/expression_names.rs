@@ -8,10 +8,11 @@
 //! part of an expression, inside out.
 
 use sqlparser::ast::{
-    AccessExpr, ArrayElemTypeDef, BinaryOperator, CaseWhen, CastKind, DataType, ExactNumberInfo,
-    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgOperator, FunctionArgumentClause,
-    FunctionArguments, Ident, LambdaSyntax, ObjectName, ObjectNamePart, OneOrManyWithParens,
-    UnaryOperator, Value,
+    AccessExpr, ArrayElemTypeDef, BinaryOperator, CaseWhen, CastKind, DataType, DateTimeField,
+    ExactNumberInfo, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgOperator,
+    FunctionArgumentClause, FunctionArguments, Ident, Interval, LambdaSyntax, NullTreatment,
+    ObjectName, ObjectNamePart, OneOrManyWithParens, UnaryOperator, Value, WindowFrameBound,
+    WindowType,
 };
 
 use super::duckdb_keywords::{is_keyword, written_name};
@@ -168,15 +169,21 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
         }
         Expr::Function(function) => {
             percentile_as_quantile(function);
+            let windowed = function.over.is_some();
+            if windowed {
+                window_as_written(function);
+            }
             if let [ObjectNamePart::Identifier(name)] = function.name.0.as_mut_slice()
                 && name.quote_style.is_none()
                 && name.value != name.value.to_uppercase()
             {
-                // DuckDB writes these two as the operators it binds them to.
+                // DuckDB writes these two as the operators it binds them to, and a window
+                // function by its name, bare (`mode(x) OVER ()`, `first_value` for `first`).
                 match name.value.as_str() {
                     "grouping" => name.value = "GROUPING".into(),
                     "ifnull" => name.value = "COALESCE".into(),
-                    keyword if is_keyword(keyword) => name.quote_style = Some('"'),
+                    "first" | "last" if windowed => name.value.push_str("_value"),
+                    keyword if is_keyword(keyword) && !windowed => name.quote_style = Some('"'),
                     _ => {}
                 }
             }
@@ -266,9 +273,13 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
         Expr::Extract {
             field, expr: date, ..
         } => {
-            let part = Expr::value(Value::SingleQuotedString(field.to_string().to_uppercase()));
+            let part = Expr::value(Value::SingleQuotedString(date_part_name(field)));
             call("date_part", [part, *date.clone()])
         }
+        Expr::Interval(interval) => match interval_as_call(interval) {
+            Some(call) => call,
+            None => return,
+        },
         // `(struct_pack(a := 1)).a`: a field of anything but a column is read from its
         // parenthesized value.
         Expr::CompoundFieldAccess { root, access_chain }
@@ -354,6 +365,114 @@ fn lambda_as_written(expr: &Expr) -> Option<Expr> {
         lambda.body
     ))))
 }
+
+/// A window function's call as DuckDB writes it: `IGNORE NULLS` inside the parentheses
+/// (`last_value(x IGNORE NULLS) OVER ...`), `RESPECT NULLS`, the default, not at all, and a
+/// frame with one bound as the range from it to the current row (`ROWS 2 PRECEDING` is `ROWS
+/// BETWEEN 2 PRECEDING AND CURRENT ROW`).
+fn window_as_written(function: &mut Function) {
+    let treatment = function.null_treatment.take();
+    if let FunctionArguments::List(list) = &mut function.args
+        && treatment == Some(NullTreatment::IgnoreNulls)
+    {
+        list.clauses
+            .push(FunctionArgumentClause::IgnoreOrRespectNulls(
+                NullTreatment::IgnoreNulls,
+            ));
+    }
+    if let Some(WindowType::WindowSpec(spec)) = &mut function.over
+        && let Some(frame) = &mut spec.window_frame
+        && frame.end_bound.is_none()
+    {
+        frame.end_bound = Some(WindowFrameBound::CurrentRow);
+    }
+}
+
+/// The part `extract(part FROM t)` names as DuckDB writes it: the parts its grammar knows as
+/// keywords by one name in capitals (`minutes` is `MINUTE`, `millisecond` is `MILLISECONDS`),
+/// any other as written, in lower case as most are written (`epoch`, `dow`).
+fn date_part_name(field: &DateTimeField) -> String {
+    let written = match field {
+        DateTimeField::Custom(name) => return name.value.clone(),
+        other => other.to_string().to_lowercase(),
+    };
+    let keyword = match written.as_str() {
+        "year" | "years" => "YEAR",
+        "month" | "months" => "MONTH",
+        "day" | "days" => "DAY",
+        "hour" | "hours" => "HOUR",
+        "minute" | "minutes" => "MINUTE",
+        "second" | "seconds" => "SECOND",
+        "millisecond" | "milliseconds" => "MILLISECONDS",
+        "microsecond" | "microseconds" => "MICROSECONDS",
+        "week" | "weeks" => "WEEK",
+        "quarter" => "QUARTER",
+        "decade" => "DECADE",
+        "century" => "CENTURY",
+        "millennium" | "millenium" => "MILLENNIUM",
+        _ => return written,
+    };
+    keyword.to_string()
+}
+
+/// An interval literal as DuckDB binds it: `INTERVAL '2 days'` is `CAST('2 days' AS
+/// INTERVAL)`, `INTERVAL 3 DAY` a count of the unit, `to_days(CAST(trunc(CAST(3 AS DOUBLE)) AS
+/// INTEGER))` (whole days; seconds and milliseconds keep their fraction). `None` for a unit
+/// range (`YEAR TO MONTH`) or a unit DuckDB has no function for.
+fn interval_as_call(interval: &Interval) -> Option<Expr> {
+    let cast = |expr: Expr, data_type: DataType| Expr::Cast {
+        kind: CastKind::Cast,
+        expr: Box::new(expr),
+        data_type,
+        array: false,
+        format: None,
+    };
+    let count = match interval.value.as_ref() {
+        Expr::Nested(inner) => inner.as_ref().clone(),
+        value => value.clone(),
+    };
+    let Some(unit) = &interval.leading_field else {
+        return Some(cast(
+            count,
+            DataType::Interval {
+                fields: None,
+                precision: None,
+            },
+        ));
+    };
+    if interval.last_field.is_some() {
+        return None;
+    }
+    let (function, whole) = match unit {
+        DateTimeField::Year | DateTimeField::Years => ("to_years", DataType::Integer(None)),
+        DateTimeField::Month | DateTimeField::Months => ("to_months", DataType::Integer(None)),
+        DateTimeField::Day | DateTimeField::Days => ("to_days", DataType::Integer(None)),
+        DateTimeField::Week(None) | DateTimeField::Weeks => ("to_weeks", DataType::Integer(None)),
+        DateTimeField::Quarter => ("to_quarters", DataType::Integer(None)),
+        DateTimeField::Decade => ("to_decades", DataType::Integer(None)),
+        DateTimeField::Century => ("to_centuries", DataType::Integer(None)),
+        DateTimeField::Millennium | DateTimeField::Millenium => {
+            ("to_millennia", DataType::Integer(None))
+        }
+        DateTimeField::Hour | DateTimeField::Hours => ("to_hours", DataType::BigInt(None)),
+        DateTimeField::Minute | DateTimeField::Minutes => ("to_minutes", DataType::BigInt(None)),
+        DateTimeField::Microsecond | DateTimeField::Microseconds => {
+            ("to_microseconds", DataType::BigInt(None))
+        }
+        DateTimeField::Second | DateTimeField::Seconds => {
+            return Some(call("to_seconds", [cast(count, DOUBLE)]));
+        }
+        DateTimeField::Millisecond | DateTimeField::Milliseconds => {
+            return Some(call("to_milliseconds", [cast(count, DOUBLE)]));
+        }
+        _ => return None,
+    };
+    let truncated = call("trunc", [cast(count, DOUBLE)]);
+    Some(call(function, [cast(truncated, whole)]))
+}
+
+/// DuckDB's DOUBLE, as a cast names it.
+const DOUBLE: DataType = DataType::Double(ExactNumberInfo::None);
 
 /// `(s ~ p)` as DuckDB writes it: `regexp_matches(s, p)`, with `'i'` for `~*`, and in `(NOT
 /// ...)` for `!~` and `!~*`; `None` for any other operation.
@@ -512,6 +631,29 @@ mod tests {
                 "list_apply(l, (lambda x, i: (x * i)))",
             ),
             ("s::JSON", "CAST(s AS \"JSON\")"),
+            (
+                "first(i) IGNORE NULLS OVER (ORDER BY i ROWS 2 PRECEDING)",
+                "first_value(i IGNORE NULLS) OVER (ORDER BY i ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)",
+            ),
+            (
+                "last_value(i) RESPECT NULLS OVER (ORDER BY i)",
+                "last_value(i) OVER (ORDER BY i)",
+            ),
+            (
+                "mode(i) OVER (RANGE CURRENT ROW) + mode(i)",
+                "(mode(i) OVER (RANGE BETWEEN CURRENT ROW AND CURRENT ROW) + \"mode\"(i))",
+            ),
+            ("INTERVAL '2 days'", "CAST('2 days' AS INTERVAL)"),
+            (
+                "INTERVAL 3 DAY + INTERVAL (i) HOURS",
+                "(to_days(CAST(trunc(CAST(3 AS DOUBLE)) AS INTEGER)) + \
+                 to_hours(CAST(trunc(CAST(i AS DOUBLE)) AS BIGINT)))",
+            ),
+            ("INTERVAL '1.5' SECOND", "to_seconds(CAST('1.5' AS DOUBLE))"),
+            (
+                "extract(epoch FROM t) + extract(minutes FROM t)",
+                "(date_part('epoch', t) + date_part('MINUTE', t))",
+            ),
         ] {
             let expr = parse_expr(written).unwrap();
             assert_eq!(fully_parenthesized(&expr), name, "{written}");

@@ -131,6 +131,12 @@ const MACROS: &[Macro] = &[
         arity: 1,
         body: "CASE WHEN date_part('year', $1) > 0 THEN CAST(1 AS BIGINT) ELSE 0 END",
     },
+    // The Julian day number, with the time of day as a fraction: 2440588 is 1970-01-01.
+    Macro {
+        names: &["julian"],
+        arity: 1,
+        body: "CAST(date_part('epoch', $1) AS DOUBLE) / 86400 + 2440588",
+    },
     // From microseconds or nanoseconds since the epoch.
     Macro {
         names: &["make_timestamp"],
