@@ -7,8 +7,10 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::DFSchema;
-use datafusion::execution::SendableRecordBatchStream;
+use datafusion::common::{DFSchema, JoinType};
+use datafusion::datasource::source_as_provider;
+use datafusion::execution::{SendableRecordBatchStream, SessionState};
+use datafusion::logical_expr::{Distinct, Expr, LogicalPlan};
 
 use super::catalog_functions::column_declarations;
 use super::types::{is_numeric, sql_type_name};
@@ -37,11 +39,12 @@ pub async fn describe(
     };
     let declared =
         provider.map(|provider| column_declarations(&provider, &session.context().state()));
+    let state = session.context().state();
     let nulls: Vec<&str> = (0..fields.len())
         .map(|c| {
             let nullable = match &declared {
                 Some(declared) => declared.nullable[c],
-                None => fields[c].is_nullable(),
+                None => !passes_not_null_column(frame.logical_plan(), c, &state),
             };
             if nullable { "YES" } else { "NO" }
         })
@@ -65,6 +68,57 @@ pub async fn describe(
         ("default", defaults),
         ("extra", none),
     ])
+}
+
+/// Whether column `index` of what `plan` gives is a table's NOT NULL column passed on as it is
+/// (renamed, filtered, sorted or joined without NULLs added): DuckDB's DESCRIBE of a query says
+/// a column holds no NULL only then. A computed value may be NULL to it, a constant too (which
+/// DataFusion knows to hold none), and so may a grouping key or a union's column.
+fn passes_not_null_column(plan: &LogicalPlan, index: usize, state: &SessionState) -> bool {
+    let passes = |input: &LogicalPlan, index: usize| passes_not_null_column(input, index, state);
+    match plan {
+        LogicalPlan::Projection(projection) => {
+            let mut expr = &projection.expr[index];
+            while let Expr::Alias(alias) = expr {
+                expr = &alias.expr;
+            }
+            let Expr::Column(column) = expr else {
+                return false;
+            };
+            let input = &projection.input;
+            let found = input.schema().index_of_column(column);
+            found.is_ok_and(|index| passes(input, index))
+        }
+        LogicalPlan::SubqueryAlias(alias) => passes(&alias.input, index),
+        LogicalPlan::Filter(filter) => passes(&filter.input, index),
+        LogicalPlan::Sort(sort) => passes(&sort.input, index),
+        LogicalPlan::Limit(limit) => passes(&limit.input, index),
+        LogicalPlan::Distinct(Distinct::All(input)) => passes(input, index),
+        // A side an outer join adds NULLs to passes none on.
+        LogicalPlan::Join(join) => {
+            let left_columns = join.left.schema().fields().len();
+            match join.join_type {
+                JoinType::RightSemi | JoinType::RightAnti | JoinType::RightMark => {
+                    passes(&join.right, index)
+                }
+                JoinType::Right | JoinType::Full if index < left_columns => false,
+                _ if index < left_columns => passes(&join.left, index),
+                JoinType::Inner | JoinType::Right => passes(&join.right, index - left_columns),
+                _ => false,
+            }
+        }
+        LogicalPlan::TableScan(scan) => {
+            let Ok(table) = source_as_provider(&scan.source) else {
+                return false;
+            };
+            let column = match &scan.projection {
+                Some(projection) => projection[index],
+                None => index,
+            };
+            !column_declarations(&table, state).nullable[column]
+        }
+        _ => false,
+    }
 }
 
 /// `SHOW TABLES`: the tables and views of the default schema, in a `name` column.

@@ -845,6 +845,32 @@ async fn describe_summarize_and_show_tables() {
             ["f", "INTEGER", "YES", "UNI", "NULL", "NULL"],
         ]
     );
+    // A query's column holds no NULL only where it passes on such a column as it is, as in
+    // DuckDB: a constant, a sum or a grouping key may be NULL to it.
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT column_name, \"null\" FROM (DESCRIBE SELECT k.d AS renamed, k.d + 1, 1 AS one, \
+             k.id, o.id AS outer_id FROM (SELECT * FROM keyed WHERE d > 0) AS k \
+             LEFT JOIN keyed AS o ON k.a = o.a)"
+        )
+        .await,
+        [
+            ["renamed", "NO"],
+            ["(k.d + 1)", "YES"],
+            ["one", "YES"],
+            ["id", "NO"],
+            ["outer_id", "YES"],
+        ]
+    );
+    assert_eq!(
+        query(
+            &mut s,
+            "SELECT \"null\" FROM (DESCRIBE SELECT d, count(*) FROM keyed GROUP BY d)"
+        )
+        .await,
+        [["YES"], ["YES"]]
+    );
     query(&mut s, "DROP TABLE keyed").await;
     query(&mut s, "DROP TABLE scores").await;
     query(&mut s, "DROP TABLE declared").await;

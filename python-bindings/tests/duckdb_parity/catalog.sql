@@ -48,3 +48,5 @@ CREATE SCHEMA a; CREATE SCHEMA b; CREATE TABLE b.y AS SELECT 1 AS i; SET search_
 CREATE SCHEMA a; SET search_path = 'a,nope'
 CREATE TABLE docs(id INT, body VARCHAR); CREATE VIEW v AS SELECT id FROM docs; COMMENT ON TABLE docs IS 'pages'; COMMENT ON VIEW v IS 'ids'; SELECT * FROM information_schema.tables ORDER BY table_name
 CREATE TABLE docs(id INT, body VARCHAR); COMMENT ON COLUMN docs.body IS 'utf-8'; SELECT table_name, column_name, ordinal_position, data_type, COLUMN_COMMENT FROM information_schema.columns ORDER BY ordinal_position
+DESCRIBE SELECT 1 AS a, 'x' AS b, [1] AS c, {'k': 1} AS d, MAP {'a': 1} AS e, 1.5::DECIMAL(4,1) AS f
+CREATE TABLE t(a INT NOT NULL, b INT); DESCRIBE SELECT a + 1, a, a AS z, b, count(*) OVER () FROM t
