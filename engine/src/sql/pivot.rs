@@ -118,7 +118,12 @@ fn pivot_query(
             let name = match (aggregates.len(), alias) {
                 (1, None) => label.clone(),
                 (_, Some(alias)) => format!("{label}_{alias}"),
-                (_, None) => format!("{label}_{expr}"),
+                // After the aggregate as DuckDB names its column: `2020_count_star()`.
+                (_, None) => {
+                    let parsed = super::dialect::parse_expr(&expr)
+                        .map_err(|e| TarnError::Parse(e.to_string()))?;
+                    format!("{label}_{}", super::rewrite::fully_parenthesized(&parsed))
+                }
             };
             select.push(format!("{filtered} AS {}", quote_identifier(&name)));
         }
