@@ -40,6 +40,7 @@ mod date_trunc;
 mod decimal_avg;
 mod describe;
 pub(crate) mod dialect;
+mod digests;
 mod duckdb_functions;
 mod duckdb_hash;
 mod duckdb_keywords;
@@ -118,7 +119,6 @@ mod sequences;
 mod series_times;
 mod set_operations;
 mod settings;
-mod sha1_digest;
 mod sign;
 mod slice;
 mod sniff;
@@ -871,7 +871,10 @@ fn register_functions(ctx: &SessionContext) {
         ScalarUDF::from(current_time::Now::new()),
         ScalarUDF::from(to_timestamp::ToTimestamp::new()),
         ScalarUDF::from(octet_length::OctetLength::new()),
-        ScalarUDF::from(sha1_digest::Sha1Digest::new()),
+        ScalarUDF::from(digests::Sha1Digest::new()),
+        ScalarUDF::from(digests::Md5Number::new(digests::Md5Part::Whole)),
+        ScalarUDF::from(digests::Md5Number::new(digests::Md5Part::Upper)),
+        ScalarUDF::from(digests::Md5Number::new(digests::Md5Part::Lower)),
         ScalarUDF::from(map_from_entries::MapFromEntries::new()),
         ScalarUDF::from(map_concat::MapConcat::new()),
         ScalarUDF::from(map_extract::MapExtract::new()),
