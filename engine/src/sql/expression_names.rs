@@ -33,6 +33,14 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
         **operation = written;
         return;
     }
+    // `a <> b` is `(a != b)`.
+    if let Expr::Nested(operation) = expr
+        && let Expr::BinaryOp { op, .. } = operation.as_mut()
+        && *op == BinaryOperator::NotEq
+    {
+        *op = BinaryOperator::Custom("!=".into());
+        return;
+    }
     let case_blind = matches!(expr, Expr::ILike { .. });
     let spelled = match expr {
         Expr::Array(list) => call("list_value", list.elem.drain(..)),
@@ -47,10 +55,12 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
         Expr::UnaryOp {
             op: op @ (UnaryOperator::Minus | UnaryOperator::Plus | UnaryOperator::BitwiseNot),
             expr: operand,
-        } if !matches!(operand.as_ref(), Expr::Value(_)) => Expr::Nested(Box::new(Expr::UnaryOp {
-            op: *op,
-            expr: Box::new(Expr::Nested(operand.clone())),
-        })),
+        } if *op == UnaryOperator::BitwiseNot || !matches!(operand.as_ref(), Expr::Value(_)) => {
+            Expr::Nested(Box::new(Expr::UnaryOp {
+                op: *op,
+                expr: Box::new(Expr::Nested(operand.clone())),
+            }))
+        }
         Expr::Dictionary(fields) => {
             let mut packed = call("struct_pack", []);
             if let Expr::Function(function) = &mut packed
@@ -339,6 +349,12 @@ fn canonical_type(data_type: &mut DataType) {
             canonical_type(element);
             return;
         }
+        DataType::Struct(fields, _) => {
+            fields
+                .iter_mut()
+                .for_each(|field| canonical_type(&mut field.field_type));
+            return;
+        }
         _ => return,
     };
 }
@@ -601,6 +617,12 @@ mod tests {
             ("-i", "(-(i))"),
             ("-1", "-1"),
             ("~i", "(~(i))"),
+            ("~5", "(~(5))"),
+            ("i <> 1 AND i != 2", "((i != 1) AND (i != 2))"),
+            (
+                "CAST(s AS STRUCT(a INT, b STRUCT(c REAL)[]))",
+                "CAST(s AS STRUCT(a INTEGER, b STRUCT(c FLOAT)[]))",
+            ),
             ("{'a': i}", "struct_pack(a := i)"),
             ("{'a': 1}.a", "(struct_pack(a := 1)).a"),
             ("MAP {'a': i}", "\"map\"(list_value('a'), list_value(i))"),

@@ -158,3 +158,4 @@ SELECT x, y, x AND y, x OR y, x AND true, 1 || 2, 1.5 || true || NULL, DATE '202
 SELECT 2 ** 10, 2 ^ 10, 2 * 3 ** 2, -2 ** 2
 SELECT list_reduce([1, 2, 3], lambda a, b: a + b), list_apply([1, 2, 3], lambda x, i: x * i), list_filter([1, 2, 3, 4], lambda x: x % 2 = 0), '{"a": 1}'::JSON ->> 'a'
 SELECT 'héllo'::BLOB
+SELECT x <> 1, x != 2, ~x, ~5, CAST({'a': x} AS STRUCT(a REAL)) FROM (VALUES (1), (2)) t(x) ORDER BY x
