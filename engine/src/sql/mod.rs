@@ -106,6 +106,7 @@ mod pivot;
 mod positional_join;
 mod qualify_windows;
 mod quantified_comparisons;
+mod random_seed;
 mod repeat;
 mod returning;
 mod rewrite;
@@ -850,6 +851,7 @@ fn register_functions(ctx: &SessionContext) {
     checked_reads::register(ctx);
     collation::register(ctx);
     time_bucket::register(ctx);
+    random_seed::register(ctx);
     let functions = [
         ScalarUDF::from(list_sum::ListSum::new()),
         ScalarUDF::from(array_value::ArrayValue::new()),

@@ -2855,3 +2855,23 @@ async fn subscripts_repeats_digits_structs_json_and_zones_answer_as_duckdb() {
         assert!(err.contains(message), "{sql}: {err}");
     }
 }
+
+/// `setseed` makes the session's `random()` draw the same values again, as DuckDB's does.
+#[tokio::test]
+async fn setseed_repeats_the_random_values() {
+    let mut s = session();
+    let draws = "SELECT list(random() ORDER BY x) FROM range(5) t(x)";
+    query(&mut s, "SELECT setseed(0.42)").await;
+    let first = query(&mut s, draws).await;
+    let unseeded_again = query(&mut s, draws).await;
+    query(&mut s, "SELECT setseed(0.42)").await;
+    assert_eq!(query(&mut s, draws).await, first);
+    assert_ne!(unseeded_again, first, "the generator goes on after a draw");
+    query(&mut s, "SELECT setseed(-0.42)").await;
+    assert_ne!(query(&mut s, draws).await, first);
+    let err = error(&mut s, "SELECT setseed(1.5)").await;
+    assert!(
+        err.contains("SETSEED accepts seed values between -1.0 and 1.0"),
+        "{err}"
+    );
+}
