@@ -7,8 +7,8 @@
 //! (planned as `power` on DOUBLEs by `rewrite::duckdb_operators`), and `^@` (starts with) as `BinaryOperator::PGStartsWith`.
 //! JSON's `->` and `->>` bind tighter than comparisons ([`ARROW_PRECEDENCE`]). `a [NOT] GLOB b`,
 //! which sqlparser does not know, is parsed at `LIKE`'s precedence as a call of
-//! [`GLOB_MATCH`], `[x * 2 FOR x IN list IF x > 0]`, DuckDB's list comprehension, as
-//! `list_transform` over `list_filter`, and `a && b` (the lists share an element) as
+//! [`GLOB_MATCH`], `[x * 2 FOR x IN list IF x > 0]`, DuckDB's list comprehension, as DuckDB
+//! binds it (`list_apply` over `list_filter`), and `a && b` (the lists share an element) as
 //! `list_has_any(a, b)`. `a IS [NOT] DISTINCT FROM b` takes `b` at `IS`'s precedence, so that
 //! `AND` and `OR` after it join conditions, as in DuckDB. `a <=> b` and `a <-> b` are DuckDB's
 //! vector distances, cosine and Euclidean ([`distance_operator`]; sqlparser read `<=>` as
@@ -20,8 +20,9 @@
 use std::any::TypeId;
 
 use sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, Expr, Ident, LambdaFunction, LambdaFunctionParameter,
-    LambdaSyntax, ObjectName, OneOrManyWithParens, Query, UnaryOperator, Value,
+    BinaryOperator, CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArgOperator,
+    FunctionArguments, Ident, LambdaFunction, LambdaFunctionParameter, LambdaSyntax, ObjectName,
+    OneOrManyWithParens, Query, UnaryOperator, Value,
 };
 use sqlparser::dialect::{Dialect, DuckDbDialect, Precedence};
 use sqlparser::keywords::Keyword;
@@ -181,21 +182,25 @@ fn timestamp_unit_literal(parser: &mut Parser) -> Option<Expr> {
     })
 }
 
-/// DuckDB's list comprehension `[element FOR x IN list IF condition]`, as
-/// `list_transform(list_filter(list, lambda x: condition), lambda x: element)`.
+/// DuckDB's list comprehension `[element FOR x IN list IF condition]`, as DuckDB binds it (and
+/// so names its column): `list_apply(list, lambda x: element)` without a condition; with one,
+/// each element's condition and value packed in a struct, the structs filtered on the first and
+/// the second taken: `list_apply(list_filter(list_apply(list, lambda x: struct_pack("filter" :=
+/// condition, result := element)), lambda elem: struct_extract(elem, 'filter')), lambda elem:
+/// struct_extract(elem, 'result'))`.
 fn parse_comprehension(parser: &mut Parser) -> Result<Expr, ParserError> {
     parser.expect_token(&Token::LBracket)?;
     let element = parser.parse_expr()?;
     parser.expect_keyword_is(Keyword::FOR)?;
     let variable = parser.parse_identifier()?;
     parser.expect_keyword_is(Keyword::IN)?;
-    let mut list = parser.parse_expr()?;
+    let list = parser.parse_expr()?;
     let condition = match parser.parse_keyword(Keyword::IF) {
         true => Some(parser.parse_expr()?),
         false => None,
     };
     parser.expect_token(&Token::RBracket)?;
-    let lambda = |body: Expr| {
+    let lambda = |variable: &Ident, body: Expr| {
         Expr::Lambda(LambdaFunction {
             params: OneOrManyWithParens::One(LambdaFunctionParameter {
                 name: variable.clone(),
@@ -205,10 +210,31 @@ fn parse_comprehension(parser: &mut Parser) -> Result<Expr, ParserError> {
             syntax: LambdaSyntax::LambdaKeyword,
         })
     };
-    if let Some(condition) = condition {
-        list = call("list_filter", [list, lambda(condition)]);
+    let Some(condition) = condition else {
+        return Ok(call("list_apply", [list, lambda(&variable, element)]));
+    };
+    let field = |name: &str, value: Expr| FunctionArg::Named {
+        name: Ident::new(name),
+        arg: FunctionArgExpr::Expr(value),
+        operator: FunctionArgOperator::Assignment,
+    };
+    let mut packed = call("struct_pack", []);
+    if let Expr::Function(function) = &mut packed
+        && let FunctionArguments::List(list) = &mut function.args
+    {
+        list.args = vec![field("filter", condition), field("result", element)];
     }
-    Ok(call("list_transform", [list, lambda(element)]))
+    let elem = Ident::new("elem");
+    let extract = |name: &str| {
+        let name = Expr::value(Value::SingleQuotedString(name.into()));
+        lambda(
+            &elem,
+            call("struct_extract", [Expr::Identifier(elem.clone()), name]),
+        )
+    };
+    let packed = call("list_apply", [list, lambda(&variable, packed)]);
+    let kept = call("list_filter", [packed, extract("filter")]);
+    Ok(call("list_apply", [kept, extract("result")]))
 }
 
 impl Dialect for TarnDialect {

@@ -179,6 +179,14 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
         }
         Expr::Function(function) => {
             percentile_as_quantile(function);
+            // A named argument is quoted where it is a keyword (`"recursive" := true`).
+            if let FunctionArguments::List(list) = &mut function.args {
+                for arg in &mut list.args {
+                    if let FunctionArg::Named { name, .. } = arg {
+                        *name = written_ident(&name.value);
+                    }
+                }
+            }
             let windowed = function.over.is_some();
             if windowed {
                 window_as_written(function);
@@ -618,6 +626,16 @@ mod tests {
             ("-1", "-1"),
             ("~i", "(~(i))"),
             ("~5", "(~(5))"),
+            (
+                "unnest([[1]], recursive := true)",
+                "unnest(list_value(list_value(1)), \"recursive\" := true)",
+            ),
+            (
+                "[x + 1 FOR x IN l IF x > 0]",
+                "list_apply(list_filter(list_apply(l, (lambda x: struct_pack(\"filter\" := (x > 0), \
+                 result := (x + 1)))), (lambda elem: struct_extract(elem, 'filter'))), \
+                 (lambda elem: struct_extract(elem, 'result')))",
+            ),
             ("i <> 1 AND i != 2", "((i != 1) AND (i != 2))"),
             (
                 "CAST(s AS STRUCT(a INT, b STRUCT(c REAL)[]))",

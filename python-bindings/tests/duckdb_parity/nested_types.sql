@@ -194,3 +194,5 @@ CREATE TABLE t(id INTEGER, l INTEGER[], s STRUCT(a INTEGER, b VARCHAR), m MAP(VA
 SELECT [NULL] AS m, {'a': NULL} AS s, [[NULL], []] AS n, list_value(NULL, NULL) AS v
 SELECT contains(['a', 'b'], 'a') AS c, contains([1, 2], 3) AS d, contains('hello', 'ell') AS s, contains(MAP {'k': 1}, 'k') AS m, contains(MAP {'k': 1}, 'z') AS n, contains(NULL::INT[], 1) AS x, contains([1, NULL], NULL) AS y
 CREATE TABLE t AS SELECT [i, i + 1] AS l, MAP {'k' || i: i} AS m, 'x' || i AS s FROM range(3) r(i); SELECT contains(l, 2) AS a, contains(m, 'k1') AS b, contains(s, '2') AS c FROM t ORDER BY s
+SELECT [x * 2 FOR x IN l IF x > 1], [x IN (1, 2) FOR x IN l], [[y + x FOR y IN l] FOR x IN l IF x < 3], typeof(array_value(1, 2)), array_value(x, 2) FROM (VALUES (1, [1, 2, 3]), (2, []), (3, NULL)) t(x, l) ORDER BY x
+SELECT unnest([[1, 2], [3]], recursive := true)
