@@ -275,8 +275,9 @@ fn two_children(
     })
 }
 
-/// The functions whose arguments meet as values of one type (`make_array` is also `[a, b]`).
-const UNIFYING_FUNCTIONS: [&str; 7] = [
+/// The functions whose arguments meet as values of one type (`make_array` is also `[a, b]`,
+/// `array_value` its fixed-size form).
+const UNIFYING_FUNCTIONS: [&str; 8] = [
     "coalesce",
     "nullif",
     "greatest",
@@ -284,6 +285,7 @@ const UNIFYING_FUNCTIONS: [&str; 7] = [
     "nvl",
     "ifnull",
     "make_array",
+    "array_value",
 ];
 
 /// The values a `CASE` makes meet, each group of one type: its operand with its `WHEN` values
