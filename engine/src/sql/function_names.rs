@@ -477,6 +477,15 @@ fn access_chain_as_calls(expr: &mut Expr) {
     let Expr::CompoundFieldAccess { root, access_chain } = expr else {
         return;
     };
+    // `(s).a`: a column in parentheses is the column.
+    if let Expr::Nested(inner) = root.as_ref()
+        && matches!(
+            inner.as_ref(),
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_)
+        )
+    {
+        *root = inner.clone();
+    }
     let mut is_column = matches!(
         root.as_ref(),
         Expr::Identifier(_) | Expr::CompoundIdentifier(_)

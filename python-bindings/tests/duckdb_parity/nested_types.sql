@@ -196,3 +196,4 @@ SELECT contains(['a', 'b'], 'a') AS c, contains([1, 2], 3) AS d, contains('hello
 CREATE TABLE t AS SELECT [i, i + 1] AS l, MAP {'k' || i: i} AS m, 'x' || i AS s FROM range(3) r(i); SELECT contains(l, 2) AS a, contains(m, 'k1') AS b, contains(s, '2') AS c FROM t ORDER BY s
 SELECT [x * 2 FOR x IN l IF x > 1], [x IN (1, 2) FOR x IN l], [[y + x FOR y IN l] FOR x IN l IF x < 3], typeof(array_value(1, 2)), array_value(x, 2) FROM (VALUES (1, [1, 2, 3]), (2, []), (3, NULL)) t(x, l) ORDER BY x
 SELECT unnest([[1, 2], [3]], recursive := true)
+SELECT (s).a, s['b'], (t.s).b, s.a FROM (SELECT {'a': 1, 'b': 'x'} AS s) t
