@@ -155,7 +155,10 @@ fn one_line(err: &DataFusionError) -> String {
         DataFusionError::ArrowError(e, _) => match e.as_ref() {
             ArrowError::ArithmeticOverflow(m) => ("Out of Range Error", m.clone()),
             ArrowError::DivideByZero => ("Invalid Input Error", e.to_string()),
-            ArrowError::CastError(m) => ("Conversion Error", m.clone()),
+            ArrowError::CastError(m) => (
+                "Conversion Error",
+                unconvertible_text(m).unwrap_or_else(|| m.clone()),
+            ),
             _ => ("Conversion Error", e.to_string()),
         },
         DataFusionError::Execution(m) => {
@@ -251,6 +254,21 @@ fn no_matching_function(message: &str) -> Option<String> {
         "No function matches the given name and argument types '{name}({})'. You might need to \
          add explicit type casts.",
         types.join(", ")
+    ))
+}
+
+/// Text a cast cannot read as its type: Arrow words it `Cannot cast string 'abc' to value of
+/// Int32 type` (or `value` for a BOOLEAN); users get DuckDB's sentence in SQL's type names,
+/// `Could not convert string 'abc' to INTEGER`. `None` for any other message.
+fn unconvertible_text(message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("Cannot cast string ")
+        .or_else(|| message.strip_prefix("Cannot cast value "))?;
+    let (text, arrow) = rest.rsplit_once(" to value of ")?;
+    let data_type = DataType::from_str(arrow.strip_suffix(" type")?).ok()?;
+    Some(format!(
+        "Could not convert string {text} to {}",
+        crate::sql::types::sql_type_name(&data_type)
     ))
 }
 
@@ -380,6 +398,28 @@ mod tests {
              equalities of its WHERE clause (x.k = t.k); otherwise compute it in the SELECT \
              list (for a list: SELECT t.*, unnest(t.l) AS v FROM t)"
         );
+    }
+
+    #[test]
+    fn text_a_cast_cannot_read_is_named_with_its_sql_type() {
+        for (arrow, message) in [
+            (
+                "Cannot cast string 'abc' to value of Int32 type",
+                "Conversion Error: Could not convert string 'abc' to INTEGER",
+            ),
+            (
+                "Cannot cast value 'maybe' to value of Boolean type",
+                "Conversion Error: Could not convert string 'maybe' to BOOLEAN",
+            ),
+            (
+                "Cannot cast string 'a to value of b' to value of Decimal128(38, 10) type",
+                "Conversion Error: Could not convert string 'a to value of b' to DECIMAL(38,10)",
+            ),
+        ] {
+            let err = TarnError::from(ArrowError::CastError(arrow.into()));
+            assert_eq!(err.to_string(), message);
+        }
+        assert_eq!(unconvertible_text("Cannot cast to Utf8"), None);
     }
 
     #[test]

@@ -327,7 +327,7 @@ async fn update_from_takes_values_from_other_tables() {
         ),
         (
             "UPDATE docs SET score = f.label FROM fixes f WHERE docs.id = f.id",
-            "Conversion Error: Cannot cast string 'B' to value of Float64 type",
+            "Conversion Error: Could not convert string 'B' to DOUBLE",
         ),
         (
             "UPDATE docs SET rank = 1 FROM fixes",
@@ -494,11 +494,11 @@ async fn returning_answers_with_the_rows_a_statement_changed() {
         ),
         (
             "DELETE FROM docs RETURNING CAST(label AS INTEGER)",
-            "Conversion Error: Cannot cast string 'a' to value of Int32 type",
+            "Conversion Error: Could not convert string 'a' to INTEGER",
         ),
         (
             "INSERT INTO docs VALUES (7, 'g', 1) RETURNING CAST(label AS INTEGER)",
-            "Conversion Error: Cannot cast string 'g' to value of Int32 type",
+            "Conversion Error: Could not convert string 'g' to INTEGER",
         ),
         (
             "CREATE VIEW v AS SELECT 1 AS a; INSERT INTO v VALUES (2) RETURNING a",

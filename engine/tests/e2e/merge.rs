@@ -185,7 +185,7 @@ async fn a_refused_merge_changes_nothing() {
                 "{head} (SELECT 2 AS id) u ON u.id = people.id \
                  WHEN MATCHED THEN UPDATE SET salary = 'abc'"
             ),
-            "Conversion Error: Cannot cast string 'abc' to value of Float32 type",
+            "Conversion Error: Could not convert string 'abc' to FLOAT",
         ),
         (
             "MERGE INTO keyed USING (SELECT 1 AS id, 5 AS v) u ON u.v = keyed.id \
