@@ -138,6 +138,7 @@ fn one_line(err: &DataFusionError) -> String {
             "Binder Error",
             refused_arguments(m)
                 .or_else(|| no_matching_function(m))
+                .or_else(|| uncoercible_arithmetic(m))
                 .unwrap_or_else(|| m.clone()),
         ),
         DataFusionError::SchemaError(e, _) => ("Binder Error", e.to_string()),
@@ -254,6 +255,40 @@ fn no_matching_function(message: &str) -> Option<String> {
         "No function matches the given name and argument types '{name}({})'. You might need to \
          add explicit type casts.",
         types.join(", ")
+    ))
+}
+
+/// Arithmetic on types no operator takes (`'a' + 1`): DataFusion words it `Cannot coerce
+/// arithmetic expression Utf8 + Int64 to valid types`; users get DuckDB's sentence in SQL's
+/// type names, `No function matches the given name and argument types '+(VARCHAR, BIGINT)'`.
+/// `None` for any other message.
+fn uncoercible_arithmetic(message: &str) -> Option<String> {
+    let operation = message
+        .strip_prefix("Cannot coerce arithmetic expression ")?
+        .strip_suffix(" to valid types")?;
+    let mut depth = 0usize;
+    let split = operation.char_indices().find_map(|(at, c)| {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ' ' if depth == 0 => {
+                let (operator, right) = operation[at + 1..].split_once(' ')?;
+                return Some((&operation[..at], operator, right));
+            }
+            _ => {}
+        }
+        None
+    });
+    let (left, operator, right) = split?;
+    let sql_type = |arrow: &str| match DataType::from_str(arrow) {
+        Ok(data_type) => crate::sql::types::sql_type_name(&data_type),
+        Err(_) => arrow.to_string(),
+    };
+    Some(format!(
+        "No function matches the given name and argument types '{operator}({}, {})'. You \
+         might need to add explicit type casts.",
+        sql_type(left),
+        sql_type(right)
     ))
 }
 
@@ -398,6 +433,27 @@ mod tests {
              equalities of its WHERE clause (x.k = t.k); otherwise compute it in the SELECT \
              list (for a list: SELECT t.*, unnest(t.l) AS v FROM t)"
         );
+    }
+
+    #[test]
+    fn arithmetic_no_operator_takes_names_its_sql_types() {
+        for (planner, types) in [
+            ("Utf8 + Int64", "+(VARCHAR, BIGINT)"),
+            (
+                "Decimal128(10, 2) * List(Int32)",
+                "*(DECIMAL(10,2), INTEGER[])",
+            ),
+        ] {
+            let planner = format!("Cannot coerce arithmetic expression {planner} to valid types");
+            let err = TarnError::DataFusion(DataFusionError::Plan(planner));
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "Binder Error: No function matches the given name and argument types \
+                     '{types}'. You might need to add explicit type casts."
+                )
+            );
+        }
     }
 
     #[test]
