@@ -105,10 +105,25 @@ pub async fn expand_select_lists(statement: &mut Statement, state: &SessionState
             .any(|item| needs_expansion(item, &relations));
         let star_beside_names = star_beside_names(select);
         let replaced = replaced_names(select);
-        if !expands && !star_beside_names && replaced.is_empty() {
+        let reads_rows = super::row_structs::reads_rows(select, &relations);
+        let rows_only = !expands && !star_beside_names && replaced.is_empty();
+        if rows_only && !reads_rows {
             continue;
         }
-        let columns = from_columns(select, &with, state).await?;
+        let columns = match from_columns(select, &with, state).await {
+            Ok(columns) => columns,
+            // A FROM clause a later rewrite makes plannable (`unnest(l) u`) has no row to read
+            // here: its names stay as they are.
+            Err(_) if rows_only => continue,
+            Err(err) => return Err(err),
+        };
+        if reads_rows {
+            let reached: Vec<_> = columns
+                .iter()
+                .map(|c| (c.qualifier.clone(), c.name.clone()))
+                .collect();
+            super::row_structs::rows_as_structs(select, &relations, &reached);
+        }
         // DataFusion passes over a REPLACE of a column the FROM clause lacks, silently.
         let names = columns.iter().map(|c| c.name.as_str());
         if let Some(missing) = replaced

@@ -112,6 +112,7 @@ mod returning;
 mod rewrite;
 mod routing;
 mod row_in_subquery;
+mod row_structs;
 mod samples;
 mod scalar_args;
 mod schema_views;

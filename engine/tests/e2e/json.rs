@@ -3,7 +3,7 @@
 
 use tempfile::TempDir;
 
-use crate::sql::{error, parquet_view, query};
+use crate::sql::{columns, error, parquet_view, query, rows, session};
 
 /// A session with `t(id BIGINT, meta VARCHAR)` read from Parquet; `meta` is JSON text, one
 /// document NULL.
@@ -474,4 +474,39 @@ async fn json_each_and_json_tree_walk_each_documents_values() {
         let err = error(&mut s, sql).await;
         assert!(err.contains(message), "{sql}: {err}");
     }
+}
+
+/// A table's name as a value is its row as a STRUCT, as in DuckDB: `to_json(t)` writes each
+/// row as one JSON object; a column of that name is still the column.
+#[tokio::test]
+async fn a_table_name_is_its_row() {
+    let mut s = session();
+    query(
+        &mut s,
+        "CREATE TABLE docs(id INT, \"Body Text\" VARCHAR, tags VARCHAR[]); \
+         INSERT INTO docs VALUES (1, 'x', ['a']), (2, NULL, [])",
+    )
+    .await;
+    let batches = s
+        .query("SELECT to_json(d), d FROM docs d ORDER BY d.id")
+        .await
+        .unwrap();
+    assert_eq!(columns(&batches), ["to_json(d)", "d"]);
+    assert_eq!(
+        rows(&batches),
+        [
+            [
+                r#"{"id":1,"Body Text":"x","tags":["a"]}"#,
+                "{id: 1, Body Text: x, tags: [a]}"
+            ],
+            [
+                r#"{"id":2,"Body Text":null,"tags":[]}"#,
+                "{id: 2, Body Text: NULL, tags: []}"
+            ],
+        ]
+    );
+    assert_eq!(
+        query(&mut s, "SELECT t FROM (SELECT 7 AS t) t").await,
+        [["7"]]
+    );
 }

@@ -24,3 +24,6 @@ CREATE TABLE t(id INTEGER, j VARCHAR, l INTEGER[]); INSERT INTO t VALUES (0, '[[
 CREATE TABLE t(id INTEGER, j VARCHAR, l INTEGER[]); INSERT INTO t VALUES (0, '{"id":[],"path":[2.5,"x",true]}', [0, 1]); SELECT t.id, e.fullkey, e.atom, e.parent FROM t, json_each(t.j, '/a') e WHERE e.atom IS NOT NULL ORDER BY ALL
 CREATE TABLE t(id INTEGER, j VARCHAR, l INTEGER[]); INSERT INTO t VALUES (0, '[[2.5,-2],-2]', [2, 1]); SELECT * FROM t, json_each(t.j, '/a') ORDER BY t.id, json_each.id
 CREATE TABLE t(id INTEGER, j VARCHAR, l INTEGER[]); INSERT INTO t VALUES (0, '[]', [0, 2]), (1, '2.5', [1, 1]), (2, '[2.5,2.5,null]', [3, 2]), (3, NULL, [1, 1]); SELECT t.id, e.fullkey, e.atom, e.parent FROM t, json_tree(t.j, '/a') e WHERE e.atom IS NOT NULL ORDER BY ALL
+CREATE TABLE docs(id INT, "Body Text" VARCHAR, tags VARCHAR[]); INSERT INTO docs VALUES (1, 'x', ['a']), (2, NULL, []); SELECT d.id, to_json(d), d FROM docs d ORDER BY id
+SELECT to_json(t), t FROM (SELECT 1 AS t, 'x' AS u) t
+SELECT to_json(a), b.y FROM range(2) a(x) JOIN range(2) b(y) ON x = y ORDER BY 2
