@@ -20,7 +20,7 @@
 use std::any::TypeId;
 
 use sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArgOperator,
+    BinaryOperator, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArgOperator,
     FunctionArguments, Ident, LambdaFunction, LambdaFunctionParameter, LambdaSyntax, ObjectName,
     OneOrManyWithParens, Query, UnaryOperator, Value,
 };
@@ -30,7 +30,7 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Token;
 
 use super::glob_match::GLOB_MATCH;
-use super::rewrite::call;
+use super::rewrite::{call, cast};
 use super::tokens::is_keyword;
 
 /// The precedence of `^`, `**` and `^@`: above `*`, `/` and `%` (40 in the default table),
@@ -173,13 +173,10 @@ fn timestamp_unit_literal(parser: &mut Parser) -> Option<Expr> {
     .find(|unit| word.quote_style.is_none() && word.value.eq_ignore_ascii_case(unit))?;
     parser.advance_token();
     parser.advance_token();
-    Some(Expr::Cast {
-        kind: CastKind::Cast,
-        expr: Box::new(Expr::value(Value::SingleQuotedString(text))),
-        data_type: DataType::Custom(ObjectName::from(vec![Ident::new(unit)]), vec![]),
-        array: false,
-        format: None,
-    })
+    Some(cast(
+        Expr::value(Value::SingleQuotedString(text)),
+        DataType::Custom(ObjectName::from(vec![Ident::new(unit)]), vec![]),
+    ))
 }
 
 /// DuckDB's list comprehension `[element FOR x IN list IF condition]`, as DuckDB binds it (and

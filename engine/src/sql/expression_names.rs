@@ -8,7 +8,7 @@
 //! part of an expression, inside out.
 
 use sqlparser::ast::{
-    AccessExpr, ArrayElemTypeDef, BinaryOperator, CaseWhen, CastKind, DataType, DateTimeField,
+    AccessExpr, ArrayElemTypeDef, BinaryOperator, CaseWhen, DataType, DateTimeField,
     ExactNumberInfo, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgOperator,
     FunctionArgumentClause, FunctionArguments, Ident, Interval, LambdaSyntax, NullTreatment,
     ObjectName, ObjectNamePart, OneOrManyWithParens, UnaryOperator, Value, WindowFrameBound,
@@ -16,7 +16,7 @@ use sqlparser::ast::{
 };
 
 use super::duckdb_keywords::{is_keyword, written_name};
-use super::rewrite::{call, negated_if};
+use super::rewrite::{call, cast, negated_if};
 
 /// Rewrites `expr`, whose parts are rewritten already, into DuckDB's spelling of it; columns
 /// are left as written unless `quote_columns`.
@@ -45,13 +45,7 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
     let spelled = match expr {
         Expr::Array(list) => call("list_value", list.elem.drain(..)),
         Expr::Tuple(items) => quoted_call("row", items.drain(..)),
-        Expr::TypedString(typed) => Expr::Cast {
-            kind: CastKind::Cast,
-            expr: Box::new(Expr::Value(typed.value.clone())),
-            data_type: typed.data_type.clone(),
-            array: false,
-            format: None,
-        },
+        Expr::TypedString(typed) => cast(Expr::Value(typed.value.clone()), typed.data_type.clone()),
         Expr::UnaryOp {
             op: op @ (UnaryOperator::Minus | UnaryOperator::Plus | UnaryOperator::BitwiseNot),
             expr: operand,
@@ -318,13 +312,7 @@ pub(super) fn duckdb_spelling(expr: &mut Expr, quote_columns: bool) {
 /// `x IS [NOT] TRUE | FALSE` as DuckDB binds it: `(CAST(x AS BOOLEAN) IS [NOT] DISTINCT FROM
 /// true | false)`, `negated` for `IS NOT`.
 fn truth_test(tested: &Expr, truth: bool, negated: bool) -> Expr {
-    let tested = Box::new(Expr::Cast {
-        kind: CastKind::Cast,
-        expr: Box::new(tested.clone()),
-        data_type: DataType::Boolean,
-        array: false,
-        format: None,
-    });
+    let tested = Box::new(cast(tested.clone(), DataType::Boolean));
     let truth = Box::new(Expr::value(Value::Boolean(truth)));
     Expr::Nested(Box::new(match negated {
         true => Expr::IsDistinctFrom(tested, truth),
@@ -444,13 +432,6 @@ fn date_part_name(field: &DateTimeField) -> String {
 /// INTEGER))` (whole days; seconds and milliseconds keep their fraction). `None` for a unit
 /// range (`YEAR TO MONTH`) or a unit DuckDB has no function for.
 fn interval_as_call(interval: &Interval) -> Option<Expr> {
-    let cast = |expr: Expr, data_type: DataType| Expr::Cast {
-        kind: CastKind::Cast,
-        expr: Box::new(expr),
-        data_type,
-        array: false,
-        format: None,
-    };
     let count = match interval.value.as_ref() {
         Expr::Nested(inner) => inner.as_ref().clone(),
         value => value.clone(),

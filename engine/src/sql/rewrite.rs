@@ -525,15 +525,20 @@ pub(super) fn call(name: &str, args: impl IntoIterator<Item = Expr>) -> Expr {
     })
 }
 
-/// `CAST(expr AS DOUBLE)`.
-fn as_double(expr: Expr) -> Expr {
+/// `CAST(expr AS data_type)`.
+pub(super) fn cast(expr: Expr, data_type: DataType) -> Expr {
     Expr::Cast {
         kind: CastKind::Cast,
         expr: Box::new(expr),
-        data_type: DataType::Double(ExactNumberInfo::None),
+        data_type,
         array: false,
         format: None,
     }
+}
+
+/// `CAST(expr AS DOUBLE)`.
+fn as_double(expr: Expr) -> Expr {
+    cast(expr, DataType::Double(ExactNumberInfo::None))
 }
 
 /// Names the result columns of every query in the statement (the statement's own, and each

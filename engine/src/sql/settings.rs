@@ -11,11 +11,12 @@ use std::ops::ControlFlow;
 use datafusion::common::ScalarValue;
 use datafusion::execution::SessionState;
 use sqlparser::ast::{
-    CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Statement, Value,
+    DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Statement, Value,
     visit_expressions_mut,
 };
 
 use super::byte_sizes::{Units, format_bytes};
+use super::rewrite::cast;
 use super::table_keys::binder;
 use crate::config::TarnConfig;
 use crate::error::{Result, TarnError};
@@ -271,13 +272,6 @@ fn unknown(name: &str, settings: &[Setting]) -> TarnError {
 
 /// `value` as a SQL constant of its type; a setting without a value is a text NULL.
 fn literal(value: &ScalarValue) -> Expr {
-    let cast = |expr: Expr, data_type: DataType| Expr::Cast {
-        kind: CastKind::Cast,
-        expr: Box::new(expr),
-        data_type,
-        array: false,
-        format: None,
-    };
     match value {
         ScalarValue::Int64(Some(n)) => cast(
             Expr::value(Value::Number(n.to_string(), false)),
